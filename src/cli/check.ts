@@ -1,0 +1,27 @@
+import { loadConfig } from '../config/load-config.js';
+import { formatProblem } from '../zone/record.js';
+import { ZoneDirectory } from '../zone/zone-directory.js';
+
+/** Like named-checkzone for the whole setup: every problem as file:line: message; 1 on any error. */
+export function runCheck(flags: { config?: string; zones?: string }): number {
+  let config;
+  try {
+    config = loadConfig(flags.config ?? null, { zonesDir: flags.zones });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  const outcome = new ZoneDirectory(config.zones.directory).load(true);
+  for (const p of outcome.problems) process.stderr.write(formatProblem(p) + '\n');
+  const errors = outcome.problems.filter((p) => p.severity === 'error').length;
+  for (const s of outcome.statuses) {
+    if (s.zone && !s.problems.some((p) => p.severity === 'error')) {
+      process.stdout.write(`${s.file}: zone ${s.zone.originKey}. serial ${s.zone.serial}, ${s.zone.recordCount} records: OK\n`);
+    }
+  }
+  if (outcome.statuses.length === 0 && errors === 0) {
+    process.stderr.write(`${config.zones.directory}: no *.zone files found\n`);
+    return 1;
+  }
+  return errors > 0 ? 1 : 0;
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/** The `meridian` command: serve, check. */
+import { Command, Option } from 'commander';
+import { runCheck } from './check.js';
+import { runServe } from './serve.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const program = new Command()
+  .name('meridian')
+  .description('meridian: a global server load balancer (authoritative DNS with steering)')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('serve the zones over UDP and TCP')
+  .option('-c, --config <file>', 'config file (YAML or JSON); see README "Configuration"')
+  .option('-z, --zones <dir>', 'zones folder (default: zones/ beside the config, or ./zones); env MERIDIAN_ZONES')
+  .option('-l, --listen <addr:port>', 'address to serve UDP and TCP on, repeatable (default 127.0.0.1:5300 and [::1]:5300); env MERIDIAN_LISTEN=a,b', collect)
+  .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .action(async (opts: { config?: string; zones?: string; listen?: string[]; logLevel?: string }) => {
+    process.exitCode = await runServe(opts);
+  });
+
+program
+  .command('check')
+  .description('validate the config and every zone file without serving; prints file:line: message, exits 1 on any error')
+  .option('-c, --config <file>', 'config file to validate')
+  .option('-z, --zones <dir>', 'zones folder to validate')
+  .action((opts: { config?: string; zones?: string }) => {
+    process.exitCode = runCheck(opts);
+  });
+
+await program.parseAsync(process.argv);

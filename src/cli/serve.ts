@@ -1,0 +1,41 @@
+import { loadConfig } from '../config/load-config.js';
+import { GslbError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import { startServer } from '../main.js';
+
+export interface ServeFlags {
+  config?: string;
+  zones?: string;
+  listen?: string[];
+  logLevel?: string;
+}
+
+/** Runs until SIGTERM/SIGINT; returns the exit code for start-up failures. */
+export async function runServe(flags: ServeFlags): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(flags.config ?? null, { listen: flags.listen, zonesDir: flags.zones, logLevel: flags.logLevel });
+  } catch (err) {
+    process.stderr.write(`meridian: invalid configuration:\n${(err as Error).message}\n`);
+    return 2;
+  }
+  const log = createLogger(config.log.level);
+  let server;
+  try {
+    server = await startServer(config, log, { handleSignals: true });
+  } catch (err) {
+    const message = err instanceof GslbError ? `${err.code}: ${err.message}` : String(err);
+    process.stderr.write(`meridian: cannot start:\n${message}\n`);
+    log.flush?.();
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'shutting down: finishing queries in flight');
+      server.close().then(resolve, resolve);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}

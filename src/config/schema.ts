@@ -1,0 +1,56 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Every knob with its type, default and bounds (as gdnsd documents them); README lists the same. */
+export const ConfigSchema = Type.Object(
+  {
+    dns: Type.Object(
+      {
+        listen: Type.Array(Type.String({ description: 'ADDR:PORT; IPv6 as [::1]:5300; UDP and TCP on each' }), {
+          default: ['127.0.0.1:5300', '[::1]:5300'],
+          minItems: 1,
+        }),
+        udpPayloadSize: Type.Integer({ minimum: 512, maximum: 4096, default: 1232, description: 'EDNS UDP payload size we advertise and send up to' }),
+        cacheMaxEntries: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 100_000, description: 'encoded answers kept per snapshot; 0 disables the cache' }),
+        tcp: Type.Object(
+          {
+            idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+            messageTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
+            maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1_000 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        chaos: Type.Object(
+          {
+            version: Type.Union([Type.String({ maxLength: 255 }), Type.Null()], { default: null, description: 'answer to version.bind / version.server CH TXT; null refuses' }),
+            identity: Type.Union([Type.String({ maxLength: 255 }), Type.Null()], { default: null, description: 'answer to id.server / hostname.bind CH TXT; null refuses' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    zones: Type.Object(
+      {
+        directory: Type.String({ default: 'zones', description: 'folder of <zone>.zone files; relative to the config file' }),
+        watch: Type.Boolean({ default: true, description: 'reload changed zone files by themselves' }),
+        debounceMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 300 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          [
+            Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
+            Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
+          ],
+          { default: 'info' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;

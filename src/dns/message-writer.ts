@@ -1,0 +1,166 @@
+/**
+ * Encodes a Resolution into wire format (RFC 1035 §4.1) with name compression (§4.1.4)
+ * for owner names and for the RDATA names RFC 3597 §4 allows (NS, CNAME, PTR, MX, SOA).
+ * Writes into one reused buffer; the caller copies out the bytes it keeps.
+ */
+import { RRType } from './constants.js';
+import { type Name, labelKey, readWireName } from './name.js';
+import type { Query } from './query-reader.js';
+import type { Resolution, SectionEntry } from '../resolve/resolution.js';
+
+const MAX_MESSAGE = 65535;
+/** Compression pointers hold 14 bits. */
+const MAX_POINTER = 0x3fff;
+
+export interface EncodedResponse {
+  /** The whole message without OPT: header, question, answer, authority, additional. */
+  readonly bytes: Buffer;
+  /** Length up to the end of the authority section; the additional section may be cut there (RFC 2181 §9). */
+  readonly withoutAdditional: number;
+  readonly glueRequired: boolean;
+  readonly rcode: number;
+}
+
+export class MessageWriter {
+  readonly #buf = Buffer.allocUnsafe(MAX_MESSAGE);
+  #pos = 0;
+  readonly #names = new Map<string, number>();
+
+  /**
+   * Encodes `res` as the answer to `q`, copying the question as it was asked (bytes
+   * [12, questionEnd) of `packet`). The ID and RD are written as in the query; a cache hit
+   * patches them. RCODEs above 15 are the caller's to place in OPT.
+   */
+  encode(packet: Buffer, q: Pick<Query, 'labels' | 'labelKeys' | 'questionEnd'>, res: Resolution): EncodedResponse {
+    const buf = this.#buf;
+    this.#names.clear();
+    packet.copy(buf, 0, 0, 2);
+    buf[2] = 0x80 | (packet[2]! & 0x79) | (res.authoritative ? 0x04 : 0); // QR, opcode, AA, RD
+    buf[3] = (packet[3]! & 0x10) | (res.rcode & 0x0f); // CD echoed; RA never set
+    packet.copy(buf, 12, 12, q.questionEnd);
+    buf.writeUInt16BE(1, 4);
+    this.#pos = q.questionEnd;
+    this.#rememberQuestion(q.labels, q.labelKeys);
+
+    let overflow = false;
+    const counts = [0, 0, 0];
+    const sections = [res.answer, res.authority, res.additional];
+    let withoutAdditional = 0;
+    for (let s = 0; s < 3; s++) {
+      if (s === 2) withoutAdditional = this.#pos;
+      for (const entry of sections[s]!) {
+        if (!this.#writeEntry(entry)) {
+          overflow = true;
+          break;
+        }
+        counts[s]! += entry.set.rdatas.length;
+      }
+      if (overflow) break;
+    }
+    if (overflow && withoutAdditional === 0) withoutAdditional = this.#pos;
+    buf.writeUInt16BE(counts[0]!, 6);
+    buf.writeUInt16BE(counts[1]!, 8);
+    buf.writeUInt16BE(counts[2]!, 10);
+    return {
+      bytes: Buffer.from(buf.subarray(0, this.#pos)),
+      withoutAdditional,
+      glueRequired: res.glueRequired,
+      rcode: res.rcode,
+    };
+  }
+
+  /** QNAME sits at offset 12; answers owned by it compress to a pointer there, so they echo the asked case. */
+  #rememberQuestion(labels: readonly string[], labelKeys: readonly string[]): void {
+    let offset = 12;
+    let key = labelKeys.join('.');
+    for (let i = 0; i < labels.length; i++) {
+      this.#names.set(key, offset);
+      offset += labels[i]!.length + 1;
+      key = key.slice(labelKeys[i]!.length + 1);
+    }
+  }
+
+  /** Writes all records of one RRset; false (and nothing written) if it would not fit. */
+  #writeEntry(entry: SectionEntry): boolean {
+    const start = this.#pos;
+    const namesBefore = this.#names.size;
+    try {
+      for (const rdata of entry.set.rdatas) {
+        this.#writeName(entry.owner);
+        this.#ensure(10);
+        const b = this.#buf;
+        b.writeUInt16BE(entry.set.type, this.#pos);
+        b.writeUInt16BE(entry.set.class, this.#pos + 2);
+        b.writeUInt32BE(entry.ttl, this.#pos + 4);
+        const rdlenAt = this.#pos + 8;
+        this.#pos += 10;
+        this.#writeRdata(entry.set.type, rdata);
+        b.writeUInt16BE(this.#pos - rdlenAt - 2, rdlenAt);
+      }
+      return true;
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      this.#pos = start;
+      if (this.#names.size !== namesBefore) {
+        for (const [k, off] of this.#names) if (off >= start) this.#names.delete(k);
+      }
+      return false;
+    }
+  }
+
+  #writeRdata(type: number, rdata: Buffer): void {
+    switch (type) {
+      case RRType.NS:
+      case RRType.CNAME:
+      case RRType.PTR:
+        this.#writeName(readWireName(rdata, 0).name);
+        return;
+      case RRType.MX:
+        this.#writeBytes(rdata.subarray(0, 2));
+        this.#writeName(readWireName(rdata, 2).name);
+        return;
+      case RRType.SOA: {
+        const mname = readWireName(rdata, 0);
+        const rname = readWireName(rdata, mname.next);
+        this.#writeName(mname.name);
+        this.#writeName(rname.name);
+        this.#writeBytes(rdata.subarray(rname.next));
+        return;
+      }
+      default:
+        this.#writeBytes(rdata);
+    }
+  }
+
+  #writeName(name: Name): void {
+    const keys = name.map(labelKey);
+    let suffix = keys.join('.');
+    for (let i = 0; i < name.length; i++) {
+      const known = this.#names.get(suffix);
+      if (known !== undefined) {
+        this.#ensure(2);
+        this.#buf.writeUInt16BE(0xc000 | known, this.#pos);
+        this.#pos += 2;
+        return;
+      }
+      if (this.#pos <= MAX_POINTER) this.#names.set(suffix, this.#pos);
+      const label = name[i]!;
+      this.#ensure(label.length + 1);
+      this.#buf[this.#pos++] = label.length;
+      this.#pos += this.#buf.write(label, this.#pos, 'latin1');
+      suffix = suffix.slice(keys[i]!.length + 1);
+    }
+    this.#ensure(1);
+    this.#buf[this.#pos++] = 0;
+  }
+
+  #writeBytes(bytes: Uint8Array): void {
+    this.#ensure(bytes.length);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+  }
+
+  #ensure(n: number): void {
+    if (this.#pos + n > MAX_MESSAGE) throw new RangeError('message too long');
+  }
+}

@@ -1,0 +1,111 @@
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { Responder } from '../dns/responder.js';
+import type { ListenAddress } from './listen-address.js';
+
+export interface TcpOptions {
+  /** Close a connection idle this long (RFC 7766 §6.2.3). */
+  readonly idleTimeoutMs: number;
+  /** A started message must arrive whole within this time, so a slow client cannot hold a slot. */
+  readonly messageTimeoutMs: number;
+  readonly maxConnections: number;
+  /** Stop reading from a client that does not read its answers once this much is queued. */
+  readonly maxPendingOutputBytes: number;
+}
+
+/**
+ * DNS over TCP (RFC 1035 §4.2.2, RFC 7766): two-octet length framing, many queries per
+ * connection, pipelined; answers go out in order as each query is complete.
+ */
+export class TcpListener {
+  readonly #server: net.Server;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #responder: Responder;
+  readonly #options: TcpOptions;
+  readonly #log: Logger;
+
+  constructor(responder: Responder, options: TcpOptions, log: Logger) {
+    this.#responder = responder;
+    this.#options = options;
+    this.#log = log;
+    this.#server = net.createServer({ noDelay: true }, (socket) => this.#onConnection(socket));
+    this.#server.maxConnections = options.maxConnections;
+    this.#server.on('error', (err) => this.#log.error({ err }, 'TCP server error'));
+  }
+
+  #onConnection(socket: net.Socket): void {
+    this.#sockets.add(socket);
+    let pending: Buffer = Buffer.alloc(0);
+    let messageTimer: NodeJS.Timeout | null = null;
+    const clearMessageTimer = (): void => {
+      if (messageTimer) clearTimeout(messageTimer);
+      messageTimer = null;
+    };
+    socket.setTimeout(this.#options.idleTimeoutMs, () => socket.destroy());
+    socket.on('close', () => {
+      clearMessageTimer();
+      this.#sockets.delete(socket);
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('drain', () => socket.resume());
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 2) {
+        const len = pending.readUInt16BE(0);
+        if (pending.length < len + 2) break;
+        const packet = pending.subarray(2, 2 + len);
+        pending = pending.subarray(2 + len);
+        this.#answer(socket, packet);
+        if (socket.destroyed) return;
+      }
+      clearMessageTimer();
+      if (pending.length > 0) {
+        messageTimer = setTimeout(() => socket.destroy(), this.#options.messageTimeoutMs);
+      }
+      if (socket.writableLength > this.#options.maxPendingOutputBytes) socket.pause();
+    });
+  }
+
+  #answer(socket: net.Socket, packet: Buffer): void {
+    let out: Buffer | null;
+    try {
+      out = this.#responder.respond(packet, 'tcp');
+    } catch (err) {
+      this.#log.error({ err, client: socket.remoteAddress }, 'failed to answer a TCP query');
+      socket.destroy();
+      return;
+    }
+    if (out === null) return;
+    const framed = Buffer.allocUnsafe(out.length + 2);
+    framed.writeUInt16BE(out.length, 0);
+    out.copy(framed, 2);
+    socket.write(framed);
+  }
+
+  listen(address: ListenAddress): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#server.once('error', onError);
+      this.#server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 6 }, () => {
+        this.#server.off('error', onError);
+        const a = this.#server.address() as net.AddressInfo;
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  /** Stops accepting, lets answers already queued go out, then closes every connection. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      for (const s of this.#sockets) s.end();
+      setTimeout(() => {
+        for (const s of this.#sockets) s.destroy();
+      }, 1000).unref();
+    });
+  }
+
+  get connectionCount(): number {
+    return this.#sockets.size;
+  }
+}

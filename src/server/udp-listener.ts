@@ -1,0 +1,52 @@
+import dgram from 'node:dgram';
+import type { Logger } from 'pino';
+import type { Responder } from '../dns/responder.js';
+import type { ListenAddress } from './listen-address.js';
+
+/** One UDP socket. The message handler is synchronous: parse, answer, send (DESIGN.md, the hot path). */
+export class UdpListener {
+  readonly #socket: dgram.Socket;
+  readonly #responder: Responder;
+  readonly #log: Logger;
+
+  constructor(address: ListenAddress, responder: Responder, log: Logger) {
+    this.#responder = responder;
+    this.#log = log;
+    this.#socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6 });
+    this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
+    this.#socket.on('error', (err) => this.#log.error({ err }, 'UDP socket error'));
+  }
+
+  #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    let out: Buffer | null;
+    try {
+      out = this.#responder.respond(msg, 'udp');
+    } catch (err) {
+      // A bug must cost one answer, never the process.
+      this.#log.error({ err, client: rinfo.address }, 'failed to answer a UDP query');
+      return;
+    }
+    if (out !== null) this.#socket.send(out, rinfo.port, rinfo.address);
+  }
+
+  listen(address: ListenAddress): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#socket.once('error', onError);
+      this.#socket.bind(address.port, address.host, () => {
+        this.#socket.off('error', onError);
+        try {
+          this.#socket.setRecvBufferSize(4 * 1024 * 1024);
+        } catch {
+          // Kernel limits may refuse it; the default buffer still works.
+        }
+        const a = this.#socket.address();
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.#socket.close(() => resolve()));
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The zones/ folder: one `<origin>.zone` file per zone. Loads every file, keeps the last
+ * good version of each zone when a reload finds an error, and reports problems as
+ * file:line: message. The only zone module that does file I/O.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseName, nameKey, type Name } from '../dns/name.js';
+import { parseMasterFile } from './master-file.js';
+import type { FileProblem } from './record.js';
+import { buildZone, type Zone } from './zone.js';
+
+export const ZONE_FILE_SUFFIX = '.zone';
+
+/** What we know of one zone file. */
+export interface ZoneFileStatus {
+  readonly file: string;
+  readonly origin: Name;
+  /** The zone being served: the newest version that loaded without errors. */
+  readonly zone: Zone | null;
+  /** Problems of the newest load attempt (errors mean `zone` is an older version or null). */
+  readonly problems: readonly FileProblem[];
+  readonly loadedAt: Date | null;
+  /** Identity of the file as last read, to skip unchanged files on reload. */
+  readonly stamp: string;
+}
+
+export interface LoadOutcome {
+  readonly zones: ReadonlyMap<string, Zone>;
+  readonly statuses: readonly ZoneFileStatus[];
+  readonly problems: readonly FileProblem[];
+  /** True when any served zone differs from before. */
+  readonly changed: boolean;
+}
+
+/** "example.com.zone" → example.com.; "2.0.192.in-addr.arpa.zone" → 2.0.192.in-addr.arpa. */
+export function originFromFileName(fileName: string): Name {
+  const base = fileName.slice(0, -ZONE_FILE_SUFFIX.length);
+  return base === 'root' || base === '.' ? [] : parseName(base.endsWith('.') ? base : base + '.', null);
+}
+
+export function loadZoneFile(file: string, origin: Name): { zone: Zone | null; problems: FileProblem[] } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    return { zone: null, problems: [{ file, line: 0, message: `cannot read: ${(err as Error).message}`, severity: 'error' }] };
+  }
+  const parsed = parseMasterFile(text, { file, origin });
+  const errors = parsed.problems.filter((p) => p.severity === 'error');
+  if (errors.length > 0) return { zone: null, problems: parsed.problems };
+  const built = buildZone(origin, file, parsed.records);
+  return { zone: built.zone, problems: [...parsed.problems, ...built.problems] };
+}
+
+function stampOf(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+export class ZoneDirectory {
+  readonly directory: string;
+  #statuses = new Map<string, ZoneFileStatus>();
+
+  constructor(directory: string) {
+    this.directory = directory;
+  }
+
+  get statuses(): readonly ZoneFileStatus[] {
+    return [...this.#statuses.values()];
+  }
+
+  /**
+   * Re-reads the folder. Unchanged files are skipped unless `force` (SIGHUP: an $INCLUDE'd
+   * file may have changed). A file that fails keeps its previous zone serving.
+   */
+  load(force = false): LoadOutcome {
+    const problems: FileProblem[] = [];
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.directory).filter((n) => n.endsWith(ZONE_FILE_SUFFIX)).sort();
+    } catch (err) {
+      problems.push({ file: this.directory, line: 0, message: `cannot read the zones folder: ${(err as Error).message}`, severity: 'error' });
+      names = [];
+    }
+    let changed = false;
+    const next = new Map<string, ZoneFileStatus>();
+    const byOrigin = new Map<string, string>();
+    for (const name of names) {
+      const file = path.join(this.directory, name);
+      let origin: Name;
+      try {
+        origin = originFromFileName(name);
+      } catch (err) {
+        problems.push({ file, line: 0, message: `file name does not make a zone name: ${(err as Error).message}`, severity: 'error' });
+        continue;
+      }
+      const key = nameKey(origin);
+      const other = byOrigin.get(key);
+      if (other !== undefined) {
+        problems.push({ file, line: 0, message: `zone ${key}. is already loaded from ${other}`, severity: 'error' });
+        continue;
+      }
+      byOrigin.set(key, file);
+      const previous = this.#statuses.get(file);
+      const stamp = stampOf(file);
+      if (previous && !force && previous.stamp === stamp) {
+        next.set(file, previous);
+        problems.push(...previous.problems);
+        continue;
+      }
+      const result = loadZoneFile(file, origin);
+      problems.push(...result.problems);
+      const zone = result.zone ?? previous?.zone ?? null;
+      if (result.zone !== null) changed = true;
+      next.set(file, { file, origin, zone, problems: result.problems, loadedAt: result.zone ? new Date() : previous?.loadedAt ?? null, stamp });
+    }
+    for (const file of this.#statuses.keys()) if (!next.has(file)) changed = true;
+    this.#statuses = next;
+    const zones = new Map<string, Zone>();
+    for (const s of next.values()) if (s.zone) zones.set(s.zone.originKey, s.zone);
+    return { zones, statuses: [...next.values()], problems, changed };
+  }
+}

@@ -1,0 +1,186 @@
+import { type Name, nameKey, nameToText, readWireName } from '../dns/name.js';
+import { RRType, typeToText } from '../dns/constants.js';
+import type { FileProblem, SourcePos, ZoneRecord } from './record.js';
+
+/** All records of one owner, type and class (RFC 2181 §5). Immutable once the zone is built. */
+export interface RRset {
+  readonly owner: Name;
+  readonly type: number;
+  readonly class: number;
+  readonly ttl: number;
+  readonly rdatas: readonly Buffer[];
+  readonly source: SourcePos;
+}
+
+/** A node of the zone tree; an empty non-terminal has no RRsets (RFC 4592 §2.2.2). */
+export interface ZoneNode {
+  readonly name: Name;
+  readonly rrsets: ReadonlyMap<number, RRset>;
+  /** NS at a name other than the apex: a zone cut (RFC 1034 §4.2.1). */
+  readonly isCut: boolean;
+}
+
+/** A built, validated, immutable zone. Lookups are by `nameKey`. */
+export interface Zone {
+  readonly origin: Name;
+  readonly originKey: string;
+  readonly file: string;
+  readonly nodes: ReadonlyMap<string, ZoneNode>;
+  readonly soa: RRset;
+  readonly serial: number;
+  /** TTL for negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5). */
+  readonly negativeTtl: number;
+  readonly recordCount: number;
+}
+
+export interface BuildResult {
+  zone: Zone | null;
+  problems: FileProblem[];
+}
+
+interface MutableNode {
+  name: Name;
+  rrsets: Map<number, MutableRRset>;
+}
+interface MutableRRset {
+  owner: Name;
+  type: number;
+  class: number;
+  ttl: number;
+  rdatas: Buffer[];
+  source: SourcePos;
+}
+
+/** Types that may sit at a zone cut beside NS (RFC 4035 §2.4 for DS; NSEC/RRSIG for DNSSEC). */
+const TYPES_AT_CUT = new Set<number>([RRType.NS, RRType.DS, RRType.NSEC, RRType.RRSIG]);
+/** Below a cut only address glue may exist (RFC 1034 §4.2.1). */
+const GLUE_TYPES = new Set<number>([RRType.A, RRType.AAAA]);
+/** Types allowed beside CNAME (RFC 1034 §3.6.2; RFC 4035 for DNSSEC types). */
+const CNAME_COMPANIONS = new Set<number>([RRType.CNAME, RRType.RRSIG, RRType.NSEC]);
+
+/** Reads the serial and MINIMUM out of SOA RDATA (RFC 1035 §3.3.13). */
+export function soaFields(rdata: Buffer): { serial: number; minimum: number } {
+  const mname = readWireName(rdata, 0);
+  const rname = readWireName(rdata, mname.next);
+  const o = rname.next;
+  return { serial: rdata.readUInt32BE(o), minimum: rdata.readUInt32BE(o + 16) };
+}
+
+/**
+ * Builds a zone from parsed records and checks it the way named-checkzone and Knot do:
+ * exactly one SOA at the apex, NS at the apex, CNAME alone at its name, nothing but
+ * glue below a delegation. Returns problems instead of throwing.
+ */
+export function buildZone(origin: Name, file: string, records: readonly ZoneRecord[]): BuildResult {
+  const problems: FileProblem[] = [];
+  const error = (source: SourcePos, message: string): void => {
+    problems.push({ file: source.file, line: source.line, message, severity: 'error' });
+  };
+  const warn = (source: SourcePos, message: string): void => {
+    problems.push({ file: source.file, line: source.line, message, severity: 'warning' });
+  };
+  const originKey = nameKey(origin);
+  const nodes = new Map<string, MutableNode>();
+  const ensureNode = (name: Name): MutableNode => {
+    const key = nameKey(name);
+    let node = nodes.get(key);
+    if (node) return node;
+    node = { name, rrsets: new Map() };
+    nodes.set(key, node);
+    // Empty non-terminals exist as nodes so they answer NODATA, not NXDOMAIN (RFC 4592 §2.2.2).
+    for (let i = 1; name.length - i >= origin.length; i++) {
+      const ancestor = name.slice(i);
+      const aKey = nameKey(ancestor);
+      if (nodes.has(aKey)) break;
+      nodes.set(aKey, { name: ancestor, rrsets: new Map() });
+    }
+    return node;
+  };
+  ensureNode(origin);
+
+  let recordCount = 0;
+  for (const rr of records) {
+    const node = ensureNode(rr.owner);
+    let set = node.rrsets.get(rr.type);
+    if (!set) {
+      set = { owner: rr.owner, type: rr.type, class: rr.class, ttl: rr.ttl, rdatas: [], source: rr.source };
+      node.rrsets.set(rr.type, set);
+    } else if (set.ttl !== rr.ttl) {
+      // RFC 2181 §5.2: all TTLs of an RRset must match; like Knot, keep the first and warn.
+      warn(rr.source, `TTL ${rr.ttl} differs from ${set.ttl} of the ${typeToText(rr.type)} RRset at ${nameToText(rr.owner)}; using ${set.ttl}`);
+    }
+    if (set.rdatas.some((r) => r.equals(rr.rdata))) continue; // RRsets hold no duplicates (RFC 2181 §5)
+    set.rdatas.push(rr.rdata);
+    recordCount++;
+  }
+
+  const apex = nodes.get(originKey)!;
+  const zoneFile = { file, line: 0 };
+  const soa = apex.rrsets.get(RRType.SOA);
+  if (!soa) error(zoneFile, `no SOA record at the zone apex ${nameToText(origin)}`);
+  else if (soa.rdatas.length > 1) error(soa.source, `${soa.rdatas.length} SOA records at the apex; exactly one is allowed`);
+  if (!apex.rrsets.has(RRType.NS)) error(soa?.source ?? zoneFile, `no NS records at the zone apex ${nameToText(origin)}`);
+
+  const cutKeys: string[] = [];
+  for (const [key, node] of nodes) {
+    if (key !== originKey && node.rrsets.has(RRType.NS)) cutKeys.push(key);
+  }
+  const cuts = new Set(cutKeys);
+  const belowCut = (name: Name): string | null => {
+    for (let i = 1; name.length - i > origin.length; i++) {
+      const k = nameKey(name.slice(i));
+      if (cuts.has(k)) return k;
+    }
+    return null;
+  };
+
+  for (const [key, node] of nodes) {
+    for (const set of node.rrsets.values()) {
+      if (set.type === RRType.SOA && key !== originKey) error(set.source, `SOA record at ${nameToText(node.name)}, which is not the zone apex`);
+    }
+    const cname = node.rrsets.get(RRType.CNAME);
+    if (cname) {
+      if (cname.rdatas.length > 1) error(cname.source, `${cname.rdatas.length} CNAME records at ${nameToText(node.name)}; a name has at most one`);
+      for (const set of node.rrsets.values()) {
+        if (!CNAME_COMPANIONS.has(set.type)) {
+          error(set.source, `${typeToText(set.type)} record at ${nameToText(node.name)} beside a CNAME (RFC 1034 §3.6.2)`);
+        }
+      }
+    }
+    if (cuts.has(key)) {
+      for (const set of node.rrsets.values()) {
+        if (!TYPES_AT_CUT.has(set.type)) error(set.source, `${typeToText(set.type)} record at the delegation point ${nameToText(node.name)}; only NS and DS belong there`);
+      }
+    }
+    if (node.rrsets.size > 0) {
+      const cut = belowCut(node.name);
+      if (cut !== null) {
+        for (const set of node.rrsets.values()) {
+          if (!GLUE_TYPES.has(set.type)) error(set.source, `${typeToText(set.type)} record at ${nameToText(node.name)} is below the delegation to ${cut}.; only A/AAAA glue may be there`);
+        }
+      }
+    }
+  }
+  const apexDs = apex.rrsets.get(RRType.DS);
+  if (apexDs) error(apexDs.source, 'DS record at the zone apex; it belongs in the parent zone');
+
+  if (problems.some((p) => p.severity === 'error') || !soa) return { zone: null, problems };
+  const { serial, minimum } = soaFields(soa.rdatas[0]!);
+  const frozenNodes = new Map<string, ZoneNode>();
+  for (const [key, node] of nodes) {
+    frozenNodes.set(key, { name: node.name, rrsets: node.rrsets, isCut: cuts.has(key) });
+  }
+  return {
+    zone: {
+      origin,
+      originKey,
+      file,
+      nodes: frozenNodes,
+      soa,
+      serial,
+      negativeTtl: Math.min(soa.ttl, minimum),
+      recordCount,
+    },
+    problems,
+  };
+}
