@@ -1,0 +1,70 @@
+/** `meridian check` validates zones like named-checkzone: file:line: message, non-zero exit on error. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { runCli, tempCopy } from '../helpers/process.js';
+import { fixtureZones, projectRoot } from '../helpers/test-server.js';
+
+const SOA = '@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n';
+
+function zoneDir(files: Record<string, string>): { dir: string; remove: () => void } {
+  const t = tempCopy(path.join(projectRoot, 'test/fixtures/empty'));
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(t.dir, name), text);
+  return t;
+}
+
+describe('meridian check', () => {
+  it('accepts the example zones and the test zones', async () => {
+    for (const dir of [path.join(projectRoot, 'zones'), fixtureZones]) {
+      const r = await runCli(['check', '--zones', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /OK/);
+    }
+  });
+
+  const cases: Array<[string, string, number, RegExp]> = [
+    ['no SOA', '$TTL 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n', 0, /no SOA/],
+    ['two SOAs', '$TTL 300\n' + SOA + '@ IN SOA ns2 hostmaster 2 7200 3600 1209600 300\n@ IN NS ns1\n', 2, /SOA/],
+    ['no NS at apex', '$TTL 300\n' + SOA + 'www IN A 192.0.2.1\n', 2, /no NS/],
+    ['CNAME beside other data', '$TTL 300\n' + SOA + '@ IN NS ns1\nwww IN CNAME x\nwww IN A 192.0.2.1\n', 5, /beside a CNAME/],
+    ['data below a delegation', '$TTL 300\n' + SOA + '@ IN NS ns1\nsub IN NS ns.sub\nns.sub IN A 192.0.2.1\nx.sub IN TXT "no"\n', 6, /below the delegation/],
+    ['bad address', '$TTL 300\n' + SOA + '@ IN NS ns1\nwww IN A 300.1.2.3\n', 4, /A/],
+    ['unknown type', '$TTL 300\n' + SOA + '@ IN NS ns1\nwww IN FOO bar\n', 4, /FOO/],
+  ];
+  for (const [title, text, line, pattern] of cases) {
+    it(`rejects a zone with ${title}, naming file and line`, async () => {
+      const t = zoneDir({ 'bad.test.zone': text });
+      try {
+        const r = await runCli(['check', '--zones', t.dir]);
+        assert.equal(r.code, 1);
+        const file = path.join(t.dir, 'bad.test.zone');
+        assert.ok(r.stderr.includes(`${file}:${line}:`), `expected ${file}:${line}: in:\n${r.stderr}`);
+        assert.match(r.stderr, pattern);
+      } finally {
+        t.remove();
+      }
+    });
+  }
+
+  it('reports a bad config file with file, line and field', async () => {
+    const t = zoneDir({});
+    try {
+      const conf = path.join(t.dir, 'meridian.yaml');
+      fs.writeFileSync(conf, 'dns:\n  udpPayloadSize: 100\n  listen: ["127.0.0.1:5300"]\n');
+      const r = await runCli(['check', '--config', conf]);
+      assert.equal(r.code, 1);
+      assert.ok(r.stderr.includes(`${conf}:2: dns.udpPayloadSize`), r.stderr);
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('prints help for every command', async () => {
+    for (const args of [['--help'], ['serve', '--help'], ['check', '--help']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /Usage: meridian/);
+    }
+  });
+});

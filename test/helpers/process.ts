@@ -1,0 +1,80 @@
+/** Runs the built CLI as a child process, the way users do. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from './test-server.js';
+
+export const cliPath = path.join(projectRoot, 'dist/src/cli/main.js');
+
+export function runCli(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`meridian ${args.join(' ')} did not exit in ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A port free for both UDP and TCP on 127.0.0.1 (bound, then released). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const udp = dgram.createSocket('udp4');
+    const port = await new Promise<number>((resolve) => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port)));
+    const ok = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    udp.close();
+    if (ok) return port;
+  }
+}
+
+/** Starts `meridian serve` and resolves once it logs that it is serving. */
+export function startCliServer(args: string[]): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<number | null> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      if (out.includes('meridian is serving')) {
+        resolve({
+          child,
+          output: () => out,
+          stop: () =>
+            new Promise((res) => {
+              if (child.exitCode !== null) return res(child.exitCode);
+              child.once('exit', (code) => res(code));
+              child.kill('SIGTERM');
+            }),
+        });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`meridian serve exited with ${code}:\n${out}`)));
+    setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`meridian serve did not start:\n${out}`));
+    }, 20_000).unref();
+  });
+}
+
+/** A temp copy of a folder, removed by the returned function. */
+export function tempCopy(dir: string): { dir: string; remove: () => void } {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-test-'));
+  fs.cpSync(dir, tmp, { recursive: true });
+  return { dir: tmp, remove: () => fs.rmSync(tmp, { recursive: true, force: true }) };
+}

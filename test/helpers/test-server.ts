@@ -1,0 +1,21 @@
+/** Starts the real server in-process on an ephemeral loopback port, for integration tests. */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/load-config.js';
+import { startServer, type RunningServer } from '../../src/main.js';
+
+/** The project root, from dist/test/helpers/ or test/helpers/. */
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
+export const fixtureZones = path.join(projectRoot, 'test/fixtures/zones');
+
+export interface TestServer extends RunningServer {
+  readonly port: number;
+}
+
+export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean } = {}): Promise<TestServer> {
+  const base = loadConfig(configFile, { listen: ['127.0.0.1:0'], zonesDir, logLevel: 'silent' }, {});
+  const config = { ...base, zones: { ...base.zones, watch: extra.watch ?? false } };
+  const server = await startServer(config, pino({ level: 'silent' }));
+  return Object.assign(server, { port: server.addresses[0]!.port });
+}
