@@ -85,46 +85,56 @@ export function readQuery(buf: Buffer): ReadResult {
   const ancount = buf.readUInt16BE(6);
   const nscount = buf.readUInt16BE(8);
   const arcount = buf.readUInt16BE(10);
-  if (opcode !== Opcode.QUERY) return errorResult(buf, Rcode.NOTIMP, HEADER, null);
-  if (qdcount !== 1) return errorResult(buf, Rcode.FORMERR, HEADER, null);
 
-  // Question: QNAME as uncompressed labels (a pointer here could only point into the header).
+  // The question (when there is exactly one) is read in full; QNAME must be uncompressed
+  // labels, since a pointer could only point into the header.
   const labels: string[] = [];
   const labelKeys: string[] = [];
   let key = '';
   let pos = HEADER;
-  let total = 1;
-  for (;;) {
-    if (pos >= buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
-    const len = buf[pos]!;
-    if (len === 0) {
-      pos++;
-      break;
+  let qtype = 0;
+  let qclass = 0;
+  if (qdcount === 1) {
+    let total = 1;
+    for (;;) {
+      if (pos >= buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
+      const len = buf[pos]!;
+      if (len === 0) {
+        pos++;
+        break;
+      }
+      if (len > 63) return errorResult(buf, Rcode.FORMERR, HEADER, null);
+      total += len + 1;
+      if (total > 255 || pos + 1 + len > buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
+      let label = '';
+      let lkey = '';
+      for (let i = pos + 1, end = pos + 1 + len; i < end; i++) {
+        const c = buf[i]!;
+        label += String.fromCharCode(c);
+        if (c >= 0x41 && c <= 0x5a) lkey += String.fromCharCode(c + 0x20);
+        else if (c === 0x2e || c === 0x5c) lkey += '\\' + String.fromCharCode(c);
+        else lkey += String.fromCharCode(c);
+      }
+      labels.push(label);
+      labelKeys.push(lkey);
+      key = key.length === 0 ? lkey : key + '.' + lkey;
+      pos += len + 1;
     }
-    if (len > 63) return errorResult(buf, Rcode.FORMERR, HEADER, null);
-    total += len + 1;
-    if (total > 255 || pos + 1 + len > buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
-    let label = '';
-    let lkey = '';
-    for (let i = pos + 1, end = pos + 1 + len; i < end; i++) {
-      const c = buf[i]!;
-      label += String.fromCharCode(c);
-      if (c >= 0x41 && c <= 0x5a) lkey += String.fromCharCode(c + 0x20);
-      else if (c === 0x2e || c === 0x5c) lkey += '\\' + String.fromCharCode(c);
-      else lkey += String.fromCharCode(c);
+    if (pos + 4 > buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
+    qtype = buf.readUInt16BE(pos);
+    qclass = buf.readUInt16BE(pos + 2);
+    pos += 4;
+  } else {
+    for (let i = 0; i < qdcount; i++) {
+      pos = skipName(buf, pos);
+      if (pos < 0 || pos + 4 > buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
+      pos += 4;
     }
-    labels.push(label);
-    labelKeys.push(lkey);
-    key = key.length === 0 ? lkey : key + '.' + lkey;
-    pos += len + 1;
   }
-  if (pos + 4 > buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
-  const qtype = buf.readUInt16BE(pos);
-  const qclass = buf.readUInt16BE(pos + 2);
-  pos += 4;
-  const questionEnd = pos;
+  const questionEnd = qdcount === 1 ? pos : HEADER;
 
-  // Answer and authority sections of a query are normally empty; skip them to reach OPT.
+  // Answer and authority sections of a query are normally empty; skip them to reach OPT,
+  // which every answer to an EDNS query carries, errors included (RFC 6891 §6.1.1).
   for (let i = 0; i < ancount + nscount; i++) {
     pos = skipRecord(buf, pos);
     if (pos < 0) return errorResult(buf, Rcode.FORMERR, questionEnd, null);
@@ -143,6 +153,9 @@ export function readQuery(buf: Buffer): ReadResult {
     edns = parsed;
   }
   if (edns !== null && edns.version > 0) return errorResult(buf, Rcode.BADVERS, questionEnd, edns);
+  if (opcode !== Opcode.QUERY) return errorResult(buf, Rcode.NOTIMP, questionEnd, edns);
+  // RFC 9619: a query has exactly one question.
+  if (qdcount !== 1) return errorResult(buf, Rcode.FORMERR, HEADER, edns);
 
   return {
     kind: 'query',

@@ -50,16 +50,19 @@ export class TcpListener {
     socket.on('drain', () => socket.resume());
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      let completed = false;
       while (pending.length >= 2) {
         const len = pending.readUInt16BE(0);
         if (pending.length < len + 2) break;
         const packet = pending.subarray(2, 2 + len);
         pending = pending.subarray(2 + len);
+        completed = true;
         this.#answer(socket, packet);
         if (socket.destroyed) return;
       }
-      clearMessageTimer();
-      if (pending.length > 0) {
+      // The clock runs from the first byte of a message: trickling bytes does not reset it.
+      if (pending.length === 0 || completed) clearMessageTimer();
+      if (pending.length > 0 && messageTimer === null) {
         messageTimer = setTimeout(() => socket.destroy(), this.#options.messageTimeoutMs);
       }
       if (socket.writableLength > this.#options.maxPendingOutputBytes) socket.pause();

@@ -36,7 +36,11 @@ export function buildQuery(name: string, type: string, opts: QueryOptions = {}):
       } as unknown as dnsPacket.Answer,
     ];
   }
-  return dnsPacket.encode(packet);
+  const encoded = dnsPacket.encode(packet);
+  // dns-packet does not know RFC 3597 TYPEnnn mnemonics: write the number ourselves.
+  const numeric = /^TYPE(\d+)$/i.exec(type);
+  if (numeric) encoded.writeUInt16BE(Number(numeric[1]), 12 + Buffer.byteLength(name.replace(/\.$/, '')) + 2);
+  return encoded;
 }
 
 export function sendUdp(port: number, packet: Buffer, host = '127.0.0.1', timeoutMs = 2000): Promise<Buffer> {

@@ -1,0 +1,28 @@
+# meridian: multi-stage build. Compile with tsc, run on node as a non-root user.
+#   docker build -t meridian .
+#   docker run -p 53:5300/udp -p 53:5300/tcp -v "$PWD/zones:/app/zones:ro" meridian
+# Inside the container it listens on 0.0.0.0:5300 (unprivileged); publish 53/udp and 53/tcp
+# to it as above, so no capability is needed.
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY test ./test
+COPY tools ./tools
+RUN npx tsc -p . && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production MERIDIAN_LISTEN=0.0.0.0:5300
+WORKDIR /app
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+COPY package.json ./
+COPY zones ./zones
+COPY geoip ./geoip
+USER node
+EXPOSE 5300/udp 5300/tcp
+VOLUME ["/app/zones", "/app/geoip"]
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["serve", "--zones", "/app/zones"]

@@ -1,0 +1,383 @@
+/**
+ * Runs Knot DNS (Debian package `knot`) as a reference authoritative server: knotd in the
+ * foreground on 127.0.0.1 and an ephemeral port, serving a given set of `<origin>.zone`
+ * files from a config written into a fresh temp dir, with no DNSSEC, no journal and no
+ * zone-file flushing, so the zone files are only read. knotd runs under a sh guardian that
+ * stops it and removes the temp dir as soon as this process lets go of its stdin, so it
+ * never outlives the caller. Used by the Knot comparison test and tools/compare-with-knot.ts.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const KNOTD_CANDIDATES = ['/usr/sbin/knotd', '/usr/local/sbin/knotd'];
+
+/** The knotd binary: $KNOTD, a usual location, or `knotd` on PATH; null when none is there. */
+export function knotdPath(): string | null {
+  const fromEnv = process.env['KNOTD'];
+  if (fromEnv) return fs.existsSync(fromEnv) ? fromEnv : null;
+  for (const p of KNOTD_CANDIDATES) if (isExecutable(p)) return p;
+  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
+    if (dir && isExecutable(path.join(dir, 'knotd'))) return path.join(dir, 'knotd');
+  }
+  return null;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Why Knot cannot be run here (a message for a skipped test), or null when it can. */
+export function knotUnavailableReason(): string | null {
+  const bin = knotdPath();
+  if (bin === null) return 'knotd is not installed (apt-get install knot; or set KNOTD=/path/to/knotd)';
+  const v = spawnSync(bin, ['-V'], { encoding: 'utf8', timeout: 5000 });
+  if (v.error || v.status !== 0) return `${bin} -V failed: ${v.error?.message ?? v.stderr.trim()}`;
+  return null;
+}
+
+/** knotd's version line, e.g. "knotd (Knot DNS), version 3.2.6"; null when not installed. */
+export function knotVersion(): string | null {
+  const bin = knotdPath();
+  if (bin === null) return null;
+  const v = spawnSync(bin, ['-V'], { encoding: 'utf8', timeout: 5000 });
+  return v.status === 0 ? v.stdout.trim() : null;
+}
+
+/** A port free for both UDP and TCP on 127.0.0.1: bound on port 0, read, released. */
+export async function freeLoopbackPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    const port = await new Promise<number>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(0, '127.0.0.1', () => resolve(udp.address().port));
+    });
+    const tcpOk = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (tcpOk) return port;
+  }
+  throw new Error('no port free for both UDP and TCP on 127.0.0.1');
+}
+
+export interface KnotZone {
+  /** Zone apex, absolute, e.g. "example.com." */
+  readonly origin: string;
+  /** Absolute path of the master file. */
+  readonly file: string;
+}
+
+export interface KnotOptions {
+  /** EDNS UDP payload Knot advertises and fills up to; meridian's default is 1232. */
+  readonly udpMaxPayload?: number;
+  /** Answer version.bind/version.server (CH TXT); "" (the default here) turns it off, like meridian's default. */
+  readonly version?: string;
+  /** Answer id.server/hostname.bind; "" (default) turns it off. */
+  readonly identity?: string;
+  /** How long to wait for knotd to answer a SOA query for every zone. */
+  readonly startTimeoutMs?: number;
+}
+
+export interface RunningKnot {
+  readonly port: number;
+  /** knotd's process id. */
+  readonly pid: number;
+  /** The temp dir holding knot.conf, rundir and storage (removed by stop()). */
+  readonly dir: string;
+  /** What knotd logged so far (stderr/stdout), for error messages. */
+  output(): string;
+  /** Kills knotd (SIGTERM, then SIGKILL) and removes the temp dir; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** "dir/example.com.zone" → { origin: "example.com.", file }; the file name gives the origin, as for meridian. */
+export function zonesInDirectory(dir: string): KnotZone[] {
+  const abs = path.resolve(dir);
+  return fs
+    .readdirSync(abs)
+    .filter((f) => f.endsWith('.zone') && fs.statSync(path.join(abs, f)).isFile())
+    .sort()
+    .map((f) => {
+      const base = f.slice(0, -'.zone'.length);
+      const origin = base === 'root' || base === '.' ? '.' : base.endsWith('.') ? base : base + '.';
+      return { origin, file: path.join(abs, f) };
+    });
+}
+
+const yamlString = (s: string): string => JSON.stringify(s);
+
+/** The knot.conf text for `zones`, with all state kept under `dir`. */
+export function knotConfig(dir: string, port: number, zones: readonly KnotZone[], opts: KnotOptions = {}): string {
+  const lines = [
+    'server:',
+    `    rundir: ${yamlString(path.join(dir, 'run'))}`,
+    `    pidfile: ${yamlString(path.join(dir, 'run', 'knot.pid'))}`,
+    `    listen: 127.0.0.1@${port}`,
+    `    udp-max-payload: ${opts.udpMaxPayload ?? 1232}`,
+    // An empty value turns the CHAOS answers and NSID off (knot.conf(5)); meridian refuses them by default.
+    `    version: ${yamlString(opts.version ?? '')}`,
+    `    identity: ${yamlString(opts.identity ?? '')}`,
+    '    nsid: ""',
+    '    udp-workers: 1',
+    '    tcp-workers: 1',
+    '    background-workers: 1',
+    '',
+    'database:',
+    `    storage: ${yamlString(path.join(dir, 'db'))}`,
+    '',
+    'control:',
+    `    listen: ${yamlString(path.join(dir, 'run', 'knot.sock'))}`,
+    '',
+    'log:',
+    '  - target: stderr',
+    '    any: info',
+    '',
+    'template:',
+    '  - id: default',
+    `    storage: ${yamlString(path.join(dir, 'db'))}`,
+    // Read the zone files as they are: never write them back, keep no journal, no signing.
+    '    zonefile-sync: -1',
+    '    zonefile-load: whole',
+    '    journal-content: none',
+    '    dnssec-signing: off',
+    '    semantic-checks: off',
+    '',
+    'zone:',
+  ];
+  for (const z of zones) {
+    lines.push(`  - domain: ${yamlString(z.origin)}`, `    file: ${yamlString(z.file)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Starts knotd for `zones` (or every `<origin>.zone` in a folder) and waits until every zone answers its SOA. */
+export async function startKnot(zones: readonly KnotZone[] | string, opts: KnotOptions = {}): Promise<RunningKnot> {
+  const bin = knotdPath();
+  if (bin === null) throw new Error(knotUnavailableReason() ?? 'knotd not found');
+  const list = typeof zones === 'string' ? zonesInDirectory(zones) : zones;
+  if (list.length === 0) throw new Error('startKnot: no zones to serve');
+  // The port is free when picked but could be taken before knotd binds it; knotd then exits
+  // at once ("cannot bind address"), and another port is tried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startKnotOnce(bin, list, opts);
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt >= 3) throw err;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotOptions): Promise<RunningKnot> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-knot-'));
+  fs.mkdirSync(path.join(dir, 'run'));
+  fs.mkdirSync(path.join(dir, 'db'));
+  let port: number;
+  try {
+    port = await freeLoopbackPort();
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const confFile = path.join(dir, 'knot.conf');
+  fs.writeFileSync(confFile, knotConfig(dir, port, list, opts));
+
+  // knotd runs under a small sh guardian that holds our end of a pipe on its stdin: when that
+  // pipe closes (stop(), or this process dying in any way, even by SIGKILL) it stops knotd
+  // and removes the temp dir, so no knotd outlives the test. It exits when knotd does.
+  const guardian = [
+    'exec 3<&0',
+    '"$1" -c "$2" </dev/null & k=$!',
+    'echo "meridian-knotd-pid $k" >&2',
+    '( read line <&3; kill $k 2>/dev/null ) & w=$!',
+    'wait $k; status=$?',
+    'kill $w 2>/dev/null',
+    'rm -rf "$3"',
+    'exit $status',
+  ].join('\n');
+  let out = '';
+  const child: ChildProcess = spawn('/bin/sh', ['-c', guardian, 'knotd-guardian', bin, confFile, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin!.on('error', () => {}); // EPIPE once the guardian is gone
+  const knotdPid = (): number | null => {
+    const m = /meridian-knotd-pid (\d+)/.exec(out);
+    return m ? Number(m[1]) : null;
+  };
+  let exited = false;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+    child.once('error', (err) => {
+      out += `\nspawn error: ${err.message}`;
+      exited = true;
+      resolve();
+    });
+  });
+
+  // If this process ends without stop() (a crash, process.exit), take knotd and the temp dir with it.
+  const onExit = (): void => {
+    if (!exited) {
+      const k = knotdPid();
+      if (k !== null) killQuietly(k, 'SIGKILL');
+      child.kill('SIGKILL');
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    process.off('exit', onExit);
+    if (!exited) {
+      child.stdin!.end(); // the guardian stops knotd (SIGTERM) and waits for it
+      const killTimer = setTimeout(() => {
+        if (exited) return;
+        const k = knotdPid();
+        if (k !== null) killQuietly(k, 'SIGKILL');
+        child.kill('SIGKILL');
+      }, 3000);
+      await exitPromise;
+      clearTimeout(killTimer);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    // A zone Knot cannot load is logged as "error: [zone.] ..."; stop waiting for it then.
+    const zoneError = (): string | null => /^.*error: \[[^\]]+\].*$/m.exec(out)?.[0] ?? null;
+    await waitForZones(port, list, opts.startTimeoutMs ?? 15_000, () => exited, zoneError);
+  } catch (err) {
+    await stop();
+    if (/cannot bind address/.test(out)) throw new PortTakenError(`port ${port} was taken before knotd bound it`);
+    throw new Error(`knotd did not start: ${(err as Error).message}\n--- knotd output ---\n${out}`);
+  }
+  return { port, pid: knotdPid() ?? child.pid!, dir, output: () => out, stop };
+}
+
+/** Polls each zone's SOA over UDP until knotd answers it NOERROR with AA (the zone is loaded). */
+async function waitForZones(
+  port: number,
+  zones: readonly KnotZone[],
+  timeoutMs: number,
+  exited: () => boolean,
+  zoneError: () => string | null,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const pending = new Set(zones.map((z) => z.origin));
+  const socket = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    let id = 1;
+    while (pending.size > 0) {
+      if (exited()) throw new Error('knotd exited');
+      const failed = zoneError();
+      if (failed !== null) throw new Error(`a zone did not load: ${failed}`);
+      if (Date.now() > deadline) throw new Error(`zones not loaded after ${timeoutMs} ms: ${[...pending].join(' ')}`);
+      for (const origin of pending) {
+        const qid = id++ & 0xffff;
+        const answer = await ask(socket, port, soaQuery(qid, origin), 200);
+        if (answer && answer.length >= 12 && answer.readUInt16BE(0) === qid && (answer[3]! & 0x0f) === 0 && (answer[2]! & 0x04) !== 0 && answer.readUInt16BE(6) > 0) {
+          pending.delete(origin);
+        }
+      }
+      if (pending.size > 0) await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    socket.close();
+  }
+}
+
+function ask(socket: dgram.Socket, port: number, query: Buffer, timeoutMs: number): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: Buffer): void => {
+      if (msg.length >= 2 && msg.readUInt16BE(0) === query.readUInt16BE(0)) finish(msg);
+    };
+    const finish = (msg: Buffer | null): void => {
+      clearTimeout(timer);
+      socket.off('message', onMessage);
+      resolve(msg);
+    };
+    const timer = setTimeout(() => finish(null), timeoutMs);
+    socket.on('message', onMessage);
+    socket.send(query, port, '127.0.0.1');
+  });
+}
+
+/** A plain SOA query (RD clear), written by hand so this helper needs nothing else. */
+function soaQuery(id: number, origin: string): Buffer {
+  const labels = origin === '.' ? [] : origin.replace(/\.$/, '').split('.');
+  const qname = Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([Buffer.byteLength(l, 'latin1')]), Buffer.from(l, 'latin1')])), Buffer.from([0])]);
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id, 0);
+  header.writeUInt16BE(1, 4);
+  const tail = Buffer.alloc(4);
+  tail.writeUInt16BE(6, 0); // SOA
+  tail.writeUInt16BE(1, 2); // IN
+  return Buffer.concat([header, qname, tail]);
+}
+
+/** knotc beside knotd, or on PATH. */
+export function knotcPath(): string | null {
+  const d = knotdPath();
+  if (d !== null && isExecutable(path.join(path.dirname(d), 'knotc'))) return path.join(path.dirname(d), 'knotc');
+  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
+    if (dir && isExecutable(path.join(dir, 'knotc'))) return path.join(dir, 'knotc');
+  }
+  return null;
+}
+
+export interface KnotRecord {
+  /** The zone, as Knot names it ("rules.test."). */
+  readonly zone: string;
+  readonly owner: string;
+  readonly ttl: number;
+  readonly type: string;
+  readonly rdata: string;
+}
+
+/** Every record of every zone as the running knotd holds it (`knotc zone-read --`, over its control socket). */
+export async function readKnotZones(knot: RunningKnot): Promise<KnotRecord[]> {
+  const bin = knotcPath();
+  if (bin === null) throw new Error('knotc is not installed');
+  const socketPath = path.join(knot.dir, 'run', 'knot.sock');
+  const text = await new Promise<string>((resolve, reject) => {
+    const child = spawn(bin, ['-s', socketPath, 'zone-read', '--'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`knotc zone-read failed (${code}): ${err.trim()}`))));
+  });
+  const records: KnotRecord[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\[([^\]]+)\]\s+(\S+)\s+(\d+)\s+(\S+)\s*(.*)$/.exec(line.trim());
+    if (m) records.push({ zone: m[1]!, owner: m[2]!, ttl: Number(m[3]), type: m[4]!, rdata: m[5]! });
+  }
+  return records;
+}
