@@ -15,8 +15,11 @@ const MAX_POINTER = 0x3fff;
 export interface EncodedResponse {
   /** The whole message without OPT: header, question, answer, authority, additional. */
   readonly bytes: Buffer;
-  /** Length up to the end of the authority section; the additional section may be cut there (RFC 2181 §9). */
-  readonly withoutAdditional: number;
+  /**
+   * Where the message may be cut inside the additional section (RFC 2181 §9): after the
+   * authority section, then after each additional RRset, with the ARCOUNT each cut leaves.
+   */
+  readonly additionalCuts: readonly { readonly length: number; readonly count: number }[];
   readonly glueRequired: boolean;
   readonly rcode: number;
 }
@@ -45,25 +48,26 @@ export class MessageWriter {
     let overflow = false;
     const counts = [0, 0, 0];
     const sections = [res.answer, res.authority, res.additional];
-    let withoutAdditional = 0;
+    const additionalCuts: { length: number; count: number }[] = [];
     for (let s = 0; s < 3; s++) {
-      if (s === 2) withoutAdditional = this.#pos;
+      if (s === 2) additionalCuts.push({ length: this.#pos, count: 0 });
       for (const entry of sections[s]!) {
         if (!this.#writeEntry(entry)) {
           overflow = true;
           break;
         }
         counts[s]! += entry.set.rdatas.length;
+        if (s === 2) additionalCuts.push({ length: this.#pos, count: counts[2]! });
       }
       if (overflow) break;
     }
-    if (overflow && withoutAdditional === 0) withoutAdditional = this.#pos;
+    if (additionalCuts.length === 0) additionalCuts.push({ length: this.#pos, count: 0 });
     buf.writeUInt16BE(counts[0]!, 6);
     buf.writeUInt16BE(counts[1]!, 8);
     buf.writeUInt16BE(counts[2]!, 10);
     return {
       bytes: Buffer.from(buf.subarray(0, this.#pos)),
-      withoutAdditional,
+      additionalCuts,
       glueRequired: res.glueRequired,
       rcode: res.rcode,
     };

@@ -61,12 +61,14 @@ export class Responder {
     const limit = transport === 'tcp' ? 65535 : edns ? Math.min(edns.udpSize, this.#options.udpPayloadSize) : CLASSIC_UDP_LIMIT;
     let bodyLen = encoded.bytes.length;
     let truncated = false;
-    let dropAdditional = false;
+    let additionalCount = -1;
     if (bodyLen + optLen > limit) {
-      // RFC 2181 §9: additional data may be dropped silently, unless it is glue the referral needs (RFC 9471).
-      if (!encoded.glueRequired && encoded.withoutAdditional + optLen <= limit) {
-        bodyLen = encoded.withoutAdditional;
-        dropAdditional = true;
+      // RFC 2181 §9: additional RRsets that do not fit are left out silently, unless they are
+      // glue the referral needs (RFC 9471); otherwise the answer is truncated.
+      const cut = encoded.glueRequired ? undefined : lastCutWithin(encoded, limit - optLen);
+      if (cut !== undefined) {
+        bodyLen = cut.length;
+        additionalCount = cut.count;
       } else {
         bodyLen = q.questionEnd;
         truncated = true;
@@ -81,7 +83,7 @@ export class Responder {
     out[3] = (out[3]! & 0xef) | (packet[3]! & 0x10);
     packet.copy(out, HEADER, HEADER, q.questionEnd);
     if (truncated) out.fill(0, 6, 12);
-    if (dropAdditional) out.writeUInt16BE(0, 10);
+    if (additionalCount >= 0) out.writeUInt16BE(additionalCount, 10);
     if (edns) {
       writeOpt(out, bodyLen, this.#options.udpPayloadSize, 0, edns.dnssecOk);
       out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
@@ -103,6 +105,12 @@ export class Responder {
     if (edns) writeOpt(out, questionEnd, this.#options.udpPayloadSize, rcode >> 4, edns.dnssecOk);
     return out;
   }
+}
+
+function lastCutWithin(encoded: EncodedResponse, limit: number): { length: number; count: number } | undefined {
+  let best: { length: number; count: number } | undefined;
+  for (const cut of encoded.additionalCuts) if (cut.length <= limit) best = cut;
+  return best;
 }
 
 /** OPT pseudo-RR (RFC 6891 §6.1.2): root owner, our payload size, extended RCODE, version 0, DO echoed (RFC 3225 §3). */
