@@ -8,6 +8,8 @@ export const ErrorCode = {
   ZONE_NOT_FOUND: 'GSLB_ERR_ZONE_NOT_FOUND',
   LISTEN_ADDRESS_INVALID: 'GSLB_ERR_LISTEN_ADDRESS_INVALID',
   LISTEN_FAILED: 'GSLB_ERR_LISTEN_FAILED',
+  GEOIP_INVALID: 'GSLB_ERR_GEOIP_INVALID',
+  POLICY_INVALID: 'GSLB_ERR_POLICY_INVALID',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -9,7 +9,8 @@ import { Responder } from './dns/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
 import { DnsServer, type BoundAddress } from './server/dns-server.js';
 import { parseListenAddress } from './server/listen-address.js';
-import { SnapshotStore, type ChaosAnswers } from './snapshot/snapshot.js';
+import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator } from './snapshot/snapshot.js';
+import { GeoResolver, openGeoDatabase } from './geoip/geo-database.js';
 import { formatProblem } from './zone/record.js';
 import { ZoneDirectory } from './zone/zone-directory.js';
 
@@ -21,6 +22,16 @@ export interface RunningServer {
   /** Re-reads the zones folder (`force` re-reads unchanged files too); true when answers changed. */
   reload(force?: boolean): boolean;
   close(): Promise<void>;
+}
+
+/** Opens the configured GeoIP databases; each is checked with a test lookup before use. */
+export function openGeo(config: Config, log?: Logger): GeoResolver {
+  const location = config.geoip.location === null ? null : openGeoDatabase(config.geoip.location);
+  const asn = config.geoip.asn === null ? null : openGeoDatabase(config.geoip.asn);
+  for (const db of [location, asn]) {
+    if (db) log?.info({ file: db.info.file, type: db.info.databaseType, built: db.info.buildEpoch }, 'GeoIP database loaded');
+  }
+  return new GeoResolver(location, asn);
 }
 
 export interface StartOptions {
@@ -39,14 +50,16 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     throw new GslbError(ErrorCode.ZONE_INVALID, details.join('\n'), details);
   }
   const chaos: ChaosAnswers = { version: config.dns.chaos.version, identity: config.dns.chaos.identity };
-  const store = new SnapshotStore({ version: 1, zones: first.zones, chaos });
+  const geo = openGeo(config, log);
+  const locate: ClientLocator = (address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs, geo: geo.lookup(address) });
+  const store = new SnapshotStore(createSnapshot({ version: 1, zones: first.zones, chaos, locate }));
   const responder = new Responder(store, { udpPayloadSize: config.dns.udpPayloadSize, cacheMaxEntries: config.dns.cacheMaxEntries });
   const server = new DnsServer(responder, { ...config.dns.tcp, maxPendingOutputBytes: 256 * 1024 }, log);
   const addresses = await server.listen(listen).catch(async (err: unknown) => {
     await server.close();
     throw err;
   });
-  const reloader = new ZoneReloader(zones, store, chaos, log);
+  const reloader = new ZoneReloader(zones, store, log);
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
   const onHup = (): void => {
     log.info('SIGHUP: reloading zones');

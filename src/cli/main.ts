@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-/** The `meridian` command: serve, check. */
+/** The `meridian` command: serve, check, explain. */
 import { Command, Option } from 'commander';
 import { runCheck } from './check.js';
 import { runServe } from './serve.js';
+import { runExplain } from './explain.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -30,6 +31,19 @@ program
   .option('-z, --zones <dir>', 'zones folder to validate')
   .action((opts: { config?: string; zones?: string }) => {
     process.exitCode = runCheck(opts);
+  });
+
+program
+  .command('explain')
+  .description('show how a steered name is answered for a client: location found, what each filter kept and why, the addresses, TTL and ECS scope')
+  .argument('<name>', 'the name, e.g. www.example.com')
+  .argument('[type]', 'A or AAAA', 'A')
+  .requiredOption('--client <ip[/prefix]>', 'client address; with /prefix, as if sent in EDNS Client Subnet')
+  .option('-c, --config <file>', 'config file')
+  .option('-z, --zones <dir>', 'zones folder')
+  .option('--json', 'print the trace as JSON')
+  .action((name: string, type: string, opts: { client: string; config?: string; zones?: string; json?: boolean }) => {
+    process.exitCode = runExplain(name, type, opts);
   });
 
 await program.parseAsync(process.argv);

@@ -1,9 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import { formatProblem } from '../zone/record.js';
+import { describeSchemaError, parseYamlSource, type YamlSource } from './yaml-source.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';
+
+/** The folder holding package.json (dist/src/config/ → three levels up), where the default GeoIP files live. */
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 const validate = ajv.compile<Config>(ConfigSchema);
@@ -21,7 +26,7 @@ export interface ConfigOverrides {
  */
 export function loadConfig(file: string | null, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   let raw: unknown = {};
-  let lineOf = (_pointer: string): number => 0;
+  let source: YamlSource | null = null;
   const label = file ?? '(defaults)';
   if (file !== null) {
     let text: string;
@@ -30,29 +35,24 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
     } catch (err) {
       throw new GslbError(ErrorCode.CONFIG_INVALID, `${file}:0: cannot read the config file: ${(err as Error).message}`);
     }
-    const lines = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-    if (doc.errors.length > 0) {
-      const details = doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? 0}: ${e.message.split('\n')[0]}`);
+    source = parseYamlSource(text, file);
+    if (source.problems.length > 0) {
+      const details = source.problems.map(formatProblem);
       throw new GslbError(ErrorCode.CONFIG_INVALID, details.join('\n'), details);
     }
-    raw = doc.toJS() ?? {};
-    lineOf = (pointer: string): number => {
-      const keys = pointer.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
-      for (let n = keys.length; n >= 0; n--) {
-        const node = doc.getIn(keys.slice(0, n), true);
-        if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
-      }
-      return 1;
-    };
+    raw = source.value;
   }
   const candidate = structuredClone(raw);
   if (!validate(candidate)) {
-    const details = (validate.errors ?? []).map((e) => `${label}:${lineOf(e.instancePath)}: ${describe(e)}`);
+    const details = (validate.errors ?? []).map((e) => `${label}:${source?.lineOf(e.instancePath) ?? 0}: ${describeSchemaError(e)}`);
     throw new GslbError(ErrorCode.CONFIG_INVALID, details.join('\n'), details);
   }
   const config = candidate;
-  if (file !== null) config.zones.directory = path.resolve(path.dirname(file), config.zones.directory);
+  // Relative paths: against the config file's folder, or the project folder for the defaults.
+  const base = file !== null ? path.dirname(file) : packageRoot;
+  config.zones.directory = path.resolve(file !== null ? base : process.cwd(), config.zones.directory);
+  if (config.geoip.location !== null) config.geoip.location = path.resolve(base, config.geoip.location);
+  if (config.geoip.asn !== null) config.geoip.asn = path.resolve(base, config.geoip.asn);
   const envListen = env.MERIDIAN_LISTEN?.split(',').map((s) => s.trim()).filter(Boolean);
   const listen = overrides.listen?.length ? overrides.listen : envListen?.length ? envListen : null;
   if (listen) config.dns.listen = listen;
@@ -65,15 +65,6 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
     config.log.level = level as Config['log']['level'];
   }
   return deepFreeze(config);
-}
-
-function describe(e: ErrorObject): string {
-  const field = e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replace(/\//g, '.');
-  if (e.keyword === 'additionalProperties') {
-    const extra = (e.params as { additionalProperty: string }).additionalProperty;
-    return `${field === '(top level)' ? '' : field + '.'}${extra}: unknown field`;
-  }
-  return `${field}: ${e.message ?? 'is invalid'}`;
 }
 
 function deepFreeze<T>(value: T): T {

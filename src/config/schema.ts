@@ -37,6 +37,16 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    geoip: Type.Object(
+      {
+        location: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: 'geoip/geo-whois-asn-country.mmdb',
+          description: 'MMDB with locations: GeoIP2/GeoLite2 City or Country, DB-IP, or a flat country_code DB; null: no geolocation',
+        }),
+        asn: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'MMDB with ASNs (GeoLite2-ASN); null: none' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

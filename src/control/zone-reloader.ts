@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { formatProblem } from '../zone/record.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
-import type { ChaosAnswers, SnapshotStore } from '../snapshot/snapshot.js';
+import { createSnapshot, type SnapshotStore } from '../snapshot/snapshot.js';
 
 /**
  * Reloads zones on SIGHUP and (debounced) when files in the zones folder change, then
@@ -11,15 +11,13 @@ import type { ChaosAnswers, SnapshotStore } from '../snapshot/snapshot.js';
 export class ZoneReloader {
   readonly #directory: ZoneDirectory;
   readonly #store: SnapshotStore;
-  readonly #chaos: ChaosAnswers;
   readonly #log: Logger;
   #watcher: fs.FSWatcher | null = null;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(directory: ZoneDirectory, store: SnapshotStore, chaos: ChaosAnswers, log: Logger) {
+  constructor(directory: ZoneDirectory, store: SnapshotStore, log: Logger) {
     this.#directory = directory;
     this.#store = store;
-    this.#chaos = chaos;
     this.#log = log;
   }
 
@@ -33,7 +31,8 @@ export class ZoneReloader {
     }
     if (!outcome.changed) return false;
     const version = this.#store.current.version + 1;
-    this.#store.publish({ version, zones: outcome.zones, chaos: this.#chaos });
+    const current = this.#store.current;
+    this.#store.publish(createSnapshot({ version, zones: outcome.zones, chaos: current.chaos, locate: current.locate }));
     this.#log.info({ version, zones: outcome.zones.size, ms: Math.round(performance.now() - started) }, 'zones reloaded');
     return true;
   }

@@ -3,7 +3,12 @@
  * Synchronous, no I/O. Answers are cached encoded; a hit only copies bytes and patches
  * the ID, the RD/CD bits, the question's case and the OPT record.
  */
-import { RRType } from './constants.js';
+import { Rcode, RRClass, RRType } from './constants.js';
+import { clientSubnetOptionLength, normaliseAddress, parseClientSubnet, writeClientSubnetOption, type ClientSubnet } from './client-subnet.js';
+import { decide, type Decision } from '../steer/decide.js';
+import type { SteeredName } from '../steer/policy-file.js';
+import type { ClientInfo } from '../steer/types.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
 import { AnswerCache } from './answer-cache.js';
 import { MessageWriter, type EncodedResponse } from './message-writer.js';
 import { readQuery, type EdnsInfo, type Query } from './query-reader.js';
@@ -35,29 +40,61 @@ export class Responder {
     this.cache = new AnswerCache(options.cacheMaxEntries);
   }
 
-  /** The response to `packet`, or null when it must be dropped. */
-  respond(packet: Buffer, transport: Transport): Buffer | null {
+  /**
+   * The response to `packet`, or null when it must be dropped. `source` is the address the
+   * query came from: the client's location when the query has no usable ECS option.
+   */
+  respond(packet: Buffer, transport: Transport, source: string): Buffer | null {
     const read = readQuery(packet);
     if (read.kind === 'drop') return null;
     if (read.kind === 'error') return this.#errorResponse(packet, read.rcode, read.questionEnd, read.edns);
     const q = read.query;
+    let ecs: ClientSubnet | null = null;
+    if (q.edns?.clientSubnet) {
+      const parsed = parseClientSubnet(q.edns.clientSubnet);
+      // RFC 7871 §7.1.1: a malformed option is a malformed query.
+      if (!parsed.ok) return this.#errorResponse(packet, Rcode.FORMERR, q.questionEnd, q.edns);
+      ecs = parsed.value;
+    }
     const snapshot = this.#store.current;
     this.cache.useVersion(snapshot.version);
-    // The answer depends only on these: no DNSSEC signing yet, so the DO bit does not
-    // change it; ANY differs by transport (RFC 8482).
-    const key = q.qtype === RRType.ANY ? `${q.key}|${q.qtype}|${q.qclass}|${transport}` : `${q.key}|${q.qtype}|${q.qclass}`;
+
+    let client: ClientInfo | null = null;
+    const clientInfo = (): ClientInfo => (client ??= locateClient(snapshot, ecs, source));
+    const steer = (name: SteeredName, qtype: number): Decision =>
+      decide(name, qtype === RRType.A ? 4 : 6, clientInfo(), { isUp: snapshot.isUp, rand: Math.random, now: Date.now() });
+
+    // A steered name's answer is cached by its decision, so steering runs first (DESIGN.md).
+    const steered = (q.qtype === RRType.A || q.qtype === RRType.AAAA) && q.qclass === RRClass.IN ? snapshot.steered.get(q.key) : undefined;
+    const direct = steered ? steer(steered.name, q.qtype) : null;
+    // Without DNSSEC signing the DO bit does not change an answer; ANY differs by transport (RFC 8482).
+    let key = `${q.key}|${q.qtype}|${q.qclass}`;
+    if (direct) key += `|=${direct.key}`;
+    else if (q.qtype === RRType.ANY) key += `|${transport}`;
+    let scope = direct ? direct.scope : 0;
     let encoded = this.cache.get(key);
     if (encoded === undefined) {
-      const res = resolve(snapshot, q, { minimalAny: transport === 'udp' });
+      // Names reached through a CNAME are steered afresh; such answers vary per client and are not cached.
+      let dependsOnClient = false;
+      const res = resolve(snapshot, q, {
+        minimalAny: transport === 'udp',
+        steer: (name, qtype) => {
+          if (direct && name === steered!.name && qtype === q.qtype) return direct;
+          dependsOnClient = true;
+          const d = steer(name, qtype);
+          if (d.scope > scope) scope = d.scope;
+          return d;
+        },
+      });
       encoded = this.#writer.encode(packet, q, res);
-      this.cache.set(key, encoded);
+      if (!dependsOnClient) this.cache.set(key, encoded);
     }
-    return this.#finish(packet, q, encoded, transport);
+    return this.#finish(packet, q, encoded, transport, ecs, ecs?.usable ? scope : 0);
   }
 
-  #finish(packet: Buffer, q: Query, encoded: EncodedResponse, transport: Transport): Buffer {
+  #finish(packet: Buffer, q: Query, encoded: EncodedResponse, transport: Transport, ecs: ClientSubnet | null, scope: number): Buffer {
     const edns = q.edns;
-    const optLen = edns ? OPT_LENGTH : 0;
+    const optLen = edns ? OPT_LENGTH + (ecs ? clientSubnetOptionLength(ecs) : 0) : 0;
     const limit = transport === 'tcp' ? 65535 : edns ? Math.min(edns.udpSize, this.#options.udpPayloadSize) : CLASSIC_UDP_LIMIT;
     let bodyLen = encoded.bytes.length;
     let truncated = false;
@@ -86,6 +123,11 @@ export class Responder {
     if (additionalCount >= 0) out.writeUInt16BE(additionalCount, 10);
     if (edns) {
       writeOpt(out, bodyLen, this.#options.udpPayloadSize, 0, edns.dnssecOk);
+      // RFC 7871 §7.2.1: echo ECS with the scope the answer is valid for.
+      if (ecs) {
+        out.writeUInt16BE(optLen - OPT_LENGTH, bodyLen + 9);
+        writeClientSubnetOption(out, bodyLen + OPT_LENGTH, ecs, scope);
+      }
       out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
     }
     return out;
@@ -105,6 +147,14 @@ export class Responder {
     if (edns) writeOpt(out, questionEnd, this.#options.udpPayloadSize, rcode >> 4, edns.dnssecOk);
     return out;
   }
+}
+
+/** The client a decision is for: the ECS address when usable (RFC 7871 §7.1.2), else the query's source. */
+function locateClient(snapshot: Snapshot, ecs: ClientSubnet | null, source: string): ClientInfo {
+  if (ecs?.usable) return snapshot.locate(ecs.address, ecs.family === 1 ? 4 : 6, ecs.sourcePrefix, true);
+  const address = normaliseAddress(source);
+  const family = address.includes(':') ? 6 : 4;
+  return snapshot.locate(address, family, family === 4 ? 32 : 128, false);
 }
 
 function lastCutWithin(encoded: EncodedResponse, limit: number): { length: number; count: number } | undefined {

@@ -9,6 +9,8 @@ import { lookupName, suffixKey } from '../zone/lookup.js';
 import type { RRset, Zone, ZoneNode } from '../zone/zone.js';
 import { emptyResolution, type Resolution, type SectionEntry } from './resolution.js';
 import { chaosAnswer } from './chaos.js';
+import type { Decision } from '../steer/decide.js';
+import type { SteeredName } from '../steer/policy-file.js';
 
 export interface Question {
   /** QNAME labels as asked. */
@@ -21,6 +23,8 @@ export interface Question {
 export interface ResolveOptions {
   /** RFC 8482 §4.1: over UDP an ANY query gets one RRset, over TCP all of them. */
   readonly minimalAny: boolean;
+  /** Decides a steered name's A/AAAA answer for this query's client (issue #3). */
+  readonly steer: (name: SteeredName, qtype: number) => Decision;
 }
 
 /** A CNAME chain is followed at most this far, which also bounds loops we fail to spot. */
@@ -81,6 +85,10 @@ function answerName(zone: Zone, labels: readonly string[], labelKeys: readonly s
 
   const node = found.node;
   const owner: Name = found.wildcard ? labels : node.name;
+  if ((qtype === RRType.A || qtype === RRType.AAAA) && !found.wildcard && zone.steered.size > 0) {
+    const steered = zone.steered.get(suffixKey(labelKeys, 0));
+    if (steered) return { kind: 'done', resolution: steeredAnswer(zone, steered, qtype, options.steer(steered, qtype)) };
+  }
   const cname = node.rrsets.get(RRType.CNAME);
   if (cname && qtype !== RRType.CNAME && qtype !== RRType.ANY) {
     return { kind: 'cname', cname: { owner, set: cname, ttl: cname.ttl } };
@@ -99,6 +107,19 @@ function answerName(zone: Zone, labels: readonly string[], labelKeys: readonly s
     kind: 'done',
     resolution: { rcode: Rcode.NOERROR, authoritative: true, answer, authority: [], additional: addressesOf(zone, answer), glueRequired: false },
   };
+}
+
+/** The addresses of the targets a decision chose, as one RRset owned by the steered name. */
+function steeredAnswer(zone: Zone, name: SteeredName, qtype: number, decision: Decision): Resolution {
+  if (decision.outcome === 'servfail') return emptyResolution(Rcode.SERVFAIL);
+  const rdatas: Buffer[] = [];
+  for (const t of decision.targets) {
+    const r = name.rdata.get(t.id);
+    if (r) rdatas.push(...(qtype === RRType.A ? r.a : r.aaaa));
+  }
+  if (decision.outcome === 'nodata' || rdatas.length === 0) return negative(zone, Rcode.NOERROR);
+  const set: RRset = { owner: name.owner, type: qtype, class: RRClass.IN, ttl: name.ttl, rdatas, source: name.source };
+  return { rcode: Rcode.NOERROR, authoritative: true, answer: [{ owner: name.owner, set, ttl: name.ttl }], authority: [], additional: [], glueRequired: false };
 }
 
 /** RFC 8482 §4.1 leaves the choice of RRset open; the smallest one keeps the UDP answer short. */

@@ -72,7 +72,7 @@ export class TcpListener {
   #answer(socket: net.Socket, packet: Buffer): void {
     let out: Buffer | null;
     try {
-      out = this.#responder.respond(packet, 'tcp');
+      out = this.#responder.respond(packet, 'tcp', socket.remoteAddress ?? '');
     } catch (err) {
       this.#log.error({ err, client: socket.remoteAddress }, 'failed to answer a TCP query');
       socket.destroy();

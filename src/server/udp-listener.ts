@@ -20,7 +20,7 @@ export class UdpListener {
   #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     let out: Buffer | null;
     try {
-      out = this.#responder.respond(msg, 'udp');
+      out = this.#responder.respond(msg, 'udp', rinfo.address);
     } catch (err) {
       // A bug must cost one answer, never the process.
       this.#log.error({ err, client: rinfo.address }, 'failed to answer a UDP query');

@@ -1,6 +1,8 @@
 import { RRType } from '../dns/constants.js';
 import { suffixKey } from '../zone/lookup.js';
 import type { Zone } from '../zone/zone.js';
+import type { SteeredName } from '../steer/policy-file.js';
+import type { ClientInfo, Target } from '../steer/types.js';
 
 /** Answers to CHAOS-class queries (version.bind, id.server); null means REFUSED. */
 export interface ChaosAnswers {
@@ -18,6 +20,30 @@ export interface Snapshot {
   /** Zones by nameKey of their origin. */
   readonly zones: ReadonlyMap<string, Zone>;
   readonly chaos: ChaosAnswers;
+  /** Every steered name of every zone, by nameKey, with its zone (for NODATA and SOA). */
+  readonly steered: ReadonlyMap<string, { readonly zone: Zone; readonly name: SteeredName }>;
+  /** Where clients are: GeoIP and ASN, with the databases in use. */
+  readonly locate: ClientLocator;
+  /** Whether a target is up; the enabled flag until health probes (issue #4) land. */
+  readonly isUp: (target: Target) => boolean;
+}
+
+/** Turns an address (ECS or resolver) into ClientInfo. */
+export type ClientLocator = (address: string, family: 4 | 6, sourcePrefix: number, fromEcs: boolean) => ClientInfo;
+
+export interface SnapshotParts {
+  readonly version: number;
+  readonly zones: ReadonlyMap<string, Zone>;
+  readonly chaos: ChaosAnswers;
+  readonly locate: ClientLocator;
+}
+
+export function createSnapshot(parts: SnapshotParts): Snapshot {
+  const steered = new Map<string, { zone: Zone; name: SteeredName }>();
+  for (const zone of parts.zones.values()) {
+    for (const [key, name] of zone.steered) steered.set(key, { zone, name });
+  }
+  return { ...parts, steered, isUp: (t) => t.enabled };
 }
 
 /**

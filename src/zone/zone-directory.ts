@@ -1,5 +1,6 @@
 /**
- * The zones/ folder: one `<origin>.zone` file per zone. Loads every file, keeps the last
+ * The zones/ folder: one `<origin>.zone` file per zone, with an optional
+ * `<origin>.policy.yaml` of steered names beside it. Loads every file, keeps the last
  * good version of each zone when a reload finds an error, and reports problems as
  * file:line: message. The only zone module that does file I/O.
  */
@@ -7,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseName, nameKey, type Name } from '../dns/name.js';
 import { parseMasterFile } from './master-file.js';
+import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
 import type { FileProblem } from './record.js';
 import { buildZone, type Zone } from './zone.js';
 
@@ -47,19 +49,26 @@ export function loadZoneFile(file: string, origin: Name): { zone: Zone | null; p
     return { zone: null, problems: [{ file, line: 0, message: `cannot read: ${(err as Error).message}`, severity: 'error' }] };
   }
   const parsed = parseMasterFile(text, { file, origin });
-  const errors = parsed.problems.filter((p) => p.severity === 'error');
-  if (errors.length > 0) return { zone: null, problems: parsed.problems };
-  const built = buildZone(origin, file, parsed.records);
-  return { zone: built.zone, problems: [...parsed.problems, ...built.problems] };
+  const policyFile = policyFileFor(file);
+  const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], problems: [] };
+  const problems = [...parsed.problems, ...policy.problems];
+  if (problems.some((p) => p.severity === 'error')) return { zone: null, problems };
+  const built = buildZone(origin, file, parsed.records, policy.steered);
+  return { zone: built.zone, problems: [...problems, ...built.problems] };
 }
 
+/** Identity of a zone file and the policy file beside it, to skip unchanged zones on reload. */
 function stampOf(file: string): string {
-  try {
-    const st = fs.statSync(file);
-    return `${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return 'missing';
-  }
+  const one = (f: string): string => {
+    try {
+      const st = fs.statSync(f);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  const policy = policyFileFor(file);
+  return policy ? `${one(file)}|${policy}:${one(policy)}` : one(file);
 }
 
 export class ZoneDirectory {

@@ -1,6 +1,7 @@
 import { type Name, nameKey, nameToText, readWireName } from '../dns/name.js';
 import { RRType, typeToText } from '../dns/constants.js';
 import type { FileProblem, SourcePos, ZoneRecord } from './record.js';
+import type { SteeredName } from '../steer/policy-file.js';
 
 /** All records of one owner, type and class (RFC 2181 §5). Immutable once the zone is built. */
 export interface RRset {
@@ -31,6 +32,8 @@ export interface Zone {
   /** TTL for negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5). */
   readonly negativeTtl: number;
   readonly recordCount: number;
+  /** Names whose A/AAAA answers a steering policy chooses (issue #3), by nameKey. */
+  readonly steered: ReadonlyMap<string, SteeredName>;
 }
 
 export interface BuildResult {
@@ -71,7 +74,7 @@ export function soaFields(rdata: Buffer): { serial: number; minimum: number } {
  * exactly one SOA at the apex, NS at the apex, CNAME alone at its name, nothing but
  * glue below a delegation. Returns problems instead of throwing.
  */
-export function buildZone(origin: Name, file: string, records: readonly ZoneRecord[]): BuildResult {
+export function buildZone(origin: Name, file: string, records: readonly ZoneRecord[], steered: readonly SteeredName[] = []): BuildResult {
   const problems: FileProblem[] = [];
   const error = (source: SourcePos, message: string): void => {
     problems.push({ file: source.file, line: source.line, message, severity: 'error' });
@@ -113,6 +116,9 @@ export function buildZone(origin: Name, file: string, records: readonly ZoneReco
     set.rdatas.push(rr.rdata);
     recordCount++;
   }
+
+  // A steered name exists in the zone even without static records, so its other types get NODATA.
+  for (const s of steered) ensureNode(s.owner);
 
   const apex = nodes.get(originKey)!;
   const zoneFile = { file, line: 0 };
@@ -161,6 +167,16 @@ export function buildZone(origin: Name, file: string, records: readonly ZoneReco
       }
     }
   }
+  for (const s of steered) {
+    const node = nodes.get(s.key)!;
+    const where = `steered name ${nameToText(s.owner)}`;
+    if (s.key !== originKey && belowCut(s.owner) !== null) error(s.source, `${where} is below a delegation`);
+    if (cuts.has(s.key)) error(s.source, `${where} is a delegation point`);
+    for (const type of [RRType.A, RRType.AAAA, RRType.CNAME]) {
+      const set = node.rrsets.get(type);
+      if (set) error(s.source, `${where} also has a static ${typeToText(type)} record at ${set.source.file}:${set.source.line}; a policy answers A/AAAA alone`);
+    }
+  }
   const apexDs = apex.rrsets.get(RRType.DS);
   if (apexDs) error(apexDs.source, 'DS record at the zone apex; it belongs in the parent zone');
 
@@ -180,6 +196,7 @@ export function buildZone(origin: Name, file: string, records: readonly ZoneReco
       serial,
       negativeTtl: Math.min(soa.ttl, minimum),
       recordCount,
+      steered: new Map(steered.map((s) => [s.key, s])),
     },
     problems,
   };

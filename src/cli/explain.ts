@@ -1,0 +1,34 @@
+import { pino } from 'pino';
+import { loadConfig } from '../config/load-config.js';
+import { openGeo } from '../main.js';
+import { createSnapshot, type ClientLocator } from '../snapshot/snapshot.js';
+import { explain, ExplainInputError, formatExplanation } from '../steer/explain.js';
+import { formatProblem } from '../zone/record.js';
+import { ZoneDirectory } from '../zone/zone-directory.js';
+
+export interface ExplainFlags {
+  config?: string;
+  zones?: string;
+  client: string;
+  json?: boolean;
+}
+
+/** `meridian explain NAME [TYPE] --client IP[/PREFIX]`: the decision trace, from the files on disk. */
+export function runExplain(name: string, type: string, flags: ExplainFlags): number {
+  try {
+    const config = loadConfig(flags.config ?? null, { zonesDir: flags.zones, logLevel: 'silent' });
+    const loaded = new ZoneDirectory(config.zones.directory).load(true);
+    const errors = loaded.problems.filter((p) => p.severity === 'error');
+    for (const p of errors) process.stderr.write(formatProblem(p) + '\n');
+    if (errors.length > 0) return 1;
+    const geo = openGeo(config, pino({ level: 'silent' }));
+    const locate: ClientLocator = (address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs, geo: geo.lookup(address) });
+    const snapshot = createSnapshot({ version: 1, zones: loaded.zones, chaos: { version: null, identity: null }, locate });
+    const e = explain(snapshot, name, type, flags.client);
+    process.stdout.write((flags.json ? JSON.stringify(e, null, 2) : formatExplanation(e)) + '\n');
+    return 0;
+  } catch (err) {
+    process.stderr.write(`meridian explain: ${err instanceof ExplainInputError ? err.message : String((err as Error).message ?? err)}\n`);
+    return 2;
+  }
+}

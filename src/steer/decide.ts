@@ -1,0 +1,82 @@
+/**
+ * One steering decision: run a steered name's chain for a client and settle what to
+ * answer, including what happens when every target is down. Pure: everything that varies
+ * (client, health, randomness, time) comes in as arguments.
+ */
+import { runChain } from './chain.js';
+import type { SteeredName } from './policy-file.js';
+import type { ClientInfo, FilterContext, FilterStep, LatencyEstimate, Target, TraceEntry } from './types.js';
+
+export interface DecisionEnv {
+  readonly isUp: (target: Target) => boolean;
+  readonly rand: () => number;
+  readonly now: number;
+  /** Overrides/extends the policy file's latency table (probe RTTs, admin samples); null when absent. */
+  readonly latency?: (client: ClientInfo, region: string) => LatencyEstimate | null;
+}
+
+export interface Decision {
+  readonly outcome: 'answer' | 'nodata' | 'servfail';
+  readonly targets: readonly Target[];
+  /** ECS SCOPE PREFIX-LENGTH: how far the decision holds (0 = the same for every client). */
+  readonly scope: number;
+  /** Distinguishes decisions in the answer cache. */
+  readonly key: string;
+  /** True when every target was down and the policy answered anyway (fail-open or fallback). */
+  readonly allDown: boolean;
+  readonly trace: readonly TraceEntry[] | null;
+}
+
+export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env: DecisionEnv, withTrace = false): Decision {
+  const trace: TraceEntry[] | null = withTrace ? [] : null;
+  let scope = 0;
+  const hasFamily = (t: Target): boolean => (family === 4 ? t.ipv4.length > 0 : t.ipv6.length > 0);
+  const candidates = name.targets.filter(hasFamily);
+  if (candidates.length === 0) {
+    trace?.push({ filter: 'targets', kept: [], why: `no target has an ${family === 4 ? 'IPv4' : 'IPv6'} address: NODATA` });
+    return { outcome: 'nodata', targets: [], scope: 0, key: 'nodata', allDown: false, trace };
+  }
+  trace?.push({ filter: 'targets', kept: candidates.map((t) => t.id), why: `the name's targets with ${family === 4 ? 'IPv4' : 'IPv6'} addresses` });
+  const ctx: FilterContext = {
+    client,
+    isUp: env.isUp,
+    latency: (region) => env.latency?.(client, region) ?? name.latency.lookup(client, region),
+    rand: env.rand,
+    now: env.now,
+    useScope: (prefix) => {
+      if (prefix > scope) scope = prefix;
+    },
+    trace: (entry) => trace?.push(entry),
+    runChain: (chain: readonly FilterStep[], c: readonly Target[]) => runChain(chain, c, ctx),
+  };
+  let chosen = runChain(name.chain, candidates, ctx);
+  scope = Math.min(scope, client.sourcePrefix);
+  if (chosen.length > 0) {
+    return { outcome: 'answer', targets: chosen, scope, key: keyOf(chosen), allDown: false, trace };
+  }
+  // Never an accidental empty answer: the policy says what to do (issue #3).
+  const rule = name.whenAllDown;
+  switch (rule.action) {
+    case 'nodata':
+      trace?.push({ filter: 'whenAllDown', kept: [], why: 'no target left: NODATA, as the policy says' });
+      return { outcome: 'nodata', targets: [], scope, key: 'down-nodata', allDown: true, trace };
+    case 'servfail':
+      trace?.push({ filter: 'whenAllDown', kept: [], why: 'no target left: SERVFAIL, as the policy says' });
+      return { outcome: 'servfail', targets: [], scope, key: 'down-servfail', allDown: true, trace };
+    case 'fallback':
+      chosen = name.fallback.filter(hasFamily);
+      trace?.push({ filter: 'whenAllDown', kept: chosen.map((t) => t.id), why: 'no target left: the fallback pool' });
+      break;
+    default:
+      chosen = candidates;
+      trace?.push({ filter: 'whenAllDown', kept: chosen.map((t) => t.id), why: 'no target left: fail open, answering every target' });
+  }
+  if (chosen.length === 0) return { outcome: 'nodata', targets: [], scope, key: 'down-nodata', allDown: true, trace };
+  return { outcome: 'answer', targets: chosen, scope, key: keyOf(chosen), allDown: true, trace };
+}
+
+function keyOf(targets: readonly Target[]): string {
+  let key = '';
+  for (const t of targets) key += key.length === 0 ? t.id : ',' + t.id;
+  return key;
+}

@@ -1,0 +1,89 @@
+/**
+ * The decision trace for (name, type, client): what `meridian explain` prints and what
+ * the admin API (issue #5) will serve. Runs the same decide() the data plane runs.
+ */
+import { isIP } from 'node:net';
+import { RRType, typeToText } from '../dns/constants.js';
+import { labelKey, nameToText, parseName } from '../dns/name.js';
+import { normaliseAddress } from '../dns/client-subnet.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import { decide } from './decide.js';
+import type { ClientInfo, TraceEntry } from './types.js';
+
+export interface Explanation {
+  readonly name: string;
+  readonly type: string;
+  readonly steered: boolean;
+  readonly client: ClientInfo;
+  readonly trace: readonly TraceEntry[];
+  readonly outcome: 'answer' | 'nodata' | 'servfail' | 'not-steered';
+  readonly addresses: readonly string[];
+  readonly ttl: number | null;
+  /** The ECS scope an answer to an ECS query with this client prefix would carry. */
+  readonly scope: number;
+  readonly allDown: boolean;
+}
+
+export class ExplainInputError extends Error {}
+
+/** "81.2.69.0/24" or "2001:db8::1" → address, family, prefix (a prefix means "as if sent by ECS"). */
+export function parseClientArg(text: string): { address: string; family: 4 | 6; prefix: number; fromEcs: boolean } {
+  const [addr, prefixText] = text.split('/');
+  const address = normaliseAddress(addr ?? '');
+  const family = isIP(address);
+  if (family === 0) throw new ExplainInputError(`client "${text}" is not an IP address or prefix`);
+  const max = family === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new ExplainInputError(`prefix length in "${text}" must be 0..${max}`);
+  return { address, family: family as 4 | 6, prefix, fromEcs: prefixText !== undefined };
+}
+
+export function explain(snapshot: Snapshot, name: string, type: string, clientArg: string, now = Date.now(), rand = Math.random): Explanation {
+  const qtype = type.toUpperCase() === 'AAAA' ? RRType.AAAA : RRType.A;
+  if (type.toUpperCase() !== 'A' && type.toUpperCase() !== 'AAAA') throw new ExplainInputError(`type "${type}": only A and AAAA answers are steered`);
+  const owner = parseName(name.endsWith('.') ? name : name + '.', null);
+  const c = parseClientArg(clientArg);
+  const client = snapshot.locate(c.address, c.family, c.prefix, c.fromEcs);
+  const entry = snapshot.steered.get(owner.map(labelKey).join('.'));
+  const base = { name: nameToText(owner), type: typeToText(qtype), client };
+  if (!entry) {
+    return { ...base, steered: false, trace: [], outcome: 'not-steered', addresses: [], ttl: null, scope: 0, allDown: false };
+  }
+  const decision = decide(entry.name, qtype === RRType.A ? 4 : 6, client, { isUp: snapshot.isUp, rand, now }, true);
+  const addresses = decision.outcome === 'answer' ? decision.targets.flatMap((t) => (qtype === RRType.A ? t.ipv4 : t.ipv6)) : [];
+  return {
+    ...base,
+    steered: true,
+    trace: decision.trace ?? [],
+    outcome: decision.outcome,
+    addresses,
+    ttl: entry.name.ttl,
+    scope: decision.scope,
+    allDown: decision.allDown,
+  };
+}
+
+/** Plain-text rendering for the CLI. */
+export function formatExplanation(e: Explanation): string {
+  const g = e.client.geo;
+  const lines: string[] = [];
+  lines.push(`${e.name} ${e.type} for client ${e.client.address}/${e.client.sourcePrefix}${e.client.fromEcs ? ' (as EDNS Client Subnet)' : ' (resolver address)'}`);
+  const where = [
+    g.continent && `continent ${g.continent}`,
+    g.country && `country ${g.country}`,
+    g.subdivisions.length > 0 && `subdivisions ${g.subdivisions.join(', ')}`,
+    g.location && `location ${g.location.lat}, ${g.location.lon}`,
+    g.asn !== null && `AS${g.asn}`,
+  ].filter(Boolean);
+  lines.push(`  location: ${where.length > 0 ? where.join('; ') : 'unknown'}`);
+  lines.push(`  from:     ${g.source}`);
+  if (!e.steered) {
+    lines.push('  not steered: answered from the zone file like any static record');
+    return lines.join('\n');
+  }
+  e.trace.forEach((t, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${t.filter.padEnd(11)} kept [${t.kept.join(', ')}]: ${t.why}`));
+  if (e.outcome === 'answer') lines.push(`  answer:   ${e.addresses.join(', ')} (TTL ${e.ttl})${e.allDown ? ', every target was down' : ''}`);
+  else lines.push(`  answer:   ${e.outcome.toUpperCase()}`);
+  lines.push(`  ECS scope: /${e.scope}${e.scope === 0 ? ' (the answer does not depend on the client)' : ''}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,78 @@
+/**
+ * weighted: picks `count` targets without replacement, each draw with probability
+ * proportional to weight (Route 53 weighted records, NS1's weighted_shuffle). Weight-0
+ * targets are picked only once no positive-weight candidate is left (Route 53: a zero
+ * record is answered only when all others are zero or unhealthy).
+ *
+ * How: every candidate gets a uniform u in (0,1) and the key −ln(1−u)/weight; the smallest
+ * keys win. That is an exponential race, which is exactly sequential weighted drawing
+ * without replacement (Efraimidis & Spirakis 2006), in one pass.
+ *
+ * mode "random": u comes from ctx.rand(), one call per candidate, candidates taken in id
+ * order so the same rand sequence gives the same pick. No scope.
+ * mode "stable": u is a hash (FNV-1a, then a murmur3 finaliser) of the client's network and
+ * the target id, so a network always gets the same pick. Because each target's key depends
+ * only on its own id, this is weighted rendezvous hashing (Thaler & Ravishankar): when a
+ * target leaves, only the clients it had move, everyone else keeps their target. The network
+ * is the client's address truncated to /24 (IPv4) or /56 (IPv6), never past its source
+ * prefix, and that prefix is the ECS scope.
+ */
+import { clientNetworkPrefix, truncateAddress } from '../cidr.js';
+import type { Filter, Target, WeightedConfig } from '../types.js';
+
+export const weightedFilter: Filter<WeightedConfig> = (candidates, config, ctx) => {
+  const count = config.count ?? 1;
+  const mode = config.mode ?? 'random';
+  if (candidates.length <= 1) {
+    ctx.trace({ filter: 'weighted', kept: candidates.map((t) => t.id), why: `${candidates.length} candidate(s): nothing to pick from` });
+    return candidates;
+  }
+  const ordered = [...candidates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  let uniform: (t: Target) => number;
+  let network = '';
+  if (mode === 'stable') {
+    const prefix = clientNetworkPrefix(ctx.client.family, ctx.client.sourcePrefix);
+    network = `${truncateAddress(ctx.client.address, prefix)}/${prefix}`;
+    const seed = fnv1a(FNV_OFFSET, network);
+    uniform = (t) => toUnit(fmix32(fnv1a(fnv1a(seed, '|'), t.id)));
+    ctx.useScope(prefix);
+  } else {
+    uniform = () => ctx.rand();
+  }
+  const keyed = ordered.map((t) => {
+    const race = -Math.log(1 - uniform(t)); // Exp(1)
+    // Positive weights race on their own scale; weight 0 runs a second race that starts after every positive one.
+    return t.weight > 0 ? { t, tier: 0, key: race / t.weight } : { t, tier: 1, key: race };
+  });
+  keyed.sort((a, b) => a.tier - b.tier || a.key - b.key);
+  const kept = keyed.slice(0, count).map((k) => k.t);
+  ctx.trace({
+    filter: 'weighted',
+    kept: kept.map((t) => t.id),
+    why: `${mode === 'stable' ? `stable for ${network}` : 'random'}: ${count} of ${candidates.length} by weight`,
+  });
+  return kept;
+};
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** 32-bit FNV-1a over UTF-16 code units, continuing from `hash`. */
+function fnv1a(hash: number, text: string): number {
+  let h = hash;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
+  return h >>> 0;
+}
+
+/** murmur3's finaliser: FNV's low bits mix poorly on short, similar inputs such as neighbouring /24s. */
+function fmix32(hash: number): number {
+  let h = hash;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** A 32-bit hash as a number in (0, 1). */
+function toUnit(hash: number): number {
+  return (hash + 0.5) / 4294967296;
+}

@@ -1,0 +1,204 @@
+/**
+ * Policy files: `<zone>.policy.yaml` beside `<zone>.zone`. Parses, validates against the
+ * schema, checks references (target ids, addresses, CIDRs) and compiles each steered name
+ * into the immutable form the data plane reads. Errors name file, line and field.
+ */
+import fs from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
+import { Ajv } from 'ajv';
+import { parseYamlSource, schemaProblems } from '../config/yaml-source.js';
+import { type Name, nameKey, NameSyntaxError, parseName, isSubdomain, nameToText } from '../dns/name.js';
+import { encodeRdataText } from '../zone/rdata/index.js';
+import type { FileProblem, SourcePos } from '../zone/record.js';
+import { RRType } from '../dns/constants.js';
+import { parseCidr } from './cidr.js';
+import { compileLatencyTable, type LatencyTable } from './latency-table.js';
+import { PolicyFileSchema, type PolicyFile } from './policy-schema.js';
+import type { FilterStep, Target, WhenAllDown } from './types.js';
+
+/** A steered name, compiled: what the data plane needs to answer it. */
+export interface SteeredName {
+  readonly key: string;
+  readonly owner: Name;
+  readonly ttl: number;
+  /** The candidates the chain starts from, in file order. */
+  readonly targets: readonly Target[];
+  readonly chain: readonly FilterStep[];
+  readonly whenAllDown: WhenAllDown;
+  /** Targets of a `fallback` whenAllDown (empty otherwise). */
+  readonly fallback: readonly Target[];
+  readonly latency: LatencyTable;
+  /** Encoded A and AAAA RDATA of each target, by target id. */
+  readonly rdata: ReadonlyMap<string, { readonly a: readonly Buffer[]; readonly aaaa: readonly Buffer[] }>;
+  readonly source: SourcePos;
+}
+
+export const POLICY_SUFFIXES = ['.policy.yaml', '.policy.yml', '.policy.json'] as const;
+
+/** The policy file beside a zone file, if there is one. */
+export function policyFileFor(zoneFile: string): string | null {
+  const base = zoneFile.replace(/\.zone$/, '');
+  for (const suffix of POLICY_SUFFIXES) {
+    if (fs.existsSync(base + suffix)) return base + suffix;
+  }
+  return null;
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const validatePolicy = ajv.compile<PolicyFile>(PolicyFileSchema);
+
+export function loadPolicyFile(file: string, origin: Name): { steered: SteeredName[]; problems: FileProblem[] } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    return { steered: [], problems: [{ file, line: 0, message: `cannot read: ${(err as Error).message}`, severity: 'error' }] };
+  }
+  return compilePolicyText(text, file, origin);
+}
+
+export function compilePolicyText(text: string, file: string, origin: Name): { steered: SteeredName[]; problems: FileProblem[] } {
+  const source = parseYamlSource(text, file);
+  if (source.problems.length > 0) return { steered: [], problems: [...source.problems] };
+  const data = structuredClone(source.value);
+  if (!validatePolicy(data)) return { steered: [], problems: schemaProblems(validatePolicy, source, file) };
+  const problems: FileProblem[] = [];
+  const at = (path: readonly (string | number)[], message: string): void => {
+    problems.push({ file, line: source.lineOf(path), message: `${path.join('.')}: ${message}`, severity: 'error' });
+  };
+  const targets = compileTargets(data, at);
+  const latency = compileLatency(data, at);
+  const steered: SteeredName[] = [];
+  for (const [nameText, def] of Object.entries(data.names)) {
+    const path = ['names', nameText];
+    let owner: Name;
+    try {
+      owner = parseName(nameText, origin);
+    } catch (err) {
+      at(path, (err as NameSyntaxError).message);
+      continue;
+    }
+    if (!isSubdomain(owner, origin)) {
+      at(path, `${nameToText(owner)} is outside the zone ${nameToText(origin)}`);
+      continue;
+    }
+    const ids = def.targets ?? [...targets.keys()];
+    const known = (id: string, p: (string | number)[]): boolean => {
+      if (targets.has(id)) return true;
+      at(p, `unknown target "${id}"; the targets section defines ${[...targets.keys()].join(', ') || 'none'}`);
+      return false;
+    };
+    ids.forEach((id, i) => known(id, [...path, 'targets', i]));
+    checkChain(def.policy as unknown as FilterStep[], [...path, 'policy'], known, at);
+    const whenAllDown = compileWhenAllDown(def.whenAllDown);
+    if (whenAllDown.action === 'fallback') whenAllDown.targets.forEach((id, i) => known(id, [...path, 'whenAllDown', 'fallback', i]));
+    if (problems.length > 0) continue;
+    const candidates = ids.map((id) => targets.get(id)!.target);
+    steered.push({
+      key: nameKey(owner),
+      owner,
+      ttl: def.ttl,
+      targets: candidates,
+      chain: def.policy as unknown as FilterStep[],
+      whenAllDown,
+      fallback: whenAllDown.action === 'fallback' ? whenAllDown.targets.map((id) => targets.get(id)!.target) : [],
+      latency,
+      rdata: new Map([...targets.values()].map((t) => [t.target.id, t.rdata])),
+      source: { file, line: source.lineOf(path) },
+    });
+  }
+  return { steered: problems.length > 0 ? [] : steered, problems };
+}
+
+type Report = (path: readonly (string | number)[], message: string) => void;
+
+interface CompiledTarget {
+  target: Target;
+  rdata: { a: Buffer[]; aaaa: Buffer[] };
+}
+
+function compileTargets(data: PolicyFile, at: Report): Map<string, CompiledTarget> {
+  const out = new Map<string, CompiledTarget>();
+  for (const [id, t] of Object.entries(data.targets)) {
+    const path = ['targets', id];
+    t.ipv4.forEach((a, i) => isIPv4(a) || at([...path, 'ipv4', i], `"${a}" is not an IPv4 address`));
+    t.ipv6.forEach((a, i) => isIPv6(a) || at([...path, 'ipv6', i], `"${a}" is not an IPv6 address`));
+    if (t.ipv4.length + t.ipv6.length === 0) at(path, 'a target needs at least one address in ipv4 or ipv6');
+    const ok = t.ipv4.every((a) => isIPv4(a)) && t.ipv6.every((a) => isIPv6(a));
+    out.set(id, {
+      target: Object.freeze({
+        id,
+        region: t.region,
+        ipv4: Object.freeze([...t.ipv4]),
+        ipv6: Object.freeze([...t.ipv6]),
+        location: t.location ? Object.freeze({ lat: t.location.lat, lon: t.location.lon }) : null,
+        weight: t.weight,
+        bias: t.bias,
+        probe: t.probe ?? null,
+        enabled: t.enabled,
+      }),
+      rdata: ok
+        ? { a: t.ipv4.map((a) => encodeRdataText(RRType.A, a, null)), aaaa: t.ipv6.map((a) => encodeRdataText(RRType.AAAA, a, null)) }
+        : { a: [], aaaa: [] },
+    });
+  }
+  return out;
+}
+
+function compileLatency(data: PolicyFile, at: Report): LatencyTable {
+  const rows = data.latency ?? [];
+  rows.forEach((row, i) => {
+    const kinds = ['cidr', 'asn', 'country', 'continent'].filter((k) => (row as Record<string, unknown>)[k] !== undefined);
+    if (kinds.length !== 1) at(['latency', i], 'each row needs exactly one of cidr, asn, country, continent');
+    if (row.cidr !== undefined) {
+      try {
+        parseCidr(row.cidr);
+      } catch (err) {
+        at(['latency', i, 'cidr'], (err as Error).message);
+      }
+    }
+  });
+  try {
+    return compileLatencyTable(rows);
+  } catch {
+    return compileLatencyTable([]);
+  }
+}
+
+function compileWhenAllDown(value: PolicyFile['names'][string]['whenAllDown']): WhenAllDown {
+  if (value === undefined || value === 'fail-open') return { action: 'fail-open' };
+  if (value === 'nodata') return { action: 'nodata' };
+  if (value === 'servfail') return { action: 'servfail' };
+  return { action: 'fallback', targets: value.fallback };
+}
+
+/** Checks target references and CIDRs in a chain, recursing into groups. */
+function checkChain(chain: readonly FilterStep[], path: (string | number)[], known: (id: string, p: (string | number)[]) => boolean, at: Report): void {
+  chain.forEach((step, i) => {
+    const p = [...path, i];
+    if ('geo' in step) {
+      step.geo.rules.forEach((rule, r) => {
+        rule.targets.forEach((id, k) => known(id, [...p, 'geo', 'rules', r, 'targets', k]));
+        (rule.cidrs ?? []).forEach((c, k) => {
+          try {
+            parseCidr(c);
+          } catch (err) {
+            at([...p, 'geo', 'rules', r, 'cidrs', k], (err as Error).message);
+          }
+        });
+        const criteria = ['continents', 'countries', 'subdivisions', 'asns', 'cidrs'].filter((k) => (rule as unknown as Record<string, unknown>)[k] !== undefined);
+        if (criteria.length === 0) at([...p, 'geo', 'rules', r], 'a rule needs at least one of continents, countries, subdivisions, asns, cidrs');
+        if (rule.chain) checkChain(rule.chain, [...p, 'geo', 'rules', r, 'chain'], known, at);
+      });
+      if (step.geo.default) {
+        step.geo.default.targets.forEach((id, k) => known(id, [...p, 'geo', 'default', 'targets', k]));
+        if (step.geo.default.chain) checkChain(step.geo.default.chain, [...p, 'geo', 'default', 'chain'], known, at);
+      }
+    } else if ('failover' in step) {
+      step.failover.groups.forEach((g, gi) => {
+        g.targets.forEach((id, k) => known(id, [...p, 'failover', 'groups', gi, 'targets', k]));
+        if (g.chain) checkChain(g.chain, [...p, 'failover', 'groups', gi, 'chain'], known, at);
+      });
+    }
+  });
+}
