@@ -46,7 +46,9 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
     useScope: (prefix) => {
       if (prefix > scope) scope = prefix;
     },
-    trace: (entry) => trace?.push(entry),
+    trace: (entry) => {
+      if (trace !== null) trace.push(entry());
+    },
     runChain: (chain: readonly FilterStep[], c: readonly Target[]) => runChain(chain, c, ctx),
   };
   let chosen = runChain(name.chain, candidates, ctx);

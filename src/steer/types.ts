@@ -63,7 +63,7 @@ export interface GeoInfo {
 /** Estimated RTT from a client network to a region. */
 export interface LatencyEstimate {
   readonly ms: number;
-  /** Prefix length of the client network the estimate is for (scope); 0 for country/continent/ASN rows it is the geo prefix. */
+  /** Prefix length of the client network the estimate holds for (the ECS scope it implies). */
   readonly scopePrefix: number;
   /** Where the figure came from, for explain: "cidr 81.2.0.0/16", "country GB". */
   readonly matched: string;
@@ -91,7 +91,8 @@ export interface FilterContext {
    * the ECS scope of the answer is the longest such prefix (capped at the source prefix).
    */
   readonly useScope: (prefixLength: number) => void;
-  readonly trace: (entry: TraceEntry) => void;
+  /** Records a trace line; the entry is built only when someone is explaining, so queries pay nothing for it. */
+  readonly trace: (entry: () => TraceEntry) => void;
   /** Runs a nested chain (for filters that hold groups with their own chain). */
   readonly runChain: (chain: readonly FilterStep[], candidates: readonly Target[]) => readonly Target[];
 }

@@ -59,7 +59,7 @@ export function context(opts: ContextOptions = {}): Harness {
     }),
     now: opts.now ?? 1_700_000_000_000,
     useScope: (p) => scopes.push(p),
-    trace: (e) => traces.push(e),
+    trace: (e) => traces.push(e()),
     runChain: (chain, candidates) => runChain(chain, candidates, ctx),
   };
   return { ctx, traces, scopes, scope: () => Math.max(0, ...scopes) };

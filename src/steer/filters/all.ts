@@ -5,6 +5,6 @@
 import type { Filter } from '../types.js';
 
 export const allFilter: Filter<Record<string, never>> = (candidates, _config, ctx) => {
-  ctx.trace({ filter: 'all', kept: candidates.map((t) => t.id), why: `all ${candidates.length} candidates` });
+  ctx.trace(() => ({ filter: 'all', kept: candidates.map((t) => t.id), why: `all ${candidates.length} candidates` }));
   return candidates;
 };

@@ -26,13 +26,13 @@ export const failoverFilter: Filter<FailoverConfig> = (candidates, config, ctx) 
     }
     const before = skipped.length > 0 ? `${skipped.join(', ')}; ` : '';
     const chained = group.chain !== undefined ? ', then its chain' : '';
-    ctx.trace({ filter: 'failover', kept: live.map((t) => t.id), why: `${before}groups[${g}] has ${live.length} live${chained}` });
+    ctx.trace(() => ({ filter: 'failover', kept: live.map((t) => t.id), why: `${before}groups[${g}] has ${live.length} live${chained}` }));
     if (group.chain === undefined) return live;
     const result = ctx.runChain(group.chain, live);
     if (result.length > 0) return result;
     skipped.length = 0;
     skipped.push(`groups[${g}]'s chain left nothing`);
   }
-  ctx.trace({ filter: 'failover', kept: [], why: `no group has a live target${skipped.length > 0 ? ` (${skipped.join(', ')})` : ''}` });
+  ctx.trace(() => ({ filter: 'failover', kept: [], why: `no group has a live target${skipped.length > 0 ? ` (${skipped.join(', ')})` : ''}` }));
   return [];
 };

@@ -8,6 +8,6 @@ import type { Filter } from '../types.js';
 export const firstFilter: Filter<number> = (candidates, n, ctx) => {
   const count = Math.max(0, Math.floor(n));
   const kept = candidates.slice(0, count);
-  ctx.trace({ filter: 'first', kept: kept.map((t) => t.id), why: `the first ${count} of ${candidates.length}` });
+  ctx.trace(() => ({ filter: 'first', kept: kept.map((t) => t.id), why: `the first ${count} of ${candidates.length}` }));
   return kept;
 };

@@ -122,17 +122,17 @@ export const geoFilter: Filter<GeoConfig> = (candidates, config, ctx) => {
 
   const group: Group | null = best?.rule ?? c.default;
   if (group === null) {
-    ctx.trace({ filter: 'geo', kept: candidates.map((t) => t.id), why: `no rule matched and no default: all candidates${scopeText}` });
+    ctx.trace(() => ({ filter: 'geo', kept: candidates.map((t) => t.id), why: `no rule matched and no default: all candidates${scopeText}` }));
     return candidates;
   }
   // In the rule's own order, so a following `first` takes the operator's preference.
   const kept = inGroupOrder(candidates, group.targets);
   const because = best ? `${best.what} matched ${best.rule.label}` : 'no rule matched: default';
-  ctx.trace({
+  ctx.trace(() => ({
     filter: 'geo',
     kept: kept.map((t) => t.id),
     why: `${because}${scopeText}${kept.length === 0 ? '; none of its targets is a candidate' : ''}`,
-  });
+  }));
   if (kept.length === 0 || group.chain === undefined) return kept;
   return ctx.runChain(group.chain, kept);
 };

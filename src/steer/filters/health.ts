@@ -12,10 +12,10 @@ export const healthFilter: Filter<Record<string, never>> = (candidates, _config,
     if (ctx.isUp(t)) kept.push(t);
     else down.push(t.id);
   }
-  ctx.trace({
+  ctx.trace(() => ({
     filter: 'health',
     kept: kept.map((t) => t.id),
     why: down.length === 0 ? `all ${candidates.length} up` : `down: ${down.join(', ')}`,
-  });
+  }));
   return kept;
 };

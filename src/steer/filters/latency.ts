@@ -13,7 +13,7 @@ import type { Filter, LatencyConfig, LatencyEstimate, Target } from '../types.js
 
 export const latencyFilter: Filter<LatencyConfig> = (candidates, config, ctx) => {
   if (candidates.length <= 1) {
-    ctx.trace({ filter: 'latency', kept: candidates.map((t) => t.id), why: 'one candidate: nothing to compare' });
+    ctx.trace(() => ({ filter: 'latency', kept: candidates.map((t) => t.id), why: 'one candidate: nothing to compare' }));
     return candidates;
   }
   // Several targets often share a region: one lookup per region.
@@ -25,7 +25,7 @@ export const latencyFilter: Filter<LatencyConfig> = (candidates, config, ctx) =>
     if (est !== null) known.push({ t, est });
   }
   if (known.length === 0) {
-    ctx.trace({ filter: 'latency', kept: candidates.map((t) => t.id), why: 'no latency estimate for any candidate: all kept' });
+    ctx.trace(() => ({ filter: 'latency', kept: candidates.map((t) => t.id), why: 'no latency estimate for any candidate: all kept' }));
     return candidates;
   }
   let best = known[0]!.est;
@@ -41,7 +41,7 @@ export const latencyFilter: Filter<LatencyConfig> = (candidates, config, ctx) =>
     .sort((a, b) => a.est.ms - b.est.ms || (a.t.id < b.t.id ? -1 : a.t.id > b.t.id ? 1 : 0));
   if (scope > 0) ctx.useScope(scope);
   const unknown = candidates.length - known.length;
-  ctx.trace({
+  ctx.trace(() => ({
     filter: 'latency',
     kept: kept.map(({ t }) => t.id),
     why:
@@ -49,6 +49,6 @@ export const latencyFilter: Filter<LatencyConfig> = (candidates, config, ctx) =>
       kept.map(({ t, est }) => `${t.id} ${est.ms} ms`).join(', ') +
       (unknown > 0 ? `; ${unknown} without an estimate dropped` : '') +
       (scope > 0 ? ` (scope /${scope})` : ''),
-  });
+  }));
   return kept.map(({ t }) => t);
 };

@@ -28,7 +28,7 @@ export const proximityFilter: Filter<ProximityConfig> = (candidates, config, ctx
   const here = ctx.client.geo.location;
   if (here === null || candidates.length <= 1) {
     const why = here === null ? 'client location unknown: all candidates kept' : 'one candidate: nothing to compare';
-    ctx.trace({ filter: 'proximity', kept: candidates.map((t) => t.id), why });
+    ctx.trace(() => ({ filter: 'proximity', kept: candidates.map((t) => t.id), why }));
     return candidates;
   }
   const ranked = candidates
@@ -39,11 +39,11 @@ export const proximityFilter: Filter<ProximityConfig> = (candidates, config, ctx
   const scope = geo.geoPrefix ?? clientNetworkPrefix(ctx.client.family, ctx.client.sourcePrefix);
   ctx.useScope(scope);
   const km = kept.map(({ t, km }) => (Number.isFinite(km) ? `${t.id} ${Math.round(km)} km` : `${t.id} (no location)`));
-  ctx.trace({
+  ctx.trace(() => ({
     filter: 'proximity',
     kept: kept.map(({ t }) => t.id),
     why: `nearest ${count} to ${here.lat.toFixed(2)},${here.lon.toFixed(2)}: ${km.join(', ')} (scope /${scope})`,
-  });
+  }));
   return kept.map(({ t }) => t);
 };
 

@@ -24,7 +24,7 @@ export const weightedFilter: Filter<WeightedConfig> = (candidates, config, ctx) 
   const count = config.count ?? 1;
   const mode = config.mode ?? 'random';
   if (candidates.length <= 1) {
-    ctx.trace({ filter: 'weighted', kept: candidates.map((t) => t.id), why: `${candidates.length} candidate(s): nothing to pick from` });
+    ctx.trace(() => ({ filter: 'weighted', kept: candidates.map((t) => t.id), why: `${candidates.length} candidate(s): nothing to pick from` }));
     return candidates;
   }
   const ordered = [...candidates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -46,11 +46,11 @@ export const weightedFilter: Filter<WeightedConfig> = (candidates, config, ctx) 
   });
   keyed.sort((a, b) => a.tier - b.tier || a.key - b.key);
   const kept = keyed.slice(0, count).map((k) => k.t);
-  ctx.trace({
+  ctx.trace(() => ({
     filter: 'weighted',
     kept: kept.map((t) => t.id),
     why: `${mode === 'stable' ? `stable for ${network}` : 'random'}: ${count} of ${candidates.length} by weight`,
-  });
+  }));
   return kept;
 };
 
