@@ -1,8 +1,9 @@
 import { loadConfig } from '../config/load-config.js';
+import { openGeo } from '../main.js';
 import { formatProblem } from '../zone/record.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
 
-/** Like named-checkzone for the whole setup: every problem as file:line: message; 1 on any error. */
+/** Like named-checkzone for the whole setup (config, GeoIP databases, zones, policies): every problem as file:line: message; 1 on any error. */
 export function runCheck(flags: { config?: string; zones?: string }): number {
   let config;
   try {
@@ -10,6 +11,14 @@ export function runCheck(flags: { config?: string; zones?: string }): number {
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return 1;
+  }
+  let geoErrors = 0;
+  try {
+    const geo = openGeo(config);
+    for (const db of geo.databases) process.stdout.write(`${db.file}: ${db.databaseType} (IPv${db.ipVersion}), built ${db.buildEpoch.toISOString().slice(0, 10)}: OK\n`);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    geoErrors = 1;
   }
   const outcome = new ZoneDirectory(config.zones.directory).load(true);
   for (const p of outcome.problems) process.stderr.write(formatProblem(p) + '\n');
@@ -23,5 +32,5 @@ export function runCheck(flags: { config?: string; zones?: string }): number {
     process.stderr.write(`${config.zones.directory}: no *.zone files found\n`);
     return 1;
   }
-  return errors > 0 ? 1 : 0;
+  return errors + geoErrors > 0 ? 1 : 0;
 }

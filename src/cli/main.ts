@@ -14,8 +14,8 @@ const program = new Command()
   .showHelpAfterError();
 
 program
-  .command('serve')
-  .description('serve the zones over UDP and TCP')
+  .command('serve', { isDefault: true })
+  .description('serve the zones over UDP and TCP (the default command)')
   .option('-c, --config <file>', 'config file (YAML or JSON); see README "Configuration"')
   .option('-z, --zones <dir>', 'zones folder (default: zones/ beside the config, or ./zones); env MERIDIAN_ZONES')
   .option('-l, --listen <addr:port>', 'address to serve UDP and TCP on, repeatable (default 127.0.0.1:5300 and [::1]:5300); env MERIDIAN_LISTEN=a,b', collect)
