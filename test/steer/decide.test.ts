@@ -1,0 +1,67 @@
+/** decide(): the chain, the address family, the ECS scope cap and every whenAllDown action. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseName } from '../../src/dns/name.js';
+import { decide } from '../../src/steer/decide.js';
+import { compilePolicyText, type SteeredName } from '../../src/steer/policy-file.js';
+import { client } from './context.js';
+
+const POLICY = `targets:
+  eu: { region: eu, ipv4: [192.0.2.1], ipv6: ["2001:db8::1"] }
+  us: { region: us, ipv4: [192.0.2.2] }
+  ap: { region: ap, ipv4: [192.0.2.3] }
+names:
+  open:     { policy: [{ health: {} }] }
+  nodata:   { policy: [{ health: {} }], whenAllDown: nodata }
+  servfail: { policy: [{ health: {} }], whenAllDown: servfail }
+  fallback: { targets: [eu, us], policy: [{ health: {} }], whenAllDown: { fallback: [ap] } }
+  geo:
+    policy:
+      - geo:
+          rules: [{ countries: [GB], targets: [eu] }]
+          default: { targets: [us] }
+`;
+
+const names = new Map<string, SteeredName>();
+for (const s of compilePolicyText(POLICY, 'p.yaml', parseName('example.com.', null)).steered) names.set(s.owner[0]!, s);
+const env = (down: string[] = []) => ({ isUp: (t: { id: string }) => !down.includes(t.id), rand: () => 0.5, now: 0 });
+const ids = (d: { targets: readonly { id: string }[] }) => d.targets.map((t) => t.id);
+
+describe('decide', () => {
+  it('keeps only targets of the asked family; none gives NODATA', () => {
+    const d6 = decide(names.get('open')!, 6, client(), env());
+    assert.deepEqual(ids(d6), ['eu']);
+    // eu is down and the fallback ap has no IPv6: NODATA rather than an empty answer.
+    const none = decide(names.get('fallback')!, 6, client(), env(['eu']));
+    assert.deepEqual([none.outcome, ids(none)], ['nodata', []]);
+  });
+
+  const allDown: Array<[string, string, string[]]> = [
+    ['open', 'answer', ['eu', 'us', 'ap']],
+    ['nodata', 'nodata', []],
+    ['servfail', 'servfail', []],
+    ['fallback', 'answer', ['ap']],
+  ];
+  for (const [name, outcome, expected] of allDown) {
+    it(`whenAllDown of "${name}": ${outcome} ${expected.join(',')}`, () => {
+      const d = decide(names.get(name)!, 4, client(), env(['eu', 'us', 'ap']), true);
+      assert.equal(d.outcome, outcome);
+      assert.deepEqual(ids(d), expected);
+      assert.equal(d.allDown, true);
+      assert.equal(d.trace!.at(-1)!.filter, 'whenAllDown');
+    });
+  }
+
+  it('scope is the prefix the decision used, capped at the source prefix', () => {
+    const wide = decide(names.get('geo')!, 4, client({ sourcePrefix: 24, fromEcs: true, geo: { country: 'GB', geoPrefix: 20 } }), env());
+    assert.deepEqual([ids(wide), wide.scope], [['eu'], 20]);
+    const capped = decide(names.get('geo')!, 4, client({ sourcePrefix: 16, fromEcs: true, geo: { country: 'GB', geoPrefix: 20 } }), env());
+    assert.equal(capped.scope, 16);
+    assert.equal(decide(names.get('open')!, 4, client({ sourcePrefix: 24 }), env()).scope, 0);
+  });
+
+  it('builds a trace only when asked', () => {
+    assert.equal(decide(names.get('geo')!, 4, client(), env()).trace, null);
+    assert.ok(decide(names.get('geo')!, 4, client(), env(), true).trace!.length >= 2);
+  });
+});
