@@ -13,12 +13,21 @@ import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator } 
 import { GeoResolver, openGeoDatabase } from './geoip/geo-database.js';
 import { formatProblem } from './zone/record.js';
 import { ZoneDirectory } from './zone/zone-directory.js';
+import path from 'node:path';
+import { SnapshotPublisher } from './control/publisher.js';
+import { HealthMonitor } from './health/health-monitor.js';
+import { runProbe } from './health/probes/index.js';
+import { HealthStateWriter, loadHealthState } from './health/state-file.js';
+import { nameToText } from './dns/name.js';
+import type { FileProblem } from './zone/record.js';
+import type { Zone } from './zone/zone.js';
 
 export interface RunningServer {
   readonly addresses: readonly BoundAddress[];
   readonly store: SnapshotStore;
   readonly zones: ZoneDirectory;
   readonly responder: Responder;
+  readonly health: HealthMonitor;
   /** Re-reads the zones folder (`force` re-reads unchanged files too); true when answers changed. */
   reload(force?: boolean): boolean;
   close(): Promise<void>;
@@ -32,6 +41,44 @@ export function openGeo(config: Config, log?: Logger): GeoResolver {
     if (db) log?.info({ file: db.info.file, type: db.info.databaseType, built: db.info.buildEpoch }, 'GeoIP database loaded');
   }
   return new GeoResolver(location, asn);
+}
+
+/** The health monitor with its state restored from disk, saving on every change. */
+function startHealth(config: Config, log: Logger, onChange: () => void): { monitor: HealthMonitor; writer: HealthStateWriter | null } {
+  const file = config.health.stateFile === null ? null : path.resolve(config.health.stateFile);
+  const writer = file === null ? null : new HealthStateWriter(file, 250, log);
+  const monitor: HealthMonitor = new HealthMonitor({
+    prober: runProbe,
+    restored: file === null ? undefined : loadHealthState(file, Date.now(), log),
+    concurrency: config.health.concurrency,
+    log,
+    onChange: () => {
+      onChange();
+      writer?.schedule(() => monitor.view());
+    },
+  });
+  return { monitor, writer };
+}
+
+/** Warns about steered names that may take longer than the budget to fail over (issue #4). */
+export function failoverWarnings(zones: ReadonlyMap<string, Zone>, budgetSec: number): FileProblem[] {
+  const out: FileProblem[] = [];
+  for (const zone of zones.values()) {
+    for (const name of zone.steered.values()) {
+      if (name.failoverBoundSec !== null && name.failoverBoundSec > budgetSec) {
+        out.push({
+          ...name.source,
+          severity: 'warning',
+          message: `${nameToText(name.owner)} may take ${name.failoverBoundSec.toFixed(1)} s to fail over (fall × interval + timeout + TTL), over the ${budgetSec} s budget`,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function warnSlowFailover(zones: ReadonlyMap<string, Zone>, budgetSec: number, log: Logger): void {
+  for (const p of failoverWarnings(zones, budgetSec)) log.warn(formatProblem(p));
 }
 
 export interface StartOptions {
@@ -53,13 +100,23 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const geo = openGeo(config, log);
   const locate: ClientLocator = (address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs, geo: geo.lookup(address) });
   const store = new SnapshotStore(createSnapshot({ version: 1, zones: first.zones, chaos, locate }));
+  const health = startHealth(config, log, () => publisher.publish());
+  const publisher = new SnapshotPublisher(store, health.monitor);
+  warnSlowFailover(first.zones, config.health.failoverBudgetSec, log);
+  publisher.setZones(first.zones);
+  health.monitor.start();
+  // Deterministic start-up: answer steered names only after the first probe round (bounded).
+  if (health.monitor.states().size > 0) {
+    const complete = await health.monitor.firstRound(config.health.startupWaitMs);
+    log.info({ complete, targets: health.monitor.states().size }, complete ? 'first probe round complete' : 'first probe round not complete in time; unknown targets count as up');
+  }
   const responder = new Responder(store, { udpPayloadSize: config.dns.udpPayloadSize, cacheMaxEntries: config.dns.cacheMaxEntries });
   const server = new DnsServer(responder, { ...config.dns.tcp, maxPendingOutputBytes: 256 * 1024 }, log);
   const addresses = await server.listen(listen).catch(async (err: unknown) => {
     await server.close();
     throw err;
   });
-  const reloader = new ZoneReloader(zones, store, log);
+  const reloader = new ZoneReloader(zones, publisher, log);
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
   const onHup = (): void => {
     log.info('SIGHUP: reloading zones');
@@ -72,10 +129,13 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     store,
     zones,
     responder,
+    health: health.monitor,
     reload: (force = true) => reloader.reload(force),
     async close() {
       process.off('SIGHUP', onHup);
       reloader.stop();
+      await health.monitor.stop();
+      health.writer?.flush();
       await server.close();
     },
   };

@@ -47,6 +47,18 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    health: Type.Object(
+      {
+        stateFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: '.meridian-state/health.json',
+          description: 'where health state is kept across restarts (relative to the working folder); null: not kept',
+        }),
+        startupWaitMs: Type.Integer({ minimum: 0, maximum: 120_000, default: 5_000, description: 'how long start-up waits for the first probe round before serving' }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 10_000, default: 64, description: 'probes in flight at once, over all targets' }),
+        failoverBudgetSec: Type.Integer({ minimum: 1, maximum: 86_400, default: 45, description: '`check` warns when a name may take longer to fail over' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { formatProblem } from '../zone/record.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
-import { createSnapshot, type SnapshotStore } from '../snapshot/snapshot.js';
+import type { SnapshotPublisher } from './publisher.js';
 
 /**
  * Reloads zones on SIGHUP and (debounced) when files in the zones folder change, then
@@ -10,14 +10,14 @@ import { createSnapshot, type SnapshotStore } from '../snapshot/snapshot.js';
  */
 export class ZoneReloader {
   readonly #directory: ZoneDirectory;
-  readonly #store: SnapshotStore;
+  readonly #publisher: SnapshotPublisher;
   readonly #log: Logger;
   #watcher: fs.FSWatcher | null = null;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(directory: ZoneDirectory, store: SnapshotStore, log: Logger) {
+  constructor(directory: ZoneDirectory, publisher: SnapshotPublisher, log: Logger) {
     this.#directory = directory;
-    this.#store = store;
+    this.#publisher = publisher;
     this.#log = log;
   }
 
@@ -30,10 +30,8 @@ export class ZoneReloader {
       else this.#log.warn({ file: p.file, line: p.line }, formatProblem(p));
     }
     if (!outcome.changed) return false;
-    const version = this.#store.current.version + 1;
-    const current = this.#store.current;
-    this.#store.publish(createSnapshot({ version, zones: outcome.zones, chaos: current.chaos, locate: current.locate }));
-    this.#log.info({ version, zones: outcome.zones.size, ms: Math.round(performance.now() - started) }, 'zones reloaded');
+    this.#publisher.setZones(outcome.zones);
+    this.#log.info({ zones: outcome.zones.size, ms: Math.round(performance.now() - started) }, 'zones reloaded');
     return true;
   }
 

@@ -8,7 +8,7 @@ import { clientSubnetOptionLength, normaliseAddress, parseClientSubnet, writeCli
 import { decide, type Decision } from '../steer/decide.js';
 import type { SteeredName } from '../steer/policy-file.js';
 import type { ClientInfo } from '../steer/types.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
+import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { AnswerCache } from './answer-cache.js';
 import { MessageWriter, type EncodedResponse } from './message-writer.js';
 import { readQuery, type EdnsInfo, type Query } from './query-reader.js';
@@ -62,7 +62,7 @@ export class Responder {
     let client: ClientInfo | null = null;
     const clientInfo = (): ClientInfo => (client ??= locateClient(snapshot, ecs, source));
     const steer = (name: SteeredName, qtype: number): Decision =>
-      decide(name, qtype === RRType.A ? 4 : 6, clientInfo(), { isUp: snapshot.isUp, rand: Math.random, now: Date.now() });
+      decide(name, qtype === RRType.A ? 4 : 6, clientInfo(), steeringEnv(snapshot, Math.random, Date.now()));
 
     // A steered name's answer is cached by its decision, so steering runs first (DESIGN.md).
     const steered = (q.qtype === RRType.A || q.qtype === RRType.AAAA) && q.qclass === RRClass.IN ? snapshot.steered.get(q.key) : undefined;

@@ -118,8 +118,10 @@ function steeredAnswer(zone: Zone, name: SteeredName, qtype: number, decision: D
     if (r) rdatas.push(...(qtype === RRType.A ? r.a : r.aaaa));
   }
   if (decision.outcome === 'nodata' || rdatas.length === 0) return negative(zone, Rcode.NOERROR);
-  const set: RRset = { owner: name.owner, type: qtype, class: RRClass.IN, ttl: name.ttl, rdatas, source: name.source };
-  return { rcode: Rcode.NOERROR, authoritative: true, answer: [{ owner: name.owner, set, ttl: name.ttl }], authority: [], additional: [], glueRequired: false };
+  // While a target is down, a shorter TTL brings resolvers back sooner (as gdnsd does).
+  const ttl = decision.anyDown && name.downTtl !== null ? Math.min(name.ttl, name.downTtl) : name.ttl;
+  const set: RRset = { owner: name.owner, type: qtype, class: RRClass.IN, ttl, rdatas, source: name.source };
+  return { rcode: Rcode.NOERROR, authoritative: true, answer: [{ owner: name.owner, set, ttl }], authority: [], additional: [], glueRequired: false };
 }
 
 /** RFC 8482 §4.1 leaves the choice of RRset open; the smallest one keeps the UDP answer short. */

@@ -3,6 +3,8 @@ import { suffixKey } from '../zone/lookup.js';
 import type { Zone } from '../zone/zone.js';
 import type { SteeredName } from '../steer/policy-file.js';
 import type { ClientInfo, Target } from '../steer/types.js';
+import { isHealthy, type TargetHealth } from '../health/state-machine.js';
+import type { DecisionEnv } from '../steer/decide.js';
 
 /** Answers to CHAOS-class queries (version.bind, id.server); null means REFUSED. */
 export interface ChaosAnswers {
@@ -24,8 +26,14 @@ export interface Snapshot {
   readonly steered: ReadonlyMap<string, { readonly zone: Zone; readonly name: SteeredName }>;
   /** Where clients are: GeoIP and ASN, with the databases in use. */
   readonly locate: ClientLocator;
-  /** Whether a target is up; the enabled flag until health probes (issue #4) land. */
+  /** Health of the probed targets, by Target.key, as of this snapshot (issue #4). */
+  readonly health: ReadonlyMap<string, TargetHealth>;
+  /** Whether answers may use a target: enabled, and not down or drained. */
   readonly isUp: (target: Target) => boolean;
+  /** Remaining capacity 0..1 from a balancer probe; 1 when unknown. */
+  readonly capacity: (target: Target) => number;
+  /** Probe RTTs per region, read live: an estimate for regions the latency table lacks (scope 0). */
+  readonly regionRtt: (region: string) => number | null;
 }
 
 /** Turns an address (ECS or resolver) into ClientInfo. */
@@ -36,14 +44,33 @@ export interface SnapshotParts {
   readonly zones: ReadonlyMap<string, Zone>;
   readonly chaos: ChaosAnswers;
   readonly locate: ClientLocator;
+  readonly health?: ReadonlyMap<string, TargetHealth>;
+  readonly regionRtt?: (region: string) => number | null;
 }
+
+const NO_HEALTH: ReadonlyMap<string, TargetHealth> = new Map();
 
 export function createSnapshot(parts: SnapshotParts): Snapshot {
   const steered = new Map<string, { zone: Zone; name: SteeredName }>();
   for (const zone of parts.zones.values()) {
     for (const [key, name] of zone.steered) steered.set(key, { zone, name });
   }
-  return { ...parts, steered, isUp: (t) => t.enabled };
+  const health = parts.health ?? NO_HEALTH;
+  return {
+    version: parts.version,
+    zones: parts.zones,
+    chaos: parts.chaos,
+    locate: parts.locate,
+    steered,
+    health,
+    isUp: (t) => {
+      if (!t.enabled) return false;
+      const h = health.get(t.key);
+      return h === undefined || isHealthy(h);
+    },
+    capacity: (t) => health.get(t.key)?.capacity ?? 1,
+    regionRtt: parts.regionRtt ?? (() => null),
+  };
 }
 
 /**
@@ -85,4 +112,19 @@ export class SnapshotStore {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
+}
+
+/** What a steering decision reads from a snapshot. */
+export function steeringEnv(snapshot: Snapshot, rand: () => number, now: number): DecisionEnv {
+  return {
+    isUp: snapshot.isUp,
+    capacity: snapshot.capacity,
+    rand,
+    now,
+    latency: (_client, region) => {
+      const ms = snapshot.regionRtt(region);
+      // A probe RTT is measured from here, not from the client: the same for every client.
+      return ms === null ? null : { ms, scopePrefix: 0, matched: `probe RTT to ${region}` };
+    },
+  };
 }

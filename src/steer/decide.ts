@@ -11,8 +11,10 @@ export interface DecisionEnv {
   readonly isUp: (target: Target) => boolean;
   readonly rand: () => number;
   readonly now: number;
-  /** Overrides/extends the policy file's latency table (probe RTTs, admin samples); null when absent. */
+  /** Estimates for regions the policy file's latency table has no row for (probe RTTs, admin samples). */
   readonly latency?: (client: ClientInfo, region: string) => LatencyEstimate | null;
+  /** Remaining capacity 0..1 of a target (balancer probes); 1 when absent. */
+  readonly capacity?: (target: Target) => number;
 }
 
 export interface Decision {
@@ -24,6 +26,8 @@ export interface Decision {
   readonly key: string;
   /** True when every target was down and the policy answered anyway (fail-open or fallback). */
   readonly allDown: boolean;
+  /** True when any of the name's targets is down: the answer then uses the name's downTtl. */
+  readonly anyDown: boolean;
   readonly trace: readonly TraceEntry[] | null;
 }
 
@@ -32,16 +36,18 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
   let scope = 0;
   const hasFamily = (t: Target): boolean => (family === 4 ? t.ipv4.length > 0 : t.ipv6.length > 0);
   const candidates = name.targets.filter(hasFamily);
+  const anyDown = name.downTtl !== null && name.targets.some((t) => !env.isUp(t));
   if (candidates.length === 0) {
     trace?.push({ filter: 'targets', kept: [], why: `no target has an ${family === 4 ? 'IPv4' : 'IPv6'} address: NODATA` });
-    return { outcome: 'nodata', targets: [], scope: 0, key: 'nodata', allDown: false, trace };
+    return { outcome: 'nodata', targets: [], scope: 0, key: 'nodata', allDown: false, anyDown, trace };
   }
   trace?.push({ filter: 'targets', kept: candidates.map((t) => t.id), why: `the name's targets with ${family === 4 ? 'IPv4' : 'IPv6'} addresses` });
   const ctx: FilterContext = {
     client,
     isUp: env.isUp,
-    latency: (region) => env.latency?.(client, region) ?? name.latency.lookup(client, region),
+    latency: (region) => name.latency.lookup(client, region) ?? env.latency?.(client, region) ?? null,
     rand: env.rand,
+    capacity: env.capacity ?? (() => 1),
     now: env.now,
     useScope: (prefix) => {
       if (prefix > scope) scope = prefix;
@@ -54,17 +60,17 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
   let chosen = runChain(name.chain, candidates, ctx);
   scope = Math.min(scope, client.sourcePrefix);
   if (chosen.length > 0) {
-    return { outcome: 'answer', targets: chosen, scope, key: keyOf(chosen), allDown: false, trace };
+    return { outcome: 'answer', targets: chosen, scope, key: keyOf(chosen, anyDown), allDown: false, anyDown, trace };
   }
   // Never an accidental empty answer: the policy says what to do (issue #3).
   const rule = name.whenAllDown;
   switch (rule.action) {
     case 'nodata':
       trace?.push({ filter: 'whenAllDown', kept: [], why: 'no target left: NODATA, as the policy says' });
-      return { outcome: 'nodata', targets: [], scope, key: 'down-nodata', allDown: true, trace };
+      return { outcome: 'nodata', targets: [], scope, key: 'down-nodata', allDown: true, anyDown, trace };
     case 'servfail':
       trace?.push({ filter: 'whenAllDown', kept: [], why: 'no target left: SERVFAIL, as the policy says' });
-      return { outcome: 'servfail', targets: [], scope, key: 'down-servfail', allDown: true, trace };
+      return { outcome: 'servfail', targets: [], scope, key: 'down-servfail', allDown: true, anyDown, trace };
     case 'fallback':
       chosen = name.fallback.filter(hasFamily);
       trace?.push({ filter: 'whenAllDown', kept: chosen.map((t) => t.id), why: 'no target left: the fallback pool' });
@@ -73,12 +79,12 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
       chosen = candidates;
       trace?.push({ filter: 'whenAllDown', kept: chosen.map((t) => t.id), why: 'no target left: fail open, answering every target' });
   }
-  if (chosen.length === 0) return { outcome: 'nodata', targets: [], scope, key: 'down-nodata', allDown: true, trace };
-  return { outcome: 'answer', targets: chosen, scope, key: keyOf(chosen), allDown: true, trace };
+  if (chosen.length === 0) return { outcome: 'nodata', targets: [], scope, key: 'down-nodata', allDown: true, anyDown, trace };
+  return { outcome: 'answer', targets: chosen, scope, key: keyOf(chosen, anyDown), allDown: true, anyDown, trace };
 }
 
-function keyOf(targets: readonly Target[]): string {
-  let key = '';
-  for (const t of targets) key += key.length === 0 ? t.id : ',' + t.id;
+function keyOf(targets: readonly Target[], anyDown: boolean): string {
+  let key = anyDown ? '!' : '';
+  for (const t of targets) key += key.length === 0 || key === '!' ? t.id : ',' + t.id;
   return key;
 }

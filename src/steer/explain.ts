@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { RRType, typeToText } from '../dns/constants.js';
 import { labelKey, nameToText, parseName } from '../dns/name.js';
 import { normaliseAddress } from '../dns/client-subnet.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
+import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { decide } from './decide.js';
 import type { ClientInfo, TraceEntry } from './types.js';
 
@@ -49,7 +49,7 @@ export function explain(snapshot: Snapshot, name: string, type: string, clientAr
   if (!entry) {
     return { ...base, steered: false, trace: [], outcome: 'not-steered', addresses: [], ttl: null, scope: 0, allDown: false };
   }
-  const decision = decide(entry.name, qtype === RRType.A ? 4 : 6, client, { isUp: snapshot.isUp, rand, now }, true);
+  const decision = decide(entry.name, qtype === RRType.A ? 4 : 6, client, steeringEnv(snapshot, rand, now), true);
   const addresses = decision.outcome === 'answer' ? decision.targets.flatMap((t) => (qtype === RRType.A ? t.ipv4 : t.ipv6)) : [];
   return {
     ...base,

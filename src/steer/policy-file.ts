@@ -4,7 +4,7 @@
  * into the immutable form the data plane reads. Errors name file, line and field.
  */
 import fs from 'node:fs';
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { Ajv } from 'ajv';
 import { parseYamlSource, schemaProblems } from '../config/yaml-source.js';
 import { type Name, nameKey, NameSyntaxError, parseName, isSubdomain, nameToText } from '../dns/name.js';
@@ -15,6 +15,8 @@ import { parseCidr } from './cidr.js';
 import { compileLatencyTable, type LatencyTable } from './latency-table.js';
 import { PolicyFileSchema, type PolicyFile } from './policy-schema.js';
 import type { FilterStep, Target, WhenAllDown } from './types.js';
+import type { MonitoredTarget } from '../health/health-monitor.js';
+import type { ProbeSpec } from '../health/types.js';
 
 /** A steered name, compiled: what the data plane needs to answer it. */
 export interface SteeredName {
@@ -30,7 +32,21 @@ export interface SteeredName {
   readonly latency: LatencyTable;
   /** Encoded A and AAAA RDATA of each target, by target id. */
   readonly rdata: ReadonlyMap<string, { readonly a: readonly Buffer[]; readonly aaaa: readonly Buffer[] }>;
+  /** TTL while any of the name's targets is down; null keeps `ttl`. */
+  readonly downTtl: number | null;
+  /**
+   * Worst-case seconds until resolvers stop using a failed target: the slowest probed
+   * target's fall × interval + timeout, plus the TTL (issue #4). null when nothing is probed.
+   */
+  readonly failoverBoundSec: number | null;
   readonly source: SourcePos;
+}
+
+export interface CompiledPolicy {
+  readonly steered: SteeredName[];
+  /** Every probed target of the file, for the health monitor. */
+  readonly monitored: MonitoredTarget[];
+  readonly problems: FileProblem[];
 }
 
 export const POLICY_SUFFIXES = ['.policy.yaml', '.policy.yml', '.policy.json'] as const;
@@ -47,26 +63,28 @@ export function policyFileFor(zoneFile: string): string | null {
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 const validatePolicy = ajv.compile<PolicyFile>(PolicyFileSchema);
 
-export function loadPolicyFile(file: string, origin: Name): { steered: SteeredName[]; problems: FileProblem[] } {
+export function loadPolicyFile(file: string, origin: Name): CompiledPolicy {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    return { steered: [], problems: [{ file, line: 0, message: `cannot read: ${(err as Error).message}`, severity: 'error' }] };
+    return { steered: [], monitored: [], problems: [{ file, line: 0, message: `cannot read: ${(err as Error).message}`, severity: 'error' }] };
   }
   return compilePolicyText(text, file, origin);
 }
 
-export function compilePolicyText(text: string, file: string, origin: Name): { steered: SteeredName[]; problems: FileProblem[] } {
+export function compilePolicyText(text: string, file: string, origin: Name): CompiledPolicy {
   const source = parseYamlSource(text, file);
-  if (source.problems.length > 0) return { steered: [], problems: [...source.problems] };
+  if (source.problems.length > 0) return { steered: [], monitored: [], problems: [...source.problems] };
   const data = structuredClone(source.value);
-  if (!validatePolicy(data)) return { steered: [], problems: schemaProblems(validatePolicy, source, file) };
+  if (!validatePolicy(data)) return { steered: [], monitored: [], problems: schemaProblems(validatePolicy, source, file) };
   const problems: FileProblem[] = [];
   const at = (path: readonly (string | number)[], message: string): void => {
     problems.push({ file, line: source.lineOf(path), message: `${path.join('.')}: ${message}`, severity: 'error' });
   };
-  const targets = compileTargets(data, at);
+  const probes = compileProbes(data, at);
+  const targets = compileTargets(data, nameKey(origin), at);
+  const monitored = monitoredTargets(data, targets, probes, at);
   const latency = compileLatency(data, at);
   const steered: SteeredName[] = [];
   for (const [nameText, def] of Object.entries(data.names)) {
@@ -94,6 +112,7 @@ export function compilePolicyText(text: string, file: string, origin: Name): { s
     if (whenAllDown.action === 'fallback') whenAllDown.targets.forEach((id, i) => known(id, [...path, 'whenAllDown', 'fallback', i]));
     if (problems.length > 0) continue;
     const candidates = ids.map((id) => targets.get(id)!.target);
+    const bounds = candidates.filter((t) => t.probe !== null).map((t) => probeBoundSec(probes.get(t.probe!)));
     steered.push({
       key: nameKey(owner),
       owner,
@@ -104,10 +123,90 @@ export function compilePolicyText(text: string, file: string, origin: Name): { s
       fallback: whenAllDown.action === 'fallback' ? whenAllDown.targets.map((id) => targets.get(id)!.target) : [],
       latency,
       rdata: new Map([...targets.values()].map((t) => [t.target.id, t.rdata])),
+      downTtl: def.downTtl ?? null,
+      failoverBoundSec: bounds.length === 0 ? null : Math.max(...bounds) + def.ttl,
       source: { file, line: source.lineOf(path) },
     });
   }
-  return { steered: problems.length > 0 ? [] : steered, problems };
+  return problems.length > 0 ? { steered: [], monitored: [], problems } : { steered, monitored, problems };
+}
+
+/** fall × interval + timeout: how long a probe takes to call a dead target down. */
+function probeBoundSec(p: ProbeSpec | undefined): number {
+  return p === undefined ? 0 : p.fall * p.intervalSec + p.timeoutMs / 1000;
+}
+
+const DEFAULT_PORTS = { http: 80, https: 443, balancer: 80 } as const;
+
+function compileProbes(data: PolicyFile, at: Report): Map<string, ProbeSpec> {
+  const out = new Map<string, ProbeSpec>();
+  for (const [name, p] of Object.entries(data.probes ?? {})) {
+    const path = ['probes', name];
+    if (p.address !== undefined && isIP(p.address) === 0) at([...path, 'address'], `"${p.address}" is not an IP address`);
+    if (p.type === 'tcp' && p.port === undefined) at([...path, 'port'], 'a tcp probe needs a port');
+    if (p.timeout >= p.interval * 1000) at([...path, 'timeout'], `timeout ${p.timeout} ms must be shorter than the interval (${p.interval} s)`);
+    if (p.body !== undefined) {
+      try {
+        new RegExp(p.body);
+      } catch (err) {
+        at([...path, 'body'], `not a regular expression: ${(err as Error).message}`);
+      }
+    }
+    const expect = p.expect.map((e) => {
+      const [lo, hi] = String(e).split('-').map(Number);
+      return [lo!, hi ?? lo!] as const;
+    });
+    expect.forEach(([lo, hi], i) => lo > hi && at([...path, 'expect', i], `range ${lo}-${hi} is empty`));
+    const common = {
+      address: p.address,
+      port: p.port ?? (p.type === 'tcp' ? 0 : DEFAULT_PORTS[p.type]),
+      intervalSec: p.interval,
+      timeoutMs: p.timeout,
+      rise: p.rise,
+      fall: p.fall,
+      jitterMs: Math.min(p.jitter, p.interval * 500),
+    };
+    let spec: ProbeSpec;
+    if (p.type === 'tcp') spec = { ...common, type: 'tcp' };
+    else if (p.type === 'balancer') spec = { ...common, type: 'balancer', path: p.path ?? '/healthz', https: false, verifyTls: p.verifyTls };
+    else {
+      spec = {
+        ...common,
+        type: p.type,
+        method: p.method,
+        path: p.path ?? '/',
+        host: p.host,
+        sni: p.sni,
+        expect,
+        bodyMatch: p.body,
+        headers: p.headers,
+        verifyTls: p.verifyTls,
+        slowMs: p.slow,
+      };
+    }
+    out.set(name, Object.freeze(spec));
+  }
+  return out;
+}
+
+function monitoredTargets(data: PolicyFile, targets: Map<string, CompiledTarget>, probes: Map<string, ProbeSpec>, at: Report): MonitoredTarget[] {
+  const out: MonitoredTarget[] = [];
+  for (const [id, t] of Object.entries(data.targets)) {
+    if (t.probe === undefined) {
+      if (t.probeAddress !== undefined) at(['targets', id, 'probeAddress'], 'probeAddress without a probe');
+      continue;
+    }
+    const spec = probes.get(t.probe);
+    if (!spec) {
+      at(['targets', id, 'probe'], `unknown probe "${t.probe}"; the probes section defines ${[...probes.keys()].join(', ') || 'none'}`);
+      continue;
+    }
+    if (t.probeAddress !== undefined && isIP(t.probeAddress) === 0) at(['targets', id, 'probeAddress'], `"${t.probeAddress}" is not an IP address`);
+    const address = t.probeAddress ?? spec.address ?? t.ipv4[0] ?? t.ipv6[0]!;
+    const target = targets.get(id)!.target;
+    out.push({ key: target.key, region: target.region, address, probe: spec });
+  }
+  return out;
 }
 
 type Report = (path: readonly (string | number)[], message: string) => void;
@@ -117,7 +216,7 @@ interface CompiledTarget {
   rdata: { a: Buffer[]; aaaa: Buffer[] };
 }
 
-function compileTargets(data: PolicyFile, at: Report): Map<string, CompiledTarget> {
+function compileTargets(data: PolicyFile, zoneKey: string, at: Report): Map<string, CompiledTarget> {
   const out = new Map<string, CompiledTarget>();
   for (const [id, t] of Object.entries(data.targets)) {
     const path = ['targets', id];
@@ -128,6 +227,7 @@ function compileTargets(data: PolicyFile, at: Report): Map<string, CompiledTarge
     out.set(id, {
       target: Object.freeze({
         id,
+        key: `${zoneKey}/${id}`,
         region: t.region,
         ipv4: Object.freeze([...t.ipv4]),
         ipv6: Object.freeze([...t.ipv6]),

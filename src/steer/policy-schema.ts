@@ -18,7 +18,8 @@ const Target = Type.Object(
     ),
     weight: Type.Number({ minimum: 0, maximum: 1_000_000, default: 1 }),
     bias: Type.Number({ minimum: -99, maximum: 99, default: 0 }),
-    probe: Type.Optional(Type.String({ minLength: 1 })),
+    probe: Type.Optional(Type.String({ minLength: 1, description: 'name of a probe in the probes section' })),
+    probeAddress: Type.Optional(Type.String({ minLength: 2, description: 'address to probe when it differs from the answered ones' })),
     enabled: Type.Boolean({ default: true }),
   },
   { additionalProperties: false },
@@ -99,9 +100,37 @@ const LatencyRow = Type.Object(
   { additionalProperties: false },
 );
 
+/** A health probe (issue #4). Times: interval in seconds, the others in milliseconds. */
+const Probe = Type.Object(
+  {
+    type: Type.Union([Type.Literal('http'), Type.Literal('https'), Type.Literal('tcp'), Type.Literal('balancer')]),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    address: Type.Optional(Type.String({ minLength: 2 })),
+    interval: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
+    timeout: Type.Integer({ minimum: 10, maximum: 60_000, default: 2000 }),
+    rise: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+    fall: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+    jitter: Type.Integer({ minimum: 0, maximum: 60_000, default: 250 }),
+    method: Type.String({ pattern: '^[A-Z]{1,16}$', default: 'GET' }),
+    path: Type.Optional(Type.String({ pattern: '^/' })),
+    host: Type.Optional(Type.String({ minLength: 1 })),
+    sni: Type.Optional(Type.String({ minLength: 1 })),
+    expect: Type.Array(Type.Union([Type.Integer({ minimum: 100, maximum: 599 }), Type.String({ pattern: '^[1-5][0-9][0-9](-[1-5][0-9][0-9])?$' })]), {
+      minItems: 1,
+      default: ['200-399'],
+    }),
+    body: Type.Optional(Type.String({ minLength: 1, description: 'regular expression the body must match' })),
+    headers: Type.Record(Type.String({ minLength: 1 }), Type.String(), { default: {} }),
+    verifyTls: Type.Boolean({ default: true }),
+    slow: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000, description: 'ms; a slower answer fails as "slow"' })),
+  },
+  { additionalProperties: false },
+);
+
 const SteeredName = Type.Object(
   {
     ttl: Type.Integer({ minimum: 0, maximum: 2147483647, default: 30 }),
+    downTtl: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647, description: 'TTL while any of the name\'s targets is down (as gdnsd)' })),
     targets: Type.Optional(IdList),
     policy: Type.Array(FilterStep, { minItems: 1 }),
     whenAllDown: Type.Optional(WhenAllDown),
@@ -111,6 +140,7 @@ const SteeredName = Type.Object(
 
 export const PolicyFileSchema = Type.Object(
   {
+    probes: Type.Optional(Type.Record(Id, Probe)),
     targets: Type.Record(Id, Target),
     latency: Type.Optional(Type.Array(LatencyRow)),
     names: Type.Record(Type.String({ minLength: 1 }), SteeredName),
@@ -120,3 +150,4 @@ export const PolicyFileSchema = Type.Object(
 
 export type PolicyFile = Static<typeof PolicyFileSchema>;
 export type PolicyTargetConfig = Static<typeof Target>;
+export type PolicyProbeConfig = Static<typeof Probe>;

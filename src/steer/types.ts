@@ -11,6 +11,8 @@
 export interface Target {
   /** Unique within its policy file, e.g. "eu-west". */
   readonly id: string;
+  /** Unique across zones: "<zone>/<id>", e.g. "example.com/eu-west"; keys health state. */
+  readonly key: string;
   readonly region: string;
   readonly ipv4: readonly string[];
   readonly ipv6: readonly string[];
@@ -84,6 +86,8 @@ export interface FilterContext {
   readonly latency: (region: string) => LatencyEstimate | null;
   /** Uniform in [0, 1). Injected so tests are deterministic. */
   readonly rand: () => number;
+  /** Remaining capacity 0..1 (a balancer probe's healthy-backend ratio); 1 when unknown. */
+  readonly capacity: (target: Target) => number;
   /** Milliseconds since the epoch. Injected. */
   readonly now: number;
   /**

@@ -50,10 +50,10 @@ export function loadZoneFile(file: string, origin: Name): { zone: Zone | null; p
   }
   const parsed = parseMasterFile(text, { file, origin });
   const policyFile = policyFileFor(file);
-  const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], problems: [] };
+  const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
   const problems = [...parsed.problems, ...policy.problems];
   if (problems.some((p) => p.severity === 'error')) return { zone: null, problems };
-  const built = buildZone(origin, file, parsed.records, policy.steered);
+  const built = buildZone(origin, file, parsed.records, policy.steered, policy.monitored);
   return { zone: built.zone, problems: [...problems, ...built.problems] };
 }
 

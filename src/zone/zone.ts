@@ -2,6 +2,7 @@ import { type Name, nameKey, nameToText, readWireName } from '../dns/name.js';
 import { RRType, typeToText } from '../dns/constants.js';
 import type { FileProblem, SourcePos, ZoneRecord } from './record.js';
 import type { SteeredName } from '../steer/policy-file.js';
+import type { MonitoredTarget } from '../health/health-monitor.js';
 
 /** All records of one owner, type and class (RFC 2181 §5). Immutable once the zone is built. */
 export interface RRset {
@@ -34,6 +35,8 @@ export interface Zone {
   readonly recordCount: number;
   /** Names whose A/AAAA answers a steering policy chooses (issue #3), by nameKey. */
   readonly steered: ReadonlyMap<string, SteeredName>;
+  /** The probed targets of the zone's policy file (issue #4). */
+  readonly monitored: readonly MonitoredTarget[];
 }
 
 export interface BuildResult {
@@ -74,7 +77,13 @@ export function soaFields(rdata: Buffer): { serial: number; minimum: number } {
  * exactly one SOA at the apex, NS at the apex, CNAME alone at its name, nothing but
  * glue below a delegation. Returns problems instead of throwing.
  */
-export function buildZone(origin: Name, file: string, records: readonly ZoneRecord[], steered: readonly SteeredName[] = []): BuildResult {
+export function buildZone(
+  origin: Name,
+  file: string,
+  records: readonly ZoneRecord[],
+  steered: readonly SteeredName[] = [],
+  monitored: readonly MonitoredTarget[] = [],
+): BuildResult {
   const problems: FileProblem[] = [];
   const error = (source: SourcePos, message: string): void => {
     problems.push({ file: source.file, line: source.line, message, severity: 'error' });
@@ -197,6 +206,7 @@ export function buildZone(origin: Name, file: string, records: readonly ZoneReco
       negativeTtl: Math.min(soa.ttl, minimum),
       recordCount,
       steered: new Map(steered.map((s) => [s.key, s])),
+      monitored,
     },
     problems,
   };

@@ -15,7 +15,8 @@ export interface TestServer extends RunningServer {
 
 export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean } = {}): Promise<TestServer> {
   const base = loadConfig(configFile, { listen: ['127.0.0.1:0'], zonesDir, logLevel: 'silent' }, {});
-  const config = { ...base, zones: { ...base.zones, watch: extra.watch ?? false } };
+  // Health state stays in memory: tests must not share state through a file.
+  const config = { ...base, zones: { ...base.zones, watch: extra.watch ?? false }, health: { ...base.health, stateFile: null } };
   const server = await startServer(config, pino({ level: 'silent' }));
   return Object.assign(server, { port: server.addresses[0]!.port });
 }

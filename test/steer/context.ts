@@ -3,7 +3,7 @@ import { runChain } from '../../src/steer/chain.js';
 import type { ClientInfo, FilterContext, GeoInfo, LatencyEstimate, Target, TraceEntry } from '../../src/steer/types.js';
 
 export function target(id: string, over: Partial<Target> = {}): Target {
-  return { id, region: id, ipv4: ['192.0.2.1'], ipv6: [], location: null, weight: 1, bias: 0, probe: null, enabled: true, ...over };
+  return { id, key: `test/${id}`, region: id, ipv4: ['192.0.2.1'], ipv6: [], location: null, weight: 1, bias: 0, probe: null, enabled: true, ...over };
 }
 
 export const NO_GEO: GeoInfo = {
@@ -43,6 +43,7 @@ export interface ContextOptions {
   isUp?: (t: Target) => boolean;
   latency?: (region: string) => LatencyEstimate | null;
   rand?: () => number;
+  capacity?: (t: Target) => number;
   now?: number;
 }
 
@@ -57,6 +58,7 @@ export function context(opts: ContextOptions = {}): Harness {
     rand: opts.rand ?? (() => {
       throw new Error('rand() called but the test gave none');
     }),
+    capacity: opts.capacity ?? (() => 1),
     now: opts.now ?? 1_700_000_000_000,
     useScope: (p) => scopes.push(p),
     trace: (e) => traces.push(e()),

@@ -41,8 +41,10 @@ export const weightedFilter: Filter<WeightedConfig> = (candidates, config, ctx) 
   }
   const keyed = ordered.map((t) => {
     const race = -Math.log(1 - uniform(t)); // Exp(1)
+    // A region with half its backends gone gets half its share (balancer probes report capacity).
+    const weight = t.weight * ctx.capacity(t);
     // Positive weights race on their own scale; weight 0 runs a second race that starts after every positive one.
-    return t.weight > 0 ? { t, tier: 0, key: race / t.weight } : { t, tier: 1, key: race };
+    return weight > 0 ? { t, tier: 0, key: race / weight } : { t, tier: 1, key: race };
   });
   keyed.sort((a, b) => a.tier - b.tier || a.key - b.key);
   const kept = keyed.slice(0, count).map((k) => k.t);

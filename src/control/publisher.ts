@@ -1,0 +1,50 @@
+import type { HealthMonitor, MonitoredTarget } from '../health/health-monitor.js';
+import { createSnapshot, type ChaosAnswers, type ClientLocator, type SnapshotStore } from '../snapshot/snapshot.js';
+import type { Zone } from '../zone/zone.js';
+
+/**
+ * Assembles and publishes snapshots: zones from the reloader, health from the monitor.
+ * Every publish gets a new version, so the answer cache can never serve an old decision.
+ */
+export class SnapshotPublisher {
+  readonly #store: SnapshotStore;
+  readonly #chaos: ChaosAnswers;
+  readonly #locate: ClientLocator;
+  readonly #monitor: HealthMonitor | null;
+  #zones: ReadonlyMap<string, Zone>;
+
+  constructor(store: SnapshotStore, monitor: HealthMonitor | null) {
+    this.#store = store;
+    this.#chaos = store.current.chaos;
+    this.#locate = store.current.locate;
+    this.#zones = store.current.zones;
+    this.#monitor = monitor;
+  }
+
+  /** New zones: probes follow them (new targets start, removed ones stop), then publish. */
+  setZones(zones: ReadonlyMap<string, Zone>): void {
+    this.#zones = zones;
+    this.#monitor?.sync(monitoredOf(zones));
+    this.publish();
+  }
+
+  publish(): void {
+    const monitor = this.#monitor;
+    this.#store.publish(
+      createSnapshot({
+        version: this.#store.current.version + 1,
+        zones: this.#zones,
+        chaos: this.#chaos,
+        locate: this.#locate,
+        health: monitor?.view(),
+        regionRtt: monitor ? (region) => monitor.regionRtt(region) : undefined,
+      }),
+    );
+  }
+}
+
+export function monitoredOf(zones: ReadonlyMap<string, Zone>): MonitoredTarget[] {
+  const out: MonitoredTarget[] = [];
+  for (const zone of zones.values()) out.push(...zone.monitored);
+  return out;
+}

@@ -1,0 +1,207 @@
+/**
+ * Runs the probes: one node-cron task ticks every second and starts the probes that are
+ * due, at most one in flight per target and at most `concurrency` in all; results go
+ * through the state machine, and every change of what answers may use is reported at once.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from 'pino';
+import { applyResult, force, initialHealth, isHealthy, type ForcedState, type TargetHealth } from './state-machine.js';
+import type { ProbeResult, ProbeSpec, Prober } from './types.js';
+
+/** One target to watch: `key` is stable across reloads ("example.com/eu-west"). */
+export interface MonitoredTarget {
+  readonly key: string;
+  readonly region: string;
+  readonly address: string;
+  readonly probe: ProbeSpec;
+}
+
+export interface HealthMonitorOptions {
+  readonly prober: Prober;
+  /** Probes in flight at once, over all targets. */
+  readonly concurrency: number;
+  readonly log: Logger;
+  /** Called after every change that can change answers (status, override, capacity). */
+  readonly onChange: () => void;
+  readonly now?: () => number;
+  readonly rand?: () => number;
+  /** States saved before a restart; a target found here starts from it instead of UNKNOWN. */
+  readonly restored?: ReadonlyMap<string, TargetHealth>;
+}
+
+interface Entry {
+  watched: MonitoredTarget;
+  health: TargetHealth;
+  nextDue: number;
+  inFlight: AbortController | null;
+  /** Resolves the waiters of the first round once a first result is in. */
+  settled: boolean;
+}
+
+export class HealthMonitor {
+  readonly #entries = new Map<string, Entry>();
+  readonly #opts: HealthMonitorOptions;
+  readonly #now: () => number;
+  readonly #rand: () => number;
+  #running = 0;
+  #task: ScheduledTask | null = null;
+  #firstRoundWaiters: Array<() => void> = [];
+  /** Counters for metrics: probes run and transitions, by outcome. */
+  readonly counters = { probes: 0, failures: 0, transitions: 0 };
+
+  constructor(opts: HealthMonitorOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#rand = opts.rand ?? Math.random;
+  }
+
+  /** Makes the watched set equal `targets`: new ones start (due now), removed ones stop, changed probes restart. */
+  sync(targets: readonly MonitoredTarget[]): void {
+    const restoredStates = this.#opts.restored ?? new Map<string, TargetHealth>();
+    const keep = new Set<string>();
+    const now = this.#now();
+    for (const t of targets) {
+      keep.add(t.key);
+      const existing = this.#entries.get(t.key);
+      if (existing && sameProbe(existing.watched, t)) {
+        existing.watched = t;
+        continue;
+      }
+      existing?.inFlight?.abort();
+      const health = existing?.health ?? restoredStates.get(t.key) ?? initialHealth(now);
+      this.#entries.set(t.key, { watched: t, health, nextDue: now, inFlight: null, settled: health.status !== 'unknown' && existing !== undefined });
+    }
+    for (const [key, e] of this.#entries) {
+      if (!keep.has(key)) {
+        e.inFlight?.abort();
+        this.#entries.delete(key);
+      }
+    }
+    this.#checkFirstRound();
+  }
+
+  start(): void {
+    if (this.#task) return;
+    // Second-level cadence from node-cron; each tick starts whatever is due.
+    this.#task = cron.schedule('* * * * * *', () => this.tick(), { noOverlap: false });
+    this.tick();
+  }
+
+  async stop(): Promise<void> {
+    await this.#task?.destroy();
+    this.#task = null;
+    for (const e of this.#entries.values()) e.inFlight?.abort();
+  }
+
+  /** Resolves once every watched target has had a first result, or after `timeoutMs`. */
+  firstRound(timeoutMs: number): Promise<boolean> {
+    if (this.#allSettled()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#firstRoundWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Starts every due probe the concurrency cap allows. Public so tests can drive time. */
+  tick(): void {
+    const now = this.#now();
+    for (const e of this.#entries.values()) {
+      if (this.#running >= this.#opts.concurrency) return;
+      if (e.inFlight !== null || e.nextDue > now) continue;
+      this.#launch(e);
+    }
+  }
+
+  #launch(e: Entry): void {
+    const ctl = new AbortController();
+    e.inFlight = ctl;
+    this.#running++;
+    const spec = e.watched.probe;
+    const started = this.#now();
+    this.#opts
+      .prober(spec, e.watched.address, ctl.signal)
+      .then((result) => {
+        if (this.#entries.get(e.watched.key) !== e || ctl.signal.aborted) return;
+        this.#record(e, result);
+      })
+      .catch((err: unknown) => this.#opts.log.error({ err, target: e.watched.key }, 'probe crashed'))
+      .finally(() => {
+        this.#running--;
+        if (e.inFlight === ctl) e.inFlight = null;
+        e.nextDue = started + spec.intervalSec * 1000 + Math.floor(this.#rand() * spec.jitterMs);
+        // A slot is free: start what waits for it without waiting for the next tick.
+        if (this.#task) this.tick();
+      });
+  }
+
+  #record(e: Entry, result: ProbeResult): void {
+    this.counters.probes++;
+    if (!result.ok) this.counters.failures++;
+    const before = e.health;
+    e.health = applyResult(before, result, e.watched.probe);
+    const changed = before.status !== e.health.status || before.capacity !== e.health.capacity;
+    if (before.status !== e.health.status) {
+      this.counters.transitions++;
+      const t = e.health.history[0]!;
+      this.#opts.log.info({ target: e.watched.key, from: t.from, to: t.to, why: t.why, reason: result.reason }, `health: ${e.watched.key} is ${t.to}`);
+    }
+    if (!e.settled) {
+      e.settled = true;
+      this.#checkFirstRound();
+    }
+    if (changed) this.#opts.onChange();
+  }
+
+  /** Drain (down), force up, or clear (null). Returns false for an unknown key. */
+  force(key: string, forced: ForcedState): boolean {
+    const e = this.#entries.get(key);
+    if (!e) return false;
+    e.health = force(e.health, forced, this.#now());
+    this.#opts.log.info({ target: key, forced }, forced === null ? `health: ${key} override cleared` : `health: ${key} forced ${forced}`);
+    // Publish even when the answer set stays the same: the forced flag is part of the visible state.
+    this.#opts.onChange();
+    return true;
+  }
+
+  /** The current state of every watched target. */
+  states(): ReadonlyMap<string, { readonly target: MonitoredTarget; readonly health: TargetHealth }> {
+    return new Map([...this.#entries].map(([k, e]) => [k, { target: e.watched, health: e.health }]));
+  }
+
+  /** Healthy-or-not of every target, frozen for a snapshot. */
+  view(): ReadonlyMap<string, TargetHealth> {
+    return new Map([...this.#entries].map(([k, e]) => [k, e.health]));
+  }
+
+  /** Mean smoothed probe RTT of a region's targets, or null. */
+  regionRtt(region: string): number | null {
+    let sum = 0;
+    let n = 0;
+    for (const e of this.#entries.values()) {
+      if (e.watched.region === region && e.health.rttMs !== null && isHealthy(e.health)) {
+        sum += e.health.rttMs;
+        n++;
+      }
+    }
+    return n === 0 ? null : sum / n;
+  }
+
+  #allSettled(): boolean {
+    for (const e of this.#entries.values()) if (!e.settled) return false;
+    return true;
+  }
+
+  #checkFirstRound(): void {
+    if (this.#firstRoundWaiters.length === 0 || !this.#allSettled()) return;
+    const waiters = this.#firstRoundWaiters;
+    this.#firstRoundWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+function sameProbe(a: MonitoredTarget, b: MonitoredTarget): boolean {
+  return a.address === b.address && JSON.stringify(a.probe) === JSON.stringify(b.probe);
+}
