@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/load-config.js';
-import { openGeo } from '../main.js';
+import { failoverWarnings, openGeo } from '../main.js';
 import { formatProblem } from '../zone/record.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
 
@@ -21,7 +21,8 @@ export function runCheck(flags: { config?: string; zones?: string }): number {
     geoErrors = 1;
   }
   const outcome = new ZoneDirectory(config.zones.directory).load(true);
-  for (const p of outcome.problems) process.stderr.write(formatProblem(p) + '\n');
+  const problems = [...outcome.problems, ...failoverWarnings(outcome.zones, config.health.failoverBudgetSec)];
+  for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
   const errors = outcome.problems.filter((p) => p.severity === 'error').length;
   for (const s of outcome.statuses) {
     if (s.zone && !s.problems.some((p) => p.severity === 'error')) {

@@ -1,7 +1,9 @@
 /**
  * Runs the probes: one node-cron task ticks every second and starts the probes that are
- * due, at most one in flight per target and at most `concurrency` in all; results go
- * through the state machine, and every change of what answers may use is reported at once.
+ * due, at most one in flight per target and at most `concurrency` in all; a timer also
+ * wakes it exactly when a target falls due, so intervals are kept to the millisecond.
+ * Results go through the state machine, and every change of what answers may use is
+ * reported at once.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
@@ -46,6 +48,7 @@ export class HealthMonitor {
   #running = 0;
   #task: ScheduledTask | null = null;
   #firstRoundWaiters: Array<() => void> = [];
+  readonly #wakeups = new Set<NodeJS.Timeout>();
   /** Counters for metrics: probes run and transitions, by outcome. */
   readonly counters = { probes: 0, failures: 0, transitions: 0 };
 
@@ -90,6 +93,8 @@ export class HealthMonitor {
   async stop(): Promise<void> {
     await this.#task?.destroy();
     this.#task = null;
+    for (const t of this.#wakeups) clearTimeout(t);
+    this.#wakeups.clear();
     for (const e of this.#entries.values()) e.inFlight?.abort();
   }
 
@@ -132,9 +137,21 @@ export class HealthMonitor {
         this.#running--;
         if (e.inFlight === ctl) e.inFlight = null;
         e.nextDue = started + spec.intervalSec * 1000 + Math.floor(this.#rand() * spec.jitterMs);
+        if (!this.#task) return;
         // A slot is free: start what waits for it without waiting for the next tick.
-        if (this.#task) this.tick();
+        this.tick();
+        // Wake up when this target is due, so its interval does not stretch to the next whole-second tick.
+        this.#wakeAt(e.nextDue);
       });
+  }
+
+  #wakeAt(due: number): void {
+    const timer = setTimeout(() => {
+      this.#wakeups.delete(timer);
+      if (this.#task) this.tick();
+    }, Math.max(0, due - this.#now()));
+    timer.unref();
+    this.#wakeups.add(timer);
   }
 
   #record(e: Entry, result: ProbeResult): void {

@@ -47,6 +47,24 @@ describe('meridian check', () => {
     });
   }
 
+  it('warns when a steered name may take longer than the failover budget', async () => {
+    const t = zoneDir({
+      'slow.test.zone': '$TTL 300\n' + SOA + '@ IN NS ns1\n',
+      'slow.test.policy.yaml':
+        'probes:\n  web: { type: tcp, port: 80, interval: 10, timeout: 5000, fall: 3 }\n' +
+        'targets:\n  a: { region: r, ipv4: [192.0.2.1], probe: web }\n' +
+        'names:\n  www:\n    ttl: 60\n    policy: [{ health: {} }]\n',
+    });
+    try {
+      const r = await runCli(['check', '--zones', t.dir]);
+      assert.equal(r.code, 0, 'a warning is not an error');
+      // 3 × 10 s + 5 s + 60 s TTL = 95 s > 45 s
+      assert.ok(r.stderr.includes(`${path.join(t.dir, 'slow.test.policy.yaml')}:6: warning: www.slow.test. may take 95.0 s to fail over`), r.stderr);
+    } finally {
+      t.remove();
+    }
+  });
+
   it('reports a bad config file with file, line and field', async () => {
     const t = zoneDir({});
     try {

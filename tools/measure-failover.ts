@@ -1,0 +1,94 @@
+/**
+ * Measures failover detection and recovery over several runs, the way issue #4 asks:
+ * two real HTTP "regions" on 127.0.0.2 and 127.0.0.3, meridian with a failover policy,
+ * and real UDP queries every 20 ms. Each run kills the primary, times until DNS answers
+ * the secondary (detection), restarts it, and times until DNS answers it again (recovery).
+ *   node dist/tools/measure-failover.js [--runs 5] [--interval 1] [--timeout 300] [--fall 2] [--rise 2]
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config/load-config.js';
+import { startServer } from '../src/main.js';
+import { buildQuery, decode, sendUdp } from '../test/helpers/dns-client.js';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    interval: { type: 'string', default: '1' },
+    timeout: { type: 'string', default: '300' },
+    fall: { type: 'string', default: '2' },
+    rise: { type: 'string', default: '2' },
+  },
+});
+const runs = Number(values.runs);
+const interval = Number(values.interval);
+const timeout = Number(values.timeout);
+const fall = Number(values.fall);
+const rise = Number(values.rise);
+
+function region(host: string, port: number): Promise<http.Server> {
+  const s = http.createServer((_q, r) => r.writeHead(200, { connection: 'close' }).end('ok'));
+  return new Promise((resolve) => s.listen(port, host, () => resolve(s)));
+}
+const stop = (s: http.Server): Promise<void> => {
+  s.closeAllConnections();
+  return new Promise((r) => s.close(() => r()));
+};
+
+let primary = await region('127.0.0.2', 0);
+const port = (primary.address() as { port: number }).port;
+const secondary = await region('127.0.0.3', port);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-failover-'));
+fs.writeFileSync(path.join(dir, 'hc.test.zone'), '$TTL 60\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n');
+fs.writeFileSync(
+  path.join(dir, 'hc.test.policy.yaml'),
+  `probes:\n  web: { type: http, port: ${port}, interval: ${interval}, timeout: ${timeout}, fall: ${fall}, rise: ${rise}, jitter: 0 }\n` +
+    'targets:\n  primary: { region: one, ipv4: [192.0.2.1], probe: web, probeAddress: 127.0.0.2 }\n' +
+    '  secondary: { region: two, ipv4: [192.0.2.2], probe: web, probeAddress: 127.0.0.3 }\n' +
+    'names:\n  www:\n    ttl: 5\n    policy:\n      - failover: { groups: [{ targets: [primary] }, { targets: [secondary] }] }\n',
+);
+const base = loadConfig(null, { listen: ['127.0.0.1:0'], zonesDir: dir, logLevel: 'silent' }, {});
+const server = await startServer({ ...base, zones: { ...base.zones, watch: false }, health: { ...base.health, stateFile: null } }, pino({ level: 'silent' }));
+const dnsPort = server.addresses[0]!.port;
+
+async function until(expected: string): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const got = String(decode(await sendUdp(dnsPort, buildQuery('www.hc.test', 'A'))).answers[0]?.data);
+    if (got === expected) return performance.now() - t0;
+    if (performance.now() - t0 > 60_000) throw new Error(`no ${expected} after 60 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const detection: number[] = [];
+const recovery: number[] = [];
+try {
+  await until('192.0.2.1');
+  for (let i = 0; i < runs; i++) {
+    // Start each run at a random phase of the probe interval.
+    await new Promise((r) => setTimeout(r, Math.random() * interval * 1000));
+    await stop(primary);
+    detection.push(await until('192.0.2.2'));
+    primary = await region('127.0.0.2', port);
+    recovery.push(await until('192.0.2.1'));
+    console.log(`run ${i + 1}: detection ${detection.at(-1)!.toFixed(0)} ms, recovery ${recovery.at(-1)!.toFixed(0)} ms`);
+  }
+} finally {
+  await server.close();
+  await stop(primary);
+  await stop(secondary);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+const stats = (xs: number[]): string => {
+  const s = [...xs].sort((a, b) => a - b);
+  return `min ${s[0]!.toFixed(0)} ms, median ${s[Math.floor(s.length / 2)]!.toFixed(0)} ms, max ${s.at(-1)!.toFixed(0)} ms`;
+};
+console.log(`probe: interval ${interval} s, timeout ${timeout} ms, fall ${fall}, rise ${rise}; bound fall × interval + timeout = ${fall * interval * 1000 + timeout} ms`);
+console.log(`detection (${runs} runs): ${stats(detection)}`);
+console.log(`recovery  (${runs} runs): ${stats(recovery)}`);
