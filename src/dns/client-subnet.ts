@@ -11,7 +11,7 @@ export interface ClientSubnet {
   readonly address: string;
   /** The ADDRESS field exactly as received (⌈source/8⌉ octets), echoed in the answer. */
   readonly addressBytes: Buffer;
-  /** False for private, loopback, link-local and other unroutable networks, and for /0 (RFC 7871 §7.1.2). */
+  /** False for private, loopback, link-local and other unroutable networks, IPv4-mapped IPv6, and /0 (RFC 7871 §7.1.2). */
   readonly usable: boolean;
 }
 
@@ -37,7 +37,10 @@ export function parseClientSubnet(data: Buffer): ClientSubnetResult {
   const full = Buffer.alloc(family === 1 ? 4 : 16);
   addressBytes.copy(full);
   const address = family === 1 ? [...full].join('.') : ipv6Text(full);
-  return { ok: true, value: { family, sourcePrefix, address, addressBytes: Buffer.from(addressBytes), usable: sourcePrefix > 0 && isRoutable(full) } };
+  // Resolvers send IPv4 clients as family 1. A v4-mapped family-2 subnet would need its scope
+  // counted in IPv6 bits over IPv4 GeoIP networks; treat it as saying nothing instead.
+  const mapped = family === 2 && full.subarray(0, 10).every((x) => x === 0) && full[10] === 0xff && full[11] === 0xff;
+  return { ok: true, value: { family, sourcePrefix, address, addressBytes: Buffer.from(addressBytes), usable: sourcePrefix > 0 && !mapped && isRoutable(full) } };
 }
 
 /** Canonical (RFC 5952) text of 16 octets; the WHATWG URL parser does the compression. */

@@ -96,6 +96,13 @@ function answerName(zone: Zone, labels: readonly string[], labelKeys: readonly s
   let sets: RRset[];
   if (qtype === RRType.ANY) {
     sets = [...node.rrsets.values()];
+    // A steered name's addresses are part of its RRsets too.
+    const steered = found.wildcard ? undefined : zone.steered.get(suffixKey(labelKeys, 0));
+    if (steered) {
+      for (const t of [RRType.A, RRType.AAAA]) {
+        for (const e of steeredAnswer(zone, steered, t, options.steer(steered, t)).answer) sets.push(e.set);
+      }
+    }
     if (options.minimalAny && sets.length > 1) sets = [smallestRRset(sets)];
   } else {
     const set = node.rrsets.get(qtype);

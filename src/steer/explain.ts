@@ -5,7 +5,8 @@
 import { isIP } from 'node:net';
 import { RRType, typeToText } from '../dns/constants.js';
 import { labelKey, nameToText, parseName } from '../dns/name.js';
-import { normaliseAddress } from '../dns/client-subnet.js';
+import { isRoutable, normaliseAddress } from '../dns/client-subnet.js';
+import { parseAddress, truncateAddress } from './cidr.js';
 import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { decide } from './decide.js';
 import type { ClientInfo, TraceEntry } from './types.js';
@@ -26,16 +27,38 @@ export interface Explanation {
 
 export class ExplainInputError extends Error {}
 
-/** "81.2.69.0/24" or "2001:db8::1" → address, family, prefix (a prefix means "as if sent by ECS"). */
+/**
+ * "81.2.69.0/24" or "2001:db8::1" → address, family, prefix. A prefix means "as if sent by
+ * ECS": the address is cut to the prefix as a resolver would send it, and a subnet the
+ * server would not use (private, /0…) is refused, since the server would decide on the
+ * resolver's own address instead.
+ */
 export function parseClientArg(text: string): { address: string; family: 4 | 6; prefix: number; fromEcs: boolean } {
   const [addr, prefixText] = text.split('/');
-  const address = normaliseAddress(addr ?? '');
+  let address = normaliseAddress(addr ?? '');
   const family = isIP(address);
   if (family === 0) throw new ExplainInputError(`client "${text}" is not an IP address or prefix`);
   const max = family === 4 ? 32 : 128;
   const prefix = prefixText === undefined ? max : Number(prefixText);
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new ExplainInputError(`prefix length in "${text}" must be 0..${max}`);
+  if (prefixText !== undefined) {
+    address = truncateAddress(address, prefix);
+    if (prefix === 0 || !isRoutable(addressBytes(address))) {
+      throw new ExplainInputError(`the server does not locate clients by the subnet ${address}/${prefix} (private, unroutable or /0): it uses the resolver's address; pass that as --client`);
+    }
+  }
   return { address, family: family as 4 | 6, prefix, fromEcs: prefixText !== undefined };
+}
+
+function addressBytes(address: string): Buffer {
+  const a = parseAddress(address)!;
+  const out = Buffer.alloc(a.family === 4 ? 4 : 16);
+  let v = a.value;
+  for (let i = out.length - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
 }
 
 export function explain(snapshot: Snapshot, name: string, type: string, clientArg: string, now = Date.now(), rand = Math.random): Explanation {

@@ -5,7 +5,7 @@
  * longest-prefix CIDR > ASN > country > continent (as Route 53's latency records fall back
  * from the measured network to coarser data). Pure: compiled once at load, read per query.
  */
-import { clientNetworkPrefix, parseAddress, parseCidr, type Family, type IpAddress } from './cidr.js';
+import { clientNetworkPrefix, commonPrefixLength, parseAddress, parseCidr, type Cidr, type Family, type IpAddress } from './cidr.js';
 import type { ClientInfo, LatencyEstimate } from './types.js';
 
 /** One row as written in the policy file: exactly one of cidr, asn, country, continent. */
@@ -23,6 +23,8 @@ export interface LatencyTable {
   readonly size: number;
   /** The estimate for the client to the region from the most specific row that has it, or null. */
   lookup(client: ClientInfo, region: string): LatencyEstimate | null;
+  /** The same without widening the scope around nested CIDR rows. */
+  lookupRow(client: ClientInfo, region: string): LatencyEstimate | null;
 }
 
 interface Row {
@@ -41,6 +43,7 @@ interface PrefixLevel {
 /** Compiles the rows; throws on a malformed row (the policy loader reports it with the file position). */
 export function compileLatencyTable(rows: readonly LatencyRow[]): LatencyTable {
   const levels: Record<Family, PrefixLevel[]> = { 4: [], 6: [] };
+  const allCidrs: Record<Family, { cidr: Cidr; rtt: ReadonlyMap<string, number> }[]> = { 4: [], 6: [] };
   const byAsn = new Map<number, Row[]>();
   const byCountry = new Map<string, Row[]>();
   const byContinent = new Map<string, Row[]>();
@@ -61,6 +64,7 @@ export function compileLatencyTable(rows: readonly LatencyRow[]): LatencyTable {
     }
     if (r.cidr !== undefined) {
       const cidr = parseCidr(r.cidr);
+      allCidrs[cidr.family].push({ cidr, rtt });
       const family = levels[cidr.family];
       let level = family.find((l) => l.prefix === cidr.prefix);
       if (!level) family.push((level = { prefix: cidr.prefix, mask: cidr.mask, rows: new Map() }));
@@ -92,9 +96,29 @@ export function compileLatencyTable(rows: readonly LatencyRow[]): LatencyTable {
   let lastText: string | null = null;
   let lastAddress: IpAddress | null = null;
 
-  return {
+  /**
+   * A figure from a row holds for the client's network only while that network contains no
+   * more specific CIDR row with a figure for the region: lengthen the scope until it excludes the nearest one (as the geo
+   * filter does), so a resolver never reuses it inside such a row.
+   */
+  const excludingNested = (client: ClientInfo, region: string, est: LatencyEstimate | null): LatencyEstimate | null => {
+    if (est === null) return null;
+    const address = parseAddress(client.address);
+    if (address === null) return est;
+    let scope = est.scopePrefix;
+    for (const { cidr, rtt } of allCidrs[address.family]) {
+      if (cidr.prefix <= est.scopePrefix || !rtt.has(region)) continue;
+      const common = commonPrefixLength(address, cidr);
+      if (common >= est.scopePrefix) scope = Math.max(scope, Math.min(cidr.prefix, common + 1));
+    }
+    scope = Math.min(scope, client.sourcePrefix);
+    return scope === est.scopePrefix ? est : { ...est, scopePrefix: scope };
+  };
+
+  const table: LatencyTable = {
     size: rows.length,
-    lookup(client: ClientInfo, region: string): LatencyEstimate | null {
+    lookup: (client, region) => excludingNested(client, region, table.lookupRow(client, region)),
+    lookupRow(client: ClientInfo, region: string): LatencyEstimate | null {
       if (levels[4].length + levels[6].length > 0) {
         if (client.address !== lastText) {
           lastText = client.address;
@@ -128,4 +152,5 @@ export function compileLatencyTable(rows: readonly LatencyRow[]): LatencyTable {
       return null;
     },
   };
+  return table;
 }

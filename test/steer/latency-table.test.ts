@@ -23,7 +23,8 @@ describe('latency table', () => {
     ['longest CIDR with the region', { address: '81.2.69.142', geo: gb }, 'us-east', { ms: 65, scopePrefix: 24, matched: 'cidr 81.2.69.0/24' }],
     ['shorter CIDR when the longer lacks the region', { address: '81.2.69.142', geo: gb }, 'eu-west', { ms: 5, scopePrefix: 16, matched: 'cidr 81.2.0.0/16' }],
     ['CIDR before ASN', { address: '81.2.1.1', geo: gb }, 'eu-west', { ms: 5, scopePrefix: 16, matched: 'cidr 81.2.0.0/16' }],
-    ['ASN before country', { address: '81.3.1.1', geo: gb }, 'eu-west', { ms: 8, scopePrefix: 15, matched: 'asn 2856' }],
+    // The ASN's /15 holds 81.2.0.0/16, whose own eu-west figure differs: the scope must exclude it.
+    ['ASN before country, scope narrowed around a nested CIDR row', { address: '81.3.1.1', geo: gb }, 'eu-west', { ms: 8, scopePrefix: 16, matched: 'asn 2856' }],
     ['country when the ASN row lacks the region', { address: '81.3.1.1', geo: gb }, 'us-east', { ms: 75, scopePrefix: 18, matched: 'country GB' }],
     ['continent last', { address: '81.3.1.1', geo: gb }, 'ap-south', { ms: 200, scopePrefix: 18, matched: 'continent EU' }],
     ['unknown region', { address: '81.3.1.1', geo: gb }, 'sa-east', null],

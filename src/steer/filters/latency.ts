@@ -9,6 +9,7 @@
  * Scope: the longest scopePrefix among the estimates consulted (each holds for its own row's
  * network; the comparison holds where all of them do).
  */
+import { clientNetworkPrefix } from '../cidr.js';
 import type { Filter, LatencyConfig, LatencyEstimate, Target } from '../types.js';
 
 export const latencyFilter: Filter<LatencyConfig> = (candidates, config, ctx) => {
@@ -25,7 +26,10 @@ export const latencyFilter: Filter<LatencyConfig> = (candidates, config, ctx) =>
     if (est !== null) known.push({ t, est });
   }
   if (known.length === 0) {
-    ctx.trace(() => ({ filter: 'latency', kept: candidates.map((t) => t.id), why: 'no latency estimate for any candidate: all kept' }));
+    // Other clients may have estimates: "all kept" holds only for this client's network.
+    const prefix = clientNetworkPrefix(ctx.client.family, ctx.client.sourcePrefix);
+    ctx.useScope(prefix);
+    ctx.trace(() => ({ filter: 'latency', kept: candidates.map((t) => t.id), why: `no latency estimate for any candidate: all kept (scope /${prefix})` }));
     return candidates;
   }
   let best = known[0]!.est;

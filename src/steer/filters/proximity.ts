@@ -27,7 +27,13 @@ export const proximityFilter: Filter<ProximityConfig> = (candidates, config, ctx
   const count = config.count ?? 1;
   const here = ctx.client.geo.location;
   if (here === null || candidates.length <= 1) {
-    const why = here === null ? 'client location unknown: all candidates kept' : 'one candidate: nothing to compare';
+    let why = 'one candidate: nothing to compare';
+    if (here === null) {
+      // Located clients get one target, this one gets all: that holds only for its own network.
+      const prefix = clientNetworkPrefix(ctx.client.family, ctx.client.sourcePrefix);
+      ctx.useScope(prefix);
+      why = `client location unknown: all candidates kept (scope /${prefix})`;
+    }
     ctx.trace(() => ({ filter: 'proximity', kept: candidates.map((t) => t.id), why }));
     return candidates;
   }

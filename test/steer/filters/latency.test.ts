@@ -35,11 +35,11 @@ describe('latency filter', () => {
     });
   }
 
-  it('no estimate at all keeps every candidate and says so', () => {
+  it('no estimate at all keeps every candidate, says so, and claims only the client network', () => {
     const h = context({ latency: () => null });
     assert.deepEqual(latencyFilter(TARGETS, { toleranceMs: 10 }, h.ctx), TARGETS);
     assert.match(h.traces[0]!.why, /no latency estimate/);
-    assert.deepEqual(h.scopes, []);
+    assert.deepEqual(h.scopes, [24]);
   });
 
   it('looks each region up once', () => {

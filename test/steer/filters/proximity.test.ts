@@ -53,10 +53,10 @@ describe('proximity filter', () => {
     });
   }
 
-  it('no client location: unchanged, no scope, and says why', () => {
+  it('no client location: unchanged, scope of the client network, and says why', () => {
     const h = at(null, null);
     assert.deepEqual(proximityFilter(ALL, { count: 1 }, h.ctx), ALL);
-    assert.deepEqual(h.scopes, []);
+    assert.deepEqual(h.scopes, [24]);
     assert.match(h.traces[0]!.why, /location unknown/);
   });
 
