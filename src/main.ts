@@ -19,6 +19,13 @@ import { HealthMonitor } from './health/health-monitor.js';
 import { runProbe } from './health/probes/index.js';
 import { HealthStateWriter, loadHealthState } from './health/state-file.js';
 import { nameToText } from './dns/name.js';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { createAdminServer } from './admin/server.js';
+import { makeToken } from './admin/auth.js';
+import { ZoneEditor } from './admin/zone-editor.js';
+import { LatencySamples } from './steer/latency-samples.js';
+import { createMetrics } from './metrics/prometheus.js';
 import type { FileProblem } from './zone/record.js';
 import type { Zone } from './zone/zone.js';
 
@@ -28,6 +35,8 @@ export interface RunningServer {
   readonly zones: ZoneDirectory;
   readonly responder: Responder;
   readonly health: HealthMonitor;
+  /** Where the admin API listens; null when it is off. */
+  readonly adminAddress: { host: string; port: number } | null;
   /** Re-reads the zones folder (`force` re-reads unchanged files too); true when answers changed. */
   reload(force?: boolean): boolean;
   close(): Promise<void>;
@@ -81,6 +90,52 @@ function warnSlowFailover(zones: ReadonlyMap<string, Zone>, budgetSec: number, l
   for (const p of failoverWarnings(zones, budgetSec)) log.warn(formatProblem(p));
 }
 
+interface AdminParts {
+  zones: ZoneDirectory;
+  store: SnapshotStore;
+  monitor: HealthMonitor;
+  samples: LatencySamples;
+  geo: GeoResolver;
+  reload: (force: boolean) => boolean;
+  responder: Responder;
+  log: Logger;
+}
+
+/** The admin API, refusing a non-loopback address without a token (issue #5). */
+async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstance> {
+  const address = parseListenAddress(config.admin.listen!);
+  if (config.admin.tokens.length === 0 && !isLoopback(address.host)) {
+    throw new GslbError(
+      ErrorCode.CONFIG_INVALID,
+      `refusing to serve the admin API on ${config.admin.listen} without a token: set MERIDIAN_ADMIN_TOKEN or admin.tokens, or listen on loopback`,
+    );
+  }
+  if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
+  const metrics = createMetrics({ stats: p.responder.stats, cache: p.responder.cache, health: p.monitor, snapshotVersion: () => p.store.current.version });
+  const app = await createAdminServer({
+    editor: new ZoneEditor(p.zones, () => p.reload(false)),
+    zones: p.zones,
+    store: p.store,
+    monitor: p.monitor,
+    samples: p.samples,
+    geo: p.geo,
+    tokens: config.admin.tokens.map((t) => makeToken(t.name, t.token, t.access)),
+    reload: () => p.reload(true),
+    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
+    startedAt: new Date(),
+    version: VERSION,
+    log: p.log,
+  });
+  await app.listen({ host: address.host, port: address.port });
+  return app;
+}
+
+export const VERSION = '0.1.0';
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.');
+}
+
 export interface StartOptions {
   /** Install SIGHUP for reloads (the CLI does; tests call reload() instead). */
   readonly handleSignals?: boolean;
@@ -101,7 +156,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const locate: ClientLocator = (address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs, geo: geo.lookup(address) });
   const store = new SnapshotStore(createSnapshot({ version: 1, zones: first.zones, chaos, locate }));
   const health = startHealth(config, log, () => publisher.publish());
-  const publisher = new SnapshotPublisher(store, health.monitor);
+  const samples = new LatencySamples();
+  const publisher = new SnapshotPublisher(store, health.monitor, samples);
   warnSlowFailover(first.zones, config.health.failoverBudgetSec, log);
   publisher.setZones(first.zones);
   health.monitor.start();
@@ -113,19 +169,32 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const responder = new Responder(store, { udpPayloadSize: config.dns.udpPayloadSize, cacheMaxEntries: config.dns.cacheMaxEntries });
   const server = new DnsServer(responder, { ...config.dns.tcp, maxPendingOutputBytes: 256 * 1024 }, log);
   const addresses = await server.listen(listen).catch(async (err: unknown) => {
+    await health.monitor.stop();
     await server.close();
     throw err;
   });
   const reloader = new ZoneReloader(zones, publisher, log);
+  let admin: FastifyInstance | null = null;
+  if (config.admin.listen !== null) {
+    try {
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), responder, log });
+    } catch (err) {
+      await health.monitor.stop();
+      await server.close();
+      throw err;
+    }
+  }
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
   const onHup = (): void => {
     log.info('SIGHUP: reloading zones');
     reloader.reload(true);
   };
   if (options.handleSignals) process.on('SIGHUP', onHup);
-  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses }, 'meridian is serving');
+  const adminAddress = admin ? (admin.server.address() as AddressInfo) : null;
+  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses, admin: adminAddress && { host: adminAddress.address, port: adminAddress.port } }, 'meridian is serving');
   return {
     addresses,
+    adminAddress: adminAddress && { host: adminAddress.address, port: adminAddress.port },
     store,
     zones,
     responder,
@@ -134,6 +203,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     async close() {
       process.off('SIGHUP', onHup);
       reloader.stop();
+      await admin?.close();
       await health.monitor.stop();
       health.writer?.flush();
       await server.close();

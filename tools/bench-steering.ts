@@ -39,7 +39,7 @@ const mixes: Array<{ name: string; queries: string[]; ecs?: string }> = [
 ];
 
 function startServer(): Promise<ChildProcess> {
-  const [cmd, args] = pinned(0, process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn']);
+  const [cmd, args] = pinned(0, process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '--listen', `127.0.0.1:${port}`, '--admin', 'off', '--log-level', 'warn']);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     const deadline = setTimeout(() => reject(new Error('server did not start')), 15000);

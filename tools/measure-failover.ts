@@ -52,7 +52,7 @@ fs.writeFileSync(
     'names:\n  www:\n    ttl: 5\n    policy:\n      - failover: { groups: [{ targets: [primary] }, { targets: [secondary] }] }\n',
 );
 const base = loadConfig(null, { listen: ['127.0.0.1:0'], zonesDir: dir, logLevel: 'silent' }, {});
-const server = await startServer({ ...base, zones: { ...base.zones, watch: false }, health: { ...base.health, stateFile: null } }, pino({ level: 'silent' }));
+const server = await startServer({ ...base, zones: { ...base.zones, watch: false }, health: { ...base.health, stateFile: null }, admin: { ...base.admin, listen: null } }, pino({ level: 'silent' }));
 const dnsPort = server.addresses[0]!.port;
 
 async function until(expected: string): Promise<number> {

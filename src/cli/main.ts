@@ -19,8 +19,9 @@ program
   .option('-c, --config <file>', 'config file (YAML or JSON); see README "Configuration"')
   .option('-z, --zones <dir>', 'zones folder (default: zones/ beside the config, or ./zones); env MERIDIAN_ZONES')
   .option('-l, --listen <addr:port>', 'address to serve UDP and TCP on, repeatable (default 127.0.0.1:5300 and [::1]:5300); env MERIDIAN_LISTEN=a,b', collect)
+  .option('-a, --admin <addr:port>', 'admin HTTP API address (default 127.0.0.1:5380; "off" for none); env MERIDIAN_ADMIN; tokens from config or MERIDIAN_ADMIN_TOKEN')
   .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-  .action(async (opts: { config?: string; zones?: string; listen?: string[]; logLevel?: string }) => {
+  .action(async (opts: { config?: string; zones?: string; listen?: string[]; admin?: string; logLevel?: string }) => {
     process.exitCode = await runServe(opts);
   });
 

@@ -7,6 +7,7 @@ export interface ServeFlags {
   config?: string;
   zones?: string;
   listen?: string[];
+  admin?: string;
   logLevel?: string;
 }
 
@@ -14,7 +15,8 @@ export interface ServeFlags {
 export async function runServe(flags: ServeFlags): Promise<number> {
   let config;
   try {
-    config = loadConfig(flags.config ?? null, { listen: flags.listen, zonesDir: flags.zones, logLevel: flags.logLevel });
+    const admin = flags.admin === undefined ? undefined : flags.admin === 'off' ? null : flags.admin;
+    config = loadConfig(flags.config ?? null, { listen: flags.listen, zonesDir: flags.zones, logLevel: flags.logLevel, admin });
   } catch (err) {
     process.stderr.write(`meridian: invalid configuration:\n${(err as Error).message}\n`);
     return 2;

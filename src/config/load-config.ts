@@ -16,6 +16,8 @@ const validate = ajv.compile<Config>(ConfigSchema);
 /** Command-line and environment values that win over the file. */
 export interface ConfigOverrides {
   listen?: string[];
+  /** Admin API address; null turns the API off. */
+  admin?: string | null;
   zonesDir?: string;
   logLevel?: string;
 }
@@ -56,6 +58,13 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   const envListen = env.MERIDIAN_LISTEN?.split(',').map((s) => s.trim()).filter(Boolean);
   const listen = overrides.listen?.length ? overrides.listen : envListen?.length ? envListen : null;
   if (listen) config.dns.listen = listen;
+  if (overrides.admin !== undefined) config.admin.listen = overrides.admin;
+  else if (env.MERIDIAN_ADMIN !== undefined) config.admin.listen = env.MERIDIAN_ADMIN === '' || env.MERIDIAN_ADMIN === 'off' ? null : env.MERIDIAN_ADMIN;
+  const envToken = env.MERIDIAN_ADMIN_TOKEN;
+  if (envToken) {
+    if (envToken.length < 16) throw new GslbError(ErrorCode.CONFIG_INVALID, 'MERIDIAN_ADMIN_TOKEN: must be at least 16 characters');
+    config.admin.tokens = [{ name: 'MERIDIAN_ADMIN_TOKEN', token: envToken, access: 'write' }, ...config.admin.tokens];
+  }
   const zonesDir = overrides.zonesDir ?? env.MERIDIAN_ZONES;
   if (zonesDir) config.zones.directory = path.resolve(zonesDir);
   const level = overrides.logLevel ?? env.MERIDIAN_LOG_LEVEL;

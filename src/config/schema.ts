@@ -59,6 +59,26 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    admin: Type.Object(
+      {
+        listen: Type.Union([Type.String({ minLength: 3 }), Type.Null()], {
+          default: '127.0.0.1:5380',
+          description: 'ADDR:PORT of the admin HTTP API; null: no API. Off loopback it needs a token.',
+        }),
+        tokens: Type.Array(
+          Type.Object(
+            {
+              name: Type.String({ minLength: 1, maxLength: 64 }),
+              token: Type.String({ minLength: 16, description: 'at least 16 characters' }),
+              access: Type.Union([Type.Literal('read'), Type.Literal('write')]),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [] },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

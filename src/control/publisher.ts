@@ -1,6 +1,7 @@
 import type { HealthMonitor, MonitoredTarget } from '../health/health-monitor.js';
 import { createSnapshot, type ChaosAnswers, type ClientLocator, type SnapshotStore } from '../snapshot/snapshot.js';
 import type { Zone } from '../zone/zone.js';
+import type { LatencySamples } from '../steer/latency-samples.js';
 
 /**
  * Assembles and publishes snapshots: zones from the reloader, health from the monitor.
@@ -13,7 +14,10 @@ export class SnapshotPublisher {
   readonly #monitor: HealthMonitor | null;
   #zones: ReadonlyMap<string, Zone>;
 
-  constructor(store: SnapshotStore, monitor: HealthMonitor | null) {
+  readonly #samples: LatencySamples | null;
+
+  constructor(store: SnapshotStore, monitor: HealthMonitor | null, samples: LatencySamples | null = null) {
+    this.#samples = samples;
     this.#store = store;
     this.#chaos = store.current.chaos;
     this.#locate = store.current.locate;
@@ -38,6 +42,7 @@ export class SnapshotPublisher {
         locate: this.#locate,
         health: monitor?.view(),
         regionRtt: monitor ? (region) => monitor.regionRtt(region) : undefined,
+        samples: this.#samples,
       }),
     );
   }

@@ -22,6 +22,8 @@ export interface EncodedResponse {
   readonly additionalCuts: readonly { readonly length: number; readonly count: number }[];
   readonly glueRequired: boolean;
   readonly rcode: number;
+  /** Origin key of the zone that answered ("" for none), for the query counters. */
+  readonly zone: string;
 }
 
 export class MessageWriter {
@@ -70,6 +72,7 @@ export class MessageWriter {
       additionalCuts,
       glueRequired: res.glueRequired,
       rcode: res.rcode,
+      zone: '',
     };
   }
 

@@ -8,7 +8,8 @@ import { clientSubnetOptionLength, normaliseAddress, parseClientSubnet, writeCli
 import { decide, type Decision } from '../steer/decide.js';
 import type { SteeredName } from '../steer/policy-file.js';
 import type { ClientInfo } from '../steer/types.js';
-import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
+import { findZone, steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
+import { DnsStats } from '../metrics/dns-stats.js';
 import { AnswerCache } from './answer-cache.js';
 import { MessageWriter, type EncodedResponse } from './message-writer.js';
 import { readQuery, type EdnsInfo, type Query } from './query-reader.js';
@@ -33,6 +34,7 @@ export class Responder {
   readonly #options: ResponderOptions;
   readonly #writer = new MessageWriter();
   readonly cache: AnswerCache;
+  readonly stats = new DnsStats();
 
   constructor(store: SnapshotStore, options: ResponderOptions) {
     this.#store = store;
@@ -45,10 +47,30 @@ export class Responder {
    * query came from: the client's location when the query has no usable ECS option.
    */
   respond(packet: Buffer, transport: Transport, source: string): Buffer | null {
+    const started = performance.now();
+    const out = this.#respond(packet, transport, source);
+    if (out === null) this.stats.dropped++;
+    else this.stats.recordQuery(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), Math.round((performance.now() - started) * 1000));
+    return out;
+  }
+
+  /** Zone and type of the query being answered, for the counters (set by #respond). */
+  #lastZone = '';
+  #lastQtype = 0;
+  #lastExtended = 0;
+
+  #respond(packet: Buffer, transport: Transport, source: string): Buffer | null {
+    this.#lastZone = '';
+    this.#lastQtype = 0;
+    this.#lastExtended = 0;
     const read = readQuery(packet);
     if (read.kind === 'drop') return null;
-    if (read.kind === 'error') return this.#errorResponse(packet, read.rcode, read.questionEnd, read.edns);
+    if (read.kind === 'error') {
+      this.#lastExtended = read.rcode >> 4;
+      return this.#errorResponse(packet, read.rcode, read.questionEnd, read.edns);
+    }
     const q = read.query;
+    this.#lastQtype = q.qtype;
     let ecs: ClientSubnet | null = null;
     if (q.edns?.clientSubnet) {
       const parsed = parseClientSubnet(q.edns.clientSubnet);
@@ -61,8 +83,11 @@ export class Responder {
 
     let client: ClientInfo | null = null;
     const clientInfo = (): ClientInfo => (client ??= locateClient(snapshot, ecs, source));
-    const steer = (name: SteeredName, qtype: number): Decision =>
-      decide(name, qtype === RRType.A ? 4 : 6, clientInfo(), steeringEnv(snapshot, Math.random, Date.now()));
+    const steer = (name: SteeredName, qtype: number): Decision => {
+      const d = decide(name, qtype === RRType.A ? 4 : 6, clientInfo(), steeringEnv(snapshot, Math.random, Date.now()));
+      this.stats.recordAnswer(d.targets, d.allDown, name.key);
+      return d;
+    };
 
     // A steered name's answer is cached by its decision, so steering runs first (DESIGN.md).
     const steered = (q.qtype === RRType.A || q.qtype === RRType.AAAA) && q.qclass === RRClass.IN ? snapshot.steered.get(q.key) : undefined;
@@ -86,9 +111,10 @@ export class Responder {
           return d;
         },
       });
-      encoded = this.#writer.encode(packet, q, res);
+      encoded = { ...this.#writer.encode(packet, q, res), zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '' };
       if (!dependsOnClient) this.cache.set(key, encoded);
     }
+    this.#lastZone = encoded.zone;
     return this.#finish(packet, q, encoded, transport, ecs, ecs?.usable ? scope : 0);
   }
 

@@ -10,12 +10,15 @@ import type { Logger } from 'pino';
 import { applyResult, force, initialHealth, isHealthy, type ForcedState, type TargetHealth } from './state-machine.js';
 import type { ProbeResult, ProbeSpec, Prober } from './types.js';
 
-/** One target to watch: `key` is stable across reloads ("example.com/eu-west"). */
+/**
+ * One target to watch: `key` is stable across reloads ("example.com/eu-west"). Targets
+ * without a probe are kept too (never probed, UNKNOWN = up), so operators can drain them.
+ */
 export interface MonitoredTarget {
   readonly key: string;
   readonly region: string;
   readonly address: string;
-  readonly probe: ProbeSpec;
+  readonly probe: ProbeSpec | null;
 }
 
 export interface HealthMonitorOptions {
@@ -72,7 +75,8 @@ export class HealthMonitor {
       }
       existing?.inFlight?.abort();
       const health = existing?.health ?? restoredStates.get(t.key) ?? initialHealth(now);
-      this.#entries.set(t.key, { watched: t, health, nextDue: now, inFlight: null, settled: health.status !== 'unknown' && existing !== undefined });
+      const settled = t.probe === null || (health.status !== 'unknown' && existing !== undefined);
+      this.#entries.set(t.key, { watched: t, health, nextDue: now, inFlight: null, settled });
     }
     for (const [key, e] of this.#entries) {
       if (!keep.has(key)) {
@@ -115,7 +119,7 @@ export class HealthMonitor {
     const now = this.#now();
     for (const e of this.#entries.values()) {
       if (this.#running >= this.#opts.concurrency) return;
-      if (e.inFlight !== null || e.nextDue > now) continue;
+      if (e.watched.probe === null || e.inFlight !== null || e.nextDue > now) continue;
       this.#launch(e);
     }
   }
@@ -124,7 +128,7 @@ export class HealthMonitor {
     const ctl = new AbortController();
     e.inFlight = ctl;
     this.#running++;
-    const spec = e.watched.probe;
+    const spec = e.watched.probe!;
     const started = this.#now();
     this.#opts
       .prober(spec, e.watched.address, ctl.signal)
@@ -158,7 +162,7 @@ export class HealthMonitor {
     this.counters.probes++;
     if (!result.ok) this.counters.failures++;
     const before = e.health;
-    e.health = applyResult(before, result, e.watched.probe);
+    e.health = applyResult(before, result, e.watched.probe!);
     const changed = before.status !== e.health.status || before.capacity !== e.health.capacity;
     if (before.status !== e.health.status) {
       this.counters.transitions++;

@@ -5,6 +5,7 @@ import type { SteeredName } from '../steer/policy-file.js';
 import type { ClientInfo, Target } from '../steer/types.js';
 import { isHealthy, type TargetHealth } from '../health/state-machine.js';
 import type { DecisionEnv } from '../steer/decide.js';
+import type { LatencySamples } from '../steer/latency-samples.js';
 
 /** Answers to CHAOS-class queries (version.bind, id.server); null means REFUSED. */
 export interface ChaosAnswers {
@@ -34,6 +35,8 @@ export interface Snapshot {
   readonly capacity: (target: Target) => number;
   /** Probe RTTs per region, read live: an estimate for regions the latency table lacks (scope 0). */
   readonly regionRtt: (region: string) => number | null;
+  /** RTT samples pushed through the admin API, read live (they age out by themselves). */
+  readonly samples: LatencySamples | null;
 }
 
 /** Turns an address (ECS or resolver) into ClientInfo. */
@@ -46,6 +49,7 @@ export interface SnapshotParts {
   readonly locate: ClientLocator;
   readonly health?: ReadonlyMap<string, TargetHealth>;
   readonly regionRtt?: (region: string) => number | null;
+  readonly samples?: LatencySamples | null;
 }
 
 const NO_HEALTH: ReadonlyMap<string, TargetHealth> = new Map();
@@ -70,6 +74,7 @@ export function createSnapshot(parts: SnapshotParts): Snapshot {
     },
     capacity: (t) => health.get(t.key)?.capacity ?? 1,
     regionRtt: parts.regionRtt ?? (() => null),
+    samples: parts.samples ?? null,
   };
 }
 
@@ -121,7 +126,9 @@ export function steeringEnv(snapshot: Snapshot, rand: () => number, now: number)
     capacity: snapshot.capacity,
     rand,
     now,
-    latency: (_client, region) => {
+    latency: (client, region) => {
+      const sampled = snapshot.samples?.lookup(client, region);
+      if (sampled) return sampled;
       const ms = snapshot.regionRtt(region);
       // A probe RTT is measured from here, not from the client: the same for every client.
       return ms === null ? null : { ms, scopePrefix: 0, matched: `probe RTT to ${region}` };

@@ -44,7 +44,7 @@ export interface SteeredName {
 
 export interface CompiledPolicy {
   readonly steered: SteeredName[];
-  /** Every probed target of the file, for the health monitor. */
+  /** Every target of the file, for the health monitor (unprobed ones can still be drained). */
   readonly monitored: MonitoredTarget[];
   readonly problems: FileProblem[];
 }
@@ -194,6 +194,8 @@ function monitoredTargets(data: PolicyFile, targets: Map<string, CompiledTarget>
   for (const [id, t] of Object.entries(data.targets)) {
     if (t.probe === undefined) {
       if (t.probeAddress !== undefined) at(['targets', id, 'probeAddress'], 'probeAddress without a probe');
+      const target = targets.get(id)!.target;
+      out.push({ key: target.key, region: target.region, address: t.ipv4[0] ?? t.ipv6[0] ?? '', probe: null });
       continue;
     }
     const spec = probes.get(t.probe);

@@ -17,6 +17,7 @@ before(async () => {
     ...base,
     zones: { ...base.zones, watch: false },
     dns: { ...base.dns, tcp: { idleTimeoutMs: 300, messageTimeoutMs: 300, maxConnections: 5 } },
+    admin: { ...base.admin, listen: null },
   };
   server = await startServer(config, pino({ level: 'silent' }));
   port = server.addresses[0]!.port;

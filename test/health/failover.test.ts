@@ -77,7 +77,7 @@ names:
 
 async function start(stateFile: string | null, startupWaitMs = 3000): Promise<RunningServer & { port: number }> {
   const base = loadConfig(null, { listen: ['127.0.0.1:0'], zonesDir: dir, logLevel: 'silent' }, {});
-  const config = { ...base, zones: { ...base.zones, watch: false }, health: { ...base.health, stateFile, startupWaitMs } };
+  const config = { ...base, zones: { ...base.zones, watch: false }, health: { ...base.health, stateFile, startupWaitMs }, admin: { ...base.admin, listen: null } };
   const s = await startServer(config, pino({ level: 'silent' }));
   return Object.assign(s, { port: s.addresses[0]!.port });
 }

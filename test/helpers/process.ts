@@ -45,7 +45,9 @@ export async function freePort(): Promise<number> {
 /** Starts `meridian serve` and resolves once it logs that it is serving. */
 export function startCliServer(args: string[]): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<number | null> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // No admin API unless asked: its default port would collide between tests.
+    const admin = args.includes('--admin') || args.includes('-a') ? [] : ['--admin', 'off'];
+    const child = spawn(process.execPath, [cliPath, 'serve', ...admin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();

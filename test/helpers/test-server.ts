@@ -13,10 +13,16 @@ export interface TestServer extends RunningServer {
   readonly port: number;
 }
 
-export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean; admin?: string } = {}): Promise<TestServer> {
   const base = loadConfig(configFile, { listen: ['127.0.0.1:0'], zonesDir, logLevel: 'silent' }, {});
-  // Health state stays in memory: tests must not share state through a file.
-  const config = { ...base, zones: { ...base.zones, watch: extra.watch ?? false }, health: { ...base.health, stateFile: null } };
+  // Health state stays in memory and the admin API is off unless a test asks for it: tests
+  // must not share state through a file or a fixed port.
+  const config = {
+    ...base,
+    zones: { ...base.zones, watch: extra.watch ?? false },
+    health: { ...base.health, stateFile: null },
+    admin: { ...base.admin, listen: extra.admin ?? null },
+  };
   const server = await startServer(config, pino({ level: 'silent' }));
   return Object.assign(server, { port: server.addresses[0]!.port });
 }

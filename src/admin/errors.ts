@@ -1,0 +1,21 @@
+/** API errors: an HTTP status, a stable code and the field at fault, as the JSON body says. */
+export class AdminError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | null;
+  readonly details: readonly string[];
+  constructor(status: number, code: string, message: string, field: string | null = null, details: readonly string[] = []) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+    this.details = details;
+  }
+}
+
+export const badRequest = (field: string, message: string, details: readonly string[] = []): AdminError =>
+  new AdminError(400, 'GSLB_ERR_API_INVALID', `${field}: ${message}`, field, details);
+export const notFound = (what: string): AdminError => new AdminError(404, 'GSLB_ERR_API_NOT_FOUND', `${what} not found`);
+export const conflict = (message: string): AdminError => new AdminError(409, 'GSLB_ERR_API_CONFLICT', message);
+export const stale = (expected: string, actual: string): AdminError =>
+  new AdminError(412, 'GSLB_ERR_API_STALE', `If-Match ${expected} does not match the current version ${actual}; read it again and retry`);

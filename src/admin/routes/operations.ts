@@ -1,0 +1,138 @@
+/** Health, drain and force-up, explain, latency samples, reload and status. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { isHealthy, type ForcedState } from '../../health/state-machine.js';
+import { explain, ExplainInputError } from '../../steer/explain.js';
+import { badRequest, notFound } from '../errors.js';
+import { parseCidr } from '../../steer/cidr.js';
+import { actor, type AdminDeps } from '../server.js';
+
+const IdParam = Type.Object({ id: Type.String({ minLength: 1 }) });
+const LatencyBody = Type.Object(
+  {
+    samples: Type.Array(
+      Type.Object(
+        { network: Type.String({ minLength: 3 }), region: Type.String({ minLength: 1 }), ms: Type.Number({ minimum: 0, maximum: 60_000 }) },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 100_000 },
+    ),
+    ttlSec: Type.Integer({ minimum: 1, maximum: 86_400, default: 600 }),
+  },
+  { additionalProperties: false },
+);
+const ExplainQuery = Type.Object(
+  { name: Type.String({ minLength: 1 }), type: Type.String({ default: 'A' }), client: Type.String({ minLength: 2 }) },
+  { additionalProperties: false },
+);
+
+export const operationRoutes =
+  (deps: AdminDeps): FastifyPluginAsync =>
+  async (app) => {
+    const { monitor } = deps;
+
+    app.get('/health', { config: { access: 'read' } }, async () => ({
+      targets: [...monitor.states()].map(([key, { target, health }]) => ({
+        id: key,
+        region: target.region,
+        probe: target.probe ? { type: target.probe.type, address: target.address, port: target.probe.port } : null,
+        state: health.status,
+        forced: health.forced,
+        healthy: isHealthy(health),
+        since: new Date(health.since).toISOString(),
+        reason: health.lastFailure && !isHealthy(health) ? health.lastFailure.reason : null,
+        lastResult: health.lastResult,
+        lastFailure: health.lastFailure,
+        rttMs: health.rttMs,
+        capacity: health.capacity,
+        restoredAgeMs: health.restoredAgeMs,
+        history: health.history,
+      })),
+    }));
+
+    /** "eu-west" (when one zone has it), "example.com/eu-west" or "eu-west@example.com". */
+    const resolveTarget = (id: string): string => {
+      const states = monitor.states();
+      if (states.has(id)) return id;
+      const at = id.indexOf('@');
+      if (at > 0) {
+        const key = `${id.slice(at + 1).replace(/\.$/, '').toLowerCase()}/${id.slice(0, at)}`;
+        if (states.has(key)) return key;
+      }
+      const matches = [...states.keys()].filter((k) => k.slice(k.lastIndexOf('/') + 1) === id);
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) throw badRequest('id', `"${id}" is a target in several zones: ${matches.join(', ')}; name one`);
+      throw notFound(`target ${id}`);
+    };
+
+    const override = (forced: ForcedState, verb: string) => async (req: { params: unknown; token: unknown }) => {
+      const key = resolveTarget((req.params as { id: string }).id);
+      monitor.force(key, forced);
+      deps.log.info({ audit: true, token: actor(req as never), change: `${verb} ${key}` }, `admin: ${verb} target ${key}`);
+      const h = monitor.states().get(key)!.health;
+      return { id: key, state: h.status, forced: h.forced, healthy: isHealthy(h) };
+    };
+    app.post('/targets/:id/drain', { config: { access: 'write' }, schema: { params: IdParam } }, override('down', 'drain'));
+    app.post('/targets/:id/undrain', { config: { access: 'write' }, schema: { params: IdParam } }, override(null, 'undrain'));
+    app.post('/targets/:id/force-up', { config: { access: 'write' }, schema: { params: IdParam } }, override('up', 'force up'));
+
+    const regionOverride = (forced: ForcedState, verb: string) => async (req: { params: unknown }) => {
+      const region = (req.params as { id: string }).id;
+      const keys = [...monitor.states()].filter(([, s]) => s.target.region === region).map(([k]) => k);
+      if (keys.length === 0) throw notFound(`region ${region}`);
+      for (const k of keys) monitor.force(k, forced);
+      deps.log.info({ audit: true, token: actor(req as never), change: `${verb} region ${region}`, targets: keys }, `admin: ${verb} region ${region}`);
+      return { region, targets: keys, forced };
+    };
+    app.post('/regions/:id/drain', { config: { access: 'write' }, schema: { params: IdParam } }, regionOverride('down', 'drain'));
+    app.post('/regions/:id/undrain', { config: { access: 'write' }, schema: { params: IdParam } }, regionOverride(null, 'undrain'));
+    app.post('/regions/:id/force-up', { config: { access: 'write' }, schema: { params: IdParam } }, regionOverride('up', 'force up'));
+
+    app.get('/explain', { config: { access: 'read' }, schema: { querystring: ExplainQuery } }, async (req) => {
+      const q = req.query as { name: string; type: string; client: string };
+      try {
+        return explain(deps.store.current, q.name, q.type, q.client);
+      } catch (err) {
+        if (err instanceof ExplainInputError) throw badRequest(/client|prefix/.test(err.message) ? 'client' : 'type', err.message);
+        throw err;
+      }
+    });
+
+    app.get('/latency', { config: { access: 'read' } }, async () => ({ samples: deps.samples.list() }));
+    app.post('/latency', { config: { access: 'write' }, schema: { body: LatencyBody } }, async (req) => {
+      const body = req.body as { samples: Array<{ network: string; region: string; ms: number }>; ttlSec: number };
+      // Check all before adding any: nothing is half-applied.
+      body.samples.forEach((s, i) => {
+        try {
+          parseCidr(s.network);
+        } catch (err) {
+          throw badRequest(`body.samples.${i}.network`, (err as Error).message);
+        }
+      });
+      for (const s of body.samples) deps.samples.add(s.network, s.region, s.ms, body.ttlSec);
+      return { accepted: body.samples.length, ttlSec: body.ttlSec };
+    });
+
+    app.post('/reload', { config: { access: 'write' } }, async (req) => {
+      const changed = deps.reload();
+      deps.log.info({ audit: true, token: actor(req), change: 'reload' }, 'admin: reload');
+      return {
+        changed,
+        snapshot: deps.store.current.version,
+        errors: deps.zones.statuses.flatMap((s) => s.problems.filter((p) => p.severity === 'error').map((p) => `${p.file}:${p.line}: ${p.message}`)),
+      };
+    });
+
+    app.get('/status', { config: { access: 'read' } }, async () => {
+      const snap = deps.store.current;
+      return {
+        version: deps.version,
+        startedAt: deps.startedAt.toISOString(),
+        uptimeSec: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+        snapshot: snap.version,
+        zones: [...snap.zones.values()].map((z) => ({ zone: z.originKey + '.', serial: z.serial })),
+        geoip: deps.geo.databases.map((d) => ({ file: d.file, type: d.databaseType, built: d.buildEpoch.toISOString() })),
+        health: { targets: monitor.states().size, ...monitor.counters },
+      };
+    });
+  };

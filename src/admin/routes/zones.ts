@@ -1,0 +1,187 @@
+/** Zones, records and steering policies. Every write is on disk before the answer. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { nameToText } from '../../dns/name.js';
+import { formatProblem } from '../../zone/record.js';
+import { actor, type AdminDeps } from '../server.js';
+import type { WriteResult } from '../zone-editor.js';
+
+const ZoneParam = Type.Object({ zone: Type.String({ minLength: 1 }) });
+const RecordParams = Type.Object({ zone: Type.String({ minLength: 1 }), name: Type.String({ minLength: 1 }), type: Type.String({ minLength: 1 }) });
+const RRsetBody = Type.Object(
+  { ttl: Type.Integer({ minimum: 0, maximum: 2147483647 }), rdata: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }) },
+  { additionalProperties: false },
+);
+const BatchBody = Type.Object(
+  {
+    operations: Type.Array(
+      Type.Object(
+        {
+          op: Type.Union([Type.Literal('put'), Type.Literal('delete')]),
+          name: Type.String({ minLength: 1 }),
+          type: Type.String({ minLength: 1 }),
+          ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })),
+          rdata: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 10_000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+const CreateZoneBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    ttl: Type.Integer({ minimum: 0, maximum: 2147483647, default: 3600 }),
+    soa: Type.Object(
+      {
+        mname: Type.String({ minLength: 1 }),
+        rname: Type.String({ minLength: 1 }),
+        refresh: Type.Integer({ minimum: 0, default: 7200 }),
+        retry: Type.Integer({ minimum: 0, default: 3600 }),
+        expire: Type.Integer({ minimum: 0, default: 1209600 }),
+        minimum: Type.Integer({ minimum: 0, default: 300 }),
+      },
+      { additionalProperties: false },
+    ),
+    ns: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    records: Type.Optional(
+      Type.Array(Type.Object({ name: Type.String(), type: Type.String(), ttl: Type.Optional(Type.Integer({ minimum: 0 })), rdata: Type.Array(Type.String(), { minItems: 1 }) }, { additionalProperties: false })),
+    ),
+  },
+  { additionalProperties: false },
+);
+const SectionParams = Type.Object({ zone: Type.String({ minLength: 1 }), section: Type.Union([Type.Literal('targets'), Type.Literal('names'), Type.Literal('probes')]), id: Type.String({ minLength: 1 }) });
+
+export const zoneRoutes =
+  (deps: AdminDeps): FastifyPluginAsync =>
+  async (app) => {
+    const { editor } = deps;
+    const written = (reply: FastifyReply, what: string, r: WriteResult, by: string, status = 200) => {
+      deps.log.info({ audit: true, token: by, change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial }, `admin: ${what}`);
+      reply.header('etag', `"${r.serial}"`);
+      return reply.status(status).send({ zone: r.zone, serial: r.serial });
+    };
+    const ifMatch = (h: string | string[] | undefined): string | undefined => (Array.isArray(h) ? h.join(',') : h);
+
+    app.get('/zones', { config: { access: 'read' } }, async () => ({
+      zones: deps.zones.statuses.map((s) => ({
+        zone: nameToText(s.origin),
+        file: s.file,
+        serial: s.zone?.serial ?? null,
+        records: s.zone?.recordCount ?? 0,
+        steeredNames: s.zone ? [...s.zone.steered.values()].map((n) => nameToText(n.owner)) : [],
+        loadedAt: s.loadedAt?.toISOString() ?? null,
+        errors: s.problems.filter((p) => p.severity === 'error').map(formatProblem),
+      })),
+    }));
+
+    app.post('/zones', { config: { access: 'write' }, schema: { body: CreateZoneBody } }, async (req, reply) => {
+      const r = await editor.createZone(req.body as never);
+      return written(reply, `create zone ${r.zone}`, r, actor(req), 201);
+    });
+
+    app.get('/zones/:zone', { config: { access: 'read' }, schema: { params: ZoneParam } }, async (req, reply) => {
+      const { zone } = req.params as { zone: string };
+      const s = editor.status(zone);
+      if (s.zone) reply.header('etag', `"${s.zone.serial}"`);
+      return {
+        zone: nameToText(s.origin),
+        file: s.file,
+        serial: s.zone?.serial ?? null,
+        loadedAt: s.loadedAt?.toISOString() ?? null,
+        lastLoadErrors: s.problems.filter((p) => p.severity === 'error').map(formatProblem),
+        warnings: s.problems.filter((p) => p.severity === 'warning').map(formatProblem),
+        records: s.zone ? editor.records(zone) : [],
+        policy: editor.policy(zone),
+      };
+    });
+
+    app.delete('/zones/:zone', { config: { access: 'write' }, schema: { params: ZoneParam } }, async (req, reply) => {
+      const r = await editor.deleteZone((req.params as { zone: string }).zone, ifMatch(req.headers['if-match']));
+      deps.log.info({ audit: true, token: actor(req), change: `delete zone ${r.zone}`, oldSerial: r.previousSerial }, `admin: delete zone ${r.zone}`);
+      return reply.status(204).send();
+    });
+
+    app.get('/zones/:zone/records', { config: { access: 'read' }, schema: { params: ZoneParam } }, async (req, reply) => {
+      const { zone } = req.params as { zone: string };
+      reply.header('etag', `"${editor.zone(zone).serial}"`);
+      return { records: editor.records(zone) };
+    });
+
+    app.get('/zones/:zone/records/:name/:type', { config: { access: 'read' }, schema: { params: RecordParams } }, async (req, reply) => {
+      const { zone, name, type } = req.params as { zone: string; name: string; type: string };
+      const found = editor.records(zone, name, type);
+      if (found.length === 0) return reply.status(404).send({ error: 'GSLB_ERR_API_NOT_FOUND', message: `no ${type} records at ${name} in ${zone}`, field: null, details: [] });
+      reply.header('etag', `"${editor.zone(zone).serial}"`);
+      return found[0];
+    });
+
+    app.put('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams, body: RRsetBody } }, async (req, reply) => {
+      const { zone, name, type } = req.params as { zone: string; name: string; type: string };
+      const r = await editor.putRRset(zone, name, type, req.body as { ttl: number; rdata: string[] }, ifMatch(req.headers['if-match']));
+      return written(reply, `put ${name} ${type}`, r, actor(req));
+    });
+
+    app.delete('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams } }, async (req, reply) => {
+      const { zone, name, type } = req.params as { zone: string; name: string; type: string };
+      const r = await editor.deleteRRset(zone, name, type, ifMatch(req.headers['if-match']));
+      return written(reply, `delete ${name} ${type}`, r, actor(req));
+    });
+
+    app.post('/zones/:zone/records/batch', { config: { access: 'write' }, schema: { params: ZoneParam, body: BatchBody } }, async (req, reply) => {
+      const { zone } = req.params as { zone: string };
+      const { operations } = req.body as { operations: Array<{ op: 'put' | 'delete'; name: string; type: string; ttl?: number; rdata?: string[] }> };
+      const ops = operations.map((o, i) => {
+        if (o.op === 'delete') return { op: 'delete' as const, name: o.name, type: o.type };
+        if (o.ttl === undefined || o.rdata === undefined) {
+          throw Object.assign(new Error(`body.operations.${i}: a put needs ttl and rdata`), { statusCode: 400 });
+        }
+        return { op: 'put' as const, name: o.name, type: o.type, ttl: o.ttl, rdata: o.rdata };
+      });
+      const r = await editor.batch(zone, ops, ifMatch(req.headers['if-match']));
+      return written(reply, `batch of ${ops.length} operations`, r, actor(req));
+    });
+
+    app.get('/zones/:zone/policy', { config: { access: 'read' }, schema: { params: ZoneParam } }, async (req, reply) => {
+      const { zone } = req.params as { zone: string };
+      reply.header('etag', `"${editor.zone(zone).serial}"`);
+      const policy = editor.policy(zone);
+      if (policy === null) return reply.status(404).send({ error: 'GSLB_ERR_API_NOT_FOUND', message: `zone ${zone} has no policy`, field: null, details: [] });
+      return policy;
+    });
+
+    app.put('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam, body: Type.Object({}, { additionalProperties: true }) } }, async (req, reply) => {
+      const { zone } = req.params as { zone: string };
+      const r = await editor.putPolicy(zone, req.body, ifMatch(req.headers['if-match']));
+      return written(reply, 'put policy', r, actor(req));
+    });
+
+    app.delete('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam } }, async (req, reply) => {
+      const { zone } = req.params as { zone: string };
+      const r = await editor.putPolicy(zone, null, ifMatch(req.headers['if-match']));
+      return written(reply, 'delete policy', r, actor(req));
+    });
+
+    app.get('/zones/:zone/policy/:section/:id', { config: { access: 'read' }, schema: { params: SectionParams } }, async (req, reply) => {
+      const { zone, section, id } = req.params as { zone: string; section: string; id: string };
+      const doc = (editor.policy(zone) ?? {}) as Record<string, Record<string, unknown> | undefined>;
+      const value = doc[section]?.[id];
+      if (value === undefined) return reply.status(404).send({ error: 'GSLB_ERR_API_NOT_FOUND', message: `${section}.${id} not found in the policy of ${zone}`, field: null, details: [] });
+      reply.header('etag', `"${editor.zone(zone).serial}"`);
+      return value;
+    });
+
+    app.put('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams, body: Type.Object({}, { additionalProperties: true }) } }, async (req, reply) => {
+      const { zone, section, id } = req.params as { zone: string; section: 'targets' | 'names' | 'probes'; id: string };
+      const r = await editor.patchPolicy(zone, section, id, req.body, ifMatch(req.headers['if-match']));
+      return written(reply, `put policy ${section}.${id}`, r, actor(req));
+    });
+
+    app.delete('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams } }, async (req, reply) => {
+      const { zone, section, id } = req.params as { zone: string; section: 'targets' | 'names' | 'probes'; id: string };
+      const r = await editor.patchPolicy(zone, section, id, null, ifMatch(req.headers['if-match']));
+      return written(reply, `delete policy ${section}.${id}`, r, actor(req));
+    });
+  };

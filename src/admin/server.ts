@@ -1,0 +1,114 @@
+/**
+ * The admin HTTP API (issue #5): fastify on its own listener, JSON under /v1, OpenAPI at
+ * /openapi.json, Prometheus text at /metrics. Bearer tokens, read-only or read-write.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+import type { HealthMonitor } from '../health/health-monitor.js';
+import type { SnapshotStore } from '../snapshot/snapshot.js';
+import type { LatencySamples } from '../steer/latency-samples.js';
+import type { GeoResolver } from '../geoip/geo-database.js';
+import type { ZoneDirectory } from '../zone/zone-directory.js';
+import { authenticate, type Access, type ApiToken } from './auth.js';
+import { AdminError } from './errors.js';
+import { operationRoutes } from './routes/operations.js';
+import { zoneRoutes } from './routes/zones.js';
+import type { ZoneEditor } from './zone-editor.js';
+
+export interface AdminDeps {
+  readonly editor: ZoneEditor;
+  readonly zones: ZoneDirectory;
+  readonly store: SnapshotStore;
+  readonly monitor: HealthMonitor;
+  readonly samples: LatencySamples;
+  readonly geo: GeoResolver;
+  readonly tokens: readonly ApiToken[];
+  /** Re-reads every zone file; true when answers changed. */
+  readonly reload: () => boolean;
+  readonly metrics: () => Promise<{ contentType: string; body: string }>;
+  readonly startedAt: Date;
+  readonly version: string;
+  readonly log: Logger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    token: ApiToken | null;
+  }
+  interface FastifyContextConfig {
+    /** The access a route needs; every route declares it. */
+    access?: Access | 'public';
+  }
+}
+
+const ANONYMOUS: ApiToken = { name: 'anonymous (no tokens configured)', access: 'write', digest: Buffer.alloc(32) };
+
+export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'admin' }) as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, useDefaults: true } },
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'meridian admin API', version: deps.version, description: 'Manage zones, records and steering; drain targets; read health; explain answers.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.decorateRequest('token', null);
+  app.addHook('onRequest', async (req, reply) => {
+    const need = req.routeOptions.config.access ?? 'write';
+    if (need === 'public') return;
+    // No tokens configured: only allowed on loopback (main.ts refuses otherwise), where the
+    // machine's users are trusted as with a local socket.
+    if (deps.tokens.length === 0) {
+      req.token = ANONYMOUS;
+      return;
+    }
+    const token = authenticate(req.headers.authorization, deps.tokens);
+    if (token === null) {
+      reply.header('www-authenticate', 'Bearer realm="meridian"');
+      throw new AdminError(401, 'GSLB_ERR_API_UNAUTHENTICATED', 'a valid bearer token is required (Authorization: Bearer <token>)');
+    }
+    if (need === 'write' && token.access !== 'write') {
+      throw new AdminError(403, 'GSLB_ERR_API_FORBIDDEN', `token "${token.name}" is read-only; this needs a read-write token`);
+    }
+    req.token = token;
+  });
+
+  app.setErrorHandler((err: Error & { validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>; validationContext?: string; statusCode?: number }, req, reply) => {
+    if (err instanceof AdminError) {
+      return reply.status(err.status).send({ error: err.code, message: err.message, field: err.field, details: err.details });
+    }
+    if (err.validation) {
+      const v = err.validation[0]!;
+      const missing = v.params?.missingProperty as string | undefined;
+      const extra = v.params?.additionalProperty as string | undefined;
+      const path = [err.validationContext, ...v.instancePath.split('/').filter(Boolean), missing ?? extra].filter(Boolean).join('.');
+      const message = extra ? 'unknown field' : v.message ?? 'is invalid';
+      return reply.status(400).send({ error: 'GSLB_ERR_API_INVALID', message: `${path}: ${message}`, field: path, details: [] });
+    }
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.status(err.statusCode).send({ error: 'GSLB_ERR_API_INVALID', message: err.message, field: null, details: [] });
+    }
+    req.log.error({ err }, 'admin API request failed');
+    return reply.status(500).send({ error: 'GSLB_ERR_API_INTERNAL', message: 'internal error; see the server log', field: null, details: [] });
+  });
+
+  app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/metrics', { config: { access: 'read' }, schema: { hide: true } }, async (_req, reply) => {
+    const m = await deps.metrics();
+    return reply.type(m.contentType).send(m.body);
+  });
+  await app.register(zoneRoutes(deps), { prefix: '/v1' });
+  await app.register(operationRoutes(deps), { prefix: '/v1' });
+  return app;
+}
+
+/** The token's name, for audit lines. */
+export function actor(req: FastifyRequest): string {
+  return req.token?.name ?? 'anonymous';
+}

@@ -1,0 +1,300 @@
+/**
+ * Admin writes to zones and policies. Each change is validated in full (the same parser,
+ * RDATA codecs, zone checks and policy schema as the files), written atomically with the
+ * SOA serial bumped, reloaded and published before the caller answers 2xx. Writes run one
+ * at a time; If-Match on the serial turns a stale write into 412.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { RRType, typeFromText, typeToText } from '../dns/constants.js';
+import { isSubdomain, nameKey, nameToText, parseName, type Name } from '../dns/name.js';
+import { compilePolicyText, policyFileFor } from '../steer/policy-file.js';
+import { writeFileAtomic } from '../storage/atomic-write.js';
+import { encodeRdataText, rdataToText } from '../zone/rdata/index.js';
+import { parseYamlSource } from '../config/yaml-source.js';
+import { formatProblem, type ZoneRecord } from '../zone/record.js';
+import { bumpSerial, serializeZone, zoneRecords } from '../zone/serialize.js';
+import { buildZone, type Zone } from '../zone/zone.js';
+import { ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
+import { AdminError, badRequest, conflict, notFound, stale } from './errors.js';
+
+export interface RRsetBody {
+  readonly ttl: number;
+  readonly rdata: readonly string[];
+}
+
+export type BatchOp =
+  | { readonly op: 'put'; readonly name: string; readonly type: string; readonly ttl: number; readonly rdata: readonly string[] }
+  | { readonly op: 'delete'; readonly name: string; readonly type: string };
+
+export interface WriteResult {
+  readonly zone: string;
+  readonly serial: number;
+  readonly previousSerial: number | null;
+}
+
+const API_SOURCE = { file: '(admin API)', line: 0 };
+const NOTE = 'written by the meridian admin API; edit through the API or by hand, comments are not kept';
+
+export class ZoneEditor {
+  readonly #dir: ZoneDirectory;
+  readonly #reload: () => void;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** `reload` re-reads changed files and publishes a snapshot (the zone reloader). */
+  constructor(dir: ZoneDirectory, reload: () => void) {
+    this.#dir = dir;
+    this.#reload = reload;
+  }
+
+  /** Runs writes one after another, so If-Match checks and writes never interleave. */
+  #serial<T>(work: () => T): Promise<T> {
+    const next = this.#queue.then(work, work);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  status(zoneName: string): ZoneFileStatus {
+    const key = nameKey(parseOrigin(zoneName));
+    const s = this.#dir.statuses.find((st) => nameKey(st.origin) === key);
+    if (!s) throw notFound(`zone ${zoneName}`);
+    return s;
+  }
+
+  zone(zoneName: string): Zone {
+    const s = this.status(zoneName);
+    if (!s.zone) throw new AdminError(409, 'GSLB_ERR_ZONE_INVALID', `zone ${zoneName} has no valid version loaded`, null, s.problems.map(formatProblem));
+    return s.zone;
+  }
+
+  /** The RRsets of a zone, optionally only those owned by `name` / of `type`. */
+  records(zoneName: string, name?: string, type?: string): Array<{ name: string; type: string; ttl: number; rdata: string[] }> {
+    const zone = this.zone(zoneName);
+    const owner = name === undefined ? null : nameKey(parseOwner(name, zone.origin));
+    const qtype = type === undefined ? null : parseType(type);
+    const out = new Map<string, { name: string; type: string; ttl: number; rdata: string[] }>();
+    for (const r of zoneRecords(zone)) {
+      if (owner !== null && nameKey(r.owner) !== owner) continue;
+      if (qtype !== null && r.type !== qtype) continue;
+      const k = `${nameKey(r.owner)}|${r.type}`;
+      const entry = out.get(k) ?? { name: nameToText(r.owner), type: typeToText(r.type), ttl: r.ttl, rdata: [] };
+      entry.rdata.push(rdataToText(r.type, r.rdata));
+      out.set(k, entry);
+    }
+    return [...out.values()];
+  }
+
+  putRRset(zoneName: string, name: string, type: string, body: RRsetBody, ifMatch: string | undefined): Promise<WriteResult> {
+    return this.batch(zoneName, [{ op: 'put', name, type, ttl: body.ttl, rdata: body.rdata }], ifMatch);
+  }
+
+  deleteRRset(zoneName: string, name: string, type: string, ifMatch: string | undefined): Promise<WriteResult> {
+    return this.batch(zoneName, [{ op: 'delete', name, type }], ifMatch);
+  }
+
+  /** Applies every operation or none. */
+  batch(zoneName: string, ops: readonly BatchOp[], ifMatch: string | undefined): Promise<WriteResult> {
+    return this.#serial(() => {
+      const status = this.status(zoneName);
+      const zone = this.zone(zoneName);
+      checkIfMatch(ifMatch, zone.serial);
+      let records = zoneRecords(zone);
+      ops.forEach((op, i) => {
+        const field = ops.length === 1 ? '' : `operations[${i}].`;
+        const owner = parseOwner(op.name, zone.origin, `${field}name`);
+        const type = parseType(op.type, `${field}type`);
+        if (type === RRType.SOA && op.op === 'delete') throw badRequest(`${field}type`, 'the SOA cannot be deleted');
+        const key = nameKey(owner);
+        const existing = records.filter((r) => nameKey(r.owner) === key && r.type === type);
+        if (op.op === 'delete' && existing.length === 0) throw notFound(`${typeToText(type)} records at ${nameToText(owner)}`);
+        records = records.filter((r) => !(nameKey(r.owner) === key && r.type === type));
+        if (op.op === 'put') {
+          if (op.rdata.length === 0) throw badRequest(`${field}rdata`, 'needs at least one record; use DELETE to remove the RRset');
+          if (type === RRType.SOA && op.rdata.length !== 1) throw badRequest(`${field}rdata`, 'a zone has exactly one SOA');
+          op.rdata.forEach((text, j) => {
+            let rdata: Buffer;
+            try {
+              rdata = encodeRdataText(type, text, zone.origin);
+            } catch (err) {
+              throw badRequest(`${field}rdata[${j}]`, (err as Error).message);
+            }
+            records.push({ owner, type, class: 1, ttl: op.ttl, rdata, source: API_SOURCE });
+          });
+        }
+      });
+      return this.#writeZone(status, zone, records, null);
+    });
+  }
+
+  /** Creates `<name>.zone` with an SOA and NS records (and any extra records). */
+  createZone(body: { name: string; ttl: number; soa: { mname: string; rname: string; refresh: number; retry: number; expire: number; minimum: number }; ns: string[]; records?: Array<{ name: string; type: string; ttl?: number; rdata: string[] }> }): Promise<WriteResult> {
+    return this.#serial(() => {
+      const origin = parseOrigin(body.name, 'name');
+      if (this.#dir.statuses.some((s) => nameKey(s.origin) === nameKey(origin))) throw conflict(`zone ${nameToText(origin)} exists`);
+      const file = path.join(this.#dir.directory, `${nameToText(origin).replace(/\.$/, '') || 'root'}${ZONE_FILE_SUFFIX}`);
+      const records: ZoneRecord[] = [];
+      const add = (owner: Name, type: number, ttl: number, text: string, field: string): void => {
+        try {
+          records.push({ owner, type, class: 1, ttl, rdata: encodeRdataText(type, text, origin), source: API_SOURCE });
+        } catch (err) {
+          throw badRequest(field, (err as Error).message);
+        }
+      };
+      const s = body.soa;
+      add(origin, RRType.SOA, body.ttl, `${s.mname} ${s.rname} 1 ${s.refresh} ${s.retry} ${s.expire} ${s.minimum}`, 'soa');
+      body.ns.forEach((ns, i) => add(origin, RRType.NS, body.ttl, ns, `ns[${i}]`));
+      (body.records ?? []).forEach((r, i) => {
+        const owner = parseOwner(r.name, origin, `records[${i}].name`);
+        const type = parseType(r.type, `records[${i}].type`);
+        r.rdata.forEach((text, j) => add(owner, type, r.ttl ?? body.ttl, text, `records[${i}].rdata[${j}]`));
+      });
+      const built = buildZone(origin, file, records);
+      rejectProblems(built.problems);
+      writeFileAtomic(file, serializeZone(origin, records, NOTE));
+      this.#reload();
+      return { zone: nameToText(origin), serial: 1, previousSerial: null };
+    });
+  }
+
+  deleteZone(zoneName: string, ifMatch: string | undefined): Promise<WriteResult> {
+    return this.#serial(() => {
+      const status = this.status(zoneName);
+      if (status.zone) checkIfMatch(ifMatch, status.zone.serial);
+      const policy = policyFileFor(status.file);
+      fs.rmSync(status.file, { force: true });
+      if (policy) fs.rmSync(policy, { force: true });
+      syncDir(path.dirname(status.file));
+      this.#reload();
+      return { zone: nameToText(status.origin), serial: 0, previousSerial: status.zone?.serial ?? null };
+    });
+  }
+
+  /** The policy file as data (null when the zone has none). */
+  policy(zoneName: string): unknown {
+    const status = this.status(zoneName);
+    const file = policyFileFor(status.file);
+    if (!file) return null;
+    return parseYamlSource(fs.readFileSync(file, 'utf8'), file).value ?? null;
+  }
+
+  /** Replaces the policy (null deletes it), validated by the policy schema against the zone. */
+  putPolicy(zoneName: string, policy: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
+    return this.#serial(() => {
+      const status = this.status(zoneName);
+      const zone = this.zone(zoneName);
+      checkIfMatch(ifMatch, zone.serial);
+      const existing = policyFileFor(status.file);
+      const target = existing ?? status.file.replace(/\.zone$/, '.policy.yaml');
+      return this.#writeZone(status, zone, zoneRecords(zone), { file: target, policy });
+    });
+  }
+
+  /** Read-modify-write of one part of the policy (targets.<id>, names.<name>, probes.<id>, latency). */
+  patchPolicy(zoneName: string, section: 'targets' | 'names' | 'probes', id: string, value: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
+    const doc = (this.policy(zoneName) ?? { targets: {}, names: {} }) as Record<string, Record<string, unknown> | undefined>;
+    const part = { ...(doc[section] ?? {}) };
+    if (value === null) {
+      if (!(id in part)) throw notFound(`${section}.${id} in the policy of ${zoneName}`);
+      delete part[id];
+    } else {
+      part[id] = value;
+    }
+    return this.putPolicy(zoneName, { ...doc, [section]: part }, ifMatch);
+  }
+
+  /** Validates everything, then writes the policy (if given) and the zone with a bumped serial, then reloads. */
+  #writeZone(status: ZoneFileStatus, zone: Zone, records: ZoneRecord[], policy: { file: string; policy: unknown | null } | null): WriteResult {
+    const soa = records.find((r) => r.type === RRType.SOA && nameKey(r.owner) === zone.originKey);
+    if (!soa) throw badRequest('type', 'the zone needs its SOA');
+    const previous = zone.serial;
+    const bumped = { ...soa, rdata: bumpSerial(soa.rdata, Math.max(previous, soaSerial(soa.rdata))) };
+    const next = records.map((r) => (r === soa ? bumped : r));
+
+    let policyText: string | null = null;
+    let compiled;
+    if (policy) {
+      if (policy.policy !== null) {
+        policyText = `# ${NOTE}\n` + toYaml(policy.policy);
+        compiled = compilePolicyText(policyText, policy.file, zone.origin);
+        rejectProblems(compiled.problems, 'policy');
+      }
+    } else {
+      const file = policyFileFor(status.file);
+      compiled = file ? compilePolicyText(fs.readFileSync(file, 'utf8'), file, zone.origin) : undefined;
+    }
+    const built = buildZone(zone.origin, status.file, next, compiled?.steered ?? [], compiled?.monitored ?? []);
+    rejectProblems(built.problems);
+
+    if (policy) {
+      if (policyText !== null) writeFileAtomic(policy.file, policyText);
+      else if (fs.existsSync(policy.file)) {
+        fs.rmSync(policy.file);
+        syncDir(path.dirname(policy.file));
+      }
+    }
+    writeFileAtomic(status.file, serializeZone(zone.origin, next, NOTE));
+    this.#reload();
+    const after = this.status(nameToText(zone.origin));
+    if (after.zone?.serial !== soaSerial(bumped.rdata)) {
+      throw new AdminError(500, 'GSLB_ERR_API_RELOAD', 'the change was written but did not load', null, after.problems.map(formatProblem));
+    }
+    return { zone: nameToText(zone.origin), serial: after.zone.serial, previousSerial: previous };
+  }
+}
+
+function soaSerial(rdata: Buffer): number {
+  return rdata.readUInt32BE(rdata.length - 20);
+}
+
+function checkIfMatch(ifMatch: string | undefined, serial: number): void {
+  if (ifMatch === undefined || ifMatch === '*') return;
+  const current = `"${serial}"`;
+  const wanted = ifMatch.split(',').map((s) => s.trim().replace(/^W\//, ''));
+  if (!wanted.includes(current)) throw stale(ifMatch, current);
+}
+
+function rejectProblems(problems: readonly { severity: string; message: string; file: string; line: number }[], field = 'records'): void {
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (errors.length > 0) throw badRequest(field, errors.map((e) => e.message).join('; '), errors.map((e) => formatProblem(e as never)));
+}
+
+function parseOrigin(text: string, field = 'zone'): Name {
+  try {
+    return parseName(text.endsWith('.') ? text : text + '.', null);
+  } catch (err) {
+    throw badRequest(field, (err as Error).message);
+  }
+}
+
+/**
+ * A name in a URL or body: "@" for the apex; absolute with a final dot; a full name without
+ * the dot when it ends in the zone's name ("www.example.com"); otherwise relative ("www").
+ */
+function parseOwner(text: string, origin: Name, field = 'name'): Name {
+  let owner: Name;
+  try {
+    if (text === '@') return origin;
+    const asAbsolute = parseName(text.endsWith('.') ? text : text + '.', null);
+    owner = text.endsWith('.') || isSubdomain(asAbsolute, origin) ? asAbsolute : parseName(text, origin);
+  } catch (err) {
+    throw badRequest(field, (err as Error).message);
+  }
+  if (!isSubdomain(owner, origin)) throw badRequest(field, `${nameToText(owner)} is outside the zone ${nameToText(origin)}`);
+  return owner;
+}
+
+function parseType(text: string, field = 'type'): number {
+  const t = typeFromText(text);
+  if (t === undefined || t === RRType.ANY || t === RRType.OPT || t === RRType.AXFR || t === RRType.IXFR) throw badRequest(field, `"${text}" is not a record type`);
+  return t;
+}
+
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

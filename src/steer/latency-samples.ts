@@ -1,0 +1,65 @@
+/**
+ * RTT samples pushed by operators or measurement systems (admin API): network → region → ms,
+ * smoothed (EWMA) and aged out after their TTL. Read by the latency filter after the policy
+ * file's own table, with the sample's network as the ECS scope.
+ */
+import { commonPrefixLength, parseAddress, parseCidr, type Cidr } from './cidr.js';
+import type { ClientInfo, LatencyEstimate } from './types.js';
+
+interface Sample {
+  readonly cidr: Cidr;
+  ms: number;
+  expires: number;
+}
+
+const ALPHA = 0.3;
+
+export class LatencySamples {
+  readonly #samples = new Map<string, Sample>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** Adds one sample; throws with a clear message on a bad network. */
+  add(network: string, region: string, ms: number, ttlSec: number): void {
+    const cidr = parseCidr(network);
+    const key = `${cidr.text}|${region}`;
+    const existing = this.#samples.get(key);
+    const expires = this.#now() + ttlSec * 1000;
+    if (existing && existing.expires > this.#now()) {
+      existing.ms += ALPHA * (ms - existing.ms);
+      existing.expires = expires;
+    } else {
+      this.#samples.set(key, { cidr, ms, expires });
+    }
+  }
+
+  /** The longest-prefix live sample for the client and region. */
+  lookup(client: ClientInfo, region: string): LatencyEstimate | null {
+    if (this.#samples.size === 0) return null;
+    const address = parseAddress(client.address);
+    if (address === null) return null;
+    const now = this.#now();
+    let best: Sample | null = null;
+    for (const [key, s] of this.#samples) {
+      if (s.expires <= now) {
+        this.#samples.delete(key);
+        continue;
+      }
+      if (!key.endsWith(`|${region}`) || s.cidr.family !== address.family || s.cidr.prefix > client.sourcePrefix) continue;
+      if (commonPrefixLength(address, s.cidr) < s.cidr.prefix) continue;
+      if (best === null || s.cidr.prefix > best.cidr.prefix) best = s;
+    }
+    return best === null ? null : { ms: best.ms, scopePrefix: best.cidr.prefix, matched: `sample ${best.cidr.text}` };
+  }
+
+  /** Live samples, for the API. */
+  list(): Array<{ network: string; region: string; ms: number; expiresAt: string }> {
+    const now = this.#now();
+    return [...this.#samples]
+      .filter(([, s]) => s.expires > now)
+      .map(([key, s]) => ({ network: s.cidr.text, region: key.slice(key.lastIndexOf('|') + 1), ms: Math.round(s.ms * 10) / 10, expiresAt: new Date(s.expires).toISOString() }));
+  }
+}

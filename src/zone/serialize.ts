@@ -1,0 +1,55 @@
+/**
+ * Zones back to master files, for admin API writes: every record in presentation form,
+ * owner names absolute, the apex first with its SOA. Comments and layout of a hand-written
+ * file are not kept (as with BIND's dynamic updates); the data is.
+ */
+import { RRType, typeToText } from '../dns/constants.js';
+import { nameToText, type Name } from '../dns/name.js';
+import { rdataToText } from './rdata/index.js';
+import type { ZoneRecord } from './record.js';
+import type { Zone } from './zone.js';
+
+/** Every record of a zone, apex first (SOA, then NS), then names in canonical order. */
+export function zoneRecords(zone: Zone): ZoneRecord[] {
+  const out: ZoneRecord[] = [];
+  const keys = [...zone.nodes.keys()].sort(canonicalOrder);
+  for (const key of keys) {
+    const node = zone.nodes.get(key)!;
+    const sets = [...node.rrsets.values()].sort((a, b) => typeRank(a.type) - typeRank(b.type) || a.type - b.type);
+    for (const set of sets) {
+      for (const rdata of set.rdatas) out.push({ owner: set.owner, type: set.type, class: set.class, ttl: set.ttl, rdata, source: set.source });
+    }
+  }
+  return out;
+}
+
+/** SOA first and NS second at a name; other types by number. */
+function typeRank(type: number): number {
+  return type === RRType.SOA ? 0 : type === RRType.NS ? 1 : 2;
+}
+
+/** RFC 4034 §6.1-like order on keys: compare label by label from the right. */
+function canonicalOrder(a: string, b: string): number {
+  const la = a === '' ? [] : a.split('.').reverse();
+  const lb = b === '' ? [] : b.split('.').reverse();
+  for (let i = 0; i < Math.min(la.length, lb.length); i++) {
+    if (la[i] !== lb[i]) return la[i]! < lb[i]! ? -1 : 1;
+  }
+  return la.length - lb.length;
+}
+
+export function serializeZone(origin: Name, records: readonly ZoneRecord[], note: string): string {
+  const lines = [`; ${nameToText(origin)} ${note}`, `$ORIGIN ${nameToText(origin)}`];
+  for (const r of records) {
+    lines.push(`${nameToText(r.owner)}\t${r.ttl}\t${r.class === 3 ? 'CH' : 'IN'}\t${typeToText(r.type)}\t${rdataToText(r.type, r.rdata)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** SOA RDATA with the serial advanced by one (RFC 1982 arithmetic wraps at 2^32). */
+export function bumpSerial(soaRdata: Buffer, serial: number): Buffer {
+  const out = Buffer.from(soaRdata);
+  // The serial sits right after MNAME and RNAME: 20 octets before the end.
+  out.writeUInt32BE((serial + 1) >>> 0, out.length - 20);
+  return out;
+}
