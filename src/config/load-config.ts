@@ -50,11 +50,12 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
     throw new GslbError(ErrorCode.CONFIG_INVALID, details.join('\n'), details);
   }
   const config = candidate;
-  // Relative paths: against the config file's folder, or the project folder for the defaults.
-  const base = file !== null ? path.dirname(file) : packageRoot;
-  config.zones.directory = path.resolve(file !== null ? base : process.cwd(), config.zones.directory);
-  if (config.geoip.location !== null) config.geoip.location = path.resolve(base, config.geoip.location);
-  if (config.geoip.asn !== null) config.geoip.asn = path.resolve(base, config.geoip.asn);
+  // Zones: relative to the config file, else the working folder. A GeoIP path written in the file is relative to the file; a default one to the project.
+  const given = (raw as { geoip?: Record<string, unknown> } | null)?.geoip ?? {};
+  const baseFor = (field: string): string => (file !== null && given[field] !== undefined ? path.dirname(file) : packageRoot);
+  config.zones.directory = path.resolve(file !== null ? path.dirname(file) : process.cwd(), config.zones.directory);
+  if (config.geoip.location !== null) config.geoip.location = path.resolve(baseFor('location'), config.geoip.location);
+  if (config.geoip.asn !== null) config.geoip.asn = path.resolve(baseFor('asn'), config.geoip.asn);
   const envListen = env.MERIDIAN_LISTEN?.split(',').map((s) => s.trim()).filter(Boolean);
   const listen = overrides.listen?.length ? overrides.listen : envListen?.length ? envListen : null;
   if (listen) config.dns.listen = listen;
