@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { udp } from '../helpers/dns-client.js';
+import { rcodeOf, udp } from '../helpers/dns-client.js';
 import { freePort, runCli, startCliServer, tempCopy } from '../helpers/process.js';
 import { projectRoot } from '../helpers/test-server.js';
 
@@ -219,6 +219,37 @@ describe('admin API', () => {
       assert.ok(value >= last, `acknowledged ${last}, found ${value} after the restart`);
     } finally {
       await again.stop();
+    }
+  });
+
+  it('creates and deletes zones, and takes latency samples that steer answers', async () => {
+    const r = await start();
+    try {
+      const created = await call(r, 'POST', '/v1/zones', {
+        name: 'new.test',
+        soa: { mname: 'ns1.new.test.', rname: 'hostmaster.new.test.' },
+        ns: ['ns1.new.test.'],
+        records: [{ name: 'ns1', type: 'A', rdata: ['192.0.2.53'] }, { name: 'www', type: 'A', rdata: ['192.0.2.80'] }],
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.json));
+      assert.deepEqual(await a(r, 'www.new.test'), ['192.0.2.80']);
+      assert.equal((await call(r, 'POST', '/v1/zones', { name: 'new.test', soa: { mname: 'a.', rname: 'b.' }, ns: ['a.'] })).status, 409);
+      const policy = {
+        targets: { one: { region: 'one', ipv4: ['192.0.2.1'] }, two: { region: 'two', ipv4: ['192.0.2.2'] } },
+        names: { fast: { policy: [{ latency: {} }, { first: 1 }] } },
+      };
+      assert.equal((await call(r, 'PUT', '/v1/zones/new.test/policy', policy)).status, 200);
+      const ask = async () => (await udp(r.dns, 'fast.new.test', 'A')).msg.answers.map((x) => String(x.data));
+      assert.deepEqual(await ask(), ['192.0.2.1'], 'no estimate: all kept, the first wins');
+      const sample = await call(r, 'POST', '/v1/latency', { samples: [{ network: '127.0.0.0/8', region: 'two', ms: 5 }, { network: '127.0.0.0/8', region: 'one', ms: 50 }], ttlSec: 60 });
+      assert.equal(sample.status, 200);
+      assert.deepEqual(await ask(), ['192.0.2.2'], 'the sample makes region two faster');
+      assert.equal((await call(r, 'POST', '/v1/latency', { samples: [{ network: '10.0.0.1/8', region: 'x', ms: 1 }] })).status, 400);
+      assert.equal((await call(r, 'DELETE', '/v1/zones/new.test')).status, 204);
+      assert.equal(rcodeOf((await udp(r.dns, 'www.new.test', 'A')).raw), 5, 'REFUSED once the zone is gone');
+      assert.equal(fs.existsSync(path.join(dir.dir, 'new.test.zone')), false);
+    } finally {
+      await r.stop();
     }
   });
 
