@@ -3,6 +3,7 @@
  * answer. Pure functions; the responder calls them only when a query carries the option.
  */
 import { isIPv4 } from 'node:net';
+import { formatIPv6 } from '../geoip/address.js';
 
 export interface ClientSubnet {
   readonly family: 1 | 2;
@@ -43,12 +44,8 @@ export function parseClientSubnet(data: Buffer): ClientSubnetResult {
   return { ok: true, value: { family, sourcePrefix, address, addressBytes: Buffer.from(addressBytes), usable: sourcePrefix > 0 && !mapped && isRoutable(full) } };
 }
 
-/** Canonical (RFC 5952) text of 16 octets; the WHATWG URL parser does the compression. */
-function ipv6Text(b: Buffer): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  return new URL(`http://[${groups.join(':')}]`).hostname.slice(1, -1);
-}
+/** Canonical (RFC 5952) text of 16 octets. */
+const ipv6Text = formatIPv6;
 
 /** Networks that say nothing about where a client is (RFC 6890 special-purpose, private, link-local, CGNAT, ULA, multicast). */
 export function isRoutable(address: Buffer): boolean {

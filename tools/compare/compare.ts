@@ -7,6 +7,7 @@
  * Self-contained on purpose (no dns-packet, nothing from src/): the comparison must not
  * share a decoder, and so a bug, with the server it checks.
  */
+import { formatIPv6 } from '../../src/geoip/address.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 
@@ -350,28 +351,9 @@ function characterStrings(rdata: Buffer, from = 0): string[] {
   return out;
 }
 
-/** RFC 5952 text: lower case, leading zeros dropped, the longest run (2+) of zero groups as "::". */
+/** RFC 5952 text (shared with the GeoIP code). */
 function ipv6Text(b: Buffer): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i));
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hexes = g.map((x) => x.toString(16));
-  if (bestStart < 0) return hexes.join(':');
-  return `${hexes.slice(0, bestStart).join(':')}::${hexes.slice(bestStart + bestLen).join(':')}`;
+  return formatIPv6(b);
 }
 
 const hex = (b: Buffer): string => b.toString('hex').toUpperCase();
