@@ -21,30 +21,21 @@ export interface Metrics {
 export function createMetrics(src: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'meridian_process_' });
-  const counter = (name: string, help: string, labelNames: string[], fill: (c: Counter) => void): void => {
-    new Counter({
+  // Each metric refills itself from the plain counters when scraped.
+  const metric = <M extends Counter | Gauge>(Kind: new (c: { name: string; help: string; labelNames: string[]; registers: Registry[]; collect: (this: M) => void }) => M, name: string, help: string, labelNames: string[], fill: (m: M) => void): void => {
+    new Kind({
       name,
       help,
       labelNames,
       registers: [registry],
-      collect() {
+      collect(this: M) {
         this.reset();
         fill(this);
       },
     });
   };
-  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill(this);
-      },
-    });
-  };
+  const counter = (name: string, help: string, labelNames: string[], fill: (c: Counter) => void): void => metric(Counter, name, help, labelNames, fill);
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void): void => metric(Gauge, name, help, labelNames, fill);
 
   counter('meridian_dns_queries_total', 'DNS queries answered, by zone, type and rcode', ['zone', 'type', 'rcode'], (c) => {
     for (const [key, n] of src.stats.queries) {
