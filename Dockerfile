@@ -2,7 +2,9 @@
 #   docker build -t meridian .
 #   docker run -p 53:5300/udp -p 53:5300/tcp -v "$PWD/zones:/app/zones:ro" meridian
 # Inside the container it listens on 0.0.0.0:5300 (unprivileged); publish 53/udp and 53/tcp
-# to it as above, so no capability is needed.
+# to it as above, so no capability is needed. The admin API stays on the container's
+# loopback unless you give it an address and a token:
+#   -e MERIDIAN_ADMIN=0.0.0.0:5380 -e MERIDIAN_ADMIN_TOKEN=<16+ chars> -p 5380:5380
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
