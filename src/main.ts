@@ -15,6 +15,7 @@ import { formatProblem } from './zone/record.js';
 import { ZoneDirectory } from './zone/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';
+import { removeStaleTemps } from './storage/atomic-write.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { runProbe } from './health/probes/index.js';
 import { HealthStateWriter, loadHealthState } from './health/state-file.js';
@@ -143,6 +144,8 @@ export interface StartOptions {
 
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const listen = config.dns.listen.map(parseListenAddress);
+  const stale = removeStaleTemps(config.zones.directory);
+  if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');
   const zones = new ZoneDirectory(config.zones.directory);
   const first = zones.load(true);
   const errors = first.problems.filter((p) => p.severity === 'error');

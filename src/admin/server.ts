@@ -48,7 +48,8 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'admin' }) as unknown as FastifyBaseLogger,
     disableRequestLogging: true,
-    ajv: { customOptions: { allErrors: false, coerceTypes: false, useDefaults: true } },
+    // removeAdditional off: a field the schema does not know is a 400, never silently dropped.
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false } },
   });
   await app.register(swagger, {
     openapi: {

@@ -16,7 +16,7 @@ import { parseYamlSource } from '../config/yaml-source.js';
 import { formatProblem, type ZoneRecord } from '../zone/record.js';
 import { bumpSerial, serializeZone, zoneRecords } from '../zone/serialize.js';
 import { buildZone, type Zone } from '../zone/zone.js';
-import { ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
+import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
 import { AdminError, badRequest, conflict, notFound, stale } from './errors.js';
 
 export interface RRsetBody {
@@ -48,9 +48,17 @@ export class ZoneEditor {
     this.#reload = reload;
   }
 
-  /** Runs writes one after another, so If-Match checks and writes never interleave. */
+  /**
+   * Runs writes one after another, so If-Match checks and writes never interleave. Each
+   * starts by re-reading changed files, so a hand edit not yet picked up is built upon, not
+   * overwritten.
+   */
   #serial<T>(work: () => T): Promise<T> {
-    const next = this.#queue.then(work, work);
+    const run = (): T => {
+      this.#reload();
+      return work();
+    };
+    const next = this.#queue.then(run, run);
     this.#queue = next.catch(() => undefined);
     return next;
   }
@@ -132,7 +140,12 @@ export class ZoneEditor {
     return this.#serial(() => {
       const origin = parseOrigin(body.name, 'name');
       if (this.#dir.statuses.some((s) => nameKey(s.origin) === nameKey(origin))) throw conflict(`zone ${nameToText(origin)} exists`);
-      const file = path.join(this.#dir.directory, `${nameToText(origin).replace(/\.$/, '') || 'root'}${ZONE_FILE_SUFFIX}`);
+      const base = `${nameToText(origin).replace(/\.$/, '') || 'root'}${ZONE_FILE_SUFFIX}`;
+      // The file name must load back as this very zone, inside the zones folder.
+      if (base.includes('/') || base.includes('\\') || base.startsWith('.') || !loadsAs(base, origin)) {
+        throw badRequest('name', `"${body.name}" cannot be stored as a zone file name; use letters, digits, "-" and "_" in labels`);
+      }
+      const file = path.join(this.#dir.directory, base);
       const records: ZoneRecord[] = [];
       const add = (owner: Name, type: number, ttl: number, text: string, field: string): void => {
         try {
@@ -153,6 +166,9 @@ export class ZoneEditor {
       rejectProblems(built.problems);
       writeFileAtomic(file, serializeZone(origin, records, NOTE));
       this.#reload();
+      if (!this.#dir.statuses.some((st) => st.file === file && st.zone !== null)) {
+        throw new AdminError(500, 'GSLB_ERR_API_RELOAD', 'the zone was written but did not load');
+      }
       return { zone: nameToText(origin), serial: 1, previousSerial: null };
     });
   }
@@ -185,6 +201,7 @@ export class ZoneEditor {
       const zone = this.zone(zoneName);
       checkIfMatch(ifMatch, zone.serial);
       const existing = policyFileFor(status.file);
+      if (policy === null && existing === null) throw notFound(`a policy for ${zoneName}`);
       const target = existing ?? status.file.replace(/\.zone$/, '.policy.yaml');
       return this.#writeZone(status, zone, zoneRecords(zone), { file: target, policy });
     });
@@ -296,5 +313,13 @@ function syncDir(dir: string): void {
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+function loadsAs(fileName: string, origin: Name): boolean {
+  try {
+    return nameKey(originFromFileName(fileName)) === nameKey(origin);
+  } catch {
+    return false;
   }
 }

@@ -64,7 +64,12 @@ function addressBytes(address: string): Buffer {
 export function explain(snapshot: Snapshot, name: string, type: string, clientArg: string, now = Date.now(), rand = Math.random): Explanation {
   const qtype = type.toUpperCase() === 'AAAA' ? RRType.AAAA : RRType.A;
   if (type.toUpperCase() !== 'A' && type.toUpperCase() !== 'AAAA') throw new ExplainInputError(`type "${type}": only A and AAAA answers are steered`);
-  const owner = parseName(name.endsWith('.') ? name : name + '.', null);
+  let owner;
+  try {
+    owner = parseName(name.endsWith('.') ? name : name + '.', null);
+  } catch (err) {
+    throw new ExplainInputError(`name "${name}": ${(err as Error).message}`);
+  }
   const c = parseClientArg(clientArg);
   const client = snapshot.locate(c.address, c.family, c.prefix, c.fromEcs);
   const entry = snapshot.steered.get(owner.map(labelKey).join('.'));

@@ -29,3 +29,24 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     fs.closeSync(dirFd);
   }
 }
+
+/**
+ * Removes temp files that an earlier process left behind when it died mid-write (their
+ * rename never happened, so they hold nothing acknowledged). Returns the names removed.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}

@@ -93,7 +93,10 @@ export const operationRoutes =
       try {
         return explain(deps.store.current, q.name, q.type, q.client);
       } catch (err) {
-        if (err instanceof ExplainInputError) throw badRequest(/client|prefix/.test(err.message) ? 'client' : 'type', err.message);
+        if (err instanceof ExplainInputError) {
+          const field = err.message.startsWith('name ') ? 'name' : /client|prefix|subnet/.test(err.message) ? 'client' : 'type';
+          throw badRequest(field, err.message);
+        }
         throw err;
       }
     });

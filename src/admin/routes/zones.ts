@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { nameToText } from '../../dns/name.js';
 import { formatProblem } from '../../zone/record.js';
 import { actor, type AdminDeps } from '../server.js';
+import { badRequest } from '../errors.js';
 import type { WriteResult } from '../zone-editor.js';
 
 const ZoneParam = Type.Object({ zone: Type.String({ minLength: 1 }) });
@@ -135,9 +136,8 @@ export const zoneRoutes =
       const { operations } = req.body as { operations: Array<{ op: 'put' | 'delete'; name: string; type: string; ttl?: number; rdata?: string[] }> };
       const ops = operations.map((o, i) => {
         if (o.op === 'delete') return { op: 'delete' as const, name: o.name, type: o.type };
-        if (o.ttl === undefined || o.rdata === undefined) {
-          throw Object.assign(new Error(`body.operations.${i}: a put needs ttl and rdata`), { statusCode: 400 });
-        }
+        if (o.ttl === undefined) throw badRequest(`operations[${i}].ttl`, 'a put needs ttl');
+        if (o.rdata === undefined) throw badRequest(`operations[${i}].rdata`, 'a put needs rdata');
         return { op: 'put' as const, name: o.name, type: o.type, ttl: o.ttl, rdata: o.rdata };
       });
       const r = await editor.batch(zone, ops, ifMatch(req.headers['if-match']));
