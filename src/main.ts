@@ -26,7 +26,7 @@ import { createAdminServer } from './admin/server.js';
 import { makeToken } from './admin/auth.js';
 import { ZoneEditor } from './admin/zone-editor.js';
 import { LatencySamples } from './steer/latency-samples.js';
-import { createMetrics } from './metrics/prometheus.js';
+import { createMetricsRegistry } from './metrics/registry.js';
 import type { FileProblem } from './zone/record.js';
 import type { Zone } from './zone/zone.js';
 
@@ -112,7 +112,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     );
   }
   if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
-  const metrics = createMetrics({ stats: p.responder.stats, cache: p.responder.cache, health: p.monitor, snapshotVersion: () => p.store.current.version });
+  const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, health: p.monitor, snapshotVersion: () => p.store.current.version });
   const app = await createAdminServer({
     editor: new ZoneEditor(p.zones, () => p.reload(false)),
     zones: p.zones,
@@ -122,7 +122,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     geo: p.geo,
     tokens: config.admin.tokens.map((t) => makeToken(t.name, t.token, t.access)),
     reload: () => p.reload(true),
-    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
+    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
     startedAt: new Date(),
     version: VERSION,
     log: p.log,

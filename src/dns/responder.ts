@@ -9,7 +9,7 @@ import { decide, type Decision } from '../steer/decide.js';
 import type { SteeredName } from '../steer/policy-file.js';
 import type { ClientInfo } from '../steer/types.js';
 import { findZone, steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
-import { DnsStats } from '../metrics/dns-stats.js';
+import { QueryStats } from '../metrics/query-stats.js';
 import { AnswerCache } from './answer-cache.js';
 import { MessageWriter, type EncodedResponse } from './message-writer.js';
 import { readQuery, type EdnsInfo, type Query } from './query-reader.js';
@@ -34,7 +34,7 @@ export class Responder {
   readonly #options: ResponderOptions;
   readonly #writer = new MessageWriter();
   readonly cache: AnswerCache;
-  readonly stats = new DnsStats();
+  readonly stats = new QueryStats();
 
   constructor(store: SnapshotStore, options: ResponderOptions) {
     this.#store = store;
@@ -50,7 +50,7 @@ export class Responder {
     const started = performance.now();
     const out = this.#respond(packet, transport, source);
     if (out === null) this.stats.dropped++;
-    else this.stats.recordQuery(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), Math.round((performance.now() - started) * 1000));
+    else this.stats.record(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), (performance.now() - started) * 1000);
     return out;
   }
 
@@ -85,7 +85,8 @@ export class Responder {
     const clientInfo = (): ClientInfo => (client ??= locateClient(snapshot, ecs, source));
     const steer = (name: SteeredName, qtype: number): Decision => {
       const d = decide(name, qtype === RRType.A ? 4 : 6, clientInfo(), steeringEnv(snapshot, Math.random, Date.now()));
-      this.stats.recordAnswer(d.targets, d.allDown, name.key);
+      this.stats.recordAnswer(d.targets);
+      if (d.allDown) this.stats.recordFailOpen(name.key, name.whenAllDown.action);
       return d;
     };
 

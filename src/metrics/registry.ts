@@ -1,0 +1,132 @@
+/**
+ * The Prometheus registry (issue #5). Every meridian_ metric fills itself, when scraped,
+ * from plain counters (QueryStats, the answer cache, the health monitor): the data plane
+ * never calls prom-client.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type { AnswerCache } from '../dns/answer-cache.js';
+import type { HealthMonitor } from '../health/health-monitor.js';
+import { isHealthy } from '../health/state-machine.js';
+import type { LatencyHistogram, QueryStats } from './query-stats.js';
+
+export interface MetricsSources {
+  readonly queryStats: QueryStats;
+  readonly cache: AnswerCache;
+  /** null when nothing is probed: the health metrics are then left out. */
+  readonly health: HealthMonitor | null;
+  readonly snapshotVersion: () => number;
+}
+
+export interface MetricsRegistryOptions {
+  /** Add prom-client's default process and Node.js metrics (process_*, nodejs_*). Default true. */
+  readonly defaultMetrics?: boolean;
+}
+
+/** A fresh registry (never prom-client's global one); serve `registry.metrics()` with `registry.contentType`. */
+export function createMetricsRegistry(src: MetricsSources, options: MetricsRegistryOptions = {}): Registry {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  // Counters and gauges refilled from `fill` at every scrape (prom-client's collect()).
+  type Fill<L extends string> = (set: (labels: Partial<Record<L, string>>, value: number) => void) => void;
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: Fill<L>): void => {
+    new Counter<L>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect(this: Counter<L>) {
+        this.reset();
+        fill((labels, value) => this.inc(labels, value));
+      },
+    });
+  };
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: Fill<L>): void => {
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect(this: Gauge<L>) {
+        this.reset();
+        fill((labels, value) => this.set(labels, value));
+      },
+    });
+  };
+  const unlabelled =
+    (value: () => number): Fill<never> =>
+    (set) =>
+      set({}, value());
+
+  const stats = src.queryStats;
+  counter('meridian_dns_queries_total', 'DNS queries answered, by zone, query type and response code', ['zone', 'type', 'rcode'], (set) =>
+    stats.forEachQuery((zone, type, rcode, n) => set({ zone: zoneLabel(zone), type, rcode }, n)),
+  );
+  registry.registerMetric(latencyHistogram('meridian_dns_query_duration_seconds', 'time to answer one DNS query, from packet in to answer built', () => stats.latency()));
+  counter('meridian_dns_dropped_total', 'packets dropped without an answer (responses, runts, unreadable headers)', [], unlabelled(() => stats.dropped));
+
+  const cache = src.cache;
+  counter('meridian_answer_cache_hits_total', 'answers served from the encoded-answer cache', [], unlabelled(() => cache.hits));
+  counter('meridian_answer_cache_misses_total', 'answers that had to be resolved and encoded', [], unlabelled(() => cache.misses));
+  gauge('meridian_answer_cache_entries', 'encoded answers held for the current snapshot', [], unlabelled(() => cache.size));
+
+  counter('meridian_steered_answers_total', 'steering decisions that answered with the target', ['target', 'region'], (set) =>
+    stats.forEachAnswer((target, region, n) => set({ target, region }, n)),
+  );
+  counter('meridian_fail_open_total', 'steering decisions made while every target of the name was down, by what the policy did (whenAllDown)', ['name', 'action'], (set) =>
+    stats.forEachFailOpen((name, action, n) => set({ name: `${name}.`, action }, n)),
+  );
+
+  const health = src.health;
+  if (health !== null) {
+    counter('meridian_health_probes_total', 'health probes run', [], unlabelled(() => health.counters.probes));
+    counter('meridian_health_probe_failures_total', 'health probes that failed', [], unlabelled(() => health.counters.failures));
+    counter('meridian_health_transitions_total', 'health status transitions (unknown, up, down)', [], unlabelled(() => health.counters.transitions));
+    gauge('meridian_health_target_up', '1 when answers may use the target (probe status and operator override), else 0', ['target', 'region', 'forced'], (set) => {
+      for (const [key, { target, health: h }] of health.states()) set({ target: key, region: target.region, forced: h.forced ?? '' }, isHealthy(h) ? 1 : 0);
+    });
+    gauge('meridian_health_probe_rtt_seconds', 'smoothed probe round-trip time (EWMA), once a probe has answered', ['target'], (set) => {
+      for (const [key, { health: h }] of health.states()) if (h.rttMs !== null) set({ target: key }, h.rttMs / 1000);
+    });
+  }
+
+  gauge('meridian_snapshot_version', 'version of the snapshot being served', [], unlabelled(src.snapshotVersion));
+  return registry;
+}
+
+/** Zone origin key → label: "example.com." ("" stays "": the query matched no zone). */
+function zoneLabel(zoneKey: string): string {
+  return zoneKey === '' ? '' : `${zoneKey}.`;
+}
+
+/**
+ * A histogram read from precounted buckets. prom-client's Histogram can only be fed by
+ * observe(), so this is a metric object of our own; Registry takes any object with name,
+ * get() and reset() (its cluster aggregator registers such objects too).
+ */
+function latencyHistogram(name: string, help: string, read: () => LatencyHistogram): Metric {
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    async get() {
+      const h = read();
+      const values: Array<{ metricName: string; labels: Record<string, string>; value: number }> = [];
+      let cumulative = 0;
+      h.boundsUs.forEach((us, i) => {
+        cumulative += h.counts[i]!;
+        values.push({ metricName: `${name}_bucket`, labels: { le: String(us / 1e6) }, value: cumulative });
+      });
+      cumulative += h.counts[h.boundsUs.length]!;
+      values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: cumulative });
+      values.push({ metricName: `${name}_sum`, labels: {}, value: h.sumUs / 1e6 });
+      values.push({ metricName: `${name}_count`, labels: {}, value: h.count });
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
+    },
+    reset() {
+      // Precounted: nothing of ours to reset.
+    },
+  };
+  return metric as unknown as Metric;
+}
