@@ -8,7 +8,7 @@ import { ZoneReloader } from './control/zone-reloader.js';
 import { Responder } from './dns/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
 import { DnsServer, type BoundAddress } from './server/dns-server.js';
-import { parseListenAddress } from './server/listen-address.js';
+import { isLoopbackHost, parseListenAddress } from './server/listen-address.js';
 import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator } from './snapshot/snapshot.js';
 import { GeoResolver, openGeoDatabase } from './geoip/geo-database.js';
 import { formatProblem } from './zone/record.js';
@@ -105,7 +105,7 @@ interface AdminParts {
 /** The admin API, refusing a non-loopback address without a token (issue #5). */
 async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstance> {
   const address = parseListenAddress(config.admin.listen!);
-  if (config.admin.tokens.length === 0 && !isLoopback(address.host)) {
+  if (config.admin.tokens.length === 0 && !isLoopbackHost(address.host)) {
     throw new GslbError(
       ErrorCode.CONFIG_INVALID,
       `refusing to serve the admin API on ${config.admin.listen} without a token: set MERIDIAN_ADMIN_TOKEN or admin.tokens, or listen on loopback`,
@@ -132,10 +132,6 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
 }
 
 export const VERSION = '0.1.0';
-
-function isLoopback(host: string): boolean {
-  return host === '::1' || host.startsWith('127.');
-}
 
 export interface StartOptions {
   /** Install SIGHUP for reloads (the CLI does; tests call reload() instead). */

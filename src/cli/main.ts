@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-/** The `meridian` command: serve, check, explain. */
+/** The `meridian` command: serve, check, explain, balance. */
 import { Command, Option } from 'commander';
 import { runCheck } from './check.js';
 import { runServe } from './serve.js';
 import { runExplain } from './explain.js';
+import { runBalance } from './balance.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -45,6 +46,15 @@ program
   .option('--json', 'print the trace as JSON')
   .action((name: string, type: string, opts: { client: string; config?: string; zones?: string; json?: boolean }) => {
     process.exitCode = runExplain(name, type, opts);
+  });
+
+program
+  .command('balance')
+  .description('run the regional L7 balancer: an HTTP reverse proxy over a region\'s backends (see README "Regional balancer"); SIGHUP reloads the config')
+  .requiredOption('-c, --config <file>', 'balancer config file (YAML or JSON)')
+  .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .action(async (opts: { config: string; logLevel?: string }) => {
+    process.exitCode = await runBalance(opts);
   });
 
 await program.parseAsync(process.argv);

@@ -3,11 +3,12 @@
  * from plain counters (QueryStats, the answer cache, the health monitor): the data plane
  * never calls prom-client.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { AnswerCache } from '../dns/answer-cache.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import { isHealthy } from '../health/state-machine.js';
 import type { LatencyHistogram, QueryStats } from './query-stats.js';
+import { selfFillingMetrics } from './self-filling.js';
 
 export interface MetricsSources {
   readonly queryStats: QueryStats;
@@ -27,36 +28,7 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
-  // Counters and gauges refilled from `fill` at every scrape (prom-client's collect()).
-  type Fill<L extends string> = (set: (labels: Partial<Record<L, string>>, value: number) => void) => void;
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: Fill<L>): void => {
-    new Counter<L>({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect(this: Counter<L>) {
-        this.reset();
-        fill((labels, value) => this.inc(labels, value));
-      },
-    });
-  };
-  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: Fill<L>): void => {
-    new Gauge<L>({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect(this: Gauge<L>) {
-        this.reset();
-        fill((labels, value) => this.set(labels, value));
-      },
-    });
-  };
-  const unlabelled =
-    (value: () => number): Fill<never> =>
-    (set) =>
-      set({}, value());
+  const { counter, gauge, unlabelled } = selfFillingMetrics(registry);
 
   const stats = src.queryStats;
   counter('meridian_dns_queries_total', 'DNS queries answered, by zone, query type and response code', ['zone', 'type', 'rcode'], (set) =>

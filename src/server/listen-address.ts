@@ -25,3 +25,8 @@ export function parseListenAddress(text: string): ListenAddress {
 export function formatListenAddress(a: { host: string; port: number }): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
+
+/** 127.0.0.0/8 and ::1: addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === '::1' || host.startsWith('127.');
+}

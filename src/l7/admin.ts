@@ -1,0 +1,75 @@
+/**
+ * The balancer's own admin listener, apart from the traffic port: /healthz for the GSLB's
+ * balancer probe, /status, /metrics, drain/undrain and reload. Reads are open; changes need
+ * the bearer token when one is set, and a token is required off loopback.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { ErrorCode, GslbError } from '../errors.js';
+import { isLoopbackHost, parseListenAddress } from '../server/listen-address.js';
+import type { Balancer } from './balancer.js';
+import type { BalancerConfig } from './config.js';
+import { statusReport } from './status.js';
+
+export interface BalancerAdmin {
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+const DrainBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { backend: { type: 'string', pattern: '^[^/]+/[^/]+$', description: '"pool/id"; absent: the whole balancer' } },
+} as const;
+
+export async function createBalancerAdmin(balancer: Balancer, config: BalancerConfig['admin'], log: Logger): Promise<BalancerAdmin> {
+  const listen = parseListenAddress(config.listen!);
+  if (config.token === null && !isLoopbackHost(listen.host)) {
+    throw new GslbError(ErrorCode.CONFIG_INVALID, `admin.listen: refusing to serve ${config.listen} off loopback without admin.token`);
+  }
+  const app: FastifyInstance = Fastify({
+    // Warnings only: a log line per /healthz probe would drown the balancer's own log.
+    loggerInstance: log.child({ component: 'balancer-admin' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+  const digest = (t: string): Buffer => createHash('sha256').update(t).digest();
+  const expected = config.token === null ? null : digest(config.token);
+  const authorized = (header: string | undefined): boolean => {
+    if (expected === null) return true;
+    const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return m !== null && timingSafeEqual(digest(m[1]!), expected);
+  };
+
+  app.get('/healthz', async (_req, reply) => {
+    const h = balancer.health();
+    return reply.status(h.up ? 200 : 503).send(h);
+  });
+  app.get('/status', async () => statusReport(balancer.runtime, balancer.draining, Date.now()));
+  app.get('/metrics', async (_req, reply) => reply.type(balancer.metrics.registry.contentType).send(await balancer.metrics.registry.metrics()));
+
+  const change = (draining: boolean) => async (req: { body: unknown; headers: { authorization?: string } }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
+    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
+    const target = (req.body as { backend?: string } | undefined)?.backend ?? null;
+    if (!balancer.setDraining(target, draining)) return reply.status(404).send({ error: 'L7_NO_SUCH_BACKEND', message: `backend: no backend "${target}"`, field: 'backend' });
+    const status = statusReport(balancer.runtime, balancer.draining, Date.now());
+    if (target === null) return reply.status(200).send({ draining: status.draining, drained: status.drained });
+    const [poolName, id] = target.split('/') as [string, string];
+    const b = status.pools.find((p) => p.name === poolName)!.backends.find((x) => x.id === id)!;
+    return reply.status(200).send({ backend: target, draining: b.draining, drained: b.drained, inFlight: b.inFlight });
+  };
+  app.post('/drain', { schema: { body: { ...DrainBody, nullable: true } } }, change(true));
+  app.post('/undrain', { schema: { body: { ...DrainBody, nullable: true } } }, change(false));
+  app.post('/reload', async (req, reply) => {
+    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
+    const outcome = balancer.reload();
+    return outcome.ok ? reply.status(200).send({ reloaded: true }) : reply.status(400).send({ error: 'L7_CONFIG_INVALID', message: outcome.errors.join('\n'), details: outcome.errors });
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    return reply.status(status).send({ error: status === 500 ? 'L7_INTERNAL' : 'L7_INVALID_REQUEST', message: err.message });
+  });
+  await app.listen({ host: listen.host, port: listen.port });
+  return { address: app.server.address() as AddressInfo, close: () => app.close() };
+}

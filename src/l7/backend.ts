@@ -1,0 +1,105 @@
+/**
+ * One backend of a pool and everything the request path reads about it. A plain mutable
+ * object with a stable shape (as undici keeps its hot objects): the request path bumps
+ * counters; health, ejection and drain are set by the pool's control side.
+ */
+import { Pool as UndiciPool } from 'undici';
+import { initialHealth, type TargetHealth } from '../health/state-machine.js';
+import type { BackendConfig } from './config.js';
+import { parseBackendAddress } from './config.js';
+
+/** Latency smoothing for least-response-time: each response moves the average this far. */
+const EWMA_ALPHA = 0.2;
+
+export interface BackendTimeouts {
+  readonly connectMs: number;
+  readonly headersMs: number;
+  readonly idleMs: number;
+}
+
+export class Backend {
+  /** "<pool>/<id>": stable across reloads, used in cookies, metrics and the API. */
+  readonly key: string;
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  /** Host header value when a client sent none, and the origin undici connects to. */
+  readonly origin: string;
+  weight: number;
+  maxRequests: number;
+  maxConnections: number;
+  dispatcher: UndiciPool;
+
+  /** Requests (and WebSocket tunnels) in flight now. */
+  inFlight = 0;
+  /** Smoothed response-header latency in ms; 0 until the first response. */
+  latencyMs = 0;
+  requests = 0;
+  errors = 0;
+  responses2xx = 0;
+  responses3xx = 0;
+  responses4xx = 0;
+  responses5xx = 0;
+
+  /** Active-check state (rise/fall); UNKNOWN counts as usable until the first check. */
+  health: TargetHealth;
+  /** Passive checks: errors in a row, when the current ejection ends, ejections so far. */
+  consecutiveErrors = 0;
+  ejectedUntil = 0;
+  ejections = 0;
+  /** Operator drain: no new requests; in-flight ones finish. */
+  draining = false;
+  /** When the backend last became usable; slow start ramps from here. */
+  usableSince: number;
+
+  /** Scratch for smooth weighted round robin (nginx's current_weight). */
+  currentWeight = 0;
+  /** Set for the length of one pick to keep an algorithm off this backend (slow start, retry elsewhere). */
+  skipped = false;
+
+  constructor(poolName: string, config: BackendConfig, timeouts: BackendTimeouts, now: number) {
+    this.key = `${poolName}/${config.id}`;
+    this.id = config.id;
+    const { host, port } = parseBackendAddress(config.address);
+    this.host = host;
+    this.port = port;
+    this.origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.weight = config.weight;
+    this.maxRequests = config.maxRequests;
+    this.maxConnections = config.maxConnections;
+    this.dispatcher = createDispatcher(this.origin, config.maxConnections, timeouts);
+    this.health = initialHealth(now);
+    this.usableSince = now;
+  }
+
+  /** Whether one more request fits under its circuit breaker. */
+  hasRoom(): boolean {
+    return !this.skipped && this.inFlight < this.maxRequests;
+  }
+
+  isEjected(now: number): boolean {
+    return this.ejectedUntil > now;
+  }
+
+  recordLatency(ms: number): void {
+    this.latencyMs = this.latencyMs === 0 ? ms : this.latencyMs + EWMA_ALPHA * (ms - this.latencyMs);
+  }
+
+  countStatus(status: number): void {
+    if (status >= 500) this.responses5xx++;
+    else if (status >= 400) this.responses4xx++;
+    else if (status >= 300) this.responses3xx++;
+    else this.responses2xx++;
+  }
+}
+
+export function createDispatcher(origin: string, connections: number, t: BackendTimeouts): UndiciPool {
+  return new UndiciPool(origin, {
+    connections,
+    pipelining: 1,
+    connect: { timeout: t.connectMs },
+    headersTimeout: t.headersMs,
+    bodyTimeout: t.idleMs,
+    keepAliveTimeout: 30_000,
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * The regional balancer as a whole: the proxy listener, the admin listener, config reload and
+ * drain. `startBalancer` is what `meridian balance` and the tests call.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { ErrorCode, GslbError } from '../errors.js';
+import { parseListenAddress } from '../server/listen-address.js';
+import { createBalancerAdmin, type BalancerAdmin } from './admin.js';
+import { loadBalancerConfig, type BalancerConfig } from './config.js';
+import { BalancerMetrics } from './metrics.js';
+import { createRequestHandler, type ProxyState } from './proxy.js';
+import { buildRuntime, retireRuntime, startChecks, type Runtime } from './runtime.js';
+import { healthReport } from './status.js';
+import { createUpgradeHandler } from './websocket.js';
+
+export interface BalancerOptions {
+  readonly log: Logger;
+  /** The file reload() reads again; null when the config was given in memory. */
+  readonly configFile: string | null;
+  /** How long start-up waits for the first round of health checks. */
+  readonly startupWaitMs?: number;
+  /** Process metrics in /metrics (off in tests that start many balancers). */
+  readonly defaultMetrics?: boolean;
+}
+
+export type ReloadOutcome = { readonly ok: true } | { readonly ok: false; readonly errors: readonly string[] };
+
+export class Balancer {
+  private readonly state: ProxyState;
+  private admin: BalancerAdmin | null = null;
+
+  private constructor(
+    private readonly server: http.Server,
+    state: ProxyState,
+    private readonly options: BalancerOptions,
+  ) {
+    this.state = state;
+  }
+
+  static async start(config: BalancerConfig, options: BalancerOptions): Promise<Balancer> {
+    const deps = { now: Date.now, random: Math.random };
+    let balancer: Balancer | null = null;
+    const runtime = buildRuntime(config, deps, options.log, () => balancer?.logHealth());
+    const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
+    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now };
+    await startChecks(runtime, options.startupWaitMs ?? 3000);
+    const server = createServer(config);
+    server.on('request', createRequestHandler(state));
+    server.on('upgrade', createUpgradeHandler(state));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    const listen = parseListenAddress(config.listen);
+    await listenOn(server, listen.host, listen.port);
+    balancer = new Balancer(server, state, options);
+    if (config.admin.listen !== null) balancer.admin = await createBalancerAdmin(balancer, config.admin, options.log);
+    options.log.info({ listen: balancer.address, admin: balancer.adminAddress, pools: [...runtime.pools.keys()] }, 'balancer listening');
+    return balancer;
+  }
+
+  get address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  get adminAddress(): AddressInfo | null {
+    return this.admin?.address ?? null;
+  }
+
+  get runtime(): Runtime {
+    return this.state.runtime;
+  }
+
+  get metrics(): BalancerMetrics {
+    return this.state.metrics;
+  }
+
+  get draining(): boolean {
+    return this.state.draining;
+  }
+
+  health(now = Date.now()) {
+    return healthReport(this.state.runtime, this.state.draining, now);
+  }
+
+  /** Reads the config file again; a bad file leaves the running config untouched. */
+  reload(): ReloadOutcome {
+    if (this.options.configFile === null) return { ok: false, errors: ['no config file to reload'] };
+    let next: BalancerConfig;
+    try {
+      next = loadBalancerConfig(this.options.configFile);
+    } catch (err) {
+      const errors = err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message];
+      this.options.log.error({ errors }, 'balancer config reload failed; the previous config keeps serving');
+      return { ok: false, errors };
+    }
+    return this.apply(next);
+  }
+
+  /** Swaps in a new config; in-flight requests finish on the pools they started on. */
+  apply(next: BalancerConfig): ReloadOutcome {
+    const old = this.state.runtime;
+    const fixed = (['listen', 'tls', 'admin'] as const).filter((k) => JSON.stringify(old.config[k]) !== JSON.stringify(next[k]));
+    if (fixed.length > 0) {
+      this.options.log.warn({ fields: fixed }, 'these fields only change on restart; the rest of the new config applies now');
+    }
+    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: old.config.tls, admin: old.config.admin };
+    const runtime = buildRuntime(merged, { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
+    this.state.runtime = runtime;
+    retireRuntime(old, runtime);
+    for (const c of runtime.checks) c.start();
+    this.options.log.info({ pools: [...runtime.pools.keys()] }, 'balancer config reloaded');
+    return { ok: true };
+  }
+
+  /** Drains one backend ("pool/id") or, without one, the whole balancer. False when no such backend. */
+  setDraining(target: string | null, draining: boolean): boolean {
+    if (target === null) {
+      this.state.draining = draining;
+      this.options.log.info({ draining }, draining ? 'balancer draining' : 'balancer undrained');
+      return true;
+    }
+    const slash = target.indexOf('/');
+    const pool = this.state.runtime.pools.get(target.slice(0, slash));
+    const b = slash < 0 ? undefined : pool?.find(target.slice(slash + 1));
+    if (pool === undefined || b === undefined) return false;
+    b.draining = draining;
+    pool.refresh();
+    this.options.log.info({ backend: b.key, draining }, draining ? 'backend draining' : 'backend undrained');
+    return true;
+  }
+
+  private logHealth(): void {
+    const h = this.health();
+    this.options.log.info({ healthy: h.healthy, total: h.total, up: h.up }, 'balancer health');
+  }
+
+  /** Stops accepting, lets requests in flight finish (up to graceMs), then closes everything. */
+  async close(graceMs = 5000): Promise<void> {
+    const rt = this.state.runtime;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const deadline = setTimeout(() => this.server.closeAllConnections(), graceMs);
+    await closed;
+    clearTimeout(deadline);
+    for (const pool of rt.pools.values()) pool.stop();
+    retireRuntime(rt, null);
+    await Promise.all([...rt.pools.values()].flatMap((p) => p.backends.map((b) => b.dispatcher.destroy().catch(() => undefined))));
+    await this.admin?.close();
+  }
+}
+
+function createServer(config: BalancerConfig): http.Server {
+  const options: http.ServerOptions = {
+    keepAliveTimeout: config.timeouts.clientKeepAliveMs,
+    headersTimeout: config.timeouts.clientHeadersMs,
+    requestTimeout: 0, // bodies may stream for long; idle backends are cut by the backend idle timeout
+  };
+  if (config.tls === null) return http.createServer(options);
+  let cert: Buffer;
+  let key: Buffer;
+  try {
+    cert = fs.readFileSync(config.tls.cert);
+    key = fs.readFileSync(config.tls.key);
+  } catch (err) {
+    throw new GslbError(ErrorCode.CONFIG_INVALID, `tls: cannot read the certificate or key: ${(err as Error).message}`);
+  }
+  return https.createServer({ ...options, cert, key }) as unknown as http.Server;
+}
+
+function listenOn(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(new GslbError(ErrorCode.LISTEN_FAILED, `cannot listen on ${host}:${port}: ${err.message}`));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,229 @@
+/**
+ * The regional balancer's config file (`meridian balance --config FILE`): schema with every
+ * knob's default and bounds, loaded from YAML or JSON, with errors naming file, line and field.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
+import { describeSchemaError, parseYamlSource } from '../config/yaml-source.js';
+import { ErrorCode, GslbError } from '../errors.js';
+import { parseListenAddress } from '../server/listen-address.js';
+import { formatProblem } from '../zone/record.js';
+import { ALGORITHM_NAMES } from './algorithms/index.js';
+
+const ms = (def: number, min: number, max: number, description: string) => Type.Integer({ minimum: min, maximum: max, default: def, description });
+const obj = <T extends Parameters<typeof Type.Object>[0]>(props: T, description?: string) =>
+  Type.Object(props, { default: {}, additionalProperties: false, ...(description !== undefined && { description }) });
+
+const BackendSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'unique within its pool' }),
+    address: Type.String({ description: 'HOST:PORT of the backend; IPv6 as [::1]:8080' }),
+    weight: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
+    maxConnections: Type.Integer({ minimum: 1, maximum: 100_000, default: 256, description: 'keep-alive connections the balancer opens to it' }),
+    maxRequests: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1024, description: 'requests in flight to it at once (circuit breaker)' }),
+  },
+  { additionalProperties: false },
+);
+
+const HealthCheckSchema = Type.Object(
+  {
+    type: Type.Union([Type.Literal('http'), Type.Literal('tcp')], { default: 'http' }),
+    path: Type.String({ pattern: '^/', default: '/healthz' }),
+    expect: Type.Array(Type.Tuple([Type.Integer({ minimum: 100, maximum: 599 }), Type.Integer({ minimum: 100, maximum: 599 })]), {
+      default: [[200, 399]],
+      minItems: 1,
+      description: 'status ranges that pass',
+    }),
+    host: Type.Optional(Type.String({ minLength: 1, description: 'Host header; default the backend address' })),
+    intervalMs: ms(2000, 100, 3_600_000, 'time between checks of one backend'),
+    timeoutMs: ms(1000, 10, 60_000, 'a check slower than this fails'),
+    rise: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+    fall: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
+  },
+  { additionalProperties: false },
+);
+
+const PoolSchema = Type.Object(
+  {
+    algorithm: Type.Union(ALGORITHM_NAMES.map((n) => Type.Literal(n)), { default: 'round-robin' }),
+    hashKey: obj(
+      {
+        source: Type.Union([Type.Literal('client-ip'), Type.Literal('header'), Type.Literal('cookie'), Type.Literal('path')], { default: 'client-ip' }),
+        name: Type.Optional(Type.String({ minLength: 1, description: 'header or cookie name' })),
+      },
+      'what consistent-hash hashes on',
+    ),
+    virtualNodes: Type.Integer({ minimum: 1, maximum: 10_000, default: 160, description: 'ring points per unit of weight (consistent-hash)' }),
+    backends: Type.Array(BackendSchema, { minItems: 1 }),
+    healthCheck: Type.Optional(HealthCheckSchema),
+    outlierDetection: obj({
+      consecutiveErrors: Type.Integer({ minimum: 0, maximum: 1000, default: 5, description: '5xx or connect errors in a row that eject a backend; 0: off' }),
+      baseEjectionMs: ms(10_000, 100, 3_600_000, 'first ejection; the n-th lasts n times this'),
+      maxEjectionMs: ms(300_000, 100, 86_400_000, 'cap on one ejection'),
+      maxEjectedPercent: Type.Integer({ minimum: 0, maximum: 100, default: 50, description: 'share of backends that may be ejected at once' }),
+    }),
+    queue: obj({
+      size: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 256, description: 'requests that may wait when every backend is at maxRequests; 0: answer 503 at once' }),
+      timeoutMs: ms(1000, 1, 600_000, 'a request waiting longer gets 503'),
+    }),
+    panicThresholdPercent: Type.Integer({ minimum: 0, maximum: 100, default: 50, description: 'below this share of usable backends, spread over all of them' }),
+    slowStartMs: ms(0, 0, 3_600_000, 'a returning or new backend ramps its share up over this window; 0: off'),
+    sticky: Type.Optional(
+      Type.Object(
+        {
+          cookie: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'MERIDIAN_BACKEND' }),
+          secret: Type.String({ minLength: 16, description: 'HMAC key that signs the cookie' }),
+          maxAgeSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
+        },
+        { additionalProperties: false, description: 'cookie stickiness; absent: off' },
+      ),
+    ),
+    retries: obj({
+      attempts: Type.Integer({ minimum: 0, maximum: 5, default: 1, description: 'retries of an idempotent request on another backend after a connect failure' }),
+      budgetPercent: Type.Integer({ minimum: 0, maximum: 100, default: 20, description: 'retries in flight at most this share of requests in flight' }),
+      minConcurrent: Type.Integer({ minimum: 0, maximum: 10_000, default: 3, description: 'retries always allowed in flight, whatever the budget' }),
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const RateSchema = Type.Union(
+  [
+    Type.Object(
+      {
+        ratePerSec: Type.Number({ exclusiveMinimum: 0, maximum: 10_000_000 }),
+        burst: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ],
+  { default: null },
+);
+
+export const BalancerConfigSchema = Type.Object(
+  {
+    listen: Type.String({ default: '127.0.0.1:8080', description: 'ADDR:PORT the proxy serves on' }),
+    tls: Type.Union([Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, { additionalProperties: false }), Type.Null()], {
+      default: null,
+      description: 'PEM files to terminate TLS; relative to the config file',
+    }),
+    admin: obj({
+      listen: Type.Union([Type.String(), Type.Null()], { default: '127.0.0.1:8081', description: '/healthz, /status, /metrics, drain; null: none' }),
+      token: Type.Union([Type.String({ minLength: 16 }), Type.Null()], { default: null, description: 'bearer token for drain/undrain/reload; required off loopback' }),
+    }),
+    trustedHops: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'proxies in front whose X-Forwarded-For entries are believed' }),
+    timeouts: obj({
+      connectMs: ms(3000, 1, 600_000, 'connecting to a backend'),
+      headersMs: ms(30_000, 1, 3_600_000, 'waiting for a backend response header (then 504)'),
+      idleMs: ms(60_000, 1, 3_600_000, 'a backend body or a WebSocket silent this long is cut'),
+      clientHeadersMs: ms(15_000, 1, 600_000, 'a client sending its request header slower than this is cut'),
+      clientKeepAliveMs: ms(5_000, 1, 600_000, 'an idle client keep-alive connection is closed after this'),
+    }),
+    rateLimit: obj({
+      perClient: RateSchema,
+      global: RateSchema,
+    }),
+    routes: Type.Array(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1, description: 'exact host, or *.suffix' })),
+          pathPrefix: Type.String({ pattern: '^/', default: '/' }),
+          pool: Type.String({ minLength: 1 }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], description: 'first match wins; with no match the pool named "default" (if any) serves' },
+    ),
+    pools: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }), PoolSchema, { minProperties: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export type BalancerConfig = Static<typeof BalancerConfigSchema>;
+export type PoolConfig = Static<typeof PoolSchema>;
+export type BackendConfig = Static<typeof BackendSchema>;
+export type HealthCheckConfig = Static<typeof HealthCheckSchema>;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const validate = ajv.compile<BalancerConfig>(BalancerConfigSchema);
+
+/** Reads and validates a balancer config; throws GslbError whose details are "file:line: field: problem". */
+export function loadBalancerConfig(file: string): BalancerConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw invalid([`${file}:0: cannot read the config file: ${(err as Error).message}`]);
+  }
+  return parseBalancerConfig(text, file);
+}
+
+export function parseBalancerConfig(text: string, file: string): BalancerConfig {
+  const source = parseYamlSource(text, file);
+  if (source.problems.length > 0) throw invalid(source.problems.map(formatProblem));
+  const config = structuredClone(source.value ?? {});
+  if (!validate(config)) {
+    throw invalid((validate.errors ?? []).map((e) => `${file}:${source.lineOf(e.instancePath)}: ${describeSchemaError(e)}`));
+  }
+  const problems = semanticProblems(config).map((p) => `${file}:${source.lineOf(p.pointer)}: ${p.message}`);
+  if (problems.length > 0) throw invalid(problems);
+  if (config.tls !== null) {
+    config.tls.cert = path.resolve(path.dirname(file), config.tls.cert);
+    config.tls.key = path.resolve(path.dirname(file), config.tls.key);
+  }
+  return config;
+}
+
+interface Problem {
+  readonly pointer: string;
+  readonly message: string;
+}
+
+/** What a schema cannot say: addresses parse, ids are unique, routes name pools, hash keys are complete. */
+function semanticProblems(c: BalancerConfig): Problem[] {
+  const out: Problem[] = [];
+  const address = (pointer: string, field: string, text: string, anyHost: boolean): void => {
+    try {
+      if (anyHost) parseBackendAddress(text);
+      else parseListenAddress(text);
+    } catch (err) {
+      out.push({ pointer, message: `${field}: ${(err as Error).message}` });
+    }
+  };
+  address('/listen', 'listen', c.listen, false);
+  if (c.admin.listen !== null) address('/admin/listen', 'admin.listen', c.admin.listen, false);
+  for (const [name, pool] of Object.entries(c.pools)) {
+    const seen = new Set<string>();
+    pool.backends.forEach((b, i) => {
+      const at = `/pools/${name}/backends/${i}`;
+      if (seen.has(b.id)) out.push({ pointer: `${at}/id`, message: `pools.${name}.backends.${i}.id: "${b.id}" is used twice in pool ${name}` });
+      seen.add(b.id);
+      address(`${at}/address`, `pools.${name}.backends.${i}.address`, b.address, true);
+    });
+    const key = pool.hashKey;
+    if ((key.source === 'header' || key.source === 'cookie') && key.name === undefined) {
+      out.push({ pointer: `/pools/${name}/hashKey`, message: `pools.${name}.hashKey.name: is required when source is ${key.source}` });
+    }
+  }
+  c.routes.forEach((r, i) => {
+    if (c.pools[r.pool] === undefined) out.push({ pointer: `/routes/${i}/pool`, message: `routes.${i}.pool: no pool named "${r.pool}"` });
+  });
+  return out;
+}
+
+/** "10.0.0.5:8080", "[::1]:8080", "backend.local:8080" → host and port. */
+export function parseBackendAddress(text: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`"${text}" is not HOST:PORT (e.g. 10.0.0.5:8080 or [::1]:8080)`);
+  }
+  return { host: m[1]!, port };
+}
+
+function invalid(details: string[]): GslbError {
+  return new GslbError(ErrorCode.CONFIG_INVALID, details.join('\n'), details);
+}

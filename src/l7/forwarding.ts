@@ -1,0 +1,110 @@
+/**
+ * What a proxy changes in the headers it passes on (RFC 9110 §7.6): hop-by-hop headers
+ * dropped, X-Forwarded-For appended, X-Forwarded-Proto/-Host and Via set; and which address
+ * is the client's when trusted proxies stand in front.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Headers that describe one connection, never passed on (RFC 9110 §7.6.1, plus the legacy ones proxies still see); Expect is answered here (node sends 100 Continue). */
+const HOP_BY_HOP = new Set(['expect', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
+
+export const VIA = '1.1 meridian';
+
+/**
+ * The client address: the socket peer, or with `trustedHops` proxies in front, the entry of
+ * X-Forwarded-For that many places from its right end (proxies append, so entries further
+ * left were written by parties we do not trust).
+ */
+export function clientAddress(peer: string, forwardedFor: string | undefined, trustedHops: number): string {
+  if (trustedHops === 0 || forwardedFor === undefined) return stripMapped(peer);
+  const chain = forwardedFor.split(',');
+  const index = Math.max(0, chain.length - trustedHops);
+  return stripMapped(chain[index]!.trim() || peer);
+}
+
+/** "::ffff:10.0.0.1" → "10.0.0.1", so IPv4 clients of a dual-stack socket look the same everywhere. */
+function stripMapped(addr: string): string {
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
+
+/** Names listed in a Connection header are hop-by-hop too. */
+function connectionTokens(value: string | string[] | undefined): Set<string> | null {
+  if (value === undefined) return null;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  const tokens = text.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== 'close' && t !== 'keep-alive' && t !== '');
+  return tokens.length > 0 ? new Set(tokens) : null;
+}
+
+export interface ForwardInfo {
+  readonly peer: string;
+  readonly proto: 'http' | 'https';
+  /** Keep Upgrade/Connection (a WebSocket handshake passes them on). */
+  readonly upgrade: boolean;
+}
+
+/**
+ * Request headers for the backend as a flat [name, value, …] list (undici's cheapest form),
+ * built from the client's raw headers so names keep their case and order.
+ */
+export function requestHeaders(raw: readonly string[], headers: IncomingHttpHeaders, info: ForwardInfo): string[] {
+  const extra = connectionTokens(headers.connection);
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  let via: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = forwardedFor === undefined ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
+      continue;
+    }
+    if (lower === 'via') {
+      via = via === undefined ? raw[i + 1]! : `${via}, ${raw[i + 1]!}`;
+      continue;
+    }
+    if (lower === 'x-forwarded-proto' || lower === 'x-forwarded-host') continue;
+    if (HOP_BY_HOP.has(lower) && !(info.upgrade && (lower === 'upgrade' || lower === 'connection'))) continue;
+    if (extra !== null && extra.has(lower)) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  const peer = stripMapped(info.peer);
+  out.push('x-forwarded-for', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
+  out.push('x-forwarded-proto', info.proto);
+  if (headers.host !== undefined) out.push('x-forwarded-host', headers.host);
+  out.push('via', via === undefined ? VIA : `${via}, ${VIA}`);
+  return out;
+}
+
+/** Response headers for the client: hop-by-hop ones dropped, Via added. */
+export function responseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const extra = connectionTokens(headers.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || (extra !== null && extra.has(name))) continue;
+    out[name] = value;
+  }
+  const via = out.via;
+  out.via = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
+  return out;
+}
+
+/** Whether a request has a body to stream (a retry is only safe without one). */
+export function hasBody(headers: IncomingHttpHeaders): boolean {
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}
+
+/** The value of one cookie in a Cookie header, or undefined. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}

@@ -1,0 +1,250 @@
+/**
+ * The request path: admission (drain, rate limits), routing, the pick (sticky cookie, pool
+ * algorithm, wait queue), and streaming the exchange through the backend's undici pool,
+ * with one retry elsewhere for an idempotent request whose backend could not be reached.
+ */
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Backend } from './backend.js';
+import { clientAddress, cookieValue, hasBody, isIdempotent, requestHeaders, responseHeaders, VIA } from './forwarding.js';
+import type { BalancerMetrics } from './metrics.js';
+import type { Pool } from './pool.js';
+import { matchRoute } from './routing.js';
+import type { Runtime } from './runtime.js';
+import { setCookieHeader, signBackend, verifyBackend } from './sticky-cookie.js';
+
+export interface ProxyState {
+  runtime: Runtime;
+  /** The whole balancer is draining: new requests get 503, running ones finish. */
+  draining: boolean;
+  readonly proto: 'http' | 'https';
+  readonly metrics: BalancerMetrics;
+  readonly now: () => number;
+}
+
+/** Stable codes in the X-Meridian-Error header of every response the balancer writes itself. */
+export const ProxyError = {
+  DRAINING: 'L7_DRAINING',
+  RATE_LIMITED: 'L7_RATE_LIMITED',
+  NO_ROUTE: 'L7_NO_ROUTE',
+  NO_BACKEND: 'L7_NO_BACKEND',
+  QUEUE_FULL: 'L7_QUEUE_FULL',
+  QUEUE_TIMEOUT: 'L7_QUEUE_TIMEOUT',
+  CONNECT_FAILED: 'L7_CONNECT_FAILED',
+  CONNECT_TIMEOUT: 'L7_CONNECT_TIMEOUT',
+  HEADERS_TIMEOUT: 'L7_HEADERS_TIMEOUT',
+  UPSTREAM_FAILED: 'L7_UPSTREAM_FAILED',
+} as const;
+type ProxyErrorCode = (typeof ProxyError)[keyof typeof ProxyError];
+
+/** One client request on its way through the balancer. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly pool: Pool;
+  readonly hashKey: string;
+  readonly headers: string[];
+  readonly body: IncomingMessage | null;
+  /** Set-Cookie to add when the pick differs from the client's sticky backend. */
+  readonly sticky: { readonly preferred: Backend | undefined } | null;
+}
+
+export function createRequestHandler(state: ProxyState): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const rt = state.runtime;
+    if (state.draining) {
+      reply(res, 503, ProxyError.DRAINING, 'this balancer is draining', { 'retry-after': '5', connection: 'close' });
+      return;
+    }
+    const client = clientAddress(req.socket.remoteAddress ?? '', headerText(req.headers['x-forwarded-for']), rt.config.trustedHops);
+    const wait = admit(rt, client, state.now());
+    if (wait > 0) {
+      state.metrics.rateLimited++;
+      reply(res, 429, ProxyError.RATE_LIMITED, 'too many requests', { 'retry-after': String(Math.ceil(wait)) });
+      return;
+    }
+    const poolName = matchRoute(rt.routes, req.headers.host, req.url ?? '/');
+    const pool = poolName === undefined ? undefined : rt.pools.get(poolName);
+    if (pool === undefined) {
+      reply(res, 404, ProxyError.NO_ROUTE, `no route for host "${req.headers.host ?? ''}" and path "${pathOf(req.url)}"`);
+      return;
+    }
+    const sticky = pool.config.sticky;
+    let preferred: Backend | undefined;
+    if (sticky !== undefined) {
+      const value = cookieValue(req.headers.cookie, sticky.cookie);
+      const id = value === undefined ? null : verifyBackend(sticky.secret, value);
+      if (id !== null) preferred = pool.find(id);
+    }
+    const ex: Exchange = {
+      req,
+      res,
+      pool,
+      hashKey: pool.hashBased ? hashKeyOf(pool, req, client) : '',
+      headers: requestHeaders(req.rawHeaders, req.headers, { peer: req.socket.remoteAddress ?? '', proto: state.proto, upgrade: false }),
+      body: hasBody(req.headers) ? req : null,
+      sticky: sticky === undefined ? null : { preferred },
+    };
+    const b = pool.pick(ex.hashKey, preferred);
+    if (b !== undefined) {
+      forward(state, ex, b, 0);
+      return;
+    }
+    if (pool.usable.length === 0) {
+      reply(res, 503, ProxyError.NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
+      return;
+    }
+    const queued = pool.wait(ex.hashKey, (picked) => {
+      if (picked !== null) {
+        if (res.destroyed) return; // the client left while waiting: nothing was begun
+        forward(state, ex, picked, 0);
+      } else {
+        reply(res, 503, ProxyError.QUEUE_TIMEOUT, `pool ${pool.name}: every backend stayed at its request limit for ${pool.config.queue.timeoutMs} ms`, { 'retry-after': '1' });
+      }
+    });
+    if (!queued) reply(res, 503, ProxyError.QUEUE_FULL, `pool ${pool.name}: every backend is at its request limit and the queue is full`, { 'retry-after': '1' });
+  };
+}
+
+/** Seconds the client should wait, 0 when admitted. The global bucket is only charged for requests the client's own limit let through. */
+export function admit(rt: Runtime, client: string, now: number): number {
+  if (rt.perClient !== null) {
+    const wait = rt.perClient.take(client, now);
+    if (wait > 0) return wait;
+  }
+  return rt.global === null ? 0 : rt.global.take(now);
+}
+
+function forward(state: ProxyState, ex: Exchange, b: Backend, attempt: number): void {
+  const { pool, req, res } = ex;
+  const retry = attempt > 0;
+  pool.begin(b, retry);
+  const started = performance.now();
+  let finished = false;
+  const controller = new AbortController();
+  const onClientClose = (): void => {
+    if (!finished) controller.abort();
+  };
+  res.once('close', onClientClose);
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    res.off('close', onClientClose);
+    pool.end(b, retry);
+  };
+  b.dispatcher.stream(
+    { path: req.url ?? '/', method: req.method as 'GET', headers: ex.headers, body: ex.body, signal: controller.signal },
+    ({ statusCode, headers }) => {
+      const ms = performance.now() - started;
+      b.recordLatency(ms);
+      b.countStatus(statusCode);
+      pool.reportOutcome(b, statusCode < 500);
+      state.metrics.observe(pool.name, ms / 1000);
+      const out = responseHeaders(headers as Record<string, string | string[] | undefined>);
+      if (ex.sticky !== null && ex.sticky.preferred !== b) addSetCookie(out, pool, b);
+      res.writeHead(statusCode, out);
+      return res;
+    },
+    (err) => {
+      finish();
+      if (err === null) return;
+      if (res.headersSent) {
+        res.destroy(); // the backend failed mid-body: cut, so the client sees a truncated response, not a complete one
+        return;
+      }
+      if (controller.signal.aborted) return; // the client left
+      const failure = classify(err);
+      b.countStatus(failure.status);
+      pool.reportOutcome(b, false);
+      const method = req.method ?? 'GET';
+      if (failure.retryable && attempt < pool.config.retries.attempts && ex.body === null && isIdempotent(method) && pool.canRetry()) {
+        const next = pool.pick(ex.hashKey, undefined, b);
+        if (next !== undefined && next !== b) {
+          state.metrics.retries++;
+          forward(state, ex, next, attempt + 1);
+          return;
+        }
+      }
+      reply(res, failure.status, failure.code, `backend ${b.key}: ${failure.what}`);
+    },
+  );
+}
+
+interface Failure {
+  readonly status: 502 | 504;
+  readonly code: ProxyErrorCode;
+  /** Nothing reached the backend, so an idempotent request may go elsewhere. */
+  readonly retryable: boolean;
+  readonly what: string;
+}
+
+function classify(err: Error): Failure {
+  const code = (err as { code?: string }).code ?? '';
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return { status: 504, code: ProxyError.CONNECT_TIMEOUT, retryable: true, what: 'connect timed out' };
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return { status: 504, code: ProxyError.HEADERS_TIMEOUT, retryable: false, what: 'no response header in time' };
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return { status: 502, code: ProxyError.CONNECT_FAILED, retryable: true, what: `cannot connect (${code})` };
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+      // Usually a keep-alive connection the backend closed as we reused it: nothing was processed.
+      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: true, what: `connection closed before a response (${code})` };
+    default:
+      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: false, what: `${code || err.name}: ${err.message}` };
+  }
+}
+
+function addSetCookie(out: Record<string, string | string[]>, pool: Pool, b: Backend): void {
+  const sticky = pool.config.sticky!;
+  const cookie = setCookieHeader(sticky.cookie, signBackend(sticky.secret, b.id), sticky.maxAgeSec);
+  const existing = out['set-cookie'];
+  out['set-cookie'] = existing === undefined ? cookie : [...(Array.isArray(existing) ? existing : [existing]), cookie];
+}
+
+/** What a hash-based pool hashes; falls back to the client address when the header or cookie is absent. */
+export function hashKeyOf(pool: Pool, req: IncomingMessage, client: string): string {
+  const key = pool.config.hashKey;
+  switch (key.source) {
+    case 'header':
+      return headerText(req.headers[key.name!.toLowerCase()]) ?? client;
+    case 'cookie':
+      return cookieValue(req.headers.cookie, key.name!) ?? client;
+    case 'path':
+      return pathOf(req.url);
+    default:
+      return client;
+  }
+}
+
+function headerText(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function pathOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q < 0 ? u : u.slice(0, q);
+}
+
+/** A response the balancer writes itself: status, a one-line text body, and its stable code. */
+export function reply(res: ServerResponse, status: number, code: ProxyErrorCode, message: string, extra: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = `${status} ${STATUS_CODES[status] ?? ''}: ${message}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'x-meridian-error': code,
+    via: VIA,
+    ...extra,
+  });
+  res.end(body);
+}

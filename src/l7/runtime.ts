@@ -1,0 +1,66 @@
+/**
+ * Everything built from one config: pools, routes, rate limiters and health checks. A reload
+ * builds a new Runtime (keeping the backends that stay, with their health and connections)
+ * and swaps it whole; requests already running finish on the one they started with.
+ */
+import type { Logger } from 'pino';
+import type { BalancerConfig } from './config.js';
+import { HealthChecks } from './health-checks.js';
+import { Pool, type PoolDeps } from './pool.js';
+import { KeyedTokenBuckets, TokenBucket } from './rate-limit.js';
+import { compileRoutes, type Route } from './routing.js';
+
+export interface Runtime {
+  readonly config: BalancerConfig;
+  readonly pools: ReadonlyMap<string, Pool>;
+  readonly routes: readonly Route[];
+  readonly perClient: KeyedTokenBuckets | null;
+  readonly global: TokenBucket | null;
+  readonly checks: readonly HealthChecks[];
+}
+
+export function buildRuntime(config: BalancerConfig, deps: PoolDeps, log: Logger, onHealthChange: () => void, previous?: Runtime): Runtime {
+  const now = deps.now();
+  const pools = new Map<string, Pool>();
+  for (const [name, pc] of Object.entries(config.pools)) {
+    pools.set(name, new Pool(name, pc, config.timeouts, deps, previous?.pools.get(name)));
+  }
+  const checks: HealthChecks[] = [];
+  for (const pool of pools.values()) {
+    if (pool.config.healthCheck !== undefined) checks.push(new HealthChecks(pool, pool.config.healthCheck, log, onHealthChange));
+  }
+  // Limits keep their buckets when unchanged, so a reload is not a free burst for every client.
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const rl = config.rateLimit;
+  const keepClient = previous !== undefined && same(previous.config.rateLimit.perClient, rl.perClient);
+  const keepGlobal = previous !== undefined && same(previous.config.rateLimit.global, rl.global);
+  return {
+    config,
+    pools,
+    routes: compileRoutes(config),
+    perClient: keepClient ? previous.perClient : rl.perClient === null ? null : new KeyedTokenBuckets(rl.perClient, now),
+    global: keepGlobal ? previous.global : rl.global === null ? null : new TokenBucket(rl.global, now),
+    checks,
+  };
+}
+
+/** Starts health checks; resolves after one round (bounded), so start-up does not send to a dead backend. */
+export async function startChecks(rt: Runtime, waitMs: number): Promise<void> {
+  const first = Promise.all(rt.checks.map((c) => c.checkAll()));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([first, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  clearTimeout(timer);
+  for (const c of rt.checks) c.start();
+}
+
+/** After a swap: stops the old checks and timers, and closes connections to backends no longer used once idle. */
+export function retireRuntime(old: Runtime, next: Runtime | null): void {
+  for (const c of old.checks) c.stop();
+  for (const [name, pool] of old.pools) {
+    pool.stopTimers();
+    for (const b of Pool.dropped(pool, next?.pools.get(name))) {
+      if (next !== null && [...next.pools.values()].some((p) => p.backends.includes(b))) continue;
+      void b.dispatcher.close().catch(() => undefined);
+    }
+  }
+}
