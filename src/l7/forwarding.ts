@@ -63,8 +63,8 @@ export function requestHeaders(raw: readonly string[], headers: IncomingHttpHead
       continue;
     }
     if (lower === 'x-forwarded-proto' || lower === 'x-forwarded-host') continue;
-    if (HOP_BY_HOP.has(lower) && !(info.upgrade && (lower === 'upgrade' || lower === 'connection'))) continue;
-    if (extra !== null && extra.has(lower)) continue;
+    const handshake = info.upgrade && (lower === 'upgrade' || lower === 'connection');
+    if (!handshake && (HOP_BY_HOP.has(lower) || (extra !== null && extra.has(lower)))) continue;
     out.push(name, raw[i + 1]!);
   }
   const peer = stripMapped(info.peer);
