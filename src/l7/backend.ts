@@ -49,8 +49,8 @@ export class Backend {
   ejections = 0;
   /** Operator drain: no new requests; in-flight ones finish. */
   draining = false;
-  /** When the backend last became usable; slow start ramps from here. */
-  usableSince: number;
+  /** When the backend last became usable, while slow start ramps it; 0 once at full share. */
+  usableSince = 0;
 
   /** Scratch for smooth weighted round robin (nginx's current_weight). */
   currentWeight = 0;
@@ -69,7 +69,6 @@ export class Backend {
     this.maxConnections = config.maxConnections;
     this.dispatcher = createDispatcher(this.origin, config.maxConnections, timeouts);
     this.health = initialHealth(now);
-    this.usableSince = now;
   }
 
   /** Whether one more request fits under its circuit breaker. */

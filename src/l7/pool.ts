@@ -57,16 +57,15 @@ export class Pool {
         kept.maxRequests = bc.maxRequests;
         return kept;
       }
-      const b = new Backend(name, bc, timeouts, now);
-      // Backends present at start are not ramped; those added later are.
-      if (previous === undefined) b.usableSince = 0;
-      return b;
+      return new Backend(name, bc, timeouts, now);
     });
+    // Backends usable before a reload stay usable without a ramp; added ones ramp (slow start).
+    if (previous !== undefined) this.usable = previous.usable.filter((b) => this.backends.includes(b));
     const entry = ALGORITHMS[config.algorithm];
     this.algorithm = entry.create({ virtualNodes: config.virtualNodes, random: deps.random });
     this.hashBased = entry.hashBased;
     this.ejectionsTotal = previous?.ejectionsTotal ?? 0;
-    this.refresh();
+    this.refresh(previous !== undefined);
   }
 
   /** Backends of `previous` this pool no longer uses (to close once their requests finish). */
@@ -75,8 +74,8 @@ export class Pool {
     return previous.backends.filter((b) => !kept.has(b));
   }
 
-  /** Recomputes the usable list after any health, ejection or drain change. */
-  refresh(): void {
+  /** Recomputes the usable list after any health, ejection or drain change; backends that join it ramp up (slow start) unless `ramp` is false (start-up). */
+  refresh(ramp = true): void {
     const now = this.deps.now();
     const candidates = this.backends.filter((b) => !b.draining);
     const healthy = candidates.filter((b) => isHealthy(b.health) && !b.isEjected(now));
@@ -84,7 +83,7 @@ export class Pool {
     this.panic = candidates.length > 0 && threshold > 0 && healthy.length * 100 < threshold * candidates.length;
     const next = this.panic ? candidates : healthy;
     const before = new Set(this.usable);
-    for (const b of next) if (!before.has(b) && b.usableSince !== 0) b.usableSince = now;
+    for (const b of next) if (!before.has(b)) b.usableSince = ramp ? now : 0;
     this.usable = next;
     this.scheduleEjectionEnd(now);
     this.serveWaiters();

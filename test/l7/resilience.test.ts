@@ -1,0 +1,301 @@
+/** Health and resilience over real sockets: checks, ejection, panic, slow start, drain, stickiness, retries, circuit breaking, reload. */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { describe, it } from 'node:test';
+import { runProbe } from '../../src/health/probes/index.js';
+import { json, pool, request, startBackends, startBalancer, tally, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
+
+async function withSetup(n: number, config: (b: TestBackend[]) => Record<string, unknown>, body: (lb: TestBalancer, b: TestBackend[]) => Promise<void>): Promise<void> {
+  const backends = await startBackends(n);
+  const lb = await startBalancer(config(backends));
+  try {
+    await body(lb, backends);
+  } finally {
+    await lb.close();
+    await Promise.all(backends.map((b) => b.close()));
+  }
+}
+
+const fastChecks = { path: '/healthz', intervalMs: 100, timeoutMs: 200, rise: 1, fall: 1 };
+
+/** Starts a GET and resolves when it answers; the backend's handler decides when. */
+function inFlight(url: string): Promise<{ status: number; body: string }> {
+  return request(url).then((r) => ({ status: r.status, body: r.body }));
+}
+
+describe('active health checks', () => {
+  it('take a failing backend out, put it back when it passes, and /healthz tells the GSLB', () =>
+    withSetup(3, (b) => ({ pools: { default: pool(b, { healthCheck: fastChecks }) } }), async (lb, [a, b, c]) => {
+      b!.healthStatus = 503;
+      await waitFor(() => lb.balancer.health().healthy === 2, 3000, 'b to go down');
+      const counts = await tally(`${lb.url}/`, 20);
+      assert.deepEqual([...counts.entries()].sort(), [['a', 10], ['c', 10]]);
+      const h = await json(`${lb.adminUrl}/healthz`);
+      assert.equal(h.status, 200);
+      assert.deepEqual(h.body, { up: true, healthy: 2, total: 3, capacity: 0.667, draining: false, drained: false });
+      // The GSLB's own balancer probe reads it as up with two thirds of capacity.
+      const probe = await runProbe({ type: 'balancer', path: '/healthz', https: false, verifyTls: false, port: Number(new URL(lb.adminUrl).port), intervalSec: 1, timeoutMs: 1000, rise: 1, fall: 1, jitterMs: 0 }, '127.0.0.1', new AbortController().signal);
+      assert.equal(probe.ok, true);
+      assert.equal(probe.capacity, 0.667);
+
+      a!.healthStatus = 503;
+      c!.healthStatus = 503;
+      await waitFor(() => lb.balancer.health().healthy === 0, 3000, 'all down');
+      const down = await json(`${lb.adminUrl}/healthz`);
+      assert.equal(down.status, 503);
+      assert.equal(down.body.up, false);
+      const lost = await runProbe({ type: 'balancer', path: '/healthz', https: false, verifyTls: false, port: Number(new URL(lb.adminUrl).port), intervalSec: 1, timeoutMs: 1000, rise: 1, fall: 1, jitterMs: 0 }, '127.0.0.1', new AbortController().signal);
+      assert.equal(lost.ok, false);
+
+      a!.healthStatus = b!.healthStatus = c!.healthStatus = 200;
+      await waitFor(() => lb.balancer.health().healthy === 3, 3000, 'all back');
+      assert.equal((await tally(`${lb.url}/`, 9)).size, 3);
+    }));
+
+  it('with too few healthy backends (panic threshold), spreads over all of them', () =>
+    withSetup(3, (b) => ({ pools: { default: pool(b, { healthCheck: fastChecks, panicThresholdPercent: 50 }) } }), async (lb, [a, b]) => {
+      a!.healthStatus = 503;
+      b!.healthStatus = 503;
+      await waitFor(() => lb.balancer.health().healthy === 1, 3000, 'two down');
+      assert.equal(lb.balancer.runtime.pools.get('default')!.panic, true);
+      // 1 of 3 healthy is under 50%: the survivor is not crushed; every backend takes a share.
+      assert.equal((await tally(`${lb.url}/`, 9)).size, 3);
+      const status = await json(`${lb.adminUrl}/status`);
+      assert.equal(status.body.pools[0].panic, true);
+    }));
+
+  it('without a panic threshold only healthy backends serve', () =>
+    withSetup(3, (b) => ({ pools: { default: pool(b, { healthCheck: fastChecks, panicThresholdPercent: 0 }) } }), async (lb, [a, b]) => {
+      a!.healthStatus = 503;
+      b!.healthStatus = 503;
+      await waitFor(() => lb.balancer.health().healthy === 1, 3000, 'two down');
+      assert.deepEqual([...(await tally(`${lb.url}/`, 6)).entries()], [['c', 6]]);
+    }));
+
+  it('slow start: a recovered backend ramps its share up over the window', () =>
+    withSetup(2, (b) => ({ pools: { default: pool(b, { healthCheck: fastChecks, slowStartMs: 3000, panicThresholdPercent: 0 }) } }), async (lb, [, b]) => {
+      b!.healthStatus = 503;
+      await waitFor(() => lb.balancer.health().healthy === 1, 3000, 'b down');
+      b!.healthStatus = 200;
+      await waitFor(() => lb.balancer.health().healthy === 2, 3000, 'b back');
+      const early = await tally(`${lb.url}/`, 60);
+      const share = (early.get('b') ?? 0) / 60;
+      // Round robin alone would give 50%; in the first few hundred ms of a 3 s ramp it gets little.
+      assert.ok(share < 0.3, `b's share right after recovery: ${share}`);
+      const status = await json(`${lb.adminUrl}/status`);
+      assert.equal(status.body.pools[0].backends[1].slowStart, true);
+      await new Promise((r) => setTimeout(r, 3100));
+      const later = await tally(`${lb.url}/`, 40);
+      assert.equal(later.get('b'), 20, 'after the window it has its full round-robin share');
+    }));
+});
+
+describe('passive health (outlier ejection)', () => {
+  it('ejects a backend after consecutive 5xx, for a growing time, and brings it back', () =>
+    withSetup(2, (b) => ({ pools: { default: pool(b, { outlierDetection: { consecutiveErrors: 3, baseEjectionMs: 300, maxEjectionMs: 5000, maxEjectedPercent: 50 } }) } }), async (lb, [a]) => {
+      a!.handler = (_req, res) => {
+        res.statusCode = 500;
+        res.end('a broken');
+      };
+      const p = lb.balancer.runtime.pools.get('default')!;
+      const first = await tally(`${lb.url}/`, 6); // a answers 500 three times, then is out
+      assert.equal(first.get('HTTP 500'), 3);
+      const ba = p.find('a')!;
+      assert.equal(ba.ejections, 1);
+      const out1 = ba.ejectedUntil - Date.now();
+      assert.ok(out1 > 0 && out1 <= 300, `first ejection ${out1} ms`);
+      assert.deepEqual([...(await tally(`${lb.url}/`, 4)).entries()], [['b', 4]]);
+      await waitFor(() => !ba.isEjected(Date.now()), 2000, 'a back');
+      await tally(`${lb.url}/`, 6);
+      assert.equal(ba.ejections, 2);
+      const out2 = ba.ejectedUntil - Date.now();
+      assert.ok(out2 > 300 && out2 <= 600, `second ejection lasts twice as long: ${out2} ms`);
+      const metrics = await request(`${lb.adminUrl}/metrics`);
+      assert.match(metrics.body, /meridian_l7_ejections_total\{pool="default"\} 2/);
+    }));
+
+  it('never ejects more than maxEjectedPercent of the pool', () =>
+    withSetup(2, (b) => ({ pools: { default: pool(b, { outlierDetection: { consecutiveErrors: 2, baseEjectionMs: 10_000, maxEjectedPercent: 50 } }) } }), async (lb, backends) => {
+      for (const b of backends) b.handler = (_req, res) => ((res.statusCode = 503), res.end());
+      await tally(`${lb.url}/`, 12);
+      const ejected = lb.balancer.runtime.pools.get('default')!.backends.filter((b) => b.isEjected(Date.now()));
+      assert.equal(ejected.length, 1);
+    }));
+});
+
+describe('draining', () => {
+  it('a drained backend takes no new requests, finishes the one in flight, then reports drained', () =>
+    withSetup(2, (b) => ({ pools: { default: pool(b, { algorithm: 'round-robin' }) } }), async (lb, [a]) => {
+      let release!: () => void;
+      a!.handler = (_req, res) => {
+        release = () => res.end('a slow');
+      };
+      const pending = inFlight(`${lb.url}/`);
+      await waitFor(() => a!.hits === 1, 2000, 'a request at a');
+      const drain = await json(`${lb.adminUrl}/drain`, { method: 'POST', body: { backend: 'default/a' } });
+      assert.deepEqual(drain.body, { backend: 'default/a', draining: true, drained: false, inFlight: 1 });
+      assert.deepEqual([...(await tally(`${lb.url}/`, 4)).entries()], [['b', 4]]);
+      release();
+      assert.deepEqual(await pending, { status: 200, body: 'a slow' });
+      const status = await json(`${lb.adminUrl}/status`);
+      assert.equal(status.body.pools[0].backends[0].drained, true);
+      await json(`${lb.adminUrl}/undrain`, { method: 'POST', body: { backend: 'default/a' } });
+      a!.handler = (_req, res) => res.end('a');
+      assert.equal((await tally(`${lb.url}/`, 4)).get('a'), 2);
+      assert.equal((await json(`${lb.adminUrl}/drain`, { method: 'POST', body: { backend: 'default/zz' } })).status, 404);
+      assert.equal((await json(`${lb.adminUrl}/drain`, { method: 'POST', body: { backend: 'default/a', extra: 1 } })).status, 400);
+    }));
+
+  it('the whole balancer drains: new requests get 503, /healthz says draining, in-flight ones finish', () =>
+    withSetup(1, (b) => ({ pools: { default: pool(b) } }), async (lb, [a]) => {
+      let release!: () => void;
+      a!.handler = (_req, res) => {
+        release = () => res.end('done');
+      };
+      const pending = inFlight(`${lb.url}/`);
+      await waitFor(() => a!.hits === 1, 2000, 'a request in flight');
+      assert.deepEqual((await json(`${lb.adminUrl}/drain`, { method: 'POST' })).body, { draining: true, drained: false });
+      const refused = await request(`${lb.url}/`);
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers['x-meridian-error'], 'L7_DRAINING');
+      const h = await json(`${lb.adminUrl}/healthz`);
+      assert.equal(h.status, 503);
+      assert.equal(h.body.draining, true);
+      release();
+      assert.equal((await pending).body, 'done');
+      assert.equal((await json(`${lb.adminUrl}/healthz`)).body.drained, true);
+      a!.handler = (_req, res) => res.end('a');
+      await json(`${lb.adminUrl}/undrain`, { method: 'POST' });
+      assert.equal((await request(`${lb.url}/`)).status, 200);
+    }));
+});
+
+describe('cookie stickiness', () => {
+  it('keeps a client on its backend, ignores a forged cookie, and falls back when the backend is down', () =>
+    withSetup(3, (b) => ({ pools: { default: pool(b, { sticky: { cookie: 'lb', secret: 'a-secret-of-16-chars' } }) } }), async (lb) => {
+      const first = await request(`${lb.url}/`);
+      const cookie = String(first.headers['set-cookie']).split(';')[0]!;
+      assert.match(cookie, /^lb=[a-c]\.[A-Za-z0-9_-]{22}$/);
+      const home = first.body;
+      for (let i = 0; i < 6; i++) {
+        const r = await request(`${lb.url}/`, { headers: { cookie: `other=1; ${cookie}` } });
+        assert.equal(r.body, home);
+        assert.equal(r.headers['set-cookie'], undefined, 'no new cookie while it holds');
+      }
+      const forged = cookie.replace(/^lb=[a-c]/, `lb=${home === 'a' ? 'b' : 'a'}`);
+      const f = await tally(`${lb.url}/`, 6, { cookie: forged });
+      assert.equal(f.size, 3, 'a forged cookie is ignored (round robin as usual)');
+      await json(`${lb.adminUrl}/drain`, { method: 'POST', body: { backend: `default/${home}` } });
+      const moved = await request(`${lb.url}/`, { headers: { cookie } });
+      assert.notEqual(moved.body, home);
+      assert.match(String(moved.headers['set-cookie']), new RegExp(`^lb=${moved.body}\\.`), 'the fallback backend is written into a new cookie');
+    }));
+});
+
+describe('retries', () => {
+  it('retries an idempotent request once on another backend after a connect failure, not a POST', () =>
+    withSetup(2, (b) => ({ pools: { default: pool(b, { outlierDetection: { consecutiveErrors: 0 } }) } }), async (lb, [a]) => {
+      await a!.close();
+      const gets = await tally(`${lb.url}/`, 6);
+      assert.deepEqual([...gets.entries()], [['b', 6]], 'every GET answered by b');
+      assert.ok(lb.balancer.metrics.retries >= 3);
+      const posts = new Map<number, number>();
+      for (let i = 0; i < 4; i++) {
+        const r = await request(`${lb.url}/`, { method: 'POST', body: 'x' });
+        posts.set(r.status, (posts.get(r.status) ?? 0) + 1);
+      }
+      assert.deepEqual([...posts.entries()].sort(), [[200, 2], [502, 2]]);
+    }));
+});
+
+describe('circuit breaking', () => {
+  it('queues past maxRequests, then answers 503 when the queue is full or the wait too long', async () => {
+    const [a] = await startBackends(1);
+    const held: http.ServerResponse[] = [];
+    a!.handler = (_req, res) => void held.push(res);
+    const lb = await startBalancer({ pools: { default: { backends: [{ id: 'a', address: a!.address, maxRequests: 1 }], queue: { size: 1, timeoutMs: 400 } } } });
+    try {
+      const first = inFlight(`${lb.url}/1`);
+      await waitFor(() => held.length === 1, 2000, 'first request held');
+      const second = inFlight(`${lb.url}/2`); // waits in the queue
+      await waitFor(() => lb.balancer.runtime.pools.get('default')!.queued === 1, 2000, 'second queued');
+      const third = await request(`${lb.url}/3`);
+      assert.equal(third.status, 503);
+      assert.equal(third.headers['x-meridian-error'], 'L7_QUEUE_FULL');
+      held.shift()!.end('one');
+      assert.equal((await first).body, 'one');
+      await waitFor(() => held.length === 1, 2000, 'second reached the backend');
+      held.shift()!.end('two');
+      assert.equal((await second).body, 'two');
+      // Now a wait that outlasts the queue timeout.
+      const blocker = inFlight(`${lb.url}/4`);
+      await waitFor(() => held.length === 1, 2000, 'blocker held');
+      const waited = await request(`${lb.url}/5`);
+      assert.equal(waited.status, 503);
+      assert.equal(waited.headers['x-meridian-error'], 'L7_QUEUE_TIMEOUT');
+      held.shift()!.end('four');
+      await blocker;
+    } finally {
+      for (const r of held) r.end();
+      await lb.close();
+      await a!.close();
+    }
+  });
+});
+
+describe('hot reload', () => {
+  it('applies a new config without dropping a request in flight; a bad config keeps the old one', () =>
+    withSetup(2, (b) => ({ pools: { default: pool([b[0]!]) } }), async (lb, [a, b]) => {
+      let release!: () => void;
+      a!.handler = (_req, res) => {
+        release = () => res.end('a survived');
+      };
+      const pending = inFlight(`${lb.url}/`);
+      await waitFor(() => a!.hits === 1, 2000, 'request in flight');
+      lb.write({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, pools: { default: pool([a!, b!], { algorithm: 'weighted-round-robin' }) } });
+      // listen/admin differ from the running ones (ports given by the OS): they are kept, the rest applies.
+      assert.deepEqual((await json(`${lb.adminUrl}/reload`, { method: 'POST' })).body, { reloaded: true });
+      a!.handler = (_req, res) => res.end('a');
+      assert.equal((await tally(`${lb.url}/`, 4)).get('b'), 2, 'the added backend serves');
+      release();
+      assert.equal((await pending).body, 'a survived');
+      lb.write('pools:\n  default:\n    algorithm: fastest\n    backends: []\n');
+      const bad = await json(`${lb.adminUrl}/reload`, { method: 'POST' });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.message, /balancer\.yaml:3: pools\.default\.algorithm/);
+      assert.equal((await tally(`${lb.url}/`, 4)).size, 2, 'the old config keeps serving');
+    }));
+});
+
+describe('status and metrics', () => {
+  it('/status lists each backend with state, in-flight, counts and latency; /metrics has them for Prometheus', () =>
+    withSetup(2, (b) => ({ pools: { default: pool(b, { healthCheck: fastChecks }) } }), async (lb) => {
+      await tally(`${lb.url}/`, 4);
+      const s = await json(`${lb.adminUrl}/status`);
+      const a = s.body.pools[0].backends[0];
+      assert.equal(a.id, 'a');
+      assert.equal(a.health, 'up');
+      assert.equal(a.serving, true);
+      assert.equal(a.requests, 2);
+      assert.equal(a.responses['2xx'], 2);
+      assert.equal(a.inFlight, 0);
+      assert.ok(a.latencyMs > 0);
+      const m = (await request(`${lb.adminUrl}/metrics`)).body;
+      assert.match(m, /meridian_l7_requests_total\{pool="default",backend="a"\} 2/);
+      assert.match(m, /meridian_l7_backend_up\{pool="default",backend="b"\} 1/);
+      assert.match(m, /meridian_l7_response_header_seconds_count\{pool="default"\} 4/);
+    }));
+
+  it('refuses drain without the token when one is set', async () => {
+    const [a] = await startBackends(1);
+    const lb = await startBalancer({ admin: { listen: '127.0.0.1:0', token: 'sixteen-chars-token' }, pools: { default: pool([a!]) } });
+    try {
+      assert.equal((await json(`${lb.adminUrl}/drain`, { method: 'POST' })).status, 401);
+      assert.equal((await json(`${lb.adminUrl}/drain`, { method: 'POST', token: 'sixteen-chars-token' })).status, 200);
+      assert.equal((await json(`${lb.adminUrl}/healthz`)).status, 503, 'reads stay open');
+    } finally {
+      await lb.close();
+      await a!.close();
+    }
+  });
+});
