@@ -1,16 +1,24 @@
+import cluster from 'node:cluster';
+import type { LevelWithSilent } from 'pino';
 import { GslbError } from '../errors.js';
 import { Balancer } from '../l7/balancer.js';
+import { runBalancerWorker, startBalancerCluster } from '../l7/cluster.js';
 import { loadBalancerConfig } from '../l7/config.js';
 import { createLogger } from '../log/logger.js';
-import type { LevelWithSilent } from 'pino';
 
 export interface BalanceFlags {
   config: string;
+  workers?: string;
   logLevel?: string;
 }
 
 /** `meridian balance`: runs the regional L7 balancer until SIGTERM/SIGINT; SIGHUP reloads the config. */
 export async function runBalance(flags: BalanceFlags): Promise<number> {
+  const workers = flags.workers === undefined ? 1 : Number(flags.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+    process.stderr.write(`meridian balance: --workers: "${flags.workers}" is not a whole number from 1 to 256\n`);
+    return 2;
+  }
   let config;
   try {
     config = loadBalancerConfig(flags.config);
@@ -19,19 +27,32 @@ export async function runBalance(flags: BalanceFlags): Promise<number> {
     return 2;
   }
   const log = createLogger((flags.logLevel ?? process.env.MERIDIAN_LOG_LEVEL ?? 'info') as LevelWithSilent);
-  let balancer: Balancer;
+  let running: { reload(): unknown; close(): Promise<void> };
   try {
-    balancer = await Balancer.start(config, { log, configFile: flags.config });
+    if (cluster.isWorker) {
+      // The primary coordinates shutdown (a signal to the process group reaches both); a worker ends when asked or when the primary is gone.
+      process.on('SIGTERM', () => undefined);
+      process.on('SIGINT', () => undefined);
+      await runBalancerWorker(config, flags.config, log.child({ worker: cluster.worker?.id }));
+      return await new Promise<number>(() => undefined); // the primary decides when this ends
+    }
+    if (workers > 1) {
+      const c = await startBalancerCluster(config, workers, log);
+      running = { reload: () => c.control.reload(), close: () => c.close() };
+    } else {
+      const b = await Balancer.start(config, { log, configFile: flags.config });
+      running = { reload: () => b.reload(), close: () => b.close() };
+    }
   } catch (err) {
     const message = err instanceof GslbError ? `${err.code}: ${err.message}` : String(err);
     process.stderr.write(`meridian balance: cannot start:\n${message}\n`);
     return 1;
   }
-  process.on('SIGHUP', () => balancer.reload());
+  process.on('SIGHUP', () => void running.reload());
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'shutting down: finishing requests in flight');
-      balancer.close().then(resolve, resolve);
+      running.close().then(resolve, resolve);
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

@@ -52,8 +52,9 @@ program
   .command('balance')
   .description('run the regional L7 balancer: an HTTP reverse proxy over a region\'s backends (see README "Regional balancer"); SIGHUP reloads the config')
   .requiredOption('-c, --config <file>', 'balancer config file (YAML or JSON)')
+  .option('-w, --workers <n>', 'worker processes sharing the proxy port (node:cluster); the admin listener stays in the primary', '1')
   .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-  .action(async (opts: { config: string; logLevel?: string }) => {
+  .action(async (opts: { config: string; workers?: string; logLevel?: string }) => {
     process.exitCode = await runBalance(opts);
   });
 

@@ -9,9 +9,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ErrorCode, GslbError } from '../errors.js';
 import { isLoopbackHost, parseListenAddress } from '../server/listen-address.js';
-import type { Balancer } from './balancer.js';
 import type { BalancerConfig } from './config.js';
-import { statusReport } from './status.js';
+import type { HealthReport, StatusReport } from './status.js';
+
+/** What the admin listener drives: one Balancer in this process, or the workers of a cluster. */
+export interface BalancerControl {
+  health(): Promise<HealthReport>;
+  status(): Promise<StatusReport>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** False when there is no such backend. */
+  setDraining(target: string | null, draining: boolean): Promise<boolean>;
+  reload(): Promise<{ ok: true } | { ok: false; errors: readonly string[] }>;
+}
 
 export interface BalancerAdmin {
   readonly address: AddressInfo;
@@ -24,7 +33,7 @@ const DrainBody = {
   properties: { backend: { type: 'string', pattern: '^[^/]+/[^/]+$', description: '"pool/id"; absent: the whole balancer' } },
 } as const;
 
-export async function createBalancerAdmin(balancer: Balancer, config: BalancerConfig['admin'], log: Logger): Promise<BalancerAdmin> {
+export async function createBalancerAdmin(balancer: BalancerControl, config: BalancerConfig['admin'], log: Logger): Promise<BalancerAdmin> {
   const listen = parseListenAddress(config.listen!);
   if (config.token === null && !isLoopbackHost(listen.host)) {
     throw new GslbError(ErrorCode.CONFIG_INVALID, `admin.listen: refusing to serve ${config.listen} off loopback without admin.token`);
@@ -43,17 +52,20 @@ export async function createBalancerAdmin(balancer: Balancer, config: BalancerCo
   };
 
   app.get('/healthz', async (_req, reply) => {
-    const h = balancer.health();
+    const h = await balancer.health();
     return reply.status(h.up ? 200 : 503).send(h);
   });
-  app.get('/status', async () => statusReport(balancer.runtime, balancer.draining, Date.now()));
-  app.get('/metrics', async (_req, reply) => reply.type(balancer.metrics.registry.contentType).send(await balancer.metrics.registry.metrics()));
+  app.get('/status', async () => balancer.status());
+  app.get('/metrics', async (_req, reply) => {
+    const m = await balancer.metrics();
+    return reply.type(m.contentType).send(m.body);
+  });
 
   const change = (draining: boolean) => async (req: { body: unknown; headers: { authorization?: string } }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
     if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
     const target = (req.body as { backend?: string } | undefined)?.backend ?? null;
-    if (!balancer.setDraining(target, draining)) return reply.status(404).send({ error: 'L7_NO_SUCH_BACKEND', message: `backend: no backend "${target}"`, field: 'backend' });
-    const status = statusReport(balancer.runtime, balancer.draining, Date.now());
+    if (!(await balancer.setDraining(target, draining))) return reply.status(404).send({ error: 'L7_NO_SUCH_BACKEND', message: `backend: no backend "${target}"`, field: 'backend' });
+    const status = await balancer.status();
     if (target === null) return reply.status(200).send({ draining: status.draining, drained: status.drained });
     const [poolName, id] = target.split('/') as [string, string];
     const b = status.pools.find((p) => p.name === poolName)!.backends.find((x) => x.id === id)!;
@@ -63,7 +75,7 @@ export async function createBalancerAdmin(balancer: Balancer, config: BalancerCo
   app.post('/undrain', { schema: { body: { ...DrainBody, nullable: true } } }, change(false));
   app.post('/reload', async (req, reply) => {
     if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
-    const outcome = balancer.reload();
+    const outcome = await balancer.reload();
     return outcome.ok ? reply.status(200).send({ reloaded: true }) : reply.status(400).send({ error: 'L7_CONFIG_INVALID', message: outcome.errors.join('\n'), details: outcome.errors });
   });
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {

@@ -9,12 +9,12 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ErrorCode, GslbError } from '../errors.js';
 import { parseListenAddress } from '../server/listen-address.js';
-import { createBalancerAdmin, type BalancerAdmin } from './admin.js';
+import { createBalancerAdmin, type BalancerAdmin, type BalancerControl } from './admin.js';
 import { loadBalancerConfig, type BalancerConfig } from './config.js';
 import { BalancerMetrics } from './metrics.js';
 import { createRequestHandler, type ProxyState } from './proxy.js';
 import { buildRuntime, retireRuntime, startChecks, type Runtime } from './runtime.js';
-import { healthReport } from './status.js';
+import { healthReport, statusReport, type HealthReport, type StatusReport } from './status.js';
 import { createUpgradeHandler } from './websocket.js';
 
 export interface BalancerOptions {
@@ -58,7 +58,7 @@ export class Balancer {
     const listen = parseListenAddress(config.listen);
     await listenOn(server, listen.host, listen.port);
     balancer = new Balancer(server, state, options);
-    if (config.admin.listen !== null) balancer.admin = await createBalancerAdmin(balancer, config.admin, options.log);
+    if (config.admin.listen !== null) balancer.admin = await createBalancerAdmin(balancer.control(), config.admin, options.log);
     options.log.info({ listen: balancer.address, admin: balancer.adminAddress, pools: [...runtime.pools.keys()] }, 'balancer listening');
     return balancer;
   }
@@ -83,8 +83,23 @@ export class Balancer {
     return this.state.draining;
   }
 
-  health(now = Date.now()) {
+  health(now = Date.now()): HealthReport {
     return healthReport(this.state.runtime, this.state.draining, now);
+  }
+
+  status(now = Date.now()): StatusReport {
+    return statusReport(this.state.runtime, this.state.draining, now);
+  }
+
+  /** This balancer as the admin listener drives it. */
+  control(): BalancerControl {
+    return {
+      health: async () => this.health(),
+      status: async () => this.status(),
+      metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+      setDraining: async (target, draining) => this.setDraining(target, draining),
+      reload: async () => this.reload(),
+    };
   }
 
   /** Reads the config file again; a bad file leaves the running config untouched. */

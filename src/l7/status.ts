@@ -43,6 +43,9 @@ export function healthReport(rt: Runtime, draining: boolean, now: number): Healt
   };
 }
 
+export type BackendStatus = ReturnType<typeof backendStatus>;
+export type StatusReport = ReturnType<typeof statusReport>;
+
 export function backendStatus(b: Backend, pool: Pool, now: number) {
   const h = b.health;
   const slowStart = pool.config.slowStartMs > 0 && b.usableSince !== 0 && now - b.usableSince < pool.config.slowStartMs;
