@@ -1,0 +1,63 @@
+/** The balancer config: defaults, errors with file, line and field, and the README example. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parseBalancerConfig } from '../../src/l7/config.js';
+import { projectRoot } from '../helpers/test-server.js';
+
+const problems = (text: string): string[] => {
+  try {
+    parseBalancerConfig(text, 'b.yaml');
+  } catch (err) {
+    return (err as { details: string[] }).details;
+  }
+  return [];
+};
+
+describe('balancer config', () => {
+  it('fills every default', () => {
+    const c = parseBalancerConfig('pools:\n  default:\n    backends:\n      - { id: a, address: 127.0.0.1:9000 }\n', 'b.yaml');
+    assert.equal(c.listen, '127.0.0.1:8080');
+    assert.equal(c.admin.listen, '127.0.0.1:8081');
+    const p = c.pools.default!;
+    assert.equal(p.algorithm, 'round-robin');
+    assert.deepEqual(p.backends[0], { id: 'a', address: '127.0.0.1:9000', weight: 1, maxConnections: 256, maxRequests: 1024 });
+    assert.deepEqual(p.outlierDetection, { consecutiveErrors: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 });
+    assert.equal(p.healthCheck, undefined);
+  });
+
+  it('names file, line and field for each problem', () => {
+    const text = [
+      'listen: nowhere', // 1
+      'pools:', // 2
+      '  web:', // 3
+      '    algorithm: fastest', // 4
+      '    hashKey: { source: header }', // 5
+      '    backends:', // 6
+      '      - { id: a, address: 127.0.0.1:1 }', // 7
+      '      - { id: a, address: 127.0.0.1:2, weight: 0 }', // 8
+      'routes:', // 9
+      '  - { pool: nope }', // 10
+    ].join('\n');
+    const found = problems(text);
+    assert.ok(found.some((p) => /^b\.yaml:4: pools\.web\.algorithm: /.test(p)), found.join('\n'));
+    assert.ok(found.some((p) => /^b\.yaml:8: pools\.web\.backends\.1\.weight: must be >= 1/.test(p)), found.join('\n'));
+    const semantic = problems(text.replace('algorithm: fastest', 'algorithm: consistent-hash').replace(', weight: 0', ''));
+    assert.deepEqual(semantic, [
+      'b.yaml:1: listen: listen address "nowhere": not of the form ADDR:PORT; write ADDR:PORT, e.g. 127.0.0.1:5300 or [::1]:5300',
+      'b.yaml:8: pools.web.backends.1.id: "a" is used twice in pool web',
+      'b.yaml:5: pools.web.hashKey.name: is required when source is header',
+      'b.yaml:10: routes.0.pool: no pool named "nope"',
+    ]);
+  });
+
+  it('accepts the example in README', () => {
+    const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+    const block = /```yaml\n(# balancer\.yaml\n[\s\S]*?)```/.exec(readme);
+    assert.ok(block, 'README has the balancer.yaml example');
+    const c = parseBalancerConfig(block[1]!, 'README.md');
+    assert.deepEqual(Object.keys(c.pools), ['default', 'api', 'static']);
+    assert.equal(c.pools.default!.sticky?.cookie, 'MERIDIAN_BACKEND');
+  });
+});
