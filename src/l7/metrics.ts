@@ -2,24 +2,30 @@
  * The balancer's Prometheus metrics. Per-backend figures are read from the Backend objects at
  * scrape time; the request path only bumps plain fields and observes one histogram child.
  */
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { isHealthy } from '../health/state-machine.js';
+import { BucketCounts, precountedHistogram } from '../metrics/precounted-histogram.js';
 import { selfFillingMetrics } from '../metrics/self-filling.js';
 import type { Runtime } from './runtime.js';
 
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Upper bounds in µs: 1 ms to 10 s. */
+const LATENCY_BUCKETS_US = [1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000];
 
 export class BalancerMetrics {
   rateLimited = 0;
   retries = 0;
   readonly registry = new Registry();
-  private readonly latency: Histogram<'pool'>;
-  private readonly children = new Map<string, { observe(v: number): void }>();
+  /** Pool name → response-header latency buckets. */
+  private readonly latency = new Map<string, BucketCounts>();
 
   constructor(runtime: () => Runtime, defaultMetrics = true) {
     const r = this.registry;
     if (defaultMetrics) collectDefaultMetrics({ register: r });
-    this.latency = new Histogram({ name: 'meridian_l7_response_header_seconds', help: 'time from sending a request to a backend to its response header, by pool', labelNames: ['pool'], buckets: LATENCY_BUCKETS, registers: [r] });
+    r.registerMetric(
+      precountedHistogram('meridian_l7_response_header_seconds', 'time from sending a request to a backend to its response header, by pool', () =>
+        [...this.latency].map(([pool, h]) => ({ labels: { pool }, histogram: h.read() })),
+      ),
+    );
     const { counter, gauge, unlabelled } = selfFillingMetrics(r);
     const eachBackend = (fn: (labels: { pool: string; backend: string }, b: import('./backend.js').Backend) => void): void => {
       for (const pool of runtime().pools.values()) for (const b of pool.backends) fn({ pool: pool.name, backend: b.id }, b);
@@ -51,12 +57,12 @@ export class BalancerMetrics {
     counter('meridian_l7_retries_total', 'requests retried on another backend after a connect failure', [], unlabelled(() => this.retries));
   }
 
-  observe(pool: string, seconds: number): void {
-    let child = this.children.get(pool);
-    if (child === undefined) {
-      child = this.latency.labels({ pool });
-      this.children.set(pool, child);
+  observe(pool: string, ms: number): void {
+    let h = this.latency.get(pool);
+    if (h === undefined) {
+      h = new BucketCounts(LATENCY_BUCKETS_US);
+      this.latency.set(pool, h);
     }
-    child.observe(seconds);
+    h.observe(ms * 1000);
   }
 }

@@ -164,7 +164,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     b.recordLatency(ms);
     b.countStatus(statusCode);
     ex.pool.reportOutcome(b, statusCode < 500);
-    this.state.metrics.observe(ex.pool.name, ms / 1000);
+    this.state.metrics.observe(ex.pool.name, ms);
     const out = responseHeaders(headers);
     if (ex.sticky !== null && ex.sticky.preferred !== b) addSetCookie(out, ex.pool, b);
     if (statusMessage) ex.res.writeHead(statusCode, statusMessage, out);

@@ -3,11 +3,12 @@
  * from plain counters (QueryStats, the answer cache, the health monitor): the data plane
  * never calls prom-client.
  */
-import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { AnswerCache } from '../dns/answer-cache.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import { isHealthy } from '../health/state-machine.js';
-import type { LatencyHistogram, QueryStats } from './query-stats.js';
+import type { QueryStats } from './query-stats.js';
+import { precountedHistogram } from './precounted-histogram.js';
 import { selfFillingMetrics } from './self-filling.js';
 
 export interface MetricsSources {
@@ -34,7 +35,7 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
   counter('meridian_dns_queries_total', 'DNS queries answered, by zone, query type and response code', ['zone', 'type', 'rcode'], (set) =>
     stats.forEachQuery((zone, type, rcode, n) => set({ zone: zoneLabel(zone), type, rcode }, n)),
   );
-  registry.registerMetric(latencyHistogram('meridian_dns_query_duration_seconds', 'time to answer one DNS query, from packet in to answer built', () => stats.latency()));
+  registry.registerMetric(precountedHistogram('meridian_dns_query_duration_seconds', 'time to answer one DNS query, from packet in to answer built', () => [{ labels: {}, histogram: stats.latency() }]));
   counter('meridian_dns_dropped_total', 'packets dropped without an answer (responses, runts, unreadable headers)', [], unlabelled(() => stats.dropped));
 
   const cache = src.cache;
@@ -69,36 +70,4 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
 /** Zone origin key → label: "example.com." ("" stays "": the query matched no zone). */
 function zoneLabel(zoneKey: string): string {
   return zoneKey === '' ? '' : `${zoneKey}.`;
-}
-
-/**
- * A histogram read from precounted buckets. prom-client's Histogram can only be fed by
- * observe(), so this is a metric object of our own; Registry takes any object with name,
- * get() and reset() (its cluster aggregator registers such objects too).
- */
-function latencyHistogram(name: string, help: string, read: () => LatencyHistogram): Metric {
-  const metric = {
-    name,
-    help,
-    type: 'histogram',
-    aggregator: 'sum',
-    async get() {
-      const h = read();
-      const values: Array<{ metricName: string; labels: Record<string, string>; value: number }> = [];
-      let cumulative = 0;
-      h.boundsUs.forEach((us, i) => {
-        cumulative += h.counts[i]!;
-        values.push({ metricName: `${name}_bucket`, labels: { le: String(us / 1e6) }, value: cumulative });
-      });
-      cumulative += h.counts[h.boundsUs.length]!;
-      values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: cumulative });
-      values.push({ metricName: `${name}_sum`, labels: {}, value: h.sumUs / 1e6 });
-      values.push({ metricName: `${name}_count`, labels: {}, value: h.count });
-      return { name, help, type: 'histogram', values, aggregator: 'sum' };
-    },
-    reset() {
-      // Precounted: nothing of ours to reset.
-    },
-  };
-  return metric as unknown as Metric;
 }
