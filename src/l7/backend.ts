@@ -46,6 +46,7 @@ export class Backend {
   /** Passive checks: errors in a row, when the current ejection ends, ejections so far. */
   consecutiveErrors = 0;
   ejectedUntil = 0;
+  ejectedAt = 0;
   ejections = 0;
   /** Operator drain: no new requests; in-flight ones finish. */
   draining = false;

@@ -199,6 +199,7 @@ export class Pool {
     // A backend that stayed in for a whole max ejection period starts its back-off afresh.
     if (b.ejectedUntil !== 0 && now - b.ejectedUntil > od.maxEjectionMs) b.ejections = 0;
     b.ejections++;
+    b.ejectedAt = now;
     b.ejectedUntil = now + Math.min(od.baseEjectionMs * b.ejections, od.maxEjectionMs);
     b.consecutiveErrors = 0;
     this.ejectionsTotal++;

@@ -56,7 +56,7 @@ export function backendStatus(b: Backend, pool: Pool, now: number) {
     serving: isServing(b, now) || (pool.panic && !b.draining),
     health: h.status,
     lastCheck: h.lastResult === null ? null : { ok: h.lastResult.ok, detail: h.lastResult.detail, at: new Date(h.lastResult.at).toISOString() },
-    ejectedUntil: b.isEjected(now) ? new Date(b.ejectedUntil).toISOString() : null,
+    ejected: b.isEjected(now) ? { since: new Date(b.ejectedAt).toISOString(), until: new Date(b.ejectedUntil).toISOString() } : null,
     ejections: b.ejections,
     draining: b.draining,
     drained: b.draining && b.inFlight === 0,

@@ -173,3 +173,45 @@ describe('consistent-hash (ring with virtual nodes)', () => {
     assert.ok(other !== undefined && other !== home);
   });
 });
+
+describe('slow start (pool)', () => {
+  it('admits a ramping backend with probability max(10%, elapsed / window)', async () => {
+    const { Pool } = await import('../../src/l7/pool.js');
+    let now = 1_000_000;
+    const pool = new Pool(
+      'p',
+      {
+        algorithm: 'round-robin',
+        hashKey: { source: 'client-ip' },
+        virtualNodes: 160,
+        backends: [0, 1].map((i) => ({ id: `b${i}`, address: `127.0.0.1:${11_000 + i}`, weight: 1, maxConnections: 1, maxRequests: 1000 })),
+        outlierDetection: { consecutiveErrors: 0, baseEjectionMs: 1000, maxEjectionMs: 1000, maxEjectedPercent: 50 },
+        queue: { size: 0, timeoutMs: 1 },
+        panicThresholdPercent: 0,
+        slowStartMs: 10_000,
+        retries: { attempts: 0, budgetPercent: 0, minConcurrent: 0 },
+      },
+      { connectMs: 100, headersMs: 100, idleMs: 100 },
+      { now: () => now, random: seeded(5) },
+    );
+    made.push(...pool.backends);
+    const [a, b] = pool.backends as [Backend, Backend];
+    b.draining = true;
+    pool.refresh();
+    b.draining = false;
+    pool.refresh(); // b rejoins now: its ramp starts
+    const shareOfB = (): number => {
+      let n = 0;
+      for (let i = 0; i < 20_000; i++) if (pool.pick('') === b) n++;
+      return n / 20_000;
+    };
+    // Admission f: b takes f/(1+f) of round-robin picks (its turn, kept with probability f).
+    const expected = (f: number): number => f / (1 + f);
+    assert.ok(Math.abs(shareOfB() - expected(0.1)) < 0.02, 'at the start: the 10% floor');
+    now += 5_000;
+    assert.ok(Math.abs(shareOfB() - expected(0.5)) < 0.02, 'half way');
+    now += 5_000;
+    assert.equal(shareOfB(), 0.5, 'after the window: a full share');
+    assert.ok(a !== b);
+  });
+});
