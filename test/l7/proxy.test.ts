@@ -1,10 +1,14 @@
 /** The proxy over real sockets: distribution, headers, routing, errors, bodies, rate limits, WebSocket. */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
-import { pool, request, startBackend, startBackends, startBalancer, tally, type TestBackend, type TestBalancer } from './helpers.js';
+import { projectRoot } from '../helpers/test-server.js';
+import { json, pool, request, startBackend, startBackends, startBalancer, tally, type TestBackend, type TestBalancer } from './helpers.js';
 
 describe('proxying', () => {
   let backends: TestBackend[];
@@ -250,6 +254,58 @@ describe('WebSocket', () => {
       wss.close();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('TLS termination', () => {
+  it('serves HTTPS with the configured certificate and tells the backend the proto was https', async () => {
+    const [b] = await startBackends(1);
+    const tls = path.join(projectRoot, 'test/fixtures/tls');
+    const lb = await startBalancer({ tls: { cert: path.join(tls, 'localhost.crt'), key: path.join(tls, 'localhost.key') }, pools: { default: pool([b!]) } });
+    try {
+      const ca = fs.readFileSync(path.join(tls, 'localhost.crt'));
+      const body = await new Promise<string>((resolve, reject) => {
+        https
+          .get(`https://127.0.0.1:${lb.balancer.address.port}/`, { ca, agent: false }, (res) => {
+            let text = '';
+            res.on('data', (c) => (text += c));
+            res.on('end', () => resolve(text));
+          })
+          .on('error', reject);
+      });
+      assert.equal(body, 'a');
+      assert.equal(b!.lastHeaders.at(-1)!['x-forwarded-proto'], 'https');
+    } finally {
+      await lb.close();
+      await b!.close();
+    }
+  });
+});
+
+describe('consistent hashing through the proxy', () => {
+  it('keeps a header key on one backend, and only the keys of a drained backend move', async () => {
+    const backends = await startBackends(4);
+    const lb = await startBalancer({ pools: { default: pool(backends, { algorithm: 'consistent-hash', hashKey: { source: 'header', name: 'X-User' } }) } });
+    try {
+      const users = Array.from({ length: 200 }, (_, i) => `user-${i}`);
+      const home = new Map<string, string>();
+      for (const u of users) home.set(u, (await request(`${lb.url}/`, { headers: { 'x-user': u } })).body);
+      for (const u of users.slice(0, 20)) assert.equal((await request(`${lb.url}/`, { headers: { 'x-user': u } })).body, home.get(u));
+      assert.equal(new Set(home.values()).size, 4, 'keys spread over every backend');
+      await json(`${lb.adminUrl}/drain`, { method: 'POST', body: { backend: 'default/c' } });
+      let moved = 0;
+      for (const u of users) {
+        const now = (await request(`${lb.url}/`, { headers: { 'x-user': u } })).body;
+        if (home.get(u) === 'c') assert.notEqual(now, 'c');
+        else assert.equal(now, home.get(u), `${u} stays on its backend`);
+        if (now !== home.get(u)) moved++;
+      }
+      const share = moved / users.length;
+      assert.ok(share > 0.1 && share < 0.4, `about 1/4 of keys move: ${share}`);
+    } finally {
+      await lb.close();
+      await Promise.all(backends.map((b) => b.close()));
     }
   });
 });
