@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ALGORITHMS, type AlgorithmName } from '../../src/l7/algorithms/index.js';
 import { Backend } from '../../src/l7/backend.js';
+import { seeded } from '../steer/context.js';
 
 const made: Backend[] = [];
 after(async () => {
@@ -13,18 +14,6 @@ function backends(weights: number[]): Backend[] {
   const list = weights.map((weight, i) => new Backend('p', { id: `b${i}`, address: `127.0.0.1:${10_000 + i}`, weight, maxConnections: 10, maxRequests: 1000 }, { connectMs: 100, headersMs: 100, idleMs: 100 }, 0));
   made.push(...list);
   return list;
-}
-
-/** A seeded generator (mulberry32) so distribution checks are repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function create(name: AlgorithmName, seed = 1) {
