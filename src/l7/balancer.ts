@@ -174,6 +174,7 @@ function createServer(config: BalancerConfig): http.Server {
     keepAliveTimeout: config.timeouts.clientKeepAliveMs,
     headersTimeout: config.timeouts.clientHeadersMs,
     requestTimeout: 0, // bodies may stream for long; idle backends are cut by the backend idle timeout
+    connectionsCheckingInterval: Math.min(1000, config.timeouts.clientHeadersMs), // node's default (30 s) would let a slow header linger long past its timeout
   };
   if (config.tls === null) return http.createServer(options);
   let cert: Buffer;

@@ -204,3 +204,37 @@ describe('slow start (pool)', () => {
     assert.ok(a !== b);
   });
 });
+
+describe('retry budget (pool)', () => {
+  it('lets retries in flight reach budgetPercent of requests in flight, never below minConcurrent', async () => {
+    const { Pool } = await import('../../src/l7/pool.js');
+    const pool = new Pool(
+      'p',
+      {
+        algorithm: 'round-robin',
+        hashKey: { source: 'client-ip' },
+        virtualNodes: 160,
+        backends: [{ id: 'b0', address: '127.0.0.1:12000', weight: 1, maxConnections: 1, maxRequests: 1000 }],
+        outlierDetection: { consecutiveErrors: 0, baseEjectionMs: 1000, maxEjectionMs: 1000, maxEjectedPercent: 50 },
+        queue: { size: 0, timeoutMs: 1 },
+        panicThresholdPercent: 0,
+        slowStartMs: 0,
+        retries: { attempts: 1, budgetPercent: 20, minConcurrent: 1 },
+      },
+      { connectMs: 100, headersMs: 100, idleMs: 100 },
+      { now: Date.now, random: Math.random },
+    );
+    made.push(...pool.backends);
+    const b = pool.backends[0]!;
+    assert.equal(pool.canRetry(), true, 'the floor allows one retry with nothing in flight');
+    pool.begin(b, true);
+    assert.equal(pool.canRetry(), false, 'one retry in flight of one request: over the floor and the budget');
+    for (let i = 0; i < 14; i++) pool.begin(b, false); // 15 in flight: 20% is 3
+    assert.equal(pool.canRetry(), true);
+    pool.begin(b, true);
+    pool.begin(b, true); // 3 retries of 17 in flight: 20% is 3.4
+    assert.equal(pool.canRetry(), true);
+    pool.begin(b, true); // 4 of 18: 20% is 3.6
+    assert.equal(pool.canRetry(), false);
+  });
+});

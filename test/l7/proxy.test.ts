@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import http from 'node:http';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { projectRoot } from '../helpers/test-server.js';
@@ -164,6 +165,32 @@ describe('upstream failures', () => {
     } finally {
       await lb.close();
       await slow.close();
+    }
+  });
+
+  it('cuts a backend that goes silent mid-body after idleMs, and a client that sends its header too slowly', async () => {
+    const b = await startBackend('x');
+    b.handler = (_req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('partial'); // then nothing
+    };
+    const lb = await startBalancer({ timeouts: { idleMs: 300, clientHeadersMs: 300 }, pools: { default: pool([b]) } });
+    try {
+      const started = Date.now();
+      await assert.rejects(request(`${lb.url}/`), /aborted|ECONNRESET|socket hang up/);
+      assert.ok(Date.now() - started < 3000, 'cut after the idle timeout, not left hanging');
+      const socket = net.connect(lb.balancer.address.port, '127.0.0.1');
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n'); // never finishes the header
+      const closedAfter = await new Promise<number>((resolve) => {
+        const t0 = Date.now();
+        socket.on('data', () => undefined);
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(Date.now() - t0));
+      });
+      assert.ok(closedAfter < 2500, `a slow client header is cut (after ${closedAfter} ms)`);
+    } finally {
+      await lb.close();
+      await b.close();
     }
   });
 
