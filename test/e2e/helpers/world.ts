@@ -89,8 +89,11 @@ names:
 `;
 }
 
-/** Starts the regions and meridian (admin API on an ephemeral loopback port when asked). */
-export async function startWorld(opts: { admin?: boolean } = {}): Promise<World> {
+/**
+ * Starts the regions and meridian: the admin API on an ephemeral loopback port when asked,
+ * with `adminToken` as its one (read-write) token when given.
+ */
+export async function startWorld(opts: { admin?: boolean; adminToken?: string } = {}): Promise<World> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-e2e-'));
   const regions = { eu: new RegionServer(), us: new RegionServer(), ap: new RegionServer() };
   try {
@@ -100,7 +103,8 @@ export async function startWorld(opts: { admin?: boolean } = {}): Promise<World>
     fs.writeFileSync(path.join(zones, 'example.com.zone'), ZONE);
     fs.writeFileSync(path.join(zones, 'example.com.policy.yaml'), policy({ eu: regions.eu.port, us: regions.us.port, ap: regions.ap.port }));
     const config = path.join(dir, 'meridian.yaml');
-    fs.writeFileSync(config, `geoip:\n  location: ${path.join(projectRoot, 'test/fixtures/geoip/GeoIP2-City-Test.mmdb')}\nlog:\n  level: silent\n`);
+    const tokens = opts.adminToken ? `admin:\n  tokens:\n    - { name: e2e, token: "${opts.adminToken}", access: write }\n` : '';
+    fs.writeFileSync(config, `geoip:\n  location: ${path.join(projectRoot, 'test/fixtures/geoip/GeoIP2-City-Test.mmdb')}\nlog:\n  level: silent\n${tokens}`);
     const server = await startTestServer(zones, config, opts.admin ? { admin: '127.0.0.1:0' } : {});
     return {
       dir,
