@@ -56,9 +56,13 @@ export class AnswerWindow {
     return this.#bucketMs * this.#buckets;
   }
 
-  /** Takes a first sample now and then one every `sampleMs`; the timer does not keep the process alive. */
+  /**
+   * Takes a first sample now and then one every `sampleMs`; the timer does not keep the
+   * process alive. A status-page counter must never stop the server from starting: when the
+   * first reading fails, the window counts from zero (the counters are new, as the server is).
+   */
   async start(): Promise<void> {
-    await this.sample();
+    await this.sample().catch(() => this.#add({ at: this.#now(), totals: new Map() }));
     this.#timer = setInterval(() => void this.sample().catch(() => {}), this.#sampleMs);
     this.#timer.unref();
   }
@@ -89,7 +93,8 @@ export class AnswerWindow {
     const samples = [...this.#samples, current];
     const since = Math.max(now - this.lengthMs, samples[0]!.at);
     const total = new Map<string, { region: string; count: number }>();
-    const base = this.#totalsAt(samples, since);
+    // The baseline is a stored sample, never this reading (they share a timestamp when the window is brand new).
+    const base = this.#samples.length > 0 ? this.#totalsAt(this.#samples, since) : new Map<string, { region: string; count: number }>();
     for (const [key, { region, count }] of current.totals) total.set(key, { region, count: Math.max(0, count - (base.get(key)?.count ?? 0)) });
     const buckets: Array<{ start: number; counts: Map<string, number> }> = [];
     for (let i = this.#buckets; i >= 1; i--) {

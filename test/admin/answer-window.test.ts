@@ -64,6 +64,20 @@ describe('AnswerWindow', () => {
     assert.equal(got.buckets[4]!.counts.get('z/new'), 4);
   });
 
+  it('a failing reading at start does not stop the server; counting starts with the next one', async () => {
+    let fail = true;
+    const c = fakeCounters();
+    const w = new AnswerWindow(async () => {
+      if (fail) throw new Error('metrics unavailable');
+      return new Map(c.totals) as AnswerTotals;
+    }, { sampleMs: 60_000 });
+    await w.start();
+    w.stop();
+    fail = false;
+    c.add('z/eu', 2);
+    assert.equal((await w.counts()).total.get('z/eu')?.count, 2);
+  });
+
   it('start() samples at once and its timer does not hold the process open', async () => {
     let reads = 0;
     const w = new AnswerWindow(async () => (reads++, new Map()), { sampleMs: 5 });

@@ -43,7 +43,8 @@ export interface RunningUnbound {
  * The config, every line there for a reason:
  * - no chroot, no daemon, no user switch, files in our temp dir: it runs as the test does;
  * - do-not-query-localhost: no, or Unbound refuses to send queries to 127.0.0.1;
- * - subnetcache + send-client-subnet: forward the client's ECS to meridian and cache per subnet;
+ * - subnetcache + send-client-subnet: forward the client's ECS to meridian and cache per subnet
+ *   (validator as in a real set-up; with no trust anchor configured it has nothing to check);
  * - cache-min-ttl 0: keep our short TTLs, so a failover shows once the TTL runs out.
  */
 export function unboundConfig(dir: string, port: number, opts: UnboundOptions): string {
@@ -67,7 +68,7 @@ export function unboundConfig(dir: string, port: number, opts: UnboundOptions): 
   num-threads: 1
   so-reuseport: no
   do-not-query-localhost: no
-  module-config: "subnetcache iterator"
+  module-config: "subnetcache validator iterator"
   send-client-subnet: 127.0.0.1
   client-subnet-always-forward: yes
   max-client-subnet-ipv4: 24
