@@ -110,8 +110,10 @@ export const DASHBOARD_JS = `'use strict';
         td(String(r.answers), { className: 'num' }), shareCell(r.share), td(''),
       ]));
       r.targets.forEach(function (t) {
-        var state = t.forced ? 'forced ' + t.forced : t.state;
-        var health = el('td', {}, [badge(t.healthy ? (t.state === 'unknown' ? 'unknown' : 'up') : 'down', state)]);
+        // An unprobed target stays "unknown" for good and counts as up: say so rather than look pending.
+        var state = t.forced ? 'forced ' + t.forced : !t.probed ? 'up (no probe)' : t.state;
+        var look = !t.healthy ? 'down' : t.probed && t.state === 'unknown' ? 'unknown' : 'up';
+        var health = el('td', {}, [badge(look, state)]);
         if (t.reason) health.appendChild(document.createTextNode(' ' + t.reason));
         body.appendChild(el('tr', { className: 'target', 'data-target': t.key, 'data-healthy': String(t.healthy), 'data-state': t.state }, [
           td(t.id + ' (' + t.zone + ')'), health, td(ago(t.since), { title: t.since }),

@@ -36,6 +36,8 @@ export interface DashboardTarget {
   readonly id: string;
   readonly zone: string;
   readonly state: string;
+  /** false for a target without a probe: it stays "unknown" and counts as up unless drained. */
+  readonly probed: boolean;
   readonly forced: string | null;
   /** Whether answers may use it now: probe state, operator override and the policy's `enabled`. */
   readonly healthy: boolean;
@@ -90,6 +92,7 @@ export function buildDashboard(snapshot: Snapshot, monitor: HealthMonitor, windo
       id: key.slice(key.lastIndexOf('/') + 1),
       zone: key.slice(0, key.lastIndexOf('/')) + '.',
       state: health.status,
+      probed: target.probe !== null,
       forced: health.forced,
       healthy: policyTarget ? snapshot.isUp(policyTarget) : isHealthy(health),
       reason: !isHealthy(health) && health.lastFailure ? health.lastFailure.reason : policyTarget && !policyTarget.enabled ? 'disabled' : null,

@@ -62,6 +62,7 @@ describe('status page', () => {
     );
     const eu = target(d, 'example.com/eu')!;
     assert.equal(eu.state, 'up');
+    assert.equal(eu.probed, true);
     assert.equal(eu.healthy, true);
     assert.equal(eu.reason, null);
     assert.ok(eu.rttMs !== null && eu.rttMs >= 0, 'probe RTT is known');
