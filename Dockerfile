@@ -1,10 +1,13 @@
 # meridian: multi-stage build. Compile with tsc, run on node as a non-root user.
 #   docker build -t meridian .
-#   docker run -p 53:5300/udp -p 53:5300/tcp -v "$PWD/zones:/app/zones:ro" meridian
+#   docker run -p 53:5300/udp -p 53:5300/tcp -v "$PWD/zones:/app/zones" meridian
 # Inside the container it listens on 0.0.0.0:5300 (unprivileged); publish 53/udp and 53/tcp
 # to it as above, so no capability is needed. The admin API stays on the container's
 # loopback unless you give it an address and a token:
 #   -e MERIDIAN_ADMIN=0.0.0.0:5380 -e MERIDIAN_ADMIN_TOKEN=<16+ chars> -p 5380:5380
+# Volumes: /app/zones (zone and policy files; writable if the admin API is to edit them),
+# /app/geoip (MMDB files), /app/.meridian-state (health state kept across restarts).
+# deploy/docker-compose.yml runs the same with a health check and a read-only root.
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -21,10 +24,18 @@ WORKDIR /app
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY package.json ./
-COPY zones ./zones
+COPY deploy/healthcheck.mjs ./deploy/healthcheck.mjs
+# Owned by the runtime user: the admin API writes zone files (temp file + rename in the
+# folder) and the health monitor saves its state under .meridian-state.
+COPY --chown=node:node zones ./zones
 COPY geoip ./geoip
+RUN mkdir -p .meridian-state && chown node:node .meridian-state
 USER node
 EXPOSE 5300/udp 5300/tcp
-VOLUME ["/app/zones", "/app/geoip"]
+VOLUME ["/app/zones", "/app/geoip", "/app/.meridian-state"]
+# Healthy when the DNS listener answers a query (see deploy/healthcheck.mjs).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 CMD ["node", "deploy/healthcheck.mjs"]
+# Node handles SIGTERM itself (finishes queries in flight, then exits 0); the default
+# 10 s stop timeout of `docker stop` is ample.
 ENTRYPOINT ["node", "dist/src/cli/main.js"]
 CMD ["serve", "--zones", "/app/zones"]

@@ -12,6 +12,7 @@ import type { GeoResolver } from '../geoip/geo-database.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
 import { authenticate, type Access, type ApiToken } from './auth.js';
 import { AdminError } from './errors.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { operationRoutes } from './routes/operations.js';
 import { zoneRoutes } from './routes/zones.js';
 import type { ZoneEditor } from './zone-editor.js';
@@ -106,6 +107,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   });
   await app.register(zoneRoutes(deps), { prefix: '/v1' });
   await app.register(operationRoutes(deps), { prefix: '/v1' });
+  await app.register(dashboardRoutes(deps));
   return app;
 }
 

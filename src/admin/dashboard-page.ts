@@ -1,0 +1,178 @@
+/**
+ * The status page: static HTML, CSS and script, no external resources (it must work on an
+ * operator's machine with no Internet and under a strict CSP). The page holds no data; its
+ * script reads GET /v1/dashboard with the token from the URL fragment (#token=…), which
+ * browsers never send to the server, and redraws every few seconds. Text goes in with
+ * textContent only, so names from zone files cannot inject markup.
+ */
+
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>meridian status</title>
+<link rel="stylesheet" href="/dashboard.css">
+<script src="/dashboard.js" defer></script>
+</head>
+<body>
+<header>
+  <h1>meridian</h1>
+  <p id="summary">loading…</p>
+</header>
+<main>
+  <p id="error" hidden></p>
+  <section>
+    <h2>Regions and targets</h2>
+    <p class="note" id="window-note"></p>
+    <table id="regions">
+      <thead><tr><th>region / target</th><th>health</th><th>since</th><th>probe RTT</th><th>answers</th><th>share</th><th id="bucket-head">per minute</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+  <section>
+    <h2>What each continent gets now</h2>
+    <p class="note">The policy run for a client in one city per continent, with the health of this moment.</p>
+    <table id="continents">
+      <thead><tr><th>name</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+</main>
+</body>
+</html>
+`;
+
+export const DASHBOARD_CSS = `body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1b1f24; background: #f6f7f9; }
+header { background: #1b1f24; color: #fff; padding: 0.8em 1.5em; display: flex; gap: 2em; align-items: baseline; }
+header h1 { margin: 0; font-size: 1.3em; }
+header p { margin: 0; opacity: 0.85; }
+main { padding: 0 1.5em 2em; }
+h2 { font-size: 1.1em; margin: 1.5em 0 0.3em; }
+.note { color: #57606a; margin: 0 0 0.6em; }
+table { border-collapse: collapse; background: #fff; box-shadow: 0 1px 2px rgba(0,0,0,0.08); }
+th, td { padding: 0.35em 0.8em; text-align: left; border-bottom: 1px solid #e5e7eb; vertical-align: top; }
+th { background: #eef0f3; font-weight: 600; }
+tr.region td { background: #fafbfc; font-weight: 600; }
+tr.target td:first-child { padding-left: 2em; }
+.badge { display: inline-block; padding: 0 0.5em; border-radius: 0.8em; font-size: 0.85em; font-weight: 600; }
+.up { background: #dafbe1; color: #116329; }
+.degraded, .unknown { background: #fff8c5; color: #7d4e00; }
+.down { background: #ffebe9; color: #a40e26; }
+.bar { display: inline-block; height: 0.7em; background: #0969da; vertical-align: middle; margin-right: 0.4em; }
+.num { text-align: right; font-variant-numeric: tabular-nums; }
+#error { background: #ffebe9; color: #a40e26; padding: 0.6em 1em; }
+`;
+
+export const DASHBOARD_JS = `'use strict';
+(function () {
+  var REFRESH_MS = 5000;
+  var params = new URLSearchParams(location.hash.slice(1));
+  var token = params.get('token') || sessionStorage.getItem('meridian-token');
+  if (params.get('token')) {
+    sessionStorage.setItem('meridian-token', params.get('token'));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === 'text') node.textContent = attrs[k];
+      else if (k === 'className') node.className = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { node.appendChild(c); });
+    return node;
+  }
+  function td(text, attrs) { var a = attrs || {}; a.text = text; return el('td', a); }
+  function badge(state, text) { return el('span', { className: 'badge ' + state, text: text || state }); }
+  function pct(share) { return (share * 100).toFixed(1) + ' %'; }
+  function ago(iso) {
+    var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    return s < 120 ? s + ' s ago' : s < 7200 ? Math.round(s / 60) + ' min ago' : Math.round(s / 3600) + ' h ago';
+  }
+  function shareCell(share) {
+    var cell = el('td', { className: 'num' });
+    var bar = el('span', { className: 'bar' });
+    bar.style.width = Math.round(share * 80) + 'px'; // CSSOM, which a CSP without 'unsafe-inline' allows
+    cell.appendChild(bar);
+    cell.appendChild(document.createTextNode(pct(share)));
+    return cell;
+  }
+
+  function renderRegions(d) {
+    var body = document.querySelector('#regions tbody');
+    body.replaceChildren();
+    document.getElementById('bucket-head').textContent = 'per ' + (d.window.bucketSec >= 60 ? Math.round(d.window.bucketSec / 60) + ' min' : d.window.bucketSec + ' s') + ' (oldest first)';
+    d.regions.forEach(function (r) {
+      body.appendChild(el('tr', { className: 'region', 'data-region': r.region, 'data-region-state': r.state }, [
+        el('td', { text: r.region }), el('td', {}, [badge(r.state)]), td(''), td(''),
+        td(String(r.answers), { className: 'num' }), shareCell(r.share), td(''),
+      ]));
+      r.targets.forEach(function (t) {
+        // An unprobed target stays "unknown" for good and counts as up: say so rather than look pending.
+        var state = t.forced ? 'forced ' + t.forced : !t.probed ? 'up (no probe)' : t.state;
+        var look = !t.healthy ? 'down' : t.probed && t.state === 'unknown' ? 'unknown' : 'up';
+        var health = el('td', {}, [badge(look, state)]);
+        if (t.reason) health.appendChild(document.createTextNode(' ' + t.reason));
+        body.appendChild(el('tr', { className: 'target', 'data-target': t.key, 'data-healthy': String(t.healthy), 'data-state': t.state }, [
+          td(t.id + ' (' + t.zone + ')'), health, td(ago(t.since), { title: t.since }),
+          td(t.rttMs === null ? '–' : t.rttMs + ' ms', { className: 'num' }),
+          td(String(t.answers), { className: 'num' }), shareCell(t.share), td(t.perBucket.join(' · '), { className: 'num' }),
+        ]));
+      });
+    });
+  }
+
+  function renderContinents(d) {
+    var head = document.querySelector('#continents thead tr');
+    var body = document.querySelector('#continents tbody');
+    head.replaceChildren(el('th', { text: 'name' }));
+    body.replaceChildren();
+    if (d.names.length === 0) return;
+    d.names[0].continents.forEach(function (c) { head.appendChild(el('th', { text: c.continentName, title: 'a client in ' + c.client })); });
+    d.names.forEach(function (n) {
+      var row = el('tr', { 'data-name': n.name }, [td(n.name + ' ' + n.type)]);
+      n.continents.forEach(function (c) {
+        var text = c.outcome !== 'answer' ? c.outcome.toUpperCase() : c.answers.map(function (a) {
+          return a.regions.join('+') + (c.answers.length > 1 ? ' ' + Math.round(a.share * 100) + '%' : '') + ' ' + a.addresses.join(' ');
+        }).join(' · ');
+        if (c.allDown) text += ' (every target down)';
+        row.appendChild(td(text, { 'data-continent': c.continent, 'data-answer': c.answers.length ? c.answers[0].regions.join('+') : c.outcome }));
+      });
+      body.appendChild(row);
+    });
+  }
+
+  function render(d) {
+    var down = d.regions.filter(function (r) { return r.state !== 'up'; }).length;
+    document.getElementById('summary').textContent = d.regions.length + ' regions, ' + (down === 0 ? 'all up' : down + ' not up') +
+      ' · ' + d.totalAnswers + ' steered answers since ' + new Date(d.window.since).toLocaleTimeString() + ' · snapshot ' + d.snapshot;
+    var span = Math.round((Date.parse(d.window.until) - Date.parse(d.window.since)) / 1000);
+    document.getElementById('window-note').textContent = 'Answers and shares count steered answers over the last ' +
+      (span < 120 ? span + ' s' : Math.round(span / 60) + ' min') + ' (since ' + d.window.since + ').';
+    renderRegions(d);
+    renderContinents(d);
+    document.documentElement.setAttribute('data-loaded', d.generatedAt);
+  }
+
+  function showError(text) {
+    var e = document.getElementById('error');
+    e.textContent = text;
+    e.hidden = false;
+    document.documentElement.setAttribute('data-error', text);
+  }
+
+  function load() {
+    fetch('/v1/dashboard', { headers: token ? { authorization: 'Bearer ' + token } : {}, cache: 'no-store' })
+      .then(function (res) {
+        if (res.status === 401 || res.status === 403) throw new Error('the admin API wants a read token: open this page as /dashboard#token=YOUR_TOKEN');
+        if (!res.ok) throw new Error('GET /v1/dashboard: HTTP ' + res.status);
+        return res.json();
+      })
+      .then(function (d) { document.getElementById('error').hidden = true; render(d); }, function (err) { showError(err.message); })
+      .then(function () { setTimeout(load, REFRESH_MS); });
+  }
+  load();
+})();
+`;

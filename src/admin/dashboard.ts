@@ -1,0 +1,195 @@
+/**
+ * What the status page shows, as JSON (GET /v1/dashboard): every region and target with its
+ * health and its share of steered answers over the last minutes, and the answer a client on
+ * each continent gets now. That last part runs the same decide() the data plane runs, for a
+ * synthetic client placed in one city per continent, so it shows the policy and the health
+ * of this very moment without needing a GeoIP record for each continent.
+ */
+import { CONTINENT_NAMES } from '../geoip/continents.js';
+import type { HealthMonitor } from '../health/health-monitor.js';
+import { isHealthy } from '../health/state-machine.js';
+import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
+import { decide } from '../steer/decide.js';
+import type { SteeredName } from '../steer/policy-file.js';
+import type { ClientInfo, Target } from '../steer/types.js';
+import { nameToText } from '../dns/name.js';
+import type { WindowCounts } from './answer-window.js';
+
+/** Where the synthetic client of each continent is: a large hub, with its country. */
+export const CONTINENT_CLIENTS: Readonly<Record<string, { readonly city: string; readonly country: string; readonly lat: number; readonly lon: number }>> = {
+  AF: { city: 'Lagos', country: 'NG', lat: 6.45, lon: 3.4 },
+  AN: { city: 'McMurdo Station', country: 'AQ', lat: -77.85, lon: 166.67 },
+  AS: { city: 'Singapore', country: 'SG', lat: 1.35, lon: 103.82 },
+  EU: { city: 'Frankfurt', country: 'DE', lat: 50.11, lon: 8.68 },
+  NA: { city: 'Chicago', country: 'US', lat: 41.88, lon: -87.63 },
+  OC: { city: 'Sydney', country: 'AU', lat: -33.87, lon: 151.21 },
+  SA: { city: 'São Paulo', country: 'BR', lat: -23.55, lon: -46.63 },
+};
+
+/** Steered names shown per continent at most: the page stays readable and cheap to build. */
+const MAX_NAMES = 50;
+/** Decisions per (name, continent), each with an evenly spaced random draw, so weighted splits show as shares. */
+const DRAWS = 20;
+
+export interface DashboardTarget {
+  readonly key: string;
+  readonly id: string;
+  readonly zone: string;
+  readonly state: string;
+  /** false for a target without a probe: it stays "unknown" and counts as up unless drained. */
+  readonly probed: boolean;
+  readonly forced: string | null;
+  /** Whether answers may use it now: probe state, operator override and the policy's `enabled`. */
+  readonly healthy: boolean;
+  readonly reason: string | null;
+  readonly since: string;
+  readonly rttMs: number | null;
+  readonly answers: number;
+  /** Fraction of all steered answers in the window, 0..1. */
+  readonly share: number;
+  /** Answers per bucket of the window, oldest first. */
+  readonly perBucket: readonly number[];
+}
+
+export interface DashboardRegion {
+  readonly region: string;
+  /** "up" (all targets healthy), "degraded" (some) or "down" (none). */
+  readonly state: 'up' | 'degraded' | 'down';
+  readonly answers: number;
+  readonly share: number;
+  readonly targets: readonly DashboardTarget[];
+}
+
+export interface ContinentAnswer {
+  readonly continent: string;
+  readonly continentName: string;
+  readonly client: string;
+  readonly outcome: 'answer' | 'nodata' | 'servfail';
+  /** The answers seen over the draws, most frequent first, with their share of the draws. */
+  readonly answers: ReadonlyArray<{ readonly targets: readonly string[]; readonly regions: readonly string[]; readonly addresses: readonly string[]; readonly share: number }>;
+  readonly allDown: boolean;
+}
+
+export interface Dashboard {
+  readonly generatedAt: string;
+  readonly snapshot: number;
+  readonly window: { readonly since: string; readonly until: string; readonly bucketSec: number; readonly bucketStarts: readonly string[] };
+  readonly totalAnswers: number;
+  readonly regions: readonly DashboardRegion[];
+  readonly names: ReadonlyArray<{ readonly name: string; readonly type: 'A' | 'AAAA'; readonly continents: readonly ContinentAnswer[] }>;
+  readonly namesLeftOut: number;
+}
+
+export function buildDashboard(snapshot: Snapshot, monitor: HealthMonitor, window: WindowCounts, now = Date.now()): Dashboard {
+  const totalAnswers = [...window.total.values()].reduce((n, v) => n + v.count, 0);
+  const targets = targetsByKey(snapshot);
+  const regions = new Map<string, DashboardTarget[]>();
+  for (const [key, { target, health }] of monitor.states()) {
+    const answers = window.total.get(key)?.count ?? 0;
+    const policyTarget = targets.get(key);
+    const row: DashboardTarget = {
+      key,
+      id: key.slice(key.lastIndexOf('/') + 1),
+      zone: key.slice(0, key.lastIndexOf('/')) + '.',
+      state: health.status,
+      probed: target.probe !== null,
+      forced: health.forced,
+      healthy: policyTarget ? snapshot.isUp(policyTarget) : isHealthy(health),
+      reason: !isHealthy(health) && health.lastFailure ? health.lastFailure.reason : policyTarget && !policyTarget.enabled ? 'disabled' : null,
+      since: new Date(health.since).toISOString(),
+      rttMs: health.rttMs === null ? null : Math.round(health.rttMs * 10) / 10,
+      answers,
+      share: totalAnswers === 0 ? 0 : answers / totalAnswers,
+      perBucket: window.buckets.map((b) => b.counts.get(key) ?? 0),
+    };
+    const list = regions.get(target.region) ?? [];
+    list.push(row);
+    regions.set(target.region, list);
+  }
+  const steered = [...snapshot.steered.values()];
+  return {
+    generatedAt: new Date(now).toISOString(),
+    snapshot: snapshot.version,
+    window: {
+      since: new Date(window.since).toISOString(),
+      until: new Date(window.until).toISOString(),
+      bucketSec: window.buckets.length > 1 ? Math.round((window.buckets[1]!.start - window.buckets[0]!.start) / 1000) : 0,
+      bucketStarts: window.buckets.map((b) => new Date(b.start).toISOString()),
+    },
+    totalAnswers,
+    regions: [...regions].sort(([a], [b]) => a.localeCompare(b)).map(([region, list]) => regionRow(region, list, totalAnswers)),
+    names: steered.slice(0, MAX_NAMES).map(({ name }) => continentAnswers(snapshot, name, now)),
+    namesLeftOut: Math.max(0, steered.length - MAX_NAMES),
+  };
+}
+
+function regionRow(region: string, targets: DashboardTarget[], totalAnswers: number): DashboardRegion {
+  const healthy = targets.filter((t) => t.healthy).length;
+  const answers = targets.reduce((n, t) => n + t.answers, 0);
+  return {
+    region,
+    state: healthy === targets.length ? 'up' : healthy === 0 ? 'down' : 'degraded',
+    answers,
+    share: totalAnswers === 0 ? 0 : answers / totalAnswers,
+    targets: targets.sort((a, b) => a.key.localeCompare(b.key)),
+  };
+}
+
+/** Every policy target by key (a target's `enabled` lives in the policy, not in the monitor). */
+function targetsByKey(snapshot: Snapshot): Map<string, Target> {
+  const out = new Map<string, Target>();
+  for (const { name } of snapshot.steered.values()) for (const t of name.targets) out.set(t.key, t);
+  return out;
+}
+
+/** The client the status page imagines on a continent: only its place is known, not its address. */
+export function syntheticClient(continent: string): ClientInfo {
+  const c = CONTINENT_CLIENTS[continent]!;
+  return {
+    address: '0.0.0.0',
+    family: 4,
+    sourcePrefix: 0,
+    fromEcs: false,
+    geo: {
+      continent,
+      country: c.country,
+      subdivisions: [],
+      location: { lat: c.lat, lon: c.lon },
+      asn: null,
+      geoPrefix: null,
+      asnPrefix: null,
+      source: `status page: a client in ${c.city} (${c.country}, ${continent})`,
+    },
+  };
+}
+
+function continentAnswers(snapshot: Snapshot, name: SteeredName, now: number): { name: string; type: 'A' | 'AAAA'; continents: ContinentAnswer[] } {
+  // A for names with IPv4 targets, else AAAA: the page shows the family the name is used with.
+  const family: 4 | 6 = name.targets.some((t) => t.ipv4.length > 0) ? 4 : 6;
+  const continents = Object.keys(CONTINENT_CLIENTS).map((code) => {
+    const client = syntheticClient(code);
+    const seen = new Map<string, { targets: Target[]; count: number }>();
+    let outcome: ContinentAnswer['outcome'] = 'answer';
+    let allDown = false;
+    for (let i = 0; i < DRAWS; i++) {
+      const draw = (i + 0.5) / DRAWS;
+      const d = decide(name, family, client, steeringEnv(snapshot, () => draw, now));
+      outcome = d.outcome;
+      allDown ||= d.allDown;
+      const key = d.targets.map((t) => t.id).join(',');
+      const entry = seen.get(key) ?? { targets: [...d.targets], count: 0 };
+      entry.count++;
+      seen.set(key, entry);
+    }
+    const answers = [...seen.values()]
+      .sort((a, b) => b.count - a.count)
+      .map((e) => ({
+        targets: e.targets.map((t) => t.id),
+        regions: [...new Set(e.targets.map((t) => t.region))],
+        addresses: e.targets.flatMap((t) => (family === 4 ? t.ipv4 : t.ipv6)),
+        share: e.count / DRAWS,
+      }));
+    return { continent: code, continentName: CONTINENT_NAMES[code] ?? code, client: `${CONTINENT_CLIENTS[code]!.city} (${CONTINENT_CLIENTS[code]!.country})`, outcome, answers, allDown };
+  });
+  return { name: nameToText(name.owner), type: family === 4 ? 'A' : 'AAAA', continents };
+}

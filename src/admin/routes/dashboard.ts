@@ -1,0 +1,33 @@
+/** The status page (GET /dashboard, static) and the JSON behind it (GET /v1/dashboard). */
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { AnswerWindow, parseSteeredAnswers } from '../answer-window.js';
+import { buildDashboard } from '../dashboard.js';
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from '../dashboard-page.js';
+import type { AdminDeps } from '../server.js';
+
+/** Nothing from elsewhere: scripts, styles and requests only from this origin, no inline code. */
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function sendStatic(reply: FastifyReply, type: string, body: string): FastifyReply {
+  return reply.type(type).header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache').send(body);
+}
+
+export const dashboardRoutes =
+  (deps: AdminDeps): FastifyPluginAsync =>
+  async (app) => {
+    // The counters come as Prometheus text, read the way a scraper would: the admin API
+    // holds no reference to the data plane's counters.
+    const answers = new AnswerWindow(async () => parseSteeredAnswers((await deps.metrics()).body));
+    await answers.start();
+    app.addHook('onClose', async () => answers.stop());
+
+    // The page itself holds no data, so it needs no token; the JSON it reads does.
+    app.get('/dashboard', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => sendStatic(reply, 'text/html; charset=utf-8', DASHBOARD_HTML));
+    app.get('/dashboard.js', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => sendStatic(reply, 'text/javascript; charset=utf-8', DASHBOARD_JS));
+    app.get('/dashboard.css', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => sendStatic(reply, 'text/css; charset=utf-8', DASHBOARD_CSS));
+
+    app.get('/v1/dashboard', { config: { access: 'read' } }, async (_req, reply) => {
+      reply.header('cache-control', 'no-store');
+      return buildDashboard(deps.store.current, deps.monitor, await answers.counts());
+    });
+  };

@@ -1,0 +1,170 @@
+/**
+ * Runs a real Unbound (the recursive resolver most Linux distributions ship) on 127.0.0.1
+ * with a stub zone pointing at a meridian under test, so the tests see what a resolver in
+ * front of us does to our answers: caching by TTL, ECS forwarding (subnetcache), CNAMEs.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildQuery, rcodeOf, sendUdp } from '../../helpers/dns-client.js';
+import { freePort } from '../../helpers/process.js';
+
+/** The unbound binary (Debian puts it in /usr/sbin, which a non-root PATH may lack), or null. */
+export function findBinary(name: string): string | null {
+  for (const dir of [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin']) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+export interface UnboundOptions {
+  /** The zone Unbound sends to meridian, e.g. "example.com". */
+  readonly zone: string;
+  /** meridian's DNS port on 127.0.0.1. */
+  readonly stubPort: number;
+}
+
+export interface RunningUnbound {
+  readonly port: number;
+  readonly confFile: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The config, every line there for a reason:
+ * - no chroot, no daemon, no user switch, files in our temp dir: it runs as the test does;
+ * - do-not-query-localhost: no, or Unbound refuses to send queries to 127.0.0.1;
+ * - subnetcache + send-client-subnet: forward the client's ECS to meridian and cache per subnet
+ *   (validator as in a real set-up; with no trust anchor configured it has nothing to check);
+ * - cache-min-ttl 0: keep our short TTLs, so a failover shows once the TTL runs out.
+ */
+export function unboundConfig(dir: string, port: number, opts: UnboundOptions): string {
+  return `server:
+  interface: 127.0.0.1@${port}
+  port: ${port}
+  interface-automatic: no
+  do-ip4: yes
+  do-ip6: no
+  do-udp: yes
+  do-tcp: yes
+  access-control: 127.0.0.0/8 allow
+  username: ""
+  chroot: ""
+  directory: "${dir}"
+  pidfile: "${path.join(dir, 'unbound.pid')}"
+  do-daemonize: no
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  num-threads: 1
+  so-reuseport: no
+  do-not-query-localhost: no
+  module-config: "subnetcache validator iterator"
+  send-client-subnet: 127.0.0.1
+  client-subnet-always-forward: yes
+  max-client-subnet-ipv4: 24
+  cache-min-ttl: 0
+  cache-max-ttl: 60
+  cache-max-negative-ttl: 60
+  prefetch: no
+  serve-expired: no
+  qname-minimisation: no
+  minimal-responses: no
+
+stub-zone:
+  name: "${opts.zone}"
+  stub-addr: 127.0.0.1@${opts.stubPort}
+  stub-prime: no
+
+remote-control:
+  control-enable: no
+`;
+}
+
+/** Runs unbound-checkconf on a config; null when it passes, else its output. */
+export function checkConfig(confFile: string): string | null {
+  const bin = findBinary('unbound-checkconf');
+  if (bin === null) return 'unbound-checkconf not found';
+  const r = spawnSync(bin, [confFile], { encoding: 'utf8', timeout: 10_000 });
+  return r.status === 0 ? null : `exit ${r.status}: ${r.stdout}${r.stderr}`;
+}
+
+export async function startUnbound(opts: UnboundOptions): Promise<RunningUnbound> {
+  const bin = findBinary('unbound');
+  if (bin === null) throw new Error('unbound not found');
+  // freePort() releases the port before Unbound binds it; another process may take it in between.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(bin, await freePort(), opts);
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt >= 3) throw err;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startOnce(bin: string, port: number, opts: UnboundOptions): Promise<RunningUnbound> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-unbound-'));
+  const confFile = path.join(dir, 'unbound.conf');
+  fs.writeFileSync(confFile, unboundConfig(dir, port, opts));
+  // A guardian shell holds our end of a pipe: when it closes (stop(), or this process dying
+  // even by SIGKILL) it stops unbound, so no resolver outlives the test run.
+  const guardian = ['exec 3<&0', '"$1" -d -c "$2" </dev/null & u=$!', '( read line <&3; kill $u 2>/dev/null ) & w=$!', 'wait $u; s=$?', 'kill $w 2>/dev/null', 'exit $s'].join('\n');
+  const child: ChildProcess = spawn('/bin/sh', ['-c', guardian, 'unbound-guardian', bin, confFile], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin!.on('error', () => {}); // EPIPE once the guardian is gone
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const onExit = (): void => {
+    if (!exited) child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    process.off('exit', onExit);
+    child.stdin!.end();
+    const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exit;
+    clearTimeout(killer);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntilAnswering(port, opts.zone, () => exited);
+  } catch (err) {
+    await stop();
+    if (/could not open ports|bind: address already in use/i.test(out)) throw new PortTakenError(`port ${port} taken`);
+    throw new Error(`unbound did not start: ${(err as Error).message}\n--- unbound output ---\n${out}`);
+  }
+  return { port, confFile, output: () => out, stop };
+}
+
+/** Polls the zone's SOA through Unbound until it answers NOERROR (it is up and reaches meridian). */
+async function waitUntilAnswering(port: number, zone: string, exited: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (exited()) throw new Error('unbound exited');
+    try {
+      const answer = await sendUdp(port, buildQuery(zone, 'SOA'), '127.0.0.1', 500);
+      if (rcodeOf(answer) === 0) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error('no answer in 10 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
