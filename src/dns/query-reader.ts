@@ -108,7 +108,7 @@ export function readQuery(buf: Buffer): ReadResult {
       if (total > 255 || pos + 1 + len > buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
       // One native slice per label; the key is built by hand only for labels that need
       // lower-casing or escaping, which most names do not.
-      const label = buf.toString('latin1', pos + 1, pos + 1 + len);
+      const label = latin1(buf, pos + 1, pos + 1 + len);
       const lkey = needsKeying(buf, pos + 1, pos + 1 + len) ? labelKey(buf, pos + 1, pos + 1 + len) : label;
       labels.push(label);
       labelKeys.push(lkey);
@@ -169,6 +169,9 @@ export function readQuery(buf: Buffer): ReadResult {
     },
   };
 }
+
+/** Buffer's own latin1 decoder, without toString()'s argument checks (bounds are checked above). */
+const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(start, end);
 
 /** Whether a label has upper-case letters, '.' or '\\', which its key writes differently. */
 function needsKeying(buf: Buffer, start: number, end: number): boolean {

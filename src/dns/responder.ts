@@ -37,14 +37,14 @@ export class Responder {
   readonly #writer = new MessageWriter();
   readonly cache: AnswerCache;
   /** Steering decisions per client network (issue #7); same size limit as the answer cache. */
-  readonly decisions: DecisionCache;
+  readonly decisions: DecisionCache<EncodedResponse>;
   readonly stats = new QueryStats();
 
   constructor(store: SnapshotStore, options: ResponderOptions) {
     this.#store = store;
     this.#options = options;
     this.cache = new AnswerCache(options.cacheMaxEntries);
-    this.decisions = new DecisionCache(options.cacheMaxEntries);
+    this.decisions = new DecisionCache<EncodedResponse>(options.cacheMaxEntries);
   }
 
   /**
@@ -95,11 +95,16 @@ export class Responder {
     const steered = (q.qtype === RRType.A || q.qtype === RRType.AAAA) && q.qclass === RRClass.IN ? snapshot.steered.get(q.key) : undefined;
     const direct = steered ? this.#steer(snapshot, steered.name, q.qtype) : null;
     // Without DNSSEC signing the DO bit does not change an answer; ANY differs by transport (RFC 8482).
-    let key = `${q.key}|${q.qtype}|${q.qclass}`;
-    if (direct) key += `|=${direct.key}`;
-    else if (q.qtype === RRType.ANY) key += `|${transport}`;
+    // A decision from the decision cache carries its encoded answer: no key string to build.
+    let encoded = direct ? this.decisions.answerFor(direct) : undefined;
+    let key = '';
+    if (encoded === undefined) {
+      key = `${q.key}|${q.qtype}|${q.qclass}`;
+      if (direct) key += `|=${direct.key}`;
+      else if (q.qtype === RRType.ANY) key += `|${transport}`;
+      encoded = this.cache.get(key);
+    }
     let scope = direct ? direct.scope : 0;
-    let encoded = this.cache.get(key);
     if (encoded === undefined) {
       // Names reached through a CNAME are steered afresh; such answers vary per client and are not cached.
       let dependsOnClient = false;
@@ -114,7 +119,10 @@ export class Responder {
         },
       });
       encoded = { ...this.#writer.encode(packet, q, res), zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '' };
-      if (!dependsOnClient) this.cache.set(key, encoded);
+      if (!dependsOnClient) {
+        this.cache.set(key, encoded);
+        if (direct) this.decisions.setAnswer(direct, encoded);
+      }
     }
     this.#lastZone = encoded.zone;
     return this.#finish(packet, q, encoded, transport, ecs, ecs?.usable ? scope : 0);
@@ -215,6 +223,12 @@ export class Responder {
 /** The decision cache's form of the client locateClient() would use; null for an address it cannot parse. */
 function clientBits(ecs: ClientSubnet | null, source: string): ClientBits | null {
   const usable = ecs !== null && ecs.usable;
+  if (usable && ecs.family === 1) {
+    // Straight from the option's octets (zero-padded past the source prefix, RFC 7871 §6).
+    const b = ecs.addressBytes;
+    const v4 = (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
+    return { family: 4, v4, v6: 0n, sourcePrefix: ecs.sourcePrefix };
+  }
   const address = usable ? ecs.address : normaliseAddress(source);
   if (!address.includes(':')) {
     const v4 = ipv4Number(address);

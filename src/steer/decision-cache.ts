@@ -38,8 +38,12 @@ interface Bucket {
   readonly v6: Map<string, Decision>;
 }
 
-export class DecisionCache {
+export class DecisionCache<Answer = unknown> {
   readonly #byName = new Map<SteeredName, Map<number, Bucket>>();
+  /** The encoded answer of each cached decision, so a hit needs no answer-cache key. */
+  readonly #answers = new Map<Decision, Answer>();
+  /** Decisions held since the last clear (setAnswer ignores others). */
+  #held = new WeakSet<Decision>();
   readonly #maxEntries: number;
   #size = 0;
   #version = -1;
@@ -60,6 +64,8 @@ export class DecisionCache {
 
   clear(): void {
     this.#byName.clear();
+    this.#answers.clear();
+    this.#held = new WeakSet();
     this.#size = 0;
   }
 
@@ -82,6 +88,16 @@ export class DecisionCache {
     return undefined;
   }
 
+  /** The answer kept for a decision this cache holds, if any. */
+  answerFor(decision: Decision): Answer | undefined {
+    return this.#answers.get(decision);
+  }
+
+  /** Keeps the answer of a decision this cache holds (decisions it does not hold are ignored, so nothing outlives a clear). */
+  setAnswer(decision: Decision, answer: Answer): void {
+    if (this.#held.has(decision)) this.#answers.set(decision, answer);
+  }
+
   /** Keeps `decision` for every client sharing the first `prefix` bits (and the source prefix) with `client`. */
   set(name: SteeredName, qtype: number, client: ClientBits, prefix: number, decision: Decision): void {
     if (this.#maxEntries <= 0) return;
@@ -93,6 +109,7 @@ export class DecisionCache {
     if (bucket === undefined) buckets.set(index, (bucket = { prefixes: [], v4: new Map(), v6: new Map() }));
     if (!bucket.prefixes.includes(prefix)) bucket.prefixes.push(prefix);
     const before = bucket.v4.size + bucket.v6.size;
+    this.#held.add(decision);
     if (client.family === 4) bucket.v4.set(v4Key(client.v4, prefix), decision);
     else bucket.v6.set(v6Key(client.v6, prefix), decision);
     this.#size += bucket.v4.size + bucket.v6.size - before;

@@ -70,6 +70,22 @@ describe('DecisionCache', () => {
     assert.equal(new DecisionCache(0).size, 0);
   });
 
+  it('keeps an answer only for decisions it holds, and drops answers with its entries', () => {
+    const c = new DecisionCache<string>(10);
+    c.useVersion(1);
+    const held = decision('x', 24);
+    const stranger = decision('y', 24);
+    c.set(NAME, A, v4('1.0.0.0'), 24, held);
+    c.setAnswer(held, 'encoded x');
+    c.setAnswer(stranger, 'encoded y');
+    assert.equal(c.answerFor(held), 'encoded x');
+    assert.equal(c.answerFor(stranger), undefined, 'a decision the cache does not hold (random, live latency) gets no answer kept');
+    c.useVersion(2);
+    assert.equal(c.answerFor(held), undefined);
+    c.setAnswer(held, 'late');
+    assert.equal(c.answerFor(held), undefined, 'not after a clear either');
+  });
+
   it('size 0 keeps nothing', () => {
     const c = new DecisionCache(0);
     c.set(NAME, A, v4('1.0.0.0'), 24, decision('x'));
