@@ -3,7 +3,7 @@
  * prebuilt packets of each dnsperf mix (tools/perf/dnsperf-run.ts), on the example zones.
  * Shows what one query costs in CPU, which a loaded 2-core machine makes hard to see with
  * dnsperf alone.
- *   node dist/tools/responder-bench.js [--seconds 3]
+ *   node dist/tools/responder-bench.js [--seconds 3] [--mix static|steered|steered-ecs]
  */
 import dnsPacket from 'dns-packet';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { createLogger } from '../src/log/logger.js';
 import { startServer } from '../src/main.js';
 import { MIXES, root } from './perf/dnsperf-run.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, mix: { type: 'string' } } });
 const seconds = Number(values.seconds);
 
 /** A query as dnsperf sends it: EDNS with a 4096 payload, and the mix's option when it has one. */
@@ -31,7 +31,7 @@ function packetOf(line: string, ecs: string | undefined): Buffer {
 const config = loadConfig(null, { listen: ['127.0.0.1:0'], zonesDir: path.join(root, 'zones'), admin: null, logLevel: 'warn' });
 const server = await startServer({ ...config, zones: { ...config.zones, watch: false } }, createLogger('warn', false));
 try {
-  for (const mix of MIXES) {
+  for (const mix of MIXES.filter((m) => values.mix === undefined || m.id === values.mix)) {
     const packets = mix.queries.map((q) => packetOf(q, mix.ecs));
     let n = 0;
     const end = performance.now() + seconds * 1000;

@@ -83,6 +83,43 @@ export function startMeridian(o: ServeOptions): Promise<ChildProcess> {
   });
 }
 
+/** Starts the bare node:dgram reference server (bare-dgram-server.ts) on 127.0.0.1:port. */
+export async function startBareDgram(port: number, cpus: string): Promise<ChildProcess> {
+  const [cmd, full] = pinned(cpus, process.execPath, [path.join(root, 'dist/tools/perf/bare-dgram-server.js'), String(port)]);
+  const child = spawn(cmd, full, { stdio: ['ignore', 'inherit', 'inherit'] });
+  await new Promise((r) => setTimeout(r, 500));
+  return child;
+}
+
+/**
+ * CPU time (user + system, seconds) used so far by a process and its children (the workers
+ * of `--workers N`), from /proc; null where /proc is missing. The server's CPU per query does
+ * not depend on how much CPU the load generator or a neighbour takes.
+ */
+export function cpuSeconds(pid: number): number | null {
+  const one = (p: number): number => {
+    const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  };
+  try {
+    let total = one(pid);
+    for (const dir of fs.readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(dir)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${dir}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) total += one(Number(dir));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
 /** Stops the server with SIGTERM and waits for it to exit. */
 export function stopMeridian(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
@@ -95,6 +132,8 @@ export function stopMeridian(child: ChildProcess): Promise<void> {
 
 export interface DnsperfResult {
   readonly qps: number;
+  /** Queries completed. */
+  readonly completed: number;
   readonly avgMs: number;
   readonly lost: number;
 }
@@ -119,5 +158,5 @@ export function runDnsperf(mix: Mix, o: DnsperfOptions): DnsperfResult {
   const out = spawnSync(cmd, full, { encoding: 'utf8' }).stdout;
   fs.rmSync(dir, { recursive: true, force: true });
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
-  return { qps: num(/Queries per second:\s+([\d.]+)/), avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000, lost: num(/Queries lost:\s+(\d+)/) };
+  return { qps: num(/Queries per second:\s+([\d.]+)/), completed: num(/Queries completed:\s+(\d+)/), avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000, lost: num(/Queries lost:\s+(\d+)/) };
 }
