@@ -106,10 +106,15 @@ export function readQuery(buf: Buffer): ReadResult {
       if (len > 63) return errorResult(buf, Rcode.FORMERR, HEADER, null);
       total += len + 1;
       if (total > 255 || pos + 1 + len > buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
-      // One native slice per label; the key is built by hand only for labels that need
-      // lower-casing or escaping, which most names do not.
-      const label = latin1(buf, pos + 1, pos + 1 + len);
-      const lkey = needsKeying(buf, pos + 1, pos + 1 + len) ? labelKey(buf, pos + 1, pos + 1 + len) : label;
+      let label = '';
+      let lkey = '';
+      for (let i = pos + 1, end = pos + 1 + len; i < end; i++) {
+        const c = buf[i]!;
+        label += String.fromCharCode(c);
+        if (c >= 0x41 && c <= 0x5a) lkey += String.fromCharCode(c + 0x20);
+        else if (c === 0x2e || c === 0x5c) lkey += '\\' + String.fromCharCode(c);
+        else lkey += String.fromCharCode(c);
+      }
       labels.push(label);
       labelKeys.push(lkey);
       key = key.length === 0 ? lkey : key + '.' + lkey;
@@ -168,30 +173,6 @@ export function readQuery(buf: Buffer): ReadResult {
       edns,
     },
   };
-}
-
-/** Buffer's own latin1 decoder, without toString()'s argument checks (bounds are checked above). */
-const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(start, end);
-
-/** Whether a label has upper-case letters, '.' or '\\', which its key writes differently. */
-function needsKeying(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = buf[i]!;
-    if ((c >= 0x41 && c <= 0x5a) || c === 0x2e || c === 0x5c) return true;
-  }
-  return false;
-}
-
-/** The label's key (nameKey form): lower-cased, '.' and '\\' escaped. */
-function labelKey(buf: Buffer, start: number, end: number): string {
-  let key = '';
-  for (let i = start; i < end; i++) {
-    const c = buf[i]!;
-    if (c >= 0x41 && c <= 0x5a) key += String.fromCharCode(c + 0x20);
-    else if (c === 0x2e || c === 0x5c) key += '\\' + String.fromCharCode(c);
-    else key += String.fromCharCode(c);
-  }
-  return key;
 }
 
 /** Reads an OPT pseudo-RR whose TYPE field starts at `at`; null when its options are malformed. */
