@@ -10,7 +10,7 @@ export interface ClientSubnet {
   readonly sourcePrefix: number;
   /** The address, zero-padded to full length, as text (IPv4 dotted or IPv6). */
   readonly address: string;
-  /** The ADDRESS field exactly as received (⌈source/8⌉ octets), echoed in the answer. */
+  /** The ADDRESS field exactly as received (⌈source/8⌉ octets), echoed in the answer: a view into the query. */
   readonly addressBytes: Buffer;
   /** False for private, loopback, link-local and other unroutable networks, IPv4-mapped IPv6, and /0 (RFC 7871 §7.1.2). */
   readonly usable: boolean;
@@ -35,8 +35,8 @@ export function parseClientSubnet(data: Buffer): ClientSubnetResult {
   if (spare > 0 && (addressBytes[addressBytes.length - 1]! & ((1 << spare) - 1)) !== 0) {
     return { ok: false, reason: 'address has bits set beyond the source prefix' };
   }
-  // Copied: the answer echoes these octets after the query's buffer may have been reused.
-  const echoed = Buffer.from(addressBytes);
+  // A view, not a copy: the answer is built from it synchronously, while the query's buffer lives.
+  const echoed = addressBytes;
   if (family === 1) {
     // The common case, once per ECS query: no zero-padded copy, no array, no join.
     const [a, b, c, d] = [echoed[0] ?? 0, echoed[1] ?? 0, echoed[2] ?? 0, echoed[3] ?? 0];

@@ -62,9 +62,10 @@ export interface ServeOptions {
 /** Starts `meridian serve` on 127.0.0.1:port and resolves once it answers. */
 export function startMeridian(o: ServeOptions): Promise<ChildProcess> {
   const cli = path.join(root, 'dist/src/cli/main.js');
-  const args = [...(o.nodeOptions ?? []), cli, 'serve', '--listen', `127.0.0.1:${o.port}`, '--admin', 'off', '--log-level', 'warn', ...(o.serveArgs ?? [])];
+  const args = [...(o.nodeOptions ?? []), cli, 'serve', '--zones', path.join(root, 'zones'), '--listen', `127.0.0.1:${o.port}`, '--admin', 'off', '--log-level', 'warn', ...(o.serveArgs ?? [])];
   const [cmd, full] = pinned(o.cpus, process.execPath, args);
-  const child = spawn(cmd, full, { stdio: ['ignore', 'inherit', 'inherit'] });
+  // From the project folder, so the health state file lands where `npm start` keeps it.
+  const child = spawn(cmd, full, { stdio: ['ignore', 'inherit', 'inherit'], cwd: root });
   return new Promise((resolve, reject) => {
     const deadline = setTimeout(() => reject(new Error('server did not start')), 15000);
     const poll = setInterval(() => {
