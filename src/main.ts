@@ -10,7 +10,8 @@ import { ErrorCode, GslbError } from './errors.js';
 import { DnsServer, type BoundAddress } from './server/dns-server.js';
 import { isLoopbackHost, parseListenAddress } from './server/listen-address.js';
 import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator } from './snapshot/snapshot.js';
-import { GeoResolver, openGeoDatabase } from './geoip/geo-database.js';
+import type { GeoResolver } from './geoip/geo-database.js';
+import { openGeo } from './geoip/open-geo.js';
 import { formatProblem } from './zone/record.js';
 import { ZoneDirectory } from './zone/zone-directory.js';
 import path from 'node:path';
@@ -27,11 +28,14 @@ import { makeToken } from './admin/auth.js';
 import { ZoneEditor } from './admin/zone-editor.js';
 import { LatencySamples } from './steer/latency-samples.js';
 import { createMetricsRegistry } from './metrics/registry.js';
+import { WorkerPool } from './workers/pool.js';
 import type { FileProblem } from './zone/record.js';
 import type { Zone } from './zone/zone.js';
 
 export interface RunningServer {
   readonly addresses: readonly BoundAddress[];
+  /** Process ids of the DNS workers (`dns.workers` > 1); empty when this process answers itself. */
+  readonly workerPids: readonly number[];
   readonly store: SnapshotStore;
   readonly zones: ZoneDirectory;
   readonly responder: Responder;
@@ -43,15 +47,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens the configured GeoIP databases; each is checked with a test lookup before use. */
-export function openGeo(config: Config, log?: Logger): GeoResolver {
-  const location = config.geoip.location === null ? null : openGeoDatabase(config.geoip.location);
-  const asn = config.geoip.asn === null ? null : openGeoDatabase(config.geoip.asn);
-  for (const db of [location, asn]) {
-    if (db) log?.info({ file: db.info.file, type: db.info.databaseType, built: db.info.buildEpoch }, 'GeoIP database loaded');
-  }
-  return new GeoResolver(location, asn);
-}
+export { openGeo } from './geoip/open-geo.js';
 
 /** The health monitor with its state restored from disk, saving on every change. */
 function startHealth(config: Config, log: Logger, onChange: () => void): { monitor: HealthMonitor; writer: HealthStateWriter | null } {
@@ -112,7 +108,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     );
   }
   if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
-  const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, health: p.monitor, snapshotVersion: () => p.store.current.version });
+  const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, decisions: p.responder.decisions, health: p.monitor, snapshotVersion: () => p.store.current.version });
   const app = await createAdminServer({
     editor: new ZoneEditor(p.zones, () => p.reload(false)),
     zones: p.zones,
@@ -166,10 +162,18 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     log.info({ complete, targets: health.monitor.states().size }, complete ? 'first probe round complete' : 'first probe round not complete in time; unknown targets count as up');
   }
   const responder = new Responder(store, { udpPayloadSize: config.dns.udpPayloadSize, cacheMaxEntries: config.dns.cacheMaxEntries });
-  const server = new DnsServer(responder, { ...config.dns.tcp, maxPendingOutputBytes: 256 * 1024 }, log);
-  const addresses = await server.listen(listen).catch(async (err: unknown) => {
+  // One process answers by itself; with workers, they answer and this process only feeds them.
+  const server = config.dns.workers > 1 ? null : new DnsServer(responder, { ...config.dns.tcp, maxPendingOutputBytes: 256 * 1024 }, log);
+  const pool = config.dns.workers > 1 ? new WorkerPool({ count: config.dns.workers, config, monitor: health.monitor, samples, log }) : null;
+  const unfeed = pool === null ? () => {} : store.onPublish((s) => pool.publish(s));
+  const stopDataPlane = async (): Promise<void> => {
+    unfeed();
+    await pool?.stop();
+    await server?.close();
+  };
+  const addresses = await (server !== null ? server.listen(listen) : pool!.start(store.current)).catch(async (err: unknown) => {
     await health.monitor.stop();
-    await server.close();
+    await stopDataPlane();
     throw err;
   });
   const reloader = new ZoneReloader(zones, publisher, log);
@@ -179,7 +183,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), responder, log });
     } catch (err) {
       await health.monitor.stop();
-      await server.close();
+      await stopDataPlane();
       throw err;
     }
   }
@@ -190,9 +194,10 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   };
   if (options.handleSignals) process.on('SIGHUP', onHup);
   const adminAddress = admin ? (admin.server.address() as AddressInfo) : null;
-  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses, admin: adminAddress && { host: adminAddress.address, port: adminAddress.port } }, 'meridian is serving');
+  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses, workers: pool?.pids, admin: adminAddress && { host: adminAddress.address, port: adminAddress.port } }, 'meridian is serving');
   return {
     addresses,
+    workerPids: pool?.pids ?? [],
     adminAddress: adminAddress && { host: adminAddress.address, port: adminAddress.port },
     store,
     zones,
@@ -205,7 +210,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await admin?.close();
       await health.monitor.stop();
       health.writer?.flush();
-      await server.close();
+      await stopDataPlane();
     },
   };
 }

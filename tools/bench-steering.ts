@@ -1,84 +1,96 @@
 /**
  * Steering benchmark: dnsperf against `meridian serve` for static names, steered names
- * without ECS, and steered names with ECS; prints queries/s, latency and the ratios.
- * meridian is pinned to CPU 0 and dnsperf to CPU 1 when `taskset` exists.
- *   node dist/tools/bench-steering.js [--seconds 10] [--clients 8]
+ * without ECS, and steered names with ECS; prints queries/s (median of the rounds), the
+ * server's CPU time per query, and the ratios. meridian is pinned to CPU 0 and dnsperf to
+ * CPU 1 when `taskset` exists. `--bare` measures a bare node:dgram server the same way, as
+ * the reference for what Node's UDP path alone allows.
+ *   node dist/tools/bench-steering.js [--seconds 5] [--rounds 3] [--clients 8] [--workers N]
+ *     [--server-cpus 0] [--dnsperf-cpus 1] [--dnsperf-threads N] [--mix ID] [--bare]
  * Needs dnsperf (Debian package dnsperf). The example zones and GeoIP database are used.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { cpuSeconds, MIXES, requireDnsperf, runDnsperf, startBareDgram, startMeridian, stopMeridian, type Mix } from './perf/dnsperf-run.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: '8' }, port: { type: 'string', default: '5399' } } });
-const port = Number(values.port);
-const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
-const pinned = (cpu: number, cmd: string, args: string[]): [string, string[]] => (hasTaskset ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
-
-if (spawnSync('dnsperf', ['-h']).error) {
-  console.error('dnsperf is not installed: apt-get install dnsperf');
-  process.exit(2);
-}
-
-/** ECS option 8 with family 1, source /24, scope 0 and the first three octets of `net`. */
-function ecsOption(net: string): string {
-  const [a, b, c] = net.split('.').map(Number);
-  return '8:' + Buffer.from([0, 1, 24, 0, a!, b!, c!]).toString('hex');
-}
-
-const mixes: Array<{ name: string; queries: string[]; ecs?: string }> = [
-  {
-    name: 'static (A, AAAA, MX, NXDOMAIN, NODATA)',
-    queries: ['mail.example.com A', 'ns1.example.com AAAA', 'example.com MX', 'nope.example.com A', 'mail.example.com TXT', 'www.eu.example.com A'],
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    clients: { type: 'string', default: '8' },
+    port: { type: 'string', default: '5399' },
+    workers: { type: 'string', default: '1' },
+    'server-cpus': { type: 'string', default: '0' },
+    'dnsperf-cpus': { type: 'string', default: '1' },
+    'dnsperf-threads': { type: 'string' },
+    mix: { type: 'string' },
+    bare: { type: 'boolean', default: false },
   },
-  { name: 'steered, no ECS', queries: ['www.example.com A', 'api.example.com A', 'near.example.com A', 'pool.example.com A', 'www.example.com AAAA'] },
-  { name: 'steered, ECS 81.2.69.0/24', queries: ['www.example.com A', 'api.example.com A', 'near.example.com A', 'pool.example.com A', 'www.example.com AAAA'], ecs: ecsOption('81.2.69.0') },
-];
+});
+requireDnsperf();
+const port = Number(values.port);
+const rounds = Number(values.rounds);
+const perf = {
+  port,
+  cpus: values['dnsperf-cpus']!,
+  seconds: Number(values.seconds),
+  clients: Number(values.clients),
+  threads: values['dnsperf-threads'] === undefined ? undefined : Number(values['dnsperf-threads']),
+};
+const mixes = values.mix === undefined ? MIXES : MIXES.filter((m) => m.id === values.mix);
 
-function startServer(): Promise<ChildProcess> {
-  const [cmd, args] = pinned(0, process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '--listen', `127.0.0.1:${port}`, '--admin', 'off', '--log-level', 'warn']);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error('server did not start')), 15000);
-    const poll = setInterval(() => {
-      const r = spawnSync('dig', ['+short', '+tries=1', '+time=1', '-p', String(port), '@127.0.0.1', 'example.com', 'SOA']);
-      if (r.status === 0 && r.stdout.toString().includes('ns1')) {
-        clearInterval(poll);
-        clearTimeout(deadline);
-        resolve(child);
-      }
-    }, 200);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+interface Row {
+  readonly name: string;
+  readonly qps: number;
+  /** Server CPU microseconds per answered query (all its processes). */
+  readonly cpuUs: number;
+  readonly avgMs: number;
+  readonly lost: number;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Runs each mix `rounds` times, interleaved so a noisy neighbour hits every mix alike. */
+function measure(server: ChildProcess, label: string, list: readonly Mix[]): Row[] {
+  const runs = new Map<Mix, Array<{ qps: number; cpuUs: number; avgMs: number; lost: number }>>();
+  for (const mix of list) runDnsperf(mix, { ...perf, seconds: 2 }); // warm-up: fills the caches and the JIT
+  for (let r = 0; r < rounds; r++) {
+    for (const mix of list) {
+      const before = cpuSeconds(server.pid!);
+      const res = runDnsperf(mix, perf);
+      const after = cpuSeconds(server.pid!);
+      const cpuUs = before === null || after === null ? NaN : ((after - before) * 1e6) / res.completed;
+      runs.set(mix, [...(runs.get(mix) ?? []), { ...res, cpuUs }]);
+    }
+  }
+  return list.map((mix) => {
+    const rs = runs.get(mix)!;
+    const row = { name: `${label}${mix.name}`, qps: median(rs.map((x) => x.qps)), cpuUs: median(rs.map((x) => x.cpuUs)), avgMs: median(rs.map((x) => x.avgMs)), lost: Math.max(...rs.map((x) => x.lost)) };
+    console.log(`${row.name.padEnd(46)} ${row.qps.toFixed(0).padStart(8)} q/s  (${rs.map((x) => x.qps.toFixed(0)).join(' ')})   ${row.cpuUs.toFixed(1).padStart(5)} µs CPU/query   avg ${row.avgMs.toFixed(3)} ms   lost ${row.lost}`);
+    return row;
   });
 }
 
-function runDnsperf(queries: string[], ecs?: string): { qps: number; avgMs: number; lost: number } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-perf-'));
-  const file = path.join(dir, 'queries.txt');
-  fs.writeFileSync(file, queries.join('\n') + '\n');
-  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', values.seconds!, '-c', values.clients!, '-q', '200'];
-  if (ecs) args.push('-E', ecs);
-  const [cmd, full] = pinned(1, 'dnsperf', args);
-  const out = spawnSync(cmd, full, { encoding: 'utf8' }).stdout;
-  fs.rmSync(dir, { recursive: true, force: true });
-  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
-  return { qps: num(/Queries per second:\s+([\d.]+)/), avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000, lost: num(/Queries lost:\s+(\d+)/) };
-}
-
-const server = await startServer();
-try {
-  const results: Array<{ name: string; qps: number; avgMs: number; lost: number }> = [];
-  for (const mix of mixes) {
-    runDnsperf(mix.queries, mix.ecs); // warm-up: fills the answer cache and JIT
-    const r = runDnsperf(mix.queries, mix.ecs);
-    results.push({ name: mix.name, ...r });
-    console.log(`${mix.name.padEnd(40)} ${r.qps.toFixed(0).padStart(8)} q/s   avg ${r.avgMs.toFixed(3)} ms   lost ${r.lost}`);
+const results: Row[] = [];
+if (values.bare) {
+  const bare = await startBareDgram(port, values['server-cpus']!);
+  try {
+    results.push(...measure(bare, 'bare node:dgram, ', mixes));
+  } finally {
+    await stopMeridian(bare);
   }
-  const base = results[0]!.qps;
-  for (const r of results.slice(1)) console.log(`${r.name} / static: ${(r.qps / base).toFixed(2)}`);
+}
+const server = await startMeridian({ port, cpus: values['server-cpus']!, serveArgs: values.workers === '1' ? [] : ['--workers', values.workers!] });
+try {
+  const ours = measure(server, values.workers === '1' ? '' : `${values.workers} workers, `, mixes);
+  results.push(...ours);
+  const stat = ours.find((r) => r.name.includes('static'));
+  if (stat) for (const r of ours.filter((x) => x !== stat)) console.log(`${r.name} / static: ${(r.qps / stat.qps).toFixed(2)} (CPU per query ${(stat.cpuUs / r.cpuUs).toFixed(2)})`);
+  if (values.bare) {
+    for (const r of ours) {
+      const ref = results.find((b) => b.name === `bare node:dgram, ${r.name.replace(/^\d+ workers, /, '')}`);
+      if (ref) console.log(`${r.name} / bare node:dgram: ${(r.qps / ref.qps).toFixed(2)}`);
+    }
+  }
 } finally {
-  server.kill('SIGTERM');
+  await stopMeridian(server);
 }

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import type { LevelWithSilent } from 'pino';
+import { parseWorkers } from '../config/load-config.js';
 import { GslbError } from '../errors.js';
 import { Balancer } from '../l7/balancer.js';
 import { runBalancerWorker, startBalancerCluster } from '../l7/cluster.js';
@@ -14,9 +15,11 @@ export interface BalanceFlags {
 
 /** `meridian balance`: runs the regional L7 balancer until SIGTERM/SIGINT; SIGHUP reloads the config. */
 export async function runBalance(flags: BalanceFlags): Promise<number> {
-  const workers = flags.workers === undefined ? 1 : Number(flags.workers);
-  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
-    process.stderr.write(`meridian balance: --workers: "${flags.workers}" is not a whole number from 1 to 256\n`);
+  let workers: number;
+  try {
+    workers = flags.workers === undefined ? 1 : parseWorkers(flags.workers, '--workers');
+  } catch (err) {
+    process.stderr.write(`meridian balance: ${(err as Error).message}\n`);
     return 2;
   }
   let config;

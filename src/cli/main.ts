@@ -1,12 +1,22 @@
 #!/usr/bin/env node
 /** The `meridian` command: serve, check, explain, balance. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseWorkers } from '../config/load-config.js';
 import { runCheck } from './check.js';
 import { runServe } from './serve.js';
 import { runExplain } from './explain.js';
 import { runBalance } from './balance.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** --workers: a whole number 1..256, checked before anything starts. */
+function workersArg(value: string): number {
+  try {
+    return parseWorkers(value, '--workers');
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message.replace(/^--workers: /, ''));
+  }
+}
 
 const program = new Command()
   .name('meridian')
@@ -22,7 +32,8 @@ program
   .option('-l, --listen <addr:port>', 'address to serve UDP and TCP on, repeatable (default 127.0.0.1:5300 and [::1]:5300); env MERIDIAN_LISTEN=a,b', collect)
   .option('-a, --admin <addr:port>', 'admin HTTP API address (default 127.0.0.1:5380; "off" for none); env MERIDIAN_ADMIN; tokens from config or MERIDIAN_ADMIN_TOKEN')
   .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-  .action(async (opts: { config?: string; zones?: string; listen?: string[]; admin?: string; logLevel?: string }) => {
+  .option('-w, --workers <n>', 'DNS worker processes sharing the sockets, 1..256 (default 1: no workers, one process); env MERIDIAN_WORKERS', workersArg)
+  .action(async (opts: { config?: string; zones?: string; listen?: string[]; admin?: string; logLevel?: string; workers?: number }) => {
     process.exitCode = await runServe(opts);
   });
 

@@ -9,6 +9,7 @@ export interface ServeFlags {
   listen?: string[];
   admin?: string;
   logLevel?: string;
+  workers?: number;
 }
 
 /** Runs until SIGTERM/SIGINT; returns the exit code for start-up failures. */
@@ -16,7 +17,7 @@ export async function runServe(flags: ServeFlags): Promise<number> {
   let config;
   try {
     const admin = flags.admin === undefined ? undefined : flags.admin === 'off' ? null : flags.admin;
-    config = loadConfig(flags.config ?? null, { listen: flags.listen, zonesDir: flags.zones, logLevel: flags.logLevel, admin });
+    config = loadConfig(flags.config ?? null, { listen: flags.listen, zonesDir: flags.zones, logLevel: flags.logLevel, admin, workers: flags.workers });
   } catch (err) {
     process.stderr.write(`meridian: invalid configuration:\n${(err as Error).message}\n`);
     return 2;

@@ -20,6 +20,17 @@ export interface ConfigOverrides {
   admin?: string | null;
   zonesDir?: string;
   logLevel?: string;
+  /** DNS worker processes (`--workers`, env MERIDIAN_WORKERS). */
+  workers?: number;
+}
+
+export const MAX_WORKERS = 256;
+
+/** Parses a worker count as the CLI and the environment give it: a whole number 1..256, else a message saying so. */
+export function parseWorkers(text: string, what: string): number {
+  const n = /^[0-9]{1,3}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(n >= 1 && n <= MAX_WORKERS)) throw new GslbError(ErrorCode.CONFIG_INVALID, `${what}: "${text}" is not a whole number from 1 to ${MAX_WORKERS}`);
+  return n;
 }
 
 /**
@@ -66,6 +77,8 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
     if (envToken.length < 16) throw new GslbError(ErrorCode.CONFIG_INVALID, 'MERIDIAN_ADMIN_TOKEN: must be at least 16 characters');
     config.admin.tokens = [{ name: 'MERIDIAN_ADMIN_TOKEN', token: envToken, access: 'write' }, ...config.admin.tokens];
   }
+  if (overrides.workers !== undefined) config.dns.workers = parseWorkers(String(overrides.workers), '--workers');
+  else if (env.MERIDIAN_WORKERS) config.dns.workers = parseWorkers(env.MERIDIAN_WORKERS, 'MERIDIAN_WORKERS');
   const zonesDir = overrides.zonesDir ?? env.MERIDIAN_ZONES;
   if (zonesDir) config.zones.directory = path.resolve(zonesDir);
   const level = overrides.logLevel ?? env.MERIDIAN_LOG_LEVEL;

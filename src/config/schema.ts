@@ -10,7 +10,8 @@ export const ConfigSchema = Type.Object(
           minItems: 1,
         }),
         udpPayloadSize: Type.Integer({ minimum: 512, maximum: 4096, default: 1232, description: 'EDNS UDP payload size we advertise and send up to' }),
-        cacheMaxEntries: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 100_000, description: 'encoded answers kept per snapshot; 0 disables the cache' }),
+        cacheMaxEntries: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 100_000, description: 'encoded answers (and steering decisions) kept per snapshot; 0 disables the caches' }),
+        workers: Type.Integer({ minimum: 1, maximum: 256, default: 1, description: 'DNS worker processes sharing the sockets (node:cluster); 1 answers in the main process' }),
         tcp: Type.Object(
           {
             idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),

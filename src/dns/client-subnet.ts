@@ -10,7 +10,7 @@ export interface ClientSubnet {
   readonly sourcePrefix: number;
   /** The address, zero-padded to full length, as text (IPv4 dotted or IPv6). */
   readonly address: string;
-  /** The ADDRESS field exactly as received (⌈source/8⌉ octets), echoed in the answer. */
+  /** The ADDRESS field exactly as received (⌈source/8⌉ octets), echoed in the answer: a view into the query. */
   readonly addressBytes: Buffer;
   /** False for private, loopback, link-local and other unroutable networks, IPv4-mapped IPv6, and /0 (RFC 7871 §7.1.2). */
   readonly usable: boolean;
@@ -35,13 +35,19 @@ export function parseClientSubnet(data: Buffer): ClientSubnetResult {
   if (spare > 0 && (addressBytes[addressBytes.length - 1]! & ((1 << spare) - 1)) !== 0) {
     return { ok: false, reason: 'address has bits set beyond the source prefix' };
   }
-  const full = Buffer.alloc(family === 1 ? 4 : 16);
+  // A view, not a copy: the answer is built from it synchronously, while the query's buffer lives.
+  const echoed = addressBytes;
+  if (family === 1) {
+    // The common case, once per ECS query: no zero-padded copy, no array, no join.
+    const [a, b, c, d] = [echoed[0] ?? 0, echoed[1] ?? 0, echoed[2] ?? 0, echoed[3] ?? 0];
+    return { ok: true, value: { family, sourcePrefix, address: `${a}.${b}.${c}.${d}`, addressBytes: echoed, usable: sourcePrefix > 0 && isRoutableV4(a, b) } };
+  }
+  const full = Buffer.alloc(16);
   addressBytes.copy(full);
-  const address = family === 1 ? [...full].join('.') : ipv6Text(full);
   // Resolvers send IPv4 clients as family 1. A v4-mapped family-2 subnet would need its scope
   // counted in IPv6 bits over IPv4 GeoIP networks; treat it as saying nothing instead.
-  const mapped = family === 2 && full.subarray(0, 10).every((x) => x === 0) && full[10] === 0xff && full[11] === 0xff;
-  return { ok: true, value: { family, sourcePrefix, address, addressBytes: Buffer.from(addressBytes), usable: sourcePrefix > 0 && !mapped && isRoutable(full) } };
+  const mapped = full.subarray(0, 10).every((x) => x === 0) && full[10] === 0xff && full[11] === 0xff;
+  return { ok: true, value: { family, sourcePrefix, address: ipv6Text(full), addressBytes: echoed, usable: sourcePrefix > 0 && !mapped && isRoutable(full) } };
 }
 
 /** Canonical (RFC 5952) text of 16 octets. */
@@ -49,15 +55,7 @@ const ipv6Text = formatIPv6;
 
 /** Networks that say nothing about where a client is (RFC 6890 special-purpose, private, link-local, CGNAT, ULA, multicast). */
 export function isRoutable(address: Buffer): boolean {
-  if (address.length === 4) {
-    const [a, b] = [address[0]!, address[1]!];
-    if (a === 0 || a === 10 || a === 127 || a >= 224) return false;
-    if (a === 169 && b === 254) return false;
-    if (a === 172 && b >= 16 && b <= 31) return false;
-    if (a === 192 && b === 168) return false;
-    if (a === 100 && b >= 64 && b <= 127) return false;
-    return true;
-  }
+  if (address.length === 4) return isRoutableV4(address[0]!, address[1]!);
   if (address.every((x) => x === 0)) return false; // ::, and ::/0 sources
   if (address.subarray(0, 15).every((x) => x === 0) && address[15] === 1) return false; // ::1
   const first = address[0]!;
@@ -66,6 +64,16 @@ export function isRoutable(address: Buffer): boolean {
   if (first === 0xff) return false; // multicast
   // ::ffff:a.b.c.d carries an IPv4 address: judge that.
   if (address.subarray(0, 10).every((x) => x === 0) && address[10] === 0xff && address[11] === 0xff) return isRoutable(address.subarray(12));
+  return true;
+}
+
+/** IPv4 by its first two octets: 0/8, 10/8, 127/8, 224/3, 169.254/16, 172.16/12, 192.168/16 and 100.64/10 say nothing. */
+function isRoutableV4(a: number, b: number): boolean {
+  if (a === 0 || a === 10 || a === 127 || a >= 224) return false;
+  if (a === 169 && b === 254) return false;
+  if (a === 172 && b >= 16 && b <= 31) return false;
+  if (a === 192 && b === 168) return false;
+  if (a === 100 && b >= 64 && b <= 127) return false;
   return true;
 }
 

@@ -11,6 +11,8 @@ import type { ClientInfo } from '../steer/types.js';
 import { findZone, steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { QueryStats } from '../metrics/query-stats.js';
 import { AnswerCache } from './answer-cache.js';
+import { cacheablePrefix, DecisionCache, type ClientBits } from '../steer/decision-cache.js';
+import { ipv4Number, parseAddress } from '../steer/cidr.js';
 import { MessageWriter, type EncodedResponse } from './message-writer.js';
 import { readQuery, type EdnsInfo, type Query } from './query-reader.js';
 import { resolve } from '../resolve/resolver.js';
@@ -34,12 +36,15 @@ export class Responder {
   readonly #options: ResponderOptions;
   readonly #writer = new MessageWriter();
   readonly cache: AnswerCache;
+  /** Steering decisions per client network (issue #7); same size limit as the answer cache. */
+  readonly decisions: DecisionCache<EncodedResponse>;
   readonly stats = new QueryStats();
 
   constructor(store: SnapshotStore, options: ResponderOptions) {
     this.#store = store;
     this.#options = options;
     this.cache = new AnswerCache(options.cacheMaxEntries);
+    this.decisions = new DecisionCache<EncodedResponse>(options.cacheMaxEntries);
   }
 
   /**
@@ -80,25 +85,26 @@ export class Responder {
     }
     const snapshot = this.#store.current;
     this.cache.useVersion(snapshot.version);
-
-    let client: ClientInfo | null = null;
-    const clientInfo = (): ClientInfo => (client ??= locateClient(snapshot, ecs, source));
-    const steer = (name: SteeredName, qtype: number): Decision => {
-      const d = decide(name, qtype === RRType.A ? 4 : 6, clientInfo(), steeringEnv(snapshot, Math.random, Date.now()));
-      this.stats.recordAnswer(d.targets);
-      if (d.allDown) this.stats.recordFailOpen(name.key, name.whenAllDown.action);
-      return d;
-    };
+    this.decisions.useVersion(snapshot.version);
+    this.#ecs = ecs;
+    this.#source = source;
+    this.#client = null;
+    this.#bits = null;
 
     // A steered name's answer is cached by its decision, so steering runs first (DESIGN.md).
     const steered = (q.qtype === RRType.A || q.qtype === RRType.AAAA) && q.qclass === RRClass.IN ? snapshot.steered.get(q.key) : undefined;
-    const direct = steered ? steer(steered.name, q.qtype) : null;
+    const direct = steered ? this.#steer(snapshot, steered.name, q.qtype) : null;
     // Without DNSSEC signing the DO bit does not change an answer; ANY differs by transport (RFC 8482).
-    let key = `${q.key}|${q.qtype}|${q.qclass}`;
-    if (direct) key += `|=${direct.key}`;
-    else if (q.qtype === RRType.ANY) key += `|${transport}`;
+    // A decision from the decision cache carries its encoded answer: no key string to build.
+    let encoded = direct ? this.decisions.answerFor(direct) : undefined;
+    let key = '';
+    if (encoded === undefined) {
+      key = `${q.key}|${q.qtype}|${q.qclass}`;
+      if (direct) key += `|=${direct.key}`;
+      else if (q.qtype === RRType.ANY) key += `|${transport}`;
+      encoded = this.cache.get(key);
+    }
     let scope = direct ? direct.scope : 0;
-    let encoded = this.cache.get(key);
     if (encoded === undefined) {
       // Names reached through a CNAME are steered afresh; such answers vary per client and are not cached.
       let dependsOnClient = false;
@@ -107,16 +113,54 @@ export class Responder {
         steer: (name, qtype) => {
           if (direct && name === steered!.name && qtype === q.qtype) return direct;
           dependsOnClient = true;
-          const d = steer(name, qtype);
+          const d = this.#steer(snapshot, name, qtype);
           if (d.scope > scope) scope = d.scope;
           return d;
         },
       });
       encoded = { ...this.#writer.encode(packet, q, res), zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '' };
-      if (!dependsOnClient) this.cache.set(key, encoded);
+      if (!dependsOnClient) {
+        this.cache.set(key, encoded);
+        if (direct) this.decisions.setAnswer(direct, encoded);
+      }
     }
     this.#lastZone = encoded.zone;
     return this.#finish(packet, q, encoded, transport, ecs, ecs?.usable ? scope : 0);
+  }
+
+  // The client of the query being answered (set by #respond). Kept in fields rather than
+  // closures so a cached answer costs no allocation for them; #client (the GeoIP lookup)
+  // and #bits are filled only when a decision needs them.
+  #ecs: ClientSubnet | null = null;
+  #source = '';
+  #client: ClientInfo | null = null;
+  #bits: ClientBits | null = null;
+
+  /** The decision for a steered name and this query's client: from the decision cache, else decided and cached when it may be. */
+  #steer(snapshot: Snapshot, name: SteeredName, qtype: number): Decision {
+    const bits = (this.#bits ??= clientBits(this.#ecs, this.#source));
+    let d = bits === null ? undefined : this.decisions.get(name, qtype, bits);
+    if (d === undefined) {
+      const client = (this.#client ??= locateClient(snapshot, this.#ecs, this.#source));
+      const env = steeringEnv(snapshot, Math.random, Date.now());
+      let volatile = false;
+      d = decide(name, qtype === RRType.A ? 4 : 6, client, {
+        ...env,
+        rand: () => {
+          volatile = true;
+          return Math.random();
+        },
+        latency: (c, region) => {
+          volatile = true;
+          return env.latency!(c, region);
+        },
+      });
+      const prefix = cacheablePrefix(d, client, volatile);
+      if (bits !== null && prefix !== null) this.decisions.set(name, qtype, bits, prefix, d);
+    }
+    this.stats.recordAnswer(d.targets);
+    if (d.allDown) this.stats.recordFailOpen(name.key, name.whenAllDown.action);
+    return d;
   }
 
   #finish(packet: Buffer, q: Query, encoded: EncodedResponse, transport: Transport, ecs: ClientSubnet | null, scope: number): Buffer {
@@ -174,6 +218,25 @@ export class Responder {
     if (edns) writeOpt(out, questionEnd, this.#options.udpPayloadSize, rcode >> 4, edns.dnssecOk);
     return out;
   }
+}
+
+/** The decision cache's form of the client locateClient() would use; null for an address it cannot parse. */
+function clientBits(ecs: ClientSubnet | null, source: string): ClientBits | null {
+  const usable = ecs !== null && ecs.usable;
+  if (usable && ecs.family === 1) {
+    // Straight from the option's octets (zero-padded past the source prefix, RFC 7871 §6).
+    const b = ecs.addressBytes;
+    const v4 = (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
+    return { family: 4, v4, v6: 0n, sourcePrefix: ecs.sourcePrefix };
+  }
+  const address = usable ? ecs.address : normaliseAddress(source);
+  if (!address.includes(':')) {
+    const v4 = ipv4Number(address);
+    return v4 < 0 ? null : { family: 4, v4, v6: 0n, sourcePrefix: usable ? ecs.sourcePrefix : 32 };
+  }
+  const parsed = parseAddress(address);
+  if (parsed === null || parsed.family !== 6) return null;
+  return { family: 6, v4: 0, v6: parsed.value, sourcePrefix: usable ? ecs.sourcePrefix : 128 };
 }
 
 /** The client a decision is for: the ECS address when usable (RFC 7871 §7.1.2), else the query's source. */

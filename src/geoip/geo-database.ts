@@ -144,19 +144,29 @@ export class GeoDatabase {
 
   /** @internal for GeoResolver, which has normalised the address already. */
   lookupNormalised(a: NormalisedAddress): GeoRecord | null {
+    return this.lookupNode(a).record;
+  }
+
+  /**
+   * @internal The record for the address and the prefix length of the tree node it fell in,
+   * record or empty: every address of that network gets the same answer. The prefix is the
+   * full address length when the database cannot say (IPv6 on an IPv4-only tree, an error).
+   */
+  lookupNode(a: NormalisedAddress): { record: GeoRecord | null; prefix: number } {
+    const full = a.family === 4 ? 32 : 128;
     // An IPv4-only tree walks the first 32 bits of an IPv6 address and can answer with
     // another network's data (a real DB gave 2001:db8::1 → US /11), so never ask it.
-    if (a.family === 6 && this.info.ipVersion === 4) return null;
+    if (a.family === 6 && this.info.ipVersion === 4) return { record: null, prefix: full };
     let rec: Response | null;
     let prefix: number;
     try {
       [rec, prefix] = this.#reader.getWithPrefixLength(a.address);
     } catch {
       this.#errors++;
-      return null;
+      return { record: null, prefix: full };
     }
-    if (rec === null) return null;
-    return { ...readRecord(rec), prefix, network: networkOf(a.address, a.family, prefix) };
+    if (rec === null) return { record: null, prefix };
+    return { record: { ...readRecord(rec), prefix, network: networkOf(a.address, a.family, prefix) }, prefix };
   }
 }
 
@@ -247,8 +257,9 @@ export class GeoResolver {
     if (special !== null) return emptyGeoInfo(`not located: ${a.address} is ${special}`);
 
     const sources: string[] = [];
-    const loc = this.#location === null ? null : this.#ask(this.#location, a, sources);
-    const asnRec = this.#asn === null ? null : this.#ask(this.#asn, a, sources);
+    const node = { prefix: 0 };
+    const loc = this.#location === null ? null : this.#ask(this.#location, a, sources, node);
+    const asnRec = this.#asn === null ? null : this.#ask(this.#asn, a, sources, node);
 
     let asn: number | null = null;
     let asnPrefix: number | null = null;
@@ -268,18 +279,22 @@ export class GeoResolver {
       asn,
       geoPrefix: loc?.prefix ?? null,
       asnPrefix,
+      networkPrefix: node.prefix,
       source: sources.join('; '),
     });
   }
 
-  #ask(db: GeoDatabase, a: NormalisedAddress, sources: string[]): GeoRecord | null {
+  /** One database's record; widens `node.prefix` to the longest tree node consulted. */
+  #ask(db: GeoDatabase, a: NormalisedAddress, sources: string[], node: { prefix: number }): GeoRecord | null {
     const label = db.info.label;
     if (a.family === 6 && db.info.ipVersion === 4) {
+      // Not asked, so the answer does not depend on this database.
       sources.push(`${label} IPv4-only`);
       return null;
     }
-    const rec = db.lookupNormalised(a);
-    sources.push(rec === null ? `${label} no match for ${a.address}` : `${label} ${rec.network}`);
-    return rec;
+    const { record, prefix } = db.lookupNode(a);
+    if (prefix > node.prefix) node.prefix = prefix;
+    sources.push(record === null ? `${label} no match for ${a.address}` : `${label} ${record.network}`);
+    return record;
   }
 }

@@ -14,6 +14,8 @@ import { selfFillingMetrics } from './self-filling.js';
 export interface MetricsSources {
   readonly queryStats: QueryStats;
   readonly cache: AnswerCache;
+  /** The steering decision cache (issue #7); absent in tests that do not have one. */
+  readonly decisions?: { readonly hits: number; readonly misses: number; readonly size: number };
   /** null when nothing is probed: the health metrics are then left out. */
   readonly health: HealthMonitor | null;
   readonly snapshotVersion: () => number;
@@ -42,6 +44,12 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
   counter('meridian_answer_cache_hits_total', 'answers served from the encoded-answer cache', [], unlabelled(() => cache.hits));
   counter('meridian_answer_cache_misses_total', 'answers that had to be resolved and encoded', [], unlabelled(() => cache.misses));
   gauge('meridian_answer_cache_entries', 'encoded answers held for the current snapshot', [], unlabelled(() => cache.size));
+  const decisions = src.decisions;
+  if (decisions !== undefined) {
+    counter('meridian_decision_cache_hits_total', 'steering decisions served from the decision cache (no GeoIP lookup, no filter chain)', [], unlabelled(() => decisions.hits));
+    counter('meridian_decision_cache_misses_total', 'steering decisions made afresh', [], unlabelled(() => decisions.misses));
+    gauge('meridian_decision_cache_entries', 'steering decisions held for the current snapshot', [], unlabelled(() => decisions.size));
+  }
 
   counter('meridian_steered_answers_total', 'steering decisions that answered with the target', ['target', 'region'], (set) =>
     stats.forEachAnswer((target, region, n) => set({ target, region }, n)),

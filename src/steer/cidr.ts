@@ -170,7 +170,7 @@ function parseRaw(text: string): IpAddress | null {
  * A dotted quad as an unsigned 32-bit number, or -1 when it is not one. Hand-written because
  * this runs per query: four decimal octets, no leading zeros (as node:net's isIPv4).
  */
-function ipv4Number(text: string): number {
+export function ipv4Number(text: string): number {
   let value = 0;
   let octet = 0;
   let digits = 0;

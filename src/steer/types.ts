@@ -58,6 +58,12 @@ export interface GeoInfo {
   readonly geoPrefix: number | null;
   /** Prefix length of the ASN record's network; null when none matched. */
   readonly asnPrefix: number | null;
+  /**
+   * The longest prefix of the database networks consulted, records or empty ones: every
+   * address in that network gets this same GeoInfo (the decision cache keys on it).
+   * Absent when unknown (special-purpose or invalid addresses): only the address itself.
+   */
+  readonly networkPrefix?: number;
   /** Human-readable provenance for explain, e.g. "GeoIP2-City 81.2.69.142/31". */
   readonly source: string;
 }

@@ -18,6 +18,7 @@ import {
   openGeoDatabase,
 } from '../../src/geoip/geo-database.js';
 import type { GeoInfo } from '../../src/steer/types.js';
+import { formatAddress, parseAddress } from '../../src/steer/cidr.js';
 
 // dist/test/geoip/x.test.js → the project root is three levels up.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -212,9 +213,29 @@ describe('GeoResolver with GeoIP2-City + GeoLite2-ASN', () => {
       asn: null,
       geoPrefix: 31,
       asnPrefix: null,
+      // The longer of the City record's /31 and the empty ASN node the address fell in.
+      networkPrefix: 31,
       source: 'GeoIP2-City 81.2.69.142/31; GeoLite2-ASN no match for 81.2.69.142',
     });
     assert.ok(Object.isFrozen(g));
+  });
+
+  it('networkPrefix: the network over which the answer cannot change, records or not', () => {
+    // Every address of the networkPrefix network gets the same GeoInfo, record or hole.
+    for (const address of ['81.2.69.142', '89.160.20.128', '8.8.8.8', '2001:218::1']) {
+      const g = r.lookup(address);
+      const prefix = g.networkPrefix!;
+      assert.ok(prefix >= (g.geoPrefix ?? 0) && prefix >= (g.asnPrefix ?? 0), `${address}: /${prefix}`);
+      const bits = address.includes(':') ? 128 : 32;
+      if (prefix < bits) {
+        // The last address of the same network answers alike.
+        const a = parseAddress(address)!;
+        const last = formatAddress({ family: a.family, value: a.value | ((1n << BigInt(bits - prefix)) - 1n) });
+        const h = r.lookup(last);
+        assert.deepEqual([h.country, h.asn, h.geoPrefix, h.asnPrefix, h.networkPrefix], [g.country, g.asn, g.geoPrefix, g.asnPrefix, g.networkPrefix], `${address} vs ${last}`);
+      }
+    }
+    assert.equal(r.lookup('10.1.2.3').networkPrefix, undefined, 'special-purpose: unknown');
   });
 
   it('::ffff:81.2.69.142 is looked up as IPv4: the same answer, prefix /31 not /127', () => {

@@ -1,0 +1,13 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { GeoResolver, openGeoDatabase } from './geo-database.js';
+
+/** Opens the configured GeoIP databases; each is checked with a test lookup before use. */
+export function openGeo(config: Config, log?: Logger): GeoResolver {
+  const location = config.geoip.location === null ? null : openGeoDatabase(config.geoip.location);
+  const asn = config.geoip.asn === null ? null : openGeoDatabase(config.geoip.asn);
+  for (const db of [location, asn]) {
+    if (db) log?.info({ file: db.info.file, type: db.info.databaseType, built: db.info.buildEpoch }, 'GeoIP database loaded');
+  }
+  return new GeoResolver(location, asn);
+}

@@ -1,0 +1,145 @@
+/**
+ * Steering decisions by (steered name, QTYPE, client network), valid for one snapshot
+ * version, so a hit skips the GeoIP lookup and the filter chain (issue #7).
+ *
+ * A decision holds for every address that shares the first `prefix` bits with the client
+ * and sends the same ECS source prefix: `prefix` is the decision's ECS scope (the longest
+ * prefix any filter depended on) widened to the GeoIP network the client fell in, so that
+ * a "no location" or "no record" outcome, which filters scope to the client's /24 or /56,
+ * is never shared with a neighbouring, located network. Decisions that drew random numbers
+ * or read live latency (probe RTTs, admin samples) are not cached at all: see
+ * `cacheablePrefix`.
+ *
+ * Layout: per name, a bucket per (QTYPE, family, source prefix) with the prefix lengths
+ * stored in it and a map from masked address to decision. A lookup probes each stored
+ * length, usually one to three. IPv4 keys are numbers (no string per query).
+ * Bounded: when the entries reach the limit everything is dropped (a generation clear), so
+ * a flood of distinct /24s costs recomputation, never memory.
+ */
+import type { Decision } from './decide.js';
+import type { SteeredName } from './policy-file.js';
+import type { ClientInfo } from './types.js';
+
+/** The client address in the form the cache masks: numbers, not text. */
+export interface ClientBits {
+  readonly family: 4 | 6;
+  /** IPv4 address as an unsigned 32-bit number (0 for IPv6). */
+  readonly v4: number;
+  /** IPv6 address as a 128-bit integer (0n for IPv4). */
+  readonly v6: bigint;
+  /** ECS SOURCE PREFIX-LENGTH, or 32/128 for the resolver's own address. */
+  readonly sourcePrefix: number;
+}
+
+interface Bucket {
+  /** Prefix lengths of the entries, in the order first seen. */
+  readonly prefixes: number[];
+  readonly v4: Map<number, Decision>;
+  readonly v6: Map<string, Decision>;
+}
+
+export class DecisionCache<Answer = unknown> {
+  readonly #byName = new Map<SteeredName, Map<number, Bucket>>();
+  /** The encoded answer of each cached decision, so a hit needs no answer-cache key. */
+  readonly #answers = new Map<Decision, Answer>();
+  /** Decisions held since the last clear (setAnswer ignores others). */
+  #held = new WeakSet<Decision>();
+  readonly #maxEntries: number;
+  #size = 0;
+  #version = -1;
+  hits = 0;
+  misses = 0;
+
+  constructor(maxEntries: number) {
+    this.#maxEntries = maxEntries;
+  }
+
+  /** Drops every entry when `version` differs from the one the entries were made for. */
+  useVersion(version: number): void {
+    if (version !== this.#version) {
+      this.clear();
+      this.#version = version;
+    }
+  }
+
+  clear(): void {
+    this.#byName.clear();
+    this.#answers.clear();
+    this.#held = new WeakSet();
+    this.#size = 0;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(name: SteeredName, qtype: number, client: ClientBits): Decision | undefined {
+    const bucket = this.#byName.get(name)?.get(bucketIndex(qtype, client));
+    if (bucket !== undefined) {
+      for (const prefix of bucket.prefixes) {
+        const d = client.family === 4 ? bucket.v4.get(v4Key(client.v4, prefix)) : bucket.v6.get(v6Key(client.v6, prefix));
+        if (d !== undefined) {
+          this.hits++;
+          return d;
+        }
+      }
+    }
+    this.misses++;
+    return undefined;
+  }
+
+  /** The answer kept for a decision this cache holds, if any. */
+  answerFor(decision: Decision): Answer | undefined {
+    return this.#answers.get(decision);
+  }
+
+  /** Keeps the answer of a decision this cache holds (decisions it does not hold are ignored, so nothing outlives a clear). */
+  setAnswer(decision: Decision, answer: Answer): void {
+    if (this.#held.has(decision)) this.#answers.set(decision, answer);
+  }
+
+  /** Keeps `decision` for every client sharing the first `prefix` bits (and the source prefix) with `client`. */
+  set(name: SteeredName, qtype: number, client: ClientBits, prefix: number, decision: Decision): void {
+    if (this.#maxEntries <= 0) return;
+    if (this.#size >= this.#maxEntries) this.clear();
+    let buckets = this.#byName.get(name);
+    if (buckets === undefined) this.#byName.set(name, (buckets = new Map()));
+    const index = bucketIndex(qtype, client);
+    let bucket = buckets.get(index);
+    if (bucket === undefined) buckets.set(index, (bucket = { prefixes: [], v4: new Map(), v6: new Map() }));
+    if (!bucket.prefixes.includes(prefix)) bucket.prefixes.push(prefix);
+    const before = bucket.v4.size + bucket.v6.size;
+    this.#held.add(decision);
+    if (client.family === 4) bucket.v4.set(v4Key(client.v4, prefix), decision);
+    else bucket.v6.set(v6Key(client.v6, prefix), decision);
+    this.#size += bucket.v4.size + bucket.v6.size - before;
+  }
+}
+
+/**
+ * The prefix length a decision may be cached under, or null when it must not be cached.
+ * `volatile`: the decision drew random numbers or read live latency, neither of which the
+ * snapshot version covers. Scope 0 means no filter looked at the client: one entry serves all.
+ */
+export function cacheablePrefix(decision: Decision, client: ClientInfo, volatile: boolean): number | null {
+  if (volatile) return null;
+  if (decision.scope === 0) return 0;
+  const full = client.family === 4 ? 32 : 128;
+  const geoNetwork = client.geo.networkPrefix ?? full;
+  return Math.min(client.sourcePrefix, Math.max(decision.scope, geoNetwork));
+}
+
+/** One bucket per (A or AAAA, family, source prefix 0..128). */
+function bucketIndex(qtype: number, client: ClientBits): number {
+  return (qtype === 1 ? 0 : 258) + (client.family === 4 ? 0 : 129) + client.sourcePrefix;
+}
+
+/** The first `prefix` bits and the prefix length in one safe integer (< 2^38). */
+function v4Key(address: number, prefix: number): number {
+  const network = prefix === 0 ? 0 : address >>> (32 - prefix);
+  return network * 64 + prefix;
+}
+
+function v6Key(address: bigint, prefix: number): string {
+  return `${(address >> BigInt(128 - prefix)).toString(36)}/${prefix}`;
+}

@@ -1,0 +1,166 @@
+/**
+ * The primary's side of `--workers N`: forks N DNS workers with node:cluster, feeds each the
+ * config and every snapshot the control plane publishes, and stops them in order. Sockets
+ * are shared by cluster itself: UDP as one socket every worker reads (SharedHandle), TCP
+ * accepted here and handed out round robin.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { ErrorCode, GslbError } from '../errors.js';
+import type { HealthMonitor } from '../health/health-monitor.js';
+import type { BoundAddress } from '../server/dns-server.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import type { LatencySamples } from '../steer/latency-samples.js';
+import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
+
+const WORKER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-main.js');
+/** Live latency (probe RTTs, admin samples) reaches the workers within this long. */
+const LIVE_PUSH_MS = 1000;
+const STOP_TIMEOUT_MS = 10_000;
+const START_TIMEOUT_MS = 30_000;
+/** A worker that dies is replaced after this long, so a crash loop does not spin. */
+const RESTART_DELAY_MS = 1000;
+
+export interface WorkerPoolOptions {
+  readonly count: number;
+  readonly config: Config;
+  readonly monitor: HealthMonitor;
+  readonly samples: LatencySamples;
+  readonly log: Logger;
+}
+
+export class WorkerPool {
+  readonly #o: WorkerPoolOptions;
+  readonly #workers = new Set<Worker>();
+  #state: SnapshotState | null = null;
+  #zones: Snapshot['zones'] | null = null;
+  #zonesGeneration = 0;
+  #liveText = '';
+  #liveTimer: NodeJS.Timeout | null = null;
+  #stopping = false;
+
+  constructor(options: WorkerPoolOptions) {
+    this.#o = options;
+  }
+
+  /** Forks the workers with the current snapshot; resolves with the bound addresses once every one listens. */
+  async start(current: Snapshot): Promise<readonly BoundAddress[]> {
+    cluster.setupPrimary({ exec: WORKER_MAIN, args: [], serialization: 'advanced' });
+    this.#state = this.#stateOf(current);
+    const started = await Promise.allSettled(Array.from({ length: this.#o.count }, () => this.#fork()));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.stop();
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    this.#liveTimer = setInterval(() => this.#pushLive(), LIVE_PUSH_MS);
+    this.#liveTimer.unref();
+    return (started[0] as PromiseFulfilledResult<readonly BoundAddress[]>).value;
+  }
+
+  /** Sends a newly published snapshot to every worker. */
+  publish(snapshot: Snapshot): void {
+    this.#state = this.#stateOf(snapshot);
+    for (const w of this.#workers) this.#send(w, this.#state);
+  }
+
+  /** Asks every worker to finish and exit; kills those that do not within the timeout. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#liveTimer) clearInterval(this.#liveTimer);
+    await Promise.all([...this.#workers].map((w) => this.#stopOne(w)));
+  }
+
+  get size(): number {
+    return this.#workers.size;
+  }
+
+  /** Process ids of the workers (for tests and logs). */
+  get pids(): number[] {
+    return [...this.#workers].map((w) => w.process.pid!);
+  }
+
+  #fork(): Promise<readonly BoundAddress[]> {
+    const worker = cluster.fork();
+    this.#workers.add(worker);
+    const ready = new Promise<readonly BoundAddress[]>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker ${worker.process.pid} did not start in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      worker.on('message', (m: FromWorker) => {
+        if (m.kind === 'started') {
+          this.#send(worker, { kind: 'init', config: this.#o.config });
+          this.#send(worker, this.#state!);
+        } else if (m.kind === 'ready') {
+          clearTimeout(timer);
+          resolve(m.addresses);
+        } else if (m.kind === 'failed') {
+          clearTimeout(timer);
+          this.#o.log.error({ worker: worker.process.pid, error: m.message }, 'DNS worker failed');
+          reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker: ${m.message}`));
+        }
+      });
+      worker.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        this.#workers.delete(worker);
+        reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker ${worker.process.pid} exited (${signal ?? code}) before it was ready`));
+        if (!this.#stopping) this.#replace(worker, code, signal);
+      });
+    });
+    return ready;
+  }
+
+  #replace(dead: Worker, code: number | null, signal: string | null): void {
+    this.#o.log.error({ worker: dead.process.pid, code, signal }, 'DNS worker exited; starting another');
+    setTimeout(() => {
+      if (this.#stopping) return;
+      this.#fork().catch((err: unknown) => this.#o.log.error({ err }, 'replacement DNS worker failed'));
+    }, RESTART_DELAY_MS).unref();
+  }
+
+  #stopOne(worker: Worker): Promise<void> {
+    return new Promise((resolve) => {
+      if (worker.isDead()) return resolve();
+      const timer = setTimeout(() => worker.process.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.#send(worker, { kind: 'stop' });
+    });
+  }
+
+  #send(worker: Worker, message: ToWorker): void {
+    if (worker.isConnected()) worker.send(message);
+  }
+
+  #stateOf(snapshot: Snapshot): SnapshotState {
+    if (snapshot.zones !== this.#zones) {
+      this.#zones = snapshot.zones;
+      this.#zonesGeneration++;
+    }
+    const serials = new Map<string, number>();
+    for (const [origin, zone] of snapshot.zones) serials.set(origin, zone.serial);
+    return { kind: 'snapshot', version: snapshot.version, zonesGeneration: this.#zonesGeneration, serials, health: snapshot.health, live: this.#live() };
+  }
+
+  #live(): LiveLatency {
+    const regionRtt = new Map<string, number>();
+    for (const { target } of this.#o.monitor.states().values()) {
+      if (regionRtt.has(target.region)) continue;
+      const rtt = this.#o.monitor.regionRtt(target.region);
+      if (rtt !== null) regionRtt.set(target.region, rtt);
+    }
+    return { regionRtt, samples: this.#o.samples.list() };
+  }
+
+  /** Sends live latency when it changed since the last push (probe RTTs move without a new snapshot). */
+  #pushLive(): void {
+    const live = this.#live();
+    const text = JSON.stringify([[...live.regionRtt], live.samples]);
+    if (text === this.#liveText) return;
+    this.#liveText = text;
+    for (const w of this.#workers) this.#send(w, { kind: 'live', live });
+  }
+}

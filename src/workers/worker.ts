@@ -1,0 +1,136 @@
+/**
+ * One DNS worker process (`--workers N`): the data plane only. It waits for the primary's
+ * config, rebuilds each snapshot the primary publishes (zone files from the shared folder,
+ * health and latency from the message), and answers on sockets node:cluster shares: the
+ * primary holds the UDP socket and every worker reads it; TCP connections are handed out
+ * round robin. No admin API, no probes, no zone watching: those are the primary's.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { Responder } from '../dns/responder.js';
+import { openGeo } from '../geoip/open-geo.js';
+import { DnsServer } from '../server/dns-server.js';
+import { parseListenAddress } from '../server/listen-address.js';
+import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator } from '../snapshot/snapshot.js';
+import { LatencySamples } from '../steer/latency-samples.js';
+import { ZoneDirectory } from '../zone/zone-directory.js';
+import { formatProblem } from '../zone/record.js';
+import type { Zone } from '../zone/zone.js';
+import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
+
+/** A worker's view of the primary's state, turned into snapshots. */
+export class WorkerState {
+  readonly store: SnapshotStore;
+  readonly #zones: ZoneDirectory;
+  readonly #chaos: ChaosAnswers;
+  readonly #locate: ClientLocator;
+  readonly #log: Logger;
+  #zonesGeneration = -1;
+  #zonesServed: ReadonlyMap<string, Zone> = new Map();
+  #last: SnapshotState | null = null;
+  #live: { rtt: ReadonlyMap<string, number>; samples: LatencySamples | null } = { rtt: new Map(), samples: null };
+
+  constructor(config: Config, log: Logger) {
+    this.#log = log;
+    this.#zones = new ZoneDirectory(config.zones.directory);
+    this.#chaos = { version: config.dns.chaos.version, identity: config.dns.chaos.identity };
+    const geo = openGeo(config);
+    this.#locate = (address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs, geo: geo.lookup(address) });
+    this.store = new SnapshotStore(createSnapshot({ version: 0, zones: new Map(), chaos: this.#chaos, locate: this.#locate }));
+  }
+
+  /** Applies the primary's state: re-reads the zone files when they changed there, then publishes. */
+  apply(state: SnapshotState): void {
+    if (state.zonesGeneration !== this.#zonesGeneration) {
+      // Forced: the primary may have reloaded for an $INCLUDE'd file the stamps cannot see.
+      const outcome = this.#zones.load(true);
+      this.#zonesServed = outcome.zones;
+      for (const p of outcome.problems) if (p.severity === 'error') this.#log.error(formatProblem(p));
+      this.#zonesGeneration = state.zonesGeneration;
+      for (const [origin, serial] of state.serials) {
+        const mine = outcome.zones.get(origin)?.serial;
+        if (mine !== serial) this.#log.warn({ zone: `${origin}.`, primary: serial, worker: mine ?? null }, 'worker read a different zone file than the primary serves');
+      }
+    }
+    this.#last = state;
+    this.#setLive(state.live);
+  }
+
+  /** New live latency inputs: the same version, so cached decisions (which never use them) stay. */
+  updateLive(live: LiveLatency): void {
+    if (this.#last !== null) this.#setLive(live);
+  }
+
+  #setLive(live: LiveLatency): void {
+    const now = Date.now();
+    const samples = new LatencySamples();
+    for (const s of live.samples) {
+      const ttlSec = (Date.parse(s.expiresAt) - now) / 1000;
+      if (ttlSec > 0) samples.add(s.network, s.region, s.ms, ttlSec);
+    }
+    this.#live = { rtt: live.regionRtt, samples };
+    const state = this.#last!;
+    const rtt = this.#live.rtt;
+    this.store.publish(
+      createSnapshot({
+        version: state.version,
+        zones: this.#zonesServed,
+        chaos: this.#chaos,
+        locate: this.#locate,
+        health: state.health,
+        regionRtt: (region) => rtt.get(region) ?? null,
+        samples,
+      }),
+    );
+  }
+}
+
+/**
+ * Runs a worker: init → first snapshot → listen → ready, then snapshots and live updates
+ * until `stop` (or the primary going away, which the caller turns into stop). Resolves once
+ * the sockets are closed. A failure before ready is reported to the primary, which gives up.
+ */
+export function runWorker(send: (m: FromWorker) => void, createLog: (config: Config) => Logger): { handle: (m: ToWorker) => void; stop: () => Promise<void> } {
+  let config: Config | null = null;
+  let log: Logger | null = null;
+  let state: WorkerState | null = null;
+  let server: DnsServer | null = null;
+  let stopping: Promise<void> | null = null;
+
+  const stop = (): Promise<void> => (stopping ??= server === null ? Promise.resolve() : server.close());
+
+  const listen = async (c: Config, l: Logger, s: WorkerState): Promise<void> => {
+    const responder = new Responder(s.store, { udpPayloadSize: c.dns.udpPayloadSize, cacheMaxEntries: c.dns.cacheMaxEntries });
+    server = new DnsServer(responder, { ...c.dns.tcp, maxPendingOutputBytes: 256 * 1024 }, l);
+    const addresses = await server.listen(c.dns.listen.map(parseListenAddress));
+    send({ kind: 'ready', addresses });
+  };
+
+  const handle = (m: ToWorker): void => {
+    try {
+      switch (m.kind) {
+        case 'init':
+          config = m.config;
+          log = createLog(config);
+          state = new WorkerState(config, log);
+          return;
+        case 'snapshot': {
+          if (state === null) throw new Error('snapshot before init');
+          const first = state.store.current.version === 0;
+          state.apply(m);
+          if (first) listen(config!, log!, state).catch((err: unknown) => send({ kind: 'failed', message: (err as Error).message }));
+          return;
+        }
+        case 'live':
+          state?.updateLive(m.live);
+          return;
+        case 'stop':
+          void stop();
+          return;
+      }
+    } catch (err) {
+      send({ kind: 'failed', message: (err as Error).message });
+    }
+  };
+  return { handle, stop };
+}
