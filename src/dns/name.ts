@@ -24,6 +24,18 @@ const MAX_NAME_WIRE = 255;
 
 /** The key of a label: ASCII lower-cased; '.' and '\' escaped so keys never collide. */
 export function labelKey(label: string): string {
+  // Most labels are their own key, and most others only need ASCII lower-casing: return the
+  // label, or one flat string, rather than a string built a character at a time.
+  let upper = false;
+  for (let i = 0; i < label.length; i++) {
+    const c = label.charCodeAt(i);
+    if (c === 0x2e || c === 0x5c || c >= 0x80) return escapedKey(label);
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+  }
+  return upper ? label.toLowerCase() : label;
+}
+
+function escapedKey(label: string): string {
   let out = '';
   for (let i = 0; i < label.length; i++) {
     let c = label.charCodeAt(i);
@@ -36,12 +48,10 @@ export function labelKey(label: string): string {
 
 /** Case-insensitive lookup key: "www.example.com" (root is ""). */
 export function nameKey(name: Name): string {
-  let out = '';
-  for (let i = 0; i < name.length; i++) {
-    if (i > 0) out += '.';
-    out += labelKey(name[i]!);
-  }
-  return out;
+  if (name.length === 1) return labelKey(name[0]!);
+  const keys = new Array<string>(name.length);
+  for (let i = 0; i < name.length; i++) keys[i] = labelKey(name[i]!);
+  return keys.join('.'); // one flat string: zones keep millions of these as Map keys
 }
 
 /** Octets the name takes on the wire, uncompressed. */
@@ -64,7 +74,24 @@ export function parseName(text: string, origin: Name | null): Name {
   const labels: string[] = [];
   let label = '';
   let absolute = false;
-  for (let i = 0; i < text.length; i++) {
+  // Without escapes, labels are slices of the text: one flat string each, where building them
+  // a character at a time leaves chains of cons strings (tens of bytes a character) in the zone.
+  let i = 0;
+  if (!text.includes('\\')) {
+    let start = 0;
+    for (; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code > 0xff) throw new NameSyntaxError(`name "${text}" has a non-ASCII character; write it as punycode`);
+      if (code !== 46) continue; // '.'
+      if (i === start) throw new NameSyntaxError(`empty label in name "${text}"`);
+      labels.push(text.slice(start, i));
+      start = i + 1;
+      if (i === text.length - 1) absolute = true;
+    }
+    if (start < text.length) labels.push(text.slice(start));
+    i = text.length;
+  }
+  for (; i < text.length; i++) {
     const ch = text[i]!;
     if (ch === '\\') {
       const next = text[i + 1];
@@ -102,7 +129,8 @@ export function parseName(text: string, origin: Name | null): Name {
     if (l.length > MAX_LABEL) throw new NameSyntaxError(`label "${l}" is longer than 63 octets`);
   }
   if (wireLength(labels) > MAX_NAME_WIRE) throw new NameSyntaxError(`name "${text}" is longer than 255 octets`);
-  return labels;
+  // An array grown by push keeps room for 17 elements; zones hold millions of names.
+  return labels.slice();
 }
 
 function escapeLabel(label: string): string {

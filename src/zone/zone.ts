@@ -46,7 +46,8 @@ export interface BuildResult {
 
 interface MutableNode {
   name: Name;
-  rrsets: Map<number, MutableRRset>;
+  rrsets: TypeMap<MutableRRset>;
+  isCut: boolean;
 }
 interface MutableRRset {
   owner: Name;
@@ -55,6 +56,63 @@ interface MutableRRset {
   ttl: number;
   rdatas: Buffer[];
   source: SourcePos;
+}
+
+/**
+ * The RRsets of one node by type: a Map's interface over two parallel arrays. Nodes have one
+ * or a few RRsets, and a Map per node costs about 180 bytes, most of a small record's share.
+ */
+export class TypeMap<V> implements ReadonlyMap<number, V> {
+  // The first RRset inline (most nodes have one); any others in arrays replaced, not pushed
+  // to, so each is exactly as long as it needs to be (a pushed-to array keeps room for 17).
+  private firstType = -1;
+  private first: V | undefined = undefined;
+  private types: readonly number[] | null = null;
+  private sets: readonly V[] | null = null;
+  get size(): number {
+    return (this.firstType < 0 ? 0 : 1) + (this.types?.length ?? 0);
+  }
+  get(type: number): V | undefined {
+    if (type === this.firstType) return this.first;
+    if (this.types === null) return undefined;
+    const i = this.types.indexOf(type);
+    return i < 0 ? undefined : this.sets![i];
+  }
+  has(type: number): boolean {
+    return type === this.firstType || (this.types !== null && this.types.includes(type));
+  }
+  set(type: number, value: V): this {
+    if (this.firstType < 0 || type === this.firstType) {
+      this.firstType = type;
+      this.first = value;
+      return this;
+    }
+    const i = this.types === null ? -1 : this.types.indexOf(type);
+    if (i >= 0) this.sets = this.sets!.map((v, j) => (j === i ? value : v));
+    else {
+      this.types = (this.types ?? []).concat(type);
+      this.sets = (this.sets ?? []).concat([value]);
+    }
+    return this;
+  }
+  *keys(): MapIterator<number> {
+    for (const [k] of this.entries()) yield k;
+  }
+  *values(): MapIterator<V> {
+    for (const [, v] of this.entries()) yield v;
+  }
+  *entries(): MapIterator<[number, V]> {
+    if (this.firstType < 0) return;
+    yield [this.firstType, this.first as V];
+    if (this.types === null) return;
+    for (let i = 0; i < this.types.length; i++) yield [this.types[i]!, this.sets![i]!];
+  }
+  [Symbol.iterator](): MapIterator<[number, V]> {
+    return this.entries();
+  }
+  forEach(fn: (value: V, key: number, map: ReadonlyMap<number, V>) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
+  }
 }
 
 /** Types that may sit at a zone cut beside NS (RFC 4035 §2.4 for DS; NSEC/RRSIG for DNSSEC). */
@@ -97,14 +155,14 @@ export function buildZone(
     const key = nameKey(name);
     let node = nodes.get(key);
     if (node) return node;
-    node = { name, rrsets: new Map() };
+    node = { name, rrsets: new TypeMap(), isCut: false };
     nodes.set(key, node);
     // Empty non-terminals exist as nodes so they answer NODATA, not NXDOMAIN (RFC 4592 §2.2.2).
     for (let i = 1; name.length - i >= origin.length; i++) {
       const ancestor = name.slice(i);
       const aKey = nameKey(ancestor);
       if (nodes.has(aKey)) break;
-      nodes.set(aKey, { name: ancestor, rrsets: new Map() });
+      nodes.set(aKey, { name: ancestor, rrsets: new TypeMap(), isCut: false });
     }
     return node;
   };
@@ -115,8 +173,11 @@ export function buildZone(
     const node = ensureNode(rr.owner);
     let set = node.rrsets.get(rr.type);
     if (!set) {
-      set = { owner: rr.owner, type: rr.type, class: rr.class, ttl: rr.ttl, rdatas: [], source: rr.source };
+      // The node's Name is shared; the array starts at its exact size (a pushed-to array keeps room for 17).
+      set = { owner: node.name, type: rr.type, class: rr.class, ttl: rr.ttl, rdatas: [rr.rdata], source: rr.source };
       node.rrsets.set(rr.type, set);
+      recordCount++;
+      continue;
     } else if (set.ttl !== rr.ttl) {
       // RFC 2181 §5.2: all TTLs of an RRset must match; like Knot, keep the first and warn.
       warn(rr.source, `TTL ${rr.ttl} differs from ${set.ttl} of the ${typeToText(rr.type)} RRset at ${nameToText(rr.owner)}; using ${set.ttl}`);
@@ -191,10 +252,9 @@ export function buildZone(
 
   if (problems.some((p) => p.severity === 'error') || !soa) return { zone: null, problems };
   const { serial, minimum } = soaFields(soa.rdatas[0]!);
-  const frozenNodes = new Map<string, ZoneNode>();
-  for (const [key, node] of nodes) {
-    frozenNodes.set(key, { name: node.name, rrsets: node.rrsets, isCut: cuts.has(key) });
-  }
+  // The nodes become the zone's as they are (no copy: a large zone would hold two for a while).
+  for (const key of cuts) nodes.get(key)!.isCut = true;
+  const frozenNodes: ReadonlyMap<string, ZoneNode> = nodes;
   return {
     zone: {
       origin,
