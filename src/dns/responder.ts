@@ -105,6 +105,7 @@ export class Responder {
       encoded = this.cache.get(key);
     }
     let scope = direct ? direct.scope : 0;
+    let clientSpecific = direct !== null;
     if (encoded === undefined) {
       // Names reached through a CNAME are steered afresh; such answers vary per client and are not cached.
       let dependsOnClient = false;
@@ -113,6 +114,7 @@ export class Responder {
         steer: (name, qtype) => {
           if (direct && name === steered!.name && qtype === q.qtype) return direct;
           dependsOnClient = true;
+          clientSpecific = true;
           const d = this.#steer(snapshot, name, qtype);
           if (d.scope > scope) scope = d.scope;
           return d;
@@ -125,7 +127,7 @@ export class Responder {
       }
     }
     this.#lastZone = encoded.zone;
-    return this.#finish(packet, q, encoded, transport, ecs, ecs?.usable ? scope : 0);
+    return this.#finish(packet, q, encoded, transport, ecs, echoedScope(ecs, scope, clientSpecific));
   }
 
   // The client of the query being answered (set by #respond). Kept in fields rather than
@@ -218,6 +220,17 @@ export class Responder {
     if (edns) writeOpt(out, questionEnd, this.#options.udpPayloadSize, rcode >> 4, edns.dnssecOk);
     return out;
   }
+}
+
+/**
+ * The SCOPE PREFIX-LENGTH to echo (RFC 7871 §7.2.1). A subnet we cannot use (private,
+ * mapped) was answered for the resolver's own address: a steered answer then holds for the
+ * source network alone, never /0, or a resolver would serve it to every client (§7.3.1).
+ */
+function echoedScope(ecs: ClientSubnet | null, scope: number, clientSpecific: boolean): number {
+  if (ecs === null) return 0;
+  if (ecs.usable) return scope;
+  return clientSpecific ? ecs.sourcePrefix : 0;
 }
 
 /** The decision cache's form of the client locateClient() would use; null for an address it cannot parse. */

@@ -123,10 +123,11 @@ describe('Unbound in front of meridian (stub zone, ECS forwarding)', { skip: mis
     t.diagnostic(`Unbound answered us ${moved} ms after eu's health endpoint closed (bound ${boundMs} ms)`);
     assert.ok(moved <= boundMs + 1500, `moved after ${moved} ms (bound ${boundMs} ms plus scheduling margin)`);
   });
-  // Runs last: the answer it provokes sits in Unbound's cache for every client until its TTL ends.
+  // Runs last: were the scope wrong, its answer would sit in Unbound's cache for every client until its TTL ends.
   it(
     'an unlocatable client does not change the answer other subnets get',
-    { todo: 'meridian answers an ECS query with a private subnet (Unbound sends 127.0.0.0/24 for a loopback client) with scope /0, so Unbound caches that default answer for every client (RFC 7871 §7.3.1); it should claim no more than the source prefix. Fix belongs in src/dns.' },
+    // Unbound sends 127.0.0.0/24 for a loopback client: the answer must claim that /24 only,
+    // not /0, or Unbound would serve the default answer to every client (RFC 7871 §7.3.1).
     async () => {
       const { msg } = await ask('www.example.com', 'A');
       assert.deepEqual(addressesOf(msg), [ADDRESSES.us], 'the resolver itself cannot be located: the default region');

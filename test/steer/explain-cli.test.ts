@@ -228,7 +228,7 @@ describe('meridian explain agrees with the running server', { concurrency: 2 }, 
 
   it('--client with a private or /0 prefix is refused: the server would use the resolver address', async () => {
     const got = await ask('geo.geo.test', 'A', '10.1.2.0/24');
-    assert.equal(got.scope, 0);
+    assert.equal(got.scope, 24, 'decided on the resolver address and claimed for the source /24 only');
     for (const client of ['10.1.2.0/24', '0.0.0.0/0', 'fd00::/8']) {
       const r = await runCli(['explain', 'geo.geo.test', 'A', '--client', client, '--config', CONFIG]);
       assert.equal(r.code, 2, client);

@@ -278,11 +278,12 @@ describe('steering over UDP and TCP', () => {
     }
 
     // RFC 7871 §7.1.2 and README "Where the client is": private, loopback, ULA… and /0 say
-    // nothing about the client: echoed with scope 0, and the resolver's address (127.0.0.1,
-    // no GeoIP record) decides. `near` tells the two apart: unknown location keeps all three.
+    // nothing about the client, so the resolver's address (127.0.0.1, no GeoIP record) decides.
+    // A steered answer then claims the source network only (never /0, which a resolver would
+    // serve to every client, §7.3.1); a /0 source gets scope 0. `near` tells the two apart: unknown location keeps all three.
     const unusable = ['10.0.0.0/8', '10.1.2.0/24', '192.168.0.0/16', '172.16.5.0/24', '100.64.1.0/24', '127.0.0.0/8', '169.254.1.0/24', 'fd00::/8', 'fe80::/64', '0.0.0.0/0', '::/0'];
     for (const transport of TRANSPORTS) {
-      it(`private and /0 ECS: echoed with scope 0, decided on the resolver's address (${transport})`, async () => {
+      it(`private and /0 ECS: scope of the source prefix, decided on the resolver's address (${transport})`, async () => {
         const resolverNear = await ask(port, transport, 'near.geo.test', 'A');
         assertSteered(resolverNear, [EU, US, AP], 'near from 127.0.0.1 without ECS');
         const resolverSplit = await ask(port, transport, 'split.geo.test', 'A');
@@ -291,13 +292,14 @@ describe('steering over UDP and TCP', () => {
         for (const client of unusable) {
           const near = await ask(port, transport, 'near.geo.test', 'A', { ecs: client });
           assertSteered(near, [EU, US, AP], `near ${client}`);
-          assertEcsEcho(near, client, 0, `near ${client}`);
+          const source = Number(client.split('/')[1]);
+          assertEcsEcho(near, client, source, `near ${client}`);
           const split = await ask(port, transport, 'split.geo.test', 'A', { ecs: client });
           assert.deepEqual(split.addrs, resolverSplit.addrs, `split ${client}: the resolver's /24 decides`);
-          assertEcsEcho(split, client, 0, `split ${client}`);
+          assertEcsEcho(split, client, source, `split ${client}`);
           const geo = await ask(port, transport, 'geo.geo.test', 'A', { ecs: client });
           assertSteered(geo, [US], `geo ${client}`);
-          assertEcsEcho(geo, client, 0, `geo ${client}`);
+          assertEcsEcho(geo, client, source, `geo ${client}`);
         }
         // A public subnet next to them does count.
         const pub = await ask(port, transport, 'near.geo.test', 'A', { ecs: '81.2.69.142/31' });
@@ -464,7 +466,7 @@ describe('steering over UDP and TCP', () => {
       ['geo.geo.test', 'A', '2.125.160.216/32', [AP], 29],
       ['geo.geo.test', 'A', '2.125.160.216/30', [AP], 29], // same decision, another scope
       ['geo.geo.test', 'A', undefined, [US], null],
-      ['geo.geo.test', 'A', '10.1.2.0/24', [US], 0],
+      ['geo.geo.test', 'A', '10.1.2.0/24', [US], 24], // private: decided on the resolver's address, claimed for the /24 only
       ['geo.geo.test', 'AAAA', '2001:218::/32', [AP6], 32],
       ['geo.geo.test', 'AAAA', '2a02:e700::/29', [EU6], 29],
       ['alias.geo.test', 'A', '81.2.69.142/32', [SA], 25],
@@ -618,7 +620,7 @@ describe('ECS scope never claims more than the decision holds for', () => {
     assert.ok(na.ecs!.scope > 0, 'scope 0 tells resolvers the all-three answer holds for every client');
   });
 
-  it('an IPv4-mapped IPv6 ECS (family 2) is not used: scope 0, decided on the resolver address', async () => {
+  it('an IPv4-mapped IPv6 ECS (family 2) is not used: decided on the resolver address, claimed for that /128 only', async () => {
     // Located as IPv4, its scope would be counted in IPv4 bits inside an IPv6 option (::/25 would
     // hold every ::ffff:a.b.c.d client). Resolvers send IPv4 clients as family 1, so the server
     // treats a mapped subnet like a private one.
@@ -626,8 +628,8 @@ describe('ECS scope never claims more than the decision holds for', () => {
     const b = await ask(server.port, 'udp', 'geo.geo.test', 'A', { ecs: '::ffff:89.160.20.128/128' });
     const resolver = await ask(server.port, 'udp', 'geo.geo.test', 'A', {});
     assert.equal(a.ecs!.family, 2);
-    assert.equal(a.ecs!.scope, 0);
-    assert.equal(b.ecs!.scope, 0);
+    assert.equal(a.ecs!.scope, 128);
+    assert.equal(b.ecs!.scope, 128);
     assert.deepEqual(a.addrs, resolver.addrs);
     assert.deepEqual(b.addrs, resolver.addrs);
   });
