@@ -3,6 +3,17 @@ import type { Logger } from 'pino';
 import type { Responder } from '../dns/responder.js';
 import type { ListenAddress } from './listen-address.js';
 
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * We only ever send to the address a query came from, an IP literal of the socket's family:
+ * answer the socket's address lookup at once. The default (dns.lookup) checks the text and
+ * defers the send to the next tick, once per answer.
+ */
+function literalLookup(family: 4 | 6): (hostname: string, options: unknown, callback: LookupCallback) => void {
+  return (hostname, _options, callback) => callback(null, hostname, family);
+}
+
 /** One UDP socket. The message handler is synchronous: parse, answer, send (DESIGN.md, the hot path). */
 export class UdpListener {
   readonly #socket: dgram.Socket;
@@ -12,7 +23,7 @@ export class UdpListener {
   constructor(address: ListenAddress, responder: Responder, log: Logger) {
     this.#responder = responder;
     this.#log = log;
-    this.#socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6 });
+    this.#socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, lookup: literalLookup(address.family) });
     this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
     this.#socket.on('error', (err) => this.#log.error({ err }, 'UDP socket error'));
   }
