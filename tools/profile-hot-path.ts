@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MIXES, requireDnsperf, root, runDnsperf, startMeridian, stopMeridian } from './perf/dnsperf-run.js';
 
@@ -52,14 +53,34 @@ const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Pro
 // Self time = the samples whose leaf is the node; grouped by function and place.
 const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
 const selfCounts = new Map<string, number>();
+// Where self time goes, coarsely: our code, Node's JavaScript (dgram, buffer, timers), other
+// packages, and V8's own buckets ((program) is mostly native code: the send syscall's C++ side, libuv).
+const groups = new Map<string, number>();
+const groupOf = (f: ProfileNode['callFrame']): string => {
+  if (f.url.includes('/dist/src/')) return 'meridian (dist/src)';
+  if (f.url.startsWith('node:')) return 'Node.js internals (node:*)';
+  if (f.url.includes('/node_modules/')) return 'packages (node_modules)';
+  if (f.url === '') return f.functionName.startsWith('(') ? f.functionName : 'native';
+  return 'other';
+};
 for (const id of profile.samples) {
   const f = byNode.get(id)!.callFrame;
-  const where = f.url === '' ? '' : ` ${path.relative(root, f.url.replace(/^file:\/\//, ''))}:${f.lineNumber + 1}`;
+  const place = f.url.startsWith('file://') ? path.relative(root, fileURLToPath(f.url)) : f.url;
+  const where = place === '' ? '' : ` ${place}:${f.lineNumber + 1}`;
   const label = `${f.functionName || '(anonymous)'}${where}`;
   selfCounts.set(label, (selfCounts.get(label) ?? 0) + 1);
+  const group = groupOf(f);
+  groups.set(group, (groups.get(group) ?? 0) + 1);
 }
 const total = profile.samples.length;
 console.log(`${mix.name}: ${result.qps.toFixed(0)} q/s under the profiler, ${total} samples`);
+console.log(
+  'self time by kind: ' +
+    [...groups]
+      .sort((a, b) => b[1] - a[1])
+      .map(([g, n]) => `${g} ${((100 * n) / total).toFixed(1)}%`)
+      .join(', '),
+);
 for (const [label, n] of [...selfCounts].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   console.log(`${((100 * n) / total).toFixed(1).padStart(5)}%  ${label}`);
 }
