@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ALGORITHMS, type AlgorithmName } from '../../src/l7/algorithms/index.js';
 import { Backend } from '../../src/l7/backend.js';
+import type { PoolConfig } from '../../src/l7/config.js';
+import { Pool, type PoolDeps } from '../../src/l7/pool.js';
 import { seeded } from '../steer/context.js';
 
 const made: Backend[] = [];
@@ -14,6 +16,29 @@ function backends(weights: number[]): Backend[] {
   const list = weights.map((weight, i) => new Backend('p', { id: `b${i}`, address: `127.0.0.1:${10_000 + i}`, weight, maxConnections: 10, maxRequests: 1000 }, { connectMs: 100, headersMs: 100, idleMs: 100 }, 0));
   made.push(...list);
   return list;
+}
+
+/** A round-robin Pool of `n` backends (never connected to) with everything else off unless `overrides` says. */
+function testPool(n: number, overrides: Partial<PoolConfig>, deps: PoolDeps): Pool {
+  const pool = new Pool(
+    'p',
+    {
+      algorithm: 'round-robin',
+      hashKey: { source: 'client-ip' },
+      virtualNodes: 160,
+      backends: Array.from({ length: n }, (_, i) => ({ id: `b${i}`, address: `127.0.0.1:${11_000 + i}`, weight: 1, maxConnections: 1, maxRequests: 1000 })),
+      outlierDetection: { consecutiveErrors: 0, baseEjectionMs: 1000, maxEjectionMs: 1000, maxEjectedPercent: 50 },
+      queue: { size: 0, timeoutMs: 1 },
+      panicThresholdPercent: 0,
+      slowStartMs: 0,
+      retries: { attempts: 0, budgetPercent: 0, minConcurrent: 0 },
+      ...overrides,
+    },
+    { connectMs: 100, headersMs: 100, idleMs: 100 },
+    deps,
+  );
+  made.push(...pool.backends);
+  return pool;
 }
 
 function create(name: AlgorithmName, seed = 1) {
@@ -164,26 +189,9 @@ describe('consistent-hash (ring with virtual nodes)', () => {
 });
 
 describe('slow start (pool)', () => {
-  it('admits a ramping backend with probability max(10%, elapsed / window)', async () => {
-    const { Pool } = await import('../../src/l7/pool.js');
+  it('admits a ramping backend with probability max(10%, elapsed / window)', () => {
     let now = 1_000_000;
-    const pool = new Pool(
-      'p',
-      {
-        algorithm: 'round-robin',
-        hashKey: { source: 'client-ip' },
-        virtualNodes: 160,
-        backends: [0, 1].map((i) => ({ id: `b${i}`, address: `127.0.0.1:${11_000 + i}`, weight: 1, maxConnections: 1, maxRequests: 1000 })),
-        outlierDetection: { consecutiveErrors: 0, baseEjectionMs: 1000, maxEjectionMs: 1000, maxEjectedPercent: 50 },
-        queue: { size: 0, timeoutMs: 1 },
-        panicThresholdPercent: 0,
-        slowStartMs: 10_000,
-        retries: { attempts: 0, budgetPercent: 0, minConcurrent: 0 },
-      },
-      { connectMs: 100, headersMs: 100, idleMs: 100 },
-      { now: () => now, random: seeded(5) },
-    );
-    made.push(...pool.backends);
+    const pool = testPool(2, { slowStartMs: 10_000 }, { now: () => now, random: seeded(5) });
     const [a, b] = pool.backends as [Backend, Backend];
     b.draining = true;
     pool.refresh();
@@ -206,25 +214,8 @@ describe('slow start (pool)', () => {
 });
 
 describe('retry budget (pool)', () => {
-  it('lets retries in flight reach budgetPercent of requests in flight, never below minConcurrent', async () => {
-    const { Pool } = await import('../../src/l7/pool.js');
-    const pool = new Pool(
-      'p',
-      {
-        algorithm: 'round-robin',
-        hashKey: { source: 'client-ip' },
-        virtualNodes: 160,
-        backends: [{ id: 'b0', address: '127.0.0.1:12000', weight: 1, maxConnections: 1, maxRequests: 1000 }],
-        outlierDetection: { consecutiveErrors: 0, baseEjectionMs: 1000, maxEjectionMs: 1000, maxEjectedPercent: 50 },
-        queue: { size: 0, timeoutMs: 1 },
-        panicThresholdPercent: 0,
-        slowStartMs: 0,
-        retries: { attempts: 1, budgetPercent: 20, minConcurrent: 1 },
-      },
-      { connectMs: 100, headersMs: 100, idleMs: 100 },
-      { now: Date.now, random: Math.random },
-    );
-    made.push(...pool.backends);
+  it('lets retries in flight reach budgetPercent of requests in flight, never below minConcurrent', () => {
+    const pool = testPool(1, { retries: { attempts: 1, budgetPercent: 20, minConcurrent: 1 } }, { now: Date.now, random: Math.random });
     const b = pool.backends[0]!;
     assert.equal(pool.canRetry(), true, 'the floor allows one retry with nothing in flight');
     pool.begin(b, true);
