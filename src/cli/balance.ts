@@ -1,3 +1,4 @@
+import { closeOnSignal } from './shutdown.js';
 import cluster from 'node:cluster';
 import type { LevelWithSilent } from 'pino';
 import { parseWorkers } from '../config/load-config.js';
@@ -52,13 +53,6 @@ export async function runBalance(flags: BalanceFlags): Promise<number> {
     return 1;
   }
   process.on('SIGHUP', () => void running.reload());
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log.info({ signal }, 'shutting down: finishing requests in flight');
-      running.close().then(resolve, resolve);
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await closeOnSignal(log, 'requests', () => running.close());
   return 0;
 }

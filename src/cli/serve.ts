@@ -1,3 +1,4 @@
+import { closeOnSignal } from './shutdown.js';
 import { loadConfig } from '../config/load-config.js';
 import { GslbError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
@@ -32,13 +33,6 @@ export async function runServe(flags: ServeFlags): Promise<number> {
     log.flush?.();
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log.info({ signal }, 'shutting down: finishing queries in flight');
-      server.close().then(resolve, resolve);
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await closeOnSignal(log, 'queries', () => server.close());
   return 0;
 }

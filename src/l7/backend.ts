@@ -7,6 +7,7 @@ import { Pool as UndiciPool } from 'undici';
 import { initialHealth, type TargetHealth } from '../health/state-machine.js';
 import type { BackendConfig } from './config.js';
 import { parseBackendAddress } from './config.js';
+import { formatListenAddress } from '../server/listen-address.js';
 
 /** Latency smoothing for least-response-time: each response moves the average this far. */
 const EWMA_ALPHA = 0.2;
@@ -23,11 +24,9 @@ export class Backend {
   readonly id: string;
   readonly host: string;
   readonly port: number;
-  /** Host header value when a client sent none, and the origin undici connects to. */
-  readonly origin: string;
   weight: number;
   maxRequests: number;
-  maxConnections: number;
+  readonly maxConnections: number;
   dispatcher: UndiciPool;
 
   /** Requests (and WebSocket tunnels) in flight now. */
@@ -64,12 +63,17 @@ export class Backend {
     const { host, port } = parseBackendAddress(config.address);
     this.host = host;
     this.port = port;
-    this.origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     this.weight = config.weight;
     this.maxRequests = config.maxRequests;
     this.maxConnections = config.maxConnections;
-    this.dispatcher = createDispatcher(this.origin, config.maxConnections, timeouts);
+    this.dispatcher = createDispatcher(`http://${formatListenAddress({ host, port })}`, config.maxConnections, timeouts);
     this.health = initialHealth(now);
+  }
+
+  /** Whether `config` names this backend's connection pool as it is (a reload may then keep it, with its health). */
+  sameEndpoint(config: BackendConfig): boolean {
+    const { host, port } = parseBackendAddress(config.address);
+    return host === this.host && port === this.port && config.maxConnections === this.maxConnections;
   }
 
   /** Whether one more request fits under its circuit breaker. */

@@ -48,11 +48,11 @@ export class Pool {
     this.config = config;
     this.deps = deps;
     const now = deps.now();
-    // A reload keeps a backend (and its health, counters and connections) whose id and address stay.
+    // A reload keeps a backend (and its health, counters and connections) whose id, address and connection limit stay.
     const old = new Map(previous?.backends.map((b) => [b.key, b]));
     this.backends = config.backends.map((bc) => {
       const kept = old.get(`${name}/${bc.id}`);
-      if (kept !== undefined && `${kept.host}:${kept.port}` === hostPort(bc.address)) {
+      if (kept !== undefined && kept.sameEndpoint(bc)) {
         kept.weight = bc.weight;
         kept.maxRequests = bc.maxRequests;
         return kept;
@@ -235,9 +235,4 @@ export class Pool {
       w.done(null);
     }
   }
-}
-
-function hostPort(address: string): string {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address);
-  return m ? `${m[1]}:${m[2]}` : address;
 }

@@ -50,26 +50,37 @@ interface Exchange {
   readonly sticky: { readonly preferred: Backend | undefined } | null;
 }
 
+/** A request let in and routed, or why not: the answer to write instead. */
+export type Admission =
+  | { readonly ok: true; readonly pool: Pool; readonly client: string }
+  | { readonly ok: false; readonly status: number; readonly code: ProxyErrorCode; readonly message: string; readonly headers: Record<string, string> };
+
+/** What every request and upgrade goes through first: drain, rate limits, routing. */
+export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admission {
+  const rt = state.runtime;
+  if (state.draining) return { ok: false, status: 503, code: ProxyError.DRAINING, message: 'this balancer is draining', headers: { 'retry-after': '5', connection: 'close' } };
+  const client = clientAddress(req.socket.remoteAddress ?? '', headerText(req.headers['x-forwarded-for']), rt.config.trustedHops);
+  const wait = takeTokens(rt, client, state.now());
+  if (wait > 0) {
+    state.metrics.rateLimited++;
+    return { ok: false, status: 429, code: ProxyError.RATE_LIMITED, message: 'too many requests', headers: { 'retry-after': String(Math.ceil(wait)) } };
+  }
+  const poolName = matchRoute(rt.routes, req.headers.host, req.url ?? '/');
+  const pool = poolName === undefined ? undefined : rt.pools.get(poolName);
+  if (pool === undefined) {
+    return { ok: false, status: 404, code: ProxyError.NO_ROUTE, message: `no route for host "${req.headers.host ?? ''}" and path "${pathOf(req.url)}"`, headers: {} };
+  }
+  return { ok: true, pool, client };
+}
+
 export function createRequestHandler(state: ProxyState): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const rt = state.runtime;
-    if (state.draining) {
-      reply(res, 503, ProxyError.DRAINING, 'this balancer is draining', { 'retry-after': '5', connection: 'close' });
+    const admission = admitAndRoute(state, req);
+    if (!admission.ok) {
+      reply(res, admission.status, admission.code, admission.message, admission.headers);
       return;
     }
-    const client = clientAddress(req.socket.remoteAddress ?? '', headerText(req.headers['x-forwarded-for']), rt.config.trustedHops);
-    const wait = admit(rt, client, state.now());
-    if (wait > 0) {
-      state.metrics.rateLimited++;
-      reply(res, 429, ProxyError.RATE_LIMITED, 'too many requests', { 'retry-after': String(Math.ceil(wait)) });
-      return;
-    }
-    const poolName = matchRoute(rt.routes, req.headers.host, req.url ?? '/');
-    const pool = poolName === undefined ? undefined : rt.pools.get(poolName);
-    if (pool === undefined) {
-      reply(res, 404, ProxyError.NO_ROUTE, `no route for host "${req.headers.host ?? ''}" and path "${pathOf(req.url)}"`);
-      return;
-    }
+    const { pool, client } = admission;
     const sticky = pool.config.sticky;
     let preferred: Backend | undefined;
     if (sticky !== undefined) {
@@ -108,7 +119,7 @@ export function createRequestHandler(state: ProxyState): (req: IncomingMessage, 
 }
 
 /** Seconds the client should wait, 0 when admitted. The global bucket is only charged for requests the client's own limit let through. */
-export function admit(rt: Runtime, client: string, now: number): number {
+function takeTokens(rt: Runtime, client: string, now: number): number {
   if (rt.perClient !== null) {
     const wait = rt.perClient.take(client, now);
     if (wait > 0) return wait;

@@ -58,9 +58,7 @@ export function retireRuntime(old: Runtime, next: Runtime | null): void {
   for (const c of old.checks) c.stop();
   for (const [name, pool] of old.pools) {
     pool.stopTimers();
-    for (const b of Pool.dropped(pool, next?.pools.get(name))) {
-      if (next !== null && [...next.pools.values()].some((p) => p.backends.includes(b))) continue;
-      void b.dispatcher.close().catch(() => undefined);
-    }
+    // Backend keys are "<pool>/<id>", so a backend can only be kept by the pool of the same name.
+    for (const b of Pool.dropped(pool, next?.pools.get(name))) void b.dispatcher.close().catch(() => undefined);
   }
 }

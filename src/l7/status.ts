@@ -1,5 +1,6 @@
 /** What the admin listener reports: /healthz for the GSLB's balancer probe, /status for people. */
 import { isHealthy } from '../health/state-machine.js';
+import { formatListenAddress } from '../server/listen-address.js';
 import type { Backend } from './backend.js';
 import type { Pool } from './pool.js';
 import type { Runtime } from './runtime.js';
@@ -51,7 +52,7 @@ export function backendStatus(b: Backend, pool: Pool, now: number) {
   const slowStart = pool.config.slowStartMs > 0 && b.usableSince !== 0 && now - b.usableSince < pool.config.slowStartMs;
   return {
     id: b.id,
-    address: b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`,
+    address: formatListenAddress(b),
     weight: b.weight,
     serving: isServing(b, now) || (pool.panic && !b.draining),
     health: h.status,

@@ -3,12 +3,11 @@
  * as for any request, then bytes flow both ways untouched. The tunnel counts as a request in
  * flight on its backend until either side closes, so least-connections sees long-lived sockets.
  */
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { clientAddress, requestHeaders } from './forwarding.js';
-import { admit, hashKeyOf, type ProxyState } from './proxy.js';
-import { matchRoute } from './routing.js';
+import { requestHeaders } from './forwarding.js';
+import { admitAndRoute, hashKeyOf, type ProxyState } from './proxy.js';
 
 export function createUpgradeHandler(state: ProxyState): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   return (req, socket, head) => {
@@ -16,12 +15,9 @@ export function createUpgradeHandler(state: ProxyState): (req: IncomingMessage, 
     const refuse = (status: number, text: string): void => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     };
-    if (state.draining) return refuse(503, 'Service Unavailable');
-    const client = clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'] as string | undefined, rt.config.trustedHops);
-    if (admit(rt, client, state.now()) > 0) return refuse(429, 'Too Many Requests');
-    const poolName = matchRoute(rt.routes, req.headers.host, req.url ?? '/');
-    const pool = poolName === undefined ? undefined : rt.pools.get(poolName);
-    if (pool === undefined) return refuse(404, 'Not Found');
+    const admission = admitAndRoute(state, req);
+    if (!admission.ok) return refuse(admission.status, STATUS_CODES[admission.status] ?? '');
+    const { pool, client } = admission;
     const b = pool.pick(pool.hashBased ? hashKeyOf(pool, req, client) : '');
     if (b === undefined) return refuse(503, 'Service Unavailable');
 

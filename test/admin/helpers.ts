@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { udp } from '../helpers/dns-client.js';
-import { cliPath, freePort } from '../helpers/process.js';
+import { cliPath, freePort, runCli } from '../helpers/process.js';
 
 export const RW_TOKEN = 'rw-admin-token-0123456789abcdef';
 export const RO_TOKEN = 'ro-admin-token-0123456789abcdef';
@@ -155,23 +155,7 @@ export async function startMeridian(ws: Workspace, opts: { env?: Record<string, 
 
 /** Runs the CLI to completion with our environment rules (no inherited MERIDIAN_*). */
 export function runMeridian(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(env) });
-    running.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`meridian ${args.join(' ')} did not exit in ${timeoutMs} ms:\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      running.delete(child);
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(args, timeoutMs, childEnv(env));
 }
 
 export interface Reply {

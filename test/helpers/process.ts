@@ -9,16 +9,17 @@ import { projectRoot } from './test-server.js';
 
 export const cliPath = path.join(projectRoot, 'dist/src/cli/main.js');
 
-export function runCli(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the CLI to completion; `env` replaces the environment when given. */
+export function runCli(args: string[], timeoutMs = 20_000, env?: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env !== undefined && { env }) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`meridian ${args.join(' ')} did not exit in ${timeoutMs} ms`));
+      reject(new Error(`meridian ${args.join(' ')} did not exit in ${timeoutMs} ms:\n${stdout}\n${stderr}`));
     }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
