@@ -209,7 +209,9 @@ describe('slow start (pool)', () => {
     assert.ok(Math.abs(shareOfB() - expected(0.5)) < 0.02, 'half way');
     now += 5_000;
     assert.equal(shareOfB(), 0.5, 'after the window: a full share');
-    assert.ok(a !== b);
+    let toA = 0;
+    for (let i = 0; i < 1000; i++) if (pool.pick('') === a) toA++;
+    assert.equal(toA, 500, 'and a keeps exactly the other half');
   });
 });
 
@@ -227,5 +229,19 @@ describe('retry budget (pool)', () => {
     assert.equal(pool.canRetry(), true);
     pool.begin(b, true); // 4 of 18: 20% is 3.6
     assert.equal(pool.canRetry(), false);
+  });
+});
+
+describe('reload (pool)', () => {
+  it('keeps a backend, with its state, only while its address and connection limit stay', () => {
+    const old = testPool(2, {}, { now: Date.now, random: Math.random });
+    old.backends[0]!.requests = 7;
+    const changed = old.config.backends.map((b, i) => (i === 1 ? { ...b, maxConnections: 8 } : b));
+    const next = new Pool('p', { ...old.config, backends: changed }, { connectMs: 100, headersMs: 100, idleMs: 100 }, { now: Date.now, random: Math.random }, old);
+    made.push(...next.backends.filter((b) => !old.backends.includes(b)));
+    assert.equal(next.backends[0], old.backends[0]);
+    assert.equal(next.backends[0]!.requests, 7);
+    assert.notEqual(next.backends[1], old.backends[1], 'a new connection limit needs a new connection pool');
+    assert.deepEqual(Pool.dropped(old, next), [old.backends[1]]);
   });
 });

@@ -301,3 +301,33 @@ describe('status and metrics', () => {
     }
   });
 });
+
+describe('backend limits', () => {
+  it('opens at most maxConnections connections to a backend, queueing requests on them', async () => {
+    const [a] = await startBackends(1);
+    const sockets = new Set<unknown>();
+    a!.handler = (req, res) => {
+      sockets.add(req.socket);
+      setTimeout(() => res.end('a'), 50);
+    };
+    const lb = await startBalancer({ pools: { default: { backends: [{ id: 'a', address: a!.address, maxConnections: 1 }] } } });
+    try {
+      const replies = await Promise.all(Array.from({ length: 4 }, () => request(`${lb.url}/`)));
+      assert.deepEqual(replies.map((r) => r.body), ['a', 'a', 'a', 'a']);
+      assert.equal(sockets.size, 1, 'four concurrent requests over one backend connection');
+    } finally {
+      await lb.close();
+      await a!.close();
+    }
+  });
+
+  it('answers 503 with L7_NO_BACKEND when every backend of the pool is drained', () =>
+    withSetup(2, (b) => ({ pools: { default: pool(b) } }), async (lb) => {
+      await json(`${lb.adminUrl}/drain`, { method: 'POST', body: { backend: 'default/a' } });
+      await json(`${lb.adminUrl}/drain`, { method: 'POST', body: { backend: 'default/b' } });
+      const r = await request(`${lb.url}/`);
+      assert.equal(r.status, 503);
+      assert.equal(r.headers['x-meridian-error'], 'L7_NO_BACKEND');
+      assert.match(r.body, /pool default has no usable backend/);
+    }));
+});
