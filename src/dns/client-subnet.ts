@@ -89,7 +89,7 @@ export function writeClientSubnetOption(out: Buffer, at: number, ecs: ClientSubn
   out.writeUInt16BE(ecs.family, at + 4);
   out[at + 6] = ecs.sourcePrefix;
   out[at + 7] = scopePrefix;
-  ecs.addressBytes.copy(out, at + 8);
+  out.set(ecs.addressBytes, at + 8);
   return at + 8 + ecs.addressBytes.length;
 }
 

@@ -175,6 +175,18 @@ export function readQuery(buf: Buffer): ReadResult {
   };
 }
 
+/**
+ * The EDNS of a plain query (see AnswerCache.lookupQuestion) whose one additional record
+ * starts at `at`: null unless that record is a well-formed, root-owned OPT of version 0, so
+ * that every other case goes to readQuery and gets the same answer as before.
+ */
+export function readSoleOpt(buf: Buffer, at: number): EdnsInfo | null {
+  if (at + 11 > buf.length || buf[at] !== 0 || buf.readUInt16BE(at + 1) !== RRType.OPT) return null;
+  if (at + 11 + buf.readUInt16BE(at + 9) > buf.length) return null;
+  const edns = readOpt(buf, at + 1);
+  return edns !== null && edns.version === 0 ? edns : null;
+}
+
 /** Reads an OPT pseudo-RR whose TYPE field starts at `at`; null when its options are malformed. */
 function readOpt(buf: Buffer, at: number): EdnsInfo | null {
   const udpSize = Math.max(512, buf.readUInt16BE(at + 2));

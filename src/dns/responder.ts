@@ -11,20 +11,24 @@ import type { ClientInfo } from '../steer/types.js';
 import { findZone, steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { QueryStats } from '../metrics/query-stats.js';
 import { AnswerCache } from './answer-cache.js';
+import { QuestionIndex, type Transport } from './question-index.js';
 import { cacheablePrefix, DecisionCache, type ClientBits } from '../steer/decision-cache.js';
 import { ipv4Number, parseAddress } from '../steer/cidr.js';
 import { MessageWriter, type EncodedResponse } from './message-writer.js';
-import { readQuery, type EdnsInfo, type Query } from './query-reader.js';
+import { readQuery, readSoleOpt, type EdnsInfo } from './query-reader.js';
 import { resolve } from '../resolve/resolver.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 
-export type Transport = 'udp' | 'tcp';
+export type { Transport };
 
 export interface ResponderOptions {
   /** Our EDNS UDP payload size (RFC 6891 §6.2.5); 1232 avoids IP fragmentation (DNS Flag Day 2020). */
   readonly udpPayloadSize: number;
   readonly cacheMaxEntries: number;
 }
+
+/** Where a question seen before leads: its answer, or (A/AAAA of a steered name) the name whose decisions to look up. */
+type IndexedQuestion = { readonly steered: null; readonly answer: EncodedResponse } | { readonly steered: SteeredName; readonly qtype: number; readonly answer: null };
 
 const HEADER = 12;
 const OPT_LENGTH = 11;
@@ -39,12 +43,15 @@ export class Responder {
   /** Steering decisions per client network (issue #7); same size limit as the answer cache. */
   readonly decisions: DecisionCache<EncodedResponse>;
   readonly stats = new QueryStats();
+  /** The fast path's index of questions seen in this snapshot; same size limit as the answer cache. */
+  readonly questions: QuestionIndex<IndexedQuestion>;
 
   constructor(store: SnapshotStore, options: ResponderOptions) {
     this.#store = store;
     this.#options = options;
     this.cache = new AnswerCache(options.cacheMaxEntries);
     this.decisions = new DecisionCache<EncodedResponse>(options.cacheMaxEntries);
+    this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries);
   }
 
   /**
@@ -53,7 +60,7 @@ export class Responder {
    */
   respond(packet: Buffer, transport: Transport, source: string): Buffer | null {
     const started = performance.now();
-    const out = this.#respond(packet, transport, source);
+    const out = this.#fromQuestionIndex(packet, transport, source) ?? this.#respond(packet, transport, source);
     if (out === null) this.stats.dropped++;
     else this.stats.record(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), (performance.now() - started) * 1000);
     return out;
@@ -63,6 +70,54 @@ export class Responder {
   #lastZone = '';
   #lastQtype = 0;
   #lastExtended = 0;
+
+  /**
+   * The fast path: a question seen before in this snapshot, found straight from the packet
+   * (QuestionIndex), with its static answer or, for a steered name, the decision cached for
+   * this client network. Null sends the query down the full path (#respond), which handles
+   * every packet that is not a plain query with well-formed EDNS, and every cache miss.
+   */
+  #fromQuestionIndex(packet: Buffer, transport: Transport, source: string): Buffer | null {
+    const snapshot = this.#store.current;
+    this.questions.useVersion(snapshot.version);
+    const indexed = this.questions.get(packet, transport);
+    this.#indexed = indexed !== undefined;
+    if (indexed === undefined) return null;
+    const questionEnd = this.questions.questionEnd;
+    let edns: EdnsInfo | null = null;
+    let ecs: ClientSubnet | null = null;
+    if (packet[11] === 1) {
+      edns = readSoleOpt(packet, questionEnd);
+      if (edns === null) return null;
+      if (edns.clientSubnet !== null) {
+        const parsed = parseClientSubnet(edns.clientSubnet);
+        if (!parsed.ok) return null;
+        ecs = parsed.value;
+      }
+    }
+    let encoded: EncodedResponse | undefined;
+    let scope = 0;
+    if (indexed.steered === null) {
+      encoded = indexed.answer;
+      this.cache.hits++;
+    } else {
+      this.decisions.useVersion(snapshot.version);
+      const bits = clientBits(ecs, source);
+      const d = bits === null ? undefined : this.decisions.peek(indexed.steered, indexed.qtype, bits);
+      encoded = d === undefined ? undefined : this.decisions.answerFor(d);
+      if (encoded === undefined) return null;
+      this.decisions.hits++;
+      this.#countDecision(indexed.steered, d!);
+      scope = d!.scope;
+    }
+    this.#lastZone = encoded.zone;
+    this.#lastQtype = (packet[questionEnd - 4]! << 8) | packet[questionEnd - 3]!;
+    this.#lastExtended = 0;
+    return this.#finish(packet, questionEnd, edns, encoded, transport, ecs, echoedScope(ecs, scope, indexed.steered !== null));
+  }
+
+  /** Whether the query being answered was found in the question index (set by #fromQuestionIndex). */
+  #indexed = false;
 
   #respond(packet: Buffer, transport: Transport, source: string): Buffer | null {
     this.#lastZone = '';
@@ -103,6 +158,8 @@ export class Responder {
       if (direct) key += `|=${direct.key}`;
       else if (q.qtype === RRType.ANY) key += `|${transport}`;
       encoded = this.cache.get(key);
+      // Decisions for other networks may share this answer: the next query for this one needs no key.
+      if (encoded !== undefined && direct) this.decisions.setAnswer(direct, encoded);
     }
     let scope = direct ? direct.scope : 0;
     let clientSpecific = direct !== null;
@@ -126,8 +183,14 @@ export class Responder {
         if (direct) this.decisions.setAnswer(direct, encoded);
       }
     }
+    // The next such question takes the fast path: a steered name to its decisions, an answer
+    // that depends on nothing but the question to itself.
+    if (!this.#indexed) {
+      if (steered) this.questions.set(packet, transport, { steered: steered.name, qtype: q.qtype, answer: null });
+      else if (!clientSpecific) this.questions.set(packet, transport, { steered: null, answer: encoded });
+    }
     this.#lastZone = encoded.zone;
-    return this.#finish(packet, q, encoded, transport, ecs, echoedScope(ecs, scope, clientSpecific));
+    return this.#finish(packet, q.questionEnd, q.edns, encoded, transport, ecs, echoedScope(ecs, scope, clientSpecific));
   }
 
   // The client of the query being answered (set by #respond). Kept in fields rather than
@@ -160,13 +223,16 @@ export class Responder {
       const prefix = cacheablePrefix(d, client, volatile);
       if (bits !== null && prefix !== null) this.decisions.set(name, qtype, bits, prefix, d);
     }
-    this.stats.recordAnswer(d.targets);
-    if (d.allDown) this.stats.recordFailOpen(name.key, name.whenAllDown.action);
+    this.#countDecision(name, d);
     return d;
   }
 
-  #finish(packet: Buffer, q: Query, encoded: EncodedResponse, transport: Transport, ecs: ClientSubnet | null, scope: number): Buffer {
-    const edns = q.edns;
+  #countDecision(name: SteeredName, d: Decision): void {
+    this.stats.recordAnswer(d.targets);
+    if (d.allDown) this.stats.recordFailOpen(name.key, name.whenAllDown.action);
+  }
+
+  #finish(packet: Buffer, questionEnd: number, edns: EdnsInfo | null, encoded: EncodedResponse, transport: Transport, ecs: ClientSubnet | null, scope: number): Buffer {
     const optLen = edns ? OPT_LENGTH + (ecs ? clientSubnetOptionLength(ecs) : 0) : 0;
     const limit = transport === 'tcp' ? 65535 : edns ? Math.min(edns.udpSize, this.#options.udpPayloadSize) : CLASSIC_UDP_LIMIT;
     let bodyLen = encoded.bytes.length;
@@ -180,28 +246,29 @@ export class Responder {
         bodyLen = cut.length;
         additionalCount = cut.count;
       } else {
-        bodyLen = q.questionEnd;
+        bodyLen = questionEnd;
         truncated = true;
       }
     }
     const out = Buffer.allocUnsafe(bodyLen + optLen);
-    encoded.bytes.copy(out, 0, 0, bodyLen);
+    // TypedArray#set and a byte loop: Buffer#copy's argument checks cost more than these few bytes.
+    out.set(bodyLen === encoded.bytes.length ? encoded.bytes : encoded.bytes.subarray(0, bodyLen));
     // Patch what differs between queries that share a cache entry.
     out[0] = packet[0]!;
     out[1] = packet[1]!;
     out[2] = (out[2]! & 0xfe) | (packet[2]! & 0x01) | (truncated ? 0x02 : 0);
     out[3] = (out[3]! & 0xef) | (packet[3]! & 0x10);
-    packet.copy(out, HEADER, HEADER, q.questionEnd);
+    for (let i = HEADER; i < questionEnd; i++) out[i] = packet[i]!;
     if (truncated) out.fill(0, 6, 12);
-    if (additionalCount >= 0) out.writeUInt16BE(additionalCount, 10);
+    if (additionalCount >= 0) writeUint16(out, 10, additionalCount);
     if (edns) {
       writeOpt(out, bodyLen, this.#options.udpPayloadSize, 0, edns.dnssecOk);
       // RFC 7871 §7.2.1: echo ECS with the scope the answer is valid for.
       if (ecs) {
-        out.writeUInt16BE(optLen - OPT_LENGTH, bodyLen + 9);
+        writeUint16(out, bodyLen + 9, optLen - OPT_LENGTH);
         writeClientSubnetOption(out, bodyLen + OPT_LENGTH, ecs, scope);
       }
-      out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+      writeUint16(out, 10, ((out[10]! << 8) | out[11]!) + 1);
     }
     return out;
   }
@@ -269,10 +336,18 @@ function lastCutWithin(encoded: EncodedResponse, limit: number): { length: numbe
 /** OPT pseudo-RR (RFC 6891 §6.1.2): root owner, our payload size, extended RCODE, version 0, DO echoed (RFC 3225 §3). */
 function writeOpt(out: Buffer, at: number, udpSize: number, extendedRcode: number, dnssecOk: boolean): void {
   out[at] = 0;
-  out.writeUInt16BE(RRType.OPT, at + 1);
-  out.writeUInt16BE(udpSize, at + 3);
+  writeUint16(out, at + 1, RRType.OPT);
+  writeUint16(out, at + 3, udpSize);
   out[at + 5] = extendedRcode;
   out[at + 6] = 0;
-  out.writeUInt16BE(dnssecOk ? 0x8000 : 0, at + 7);
-  out.writeUInt16BE(0, at + 9);
+  out[at + 7] = dnssecOk ? 0x80 : 0;
+  out[at + 8] = 0;
+  out[at + 9] = 0;
+  out[at + 10] = 0;
+}
+
+/** Big-endian, without Buffer#writeUInt16BE's range checks (the offsets here are in bounds by construction). */
+function writeUint16(out: Buffer, at: number, value: number): void {
+  out[at] = value >>> 8;
+  out[at + 1] = value & 0xff;
 }

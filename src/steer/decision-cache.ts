@@ -74,17 +74,20 @@ export class DecisionCache<Answer = unknown> {
   }
 
   get(name: SteeredName, qtype: number, client: ClientBits): Decision | undefined {
+    const d = this.peek(name, qtype, client);
+    if (d === undefined) this.misses++;
+    else this.hits++;
+    return d;
+  }
+
+  /** As get(), without counting: for a caller that counts only when it uses the decision. */
+  peek(name: SteeredName, qtype: number, client: ClientBits): Decision | undefined {
     const bucket = this.#byName.get(name)?.get(bucketIndex(qtype, client));
-    if (bucket !== undefined) {
-      for (const prefix of bucket.prefixes) {
-        const d = client.family === 4 ? bucket.v4.get(v4Key(client.v4, prefix)) : bucket.v6.get(v6Key(client.v6, prefix));
-        if (d !== undefined) {
-          this.hits++;
-          return d;
-        }
-      }
+    if (bucket === undefined) return undefined;
+    for (const prefix of bucket.prefixes) {
+      const d = client.family === 4 ? bucket.v4.get(v4Key(client.v4, prefix)) : bucket.v6.get(v6Key(client.v6, prefix));
+      if (d !== undefined) return d;
     }
-    this.misses++;
     return undefined;
   }
 
