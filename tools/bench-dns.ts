@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freeLoopbackPort, startKnot, type RunningKnot } from '../test/helpers/knot.js';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 import { MIXES, pinned, requireDnsperf, root, startBareDgram, startMeridian, stopMeridian } from './perf/dnsperf-run.js';
 
 const { values } = parseArgs({
@@ -309,7 +310,7 @@ async function bigZone(records: number): Promise<void> {
   {
     const port = await freeLoopbackPort();
     const started = Date.now();
-    const [cmd, args] = pinned('0', process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '--zones', d, '--listen', `127.0.0.1:${port}`, '--admin', 'off', '--log-level', 'warn']);
+    const [cmd, args] = pinned('0', process.execPath, [...NODE_FLAGS, path.join(root, 'dist/src/cli/main.js'), 'serve', '--zones', d, '--listen', `127.0.0.1:${port}`, '--admin', 'off', '--log-level', 'warn']);
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     await waitForSoa(port, 'big.test', 180_000);
     const secs = (Date.now() - started) / 1000;

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /** The `meridian` command: serve, check, explain, balance. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseWorkers } from '../config/load-config.js';

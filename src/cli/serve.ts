@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load-config.js';
 import { GslbError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { startServer } from '../main.js';
+import { missingNodeFlags } from './node-flags.js';
 
 export interface ServeFlags {
   config?: string;
@@ -24,6 +25,8 @@ export async function runServe(flags: ServeFlags): Promise<number> {
     return 2;
   }
   const log = createLogger(config.log.level);
+  const missing = missingNodeFlags();
+  if (missing.length > 0) log.info({ missing }, 'node was started without these flags: expect longer GC pauses under load (README, "Benchmarks")');
   let server;
   try {
     server = await startServer(config, log, { handleSignals: true });

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = path.join(root, 'dist/src/cli/main.js');
@@ -182,7 +183,7 @@ export async function startDemo(ports: DemoPorts = DEFAULT_PORTS, options: { log
         return started(child, '"msg":"balancer listening"', `balancer ${r.name}`);
       }),
     );
-    const server = spawn(process.execPath, [cli, 'serve', '--config', path.join(dir, 'meridian.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = spawn(process.execPath, [...NODE_FLAGS, cli, 'serve', '--config', path.join(dir, 'meridian.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(server);
     if (options.logs === true) server.stdout.pipe(process.stdout);
     await started(server, 'meridian is serving', 'meridian serve');

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
@@ -62,7 +63,8 @@ export interface ServeOptions {
 /** Starts `meridian serve` on 127.0.0.1:port and resolves once it answers. */
 export function startMeridian(o: ServeOptions): Promise<ChildProcess> {
   const cli = path.join(root, 'dist/src/cli/main.js');
-  const args = [...(o.nodeOptions ?? []), cli, 'serve', '--zones', path.join(root, 'zones'), '--listen', `127.0.0.1:${o.port}`, '--admin', 'off', '--log-level', 'warn', ...(o.serveArgs ?? [])];
+  // The flags `meridian` itself starts node with, so the benchmark measures what users run.
+  const args = [...NODE_FLAGS, ...(o.nodeOptions ?? []), cli, 'serve', '--zones', path.join(root, 'zones'), '--listen', `127.0.0.1:${o.port}`, '--admin', 'off', '--log-level', 'warn', ...(o.serveArgs ?? [])];
   const [cmd, full] = pinned(o.cpus, process.execPath, args);
   // From the project folder, so the health state file lands where `npm start` keeps it.
   const child = spawn(cmd, full, { stdio: ['ignore', 'inherit', 'inherit'], cwd: root });
