@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -154,7 +155,7 @@ async function main(): Promise<void> {
   );
   const workerArgs = workers > 1 ? ['--workers', String(workers)] : [];
   await measure(`meridian balance (${values.algorithm}${workers > 1 ? `, ${workers} workers` : ''})`, mPort, () =>
-    start(proxyCpus, process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'balance', '--config', mConf, '--log-level', 'warn', ...workerArgs]),
+    start(proxyCpus, process.execPath, [...NODE_FLAGS, path.join(root, 'dist/src/cli/main.js'), 'balance', '--config', mConf, '--log-level', 'warn', ...workerArgs]),
   );
 
   // haproxy: the same three backends, leastconn, health checks, keep-alive to backends.
@@ -170,7 +171,7 @@ async function main(): Promise<void> {
   // The bare pass-through: node:http + one undici pool to one backend.
   const bPort = await freePort();
   await measure('bare Node pass-through (node:http + undici)', bPort, () =>
-    start(proxyCpus.split(',')[0]!, process.execPath, [path.join(root, 'dist/tools/bare-proxy.js'), String(bPort), `127.0.0.1:${backendPorts[0]}`]),
+    start(proxyCpus.split(',')[0]!, process.execPath, [...NODE_FLAGS, path.join(root, 'dist/tools/bare-proxy.js'), String(bPort), `127.0.0.1:${backendPorts[0]}`]),
   );
 
   console.log(`\nwrk -t1 -c${connections} -d${seconds}s; proxies on CPU ${proxyCpus}, wrk and nginx backends on CPU ${loadCpu}${hasTaskset ? '' : ' (taskset missing: not pinned)'}\n`);

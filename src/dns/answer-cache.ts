@@ -1,4 +1,5 @@
 import type { EncodedResponse } from './message-writer.js';
+import { PerSnapshotCache } from '../snapshot/per-snapshot-cache.js';
 
 /**
  * Encoded answers by (QNAME key, QTYPE, QCLASS, variant), valid for one snapshot version:
@@ -6,23 +7,19 @@ import type { EncodedResponse } from './message-writer.js';
  * outlive the data or the health state it was computed from. Bounded; the oldest entry
  * goes first (insertion order of Map), which is O(1) and enough against random-name floods.
  */
-export class AnswerCache {
+export class AnswerCache extends PerSnapshotCache {
   readonly #entries = new Map<string, EncodedResponse>();
   readonly #maxEntries: number;
-  #version = -1;
   hits = 0;
   misses = 0;
 
   constructor(maxEntries: number) {
+    super();
     this.#maxEntries = maxEntries;
   }
 
-  /** Drops every entry when `version` differs from the one the entries were made for. */
-  useVersion(version: number): void {
-    if (version !== this.#version) {
-      this.#entries.clear();
-      this.#version = version;
-    }
+  clear(): void {
+    this.#entries.clear();
   }
 
   get(key: string): EncodedResponse | undefined {

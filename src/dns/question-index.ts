@@ -10,6 +10,8 @@
  * is never found here and takes the full reader (query-reader.ts).
  */
 
+import { PerSnapshotCache } from '../snapshot/per-snapshot-cache.js';
+
 /** The transport a query came over: ANY is answered differently over UDP (RFC 8482). */
 export type Transport = 'udp' | 'tcp';
 
@@ -26,24 +28,20 @@ const QTYPE_ANY = 255;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-export class QuestionIndex<V> {
+export class QuestionIndex<V> extends PerSnapshotCache {
   /** Hash of the folded question, a small integer so V8 keeps the keys unboxed. */
   readonly #entries = new Map<number, Entry<V>>();
   readonly #maxEntries: number;
-  #version = -1;
   /** After a hit: the offset just past the question section. */
   questionEnd = 0;
 
   constructor(maxEntries: number) {
+    super();
     this.#maxEntries = maxEntries;
   }
 
-  /** Drops every entry when `version` differs from the one the entries were made for. */
-  useVersion(version: number): void {
-    if (version !== this.#version) {
-      this.#entries.clear();
-      this.#version = version;
-    }
+  clear(): void {
+    this.#entries.clear();
   }
 
   /** The value kept for `packet`'s question, when `packet` is a plain query. */

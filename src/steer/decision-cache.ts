@@ -19,6 +19,7 @@
 import type { Decision } from './decide.js';
 import type { SteeredName } from './policy-file.js';
 import type { ClientInfo } from './types.js';
+import { PerSnapshotCache } from '../snapshot/per-snapshot-cache.js';
 
 /** The client address in the form the cache masks: numbers, not text. */
 export interface ClientBits {
@@ -38,7 +39,7 @@ interface Bucket {
   readonly v6: Map<string, Decision>;
 }
 
-export class DecisionCache<Answer = unknown> {
+export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
   readonly #byName = new Map<SteeredName, Map<number, Bucket>>();
   /** The encoded answer of each cached decision, so a hit needs no answer-cache key. */
   readonly #answers = new Map<Decision, Answer>();
@@ -46,20 +47,12 @@ export class DecisionCache<Answer = unknown> {
   #held = new WeakSet<Decision>();
   readonly #maxEntries: number;
   #size = 0;
-  #version = -1;
   hits = 0;
   misses = 0;
 
   constructor(maxEntries: number) {
+    super();
     this.#maxEntries = maxEntries;
-  }
-
-  /** Drops every entry when `version` differs from the one the entries were made for. */
-  useVersion(version: number): void {
-    if (version !== this.#version) {
-      this.clear();
-      this.#version = version;
-    }
   }
 
   clear(): void {
