@@ -105,6 +105,7 @@ function runWrk(port: number): Figures {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p50 = toMs(/50%\s+(\S+)/.exec(out)?.[1] ?? '');
   const p99 = toMs(/99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  if (Number.isNaN(p99)) console.error(`could not read p99 from wrk's output:\n${out}`);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((n, x) => n + Number(x), 0) : 0);
