@@ -35,19 +35,20 @@ export function parseClientSubnet(data: Buffer): ClientSubnetResult {
   if (spare > 0 && (addressBytes[addressBytes.length - 1]! & ((1 << spare) - 1)) !== 0) {
     return { ok: false, reason: 'address has bits set beyond the source prefix' };
   }
-  // A view, not a copy: the answer is built from it synchronously, while the query's buffer lives.
-  const echoed = addressBytes;
+  // addressBytes stays a view, not a copy: the answer is built from it synchronously, while the query's buffer lives.
   if (family === 1) {
     // The common case, once per ECS query: no zero-padded copy, no array, no join.
-    const [a, b, c, d] = [echoed[0] ?? 0, echoed[1] ?? 0, echoed[2] ?? 0, echoed[3] ?? 0];
-    return { ok: true, value: { family, sourcePrefix, address: `${a}.${b}.${c}.${d}`, addressBytes: echoed, usable: sourcePrefix > 0 && isRoutableV4(a, b) } };
+    const a = addressBytes[0] ?? 0;
+    const b = addressBytes[1] ?? 0;
+    const address = `${a}.${b}.${addressBytes[2] ?? 0}.${addressBytes[3] ?? 0}`;
+    return { ok: true, value: { family, sourcePrefix, address, addressBytes, usable: sourcePrefix > 0 && isRoutableV4(a, b) } };
   }
   const full = Buffer.alloc(16);
   addressBytes.copy(full);
   // Resolvers send IPv4 clients as family 1. A v4-mapped family-2 subnet would need its scope
   // counted in IPv6 bits over IPv4 GeoIP networks; treat it as saying nothing instead.
   const mapped = full.subarray(0, 10).every((x) => x === 0) && full[10] === 0xff && full[11] === 0xff;
-  return { ok: true, value: { family, sourcePrefix, address: ipv6Text(full), addressBytes: echoed, usable: sourcePrefix > 0 && !mapped && isRoutable(full) } };
+  return { ok: true, value: { family, sourcePrefix, address: ipv6Text(full), addressBytes, usable: sourcePrefix > 0 && !mapped && isRoutable(full) } };
 }
 
 /** Canonical (RFC 5952) text of 16 octets. */

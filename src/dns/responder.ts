@@ -105,7 +105,13 @@ export class Responder {
       const bits = clientBits(ecs, source);
       const d = bits === null ? undefined : this.decisions.peek(indexed.steered, indexed.qtype, bits);
       encoded = d === undefined ? undefined : this.decisions.answerFor(d);
-      if (encoded === undefined) return null;
+      if (encoded === undefined) {
+        // To be decided by the full path: it takes the client as read here rather than reading it again.
+        this.#ecs = ecs;
+        this.#bits = bits;
+        this.#clientReadFor = packet;
+        return null;
+      }
       this.decisions.hits++;
       this.#countDecision(indexed.steered, d!);
       scope = d!.scope;
@@ -118,11 +124,15 @@ export class Responder {
 
   /** Whether the query being answered was found in the question index (set by #fromQuestionIndex). */
   #indexed = false;
+  /** The packet whose #ecs and #bits the fast path has read already, if any. */
+  #clientReadFor: Buffer | null = null;
 
   #respond(packet: Buffer, transport: Transport, source: string): Buffer | null {
     this.#lastZone = '';
     this.#lastQtype = 0;
     this.#lastExtended = 0;
+    const clientRead = this.#clientReadFor === packet;
+    this.#clientReadFor = null;
     const read = readQuery(packet);
     if (read.kind === 'drop') return null;
     if (read.kind === 'error') {
@@ -131,20 +141,23 @@ export class Responder {
     }
     const q = read.query;
     this.#lastQtype = q.qtype;
-    let ecs: ClientSubnet | null = null;
-    if (q.edns?.clientSubnet) {
-      const parsed = parseClientSubnet(q.edns.clientSubnet);
-      // RFC 7871 §7.1.1: a malformed option is a malformed query.
-      if (!parsed.ok) return this.#errorResponse(packet, Rcode.FORMERR, q.questionEnd, q.edns);
-      ecs = parsed.value;
+    if (!clientRead) {
+      let parsedEcs: ClientSubnet | null = null;
+      if (q.edns?.clientSubnet) {
+        const parsed = parseClientSubnet(q.edns.clientSubnet);
+        // RFC 7871 §7.1.1: a malformed option is a malformed query.
+        if (!parsed.ok) return this.#errorResponse(packet, Rcode.FORMERR, q.questionEnd, q.edns);
+        parsedEcs = parsed.value;
+      }
+      this.#ecs = parsedEcs;
+      this.#bits = null;
     }
+    const ecs = this.#ecs;
     const snapshot = this.#store.current;
     this.cache.useVersion(snapshot.version);
     this.decisions.useVersion(snapshot.version);
-    this.#ecs = ecs;
     this.#source = source;
     this.#client = null;
-    this.#bits = null;
 
     // A steered name's answer is cached by its decision, so steering runs first (DESIGN.md).
     const steered = (q.qtype === RRType.A || q.qtype === RRType.AAAA) && q.qclass === RRClass.IN ? snapshot.steered.get(q.key) : undefined;
