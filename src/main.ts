@@ -119,6 +119,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     tokens: config.admin.tokens.map((t) => makeToken(t.name, t.token, t.access)),
     reload: () => p.reload(true),
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
+    answerTotals: () => p.responder.stats.answerTotals(),
     startedAt: new Date(),
     version: VERSION,
     log: p.log,

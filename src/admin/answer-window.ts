@@ -119,33 +119,3 @@ export class AnswerWindow {
     return found.totals;
   }
 }
-
-/**
- * The steered-answer totals from Prometheus text (`meridian_steered_answers_total`): the
- * admin API gets the metrics as text, so the status page reads them as a scraper would.
- */
-export function parseSteeredAnswers(text: string): Map<string, { region: string; count: number }> {
-  const out = new Map<string, { region: string; count: number }>();
-  const prefix = 'meridian_steered_answers_total{';
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(prefix)) continue;
-    const close = line.lastIndexOf('} ');
-    if (close < 0) continue;
-    const labels = parseLabels(line.slice(prefix.length, close));
-    const count = Number(line.slice(close + 2).trim().split(' ')[0]);
-    const target = labels.get('target');
-    if (target === undefined || !Number.isFinite(count)) continue;
-    out.set(target, { region: labels.get('region') ?? '', count });
-  }
-  return out;
-}
-
-/** `a="x",b="y\"z"` → map; values unescaped as the exposition format escapes them (\\, \", \n). */
-function parseLabels(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const re = /(\w+)="((?:[^"\\]|\\.)*)"/g;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    out.set(m[1]!, m[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)));
-  }
-  return out;
-}

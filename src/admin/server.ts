@@ -12,6 +12,7 @@ import type { GeoResolver } from '../geoip/geo-database.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
 import { authenticate, type Access, type ApiToken } from './auth.js';
 import { AdminError } from './errors.js';
+import type { AnswerTotals } from './answer-window.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { operationRoutes } from './routes/operations.js';
 import { zoneRoutes } from './routes/zones.js';
@@ -28,6 +29,8 @@ export interface AdminDeps {
   /** Re-reads every zone file; true when answers changed. */
   readonly reload: () => boolean;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
+  /** Cumulative steered answers per target (what meridian_steered_answers_total reports), for the status page. */
+  readonly answerTotals: () => AnswerTotals;
   readonly startedAt: Date;
   readonly version: string;
   readonly log: Logger;

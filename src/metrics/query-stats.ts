@@ -136,6 +136,13 @@ export class QueryStats {
     for (const [key, byRegion] of this.#answers) for (const [region, cell] of byRegion) fn(key, region, cell.count);
   }
 
+  /** Cumulative answers per target key, with its region (the last one seen, should a reload have moved it). */
+  answerTotals(): Map<string, { region: string; count: number }> {
+    const out = new Map<string, { region: string; count: number }>();
+    this.forEachAnswer((key, region, count) => out.set(key, { region, count }));
+    return out;
+  }
+
   forEachFailOpen(fn: (nameKey: string, action: string, count: number) => void): void {
     for (const [name, byAction] of this.#failOpen) for (const [action, n] of byAction) fn(name, action, n);
   }

@@ -1,7 +1,7 @@
 /** The sliding window of steered answers behind the status page, on an injected clock. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AnswerWindow, parseSteeredAnswers, type AnswerTotals } from '../../src/admin/answer-window.js';
+import { AnswerWindow, type AnswerTotals } from '../../src/admin/answer-window.js';
 
 const MIN = 60_000;
 
@@ -86,25 +86,5 @@ describe('AnswerWindow', () => {
     await new Promise((r) => setTimeout(r, 30));
     w.stop();
     assert.ok(reads >= 2, `sampled ${reads} times`);
-  });
-});
-
-describe('parseSteeredAnswers', () => {
-  it('reads meridian_steered_answers_total from Prometheus text, escapes and all', () => {
-    const text = [
-      '# HELP meridian_steered_answers_total steering decisions that answered with the target',
-      '# TYPE meridian_steered_answers_total counter',
-      'meridian_steered_answers_total{target="example.com/eu-west",region="eu-west"} 42',
-      'meridian_steered_answers_total{target="odd.test/q\\"x\\\\y",region="r"} 7',
-      'meridian_steered_answers_totally_else{target="x",region="y"} 1',
-      'meridian_dns_queries_total{zone="example.com.",type="A",rcode="NOERROR"} 5',
-    ].join('\n');
-    assert.deepEqual(
-      [...parseSteeredAnswers(text)],
-      [
-        ['example.com/eu-west', { region: 'eu-west', count: 42 }],
-        ['odd.test/q"x\\y', { region: 'r', count: 7 }],
-      ],
-    );
   });
 });

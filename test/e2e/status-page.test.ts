@@ -69,6 +69,12 @@ describe('status page', () => {
     // Five one-minute buckets, oldest first: the server started moments ago, so all answers are in the last.
     assert.equal(d.window.bucketSec, 60);
     assert.deepEqual(eu.perBucket, [0, 0, 0, 0, 6]);
+    // The page counts what Prometheus is told: meridian_steered_answers_total per target.
+    const metrics = (await api<string>('/metrics')).body;
+    for (const t of d.regions.flatMap((r) => r.targets)) {
+      const line = metrics.split('\n').find((l) => l.startsWith(`meridian_steered_answers_total{target="${t.key}",`));
+      assert.equal(line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1)), t.answers, `${t.key}: /metrics and the dashboard agree`);
+    }
     assert.ok(Date.parse(d.window.since) <= Date.parse(d.window.until));
     const answerOf = (code: string): string[] => continent(d, code).answers.flatMap((a) => a.regions);
     assert.deepEqual(answerOf('EU'), ['eu-west']);

@@ -1,6 +1,6 @@
 /** The status page (GET /dashboard, static) and the JSON behind it (GET /v1/dashboard). */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { AnswerWindow, parseSteeredAnswers } from '../answer-window.js';
+import { AnswerWindow } from '../answer-window.js';
 import { buildDashboard } from '../dashboard.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from '../dashboard-page.js';
 import type { AdminDeps } from '../server.js';
@@ -15,9 +15,7 @@ function sendStatic(reply: FastifyReply, type: string, body: string): FastifyRep
 export const dashboardRoutes =
   (deps: AdminDeps): FastifyPluginAsync =>
   async (app) => {
-    // The counters come as Prometheus text, read the way a scraper would: the admin API
-    // holds no reference to the data plane's counters.
-    const answers = new AnswerWindow(async () => parseSteeredAnswers((await deps.metrics()).body));
+    const answers = new AnswerWindow(async () => deps.answerTotals());
     await answers.start();
     app.addHook('onClose', async () => answers.stop());
 
