@@ -5,13 +5,13 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { ZoneReloader } from './control/zone-reloader.js';
-import { Responder } from './dns/responder.js';
+import type { Responder } from './dns/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
-import { DnsServer, type BoundAddress } from './server/dns-server.js';
+import { createDataPlane, type BoundAddress } from './server/dns-server.js';
 import { isLoopbackHost, parseListenAddress } from './server/listen-address.js';
-import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator } from './snapshot/snapshot.js';
+import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
 import type { GeoResolver } from './geoip/geo-database.js';
-import { openGeo } from './geoip/open-geo.js';
+import { clientLocator, openGeo } from './geoip/open-geo.js';
 import { formatProblem } from './zone/record.js';
 import { ZoneDirectory } from './zone/zone-directory.js';
 import path from 'node:path';
@@ -46,8 +46,6 @@ export interface RunningServer {
   reload(force?: boolean): boolean;
   close(): Promise<void>;
 }
-
-export { openGeo } from './geoip/open-geo.js';
 
 /** The health monitor with its state restored from disk, saving on every change. */
 function startHealth(config: Config, log: Logger, onChange: () => void): { monitor: HealthMonitor; writer: HealthStateWriter | null } {
@@ -147,10 +145,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     const details = errors.map(formatProblem);
     throw new GslbError(ErrorCode.ZONE_INVALID, details.join('\n'), details);
   }
-  const chaos: ChaosAnswers = { version: config.dns.chaos.version, identity: config.dns.chaos.identity };
   const geo = openGeo(config, log);
-  const locate: ClientLocator = (address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs, geo: geo.lookup(address) });
-  const store = new SnapshotStore(createSnapshot({ version: 1, zones: first.zones, chaos, locate }));
+  const store = new SnapshotStore(createSnapshot({ version: 1, zones: first.zones, chaos: config.dns.chaos, locate: clientLocator(geo) }));
   const health = startHealth(config, log, () => publisher.publish());
   const samples = new LatencySamples();
   const publisher = new SnapshotPublisher(store, health.monitor, samples);
@@ -162,9 +158,10 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     const complete = await health.monitor.firstRound(config.health.startupWaitMs);
     log.info({ complete, targets: health.monitor.states().size }, complete ? 'first probe round complete' : 'first probe round not complete in time; unknown targets count as up');
   }
-  const responder = new Responder(store, { udpPayloadSize: config.dns.udpPayloadSize, cacheMaxEntries: config.dns.cacheMaxEntries });
   // One process answers by itself; with workers, they answer and this process only feeds them.
-  const server = config.dns.workers > 1 ? null : new DnsServer(responder, { ...config.dns.tcp, maxPendingOutputBytes: 256 * 1024 }, log);
+  const dataPlane = createDataPlane(config.dns, store, log);
+  const responder = dataPlane.responder;
+  const server = config.dns.workers > 1 ? null : dataPlane.server;
   const pool = config.dns.workers > 1 ? new WorkerPool({ count: config.dns.workers, config, monitor: health.monitor, samples, log }) : null;
   const unfeed = pool === null ? () => {} : store.onPublish((s) => pool.publish(s));
   const stopDataPlane = async (): Promise<void> => {

@@ -1,5 +1,6 @@
 import { loadConfig } from '../config/load-config.js';
-import { failoverWarnings, openGeo } from '../main.js';
+import { openGeo } from '../geoip/open-geo.js';
+import { failoverWarnings } from '../main.js';
 import { formatProblem } from '../zone/record.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
 

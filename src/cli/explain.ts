@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { loadConfig } from '../config/load-config.js';
-import { openGeo } from '../main.js';
+import { openGeo } from '../geoip/open-geo.js';
 import { createSnapshot, type ClientLocator } from '../snapshot/snapshot.js';
 import { explain, ExplainInputError, formatExplanation } from '../steer/explain.js';
 import { formatProblem } from '../zone/record.js';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import type { ClientLocator } from '../snapshot/snapshot.js';
 import { GeoResolver, openGeoDatabase } from './geo-database.js';
 
 /** Opens the configured GeoIP databases; each is checked with a test lookup before use. */
@@ -10,4 +11,9 @@ export function openGeo(config: Config, log?: Logger): GeoResolver {
     if (db) log?.info({ file: db.info.file, type: db.info.databaseType, built: db.info.buildEpoch }, 'GeoIP database loaded');
   }
   return new GeoResolver(location, asn);
+}
+
+/** Where a client is, as snapshots ask it: the address's GeoIP record with the query's details. */
+export function clientLocator(geo: GeoResolver): ClientLocator {
+  return (address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs, geo: geo.lookup(address) });
 }

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import type { Responder } from '../dns/responder.js';
+import type { Config } from '../config/schema.js';
+import { Responder } from '../dns/responder.js';
+import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
@@ -8,6 +10,15 @@ import { UdpListener } from './udp-listener.js';
 export interface BoundAddress {
   readonly host: string;
   readonly port: number;
+}
+
+/** A TCP client that stops reading is not written to beyond this (back-pressure). */
+const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
+
+/** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
+export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger): { responder: Responder; server: DnsServer } {
+  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries });
+  return { responder, server: new DnsServer(responder, { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, log) };
 }
 
 /** UDP and TCP on every listen address, sharing one responder. */

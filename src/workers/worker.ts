@@ -7,9 +7,8 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { Responder } from '../dns/responder.js';
-import { openGeo } from '../geoip/open-geo.js';
-import { DnsServer } from '../server/dns-server.js';
+import { clientLocator, openGeo } from '../geoip/open-geo.js';
+import { createDataPlane, type DnsServer } from '../server/dns-server.js';
 import { parseListenAddress } from '../server/listen-address.js';
 import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator } from '../snapshot/snapshot.js';
 import { LatencySamples } from '../steer/latency-samples.js';
@@ -33,9 +32,8 @@ export class WorkerState {
   constructor(config: Config, log: Logger) {
     this.#log = log;
     this.#zones = new ZoneDirectory(config.zones.directory);
-    this.#chaos = { version: config.dns.chaos.version, identity: config.dns.chaos.identity };
-    const geo = openGeo(config);
-    this.#locate = (address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs, geo: geo.lookup(address) });
+    this.#chaos = config.dns.chaos;
+    this.#locate = clientLocator(openGeo(config));
     this.store = new SnapshotStore(createSnapshot({ version: 0, zones: new Map(), chaos: this.#chaos, locate: this.#locate }));
   }
 
@@ -100,8 +98,7 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
   const stop = (): Promise<void> => (stopping ??= server === null ? Promise.resolve() : server.close());
 
   const listen = async (c: Config, l: Logger, s: WorkerState): Promise<void> => {
-    const responder = new Responder(s.store, { udpPayloadSize: c.dns.udpPayloadSize, cacheMaxEntries: c.dns.cacheMaxEntries });
-    server = new DnsServer(responder, { ...c.dns.tcp, maxPendingOutputBytes: 256 * 1024 }, l);
+    server = createDataPlane(c.dns, s.store, l).server;
     const addresses = await server.listen(c.dns.listen.map(parseListenAddress));
     send({ kind: 'ready', addresses });
   };
