@@ -10,7 +10,7 @@
  * is never found here and takes the full reader (query-reader.ts).
  */
 
-import { PerSnapshotCache } from '../snapshot/per-snapshot-cache.js';
+import { BoundedSnapshotMap } from '../snapshot/per-snapshot-cache.js';
 
 /** The transport a query came over: ANY is answered differently over UDP (RFC 8482). */
 export type Transport = 'udp' | 'tcp';
@@ -28,28 +28,17 @@ const QTYPE_ANY = 255;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-export class QuestionIndex<V> extends PerSnapshotCache {
-  /** Hash of the folded question, a small integer so V8 keeps the keys unboxed. */
-  readonly #entries = new Map<number, Entry<V>>();
-  readonly #maxEntries: number;
+/** Keyed by the hash of the folded question, a small integer so V8 keeps the keys unboxed. */
+export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
   /** After a hit: the offset just past the question section. */
   questionEnd = 0;
 
-  constructor(maxEntries: number) {
-    super();
-    this.#maxEntries = maxEntries;
-  }
-
-  clear(): void {
-    this.#entries.clear();
-  }
-
   /** The value kept for `packet`'s question, when `packet` is a plain query. */
   get(packet: Buffer, transport: Transport): V | undefined {
-    if (this.#entries.size === 0) return undefined;
+    if (this.entries.size === 0) return undefined;
     const hash = hashPlainQuestion(packet, transport);
     if (hash < 0) return undefined;
-    const e = this.#entries.get(hash);
+    const e = this.entries.get(hash);
     if (e === undefined || !sameQuestion(packet, e, transport)) return undefined;
     this.questionEnd = scannedQuestionEnd;
     return e.value;
@@ -57,7 +46,7 @@ export class QuestionIndex<V> extends PerSnapshotCache {
 
   /** Keeps `value` for `packet`'s question; a packet that is not a plain query is ignored. */
   set(packet: Buffer, transport: Transport, value: V): void {
-    if (this.#maxEntries <= 0) return;
+    if (this.maxEntries <= 0) return;
     const hash = hashPlainQuestion(packet, transport);
     if (hash < 0) return;
     const question = new Uint8Array(scannedQuestionEnd - HEADER);
@@ -67,15 +56,7 @@ export class QuestionIndex<V> extends PerSnapshotCache {
       question[i] = i < nameEnd && c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
     }
     const qtype = (question[nameEnd]! << 8) | question[nameEnd + 1]!;
-    if (this.#entries.size >= this.#maxEntries && !this.#entries.has(hash)) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-    this.#entries.set(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, value });
-  }
-
-  get size(): number {
-    return this.#entries.size;
+    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, value });
   }
 }
 

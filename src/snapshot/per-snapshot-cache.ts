@@ -17,3 +17,34 @@ export abstract class PerSnapshotCache {
 
   abstract clear(): void;
 }
+
+/**
+ * A per-snapshot Map of at most `maxEntries` entries (0 keeps none): when full, the oldest
+ * entry goes first (Map insertion order), which is O(1) and enough against floods of new names.
+ */
+export class BoundedSnapshotMap<K, V> extends PerSnapshotCache {
+  protected readonly entries = new Map<K, V>();
+  readonly maxEntries: number;
+
+  constructor(maxEntries: number) {
+    super();
+    this.maxEntries = maxEntries;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  protected remember(key: K, value: V): void {
+    if (this.maxEntries <= 0) return;
+    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, value);
+  }
+}
