@@ -6,12 +6,13 @@
  * stops it and removes the temp dir as soon as this process lets go of its stdin, so it
  * never outlives the caller. Used by the Knot comparison test and tools/compare-with-knot.ts.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { startGuarded } from './guarded-daemon.js';
 
 export const KNOTD_CANDIDATES = ['/usr/sbin/knotd', '/usr/local/sbin/knotd'];
 
@@ -215,68 +216,24 @@ async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotO
     'rm -rf "$3"',
     'exit $status',
   ].join('\n');
-  let out = '';
-  const child: ChildProcess = spawn('/bin/sh', ['-c', guardian, 'knotd-guardian', bin, confFile, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stdin!.on('error', () => {}); // EPIPE once the guardian is gone
-  const knotdPid = (): number | null => {
+  const knotdPid = (out: string): number | null => {
     const m = /meridian-knotd-pid (\d+)/.exec(out);
     return m ? Number(m[1]) : null;
   };
-  let exited = false;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    });
-    child.once('error', (err) => {
-      out += `\nspawn error: ${err.message}`;
-      exited = true;
-      resolve();
-    });
+  const daemon = startGuarded(guardian, ['knotd-guardian', bin, confFile, dir], dir, (out) => {
+    const k = knotdPid(out);
+    if (k !== null) killQuietly(k, 'SIGKILL');
   });
-
-  // If this process ends without stop() (a crash, process.exit), take knotd and the temp dir with it.
-  const onExit = (): void => {
-    if (!exited) {
-      const k = knotdPid();
-      if (k !== null) killQuietly(k, 'SIGKILL');
-      child.kill('SIGKILL');
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('exit', onExit);
-
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    process.off('exit', onExit);
-    if (!exited) {
-      child.stdin!.end(); // the guardian stops knotd (SIGTERM) and waits for it
-      const killTimer = setTimeout(() => {
-        if (exited) return;
-        const k = knotdPid();
-        if (k !== null) killQuietly(k, 'SIGKILL');
-        child.kill('SIGKILL');
-      }, 3000);
-      await exitPromise;
-      clearTimeout(killTimer);
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-
   try {
     // A zone Knot cannot load is logged as "error: [zone.] ..."; stop waiting for it then.
-    const zoneError = (): string | null => /^.*error: \[[^\]]+\].*$/m.exec(out)?.[0] ?? null;
-    await waitForZones(port, list, opts.startTimeoutMs ?? 15_000, () => exited, zoneError);
+    const zoneError = (): string | null => /^.*error: \[[^\]]+\].*$/m.exec(daemon.output())?.[0] ?? null;
+    await waitForZones(port, list, opts.startTimeoutMs ?? 15_000, daemon.exited, zoneError);
   } catch (err) {
-    await stop();
-    if (/cannot bind address/.test(out)) throw new PortTakenError(`port ${port} was taken before knotd bound it`);
-    throw new Error(`knotd did not start: ${(err as Error).message}\n--- knotd output ---\n${out}`);
+    await daemon.stop();
+    if (/cannot bind address/.test(daemon.output())) throw new PortTakenError(`port ${port} was taken before knotd bound it`);
+    throw new Error(`knotd did not start: ${(err as Error).message}\n--- knotd output ---\n${daemon.output()}`);
   }
-  return { port, pid: knotdPid() ?? child.pid!, dir, output: () => out, stop };
+  return { port, pid: knotdPid(daemon.output()) ?? daemon.pid, dir, output: daemon.output, stop: () => daemon.stop() };
 }
 
 /** Polls each zone's SOA over UDP until knotd answers it NOERROR with AA (the zone is loaded). */

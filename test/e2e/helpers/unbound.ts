@@ -3,11 +3,12 @@
  * with a stub zone pointing at a meridian under test, so the tests see what a resolver in
  * front of us does to our answers: caching by TTL, ECS forwarding (subnetcache), CNAMEs.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildQuery, rcodeOf, sendUdp } from '../../helpers/dns-client.js';
+import { startGuarded } from '../../helpers/guarded-daemon.js';
 import { freePort } from '../../helpers/process.js';
 
 /** The unbound binary (Debian puts it in /usr/sbin, which a non-root PATH may lack), or null. */
@@ -120,37 +121,15 @@ async function startOnce(bin: string, port: number, opts: UnboundOptions): Promi
   // A guardian shell holds our end of a pipe: when it closes (stop(), or this process dying
   // even by SIGKILL) it stops unbound, so no resolver outlives the test run.
   const guardian = ['exec 3<&0', '"$1" -d -c "$2" </dev/null & u=$!', '( read line <&3; kill $u 2>/dev/null ) & w=$!', 'wait $u; s=$?', 'kill $w 2>/dev/null', 'exit $s'].join('\n');
-  const child: ChildProcess = spawn('/bin/sh', ['-c', guardian, 'unbound-guardian', bin, confFile], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stdin!.on('error', () => {}); // EPIPE once the guardian is gone
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
-  const onExit = (): void => {
-    if (!exited) child.kill('SIGKILL');
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('exit', onExit);
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    process.off('exit', onExit);
-    child.stdin!.end();
-    const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await exit;
-    clearTimeout(killer);
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+  const daemon = startGuarded(guardian, ['unbound-guardian', bin, confFile], dir);
   try {
-    await waitUntilAnswering(port, opts.zone, () => exited);
+    await waitUntilAnswering(port, opts.zone, daemon.exited);
   } catch (err) {
-    await stop();
-    if (/could not open ports|bind: address already in use/i.test(out)) throw new PortTakenError(`port ${port} taken`);
-    throw new Error(`unbound did not start: ${(err as Error).message}\n--- unbound output ---\n${out}`);
+    await daemon.stop();
+    if (/could not open ports|bind: address already in use/i.test(daemon.output())) throw new PortTakenError(`port ${port} taken`);
+    throw new Error(`unbound did not start: ${(err as Error).message}\n--- unbound output ---\n${daemon.output()}`);
   }
-  return { port, confFile, output: () => out, stop };
+  return { port, confFile, output: daemon.output, stop: () => daemon.stop() };
 }
 
 /** Polls the zone's SOA through Unbound until it answers NOERROR (it is up and reaches meridian). */
