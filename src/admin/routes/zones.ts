@@ -5,7 +5,8 @@ import { nameToText } from '../../dns/name.js';
 import { formatProblem } from '../../zone/record.js';
 import { actor, type AdminDeps } from '../server.js';
 import { badRequest } from '../errors.js';
-import type { WriteResult } from '../zone-editor.js';
+import type { PolicySection, WriteResult } from '../zone-editor.js';
+import { ID_PATTERN } from '../../steer/policy-schema.js';
 
 const ZoneParam = Type.Object({ zone: Type.String({ minLength: 1 }) });
 const RecordParams = Type.Object({ zone: Type.String({ minLength: 1 }), name: Type.String({ minLength: 1 }), type: Type.String({ minLength: 1 }) });
@@ -54,6 +55,15 @@ const CreateZoneBody = Type.Object(
   { additionalProperties: false },
 );
 const SectionParams = Type.Object({ zone: Type.String({ minLength: 1 }), section: Type.Union([Type.Literal('targets'), Type.Literal('names'), Type.Literal('probes')]), id: Type.String({ minLength: 1 }) });
+
+const POLICY_ID = new RegExp(ID_PATTERN);
+
+/** Target and probe ids as the policy schema has them, checked here so the answer names the URL's id. */
+function checkPolicyId(section: PolicySection, id: string): void {
+  if (section !== 'names' && !POLICY_ID.test(id)) {
+    throw badRequest('id', `"${id}" is not a ${section === 'targets' ? 'target' : 'probe'} id: a letter or digit, then up to 62 letters, digits, "_", "." or "-"`);
+  }
+}
 
 export const zoneRoutes =
   (deps: AdminDeps): FastifyPluginAsync =>
@@ -165,22 +175,22 @@ export const zoneRoutes =
     });
 
     app.get('/zones/:zone/policy/:section/:id', { config: { access: 'read' }, schema: { params: SectionParams } }, async (req, reply) => {
-      const { zone, section, id } = req.params as { zone: string; section: string; id: string };
-      const doc = (editor.policy(zone) ?? {}) as Record<string, Record<string, unknown> | undefined>;
-      const value = doc[section]?.[id];
+      const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
+      const value = editor.policyEntry(zone, section, id);
       if (value === undefined) return reply.status(404).send({ error: 'GSLB_ERR_API_NOT_FOUND', message: `${section}.${id} not found in the policy of ${zone}`, field: null, details: [] });
       reply.header('etag', `"${editor.zone(zone).serial}"`);
       return value;
     });
 
     app.put('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams, body: Type.Object({}, { additionalProperties: true }) } }, async (req, reply) => {
-      const { zone, section, id } = req.params as { zone: string; section: 'targets' | 'names' | 'probes'; id: string };
+      const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
+      checkPolicyId(section, id);
       const r = await editor.patchPolicy(zone, section, id, req.body, ifMatch(req.headers['if-match']));
       return written(reply, `put policy ${section}.${id}`, r, actor(req));
     });
 
     app.delete('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams } }, async (req, reply) => {
-      const { zone, section, id } = req.params as { zone: string; section: 'targets' | 'names' | 'probes'; id: string };
+      const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       const r = await editor.patchPolicy(zone, section, id, null, ifMatch(req.headers['if-match']));
       return written(reply, `delete policy ${section}.${id}`, r, actor(req));
     });
