@@ -115,6 +115,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     samples: p.samples,
     geo: p.geo,
     tokens: config.admin.tokens.map((t) => makeToken(t.name, t.token, t.access)),
+    allowedHosts: config.admin.allowedHosts,
     reload: () => p.reload(true),
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
     answerTotals: () => p.responder.stats.answerTotals(),

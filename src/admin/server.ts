@@ -12,6 +12,7 @@ import type { GeoResolver } from '../geoip/geo-database.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
 import { authenticate, type Access, type ApiToken } from './auth.js';
 import { AdminError } from './errors.js';
+import { BrowserGuard } from './browser-guard.js';
 import type { AnswerTotals } from './answer-window.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { operationRoutes } from './routes/operations.js';
@@ -26,6 +27,8 @@ export interface AdminDeps {
   readonly samples: LatencySamples;
   readonly geo: GeoResolver;
   readonly tokens: readonly ApiToken[];
+  /** Extra Host names a browser may use when there is no token (browser-guard.ts). */
+  readonly allowedHosts: readonly string[];
   /** Re-reads every zone file; true when answers changed. */
   readonly reload: () => boolean;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
@@ -64,7 +67,11 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   });
 
   app.decorateRequest('token', null);
+  const guard = deps.tokens.length === 0 ? new BrowserGuard(deps.allowedHosts) : null;
   app.addHook('onRequest', async (req, reply) => {
+    // Without a token, a browser on this machine must not be able to act for a web page.
+    const refusal = guard?.check(req.raw);
+    if (refusal) throw new AdminError(refusal.status, refusal.code, refusal.message, refusal.field);
     const need = req.routeOptions.config.access ?? 'write';
     if (need === 'public') return;
     // No tokens configured: only allowed on loopback (main.ts refuses otherwise), where the

@@ -77,6 +77,10 @@ export const ConfigSchema = Type.Object(
           ),
           { default: [] },
         ),
+        allowedHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_\\[\\]-]+$' }), {
+          default: [],
+          description: 'without a token: Host names besides the listen address (and localhost on loopback) a browser may use',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
