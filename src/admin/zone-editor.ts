@@ -10,7 +10,7 @@ import { stringify as toYaml } from 'yaml';
 import { RRType, typeFromText, typeToText } from '../dns/constants.js';
 import { isSubdomain, nameKey, nameToText, parseName, type Name } from '../dns/name.js';
 import { compilePolicyText, policyFileFor } from '../steer/policy-file.js';
-import { writeFileAtomic } from '../storage/atomic-write.js';
+import { syncDir, writeFileAtomic } from '../storage/atomic-write.js';
 import { encodeRdataText, rdataToText } from '../zone/rdata/index.js';
 import { tokenizeText } from '../zone/tokenizer.js';
 import { parseYamlSource } from '../config/yaml-source.js';
@@ -359,15 +359,6 @@ function parseType(text: string, field = 'type'): number {
   const t = typeFromText(text);
   if (t === undefined || t === RRType.ANY || t === RRType.OPT || t === RRType.AXFR || t === RRType.IXFR) throw badRequest(field, `"${text}" is not a record type`);
   return t;
-}
-
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function loadsAs(fileName: string, origin: Name): boolean {

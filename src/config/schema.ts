@@ -81,6 +81,17 @@ export const ConfigSchema = Type.Object(
           default: [],
           description: 'without a token: Host names besides the listen address (and localhost on loopback) a browser may use',
         }),
+        audit: Type.Object(
+          {
+            file: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+              default: '.meridian-state/audit.log',
+              description: 'JSON lines, one per change, fsynced before the 2xx (relative to the working folder); null: the log only',
+            }),
+            maxBytes: Type.Integer({ minimum: 4096, maximum: 2 ** 40, default: 10 * 1024 * 1024, description: 'rotate when the file would grow past this' }),
+            keep: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'rotated files kept (audit.log.1 …)' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

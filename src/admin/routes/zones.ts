@@ -1,9 +1,9 @@
 /** Zones, records and steering policies. Every write is on disk before the answer. */
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { nameToText } from '../../dns/name.js';
 import { formatProblem } from '../../zone/record.js';
-import { actor, type AdminDeps } from '../server.js';
+import { audit, type AdminDeps } from '../server.js';
 import { badRequest } from '../errors.js';
 import type { PolicySection, WriteResult } from '../zone-editor.js';
 import { ID_PATTERN } from '../../steer/policy-schema.js';
@@ -69,8 +69,8 @@ export const zoneRoutes =
   (deps: AdminDeps): FastifyPluginAsync =>
   async (app) => {
     const { editor } = deps;
-    const written = (reply: FastifyReply, what: string, r: WriteResult, by: string, status = 200) => {
-      deps.log.info({ audit: true, token: by, change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial }, `admin: ${what}`);
+    const written = (reply: FastifyReply, what: string, r: WriteResult, req: FastifyRequest, status = 200) => {
+      audit(deps, req, { change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial });
       reply.header('etag', `"${r.serial}"`);
       return reply.status(status).send({ zone: r.zone, serial: r.serial });
     };
@@ -90,7 +90,7 @@ export const zoneRoutes =
 
     app.post('/zones', { config: { access: 'write' }, schema: { body: CreateZoneBody } }, async (req, reply) => {
       const r = await editor.createZone(req.body as never);
-      return written(reply, `create zone ${r.zone}`, r, actor(req), 201);
+      return written(reply, `create zone ${r.zone}`, r, req, 201);
     });
 
     app.get('/zones/:zone', { config: { access: 'read' }, schema: { params: ZoneParam } }, async (req, reply) => {
@@ -111,7 +111,7 @@ export const zoneRoutes =
 
     app.delete('/zones/:zone', { config: { access: 'write' }, schema: { params: ZoneParam } }, async (req, reply) => {
       const r = await editor.deleteZone((req.params as { zone: string }).zone, ifMatch(req.headers['if-match']));
-      deps.log.info({ audit: true, token: actor(req), change: `delete zone ${r.zone}`, oldSerial: r.previousSerial }, `admin: delete zone ${r.zone}`);
+      audit(deps, req, { change: `delete zone ${r.zone}`, zone: r.zone, oldSerial: r.previousSerial });
       return reply.status(204).send();
     });
 
@@ -132,13 +132,13 @@ export const zoneRoutes =
     app.put('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams, body: RRsetBody } }, async (req, reply) => {
       const { zone, name, type } = req.params as { zone: string; name: string; type: string };
       const r = await editor.putRRset(zone, name, type, req.body as { ttl: number; rdata: string[] }, ifMatch(req.headers['if-match']));
-      return written(reply, `put ${name} ${type}`, r, actor(req));
+      return written(reply, `put ${name} ${type}`, r, req);
     });
 
     app.delete('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams } }, async (req, reply) => {
       const { zone, name, type } = req.params as { zone: string; name: string; type: string };
       const r = await editor.deleteRRset(zone, name, type, ifMatch(req.headers['if-match']));
-      return written(reply, `delete ${name} ${type}`, r, actor(req));
+      return written(reply, `delete ${name} ${type}`, r, req);
     });
 
     app.post('/zones/:zone/records/batch', { config: { access: 'write' }, schema: { params: ZoneParam, body: BatchBody } }, async (req, reply) => {
@@ -151,7 +151,7 @@ export const zoneRoutes =
         return { op: 'put' as const, name: o.name, type: o.type, ttl: o.ttl, rdata: o.rdata };
       });
       const r = await editor.batch(zone, ops, ifMatch(req.headers['if-match']));
-      return written(reply, `batch of ${ops.length} operations`, r, actor(req));
+      return written(reply, `batch of ${ops.length} operations`, r, req);
     });
 
     app.get('/zones/:zone/policy', { config: { access: 'read' }, schema: { params: ZoneParam } }, async (req, reply) => {
@@ -165,13 +165,13 @@ export const zoneRoutes =
     app.put('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam, body: Type.Object({}, { additionalProperties: true }) } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       const r = await editor.putPolicy(zone, req.body, ifMatch(req.headers['if-match']));
-      return written(reply, 'put policy', r, actor(req));
+      return written(reply, 'put policy', r, req);
     });
 
     app.delete('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       const r = await editor.putPolicy(zone, null, ifMatch(req.headers['if-match']));
-      return written(reply, 'delete policy', r, actor(req));
+      return written(reply, 'delete policy', r, req);
     });
 
     app.get('/zones/:zone/policy/:section/:id', { config: { access: 'read' }, schema: { params: SectionParams } }, async (req, reply) => {
@@ -186,12 +186,12 @@ export const zoneRoutes =
       const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       checkPolicyId(section, id);
       const r = await editor.patchPolicy(zone, section, id, req.body, ifMatch(req.headers['if-match']));
-      return written(reply, `put policy ${section}.${id}`, r, actor(req));
+      return written(reply, `put policy ${section}.${id}`, r, req);
     });
 
     app.delete('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams } }, async (req, reply) => {
       const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       const r = await editor.patchPolicy(zone, section, id, null, ifMatch(req.headers['if-match']));
-      return written(reply, `delete policy ${section}.${id}`, r, actor(req));
+      return written(reply, `delete policy ${section}.${id}`, r, req);
     });
   };
