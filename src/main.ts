@@ -3,7 +3,7 @@
  * listeners, plus the reload triggers. Everything else receives its dependencies.
  */
 import type { Logger } from 'pino';
-import type { Config } from './config/schema.js';
+import { DEFAULT_HEALTH_STATE_FILE, type Config } from './config/schema.js';
 import { ZoneReloader } from './control/zone-reloader.js';
 import type { Responder } from './dns/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
@@ -108,7 +108,9 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
   }
   if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
   const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, decisions: p.responder.decisions, health: p.monitor, snapshotVersion: () => p.store.current.version });
-  const { file: auditFile, maxBytes, keep } = config.admin.audit;
+  const { file, maxBytes, keep } = config.admin.audit;
+  // by default in the folder the server already keeps its state in
+  const auditFile = file === undefined ? path.join(path.dirname(config.health.stateFile ?? DEFAULT_HEALTH_STATE_FILE), 'audit.log') : file;
   const audit = auditFile === null ? null : openAudit({ file: auditFile, maxBytes, keep });
   const app = await createAdminServer({
     editor: new ZoneEditor(p.zones, () => p.reload(false)),

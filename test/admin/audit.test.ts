@@ -57,12 +57,13 @@ const WRITES: Write[] = [
 describe('admin API: audit file', () => {
   let ws: Workspace;
   before(() => {
-    ws = workspace('health: { stateFile: null }\nzones: { watch: false }\n');
+    // the audit file goes beside the health state by default
+    ws = workspace('health: { stateFile: var/health.json }\nzones: { watch: false }\n');
   });
   after(() => ws.remove());
 
   it('holds the line of every acknowledged write after SIGKILL right after a 2xx', async (t) => {
-    const file = path.join(ws.root, '.meridian-state', 'audit.log');
+    const file = path.join(ws.root, 'var', 'audit.log');
     const acked: Array<{ what: string; expect: (l: Line) => boolean }> = [];
     let i = 0;
     for (let round = 1; round <= ROUNDS; round++) {
