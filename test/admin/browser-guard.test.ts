@@ -7,7 +7,10 @@
  * still work, with and without a token.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { BrowserGuard } from '../../src/admin/browser-guard.js';
 import { request, startBackends, startBalancer, pool, type TestBackend, type TestBalancer } from '../l7/helpers.js';
 import { RW_TOKEN, startMeridian, workspace, ZONE, type Meridian, type Workspace } from './helpers.js';
 
@@ -136,5 +139,29 @@ describe('balancer admin listener without a token: browser guard', () => {
     assert.equal((await send(port, 'POST', '/drain', { host: `127.0.0.1:${port}`, 'content-type': 'application/json' }, '{"backend":"default/a"}')).status, 200);
     assert.equal((await send(port, 'POST', '/undrain', { host: `localhost:${port}` })).status, 200);
     assert.equal((await send(port, 'GET', '/metrics', { host: `lb.internal:${port}` })).status, 200);
+  });
+});
+
+describe('browser guard on an IPv6 loopback listener', () => {
+  it('accepts [::1] and localhost with the port, and nothing else', async () => {
+    const guard = new BrowserGuard([]);
+    const server = http.createServer((req, res) => {
+      const refusal = guard.check(req);
+      res.writeHead(refusal?.status ?? 200, { 'content-type': 'application/json' }).end(JSON.stringify({ error: refusal?.code ?? null }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const at = async (headers: Record<string, string>, method = 'GET'): Promise<number> => (await request(`http://[::1]:${port}/`, { method, headers })).status;
+    try {
+      assert.equal(await at({ host: `[::1]:${port}` }), 200);
+      assert.equal(await at({ host: `[::1]:${port}`, origin: `http://[::1]:${port}` }, 'POST'), 200);
+      assert.equal(await at({ host: `localhost:${port}` }), 200);
+      assert.equal(await at({ host: `[::2]:${port}` }), 403);
+      assert.equal(await at({ host: `127.0.0.1:${port}` }), 403, 'not the address it listens on');
+      assert.equal(await at({ host: `[::1]` }), 403, 'port 80 is not this listener');
+      assert.equal(await at({ host: `[::1]:${port}`, origin: `http://[::2]:${port}` }), 403);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
