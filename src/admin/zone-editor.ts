@@ -11,7 +11,7 @@ import { RRType, typeFromText, typeToText } from '../dns/constants.js';
 import { isSubdomain, nameKey, nameToText, parseName, type Name } from '../dns/name.js';
 import { compilePolicyText, policyFileFor } from '../steer/policy-file.js';
 import { syncDir, writeFileAtomic } from '../storage/atomic-write.js';
-import { encodeRdataText, rdataToText } from '../zone/rdata/index.js';
+import { encodeRdataText, RdataError, rdataToText } from '../zone/rdata/index.js';
 import { tokenizeText } from '../zone/tokenizer.js';
 import { parseYamlSource } from '../config/yaml-source.js';
 import { formatProblem, type ZoneRecord } from '../zone/record.js';
@@ -308,7 +308,7 @@ function encodeApiRdata(type: number, text: string, origin: Name): Buffer {
   if (type === RRType.TXT || type === RRType.SPF) {
     const { tokens } = tokenizeText(text);
     if (tokens.length > 1 && tokens.some((t) => !t.quoted)) {
-      throw new Error(`${typeToText(type)}: unquoted text with blank space makes ${tokens.length} strings, which readers join without the space; quote the whole value ("v=spf1 -all"), or quote each string to mean several ("part one" "part two")`);
+      throw new RdataError(`${typeToText(type)}: unquoted text with blank space makes ${tokens.length} strings, which readers join without the space; quote the whole value ("v=spf1 -all"), or quote each string to mean several ("part one" "part two")`);
     }
   }
   return rdata;
