@@ -2,7 +2,8 @@
  * Issue 14 item 5: policy ids that JavaScript objects treat specially, ids with "/", and
  * absurdly nested JSON. Before the fix `__proto__` answered 200 and bumped the serial while
  * storing nothing, GET of an absent `toString` found Object.prototype's, DELETE of an absent
- * `constructor` answered 200, and "a/b" or 3,000 levels of nesting answered 500.
+ * `constructor` answered 200, and "a/b" or 3,000 levels of nesting answered 500. Latency
+ * samples were keyed "network|region", so a region "a|b" was listed (and looked up) as "b".
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -66,5 +67,19 @@ describe('admin API: policy ids and shapes', () => {
     assert.equal((await call(m, 'DELETE', `${P}/targets/constructor`)).status, 200);
     assert.equal((await call(m, 'GET', `${P}/targets/constructor`)).status, 404);
     assert.equal(await soaSerial(m), serial + 4);
+  });
+});
+
+describe('admin API: latency samples keyed by region', () => {
+  it('keeps a region holding "|" apart from the region after it', async () => {
+    const r = await call(m, 'POST', '/v1/latency', {
+      samples: [
+        { network: '10.0.0.0/8', region: 'a|b', ms: 5 },
+        { network: '10.0.0.0/8', region: 'b', ms: 50 },
+      ],
+    });
+    assert.equal(r.status, 200, r.text);
+    const list = (await call(m, 'GET', '/v1/latency')).json.samples as Array<{ region: string; ms: number }>;
+    assert.deepEqual(list.map((s) => [s.region, s.ms]).sort(), [['a|b', 5], ['b', 50]]);
   });
 });
