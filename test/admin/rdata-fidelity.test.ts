@@ -26,6 +26,7 @@ after(() => ws.remove());
 const str = (s: string): Buffer => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
 const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
 const A255 = 'a'.repeat(255);
+const HEX64 = '0123456789ABCDEF'.repeat(4);
 
 interface Case {
   readonly name: string;
@@ -57,6 +58,14 @@ const CASES: readonly Case[] = [
   { name: '_sip._tcp', type: 'SRV', rdata: ['0 5 5060 sip'], text: ['0 5 5060 sip.adm.test.'] },
   { name: 'svc', type: 'HTTPS', rdata: ['1 . alpn="h2,h3" port=8443'], text: ['1 . alpn="h2,h3" port=8443'] },
   { name: 'addr', type: 'AAAA', rdata: ['2001:db8:0:0::1'], text: ['2001:db8::1'] },
+  { name: 'svc2', type: 'SVCB', rdata: ['1 . mandatory=alpn alpn="h3,h2\\\\,x" ipv4hint=192.0.2.1,192.0.2.2'], text: ['1 . mandatory=alpn alpn="h3,h2\\\\,x" ipv4hint=192.0.2.1,192.0.2.2'] },
+  { name: 'tlsa', type: 'TLSA', rdata: ['3 1 1 0123456789ABCDEF 0123456789abcdef'], text: ['3 1 1 0123456789ABCDEF0123456789ABCDEF'], wire: [Buffer.from('0301010123456789abcdef0123456789abcdef', 'hex')] },
+  { name: 'ds', type: 'DS', rdata: [`12345 13 2 ${HEX64.toLowerCase()}`], text: [`12345 13 2 ${HEX64}`] },
+  { name: 'pgp', type: 'OPENPGPKEY', rdata: ['AQID BAUG'], text: ['AQIDBAUG'], wire: [Buffer.from([1, 2, 3, 4, 5, 6])] },
+  { name: 'rp', type: 'RP', rdata: ['mbox txt'], text: ['mbox.adm.test. txt.adm.test.'] },
+  { name: 'generic', type: 'A', rdata: ['\\# 4 C0000201'], text: ['192.0.2.1'], wire: [Buffer.from([192, 0, 2, 1])] },
+  { name: 'generic', type: 'TYPE65000', rdata: ['\\# 3 61 62 63'], text: ['\\# 3 616263'], wire: [Buffer.from('abc')] },
+  { name: 'uri2', type: 'URI', rdata: ['1 1 ""'], text: ['1 1 ""'], wire: [Buffer.concat([u16(1), u16(1)])] },
 ];
 
 /** Refused with 400 naming the field; `match` is in the message. */
