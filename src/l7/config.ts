@@ -113,6 +113,10 @@ export const BalancerConfigSchema = Type.Object(
     admin: obj({
       listen: Type.Union([Type.String(), Type.Null()], { default: '127.0.0.1:8081', description: '/healthz, /status, /metrics, drain; null: none' }),
       token: Type.Union([Type.String({ minLength: 16 }), Type.Null()], { default: null, description: 'bearer token for drain/undrain/reload; required off loopback' }),
+      allowedHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_\\[\\]-]+$' }), {
+        default: [],
+        description: 'without a token: Host names besides the listen address (and localhost on loopback) a browser may use',
+      }),
     }),
     trustedHops: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'proxies in front whose X-Forwarded-For entries are believed' }),
     timeouts: obj({

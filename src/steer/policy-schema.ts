@@ -4,7 +4,9 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 
-const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'target id' });
+/** What a target or probe id may be (the admin API checks its URL ids against it too). */
+export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
+const Id = Type.String({ pattern: ID_PATTERN, description: 'target id' });
 const IdList = Type.Array(Id, { minItems: 1 });
 const Empty = Type.Object({}, { additionalProperties: false });
 
