@@ -1,15 +1,17 @@
 /**
- * The request path: admission (drain, rate limits), routing, the pick (sticky cookie, pool
+ * The request path: admission (request checks, drain, rate limits), routing, the pick (sticky cookie, pool
  * algorithm, wait queue), and streaming the exchange through the backend's undici pool,
  * with one retry elsewhere for an idempotent request whose backend could not be reached.
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
 import { clientAddress, cookieValue, hasBody, isIdempotent, requestHeaders, responseHeaders, VIA } from './forwarding.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
+import { requestProblem } from './request-checks.js';
 import { matchRoute } from './routing.js';
 import type { Runtime } from './runtime.js';
 import { setCookieHeader, signBackend, verifyBackend } from './sticky-cookie.js';
@@ -35,8 +37,12 @@ export const ProxyError = {
   CONNECT_TIMEOUT: 'L7_CONNECT_TIMEOUT',
   HEADERS_TIMEOUT: 'L7_HEADERS_TIMEOUT',
   UPSTREAM_FAILED: 'L7_UPSTREAM_FAILED',
+  BAD_REQUEST: 'L7_BAD_REQUEST',
+  BODY_TIMEOUT: 'L7_BODY_TIMEOUT',
+  REQUEST_TIMEOUT: 'L7_REQUEST_TIMEOUT',
+  HEADER_TOO_LARGE: 'L7_HEADER_TOO_LARGE',
 } as const;
-type ProxyErrorCode = (typeof ProxyError)[keyof typeof ProxyError];
+export type ProxyErrorCode = (typeof ProxyError)[keyof typeof ProxyError];
 
 /** One client request on its way through the balancer. */
 interface Exchange {
@@ -55,9 +61,15 @@ export type Admission =
   | { readonly ok: true; readonly pool: Pool; readonly client: string }
   | { readonly ok: false; readonly status: number; readonly code: ProxyErrorCode; readonly message: string; readonly headers: Record<string, string> };
 
-/** What every request and upgrade goes through first: drain, rate limits, routing. */
+/** What every request and upgrade goes through first: request checks, drain, rate limits, routing. */
 export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admission {
   const rt = state.runtime;
+  const problem = requestProblem(req);
+  if (problem !== null) {
+    state.metrics.badRequests++;
+    // Its framing cannot be trusted, so neither can whatever follows on the connection.
+    return { ok: false, status: 400, code: ProxyError.BAD_REQUEST, message: problem, headers: { connection: 'close' } };
+  }
   if (state.draining) return { ok: false, status: 503, code: ProxyError.DRAINING, message: 'this balancer is draining', headers: { 'retry-after': '5', connection: 'close' } };
   const client = clientAddress(req.socket.remoteAddress ?? '', headerText(req.headers['x-forwarded-for']), rt.config.trustedHops);
   const wait = takeTokens(rt, client, state.now());
@@ -93,7 +105,7 @@ export function createRequestHandler(state: ProxyState): (req: IncomingMessage, 
       res,
       pool,
       hashKey: pool.hashBased ? hashKeyOf(pool, req, client) : '',
-      headers: requestHeaders(req.rawHeaders, req.headers, { peer: req.socket.remoteAddress ?? '', proto: state.proto, upgrade: false }),
+      headers: requestHeaders(req.rawHeaders, req.headers, { peer: req.socket.remoteAddress ?? '', client, trustedHops: state.runtime.config.trustedHops, proto: state.proto, upgrade: false }),
       body: hasBody(req.headers) ? req : null,
       sticky: sticky === undefined ? null : { preferred },
     };
@@ -131,6 +143,7 @@ function forward(state: ProxyState, ex: Exchange, b: Backend, attempt: number): 
   ex.pool.begin(b, attempt > 0);
   const handler = new ForwardHandler(state, ex, b, attempt);
   ex.res.on('close', () => handler.clientClosed());
+  if (ex.body !== null && attempt === 0 && !ex.req.complete) watchBody(state, ex, handler);
   b.dispatcher.dispatch({ path: ex.req.url ?? '/', method: ex.req.method as 'GET', headers: ex.headers, body: ex.body }, handler);
 }
 
@@ -138,6 +151,23 @@ class ClientGone extends Error {
   constructor() {
     super('the client closed the connection');
   }
+}
+
+/**
+ * A body that stops arriving holds a backend slot: after `client.bodyIdleMs` without a byte
+ * (the socket's idle timer, so no per-chunk work) the exchange ends with 408, as nginx's
+ * client_body_timeout. The whole request's deadline is node's requestTimeout (balancer.ts).
+ */
+function watchBody(state: ProxyState, ex: Exchange, handler: ForwardHandler): void {
+  const { req, res } = ex;
+  const idleMs = state.runtime.config.client.bodyIdleMs;
+  req.setTimeout(idleMs, () => {
+    if (req.complete) return;
+    state.metrics.bodyTimeouts++;
+    handler.clientClosed(); // the client's doing: the backend is not blamed
+    reply(res, 408, ProxyError.BODY_TIMEOUT, `no request body data for ${idleMs} ms (client.bodyIdleMs)`, { connection: 'close' });
+  });
+  req.once('end', () => req.setTimeout(0));
 }
 
 /**
@@ -177,7 +207,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     ex.pool.reportOutcome(b, statusCode < 500);
     this.state.metrics.observe(ex.pool.name, ms);
     const out = responseHeaders(headers);
-    if (ex.sticky !== null && ex.sticky.preferred !== b) addSetCookie(out, ex.pool, b);
+    if (ex.sticky !== null && ex.sticky.preferred !== b) addSetCookie(out, ex.pool, b, this.state.proto === 'https');
     if (statusMessage) ex.res.writeHead(statusCode, statusMessage, out);
     else ex.res.writeHead(statusCode, out);
   }
@@ -198,14 +228,15 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.finish();
     const { ex, b, state, attempt } = this;
     const { res, pool } = ex;
-    if (this.clientGone || err instanceof ClientGone) return;
+    // A client that left or stopped sending mid-body is not the backend's failure.
+    if (this.clientGone || err instanceof ClientGone || (!ex.req.complete && ex.req.socket.destroyed)) return;
     if (res.headersSent) {
       res.destroy(); // the backend failed mid-body: cut, so the client sees a truncated response, not a complete one
       return;
     }
     const failure = classify(err);
     b.countStatus(failure.status);
-    pool.reportOutcome(b, false);
+    if (failure.backendFault) pool.reportOutcome(b, false); // outlier ejection counts only what the backend did (issue 15 item 3)
     if (failure.retryable && attempt < pool.config.retries.attempts && ex.body === null && isIdempotent(ex.req.method ?? 'GET') && pool.canRetry()) {
       const next = pool.pick(ex.hashKey, undefined, b);
       if (next !== undefined && next !== b) {
@@ -214,7 +245,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         return;
       }
     }
-    reply(res, failure.status, failure.code, `backend ${b.key}: ${failure.what}`);
+    reply(res, failure.status, failure.code, failure.status === 400 ? failure.what : `backend ${b.key}: ${failure.what}`);
   }
 
   private finish(): void {
@@ -225,38 +256,46 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 }
 
 interface Failure {
-  readonly status: 502 | 504;
+  readonly status: 400 | 502 | 504;
   readonly code: ProxyErrorCode;
   /** Nothing reached the backend, so an idempotent request may go elsewhere. */
   readonly retryable: boolean;
+  /** The backend caused it (connect, reset, timeout): counts towards outlier ejection. */
+  readonly backendFault: boolean;
   readonly what: string;
 }
 
-function classify(err: Error): Failure {
+export function classify(err: Error): Failure {
   const code = (err as { code?: string }).code ?? '';
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
-      return { status: 504, code: ProxyError.CONNECT_TIMEOUT, retryable: true, what: 'connect timed out' };
+      return { status: 504, code: ProxyError.CONNECT_TIMEOUT, retryable: true, backendFault: true, what: 'connect timed out' };
     case 'UND_ERR_HEADERS_TIMEOUT':
-      return { status: 504, code: ProxyError.HEADERS_TIMEOUT, retryable: false, what: 'no response header in time' };
+      return { status: 504, code: ProxyError.HEADERS_TIMEOUT, retryable: false, backendFault: true, what: 'no response header in time' };
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return { status: 502, code: ProxyError.CONNECT_FAILED, retryable: true, what: `cannot connect (${code})` };
+      return { status: 502, code: ProxyError.CONNECT_FAILED, retryable: true, backendFault: true, what: `cannot connect (${code})` };
     case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
+    case 'EPIPE':
       // Usually a keep-alive connection the backend closed as we reused it: nothing was processed.
-      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: true, what: `connection closed before a response (${code})` };
+      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: true, backendFault: true, what: `connection closed before a response (${code})` };
+    case 'UND_ERR_INVALID_ARG':
+    case 'UND_ERR_NOT_SUPPORTED':
+      // undici refused what the client sent before any byte left: the client's request, not the backend.
+      return { status: 400, code: ProxyError.BAD_REQUEST, retryable: false, backendFault: false, what: `the request cannot be forwarded: ${err.message}` };
     default:
-      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: false, what: `${code || err.name}: ${err.message}` };
+      // Anything else (a dispatcher closed by a reload, an abort) is the balancer's own: never the backend's count.
+      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: false, backendFault: false, what: `${code || err.name}: ${err.message}` };
   }
 }
 
-function addSetCookie(out: Record<string, string | string[]>, pool: Pool, b: Backend): void {
+function addSetCookie(out: Record<string, string | string[]>, pool: Pool, b: Backend, secure: boolean): void {
   const sticky = pool.config.sticky!;
-  const cookie = setCookieHeader(sticky.cookie, signBackend(sticky.secret, b.id), sticky.maxAgeSec);
+  const cookie = setCookieHeader(sticky.cookie, signBackend(sticky.secret, b.id), sticky.maxAgeSec, secure);
   const existing = out['set-cookie'];
   out['set-cookie'] = existing === undefined ? cookie : [...(Array.isArray(existing) ? existing : [existing]), cookie];
 }
@@ -286,13 +325,15 @@ function pathOf(url: string | undefined): string {
   return q < 0 ? u : u.slice(0, q);
 }
 
+const errorBody = (status: number, message: string): string => `${status} ${STATUS_CODES[status] ?? ''}: ${message}\n`;
+
 /** A response the balancer writes itself: status, a one-line text body, and its stable code. */
 export function reply(res: ServerResponse, status: number, code: ProxyErrorCode, message: string, extra: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
-  const body = `${status} ${STATUS_CODES[status] ?? ''}: ${message}\n`;
+  const body = errorBody(status, message);
   res.writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
@@ -301,4 +342,12 @@ export function reply(res: ServerResponse, status: number, code: ProxyErrorCode,
     ...extra,
   });
   res.end(body);
+}
+
+/** The same answer on a raw socket (an upgrade request, a request node's parser refused), then the connection closed. */
+export function rawReply(socket: Duplex, status: number, code: ProxyErrorCode, message: string, extra: Record<string, string> = {}): void {
+  const body = errorBody(status, message);
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-meridian-error: ${code}\r\nvia: ${VIA}\r\nconnection: close\r\n`;
+  for (const name in extra) if (name !== 'connection') head += `${name}: ${extra[name]}\r\n`;
+  socket.end(`${head}\r\n${body}`);
 }
