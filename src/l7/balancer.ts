@@ -14,6 +14,7 @@ import { createBalancerAdmin, type BalancerAdmin, type BalancerControl } from '.
 import { loadBalancerConfig, type BalancerConfig } from './config.js';
 import { BalancerMetrics } from './metrics.js';
 import { createRequestHandler, ProxyError, rawReply, type ProxyState } from './proxy.js';
+import type { RemoteBuckets } from './rate-limit.js';
 import { buildRuntime, retireRuntime, startChecks, type Runtime } from './runtime.js';
 import { healthReport, statusReport, type HealthReport, type StatusReport } from './status.js';
 import { createUpgradeHandler } from './websocket.js';
@@ -26,6 +27,8 @@ export interface BalancerOptions {
   readonly startupWaitMs?: number;
   /** Process metrics in /metrics (off in tests that start many balancers). */
   readonly defaultMetrics?: boolean;
+  /** A worker of --workers N: rate-limit buckets are the primary's, asked over IPC. */
+  readonly remoteBuckets?: RemoteBuckets;
 }
 
 export type ReloadOutcome = { readonly ok: true } | { readonly ok: false; readonly errors: readonly string[] };
@@ -47,7 +50,7 @@ export class Balancer {
     let balancer: Balancer | null = null;
     const runtime = buildRuntime(config, deps, options.log, () => balancer?.logHealth());
     const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
-    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now };
+    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null };
     await startChecks(runtime, options.startupWaitMs ?? 3000);
     const server = createServer(config);
     server.on('request', createRequestHandler(state));

@@ -12,6 +12,7 @@ import { clientAddress, cookieValue, hasBody, isIdempotent, requestHeaders, resp
 import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
 import { requestProblem } from './request-checks.js';
+import { takeTokens, type RemoteBuckets } from './rate-limit.js';
 import { matchRoute } from './routing.js';
 import type { Runtime } from './runtime.js';
 import { setCookieHeader, signBackend, verifyBackend } from './sticky-cookie.js';
@@ -23,6 +24,8 @@ export interface ProxyState {
   readonly proto: 'http' | 'https';
   readonly metrics: BalancerMetrics;
   readonly now: () => number;
+  /** With --workers N: the primary holds the rate-limit buckets and this asks it; null: local buckets. */
+  readonly remoteBuckets: RemoteBuckets | null;
 }
 
 /** Stable codes in the X-Meridian-Error header of every response the balancer writes itself. */
@@ -61,8 +64,11 @@ export type Admission =
   | { readonly ok: true; readonly pool: Pool; readonly client: string }
   | { readonly ok: false; readonly status: number; readonly code: ProxyErrorCode; readonly message: string; readonly headers: Record<string, string> };
 
-/** What every request and upgrade goes through first: request checks, drain, rate limits, routing. */
-export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admission {
+/**
+ * What every request and upgrade goes through first: request checks, drain, rate limits,
+ * routing. A promise only when the rate limit is asked of the primary (--workers N).
+ */
+export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admission | Promise<Admission> {
   const rt = state.runtime;
   const problem = requestProblem(req);
   if (problem !== null) {
@@ -72,11 +78,21 @@ export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admissio
   }
   if (state.draining) return { ok: false, status: 503, code: ProxyError.DRAINING, message: 'this balancer is draining', headers: { 'retry-after': '5', connection: 'close' } };
   const client = clientAddress(req.socket.remoteAddress ?? '', headerText(req.headers['x-forwarded-for']), rt.config.trustedHops);
-  const wait = takeTokens(rt, client, state.now());
-  if (wait > 0) {
-    state.metrics.rateLimited++;
-    return { ok: false, status: 429, code: ProxyError.RATE_LIMITED, message: 'too many requests', headers: { 'retry-after': String(Math.ceil(wait)) } };
+  if (rt.perClient !== null || rt.global !== null) {
+    if (state.remoteBuckets !== null) return state.remoteBuckets.take(client).then((wait) => (wait > 0 ? limited(state, wait) : route(state, req, client)));
+    const wait = takeTokens(rt.perClient, rt.global, client, state.now());
+    if (wait > 0) return limited(state, wait);
   }
+  return route(state, req, client);
+}
+
+function limited(state: ProxyState, wait: number): Admission {
+  state.metrics.rateLimited++;
+  return { ok: false, status: 429, code: ProxyError.RATE_LIMITED, message: 'too many requests', headers: { 'retry-after': String(Math.ceil(wait)) } };
+}
+
+function route(state: ProxyState, req: IncomingMessage, client: string): Admission {
+  const rt = state.runtime;
   const poolName = matchRoute(rt.routes, req.headers.host, req.url ?? '/');
   const pool = poolName === undefined ? undefined : rt.pools.get(poolName);
   if (pool === undefined) {
@@ -88,55 +104,51 @@ export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admissio
 export function createRequestHandler(state: ProxyState): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const admission = admitAndRoute(state, req);
-    if (!admission.ok) {
-      reply(res, admission.status, admission.code, admission.message, admission.headers);
-      return;
-    }
-    const { pool, client } = admission;
-    const sticky = pool.config.sticky;
-    let preferred: Backend | undefined;
-    if (sticky !== undefined) {
-      const value = cookieValue(req.headers.cookie, sticky.cookie);
-      const id = value === undefined ? null : verifyBackend(sticky.secret, value);
-      if (id !== null) preferred = pool.find(id);
-    }
-    const ex: Exchange = {
-      req,
-      res,
-      pool,
-      hashKey: pool.hashBased ? hashKeyOf(pool, req, client) : '',
-      headers: requestHeaders(req.rawHeaders, req.headers, { peer: req.socket.remoteAddress ?? '', client, trustedHops: state.runtime.config.trustedHops, proto: state.proto, upgrade: false }),
-      body: hasBody(req.headers) ? req : null,
-      sticky: sticky === undefined ? null : { preferred },
-    };
-    const b = pool.pick(ex.hashKey, preferred);
-    if (b !== undefined) {
-      forward(state, ex, b, 0);
-      return;
-    }
-    if (pool.usable.length === 0) {
-      reply(res, 503, ProxyError.NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
-      return;
-    }
-    const queued = pool.wait(ex.hashKey, (picked) => {
-      if (picked !== null) {
-        if (res.destroyed) return; // the client left while waiting: nothing was begun
-        forward(state, ex, picked, 0);
-      } else {
-        reply(res, 503, ProxyError.QUEUE_TIMEOUT, `pool ${pool.name}: every backend stayed at its request limit for ${pool.config.queue.timeoutMs} ms`, { 'retry-after': '1' });
-      }
-    });
-    if (!queued) reply(res, 503, ProxyError.QUEUE_FULL, `pool ${pool.name}: every backend is at its request limit and the queue is full`, { 'retry-after': '1' });
+    if (admission instanceof Promise) void admission.then((a) => (res.destroyed ? undefined : handle(state, req, res, a)));
+    else handle(state, req, res, admission);
   };
 }
 
-/** Seconds the client should wait, 0 when admitted. The global bucket is only charged for requests the client's own limit let through. */
-function takeTokens(rt: Runtime, client: string, now: number): number {
-  if (rt.perClient !== null) {
-    const wait = rt.perClient.take(client, now);
-    if (wait > 0) return wait;
+function handle(state: ProxyState, req: IncomingMessage, res: ServerResponse, admission: Admission): void {
+  if (!admission.ok) {
+    reply(res, admission.status, admission.code, admission.message, admission.headers);
+    return;
   }
-  return rt.global === null ? 0 : rt.global.take(now);
+  const { pool, client } = admission;
+  const sticky = pool.config.sticky;
+  let preferred: Backend | undefined;
+  if (sticky !== undefined) {
+    const value = cookieValue(req.headers.cookie, sticky.cookie);
+    const id = value === undefined ? null : verifyBackend(sticky.secret, value);
+    if (id !== null) preferred = pool.find(id);
+  }
+  const ex: Exchange = {
+    req,
+    res,
+    pool,
+    hashKey: pool.hashBased ? hashKeyOf(pool, req, client) : '',
+    headers: requestHeaders(req.rawHeaders, req.headers, { peer: req.socket.remoteAddress ?? '', client, trustedHops: state.runtime.config.trustedHops, proto: state.proto, upgrade: false }),
+    body: hasBody(req.headers) ? req : null,
+    sticky: sticky === undefined ? null : { preferred },
+  };
+  const b = pool.pick(ex.hashKey, preferred);
+  if (b !== undefined) {
+    forward(state, ex, b, 0);
+    return;
+  }
+  if (pool.usable.length === 0) {
+    reply(res, 503, ProxyError.NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
+    return;
+  }
+  const queued = pool.wait(ex.hashKey, (picked) => {
+    if (picked !== null) {
+      if (res.destroyed) return; // the client left while waiting: nothing was begun
+      forward(state, ex, picked, 0);
+    } else {
+      reply(res, 503, ProxyError.QUEUE_TIMEOUT, `pool ${pool.name}: every backend stayed at its request limit for ${pool.config.queue.timeoutMs} ms`, { 'retry-after': '1' });
+    }
+  });
+  if (!queued) reply(res, 503, ProxyError.QUEUE_FULL, `pool ${pool.name}: every backend is at its request limit and the queue is full`, { 'retry-after': '1' });
 }
 
 function forward(state: ProxyState, ex: Exchange, b: Backend, attempt: number): void {

@@ -14,23 +14,28 @@ import type { Duplex } from 'node:stream';
 import type { Backend } from './backend.js';
 import { requestHeaders, responseHeaders } from './forwarding.js';
 import type { Pool } from './pool.js';
-import { admitAndRoute, classify, hashKeyOf, ProxyError, rawReply, type ProxyState } from './proxy.js';
+import { admitAndRoute, classify, hashKeyOf, ProxyError, rawReply, type Admission, type ProxyState } from './proxy.js';
 
 /** `resume` hands a connection back to the HTTP server once an upgrade was declined. */
 export function createUpgradeHandler(state: ProxyState, resume: (socket: Duplex) => void): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   return (req, socket, head) => {
     const admission = admitAndRoute(state, req);
-    if (!admission.ok) return rawReply(socket, admission.status, admission.code, admission.message, admission.headers);
-    // Node hands the socket over right after the header, so a body is still raw bytes on it; a chunked one would need a parser of our own.
-    if (req.headers['transfer-encoding'] !== undefined) {
-      state.metrics.badRequests++;
-      return rawReply(socket, 400, ProxyError.BAD_REQUEST, 'a chunked body on a request with Upgrade is not supported; send Content-Length');
-    }
-    const { pool, client } = admission;
-    const b = pool.pick(pool.hashBased ? hashKeyOf(pool, req, client) : '');
-    if (b === undefined) return rawReply(socket, 503, ProxyError.NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
-    new UpgradeExchange(state, req, socket, head, pool, b, client, resume).start();
+    if (admission instanceof Promise) void admission.then((a) => (socket.destroyed ? undefined : upgrade(state, req, socket, head, a, resume)));
+    else upgrade(state, req, socket, head, admission, resume);
   };
+}
+
+function upgrade(state: ProxyState, req: IncomingMessage, socket: Duplex, head: Buffer, admission: Admission, resume: (socket: Duplex) => void): void {
+  if (!admission.ok) return rawReply(socket, admission.status, admission.code, admission.message, admission.headers);
+  // Node hands the socket over right after the header, so a body is still raw bytes on it; a chunked one would need a parser of our own.
+  if (req.headers['transfer-encoding'] !== undefined) {
+    state.metrics.badRequests++;
+    return rawReply(socket, 400, ProxyError.BAD_REQUEST, 'a chunked body on a request with Upgrade is not supported; send Content-Length');
+  }
+  const { pool, client } = admission;
+  const b = pool.pick(pool.hashBased ? hashKeyOf(pool, req, client) : '');
+  if (b === undefined) return rawReply(socket, 503, ProxyError.NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
+  new UpgradeExchange(state, req, socket, head, pool, b, client, resume).start();
 }
 
 /** GET with `Upgrade: websocket` among its protocols (RFC 6455 §4.1) and no body. */
