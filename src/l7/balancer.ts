@@ -180,6 +180,7 @@ function createServer(config: BalancerConfig): http.Server {
     headersTimeout: config.timeouts.clientHeadersMs,
     requestTimeout: config.client.requestMs,
     maxHeaderSize: config.client.maxHeaderBytes,
+    requireHostHeader: false, // request-checks.ts answers it, with the balancer's error code
     connectionsCheckingInterval: Math.min(1000, config.timeouts.clientHeadersMs), // node's default (30 s) would let a slow header linger long past its timeout
   };
   if (config.tls === null) return http.createServer(options);

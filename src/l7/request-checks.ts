@@ -31,6 +31,7 @@ export function requestProblem(req: IncomingMessage): string | null {
   }
   // RFC 9112 §3.2: exactly one Host (HTTP/1.0 may omit it); two would route one way and reach the backend another.
   if (hosts > 1) return 'more than one Host header';
+  if (hosts === 0 && req.httpVersionMinor === 1) return 'no Host header (HTTP/1.1 requires one)';
   const host = req.headers.host;
   if (host !== undefined && !HOST.test(host)) return `invalid Host header "${printable(host)}"`;
   if (codings > 0) {
