@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { projectRoot } from '../helpers/test-server.js';
 import { pool, request, startBackend, startBackends, startBalancer, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
@@ -25,8 +26,8 @@ class RawClient {
   closed = false;
   private wake: (() => void) | null = null;
 
-  constructor(port: number) {
-    this.socket = net.connect(port, '127.0.0.1');
+  constructor(port: number, ca?: Buffer) {
+    this.socket = ca === undefined ? net.connect(port, '127.0.0.1') : tls.connect({ port, host: '127.0.0.1', ca, servername: 'localhost' });
     this.socket.on('data', (d: Buffer) => {
       this.buf = Buffer.concat([this.buf, d]);
       this.wake?.();
@@ -38,9 +39,9 @@ class RawClient {
     });
   }
 
-  static async open(port: number): Promise<RawClient> {
-    const c = new RawClient(port);
-    await new Promise<void>((resolve, reject) => c.socket.once('connect', resolve).once('error', reject));
+  static async open(port: number, ca?: Buffer): Promise<RawClient> {
+    const c = new RawClient(port, ca);
+    await new Promise<void>((resolve, reject) => c.socket.once(ca === undefined ? 'connect' : 'secureConnect', resolve).once('error', reject));
     return c;
   }
 
@@ -181,6 +182,23 @@ describe('Upgrade without 101 (issue 15 item 1)', () => {
       assert.equal(backend.lastHeaders.at(-1)!.via, '1.1 meridian');
     } finally {
       c.close();
+    }
+  });
+
+  it('over TLS too, the connection goes back to HTTP after a declined upgrade', async () => {
+    const dir = path.join(projectRoot, 'test/fixtures/tls');
+    const lbTls = await startBalancer({ tls: { cert: path.join(dir, 'localhost.crt'), key: path.join(dir, 'localhost.key') }, pools: { default: pool([backend]) } });
+    const c = await RawClient.open(lbTls.balancer.address.port, fs.readFileSync(path.join(dir, 'localhost.crt')));
+    try {
+      c.write('GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      assert.equal((await c.read())?.body, 'GET /chat body=0');
+      c.write('GET /then HTTP/1.1\r\nHost: x\r\n\r\n');
+      const r = await c.read();
+      assert.equal(r?.body, 'GET /then body=0');
+      assert.equal(backend.lastHeaders.at(-1)!['x-forwarded-proto'], 'https', 'parsed and rewritten by the balancer, not tunnelled');
+    } finally {
+      c.close();
+      await lbTls.close();
     }
   });
 
