@@ -248,7 +248,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     }
     const failure = classify(err);
     b.countStatus(failure.status);
-    if (failure.backendFault) pool.reportOutcome(b, false); // outlier ejection counts only what the backend did (issue 15 item 3)
+    if (backendCaused(err)) pool.reportOutcome(b, false);
     if (failure.retryable && attempt < pool.config.retries.attempts && ex.body === null && isIdempotent(ex.req.method ?? 'GET') && pool.canRetry()) {
       const next = pool.pick(ex.hashKey, undefined, b);
       if (next !== undefined && next !== b) {
@@ -272,8 +272,6 @@ interface Failure {
   readonly code: ProxyErrorCode;
   /** Nothing reached the backend, so an idempotent request may go elsewhere. */
   readonly retryable: boolean;
-  /** The backend caused it (connect, reset, timeout): counts towards outlier ejection. */
-  readonly backendFault: boolean;
   readonly what: string;
 }
 
@@ -281,28 +279,37 @@ export function classify(err: Error): Failure {
   const code = (err as { code?: string }).code ?? '';
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
-      return { status: 504, code: ProxyError.CONNECT_TIMEOUT, retryable: true, backendFault: true, what: 'connect timed out' };
+      return { status: 504, code: ProxyError.CONNECT_TIMEOUT, retryable: true, what: 'connect timed out' };
     case 'UND_ERR_HEADERS_TIMEOUT':
-      return { status: 504, code: ProxyError.HEADERS_TIMEOUT, retryable: false, backendFault: true, what: 'no response header in time' };
+      return { status: 504, code: ProxyError.HEADERS_TIMEOUT, retryable: false, what: 'no response header in time' };
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return { status: 502, code: ProxyError.CONNECT_FAILED, retryable: true, backendFault: true, what: `cannot connect (${code})` };
+      return { status: 502, code: ProxyError.CONNECT_FAILED, retryable: true, what: `cannot connect (${code})` };
     case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
-    case 'EPIPE':
       // Usually a keep-alive connection the backend closed as we reused it: nothing was processed.
-      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: true, backendFault: true, what: `connection closed before a response (${code})` };
+      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: true, what: `connection closed before a response (${code})` };
     case 'UND_ERR_INVALID_ARG':
     case 'UND_ERR_NOT_SUPPORTED':
       // undici refused what the client sent before any byte left: the client's request, not the backend.
-      return { status: 400, code: ProxyError.BAD_REQUEST, retryable: false, backendFault: false, what: `the request cannot be forwarded: ${err.message}` };
+      return { status: 400, code: ProxyError.BAD_REQUEST, retryable: false, what: `the request cannot be forwarded: ${err.message}` };
     default:
-      // Anything else (a dispatcher closed by a reload, an abort) is the balancer's own: never the backend's count.
-      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: false, backendFault: false, what: `${code || err.name}: ${err.message}` };
+      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: false, what: `${code || err.name}: ${err.message}` };
   }
+}
+
+/**
+ * The failures outlier ejection counts (issue 15 item 3): what the backend did (refused,
+ * timed out, reset, sent no header). What the client did (an invalid request undici
+ * refuses, leaving mid-body) or the balancer did (a dispatcher closed by a reload) never is;
+ * neither is any answer the balancer writes itself. 5xx the backend sent count in onResponseStart.
+ */
+const BACKEND_FAULTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+export function backendCaused(err: Error): boolean {
+  return BACKEND_FAULTS.has((err as { code?: string }).code ?? '');
 }
 
 function addSetCookie(out: Record<string, string | string[]>, pool: Pool, b: Backend, secure: boolean): void {

@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import type { Backend } from './backend.js';
 import { requestHeaders, responseHeaders } from './forwarding.js';
 import type { Pool } from './pool.js';
-import { admitAndRoute, classify, hashKeyOf, ProxyError, rawReply, type Admission, type ProxyState } from './proxy.js';
+import { admitAndRoute, backendCaused, classify, hashKeyOf, ProxyError, rawReply, type Admission, type ProxyState } from './proxy.js';
 
 /** `resume` hands a connection back to the HTTP server once an upgrade was declined. */
 export function createUpgradeHandler(state: ProxyState, resume: (socket: Duplex) => void): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
@@ -219,7 +219,7 @@ class UpgradeExchange {
     }
     const failure = classify(err);
     this.b.countStatus(failure.status);
-    if (failure.backendFault) this.pool.reportOutcome(this.b, false);
+    if (backendCaused(err)) this.pool.reportOutcome(this.b, false);
     this.fail(failure.status, failure.code, failure.status === 400 ? failure.what : `backend ${this.b.key}: ${failure.what}`);
   }
 
