@@ -14,6 +14,7 @@ import { createBalancerAdmin, type BalancerAdmin, type BalancerControl } from '.
 import { loadBalancerConfig, type BalancerConfig } from './config.js';
 import { BalancerMetrics } from './metrics.js';
 import { createRequestHandler, ProxyError, rawReply, type ProxyState } from './proxy.js';
+import { BodyRateMonitor } from './body-rate.js';
 import type { RemoteBuckets } from './rate-limit.js';
 import { buildRuntime, retireRuntime, startChecks, type Runtime } from './runtime.js';
 import { healthReport, statusReport, type HealthReport, type StatusReport } from './status.js';
@@ -50,7 +51,7 @@ export class Balancer {
     let balancer: Balancer | null = null;
     const runtime = buildRuntime(config, deps, options.log, () => balancer?.logHealth());
     const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
-    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null };
+    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null, bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now) };
     await startChecks(runtime, options.startupWaitMs ?? 3000);
     const server = createServer(config);
     server.on('request', createRequestHandler(state));
@@ -167,6 +168,7 @@ export class Balancer {
     const deadline = setTimeout(() => this.server.closeAllConnections(), graceMs);
     await closed;
     clearTimeout(deadline);
+    this.state.bodyRates.stop();
     for (const pool of rt.pools.values()) pool.stop();
     retireRuntime(rt, null);
     await Promise.all([...rt.pools.values()].flatMap((p) => p.backends.map((b) => b.dispatcher.destroy().catch(() => undefined))));

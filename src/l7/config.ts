@@ -132,6 +132,8 @@ export const BalancerConfigSchema = Type.Object(
         maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384, description: 'request line and headers larger than this get 431' }),
         bodyIdleMs: ms(60_000, 1, 3_600_000, 'a request body silent this long between two reads gets 408 (as nginx client_body_timeout)'),
         requestMs: ms(300_000, 1, 86_400_000, 'a request (header and body) not received whole in this time gets 408'),
+        minBodyBytesPerSec: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 240, description: 'past the grace period a body arriving slower than this on average gets 408 (as Kestrel MinRequestBodyDataRate); 0: off' }),
+        bodyRateGraceMs: ms(5000, 100, 3_600_000, 'the window over which minBodyBytesPerSec is measured, and the grace before the first'),
         maxConnectionsPerClient: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 256, description: 'open connections from one peer address; more are closed at once; 0: no cap' }),
       },
       'limits on what a client sends',

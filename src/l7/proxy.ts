@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
+import type { BodyRateMonitor } from './body-rate.js';
 import { clientAddress, cookieValue, hasBody, isIdempotent, requestHeaders, responseHeaders, VIA } from './forwarding.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
@@ -26,6 +27,8 @@ export interface ProxyState {
   readonly now: () => number;
   /** With --workers N: the primary holds the rate-limit buckets and this asks it; null: local buckets. */
   readonly remoteBuckets: RemoteBuckets | null;
+  /** Request bodies in progress, held to client.minBodyBytesPerSec. */
+  readonly bodyRates: BodyRateMonitor;
 }
 
 /** Stable codes in the X-Meridian-Error header of every response the balancer writes itself. */
@@ -42,6 +45,7 @@ export const ProxyError = {
   UPSTREAM_FAILED: 'L7_UPSTREAM_FAILED',
   BAD_REQUEST: 'L7_BAD_REQUEST',
   BODY_TIMEOUT: 'L7_BODY_TIMEOUT',
+  BODY_TOO_SLOW: 'L7_BODY_TOO_SLOW',
   REQUEST_TIMEOUT: 'L7_REQUEST_TIMEOUT',
   HEADER_TOO_LARGE: 'L7_HEADER_TOO_LARGE',
 } as const;
@@ -168,18 +172,23 @@ class ClientGone extends Error {
 /**
  * A body that stops arriving holds a backend slot: after `client.bodyIdleMs` without a byte
  * (the socket's idle timer, so no per-chunk work) the exchange ends with 408, as nginx's
- * client_body_timeout. The whole request's deadline is node's requestTimeout (balancer.ts).
+ * client_body_timeout; so does one trickled under `client.minBodyBytesPerSec` (body-rate.ts).
+ * The whole request's deadline is node's requestTimeout (balancer.ts).
  */
 function watchBody(state: ProxyState, ex: Exchange, handler: ForwardHandler): void {
   const { req, res } = ex;
-  const idleMs = state.runtime.config.client.bodyIdleMs;
-  req.setTimeout(idleMs, () => {
+  const client = state.runtime.config.client;
+  const cut = (code: ProxyErrorCode, message: string): void => {
     if (req.complete) return;
     state.metrics.bodyTimeouts++;
     handler.clientClosed(); // the client's doing: the backend is not blamed
-    reply(res, 408, ProxyError.BODY_TIMEOUT, `no request body data for ${idleMs} ms (client.bodyIdleMs)`, { connection: 'close' });
-  });
+    reply(res, 408, code, message, { connection: 'close' });
+  };
+  req.setTimeout(client.bodyIdleMs, () => cut(ProxyError.BODY_TIMEOUT, `no request body data for ${client.bodyIdleMs} ms (client.bodyIdleMs)`));
   req.once('end', () => req.setTimeout(0));
+  state.bodyRates.watch(req, () =>
+    cut(ProxyError.BODY_TOO_SLOW, `the request body arrived slower than ${client.minBodyBytesPerSec} bytes/s over ${client.bodyRateGraceMs} ms (client.minBodyBytesPerSec)`),
+  );
 }
 
 /**

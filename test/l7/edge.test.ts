@@ -253,6 +253,58 @@ describe('slow and greedy clients (issue 15 item 2)', () => {
     }
   });
 
+  it('bodies trickled under client.minBodyBytesPerSec get 408, though never idle, and free their slots', async () => {
+    const backend = await startBackend('a');
+    backend.handler = (req, res) => {
+      req.resume();
+      req.on('end', () => res.end('done'));
+    };
+    const lb = await startBalancer({
+      client: { minBodyBytesPerSec: 100, bodyRateGraceMs: 500 },
+      pools: { default: { backends: [{ id: 'a', address: backend.address, maxRequests: 2 }], queue: { size: 0 } } },
+    });
+    const slow = await Promise.all([RawClient.open(lb.balancer.address.port), RawClient.open(lb.balancer.address.port)]);
+    const trickle = setInterval(() => slow.forEach((c) => c.write('x')), 100); // 10 bytes/s each
+    try {
+      for (const c of slow) c.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n');
+      const b = lb.balancer.runtime.pools.get('default')!.backends[0]!;
+      await waitFor(() => b.inFlight === 2, 3000, 'both slow uploads to hold a slot');
+      await waitFor(async () => (await request(`${lb.url}/`)).status === 200, 6000, 'a legitimate request to get through');
+      for (const c of slow) {
+        const r = await c.read(3000);
+        assert.equal(r?.status, 408);
+        assert.equal(r?.headers['x-meridian-error'], 'L7_BODY_TOO_SLOW');
+      }
+      assert.equal(b.errors, 0);
+    } finally {
+      clearInterval(trickle);
+      for (const c of slow) c.close();
+      await lb.close();
+      await backend.close();
+    }
+  });
+
+  it('a backend slow to read a body is not blamed on the client\'s rate', async () => {
+    const backend = await startBackend('a');
+    backend.handler = (req, res) => {
+      let size = 0;
+      setTimeout(() => {
+        req.on('data', (c: Buffer) => (size += c.length));
+        req.on('end', () => res.end(`got ${size}`));
+      }, 2500); // reads nothing for 2.5 s
+    };
+    const lb = await startBalancer({ client: { minBodyBytesPerSec: 1000, bodyRateGraceMs: 500 }, pools: { default: pool([backend]) } });
+    try {
+      const body = Buffer.alloc(8 << 20, 1);
+      const r = await request(`${lb.url}/upload`, { method: 'POST', body });
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.body, `got ${body.length}`);
+    } finally {
+      await lb.close();
+      await backend.close();
+    }
+  });
+
   it('a request trickled slower than client.requestMs in all gets 408, though never idle', async () => {
     const backend = await startBackend('a');
     backend.handler = (req, res) => {
