@@ -21,9 +21,19 @@ export function clientAddress(peer: string, forwardedFor: string | undefined, tr
   if (trustedHops === 0 || forwardedFor === undefined) return stripMapped(peer);
   const chain = forwardedFor.split(',');
   const index = Math.max(0, chain.length - trustedHops);
-  const entry = stripMapped(chain[index]!.trim());
+  const entry = withoutPort(stripMapped(chain[index]!.trim()));
   // Not an address (a proxy wrote "unknown", or garbage): the peer is the best we know.
   return isIP(entry) === 0 ? stripMapped(peer) : entry;
+}
+
+/** Some proxies write "203.0.113.7:41234" or "[2001:db8::7]:41234"; the address is what identifies the client. */
+function withoutPort(entry: string): string {
+  if (entry.charCodeAt(0) === 91 /* [ */) {
+    const end = entry.indexOf(']');
+    return end < 0 ? entry : entry.slice(1, end);
+  }
+  const colon = entry.indexOf(':');
+  return colon > 0 && colon === entry.lastIndexOf(':') ? entry.slice(0, colon) : entry;
 }
 
 /**
@@ -39,7 +49,8 @@ function trustedChain(forwardedFor: string | undefined, trustedHops: number): st
 }
 
 /** One RFC 7239 `for=` node: IPv6 bracketed and quoted, anything not an address "unknown". */
-function forwardedNode(addr: string): string {
+function forwardedNode(entry: string): string {
+  const addr = withoutPort(entry);
   const kind = isIP(addr);
   return kind === 4 ? addr : kind === 6 ? `"[${addr}]"` : 'unknown';
 }

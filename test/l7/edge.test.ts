@@ -537,6 +537,10 @@ describe('forwarded headers and the sticky cookie (issue 15 item 6)', () => {
       assert.equal(h['x-forwarded-for'], '2001:db8::7, 127.0.0.1', 'the spoofable left part is dropped');
       assert.equal(h['x-real-ip'], '2001:db8::7');
       assert.equal(h.forwarded, 'for="[2001:db8::7]", for=127.0.0.1;proto=http;host="app.example"');
+      for (const [xff, client] of [['6.6.6.6, 203.0.113.9:41234', '203.0.113.9'], ['[2001:db8::9]:443', '2001:db8::9'], ['6.6.6.6, unknown', '127.0.0.1'], ['', '127.0.0.1']]) {
+        await request(`${lb.url}/`, { headers: { 'x-forwarded-for': xff! } });
+        assert.equal(backend!.lastHeaders.at(-1)!['x-real-ip'], client, `X-Forwarded-For "${xff}"`);
+      }
     } finally {
       await lb.close();
       await backend!.close();
