@@ -462,7 +462,9 @@ describe('request smuggling and malformed requests (issue 15 item 3)', () => {
     const seen = raw.received().slice(before);
     assert.match(seen, /^POST \/ HTTP\/1\.1\r\n/);
     assert.match(seen, /hello/);
-    assert.match(seen, /\r\nGET \/path\?q=1 HTTP\/1\.1\r\n/, 'absolute-form goes on as origin-form');
+    // The body before it may be framed chunked or by length (undici 8 sends a body it has
+    // whole with Content-Length), so the next request starts after "hello" or its "0\r\n\r\n".
+    assert.match(seen, /(\r\n|hello)GET \/path\?q=1 HTTP\/1\.1\r\n/, 'absolute-form goes on as origin-form');
   });
 });
 
