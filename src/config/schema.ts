@@ -16,7 +16,8 @@ export const ConfigSchema = Type.Object(
           {
             idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
             messageTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
-            maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1_000 }),
+            maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1_000, description: 'open at once in a process, over every listen address' }),
+            maxConnectionsPerClient: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 16, description: 'open at once from one IPv4 address or IPv6 /64' }),
           },
           { default: {}, additionalProperties: false },
         ),

@@ -4,6 +4,7 @@ import { Responder } from '../dns/responder.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
+import { TcpConnectionTable } from './tcp-connections.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener } from './udp-listener.js';
 
@@ -21,11 +22,12 @@ export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: L
   return { responder, server: new DnsServer(responder, { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, log) };
 }
 
-/** UDP and TCP on every listen address, sharing one responder. */
+/** UDP and TCP on every listen address, sharing one responder and one TCP connection table. */
 export class DnsServer {
   readonly #responder: Responder;
   readonly #tcpOptions: TcpOptions;
   readonly #log: Logger;
+  readonly #table: TcpConnectionTable;
   readonly #udp: UdpListener[] = [];
   readonly #tcp: TcpListener[] = [];
 
@@ -33,6 +35,7 @@ export class DnsServer {
     this.#responder = responder;
     this.#tcpOptions = tcpOptions;
     this.#log = log;
+    this.#table = new TcpConnectionTable(tcpOptions);
   }
 
   /** Binds each address; with port 0 the OS picks one for UDP and TCP takes the same port. */
@@ -56,7 +59,7 @@ export class DnsServer {
         lastError = err;
         continue;
       }
-      const tcp = new TcpListener(this.#responder, this.#tcpOptions, this.#log);
+      const tcp = new TcpListener(this.#responder, this.#tcpOptions, this.#table, this.#log);
       try {
         await tcp.listen({ ...address, port });
       } catch (err) {
