@@ -5,9 +5,15 @@ export const ConfigSchema = Type.Object(
   {
     dns: Type.Object(
       {
-        listen: Type.Array(Type.String({ description: 'ADDR:PORT; IPv6 as [::1]:5300; UDP and TCP on each' }), {
+        listen: Type.Array(Type.String({ description: 'ADDR:PORT; IPv6 as [::1]:5300; UDP and TCP on each; 0.0.0.0 or [::] serve each interface address' }), {
           default: ['127.0.0.1:5300', '[::1]:5300'],
           minItems: 1,
+        }),
+        interfaceScanMs: Type.Integer({
+          minimum: 0,
+          maximum: 86_400_000,
+          default: 60_000,
+          description: 'how often a wildcard listen address (0.0.0.0, [::]) re-reads the interface addresses; 0: only at start and on SIGHUP',
         }),
         udpPayloadSize: Type.Integer({ minimum: 512, maximum: 4096, default: 1232, description: 'EDNS UDP payload size we advertise and send up to' }),
         cacheMaxEntries: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 100_000, description: 'encoded answers (and steering decisions) kept per snapshot; 0 disables the caches' }),
