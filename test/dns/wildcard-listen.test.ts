@@ -6,9 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import type os from 'node:os';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { loadConfig } from '../../src/config/load-config.js';
 import { DnsServer, type DnsServerOptions } from '../../src/server/dns-server.js';
 import { interfaceAddresses, type InterfaceTable } from '../../src/server/interface-addresses.js';
 import { parseListenAddress } from '../../src/server/listen-address.js';
@@ -59,6 +62,23 @@ describe('interfaceAddresses', () => {
     const table: InterfaceTable = { lo: [info('127.0.0.1', 'IPv4'), info('::1', 'IPv6')], eth0: [info('192.0.2.7', 'IPv4'), info('fe80::2', 'IPv6'), info('FEBF::9', 'IPv6'), info('2001:db8::7', 'IPv6')], eth1: [info('192.0.2.7', 'IPv4')], down: undefined };
     assert.deepEqual(interfaceAddresses(4, table), ['127.0.0.1', '192.0.2.7']);
     assert.deepEqual(interfaceAddresses(6, table), ['2001:db8::7', '::1']);
+  });
+});
+
+describe('the config of the interface scan and the TCP limits', () => {
+  const withConfig = (yaml: string): (() => unknown) => () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdn-scan-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'm.yaml'), yaml);
+      return loadConfig(path.join(dir, 'm.yaml'), {}, {});
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  it('takes 0 or 100 ms and up; a small number, likely meant as seconds, is refused with file, line and field', () => {
+    assert.equal((withConfig('dns:\n  interfaceScanMs: 0\n')() as { dns: { interfaceScanMs: number } }).dns.interfaceScanMs, 0);
+    assert.throws(withConfig('log: { level: info }\ndns:\n  interfaceScanMs: 60\n'), /m\.yaml:3: dns\.interfaceScanMs: 60 is in milliseconds/);
+    assert.throws(withConfig('dns:\n  tcp:\n    maxConnectionsPerClient: 0\n'), /m\.yaml:3: dns\.tcp\.maxConnectionsPerClient/);
   });
 });
 
