@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createNetNs, netnsUnavailable, type NetNs } from '../helpers/netns.js';
-import { cliPath } from '../helpers/process.js';
+import { cliPath, untilServing } from '../helpers/process.js';
 import { fixtureZones } from '../helpers/test-server.js';
 
 const skip = netnsUnavailable();
@@ -30,24 +30,11 @@ interface Served {
 /** `meridian serve` on both wildcards inside `ns`, once it says it is serving. */
 async function serve(ns: NetNs, configFile: string, extra: string[] = []): Promise<Served> {
   const child = ns.spawn(process.execPath, [cliPath, 'serve', '--config', configFile, '--zones', fixtureZones, '--listen', `0.0.0.0:${PORT}`, '--listen', `[::]:${PORT}`, '--admin', 'off', '--log-level', 'info', ...extra]);
-  let out = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`meridian did not start in 20 s:\n${out}`)), 20_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (out.includes('meridian is serving')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(() => reject(new Error(`meridian exited:\n${out}`)));
-  });
+  const output = await untilServing(child, 20_000);
   return {
     child,
-    output: () => out,
+    output,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

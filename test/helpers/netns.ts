@@ -4,7 +4,10 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const created = new Set<string>();
+const started = new Set<ChildProcess>();
 process.on('exit', () => {
+  // A process keeps running in a deleted namespace: stop what we started there first.
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const name of created) {
     try {
       execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' });
@@ -52,7 +55,12 @@ export async function createNetNs(prefix: string): Promise<NetNs> {
           resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
         });
       }),
-    spawn: (command, args) => spawn('ip', ['netns', 'exec', name, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn: (command, args) => {
+      const child = spawn('ip', ['netns', 'exec', name, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      started.add(child);
+      child.once('exit', () => started.delete(child));
+      return child;
+    },
     remove: async () => {
       created.delete(name);
       await run('ip', ['netns', 'delete', name]).catch(() => undefined);
