@@ -26,8 +26,8 @@ const MIN_PRESSURE_IDLE_MS = 500;
  *
  * - a client (an IPv4 address, or an IPv6 /64, which one host can fill with addresses) holds
  *   at most `maxConnectionsPerClient`; a connection beyond that is closed at once;
- * - above half full, the idle timeout shrinks linearly, to 500 ms when full (as Knot's
- *   tcp-idle-reset and BIND's tcp-clients do), and each new connection closes those idle longer;
+ * - above half full, the idle timeout shrinks linearly, to 500 ms when full, and each new
+ *   connection closes those idle longer (shorter timeouts under pressure, §6.2.3);
  * - when full, a new client is not refused: the least recently active connection of the
  *   client holding the most is closed to make room.
  *
