@@ -44,7 +44,7 @@ async function serve(ns: NetNs, configFile: string, extra: string[] = []): Promi
 
 /** dig from `source` to `server`: the A record, or dig's complaint (a reply from the wrong source is one). */
 async function ask(ns: NetNs, server: string, source: string, tcp = false): Promise<string> {
-  const r = await ns.exec('dig', [`@${server}`, '-p', PORT, '-b', source, 'www.rules.test', 'A', '+short', '+tries=1', '+time=2', ...(tcp ? ['+tcp'] : [])]);
+  const r = await ns.exec('dig', [`@${server}`, '-p', PORT, '-b', source, 'www.rules.test', 'A', '+short', '+tries=2', '+time=2', ...(tcp ? ['+tcp'] : [])]);
   return r.stdout.trim().replace(/\s+/g, ' ');
 }
 
