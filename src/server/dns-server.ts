@@ -194,7 +194,14 @@ export class DnsServer {
 
   /** The interface addresses a wildcard should serve: all of its family but those a named entry serves on the same port. */
   #wanted(w: Wildcard): string[] {
-    return interfaceAddresses(w.address.family, this.#interfaces()).filter((host) => w.served.has(host) || !this.#endpoints.has(formatListenAddress({ host, port: w.port })));
+    let table: InterfaceTable;
+    try {
+      table = this.#interfaces();
+    } catch (err) {
+      // Thrown rather than read as "no addresses": a scan must not close every socket.
+      throw listenFailed(w.address, new Error(`cannot read the interface addresses (${(err as Error).message}); a sandbox must allow AF_NETLINK sockets, or name the addresses in dns.listen`));
+    }
+    return interfaceAddresses(w.address.family, table).filter((host) => w.served.has(host) || !this.#endpoints.has(formatListenAddress({ host, port: w.port })));
   }
 
   /** Binds UDP and TCP on one address and registers them; returns the port. Port 0 is tried a few times (TCP may find UDP's port taken). */

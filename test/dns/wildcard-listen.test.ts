@@ -146,6 +146,27 @@ describe('a wildcard listen address', () => {
     assert.equal((await askFrom127('127.0.0.2', port)).from, '127.0.0.2');
   });
 
+  it('says why when the interfaces cannot be read, and a scan that cannot read them keeps every socket', async () => {
+    // What os.networkInterfaces() throws when a sandbox forbids netlink sockets.
+    const unreadable = (): InterfaceTable => {
+      throw new Error('A system error occurred: uv_interface_addresses returned Unknown system error 97');
+    };
+    const refused = make({ interfaces: unreadable });
+    await assert.rejects(refused.listen([parseListenAddress('0.0.0.0:0')]), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'GSLB_ERR_LISTEN_FAILED');
+      assert.match(err.message, /^cannot listen on 0\.0\.0\.0:0: cannot read the interface addresses \(.*error 97\).*AF_NETLINK/);
+      return true;
+    });
+    let readable = true;
+    table = loopbacks('127.0.0.1', '127.0.0.2');
+    const server = make({ interfaces: () => (readable ? table : unreadable()) });
+    const [v4] = await server.listen([parseListenAddress('0.0.0.0:0')]);
+    readable = false;
+    await server.rescan();
+    assert.deepEqual(server.endpoints.map((e) => e.host).sort(), ['127.0.0.1', '127.0.0.2']);
+    assert.equal((await askFrom127('127.0.0.2', v4!.port)).from, '127.0.0.2');
+  });
+
   it('refuses to start when no address can be bound, naming them', async () => {
     table = loopbacks('127.0.0.1');
     const holder = make();
