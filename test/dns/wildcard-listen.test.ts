@@ -167,6 +167,15 @@ describe('a wildcard listen address', () => {
     assert.equal((await askFrom127('127.0.0.2', v4!.port)).from, '127.0.0.2');
   });
 
+  it('coexists with another daemon on an address it does not list, on the same port (a stub resolver on 127.0.0.53)', async () => {
+    const other = make();
+    const [stub] = await other.listen([parseListenAddress('127.0.0.53:0')]);
+    table = loopbacks('127.0.0.1');
+    const server = make();
+    await server.listen([parseListenAddress(`0.0.0.0:${stub!.port}`)]);
+    assert.equal((await askFrom127('127.0.0.1', stub!.port)).from, '127.0.0.1');
+  });
+
   it('refuses to start when no address can be bound, naming them', async () => {
     table = loopbacks('127.0.0.1');
     const holder = make();
