@@ -204,8 +204,10 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   }
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
   const onHup = (): void => {
-    log.info('SIGHUP: reloading zones');
+    log.info('SIGHUP: reloading zones, re-reading the interface addresses');
     reloader.reload(true);
+    void server?.rescan();
+    pool?.rescan();
   };
   if (options.handleSignals) process.on('SIGHUP', onHup);
   const adminAddress = admin ? (admin.server.address() as AddressInfo) : null;

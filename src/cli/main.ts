@@ -29,7 +29,7 @@ program
   .description('serve the zones over UDP and TCP (the default command)')
   .option('-c, --config <file>', 'config file (YAML or JSON); see README "Configuration"')
   .option('-z, --zones <dir>', 'zones folder (default: zones/ beside the config, or ./zones); env MERIDIAN_ZONES')
-  .option('-l, --listen <addr:port>', 'address to serve UDP and TCP on, repeatable (default 127.0.0.1:5300 and [::1]:5300); env MERIDIAN_LISTEN=a,b', collect)
+  .option('-l, --listen <addr:port>', 'address to serve UDP and TCP on, repeatable (default 127.0.0.1:5300 and [::1]:5300; 0.0.0.0 or [::] serve each interface address); env MERIDIAN_LISTEN=a,b', collect)
   .option('-a, --admin <addr:port>', 'admin HTTP API address (default 127.0.0.1:5380; "off" for none); env MERIDIAN_ADMIN; tokens from config or MERIDIAN_ADMIN_TOKEN')
   .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('-w, --workers <n>', 'DNS worker processes sharing the sockets, 1..256 (default 1: no workers, one process); env MERIDIAN_WORKERS', workersArg)

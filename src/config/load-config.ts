@@ -61,6 +61,11 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
     throw new GslbError(ErrorCode.CONFIG_INVALID, details.join('\n'), details);
   }
   const config = candidate;
+  // A schema cannot say "0 or at least 100" with a readable error; 60 here usually means seconds.
+  const scanMs = config.dns.interfaceScanMs;
+  if (scanMs > 0 && scanMs < 100) {
+    throw new GslbError(ErrorCode.CONFIG_INVALID, `${label}:${source?.lineOf('/dns/interfaceScanMs') ?? 0}: dns.interfaceScanMs: ${scanMs} is in milliseconds; must be 0 (only at start and on SIGHUP) or >= 100`);
+  }
   // Zones: relative to the config file, else the working folder. A GeoIP path written in the file is relative to the file; a default one to the project.
   const given = (raw as { geoip?: Record<string, unknown> } | null)?.geoip ?? {};
   const baseFor = (field: string): string => (file !== null && given[field] !== undefined ? path.dirname(file) : packageRoot);

@@ -8,9 +8,15 @@ export const ConfigSchema = Type.Object(
   {
     dns: Type.Object(
       {
-        listen: Type.Array(Type.String({ description: 'ADDR:PORT; IPv6 as [::1]:5300; UDP and TCP on each' }), {
+        listen: Type.Array(Type.String({ description: 'ADDR:PORT; IPv6 as [::1]:5300; UDP and TCP on each; 0.0.0.0 or [::] serve each interface address' }), {
           default: ['127.0.0.1:5300', '[::1]:5300'],
           minItems: 1,
+        }),
+        interfaceScanMs: Type.Integer({
+          minimum: 0,
+          maximum: 86_400_000,
+          default: 60_000,
+          description: 'how often a wildcard listen address (0.0.0.0, [::]) re-reads the interface addresses; 0: only at start and on SIGHUP',
         }),
         udpPayloadSize: Type.Integer({ minimum: 512, maximum: 4096, default: 1232, description: 'EDNS UDP payload size we advertise and send up to' }),
         cacheMaxEntries: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 100_000, description: 'encoded answers (and steering decisions) kept per snapshot; 0 disables the caches' }),
@@ -19,7 +25,8 @@ export const ConfigSchema = Type.Object(
           {
             idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
             messageTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
-            maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1_000 }),
+            maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1_000, description: 'open at once in a process, over every listen address' }),
+            maxConnectionsPerClient: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 16, description: 'open at once from one IPv4 address or IPv6 /64' }),
           },
           { default: {}, additionalProperties: false },
         ),

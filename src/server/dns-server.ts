@@ -1,9 +1,12 @@
+import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { Responder } from '../dns/responder.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { ErrorCode, GslbError } from '../errors.js';
-import { formatListenAddress, type ListenAddress } from './listen-address.js';
+import { interfaceAddresses, type InterfaceTable } from './interface-addresses.js';
+import { formatListenAddress, isWildcardHost, type ListenAddress } from './listen-address.js';
+import { TcpConnectionTable } from './tcp-connections.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener } from './udp-listener.js';
 
@@ -12,39 +15,197 @@ export interface BoundAddress {
   readonly port: number;
 }
 
+export interface DnsServerOptions {
+  readonly tcp: TcpOptions;
+  /** How often a wildcard listen address re-reads the interfaces; 0: only on rescan(). */
+  readonly interfaceScanMs: number;
+  /** The interfaces and their addresses (os.networkInterfaces() unless a test says otherwise). */
+  readonly interfaces?: () => InterfaceTable;
+}
+
 /** A TCP client that stops reading is not written to beyond this (back-pressure). */
 const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 
 /** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger): { responder: Responder; server: DnsServer } {
   const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries });
-  return { responder, server: new DnsServer(responder, { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, log) };
+  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs };
+  return { responder, server: new DnsServer(responder, options, log) };
 }
 
-/** UDP and TCP on every listen address, sharing one responder. */
+/** One address served: a UDP socket and a TCP listener on the same port. */
+interface Endpoint extends BoundAddress {
+  readonly udp: UdpListener;
+  readonly tcp: TcpListener;
+}
+
+/** A wildcard listen address and the interface addresses it serves now. */
+interface Wildcard {
+  readonly address: ListenAddress;
+  /** The port every address is served on (the one the OS chose when configured as 0). */
+  port: number;
+  readonly served: Set<string>;
+  /** Addresses that could not be bound, with the reason last logged: retried on every scan. */
+  readonly failed: Map<string, string>;
+}
+
+/**
+ * UDP and TCP on every listen address, sharing one responder and one TCP connection table.
+ *
+ * A wildcard (0.0.0.0, ::) is served as BIND serves `listen-on { any; }`: one UDP socket and
+ * one TCP listener per address of that family on the machine's interfaces, re-read every
+ * `interfaceScanMs` and on rescan() (SIGHUP), binding addresses that appeared and closing
+ * those that went. node:dgram cannot read a datagram's destination (no IP_PKTINFO), so a
+ * wildcard-bound UDP socket answers from whatever source the route picks, which resolvers
+ * drop on a machine with several addresses; a socket bound to one address answers from it.
+ * TCP is bound the same way (its replies would come from the right address either way) so
+ * both transports serve exactly the same addresses, and a wildcard coexists with another
+ * daemon on one address of the same port (a stub resolver on 127.0.0.53:53).
+ */
 export class DnsServer {
   readonly #responder: Responder;
-  readonly #tcpOptions: TcpOptions;
+  readonly #options: DnsServerOptions;
   readonly #log: Logger;
-  readonly #udp: UdpListener[] = [];
-  readonly #tcp: TcpListener[] = [];
+  readonly #table: TcpConnectionTable;
+  readonly #interfaces: () => InterfaceTable;
+  /** Every address served, by "host:port" (formatListenAddress). */
+  readonly #endpoints = new Map<string, Endpoint>();
+  readonly #wildcards: Wildcard[] = [];
+  /** listen() and the scans run one after another, never interleaved. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
 
-  constructor(responder: Responder, tcpOptions: TcpOptions, log: Logger) {
+  constructor(responder: Responder, options: DnsServerOptions, log: Logger) {
     this.#responder = responder;
-    this.#tcpOptions = tcpOptions;
+    this.#options = options;
     this.#log = log;
+    this.#table = new TcpConnectionTable(options.tcp);
+    this.#interfaces = options.interfaces ?? os.networkInterfaces;
   }
 
-  /** Binds each address; with port 0 the OS picks one for UDP and TCP takes the same port. */
-  async listen(addresses: readonly ListenAddress[]): Promise<BoundAddress[]> {
-    const bound: BoundAddress[] = [];
-    for (const address of addresses) {
-      bound.push(await this.#listenOne(address));
+  /**
+   * Binds each address; with port 0 the OS picks one for UDP and TCP takes the same port (a
+   * wildcard then uses it for each of its addresses). Resolves with one entry per address given.
+   */
+  listen(addresses: readonly ListenAddress[]): Promise<BoundAddress[]> {
+    return this.#enqueue(() => this.#listenAll(addresses));
+  }
+
+  /** Re-reads the interfaces for each wildcard: binds new addresses, closes those gone. */
+  rescan(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#enqueue(async () => {
+      for (const w of this.#wildcards) await this.#sync(w);
+    }).catch((err: unknown) => this.#log.error({ err }, 'interface scan failed'));
+  }
+
+  /** The concrete addresses served now (a wildcard's are listed one by one). */
+  get endpoints(): BoundAddress[] {
+    return [...this.#endpoints.values()].map(({ host, port }) => ({ host, port }));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    await this.#queue.catch(() => {});
+    const all = [...this.#endpoints.values()];
+    this.#endpoints.clear();
+    await Promise.all(all.flatMap((e) => [e.udp.close(), e.tcp.close()]));
+  }
+
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => (this.#closed ? Promise.reject(new GslbError(ErrorCode.LISTEN_FAILED, 'the DNS server is closed')) : task()));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #listenAll(addresses: readonly ListenAddress[]): Promise<BoundAddress[]> {
+    const bound: BoundAddress[] = new Array(addresses.length);
+    // Named addresses first: a wildcard on the same port leaves them to their own entry.
+    for (const [i, address] of addresses.entries()) {
+      if (isWildcardHost(address.host)) continue;
+      const port = await this.#bind(address).catch((err: unknown) => {
+        throw listenFailed(address, err);
+      });
+      bound[i] = { host: address.host, port };
+    }
+    for (const [i, address] of addresses.entries()) {
+      if (isWildcardHost(address.host)) bound[i] = await this.#listenWildcard(address);
+    }
+    if (this.#wildcards.length > 0 && this.#options.interfaceScanMs > 0 && this.#timer === null) {
+      this.#timer = setInterval(() => void this.rescan(), this.#options.interfaceScanMs);
+      this.#timer.unref();
     }
     return bound;
   }
 
-  async #listenOne(address: ListenAddress): Promise<BoundAddress> {
+  async #listenWildcard(address: ListenAddress): Promise<BoundAddress> {
+    const w: Wildcard = { address, port: address.port, served: new Set(), failed: new Map() };
+    const hosts = this.#wanted(w);
+    if (w.port === 0) {
+      // The OS picks the port on the first address; every other address takes the same one.
+      if (hosts.length === 0) throw listenFailed(address, new Error(`this machine has no IPv${address.family} address`));
+      w.port = await this.#bind({ ...address, host: hosts[0]! }).catch((err: unknown) => {
+        throw listenFailed(address, err);
+      });
+      w.served.add(hosts[0]!);
+    }
+    await this.#sync(w, true);
+    if (w.served.size === 0 && w.failed.size > 0) {
+      // Nothing at all could be bound (port 53 without the capability, say): do not start deaf.
+      throw listenFailed(address, new Error([...w.failed].map(([h, why]) => `${h}: ${why}`).join('; ')));
+    }
+    if (hosts.length === 0) this.#log.warn({ listen: formatListenAddress(address) }, `no IPv${address.family} address on any interface yet; served as they appear`);
+    this.#log.info({ listen: formatListenAddress({ host: address.host, port: w.port }), addresses: [...w.served] }, 'wildcard listen address: serving each interface address');
+    this.#wildcards.push(w);
+    return { host: address.host, port: w.port };
+  }
+
+  /** Brings a wildcard's sockets in line with the interfaces. */
+  async #sync(w: Wildcard, starting = false): Promise<void> {
+    const wanted = new Set(this.#wanted(w));
+    for (const host of w.served) {
+      if (wanted.has(host)) continue;
+      const key = formatListenAddress({ host, port: w.port });
+      const e = this.#endpoints.get(key)!;
+      this.#endpoints.delete(key);
+      w.served.delete(host);
+      await Promise.all([e.udp.close(), e.tcp.close()]);
+      this.#log.info({ address: key }, 'address left the interfaces: stopped serving it');
+    }
+    for (const host of w.failed.keys()) if (!wanted.has(host)) w.failed.delete(host);
+    for (const host of wanted) {
+      if (w.served.has(host)) continue;
+      const key = formatListenAddress({ host, port: w.port });
+      try {
+        await this.#bind({ host, port: w.port, family: w.address.family });
+        w.served.add(host);
+        w.failed.delete(host);
+        if (!starting) this.#log.info({ address: key }, 'new interface address: serving it');
+      } catch (err) {
+        // An IPv6 address still in duplicate address detection cannot be bound yet: retried on the next scan.
+        const why = (err as Error).message;
+        if (w.failed.get(host) !== why) this.#log.warn({ address: key, error: why }, 'cannot serve an interface address; retrying on each scan');
+        w.failed.set(host, why);
+      }
+    }
+  }
+
+  /** The interface addresses a wildcard should serve: all of its family but those a named entry serves on the same port. */
+  #wanted(w: Wildcard): string[] {
+    let table: InterfaceTable;
+    try {
+      table = this.#interfaces();
+    } catch (err) {
+      // Thrown rather than read as "no addresses": a scan must not close every socket.
+      throw listenFailed(w.address, new Error(`cannot read the interface addresses (${(err as Error).message}); a sandbox must allow AF_NETLINK sockets, or name the addresses in dns.listen`));
+    }
+    return interfaceAddresses(w.address.family, table).filter((host) => w.served.has(host) || !this.#endpoints.has(formatListenAddress({ host, port: w.port })));
+  }
+
+  /** Binds UDP and TCP on one address and registers them; returns the port. Port 0 is tried a few times (TCP may find UDP's port taken). */
+  async #bind(address: ListenAddress): Promise<number> {
     const attempts = address.port === 0 ? 5 : 1;
     let lastError: unknown;
     for (let i = 0; i < attempts; i++) {
@@ -56,25 +217,21 @@ export class DnsServer {
         lastError = err;
         continue;
       }
-      const tcp = new TcpListener(this.#responder, this.#tcpOptions, this.#log);
+      const tcp = new TcpListener(this.#responder, this.#options.tcp, this.#table, this.#log);
       try {
         await tcp.listen({ ...address, port });
       } catch (err) {
-        // The port UDP got may be taken for TCP; try another when the OS chose it.
         lastError = err;
         await udp.close();
         continue;
       }
-      this.#udp.push(udp);
-      this.#tcp.push(tcp);
-      return { host: address.host, port };
+      this.#endpoints.set(formatListenAddress({ host: address.host, port }), { host: address.host, port, udp, tcp });
+      return port;
     }
-    throw new GslbError(ErrorCode.LISTEN_FAILED, `cannot listen on ${formatListenAddress(address)}: ${(lastError as Error)?.message ?? 'unknown error'}`);
+    throw lastError;
   }
+}
 
-  async close(): Promise<void> {
-    await Promise.all([...this.#udp.map((u) => u.close()), ...this.#tcp.map((t) => t.close())]);
-    this.#udp.length = 0;
-    this.#tcp.length = 0;
-  }
+function listenFailed(address: ListenAddress, err: unknown): GslbError {
+  return new GslbError(ErrorCode.LISTEN_FAILED, `cannot listen on ${formatListenAddress(address)}: ${(err as Error)?.message ?? 'unknown error'}`);
 }

@@ -30,3 +30,8 @@ export function formatListenAddress(a: { host: string; port: number }): string {
 export function isLoopbackHost(host: string): boolean {
   return host === '::1' || host.startsWith('127.');
 }
+
+/** 0.0.0.0 and ::: every address of the family this machine has (see DnsServer). */
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}

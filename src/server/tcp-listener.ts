@@ -2,38 +2,46 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Responder } from '../dns/responder.js';
 import type { ListenAddress } from './listen-address.js';
+import type { TcpConnectionTable, TcpTableLimits } from './tcp-connections.js';
 
-export interface TcpOptions {
-  /** Close a connection idle this long (RFC 7766 §6.2.3). */
-  readonly idleTimeoutMs: number;
+export interface TcpOptions extends TcpTableLimits {
   /** A started message must arrive whole within this time, so a slow client cannot hold a slot. */
   readonly messageTimeoutMs: number;
-  readonly maxConnections: number;
   /** Stop reading from a client that does not read its answers once this much is queued. */
   readonly maxPendingOutputBytes: number;
 }
 
 /**
- * DNS over TCP (RFC 1035 §4.2.2, RFC 7766): two-octet length framing, many queries per
- * connection, pipelined; answers go out in order as each query is complete.
+ * DNS over TCP (RFC 1035 §4.2.2, RFC 7766) on one address: two-octet length framing, many
+ * queries per connection, pipelined; answers go out in order as each query is complete.
+ * Connections count in a table shared with the process's other TCP listeners, which decides
+ * who may connect and closes idle ones under pressure.
  */
 export class TcpListener {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #responder: Responder;
   readonly #options: TcpOptions;
+  readonly #table: TcpConnectionTable;
   readonly #log: Logger;
 
-  constructor(responder: Responder, options: TcpOptions, log: Logger) {
+  constructor(responder: Responder, options: TcpOptions, table: TcpConnectionTable, log: Logger) {
     this.#responder = responder;
     this.#options = options;
+    this.#table = table;
     this.#log = log;
     this.#server = net.createServer({ noDelay: true }, (socket) => this.#onConnection(socket));
-    this.#server.maxConnections = options.maxConnections;
     this.#server.on('error', (err) => this.#log.error({ err }, 'TCP server error'));
   }
 
   #onConnection(socket: net.Socket): void {
+    const conn = this.#table.admit(socket);
+    if (conn === null) {
+      // This client holds its share already: it gets no slot, and nobody else loses one.
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
     this.#sockets.add(socket);
     let pending: Buffer = Buffer.alloc(0);
     let messageTimer: NodeJS.Timeout | null = null;
@@ -45,10 +53,12 @@ export class TcpListener {
     socket.on('close', () => {
       clearMessageTimer();
       this.#sockets.delete(socket);
+      this.#table.remove(conn);
     });
     socket.on('error', () => socket.destroy());
     socket.on('drain', () => socket.resume());
     socket.on('data', (chunk: Buffer) => {
+      this.#table.touch(conn);
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       let completed = false;
       while (pending.length >= 2) {

@@ -25,7 +25,6 @@ export class UdpListener {
     this.#log = log;
     this.#socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, lookup: literalLookup(address.family) });
     this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
-    this.#socket.on('error', (err) => this.#log.error({ err }, 'UDP socket error'));
   }
 
   #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -42,10 +41,15 @@ export class UdpListener {
 
   listen(address: ListenAddress): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
+      const onError = (err: Error): void => {
+        // A socket whose bind failed keeps its descriptor: close it, or each retry leaks one.
+        this.#socket.close();
+        reject(err);
+      };
       this.#socket.once('error', onError);
       this.#socket.bind(address.port, address.host, () => {
         this.#socket.off('error', onError);
+        this.#socket.on('error', (err) => this.#log.error({ err }, 'UDP socket error'));
         try {
           this.#socket.setRecvBufferSize(4 * 1024 * 1024);
         } catch {

@@ -34,6 +34,8 @@ export type ToWorker =
   | { readonly kind: 'init'; readonly config: Config }
   | SnapshotState
   | { readonly kind: 'live'; readonly live: LiveLatency }
+  /** SIGHUP reached the primary: re-read the interface addresses behind a wildcard listen address. */
+  | { readonly kind: 'rescan' }
   /** Finish the TCP queries in flight, close the sockets and exit 0. */
   | { readonly kind: 'stop' };
 

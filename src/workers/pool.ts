@@ -67,6 +67,11 @@ export class WorkerPool {
     for (const w of this.#workers) this.#send(w, this.#state);
   }
 
+  /** Asks every worker to re-read the interface addresses (each also does so on its own timer). */
+  rescan(): void {
+    for (const w of this.#workers) this.#send(w, { kind: 'rescan' });
+  }
+
   /** Asks every worker to finish and exit; kills those that do not within the timeout. */
   async stop(): Promise<void> {
     this.#stopping = true;

@@ -121,6 +121,9 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
         case 'live':
           state?.updateLive(m.live);
           return;
+        case 'rescan':
+          void server?.rescan();
+          return;
         case 'stop':
           void stop();
           return;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { udp } from '../helpers/dns-client.js';
-import { cliPath, freePort, runCli } from '../helpers/process.js';
+import { cliPath, freePort, runCli, untilServing } from '../helpers/process.js';
 
 export const RW_TOKEN = 'rw-admin-token-0123456789abcdef';
 export const RO_TOKEN = 'ro-admin-token-0123456789abcdef';
@@ -117,31 +117,12 @@ export async function startMeridian(ws: Workspace, opts: { env?: Record<string, 
     running.delete(child);
     resolve(code);
   }));
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`meridian serve did not start in 15 s:\n${out}`));
-    }, 15_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (out.includes('meridian is serving')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`meridian serve exited with ${code}:\n${out}`));
-    });
-  });
+  const output = await untilServing(child);
   return {
     dns,
     api,
     child,
-    output: () => out,
+    output,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;

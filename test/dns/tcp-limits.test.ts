@@ -16,7 +16,7 @@ before(async () => {
   const config = {
     ...base,
     zones: { ...base.zones, watch: false },
-    dns: { ...base.dns, tcp: { idleTimeoutMs: 300, messageTimeoutMs: 300, maxConnections: 5 } },
+    dns: { ...base.dns, tcp: { idleTimeoutMs: 300, messageTimeoutMs: 300, maxConnections: 5, maxConnectionsPerClient: 5 } },
     admin: { ...base.admin, listen: null },
   };
   server = await startServer(config, pino({ level: 'silent' }));

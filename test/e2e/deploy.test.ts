@@ -99,6 +99,8 @@ describe('deploy/meridian.service', () => {
       'ProtectSystem=strict',
       'PrivateTmp=yes',
       'StateDirectory=meridian',
+      // deploy/meridian.yaml listens on 0.0.0.0 and [::]: the interface list comes over netlink.
+      'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK',
     ]) {
       assert.ok(unit.split('\n').includes(line), line);
     }

@@ -75,6 +75,36 @@ export function startCliServer(args: string[]): Promise<{ child: ChildProcess; o
   });
 }
 
+/**
+ * Resolves once `child` (a `meridian serve`) logs "meridian is serving", with a getter of all
+ * it has written so far; kills it and rejects if it exits first or takes longer than `timeoutMs`.
+ */
+export function untilServing(child: ChildProcess, timeoutMs = 15_000): Promise<() => string> {
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => {
+      clearTimeout(timer);
+      reject(new Error(`meridian serve exited with ${code}:\n${out}`));
+    };
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      child.kill('SIGKILL');
+      reject(new Error(`meridian serve did not start in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      if (out.includes('meridian is serving')) {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        resolve(() => out);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
 /** A temp copy of a folder, removed by the returned function. */
 export function tempCopy(dir: string): { dir: string; remove: () => void } {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-test-'));
