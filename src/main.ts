@@ -29,6 +29,7 @@ import { ZoneEditor } from './admin/zone-editor.js';
 import { LatencySamples } from './steer/latency-samples.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { WorkerPool } from './workers/pool.js';
+import { withCookieSecret } from './protect/protection.js';
 import type { FileProblem } from './zone/record.js';
 import type { Zone } from './zone/zone.js';
 
@@ -133,7 +134,9 @@ export interface StartOptions {
   readonly handleSignals?: boolean;
 }
 
-export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(given: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  // Before the data plane and its workers start, so they share one cookie secret.
+  const config = withCookieSecret(given);
   const listen = config.dns.listen.map(parseListenAddress);
   const stale = removeStaleTemps(config.zones.directory);
   if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');

@@ -11,6 +11,10 @@ export interface EdnsInfo {
   dnssecOk: boolean;
   /** Raw OPTION-DATA of the EDNS Client Subnet option (RFC 7871), if present. */
   clientSubnet: Buffer | null;
+  /** Raw OPTION-DATA of the first COOKIE option (RFC 7873), any length: the responder judges it. */
+  cookie: Buffer | null;
+  /** An NSID option was present (RFC 5001 §2.3: sent empty; any payload is ignored). */
+  nsid: boolean;
 }
 
 export interface Query {
@@ -196,6 +200,8 @@ function readOpt(buf: Buffer, at: number): EdnsInfo | null {
   let p = at + 10;
   const end = p + rdlen;
   let clientSubnet: Buffer | null = null;
+  let cookie: Buffer | null = null;
+  let nsid = false;
   while (p < end) {
     if (p + 4 > end) return null;
     const code = buf.readUInt16BE(p);
@@ -204,8 +210,12 @@ function readOpt(buf: Buffer, at: number): EdnsInfo | null {
     if (code === EdnsOption.CLIENT_SUBNET) {
       if (clientSubnet !== null) return null;
       clientSubnet = buf.subarray(p + 4, p + 4 + len);
+    } else if (code === EdnsOption.COOKIE) {
+      cookie ??= buf.subarray(p + 4, p + 4 + len);
+    } else if (code === EdnsOption.NSID) {
+      nsid = true;
     }
     p += 4 + len;
   }
-  return { udpSize, version, dnssecOk, clientSubnet };
+  return { udpSize, version, dnssecOk, clientSubnet, cookie, nsid };
 }

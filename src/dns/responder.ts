@@ -18,6 +18,10 @@ import { MessageWriter, type EncodedResponse } from './message-writer.js';
 import { readQuery, readSoleOpt, type EdnsInfo } from './query-reader.js';
 import { resolve } from '../resolve/resolver.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
+import { ClientAddressReader } from '../protect/client-address.js';
+import { COOKIE_OPTION, cookieLengthIsValid, CookieVerdict, RESPONSE_COOKIE_LENGTH, RESPONSE_COOKIE_OPTION_LENGTH, type ServerCookies } from '../protect/cookies.js';
+import { hashText, hashWireName, ResponseKind, RrlAction, type ResponseRateLimiter } from '../protect/rrl.js';
+import type { QueryLog } from '../log/query-log.js';
 
 export type { Transport };
 
@@ -25,6 +29,12 @@ export interface ResponderOptions {
   /** Our EDNS UDP payload size (RFC 6891 §6.2.5); 1232 avoids IP fragmentation (DNS Flag Day 2020). */
   readonly udpPayloadSize: number;
   readonly cacheMaxEntries: number;
+  /** Internet-facing protection (src/protect, src/log/query-log.ts); each absent or null when off. */
+  readonly cookies?: ServerCookies | null;
+  /** The NSID option (code, length, data) sent to queries that ask (RFC 5001). */
+  readonly nsid?: Buffer | null;
+  readonly rrl?: ResponseRateLimiter | null;
+  readonly queryLog?: QueryLog | null;
 }
 
 /** Where a question seen before leads: its answer, or (A/AAAA of a steered name) the name whose decisions to look up. */
@@ -34,6 +44,7 @@ const HEADER = 12;
 const OPT_LENGTH = 11;
 /** Without EDNS a UDP message is at most 512 octets (RFC 1035 §2.3.4). */
 const CLASSIC_UDP_LIMIT = 512;
+const BADCOOKIE = Rcode.BADCOOKIE;
 
 export class Responder {
   readonly #store: SnapshotStore;
@@ -46,24 +57,118 @@ export class Responder {
   /** The fast path's index of questions seen in this snapshot; same size limit as the answer cache. */
   readonly questions: QuestionIndex<IndexedQuestion>;
 
+  readonly #cookies: ServerCookies | null;
+  readonly #nsid: Buffer | null;
+  readonly #rrl: ResponseRateLimiter | null;
+  readonly #queryLog: QueryLog | null;
+  readonly #addresses = new ClientAddressReader();
+
   constructor(store: SnapshotStore, options: ResponderOptions) {
     this.#store = store;
     this.#options = options;
+    this.#cookies = options.cookies ?? null;
+    this.#nsid = options.nsid ?? null;
+    this.#rrl = options.rrl ?? null;
+    this.#queryLog = options.queryLog ?? null;
     this.cache = new AnswerCache(options.cacheMaxEntries);
     this.decisions = new DecisionCache<EncodedResponse>(options.cacheMaxEntries);
     this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries);
+  }
+
+  /** Writes out what the query log holds and closes it. */
+  async close(): Promise<void> {
+    await this.#queryLog?.close();
   }
 
   /**
    * The response to `packet`, or null when it must be dropped. `source` is the address the
    * query came from: the client's location when the query has no usable ECS option.
    */
-  respond(packet: Buffer, transport: Transport, source: string): Buffer | null {
+  respond(packet: Buffer, transport: Transport, source: string, port = 0): Buffer | null {
     const started = performance.now();
-    const out = this.#fromQuestionIndex(packet, transport, source) ?? this.#respond(packet, transport, source);
+    this.#cookieVerdict = CookieVerdict.NONE;
+    this.#rrlAction = RrlAction.PASS;
+    let out = this.#fromQuestionIndex(packet, transport, source) ?? this.#respond(packet, transport, source);
     if (out === null) this.stats.dropped++;
-    else this.stats.record(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), (performance.now() - started) * 1000);
+    else {
+      this.stats.record(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), (performance.now() - started) * 1000);
+      // TCP is never limited: a TCP client has shown that its address is its own.
+      if (this.#rrl !== null && transport === 'udp') out = this.#limit(out, source, started);
+    }
+    if (this.#queryLog !== null && this.#queryLog.sampled()) {
+      this.#queryLog.add(packet, out, out === null ? 0 : (out[3]! & 0x0f) | (this.#lastExtended << 4), transport, source, port, (performance.now() - started) * 1000, this.#lastDecision, this.#rrlAction, this.#cookieVerdict);
+    }
+    this.#lastDecision = null;
     return out;
+  }
+
+  /** What the cookie of the query being answered said (set by #finish). */
+  #cookieVerdict: CookieVerdict = CookieVerdict.NONE;
+  /** What rate limiting did to the answer being sent (set by #limit). */
+  #rrlAction: RrlAction = RrlAction.PASS;
+  /** The last steering decision made or reused for the query being answered, for the query log. */
+  #lastDecision: Decision | null = null;
+  /** Where the question of the answer being built ends, and the query's EDNS (set by #finish and #errorResponse). */
+  #lastQuestionEnd = HEADER;
+  #lastEdns: EdnsInfo | null = null;
+
+  /**
+   * Response rate limiting (src/protect/rrl.ts) of one UDP answer: the answer, null to drop
+   * it, or what a slip sends instead: BADCOOKIE with a fresh cookie to a client that sent a
+   * cookie (it retries with it, and a valid cookie is never limited: RFC 7873 §5.4), else the
+   * answer truncated to its question, with TC=1, so the client retries over TCP.
+   */
+  #limit(out: Buffer, source: string, nowMs: number): Buffer | null {
+    if (this.#cookieVerdict === CookieVerdict.VALID) return out;
+    const address = this.#addresses.read(source);
+    if (address === null) return out;
+    const questionEnd = this.#lastQuestionEnd;
+    const rcode = out[3]! & 0x0f;
+    let kind: ResponseKind = ResponseKind.ERROR;
+    let nameHash = 0;
+    if (questionEnd > HEADER && rcode === Rcode.NOERROR) {
+      const answers = (out[6]! << 8) | out[7]!;
+      const authoritative = (out[2]! & 0x04) !== 0;
+      const qtype = (out[questionEnd - 4]! << 8) | out[questionEnd - 3]!;
+      if (answers > 0) {
+        kind = ResponseKind.POSITIVE;
+        nameHash = hashWireName(out, HEADER, questionEnd - 4, qtype);
+      } else if (authoritative) {
+        kind = ResponseKind.NODATA;
+        nameHash = hashWireName(out, HEADER, questionEnd - 4, 0);
+      } else {
+        kind = ResponseKind.REFERRAL;
+        nameHash = hashText(this.#lastZone);
+      }
+    } else if (questionEnd > HEADER && rcode === Rcode.NXDOMAIN) {
+      kind = ResponseKind.NXDOMAIN;
+      nameHash = hashText(this.#lastZone);
+    }
+    const action = this.#rrl!.account(address, kind, nameHash, nowMs);
+    this.#rrlAction = action;
+    if (action === RrlAction.PASS) return out;
+    if (action === RrlAction.DROP) return null;
+    if (this.#cookieVerdict !== CookieVerdict.NONE) return this.#badCookie(out, questionEnd);
+    const slip = Buffer.from(out.subarray(0, questionEnd));
+    slip[2] = slip[2]! | 0x02;
+    slip.fill(0, 6, 12);
+    return slip;
+  }
+
+  /** BADCOOKIE (RFC 7873 §5.2.3): header and question of `out`, OPT with the fresh cookie #finish made. */
+  #badCookie(out: Buffer, questionEnd: number): Buffer {
+    const edns = this.#lastEdns!;
+    const b = Buffer.allocUnsafe(questionEnd + OPT_LENGTH + RESPONSE_COOKIE_OPTION_LENGTH);
+    out.copy(b, 0, 0, questionEnd);
+    b[2] = b[2]! & ~0x02;
+    b[3] = (b[3]! & 0xf0) | (BADCOOKIE & 0x0f);
+    b.fill(0, 6, 10);
+    writeUint16(b, 10, 1);
+    this.#lastExtended = BADCOOKIE >> 4;
+    writeOpt(b, questionEnd, this.#options.udpPayloadSize, BADCOOKIE >> 4, edns.dnssecOk);
+    writeUint16(b, questionEnd + 9, RESPONSE_COOKIE_OPTION_LENGTH);
+    writeCookieOption(b, questionEnd + OPT_LENGTH, this.#cookies!.response);
+    return b;
   }
 
   /** Zone and type of the query being answered, for the counters (set by #respond). */
@@ -119,7 +224,7 @@ export class Responder {
     this.#lastZone = encoded.zone;
     this.#lastQtype = (packet[questionEnd - 4]! << 8) | packet[questionEnd - 3]!;
     this.#lastExtended = 0;
-    return this.#finish(packet, questionEnd, edns, encoded, transport, ecs, echoedScope(ecs, scope, indexed.steered !== null));
+    return this.#finish(packet, questionEnd, edns, encoded, transport, source, ecs, echoedScope(ecs, scope, indexed.steered !== null));
   }
 
   /** Whether the query being answered was found in the question index (set by #fromQuestionIndex). */
@@ -203,7 +308,7 @@ export class Responder {
       else if (!clientSpecific) this.questions.set(packet, transport, { steered: null, answer: encoded });
     }
     this.#lastZone = encoded.zone;
-    return this.#finish(packet, q.questionEnd, q.edns, encoded, transport, ecs, echoedScope(ecs, scope, clientSpecific));
+    return this.#finish(packet, q.questionEnd, q.edns, encoded, transport, source, ecs, echoedScope(ecs, scope, clientSpecific));
   }
 
   // The client of the query being answered (set by #respond). Kept in fields rather than
@@ -241,12 +346,36 @@ export class Responder {
   }
 
   #countDecision(name: SteeredName, d: Decision): void {
+    this.#lastDecision = d;
     this.stats.recordAnswer(d.targets);
     if (d.allDown) this.stats.recordFailOpen(name.key, name.whenAllDown.action);
   }
 
-  #finish(packet: Buffer, questionEnd: number, edns: EdnsInfo | null, encoded: EncodedResponse, transport: Transport, ecs: ClientSubnet | null, scope: number): Buffer {
-    const optLen = edns ? OPT_LENGTH + (ecs ? clientSubnetOptionLength(ecs) : 0) : 0;
+  #finish(packet: Buffer, questionEnd: number, edns: EdnsInfo | null, encoded: EncodedResponse, transport: Transport, source: string, ecs: ClientSubnet | null, scope: number): Buffer {
+    this.#lastQuestionEnd = questionEnd;
+    this.#lastEdns = edns;
+    let optLen = 0;
+    let ecsLen = 0;
+    let cookieLen = 0;
+    let nsidLen = 0;
+    if (edns) {
+      ecsLen = ecs ? clientSubnetOptionLength(ecs) : 0;
+      // Cookies and NSID only when the query carries them and they are on: one test each otherwise.
+      if (edns.cookie !== null && this.#cookies !== null) {
+        // RFC 7873 §5.2.2: a COOKIE option of a length no cookie has is a malformed query.
+        if (!cookieLengthIsValid(edns.cookie.length)) {
+          this.#lastExtended = 0;
+          return this.#errorResponse(packet, Rcode.FORMERR, questionEnd, edns);
+        }
+        const address = this.#addresses.read(source);
+        if (address !== null) {
+          this.#cookieVerdict = this.#cookies.check(edns.cookie, address);
+          cookieLen = RESPONSE_COOKIE_OPTION_LENGTH;
+        }
+      }
+      if (edns.nsid && this.#nsid !== null) nsidLen = this.#nsid.length;
+      optLen = OPT_LENGTH + ecsLen + cookieLen + nsidLen;
+    }
     const limit = transport === 'tcp' ? 65535 : edns ? Math.min(edns.udpSize, this.#options.udpPayloadSize) : CLASSIC_UDP_LIMIT;
     let bodyLen = encoded.bytes.length;
     let truncated = false;
@@ -276,10 +405,13 @@ export class Responder {
     if (additionalCount >= 0) writeUint16(out, 10, additionalCount);
     if (edns) {
       writeOpt(out, bodyLen, this.#options.udpPayloadSize, 0, edns.dnssecOk);
-      // RFC 7871 §7.2.1: echo ECS with the scope the answer is valid for.
-      if (ecs) {
+      if (optLen > OPT_LENGTH) {
         writeUint16(out, bodyLen + 9, optLen - OPT_LENGTH);
-        writeClientSubnetOption(out, bodyLen + OPT_LENGTH, ecs, scope);
+        let at = bodyLen + OPT_LENGTH;
+        // RFC 7871 §7.2.1: echo ECS with the scope the answer is valid for.
+        if (ecs) at = writeClientSubnetOption(out, at, ecs, scope);
+        if (cookieLen > 0) at = writeCookieOption(out, at, this.#cookies!.response);
+        if (nsidLen > 0) out.set(this.#nsid!, at);
       }
       writeUint16(out, 10, ((out[10]! << 8) | out[11]!) + 1);
     }
@@ -288,6 +420,8 @@ export class Responder {
 
   /** FORMERR, NOTIMP, BADVERS…: the header, the question when it could be read, and OPT when the query had one. */
   #errorResponse(packet: Buffer, rcode: number, questionEnd: number, edns: EdnsInfo | null): Buffer {
+    this.#lastQuestionEnd = questionEnd;
+    this.#lastEdns = edns;
     const optLen = edns ? OPT_LENGTH : 0;
     const out = Buffer.alloc(questionEnd + optLen);
     packet.copy(out, 0, 0, questionEnd);
@@ -357,6 +491,14 @@ function writeOpt(out: Buffer, at: number, udpSize: number, extendedRcode: numbe
   out[at + 8] = 0;
   out[at + 9] = 0;
   out[at + 10] = 0;
+}
+
+/** The COOKIE option (RFC 7873 §4): code, length, then the client and server cookie; returns the offset after it. */
+function writeCookieOption(out: Buffer, at: number, cookie: Buffer): number {
+  writeUint16(out, at, COOKIE_OPTION);
+  writeUint16(out, at + 2, RESPONSE_COOKIE_LENGTH);
+  out.set(cookie, at + 4);
+  return at + 4 + RESPONSE_COOKIE_LENGTH;
 }
 
 /** Big-endian, without Buffer#writeUInt16BE's range checks (the offsets here are in bounds by construction). */

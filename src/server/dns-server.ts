@@ -6,6 +6,7 @@ import { ErrorCode, GslbError } from '../errors.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener } from './udp-listener.js';
+import { createProtection } from '../protect/protection.js';
 
 export interface BoundAddress {
   readonly host: string;
@@ -17,7 +18,7 @@ const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 
 /** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger): { responder: Responder; server: DnsServer } {
-  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries });
+  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log) });
   return { responder, server: new DnsServer(responder, { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, log) };
 }
 
@@ -76,5 +77,6 @@ export class DnsServer {
     await Promise.all([...this.#udp.map((u) => u.close()), ...this.#tcp.map((t) => t.close())]);
     this.#udp.length = 0;
     this.#tcp.length = 0;
+    await this.#responder.close();
   }
 }
