@@ -162,7 +162,14 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     log.info({ complete, targets: health.monitor.states().size }, complete ? 'first probe round complete' : 'first probe round not complete in time; unknown targets count as up');
   }
   // One process answers by itself; with workers, they answer and this process only feeds them.
-  const dataPlane = createDataPlane(config.dns, store, log);
+  let dataPlane: ReturnType<typeof createDataPlane>;
+  try {
+    dataPlane = createDataPlane(config.dns, store, log);
+  } catch (err) {
+    // A query log path that cannot be opened, say: nothing may keep running.
+    await health.monitor.stop();
+    throw err;
+  }
   const responder = dataPlane.responder;
   const server = config.dns.workers > 1 ? null : dataPlane.server;
   const pool = config.dns.workers > 1 ? new WorkerPool({ count: config.dns.workers, config, monitor: health.monitor, samples, log }) : null;

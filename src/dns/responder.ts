@@ -75,6 +75,11 @@ export class Responder {
     this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries);
   }
 
+  /** The protection parts in use (null when off), for their counters. */
+  get protection(): { readonly cookies: ServerCookies | null; readonly rrl: ResponseRateLimiter | null; readonly queryLog: QueryLog | null } {
+    return { cookies: this.#cookies, rrl: this.#rrl, queryLog: this.#queryLog };
+  }
+
   /** Writes out what the query log holds and closes it. */
   async close(): Promise<void> {
     await this.#queryLog?.close();

@@ -15,13 +15,18 @@ export interface ConfiguredServer {
   stop(): Promise<void>;
 }
 
-/** The server on `listen` (ephemeral ports) with `yaml` as its config file, serving the fixture zones. */
-export async function startConfigured(yaml: string, listen: string[] = ['127.0.0.1:0']): Promise<ConfiguredServer> {
+/** The server on `listen` (ephemeral ports) with `yaml` as its config file, serving the fixture zones (or `zonesDir`). */
+export async function startConfigured(yaml: string, listen: string[] = ['127.0.0.1:0'], zonesDir = fixtureZones): Promise<ConfiguredServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-protect-'));
   const file = path.join(dir, 'meridian.yaml');
   fs.writeFileSync(file, `health: { stateFile: null }\nzones: { watch: false }\nadmin: { listen: null }\n${yaml}`);
-  const config = loadConfig(file, { listen, zonesDir: fixtureZones, logLevel: 'silent' }, {});
-  const server = await startServer(config, pino({ level: 'silent' }));
+  let server: RunningServer;
+  try {
+    server = await startServer(loadConfig(file, { listen, zonesDir, logLevel: 'silent' }, {}), pino({ level: 'silent' }));
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     server,
     ports: server.addresses.map((a) => a.port),
