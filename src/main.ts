@@ -107,7 +107,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     );
   }
   if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
-  const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, decisions: p.responder.decisions, health: p.monitor, snapshotVersion: () => p.store.current.version });
+  const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, decisions: p.responder.decisions, health: p.monitor, snapshotVersion: () => p.store.current.version, protection: p.responder.protection });
   const app = await createAdminServer({
     editor: new ZoneEditor(p.zones, () => p.reload(false)),
     zones: p.zones,

@@ -10,6 +10,7 @@ import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { buildQuery, sendTcp, sendUdp } from '../helpers/dns-client.js';
 import { ednsOptions, fullRcode, startConfigured, type ConfiguredServer } from './helpers.js';
+import { createMetricsRegistry } from '../../src/metrics/registry.js';
 
 const SECRET = '00112233445566778899aabbccddeeff';
 const COOKIE = 10;
@@ -83,6 +84,14 @@ describe('response rate limiting, on', () => {
     assert.ok(isFull(await sendUdp(v4, buildQuery('sip.rules.test', 'A'))), 'another name');
     const [overTcp] = await sendTcp(v4, queries(3, 'www.rules.test'));
     assert.ok(isFull(overTcp!), 'over TCP');
+
+    // The counters, as /metrics shows them.
+    const r = s.server.responder;
+    const text = await createMetricsRegistry({ queryStats: r.stats, cache: r.cache, health: null, snapshotVersion: () => 1, protection: r.protection }, { defaultMetrics: false }).metrics();
+    const value = (re: RegExp): number => Number(re.exec(text)?.[1]);
+    assert.ok(value(/meridian_rrl_responses_total\{action="drop"\} (\d+)/) >= t.missing);
+    assert.ok(value(/meridian_rrl_responses_total\{action="slip"\} (\d+)/) >= t.truncated + c.badCookie);
+    assert.ok(value(/meridian_dns_cookies_total\{cookie="valid"\} (\d+)/) >= 5);
   });
 
   it('a BADCOOKIE slip carries a fresh server cookie', async () => {
