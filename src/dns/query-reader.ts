@@ -11,8 +11,13 @@ export interface EdnsInfo {
   dnssecOk: boolean;
   /** Raw OPTION-DATA of the EDNS Client Subnet option (RFC 7871), if present. */
   clientSubnet: Buffer | null;
-  /** Raw OPTION-DATA of the first COOKIE option (RFC 7873), any length: the responder judges it. */
-  cookie: Buffer | null;
+  /**
+   * Where the OPTION-DATA of the first COOKIE option (RFC 7873) starts in the packet (-1:
+   * none) and its length, any: the responder judges it. An offset, not a view: Buffer#subarray
+   * costs more than the rest of a cookie's handling.
+   */
+  cookieAt: number;
+  cookieLength: number;
   /** An NSID option was present (RFC 5001 §2.3: sent empty; any payload is ignored). */
   nsid: boolean;
 }
@@ -200,7 +205,8 @@ function readOpt(buf: Buffer, at: number): EdnsInfo | null {
   let p = at + 10;
   const end = p + rdlen;
   let clientSubnet: Buffer | null = null;
-  let cookie: Buffer | null = null;
+  let cookieAt = -1;
+  let cookieLength = 0;
   let nsid = false;
   while (p < end) {
     if (p + 4 > end) return null;
@@ -211,11 +217,14 @@ function readOpt(buf: Buffer, at: number): EdnsInfo | null {
       if (clientSubnet !== null) return null;
       clientSubnet = buf.subarray(p + 4, p + 4 + len);
     } else if (code === EdnsOption.COOKIE) {
-      cookie ??= buf.subarray(p + 4, p + 4 + len);
+      if (cookieAt < 0) {
+        cookieAt = p + 4;
+        cookieLength = len;
+      }
     } else if (code === EdnsOption.NSID) {
       nsid = true;
     }
     p += 4 + len;
   }
-  return { udpSize, version, dnssecOk, clientSubnet, cookie, nsid };
+  return { udpSize, version, dnssecOk, clientSubnet, cookieAt, cookieLength, nsid };
 }

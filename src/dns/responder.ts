@@ -366,15 +366,15 @@ export class Responder {
     if (edns) {
       ecsLen = ecs ? clientSubnetOptionLength(ecs) : 0;
       // Cookies and NSID only when the query carries them and they are on: one test each otherwise.
-      if (edns.cookie !== null && this.#cookies !== null) {
+      if (edns.cookieAt >= 0 && this.#cookies !== null) {
         // RFC 7873 §5.2.2: a COOKIE option of a length no cookie has is a malformed query.
-        if (!cookieLengthIsValid(edns.cookie.length)) {
+        if (!cookieLengthIsValid(edns.cookieLength)) {
           this.#lastExtended = 0;
           return this.#errorResponse(packet, Rcode.FORMERR, questionEnd, edns);
         }
         const address = this.#addresses.read(source);
         if (address !== null) {
-          this.#cookieVerdict = this.#cookies.check(edns.cookie, address);
+          this.#cookieVerdict = this.#cookies.check(packet, edns.cookieAt, edns.cookieLength, address);
           cookieLen = RESPONSE_COOKIE_OPTION_LENGTH;
         }
       }

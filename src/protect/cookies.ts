@@ -72,27 +72,32 @@ export class ServerCookies {
     this.#nowSec = nowSec;
   }
 
+  /** check() of a whole option's data. */
+  checkOption(data: Uint8Array, address: Uint8Array): CookieVerdict {
+    return this.check(data, 0, data.length, address);
+  }
+
   /**
-   * Judges a query's COOKIE option data (whose length cookieLengthIsValid accepted) from
-   * `address` (4 or 16 octets), and fills `response` with what to send back: our server
-   * cookie echoed when valid and recent, else a fresh one (RFC 9018 §4.3).
+   * Judges the COOKIE option data at `buf[at, at + length)` (a length cookieLengthIsValid
+   * accepted) from `address` (4 or 16 octets), and fills `response` with what to send back:
+   * our server cookie echoed when valid and recent, else a fresh one (RFC 9018 §4.3).
    */
-  check(data: Uint8Array, address: Uint8Array): CookieVerdict {
+  check(buf: Uint8Array, at: number, length: number, address: Uint8Array): CookieVerdict {
     const now = this.#nowSec() >>> 0;
     const response = this.response;
-    for (let i = 0; i < 8; i++) response[i] = data[i]!;
+    for (let i = 0; i < 8; i++) response[i] = buf[at + i]!;
     let verdict: CookieVerdict = CookieVerdict.CLIENT_ONLY;
-    if (data.length > 8) {
+    if (length > 8) {
       verdict = CookieVerdict.INVALID;
       // Only version 1 cookies of 16 octets are ours (RFC 9018 §4.1).
-      if (data.length === 24 && data[8] === 1) {
-        const stamp = ((data[12]! << 24) | (data[13]! << 16) | (data[14]! << 8) | data[15]!) >>> 0;
+      if (length === 24 && buf[at + 8] === 1) {
+        const stamp = ((buf[at + 12]! << 24) | (buf[at + 13]! << 16) | (buf[at + 14]! << 8) | buf[at + 15]!) >>> 0;
         // Serial-number arithmetic (RFC 1982): the timestamp wraps in 2106.
         const age = (now - stamp) | 0;
-        if (age <= LIFETIME_SEC && age >= -FUTURE_SEC && this.#matches(data, address)) {
+        if (age <= LIFETIME_SEC && age >= -FUTURE_SEC && this.#matches(buf, at, address)) {
           verdict = CookieVerdict.VALID;
           if (age <= RENEW_AFTER_SEC && this.#matchedCurrent) {
-            for (let i = 8; i < 24; i++) response[i] = data[i]!;
+            for (let i = 8; i < 24; i++) response[i] = buf[at + i]!;
             this.valid++;
             return verdict;
           }
@@ -102,12 +107,12 @@ export class ServerCookies {
     if (verdict === CookieVerdict.VALID) this.valid++;
     else if (verdict === CookieVerdict.INVALID) this.invalid++;
     else this.clientOnly++;
-    this.#make(data, address, now);
+    this.#make(address, now);
     return verdict;
   }
 
-  /** Writes a fresh server cookie for `clientCookie` and `address` at time `now` into `response` (RFC 9018 §4.4). */
-  #make(clientCookie: Uint8Array, address: Uint8Array, now: number): void {
+  /** Writes a fresh server cookie, for the client cookie already in `response` and `address` at time `now`, into `response` (RFC 9018 §4.4). */
+  #make(address: Uint8Array, now: number): void {
     const r = this.response;
     r[8] = 1;
     r[9] = 0;
@@ -117,36 +122,35 @@ export class ServerCookies {
     r[13] = (now >>> 16) & 0xff;
     r[14] = (now >>> 8) & 0xff;
     r[15] = now & 0xff;
-    const length = this.#fill(clientCookie, r, address);
+    const length = this.#fill(r, 0, address);
     sipHash24(this.#secrets.secret, this.#input, length, r, 16);
   }
 
-  /** Whether the hash of `data` (client cookie, then a 16-octet server cookie) is ours, under either secret. */
+  /** Whether the cookie at `buf[at, at + 24)` (client cookie, then a 16-octet server cookie) hashes to ours, under either secret; sets #matchedCurrent. */
   #matchedCurrent = false;
-  #matches(data: Uint8Array, address: Uint8Array): boolean {
-    const length = this.#fill(data, data, address);
+  #matches(buf: Uint8Array, at: number, address: Uint8Array): boolean {
+    const length = this.#fill(buf, at, address);
     // As the server cookie came: a reserved octet the client changed changes the hash (RFC 9018 §4.2).
     sipHash24(this.#secrets.secret, this.#input, length, this.#hash, 0);
-    this.#matchedCurrent = sameHash(this.#hash, data);
+    this.#matchedCurrent = sameHash(this.#hash, buf, at);
     if (this.#matchedCurrent) return true;
     if (this.#secrets.previous === null) return false;
     sipHash24(this.#secrets.previous, this.#input, length, this.#hash, 0);
-    return sameHash(this.#hash, data);
+    return sameHash(this.#hash, buf, at);
   }
 
-  /** The hash input from a client cookie, the first 8 octets of the server cookie at 8 in `cookie`, and the address; returns its length. */
-  #fill(clientCookie: Uint8Array, cookie: Uint8Array, address: Uint8Array): number {
+  /** The hash input from the first 16 octets of the cookie at `at` in `cookie` (client cookie, version, reserved, timestamp) and the address; returns its length. */
+  #fill(cookie: Uint8Array, at: number, address: Uint8Array): number {
     const input = this.#input;
-    for (let i = 0; i < 8; i++) input[i] = clientCookie[i]!;
-    for (let i = 8; i < 16; i++) input[i] = cookie[i]!;
+    for (let i = 0; i < 16; i++) input[i] = cookie[at + i]!;
     for (let i = 0; i < address.length; i++) input[16 + i] = address[i]!;
     return 16 + address.length;
   }
 }
 
-/** Compares the hash just computed with the last 8 octets of a 24-octet cookie, in constant time. */
-function sameHash(hash: Uint8Array, cookie: Uint8Array): boolean {
+/** Compares the hash just computed with the last 8 octets of the 24-octet cookie at `at`, in constant time. */
+function sameHash(hash: Uint8Array, cookie: Uint8Array, at: number): boolean {
   let diff = 0;
-  for (let i = 0; i < 8; i++) diff |= hash[i]! ^ cookie[16 + i]!;
+  for (let i = 0; i < 8; i++) diff |= hash[i]! ^ cookie[at + 16 + i]!;
   return diff === 0;
 }

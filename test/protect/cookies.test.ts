@@ -35,7 +35,7 @@ function cookieOf(raw: Buffer): Buffer {
 
 /** Whether `cookie` (client + server) is one we made for 127.0.0.1, checked as the server would. */
 function verdictOf(cookie: Buffer): number {
-  return new ServerCookies({ secret: parseSecret(SECRET), previous: null }).check(cookie, LOOPBACK);
+  return new ServerCookies({ secret: parseSecret(SECRET), previous: null }).checkOption(cookie, LOOPBACK);
 }
 
 /** dig, run without blocking: the server answers in this very process. */
