@@ -5,9 +5,12 @@
  * as a truncated empty answer (TC=1) so that a real client behind a forged flood can retry
  * over TCP. Only UDP is limited: a TCP client has shown its address is real.
  *
- * The buckets live in a fixed table of typed arrays, four slots per hash set, the oldest slot
- * of a set replaced by a newcomer: a flood from forged addresses can evict buckets but never
- * grow memory. Hashes are seeded per process, so which keys collide cannot be chosen from outside.
+ * The buckets live in a fixed table of typed arrays, four slots per hash set: a flood from
+ * forged addresses can never grow memory. A newcomer takes the slot of its set with the most
+ * credit (the oldest among equals), so the buckets of networks being limited, which are in
+ * debt, outlive the one-off buckets of forged sources: replacing them would hand a flooded
+ * network a fresh second of answers. Hashes are seeded per process, so which keys share a
+ * set cannot be chosen from outside.
  *
  *   set = hash & (sets - 1)        slots 4·set … 4·set+3
  *   ┌──────┬──────┬──────┬──────┐
@@ -95,16 +98,14 @@ export class ResponseRateLimiter {
     const tag = (mix(h, 0x9e3779b9) | 1) >>> 0;
     const first = (h & this.#setMask) * WAYS;
     let slot = -1;
-    let oldest = first;
     for (let i = first; i < first + WAYS; i++) {
       if (this.#tag[i] === tag) {
         slot = i;
         break;
       }
-      if (this.#last[i]! < this.#last[oldest]!) oldest = i;
     }
     if (slot < 0) {
-      slot = oldest;
+      slot = this.#evictable(first, nowMs);
       this.#tag[slot] = tag;
       this.#balance[slot] = this.#rate;
       this.#last[slot] = nowMs;
@@ -129,6 +130,21 @@ export class ResponseRateLimiter {
     }
     this.dropped++;
     return RrlAction.DROP;
+  }
+
+  /** The slot of the set at `first` a newcomer takes: an empty one, else the one with the most credit now, else the oldest. */
+  #evictable(first: number, nowMs: number): number {
+    let best = first;
+    let bestCredit = -Infinity;
+    for (let i = first; i < first + WAYS; i++) {
+      if (this.#tag[i] === 0) return i;
+      const credit = Math.min(this.#rate, this.#balance[i]! + ((nowMs - this.#last[i]!) * this.#rate) / 1000);
+      if (credit > bestCredit || (credit === bestCredit && this.#last[i]! < this.#last[best]!)) {
+        best = i;
+        bestCredit = credit;
+      }
+    }
+    return best;
   }
 }
 
