@@ -31,7 +31,7 @@ const InternetFacing = {
       windowSec: Type.Integer({ minimum: 1, maximum: 3600, default: 15, description: 'a client that went over stays limited up to this long after it stops' }),
       ipv4PrefixLength: Type.Integer({ minimum: 0, maximum: 32, default: 24 }),
       ipv6PrefixLength: Type.Integer({ minimum: 0, maximum: 128, default: 56 }),
-      tableSize: Type.Integer({ minimum: 4, maximum: 16_777_216, default: 65_536, description: 'buckets kept (fixed memory, about 24 bytes each); the oldest of four gives way' }),
+      tableSize: Type.Integer({ minimum: 4, maximum: 16_777_216, default: 65_536, description: 'buckets kept (fixed memory, about 24 bytes each)' }),
     },
     { default: {}, additionalProperties: false },
   ),
