@@ -34,6 +34,8 @@ export interface QueryLogOptions {
 const RRL_TEXT = ['pass', 'drop', 'slip'] as const;
 const COOKIE_TEXT = [null, 'client', 'valid', 'invalid'] as const;
 const RETRY_MS = 50;
+/** close() waits this long for a sink that does not take the last lines, then gives up on them. */
+const CLOSE_TIMEOUT_MS = 2000;
 
 export class QueryLog {
   readonly #o: QueryLogOptions;
@@ -92,6 +94,8 @@ export class QueryLog {
     this.#writing = true;
     fs.write(this.#fd, buf, 0, buf.length, null, (err, n) => {
       this.#writing = false;
+      // close() gave up on this sink: nothing more goes to it.
+      if (this.#closed && this.#idle === null) return;
       if (err) {
         if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
           // A non-blocking pipe whose reader is behind: try the same bytes again shortly.
@@ -112,13 +116,26 @@ export class QueryLog {
     });
   }
 
-  /** Writes what is queued, then closes the file. */
+  /** Writes what is queued, then closes the file; a sink that takes nothing for CLOSE_TIMEOUT_MS costs its lines, never the shutdown. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     return new Promise((resolve) => {
+      const giveUp = setTimeout(() => {
+        this.dropped += this.#pending.length;
+        this.#pending = [];
+        this.#carry = null;
+        if (this.#timer !== null) clearTimeout(this.#timer);
+        // A write still blocked on the sink keeps its descriptor: closing it under the write would not unblock it.
+        if (this.#writing) {
+          this.#idle = null;
+          resolve();
+        } else this.#idle?.();
+      }, CLOSE_TIMEOUT_MS);
+      giveUp.unref();
       this.#idle = () => {
         this.#idle = null;
+        clearTimeout(giveUp);
         if (this.#ownFd) fs.close(this.#fd, () => resolve());
         else resolve();
       };
