@@ -91,7 +91,7 @@ describe('query log', () => {
     assert.ok(n >= 140 && n <= 260, `${n} of 400 logged at sample 0.5`);
   });
 
-  it('a sink that stops reading costs dropped lines, never answers, and never unbounded memory', async () => {
+  it('a sink that stops reading costs dropped lines, never answers, unbounded memory or a stuck shutdown', async () => {
     const fifo = path.join(ws.root, 'stuck.fifo');
     execFileSync('mkfifo', [fifo]);
     // A reader that never reads: the pipe fills (64 KiB) and the writer's write blocks.
@@ -107,17 +107,11 @@ describe('query log', () => {
     assert.ok(log.dropped > 0, `dropped ${log.dropped}, written ${log.written}`);
     // What is neither written nor dropped is queued, and the queue holds maxPending lines at most.
     assert.ok(log.written + log.dropped >= 2000 - 100, `written ${log.written} + dropped ${log.dropped}`);
-    // Drain the pipe so the blocked write finishes and the server can close.
-    const drain = setInterval(() => {
-      try {
-        while (fs.readSync(reader, Buffer.alloc(65536)) > 0);
-      } catch {
-        // EAGAIN: empty for now
-      }
-    }, 5);
+    // The sink still takes nothing: stopping gives up on its lines rather than wait for it.
+    const stopping = Date.now();
     await s.stop();
-    clearInterval(drain);
-    fs.closeSync(reader);
+    assert.ok(Date.now() - stopping < 10_000, `stopped in ${Date.now() - stopping} ms`);
+    fs.closeSync(reader); // the blocked write now fails (EPIPE) and its thread is free
   });
 
   it('a path that cannot be opened stops start-up naming the field', async () => {
