@@ -62,6 +62,7 @@ export class Responder {
   readonly #rrl: ResponseRateLimiter | null;
   readonly #queryLog: QueryLog | null;
   readonly #addresses = new ClientAddressReader();
+  readonly #watching: boolean;
 
   constructor(store: SnapshotStore, options: ResponderOptions) {
     this.#store = store;
@@ -70,6 +71,7 @@ export class Responder {
     this.#nsid = options.nsid ?? null;
     this.#rrl = options.rrl ?? null;
     this.#queryLog = options.queryLog ?? null;
+    this.#watching = this.#rrl !== null || this.#queryLog !== null;
     this.cache = new AnswerCache(options.cacheMaxEntries);
     this.decisions = new DecisionCache<EncodedResponse>(options.cacheMaxEntries);
     this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries);
@@ -91,8 +93,19 @@ export class Responder {
    */
   respond(packet: Buffer, transport: Transport, source: string, port = 0): Buffer | null {
     const started = performance.now();
+    // Rate limiting and the query log look at each answer; without them, one test.
+    if (this.#watching) return this.#respondWatched(packet, transport, source, port, started);
+    const out = this.#fromQuestionIndex(packet, transport, source) ?? this.#respond(packet, transport, source);
+    if (out === null) this.stats.dropped++;
+    else this.stats.record(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), (performance.now() - started) * 1000);
+    return out;
+  }
+
+  /** respond() with rate limiting, the query log, or both. */
+  #respondWatched(packet: Buffer, transport: Transport, source: string, port: number, started: number): Buffer | null {
     this.#cookieVerdict = CookieVerdict.NONE;
     this.#rrlAction = RrlAction.PASS;
+    this.#lastDecision = null;
     let out = this.#fromQuestionIndex(packet, transport, source) ?? this.#respond(packet, transport, source);
     if (out === null) this.stats.dropped++;
     else {
@@ -103,7 +116,6 @@ export class Responder {
     if (this.#queryLog !== null && this.#queryLog.sampled()) {
       this.#queryLog.add(packet, out, out === null ? 0 : (out[3]! & 0x0f) | (this.#lastExtended << 4), transport, source, port, (performance.now() - started) * 1000, this.#lastDecision, this.#rrlAction, this.#cookieVerdict);
     }
-    this.#lastDecision = null;
     return out;
   }
 
@@ -113,9 +125,8 @@ export class Responder {
   #rrlAction: RrlAction = RrlAction.PASS;
   /** The last steering decision made or reused for the query being answered, for the query log. */
   #lastDecision: Decision | null = null;
-  /** Where the question of the answer being built ends, and the query's EDNS (set by #finish and #errorResponse). */
-  #lastQuestionEnd = HEADER;
-  #lastEdns: EdnsInfo | null = null;
+  /** The DO bit of the query whose cookie #extraOptions judged, for a BADCOOKIE answer to it. */
+  #cookieDnssecOk = false;
 
   /**
    * Response rate limiting (src/protect/rrl.ts) of one UDP answer: the answer, null to drop
@@ -127,7 +138,7 @@ export class Responder {
     if (this.#cookieVerdict === CookieVerdict.VALID) return out;
     const address = this.#addresses.read(source);
     if (address === null) return out;
-    const questionEnd = this.#lastQuestionEnd;
+    const questionEnd = questionEndOf(out);
     const rcode = out[3]! & 0x0f;
     let kind: ResponseKind = ResponseKind.ERROR;
     let nameHash = 0;
@@ -162,7 +173,6 @@ export class Responder {
 
   /** BADCOOKIE (RFC 7873 §5.2.3): header and question of `out`, OPT with the fresh cookie #finish made. */
   #badCookie(out: Buffer, questionEnd: number): Buffer {
-    const edns = this.#lastEdns!;
     const b = Buffer.allocUnsafe(questionEnd + OPT_LENGTH + RESPONSE_COOKIE_OPTION_LENGTH);
     out.copy(b, 0, 0, questionEnd);
     b[2] = b[2]! & ~0x02;
@@ -170,7 +180,7 @@ export class Responder {
     b.fill(0, 6, 10);
     writeUint16(b, 10, 1);
     this.#lastExtended = BADCOOKIE >> 4;
-    writeOpt(b, questionEnd, this.#options.udpPayloadSize, BADCOOKIE >> 4, edns.dnssecOk);
+    writeOpt(b, questionEnd, this.#options.udpPayloadSize, BADCOOKIE >> 4, this.#cookieDnssecOk);
     writeUint16(b, questionEnd + 9, RESPONSE_COOKIE_OPTION_LENGTH);
     writeCookieOption(b, questionEnd + OPT_LENGTH, this.#cookies!.response);
     return b;
@@ -357,29 +367,16 @@ export class Responder {
   }
 
   #finish(packet: Buffer, questionEnd: number, edns: EdnsInfo | null, encoded: EncodedResponse, transport: Transport, source: string, ecs: ClientSubnet | null, scope: number): Buffer {
-    this.#lastQuestionEnd = questionEnd;
-    this.#lastEdns = edns;
     let optLen = 0;
-    let ecsLen = 0;
-    let cookieLen = 0;
-    let nsidLen = 0;
+    let extraLen = 0;
     if (edns) {
-      ecsLen = ecs ? clientSubnetOptionLength(ecs) : 0;
-      // Cookies and NSID only when the query carries them and they are on: one test each otherwise.
-      if (edns.cookieAt >= 0 && this.#cookies !== null) {
-        // RFC 7873 §5.2.2: a COOKIE option of a length no cookie has is a malformed query.
-        if (!cookieLengthIsValid(edns.cookieLength)) {
-          this.#lastExtended = 0;
-          return this.#errorResponse(packet, Rcode.FORMERR, questionEnd, edns);
-        }
-        const address = this.#addresses.read(source);
-        if (address !== null) {
-          this.#cookieVerdict = this.#cookies.check(packet, edns.cookieAt, edns.cookieLength, address);
-          cookieLen = RESPONSE_COOKIE_OPTION_LENGTH;
-        }
+      optLen = OPT_LENGTH + (ecs ? clientSubnetOptionLength(ecs) : 0);
+      // A query with neither a COOKIE nor an NSID option costs one test here (and #finish stays small enough to inline).
+      if (edns.cookieAt >= 0 || edns.nsid) {
+        extraLen = this.#extraOptions(packet, edns, source);
+        if (extraLen < 0) return this.#errorResponse(packet, Rcode.FORMERR, questionEnd, edns);
+        optLen += extraLen;
       }
-      if (edns.nsid && this.#nsid !== null) nsidLen = this.#nsid.length;
-      optLen = OPT_LENGTH + ecsLen + cookieLen + nsidLen;
     }
     const limit = transport === 'tcp' ? 65535 : edns ? Math.min(edns.udpSize, this.#options.udpPayloadSize) : CLASSIC_UDP_LIMIT;
     let bodyLen = encoded.bytes.length;
@@ -412,21 +409,56 @@ export class Responder {
       writeOpt(out, bodyLen, this.#options.udpPayloadSize, 0, edns.dnssecOk);
       if (optLen > OPT_LENGTH) {
         writeUint16(out, bodyLen + 9, optLen - OPT_LENGTH);
-        let at = bodyLen + OPT_LENGTH;
         // RFC 7871 §7.2.1: echo ECS with the scope the answer is valid for.
-        if (ecs) at = writeClientSubnetOption(out, at, ecs, scope);
-        if (cookieLen > 0) at = writeCookieOption(out, at, this.#cookies!.response);
-        if (nsidLen > 0) out.set(this.#nsid!, at);
+        if (ecs) writeClientSubnetOption(out, bodyLen + OPT_LENGTH, ecs, scope);
+        if (extraLen > 0) this.#writeExtraOptions(out, bodyLen + optLen - extraLen);
       }
       writeUint16(out, 10, ((out[10]! << 8) | out[11]!) + 1);
     }
     return out;
   }
 
+  // Which options #extraOptions said the answer carries, for #writeExtraOptions.
+  #withCookie = false;
+  #withNsid = false;
+
+  /**
+   * Judges the query's COOKIE option and NSID request: the length of the options the answer
+   * gets for them (0 when the features are off), or -1 when the COOKIE option has a length no
+   * cookie has, which is a malformed query (RFC 7873 §5.2.2: FORMERR).
+   */
+  #extraOptions(packet: Buffer, edns: EdnsInfo, source: string): number {
+    let length = 0;
+    this.#withCookie = false;
+    this.#withNsid = false;
+    if (edns.cookieAt >= 0 && this.#cookies !== null) {
+      if (!cookieLengthIsValid(edns.cookieLength)) {
+        this.#lastExtended = 0;
+        return -1;
+      }
+      const address = this.#addresses.read(source);
+      if (address !== null) {
+        this.#cookieVerdict = this.#cookies.check(packet, edns.cookieAt, edns.cookieLength, address);
+        this.#cookieDnssecOk = edns.dnssecOk;
+        this.#withCookie = true;
+        length += RESPONSE_COOKIE_OPTION_LENGTH;
+      }
+    }
+    if (edns.nsid && this.#nsid !== null) {
+      this.#withNsid = true;
+      length += this.#nsid.length;
+    }
+    return length;
+  }
+
+  /** Writes the options #extraOptions counted, at `at`. */
+  #writeExtraOptions(out: Buffer, at: number): void {
+    if (this.#withCookie) at = writeCookieOption(out, at, this.#cookies!.response);
+    if (this.#withNsid) out.set(this.#nsid!, at);
+  }
+
   /** FORMERR, NOTIMP, BADVERS…: the header, the question when it could be read, and OPT when the query had one. */
   #errorResponse(packet: Buffer, rcode: number, questionEnd: number, edns: EdnsInfo | null): Buffer {
-    this.#lastQuestionEnd = questionEnd;
-    this.#lastEdns = edns;
     const optLen = edns ? OPT_LENGTH : 0;
     const out = Buffer.alloc(questionEnd + optLen);
     packet.copy(out, 0, 0, questionEnd);
@@ -496,6 +528,14 @@ function writeOpt(out: Buffer, at: number, udpSize: number, extendedRcode: numbe
   out[at + 8] = 0;
   out[at + 9] = 0;
   out[at + 10] = 0;
+}
+
+/** Where the question of an answer we built ends: our answers echo it uncompressed, or have none (QDCOUNT 0). */
+function questionEndOf(out: Buffer): number {
+  if (out[4] === 0 && out[5] === 0) return HEADER;
+  let pos = HEADER;
+  while (pos < out.length && out[pos] !== 0) pos += out[pos]! + 1;
+  return pos + 5;
 }
 
 /** The COOKIE option (RFC 7873 §4): code, length, then the client and server cookie; returns the offset after it. */
