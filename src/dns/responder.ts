@@ -119,7 +119,7 @@ export class Responder {
     return out;
   }
 
-  /** What the cookie of the query being answered said (set by #finish). */
+  /** What the cookie of the query being answered said (set by #extraOptions; reset only when someone reads it). */
   #cookieVerdict: CookieVerdict = CookieVerdict.NONE;
   /** What rate limiting did to the answer being sent (set by #limit). */
   #rrlAction: RrlAction = RrlAction.PASS;
@@ -131,7 +131,7 @@ export class Responder {
   /**
    * Response rate limiting (src/protect/rrl.ts) of one UDP answer: the answer, null to drop
    * it, or what a slip sends instead: BADCOOKIE with a fresh cookie to a client that sent a
-   * cookie (it retries with it, and a valid cookie is never limited: RFC 7873 §5.4), else the
+   * cookie (it retries with it, and a valid cookie is never limited, as in Knot and BIND), else the
    * answer truncated to its question, with TC=1, so the client retries over TCP.
    */
   #limit(out: Buffer, source: string, nowMs: number): Buffer | null {
