@@ -30,6 +30,7 @@ import { AuditLog, type AuditOptions } from './admin/audit-log.js';
 import { LatencySamples } from './steer/latency-samples.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { WorkerPool } from './workers/pool.js';
+import { withCookieSecret } from './protect/protection.js';
 import type { FileProblem } from './zone/record.js';
 import type { Zone } from './zone/zone.js';
 
@@ -107,7 +108,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     );
   }
   if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
-  const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, decisions: p.responder.decisions, health: p.monitor, snapshotVersion: () => p.store.current.version });
+  const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, decisions: p.responder.decisions, health: p.monitor, snapshotVersion: () => p.store.current.version, protection: p.responder.protection });
   const { file, maxBytes, keep } = config.admin.audit;
   // by default in the folder the server already keeps its state in
   const auditFile = file === undefined ? path.join(path.dirname(config.health.stateFile ?? DEFAULT_HEALTH_STATE_FILE), 'audit.log') : file;
@@ -150,7 +151,9 @@ export interface StartOptions {
   readonly handleSignals?: boolean;
 }
 
-export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(given: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  // Before the data plane and its workers start, so they share one cookie secret.
+  const config = withCookieSecret(given);
   const listen = config.dns.listen.map(parseListenAddress);
   const stale = removeStaleTemps(config.zones.directory);
   if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');
@@ -176,7 +179,14 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     log.info({ complete, targets: health.monitor.states().size }, complete ? 'first probe round complete' : 'first probe round not complete in time; unknown targets count as up');
   }
   // One process answers by itself; with workers, they answer and this process only feeds them.
-  const dataPlane = createDataPlane(config.dns, store, log);
+  let dataPlane: ReturnType<typeof createDataPlane>;
+  try {
+    dataPlane = createDataPlane(config.dns, store, log);
+  } catch (err) {
+    // A query log path that cannot be opened, say: nothing may keep running.
+    await health.monitor.stop();
+    throw err;
+  }
   const responder = dataPlane.responder;
   const server = config.dns.workers > 1 ? null : dataPlane.server;
   const pool = config.dns.workers > 1 ? new WorkerPool({ count: config.dns.workers, config, monitor: health.monitor, samples, log }) : null;

@@ -3,6 +3,52 @@ import { Type, type Static } from '@sinclair/typebox';
 /** The default health.stateFile; its folder is also where the audit file goes by default. */
 export const DEFAULT_HEALTH_STATE_FILE = '.meridian-state/health.json';
 
+/**
+ * Internet-facing protection (README "Internet-facing protection"): NSID, DNS cookies,
+ * response rate limiting and the query log. Kept in one block, spread into `dns` below.
+ */
+const InternetFacing = {
+  nsid: Type.Union([Type.String({ minLength: 1, maxLength: 258, pattern: '^(0[xX]([0-9a-fA-F]{2}){1,128}|(?!0[xX]).{1,128})$' }), Type.Null()], {
+    default: null,
+    description: 'NSID (RFC 5001) sent to queries that ask: text (up to 128 characters) or 0x and hex; null: none',
+  }),
+  cookies: Type.Object(
+    {
+      enabled: Type.Boolean({ default: false, description: 'answer DNS cookies (RFC 7873) with RFC 9018 server cookies' }),
+      secret: Type.Union([Type.String({ pattern: '^[0-9a-fA-F]{32}$' }), Type.Null()], {
+        default: null,
+        description: '16 octets as 32 hex digits, the same on every server of an anycast set; null: random at start (shared by the workers)',
+      }),
+      previousSecret: Type.Union([Type.String({ pattern: '^[0-9a-fA-F]{32}$' }), Type.Null()], {
+        default: null,
+        description: 'the secret before the last rollover: its cookies stay valid (for an hour) but are replaced',
+      }),
+    },
+    { default: {}, additionalProperties: false },
+  ),
+  rrl: Type.Object(
+    {
+      enabled: Type.Boolean({ default: false, description: 'response rate limiting over UDP (Knot/BIND RRL)' }),
+      responsesPerSecond: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 20, description: 'answers per second to one client network, per name and kind of answer (per DNS worker)' }),
+      slip: Type.Integer({ minimum: 0, maximum: 100, default: 2, description: 'every slip-th limited answer goes out truncated (TC=1) or as BADCOOKIE; 0 drops them all' }),
+      windowSec: Type.Integer({ minimum: 1, maximum: 3600, default: 15, description: 'a client that went over stays limited up to this long after it stops' }),
+      ipv4PrefixLength: Type.Integer({ minimum: 0, maximum: 32, default: 24 }),
+      ipv6PrefixLength: Type.Integer({ minimum: 0, maximum: 128, default: 56 }),
+      tableSize: Type.Integer({ minimum: 4, maximum: 16_777_216, default: 65_536, description: 'buckets kept (fixed memory, about 24 bytes each)' }),
+    },
+    { default: {}, additionalProperties: false },
+  ),
+  queryLog: Type.Object(
+    {
+      path: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'file to append JSON lines to ("-": standard output), relative to the working folder; null: off' }),
+      sample: Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'share of queries logged' }),
+      maxPending: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000, description: 'lines queued while the sink is busy; more are dropped and counted' }),
+      flushMs: Type.Integer({ minimum: 1, maximum: 10_000, default: 200, description: 'how often queued lines are written' }),
+    },
+    { default: {}, additionalProperties: false },
+  ),
+};
+
 /** Every knob with its type, default and bounds (as gdnsd documents them); README lists the same. */
 export const ConfigSchema = Type.Object(
   {
@@ -37,6 +83,7 @@ export const ConfigSchema = Type.Object(
           },
           { default: {}, additionalProperties: false },
         ),
+        ...InternetFacing,
       },
       { default: {}, additionalProperties: false },
     ),

@@ -14,6 +14,8 @@ export const Rcode = {
   NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, NOTAUTH: 9,
   /** Extended RCODE (RFC 6891 §6.1.3): upper 8 bits go in the OPT TTL field. */
   BADVERS: 16,
+  /** RFC 7873 §8: bad or missing server cookie. */
+  BADCOOKIE: 23,
 } as const;
 
 export const Opcode = { QUERY: 0, IQUERY: 1, STATUS: 2, NOTIFY: 4, UPDATE: 5 } as const;

@@ -11,6 +11,15 @@ export interface EdnsInfo {
   dnssecOk: boolean;
   /** Raw OPTION-DATA of the EDNS Client Subnet option (RFC 7871), if present. */
   clientSubnet: Buffer | null;
+  /**
+   * Where the OPTION-DATA of the first COOKIE option (RFC 7873) starts in the packet (-1:
+   * none) and its length, any: the responder judges it. An offset, not a view: Buffer#subarray
+   * costs more than the rest of a cookie's handling.
+   */
+  cookieAt: number;
+  cookieLength: number;
+  /** An NSID option was present (RFC 5001 §2.3: sent empty; any payload is ignored). */
+  nsid: boolean;
 }
 
 export interface Query {
@@ -196,6 +205,9 @@ function readOpt(buf: Buffer, at: number): EdnsInfo | null {
   let p = at + 10;
   const end = p + rdlen;
   let clientSubnet: Buffer | null = null;
+  let cookieAt = -1;
+  let cookieLength = 0;
+  let nsid = false;
   while (p < end) {
     if (p + 4 > end) return null;
     const code = buf.readUInt16BE(p);
@@ -204,8 +216,15 @@ function readOpt(buf: Buffer, at: number): EdnsInfo | null {
     if (code === EdnsOption.CLIENT_SUBNET) {
       if (clientSubnet !== null) return null;
       clientSubnet = buf.subarray(p + 4, p + 4 + len);
+    } else if (code === EdnsOption.COOKIE) {
+      if (cookieAt < 0) {
+        cookieAt = p + 4;
+        cookieLength = len;
+      }
+    } else if (code === EdnsOption.NSID) {
+      nsid = true;
     }
     p += 4 + len;
   }
-  return { udpSize, version, dnssecOk, clientSubnet };
+  return { udpSize, version, dnssecOk, clientSubnet, cookieAt, cookieLength, nsid };
 }

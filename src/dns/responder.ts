@@ -18,6 +18,10 @@ import { MessageWriter, type EncodedResponse } from './message-writer.js';
 import { readQuery, readSoleOpt, type EdnsInfo } from './query-reader.js';
 import { resolve } from '../resolve/resolver.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
+import { ClientAddressReader } from '../protect/client-address.js';
+import { COOKIE_OPTION, cookieLengthIsValid, CookieVerdict, RESPONSE_COOKIE_LENGTH, RESPONSE_COOKIE_OPTION_LENGTH, type ServerCookies } from '../protect/cookies.js';
+import { hashText, hashWireName, ResponseKind, RrlAction, type ResponseRateLimiter } from '../protect/rrl.js';
+import type { QueryLog } from '../log/query-log.js';
 
 export type { Transport };
 
@@ -25,6 +29,12 @@ export interface ResponderOptions {
   /** Our EDNS UDP payload size (RFC 6891 §6.2.5); 1232 avoids IP fragmentation (DNS Flag Day 2020). */
   readonly udpPayloadSize: number;
   readonly cacheMaxEntries: number;
+  /** Internet-facing protection (src/protect, src/log/query-log.ts); each absent or null when off. */
+  readonly cookies?: ServerCookies | null;
+  /** The NSID option (code, length, data) sent to queries that ask (RFC 5001). */
+  readonly nsid?: Buffer | null;
+  readonly rrl?: ResponseRateLimiter | null;
+  readonly queryLog?: QueryLog | null;
 }
 
 /** Where a question seen before leads: its answer, or (A/AAAA of a steered name) the name whose decisions to look up. */
@@ -34,6 +44,7 @@ const HEADER = 12;
 const OPT_LENGTH = 11;
 /** Without EDNS a UDP message is at most 512 octets (RFC 1035 §2.3.4). */
 const CLASSIC_UDP_LIMIT = 512;
+const BADCOOKIE = Rcode.BADCOOKIE;
 
 export class Responder {
   readonly #store: SnapshotStore;
@@ -46,24 +57,133 @@ export class Responder {
   /** The fast path's index of questions seen in this snapshot; same size limit as the answer cache. */
   readonly questions: QuestionIndex<IndexedQuestion>;
 
+  readonly #cookies: ServerCookies | null;
+  readonly #nsid: Buffer | null;
+  readonly #rrl: ResponseRateLimiter | null;
+  readonly #queryLog: QueryLog | null;
+  readonly #addresses = new ClientAddressReader();
+  readonly #watching: boolean;
+
   constructor(store: SnapshotStore, options: ResponderOptions) {
     this.#store = store;
     this.#options = options;
+    this.#cookies = options.cookies ?? null;
+    this.#nsid = options.nsid ?? null;
+    this.#rrl = options.rrl ?? null;
+    this.#queryLog = options.queryLog ?? null;
+    this.#watching = this.#rrl !== null || this.#queryLog !== null;
     this.cache = new AnswerCache(options.cacheMaxEntries);
     this.decisions = new DecisionCache<EncodedResponse>(options.cacheMaxEntries);
     this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries);
+  }
+
+  /** The protection parts in use (null when off), for their counters. */
+  get protection(): { readonly cookies: ServerCookies | null; readonly rrl: ResponseRateLimiter | null; readonly queryLog: QueryLog | null } {
+    return { cookies: this.#cookies, rrl: this.#rrl, queryLog: this.#queryLog };
+  }
+
+  /** Writes out what the query log holds and closes it. */
+  async close(): Promise<void> {
+    await this.#queryLog?.close();
   }
 
   /**
    * The response to `packet`, or null when it must be dropped. `source` is the address the
    * query came from: the client's location when the query has no usable ECS option.
    */
-  respond(packet: Buffer, transport: Transport, source: string): Buffer | null {
+  respond(packet: Buffer, transport: Transport, source: string, port = 0): Buffer | null {
     const started = performance.now();
+    // Rate limiting and the query log look at each answer; without them, one test.
+    if (this.#watching) return this.#respondWatched(packet, transport, source, port, started);
     const out = this.#fromQuestionIndex(packet, transport, source) ?? this.#respond(packet, transport, source);
     if (out === null) this.stats.dropped++;
     else this.stats.record(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), (performance.now() - started) * 1000);
     return out;
+  }
+
+  /** respond() with rate limiting, the query log, or both. */
+  #respondWatched(packet: Buffer, transport: Transport, source: string, port: number, started: number): Buffer | null {
+    this.#cookieVerdict = CookieVerdict.NONE;
+    this.#rrlAction = RrlAction.PASS;
+    this.#lastDecision = null;
+    let out = this.#fromQuestionIndex(packet, transport, source) ?? this.#respond(packet, transport, source);
+    if (out === null) this.stats.dropped++;
+    else {
+      this.stats.record(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), (performance.now() - started) * 1000);
+      // TCP is never limited: a TCP client has shown that its address is its own.
+      if (this.#rrl !== null && transport === 'udp') out = this.#limit(out, source, started);
+    }
+    if (this.#queryLog !== null && this.#queryLog.sampled()) {
+      this.#queryLog.add(packet, out, out === null ? 0 : (out[3]! & 0x0f) | (this.#lastExtended << 4), transport, source, port, (performance.now() - started) * 1000, this.#lastDecision, this.#rrlAction, this.#cookieVerdict);
+    }
+    return out;
+  }
+
+  /** What the cookie of the query being answered said (set by #extraOptions; reset only when someone reads it). */
+  #cookieVerdict: CookieVerdict = CookieVerdict.NONE;
+  /** What rate limiting did to the answer being sent (set by #limit). */
+  #rrlAction: RrlAction = RrlAction.PASS;
+  /** The last steering decision made or reused for the query being answered, for the query log. */
+  #lastDecision: Decision | null = null;
+  /** The DO bit of the query whose cookie #extraOptions judged, for a BADCOOKIE answer to it. */
+  #cookieDnssecOk = false;
+
+  /**
+   * Response rate limiting (src/protect/rrl.ts) of one UDP answer: the answer, null to drop
+   * it, or what a slip sends instead: BADCOOKIE with a fresh cookie to a client that sent a
+   * cookie (it retries with it, and a valid cookie is never limited, as in Knot and BIND), else the
+   * answer truncated to its question, with TC=1, so the client retries over TCP.
+   */
+  #limit(out: Buffer, source: string, nowMs: number): Buffer | null {
+    if (this.#cookieVerdict === CookieVerdict.VALID) return out;
+    const address = this.#addresses.read(source);
+    if (address === null) return out;
+    const questionEnd = questionEndOf(out);
+    const rcode = out[3]! & 0x0f;
+    let kind: ResponseKind = ResponseKind.ERROR;
+    let nameHash = 0;
+    if (questionEnd > HEADER && rcode === Rcode.NOERROR) {
+      const answers = (out[6]! << 8) | out[7]!;
+      const authoritative = (out[2]! & 0x04) !== 0;
+      const qtype = (out[questionEnd - 4]! << 8) | out[questionEnd - 3]!;
+      if (answers > 0) {
+        kind = ResponseKind.POSITIVE;
+        nameHash = hashWireName(out, HEADER, questionEnd - 4, qtype);
+      } else if (authoritative) {
+        kind = ResponseKind.NODATA;
+        nameHash = hashWireName(out, HEADER, questionEnd - 4, 0);
+      } else {
+        kind = ResponseKind.REFERRAL;
+        nameHash = hashText(this.#lastZone);
+      }
+    } else if (questionEnd > HEADER && rcode === Rcode.NXDOMAIN) {
+      kind = ResponseKind.NXDOMAIN;
+      nameHash = hashText(this.#lastZone);
+    }
+    const action = this.#rrl!.account(address, kind, nameHash, nowMs);
+    this.#rrlAction = action;
+    if (action === RrlAction.PASS) return out;
+    if (action === RrlAction.DROP) return null;
+    if (this.#cookieVerdict !== CookieVerdict.NONE) return this.#badCookie(out, questionEnd);
+    const slip = Buffer.from(out.subarray(0, questionEnd));
+    slip[2] = slip[2]! | 0x02;
+    slip.fill(0, 6, 12);
+    return slip;
+  }
+
+  /** BADCOOKIE (RFC 7873 §5.2.3): header and question of `out`, OPT with the fresh cookie #finish made. */
+  #badCookie(out: Buffer, questionEnd: number): Buffer {
+    const b = Buffer.allocUnsafe(questionEnd + OPT_LENGTH + RESPONSE_COOKIE_OPTION_LENGTH);
+    out.copy(b, 0, 0, questionEnd);
+    b[2] = b[2]! & ~0x02;
+    b[3] = (b[3]! & 0xf0) | (BADCOOKIE & 0x0f);
+    b.fill(0, 6, 10);
+    writeUint16(b, 10, 1);
+    this.#lastExtended = BADCOOKIE >> 4;
+    writeOpt(b, questionEnd, this.#options.udpPayloadSize, BADCOOKIE >> 4, this.#cookieDnssecOk);
+    writeUint16(b, questionEnd + 9, RESPONSE_COOKIE_OPTION_LENGTH);
+    writeCookieOption(b, questionEnd + OPT_LENGTH, this.#cookies!.response);
+    return b;
   }
 
   /** Zone and type of the query being answered, for the counters (set by #respond). */
@@ -119,7 +239,7 @@ export class Responder {
     this.#lastZone = encoded.zone;
     this.#lastQtype = (packet[questionEnd - 4]! << 8) | packet[questionEnd - 3]!;
     this.#lastExtended = 0;
-    return this.#finish(packet, questionEnd, edns, encoded, transport, ecs, echoedScope(ecs, scope, indexed.steered !== null));
+    return this.#finish(packet, questionEnd, edns, encoded, transport, source, ecs, echoedScope(ecs, scope, indexed.steered !== null));
   }
 
   /** Whether the query being answered was found in the question index (set by #fromQuestionIndex). */
@@ -203,7 +323,7 @@ export class Responder {
       else if (!clientSpecific) this.questions.set(packet, transport, { steered: null, answer: encoded });
     }
     this.#lastZone = encoded.zone;
-    return this.#finish(packet, q.questionEnd, q.edns, encoded, transport, ecs, echoedScope(ecs, scope, clientSpecific));
+    return this.#finish(packet, q.questionEnd, q.edns, encoded, transport, source, ecs, echoedScope(ecs, scope, clientSpecific));
   }
 
   // The client of the query being answered (set by #respond). Kept in fields rather than
@@ -241,12 +361,23 @@ export class Responder {
   }
 
   #countDecision(name: SteeredName, d: Decision): void {
+    this.#lastDecision = d;
     this.stats.recordAnswer(d.targets);
     if (d.allDown) this.stats.recordFailOpen(name.key, name.whenAllDown.action);
   }
 
-  #finish(packet: Buffer, questionEnd: number, edns: EdnsInfo | null, encoded: EncodedResponse, transport: Transport, ecs: ClientSubnet | null, scope: number): Buffer {
-    const optLen = edns ? OPT_LENGTH + (ecs ? clientSubnetOptionLength(ecs) : 0) : 0;
+  #finish(packet: Buffer, questionEnd: number, edns: EdnsInfo | null, encoded: EncodedResponse, transport: Transport, source: string, ecs: ClientSubnet | null, scope: number): Buffer {
+    let optLen = 0;
+    let extraLen = 0;
+    if (edns) {
+      optLen = OPT_LENGTH + (ecs ? clientSubnetOptionLength(ecs) : 0);
+      // A query with neither a COOKIE nor an NSID option costs one test here (and #finish stays small enough to inline).
+      if (edns.cookieAt >= 0 || edns.nsid) {
+        extraLen = this.#extraOptions(packet, edns, source);
+        if (extraLen < 0) return this.#errorResponse(packet, Rcode.FORMERR, questionEnd, edns);
+        optLen += extraLen;
+      }
+    }
     const limit = transport === 'tcp' ? 65535 : edns ? Math.min(edns.udpSize, this.#options.udpPayloadSize) : CLASSIC_UDP_LIMIT;
     let bodyLen = encoded.bytes.length;
     let truncated = false;
@@ -276,14 +407,54 @@ export class Responder {
     if (additionalCount >= 0) writeUint16(out, 10, additionalCount);
     if (edns) {
       writeOpt(out, bodyLen, this.#options.udpPayloadSize, 0, edns.dnssecOk);
-      // RFC 7871 §7.2.1: echo ECS with the scope the answer is valid for.
-      if (ecs) {
+      if (optLen > OPT_LENGTH) {
         writeUint16(out, bodyLen + 9, optLen - OPT_LENGTH);
-        writeClientSubnetOption(out, bodyLen + OPT_LENGTH, ecs, scope);
+        // RFC 7871 §7.2.1: echo ECS with the scope the answer is valid for.
+        if (ecs) writeClientSubnetOption(out, bodyLen + OPT_LENGTH, ecs, scope);
+        if (extraLen > 0) this.#writeExtraOptions(out, bodyLen + optLen - extraLen);
       }
       writeUint16(out, 10, ((out[10]! << 8) | out[11]!) + 1);
     }
     return out;
+  }
+
+  // Which options #extraOptions said the answer carries, for #writeExtraOptions.
+  #withCookie = false;
+  #withNsid = false;
+
+  /**
+   * Judges the query's COOKIE option and NSID request: the length of the options the answer
+   * gets for them (0 when the features are off), or -1 when the COOKIE option has a length no
+   * cookie has, which is a malformed query (RFC 7873 §5.2.2: FORMERR).
+   */
+  #extraOptions(packet: Buffer, edns: EdnsInfo, source: string): number {
+    let length = 0;
+    this.#withCookie = false;
+    this.#withNsid = false;
+    if (edns.cookieAt >= 0 && this.#cookies !== null) {
+      if (!cookieLengthIsValid(edns.cookieLength)) {
+        this.#lastExtended = 0;
+        return -1;
+      }
+      const address = this.#addresses.read(source);
+      if (address !== null) {
+        this.#cookieVerdict = this.#cookies.check(packet, edns.cookieAt, edns.cookieLength, address);
+        this.#cookieDnssecOk = edns.dnssecOk;
+        this.#withCookie = true;
+        length += RESPONSE_COOKIE_OPTION_LENGTH;
+      }
+    }
+    if (edns.nsid && this.#nsid !== null) {
+      this.#withNsid = true;
+      length += this.#nsid.length;
+    }
+    return length;
+  }
+
+  /** Writes the options #extraOptions counted, at `at`. */
+  #writeExtraOptions(out: Buffer, at: number): void {
+    if (this.#withCookie) at = writeCookieOption(out, at, this.#cookies!.response);
+    if (this.#withNsid) out.set(this.#nsid!, at);
   }
 
   /** FORMERR, NOTIMP, BADVERS…: the header, the question when it could be read, and OPT when the query had one. */
@@ -357,6 +528,22 @@ function writeOpt(out: Buffer, at: number, udpSize: number, extendedRcode: numbe
   out[at + 8] = 0;
   out[at + 9] = 0;
   out[at + 10] = 0;
+}
+
+/** Where the question of an answer we built ends: our answers echo it uncompressed, or have none (QDCOUNT 0). */
+function questionEndOf(out: Buffer): number {
+  if (out[4] === 0 && out[5] === 0) return HEADER;
+  let pos = HEADER;
+  while (pos < out.length && out[pos] !== 0) pos += out[pos]! + 1;
+  return pos + 5;
+}
+
+/** The COOKIE option (RFC 7873 §4): code, length, then the client and server cookie; returns the offset after it. */
+function writeCookieOption(out: Buffer, at: number, cookie: Buffer): number {
+  writeUint16(out, at, COOKIE_OPTION);
+  writeUint16(out, at + 2, RESPONSE_COOKIE_LENGTH);
+  out.set(cookie, at + 4);
+  return at + 4 + RESPONSE_COOKIE_LENGTH;
 }
 
 /** Big-endian, without Buffer#writeUInt16BE's range checks (the offsets here are in bounds by construction). */

@@ -19,6 +19,12 @@ export interface MetricsSources {
   /** null when nothing is probed: the health metrics are then left out. */
   readonly health: HealthMonitor | null;
   readonly snapshotVersion: () => number;
+  /** Internet-facing protection (Responder.protection): each part's counters, when it is on. */
+  readonly protection?: {
+    readonly cookies: { readonly clientOnly: number; readonly valid: number; readonly invalid: number } | null;
+    readonly rrl: { readonly passed: number; readonly dropped: number; readonly slipped: number } | null;
+    readonly queryLog: { readonly written: number; readonly dropped: number } | null;
+  };
 }
 
 export interface MetricsRegistryOptions {
@@ -68,6 +74,28 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
     });
     gauge('meridian_health_probe_rtt_seconds', 'smoothed probe round-trip time (EWMA), once a probe has answered', ['target'], (set) => {
       for (const [key, { health: h }] of health.states()) if (h.rttMs !== null) set({ target: key }, h.rttMs / 1000);
+    });
+  }
+
+  const { cookies, rrl, queryLog } = src.protection ?? { cookies: null, rrl: null, queryLog: null };
+  if (cookies !== null) {
+    counter('meridian_dns_cookies_total', 'queries with a DNS cookie, by what it was (RFC 7873)', ['cookie'], (set) => {
+      set({ cookie: 'client_only' }, cookies.clientOnly);
+      set({ cookie: 'valid' }, cookies.valid);
+      set({ cookie: 'invalid' }, cookies.invalid);
+    });
+  }
+  if (rrl !== null) {
+    counter('meridian_rrl_responses_total', 'UDP answers counted by response rate limiting, by what it did (sent, dropped, sent truncated or BADCOOKIE)', ['action'], (set) => {
+      set({ action: 'pass' }, rrl.passed);
+      set({ action: 'drop' }, rrl.dropped);
+      set({ action: 'slip' }, rrl.slipped);
+    });
+  }
+  if (queryLog !== null) {
+    counter('meridian_query_log_lines_total', 'query log lines written, and dropped because the sink was behind or failing', ['outcome'], (set) => {
+      set({ outcome: 'written' }, queryLog.written);
+      set({ outcome: 'dropped' }, queryLog.dropped);
     });
   }
 

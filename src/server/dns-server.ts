@@ -9,6 +9,7 @@ import { formatListenAddress, isWildcardHost, type ListenAddress } from './liste
 import { TcpConnectionTable } from './tcp-connections.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener } from './udp-listener.js';
+import { createProtection } from '../protect/protection.js';
 
 export interface BoundAddress {
   readonly host: string;
@@ -28,7 +29,7 @@ const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 
 /** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger): { responder: Responder; server: DnsServer } {
-  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries });
+  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log) });
   const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs };
   return { responder, server: new DnsServer(responder, options, log) };
 }
@@ -112,6 +113,7 @@ export class DnsServer {
     const all = [...this.#endpoints.values()];
     this.#endpoints.clear();
     await Promise.all(all.flatMap((e) => [e.udp.close(), e.tcp.close()]));
+    await this.#responder.close();
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {

@@ -82,7 +82,7 @@ export class TcpListener {
   #answer(socket: net.Socket, packet: Buffer): void {
     let out: Buffer | null;
     try {
-      out = this.#responder.respond(packet, 'tcp', socket.remoteAddress ?? '');
+      out = this.#responder.respond(packet, 'tcp', socket.remoteAddress ?? '', socket.remotePort ?? 0);
     } catch (err) {
       this.#log.error({ err, client: socket.remoteAddress }, 'failed to answer a TCP query');
       socket.destroy();

@@ -30,7 +30,7 @@ export class UdpListener {
   #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     let out: Buffer | null;
     try {
-      out = this.#responder.respond(msg, 'udp', rinfo.address);
+      out = this.#responder.respond(msg, 'udp', rinfo.address, rinfo.port);
     } catch (err) {
       // A bug must cost one answer, never the process.
       this.#log.error({ err, client: rinfo.address }, 'failed to answer a UDP query');

@@ -88,6 +88,8 @@ export interface KnotOptions {
   readonly identity?: string;
   /** How long to wait for knotd to answer a SOA query for every zone. */
   readonly startTimeoutMs?: number;
+  /** Turn on Knot's DNS cookies module (RFC 7873/9018) with this secret (32 hex digits). */
+  readonly cookieSecret?: string;
 }
 
 export interface RunningKnot {
@@ -144,9 +146,11 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
     '  - target: stderr',
     '    any: info',
     '',
+    ...(opts.cookieSecret === undefined ? [] : ['mod-cookies:', '  - id: cookies', `    secret: 0x${opts.cookieSecret}`, '']),
     'template:',
     '  - id: default',
     `    storage: ${yamlString(path.join(dir, 'db'))}`,
+    ...(opts.cookieSecret === undefined ? [] : ['    global-module: mod-cookies/cookies']),
     // Read the zone files as they are: never write them back, keep no journal, no signing.
     '    zonefile-sync: -1',
     '    zonefile-load: whole',

@@ -1,0 +1,45 @@
+/**
+ * Builds the data plane's Internet-facing protection from `dns` config: each part null when
+ * off, so the responder pays one test per query for it.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { ErrorCode, GslbError } from '../errors.js';
+import { QueryLog } from '../log/query-log.js';
+import { generateSecret, parseSecret, ServerCookies } from './cookies.js';
+import { nsidOption } from './nsid.js';
+import { ResponseRateLimiter } from './rrl.js';
+
+export interface Protection {
+  readonly cookies: ServerCookies | null;
+  readonly nsid: Buffer | null;
+  readonly rrl: ResponseRateLimiter | null;
+  readonly queryLog: QueryLog | null;
+}
+
+export function createProtection(dns: Config['dns'], log: Logger): Protection {
+  const c = dns.cookies;
+  if (c.enabled && c.secret === null) throw new GslbError(ErrorCode.CONFIG_INVALID, 'dns.cookies.secret: missing (withCookieSecret fills it before the data plane starts)');
+  const cookies = c.enabled ? new ServerCookies({ secret: parseSecret(c.secret!), previous: c.previousSecret === null ? null : parseSecret(c.previousSecret) }) : null;
+  const rrl = dns.rrl.enabled ? new ResponseRateLimiter(dns.rrl) : null;
+  let queryLog: QueryLog | null = null;
+  if (dns.queryLog.path !== null && dns.queryLog.sample > 0) {
+    try {
+      queryLog = new QueryLog({ ...dns.queryLog, path: dns.queryLog.path }, log);
+    } catch (err) {
+      throw new GslbError(ErrorCode.CONFIG_INVALID, `dns.queryLog.path: cannot open ${dns.queryLog.path}: ${(err as Error).message}`);
+    }
+  }
+  return { cookies, nsid: nsidOption(dns.nsid), rrl, queryLog };
+}
+
+/**
+ * The config with a random cookie secret when cookies are on without one. Called once by the
+ * process that starts the DNS workers, so they all share it: a cookie one worker hands out
+ * is valid at every other.
+ */
+export function withCookieSecret(config: Config): Config {
+  if (!config.dns.cookies.enabled || config.dns.cookies.secret !== null) return config;
+  const dns = { ...config.dns, cookies: Object.freeze({ ...config.dns.cookies, secret: generateSecret() }) };
+  return Object.freeze({ ...config, dns: Object.freeze(dns) });
+}
