@@ -2,7 +2,7 @@
  * The admin HTTP API (issue #5): fastify on its own listener, JSON under /v1, OpenAPI at
  * /openapi.json, Prometheus text at /metrics. Bearer tokens, read-only or read-write.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import type { HealthMonitor } from '../health/health-monitor.js';
@@ -57,7 +57,8 @@ const ANONYMOUS: ApiToken = { name: 'anonymous (no tokens configured)', access: 
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'admin' }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // per-request lines off (LogController: the top-level option is deprecated, FSTDEP023)
+    logController: new LogController({ disableRequestLogging: true }),
     // removeAdditional off: a field the schema does not know is a 400, never silently dropped.
     ajv: { customOptions: { allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false } },
   });
