@@ -1,6 +1,14 @@
 import { type ErrorObject, type ValidateFunction } from 'ajv';
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { ProblemList } from '../zone/problem-list.js';
 import type { FileProblem } from '../zone/record.js';
+
+/**
+ * Deepest nesting of maps and sequences a file may have. Real files stay under 20; the
+ * limit keeps the recursive steps after parsing (toJS, structuredClone, schema validation,
+ * chain checks) far from the stack limit.
+ */
+export const MAX_YAML_DEPTH = 64;
 
 /** A parsed YAML/JSON file that can tell the line of any JSON pointer inside it. */
 export interface YamlSource {
@@ -14,12 +22,26 @@ export interface YamlSource {
 export function parseYamlSource(text: string, file: string): YamlSource {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const problems: FileProblem[] = doc.errors.map((e) => ({
-    file,
-    line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line,
-    message: e.message.split('\n')[0]!,
-    severity: 'error',
-  }));
+  const list = new ProblemList(file);
+  for (const e of doc.errors) {
+    // the parser catches its own stack overflow on very deep flow collections and reports it as is
+    const message = e.message.startsWith('Maximum call stack') ? `nested too deeply (more than ${MAX_YAML_DEPTH} levels are refused)` : e.message.split('\n')[0]!;
+    list.addAt(file, () => e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, message);
+  }
+  let value: unknown;
+  if (list.size === 0) {
+    const deep = tooDeep(doc.contents);
+    if (deep !== null) list.addAt(file, () => (deep.range ? lines.linePos(deep.range[0]).line : 1), `nested more than ${MAX_YAML_DEPTH} levels deep`);
+  }
+  if (list.size === 0) {
+    try {
+      // yaml refuses an alias bomb (aliases expanding to millions of nodes) by throwing
+      value = doc.toJS() ?? {};
+    } catch (err) {
+      list.add({ file, line: 0, message: `cannot be read: ${(err as Error).message}`, severity: 'error' });
+    }
+  }
+  const problems = list.toArray();
   // The line of the deepest key (or sequence item) on the path that exists: a field's own line.
   const lineOf = (pointer: string | readonly (string | number)[]): number => {
     const keys = typeof pointer === 'string' ? pointerKeys(pointer) : pointer;
@@ -40,7 +62,25 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     }
     return line;
   };
-  return { value: problems.length > 0 ? undefined : (doc.toJS() ?? {}), lineOf, problems };
+  return { value: problems.length > 0 ? undefined : value, lineOf, problems };
+}
+
+/** The first collection nested deeper than MAX_YAML_DEPTH, found without recursion; null if none. */
+function tooDeep(root: unknown): { range?: [number, number, number] | null } | null {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (!isCollection(node)) continue;
+    if (depth > MAX_YAML_DEPTH) return node;
+    for (const item of node.items) {
+      if (isPair(item)) {
+        stack.push([item.key, depth + 1], [item.value, depth + 1]);
+      } else if (!isAlias(item)) {
+        stack.push([item, depth + 1]);
+      }
+    }
+  }
+  return null;
 }
 
 function pointerKeys(pointer: string): (string | number)[] {
@@ -59,27 +99,52 @@ export function fieldName(pointer: string, extra?: string): string {
   return base === '' ? extra : `${base}.${extra}`;
 }
 
-/** Schema errors as file:line problems naming the field. */
-export function schemaProblems(validate: ValidateFunction, source: YamlSource, file: string): FileProblem[] {
-  return (validate.errors ?? []).filter(usefulError).map((e) => ({
-    file,
-    line: source.lineOf(e.instancePath),
-    message: describeSchemaError(e),
-    severity: 'error' as const,
-  }));
+/**
+ * Schema errors as file:line problems naming the field, capped (MAX_PROBLEMS_PER_FILE): the
+ * line is looked up only for the kept ones. `hints` put a pattern (by its source) in words.
+ */
+export function schemaProblems(validate: ValidateFunction, source: YamlSource, file: string, hints: PatternHints = {}): FileProblem[] {
+  const list = new ProblemList(file);
+  // a bad key fails propertyNames and additionalProperties: report it once, on the key's line
+  const badKeys = new Set<string>();
+  for (const e of validate.errors ?? []) {
+    if (!usefulError(e)) continue;
+    const key = badKey(e);
+    if (key !== undefined) {
+      const id = `${e.instancePath}/${key}`;
+      if (badKeys.has(id)) continue;
+      badKeys.add(id);
+    }
+    const at = key === undefined ? e.instancePath : [...pointerKeys(e.instancePath), key];
+    list.addAt(file, () => source.lineOf(at), describeSchemaError(e, hints));
+  }
+  return list.toArray();
 }
 
-export function describeSchemaError(e: ErrorObject): string {
+/** Words for a pattern, by the pattern's source: `{ [ID_PATTERN]: 'an id is …' }`. */
+export type PatternHints = Readonly<Record<string, string>>;
+
+/** The object key an error is about (an unknown or ill-formed key), if any. */
+function badKey(e: ErrorObject): string | undefined {
+  if (e.keyword === 'additionalProperties') return (e.params as { additionalProperty: string }).additionalProperty;
+  return e.propertyName;
+}
+
+export function describeSchemaError(e: ErrorObject, hints: PatternHints = {}): string {
   if (e.keyword === 'additionalProperties') {
     return `${fieldName(e.instancePath, (e.params as { additionalProperty: string }).additionalProperty)}: unknown field`;
   }
   if (e.keyword === 'required') {
     return `${fieldName(e.instancePath, (e.params as { missingProperty: string }).missingProperty)}: is required`;
   }
-  return `${fieldName(e.instancePath)}: ${e.message ?? 'is invalid'}`;
+  const hint = e.keyword === 'pattern' ? hints[(e.params as { pattern: string }).pattern] : undefined;
+  // an error inside propertyNames is about the key itself (ajv names it in propertyName)
+  if (e.propertyName !== undefined) return `${fieldName(e.instancePath, e.propertyName)}: invalid key "${e.propertyName}": ${hint ?? e.message ?? 'is invalid'}`;
+  return `${fieldName(e.instancePath)}: ${hint ?? e.message ?? 'is invalid'}`;
 }
 
 /** anyOf/oneOf produce one error per branch plus a summary; keep the summary's branches short. */
 function usefulError(e: ErrorObject): boolean {
-  return e.keyword !== 'if';
+  // propertyNames also reports the key's own error, which names it
+  return e.keyword !== 'if' && e.keyword !== 'propertyNames';
 }
