@@ -1,5 +1,5 @@
 import { type ErrorObject, type ValidateFunction } from 'ajv';
-import { isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { ProblemList } from '../zone/problem-list.js';
 import type { FileProblem } from '../zone/record.js';
 
@@ -22,26 +22,6 @@ export interface YamlSource {
 export function parseYamlSource(text: string, file: string): YamlSource {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const list = new ProblemList(file);
-  for (const e of doc.errors) {
-    // the parser catches its own stack overflow on very deep flow collections and reports it as is
-    const message = e.message.startsWith('Maximum call stack') ? `nested too deeply (more than ${MAX_YAML_DEPTH} levels are refused)` : e.message.split('\n')[0]!;
-    list.addAt(file, () => e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, message);
-  }
-  let value: unknown;
-  if (list.size === 0) {
-    const deep = tooDeep(doc.contents);
-    if (deep !== null) list.addAt(file, () => (deep.range ? lines.linePos(deep.range[0]).line : 1), `nested more than ${MAX_YAML_DEPTH} levels deep`);
-  }
-  if (list.size === 0) {
-    try {
-      // yaml refuses an alias bomb (aliases expanding to millions of nodes) by throwing
-      value = doc.toJS() ?? {};
-    } catch (err) {
-      list.add({ file, line: 0, message: `cannot be read: ${(err as Error).message}`, severity: 'error' });
-    }
-  }
-  const problems = list.toArray();
   // The line of the deepest key (or sequence item) on the path that exists: a field's own line.
   const lineOf = (pointer: string | readonly (string | number)[]): number => {
     const keys = typeof pointer === 'string' ? pointerKeys(pointer) : pointer;
@@ -62,23 +42,45 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     }
     return line;
   };
+  const list = new ProblemList(file);
+  const tooDeepMessage = `nested more than ${MAX_YAML_DEPTH} levels deep`;
+  for (const e of doc.errors) {
+    // the parser catches its own stack overflow on very deep flow collections and reports it as is
+    const message = e.message.startsWith('Maximum call stack') ? tooDeepMessage : e.message.split('\n')[0]!;
+    list.addAt(file, () => e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, message);
+  }
+  let value: unknown;
+  if (list.size === 0) {
+    try {
+      // yaml refuses an alias bomb (aliases expanding to millions of nodes) by throwing
+      value = doc.toJS() ?? {};
+    } catch (err) {
+      list.add({ file, line: 0, message: err instanceof RangeError ? tooDeepMessage : `cannot be read: ${(err as Error).message}`, severity: 'error' });
+    }
+  }
+  if (list.size === 0) {
+    // on the value, not the document: aliases can nest a shallow-looking document deeply
+    const deep = pathTooDeep(value);
+    if (deep !== null) list.addAt(file, () => lineOf(deep), tooDeepMessage);
+  }
+  const problems = list.toArray();
   return { value: problems.length > 0 ? undefined : value, lineOf, problems };
 }
 
-/** The first collection nested deeper than MAX_YAML_DEPTH, found without recursion; null if none. */
-function tooDeep(root: unknown): { range?: [number, number, number] | null } | null {
-  const stack: Array<[unknown, number]> = [[root, 1]];
+/** The path to the first value nested deeper than MAX_YAML_DEPTH, found without recursion; null if none. */
+function pathTooDeep(root: unknown): (string | number)[] | null {
+  interface Step { readonly value: unknown; readonly depth: number; readonly key: string | number; readonly parent: Step | null }
+  const stack: Step[] = [{ value: root, depth: 0, key: '', parent: null }];
   while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (!isCollection(node)) continue;
-    if (depth > MAX_YAML_DEPTH) return node;
-    for (const item of node.items) {
-      if (isPair(item)) {
-        stack.push([item.key, depth + 1], [item.value, depth + 1]);
-      } else if (!isAlias(item)) {
-        stack.push([item, depth + 1]);
-      }
+    const step = stack.pop()!;
+    if (typeof step.value !== 'object' || step.value === null) continue;
+    if (step.depth > MAX_YAML_DEPTH) {
+      const path: (string | number)[] = [];
+      for (let s: Step | null = step; s !== null && s.parent !== null; s = s.parent) path.unshift(s.key);
+      return path;
     }
+    const entries: Iterable<[string | number, unknown]> = Array.isArray(step.value) ? step.value.entries() : Object.entries(step.value);
+    for (const [key, value] of entries) stack.push({ value, depth: step.depth + 1, key, parent: step });
   }
   return null;
 }
@@ -95,8 +97,13 @@ function pointerKeys(pointer: string): (string | number)[] {
 /** Field path for messages: "/names/www/ttl" → "names.www.ttl". */
 export function fieldName(pointer: string, extra?: string): string {
   const base = pointer === '' ? '' : pointer.slice(1).replace(/\//g, '.');
-  if (extra === undefined) return base === '' ? '(top level)' : base;
-  return base === '' ? extra : `${base}.${extra}`;
+  if (extra === undefined) return base === '' ? '(top level)' : printable(base);
+  return printable(base === '' ? extra : `${base}.${extra}`);
+}
+
+/** A key may hold a newline or other control character: escape it, so a problem stays one line. */
+function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 /**
@@ -139,7 +146,7 @@ export function describeSchemaError(e: ErrorObject, hints: PatternHints = {}): s
   }
   const hint = e.keyword === 'pattern' ? hints[(e.params as { pattern: string }).pattern] : undefined;
   // an error inside propertyNames is about the key itself (ajv names it in propertyName)
-  if (e.propertyName !== undefined) return `${fieldName(e.instancePath, e.propertyName)}: invalid key "${e.propertyName}": ${hint ?? e.message ?? 'is invalid'}`;
+  if (e.propertyName !== undefined) return `${fieldName(e.instancePath, e.propertyName)}: invalid key ${printable(JSON.stringify(e.propertyName))}: ${hint ?? e.message ?? 'is invalid'}`;
   return `${fieldName(e.instancePath)}: ${hint ?? e.message ?? 'is invalid'}`;
 }
 
