@@ -28,14 +28,17 @@ export class ProblemList {
 
   add(p: FileProblem): void {
     if (this.#kept.length < MAX_PROBLEMS_PER_FILE) this.#kept.push(p);
-    else if (p.severity === 'error') this.#moreErrors++;
-    else this.#moreWarnings++;
+    else this.#count(p.severity);
   }
 
   /** Adds a problem whose line is only looked up if it is kept. */
   addAt(file: string, line: () => number, message: string, severity: FileProblem['severity'] = 'error'): void {
     if (this.#kept.length < MAX_PROBLEMS_PER_FILE) this.#kept.push({ file, line: line(), message, severity });
-    else if (severity === 'error') this.#moreErrors++;
+    else this.#count(severity);
+  }
+
+  #count(severity: FileProblem['severity']): void {
+    if (severity === 'error') this.#moreErrors++;
     else this.#moreWarnings++;
   }
 

@@ -47,7 +47,7 @@ const HOSTILE: Record<string, { text: string | null; line: number; message: RegE
     line: 0,
     message: /… and 900 more problems not listed \(900 errors; 1000 in all; only the first 100 of a file are kept\)/,
   },
-  huge: { text: null, line: 0, message: /bytes is over the 8388608-byte limit for a policy file/ },
+  huge: { text: null, line: 0, message: /bytes is over the 4194304-byte limit for a policy file/ },
 };
 
 const names = Object.keys(HOSTILE);
@@ -57,7 +57,7 @@ const policyFile = (dir: string, zone: string): string => path.join(dir, `${zone
 function writeBad(dir: string, zone: string): void {
   const { text } = HOSTILE[zone]!;
   if (text !== null) fs.writeFileSync(policyFile(dir, zone), text);
-  else fs.truncateSync(policyFile(dir, zone), 9 * 1024 * 1024); // a file of zeros, over the limit
+  else fs.truncateSync(policyFile(dir, zone), 5 * 1024 * 1024); // a file of zeros, over the limit
 }
 
 /** A zones folder with every hostile zone (good policies) and `ctor.test`, whose ids are Object's own names. */
