@@ -1,5 +1,5 @@
 import { type ErrorObject, type ValidateFunction } from 'ajv';
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { ProblemList } from '../zone/problem-list.js';
 import type { FileProblem } from '../zone/record.js';
 
@@ -21,7 +21,9 @@ export interface YamlSource {
 
 export function parseYamlSource(text: string, file: string): YamlSource {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // yaml's own duplicate-key check compares each key with every other of its map: 40,000
+  // targets took 85 s of a blocked reload. duplicateKeys below does it with a Set.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   // The line of the deepest key (or sequence item) on the path that exists: a field's own line.
   const lineOf = (pointer: string | readonly (string | number)[]): number => {
     const keys = typeof pointer === 'string' ? pointerKeys(pointer) : pointer;
@@ -49,6 +51,11 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     const message = e.message.startsWith('Maximum call stack') ? tooDeepMessage : e.message.split('\n')[0]!;
     list.addAt(file, () => e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, message);
   }
+  if (list.size === 0) {
+    for (const key of duplicateKeys(doc.contents)) {
+      list.addAt(file, () => (key.range ? lines.linePos(key.range[0]).line : 0), `duplicate key ${printable(JSON.stringify(keyText(key)))}`);
+    }
+  }
   let value: unknown;
   if (list.size === 0) {
     try {
@@ -65,6 +72,29 @@ export function parseYamlSource(text: string, file: string): YamlSource {
   }
   const problems = list.toArray();
   return { value: problems.length > 0 ? undefined : value, lineOf, problems };
+}
+
+const keyText = (key: unknown): string => (isScalar(key) ? String(key.value) : String(key));
+
+/** Each key that repeats an earlier key of its map, walking the document without recursion. */
+function duplicateKeys(root: unknown): Node[] {
+  const out: Node[] = [];
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    } else if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const text = keyText(pair.key);
+        if (seen.has(text) && isNode(pair.key)) out.push(pair.key);
+        seen.add(text);
+        stack.push(pair.value);
+      }
+    }
+  }
+  return out;
 }
 
 /** The path to the first value nested deeper than MAX_YAML_DEPTH, found without recursion; null if none. */

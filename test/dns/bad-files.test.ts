@@ -35,7 +35,7 @@ const HOSTILE: Record<string, { text: string | null; line: number; message: RegE
   space: { text: badTarget('"eu west"'), line: 2, message: /targets\.eu west: invalid key "eu west"/ },
   slash: { text: badTarget('"a/b"'), line: 2, message: /targets\.a\/b: invalid key "a\/b"/ },
   proto: { text: badTarget('__proto__'), line: 2, message: /targets\.__proto__: invalid key "__proto__"/ },
-  dup: { text: 'targets:\n  a: { region: eu, ipv4: [192.0.2.10] }\n  a: { region: us, ipv4: [192.0.2.11] }\nnames:\n  www: { policy: [{ all: {} }] }\n', line: 3, message: /unique/ },
+  dup: { text: 'targets:\n  a: { region: eu, ipv4: [192.0.2.10] }\n  a: { region: us, ipv4: [192.0.2.11] }\nnames:\n  www: { policy: [{ all: {} }] }\n', line: 3, message: /duplicate key "a"/ },
   bomb: { text: aliasBomb(), line: 0, message: /alias/ },
   deep: { text: deepPolicy(3000), line: 5, message: /nested more than 64 levels deep/ },
   deeper: { text: deepPolicy(20), line: 5, message: /nested more than 64 levels deep/ },
