@@ -8,7 +8,7 @@
 # Volumes: /app/zones (zone and policy files; writable if the admin API is to edit them),
 # /app/geoip (MMDB files), /app/.meridian-state (health state kept across restarts).
 # deploy/docker-compose.yml runs the same with a health check and a read-only root.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -18,7 +18,7 @@ COPY test ./test
 COPY tools ./tools
 RUN npx tsc -p . && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production MERIDIAN_LISTEN=0.0.0.0:5300
 WORKDIR /app
 COPY --from=build /src/node_modules ./node_modules

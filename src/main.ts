@@ -3,7 +3,7 @@
  * listeners, plus the reload triggers. Everything else receives its dependencies.
  */
 import type { Logger } from 'pino';
-import type { Config } from './config/schema.js';
+import { DEFAULT_HEALTH_STATE_FILE, type Config } from './config/schema.js';
 import { ZoneReloader } from './control/zone-reloader.js';
 import type { Responder } from './dns/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
@@ -26,6 +26,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.js';
 import { makeToken } from './admin/auth.js';
 import { ZoneEditor } from './admin/zone-editor.js';
+import { AuditLog, type AuditOptions } from './admin/audit-log.js';
 import { LatencySamples } from './steer/latency-samples.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { WorkerPool } from './workers/pool.js';
@@ -107,6 +108,10 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
   }
   if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
   const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, decisions: p.responder.decisions, health: p.monitor, snapshotVersion: () => p.store.current.version });
+  const { file, maxBytes, keep } = config.admin.audit;
+  // by default in the folder the server already keeps its state in
+  const auditFile = file === undefined ? path.join(path.dirname(config.health.stateFile ?? DEFAULT_HEALTH_STATE_FILE), 'audit.log') : file;
+  const audit = auditFile === null ? null : openAudit({ file: auditFile, maxBytes, keep });
   const app = await createAdminServer({
     editor: new ZoneEditor(p.zones, () => p.reload(false)),
     zones: p.zones,
@@ -115,6 +120,8 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     samples: p.samples,
     geo: p.geo,
     tokens: config.admin.tokens.map((t) => makeToken(t.name, t.token, t.access)),
+    allowedHosts: config.admin.allowedHosts,
+    audit,
     reload: () => p.reload(true),
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
     answerTotals: () => p.responder.stats.answerTotals(),
@@ -122,6 +129,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     version: VERSION,
     log: p.log,
   });
+  app.addHook('onClose', async () => audit?.close());
   await app.listen({ host: address.host, port: address.port });
   return app;
 }
@@ -148,6 +156,15 @@ function loadFirstZones(zones: ZoneDirectory, log: Logger): LoadOutcome {
   const failed = first.statuses.filter((s) => s.zone === null).map((s) => s.file);
   if (failed.length > 0) log.error({ files: failed }, `${failed.length} zone file(s) did not load and are not served (REFUSED) until fixed; the other zones are`);
   return first;
+}
+
+function openAudit(opts: AuditOptions): AuditLog {
+  const file = path.resolve(opts.file);
+  try {
+    return new AuditLog({ ...opts, file });
+  } catch (err) {
+    throw new GslbError(ErrorCode.CONFIG_INVALID, `admin.audit.file: cannot open ${file}: ${(err as Error).message}`);
+  }
 }
 
 export const VERSION = '0.1.0';

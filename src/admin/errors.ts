@@ -19,3 +19,13 @@ export const notFound = (what: string): AdminError => new AdminError(404, 'GSLB_
 export const conflict = (message: string): AdminError => new AdminError(409, 'GSLB_ERR_API_CONFLICT', message);
 export const stale = (expected: string, actual: string): AdminError =>
   new AdminError(412, 'GSLB_ERR_API_STALE', `If-Match ${expected} does not match the current version ${actual}; read it again and retry`);
+
+/** Codes of the CSRF and DNS-rebinding guard (browser-guard.ts), the same on the admin API and the balancer's admin listener. */
+export const GuardCode = {
+  /** 403: the Host header is not this listener. */
+  HOST: 'GSLB_ERR_API_HOST_NOT_ALLOWED',
+  /** 403: the Origin header is another site. */
+  ORIGIN: 'GSLB_ERR_API_CROSS_ORIGIN',
+  /** 415: a write without a token whose body is not application/json. */
+  CONTENT_TYPE: 'GSLB_ERR_API_CONTENT_TYPE',
+} as const;

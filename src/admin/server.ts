@@ -12,6 +12,8 @@ import type { GeoResolver } from '../geoip/geo-database.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
 import { authenticate, type Access, type ApiToken } from './auth.js';
 import { AdminError } from './errors.js';
+import type { AuditEntry, AuditLog } from './audit-log.js';
+import { BrowserGuard } from './browser-guard.js';
 import type { AnswerTotals } from './answer-window.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { operationRoutes } from './routes/operations.js';
@@ -26,6 +28,8 @@ export interface AdminDeps {
   readonly samples: LatencySamples;
   readonly geo: GeoResolver;
   readonly tokens: readonly ApiToken[];
+  /** Extra Host names a browser may use when there is no token (browser-guard.ts). */
+  readonly allowedHosts: readonly string[];
   /** Re-reads every zone file; true when answers changed. */
   readonly reload: () => boolean;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
@@ -34,6 +38,8 @@ export interface AdminDeps {
   readonly startedAt: Date;
   readonly version: string;
   readonly log: Logger;
+  /** The audit file; null: audit lines go to the log only. */
+  readonly audit: AuditLog | null;
 }
 
 declare module 'fastify' {
@@ -64,7 +70,11 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   });
 
   app.decorateRequest('token', null);
+  const guard = deps.tokens.length === 0 ? new BrowserGuard(deps.allowedHosts) : null;
   app.addHook('onRequest', async (req, reply) => {
+    // Without a token, a browser on this machine must not be able to act for a web page.
+    const refusal = guard?.check(req.raw);
+    if (refusal) throw new AdminError(refusal.status, refusal.code, refusal.message, refusal.field);
     const need = req.routeOptions.config.access ?? 'write';
     if (need === 'public') return;
     // No tokens configured: only allowed on loopback (main.ts refuses otherwise), where the
@@ -117,4 +127,22 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
 /** The token's name, for audit lines. */
 export function actor(req: FastifyRequest): string {
   return req.token?.name ?? 'anonymous';
+}
+
+/**
+ * Records a change the request made: a line in the audit file, written and fsynced, then in
+ * the log. Call it before answering 2xx; when the file cannot take the line it throws, and
+ * the client hears that the change went unrecorded instead of a success.
+ */
+export function audit(deps: Pick<AdminDeps, 'audit' | 'log'>, req: FastifyRequest, entry: Omit<AuditEntry, 'token' | 'remote'>): void {
+  const line: AuditEntry = { token: actor(req), remote: req.ip, ...entry };
+  if (deps.audit !== null) {
+    try {
+      deps.audit.record(line);
+    } catch (err) {
+      deps.log.error({ err, unrecorded: line }, 'admin: the audit line of a change could not be written');
+      throw new AdminError(500, 'GSLB_ERR_API_AUDIT', `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
+    }
+  }
+  deps.log.info({ audit: true, ...line }, `admin: ${entry.change}`);
 }

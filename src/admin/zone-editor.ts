@@ -10,8 +10,9 @@ import { stringify as toYaml } from 'yaml';
 import { RRType, typeFromText, typeToText } from '../dns/constants.js';
 import { isSubdomain, nameKey, nameToText, parseName, type Name } from '../dns/name.js';
 import { compilePolicyText, policyFileFor } from '../steer/policy-file.js';
-import { writeFileAtomic } from '../storage/atomic-write.js';
-import { encodeRdataText, rdataToText } from '../zone/rdata/index.js';
+import { syncDir, writeFileAtomic } from '../storage/atomic-write.js';
+import { encodeRdataText, RdataError, rdataToText } from '../zone/rdata/index.js';
+import { tokenizeText } from '../zone/tokenizer.js';
 import { parseYamlSource } from '../config/yaml-source.js';
 import { formatProblem, type ZoneRecord } from '../zone/record.js';
 import { bumpSerial, serializeZone, zoneRecords } from '../zone/serialize.js';
@@ -123,7 +124,7 @@ export class ZoneEditor {
           op.rdata.forEach((text, j) => {
             let rdata: Buffer;
             try {
-              rdata = encodeRdataText(type, text, zone.origin);
+              rdata = encodeApiRdata(type, text, zone.origin);
             } catch (err) {
               throw badRequest(`${field}rdata[${j}]`, (err as Error).message);
             }
@@ -149,7 +150,7 @@ export class ZoneEditor {
       const records: ZoneRecord[] = [];
       const add = (owner: Name, type: number, ttl: number, text: string, field: string): void => {
         try {
-          records.push({ owner, type, class: 1, ttl, rdata: encodeRdataText(type, text, origin), source: API_SOURCE });
+          records.push({ owner, type, class: 1, ttl, rdata: encodeApiRdata(type, text, origin), source: API_SOURCE });
         } catch (err) {
           throw badRequest(field, (err as Error).message);
         }
@@ -207,17 +208,26 @@ export class ZoneEditor {
     });
   }
 
-  /** Read-modify-write of one part of the policy (targets.<id>, names.<name>, probes.<id>, latency). */
-  patchPolicy(zoneName: string, section: 'targets' | 'names' | 'probes', id: string, value: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
-    const doc = (this.policy(zoneName) ?? { targets: {}, names: {} }) as Record<string, Record<string, unknown> | undefined>;
-    const part = { ...(doc[section] ?? {}) };
+  /** One part of the policy (targets.<id>, names.<name>, probes.<id>), or undefined. */
+  policyEntry(zoneName: string, section: PolicySection, id: string): unknown {
+    const part = sectionOf(this.policy(zoneName), section);
+    // own keys only: "constructor" or "toString" must not find Object.prototype's
+    return Object.hasOwn(part, id) ? part[id] : undefined;
+  }
+
+  /** Read-modify-write of one part of the policy (targets.<id>, names.<name>, probes.<id>). */
+  patchPolicy(zoneName: string, section: PolicySection, id: string, value: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
+    if (RESERVED_KEYS.has(id)) throw badRequest('id', `"${id}" is reserved and cannot name a policy entry`);
+    const doc = (this.policy(zoneName) ?? { targets: {}, names: {} }) as Record<string, unknown>;
+    // A null-prototype copy: any id is a plain own key here, never a prototype or a method.
+    const part: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, sectionOf(doc, section));
     if (value === null) {
-      if (!(id in part)) throw notFound(`${section}.${id} in the policy of ${zoneName}`);
+      if (!Object.hasOwn(part, id)) throw notFound(`${section}.${id} in the policy of ${zoneName}`);
       delete part[id];
     } else {
       part[id] = value;
     }
-    return this.putPolicy(zoneName, { ...doc, [section]: part }, ifMatch);
+    return this.putPolicy(zoneName, { ...doc, [section]: { ...part } }, ifMatch);
   }
 
   /** Validates everything, then writes the policy (if given) and the zone with a bumped serial, then reloads. */
@@ -232,8 +242,15 @@ export class ZoneEditor {
     let compiled;
     if (policy) {
       if (policy.policy !== null) {
+        checkDepth(policy.policy);
         policyText = `# ${NOTE}\n` + toYaml(policy.policy);
-        compiled = compilePolicyText(policyText, policy.file, zone.origin);
+        try {
+          compiled = compilePolicyText(policyText, policy.file, zone.origin);
+        } catch (err) {
+          // The compiler is meant to report problems, not throw; if it throws anyway, the
+          // input is what it could not take: refuse it and keep the file as it was.
+          throw badRequest('policy', `cannot be compiled: ${(err as Error).message}`);
+        }
         rejectProblems(compiled.problems, 'policy');
       }
     } else {
@@ -258,6 +275,43 @@ export class ZoneEditor {
     }
     return { zone: nameToText(zone.origin), serial: after.zone.serial, previousSerial: previous };
   }
+}
+
+export type PolicySection = 'targets' | 'names' | 'probes';
+
+/** Keys that JavaScript objects give a meaning of their own (a YAML or JSON map key `__proto__` sets the prototype). */
+const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__']);
+
+function sectionOf(doc: unknown, section: PolicySection): Record<string, unknown> {
+  const part = doc !== null && typeof doc === 'object' && Object.hasOwn(doc, section) ? (doc as Record<string, unknown>)[section] : undefined;
+  return part !== null && typeof part === 'object' ? (part as Record<string, unknown>) : {};
+}
+
+/** Far deeper than any policy needs (names.<n>.policy[i].failover.groups[j].targets is 7). */
+const MAX_POLICY_DEPTH = 32;
+
+/** Refuses a policy nested deeper than MAX_POLICY_DEPTH, before anything recursive (YAML) meets it. */
+function checkDepth(value: unknown, depth = 0, field = 'policy'): void {
+  if (value === null || typeof value !== 'object') return;
+  if (depth >= MAX_POLICY_DEPTH) throw badRequest(field, `is nested more than ${MAX_POLICY_DEPTH} levels deep`);
+  for (const [k, v] of Object.entries(value)) checkDepth(v, depth + 1, `${field}.${k}`);
+}
+
+/**
+ * An rdata field of the API: one record's RDATA in presentation form (encodeRdataText), with
+ * one more refusal. Unquoted TXT/SPF text with blank space is several character-strings, and
+ * readers join them without the space (RFC 7208 §3.3): `v=spf1 -all` would publish
+ * "v=spf1-all". A field that mixes strings so must quote them.
+ */
+function encodeApiRdata(type: number, text: string, origin: Name): Buffer {
+  const rdata = encodeRdataText(type, text, origin);
+  if (type === RRType.TXT || type === RRType.SPF) {
+    const { tokens } = tokenizeText(text);
+    if (tokens.length > 1 && tokens.some((t) => !t.quoted)) {
+      throw new RdataError(`${typeToText(type)}: unquoted text with blank space makes ${tokens.length} strings, which readers join without the space; quote the whole value ("v=spf1 -all"), or quote each string to mean several ("part one" "part two")`);
+    }
+  }
+  return rdata;
 }
 
 function soaSerial(rdata: Buffer): number {
@@ -305,15 +359,6 @@ function parseType(text: string, field = 'type'): number {
   const t = typeFromText(text);
   if (t === undefined || t === RRType.ANY || t === RRType.OPT || t === RRType.AXFR || t === RRType.IXFR) throw badRequest(field, `"${text}" is not a record type`);
   return t;
-}
-
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function loadsAs(fileName: string, origin: Name): boolean {

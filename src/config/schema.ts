@@ -1,5 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 
+/** The default health.stateFile; its folder is also where the audit file goes by default. */
+export const DEFAULT_HEALTH_STATE_FILE = '.meridian-state/health.json';
+
 /** Every knob with its type, default and bounds (as gdnsd documents them); README lists the same. */
 export const ConfigSchema = Type.Object(
   {
@@ -51,7 +54,7 @@ export const ConfigSchema = Type.Object(
     health: Type.Object(
       {
         stateFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
-          default: '.meridian-state/health.json',
+          default: DEFAULT_HEALTH_STATE_FILE,
           description: 'where health state is kept across restarts (relative to the working folder); null: not kept',
         }),
         startupWaitMs: Type.Integer({ minimum: 0, maximum: 120_000, default: 5_000, description: 'how long start-up waits for the first probe round before serving' }),
@@ -76,6 +79,22 @@ export const ConfigSchema = Type.Object(
             { additionalProperties: false },
           ),
           { default: [] },
+        ),
+        allowedHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_\\[\\]-]+$' }), {
+          default: [],
+          description: 'without a token: Host names besides the listen address (and localhost on loopback) a browser may use',
+        }),
+        audit: Type.Object(
+          {
+            file: Type.Optional(
+              Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+                description: 'JSON lines, one per change, fsynced before the 2xx (relative to the working folder); absent: audit.log beside health.stateFile; null: the log only',
+              }),
+            ),
+            maxBytes: Type.Integer({ minimum: 4096, maximum: 2 ** 40, default: 10 * 1024 * 1024, description: 'rotate when the file would grow past this' }),
+            keep: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'rotated files kept (audit.log.1 …)' }),
+          },
+          { default: {}, additionalProperties: false },
         ),
       },
       { default: {}, additionalProperties: false },

@@ -1,12 +1,14 @@
 /**
  * The balancer's own admin listener, apart from the traffic port: /healthz for the GSLB's
  * balancer probe, /status, /metrics, drain/undrain and reload. Reads are open; changes need
- * the bearer token when one is set, and a token is required off loopback.
+ * the bearer token when one is set, and a token is required off loopback. Without a token,
+ * the admin API's browser guard applies (../admin/browser-guard.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { BrowserGuard } from '../admin/browser-guard.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { isLoopbackHost, parseListenAddress } from '../server/listen-address.js';
 import type { BalancerConfig } from './config.js';
@@ -50,6 +52,16 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
     const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
     return m !== null && timingSafeEqual(digest(m[1]!), expected);
   };
+
+  // Without a token, a browser on this machine must not act for a web page (CSRF, DNS
+  // rebinding). /healthz is left out: a read-only probe target, probed with whatever Host the
+  // DNS tier's policy names.
+  const guard = config.token === null ? new BrowserGuard(config.allowedHosts) : null;
+  app.addHook('onRequest', async (req, reply) => {
+    if (guard === null || req.routeOptions.url === '/healthz') return;
+    const refusal = guard.check(req.raw);
+    if (refusal) return reply.status(refusal.status).send({ error: refusal.code, message: refusal.message, field: refusal.field });
+  });
 
   app.get('/healthz', async (_req, reply) => {
     const h = await balancer.health();

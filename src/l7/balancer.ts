@@ -5,14 +5,17 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ErrorCode, GslbError } from '../errors.js';
 import { parseListenAddress } from '../server/listen-address.js';
 import { createBalancerAdmin, type BalancerAdmin, type BalancerControl } from './admin.js';
 import { loadBalancerConfig, type BalancerConfig } from './config.js';
 import { BalancerMetrics } from './metrics.js';
-import { createRequestHandler, type ProxyState } from './proxy.js';
+import { createRequestHandler, ProxyError, rawReply, type ProxyState } from './proxy.js';
+import { BodyRateMonitor } from './body-rate.js';
+import type { RemoteBuckets } from './rate-limit.js';
 import { buildRuntime, retireRuntime, startChecks, type Runtime } from './runtime.js';
 import { healthReport, statusReport, type HealthReport, type StatusReport } from './status.js';
 import { createUpgradeHandler } from './websocket.js';
@@ -25,6 +28,8 @@ export interface BalancerOptions {
   readonly startupWaitMs?: number;
   /** Process metrics in /metrics (off in tests that start many balancers). */
   readonly defaultMetrics?: boolean;
+  /** A worker of --workers N: rate-limit buckets are the primary's, asked over IPC. */
+  readonly remoteBuckets?: RemoteBuckets;
 }
 
 export type ReloadOutcome = { readonly ok: true } | { readonly ok: false; readonly errors: readonly string[] };
@@ -46,15 +51,15 @@ export class Balancer {
     let balancer: Balancer | null = null;
     const runtime = buildRuntime(config, deps, options.log, () => balancer?.logHealth());
     const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
-    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now };
+    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null, bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now) };
     await startChecks(runtime, options.startupWaitMs ?? 3000);
     const server = createServer(config);
     server.on('request', createRequestHandler(state));
-    server.on('upgrade', createUpgradeHandler(state));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else socket.destroy();
-    });
+    // A socket an upgrade did not take (no 101) goes back to the HTTP server to be parsed again.
+    const resume = (socket: Duplex): void => void server.emit(config.tls === null ? 'connection' : 'secureConnection', socket);
+    server.on('upgrade', createUpgradeHandler(state, resume));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(state, err, socket));
+    capConnectionsPerClient(server, state);
     const listen = parseListenAddress(config.listen);
     await listenOn(server, listen.host, listen.port);
     balancer = new Balancer(server, state, options);
@@ -124,6 +129,7 @@ export class Balancer {
       this.options.log.warn({ fields: fixed }, 'these fields only change on restart; the rest of the new config applies now');
     }
     const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: old.config.tls, admin: old.config.admin };
+    applyClientLimits(this.server, merged);
     const runtime = buildRuntime(merged, { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
     this.state.runtime = runtime;
     retireRuntime(old, runtime);
@@ -162,6 +168,7 @@ export class Balancer {
     const deadline = setTimeout(() => this.server.closeAllConnections(), graceMs);
     await closed;
     clearTimeout(deadline);
+    this.state.bodyRates.stop();
     for (const pool of rt.pools.values()) pool.stop();
     retireRuntime(rt, null);
     await Promise.all([...rt.pools.values()].flatMap((p) => p.backends.map((b) => b.dispatcher.destroy().catch(() => undefined))));
@@ -173,7 +180,9 @@ function createServer(config: BalancerConfig): http.Server {
   const options: http.ServerOptions = {
     keepAliveTimeout: config.timeouts.clientKeepAliveMs,
     headersTimeout: config.timeouts.clientHeadersMs,
-    requestTimeout: 0, // bodies may stream for long; idle backends are cut by the backend idle timeout
+    requestTimeout: config.client.requestMs,
+    maxHeaderSize: config.client.maxHeaderBytes,
+    requireHostHeader: false, // request-checks.ts answers it, with the balancer's error code
     connectionsCheckingInterval: Math.min(1000, config.timeouts.clientHeadersMs), // node's default (30 s) would let a slow header linger long past its timeout
   };
   if (config.tls === null) return http.createServer(options);
@@ -186,6 +195,61 @@ function createServer(config: BalancerConfig): http.Server {
     throw new GslbError(ErrorCode.CONFIG_INVALID, `tls: cannot read the certificate or key: ${(err as Error).message}`);
   }
   return https.createServer({ ...options, cert, key }) as unknown as http.Server;
+}
+
+/** Node reads these per connection (maxHeaderSize) or per check (the timeouts), so a reload applies them to new requests. */
+function applyClientLimits(server: http.Server, config: BalancerConfig): void {
+  server.headersTimeout = config.timeouts.clientHeadersMs;
+  server.requestTimeout = config.client.requestMs;
+  server.keepAliveTimeout = config.timeouts.clientKeepAliveMs;
+  (server as { maxHeaderSize?: number }).maxHeaderSize = config.client.maxHeaderBytes;
+}
+
+/** What node's parser refused, answered with a status and code that say why, then the connection closed. */
+function answerClientError(state: ProxyState, err: NodeJS.ErrnoException, socket: Duplex): void {
+  const inFlight = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (!socket.writable || err.code === 'ECONNRESET' || (inFlight != null && inFlight.headersSent)) {
+    socket.destroy();
+    return;
+  }
+  const client = state.runtime.config.client;
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    state.metrics.badRequests++;
+    rawReply(socket, 431, ProxyError.HEADER_TOO_LARGE, `the request header is larger than ${client.maxHeaderBytes} bytes (client.maxHeaderBytes)`);
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    rawReply(socket, 408, ProxyError.REQUEST_TIMEOUT, `the request was not received whole in time (timeouts.clientHeadersMs, client.requestMs)`);
+  } else {
+    state.metrics.badRequests++;
+    rawReply(socket, 400, ProxyError.BAD_REQUEST, `malformed request (${err.code ?? err.message})`);
+  }
+}
+
+/**
+ * At most client.maxConnectionsPerClient open connections per peer address; more are closed
+ * at once (as haproxy's `tcp-request connection reject` on conn_cur), so one address cannot
+ * hold every slot with idle or slow connections.
+ */
+function capConnectionsPerClient(server: http.Server, state: ProxyState): void {
+  const open = new Map<string, number>();
+  const counted = new WeakSet<object>();
+  server.on('connection', (socket: Socket) => {
+    if (counted.has(socket)) return; // a socket handed back after an upgrade was declined
+    const cap = state.runtime.config.client.maxConnectionsPerClient;
+    const peer = socket.remoteAddress ?? '';
+    const n = (open.get(peer) ?? 0) + 1;
+    if (cap > 0 && n > cap) {
+      state.metrics.connectionsRefused++;
+      socket.destroy();
+      return;
+    }
+    counted.add(socket);
+    open.set(peer, n);
+    socket.once('close', () => {
+      const left = open.get(peer)! - 1;
+      if (left === 0) open.delete(peer);
+      else open.set(peer, left);
+    });
+  });
 }
 
 function listenOn(server: http.Server, host: string, port: number): Promise<void> {

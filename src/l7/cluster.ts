@@ -2,7 +2,9 @@
  * `meridian balance --workers N`: N worker processes share the proxy port (node:cluster); each
  * runs a whole Balancer (its own pools, health checks and counters, as haproxy's nbproc did).
  * The primary owns the admin listener and drives the workers over IPC: it asks each for its
- * health and status and merges them, and broadcasts drain, undrain and reload.
+ * health and status and merges them, and broadcasts drain, undrain and reload. The primary
+ * also holds the rate-limit buckets for all workers (rate-limit.ts), so a limit is the
+ * balancer's, not N times it.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
@@ -10,6 +12,7 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import { createBalancerAdmin, type BalancerAdmin, type BalancerControl } from './admin.js';
 import { Balancer, type ReloadOutcome } from './balancer.js';
 import type { BalancerConfig } from './config.js';
+import { RemoteBuckets, SharedBuckets, type LimitsConfig, type TakeAnswer, type TakeBatch } from './rate-limit.js';
 import type { HealthReport, StatusReport } from './status.js';
 
 type Op = { op: 'health' } | { op: 'status' } | { op: 'drain'; target: string | null; draining: boolean } | { op: 'reload' } | { op: 'shutdown' };
@@ -32,10 +35,14 @@ const isMessage = (m: unknown, kind: string): boolean => typeof m === 'object' &
 
 /** In a worker: start the balancer without an admin listener and answer the primary. */
 export async function runBalancerWorker(config: BalancerConfig, configFile: string, log: Logger): Promise<void> {
-  const balancer = await Balancer.start({ ...config, admin: { ...config.admin, listen: null } }, { log, configFile });
+  const remoteBuckets = new RemoteBuckets((batch) => void process.send?.(batch));
+  const sendLimits = (): void => void process.send?.({ kind: 'meridian-l7-limits', rateLimit: balancer.runtime.config.rateLimit } satisfies LimitsConfig);
+  const balancer = await Balancer.start({ ...config, admin: { ...config.admin, listen: null } }, { log, configFile, remoteBuckets });
+  sendLimits();
   AggregatorRegistry.setRegistries([balancer.metrics.registry]);
   new AggregatorRegistry(); // constructing one is what makes prom-client answer the primary's metric requests in a worker
   process.on('message', (m: unknown) => {
+    if (isMessage(m, 'meridian-l7-tokens')) return remoteBuckets.settle(m as TakeAnswer);
     if (!isMessage(m, 'meridian-l7')) return;
     const { id, call } = m as Request;
     const answer = (result: unknown): void => void process.send?.({ kind: 'meridian-l7', id, result } satisfies Response);
@@ -46,8 +53,11 @@ export async function runBalancerWorker(config: BalancerConfig, configFile: stri
         return answer(balancer.status());
       case 'drain':
         return answer(balancer.setDraining(call.target, call.draining));
-      case 'reload':
-        return answer(balancer.reload());
+      case 'reload': {
+        const outcome = balancer.reload();
+        if (outcome.ok) sendLimits();
+        return answer(outcome);
+      }
       case 'shutdown':
         void balancer.close().then(() => {
           answer(true);
@@ -70,7 +80,11 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
   let nextId = 1;
   let stopping = false;
   const pending = new Map<number, (result: unknown) => void>();
-  const onMessage = (m: unknown): void => {
+  const buckets = new SharedBuckets();
+  buckets.configure(config.rateLimit, Date.now());
+  const onMessage = function (this: Worker, m: unknown): void {
+    if (isMessage(m, 'meridian-l7-tokens')) return void this.send(buckets.answer(m as TakeBatch, Date.now()));
+    if (isMessage(m, 'meridian-l7-limits')) return buckets.configure((m as LimitsConfig).rateLimit, Date.now());
     if (!isMessage(m, 'meridian-l7')) return;
     const { id, result } = m as Response;
     pending.get(id)?.(result);

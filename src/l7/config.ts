@@ -113,6 +113,10 @@ export const BalancerConfigSchema = Type.Object(
     admin: obj({
       listen: Type.Union([Type.String(), Type.Null()], { default: '127.0.0.1:8081', description: '/healthz, /status, /metrics, drain; null: none' }),
       token: Type.Union([Type.String({ minLength: 16 }), Type.Null()], { default: null, description: 'bearer token for drain/undrain/reload; required off loopback' }),
+      allowedHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_\\[\\]-]+$' }), {
+        default: [],
+        description: 'without a token: Host names besides the listen address (and localhost on loopback) a browser may use',
+      }),
     }),
     trustedHops: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'proxies in front whose X-Forwarded-For entries are believed' }),
     timeouts: obj({
@@ -126,6 +130,18 @@ export const BalancerConfigSchema = Type.Object(
       perClient: RateSchema,
       global: RateSchema,
     }),
+    // What one client may send and hold (issue 15, items 2 and 3); the request header's own deadline is timeouts.clientHeadersMs.
+    client: obj(
+      {
+        maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384, description: 'request line and headers larger than this get 431' }),
+        bodyIdleMs: ms(60_000, 1, 3_600_000, 'a request body silent this long between two reads gets 408 (as nginx client_body_timeout)'),
+        requestMs: ms(300_000, 1, 86_400_000, 'a request (header and body) not received whole in this time gets 408'),
+        minBodyBytesPerSec: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 240, description: 'past the grace period a body arriving slower than this on average gets 408 (as Kestrel MinRequestBodyDataRate); 0: off' }),
+        bodyRateGraceMs: ms(5000, 100, 3_600_000, 'the window over which minBodyBytesPerSec is measured, and the grace before the first'),
+        maxConnectionsPerClient: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 256, description: 'open connections from one peer address; more are closed at once; 0: no cap' }),
+      },
+      'limits on what a client sends',
+    ),
     routes: Type.Array(
       Type.Object(
         {
@@ -207,6 +223,9 @@ function semanticProblems(c: BalancerConfig): Problem[] {
     if ((key.source === 'header' || key.source === 'cookie') && key.name === undefined) {
       out.push({ pointer: `/pools/${name}/hashKey`, message: `pools.${name}.hashKey.name: is required when source is ${key.source}` });
     }
+  }
+  if (c.client.requestMs < c.timeouts.clientHeadersMs) {
+    out.push({ pointer: '/client/requestMs', message: `client.requestMs: ${c.client.requestMs} is shorter than timeouts.clientHeadersMs (${c.timeouts.clientHeadersMs}); the whole request cannot take less time than its header` });
   }
   c.routes.forEach((r, i) => {
     if (c.pools[r.pool] === undefined) out.push({ pointer: `/routes/${i}/pool`, message: `routes.${i}.pool: no pool named "${r.pool}"` });

@@ -1,9 +1,11 @@
 /**
  * What a proxy changes in the headers it passes on (RFC 9110 §7.6): hop-by-hop headers
- * dropped, X-Forwarded-For appended, X-Forwarded-Proto/-Host and Via set; and which address
- * is the client's when trusted proxies stand in front.
+ * dropped; X-Forwarded-For, X-Real-IP and Forwarded (RFC 7239) rewritten from the
+ * connection and the trusted part of the chain; X-Forwarded-Proto/-Host and Via set; and
+ * which address is the client's when trusted proxies stand in front.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
 
 /** Headers that describe one connection, never passed on (RFC 9110 §7.6.1, plus the legacy ones proxies still see); Expect is answered here (node sends 100 Continue). */
 const HOP_BY_HOP = new Set(['expect', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
@@ -19,7 +21,38 @@ export function clientAddress(peer: string, forwardedFor: string | undefined, tr
   if (trustedHops === 0 || forwardedFor === undefined) return stripMapped(peer);
   const chain = forwardedFor.split(',');
   const index = Math.max(0, chain.length - trustedHops);
-  return stripMapped(chain[index]!.trim() || peer);
+  const entry = withoutPort(stripMapped(chain[index]!.trim()));
+  // Not an address (a proxy wrote "unknown", or garbage): the peer is the best we know.
+  return isIP(entry) === 0 ? stripMapped(peer) : entry;
+}
+
+/** Some proxies write "203.0.113.7:41234" or "[2001:db8::7]:41234"; the address is what identifies the client. */
+function withoutPort(entry: string): string {
+  if (entry.charCodeAt(0) === 91 /* [ */) {
+    const end = entry.indexOf(']');
+    return end < 0 ? entry : entry.slice(1, end);
+  }
+  const colon = entry.indexOf(':');
+  return colon > 0 && colon === entry.lastIndexOf(':') ? entry.slice(0, colon) : entry;
+}
+
+/**
+ * The X-Forwarded-For entries written by trusted proxies (the last `trustedHops`), oldest
+ * first; entries further left came from the client and are dropped, not passed on.
+ */
+function trustedChain(forwardedFor: string | undefined, trustedHops: number): string[] {
+  if (trustedHops === 0 || forwardedFor === undefined) return [];
+  const chain = forwardedFor.split(',');
+  const out: string[] = [];
+  for (let i = Math.max(0, chain.length - trustedHops); i < chain.length; i++) out.push(stripMapped(chain[i]!.trim()));
+  return out;
+}
+
+/** One RFC 7239 `for=` node: IPv6 bracketed and quoted, anything not an address "unknown". */
+function forwardedNode(entry: string): string {
+  const addr = withoutPort(entry);
+  const kind = isIP(addr);
+  return kind === 4 ? addr : kind === 6 ? `"[${addr}]"` : 'unknown';
 }
 
 /** "::ffff:10.0.0.1" → "10.0.0.1", so IPv4 clients of a dual-stack socket look the same everywhere. */
@@ -38,6 +71,10 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | n
 
 export interface ForwardInfo {
   readonly peer: string;
+  /** The client address as clientAddress() found it (written as X-Real-IP). */
+  readonly client: string;
+  /** How many X-Forwarded-For entries (from the right) came from proxies we trust. */
+  readonly trustedHops: number;
   readonly proto: 'http' | 'https';
   /** Keep Upgrade/Connection (a WebSocket handshake passes them on). */
   readonly upgrade: boolean;
@@ -63,13 +100,22 @@ export function requestHeaders(raw: readonly string[], headers: IncomingHttpHead
       via = via === undefined ? raw[i + 1]! : `${via}, ${raw[i + 1]!}`;
       continue;
     }
-    if (lower === 'x-forwarded-proto' || lower === 'x-forwarded-host') continue;
+    // What the client says of itself is never passed on; ours are written below (issue 15 item 6).
+    if (lower === 'x-forwarded-proto' || lower === 'x-forwarded-host' || lower === 'x-real-ip' || lower === 'forwarded') continue;
     const handshake = info.upgrade && (lower === 'upgrade' || lower === 'connection');
     if (!handshake && (HOP_BY_HOP.has(lower) || (extra !== null && extra.has(lower)))) continue;
     out.push(name, raw[i + 1]!);
   }
   const peer = stripMapped(info.peer);
-  out.push('x-forwarded-for', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
+  const chain = trustedChain(forwardedFor, info.trustedHops);
+  chain.push(peer);
+  out.push('x-forwarded-for', chain.join(', '));
+  out.push('x-real-ip', info.client);
+  let forwarded = '';
+  for (let i = 0; i < chain.length; i++) forwarded += `${i === 0 ? '' : ', '}for=${forwardedNode(chain[i]!)}`;
+  forwarded += `;proto=${info.proto}`;
+  if (headers.host !== undefined) forwarded += `;host="${headers.host}"`; // request-checks.ts let only RFC 3986 host characters through
+  out.push('forwarded', forwarded);
   out.push('x-forwarded-proto', info.proto);
   if (headers.host !== undefined) out.push('x-forwarded-host', headers.host);
   out.push('via', via === undefined ? VIA : `${via}, ${VIA}`);

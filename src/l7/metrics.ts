@@ -14,6 +14,10 @@ const LATENCY_BUCKETS_US = [1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000
 export class BalancerMetrics {
   rateLimited = 0;
   retries = 0;
+  /** Client-side refusals (issue 15): malformed requests, slow bodies, connections over the per-client cap. */
+  badRequests = 0;
+  bodyTimeouts = 0;
+  connectionsRefused = 0;
   readonly registry = new Registry();
   /** Pool name → response-header latency buckets. */
   private readonly latency = new Map<string, BucketCounts>();
@@ -54,6 +58,11 @@ export class BalancerMetrics {
       for (const p of runtime().pools.values()) set({ pool: p.name }, p.panic ? 1 : 0);
     });
     counter('meridian_l7_rate_limited_total', 'requests answered 429', [], unlabelled(() => this.rateLimited));
+    counter('meridian_l7_client_refused_total', 'client requests or connections refused before any backend saw them', ['reason'], (set) => {
+      set({ reason: 'bad-request' }, this.badRequests);
+      set({ reason: 'body-timeout' }, this.bodyTimeouts);
+      set({ reason: 'too-many-connections' }, this.connectionsRefused);
+    });
     counter('meridian_l7_retries_total', 'requests retried on another backend after a connect failure', [], unlabelled(() => this.retries));
   }
 

@@ -1,15 +1,19 @@
 /**
- * The request path: admission (drain, rate limits), routing, the pick (sticky cookie, pool
+ * The request path: admission (request checks, drain, rate limits), routing, the pick (sticky cookie, pool
  * algorithm, wait queue), and streaming the exchange through the backend's undici pool,
  * with one retry elsewhere for an idempotent request whose backend could not be reached.
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
+import type { BodyRateMonitor } from './body-rate.js';
 import { clientAddress, cookieValue, hasBody, isIdempotent, requestHeaders, responseHeaders, VIA } from './forwarding.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
+import { requestProblem } from './request-checks.js';
+import { takeTokens, type RemoteBuckets } from './rate-limit.js';
 import { matchRoute } from './routing.js';
 import type { Runtime } from './runtime.js';
 import { setCookieHeader, signBackend, verifyBackend } from './sticky-cookie.js';
@@ -21,6 +25,10 @@ export interface ProxyState {
   readonly proto: 'http' | 'https';
   readonly metrics: BalancerMetrics;
   readonly now: () => number;
+  /** With --workers N: the primary holds the rate-limit buckets and this asks it; null: local buckets. */
+  readonly remoteBuckets: RemoteBuckets | null;
+  /** Request bodies in progress, held to client.minBodyBytesPerSec. */
+  readonly bodyRates: BodyRateMonitor;
 }
 
 /** Stable codes in the X-Meridian-Error header of every response the balancer writes itself. */
@@ -35,8 +43,13 @@ export const ProxyError = {
   CONNECT_TIMEOUT: 'L7_CONNECT_TIMEOUT',
   HEADERS_TIMEOUT: 'L7_HEADERS_TIMEOUT',
   UPSTREAM_FAILED: 'L7_UPSTREAM_FAILED',
+  BAD_REQUEST: 'L7_BAD_REQUEST',
+  BODY_TIMEOUT: 'L7_BODY_TIMEOUT',
+  BODY_TOO_SLOW: 'L7_BODY_TOO_SLOW',
+  REQUEST_TIMEOUT: 'L7_REQUEST_TIMEOUT',
+  HEADER_TOO_LARGE: 'L7_HEADER_TOO_LARGE',
 } as const;
-type ProxyErrorCode = (typeof ProxyError)[keyof typeof ProxyError];
+export type ProxyErrorCode = (typeof ProxyError)[keyof typeof ProxyError];
 
 /** One client request on its way through the balancer. */
 interface Exchange {
@@ -55,16 +68,35 @@ export type Admission =
   | { readonly ok: true; readonly pool: Pool; readonly client: string }
   | { readonly ok: false; readonly status: number; readonly code: ProxyErrorCode; readonly message: string; readonly headers: Record<string, string> };
 
-/** What every request and upgrade goes through first: drain, rate limits, routing. */
-export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admission {
+/**
+ * What every request and upgrade goes through first: request checks, drain, rate limits,
+ * routing. A promise only when the rate limit is asked of the primary (--workers N).
+ */
+export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admission | Promise<Admission> {
   const rt = state.runtime;
+  const problem = requestProblem(req);
+  if (problem !== null) {
+    state.metrics.badRequests++;
+    // Its framing cannot be trusted, so neither can whatever follows on the connection.
+    return { ok: false, status: 400, code: ProxyError.BAD_REQUEST, message: problem, headers: { connection: 'close' } };
+  }
   if (state.draining) return { ok: false, status: 503, code: ProxyError.DRAINING, message: 'this balancer is draining', headers: { 'retry-after': '5', connection: 'close' } };
   const client = clientAddress(req.socket.remoteAddress ?? '', headerText(req.headers['x-forwarded-for']), rt.config.trustedHops);
-  const wait = takeTokens(rt, client, state.now());
-  if (wait > 0) {
-    state.metrics.rateLimited++;
-    return { ok: false, status: 429, code: ProxyError.RATE_LIMITED, message: 'too many requests', headers: { 'retry-after': String(Math.ceil(wait)) } };
+  if (rt.perClient !== null || rt.global !== null) {
+    if (state.remoteBuckets !== null) return state.remoteBuckets.take(client).then((wait) => (wait > 0 ? limited(state, wait) : route(state, req, client)));
+    const wait = takeTokens(rt.perClient, rt.global, client, state.now());
+    if (wait > 0) return limited(state, wait);
   }
+  return route(state, req, client);
+}
+
+function limited(state: ProxyState, wait: number): Admission {
+  state.metrics.rateLimited++;
+  return { ok: false, status: 429, code: ProxyError.RATE_LIMITED, message: 'too many requests', headers: { 'retry-after': String(Math.ceil(wait)) } };
+}
+
+function route(state: ProxyState, req: IncomingMessage, client: string): Admission {
+  const rt = state.runtime;
   const poolName = matchRoute(rt.routes, req.headers.host, req.url ?? '/');
   const pool = poolName === undefined ? undefined : rt.pools.get(poolName);
   if (pool === undefined) {
@@ -76,61 +108,58 @@ export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admissio
 export function createRequestHandler(state: ProxyState): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const admission = admitAndRoute(state, req);
-    if (!admission.ok) {
-      reply(res, admission.status, admission.code, admission.message, admission.headers);
-      return;
-    }
-    const { pool, client } = admission;
-    const sticky = pool.config.sticky;
-    let preferred: Backend | undefined;
-    if (sticky !== undefined) {
-      const value = cookieValue(req.headers.cookie, sticky.cookie);
-      const id = value === undefined ? null : verifyBackend(sticky.secret, value);
-      if (id !== null) preferred = pool.find(id);
-    }
-    const ex: Exchange = {
-      req,
-      res,
-      pool,
-      hashKey: pool.hashBased ? hashKeyOf(pool, req, client) : '',
-      headers: requestHeaders(req.rawHeaders, req.headers, { peer: req.socket.remoteAddress ?? '', proto: state.proto, upgrade: false }),
-      body: hasBody(req.headers) ? req : null,
-      sticky: sticky === undefined ? null : { preferred },
-    };
-    const b = pool.pick(ex.hashKey, preferred);
-    if (b !== undefined) {
-      forward(state, ex, b, 0);
-      return;
-    }
-    if (pool.usable.length === 0) {
-      reply(res, 503, ProxyError.NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
-      return;
-    }
-    const queued = pool.wait(ex.hashKey, (picked) => {
-      if (picked !== null) {
-        if (res.destroyed) return; // the client left while waiting: nothing was begun
-        forward(state, ex, picked, 0);
-      } else {
-        reply(res, 503, ProxyError.QUEUE_TIMEOUT, `pool ${pool.name}: every backend stayed at its request limit for ${pool.config.queue.timeoutMs} ms`, { 'retry-after': '1' });
-      }
-    });
-    if (!queued) reply(res, 503, ProxyError.QUEUE_FULL, `pool ${pool.name}: every backend is at its request limit and the queue is full`, { 'retry-after': '1' });
+    if (admission instanceof Promise) void admission.then((a) => (res.destroyed ? undefined : handle(state, req, res, a)));
+    else handle(state, req, res, admission);
   };
 }
 
-/** Seconds the client should wait, 0 when admitted. The global bucket is only charged for requests the client's own limit let through. */
-function takeTokens(rt: Runtime, client: string, now: number): number {
-  if (rt.perClient !== null) {
-    const wait = rt.perClient.take(client, now);
-    if (wait > 0) return wait;
+function handle(state: ProxyState, req: IncomingMessage, res: ServerResponse, admission: Admission): void {
+  if (!admission.ok) {
+    reply(res, admission.status, admission.code, admission.message, admission.headers);
+    return;
   }
-  return rt.global === null ? 0 : rt.global.take(now);
+  const { pool, client } = admission;
+  const sticky = pool.config.sticky;
+  let preferred: Backend | undefined;
+  if (sticky !== undefined) {
+    const value = cookieValue(req.headers.cookie, sticky.cookie);
+    const id = value === undefined ? null : verifyBackend(sticky.secret, value);
+    if (id !== null) preferred = pool.find(id);
+  }
+  const ex: Exchange = {
+    req,
+    res,
+    pool,
+    hashKey: pool.hashBased ? hashKeyOf(pool, req, client) : '',
+    headers: requestHeaders(req.rawHeaders, req.headers, { peer: req.socket.remoteAddress ?? '', client, trustedHops: state.runtime.config.trustedHops, proto: state.proto, upgrade: false }),
+    body: hasBody(req.headers) ? req : null,
+    sticky: sticky === undefined ? null : { preferred },
+  };
+  const b = pool.pick(ex.hashKey, preferred);
+  if (b !== undefined) {
+    forward(state, ex, b, 0);
+    return;
+  }
+  if (pool.usable.length === 0) {
+    reply(res, 503, ProxyError.NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
+    return;
+  }
+  const queued = pool.wait(ex.hashKey, (picked) => {
+    if (picked !== null) {
+      if (res.destroyed) return; // the client left while waiting: nothing was begun
+      forward(state, ex, picked, 0);
+    } else {
+      reply(res, 503, ProxyError.QUEUE_TIMEOUT, `pool ${pool.name}: every backend stayed at its request limit for ${pool.config.queue.timeoutMs} ms`, { 'retry-after': '1' });
+    }
+  });
+  if (!queued) reply(res, 503, ProxyError.QUEUE_FULL, `pool ${pool.name}: every backend is at its request limit and the queue is full`, { 'retry-after': '1' });
 }
 
 function forward(state: ProxyState, ex: Exchange, b: Backend, attempt: number): void {
   ex.pool.begin(b, attempt > 0);
   const handler = new ForwardHandler(state, ex, b, attempt);
   ex.res.on('close', () => handler.clientClosed());
+  if (ex.body !== null && attempt === 0 && !ex.req.complete) watchBody(state, ex, handler);
   b.dispatcher.dispatch({ path: ex.req.url ?? '/', method: ex.req.method as 'GET', headers: ex.headers, body: ex.body }, handler);
 }
 
@@ -138,6 +167,28 @@ class ClientGone extends Error {
   constructor() {
     super('the client closed the connection');
   }
+}
+
+/**
+ * A body that stops arriving holds a backend slot: after `client.bodyIdleMs` without a byte
+ * (the socket's idle timer, so no per-chunk work) the exchange ends with 408, as nginx's
+ * client_body_timeout; so does one trickled under `client.minBodyBytesPerSec` (body-rate.ts).
+ * The whole request's deadline is node's requestTimeout (balancer.ts).
+ */
+function watchBody(state: ProxyState, ex: Exchange, handler: ForwardHandler): void {
+  const { req, res } = ex;
+  const client = state.runtime.config.client;
+  const cut = (code: ProxyErrorCode, message: string): void => {
+    if (req.complete) return;
+    state.metrics.bodyTimeouts++;
+    handler.clientClosed(); // the client's doing: the backend is not blamed
+    reply(res, 408, code, message, { connection: 'close' });
+  };
+  req.setTimeout(client.bodyIdleMs, () => cut(ProxyError.BODY_TIMEOUT, `no request body data for ${client.bodyIdleMs} ms (client.bodyIdleMs)`));
+  req.once('end', () => req.setTimeout(0));
+  state.bodyRates.watch(req, () =>
+    cut(ProxyError.BODY_TOO_SLOW, `the request body arrived slower than ${client.minBodyBytesPerSec} bytes/s over ${client.bodyRateGraceMs} ms (client.minBodyBytesPerSec)`),
+  );
 }
 
 /**
@@ -177,7 +228,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     ex.pool.reportOutcome(b, statusCode < 500);
     this.state.metrics.observe(ex.pool.name, ms);
     const out = responseHeaders(headers);
-    if (ex.sticky !== null && ex.sticky.preferred !== b) addSetCookie(out, ex.pool, b);
+    if (ex.sticky !== null && ex.sticky.preferred !== b) addSetCookie(out, ex.pool, b, this.state.proto === 'https');
     if (statusMessage) ex.res.writeHead(statusCode, statusMessage, out);
     else ex.res.writeHead(statusCode, out);
   }
@@ -198,14 +249,15 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.finish();
     const { ex, b, state, attempt } = this;
     const { res, pool } = ex;
-    if (this.clientGone || err instanceof ClientGone) return;
+    // A client that left or stopped sending mid-body is not the backend's failure.
+    if (this.clientGone || err instanceof ClientGone || (!ex.req.complete && ex.req.socket.destroyed)) return;
     if (res.headersSent) {
       res.destroy(); // the backend failed mid-body: cut, so the client sees a truncated response, not a complete one
       return;
     }
     const failure = classify(err);
     b.countStatus(failure.status);
-    pool.reportOutcome(b, false);
+    if (backendCaused(err)) pool.reportOutcome(b, false);
     if (failure.retryable && attempt < pool.config.retries.attempts && ex.body === null && isIdempotent(ex.req.method ?? 'GET') && pool.canRetry()) {
       const next = pool.pick(ex.hashKey, undefined, b);
       if (next !== undefined && next !== b) {
@@ -214,7 +266,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         return;
       }
     }
-    reply(res, failure.status, failure.code, `backend ${b.key}: ${failure.what}`);
+    reply(res, failure.status, failure.code, failure.status === 400 ? failure.what : `backend ${b.key}: ${failure.what}`);
   }
 
   private finish(): void {
@@ -225,14 +277,14 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 }
 
 interface Failure {
-  readonly status: 502 | 504;
+  readonly status: 400 | 502 | 504;
   readonly code: ProxyErrorCode;
   /** Nothing reached the backend, so an idempotent request may go elsewhere. */
   readonly retryable: boolean;
   readonly what: string;
 }
 
-function classify(err: Error): Failure {
+export function classify(err: Error): Failure {
   const code = (err as { code?: string }).code ?? '';
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
@@ -249,14 +301,29 @@ function classify(err: Error): Failure {
     case 'ECONNRESET':
       // Usually a keep-alive connection the backend closed as we reused it: nothing was processed.
       return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: true, what: `connection closed before a response (${code})` };
+    case 'UND_ERR_INVALID_ARG':
+    case 'UND_ERR_NOT_SUPPORTED':
+      // undici refused what the client sent before any byte left: the client's request, not the backend.
+      return { status: 400, code: ProxyError.BAD_REQUEST, retryable: false, what: `the request cannot be forwarded: ${err.message}` };
     default:
       return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: false, what: `${code || err.name}: ${err.message}` };
   }
 }
 
-function addSetCookie(out: Record<string, string | string[]>, pool: Pool, b: Backend): void {
+/**
+ * The failures outlier ejection counts (issue 15 item 3): what the backend did (refused,
+ * timed out, reset, sent no header). What the client did (an invalid request undici
+ * refuses, leaving mid-body) or the balancer did (a dispatcher closed by a reload) never is;
+ * neither is any answer the balancer writes itself. 5xx the backend sent count in onResponseStart.
+ */
+const BACKEND_FAULTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+export function backendCaused(err: Error): boolean {
+  return BACKEND_FAULTS.has((err as { code?: string }).code ?? '');
+}
+
+function addSetCookie(out: Record<string, string | string[]>, pool: Pool, b: Backend, secure: boolean): void {
   const sticky = pool.config.sticky!;
-  const cookie = setCookieHeader(sticky.cookie, signBackend(sticky.secret, b.id), sticky.maxAgeSec);
+  const cookie = setCookieHeader(sticky.cookie, signBackend(sticky.secret, b.id), sticky.maxAgeSec, secure);
   const existing = out['set-cookie'];
   out['set-cookie'] = existing === undefined ? cookie : [...(Array.isArray(existing) ? existing : [existing]), cookie];
 }
@@ -286,13 +353,15 @@ function pathOf(url: string | undefined): string {
   return q < 0 ? u : u.slice(0, q);
 }
 
+const errorBody = (status: number, message: string): string => `${status} ${STATUS_CODES[status] ?? ''}: ${message}\n`;
+
 /** A response the balancer writes itself: status, a one-line text body, and its stable code. */
 export function reply(res: ServerResponse, status: number, code: ProxyErrorCode, message: string, extra: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
-  const body = `${status} ${STATUS_CODES[status] ?? ''}: ${message}\n`;
+  const body = errorBody(status, message);
   res.writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
@@ -301,4 +370,12 @@ export function reply(res: ServerResponse, status: number, code: ProxyErrorCode,
     ...extra,
   });
   res.end(body);
+}
+
+/** The same answer on a raw socket (an upgrade request, a request node's parser refused), then the connection closed. */
+export function rawReply(socket: Duplex, status: number, code: ProxyErrorCode, message: string, extra: Record<string, string> = {}): void {
+  const body = errorBody(status, message);
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-meridian-error: ${code}\r\nvia: ${VIA}\r\nconnection: close\r\n`;
+  for (const name in extra) if (name !== 'connection') head += `${name}: ${extra[name]}\r\n`;
+  socket.end(`${head}\r\n${body}`);
 }

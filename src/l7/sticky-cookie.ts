@@ -23,6 +23,7 @@ export function verifyBackend(secret: string, value: string): string | null {
   return given.length === expected.length && timingSafeEqual(given, expected) ? id : null;
 }
 
-export function setCookieHeader(name: string, value: string, maxAgeSec: number | undefined): string {
-  return `${name}=${value}; Path=/; HttpOnly; SameSite=Lax${maxAgeSec !== undefined ? `; Max-Age=${maxAgeSec}` : ''}`;
+/** `secure` when the client came over TLS: the cookie then never travels in clear text. */
+export function setCookieHeader(name: string, value: string, maxAgeSec: number | undefined, secure: boolean): string {
+  return `${name}=${value}; Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}${maxAgeSec !== undefined ? `; Max-Age=${maxAgeSec}` : ''}`;
 }

@@ -15,7 +15,8 @@ interface Sample {
 const ALPHA = 0.3;
 
 export class LatencySamples {
-  readonly #samples = new Map<string, Sample>();
+  /** region → network → sample; nested rather than one "network|region" key, which a region holding "|" would alias. */
+  readonly #byRegion = new Map<string, Map<string, Sample>>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -25,41 +26,46 @@ export class LatencySamples {
   /** Adds one sample; throws with a clear message on a bad network. */
   add(network: string, region: string, ms: number, ttlSec: number): void {
     const cidr = parseCidr(network);
-    const key = `${cidr.text}|${region}`;
-    const existing = this.#samples.get(key);
+    let samples = this.#byRegion.get(region);
+    if (samples === undefined) this.#byRegion.set(region, (samples = new Map()));
+    const existing = samples.get(cidr.text);
     const expires = this.#now() + ttlSec * 1000;
     if (existing && existing.expires > this.#now()) {
       existing.ms += ALPHA * (ms - existing.ms);
       existing.expires = expires;
     } else {
-      this.#samples.set(key, { cidr, ms, expires });
+      samples.set(cidr.text, { cidr, ms, expires });
     }
   }
 
   /** The longest-prefix live sample for the client and region. */
   lookup(client: ClientInfo, region: string): LatencyEstimate | null {
-    if (this.#samples.size === 0) return null;
+    const samples = this.#byRegion.get(region);
+    if (samples === undefined) return null;
     const address = parseAddress(client.address);
     if (address === null) return null;
     const now = this.#now();
     let best: Sample | null = null;
-    for (const [key, s] of this.#samples) {
+    for (const [key, s] of samples) {
       if (s.expires <= now) {
-        this.#samples.delete(key);
+        samples.delete(key);
         continue;
       }
-      if (!key.endsWith(`|${region}`) || s.cidr.family !== address.family || s.cidr.prefix > client.sourcePrefix) continue;
+      if (s.cidr.family !== address.family || s.cidr.prefix > client.sourcePrefix) continue;
       if (commonPrefixLength(address, s.cidr) < s.cidr.prefix) continue;
       if (best === null || s.cidr.prefix > best.cidr.prefix) best = s;
     }
+    if (samples.size === 0) this.#byRegion.delete(region);
     return best === null ? null : { ms: best.ms, scopePrefix: best.cidr.prefix, matched: `sample ${best.cidr.text}` };
   }
 
   /** Live samples, for the API. */
   list(): Array<{ network: string; region: string; ms: number; expiresAt: string }> {
     const now = this.#now();
-    return [...this.#samples]
-      .filter(([, s]) => s.expires > now)
-      .map(([key, s]) => ({ network: s.cidr.text, region: key.slice(key.lastIndexOf('|') + 1), ms: Math.round(s.ms * 10) / 10, expiresAt: new Date(s.expires).toISOString() }));
+    return [...this.#byRegion].flatMap(([region, samples]) =>
+      [...samples.values()]
+        .filter((s) => s.expires > now)
+        .map((s) => ({ network: s.cidr.text, region, ms: Math.round(s.ms * 10) / 10, expiresAt: new Date(s.expires).toISOString() })),
+    );
   }
 }

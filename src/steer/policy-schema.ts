@@ -6,8 +6,9 @@ import { Type, type ObjectOptions, type Static, type TRecord, type TSchema, type
 
 /**
  * Target and probe ids: they become part of health keys (`<zone>/<id>`), metric labels and
- * admin URLs, so no "/", space or other punctuation, and no leading "_" (which also keeps
- * out `__proto__`). README "Steering policies" states the same rule.
+ * admin URLs (the admin API checks its URL ids against it too), so no "/", space or other
+ * punctuation, and no leading "_" (which also keeps out `__proto__`). README "Steering
+ * policies" states the same rule.
  */
 export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
 export const ID_RULE = 'an id is 1 to 63 letters, digits, "_", "-" or ".", starting with a letter or digit';

@@ -22,11 +22,16 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     fs.rmSync(tmp, { force: true });
     throw err;
   }
-  const dirFd = fs.openSync(dir, 'r');
+  syncDir(dir);
+}
+
+/** Fsyncs a folder, so names created, renamed or removed in it survive a crash. */
+export function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
   try {
-    fs.fsyncSync(dirFd);
+    fs.fsyncSync(fd);
   } finally {
-    fs.closeSync(dirFd);
+    fs.closeSync(fd);
   }
 }
 

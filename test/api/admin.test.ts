@@ -49,7 +49,7 @@ before(() => {
   configFile = path.join(dir.dir, 'meridian.yaml');
   fs.writeFileSync(
     configFile,
-    `admin:\n  tokens:\n    - { name: ops, token: ${RW}, access: write }\n    - { name: viewer, token: ${RO}, access: read }\nhealth:\n  stateFile: null\nzones:\n  watch: false\n`,
+    `admin:\n  audit: { file: null }\n  tokens:\n    - { name: ops, token: ${RW}, access: write }\n    - { name: viewer, token: ${RO}, access: read }\nhealth:\n  stateFile: null\nzones:\n  watch: false\n`,
   );
 });
 after(() => dir.remove());

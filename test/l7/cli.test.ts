@@ -59,9 +59,9 @@ describe('meridian balance', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const writeConfig = async (name: string, pools: object): Promise<string> => {
+  const writeConfig = async (name: string, pools: object, extra: object = {}): Promise<string> => {
     const file = path.join(dir, name);
-    fs.writeFileSync(file, JSON.stringify({ listen: `127.0.0.1:${await freePort()}`, admin: { listen: `127.0.0.1:${await freePort()}` }, pools }, null, 2));
+    fs.writeFileSync(file, JSON.stringify({ listen: `127.0.0.1:${await freePort()}`, admin: { listen: `127.0.0.1:${await freePort()}` }, pools, ...extra }, null, 2));
     return file;
   };
 
@@ -129,5 +129,18 @@ describe('meridian balance', () => {
       assert.equal(await lb.stop(), 0);
     }
     for (const pid of workers) assert.throws(() => process.kill(pid, 0), 'worker exited');
+  });
+
+  it('--workers 2 share the rate-limit buckets: a limit holds for the balancer, not once per worker', async () => {
+    const pools = { default: { backends: backends.map((x) => ({ id: x.id, address: x.address })) } };
+    const file = await writeConfig('limits.json', pools, { rateLimit: { perClient: { ratePerSec: 0.01, burst: 10 } } });
+    const lb = await startCli(file, ['--workers', '2']);
+    try {
+      // Fresh connections, spread over both workers: each alone would let 10 through.
+      const counts = await tally(`${lb.url}/`, 30);
+      assert.equal(counts.get('HTTP 429'), 20, `10 of 30 through: ${JSON.stringify([...counts])}`);
+    } finally {
+      assert.equal(await lb.stop(), 0);
+    }
   });
 });

@@ -52,6 +52,15 @@ describe('balancer config', () => {
     ]);
   });
 
+  it('client limits: defaults, bounds, and a request deadline no shorter than the header one', () => {
+    const base = 'pools:\n  default:\n    backends:\n      - { id: a, address: 127.0.0.1:9000 }\n';
+    assert.deepEqual(parseBalancerConfig(base, 'b.yaml').client, { maxHeaderBytes: 16_384, bodyIdleMs: 60_000, requestMs: 300_000, minBodyBytesPerSec: 240, bodyRateGraceMs: 5000, maxConnectionsPerClient: 256 });
+    assert.deepEqual(problems(`${base}timeouts: { clientHeadersMs: 20000 }\nclient:\n  requestMs: 10000\n`), [
+      'b.yaml:7: client.requestMs: 10000 is shorter than timeouts.clientHeadersMs (20000); the whole request cannot take less time than its header',
+    ]);
+    assert.match(problems(`${base}client: { maxHeaderBytes: 10, __proto__: 1 }\n`).join('\n'), /b\.yaml:\d+: client/);
+  });
+
   it('accepts the example in README', () => {
     const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
     const block = /```yaml\n(# balancer\.yaml\n[\s\S]*?)```/.exec(readme);

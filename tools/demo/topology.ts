@@ -141,7 +141,7 @@ export async function startDemo(ports: DemoPorts = DEFAULT_PORTS, options: { log
   const token = 'demo-token-not-a-secret';
   fs.writeFileSync(
     path.join(dir, 'meridian.yaml'),
-    `dns:\n  listen: ["127.0.0.1:${ports.dns}"]\nzones:\n  directory: zones\nadmin:\n  listen: 127.0.0.1:${ports.admin}\n  tokens: [{ name: demo, token: ${token}, access: write }]\nhealth:\n  stateFile: null\n  startupWaitMs: 3000\n`,
+    `dns:\n  listen: ["127.0.0.1:${ports.dns}"]\nzones:\n  directory: zones\nadmin:\n  listen: 127.0.0.1:${ports.admin}\n  tokens: [{ name: demo, token: ${token}, access: write }]\n  audit: { file: ${JSON.stringify(path.join(dir, 'audit.log'))} }\nhealth:\n  stateFile: null\n  startupWaitMs: 3000\n`,
   );
   const children: ChildProcess[] = [];
   const backends = new Map<string, ChildProcess[]>();

@@ -1,11 +1,11 @@
 /** Health, drain and force-up, explain, latency samples, reload and status. */
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { isHealthy, type ForcedState } from '../../health/state-machine.js';
 import { explain, ExplainInputError } from '../../steer/explain.js';
 import { badRequest, notFound } from '../errors.js';
 import { parseCidr } from '../../steer/cidr.js';
-import { actor, type AdminDeps } from '../server.js';
+import { audit, type AdminDeps } from '../server.js';
 
 const IdParam = Type.Object({ id: Type.String({ minLength: 1 }) });
 const LatencyBody = Type.Object(
@@ -65,10 +65,10 @@ export const operationRoutes =
       throw notFound(`target ${id}`);
     };
 
-    const override = (forced: ForcedState, verb: string) => async (req: { params: unknown; token: unknown }) => {
+    const override = (forced: ForcedState, verb: string) => async (req: FastifyRequest) => {
       const key = resolveTarget((req.params as { id: string }).id);
       monitor.force(key, forced);
-      deps.log.info({ audit: true, token: actor(req as never), change: `${verb} ${key}` }, `admin: ${verb} target ${key}`);
+      audit(deps, req, { change: `${verb} target ${key}`, targets: [key] });
       const h = monitor.states().get(key)!.health;
       return { id: key, state: h.status, forced: h.forced, healthy: isHealthy(h) };
     };
@@ -76,12 +76,12 @@ export const operationRoutes =
     app.post('/targets/:id/undrain', { config: { access: 'write' }, schema: { params: IdParam } }, override(null, 'undrain'));
     app.post('/targets/:id/force-up', { config: { access: 'write' }, schema: { params: IdParam } }, override('up', 'force up'));
 
-    const regionOverride = (forced: ForcedState, verb: string) => async (req: { params: unknown }) => {
+    const regionOverride = (forced: ForcedState, verb: string) => async (req: FastifyRequest) => {
       const region = (req.params as { id: string }).id;
       const keys = [...monitor.states()].filter(([, s]) => s.target.region === region).map(([k]) => k);
       if (keys.length === 0) throw notFound(`region ${region}`);
       for (const k of keys) monitor.force(k, forced);
-      deps.log.info({ audit: true, token: actor(req as never), change: `${verb} region ${region}`, targets: keys }, `admin: ${verb} region ${region}`);
+      audit(deps, req, { change: `${verb} region ${region}`, targets: keys });
       return { region, targets: keys, forced };
     };
     app.post('/regions/:id/drain', { config: { access: 'write' }, schema: { params: IdParam } }, regionOverride('down', 'drain'));
@@ -113,12 +113,13 @@ export const operationRoutes =
         }
       });
       for (const s of body.samples) deps.samples.add(s.network, s.region, s.ms, body.ttlSec);
+      audit(deps, req, { change: `add ${body.samples.length} latency samples` });
       return { accepted: body.samples.length, ttlSec: body.ttlSec };
     });
 
     app.post('/reload', { config: { access: 'write' } }, async (req) => {
       const changed = deps.reload();
-      deps.log.info({ audit: true, token: actor(req), change: 'reload' }, 'admin: reload');
+      audit(deps, req, { change: 'reload' });
       return {
         changed,
         snapshot: deps.store.current.version,

@@ -1,11 +1,12 @@
 /** Zones, records and steering policies. Every write is on disk before the answer. */
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { nameToText } from '../../dns/name.js';
 import { formatProblem } from '../../zone/record.js';
-import { actor, type AdminDeps } from '../server.js';
+import { audit, type AdminDeps } from '../server.js';
 import { badRequest } from '../errors.js';
-import type { WriteResult } from '../zone-editor.js';
+import type { PolicySection, WriteResult } from '../zone-editor.js';
+import { ID_PATTERN } from '../../steer/policy-schema.js';
 
 const ZoneParam = Type.Object({ zone: Type.String({ minLength: 1 }) });
 const RecordParams = Type.Object({ zone: Type.String({ minLength: 1 }), name: Type.String({ minLength: 1 }), type: Type.String({ minLength: 1 }) });
@@ -55,12 +56,21 @@ const CreateZoneBody = Type.Object(
 );
 const SectionParams = Type.Object({ zone: Type.String({ minLength: 1 }), section: Type.Union([Type.Literal('targets'), Type.Literal('names'), Type.Literal('probes')]), id: Type.String({ minLength: 1 }) });
 
+const POLICY_ID = new RegExp(ID_PATTERN);
+
+/** Target and probe ids as the policy schema has them, checked here so the answer names the URL's id. */
+function checkPolicyId(section: PolicySection, id: string): void {
+  if (section !== 'names' && !POLICY_ID.test(id)) {
+    throw badRequest('id', `"${id}" is not a ${section === 'targets' ? 'target' : 'probe'} id: a letter or digit, then up to 62 letters, digits, "_", "." or "-"`);
+  }
+}
+
 export const zoneRoutes =
   (deps: AdminDeps): FastifyPluginAsync =>
   async (app) => {
     const { editor } = deps;
-    const written = (reply: FastifyReply, what: string, r: WriteResult, by: string, status = 200) => {
-      deps.log.info({ audit: true, token: by, change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial }, `admin: ${what}`);
+    const written = (reply: FastifyReply, what: string, r: WriteResult, req: FastifyRequest, status = 200) => {
+      audit(deps, req, { change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial });
       reply.header('etag', `"${r.serial}"`);
       return reply.status(status).send({ zone: r.zone, serial: r.serial });
     };
@@ -80,7 +90,7 @@ export const zoneRoutes =
 
     app.post('/zones', { config: { access: 'write' }, schema: { body: CreateZoneBody } }, async (req, reply) => {
       const r = await editor.createZone(req.body as never);
-      return written(reply, `create zone ${r.zone}`, r, actor(req), 201);
+      return written(reply, `create zone ${r.zone}`, r, req, 201);
     });
 
     app.get('/zones/:zone', { config: { access: 'read' }, schema: { params: ZoneParam } }, async (req, reply) => {
@@ -101,7 +111,7 @@ export const zoneRoutes =
 
     app.delete('/zones/:zone', { config: { access: 'write' }, schema: { params: ZoneParam } }, async (req, reply) => {
       const r = await editor.deleteZone((req.params as { zone: string }).zone, ifMatch(req.headers['if-match']));
-      deps.log.info({ audit: true, token: actor(req), change: `delete zone ${r.zone}`, oldSerial: r.previousSerial }, `admin: delete zone ${r.zone}`);
+      audit(deps, req, { change: `delete zone ${r.zone}`, zone: r.zone, oldSerial: r.previousSerial });
       return reply.status(204).send();
     });
 
@@ -122,13 +132,13 @@ export const zoneRoutes =
     app.put('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams, body: RRsetBody } }, async (req, reply) => {
       const { zone, name, type } = req.params as { zone: string; name: string; type: string };
       const r = await editor.putRRset(zone, name, type, req.body as { ttl: number; rdata: string[] }, ifMatch(req.headers['if-match']));
-      return written(reply, `put ${name} ${type}`, r, actor(req));
+      return written(reply, `put ${name} ${type}`, r, req);
     });
 
     app.delete('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams } }, async (req, reply) => {
       const { zone, name, type } = req.params as { zone: string; name: string; type: string };
       const r = await editor.deleteRRset(zone, name, type, ifMatch(req.headers['if-match']));
-      return written(reply, `delete ${name} ${type}`, r, actor(req));
+      return written(reply, `delete ${name} ${type}`, r, req);
     });
 
     app.post('/zones/:zone/records/batch', { config: { access: 'write' }, schema: { params: ZoneParam, body: BatchBody } }, async (req, reply) => {
@@ -141,7 +151,7 @@ export const zoneRoutes =
         return { op: 'put' as const, name: o.name, type: o.type, ttl: o.ttl, rdata: o.rdata };
       });
       const r = await editor.batch(zone, ops, ifMatch(req.headers['if-match']));
-      return written(reply, `batch of ${ops.length} operations`, r, actor(req));
+      return written(reply, `batch of ${ops.length} operations`, r, req);
     });
 
     app.get('/zones/:zone/policy', { config: { access: 'read' }, schema: { params: ZoneParam } }, async (req, reply) => {
@@ -155,33 +165,33 @@ export const zoneRoutes =
     app.put('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam, body: Type.Object({}, { additionalProperties: true }) } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       const r = await editor.putPolicy(zone, req.body, ifMatch(req.headers['if-match']));
-      return written(reply, 'put policy', r, actor(req));
+      return written(reply, 'put policy', r, req);
     });
 
     app.delete('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       const r = await editor.putPolicy(zone, null, ifMatch(req.headers['if-match']));
-      return written(reply, 'delete policy', r, actor(req));
+      return written(reply, 'delete policy', r, req);
     });
 
     app.get('/zones/:zone/policy/:section/:id', { config: { access: 'read' }, schema: { params: SectionParams } }, async (req, reply) => {
-      const { zone, section, id } = req.params as { zone: string; section: string; id: string };
-      const doc = (editor.policy(zone) ?? {}) as Record<string, Record<string, unknown> | undefined>;
-      const value = doc[section]?.[id];
+      const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
+      const value = editor.policyEntry(zone, section, id);
       if (value === undefined) return reply.status(404).send({ error: 'GSLB_ERR_API_NOT_FOUND', message: `${section}.${id} not found in the policy of ${zone}`, field: null, details: [] });
       reply.header('etag', `"${editor.zone(zone).serial}"`);
       return value;
     });
 
     app.put('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams, body: Type.Object({}, { additionalProperties: true }) } }, async (req, reply) => {
-      const { zone, section, id } = req.params as { zone: string; section: 'targets' | 'names' | 'probes'; id: string };
+      const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
+      checkPolicyId(section, id);
       const r = await editor.patchPolicy(zone, section, id, req.body, ifMatch(req.headers['if-match']));
-      return written(reply, `put policy ${section}.${id}`, r, actor(req));
+      return written(reply, `put policy ${section}.${id}`, r, req);
     });
 
     app.delete('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams } }, async (req, reply) => {
-      const { zone, section, id } = req.params as { zone: string; section: 'targets' | 'names' | 'probes'; id: string };
+      const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       const r = await editor.patchPolicy(zone, section, id, null, ifMatch(req.headers['if-match']));
-      return written(reply, `delete policy ${section}.${id}`, r, actor(req));
+      return written(reply, `delete policy ${section}.${id}`, r, req);
     });
   };

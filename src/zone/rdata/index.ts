@@ -124,9 +124,39 @@ export function rdataToText(type: number, rdata: Uint8Array): string {
   }
 }
 
-/** Convenience: parse a whole presentation rdata string ("10 mail.example.com.") by tokenizing it. */
+/**
+ * Parses the RDATA of one record given on its own ("10 mail.example.com.", an admin API
+ * field, a policy address), exactly as it would follow the type on a zone-file line. Being
+ * one record, it has no use for what only a file has, so where the file syntax would drop or
+ * regroup text silently it is refused instead: `;` outside quotes (a comment: the DKIM value
+ * `v=DKIM1; k=rsa; p=…` would keep only `v=DKIM1`), `(` and `)` outside quotes (line
+ * grouping), and line breaks.
+ */
 export function encodeRdataText(type: number, text: string, origin: Name | null): Buffer {
+  const typeName = typeToText(type);
+  const special = fileOnlySyntax(text);
+  if (special !== null) throw new RdataError(`${typeName}: ${special}`);
   const { tokens, error } = tokenizeText(text);
-  if (error !== undefined) throw new RdataError(`${typeToText(type)}: ${error}`);
+  if (error !== undefined) throw new RdataError(`${typeName}: ${error}`);
   return encodeRdata(type, tokens, origin);
+}
+
+/** The first zone-file-only character of a one-record text (see encodeRdataText), as a message; null when there is none. */
+function fileOnlySyntax(text: string): string | null {
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\' && text[i + 1] !== '\n' && text[i + 1] !== '\r') {
+      i++; // `\X` stands for X, whatever X is
+    } else if (c === '"') {
+      quoted = !quoted;
+    } else if (c === '\n' || c === '\r') {
+      return `a line break at character ${i + 1}; inside a quoted string write it as \\010 (or \\013)`;
+    } else if (!quoted && c === ';') {
+      return `";" at character ${i + 1} is outside quotes, where it would start a comment and drop the rest; quote the text ("v=DKIM1; k=rsa; …") or write \\;`;
+    } else if (!quoted && (c === '(' || c === ')')) {
+      return `"${c}" at character ${i + 1} is outside quotes, where it groups zone-file lines; quote the text or write \\${c}`;
+    }
+  }
+  return null;
 }
