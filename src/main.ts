@@ -13,7 +13,7 @@ import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
 import type { GeoResolver } from './geoip/geo-database.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';
 import { formatProblem } from './zone/record.js';
-import { ZoneDirectory } from './zone/zone-directory.js';
+import { ZoneDirectory, type LoadOutcome } from './zone/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';
 import { removeStaleTemps } from './storage/atomic-write.js';
@@ -135,6 +135,30 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
   return app;
 }
 
+/**
+ * The first load. As Knot does, a zone whose files have errors is logged (file:line, each
+ * file's problems capped) and left out, and the server starts with the others: a typo in one
+ * zone must not take every zone down, nor send systemd into a restart loop. The zone is
+ * REFUSED until a fixed file is picked up by the watch or SIGHUP. Only an unreadable folder
+ * stops the start.
+ */
+function loadFirstZones(zones: ZoneDirectory, log: Logger): LoadOutcome {
+  let first: LoadOutcome;
+  try {
+    first = zones.load(true);
+  } catch (err) {
+    throw new GslbError(ErrorCode.ZONE_INVALID, `${zones.directory}: cannot load the zones: ${(err as Error).message}`);
+  }
+  if (first.folderProblem) throw new GslbError(ErrorCode.CONFIG_INVALID, formatProblem(first.folderProblem));
+  for (const p of first.problems) {
+    if (p.severity === 'error') log.error({ file: p.file, line: p.line }, formatProblem(p));
+    else log.warn({ file: p.file, line: p.line }, formatProblem(p));
+  }
+  const failed = first.statuses.filter((s) => s.zone === null).map((s) => s.file);
+  if (failed.length > 0) log.error({ files: failed }, `${failed.length} zone file(s) did not load and are not served (REFUSED) until fixed; the other zones are`);
+  return first;
+}
+
 function openAudit(opts: AuditOptions): AuditLog {
   const file = path.resolve(opts.file);
   try {
@@ -158,13 +182,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const stale = removeStaleTemps(config.zones.directory);
   if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');
   const zones = new ZoneDirectory(config.zones.directory);
-  const first = zones.load(true);
-  const errors = first.problems.filter((p) => p.severity === 'error');
-  for (const p of first.problems) if (p.severity === 'warning') log.warn(formatProblem(p));
-  if (errors.length > 0) {
-    const details = errors.map(formatProblem);
-    throw new GslbError(ErrorCode.ZONE_INVALID, details.join('\n'), details);
-  }
+  const first = loadFirstZones(zones, log);
   const geo = openGeo(config, log);
   const store = new SnapshotStore(createSnapshot({ version: 1, zones: first.zones, chaos: config.dns.chaos, locate: clientLocator(geo) }));
   const health = startHealth(config, log, () => publisher.publish());

@@ -21,7 +21,14 @@ export function runCheck(flags: { config?: string; zones?: string }): number {
     process.stderr.write(`${(err as Error).message}\n`);
     geoErrors = 1;
   }
-  const outcome = new ZoneDirectory(config.zones.directory).load(true);
+  let outcome;
+  try {
+    outcome = new ZoneDirectory(config.zones.directory).load(true);
+  } catch (err) {
+    // load() turns each file's failure into a problem; this is a last resort without a stack trace
+    process.stderr.write(`${config.zones.directory}: cannot load the zones: ${(err as Error).message}\n`);
+    return 1;
+  }
   const problems = [...outcome.problems, ...failoverWarnings(outcome.zones, config.health.failoverBudgetSec)];
   for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
   const errors = outcome.problems.filter((p) => p.severity === 'error').length;

@@ -50,6 +50,6 @@ export class SnapshotPublisher {
 
 export function monitoredOf(zones: ReadonlyMap<string, Zone>): MonitoredTarget[] {
   const out: MonitoredTarget[] = [];
-  for (const zone of zones.values()) out.push(...zone.monitored);
+  for (const zone of zones.values()) for (const t of zone.monitored) out.push(t);
   return out;
 }

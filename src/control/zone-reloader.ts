@@ -14,6 +14,8 @@ export class ZoneReloader {
   readonly #log: Logger;
   #watcher: fs.FSWatcher | null = null;
   #timer: NodeJS.Timeout | null = null;
+  /** A reload failed after the folder was read: publish on the next one even if no file changed. */
+  #unpublished = false;
 
   constructor(directory: ZoneDirectory, publisher: SnapshotPublisher, log: Logger) {
     this.#directory = directory;
@@ -21,16 +23,31 @@ export class ZoneReloader {
     this.#log = log;
   }
 
-  /** Reloads now; returns whether a new snapshot was published. */
+  /**
+   * Reloads now; returns whether a new snapshot was published. Every trigger (watch, SIGHUP,
+   * the admin API) comes through here, so this is where the unexpected stops: an exception is
+   * logged with the folder, the previous snapshot keeps serving, and the process lives on.
+   */
   reload(force: boolean): boolean {
+    try {
+      return this.#reload(force);
+    } catch (err) {
+      this.#unpublished = true;
+      this.#log.error({ err, directory: this.#directory.directory }, `zone reload of ${this.#directory.directory} failed; the previous data keeps serving`);
+      return false;
+    }
+  }
+
+  #reload(force: boolean): boolean {
     const started = performance.now();
     const outcome = this.#directory.load(force);
     for (const p of outcome.problems) {
       if (p.severity === 'error') this.#log.error({ file: p.file, line: p.line }, `zone reload: ${formatProblem(p)}; the previous data keeps serving`);
       else this.#log.warn({ file: p.file, line: p.line }, formatProblem(p));
     }
-    if (!outcome.changed) return false;
+    if (!outcome.changed && !this.#unpublished) return false;
     this.#publisher.setZones(outcome.zones);
+    this.#unpublished = false;
     this.#log.info({ zones: outcome.zones.size, ms: Math.round(performance.now() - started) }, 'zones reloaded');
     return true;
   }

@@ -2,19 +2,36 @@
  * The policy file schema (zones/<zone>.policy.yaml). README "Steering policies" documents
  * the same fields; keep them in step.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type ObjectOptions, type Static, type TRecord, type TSchema, type TString } from '@sinclair/typebox';
 
-/** What a target or probe id may be (the admin API checks its URL ids against it too). */
+/**
+ * Target and probe ids: they become part of health keys (`<zone>/<id>`), metric labels and
+ * admin URLs (the admin API checks its URL ids against it too), so no "/", space or other
+ * punctuation, and no leading "_" (which also keeps out `__proto__`). README "Steering
+ * policies" states the same rule.
+ */
 export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
+export const ID_RULE = 'an id is 1 to 63 letters, digits, "_", "-" or ".", starting with a letter or digit';
 const Id = Type.String({ pattern: ID_PATTERN, description: 'target id' });
+/**
+ * An object keyed by `key`. TypeBox writes a Record as patternProperties alone, which lets a
+ * key that does not match through unchecked (no defaults filled, nothing validated: the
+ * `_edge` crash of issue 14). propertyNames names the bad key; additionalProperties refuses
+ * any key the pattern misses (one with a newline, for the "any string" records).
+ */
+function Keyed<V extends TSchema>(key: TString, value: V, options: ObjectOptions = {}): TRecord<TString, V> {
+  return Type.Record(key, value, { ...options, propertyNames: key, additionalProperties: false });
+}
+const AnyKey = Type.String({ minLength: 1 });
 const IdList = Type.Array(Id, { minItems: 1 });
 const Empty = Type.Object({}, { additionalProperties: false });
 
 const Target = Type.Object(
   {
     region: Type.String({ minLength: 1, maxLength: 63 }),
-    ipv4: Type.Array(Type.String({ minLength: 2 }), { default: [] }),
-    ipv6: Type.Array(Type.String({ minLength: 2 }), { default: [] }),
+    // 256 A records (16 bytes each) still fit a TCP answer; a site with more is several targets
+    ipv4: Type.Array(Type.String({ minLength: 2 }), { default: [], maxItems: 256 }),
+    ipv6: Type.Array(Type.String({ minLength: 2 }), { default: [], maxItems: 256 }),
     location: Type.Optional(
       Type.Object({ lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }) }, { additionalProperties: false }),
     ),
@@ -97,7 +114,7 @@ const LatencyRow = Type.Object(
     asn: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
     country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$' })),
     continent: Type.Optional(Type.String({ pattern: '^(AF|AN|AS|EU|NA|OC|SA)$' })),
-    rtt: Type.Record(Type.String({ minLength: 1 }), Type.Number({ minimum: 0, maximum: 60_000 })),
+    rtt: Keyed(AnyKey, Type.Number({ minimum: 0, maximum: 60_000 })),
   },
   { additionalProperties: false },
 );
@@ -122,7 +139,7 @@ const Probe = Type.Object(
       default: ['200-399'],
     }),
     body: Type.Optional(Type.String({ minLength: 1, description: 'regular expression the body must match' })),
-    headers: Type.Record(Type.String({ minLength: 1 }), Type.String(), { default: {} }),
+    headers: Keyed(AnyKey, Type.String(), { default: {} }),
     verifyTls: Type.Boolean({ default: true }),
     slow: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000, description: 'ms; a slower answer fails as "slow"' })),
   },
@@ -142,10 +159,10 @@ const SteeredName = Type.Object(
 
 export const PolicyFileSchema = Type.Object(
   {
-    probes: Type.Optional(Type.Record(Id, Probe)),
-    targets: Type.Record(Id, Target),
+    probes: Type.Optional(Keyed(Id, Probe)),
+    targets: Keyed(Id, Target),
     latency: Type.Optional(Type.Array(LatencyRow)),
-    names: Type.Record(Type.String({ minLength: 1 }), SteeredName),
+    names: Keyed(AnyKey, SteeredName),
   },
   { additionalProperties: false },
 );

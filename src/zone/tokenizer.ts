@@ -165,7 +165,7 @@ export function tokenizeText(text: string): { tokens: Token[]; error?: string } 
   const tokens: Token[] = [];
   for (let e = lexer.next(); e !== null; e = lexer.next()) {
     if (e.error !== undefined) return { tokens, error: e.error };
-    tokens.push(...e.tokens);
+    for (const t of e.tokens) tokens.push(t);
   }
   return { tokens };
 }

@@ -10,6 +10,7 @@ import { parseName, nameKey, type Name } from '../dns/name.js';
 import { parseMasterFile } from './master-file.js';
 import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
 import type { FileProblem } from './record.js';
+import { capProblems } from './problem-list.js';
 import { buildZone, type Zone } from './zone.js';
 
 export const ZONE_FILE_SUFFIX = '.zone';
@@ -33,6 +34,8 @@ export interface LoadOutcome {
   readonly problems: readonly FileProblem[];
   /** True when any served zone differs from before. */
   readonly changed: boolean;
+  /** Set when the folder itself cannot be read (then nothing else was). */
+  readonly folderProblem: FileProblem | null;
 }
 
 /** "example.com.zone" → example.com.; "2.0.192.in-addr.arpa.zone" → 2.0.192.in-addr.arpa. */
@@ -51,10 +54,25 @@ export function loadZoneFile(file: string, origin: Name): { zone: Zone | null; p
   const parsed = parseMasterFile(text, { file, origin });
   const policyFile = policyFileFor(file);
   const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
+  // Each source is capped on its own (MAX_PROBLEMS_PER_FILE), so concatenating stays small.
   const problems = [...parsed.problems, ...policy.problems];
   if (problems.some((p) => p.severity === 'error')) return { zone: null, problems };
   const built = buildZone(origin, file, parsed.records, policy.steered, policy.monitored);
-  return { zone: built.zone, problems: [...problems, ...built.problems] };
+  return { zone: built.zone, problems: [...problems, ...capProblems(file, built.problems)] };
+}
+
+/**
+ * loadZoneFile that never throws: a bug met while loading one file (a TypeError, a stack
+ * overflow on some input nobody foresaw) becomes that file's error, so the other zones load
+ * and this one keeps its previous version, instead of the exception ending the process.
+ */
+function loadZoneFileSafely(file: string, origin: Name): { zone: Zone | null; problems: FileProblem[] } {
+  try {
+    return loadZoneFile(file, origin);
+  } catch (err) {
+    const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return { zone: null, problems: [{ file, line: 0, message: `internal error while loading this zone or its policy (${reason}); please report it`, severity: 'error' }] };
+  }
 }
 
 /** Identity of a zone file and the policy file beside it, to skip unchanged zones on reload. */
@@ -85,15 +103,18 @@ export class ZoneDirectory {
 
   /**
    * Re-reads the folder. Unchanged files are skipped unless `force` (SIGHUP: an $INCLUDE'd
-   * file may have changed). A file that fails keeps its previous zone serving.
+   * file may have changed). A file that fails, even by an exception, keeps its previous zone
+   * serving; each file's problems are capped (MAX_PROBLEMS_PER_FILE).
    */
   load(force = false): LoadOutcome {
     const problems: FileProblem[] = [];
     let names: string[];
+    let folderProblem: FileProblem | null = null;
     try {
       names = fs.readdirSync(this.directory).filter((n) => n.endsWith(ZONE_FILE_SUFFIX)).sort();
     } catch (err) {
-      problems.push({ file: this.directory, line: 0, message: `cannot read the zones folder: ${(err as Error).message}`, severity: 'error' });
+      folderProblem = { file: this.directory, line: 0, message: `cannot read the zones folder: ${(err as Error).message}`, severity: 'error' };
+      problems.push(folderProblem);
       names = [];
     }
     let changed = false;
@@ -119,11 +140,11 @@ export class ZoneDirectory {
       const stamp = stampOf(file);
       if (previous && !force && previous.stamp === stamp) {
         next.set(file, previous);
-        problems.push(...previous.problems);
+        for (const p of previous.problems) problems.push(p);
         continue;
       }
-      const result = loadZoneFile(file, origin);
-      problems.push(...result.problems);
+      const result = loadZoneFileSafely(file, origin);
+      for (const p of result.problems) problems.push(p);
       const zone = result.zone ?? previous?.zone ?? null;
       if (result.zone !== null) changed = true;
       next.set(file, { file, origin, zone, problems: result.problems, loadedAt: result.zone ? new Date() : previous?.loadedAt ?? null, stamp });
@@ -132,6 +153,6 @@ export class ZoneDirectory {
     this.#statuses = next;
     const zones = new Map<string, Zone>();
     for (const s of next.values()) if (s.zone) zones.set(s.zone.originKey, s.zone);
-    return { zones, statuses: [...next.values()], problems, changed };
+    return { zones, statuses: [...next.values()], problems, changed, folderProblem };
   }
 }

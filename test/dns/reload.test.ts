@@ -4,7 +4,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { buildQuery, decode, udp } from '../helpers/dns-client.js';
+import { buildQuery, decode, rcodeOf, udp } from '../helpers/dns-client.js';
 import { freePort, startCliServer, runCli, tempCopy } from '../helpers/process.js';
 import { fixtureZones, startTestServer } from '../helpers/test-server.js';
 
@@ -94,14 +94,20 @@ describe('zone reload', () => {
     }
   });
 
-  it('refuses to start on a bad zone, naming file and line', async () => {
+  it('starts with a bad zone as Knot does: logs file and line, serves the others, loads the fixed file', async () => {
     const t = tempCopy(fixtureZones);
-    fs.writeFileSync(path.join(t.dir, 'swap.test.zone'), version(1) + 'x IN MX notanumber mail\n');
+    const file = path.join(t.dir, 'swap.test.zone');
+    fs.writeFileSync(file, version(1) + 'x IN MX notanumber mail\n');
+    const port = await freePort();
+    const srv = await startCliServer(['--zones', t.dir, '--listen', `127.0.0.1:${port}`]);
     try {
-      const r = await runCli(['serve', '--zones', t.dir, '--listen', '127.0.0.1:0']);
-      assert.notEqual(r.code, 0);
-      assert.ok(r.stderr.includes(`${path.join(t.dir, 'swap.test.zone')}:7:`), r.stderr);
+      assert.ok(srv.output().includes(`${file}:7:`), srv.output());
+      assert.equal(rcodeOf((await udp(port, 'pair.swap.test', 'A')).raw), 5, 'the bad zone is REFUSED');
+      assert.deepEqual((await udp(port, 'www.rules.test', 'A')).msg.answers.map((a) => a.data), ['192.0.2.10'], 'the other zones are served');
+      fs.writeFileSync(file, version(2));
+      await waitFor(async () => (await udp(port, 'pair.swap.test', 'A')).msg.answers?.length === 2);
     } finally {
+      assert.equal(await srv.stop(), 0);
       t.remove();
     }
   });

@@ -43,8 +43,8 @@ export async function freePort(): Promise<number> {
   }
 }
 
-/** Starts `meridian serve` and resolves once it logs that it is serving. */
-export function startCliServer(args: string[]): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<number | null> }> {
+/** Starts `meridian serve` and resolves once it logs that it is serving (or rejects after `timeoutMs`). */
+export function startCliServer(args: string[], timeoutMs = 20_000): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<number | null> }> {
   return new Promise((resolve, reject) => {
     // No admin API unless asked: its default port would collide between tests.
     const admin = args.includes('--admin') || args.includes('-a') ? [] : ['--admin', 'off'];
@@ -71,7 +71,7 @@ export function startCliServer(args: string[]): Promise<{ child: ChildProcess; o
     setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`meridian serve did not start:\n${out}`));
-    }, 20_000).unref();
+    }, timeoutMs).unref();
   });
 }
 
