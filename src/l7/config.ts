@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
-import { describeSchemaError, parseYamlSource } from '../config/yaml-source.js';
+import { Keyed } from '../config/keyed-record.js';
+import { parseYamlSource, schemaProblems } from '../config/yaml-source.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { parseListenAddress } from '../server/listen-address.js';
 import { formatProblem } from '../zone/record.js';
@@ -153,7 +154,7 @@ export const BalancerConfigSchema = Type.Object(
       ),
       { default: [], description: 'first match wins; with no match the pool named "default" (if any) serves' },
     ),
-    pools: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }), PoolSchema, { minProperties: 1 }),
+    pools: Keyed(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }), PoolSchema, { minProperties: 1 }),
   },
   { additionalProperties: false },
 );
@@ -182,7 +183,7 @@ export function parseBalancerConfig(text: string, file: string): BalancerConfig 
   if (source.problems.length > 0) throw invalid(source.problems.map(formatProblem));
   const config = structuredClone(source.value ?? {});
   if (!validate(config)) {
-    throw invalid((validate.errors ?? []).map((e) => `${file}:${source.lineOf(e.instancePath)}: ${describeSchemaError(e)}`));
+    throw invalid(schemaProblems(validate, source, file).map(formatProblem));
   }
   const problems = semanticProblems(config).map((p) => `${file}:${source.lineOf(p.pointer)}: ${p.message}`);
   if (problems.length > 0) throw invalid(problems);

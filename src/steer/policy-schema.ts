@@ -2,7 +2,8 @@
  * The policy file schema (zones/<zone>.policy.yaml). README "Steering policies" documents
  * the same fields; keep them in step.
  */
-import { Type, type ObjectOptions, type Static, type TRecord, type TSchema, type TString } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import { Keyed } from '../config/keyed-record.js';
 
 /**
  * Target and probe ids: they become part of health keys (`<zone>/<id>`), metric labels and
@@ -13,15 +14,6 @@ import { Type, type ObjectOptions, type Static, type TRecord, type TSchema, type
 export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
 export const ID_RULE = 'an id is 1 to 63 letters, digits, "_", "-" or ".", starting with a letter or digit';
 const Id = Type.String({ pattern: ID_PATTERN, description: 'target id' });
-/**
- * An object keyed by `key`. TypeBox writes a Record as patternProperties alone, which lets a
- * key that does not match through unchecked (no defaults filled, nothing validated: the
- * `_edge` crash of issue 14). propertyNames names the bad key; additionalProperties refuses
- * any key the pattern misses (one with a newline, for the "any string" records).
- */
-function Keyed<V extends TSchema>(key: TString, value: V, options: ObjectOptions = {}): TRecord<TString, V> {
-  return Type.Record(key, value, { ...options, propertyNames: key, additionalProperties: false });
-}
 const AnyKey = Type.String({ minLength: 1 });
 const IdList = Type.Array(Id, { minItems: 1 });
 const Empty = Type.Object({}, { additionalProperties: false });

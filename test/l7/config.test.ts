@@ -52,6 +52,14 @@ describe('balancer config', () => {
     ]);
   });
 
+  it('a pool name the pattern refuses is a problem on its line, not a crash (a Record let it through unchecked)', () => {
+    for (const name of ['_x', '"a b"', '"a/b"', '__proto__']) {
+      const found = problems(`pools:\n  ${name}:\n    backends:\n      - { id: a, address: 127.0.0.1:9000 }\n`);
+      assert.equal(found.length, 1, found.join('\n'));
+      assert.match(found[0]!, /^b\.yaml:2: pools\..*: invalid key /);
+    }
+  });
+
   it('client limits: defaults, bounds, and a request deadline no shorter than the header one', () => {
     const base = 'pools:\n  default:\n    backends:\n      - { id: a, address: 127.0.0.1:9000 }\n';
     assert.deepEqual(parseBalancerConfig(base, 'b.yaml').client, { maxHeaderBytes: 16_384, bodyIdleMs: 60_000, requestMs: 300_000, minBodyBytesPerSec: 240, bodyRateGraceMs: 5000, maxConnectionsPerClient: 256 });
