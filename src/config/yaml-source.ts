@@ -76,6 +76,9 @@ export function describeSchemaError(e: ErrorObject): string {
   if (e.keyword === 'required') {
     return `${fieldName(e.instancePath, (e.params as { missingProperty: string }).missingProperty)}: is required`;
   }
+  if (e.keyword === 'enum') {
+    return `${fieldName(e.instancePath)}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  }
   return `${fieldName(e.instancePath)}: ${e.message ?? 'is invalid'}`;
 }
 

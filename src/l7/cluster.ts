@@ -47,7 +47,7 @@ export async function runBalancerWorker(config: BalancerConfig, configFile: stri
       case 'drain':
         return answer(balancer.setDraining(call.target, call.draining));
       case 'reload':
-        return answer(balancer.reload());
+        return void balancer.reload().then(answer);
       case 'shutdown':
         void balancer.close().then(() => {
           answer(true);

@@ -1,12 +1,13 @@
 /**
  * The request path: admission (drain, rate limits), routing, the pick (sticky cookie, pool
  * algorithm, wait queue), and streaming the exchange through the backend's undici pool,
- * with one retry elsewhere for an idempotent request whose backend could not be reached.
+ * with retries elsewhere only on the failures `retries.on` names (retryTarget).
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
+import type { RetryCondition } from './config.js';
 import { clientAddress, cookieValue, hasBody, isIdempotent, requestHeaders, responseHeaders, VIA } from './forwarding.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
@@ -140,6 +141,13 @@ class ClientGone extends Error {
   }
 }
 
+/** Why an attempt was abandoned for a retry on another backend (its own error report is then ignored). */
+class RetriedElsewhere extends Error {
+  constructor() {
+    super('retried on another backend');
+  }
+}
+
 /**
  * One attempt on one backend, as an undici dispatch handler: the lowest-overhead way to
  * stream (no AbortSignal, no intermediate stream); backpressure by pausing the backend read
@@ -169,13 +177,21 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (this.clientGone) controller.abort(new ClientGone());
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     const { b, ex } = this;
     const ms = performance.now() - this.started;
     b.recordLatency(ms);
     b.countStatus(statusCode);
     ex.pool.reportOutcome(b, statusCode < 500);
     this.state.metrics.observe(ex.pool.name, ms);
+    const next = statusCode >= 500 ? retryTarget(ex, b, this.attempt, '5xx') : undefined;
+    if (next !== undefined) {
+      // As Envoy does: drop this response (and its connection) and send the request elsewhere.
+      this.finish();
+      controller.abort(new RetriedElsewhere());
+      retry(this.state, ex, next, this.attempt);
+      return;
+    }
     const out = responseHeaders(headers);
     if (ex.sticky !== null && ex.sticky.preferred !== b) addSetCookie(out, ex.pool, b);
     if (statusMessage) ex.res.writeHead(statusCode, statusMessage, out);
@@ -198,7 +214,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.finish();
     const { ex, b, state, attempt } = this;
     const { res, pool } = ex;
-    if (this.clientGone || err instanceof ClientGone) return;
+    if (this.clientGone || err instanceof ClientGone || err instanceof RetriedElsewhere) return;
     if (res.headersSent) {
       res.destroy(); // the backend failed mid-body: cut, so the client sees a truncated response, not a complete one
       return;
@@ -206,13 +222,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const failure = classify(err);
     b.countStatus(failure.status);
     pool.reportOutcome(b, false);
-    if (failure.retryable && attempt < pool.config.retries.attempts && ex.body === null && isIdempotent(ex.req.method ?? 'GET') && pool.canRetry()) {
-      const next = pool.pick(ex.hashKey, undefined, b);
-      if (next !== undefined && next !== b) {
-        state.metrics.retries++;
-        forward(state, ex, next, attempt + 1);
-        return;
-      }
+    const next = failure.retryOn === null ? undefined : retryTarget(ex, b, attempt, failure.retryOn);
+    if (next !== undefined) {
+      retry(state, ex, next, attempt);
+      return;
     }
     reply(res, failure.status, failure.code, `backend ${b.key}: ${failure.what}`);
   }
@@ -227,30 +240,52 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 interface Failure {
   readonly status: 502 | 504;
   readonly code: ProxyErrorCode;
-  /** Nothing reached the backend, so an idempotent request may go elsewhere. */
-  readonly retryable: boolean;
+  /** The retries.on condition it is, if any may retry it. */
+  readonly retryOn: RetryCondition | null;
   readonly what: string;
+}
+
+/**
+ * The backend a failed attempt is retried on, or undefined to answer with the failure. Only a
+ * failure `retries.on` names, within `attempts` and the budget. A request the backend never
+ * saw (connect-failure, refused-stream) may go again whatever its method, while its body is
+ * unread; one it may have run (reset-before-response, 5xx) only when idempotent and bodiless.
+ */
+function retryTarget(ex: Exchange, b: Backend, attempt: number, failure: RetryCondition): Backend | undefined {
+  const r = ex.pool.config.retries;
+  if (attempt >= r.attempts || !r.on.includes(failure)) return undefined;
+  const mayHaveRun = failure === 'reset-before-response' || failure === '5xx';
+  const replayable = mayHaveRun ? ex.body === null && isIdempotent(ex.req.method ?? 'GET') : ex.body === null || !(ex.body.readableDidRead || ex.body.destroyed);
+  if (!replayable || !ex.pool.canRetry()) return undefined;
+  const next = ex.pool.pick(ex.hashKey, undefined, b);
+  return next === b ? undefined : next;
+}
+
+function retry(state: ProxyState, ex: Exchange, next: Backend, attempt: number): void {
+  state.metrics.retries++;
+  forward(state, ex, next, attempt + 1);
 }
 
 function classify(err: Error): Failure {
   const code = (err as { code?: string }).code ?? '';
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
-      return { status: 504, code: ProxyError.CONNECT_TIMEOUT, retryable: true, what: 'connect timed out' };
+      return { status: 504, code: ProxyError.CONNECT_TIMEOUT, retryOn: 'connect-failure', what: 'connect timed out' };
     case 'UND_ERR_HEADERS_TIMEOUT':
-      return { status: 504, code: ProxyError.HEADERS_TIMEOUT, retryable: false, what: 'no response header in time' };
+      return { status: 504, code: ProxyError.HEADERS_TIMEOUT, retryOn: null, what: 'no response header in time' };
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return { status: 502, code: ProxyError.CONNECT_FAILED, retryable: true, what: `cannot connect (${code})` };
+      return { status: 502, code: ProxyError.CONNECT_FAILED, retryOn: 'connect-failure', what: `cannot connect (${code})` };
     case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
-      // Usually a keep-alive connection the backend closed as we reused it: nothing was processed.
-      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: true, what: `connection closed before a response (${code})` };
+    case 'EPIPE':
+      // Often a keep-alive connection the backend closed as we reused it, but the backend may have read and run the request.
+      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryOn: 'reset-before-response', what: `connection closed before a response (${code})` };
     default:
-      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: false, what: `${code || err.name}: ${err.message}` };
+      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryOn: null, what: `${code || err.name}: ${err.message}` };
   }
 }
 

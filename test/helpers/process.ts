@@ -50,9 +50,14 @@ export function startCliServer(args: string[]): Promise<{ child: ChildProcess; o
     const admin = args.includes('--admin') || args.includes('-a') ? [] : ['--admin', 'off'];
     const child = spawn(process.execPath, [cliPath, 'serve', ...admin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`meridian serve did not start:\n${out}`));
+    }, 20_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
       if (out.includes('meridian is serving')) {
+        clearTimeout(timer); // else it would kill the server 20 s after start
         resolve({
           child,
           output: () => out,
@@ -67,11 +72,10 @@ export function startCliServer(args: string[]): Promise<{ child: ChildProcess; o
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`meridian serve exited with ${code}:\n${out}`)));
-    setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`meridian serve did not start:\n${out}`));
-    }, 20_000).unref();
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`meridian serve exited with ${code}:\n${out}`));
+    });
   });
 }
 

@@ -1,4 +1,5 @@
 /** Real backends, a real balancer on ephemeral loopback ports, and a small HTTP client for the L7 tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +8,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Balancer } from '../../src/l7/balancer.js';
 import { parseBalancerConfig } from '../../src/l7/config.js';
+import { cliPath } from '../helpers/process.js';
 
 export interface TestBackend {
   readonly id: string;
@@ -69,14 +71,14 @@ export interface TestBalancer {
 }
 
 /** Starts a balancer from a config object; listen and admin default to ephemeral loopback ports. */
-export async function startBalancer(config: Record<string, unknown>): Promise<TestBalancer> {
+export async function startBalancer(config: Record<string, unknown>, startupWaitMs = 2000): Promise<TestBalancer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-l7-'));
   const configFile = path.join(dir, 'balancer.yaml');
   const full = { listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, ...config };
   const write = (c: object | string): void => fs.writeFileSync(configFile, typeof c === 'string' ? c : JSON.stringify(c, null, 2));
   write(full);
   const parsed = parseBalancerConfig(fs.readFileSync(configFile, 'utf8'), configFile);
-  const balancer = await Balancer.start(parsed, { log: pino({ level: 'silent' }), configFile, startupWaitMs: 2000, defaultMetrics: false });
+  const balancer = await Balancer.start(parsed, { log: pino({ level: 'silent' }), configFile, startupWaitMs, defaultMetrics: false });
   return {
     balancer,
     url: `http://127.0.0.1:${balancer.address.port}`,
@@ -139,4 +141,49 @@ export async function json(url: string, init?: { method?: string; body?: unknown
 
 export function pool(backends: readonly TestBackend[], extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { backends: backends.map((b) => ({ id: b.id, address: b.address })), ...extra };
+}
+
+export interface RunningBalance {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly adminUrl: string;
+  stop(): Promise<number | null>;
+}
+
+/** Runs `meridian balance --config FILE` (a JSON file) as a process, as users do; resolves once it listens. */
+export async function startBalanceCli(configFile: string, extra: string[] = []): Promise<RunningBalance> {
+  const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { listen: string; admin: { listen: string } };
+  const child = spawn(process.execPath, [cliPath, 'balance', '--config', configFile, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    // Generous: on a loaded 2-core machine forking workers takes seconds.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`meridian balance did not start:\n${out}`));
+    }, 30_000);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      if (/"msg":"balancer (workers )?listening"/.test(out) && (extra.includes('--workers') ? out.includes('workers listening') : true)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`meridian balance exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    child,
+    url: `http://${config.listen}`,
+    adminUrl: `http://${config.admin.listen}`,
+    stop: () =>
+      new Promise((res) => {
+        if (child.exitCode !== null || child.signalCode !== null) return res(child.exitCode);
+        child.once('exit', (code) => res(code));
+        child.kill('SIGTERM');
+      }),
+  };
 }
