@@ -54,6 +54,7 @@ export class Balancer {
     const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
     const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now };
     await firstChecks(runtime, options.startupWaitMs ?? STARTUP_WAIT_MS);
+    for (const pool of runtime.pools.values()) pool.skipSlowStart();
     startChecks(runtime);
     const server = createServer(config);
     server.on('request', createRequestHandler(state));

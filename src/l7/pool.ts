@@ -88,6 +88,11 @@ export class Pool {
     this.serveWaiters();
   }
 
+  /** Start-up: the backends up after the first check round take their full share at once (no traffic to ramp from). */
+  skipSlowStart(): void {
+    for (const b of this.usable) b.usableSince = 0;
+  }
+
   /**
    * A backend with room, preferring `preferred` (a sticky cookie's) when it is usable;
    * `avoid` (the backend a retry failed on) is skipped when another has room.
