@@ -149,14 +149,16 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
   };
 }
 
-/** Each worker checks the same backends; the most pessimistic view speaks for the balancer. */
+/** Each worker checks the same backends; the most pessimistic view speaks for the balancer. No worker alive (all being replaced): down. */
 export function mergeHealth(reports: readonly HealthReport[]): HealthReport {
+  if (reports.length === 0) return { up: false, healthy: 0, total: 0, capacity: 0, draining: false, drained: false };
   const worst = reports.reduce((a, b) => (b.healthy < a.healthy || (!b.up && a.up) ? b : a));
   return { ...worst, up: reports.every((r) => r.up), drained: reports.every((r) => r.drained) };
 }
 
 /** Counts are summed over workers; states come from the first worker, drained only when every worker is. */
 export function mergeStatus(reports: readonly StatusReport[]): StatusReport {
+  if (reports.length === 0) return { ...mergeHealth(reports), pools: [] };
   const [first, ...rest] = reports as [StatusReport, ...StatusReport[]];
   const health = mergeHealth(reports);
   return {

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { mergeHealth } from '../../src/l7/cluster.js';
 import { udp } from '../helpers/dns-client.js';
 import { freePort, startCliServer } from '../helpers/process.js';
 import { json, startBackend, startBalanceCli, startBalancer, tally, waitFor, type TestBackend } from './helpers.js';
@@ -147,5 +148,11 @@ describe('a backend counts as healthy only once a check passed', () => {
       await a.close();
       await c.close();
     }
+  });
+});
+
+describe('--workers N: the merged /healthz', () => {
+  it('is down when no worker answers (all being replaced), not an error', () => {
+    assert.deepEqual(mergeHealth([]), { up: false, healthy: 0, total: 0, capacity: 0, draining: false, drained: false });
   });
 });
