@@ -92,12 +92,31 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     });
   const started = await Promise.all(Array.from({ length: workers }, fork));
   const live = new Set(started.map((s) => s.worker));
+  // Drains the operator asked for, replayed to a worker that replaces a dead one: else it would
+  // serve during a drain and keep /healthz from ever saying drained.
+  const drains = new Map<string | null, boolean>();
+  const replayDrains = async (w: Worker): Promise<void> => {
+    for (const [target, draining] of drains) if (draining) await ask(w, { op: 'drain', target, draining });
+  };
   const watch = (worker: Worker): void => {
     worker.once('exit', (code, signal) => {
       live.delete(worker);
       if (stopping) return;
       log.error({ pid: worker.process.pid, code, signal }, 'balancer worker died; starting another');
-      void fork().then(({ worker: w }) => (live.add(w), watch(w)), (err: Error) => log.error({ err }, 'could not replace a balancer worker'));
+      fork()
+        .then(async ({ worker: w }) => {
+          watch(w);
+          try {
+            await replayDrains(w);
+          } catch (err) {
+            log.error({ err, pid: w.process.pid }, 'a new balancer worker did not take the drains; replacing it');
+            w.kill();
+            return;
+          }
+          live.add(w);
+          log.info({ pid: w.process.pid }, 'balancer worker replaced');
+        })
+        .catch((err: Error) => log.error({ err }, 'could not replace a balancer worker'));
     });
   };
   for (const w of live) watch(w);
@@ -122,7 +141,11 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     health: async () => mergeHealth(await askAll<HealthReport>({ op: 'health' })),
     status: async () => mergeStatus(await askAll<StatusReport>({ op: 'status' })),
     metrics: async () => ({ contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: await aggregator.clusterMetrics() }),
-    setDraining: async (target, draining) => (await askAll<boolean>({ op: 'drain', target, draining })).every(Boolean),
+    setDraining: async (target, draining) => {
+      const found = (await askAll<boolean>({ op: 'drain', target, draining })).every(Boolean);
+      if (found) drains.set(target, draining);
+      return found;
+    },
     reload: async () => {
       const outcomes = await askAll<ReloadOutcome>({ op: 'reload' });
       return outcomes.find((o) => !o.ok) ?? { ok: true };

@@ -89,6 +89,13 @@ describe('meridian balance', () => {
       await json(`${lb.adminUrl}/drain`, { method: 'POST' });
       const drained = await tally(`${lb.url}/`, 10);
       assert.deepEqual([...drained.entries()], [['HTTP 503', 10]], 'every worker drains');
+      // A worker that dies during a drain is replaced by one that drains too, so /healthz can say drained.
+      process.kill(workers[0]!, 'SIGKILL');
+      await waitFor(() => lb.output().includes('balancer worker replaced'), 30_000, 'the dead worker to be replaced');
+      workers.push(...childPids(lb.child.pid!).filter((p) => !workers.includes(p)));
+      const after = await tally(`${lb.url}/`, 10);
+      assert.deepEqual([...after.entries()], [['HTTP 503', 10]], 'the new worker drains too');
+      assert.deepEqual((await json(`${lb.adminUrl}/healthz`)).body, { up: false, healthy: 2, total: 2, capacity: 0, draining: true, drained: true });
       const metrics = (await request(`${lb.adminUrl}/metrics`)).body;
       assert.match(metrics, /meridian_l7_requests_total\{pool="default",backend="a"\} \d+/);
     } finally {

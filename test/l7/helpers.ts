@@ -147,6 +147,8 @@ export interface RunningBalance {
   readonly child: ChildProcess;
   readonly url: string;
   readonly adminUrl: string;
+  /** Everything it logged so far. */
+  output(): string;
   stop(): Promise<number | null>;
 }
 
@@ -179,6 +181,7 @@ export async function startBalanceCli(configFile: string, extra: string[] = []):
     child,
     url: `http://${config.listen}`,
     adminUrl: `http://${config.admin.listen}`,
+    output: () => out,
     stop: () =>
       new Promise((res) => {
         if (child.exitCode !== null || child.signalCode !== null) return res(child.exitCode);
