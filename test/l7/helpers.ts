@@ -1,5 +1,4 @@
 /** Real backends, a real balancer on ephemeral loopback ports, and a small HTTP client for the L7 tests. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Balancer } from '../../src/l7/balancer.js';
 import { parseBalancerConfig } from '../../src/l7/config.js';
-import { cliPath } from '../helpers/process.js';
+import { startCli, type RunningCli } from '../helpers/process.js';
 
 export interface TestBackend {
   readonly id: string;
@@ -143,50 +142,16 @@ export function pool(backends: readonly TestBackend[], extra: Record<string, unk
   return { backends: backends.map((b) => ({ id: b.id, address: b.address })), ...extra };
 }
 
-export interface RunningBalance {
-  readonly child: ChildProcess;
+export interface RunningBalance extends RunningCli {
   readonly url: string;
   readonly adminUrl: string;
-  /** Everything it logged so far. */
-  output(): string;
-  stop(): Promise<number | null>;
 }
 
 /** Runs `meridian balance --config FILE` (a JSON file) as a process, as users do; resolves once it listens. */
 export async function startBalanceCli(configFile: string, extra: string[] = []): Promise<RunningBalance> {
   const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { listen: string; admin: { listen: string } };
-  const child = spawn(process.execPath, [cliPath, 'balance', '--config', configFile, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    // Generous: on a loaded 2-core machine forking workers takes seconds.
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`meridian balance did not start:\n${out}`));
-    }, 30_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (/"msg":"balancer (workers )?listening"/.test(out) && (extra.includes('--workers') ? out.includes('workers listening') : true)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`meridian balance exited with ${code}:\n${out}`));
-    });
-  });
-  return {
-    child,
-    url: `http://${config.listen}`,
-    adminUrl: `http://${config.admin.listen}`,
-    output: () => out,
-    stop: () =>
-      new Promise((res) => {
-        if (child.exitCode !== null || child.signalCode !== null) return res(child.exitCode);
-        child.once('exit', (code) => res(code));
-        child.kill('SIGTERM');
-      }),
-  };
+  const listening = (out: string): boolean => /"msg":"balancer (workers )?listening"/.test(out) && (!extra.includes('--workers') || out.includes('workers listening'));
+  // Generous: on a loaded 2-core machine forking workers takes seconds.
+  const cli = await startCli(['balance', '--config', configFile, ...extra], listening, 30_000);
+  return Object.assign(cli, { url: `http://${config.listen}`, adminUrl: `http://${config.admin.listen}` });
 }
