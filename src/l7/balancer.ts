@@ -145,7 +145,7 @@ export class Balancer {
     const runtime = buildRuntime(merged, { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
     await firstChecks(runtime, this.options.startupWaitMs ?? STARTUP_WAIT_MS);
     if (this.closed) {
-      retireRuntime(runtime, null);
+      retireRuntime(runtime, old); // closes only the backends it added: the kept ones still serve the closing runtime
       return { ok: false, errors: ['the balancer is closing'] };
     }
     // Kept backends' health may have moved during the wait (the old checks ran on): settle the usable lists.
