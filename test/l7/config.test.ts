@@ -54,6 +54,12 @@ describe('balancer config', () => {
     ]);
   });
 
+  it('names the allowed retry conditions when retries.on has another', () => {
+    const text = 'pools:\n  web:\n    retries: { on: [5xx, sometimes] }\n    backends: [{ id: a, address: "127.0.0.1:1" }]\n';
+    assert.deepEqual(problems(text), ['b.yaml:3: pools.web.retries.on.1: must be one of connect-failure, refused-stream, reset-before-response, 5xx']);
+    assert.match(problems(text.replace('sometimes', '5xx'))[0]!, /^b\.yaml:3: pools\.web\.retries\.on: must NOT have duplicate items/);
+  });
+
   it('accepts the example in README', () => {
     const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
     const block = /```yaml\n(# balancer\.yaml\n[\s\S]*?)```/.exec(readme);
