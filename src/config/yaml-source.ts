@@ -174,6 +174,9 @@ export function describeSchemaError(e: ErrorObject, hints: PatternHints = {}): s
   if (e.keyword === 'required') {
     return `${fieldName(e.instancePath, (e.params as { missingProperty: string }).missingProperty)}: is required`;
   }
+  if (e.keyword === 'enum') {
+    return `${fieldName(e.instancePath)}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  }
   const hint = e.keyword === 'pattern' ? hints[(e.params as { pattern: string }).pattern] : undefined;
   // an error inside propertyNames is about the key itself (ajv names it in propertyName)
   if (e.propertyName !== undefined) return `${fieldName(e.instancePath, e.propertyName)}: invalid key ${printable(JSON.stringify(e.propertyName))}: ${hint ?? e.message ?? 'is invalid'}`;

@@ -40,7 +40,7 @@ export class Backend {
   responses4xx = 0;
   responses5xx = 0;
 
-  /** Active-check state (rise/fall); UNKNOWN counts as usable until the first check. */
+  /** Active-check state (rise/fall); see passedChecks. */
   health: TargetHealth;
   /** Passive checks: errors in a row, when the current ejection ends, ejections so far. */
   consecutiveErrors = 0;
@@ -79,6 +79,15 @@ export class Backend {
   /** Whether one more request fits under its circuit breaker. */
   hasRoom(): boolean {
     return !this.skipped && this.inFlight < this.maxRequests;
+  }
+
+  /**
+   * Whether active checks say it is up. Unlike a DNS target (fail-open), UNKNOWN does not
+   * count: a backend is healthy only once a check passed, so /healthz never vouches for one
+   * nobody has reached.
+   */
+  passedChecks(): boolean {
+    return this.health.status === 'up';
   }
 
   isEjected(now: number): boolean {

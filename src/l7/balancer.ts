@@ -16,7 +16,7 @@ import { BalancerMetrics } from './metrics.js';
 import { createRequestHandler, ProxyError, rawReply, type ProxyState } from './proxy.js';
 import { BodyRateMonitor } from './body-rate.js';
 import type { RemoteBuckets } from './rate-limit.js';
-import { buildRuntime, retireRuntime, startChecks, type Runtime } from './runtime.js';
+import { buildRuntime, firstChecks, retireRuntime, startChecks, type Runtime } from './runtime.js';
 import { healthReport, statusReport, type HealthReport, type StatusReport } from './status.js';
 import { createUpgradeHandler } from './websocket.js';
 
@@ -24,7 +24,7 @@ export interface BalancerOptions {
   readonly log: Logger;
   /** The file reload() reads again; null when the config was given in memory. */
   readonly configFile: string | null;
-  /** How long start-up waits for the first round of health checks. */
+  /** How long start-up (and a reload, for added backends) waits for their first health check. */
   readonly startupWaitMs?: number;
   /** Process metrics in /metrics (off in tests that start many balancers). */
   readonly defaultMetrics?: boolean;
@@ -32,11 +32,17 @@ export interface BalancerOptions {
   readonly remoteBuckets?: RemoteBuckets;
 }
 
+/** Default wait for first health checks at start-up and for added backends on a reload. */
+const STARTUP_WAIT_MS = 3000;
+
 export type ReloadOutcome = { readonly ok: true } | { readonly ok: false; readonly errors: readonly string[] };
 
 export class Balancer {
   private readonly state: ProxyState;
   private admin: BalancerAdmin | null = null;
+  /** Reloads run one after another, each swapping the runtime the one before left. */
+  private reloads: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   private constructor(
     private readonly server: http.Server,
@@ -52,7 +58,9 @@ export class Balancer {
     const runtime = buildRuntime(config, deps, options.log, () => balancer?.logHealth());
     const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
     const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null, bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now) };
-    await startChecks(runtime, options.startupWaitMs ?? 3000);
+    await firstChecks(runtime, options.startupWaitMs ?? STARTUP_WAIT_MS);
+    for (const pool of runtime.pools.values()) pool.skipSlowStart();
+    startChecks(runtime);
     const server = createServer(config);
     server.on('request', createRequestHandler(state));
     // A socket an upgrade did not take (no 101) goes back to the HTTP server to be parsed again.
@@ -108,21 +116,31 @@ export class Balancer {
   }
 
   /** Reads the config file again; a bad file leaves the running config untouched. */
-  reload(): ReloadOutcome {
-    if (this.options.configFile === null) return { ok: false, errors: ['no config file to reload'] };
+  reload(): Promise<ReloadOutcome> {
+    if (this.options.configFile === null) return Promise.resolve({ ok: false, errors: ['no config file to reload'] });
     let next: BalancerConfig;
     try {
       next = loadBalancerConfig(this.options.configFile);
     } catch (err) {
       const errors = err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message];
       this.options.log.error({ errors }, 'balancer config reload failed; the previous config keeps serving');
-      return { ok: false, errors };
+      return Promise.resolve({ ok: false, errors });
     }
     return this.apply(next);
   }
 
-  /** Swaps in a new config; in-flight requests finish on the pools they started on. */
-  apply(next: BalancerConfig): ReloadOutcome {
+  /**
+   * Swaps in a new config once its added backends had their first check (kept ones keep their
+   * health); in-flight requests finish on the pools they started on.
+   */
+  apply(next: BalancerConfig): Promise<ReloadOutcome> {
+    const applied = this.reloads.then(() => this.swap(next));
+    this.reloads = applied;
+    return applied;
+  }
+
+  private async swap(next: BalancerConfig): Promise<ReloadOutcome> {
+    if (this.closed) return { ok: false, errors: ['the balancer is closing'] };
     const old = this.state.runtime;
     const fixed = (['listen', 'tls', 'admin'] as const).filter((k) => JSON.stringify(old.config[k]) !== JSON.stringify(next[k]));
     if (fixed.length > 0) {
@@ -131,9 +149,16 @@ export class Balancer {
     const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: old.config.tls, admin: old.config.admin };
     applyClientLimits(this.server, merged);
     const runtime = buildRuntime(merged, { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
+    await firstChecks(runtime, this.options.startupWaitMs ?? STARTUP_WAIT_MS);
+    if (this.closed) {
+      retireRuntime(runtime, old); // closes only the backends it added: the kept ones still serve the closing runtime
+      return { ok: false, errors: ['the balancer is closing'] };
+    }
+    // Kept backends' health may have moved during the wait (the old checks ran on): settle the usable lists.
+    for (const pool of runtime.pools.values()) pool.refresh();
     this.state.runtime = runtime;
     retireRuntime(old, runtime);
-    for (const c of runtime.checks) c.start();
+    startChecks(runtime);
     this.options.log.info({ pools: [...runtime.pools.keys()] }, 'balancer config reloaded');
     return { ok: true };
   }
@@ -162,6 +187,7 @@ export class Balancer {
 
   /** Stops accepting, lets requests in flight finish (up to graceMs), then closes everything. */
   async close(graceMs = 5000): Promise<void> {
+    this.closed = true;
     const rt = this.state.runtime;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();

@@ -53,11 +53,11 @@ export async function runBalancerWorker(config: BalancerConfig, configFile: stri
         return answer(balancer.status());
       case 'drain':
         return answer(balancer.setDraining(call.target, call.draining));
-      case 'reload': {
-        const outcome = balancer.reload();
-        if (outcome.ok) sendLimits();
-        return answer(outcome);
-      }
+      case 'reload':
+        return void balancer.reload().then((outcome) => {
+          if (outcome.ok) sendLimits();
+          answer(outcome);
+        });
       case 'shutdown':
         void balancer.close().then(() => {
           answer(true);
@@ -106,12 +106,31 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     });
   const started = await Promise.all(Array.from({ length: workers }, fork));
   const live = new Set(started.map((s) => s.worker));
+  // Drains the operator asked for, replayed to a worker that replaces a dead one: else it would
+  // serve during a drain and keep /healthz from ever saying drained.
+  const drains = new Map<string | null, boolean>();
+  const replayDrains = async (w: Worker): Promise<void> => {
+    for (const [target, draining] of drains) if (draining) await ask(w, { op: 'drain', target, draining });
+  };
   const watch = (worker: Worker): void => {
     worker.once('exit', (code, signal) => {
       live.delete(worker);
       if (stopping) return;
       log.error({ pid: worker.process.pid, code, signal }, 'balancer worker died; starting another');
-      void fork().then(({ worker: w }) => (live.add(w), watch(w)), (err: Error) => log.error({ err }, 'could not replace a balancer worker'));
+      fork()
+        .then(async ({ worker: w }) => {
+          watch(w);
+          try {
+            await replayDrains(w);
+          } catch (err) {
+            log.error({ err, pid: w.process.pid }, 'a new balancer worker did not take the drains; replacing it');
+            w.kill();
+            return;
+          }
+          live.add(w);
+          log.info({ pid: w.process.pid }, 'balancer worker replaced');
+        })
+        .catch((err: Error) => log.error({ err }, 'could not replace a balancer worker'));
     });
   };
   for (const w of live) watch(w);
@@ -136,7 +155,11 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     health: async () => mergeHealth(await askAll<HealthReport>({ op: 'health' })),
     status: async () => mergeStatus(await askAll<StatusReport>({ op: 'status' })),
     metrics: async () => ({ contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: await aggregator.clusterMetrics() }),
-    setDraining: async (target, draining) => (await askAll<boolean>({ op: 'drain', target, draining })).every(Boolean),
+    setDraining: async (target, draining) => {
+      const found = (await askAll<boolean>({ op: 'drain', target, draining })).every(Boolean);
+      if (found) drains.set(target, draining);
+      return found;
+    },
     reload: async () => {
       const outcomes = await askAll<ReloadOutcome>({ op: 'reload' });
       return outcomes.find((o) => !o.ok) ?? { ok: true };
@@ -163,14 +186,16 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
   };
 }
 
-/** Each worker checks the same backends; the most pessimistic view speaks for the balancer. */
+/** Each worker checks the same backends; the most pessimistic view speaks for the balancer. No worker alive (all being replaced): down. */
 export function mergeHealth(reports: readonly HealthReport[]): HealthReport {
+  if (reports.length === 0) return { up: false, healthy: 0, total: 0, capacity: 0, draining: false, drained: false };
   const worst = reports.reduce((a, b) => (b.healthy < a.healthy || (!b.up && a.up) ? b : a));
   return { ...worst, up: reports.every((r) => r.up), drained: reports.every((r) => r.drained) };
 }
 
 /** Counts are summed over workers; states come from the first worker, drained only when every worker is. */
 export function mergeStatus(reports: readonly StatusReport[]): StatusReport {
+  if (reports.length === 0) return { ...mergeHealth(reports), pools: [] };
   const [first, ...rest] = reports as [StatusReport, ...StatusReport[]];
   const health = mergeHealth(reports);
   return {

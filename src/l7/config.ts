@@ -28,6 +28,10 @@ const BackendSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Active checks are always on (issue 15, item 4): a backend counts as healthy only once a check
+ * passed, so /healthz can pull a dead region from DNS. Absent, the check is a TCP connect every 2 s.
+ */
 const HealthCheckSchema = Type.Object(
   {
     type: Type.Union([Type.Literal('http'), Type.Literal('tcp')], { default: 'http' }),
@@ -43,8 +47,29 @@ const HealthCheckSchema = Type.Object(
     rise: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
     fall: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: { type: 'tcp' }, description: 'active checks; absent: TCP connect every 2 s' },
 );
+
+// ── Retries (issue 15, item 5) ────────────────────────────────────────────────────────────────
+/**
+ * Failures a retry may follow, as Envoy's `retry_on`. connect-failure and refused-stream mean
+ * the backend never saw the request; after reset-before-response or 5xx it may have run it,
+ * so those retry only idempotent requests without a body, and only when named here.
+ */
+export const RETRY_CONDITIONS = ['connect-failure', 'refused-stream', 'reset-before-response', '5xx'] as const;
+export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
+
+const RetriesSchema = obj({
+  attempts: Type.Integer({ minimum: 0, maximum: 5, default: 1, description: 'retries of a failed request, each on another backend' }),
+  on: Type.Array(Type.Unsafe<RetryCondition>({ type: 'string', enum: [...RETRY_CONDITIONS] }), {
+    default: ['connect-failure'],
+    uniqueItems: true,
+    description: 'failures that are retried (connect-failure, refused-stream, reset-before-response, 5xx); []: none',
+  }),
+  budgetPercent: Type.Integer({ minimum: 0, maximum: 100, default: 20, description: 'retries in flight at most this share of requests in flight' }),
+  minConcurrent: Type.Integer({ minimum: 0, maximum: 10_000, default: 3, description: 'retries always allowed in flight, whatever the budget' }),
+});
+// ──────────────────────────────────────────────────────────────────────────────────────────────
 
 const PoolSchema = Type.Object(
   {
@@ -58,7 +83,7 @@ const PoolSchema = Type.Object(
     ),
     virtualNodes: Type.Integer({ minimum: 1, maximum: 10_000, default: 160, description: 'ring points per unit of weight (consistent-hash)' }),
     backends: Type.Array(BackendSchema, { minItems: 1 }),
-    healthCheck: Type.Optional(HealthCheckSchema),
+    healthCheck: HealthCheckSchema,
     outlierDetection: obj({
       consecutiveErrors: Type.Integer({ minimum: 0, maximum: 1000, default: 5, description: '5xx or connect errors in a row that eject a backend; 0: off' }),
       baseEjectionMs: ms(10_000, 100, 3_600_000, 'first ejection; the n-th lasts n times this'),
@@ -81,11 +106,7 @@ const PoolSchema = Type.Object(
         { additionalProperties: false, description: 'cookie stickiness; absent: off' },
       ),
     ),
-    retries: obj({
-      attempts: Type.Integer({ minimum: 0, maximum: 5, default: 1, description: 'retries of an idempotent request on another backend after a connect failure' }),
-      budgetPercent: Type.Integer({ minimum: 0, maximum: 100, default: 20, description: 'retries in flight at most this share of requests in flight' }),
-      minConcurrent: Type.Integer({ minimum: 0, maximum: 10_000, default: 3, description: 'retries always allowed in flight, whatever the budget' }),
-    }),
+    retries: RetriesSchema,
   },
   { additionalProperties: false },
 );

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { runProbe } from '../health/probes/index.js';
-import { applyResult, isHealthy } from '../health/state-machine.js';
+import { applyResult } from '../health/state-machine.js';
 import type { ProbeSpec } from '../health/types.js';
 import type { Backend } from './backend.js';
 import type { HealthCheckConfig } from './config.js';
@@ -19,6 +19,8 @@ export function probeSpecFor(check: HealthCheckConfig, b: Backend): ProbeSpec {
 
 export class HealthChecks {
   private readonly timers = new Map<Backend, NodeJS.Timeout>();
+  /** First probes of backends never checked, so start() does not send a second one while they run. */
+  private readonly first = new Map<Backend, Promise<void>>();
   private readonly controller = new AbortController();
   private stopped = false;
 
@@ -29,19 +31,34 @@ export class HealthChecks {
     private readonly onChange: () => void,
   ) {}
 
-  start(): void {
-    for (const b of this.pool.backends) this.schedule(b, Math.random() * Math.min(this.check.intervalMs, 250));
+  /**
+   * Probes at once every backend that was never checked (all at start-up, the added ones on a
+   * reload: a backend is not healthy before a check passed); resolves when each has answered.
+   */
+  firstRound(): Promise<void> {
+    for (const b of this.pool.backends) {
+      if (b.health.lastResult === null && !this.first.has(b)) this.first.set(b, this.probe(b));
+    }
+    return Promise.all(this.first.values()).then(() => undefined);
   }
 
-  /** One probe round for every backend now; resolves when all have answered (start-up uses it). */
-  async checkAll(): Promise<void> {
-    await Promise.all(this.pool.backends.map((b) => this.probe(b)));
+  /** Checks every backend on its own timer from now on: one interval after its first probe, or soon (jittered) for one a reload kept. */
+  start(): void {
+    for (const b of this.pool.backends) {
+      const first = this.first.get(b);
+      if (first !== undefined) void first.then(() => this.schedule(b, this.nextDelay()));
+      else this.schedule(b, Math.random() * Math.min(this.check.intervalMs, 250));
+    }
+  }
+
+  private nextDelay(): number {
+    return this.check.intervalMs + Math.random() * this.check.intervalMs * 0.1;
   }
 
   private schedule(b: Backend, delayMs: number): void {
     if (this.stopped) return;
     const timer = setTimeout(() => {
-      void this.probe(b).then(() => this.schedule(b, this.check.intervalMs + Math.random() * this.check.intervalMs * 0.1));
+      void this.probe(b).then(() => this.schedule(b, this.nextDelay()));
     }, delayMs);
     timer.unref();
     this.timers.set(b, timer);
@@ -50,13 +67,13 @@ export class HealthChecks {
   private async probe(b: Backend): Promise<void> {
     const result = await runProbe(probeSpecFor(this.check, b), b.host, this.controller.signal);
     if (this.stopped) return;
-    const wasHealthy = isHealthy(b.health);
+    const wasHealthy = b.passedChecks();
     const before = b.health.status;
     b.health = applyResult(b.health, result, this.check);
     if (b.health.status !== before) {
       this.log.info({ backend: b.key, from: before, to: b.health.status, why: b.health.history[0]?.why }, 'backend health changed');
     }
-    if (isHealthy(b.health) !== wasHealthy) {
+    if (b.passedChecks() !== wasHealthy) {
       this.pool.refresh();
       this.onChange();
     }

@@ -3,10 +3,10 @@
  * scrape time; the request path only bumps plain fields and observes one histogram child.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { isHealthy } from '../health/state-machine.js';
 import { BucketCounts, precountedHistogram } from '../metrics/precounted-histogram.js';
 import { selfFillingMetrics } from '../metrics/self-filling.js';
 import type { Runtime } from './runtime.js';
+import { isServing } from './status.js';
 
 /** Upper bounds in µs: 1 ms to 10 s. */
 const LATENCY_BUCKETS_US = [1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000];
@@ -45,7 +45,7 @@ export class BalancerMetrics {
     );
     gauge('meridian_l7_backend_in_flight', 'requests in flight to the backend', ['pool', 'backend'], (set) => eachBackend((l, b) => set(l, b.inFlight)));
     gauge('meridian_l7_backend_up', '1 when the backend may take new requests (health, ejection, drain)', ['pool', 'backend'], (set) =>
-      eachBackend((l, b) => set(l, isHealthy(b.health) && !b.isEjected(Date.now()) && !b.draining ? 1 : 0)),
+      eachBackend((l, b) => set(l, isServing(b, Date.now()) ? 1 : 0)),
     );
     gauge('meridian_l7_backend_latency_seconds', 'smoothed response-header latency of the backend (EWMA)', ['pool', 'backend'], (set) => eachBackend((l, b) => set(l, b.latencyMs / 1000)));
     counter('meridian_l7_ejections_total', 'passive-health ejections', ['pool'], (set) => {

@@ -4,7 +4,6 @@
  * ejection and the retry budget. The request path calls pick/release; health checks and the
  * admin side call refresh.
  */
-import { isHealthy } from '../health/state-machine.js';
 import { ALGORITHMS, type Algorithm } from './algorithms/index.js';
 import { Backend, type BackendTimeouts } from './backend.js';
 import type { PoolConfig } from './config.js';
@@ -78,7 +77,7 @@ export class Pool {
   refresh(ramp = true): void {
     const now = this.deps.now();
     const candidates = this.backends.filter((b) => !b.draining);
-    const healthy = candidates.filter((b) => isHealthy(b.health) && !b.isEjected(now));
+    const healthy = candidates.filter((b) => b.passedChecks() && !b.isEjected(now));
     const threshold = this.config.panicThresholdPercent;
     this.panic = candidates.length > 0 && threshold > 0 && healthy.length * 100 < threshold * candidates.length;
     const next = this.panic ? candidates : healthy;
@@ -87,6 +86,11 @@ export class Pool {
     this.usable = next;
     this.scheduleEjectionEnd(now);
     this.serveWaiters();
+  }
+
+  /** Start-up: the backends up after the first check round take their full share at once (no traffic to ramp from). */
+  skipSlowStart(): void {
+    for (const b of this.usable) b.usableSince = 0;
   }
 
   /**
@@ -181,7 +185,8 @@ export class Pool {
   /**
    * Passive health (as Envoy's outlier detection): `consecutiveErrors` 5xx or connect errors in
    * a row eject the backend for base × n (n-th ejection), capped; at most maxEjectedPercent
-   * of the pool is out at once. Returns true when this report ejected it.
+   * of the pool is out at once; errors while ejected are not counted. Returns true when this
+   * report ejected it.
    */
   reportOutcome(b: Backend, ok: boolean): boolean {
     if (ok) {
@@ -190,9 +195,9 @@ export class Pool {
     }
     b.errors++;
     const od = this.config.outlierDetection;
-    if (od.consecutiveErrors === 0 || ++b.consecutiveErrors < od.consecutiveErrors) return false;
     const now = this.deps.now();
-    if (b.isEjected(now)) return false;
+    // Errors while ejected (requests begun before, or panic mode) do not count towards the next ejection.
+    if (od.consecutiveErrors === 0 || b.isEjected(now) || ++b.consecutiveErrors < od.consecutiveErrors) return false;
     const ejectedNow = this.backends.filter((x) => x.isEjected(now)).length;
     const allowed = Math.max(od.maxEjectedPercent > 0 ? 1 : 0, Math.floor((this.backends.length * od.maxEjectedPercent) / 100));
     if (ejectedNow >= allowed) return false;

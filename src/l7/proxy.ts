@@ -1,7 +1,7 @@
 /**
  * The request path: admission (request checks, drain, rate limits), routing, the pick (sticky cookie, pool
  * algorithm, wait queue), and streaming the exchange through the backend's undici pool,
- * with one retry elsewhere for an idempotent request whose backend could not be reached.
+ * with retries elsewhere only on the failures `retries.on` names (retryTarget).
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
 import type { BodyRateMonitor } from './body-rate.js';
+import type { RetryCondition } from './config.js';
 import { clientAddress, cookieValue, hasBody, isIdempotent, requestHeaders, responseHeaders, VIA } from './forwarding.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
@@ -169,6 +170,13 @@ class ClientGone extends Error {
   }
 }
 
+/** Why an attempt was abandoned for a retry on another backend (its own error report is then ignored). */
+class RetriedElsewhere extends Error {
+  constructor() {
+    super('retried on another backend');
+  }
+}
+
 /**
  * A body that stops arriving holds a backend slot: after `client.bodyIdleMs` without a byte
  * (the socket's idle timer, so no per-chunk work) the exchange ends with 408, as nginx's
@@ -220,13 +228,21 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (this.clientGone) controller.abort(new ClientGone());
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     const { b, ex } = this;
     const ms = performance.now() - this.started;
     b.recordLatency(ms);
     b.countStatus(statusCode);
     ex.pool.reportOutcome(b, statusCode < 500);
     this.state.metrics.observe(ex.pool.name, ms);
+    const next = statusCode >= 500 ? retryTarget(ex, b, this.attempt, '5xx') : undefined;
+    if (next !== undefined) {
+      // As Envoy does: drop this response (and its connection) and send the request elsewhere.
+      this.finish();
+      controller.abort(new RetriedElsewhere());
+      retry(this.state, ex, next, this.attempt);
+      return;
+    }
     const out = responseHeaders(headers);
     if (ex.sticky !== null && ex.sticky.preferred !== b) addSetCookie(out, ex.pool, b, this.state.proto === 'https');
     if (statusMessage) ex.res.writeHead(statusCode, statusMessage, out);
@@ -250,7 +266,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const { ex, b, state, attempt } = this;
     const { res, pool } = ex;
     // A client that left or stopped sending mid-body is not the backend's failure.
-    if (this.clientGone || err instanceof ClientGone || (!ex.req.complete && ex.req.socket.destroyed)) return;
+    if (this.clientGone || err instanceof ClientGone || err instanceof RetriedElsewhere || (!ex.req.complete && ex.req.socket.destroyed)) return;
     if (res.headersSent) {
       res.destroy(); // the backend failed mid-body: cut, so the client sees a truncated response, not a complete one
       return;
@@ -258,13 +274,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const failure = classify(err);
     b.countStatus(failure.status);
     if (backendCaused(err)) pool.reportOutcome(b, false);
-    if (failure.retryable && attempt < pool.config.retries.attempts && ex.body === null && isIdempotent(ex.req.method ?? 'GET') && pool.canRetry()) {
-      const next = pool.pick(ex.hashKey, undefined, b);
-      if (next !== undefined && next !== b) {
-        state.metrics.retries++;
-        forward(state, ex, next, attempt + 1);
-        return;
-      }
+    const next = failure.retryOn === null ? undefined : retryTarget(ex, b, attempt, failure.retryOn);
+    if (next !== undefined) {
+      retry(state, ex, next, attempt);
+      return;
     }
     reply(res, failure.status, failure.code, failure.status === 400 ? failure.what : `backend ${b.key}: ${failure.what}`);
   }
@@ -279,34 +292,56 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 interface Failure {
   readonly status: 400 | 502 | 504;
   readonly code: ProxyErrorCode;
-  /** Nothing reached the backend, so an idempotent request may go elsewhere. */
-  readonly retryable: boolean;
+  /** The retries.on condition it is, if any may retry it. */
+  readonly retryOn: RetryCondition | null;
   readonly what: string;
+}
+
+/**
+ * The backend a failed attempt is retried on, or undefined to answer with the failure. Only a
+ * failure `retries.on` names, within `attempts` and the budget. A request the backend never
+ * saw (connect-failure, refused-stream) may go again whatever its method, while its body is
+ * unread; one it may have run (reset-before-response, 5xx) only when idempotent and bodiless.
+ */
+function retryTarget(ex: Exchange, b: Backend, attempt: number, failure: RetryCondition): Backend | undefined {
+  const r = ex.pool.config.retries;
+  if (attempt >= r.attempts || !r.on.includes(failure)) return undefined;
+  const mayHaveRun = failure === 'reset-before-response' || failure === '5xx';
+  const replayable = mayHaveRun ? ex.body === null && isIdempotent(ex.req.method ?? 'GET') : ex.body === null || !(ex.body.readableDidRead || ex.body.destroyed);
+  if (!replayable || !ex.pool.canRetry()) return undefined;
+  const next = ex.pool.pick(ex.hashKey, undefined, b);
+  return next === b ? undefined : next;
+}
+
+function retry(state: ProxyState, ex: Exchange, next: Backend, attempt: number): void {
+  state.metrics.retries++;
+  forward(state, ex, next, attempt + 1);
 }
 
 export function classify(err: Error): Failure {
   const code = (err as { code?: string }).code ?? '';
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
-      return { status: 504, code: ProxyError.CONNECT_TIMEOUT, retryable: true, what: 'connect timed out' };
+      return { status: 504, code: ProxyError.CONNECT_TIMEOUT, retryOn: 'connect-failure', what: 'connect timed out' };
     case 'UND_ERR_HEADERS_TIMEOUT':
-      return { status: 504, code: ProxyError.HEADERS_TIMEOUT, retryable: false, what: 'no response header in time' };
+      return { status: 504, code: ProxyError.HEADERS_TIMEOUT, retryOn: null, what: 'no response header in time' };
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return { status: 502, code: ProxyError.CONNECT_FAILED, retryable: true, what: `cannot connect (${code})` };
+      return { status: 502, code: ProxyError.CONNECT_FAILED, retryOn: 'connect-failure', what: `cannot connect (${code})` };
     case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
-      // Usually a keep-alive connection the backend closed as we reused it: nothing was processed.
-      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: true, what: `connection closed before a response (${code})` };
+    case 'EPIPE':
+      // Often a keep-alive connection the backend closed as we reused it, but the backend may have read and run the request.
+      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryOn: 'reset-before-response', what: `connection closed before a response (${code})` };
     case 'UND_ERR_INVALID_ARG':
     case 'UND_ERR_NOT_SUPPORTED':
       // undici refused what the client sent before any byte left: the client's request, not the backend.
-      return { status: 400, code: ProxyError.BAD_REQUEST, retryable: false, what: `the request cannot be forwarded: ${err.message}` };
+      return { status: 400, code: ProxyError.BAD_REQUEST, retryOn: null, what: `the request cannot be forwarded: ${err.message}` };
     default:
-      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryable: false, what: `${code || err.name}: ${err.message}` };
+      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryOn: null, what: `${code || err.name}: ${err.message}` };
   }
 }
 

@@ -25,10 +25,7 @@ export function buildRuntime(config: BalancerConfig, deps: PoolDeps, log: Logger
   for (const [name, pc] of Object.entries(config.pools)) {
     pools.set(name, new Pool(name, pc, config.timeouts, deps, previous?.pools.get(name)));
   }
-  const checks: HealthChecks[] = [];
-  for (const pool of pools.values()) {
-    if (pool.config.healthCheck !== undefined) checks.push(new HealthChecks(pool, pool.config.healthCheck, log, onHealthChange));
-  }
+  const checks = [...pools.values()].map((pool) => new HealthChecks(pool, pool.config.healthCheck, log, onHealthChange));
   // Limits keep their buckets when unchanged, so a reload is not a free burst for every client.
   const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
   const rl = config.rateLimit;
@@ -44,12 +41,20 @@ export function buildRuntime(config: BalancerConfig, deps: PoolDeps, log: Logger
   };
 }
 
-/** Starts health checks; resolves after one round (bounded), so start-up does not send to a dead backend. */
-export async function startChecks(rt: Runtime, waitMs: number): Promise<void> {
-  const first = Promise.all(rt.checks.map((c) => c.checkAll()));
+/**
+ * Checks at once the backends never checked (every one at start-up, the added ones on a
+ * reload), waiting at most `waitMs` for them, so the runtime starts serving with settled health.
+ * Call `startChecks` once it is the live one.
+ */
+export async function firstChecks(rt: Runtime, waitMs: number): Promise<void> {
+  const first = Promise.all(rt.checks.map((c) => c.firstRound()));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([first, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
   clearTimeout(timer);
+}
+
+/** Keeps checking every backend of the live runtime on its timer. */
+export function startChecks(rt: Runtime): void {
   for (const c of rt.checks) c.start();
 }
 

@@ -1,5 +1,4 @@
 /** What the admin listener reports: /healthz for the GSLB's balancer probe, /status for people. */
-import { isHealthy } from '../health/state-machine.js';
 import { formatListenAddress } from '../server/listen-address.js';
 import type { Backend } from './backend.js';
 import type { Pool } from './pool.js';
@@ -19,7 +18,7 @@ export interface HealthReport {
 }
 
 export function isServing(b: Backend, now: number): boolean {
-  return isHealthy(b.health) && !b.isEjected(now) && !b.draining;
+  return b.passedChecks() && !b.isEjected(now) && !b.draining;
 }
 
 export function healthReport(rt: Runtime, draining: boolean, now: number): HealthReport {

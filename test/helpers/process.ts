@@ -43,35 +43,45 @@ export async function freePort(): Promise<number> {
   }
 }
 
-/** Starts `meridian serve` and resolves once it logs that it is serving (or rejects after `timeoutMs`). */
-export function startCliServer(args: string[], timeoutMs = 20_000): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<number | null> }> {
+export interface RunningCli {
+  readonly child: ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  /** SIGTERM, then its exit code (null when a signal ended it). */
+  stop(): Promise<number | null>;
+}
+
+/** Starts the CLI with `args` and resolves once its output satisfies `ready`; kills it if that takes over `timeoutMs`. */
+export function startCli(args: string[], ready: (output: string) => boolean, timeoutMs = 20_000): Promise<RunningCli> {
   return new Promise((resolve, reject) => {
-    // No admin API unless asked: its default port would collide between tests.
-    const admin = args.includes('--admin') || args.includes('-a') ? [] : ['--admin', 'off'];
-    const child = spawn(process.execPath, [cliPath, 'serve', ...admin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    const what = `meridian ${args[0] ?? ''}`;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what} did not start:\n${out}`));
+    }, timeoutMs);
     const onData = (d: Buffer): void => {
       out += d.toString();
-      if (out.includes('meridian is serving')) {
-        resolve({
-          child,
-          output: () => out,
-          stop: () =>
-            new Promise((res) => {
-              if (child.exitCode !== null) return res(child.exitCode);
-              child.once('exit', (code) => res(code));
-              child.kill('SIGTERM');
-            }),
-        });
-      }
+      if (!ready(out)) return;
+      clearTimeout(timer); // else it would kill the process timeoutMs after start
+      resolve({
+        child,
+        output: () => out,
+        stop: () =>
+          new Promise((res) => {
+            if (child.exitCode !== null || child.signalCode !== null) return res(child.exitCode);
+            child.once('exit', (code) => res(code));
+            child.kill('SIGTERM');
+          }),
+      });
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`meridian serve exited with ${code}:\n${out}`)));
-    setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`meridian serve did not start:\n${out}`));
-    }, timeoutMs).unref();
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}:\n${out}`));
+    });
   });
 }
 
@@ -103,6 +113,13 @@ export function untilServing(child: ChildProcess, timeoutMs = 15_000): Promise<(
     child.stderr!.on('data', onData);
     child.once('exit', onExit);
   });
+}
+
+/** Starts `meridian serve` and resolves once it logs that it is serving (or rejects after `timeoutMs`). */
+export function startCliServer(args: string[], timeoutMs = 20_000): Promise<RunningCli> {
+  // No admin API unless asked: its default port would collide between tests.
+  const admin = args.includes('--admin') || args.includes('-a') ? [] : ['--admin', 'off'];
+  return startCli(['serve', ...admin, ...args], (out) => out.includes('meridian is serving'), timeoutMs);
 }
 
 /** A temp copy of a folder, removed by the returned function. */

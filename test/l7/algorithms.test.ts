@@ -1,6 +1,7 @@
 /** Each algorithm delivers the distribution it promises, within a stated tolerance. */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { applyResult } from '../../src/health/state-machine.js';
 import { ALGORITHMS, type AlgorithmName } from '../../src/l7/algorithms/index.js';
 import { Backend } from '../../src/l7/backend.js';
 import type { PoolConfig } from '../../src/l7/config.js';
@@ -31,13 +32,17 @@ function testPool(n: number, overrides: Partial<PoolConfig>, deps: PoolDeps): Po
       queue: { size: 0, timeoutMs: 1 },
       panicThresholdPercent: 0,
       slowStartMs: 0,
-      retries: { attempts: 0, budgetPercent: 0, minConcurrent: 0 },
+      retries: { attempts: 0, on: ['connect-failure'], budgetPercent: 0, minConcurrent: 0 },
+      healthCheck: { type: 'tcp', path: '/', expect: [[200, 399]], intervalMs: 1000, timeoutMs: 100, rise: 1, fall: 1 },
       ...overrides,
     },
     { connectMs: 100, headersMs: 100, idleMs: 100 },
     deps,
   );
   made.push(...pool.backends);
+  // As if a first check had passed: a backend is usable only after one.
+  for (const b of pool.backends) b.health = applyResult(b.health, { ok: true, reason: null, detail: 'ok', rttMs: 1, capacity: null, at: 0 }, { rise: 1, fall: 1 });
+  pool.refresh(false);
   return pool;
 }
 
@@ -217,7 +222,7 @@ describe('slow start (pool)', () => {
 
 describe('retry budget (pool)', () => {
   it('lets retries in flight reach budgetPercent of requests in flight, never below minConcurrent', () => {
-    const pool = testPool(1, { retries: { attempts: 1, budgetPercent: 20, minConcurrent: 1 } }, { now: Date.now, random: Math.random });
+    const pool = testPool(1, { retries: { attempts: 1, on: ['connect-failure'], budgetPercent: 20, minConcurrent: 1 } }, { now: Date.now, random: Math.random });
     const b = pool.backends[0]!;
     assert.equal(pool.canRetry(), true, 'the floor allows one retry with nothing in flight');
     pool.begin(b, true);

@@ -1,46 +1,12 @@
 /** `meridian balance` as users run it: config errors, SIGHUP reload, SIGTERM with a request in flight, and --workers. */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cliPath, freePort, runCli } from '../helpers/process.js';
-import { json, request, startBackends, tally, waitFor, type TestBackend } from './helpers.js';
-
-interface Running {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly adminUrl: string;
-  stop(): Promise<number | null>;
-}
-
-async function startCli(configFile: string, extra: string[] = []): Promise<Running> {
-  const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { listen: string; admin: { listen: string } };
-  const child = spawn(process.execPath, [cliPath, 'balance', '--config', configFile, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (/"msg":"balancer (workers )?listening"/.test(out) && (extra.includes('--workers') ? out.includes('workers listening') : true)) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`meridian balance exited with ${code}:\n${out}`)));
-    setTimeout(() => reject(new Error(`meridian balance did not start:\n${out}`)), 15_000).unref();
-  });
-  return {
-    child,
-    url: `http://${config.listen}`,
-    adminUrl: `http://${config.admin.listen}`,
-    stop: () =>
-      new Promise((res) => {
-        if (child.exitCode !== null) return res(child.exitCode);
-        child.once('exit', (code) => res(code));
-        child.kill('SIGTERM');
-      }),
-  };
-}
+import { freePort, runCli } from '../helpers/process.js';
+import { json, request, startBalanceCli as startCli, startBackends, tally, waitFor, type TestBackend } from './helpers.js';
 
 function childPids(pid: number): number[] {
   const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
@@ -123,6 +89,13 @@ describe('meridian balance', () => {
       await json(`${lb.adminUrl}/drain`, { method: 'POST' });
       const drained = await tally(`${lb.url}/`, 10);
       assert.deepEqual([...drained.entries()], [['HTTP 503', 10]], 'every worker drains');
+      // A worker that dies during a drain is replaced by one that drains too, so /healthz can say drained.
+      process.kill(workers[0]!, 'SIGKILL');
+      await waitFor(() => lb.output().includes('balancer worker replaced'), 30_000, 'the dead worker to be replaced');
+      workers.push(...childPids(lb.child.pid!).filter((p) => !workers.includes(p)));
+      const after = await tally(`${lb.url}/`, 10);
+      assert.deepEqual([...after.entries()], [['HTTP 503', 10]], 'the new worker drains too');
+      assert.deepEqual((await json(`${lb.adminUrl}/healthz`)).body, { up: false, healthy: 2, total: 2, capacity: 0, draining: true, drained: true });
       const metrics = (await request(`${lb.adminUrl}/metrics`)).body;
       assert.match(metrics, /meridian_l7_requests_total\{pool="default",backend="a"\} \d+/);
     } finally {

@@ -24,7 +24,9 @@ describe('balancer config', () => {
     assert.equal(p.algorithm, 'round-robin');
     assert.deepEqual(p.backends[0], { id: 'a', address: '127.0.0.1:9000', weight: 1, maxConnections: 256, maxRequests: 1024 });
     assert.deepEqual(p.outlierDetection, { consecutiveErrors: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 });
-    assert.equal(p.healthCheck, undefined);
+    // Active checks are on unless configured otherwise: a TCP connect every 2 s.
+    assert.deepEqual(p.healthCheck, { type: 'tcp', path: '/healthz', expect: [[200, 399]], intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3 });
+    assert.deepEqual(p.retries, { attempts: 1, on: ['connect-failure'], budgetPercent: 20, minConcurrent: 3 });
   });
 
   it('names file, line and field for each problem', () => {
@@ -50,6 +52,12 @@ describe('balancer config', () => {
       'b.yaml:5: pools.web.hashKey.name: is required when source is header',
       'b.yaml:10: routes.0.pool: no pool named "nope"',
     ]);
+  });
+
+  it('names the allowed retry conditions when retries.on has another', () => {
+    const text = 'pools:\n  web:\n    retries: { on: [5xx, sometimes] }\n    backends: [{ id: a, address: "127.0.0.1:1" }]\n';
+    assert.deepEqual(problems(text), ['b.yaml:3: pools.web.retries.on.1: must be one of connect-failure, refused-stream, reset-before-response, 5xx']);
+    assert.match(problems(text.replace('sometimes', '5xx'))[0]!, /^b\.yaml:3: pools\.web\.retries\.on: must NOT have duplicate items/);
   });
 
   it('a pool name the pattern refuses is a problem on its line, not a crash (a Record let it through unchecked)', () => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Balancer } from '../../src/l7/balancer.js';
 import { parseBalancerConfig } from '../../src/l7/config.js';
+import { startCli, type RunningCli } from '../helpers/process.js';
 
 export interface TestBackend {
   readonly id: string;
@@ -69,14 +70,14 @@ export interface TestBalancer {
 }
 
 /** Starts a balancer from a config object; listen and admin default to ephemeral loopback ports. */
-export async function startBalancer(config: Record<string, unknown>): Promise<TestBalancer> {
+export async function startBalancer(config: Record<string, unknown>, startupWaitMs = 2000): Promise<TestBalancer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-l7-'));
   const configFile = path.join(dir, 'balancer.yaml');
   const full = { listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, ...config };
   const write = (c: object | string): void => fs.writeFileSync(configFile, typeof c === 'string' ? c : JSON.stringify(c, null, 2));
   write(full);
   const parsed = parseBalancerConfig(fs.readFileSync(configFile, 'utf8'), configFile);
-  const balancer = await Balancer.start(parsed, { log: pino({ level: 'silent' }), configFile, startupWaitMs: 2000, defaultMetrics: false });
+  const balancer = await Balancer.start(parsed, { log: pino({ level: 'silent' }), configFile, startupWaitMs, defaultMetrics: false });
   return {
     balancer,
     url: `http://127.0.0.1:${balancer.address.port}`,
@@ -139,4 +140,18 @@ export async function json(url: string, init?: { method?: string; body?: unknown
 
 export function pool(backends: readonly TestBackend[], extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { backends: backends.map((b) => ({ id: b.id, address: b.address })), ...extra };
+}
+
+export interface RunningBalance extends RunningCli {
+  readonly url: string;
+  readonly adminUrl: string;
+}
+
+/** Runs `meridian balance --config FILE` (a JSON file) as a process, as users do; resolves once it listens. */
+export async function startBalanceCli(configFile: string, extra: string[] = []): Promise<RunningBalance> {
+  const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { listen: string; admin: { listen: string } };
+  const listening = (out: string): boolean => /"msg":"balancer (workers )?listening"/.test(out) && (!extra.includes('--workers') || out.includes('workers listening'));
+  // Generous: on a loaded 2-core machine forking workers takes seconds.
+  const cli = await startCli(['balance', '--config', configFile, ...extra], listening, 30_000);
+  return Object.assign(cli, { url: `http://${config.listen}`, adminUrl: `http://${config.admin.listen}` });
 }

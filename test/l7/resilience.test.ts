@@ -116,6 +116,21 @@ describe('passive health (outlier ejection)', () => {
       assert.match(metrics.body, /meridian_l7_ejections_total\{pool="default"\} 2/);
     }));
 
+  it("does not count a backend's errors while it is ejected, so it is not ejected again on its first error back", () =>
+    // panicThresholdPercent 100: with one backend out the pool panics and still sends the ejected one requests.
+    withSetup(2, (b) => ({ pools: { default: pool(b, { panicThresholdPercent: 100, outlierDetection: { consecutiveErrors: 3, baseEjectionMs: 3000, maxEjectedPercent: 50 } }) } }), async (lb, [a]) => {
+      a!.handler = (_req, res) => ((res.statusCode = 500), res.end('a broken'));
+      const ba = lb.balancer.runtime.pools.get('default')!.find('a')!;
+      await tally(`${lb.url}/`, 6); // three 500s in a row from a: ejected
+      assert.equal(ba.ejections, 1);
+      const during = await tally(`${lb.url}/`, 6);
+      assert.equal(during.get('HTTP 500'), 3, 'panic mode still sends the ejected backend its share');
+      assert.ok(ba.isEjected(Date.now()), 'those errors came while it was ejected');
+      await waitFor(() => !ba.isEjected(Date.now()), 5000, 'the ejection to end');
+      assert.equal((await tally(`${lb.url}/`, 2)).get('HTTP 500'), 1);
+      assert.equal(ba.ejections, 1, 'one error after the ejection is not three in a row');
+    }));
+
   it('never ejects more than maxEjectedPercent of the pool', () =>
     withSetup(2, (b) => ({ pools: { default: pool(b, { outlierDetection: { consecutiveErrors: 2, baseEjectionMs: 10_000, maxEjectedPercent: 50 } }) } }), async (lb, backends) => {
       for (const b of backends) b.handler = (_req, res) => ((res.statusCode = 503), res.end());
@@ -195,18 +210,79 @@ describe('cookie stickiness', () => {
 });
 
 describe('retries', () => {
-  it('retries an idempotent request once on another backend after a connect failure, not a POST', () =>
-    withSetup(2, (b) => ({ pools: { default: pool(b, { outlierDetection: { consecutiveErrors: 0 } }) } }), async (lb, [a]) => {
+  /** A backend that counts requests and reads each one whole before failing it: reset (RST) or 503. */
+  const failing = (b: TestBackend, how: 'reset' | '503'): void => {
+    b.handler = (req, res) => {
+      req.resume();
+      req.on('end', () => (how === 'reset' ? req.socket.resetAndDestroy() : ((res.statusCode = 503), res.end('busy'))));
+    };
+  };
+  const echo = (b: TestBackend): void => {
+    b.handler = (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(`${b.id}:${Buffer.concat(chunks).toString()}`));
+    };
+  };
+  const send = async (url: string, n: number, method: string): Promise<Map<string, number>> => {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const r = await request(url, { method, ...(method === 'POST' && { body: 'x' }) });
+      const key = r.status === 200 ? r.body : `HTTP ${r.status}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
+  };
+  // Outlier ejection off, so the failing backend keeps its turn in the round robin.
+  const noEjection = { outlierDetection: { consecutiveErrors: 0 } };
+
+  it('by default retries a connect failure on another backend, for every method: nothing was delivered', () =>
+    // The check passes once, then the backend dies: until its next check (a minute away) it is picked and refuses.
+    withSetup(2, (b) => ({ pools: { default: pool(b, { ...noEjection, healthCheck: { type: 'tcp', intervalMs: 60_000 } }) } }), async (lb, [a, b]) => {
       await a!.close();
-      const gets = await tally(`${lb.url}/`, 6);
-      assert.deepEqual([...gets.entries()], [['b', 6]], 'every GET answered by b');
-      assert.ok(lb.balancer.metrics.retries >= 3);
-      const posts = new Map<number, number>();
-      for (let i = 0; i < 4; i++) {
-        const r = await request(`${lb.url}/`, { method: 'POST', body: 'x' });
-        posts.set(r.status, (posts.get(r.status) ?? 0) + 1);
+      echo(b!);
+      assert.deepEqual([...(await send(`${lb.url}/`, 4, 'GET')).entries()], [['b:', 4]], 'every GET answered by b');
+      assert.deepEqual([...(await send(`${lb.url}/`, 4, 'POST')).entries()], [['b:x', 4]], 'every POST too, body and all');
+      assert.ok(lb.balancer.metrics.retries >= 4, `${lb.balancer.metrics.retries} retries`);
+    }));
+
+  it('by default never repeats a request the backend may have run: a reset after reading it, or a 503, reaches the client once', () =>
+    withSetup(2, (b) => ({ pools: { default: pool(b, noEjection) } }), async (lb, [a, b]) => {
+      failing(a!, 'reset');
+      const gets = await send(`${lb.url}/`, 6, 'GET');
+      assert.equal(gets.get('HTTP 502'), a!.hits, 'each GET that reached a ran once there and got 502');
+      assert.equal(a!.hits + b!.hits, 6, 'no request ran twice');
+      assert.ok(a!.hits >= 1);
+      failing(a!, '503');
+      a!.hits = b!.hits = 0;
+      const busy = await send(`${lb.url}/`, 6, 'DELETE');
+      assert.equal(busy.get('HTTP 503'), a!.hits, "a's 503 is passed on");
+      assert.equal(a!.hits + b!.hits, 6);
+      assert.equal(lb.balancer.metrics.retries, 0);
+    }));
+
+  it('with retries.on [reset-before-response, 5xx] retries a GET once on another backend, never a POST', () =>
+    withSetup(2, (b) => ({ pools: { default: pool(b, { ...noEjection, retries: { on: ['reset-before-response', '5xx'] } }) } }), async (lb, [a, b]) => {
+      for (const how of ['reset', '503'] as const) {
+        failing(a!, how);
+        a!.hits = b!.hits = 0;
+        const gets = await send(`${lb.url}/`, 6, 'GET');
+        assert.deepEqual([...gets.entries()], [['b', 6]], `after a ${how} every GET is answered by b`);
+        assert.equal(b!.hits, 6);
+        assert.ok(a!.hits >= 1 && a!.hits <= 6, `${a!.hits} GETs tried a first`);
+        a!.hits = b!.hits = 0;
+        const posts = await send(`${lb.url}/`, 6, 'POST');
+        assert.equal(posts.get(how === 'reset' ? 'HTTP 502' : 'HTTP 503'), a!.hits, `a POST that met a ${how} is not retried`);
+        assert.equal(a!.hits + b!.hits, 6, 'no POST ran twice');
       }
-      assert.deepEqual([...posts.entries()].sort(), [[200, 2], [502, 2]]);
+    }));
+
+  it('keeps within the attempts: with both backends failing a GET runs at most twice', () =>
+    withSetup(2, (b) => ({ pools: { default: pool(b, { ...noEjection, retries: { attempts: 1, on: ['5xx'] } }) } }), async (lb, backends) => {
+      for (const b of backends) failing(b, '503');
+      const r = await request(`${lb.url}/`);
+      assert.equal(r.status, 503);
+      assert.equal(backends[0]!.hits + backends[1]!.hits, 2);
     }));
 });
 
