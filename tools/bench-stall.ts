@@ -105,23 +105,24 @@ interface Window {
   readonly opMs: number;
 }
 
-/** Starts the open-loop load (perf/udp-load.ts); stop() ends it and reads every query's send time and latency. */
-async function startLoad(port: number, queries: string, rate: number): Promise<{ stop(): Promise<Array<[number, number]>> }> {
-  const out = path.join(dir, `load-${Date.now()}.out`);
-  const [cmd, full] = pinned(LOAD_CPU, process.execPath, [path.join(root, 'dist/tools/perf/udp-load.js'), String(port), String(Math.round(rate)), queries, out]);
-  const child = spawn(cmd, full, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`udp-load exited with ${code}`)));
-  });
+/** Starts dnsperf at `rate` q/s for up to an hour; stop() interrupts it and reads every query's latency. */
+function startLoad(port: number, queries: string, rate: number): { stop(): Promise<{ latencies: number[]; lost: number }> } {
+  const out = path.join(dir, `dnsperf-${Date.now()}.out`);
+  const fd = fs.openSync(out, 'w');
+  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queries, '-l', '3600', '-c', '8', '-q', '500', '-t', '5', '-Q', String(Math.round(rate)), '-v'];
+  const [cmd, full] = pinned(LOAD_CPU, 'dnsperf', args);
+  // Into a file, not a pipe: a pipe would wake this process on every query line.
+  const child = spawn(cmd, full, { stdio: ['ignore', fd, 'inherit'] });
+  fs.closeSync(fd);
   return {
     async stop() {
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
+      child.kill('SIGINT'); // dnsperf stops sending, waits for the answers in flight, and reports
       await exited;
-      const rows = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]);
+      const text = fs.readFileSync(out, 'utf8');
       fs.rmSync(out, { force: true });
-      return rows;
+      const latencies = [...text.matchAll(/^> \S+ .* ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000);
+      return { latencies, lost: Number(/Queries lost:\s+(\d+)/.exec(text)?.[1] ?? NaN) };
     },
   };
 }
@@ -132,25 +133,18 @@ function saturation(port: number, queries: string): number {
   return Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
 }
 
-/**
- * Runs `op` under load, with a second of load before and after it. The figures are over the
- * queries sent while the operation ran and in the second after it (a stall delays those).
- */
+/** Runs `op` under load, with a second of load before it and one after, so the window holds the whole stall. */
 async function measure(label: string, goal: number | null, port: number, queries: string, rate: number, op: () => Promise<void>): Promise<Window> {
-  const load = await startLoad(port, queries, rate);
-  const loadStart = performance.now();
+  const load = startLoad(port, queries, rate);
   await sleep(1000);
-  const from = performance.now() - loadStart;
+  const t0 = performance.now();
   await op();
-  const to = performance.now() - loadStart;
+  const opMs = performance.now() - t0;
   await sleep(1000);
-  const rows = await load.stop();
-  // The loader's clock started a little before ours: rows are in its clock, close enough for windows of seconds.
-  const inWindow = rows.filter(([sentAt]) => sentAt >= from && sentAt <= to + 1000);
-  const lost = inWindow.filter(([, l]) => l < 0).length;
-  const latencies = inWindow.filter(([, l]) => l >= 0).map(([, l]) => l).sort((a, b) => a - b);
+  const { latencies, lost } = await load.stop();
+  latencies.sort((a, b) => a - b);
   const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? NaN;
-  return { label, goal, count: inWindow.length, lost, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: latencies[latencies.length - 1] ?? NaN, opMs: to - from };
+  return { label, goal, count: latencies.length + lost, lost, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: latencies[latencies.length - 1] ?? NaN, opMs };
 }
 
 // ---------------------------------------------------------------- meridian
