@@ -92,6 +92,7 @@ interface AdminParts {
   samples: LatencySamples;
   geo: GeoResolver;
   reload: (force: boolean) => boolean;
+  publishZones: (zones: ReadonlyMap<string, Zone>) => void;
   responder: Responder;
   log: Logger;
 }
@@ -108,7 +109,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
   if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
   const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, decisions: p.responder.decisions, health: p.monitor, snapshotVersion: () => p.store.current.version });
   const app = await createAdminServer({
-    editor: new ZoneEditor(p.zones, () => p.reload(false)),
+    editor: new ZoneEditor(p.zones, () => p.reload(false), p.publishZones),
     zones: p.zones,
     store: p.store,
     monitor: p.monitor,
@@ -178,7 +179,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), responder, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), publishZones: (z) => publisher.setZones(z), responder, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();

@@ -84,6 +84,17 @@ export class ZoneDirectory {
   }
 
   /**
+   * Serves `zone` for `file` as an admin write left it on disk, without reading the file
+   * again (the write built it incrementally); returns the zones now served.
+   */
+  adopt(file: string, zone: Zone): ReadonlyMap<string, Zone> {
+    this.#statuses.set(file, { file, origin: zone.origin, zone, problems: [], loadedAt: new Date(), stamp: stampOf(file) });
+    const zones = new Map<string, Zone>();
+    for (const s of this.#statuses.values()) if (s.zone) zones.set(s.zone.originKey, s.zone);
+    return zones;
+  }
+
+  /**
    * Re-reads the folder. Unchanged files are skipped unless `force` (SIGHUP: an $INCLUDE'd
    * file may have changed). A file that fails keeps its previous zone serving.
    */
