@@ -16,7 +16,7 @@ import { parseYamlSource } from '../config/yaml-source.js';
 import { formatProblem, type ZoneRecord } from '../zone/record.js';
 import { bumpSerial, serializeZone, serializeZoneSliced, zoneRecords } from '../zone/serialize.js';
 import { buildZone, type Zone } from '../zone/zone.js';
-import { updateZone, type RRsetChange } from '../zone/zone-update.js';
+import { updateZoneSliced, type RRsetChange } from '../zone/zone-update.js';
 import { TimeSlicer } from '../zone/time-slice.js';
 import { writeFileAtomicAsync } from '../storage/atomic-write.js';
 import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
@@ -158,10 +158,11 @@ export class ZoneEditor {
     const previous = zone.serial;
     const bumped = bumpSerial(soaRdata, Math.max(previous, soaSerial(soaRdata)));
     changes.push({ owner: zone.soa.owner, type: RRType.SOA, class: 1, ttl: lastSoa?.ttl ?? zone.soa.ttl, rdatas: [bumped], source: lastSoa?.source ?? zone.soa.source });
-    const built = updateZone(zone, changes);
+    const slicer = new TimeSlicer();
+    const built = await updateZoneSliced(zone, changes, slicer);
     rejectProblems(built.problems);
     const next = built.zone!;
-    await writeFileAtomicAsync(status.file, await serializeZoneSliced(next, NOTE, new TimeSlicer()));
+    await writeFileAtomicAsync(status.file, await serializeZoneSliced(next, NOTE, slicer));
     this.#publish(this.#dir.adopt(status.file, next));
     return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
   }

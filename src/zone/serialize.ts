@@ -7,8 +7,8 @@ import { RRType, typeToText } from '../dns/constants.js';
 import { nameToText, type Name } from '../dns/name.js';
 import { rdataToText } from './rdata/index.js';
 import type { ZoneRecord } from './record.js';
-import type { Zone } from './zone.js';
-import { sortSliced, type TimeSlicer } from './time-slice.js';
+import type { Zone, ZoneNode } from './zone.js';
+import type { TimeSlicer } from './time-slice.js';
 
 /** Every record of a zone, apex first (SOA, then NS), then names in canonical order. */
 export function zoneRecords(zone: Zone): ZoneRecord[] {
@@ -55,27 +55,26 @@ export function bumpSerial(soaRdata: Buffer, serial: number): Buffer {
   return out;
 }
 
-/** The key that sorts names in the order of canonicalOrder: labels from the right, each ended by a NUL. */
-function canonicalSortKey(key: string): string {
-  return key === '' ? '' : key.split('.').reverse().join('\0') + '\0';
-}
-
 /**
- * The master file of `zone` as zoneRecords and serializeZone would write it, built in time
- * slices (the zone is immutable, so it can be read across turns of the event loop), as
- * chunks of UTF-8 to write one after another.
+ * The records of `zone` as serializeZone writes them, apex first, the other names in the
+ * node map's order rather than sorted (a sort of a million names would hold the event loop
+ * for a second), built in time slices (the zone is immutable, so it can be read across turns
+ * of the event loop) as chunks of UTF-8 to write one after another.
  */
 export async function serializeZoneSliced(zone: Zone, note: string, slicer: TimeSlicer): Promise<Buffer[]> {
-  const keys = await sortSliced([...zone.nodes.keys()], canonicalSortKey, slicer);
   const chunks: Buffer[] = [];
   let lines = [`; ${nameToText(zone.origin)} ${note}`, `$ORIGIN ${nameToText(zone.origin)}`];
-  for (const key of keys) {
-    const node = zone.nodes.get(key)!;
+  const write = (node: ZoneNode): void => {
     const sets = [...node.rrsets.values()].sort((a, b) => typeRank(a.type) - typeRank(b.type) || a.type - b.type);
     for (const set of sets) {
       const head = `${nameToText(set.owner)}\t${set.ttl}\t${set.class === 3 ? 'CH' : 'IN'}\t${typeToText(set.type)}\t`;
       for (const rdata of set.rdatas) lines.push(head + rdataToText(set.type, rdata));
     }
+  };
+  write(zone.nodes.get(zone.originKey)!);
+  for (const [key, node] of zone.nodes) {
+    if (key === zone.originKey) continue;
+    write(node);
     if (lines.length >= 4096) {
       chunks.push(Buffer.from(lines.join('\n') + '\n'));
       lines = [];
@@ -83,6 +82,6 @@ export async function serializeZoneSliced(zone: Zone, note: string, slicer: Time
     const pause = slicer.tick();
     if (pause) await pause;
   }
-  chunks.push(Buffer.from(lines.length > 0 ? lines.join('\n') + '\n' : ''));
+  if (lines.length > 0) chunks.push(Buffer.from(lines.join('\n') + '\n'));
   return chunks;
 }

@@ -10,6 +10,7 @@ import { RRType } from '../dns/constants.js';
 import { nameKey, type Name } from '../dns/name.js';
 import type { FileProblem, SourcePos, ZoneRecord } from './record.js';
 import { zoneRecords } from './serialize.js';
+import type { TimeSlicer } from './time-slice.js';
 import { buildZone, checkApex, checkNode, checkSteered, soaFields, TypeMap, type BuildResult, type NodeCheck, type RRset, type Zone, type ZoneNode } from './zone.js';
 
 /** A new RRset for an owner and type (replacing any there), or `rdatas: null` to delete it. */
@@ -31,6 +32,26 @@ interface WorkNode {
 
 /** `zone` with `changes` applied in order; `zone` itself is not touched. */
 export function updateZone(zone: Zone, changes: readonly RRsetChange[]): BuildResult {
+  const steps = updateSteps(zone, changes);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** updateZone in time slices: a batch of thousands of changes does not hold the event loop. */
+export async function updateZoneSliced(zone: Zone, changes: readonly RRsetChange[], slicer: TimeSlicer): Promise<BuildResult> {
+  const steps = updateSteps(zone, changes);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    const pause = slicer.tick();
+    if (pause) await pause;
+  }
+}
+
+/** The update, yielding after each change and each node checked (the base zone is immutable, so it may pause anywhere). */
+function* updateSteps(zone: Zone, changes: readonly RRsetChange[]): Generator<void, BuildResult> {
   const origin = zone.origin;
   const overlay = new Map<string, WorkNode | null>();
   const current = (key: string): ZoneNode | WorkNode | undefined => {
@@ -57,6 +78,7 @@ export function updateZone(zone: Zone, changes: readonly RRsetChange[]): BuildRe
 
   let recordCount = zone.recordCount;
   for (const c of changes) {
+    yield;
     const key = nameKey(c.owner);
     if (c.rdatas === null && current(key) === undefined) continue;
     const node = ensure(c.owner);
@@ -118,7 +140,10 @@ export function updateZone(zone: Zone, changes: readonly RRsetChange[]): BuildRe
     },
     error,
   };
-  for (const [key, node] of overlay) if (node !== null) checkNode(key, node, check);
+  for (const [key, node] of overlay) {
+    if (node !== null) checkNode(key, node, check);
+    yield;
+  }
   for (const s of zone.steered.values()) {
     if (cutsChanged || overlay.has(s.key)) checkSteered(s, current(s.key)!, check);
   }

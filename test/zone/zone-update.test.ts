@@ -120,13 +120,16 @@ describe('incremental zone update', () => {
     assert.deepEqual(result.problems.map((p) => p.message), ['A record at www.up.test. beside a CNAME (RFC 1034 §3.6.2)']);
   });
 
-  it('writes the same master file in time slices as in one go', async () => {
+  it('writes in time slices a master file that loads back as the same zone', async () => {
     let { zone } = base();
     for (let i = 0; i < 1500; i++) {
       const change = { owner: parseName(`h${i}.g${i % 7}`, ORIGIN), type: RRType.A, class: 1, ttl: 60, rdatas: [encodeRdataText(RRType.A, `10.0.${i >> 8}.${i & 255}`, ORIGIN)], source: SOURCE };
       zone = updateZone(zone, [change]).zone!;
     }
-    const chunks = await serializeZoneSliced(zone, 'note', new TimeSlicer(0));
-    assert.equal(Buffer.concat(chunks).toString(), serializeZone(zone.origin, zoneRecords(zone), 'note'));
+    const text = Buffer.concat(await serializeZoneSliced(zone, 'note', new TimeSlicer(0))).toString();
+    const lines = (t: string): string[] => t.split('\n').slice(2).sort();
+    assert.deepEqual(lines(text), lines(serializeZone(zone.origin, zoneRecords(zone), 'note')));
+    const parsed = parseMasterFile(text, { file: FILE, origin: ORIGIN });
+    assert.deepEqual(dump(buildZone(ORIGIN, FILE, parsed.records).zone!), dump(zone));
   });
 });
