@@ -189,7 +189,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
   const onHup = (): void => {
     log.info('SIGHUP: reloading zones');
-    reloader.reload(true);
+    void reloader.reloadInBackground(true);
   };
   if (options.handleSignals) process.on('SIGHUP', onHup);
   const adminAddress = admin ? (admin.server.address() as AddressInfo) : null;

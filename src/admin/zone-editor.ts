@@ -44,7 +44,6 @@ export class ZoneEditor {
   readonly #dir: ZoneDirectory;
   readonly #reload: () => void;
   readonly #publish: (zones: ReadonlyMap<string, Zone>) => void;
-  #queue: Promise<unknown> = Promise.resolve();
 
   /**
    * `reload` re-reads changed files and publishes a snapshot (the zone reloader); `publish`
@@ -57,18 +56,15 @@ export class ZoneEditor {
   }
 
   /**
-   * Runs writes one after another, so If-Match checks and writes never interleave. Each
-   * starts by re-reading changed files, so a hand edit not yet picked up is built upon, not
-   * overwritten.
+   * Runs writes one after another, and never during an off-thread reload, so If-Match checks
+   * and writes never interleave. Each starts by re-reading changed files, so a hand edit not
+   * yet picked up is built upon, not overwritten.
    */
   #serial<T>(work: () => T | Promise<T>): Promise<T> {
-    const run = (): T | Promise<T> => {
+    return this.#dir.exclusive(() => {
       this.#reload();
       return work();
-    };
-    const next = this.#queue.then(run, run);
-    this.#queue = next.catch(() => undefined);
-    return next;
+    });
   }
 
   status(zoneName: string): ZoneFileStatus {

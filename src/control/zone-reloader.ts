@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { formatProblem } from '../zone/record.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
 import type { SnapshotPublisher } from './publisher.js';
+import { ZoneLoadThread } from './zone-load-thread-pool.js';
+import type { LoadOutcome } from '../zone/zone-directory.js';
 
 /**
  * Reloads zones on SIGHUP and (debounced) when files in the zones folder change, then
@@ -14,6 +16,9 @@ export class ZoneReloader {
   readonly #log: Logger;
   #watcher: fs.FSWatcher | null = null;
   #timer: NodeJS.Timeout | null = null;
+  /** The off-thread reload running, and whether another was asked for meanwhile (and forced). */
+  #running: Promise<boolean> | null = null;
+  #again: boolean | null = null;
 
   constructor(directory: ZoneDirectory, publisher: SnapshotPublisher, log: Logger) {
     this.#directory = directory;
@@ -21,10 +26,45 @@ export class ZoneReloader {
     this.#log = log;
   }
 
-  /** Reloads now; returns whether a new snapshot was published. */
+  /** Reloads now, on this thread; returns whether a new snapshot was published. */
   reload(force: boolean): boolean {
     const started = performance.now();
-    const outcome = this.#directory.load(force);
+    return this.#publish(this.#directory.load(force), started);
+  }
+
+  /**
+   * Reloads with the files parsed and built on a worker_thread (SIGHUP, the folder watch), so
+   * answering never waits for a large zone; the new zones are swapped in when ready. Asked
+   * again while one runs, it runs once more after it. Resolves with whether it published.
+   */
+  reloadInBackground(force: boolean): Promise<boolean> {
+    if (this.#running !== null) {
+      this.#again = (this.#again ?? false) || force;
+      return this.#running;
+    }
+    const run = async (): Promise<boolean> => {
+      const started = performance.now();
+      const thread = new ZoneLoadThread();
+      try {
+        const outcome = await this.#directory.exclusive(() => this.#directory.loadAsync(force, (file, origin) => thread.load(file, origin)));
+        return outcome === null ? false : this.#publish(outcome, started);
+      } catch (err) {
+        this.#log.error({ err }, 'zone reload failed; the previous data keeps serving');
+        return false;
+      } finally {
+        void thread.close();
+      }
+    };
+    this.#running = run().finally(() => {
+      this.#running = null;
+      const again = this.#again;
+      this.#again = null;
+      if (again !== null) void this.reloadInBackground(again);
+    });
+    return this.#running;
+  }
+
+  #publish(outcome: LoadOutcome, started: number): boolean {
     for (const p of outcome.problems) {
       if (p.severity === 'error') this.#log.error({ file: p.file, line: p.line }, `zone reload: ${formatProblem(p)}; the previous data keeps serving`);
       else this.#log.warn({ file: p.file, line: p.line }, formatProblem(p));
@@ -41,7 +81,7 @@ export class ZoneReloader {
         if (this.#timer) clearTimeout(this.#timer);
         this.#timer = setTimeout(() => {
           this.#timer = null;
-          this.reload(false);
+          void this.reloadInBackground(false);
         }, debounceMs);
       });
       this.#watcher.on('error', (err) => this.#log.warn({ err }, 'zone folder watch failed; SIGHUP still reloads'));

@@ -71,9 +71,15 @@ function stampOf(file: string): string {
   return policy ? `${one(file)}|${policy}:${one(policy)}` : one(file);
 }
 
+/** Loads one zone file: loadZoneFile here, or the reload thread (control/zone-load-thread-pool.ts). */
+export type ZoneFileLoader = (file: string, origin: Name) => Promise<{ zone: Zone | null; problems: FileProblem[] }>;
+
 export class ZoneDirectory {
   readonly directory: string;
   #statuses = new Map<string, ZoneFileStatus>();
+  /** Moves whenever the statuses are replaced, so a load that awaited can tell it was overtaken. */
+  #generation = 0;
+  #exclusive: Promise<unknown> = Promise.resolve();
 
   constructor(directory: string) {
     this.directory = directory;
@@ -89,9 +95,20 @@ export class ZoneDirectory {
    */
   adopt(file: string, zone: Zone): ReadonlyMap<string, Zone> {
     this.#statuses.set(file, { file, origin: zone.origin, zone, problems: [], loadedAt: new Date(), stamp: stampOf(file) });
+    this.#generation++;
     const zones = new Map<string, Zone>();
     for (const s of this.#statuses.values()) if (s.zone) zones.set(s.zone.originKey, s.zone);
     return zones;
+  }
+
+  /**
+   * Runs `work` after every earlier exclusive work has finished: admin writes and off-thread
+   * reloads take turns, so neither builds on a zone the other is replacing.
+   */
+  exclusive<T>(work: () => T | Promise<T>): Promise<T> {
+    const next = this.#exclusive.then(work, work);
+    this.#exclusive = next.catch(() => undefined);
+    return next;
   }
 
   /**
@@ -99,6 +116,28 @@ export class ZoneDirectory {
    * file may have changed). A file that fails keeps its previous zone serving.
    */
   load(force = false): LoadOutcome {
+    const steps = this.#loadSteps(force);
+    for (let step = steps.next(); ; ) {
+      if (step.done) return step.value;
+      step = steps.next(loadZoneFile(step.value.file, step.value.origin));
+    }
+  }
+
+  /**
+   * load() with each changed file loaded by `loadFile` (off the answering thread). Null when
+   * a write or another load replaced the zones meanwhile: they are newer, so this one yields.
+   */
+  async loadAsync(force: boolean, loadFile: ZoneFileLoader): Promise<LoadOutcome | null> {
+    const generation = this.#generation;
+    const steps = this.#loadSteps(force, () => this.#generation !== generation);
+    for (let step = steps.next(); ; ) {
+      if (step.done) return this.#generation === generation + 1 ? step.value : null;
+      const result = await loadFile(step.value.file, step.value.origin);
+      step = steps.next(result);
+    }
+  }
+
+  *#loadSteps(force: boolean, overtaken = (): boolean => false): Generator<{ file: string; origin: Name }, LoadOutcome, { zone: Zone | null; problems: FileProblem[] }> {
     const problems: FileProblem[] = [];
     let names: string[];
     try {
@@ -133,14 +172,16 @@ export class ZoneDirectory {
         problems.push(...previous.problems);
         continue;
       }
-      const result = loadZoneFile(file, origin);
+      const result = yield { file, origin };
       problems.push(...result.problems);
       const zone = result.zone ?? previous?.zone ?? null;
       if (result.zone !== null) changed = true;
       next.set(file, { file, origin, zone, problems: result.problems, loadedAt: result.zone ? new Date() : previous?.loadedAt ?? null, stamp });
     }
     for (const file of this.#statuses.keys()) if (!next.has(file)) changed = true;
+    if (overtaken()) return { zones: new Map(), statuses: [], problems: [], changed: false };
     this.#statuses = next;
+    this.#generation++;
     const zones = new Map<string, Zone>();
     for (const s of next.values()) if (s.zone) zones.set(s.zone.originKey, s.zone);
     return { zones, statuses: [...next.values()], problems, changed };
