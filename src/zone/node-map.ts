@@ -76,6 +76,31 @@ export class NodeMap implements ReadonlyMap<string, ZoneNode> {
     return new NodeMap(shards, size);
   }
 
+  /**
+   * What `with` changed since `older`, found by comparing shards by identity (those a change
+   * did not touch are the same objects): the nodes set and, as null, those removed. Null when
+   * the maps do not share a layout (different builds), when nothing cheaper than the whole map tells.
+   */
+  changesSince(older: NodeMap): Map<string, ZoneNode | null> | null {
+    const mine = this.#shards;
+    const theirs = older.#shards;
+    if (mine.length !== theirs.length) return null;
+    const out = new Map<string, ZoneNode | null>();
+    let shared = 0;
+    for (let i = 0; i < mine.length; i++) {
+      const a = mine[i]!;
+      const b = theirs[i]!;
+      if (a === b) {
+        shared++;
+        continue;
+      }
+      for (const [k, v] of a) if (b.get(k) !== v) out.set(k, v);
+      for (const k of b.keys()) if (!a.has(k)) out.set(k, null);
+    }
+    // Two separate builds share no shard: the "changes" would be the whole zone.
+    return shared === 0 && mine.length > 1 ? null : out;
+  }
+
   *entries(): MapIterator<[string, ZoneNode]> {
     for (const shard of this.#shards) yield* shard.entries();
   }

@@ -91,6 +91,70 @@ function emptyChunk(): Omit<NodeChunk, 'rdata'> & { rdata: null } {
   return { kind: 'nodes', keys: [], labels: [], labelCounts: [], isCut: [], children: [], setCounts: [], sets: [], files: [], rdataLengths: [], rdata: null };
 }
 
+/** The nodes of a chunk, each handed to `take`. */
+export function decodeNodes(c: NodeChunk, take: (key: string, node: ZoneNode) => void): void {
+  const rdata = Buffer.from(c.rdata);
+  let label = 0;
+  let set = 0;
+  let r = 0;
+  let offset = 0;
+  for (let i = 0; i < c.keys.length; i++) {
+    const name: Name = c.labels.slice(label, label + c.labelCounts[i]!);
+    label += c.labelCounts[i]!;
+    const rrsets = new TypeMap<RRset>();
+    for (let s = 0; s < c.setCounts[i]!; s++, set += 6) {
+      const n = c.sets[set + 5]!;
+      const rdatas: Buffer[] = new Array(n);
+      for (let j = 0; j < n; j++, r++) {
+        rdatas[j] = rdata.subarray(offset, offset + c.rdataLengths[r]!);
+        offset += c.rdataLengths[r]!;
+      }
+      const type = c.sets[set]!;
+      rrsets.set(type, { owner: name, type, class: c.sets[set + 1]!, ttl: c.sets[set + 2]!, rdatas, source: { file: c.files[c.sets[set + 4]!]!, line: c.sets[set + 3]! } });
+    }
+    take(c.keys[i]!, { name, rrsets, isCut: c.isCut[i]!, children: c.children[i]! });
+  }
+}
+
+/**
+ * The nodes an incremental write changed in a zone, for the DNS worker processes, which
+ * apply them to the version they serve (`fromSerial`) instead of re-reading the file.
+ */
+export interface ZoneDelta {
+  readonly origin: string;
+  readonly fromSerial: number;
+  readonly recordCount: number;
+  readonly set: readonly NodeChunk[];
+  readonly removed: readonly string[];
+}
+
+/** The delta from `older` to `newer`, two versions of one zone; null when only a full load can tell. */
+export function zoneDelta(older: Zone, newer: Zone): ZoneDelta | null {
+  if (older.steered !== newer.steered || older.monitored !== newer.monitored) return null;
+  const changes = newer.nodes.changesSince(older.nodes);
+  if (changes === null) return null;
+  const set: Array<[string, ZoneNode]> = [];
+  const removed: string[] = [];
+  for (const [k, v] of changes) {
+    if (v === null) removed.push(k);
+    else set.push([k, v]);
+  }
+  return { origin: newer.originKey, fromSerial: older.serial, recordCount: newer.recordCount, set: [...encodeNodes(set)], removed };
+}
+
+/** `zone` with `delta` applied; null when `zone` is not the version the delta was made from. */
+export function applyZoneDelta(zone: Zone, delta: ZoneDelta): Zone | null {
+  if (zone.serial !== delta.fromSerial) return null;
+  const changes = new Map<string, ZoneNode | null>();
+  for (const chunk of delta.set) decodeNodes(chunk, (k, node) => changes.set(k, node));
+  for (const k of delta.removed) changes.set(k, null);
+  const nodes = zone.nodes.with(changes);
+  const soa = nodes.get(zone.originKey)?.rrsets.get(RRType.SOA);
+  if (!soa) return null;
+  const { serial, minimum } = soaFields(soa.rdatas[0]!);
+  return { ...zone, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount: delta.recordCount };
+}
+
 /** Rebuilds a zone from chunks as they arrive (main thread). */
 export class ZoneAssembler {
   readonly #builder: NodeMapBuilder;
@@ -102,27 +166,7 @@ export class ZoneAssembler {
   }
 
   add(c: NodeChunk): void {
-    const rdata = Buffer.from(c.rdata);
-    let label = 0;
-    let set = 0;
-    let r = 0;
-    let offset = 0;
-    for (let i = 0; i < c.keys.length; i++) {
-      const name: Name = c.labels.slice(label, label + c.labelCounts[i]!);
-      label += c.labelCounts[i]!;
-      const rrsets = new TypeMap<RRset>();
-      for (let s = 0; s < c.setCounts[i]!; s++, set += 6) {
-        const n = c.sets[set + 5]!;
-        const rdatas: Buffer[] = new Array(n);
-        for (let j = 0; j < n; j++, r++) {
-          rdatas[j] = rdata.subarray(offset, offset + c.rdataLengths[r]!);
-          offset += c.rdataLengths[r]!;
-        }
-        const type = c.sets[set]!;
-        rrsets.set(type, { owner: name, type, class: c.sets[set + 1]!, ttl: c.sets[set + 2]!, rdatas, source: { file: c.files[c.sets[set + 4]!]!, line: c.sets[set + 3]! } });
-      }
-      this.#builder.set(c.keys[i]!, { name, rrsets, isCut: c.isCut[i]!, children: c.children[i]! });
-    }
+    decodeNodes(c, (key, node) => this.#builder.set(key, node));
   }
 
   /** The zone, with the policy's steered names and probes compiled on this thread (they hold functions). */

@@ -1,7 +1,8 @@
 /**
  * Incremental zone updates (issue 14 item 3): after any sequence of RRset changes the zone
  * equals one built afresh from the same records (nodes, empty non-terminals, cuts, child
- * counts, record count, accepted or refused alike), and every earlier version is unchanged.
+ * counts, record count, accepted or refused alike), every earlier version is unchanged, and
+ * the delta a DNS worker receives rebuilds the same zone from the one before.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -14,6 +15,7 @@ import { serializeZone, serializeZoneSliced, zoneRecords } from '../../src/zone/
 import { TimeSlicer } from '../../src/zone/time-slice.js';
 import { updateZone, type RRsetChange } from '../../src/zone/zone-update.js';
 import { buildZone, type Zone } from '../../src/zone/zone.js';
+import { applyZoneDelta, zoneDelta } from '../../src/zone/zone-transfer.js';
 
 const ORIGIN = parseName('up.test.', null);
 const FILE = 'up.test.zone';
@@ -92,6 +94,7 @@ describe('incremental zone update', () => {
     let { zone, records } = base();
     let accepted = 0;
     let refused = 0;
+    let deltas = 0;
     for (let step = 0; step < 1500; step++) {
       const changes = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomChange(rand));
       const before = dump(zone);
@@ -105,11 +108,19 @@ describe('incremental zone update', () => {
         continue;
       }
       assert.deepEqual(dump(incremental.zone), dump(fresh.zone), `step ${step}`);
+      // What a DNS worker process receives: the changed nodes, applied to its own copy.
+      // (None after the rare full rebuild: the workers then re-read the file.)
+      const delta = zoneDelta(zone, incremental.zone);
+      if (delta !== null) {
+        deltas++;
+        assert.deepEqual(dump(applyZoneDelta(zone, structuredClone(delta))!), dump(incremental.zone), `step ${step}: delta`);
+      }
       accepted++;
       zone = incremental.zone;
       records = nextRecords;
     }
     assert.ok(accepted > 200 && refused > 200, `both outcomes exercised (${accepted} accepted, ${refused} refused)`);
+    assert.ok(deltas > accepted / 2, `${deltas} of ${accepted} updates carried as deltas`);
   });
 
   it('gives the same problems as a fresh build for a refused change', () => {
