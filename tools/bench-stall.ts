@@ -136,11 +136,17 @@ function saturation(port: number, queries: string): number {
 /** Runs `op` under load, with a second of load before it and one after, so the window holds the whole stall. */
 async function measure(label: string, goal: number | null, port: number, queries: string, rate: number, op: () => Promise<void>): Promise<Window> {
   const load = startLoad(port, queries, rate);
-  await sleep(1000);
-  const t0 = performance.now();
-  await op();
-  const opMs = performance.now() - t0;
-  await sleep(1000);
+  let opMs: number;
+  try {
+    await sleep(1000);
+    const t0 = performance.now();
+    await op();
+    opMs = performance.now() - t0;
+    await sleep(1000);
+  } catch (err) {
+    await load.stop();
+    throw err;
+  }
   const { latencies, lost } = await load.stop();
   latencies.sort((a, b) => a - b);
   const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? NaN;

@@ -30,6 +30,8 @@ export class ZoneLoadThread {
 
   constructor() {
     this.#worker = new Worker(new URL('../zone/zone-load-thread.js', import.meta.url));
+    // A reload in progress must not keep a stopping server alive.
+    this.#worker.unref();
     this.#worker.on('message', (m: FromThread) => this.#pending?.(m));
     this.#worker.on('error', (err) => this.#pending?.(err));
     this.#worker.on('exit', (code) => this.#pending?.(new Error(`the reload thread exited (${code})`)));

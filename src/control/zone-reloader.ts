@@ -19,6 +19,7 @@ export class ZoneReloader {
   /** The off-thread reload running, and whether another was asked for meanwhile (and forced). */
   #running: Promise<boolean> | null = null;
   #again: boolean | null = null;
+  #thread: ZoneLoadThread | null = null;
 
   constructor(directory: ZoneDirectory, publisher: SnapshotPublisher, log: Logger) {
     this.#directory = directory;
@@ -45,6 +46,7 @@ export class ZoneReloader {
     const run = async (): Promise<boolean> => {
       const started = performance.now();
       const thread = new ZoneLoadThread();
+      this.#thread = thread;
       try {
         const outcome = await this.#directory.exclusive(() => this.#directory.loadAsync(force, (file, origin) => thread.load(file, origin)));
         return outcome === null ? false : this.#publish(outcome, started);
@@ -52,6 +54,7 @@ export class ZoneReloader {
         this.#log.error({ err }, 'zone reload failed; the previous data keeps serving');
         return false;
       } finally {
+        this.#thread = null;
         void thread.close();
       }
     };
@@ -91,6 +94,8 @@ export class ZoneReloader {
   }
 
   stop(): void {
+    void this.#thread?.close();
+    this.#again = null;
     this.#watcher?.close();
     this.#watcher = null;
     if (this.#timer) clearTimeout(this.#timer);
