@@ -94,6 +94,7 @@ interface AdminParts {
   samples: LatencySamples;
   geo: GeoResolver;
   reload: (force: boolean) => boolean;
+  publishZones: (zones: ReadonlyMap<string, Zone>) => void;
   responder: Responder;
   log: Logger;
 }
@@ -114,7 +115,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
   const auditFile = file === undefined ? path.join(path.dirname(config.health.stateFile ?? DEFAULT_HEALTH_STATE_FILE), 'audit.log') : file;
   const audit = auditFile === null ? null : openAudit({ file: auditFile, maxBytes, keep });
   const app = await createAdminServer({
-    editor: new ZoneEditor(p.zones, () => p.reload(false)),
+    editor: new ZoneEditor(p.zones, () => p.reload(false), p.publishZones),
     zones: p.zones,
     store: p.store,
     monitor: p.monitor,
@@ -223,7 +224,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), responder, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), publishZones: (z) => publisher.setZones(z), responder, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();
@@ -233,7 +234,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
   const onHup = (): void => {
     log.info('SIGHUP: reloading zones, re-reading the interface addresses');
-    reloader.reload(true);
+    void reloader.reloadInBackground(true);
     void server?.rescan();
     pool?.rescan();
   };

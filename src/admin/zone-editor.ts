@@ -10,13 +10,15 @@ import { stringify as toYaml } from 'yaml';
 import { RRType, typeFromText, typeToText } from '../dns/constants.js';
 import { isSubdomain, nameKey, nameToText, parseName, type Name } from '../dns/name.js';
 import { compilePolicyText, policyFileFor } from '../steer/policy-file.js';
-import { syncDir, writeFileAtomic } from '../storage/atomic-write.js';
+import { syncDir, writeFileAtomic, writeFileAtomicAsync } from '../storage/atomic-write.js';
 import { encodeRdataText, RdataError, rdataToText } from '../zone/rdata/index.js';
 import { tokenizeText } from '../zone/tokenizer.js';
 import { parseYamlSource } from '../config/yaml-source.js';
 import { formatProblem, type ZoneRecord } from '../zone/record.js';
-import { bumpSerial, serializeZone, zoneRecords } from '../zone/serialize.js';
+import { bumpSerial, serializeZone, serializeZoneSliced, zoneRecords } from '../zone/serialize.js';
 import { buildZone, type Zone } from '../zone/zone.js';
+import { updateZoneSliced, type RRsetChange } from '../zone/zone-update.js';
+import { TimeSlicer } from '../zone/time-slice.js';
 import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
 import { AdminError, badRequest, conflict, notFound, stale } from './errors.js';
 
@@ -41,27 +43,28 @@ const NOTE = 'written by the meridian admin API; edit through the API or by hand
 export class ZoneEditor {
   readonly #dir: ZoneDirectory;
   readonly #reload: () => void;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #publish: (zones: ReadonlyMap<string, Zone>) => void;
 
-  /** `reload` re-reads changed files and publishes a snapshot (the zone reloader). */
-  constructor(dir: ZoneDirectory, reload: () => void) {
+  /**
+   * `reload` re-reads changed files and publishes a snapshot (the zone reloader); `publish`
+   * publishes zones an incremental write built.
+   */
+  constructor(dir: ZoneDirectory, reload: () => void, publish: (zones: ReadonlyMap<string, Zone>) => void) {
     this.#dir = dir;
     this.#reload = reload;
+    this.#publish = publish;
   }
 
   /**
-   * Runs writes one after another, so If-Match checks and writes never interleave. Each
-   * starts by re-reading changed files, so a hand edit not yet picked up is built upon, not
-   * overwritten.
+   * Runs writes one after another, and never during an off-thread reload, so If-Match checks
+   * and writes never interleave. Each starts by re-reading changed files, so a hand edit not
+   * yet picked up is built upon, not overwritten.
    */
-  #serial<T>(work: () => T): Promise<T> {
-    const run = (): T => {
+  #serial<T>(work: () => T | Promise<T>): Promise<T> {
+    return this.#dir.exclusive(() => {
       this.#reload();
       return work();
-    };
-    const next = this.#queue.then(run, run);
-    this.#queue = next.catch(() => undefined);
-    return next;
+    });
   }
 
   status(zoneName: string): ZoneFileStatus {
@@ -108,32 +111,56 @@ export class ZoneEditor {
       const status = this.status(zoneName);
       const zone = this.zone(zoneName);
       checkIfMatch(ifMatch, zone.serial);
-      let records = zoneRecords(zone);
+      const changes: RRsetChange[] = [];
+      // Whether each RRset exists after the operations so far, for a delete's 404.
+      const present = new Map<string, boolean>();
       ops.forEach((op, i) => {
         const field = ops.length === 1 ? '' : `operations[${i}].`;
         const owner = parseOwner(op.name, zone.origin, `${field}name`);
         const type = parseType(op.type, `${field}type`);
         if (type === RRType.SOA && op.op === 'delete') throw badRequest(`${field}type`, 'the SOA cannot be deleted');
-        const key = nameKey(owner);
-        const existing = records.filter((r) => nameKey(r.owner) === key && r.type === type);
-        if (op.op === 'delete' && existing.length === 0) throw notFound(`${typeToText(type)} records at ${nameToText(owner)}`);
-        records = records.filter((r) => !(nameKey(r.owner) === key && r.type === type));
-        if (op.op === 'put') {
-          if (op.rdata.length === 0) throw badRequest(`${field}rdata`, 'needs at least one record; use DELETE to remove the RRset');
-          if (type === RRType.SOA && op.rdata.length !== 1) throw badRequest(`${field}rdata`, 'a zone has exactly one SOA');
-          op.rdata.forEach((text, j) => {
-            let rdata: Buffer;
-            try {
-              rdata = encodeApiRdata(type, text, zone.origin);
-            } catch (err) {
-              throw badRequest(`${field}rdata[${j}]`, (err as Error).message);
-            }
-            records.push({ owner, type, class: 1, ttl: op.ttl, rdata, source: API_SOURCE });
-          });
+        const key = `${nameKey(owner)}|${type}`;
+        const exists = present.get(key) ?? zone.nodes.get(nameKey(owner))?.rrsets.has(type) ?? false;
+        if (op.op === 'delete' && !exists) throw notFound(`${typeToText(type)} records at ${nameToText(owner)}`);
+        present.set(key, op.op === 'put');
+        if (op.op === 'delete') {
+          changes.push({ owner, type, class: 1, ttl: 0, rdatas: null, source: API_SOURCE });
+          return;
         }
+        if (op.rdata.length === 0) throw badRequest(`${field}rdata`, 'needs at least one record; use DELETE to remove the RRset');
+        if (type === RRType.SOA && op.rdata.length !== 1) throw badRequest(`${field}rdata`, 'a zone has exactly one SOA');
+        const rdatas = op.rdata.map((text, j) => {
+          try {
+            return encodeApiRdata(type, text, zone.origin);
+          } catch (err) {
+            throw badRequest(`${field}rdata[${j}]`, (err as Error).message);
+          }
+        });
+        changes.push({ owner, type, class: 1, ttl: op.ttl, rdatas, source: API_SOURCE });
       });
-      return this.#writeZone(status, zone, records, null);
+      return this.#writeChanges(status, zone, changes);
     });
+  }
+
+  /**
+   * The write path of record changes, as Knot applies a zone update: the new zone is built
+   * from the old by copy-on-write (zone-update.ts), written to disk in time slices and with
+   * the file I/O off the event loop, then served as built. Nothing is acknowledged before the
+   * file is renamed into place and synced.
+   */
+  async #writeChanges(status: ZoneFileStatus, zone: Zone, changes: RRsetChange[]): Promise<WriteResult> {
+    const lastSoa = changes.filter((c) => c.type === RRType.SOA && nameKey(c.owner) === zone.originKey).pop();
+    const soaRdata = lastSoa?.rdatas?.[0] ?? zone.soa.rdatas[0]!;
+    const previous = zone.serial;
+    const bumped = bumpSerial(soaRdata, Math.max(previous, soaSerial(soaRdata)));
+    changes.push({ owner: zone.soa.owner, type: RRType.SOA, class: 1, ttl: lastSoa?.ttl ?? zone.soa.ttl, rdatas: [bumped], source: lastSoa?.source ?? zone.soa.source });
+    const slicer = new TimeSlicer();
+    const built = await updateZoneSliced(zone, changes, slicer);
+    rejectProblems(built.problems);
+    const next = built.zone!;
+    await writeFileAtomicAsync(status.file, await serializeZoneSliced(next, NOTE, slicer));
+    this.#publish(this.#dir.adopt(status.file, next));
+    return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
   }
 
   /** Creates `<name>.zone` with an SOA and NS records (and any extra records). */

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { formatProblem } from '../zone/record.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
 import type { SnapshotPublisher } from './publisher.js';
+import { ZoneLoadThread } from './zone-load-thread-pool.js';
+import type { LoadOutcome } from '../zone/zone-directory.js';
 
 /**
  * Reloads zones on SIGHUP and (debounced) when files in the zones folder change, then
@@ -16,6 +18,10 @@ export class ZoneReloader {
   #timer: NodeJS.Timeout | null = null;
   /** A reload failed after the folder was read: publish on the next one even if no file changed. */
   #unpublished = false;
+  /** The off-thread reload running, and whether another was asked for meanwhile (and forced). */
+  #running: Promise<boolean> | null = null;
+  #again: boolean | null = null;
+  #thread: ZoneLoadThread | null = null;
 
   constructor(directory: ZoneDirectory, publisher: SnapshotPublisher, log: Logger) {
     this.#directory = directory;
@@ -24,9 +30,10 @@ export class ZoneReloader {
   }
 
   /**
-   * Reloads now; returns whether a new snapshot was published. Every trigger (watch, SIGHUP,
-   * the admin API) comes through here, so this is where the unexpected stops: an exception is
-   * logged with the folder, the previous snapshot keeps serving, and the process lives on.
+   * Reloads now, on this thread; returns whether a new snapshot was published. Every trigger
+   * comes through here or reloadInBackground, so these are where the unexpected stops: an
+   * exception is logged with the folder, the previous snapshot keeps serving, and the process
+   * lives on.
    */
   reload(force: boolean): boolean {
     try {
@@ -40,7 +47,48 @@ export class ZoneReloader {
 
   #reload(force: boolean): boolean {
     const started = performance.now();
-    const outcome = this.#directory.load(force);
+    return this.#publish(this.#directory.load(force), started);
+  }
+
+  /**
+   * Reloads with the files parsed and built on a worker_thread (SIGHUP, the folder watch), so
+   * answering never waits for a large zone; the new zones are swapped in when ready. Asked
+   * again while one runs, it runs once more after it. Resolves with whether it published.
+   */
+  reloadInBackground(force: boolean): Promise<boolean> {
+    if (this.#running !== null) {
+      this.#again = (this.#again ?? false) || force;
+      return this.#running;
+    }
+    const run = async (): Promise<boolean> => {
+      const started = performance.now();
+      let thread: ZoneLoadThread | null = null;
+      try {
+        // inside the try: a thread that cannot start is a failed reload, never an unhandled rejection
+        thread = new ZoneLoadThread();
+        this.#thread = thread;
+        const loader = thread;
+        const outcome = await this.#directory.exclusive(() => this.#directory.loadAsync(force, (file, origin) => loader.load(file, origin)));
+        return outcome === null ? false : this.#publish(outcome, started);
+      } catch (err) {
+        this.#unpublished = true;
+        this.#log.error({ err, directory: this.#directory.directory }, `zone reload of ${this.#directory.directory} failed; the previous data keeps serving`);
+        return false;
+      } finally {
+        this.#thread = null;
+        void thread?.close();
+      }
+    };
+    this.#running = run().finally(() => {
+      this.#running = null;
+      const again = this.#again;
+      this.#again = null;
+      if (again !== null) void this.reloadInBackground(again);
+    });
+    return this.#running;
+  }
+
+  #publish(outcome: LoadOutcome, started: number): boolean {
     for (const p of outcome.problems) {
       if (p.severity === 'error') this.#log.error({ file: p.file, line: p.line }, `zone reload: ${formatProblem(p)}; the previous data keeps serving`);
       else this.#log.warn({ file: p.file, line: p.line }, formatProblem(p));
@@ -58,7 +106,7 @@ export class ZoneReloader {
         if (this.#timer) clearTimeout(this.#timer);
         this.#timer = setTimeout(() => {
           this.#timer = null;
-          this.reload(false);
+          void this.reloadInBackground(false);
         }, debounceMs);
       });
       this.#watcher.on('error', (err) => this.#log.warn({ err }, 'zone folder watch failed; SIGHUP still reloads'));
@@ -68,6 +116,8 @@ export class ZoneReloader {
   }
 
   stop(): void {
+    void this.#thread?.close();
+    this.#again = null;
     this.#watcher?.close();
     this.#watcher = null;
     if (this.#timer) clearTimeout(this.#timer);

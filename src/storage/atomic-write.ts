@@ -55,3 +55,39 @@ export function removeStaleTemps(dir: string): string[] {
   }
   return removed;
 }
+
+/**
+ * writeFileAtomic with the file given in chunks and every write and fsync done by libuv's
+ * threads, so a large zone file does not hold the event loop; the same guarantee: a crash at
+ * any point leaves the old or the new content, and the new content is on disk on return.
+ */
+export async function writeFileAtomicAsync(file: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const dir = path.dirname(file);
+  await fs.promises.mkdir(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const handle = await fs.promises.open(tmp, 'w', 0o644);
+  try {
+    for (const chunk of chunks) {
+      // A write may take less than asked (a full disk throws on the next one).
+      for (let done = 0; done < chunk.length; ) done += (await handle.write(chunk, done)).bytesWritten;
+    }
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  try {
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+  const dirHandle = await fs.promises.open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}

@@ -6,6 +6,7 @@
 import type { Config } from '../config/schema.js';
 import type { TargetHealth } from '../health/state-machine.js';
 import type { BoundAddress } from '../server/dns-server.js';
+import type { ZoneDelta } from '../zone/zone-transfer.js';
 
 /** Live latency inputs, read per query rather than frozen in a snapshot version. */
 export interface LiveLatency {
@@ -26,6 +27,12 @@ export interface SnapshotState {
   readonly zonesGeneration: number;
   /** Serials of the zones the primary serves, by origin key: a worker that reads different files says so. */
   readonly serials: ReadonlyMap<string, number>;
+  /**
+   * Zones an admin write changed since the previous state, as the nodes it changed (the
+   * generation stays): a worker applies them to the version it serves, or re-reads the files
+   * when it cannot.
+   */
+  readonly deltas: readonly ZoneDelta[];
   readonly health: ReadonlyMap<string, TargetHealth>;
   readonly live: LiveLatency;
 }

@@ -15,6 +15,7 @@ import type { BoundAddress } from '../server/dns-server.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
+import { zoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';
 
 const WORKER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-main.js');
 /** Live latency (probe RTTs, admin samples) reaches the workers within this long. */
@@ -63,8 +64,10 @@ export class WorkerPool {
 
   /** Sends a newly published snapshot to every worker. */
   publish(snapshot: Snapshot): void {
-    this.#state = this.#stateOf(snapshot);
-    for (const w of this.#workers) this.#send(w, this.#state);
+    const state = this.#stateOf(snapshot);
+    for (const w of this.#workers) this.#send(w, state);
+    // A worker forked later reads the files, which hold every change: it needs no deltas.
+    this.#state = { ...state, deltas: [] };
   }
 
   /** Asks every worker to re-read the interface addresses (each also does so on its own timer). */
@@ -141,13 +144,16 @@ export class WorkerPool {
   }
 
   #stateOf(snapshot: Snapshot): SnapshotState {
+    let deltas: ZoneDelta[] = [];
     if (snapshot.zones !== this.#zones) {
+      const changed = this.#zones === null ? null : deltasBetween(this.#zones, snapshot.zones);
       this.#zones = snapshot.zones;
-      this.#zonesGeneration++;
+      if (changed === null) this.#zonesGeneration++;
+      else deltas = changed;
     }
     const serials = new Map<string, number>();
     for (const [origin, zone] of snapshot.zones) serials.set(origin, zone.serial);
-    return { kind: 'snapshot', version: snapshot.version, zonesGeneration: this.#zonesGeneration, serials, health: snapshot.health, live: this.#live() };
+    return { kind: 'snapshot', version: snapshot.version, zonesGeneration: this.#zonesGeneration, serials, deltas, health: snapshot.health, live: this.#live() };
   }
 
   #live(): LiveLatency {
@@ -168,4 +174,23 @@ export class WorkerPool {
     this.#liveText = text;
     for (const w of this.#workers) this.#send(w, { kind: 'live', live });
   }
+}
+
+/**
+ * The admin writes between two sets of zones as node deltas; null when the change is more
+ * than that (a zone added or removed, a policy or a file reloaded), which the workers follow
+ * by re-reading the files.
+ */
+function deltasBetween(before: Snapshot['zones'], after: Snapshot['zones']): ZoneDelta[] | null {
+  if (before.size !== after.size) return null;
+  const out: ZoneDelta[] = [];
+  for (const [origin, zone] of after) {
+    const old = before.get(origin);
+    if (old === undefined) return null;
+    if (old === zone) continue;
+    const delta = zoneDelta(old, zone);
+    if (delta === null) return null;
+    out.push(delta);
+  }
+  return out;
 }

@@ -16,6 +16,9 @@ import { ZoneDirectory } from '../zone/zone-directory.js';
 import { formatProblem } from '../zone/record.js';
 import type { Zone } from '../zone/zone.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
+import { applyZoneDelta } from '../zone/zone-transfer.js';
+import { ZoneLoadThread } from '../control/zone-load-thread-pool.js';
+import type { LoadOutcome } from '../zone/zone-directory.js';
 
 /** A worker's view of the primary's state, turned into snapshots. */
 export class WorkerState {
@@ -27,6 +30,8 @@ export class WorkerState {
   #zonesGeneration = -1;
   #zonesServed: ReadonlyMap<string, Zone> = new Map();
   #last: SnapshotState | null = null;
+  #lastLive: LiveLatency = { regionRtt: new Map(), samples: [] };
+  #version = 0;
   #live: { rtt: ReadonlyMap<string, number>; samples: LatencySamples | null } = { rtt: new Map(), samples: null };
 
   constructor(config: Config, log: Logger) {
@@ -37,29 +42,70 @@ export class WorkerState {
     this.store = new SnapshotStore(createSnapshot({ version: 0, zones: new Map(), chaos: this.#chaos, locate: this.#locate }));
   }
 
-  /** Applies the primary's state: re-reads the zone files when they changed there, then publishes. */
+  /**
+   * Applies the primary's state: the node changes of admin writes to the zones served, or
+   * re-reads the zone files when they changed there (or a delta does not fit), then publishes.
+   */
   apply(state: SnapshotState): void {
-    if (state.zonesGeneration !== this.#zonesGeneration) {
-      // Forced: the primary may have reloaded for an $INCLUDE'd file the stamps cannot see.
-      const outcome = this.#zones.load(true);
-      this.#zonesServed = outcome.zones;
-      for (const p of outcome.problems) if (p.severity === 'error') this.#log.error(formatProblem(p));
-      this.#zonesGeneration = state.zonesGeneration;
-      for (const [origin, serial] of state.serials) {
-        const mine = outcome.zones.get(origin)?.serial;
-        if (mine !== serial) this.#log.warn({ zone: `${origin}.`, primary: serial, worker: mine ?? null }, 'worker read a different zone file than the primary serves');
+    let reread = state.zonesGeneration !== this.#zonesGeneration;
+    if (!reread && state.deltas.length > 0) {
+      const zones = new Map(this.#zonesServed);
+      for (const d of state.deltas) {
+        const zone = zones.get(d.origin);
+        const next = zone === undefined ? null : applyZoneDelta(zone, d);
+        if (next === null) reread = true;
+        else zones.set(d.origin, next);
+      }
+      if (!reread) {
+        this.#zonesServed = zones;
+        this.#log.info({ zones: state.deltas.map((d) => `${d.origin}.`) }, 'applied the zone changes of an admin write');
       }
     }
     this.#last = state;
+    if (reread) {
+      // Forced: the primary may have reloaded for an $INCLUDE'd file the stamps cannot see.
+      // The first load comes before listening; later ones run off this thread, like the primary's.
+      if (this.#zonesGeneration === -1) this.#serve(this.#zones.load(true), state);
+      else this.#rereadInBackground(state);
+      this.#zonesGeneration = state.zonesGeneration;
+    }
     this.#setLive(state.live);
+  }
+
+  #rereadInBackground(state: SnapshotState): void {
+    const thread = new ZoneLoadThread();
+    this.#zones
+      .exclusive(() => this.#zones.loadAsync(true, (file, origin) => thread.load(file, origin)))
+      .then((outcome) => {
+        if (outcome === null) return;
+        this.#serve(outcome, state);
+        this.#setLive(this.#lastLive);
+      })
+      .catch((err: unknown) => this.#log.error({ err }, 'zone re-read failed; the previous data keeps serving'))
+      .finally(() => void thread.close());
+  }
+
+  #serve(outcome: LoadOutcome, state: SnapshotState): void {
+    this.#zonesServed = outcome.zones;
+    for (const p of outcome.problems) if (p.severity === 'error') this.#log.error(formatProblem(p));
+    for (const [origin, serial] of state.serials) {
+      const mine = outcome.zones.get(origin)?.serial;
+      if (mine !== serial) this.#log.warn({ zone: `${origin}.`, primary: serial, worker: mine ?? null }, 'worker read a different zone file than the primary serves');
+    }
   }
 
   /** New live latency inputs: the same version, so cached decisions (which never use them) stay. */
   updateLive(live: LiveLatency): void {
-    if (this.#last !== null) this.#setLive(live);
+    if (this.#last !== null) this.#setLive(live, false);
   }
 
-  #setLive(live: LiveLatency): void {
+  /**
+   * Publishes; `changed` gives the snapshot a new version (this worker's own count: a re-read
+   * that finishes later changes the zones without a message from the primary).
+   */
+  #setLive(live: LiveLatency, changed = true): void {
+    if (changed) this.#version++;
+    this.#lastLive = live;
     const now = Date.now();
     const samples = new LatencySamples();
     for (const s of live.samples) {
@@ -71,7 +117,7 @@ export class WorkerState {
     const rtt = this.#live.rtt;
     this.store.publish(
       createSnapshot({
-        version: state.version,
+        version: this.#version,
         zones: this.#zonesServed,
         chaos: this.#chaos,
         locate: this.#locate,

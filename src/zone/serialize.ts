@@ -7,7 +7,8 @@ import { RRType, typeToText } from '../dns/constants.js';
 import { nameToText, type Name } from '../dns/name.js';
 import { rdataToText } from './rdata/index.js';
 import type { ZoneRecord } from './record.js';
-import type { Zone } from './zone.js';
+import type { Zone, ZoneNode } from './zone.js';
+import type { TimeSlicer } from './time-slice.js';
 
 /** Every record of a zone, apex first (SOA, then NS), then names in canonical order. */
 export function zoneRecords(zone: Zone): ZoneRecord[] {
@@ -52,4 +53,35 @@ export function bumpSerial(soaRdata: Buffer, serial: number): Buffer {
   // The serial sits right after MNAME and RNAME: 20 octets before the end.
   out.writeUInt32BE((serial + 1) >>> 0, out.length - 20);
   return out;
+}
+
+/**
+ * The records of `zone` as serializeZone writes them, apex first, the other names in the
+ * node map's order rather than sorted (a sort of a million names would hold the event loop
+ * for a second), built in time slices (the zone is immutable, so it can be read across turns
+ * of the event loop) as chunks of UTF-8 to write one after another.
+ */
+export async function serializeZoneSliced(zone: Zone, note: string, slicer: TimeSlicer): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  let lines = [`; ${nameToText(zone.origin)} ${note}`, `$ORIGIN ${nameToText(zone.origin)}`];
+  const write = (node: ZoneNode): void => {
+    const sets = [...node.rrsets.values()].sort((a, b) => typeRank(a.type) - typeRank(b.type) || a.type - b.type);
+    for (const set of sets) {
+      const head = `${nameToText(set.owner)}\t${set.ttl}\t${set.class === 3 ? 'CH' : 'IN'}\t${typeToText(set.type)}\t`;
+      for (const rdata of set.rdatas) lines.push(head + rdataToText(set.type, rdata));
+    }
+  };
+  write(zone.nodes.get(zone.originKey)!);
+  for (const [key, node] of zone.nodes) {
+    if (key === zone.originKey) continue;
+    write(node);
+    if (lines.length >= 4096) {
+      chunks.push(Buffer.from(lines.join('\n') + '\n'));
+      lines = [];
+    }
+    const pause = slicer.tick();
+    if (pause) await pause;
+  }
+  if (lines.length > 0) chunks.push(Buffer.from(lines.join('\n') + '\n'));
+  return chunks;
 }

@@ -70,9 +70,13 @@ function loadZoneFileSafely(file: string, origin: Name): { zone: Zone | null; pr
   try {
     return loadZoneFile(file, origin);
   } catch (err) {
-    const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    return { zone: null, problems: [{ file, line: 0, message: `internal error while loading this zone or its policy (${reason}); please report it`, severity: 'error' }] };
+    return internalError(file, err);
   }
+}
+
+function internalError(file: string, err: unknown): { zone: null; problems: FileProblem[] } {
+  const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { zone: null, problems: [{ file, line: 0, message: `internal error while loading this zone or its policy (${reason}); please report it`, severity: 'error' }] };
 }
 
 /** Identity of a zone file and the policy file beside it, to skip unchanged zones on reload. */
@@ -89,9 +93,15 @@ function stampOf(file: string): string {
   return policy ? `${one(file)}|${policy}:${one(policy)}` : one(file);
 }
 
+/** Loads one zone file: loadZoneFile here, or the reload thread (control/zone-load-thread-pool.ts). */
+export type ZoneFileLoader = (file: string, origin: Name) => Promise<{ zone: Zone | null; problems: FileProblem[] }>;
+
 export class ZoneDirectory {
   readonly directory: string;
   #statuses = new Map<string, ZoneFileStatus>();
+  /** Moves whenever the statuses are replaced, so a load that awaited can tell it was overtaken. */
+  #generation = 0;
+  #exclusive: Promise<unknown> = Promise.resolve();
 
   constructor(directory: string) {
     this.directory = directory;
@@ -102,11 +112,57 @@ export class ZoneDirectory {
   }
 
   /**
+   * Serves `zone` for `file` as an admin write left it on disk, without reading the file
+   * again (the write built it incrementally); returns the zones now served.
+   */
+  adopt(file: string, zone: Zone): ReadonlyMap<string, Zone> {
+    this.#statuses.set(file, { file, origin: zone.origin, zone, problems: [], loadedAt: new Date(), stamp: stampOf(file) });
+    this.#generation++;
+    const zones = new Map<string, Zone>();
+    for (const s of this.#statuses.values()) if (s.zone) zones.set(s.zone.originKey, s.zone);
+    return zones;
+  }
+
+  /**
+   * Runs `work` after every earlier exclusive work has finished: admin writes and off-thread
+   * reloads take turns, so neither builds on a zone the other is replacing.
+   */
+  exclusive<T>(work: () => T | Promise<T>): Promise<T> {
+    const next = this.#exclusive.then(work, work);
+    this.#exclusive = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
    * Re-reads the folder. Unchanged files are skipped unless `force` (SIGHUP: an $INCLUDE'd
    * file may have changed). A file that fails, even by an exception, keeps its previous zone
    * serving; each file's problems are capped (MAX_PROBLEMS_PER_FILE).
    */
   load(force = false): LoadOutcome {
+    const steps = this.#loadSteps(force);
+    for (let step = steps.next(); ; ) {
+      if (step.done) return step.value;
+      step = steps.next(loadZoneFileSafely(step.value.file, step.value.origin));
+    }
+  }
+
+  /**
+   * load() with each changed file loaded by `loadFile` (off the answering thread). Null when
+   * a write or another load replaced the zones meanwhile: they are newer, so this one yields.
+   */
+  async loadAsync(force: boolean, loadFile: ZoneFileLoader): Promise<LoadOutcome | null> {
+    const generation = this.#generation;
+    const steps = this.#loadSteps(force, () => this.#generation !== generation);
+    for (let step = steps.next(); ; ) {
+      if (step.done) return this.#generation === generation + 1 ? step.value : null;
+      const { file, origin } = step.value;
+      // as loadZoneFileSafely: whatever the loader throws is this file's problem, never the reload's end
+      const result = await loadFile(file, origin).catch((err: unknown) => internalError(file, err));
+      step = steps.next(result);
+    }
+  }
+
+  *#loadSteps(force: boolean, overtaken = (): boolean => false): Generator<{ file: string; origin: Name }, LoadOutcome, { zone: Zone | null; problems: FileProblem[] }> {
     const problems: FileProblem[] = [];
     let names: string[];
     let folderProblem: FileProblem | null = null;
@@ -143,14 +199,16 @@ export class ZoneDirectory {
         for (const p of previous.problems) problems.push(p);
         continue;
       }
-      const result = loadZoneFileSafely(file, origin);
+      const result = yield { file, origin };
       for (const p of result.problems) problems.push(p);
       const zone = result.zone ?? previous?.zone ?? null;
       if (result.zone !== null) changed = true;
       next.set(file, { file, origin, zone, problems: result.problems, loadedAt: result.zone ? new Date() : previous?.loadedAt ?? null, stamp });
     }
     for (const file of this.#statuses.keys()) if (!next.has(file)) changed = true;
+    if (overtaken()) return { zones: new Map(), statuses: [], problems: [], changed: false, folderProblem: null };
     this.#statuses = next;
+    this.#generation++;
     const zones = new Map<string, Zone>();
     for (const s of next.values()) if (s.zone) zones.set(s.zone.originKey, s.zone);
     return { zones, statuses: [...next.values()], problems, changed, folderProblem };

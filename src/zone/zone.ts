@@ -3,6 +3,7 @@ import { RRType, typeToText } from '../dns/constants.js';
 import type { FileProblem, SourcePos, ZoneRecord } from './record.js';
 import type { SteeredName } from '../steer/policy-file.js';
 import type { MonitoredTarget } from '../health/health-monitor.js';
+import { NodeMap } from './node-map.js';
 
 /** All records of one owner, type and class (RFC 2181 §5). Immutable once the zone is built. */
 export interface RRset {
@@ -20,6 +21,8 @@ export interface ZoneNode {
   readonly rrsets: ReadonlyMap<number, RRset>;
   /** NS at a name other than the apex: a zone cut (RFC 1034 §4.2.1). */
   readonly isCut: boolean;
+  /** Nodes one label below this one: an incremental update removes an empty node only when it has none. */
+  readonly children: number;
 }
 
 /** A built, validated, immutable zone. Lookups are by `nameKey`. */
@@ -27,7 +30,8 @@ export interface Zone {
   readonly origin: Name;
   readonly originKey: string;
   readonly file: string;
-  readonly nodes: ReadonlyMap<string, ZoneNode>;
+  /** Persistent: an incremental update (zone-update.ts) shares every node it does not change. */
+  readonly nodes: NodeMap;
   readonly soa: RRset;
   readonly serial: number;
   /** TTL for negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5). */
@@ -48,6 +52,7 @@ interface MutableNode {
   name: Name;
   rrsets: TypeMap<MutableRRset>;
   isCut: boolean;
+  children: number;
 }
 interface MutableRRset {
   owner: Name;
@@ -116,11 +121,72 @@ export class TypeMap<V> implements ReadonlyMap<number, V> {
 }
 
 /** Types that may sit at a zone cut beside NS (RFC 4035 §2.4 for DS; NSEC/RRSIG for DNSSEC). */
-const TYPES_AT_CUT = new Set<number>([RRType.NS, RRType.DS, RRType.NSEC, RRType.RRSIG]);
+export const TYPES_AT_CUT = new Set<number>([RRType.NS, RRType.DS, RRType.NSEC, RRType.RRSIG]);
 /** Below a cut only address glue may exist (RFC 1034 §4.2.1). */
-const GLUE_TYPES = new Set<number>([RRType.A, RRType.AAAA]);
+export const GLUE_TYPES = new Set<number>([RRType.A, RRType.AAAA]);
 /** Types allowed beside CNAME (RFC 1034 §3.6.2; RFC 4035 for DNSSEC types). */
-const CNAME_COMPANIONS = new Set<number>([RRType.CNAME, RRType.RRSIG, RRType.NSEC]);
+export const CNAME_COMPANIONS = new Set<number>([RRType.CNAME, RRType.RRSIG, RRType.NSEC]);
+
+/** What the per-node checks need to know of the zone around a node. */
+export interface NodeCheck {
+  readonly originKey: string;
+  readonly isCut: (key: string) => boolean;
+  /** The key of the cut a name is below, or null. */
+  readonly belowCut: (name: Name) => string | null;
+  readonly error: (source: SourcePos, message: string) => void;
+}
+
+/** The checks of one node: SOA only at the apex, CNAME alone, only NS/DS at a cut, only glue below one. */
+export function checkNode(key: string, node: { readonly name: Name; readonly rrsets: ReadonlyMap<number, RRset> }, c: NodeCheck): void {
+  for (const set of node.rrsets.values()) {
+    if (set.type === RRType.SOA && key !== c.originKey) c.error(set.source, `SOA record at ${nameToText(node.name)}, which is not the zone apex`);
+  }
+  const cname = node.rrsets.get(RRType.CNAME);
+  if (cname) {
+    if (cname.rdatas.length > 1) c.error(cname.source, `${cname.rdatas.length} CNAME records at ${nameToText(node.name)}; a name has at most one`);
+    for (const set of node.rrsets.values()) {
+      if (!CNAME_COMPANIONS.has(set.type)) {
+        c.error(set.source, `${typeToText(set.type)} record at ${nameToText(node.name)} beside a CNAME (RFC 1034 §3.6.2)`);
+      }
+    }
+  }
+  if (c.isCut(key)) {
+    for (const set of node.rrsets.values()) {
+      if (!TYPES_AT_CUT.has(set.type)) c.error(set.source, `${typeToText(set.type)} record at the delegation point ${nameToText(node.name)}; only NS and DS belong there`);
+    }
+  }
+  if (node.rrsets.size > 0) {
+    const cut = c.belowCut(node.name);
+    if (cut !== null) {
+      for (const set of node.rrsets.values()) {
+        if (!GLUE_TYPES.has(set.type)) c.error(set.source, `${typeToText(set.type)} record at ${nameToText(node.name)} is below the delegation to ${cut}.; only A/AAAA glue may be there`);
+      }
+    }
+  }
+}
+
+/** Exactly one SOA and some NS at the apex, no DS there; returns the SOA RRset. */
+export function checkApex(apex: { readonly name: Name; readonly rrsets: ReadonlyMap<number, RRset> }, file: string, error: NodeCheck['error']): RRset | undefined {
+  const zoneFile = { file, line: 0 };
+  const soa = apex.rrsets.get(RRType.SOA);
+  if (!soa) error(zoneFile, `no SOA record at the zone apex ${nameToText(apex.name)}`);
+  else if (soa.rdatas.length > 1) error(soa.source, `${soa.rdatas.length} SOA records at the apex; exactly one is allowed`);
+  if (!apex.rrsets.has(RRType.NS)) error(soa?.source ?? zoneFile, `no NS records at the zone apex ${nameToText(apex.name)}`);
+  const apexDs = apex.rrsets.get(RRType.DS);
+  if (apexDs) error(apexDs.source, 'DS record at the zone apex; it belongs in the parent zone');
+  return soa;
+}
+
+/** A steered name is neither at nor below a cut, and has no static A, AAAA or CNAME. */
+export function checkSteered(s: SteeredName, node: { readonly rrsets: ReadonlyMap<number, RRset> }, c: NodeCheck): void {
+  const where = `steered name ${nameToText(s.owner)}`;
+  if (s.key !== c.originKey && c.belowCut(s.owner) !== null) c.error(s.source, `${where} is below a delegation`);
+  if (c.isCut(s.key)) c.error(s.source, `${where} is a delegation point`);
+  for (const type of [RRType.A, RRType.AAAA, RRType.CNAME]) {
+    const set = node.rrsets.get(type);
+    if (set) c.error(s.source, `${where} also has a static ${typeToText(type)} record at ${set.source.file}:${set.source.line}; a policy answers A/AAAA alone`);
+  }
+}
 
 /** Reads the serial and MINIMUM out of SOA RDATA (RFC 1035 §3.3.13). */
 export function soaFields(rdata: Buffer): { serial: number; minimum: number } {
@@ -155,14 +221,18 @@ export function buildZone(
     const key = nameKey(name);
     let node = nodes.get(key);
     if (node) return node;
-    node = { name, rrsets: new TypeMap(), isCut: false };
+    node = { name, rrsets: new TypeMap(), isCut: false, children: 0 };
     nodes.set(key, node);
     // Empty non-terminals exist as nodes so they answer NODATA, not NXDOMAIN (RFC 4592 §2.2.2).
     for (let i = 1; name.length - i >= origin.length; i++) {
       const ancestor = name.slice(i);
       const aKey = nameKey(ancestor);
-      if (nodes.has(aKey)) break;
-      nodes.set(aKey, { name: ancestor, rrsets: new TypeMap(), isCut: false });
+      const existing = nodes.get(aKey);
+      if (existing) {
+        existing.children++;
+        break;
+      }
+      nodes.set(aKey, { name: ancestor, rrsets: new TypeMap(), isCut: false, children: 1 });
     }
     return node;
   };
@@ -191,11 +261,7 @@ export function buildZone(
   for (const s of steered) ensureNode(s.owner);
 
   const apex = nodes.get(originKey)!;
-  const zoneFile = { file, line: 0 };
-  const soa = apex.rrsets.get(RRType.SOA);
-  if (!soa) error(zoneFile, `no SOA record at the zone apex ${nameToText(origin)}`);
-  else if (soa.rdatas.length > 1) error(soa.source, `${soa.rdatas.length} SOA records at the apex; exactly one is allowed`);
-  if (!apex.rrsets.has(RRType.NS)) error(soa?.source ?? zoneFile, `no NS records at the zone apex ${nameToText(origin)}`);
+  const soa = checkApex(apex, file, error);
 
   const cutKeys: string[] = [];
   for (const [key, node] of nodes) {
@@ -210,51 +276,16 @@ export function buildZone(
     return null;
   };
 
-  for (const [key, node] of nodes) {
-    for (const set of node.rrsets.values()) {
-      if (set.type === RRType.SOA && key !== originKey) error(set.source, `SOA record at ${nameToText(node.name)}, which is not the zone apex`);
-    }
-    const cname = node.rrsets.get(RRType.CNAME);
-    if (cname) {
-      if (cname.rdatas.length > 1) error(cname.source, `${cname.rdatas.length} CNAME records at ${nameToText(node.name)}; a name has at most one`);
-      for (const set of node.rrsets.values()) {
-        if (!CNAME_COMPANIONS.has(set.type)) {
-          error(set.source, `${typeToText(set.type)} record at ${nameToText(node.name)} beside a CNAME (RFC 1034 §3.6.2)`);
-        }
-      }
-    }
-    if (cuts.has(key)) {
-      for (const set of node.rrsets.values()) {
-        if (!TYPES_AT_CUT.has(set.type)) error(set.source, `${typeToText(set.type)} record at the delegation point ${nameToText(node.name)}; only NS and DS belong there`);
-      }
-    }
-    if (node.rrsets.size > 0) {
-      const cut = belowCut(node.name);
-      if (cut !== null) {
-        for (const set of node.rrsets.values()) {
-          if (!GLUE_TYPES.has(set.type)) error(set.source, `${typeToText(set.type)} record at ${nameToText(node.name)} is below the delegation to ${cut}.; only A/AAAA glue may be there`);
-        }
-      }
-    }
-  }
-  for (const s of steered) {
-    const node = nodes.get(s.key)!;
-    const where = `steered name ${nameToText(s.owner)}`;
-    if (s.key !== originKey && belowCut(s.owner) !== null) error(s.source, `${where} is below a delegation`);
-    if (cuts.has(s.key)) error(s.source, `${where} is a delegation point`);
-    for (const type of [RRType.A, RRType.AAAA, RRType.CNAME]) {
-      const set = node.rrsets.get(type);
-      if (set) error(s.source, `${where} also has a static ${typeToText(type)} record at ${set.source.file}:${set.source.line}; a policy answers A/AAAA alone`);
-    }
-  }
-  const apexDs = apex.rrsets.get(RRType.DS);
-  if (apexDs) error(apexDs.source, 'DS record at the zone apex; it belongs in the parent zone');
+  const check: NodeCheck = { originKey, isCut: (key) => cuts.has(key), belowCut, error };
+  for (const [key, node] of nodes) checkNode(key, node, check);
+  for (const s of steered) checkSteered(s, nodes.get(s.key)!, check);
 
   if (problems.some((p) => p.severity === 'error') || !soa) return { zone: null, problems };
   const { serial, minimum } = soaFields(soa.rdatas[0]!);
-  // The nodes become the zone's as they are (no copy: a large zone would hold two for a while).
   for (const key of cuts) nodes.get(key)!.isCut = true;
-  const frozenNodes: ReadonlyMap<string, ZoneNode> = nodes;
+  // The nodes themselves become the zone's (no copy); only the map around them is new.
+  const frozenNodes = NodeMap.from(nodes, nodes.size);
+  nodes.clear();
   return {
     zone: {
       origin,
