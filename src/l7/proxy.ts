@@ -14,7 +14,7 @@ import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
 import { requestProblem } from './request-checks.js';
 import { takeTokens, type RemoteBuckets } from './rate-limit.js';
-import { matchRoute } from './routing.js';
+import { matchRoute, normalizePath, rewritePath } from './routing.js';
 import type { Runtime } from './runtime.js';
 import { setCookieHeader, signBackend, verifyBackend } from './sticky-cookie.js';
 
@@ -97,11 +97,19 @@ function limited(state: ProxyState, wait: number): Admission {
 
 function route(state: ProxyState, req: IncomingMessage, client: string): Admission {
   const rt = state.runtime;
-  const poolName = matchRoute(rt.routes, req.headers.host, req.url ?? '/');
-  const pool = poolName === undefined ? undefined : rt.pools.get(poolName);
-  if (pool === undefined) {
-    return { ok: false, status: 404, code: ProxyError.NO_ROUTE, message: `no route for host "${req.headers.host ?? ''}" and path "${pathOf(req.url)}"`, headers: {} };
+  const url = req.url ?? '/';
+  const target = normalizePath(url);
+  if (!target.ok) {
+    state.metrics.badRequests++;
+    return { ok: false, status: 400, code: ProxyError.BAD_REQUEST, message: target.problem, headers: {} };
   }
+  const r = matchRoute(rt.routes, { method: req.method ?? 'GET', host: req.headers.host, headers: req.headers, path: target.path, query: target.query });
+  const pool = r === undefined ? undefined : rt.pools.get(r.pool);
+  if (pool === undefined) {
+    return { ok: false, status: 404, code: ProxyError.NO_ROUTE, message: `no route for host "${req.headers.host ?? ''}" and path "${target.path}"`, headers: {} };
+  }
+  // What the backend is sent, and what the rest of the request path (hash key, upgrade) reads.
+  if (r!.replacePrefix !== null || target.changed) req.url = rewritePath(r!, target.path, target.query);
   return { ok: true, pool, client };
 }
 
