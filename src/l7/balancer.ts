@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ErrorCode, GslbError } from '../errors.js';
 import { parseListenAddress } from '../server/listen-address.js';
+import { AccessLog } from './access-log.js';
 import { createBalancerAdmin, type BalancerAdmin, type BalancerControl } from './admin.js';
 import { loadBalancerConfig, type BalancerConfig } from './config.js';
 import { BalancerMetrics } from './metrics.js';
@@ -51,7 +52,9 @@ export class Balancer {
     let balancer: Balancer | null = null;
     const runtime = buildRuntime(config, deps, options.log, () => balancer?.logHealth());
     const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
-    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null, bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now) };
+    const accessLog = openAccessLog(config, options.log, () => state.runtime.config.trustedHops);
+    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null, bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now), accessLog };
+    metrics.accessLog = accessLog;
     await startChecks(runtime, options.startupWaitMs ?? 3000);
     const server = createServer(config);
     server.on('request', createRequestHandler(state));
@@ -124,11 +127,11 @@ export class Balancer {
   /** Swaps in a new config; in-flight requests finish on the pools they started on. */
   apply(next: BalancerConfig): ReloadOutcome {
     const old = this.state.runtime;
-    const fixed = (['listen', 'tls', 'admin'] as const).filter((k) => JSON.stringify(old.config[k]) !== JSON.stringify(next[k]));
+    const fixed = (['listen', 'tls', 'admin', 'accessLog'] as const).filter((k) => JSON.stringify(old.config[k]) !== JSON.stringify(next[k]));
     if (fixed.length > 0) {
       this.options.log.warn({ fields: fixed }, 'these fields only change on restart; the rest of the new config applies now');
     }
-    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: old.config.tls, admin: old.config.admin };
+    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: old.config.tls, admin: old.config.admin, accessLog: old.config.accessLog };
     applyClientLimits(this.server, merged);
     const runtime = buildRuntime(merged, { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
     this.state.runtime = runtime;
@@ -173,6 +176,18 @@ export class Balancer {
     retireRuntime(rt, null);
     await Promise.all([...rt.pools.values()].flatMap((p) => p.backends.map((b) => b.dispatcher.destroy().catch(() => undefined))));
     await this.admin?.close();
+    await this.state.accessLog?.close();
+  }
+}
+
+/** The access log, or null when off; a path that cannot be opened stops start-up with its name. */
+function openAccessLog(config: BalancerConfig, log: Logger, trustedHops: () => number): AccessLog | null {
+  const o = config.accessLog;
+  if (o.path === null || o.sample === 0) return null;
+  try {
+    return new AccessLog({ ...o, path: o.path }, log, trustedHops);
+  } catch (err) {
+    throw new GslbError(ErrorCode.CONFIG_INVALID, `accessLog.path: cannot open ${o.path}: ${(err as Error).message}`);
   }
 }
 
