@@ -11,8 +11,8 @@ import type { Logger } from 'pino';
 import { ErrorCode, GslbError } from '../errors.js';
 import { parseListenAddress } from '../server/listen-address.js';
 import { AccessLog } from './access-log.js';
-import { createBalancerAdmin, type BalancerAdmin, type BalancerControl } from './admin.js';
-import { loadBalancerConfig, type BalancerConfig } from './config.js';
+import { createBalancerAdmin, type BackendSpec, type BalancerAdmin, type BalancerControl } from './admin.js';
+import { checkBalancerConfig, loadBalancerConfig, type BackendConfig, type BalancerConfig } from './config.js';
 import { BalancerMetrics } from './metrics.js';
 import { createRequestHandler, ProxyError, rawReply, type ProxyState } from './proxy.js';
 import { BodyRateMonitor } from './body-rate.js';
@@ -32,6 +32,8 @@ export interface BalancerOptions {
   /** A worker of --workers N: rate-limit buckets are the primary's, asked over IPC. */
   readonly remoteBuckets?: RemoteBuckets;
 }
+
+export type BackendChange = { readonly ok: true; readonly created: boolean } | { readonly ok: false; readonly status: 400 | 404 | 409; readonly errors: readonly string[] };
 
 export type ReloadOutcome = { readonly ok: true } | { readonly ok: false; readonly errors: readonly string[] };
 
@@ -107,7 +109,37 @@ export class Balancer {
       metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
       setDraining: async (target, draining) => this.setDraining(target, draining),
       reload: async () => this.reload(),
+      setBackend: async (pool, id, spec) => this.setBackend(pool, id, spec),
     };
+  }
+
+  /**
+   * Adds or replaces (spec) or removes (null) one backend of a pool at run time: the running
+   * config with that change, checked as a file is, then applied as a reload applies a file
+   * (a backend whose address stays keeps its health, connections and in-flight requests).
+   * A later reload reads the file again and replaces what was registered here.
+   */
+  setBackend(poolName: string, id: string, spec: BackendSpec | null): BackendChange {
+    const current = this.state.runtime.config;
+    if (!Object.hasOwn(current.pools, poolName)) return { ok: false, status: 404, errors: [`pool: no pool named "${poolName}"`] };
+    const next = structuredClone(current);
+    const backends = next.pools[poolName]!.backends;
+    const i = backends.findIndex((b) => b.id === id);
+    if (spec === null) {
+      if (i < 0) return { ok: false, status: 404, errors: [`id: no backend "${id}" in pool ${poolName}`] };
+      if (backends.length === 1) return { ok: false, status: 409, errors: [`id: "${id}" is the last backend of pool ${poolName}; a pool needs one`] };
+      backends.splice(i, 1);
+    } else if (i < 0) backends.push({ ...spec, id } as BackendConfig);
+    else backends[i] = { ...spec, id } as BackendConfig;
+    let checked: BalancerConfig;
+    try {
+      checked = checkBalancerConfig(next);
+    } catch (err) {
+      return { ok: false, status: 400, errors: err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message] };
+    }
+    this.apply(checked);
+    this.options.log.info({ pool: poolName, id, change: spec === null ? 'removed' : i < 0 ? 'added' : 'replaced' }, 'backend registration changed');
+    return { ok: true, created: spec !== null && i < 0 };
   }
 
   /** Reads the config file again; a bad file leaves the running config untouched. */

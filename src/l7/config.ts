@@ -250,6 +250,18 @@ export function parseBalancerConfig(text: string, file: string): BalancerConfig 
   return config;
 }
 
+/**
+ * Checks a config built in memory (the running one with a backend added or removed through
+ * the admin listener) as a file is checked; throws GslbError whose details are "field: problem".
+ */
+export function checkBalancerConfig(value: unknown): BalancerConfig {
+  const config = structuredClone(value);
+  if (!validate(config)) throw invalid((validate.errors ?? []).map((e) => describeSchemaError(e)));
+  const problems = semanticProblems(config).map((p) => p.message);
+  if (problems.length > 0) throw invalid(problems);
+  return config;
+}
+
 interface Problem {
   readonly pointer: string;
   readonly message: string;
