@@ -36,6 +36,12 @@ describe('access log', () => {
     file = path.join(dir, 'access.log');
     backend = await startBackend('a');
     backend.handler = (req, res) => {
+      if (req.url === '/cut') {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('partial');
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
       if (req.url === '/hold') {
         held = res; // answered never: the client leaves first
         return;
@@ -130,6 +136,19 @@ describe('access log', () => {
     assert.equal(l.status, 0, 'no response was sent');
     assert.equal(l.backend, 'default/a');
     assert.equal(l.upstreamMs, null);
+  });
+
+  it('logs a backend that cuts its body as upstream-reset', async () => {
+    const socket = net.connect(lb.balancer.address.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.resume();
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('GET /cut HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.5\r\n\r\n');
+    await closed;
+    const l = await lineOf('198.51.100.5');
+    assert.equal(l.termination, 'upstream-reset');
+    assert.equal(l.status, 200);
+    assert.equal(l.backend, 'default/a');
   });
 
   it('with sample 0 writes nothing', async () => {

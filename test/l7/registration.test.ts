@@ -73,6 +73,19 @@ describe('runtime registration', () => {
     assert.deepEqual((await json(`${lb.adminUrl}/status`)).body.pools.map((p: { backends: { id: string }[] }) => p.backends.map((b) => b.id)), before.pools.map((p: { backends: { id: string }[] }) => p.backends.map((b) => b.id)));
   });
 
+  it('needs the bearer token when one is set', async () => {
+    const token = 'a-token-of-sixteen-chars';
+    const guarded = await startBalancer({ admin: { listen: '127.0.0.1:0', token }, pools: { default: { backends: [{ id: 'a', address: backends[0]!.address }] } } });
+    try {
+      const url = `${guarded.adminUrl}/pools/default/backends/b`;
+      assert.equal((await json(url, { method: 'PUT', body: { address: backends[1]!.address } })).status, 401);
+      assert.equal((await json(url, { method: 'PUT', body: { address: backends[1]!.address }, token: 'wrong-token-of-sixteen' })).status, 401);
+      assert.equal((await json(url, { method: 'PUT', body: { address: backends[1]!.address }, token })).status, 201);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('is replaced by the file on reload', async () => {
     assert.equal((await json(at('default', 'c'), { method: 'PUT', body: { address: backends[2]!.address } })).status, 201);
     lb.write({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, ...fileConfig });
