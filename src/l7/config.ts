@@ -299,7 +299,7 @@ function semanticProblems(c: BalancerConfig): Problem[] {
   c.routes.forEach((r, i) => {
     const at = `/routes/${i}`;
     const field = `routes.${i}`;
-    if (c.pools[r.pool] === undefined) out.push({ pointer: `${at}/pool`, message: `${field}.pool: no pool named "${r.pool}"` });
+    if (!Object.hasOwn(c.pools, r.pool)) out.push({ pointer: `${at}/pool`, message: `${field}.pool: no pool named "${r.pool}"` });
     for (const k of ['host', 'pathPrefix'] as const) {
       if (r[k] !== undefined && r.match?.[k] !== undefined) out.push({ pointer: `${at}/${k}`, message: `${field}.${k}: given twice, here and in match.${k}; keep one` });
     }

@@ -167,6 +167,7 @@ describe('route config', () => {
     assert.deepEqual(parse(withRoute('{ pathPrefix: /a, match: { pathPrefix: /b }, pool: p }')), ['b.yaml:4: routes.0.pathPrefix: given twice, here and in match.pathPrefix; keep one']);
     assert.match(parse(withRoute('{ match: { headers: [{ name: "bad name", present: true }] }, pool: p }'))[0]!, /^b\.yaml:4: .*routes\/0\/match\/headers\/0\/name|^b\.yaml:4: routes\.0\.match\.headers\.0\.name/);
     assert.match(parse(withRoute('{ match: { methods: [] }, pool: p }'))[0]!, /^b\.yaml:4: /);
+    assert.deepEqual(parse(withRoute('{ pool: constructor }')), ['b.yaml:4: routes.0.pool: no pool named "constructor"']);
   });
 
   it('refuses regexes that can backtrack without bound', () => {
