@@ -22,7 +22,36 @@ export interface BalancerControl {
   /** False when there is no such backend. */
   setDraining(target: string | null, draining: boolean): Promise<boolean>;
   reload(): Promise<{ ok: true } | { ok: false; errors: readonly string[] }>;
+  /** Runtime registration; absent where it is not offered (--workers N). */
+  setBackend?(pool: string, id: string, spec: BackendSpec | null): Promise<{ ok: true; created: boolean } | { ok: false; status: 400 | 404 | 409; errors: readonly string[] }>;
 }
+
+/** A backend as PUT /pools/{pool}/backends/{id} takes it; bounds are the config file's. */
+export interface BackendSpec {
+  readonly address: string;
+  readonly weight?: number;
+  readonly maxConnections?: number;
+  readonly maxRequests?: number;
+}
+
+/** Pool names and backend ids as the config file allows them: no "/", no "__proto__", at most 63 characters. */
+const NAME = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
+const BackendParams = {
+  type: 'object',
+  required: ['pool', 'id'],
+  properties: { pool: { type: 'string', pattern: NAME }, id: { type: 'string', pattern: NAME } },
+} as const;
+const BackendBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['address'],
+  properties: {
+    address: { type: 'string', minLength: 1, maxLength: 300 },
+    weight: { type: 'integer' },
+    maxConnections: { type: 'integer' },
+    maxRequests: { type: 'integer' },
+  },
+} as const;
 
 export interface BalancerAdmin {
   readonly address: AddressInfo;
@@ -90,6 +119,21 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
     const outcome = await balancer.reload();
     return outcome.ok ? reply.status(200).send({ reloaded: true }) : reply.status(400).send({ error: 'L7_CONFIG_INVALID', message: outcome.errors.join('\n'), details: outcome.errors });
   });
+  const register = (remove: boolean) => async (req: { params: unknown; body: unknown; headers: { authorization?: string } }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
+    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
+    if (balancer.setBackend === undefined) return reply.status(501).send({ error: 'L7_NOT_SUPPORTED', message: 'runtime registration is not offered with --workers N; edit the config file and reload' });
+    const { pool, id } = req.params as { pool: string; id: string };
+    const outcome = await balancer.setBackend(pool, id, remove ? null : (req.body as BackendSpec));
+    if (!outcome.ok) {
+      const error = outcome.status === 404 ? 'L7_NO_SUCH_BACKEND' : outcome.status === 409 ? 'L7_CONFLICT' : 'L7_INVALID_REQUEST';
+      return reply.status(outcome.status).send({ error, message: outcome.errors.join('\n'), details: outcome.errors });
+    }
+    const status = await balancer.status();
+    const b = status.pools.find((p) => p.name === pool)?.backends.find((x) => x.id === id);
+    return reply.status(remove ? 200 : outcome.created ? 201 : 200).send(remove ? { pool, id, removed: true } : { pool, id, backend: b ?? null });
+  };
+  app.put('/pools/:pool/backends/:id', { schema: { params: BackendParams, body: BackendBody } }, register(false));
+  app.delete('/pools/:pool/backends/:id', { schema: { params: BackendParams } }, register(true));
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     return reply.status(status).send({ error: status === 500 ? 'L7_INTERNAL' : 'L7_INVALID_REQUEST', message: err.message });

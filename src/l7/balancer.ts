@@ -10,8 +10,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ErrorCode, GslbError } from '../errors.js';
 import { parseListenAddress } from '../server/listen-address.js';
-import { createBalancerAdmin, type BalancerAdmin, type BalancerControl } from './admin.js';
-import { loadBalancerConfig, type BalancerConfig } from './config.js';
+import { AccessLog } from './access-log.js';
+import { createBalancerAdmin, type BackendSpec, type BalancerAdmin, type BalancerControl } from './admin.js';
+import { checkBalancerConfig, loadBalancerConfig, type BackendConfig, type BalancerConfig } from './config.js';
 import { BalancerMetrics } from './metrics.js';
 import { createRequestHandler, ProxyError, rawReply, type ProxyState } from './proxy.js';
 import { BodyRateMonitor } from './body-rate.js';
@@ -35,6 +36,8 @@ export interface BalancerOptions {
 /** Default wait for first health checks at start-up and for added backends on a reload. */
 const STARTUP_WAIT_MS = 3000;
 
+export type BackendChange = { readonly ok: true; readonly created: boolean } | { readonly ok: false; readonly status: 400 | 404 | 409; readonly errors: readonly string[] };
+
 export type ReloadOutcome = { readonly ok: true } | { readonly ok: false; readonly errors: readonly string[] };
 
 export class Balancer {
@@ -42,6 +45,8 @@ export class Balancer {
   private admin: BalancerAdmin | null = null;
   /** Reloads run one after another, each swapping the runtime the one before left. */
   private reloads: Promise<unknown> = Promise.resolve();
+  /** Registrations one after another: each builds on the config the one before applied (no lost update). */
+  private registrations: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private constructor(
@@ -57,7 +62,9 @@ export class Balancer {
     let balancer: Balancer | null = null;
     const runtime = buildRuntime(config, deps, options.log, () => balancer?.logHealth());
     const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
-    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null, bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now) };
+    const accessLog = openAccessLog(config, options.log, () => state.runtime.config.trustedHops);
+    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null, bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now), accessLog };
+    metrics.accessLog = accessLog;
     await firstChecks(runtime, options.startupWaitMs ?? STARTUP_WAIT_MS);
     for (const pool of runtime.pools.values()) pool.skipSlowStart();
     startChecks(runtime);
@@ -112,7 +119,45 @@ export class Balancer {
       metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
       setDraining: async (target, draining) => this.setDraining(target, draining),
       reload: async () => this.reload(),
+      setBackend: async (pool, id, spec) => this.setBackend(pool, id, spec),
     };
+  }
+
+  /**
+   * Adds or replaces (spec) or removes (null) one backend of a pool at run time: the running
+   * config with that change, checked as a file is, then applied as a reload applies a file
+   * (a backend whose address stays keeps its health, connections and in-flight requests).
+   * A later reload reads the file again and replaces what was registered here.
+   */
+  setBackend(poolName: string, id: string, spec: BackendSpec | null): Promise<BackendChange> {
+    const run = this.registrations.then(() => this.changeBackend(poolName, id, spec));
+    this.registrations = run.catch(() => undefined);
+    return run;
+  }
+
+  private async changeBackend(poolName: string, id: string, spec: BackendSpec | null): Promise<BackendChange> {
+    const current = this.state.runtime.config;
+    if (!Object.hasOwn(current.pools, poolName)) return { ok: false, status: 404, errors: [`pool: no pool named "${poolName}"`] };
+    const next = structuredClone(current);
+    const backends = next.pools[poolName]!.backends;
+    const i = backends.findIndex((b) => b.id === id);
+    if (spec === null) {
+      if (i < 0) return { ok: false, status: 404, errors: [`id: no backend "${id}" in pool ${poolName}`] };
+      if (backends.length === 1) return { ok: false, status: 409, errors: [`id: "${id}" is the last backend of pool ${poolName}; a pool needs one`] };
+      backends.splice(i, 1);
+    } else if (i < 0) backends.push({ ...spec, id } as BackendConfig);
+    else backends[i] = { ...spec, id } as BackendConfig;
+    let checked: BalancerConfig;
+    try {
+      checked = checkBalancerConfig(next);
+    } catch (err) {
+      return { ok: false, status: 400, errors: err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message] };
+    }
+    // applied as a reload: the added backend has its first check before it serves
+    const outcome = await this.apply(checked);
+    if (!outcome.ok) return { ok: false, status: 409, errors: outcome.errors };
+    this.options.log.info({ pool: poolName, id, change: spec === null ? 'removed' : i < 0 ? 'added' : 'replaced' }, 'backend registration changed');
+    return { ok: true, created: spec !== null && i < 0 };
   }
 
   /** Reads the config file again; a bad file leaves the running config untouched. */
@@ -142,11 +187,11 @@ export class Balancer {
   private async swap(next: BalancerConfig): Promise<ReloadOutcome> {
     if (this.closed) return { ok: false, errors: ['the balancer is closing'] };
     const old = this.state.runtime;
-    const fixed = (['listen', 'tls', 'admin'] as const).filter((k) => JSON.stringify(old.config[k]) !== JSON.stringify(next[k]));
+    const fixed = (['listen', 'tls', 'admin', 'accessLog'] as const).filter((k) => JSON.stringify(old.config[k]) !== JSON.stringify(next[k]));
     if (fixed.length > 0) {
       this.options.log.warn({ fields: fixed }, 'these fields only change on restart; the rest of the new config applies now');
     }
-    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: old.config.tls, admin: old.config.admin };
+    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: old.config.tls, admin: old.config.admin, accessLog: old.config.accessLog };
     applyClientLimits(this.server, merged);
     const runtime = buildRuntime(merged, { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
     await firstChecks(runtime, this.options.startupWaitMs ?? STARTUP_WAIT_MS);
@@ -199,6 +244,18 @@ export class Balancer {
     retireRuntime(rt, null);
     await Promise.all([...rt.pools.values()].flatMap((p) => p.backends.map((b) => b.dispatcher.destroy().catch(() => undefined))));
     await this.admin?.close();
+    await this.state.accessLog?.close();
+  }
+}
+
+/** The access log, or null when off; a path that cannot be opened stops start-up with its name. */
+function openAccessLog(config: BalancerConfig, log: Logger, trustedHops: () => number): AccessLog | null {
+  const o = config.accessLog;
+  if (o.path === null || o.sample === 0) return null;
+  try {
+    return new AccessLog({ ...o, path: o.path }, log, trustedHops);
+  } catch (err) {
+    throw new GslbError(ErrorCode.CONFIG_INVALID, `accessLog.path: cannot open ${o.path}: ${(err as Error).message}`);
   }
 }
 

@@ -7,11 +7,12 @@ import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import { Keyed } from '../config/keyed-record.js';
-import { parseYamlSource, schemaProblems } from '../config/yaml-source.js';
+import { describeSchemaError, parseYamlSource, schemaProblems } from '../config/yaml-source.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { parseListenAddress } from '../server/listen-address.js';
 import { formatProblem } from '../zone/record.js';
 import { ALGORITHM_NAMES } from './algorithms/index.js';
+import { regexProblem } from './routing.js';
 
 const ms = (def: number, min: number, max: number, description: string) => Type.Integer({ minimum: min, maximum: max, default: def, description });
 const obj = <T extends Parameters<typeof Type.Object>[0]>(props: T, description?: string) =>
@@ -125,6 +126,65 @@ const RateSchema = Type.Union(
   { default: null },
 );
 
+const HEADER_NAME = '^[!#$%&\'*+.^_`|~0-9A-Za-z-]{1,256}$';
+
+const RouteSchema = Type.Object(
+  {
+    host: Type.Optional(Type.String({ minLength: 1, description: 'exact host, or *.suffix (shorthand for match.host)' })),
+    pathPrefix: Type.Optional(Type.String({ pattern: '^/', description: 'shorthand for match.pathPrefix' })),
+    match: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'exact host, or *.suffix' })),
+          pathPrefix: Type.Optional(Type.String({ pattern: '^/', maxLength: 1024, description: 'matched at a segment boundary on the normalised path' })),
+          ignoreCase: Type.Optional(Type.Boolean({ description: 'compare pathPrefix without regard to case' })),
+          methods: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z]{1,32}$' }), { minItems: 1, maxItems: 32, uniqueItems: true })),
+          headers: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  name: Type.String({ pattern: HEADER_NAME }),
+                  exact: Type.Optional(Type.String({ maxLength: 8192 })),
+                  prefix: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
+                  regex: Type.Optional(Type.String({ minLength: 1 })),
+                  present: Type.Optional(Type.Boolean()),
+                },
+                { additionalProperties: false, description: 'exactly one of exact, prefix, regex, present' },
+              ),
+              { maxItems: 32 },
+            ),
+          ),
+          query: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  name: Type.String({ minLength: 1, maxLength: 256 }),
+                  exact: Type.Optional(Type.String({ maxLength: 8192 })),
+                  present: Type.Optional(Type.Boolean()),
+                },
+                { additionalProperties: false, description: 'exactly one of exact, present' },
+              ),
+              { maxItems: 32 },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    rewrite: Type.Optional(
+      Type.Object(
+        {
+          stripPrefix: Type.Optional(Type.Literal(true, { description: 'remove the matched pathPrefix' })),
+          replacePrefix: Type.Optional(Type.String({ pattern: '^/', maxLength: 1024, description: 'put this in place of the matched pathPrefix' })),
+        },
+        { additionalProperties: false, description: 'exactly one of stripPrefix, replacePrefix' },
+      ),
+    ),
+    pool: Type.String({ minLength: 1 }),
+  },
+  { additionalProperties: false },
+);
+
 export const BalancerConfigSchema = Type.Object(
   {
     listen: Type.String({ default: '127.0.0.1:8080', description: 'ADDR:PORT the proxy serves on' }),
@@ -164,17 +224,13 @@ export const BalancerConfigSchema = Type.Object(
       },
       'limits on what a client sends',
     ),
-    routes: Type.Array(
-      Type.Object(
-        {
-          host: Type.Optional(Type.String({ minLength: 1, description: 'exact host, or *.suffix' })),
-          pathPrefix: Type.String({ pattern: '^/', default: '/' }),
-          pool: Type.String({ minLength: 1 }),
-        },
-        { additionalProperties: false },
-      ),
-      { default: [], description: 'first match wins; with no match the pool named "default" (if any) serves' },
-    ),
+    routes: Type.Array(RouteSchema, { default: [], description: 'first match wins; with no match the pool named "default" (if any) serves' }),
+    accessLog: obj({
+      path: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'file to append one JSON line per request to ("-": standard output), relative to the config file; null: off' }),
+      sample: Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'share of requests logged' }),
+      maxPending: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000, description: 'lines queued while the sink is busy; more are dropped and counted' }),
+      flushMs: Type.Integer({ minimum: 1, maximum: 10_000, default: 200, description: 'how often queued lines are written' }),
+    }),
     pools: Keyed(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }), PoolSchema, { minProperties: 1 }),
   },
   { additionalProperties: false },
@@ -212,6 +268,19 @@ export function parseBalancerConfig(text: string, file: string): BalancerConfig 
     config.tls.cert = path.resolve(path.dirname(file), config.tls.cert);
     config.tls.key = path.resolve(path.dirname(file), config.tls.key);
   }
+  if (config.accessLog.path !== null && config.accessLog.path !== '-') config.accessLog.path = path.resolve(path.dirname(file), config.accessLog.path);
+  return config;
+}
+
+/**
+ * Checks a config built in memory (the running one with a backend added or removed through
+ * the admin listener) as a file is checked; throws GslbError whose details are "field: problem".
+ */
+export function checkBalancerConfig(value: unknown): BalancerConfig {
+  const config = structuredClone(value);
+  if (!validate(config)) throw invalid((validate.errors ?? []).map((e) => describeSchemaError(e)));
+  const problems = semanticProblems(config).map((p) => p.message);
+  if (problems.length > 0) throw invalid(problems);
   return config;
 }
 
@@ -250,7 +319,24 @@ function semanticProblems(c: BalancerConfig): Problem[] {
     out.push({ pointer: '/client/requestMs', message: `client.requestMs: ${c.client.requestMs} is shorter than timeouts.clientHeadersMs (${c.timeouts.clientHeadersMs}); the whole request cannot take less time than its header` });
   }
   c.routes.forEach((r, i) => {
-    if (c.pools[r.pool] === undefined) out.push({ pointer: `/routes/${i}/pool`, message: `routes.${i}.pool: no pool named "${r.pool}"` });
+    const at = `/routes/${i}`;
+    const field = `routes.${i}`;
+    if (!Object.hasOwn(c.pools, r.pool)) out.push({ pointer: `${at}/pool`, message: `${field}.pool: no pool named "${r.pool}"` });
+    for (const k of ['host', 'pathPrefix'] as const) {
+      if (r[k] !== undefined && r.match?.[k] !== undefined) out.push({ pointer: `${at}/${k}`, message: `${field}.${k}: given twice, here and in match.${k}; keep one` });
+    }
+    r.match?.headers?.forEach((h, j) => {
+      const given = (['exact', 'prefix', 'regex', 'present'] as const).filter((k) => h[k] !== undefined);
+      if (given.length !== 1) out.push({ pointer: `${at}/match/headers/${j}`, message: `${field}.match.headers.${j}: needs exactly one of exact, prefix, regex, present (has ${given.length === 0 ? 'none' : given.join(', ')})` });
+      const problem = h.regex === undefined ? null : regexProblem(h.regex);
+      if (problem !== null) out.push({ pointer: `${at}/match/headers/${j}/regex`, message: `${field}.match.headers.${j}.regex: ${problem}` });
+    });
+    r.match?.query?.forEach((q, j) => {
+      if ((q.exact === undefined) === (q.present === undefined)) out.push({ pointer: `${at}/match/query/${j}`, message: `${field}.match.query.${j}: needs exactly one of exact, present` });
+    });
+    if (r.rewrite !== undefined && (r.rewrite.stripPrefix === undefined) === (r.rewrite.replacePrefix === undefined)) {
+      out.push({ pointer: `${at}/rewrite`, message: `${field}.rewrite: needs exactly one of stripPrefix, replacePrefix` });
+    }
   });
   return out;
 }

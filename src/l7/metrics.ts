@@ -18,6 +18,8 @@ export class BalancerMetrics {
   badRequests = 0;
   bodyTimeouts = 0;
   connectionsRefused = 0;
+  /** Set by the balancer when the access log is on. */
+  accessLog: { readonly written: number; readonly dropped: number } | null = null;
   readonly registry = new Registry();
   /** Pool name → response-header latency buckets. */
   private readonly latency = new Map<string, BucketCounts>();
@@ -62,6 +64,11 @@ export class BalancerMetrics {
       set({ reason: 'bad-request' }, this.badRequests);
       set({ reason: 'body-timeout' }, this.bodyTimeouts);
       set({ reason: 'too-many-connections' }, this.connectionsRefused);
+    });
+    counter('meridian_l7_access_log_lines_total', 'access log lines written, or dropped because the sink could not keep up', ['outcome'], (set) => {
+      if (this.accessLog === null) return;
+      set({ outcome: 'written' }, this.accessLog.written);
+      set({ outcome: 'dropped' }, this.accessLog.dropped);
     });
     counter('meridian_l7_retries_total', 'requests retried on another backend after a connect failure', [], unlabelled(() => this.retries));
   }

@@ -7,6 +7,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { AccessEntry, AccessLog } from './access-log.js';
 import type { Backend } from './backend.js';
 import type { BodyRateMonitor } from './body-rate.js';
 import type { RetryCondition } from './config.js';
@@ -15,7 +16,7 @@ import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
 import { requestProblem } from './request-checks.js';
 import { takeTokens, type RemoteBuckets } from './rate-limit.js';
-import { matchRoute } from './routing.js';
+import { matchRoute, normalizePath, rewritePath } from './routing.js';
 import type { Runtime } from './runtime.js';
 import { setCookieHeader, signBackend, verifyBackend } from './sticky-cookie.js';
 
@@ -30,6 +31,8 @@ export interface ProxyState {
   readonly remoteBuckets: RemoteBuckets | null;
   /** Request bodies in progress, held to client.minBodyBytesPerSec. */
   readonly bodyRates: BodyRateMonitor;
+  /** One line per sampled request; null (or absent): off. */
+  readonly accessLog?: AccessLog | null;
 }
 
 /** Stable codes in the X-Meridian-Error header of every response the balancer writes itself. */
@@ -62,6 +65,8 @@ interface Exchange {
   readonly body: IncomingMessage | null;
   /** Set-Cookie to add when the pick differs from the client's sticky backend. */
   readonly sticky: { readonly preferred: Backend | undefined } | null;
+  /** What the access log records of this request; null when it is not logged. */
+  readonly log: AccessEntry | null;
 }
 
 /** A request let in and routed, or why not: the answer to write instead. */
@@ -98,23 +103,32 @@ function limited(state: ProxyState, wait: number): Admission {
 
 function route(state: ProxyState, req: IncomingMessage, client: string): Admission {
   const rt = state.runtime;
-  const poolName = matchRoute(rt.routes, req.headers.host, req.url ?? '/');
-  const pool = poolName === undefined ? undefined : rt.pools.get(poolName);
-  if (pool === undefined) {
-    return { ok: false, status: 404, code: ProxyError.NO_ROUTE, message: `no route for host "${req.headers.host ?? ''}" and path "${pathOf(req.url)}"`, headers: {} };
+  const url = req.url ?? '/';
+  const target = normalizePath(url);
+  if (!target.ok) {
+    state.metrics.badRequests++;
+    return { ok: false, status: 400, code: ProxyError.BAD_REQUEST, message: target.problem, headers: {} };
   }
+  const r = matchRoute(rt.routes, { method: req.method ?? 'GET', host: req.headers.host, headers: req.headers, path: target.path, query: target.query });
+  const pool = r === undefined ? undefined : rt.pools.get(r.pool);
+  if (pool === undefined) {
+    return { ok: false, status: 404, code: ProxyError.NO_ROUTE, message: `no route for host "${req.headers.host ?? ''}" and path "${target.path}"`, headers: {} };
+  }
+  // What the backend is sent, and what the rest of the request path (hash key, upgrade) reads.
+  if (r!.replacePrefix !== null || target.changed) req.url = rewritePath(r!, target.path, target.query);
   return { ok: true, pool, client };
 }
 
 export function createRequestHandler(state: ProxyState): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    const entry = state.accessLog == null ? null : state.accessLog.begin(req, res);
     const admission = admitAndRoute(state, req);
-    if (admission instanceof Promise) void admission.then((a) => (res.destroyed ? undefined : handle(state, req, res, a)));
-    else handle(state, req, res, admission);
+    if (admission instanceof Promise) void admission.then((a) => (res.destroyed ? undefined : handle(state, req, res, a, entry)));
+    else handle(state, req, res, admission, entry);
   };
 }
 
-function handle(state: ProxyState, req: IncomingMessage, res: ServerResponse, admission: Admission): void {
+function handle(state: ProxyState, req: IncomingMessage, res: ServerResponse, admission: Admission, log: AccessEntry | null): void {
   if (!admission.ok) {
     reply(res, admission.status, admission.code, admission.message, admission.headers);
     return;
@@ -135,6 +149,7 @@ function handle(state: ProxyState, req: IncomingMessage, res: ServerResponse, ad
     headers: requestHeaders(req.rawHeaders, req.headers, { peer: req.socket.remoteAddress ?? '', client, trustedHops: state.runtime.config.trustedHops, proto: state.proto, upgrade: false }),
     body: hasBody(req.headers) ? req : null,
     sticky: sticky === undefined ? null : { preferred },
+    log,
   };
   const b = pool.pick(ex.hashKey, preferred);
   if (b !== undefined) {
@@ -158,6 +173,10 @@ function handle(state: ProxyState, req: IncomingMessage, res: ServerResponse, ad
 
 function forward(state: ProxyState, ex: Exchange, b: Backend, attempt: number): void {
   ex.pool.begin(b, attempt > 0);
+  if (ex.log !== null) {
+    ex.log.backend = b.key;
+    ex.log.retries = attempt;
+  }
   const handler = new ForwardHandler(state, ex, b, attempt);
   ex.res.on('close', () => handler.clientClosed());
   if (ex.body !== null && attempt === 0 && !ex.req.complete) watchBody(state, ex, handler);
@@ -235,6 +254,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     b.countStatus(statusCode);
     ex.pool.reportOutcome(b, statusCode < 500);
     this.state.metrics.observe(ex.pool.name, ms);
+    if (ex.log !== null) ex.log.upstreamMs = ms;
     const next = statusCode >= 500 ? retryTarget(ex, b, this.attempt, '5xx') : undefined;
     if (next !== undefined) {
       // As Envoy does: drop this response (and its connection) and send the request elsewhere.
@@ -268,6 +288,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     // A client that left or stopped sending mid-body is not the backend's failure.
     if (this.clientGone || err instanceof ClientGone || err instanceof RetriedElsewhere || (!ex.req.complete && ex.req.socket.destroyed)) return;
     if (res.headersSent) {
+      if (ex.log !== null) ex.log.termination = 'upstream-reset';
       res.destroy(); // the backend failed mid-body: cut, so the client sees a truncated response, not a complete one
       return;
     }
@@ -397,10 +418,10 @@ export function reply(res: ServerResponse, status: number, code: ProxyErrorCode,
     return;
   }
   const body = errorBody(status, message);
+  res.setHeader('x-meridian-error', code); // set apart, so the access log can read it back (writeHead's own headers cannot be)
   res.writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
-    'x-meridian-error': code,
     via: VIA,
     ...extra,
   });
