@@ -123,6 +123,7 @@ export class SnapshotStore {
 export function steeringEnv(snapshot: Snapshot, rand: () => number, now: number): DecisionEnv {
   return {
     isUp: snapshot.isUp,
+    isDrained: (t) => snapshot.health.get(t.key)?.forced === 'down',
     capacity: snapshot.capacity,
     rand,
     now,

@@ -9,6 +9,12 @@ import type { ClientInfo, FilterContext, FilterStep, LatencyEstimate, Target, Tr
 
 export interface DecisionEnv {
   readonly isUp: (target: Target) => boolean;
+  /**
+   * Whether an operator drained the target (admin API or status page): it is then out of
+   * every answer, fail-open and fallback included. `enabled: false` in the file is "down",
+   * not drained (fail-open may still answer it). Absent: nothing is drained.
+   */
+  readonly isDrained?: (target: Target) => boolean;
   readonly rand: () => number;
   readonly now: number;
   /** Estimates for regions the policy file's latency table has no row for (probe RTTs, admin samples). */
@@ -35,13 +41,21 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
   const trace: TraceEntry[] | null = withTrace ? [] : null;
   let scope = 0;
   const hasFamily = (t: Target): boolean => (family === 4 ? t.ipv4.length > 0 : t.ipv6.length > 0);
-  const candidates = name.targets.filter(hasFamily);
+  const isDrained = env.isDrained ?? ((): boolean => false);
+  const withFamily = name.targets.filter(hasFamily);
+  // A drain is an operator's explicit intent, not a probe's guess: unlike a down target it
+  // is never answered, not even by fail-open (issue #20). So it leaves before the chain.
+  const candidates = withFamily.filter((t) => !isDrained(t));
   const anyDown = name.downTtl !== null && name.targets.some((t) => !env.isUp(t));
-  if (candidates.length === 0) {
+  if (withFamily.length === 0) {
     trace?.push({ filter: 'targets', kept: [], why: `no target has an ${family === 4 ? 'IPv4' : 'IPv6'} address: NODATA` });
     return { outcome: 'nodata', targets: [], scope: 0, key: 'nodata', allDown: false, anyDown, trace };
   }
-  trace?.push({ filter: 'targets', kept: candidates.map((t) => t.id), why: `the name's targets with ${family === 4 ? 'IPv4' : 'IPv6'} addresses` });
+  if (trace !== null) {
+    const drained = withFamily.filter(isDrained).map((t) => t.id);
+    const why = `the name's targets with ${family === 4 ? 'IPv4' : 'IPv6'} addresses`;
+    trace.push({ filter: 'targets', kept: candidates.map((t) => t.id), why: drained.length === 0 ? why : `${why}; drained, never answered: ${drained.join(', ')}` });
+  }
   const ctx: FilterContext = {
     client,
     isUp: env.isUp,
@@ -57,7 +71,7 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
     },
     runChain: (chain: readonly FilterStep[], c: readonly Target[]) => runChain(chain, c, ctx),
   };
-  let chosen = runChain(name.chain, candidates, ctx);
+  let chosen = candidates.length > 0 ? runChain(name.chain, candidates, ctx) : candidates;
   scope = Math.min(scope, client.sourcePrefix);
   if (chosen.length > 0) {
     return { outcome: 'answer', targets: chosen, scope, key: keyOf(chosen, anyDown), allDown: false, anyDown, trace };
@@ -72,12 +86,16 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
       trace?.push({ filter: 'whenAllDown', kept: [], why: 'no target left: SERVFAIL, as the policy says' });
       return { outcome: 'servfail', targets: [], scope, key: 'down-servfail', allDown: true, anyDown, trace };
     case 'fallback':
-      chosen = name.fallback.filter(hasFamily);
-      trace?.push({ filter: 'whenAllDown', kept: chosen.map((t) => t.id), why: 'no target left: the fallback pool' });
+      chosen = name.fallback.filter((t) => hasFamily(t) && !isDrained(t));
+      trace?.push({ filter: 'whenAllDown', kept: chosen.map((t) => t.id), why: `no target left: the fallback pool${chosen.length === 0 ? ' has no undrained target: NODATA' : ''}` });
       break;
     default:
       chosen = candidates;
-      trace?.push({ filter: 'whenAllDown', kept: chosen.map((t) => t.id), why: 'no target left: fail open, answering every target' });
+      trace?.push({
+        filter: 'whenAllDown',
+        kept: chosen.map((t) => t.id),
+        why: chosen.length > 0 ? 'no target left: fail open, answering every undrained target' : 'no target left and every target is drained: NODATA',
+      });
   }
   if (chosen.length === 0) return { outcome: 'nodata', targets: [], scope, key: 'down-nodata', allDown: true, anyDown, trace };
   return { outcome: 'answer', targets: chosen, scope, key: keyOf(chosen, anyDown), allDown: true, anyDown, trace };

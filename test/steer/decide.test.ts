@@ -60,6 +60,34 @@ describe('decide', () => {
     assert.equal(decide(names.get('open')!, 4, client({ sourcePrefix: 24 }), env()).scope, 0);
   });
 
+  // Issue #20 item 1: a drain is never answered; a probe-down target still is by fail-open.
+  const drainCases: Array<[string, string[], string[], string, string[]]> = [
+    // name, drained, down, outcome, answered
+    ['open', ['eu'], ['us', 'ap'], 'answer', ['us', 'ap']],
+    ['open', ['eu', 'us', 'ap'], [], 'nodata', []],
+    ['fallback', ['ap'], ['eu', 'us'], 'nodata', []],
+    ['fallback', ['eu'], ['us'], 'answer', ['ap']],
+    ['geo', ['eu'], [], 'answer', []],
+  ];
+  for (const [name, drained, down, outcome, answered] of drainCases) {
+    it(`"${name}" with ${drained.join('+')} drained, ${down.join('+') || 'none'} down: ${outcome} [${answered.join(',')}]`, () => {
+      const e = { ...env([...drained, ...down]), isDrained: (t: { id: string }) => drained.includes(t.id) };
+      const d = decide(names.get(name)!, 4, client({ geo: { country: 'GB' } }), e, true);
+      assert.equal(d.outcome, outcome);
+      if (name !== 'geo') assert.deepEqual(ids(d), answered);
+      for (const id of drained) assert.ok(!ids(d).includes(id), `${id} drained but answered`);
+      // ap is only in the fallback pool, not among the name's targets
+      if (!(name === 'fallback' && drained[0] === 'ap')) assert.match(d.trace![0]!.why, new RegExp(`drained, never answered: ${drained.join(', ')}`));
+      else assert.match(d.trace!.at(-1)!.why, /no undrained target/);
+    });
+  }
+
+  it('forced up stays answered; down but undrained is still answered by fail-open', () => {
+    const d = decide(names.get('open')!, 4, client(), { ...env(['us', 'ap']), isDrained: () => false });
+    assert.deepEqual(ids(d), ['eu']);
+    assert.deepEqual(ids(decide(names.get('open')!, 4, client(), { ...env(['eu', 'us', 'ap']), isDrained: (t) => t.id === 'us' })), ['eu', 'ap']);
+  });
+
   it('builds a trace only when asked', () => {
     assert.equal(decide(names.get('geo')!, 4, client(), env()).trace, null);
     assert.ok(decide(names.get('geo')!, 4, client(), env(), true).trace!.length >= 2);
