@@ -56,6 +56,7 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
     const why = `the name's targets with ${family === 4 ? 'IPv4' : 'IPv6'} addresses`;
     trace.push({ filter: 'targets', kept: candidates.map((t) => t.id), why: drained.length === 0 ? why : `${why}; drained, never answered: ${drained.join(', ')}` });
   }
+  let fence: ReadonlySet<string> | null = null;
   const ctx: FilterContext = {
     client,
     isUp: env.isUp,
@@ -65,6 +66,9 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
     now: env.now,
     useScope: (prefix) => {
       if (prefix > scope) scope = prefix;
+    },
+    fence: (ids) => {
+      fence = ids;
     },
     trace: (entry) => {
       if (trace !== null) trace.push(entry());
@@ -76,7 +80,9 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
   if (chosen.length > 0) {
     return { outcome: 'answer', targets: chosen, scope, key: keyOf(chosen, anyDown), allDown: false, anyDown, trace };
   }
-  // Never an accidental empty answer: the policy says what to do (issue #3).
+  // Never an accidental empty answer: the policy says what to do (issue #3). A geofence that
+  // left nothing keeps whenAllDown inside it: data residency outranks answering (issue #20).
+  const inFence = (t: Target): boolean => fence === null || (fence as ReadonlySet<string>).has(t.id);
   const rule = name.whenAllDown;
   switch (rule.action) {
     case 'nodata':
@@ -86,15 +92,17 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
       trace?.push({ filter: 'whenAllDown', kept: [], why: 'no target left: SERVFAIL, as the policy says' });
       return { outcome: 'servfail', targets: [], scope, key: 'down-servfail', allDown: true, anyDown, trace };
     case 'fallback':
-      chosen = name.fallback.filter((t) => hasFamily(t) && !isDrained(t));
+      chosen = name.fallback.filter((t) => hasFamily(t) && !isDrained(t) && inFence(t));
       trace?.push({ filter: 'whenAllDown', kept: chosen.map((t) => t.id), why: `no target left: the fallback pool${chosen.length === 0 ? ' has no undrained target: NODATA' : ''}` });
       break;
     default:
-      chosen = candidates;
+      chosen = candidates.filter(inFence);
       trace?.push({
         filter: 'whenAllDown',
         kept: chosen.map((t) => t.id),
-        why: chosen.length > 0 ? 'no target left: fail open, answering every undrained target' : 'no target left and every target is drained: NODATA',
+        why:
+          (chosen.length > 0 ? 'no target left: fail open, answering every undrained target' : 'no target left and no undrained target to fail open to: NODATA') +
+          (fence !== null ? ' inside the geofence' : ''),
       });
   }
   if (chosen.length === 0) return { outcome: 'nodata', targets: [], scope, key: 'down-nodata', allDown: true, anyDown, trace };

@@ -101,6 +101,11 @@ export interface FilterContext {
    * the ECS scope of the answer is the longest such prefix (capped at the source prefix).
    */
   readonly useScope: (prefixLength: number) => void;
+  /**
+   * A geofence left nothing: whenAllDown may answer only these target ids (data residency
+   * holds even when every target in the fence is down).
+   */
+  readonly fence: (targetIds: ReadonlySet<string>) => void;
   /** Records a trace line; the entry is built only when someone is explaining, so queries pay nothing for it. */
   readonly trace: (entry: () => TraceEntry) => void;
   /** Runs a nested chain (for filters that hold groups with their own chain). */
@@ -123,6 +128,8 @@ export interface GeoRule {
   readonly targets: readonly string[];
   /** Optional chain to run on the kept targets. */
   readonly chain?: readonly FilterStep[];
+  /** false: a geofence, never falls through to a less specific rule (default true). */
+  readonly fallthrough?: boolean;
 }
 
 export interface GeoConfig {

@@ -20,6 +20,18 @@ names:
       - geo:
           rules: [{ countries: [GB], targets: [eu] }]
           default: { targets: [us] }
+  fenced:
+    policy:
+      - health: {}
+      - geo:
+          rules:
+            - { countries: [CH], targets: [eu], fallthrough: false }
+            - { continents: [EU], targets: [us] }
+  fencedFallback:
+    policy:
+      - health: {}
+      - geo: { rules: [{ countries: [CH], targets: [eu], fallthrough: false }] }
+    whenAllDown: { fallback: [ap] }
 `;
 
 const names = new Map<string, SteeredName>();
@@ -86,6 +98,19 @@ describe('decide', () => {
     const d = decide(names.get('open')!, 4, client(), { ...env(['us', 'ap']), isDrained: () => false });
     assert.deepEqual(ids(d), ['eu']);
     assert.deepEqual(ids(decide(names.get('open')!, 4, client(), { ...env(['eu', 'us', 'ap']), isDrained: (t) => t.id === 'us' })), ['eu', 'ap']);
+  });
+
+  it('a geofence keeps whenAllDown inside it: fail-open answers only the fence, a fallback outside it is NODATA', () => {
+    const ch = client({ geo: { country: 'CH', continent: 'EU', geoPrefix: 16 } });
+    const open = decide(names.get('fenced')!, 4, ch, env(['eu']), true);
+    assert.deepEqual([open.outcome, ids(open), open.allDown], ['answer', ['eu'], true], 'fail-open inside the fence, never us');
+    assert.match(open.trace!.at(-1)!.why, /inside the geofence/);
+    const drained = decide(names.get('fenced')!, 4, ch, { ...env(['eu']), isDrained: (t) => t.id === 'eu' });
+    assert.deepEqual([drained.outcome, ids(drained)], ['nodata', []], 'the fence is drained: nothing, not us');
+    const fb = decide(names.get('fencedFallback')!, 4, ch, env(['eu']));
+    assert.deepEqual([fb.outcome, ids(fb)], ['nodata', []], 'the fallback pool is outside the fence');
+    const de = decide(names.get('fenced')!, 4, client({ geo: { country: 'DE', continent: 'EU', geoPrefix: 16 } }), env(['eu']));
+    assert.deepEqual(ids(de), ['us'], 'clients outside the fence are not affected');
   });
 
   it('builds a trace only when asked', () => {

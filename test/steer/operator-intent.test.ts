@@ -57,4 +57,29 @@ describe('issue 20 over real sockets, example policy', () => {
     }
     assert.deepEqual((await ask('www.example.com', GB)).addresses, ['192.0.2.10'], 'undrained: back');
   });
+
+  it('a rule with no live target falls through (GB → the EU rule), a geofence never does', async () => {
+    const before = await ask('www.example.com', GB);
+    assert.deepEqual([before.addresses, before.scope], [['192.0.2.10'], 18], 'country GB rule: eu-west, the GeoIP record /18');
+    assert.equal((await call(m, 'POST', '/v1/targets/eu-west/drain')).status, 200);
+    try {
+      const after = await ask('www.example.com', GB);
+      // The EU continent rule (90/10 stable per /24 between eu-west and eu-central): only eu-central
+      // is left, so nothing is weighed and the answer holds for the continent's GeoIP record, /18.
+      assert.deepEqual([after.addresses, after.scope], [['192.0.2.20'], 18], 'fell through to continent EU: eu-central, the continent\'s scope');
+      const explained = await call(m, 'GET', `/v1/explain?name=www.example.com&type=A&client=${encodeURIComponent(GB)}`);
+      assert.equal(explained.status, 200, explained.text);
+      const why = (explained.json.trace as Array<{ why: string }>).map((t) => t.why).join(' | ');
+      assert.match(why, /country GB matched rules\[0\]: no live target, falls through; continent EU matched rules\[1\]/);
+      assert.deepEqual((await ask('eu-data.example.com', GB)).addresses, ['192.0.2.20'], 'inside the fence: eu-central');
+      assert.equal((await call(m, 'POST', '/v1/targets/eu-central/drain')).status, 200);
+      const fenced = await ask('eu-data.example.com', GB);
+      assert.deepEqual([fenced.rcode, fenced.addresses], [0, []], 'both EU regions drained: NODATA, never us-east or ap-southeast');
+      const www = await ask('www.example.com', GB);
+      assert.ok(www.addresses.length > 0 && !www.addresses.some((a) => a.startsWith('192.0.2.')), `www falls through to default: ${www.addresses.join(', ')}`);
+    } finally {
+      await call(m, 'POST', '/v1/targets/eu-west/undrain');
+      await call(m, 'POST', '/v1/targets/eu-central/undrain');
+    }
+  });
 });
