@@ -134,5 +134,6 @@ export function steeringEnv(snapshot: Snapshot, rand: () => number, now: number)
       // A probe RTT is measured from here, not from the client: the same for every client.
       return ms === null ? null : { ms, scopePrefix: 0, matched: `probe RTT to ${region}` };
     },
+    latencyScope: (client, region, scope) => snapshot.samples?.exclusionScope(client, region, scope) ?? scope,
   };
 }

@@ -17,8 +17,10 @@ export interface DecisionEnv {
   readonly isDrained?: (target: Target) => boolean;
   readonly rand: () => number;
   readonly now: number;
-  /** Estimates for regions the policy file's latency table has no row for (probe RTTs, admin samples). */
+  /** Measured estimates (admin samples, else probe RTTs), ranked against the policy file's table by `bestEstimate`. */
   readonly latency?: (client: ClientInfo, region: string) => LatencyEstimate | null;
+  /** Widens a scope to keep clear of more specific live samples that do not hold the client. */
+  readonly latencyScope?: (client: ClientInfo, region: string, scope: number) => number;
   /** Remaining capacity 0..1 of a target (balancer probes); 1 when absent. */
   readonly capacity?: (target: Target) => number;
 }
@@ -60,7 +62,13 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
   const ctx: FilterContext = {
     client,
     isUp: env.isUp,
-    latency: (region) => name.latency.lookup(client, region) ?? env.latency?.(client, region) ?? null,
+    latency: (region) => {
+      // Whichever wins, its scope keeps clear of the more specific table rows and samples that do not hold the client.
+      const best = name.latency.narrow(client, region, bestEstimate(name.latency.lookupRow(client, region), env.latency?.(client, region) ?? null));
+      if (best === null || env.latencyScope === undefined) return best;
+      const scopePrefix = env.latencyScope(client, region, best.scopePrefix);
+      return scopePrefix === best.scopePrefix ? best : { ...best, scopePrefix };
+    },
     rand: env.rand,
     capacity: env.capacity ?? (() => 1),
     now: env.now,
@@ -113,4 +121,18 @@ function keyOf(targets: readonly Target[], anyDown: boolean): string {
   let key = anyDown ? '!' : '';
   for (const t of targets) key += key.length === 0 || key === '!' ? t.id : ',' + t.id;
   return key;
+}
+
+/**
+ * Measured beats guessed (issue #20): the estimate for the most specific client network wins
+ * (a /24 sample over a continent row, a /24 table row over a /16 sample), then the freshest
+ * (a sample over a static row for the same network). Stale samples never get here: they
+ * age out of LatencySamples at their TTL.
+ */
+export function bestEstimate(a: LatencyEstimate | null, b: LatencyEstimate | null): LatencyEstimate | null {
+  if (a === null || b === null) return a ?? b;
+  const sa = a.specificity ?? 0;
+  const sb = b.specificity ?? 0;
+  if (sa !== sb) return sa > sb ? a : b;
+  return (b.measuredAt ?? -Infinity) > (a.measuredAt ?? -Infinity) ? b : a;
 }

@@ -82,4 +82,21 @@ describe('issue 20 over real sockets, example policy', () => {
       await call(m, 'POST', '/v1/targets/eu-central/undrain');
     }
   });
+
+  it('a pushed /24 sample beats the static continent row, explain names it, and it stops counting past its TTL', async () => {
+    const US = '8.8.8.0/24';
+    const before = await ask('cdn.example.com', US);
+    assert.deepEqual([before.addresses, before.scope], [['198.51.100.10'], 15], 'continent NA row: us-east 15 ms');
+    const pushed = await call(m, 'POST', '/v1/latency', { samples: [{ network: US, region: 'us-east', ms: 300 }], ttlSec: 1 });
+    assert.equal(pushed.status, 200, pushed.text);
+    const after = await ask('cdn.example.com', US);
+    assert.ok(after.addresses.length === 1 && after.addresses[0] !== '198.51.100.10', `measured 300 ms to us-east: ${after.addresses.join(', ')}`);
+    assert.equal(after.scope, 24, 'the sample\'s network');
+    const explained = await call(m, 'GET', `/v1/explain?name=cdn.example.com&type=A&client=${encodeURIComponent(US)}`);
+    const latency = (explained.json.trace as Array<{ filter: string; why: string }>).find((t) => t.filter === 'latency')!;
+    assert.match(latency.why, /\(continent NA\)/, latency.why);
+    // Past its TTL (1 s) the sample never counts: back to the table's figure.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.deepEqual((await ask('cdn.example.com', US)).addresses, ['198.51.100.10']);
+  });
 });
