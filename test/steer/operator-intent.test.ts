@@ -11,7 +11,7 @@ import { udp } from '../helpers/dns-client.js';
 import { ecsOf, ecsOption } from '../helpers/ecs.js';
 import { tempCopy } from '../helpers/process.js';
 import { projectRoot } from '../helpers/test-server.js';
-import { call, RW_TOKEN, startMeridian, type Meridian, type Workspace } from '../admin/helpers.js';
+import { call, runMeridian, RW_TOKEN, startMeridian, type Meridian, type Workspace } from '../admin/helpers.js';
 
 let m: Meridian;
 let ws: Workspace;
@@ -30,6 +30,8 @@ async function ask(name: string, ecs: string, type = 'A'): Promise<{ addresses: 
 
 before(async () => {
   const copy = tempCopy(path.join(projectRoot, 'zones'));
+  // A chain of two CNAMEs into the steered www, and a loop (item 4).
+  fs.appendFileSync(path.join(copy.dir, 'example.com.zone'), 'shop IN CNAME app\nloop1 IN CNAME loop2\nloop2 IN CNAME loop1\n');
   const config = path.join(copy.dir, 'meridian.yaml');
   fs.writeFileSync(config, 'health: { stateFile: null }\nzones: { watch: false }\n');
   ws = { root: copy.dir, zones: copy.dir, zoneFile: '', policyFile: '', config, remove: copy.remove };
@@ -98,5 +100,32 @@ describe('issue 20 over real sockets, example policy', () => {
     // Past its TTL (1 s) the sample never counts: back to the table's figure.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.deepEqual((await ask('cdn.example.com', US)).addresses, ['198.51.100.10']);
+  });
+
+  it('explain follows CNAME chains inside our zones into the steered name, CLI and admin API, as the server answers', async () => {
+    const dns = await udp(m.dns, 'shop.example.com', 'A', { edns: true, options: [ecsOption(GB)] });
+    const cnames = dns.msg.answers.filter((a) => a.type === 'CNAME').map((a) => `${a.name} ${String(a.data)}`);
+    assert.deepEqual(cnames, ['shop.example.com app.example.com', 'app.example.com www.example.com']);
+    const served = dns.msg.answers.filter((a) => a.type === 'A').map((a) => String(a.data));
+    assert.deepEqual(served, ['192.0.2.10']);
+
+    const api = await call(m, 'GET', `/v1/explain?name=shop.example.com&type=A&client=${encodeURIComponent(GB)}`);
+    assert.equal(api.status, 200, api.text);
+    assert.equal(api.json.steered, true, api.text);
+    assert.deepEqual(api.json.cnames, ['shop.example.com. CNAME app.example.com.', 'app.example.com. CNAME www.example.com.']);
+    assert.equal(api.json.steeredName, 'www.example.com.');
+    assert.deepEqual(api.json.addresses, served);
+    assert.equal(api.json.scope, ecsOf(dns.raw)!.scope, 'the scope the server answered with');
+    assert.ok((api.json.trace as Array<{ filter: string }>).some((t) => t.filter === 'geo'), 'www\'s decision');
+
+    const cli = await runMeridian(['explain', 'app.example.com', '--client', GB, '--zones', ws.zones, '--config', ws.config]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /via: +app\.example\.com\. CNAME www\.example\.com\.\n +steered: +www\.example\.com\./);
+    assert.match(cli.stdout, /geo +kept \[eu-west\]: country GB matched rules\[0\]/);
+    assert.match(cli.stdout, /answer: +192\.0\.2\.10 \(TTL 30\)/);
+
+    const loop = await call(m, 'GET', `/v1/explain?name=loop1.example.com&type=A&client=${encodeURIComponent(GB)}`);
+    assert.equal(loop.status, 200, loop.text);
+    assert.deepEqual([loop.json.steered, loop.json.cnames.length], [false, 2], 'a loop ends, not steered');
   });
 });
