@@ -101,7 +101,7 @@ export const geoFilter: Filter<GeoConfig> = (candidates, config, ctx) => {
   const c = compile(config);
   const { client } = ctx;
   const address = c.allCidrs.length > 0 ? parseAddress(client.address) : null;
-  const matches = matchesOf(c.rules, client, address);
+  const matches = matchesOf(c, client, address);
   // A group none of whose targets is a live candidate cannot answer any client now; health
   // is the same for every client, so passing it over depends on nothing about the client.
   const live = (g: Group): boolean => candidates.some((t) => g.targets.has(t.id) && ctx.isUp(t));
@@ -174,13 +174,13 @@ export const geoFilter: Filter<GeoConfig> = (candidates, config, ctx) => {
  * Every rule the client matches, each by its most specific criterion, most specific first
  * (CIDR by prefix length > ASN > subdivision > country > continent); a tie keeps file order.
  */
-function matchesOf(rules: readonly CompiledRule[], client: ClientInfo, address: IpAddress | null): Match[] {
+function matchesOf(c: CompiledGeo, client: ClientInfo, address: IpAddress | null): Match[] {
   const geo = client.geo;
   const country = geo.country?.toUpperCase() ?? null;
   const continent = geo.continent?.toUpperCase() ?? null;
-  const subdivisions = geo.subdivisions.map((s) => s.toUpperCase());
+  const subdivisions = c.hasSubdivisions ? geo.subdivisions.map((s) => s.toUpperCase()) : [];
   const out: { m: Match; i: number }[] = [];
-  rules.forEach((rule, i) => {
+  c.rules.forEach((rule, i) => {
     let best: Match | null = null;
     const beats = (kind: number, prefix: number): boolean => best === null || kind > best.kind || (kind === best.kind && prefix > best.prefix);
     if (address !== null) {
