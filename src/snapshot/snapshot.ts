@@ -123,6 +123,7 @@ export class SnapshotStore {
 export function steeringEnv(snapshot: Snapshot, rand: () => number, now: number): DecisionEnv {
   return {
     isUp: snapshot.isUp,
+    isDrained: (t) => snapshot.health.get(t.key)?.forced === 'down',
     capacity: snapshot.capacity,
     rand,
     now,
@@ -133,5 +134,6 @@ export function steeringEnv(snapshot: Snapshot, rand: () => number, now: number)
       // A probe RTT is measured from here, not from the client: the same for every client.
       return ms === null ? null : { ms, scopePrefix: 0, matched: `probe RTT to ${region}` };
     },
+    latencyScope: (client, region, scope) => snapshot.samples?.exclusionScope(client, region, scope) ?? scope,
   };
 }

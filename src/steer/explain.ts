@@ -3,12 +3,14 @@
  * the admin API (issue #5) will serve. Runs the same decide() the data plane runs.
  */
 import { isIP } from 'node:net';
-import { RRType, typeToText } from '../dns/constants.js';
-import { labelKey, nameToText, parseName } from '../dns/name.js';
+import { RRClass, RRType, typeToText } from '../dns/constants.js';
+import { labelKey, nameToText, parseName, readWireName } from '../dns/name.js';
+import { resolve } from '../resolve/resolver.js';
 import { isRoutable, normaliseAddress } from '../dns/client-subnet.js';
 import { parseAddress, truncateAddress } from './cidr.js';
 import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
-import { decide } from './decide.js';
+import { decide, type Decision } from './decide.js';
+import type { SteeredName } from './policy-file.js';
 import type { ClientInfo, TraceEntry } from './types.js';
 
 export interface Explanation {
@@ -23,6 +25,13 @@ export interface Explanation {
   /** The ECS scope an answer to an ECS query with this client prefix would carry. */
   readonly scope: number;
   readonly allDown: boolean;
+  /**
+   * The CNAME chain inside our zones from the asked name, as "owner CNAME target" lines
+   * (empty when the name itself is steered or has no CNAME). When it reaches a steered name,
+   * `steeredName` is that name and the trace is its decision, as the server answers.
+   */
+  readonly cnames: readonly string[];
+  readonly steeredName: string | null;
 }
 
 export class ExplainInputError extends Error {}
@@ -74,10 +83,28 @@ export function explain(snapshot: Snapshot, name: string, type: string, clientAr
   const client = snapshot.locate(c.address, c.family, c.prefix, c.fromEcs);
   const entry = snapshot.steered.get(owner.map(labelKey).join('.'));
   const base = { name: nameToText(owner), type: typeToText(qtype), client };
+  const env = steeringEnv(snapshot, rand, now);
+  const reached: { name: SteeredName; decision: Decision }[] = [];
+  if (entry) reached.push({ name: entry.name, decision: decide(entry.name, qtype === RRType.A ? 4 : 6, client, env, true) });
+  let cnames: string[] = [];
   if (!entry) {
-    return { ...base, steered: false, trace: [], outcome: 'not-steered', addresses: [], ttl: null, scope: 0, allDown: false };
+    // Follow the name as the server answers it (the resolver's own CNAME chase, loops and
+    // chain limit included), so a CNAME to a steered name shows that name's decision.
+    const res = resolve(snapshot, { labels: owner, labelKeys: owner.map(labelKey), qtype, qclass: RRClass.IN }, {
+      minimalAny: false,
+      steer: (name, t) => {
+        const decision = decide(name, t === RRType.A ? 4 : 6, client, env, true);
+        reached.push({ name, decision });
+        return decision;
+      },
+    });
+    cnames = res.answer.filter((e) => e.set.type === RRType.CNAME).map((e) => `${nameToText(e.owner)} CNAME ${readWireName(e.set.rdatas[0]!, 0).name.join('.')}.`);
   }
-  const decision = decide(entry.name, qtype === RRType.A ? 4 : 6, client, steeringEnv(snapshot, rand, now), true);
+  const hit = reached[0];
+  if (hit === undefined) {
+    return { ...base, steered: false, trace: [], outcome: 'not-steered', addresses: [], ttl: null, scope: 0, allDown: false, cnames, steeredName: null };
+  }
+  const { name: steeredName, decision } = hit;
   const addresses = decision.outcome === 'answer' ? decision.targets.flatMap((t) => (qtype === RRType.A ? t.ipv4 : t.ipv6)) : [];
   return {
     ...base,
@@ -85,9 +112,11 @@ export function explain(snapshot: Snapshot, name: string, type: string, clientAr
     trace: decision.trace ?? [],
     outcome: decision.outcome,
     addresses,
-    ttl: entry.name.ttl,
+    ttl: steeredName.ttl,
     scope: decision.scope,
     allDown: decision.allDown,
+    cnames,
+    steeredName: cnames.length > 0 ? nameToText(steeredName.owner) : null,
   };
 }
 
@@ -105,10 +134,12 @@ export function formatExplanation(e: Explanation): string {
   ].filter(Boolean);
   lines.push(`  location: ${where.length > 0 ? where.join('; ') : 'unknown'}`);
   lines.push(`  from:     ${g.source}`);
+  for (const c of e.cnames) lines.push(`  via:      ${c}`);
   if (!e.steered) {
-    lines.push('  not steered: answered from the zone file like any static record');
+    lines.push(e.cnames.length > 0 ? '  not steered: the chain ends at no steered name' : '  not steered: answered from the zone file like any static record');
     return lines.join('\n');
   }
+  if (e.steeredName !== null) lines.push(`  steered:  ${e.steeredName}, decided as follows`);
   e.trace.forEach((t, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${t.filter.padEnd(11)} kept [${t.kept.join(', ')}]: ${t.why}`));
   if (e.outcome === 'answer') lines.push(`  answer:   ${e.addresses.join(', ')} (TTL ${e.ttl})${e.allDown ? ', every target was down' : ''}`);
   else lines.push(`  answer:   ${e.outcome.toUpperCase()}`);

@@ -4,12 +4,14 @@
  * file's own table, with the sample's network as the ECS scope.
  */
 import { commonPrefixLength, parseAddress, parseCidr, type Cidr } from './cidr.js';
-import type { ClientInfo, LatencyEstimate } from './types.js';
+import { SPECIFICITY, type ClientInfo, type LatencyEstimate } from './types.js';
 
 interface Sample {
   readonly cidr: Cidr;
   ms: number;
   expires: number;
+  /** When the last sample for this network arrived. */
+  at: number;
 }
 
 const ALPHA = 0.3;
@@ -29,12 +31,14 @@ export class LatencySamples {
     let samples = this.#byRegion.get(region);
     if (samples === undefined) this.#byRegion.set(region, (samples = new Map()));
     const existing = samples.get(cidr.text);
-    const expires = this.#now() + ttlSec * 1000;
-    if (existing && existing.expires > this.#now()) {
+    const now = this.#now();
+    const expires = now + ttlSec * 1000;
+    if (existing && existing.expires > now) {
       existing.ms += ALPHA * (ms - existing.ms);
       existing.expires = expires;
+      existing.at = now;
     } else {
-      samples.set(cidr.text, { cidr, ms, expires });
+      samples.set(cidr.text, { cidr, ms, expires, at: now });
     }
   }
 
@@ -56,7 +60,29 @@ export class LatencySamples {
       if (best === null || s.cidr.prefix > best.cidr.prefix) best = s;
     }
     if (samples.size === 0) this.#byRegion.delete(region);
-    return best === null ? null : { ms: best.ms, scopePrefix: best.cidr.prefix, matched: `sample ${best.cidr.text}` };
+    if (best === null) return null;
+    const age = Math.max(0, Math.round((now - best.at) / 1000));
+    return { ms: best.ms, scopePrefix: best.cidr.prefix, matched: `sample ${best.cidr.text}, ${age} s old`, specificity: SPECIFICITY.network(best.cidr.prefix), measuredAt: best.at };
+  }
+
+  /**
+   * The scope an estimate that holds for the client's first `scope` bits must claim so that
+   * it keeps clear of every live sample for the region that is more specific and does not
+   * hold the client (a resolver must not reuse the answer for a network a sample decides).
+   */
+  exclusionScope(client: ClientInfo, region: string, scope: number): number {
+    const samples = this.#byRegion.get(region);
+    if (samples === undefined) return scope;
+    const address = parseAddress(client.address);
+    if (address === null) return scope;
+    const now = this.#now();
+    let out = scope;
+    for (const s of samples.values()) {
+      if (s.expires <= now || s.cidr.family !== address.family || s.cidr.prefix <= scope) continue;
+      const common = commonPrefixLength(address, s.cidr);
+      if (common >= scope && common < s.cidr.prefix) out = Math.max(out, Math.min(s.cidr.prefix, common + 1));
+    }
+    return Math.min(out, client.sourcePrefix);
   }
 
   /** Live samples, for the API. */

@@ -6,7 +6,7 @@
  * from the measured network to coarser data). Pure: compiled once at load, read per query.
  */
 import { clientNetworkPrefix, commonPrefixLength, parseAddress, parseCidr, type Cidr, type Family, type IpAddress } from './cidr.js';
-import type { ClientInfo, LatencyEstimate } from './types.js';
+import { SPECIFICITY, type ClientInfo, type LatencyEstimate } from './types.js';
 
 /** One row as written in the policy file: exactly one of cidr, asn, country, continent. */
 export interface LatencyRow {
@@ -25,12 +25,15 @@ export interface LatencyTable {
   lookup(client: ClientInfo, region: string): LatencyEstimate | null;
   /** The same without widening the scope around nested CIDR rows. */
   lookupRow(client: ClientInfo, region: string): LatencyEstimate | null;
+  /** An estimate (from this table or elsewhere) with its scope widened to keep clear of this table's more specific CIDR rows. */
+  narrow(client: ClientInfo, region: string, est: LatencyEstimate | null): LatencyEstimate | null;
 }
 
 interface Row {
   readonly rtt: ReadonlyMap<string, number>;
   /** For explain: "cidr 81.2.0.0/16", "asn 2856", "country GB", "continent EU". */
   readonly matched: string;
+  readonly specificity: number;
 }
 
 /** All CIDR rows of one prefix length, by network: a longest-prefix match is one map probe per distinct length. */
@@ -68,15 +71,15 @@ export function compileLatencyTable(rows: readonly LatencyRow[]): LatencyTable {
       const family = levels[cidr.family];
       let level = family.find((l) => l.prefix === cidr.prefix);
       if (!level) family.push((level = { prefix: cidr.prefix, mask: cidr.mask, rows: new Map() }));
-      add(level.rows, cidr.network, { rtt, matched: `cidr ${cidr.text}` });
+      add(level.rows, cidr.network, { rtt, matched: `cidr ${cidr.text}`, specificity: SPECIFICITY.network(cidr.prefix) });
     } else if (r.asn !== undefined) {
-      add(byAsn, r.asn, { rtt, matched: `asn ${r.asn}` });
+      add(byAsn, r.asn, { rtt, matched: `asn ${r.asn}`, specificity: SPECIFICITY.asn });
     } else if (r.country !== undefined) {
       const cc = r.country.toUpperCase();
-      add(byCountry, cc, { rtt, matched: `country ${cc}` });
+      add(byCountry, cc, { rtt, matched: `country ${cc}`, specificity: SPECIFICITY.country });
     } else {
       const cont = r.continent!.toUpperCase();
-      add(byContinent, cont, { rtt, matched: `continent ${cont}` });
+      add(byContinent, cont, { rtt, matched: `continent ${cont}`, specificity: SPECIFICITY.continent });
     }
   });
   levels[4].sort((a, b) => b.prefix - a.prefix);
@@ -87,7 +90,7 @@ export function compileLatencyTable(rows: readonly LatencyRow[]): LatencyTable {
     if (list === undefined) return null;
     for (const row of list) {
       const ms = row.rtt.get(region);
-      if (ms !== undefined) return { ms, scopePrefix, matched: row.matched };
+      if (ms !== undefined) return { ms, scopePrefix, matched: row.matched, specificity: row.specificity };
     }
     return null;
   };
@@ -118,6 +121,7 @@ export function compileLatencyTable(rows: readonly LatencyRow[]): LatencyTable {
   const table: LatencyTable = {
     size: rows.length,
     lookup: (client, region) => excludingNested(client, region, table.lookupRow(client, region)),
+    narrow: excludingNested,
     lookupRow(client: ClientInfo, region: string): LatencyEstimate | null {
       if (levels[4].length + levels[6].length > 0) {
         if (client.address !== lastText) {

@@ -52,6 +52,7 @@ const FilterStep = Type.Recursive((Step) => {
       cidrs: Type.Optional(Type.Array(Type.String({ minLength: 3 }), { minItems: 1 })),
       targets: IdList,
       chain: Type.Optional(Chain),
+      fallthrough: Type.Optional(Type.Boolean({ description: 'false: a geofence, never falls through to a less specific rule' })),
     },
     { additionalProperties: false },
   );

@@ -75,7 +75,18 @@ export interface LatencyEstimate {
   readonly scopePrefix: number;
   /** Where the figure came from, for explain: "cidr 81.2.0.0/16", "country GB". */
   readonly matched: string;
+  /**
+   * How specific the client network it was measured or guessed for is (issue #20): a network
+   * (table CIDR row or pushed sample) 100 + its prefix length, ASN 3, country 2, continent 1,
+   * a probe RTT (measured from here, not from the client) 0 or absent. Higher wins.
+   */
+  readonly specificity?: number;
+  /** When it was measured (ms since the epoch); absent for a static table row (the oldest). */
+  readonly measuredAt?: number;
 }
+
+/** Specificity of each kind of latency figure (see LatencyEstimate.specificity). */
+export const SPECIFICITY = { probe: 0, continent: 1, country: 2, asn: 3, network: (prefix: number): number => 100 + prefix } as const;
 
 /** One line of the decision trace. */
 export interface TraceEntry {
@@ -101,6 +112,11 @@ export interface FilterContext {
    * the ECS scope of the answer is the longest such prefix (capped at the source prefix).
    */
   readonly useScope: (prefixLength: number) => void;
+  /**
+   * A geofence left nothing: whenAllDown may answer only these target ids (data residency
+   * holds even when every target in the fence is down).
+   */
+  readonly fence: (targetIds: ReadonlySet<string>) => void;
   /** Records a trace line; the entry is built only when someone is explaining, so queries pay nothing for it. */
   readonly trace: (entry: () => TraceEntry) => void;
   /** Runs a nested chain (for filters that hold groups with their own chain). */
@@ -123,6 +139,8 @@ export interface GeoRule {
   readonly targets: readonly string[];
   /** Optional chain to run on the kept targets. */
   readonly chain?: readonly FilterStep[];
+  /** false: a geofence, never falls through to a less specific rule (default true). */
+  readonly fallthrough?: boolean;
 }
 
 export interface GeoConfig {

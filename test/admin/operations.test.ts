@@ -146,7 +146,9 @@ describe('admin API: operations', () => {
     assert.deepEqual(await fo(), ['198.51.100.2']);
     const probed = await call(m, 'POST', '/v1/regions/probed/drain');
     assert.deepEqual(probed.json.targets.sort(), ['adm.test/alive', 'adm.test/dead']);
-    assert.equal((await udp(m.dns, 'probed.adm.test', 'A')).msg.answers.length > 0, true, 'all down: fail-open (the default) still answers');
+    // Issue #20: a drain is never answered, so fail-open (the default) has nothing left: NODATA.
+    const allDrained = await udp(m.dns, 'probed.adm.test', 'A');
+    assert.deepEqual([allDrained.raw[3]! & 0x0f, allDrained.msg.answers.length], [0, 0], 'every target drained: NODATA, not the drained ones');
     assert.equal((await call(m, 'POST', '/v1/regions/probed/undrain')).status, 200);
     assert.equal((await call(m, 'POST', '/v1/regions/one/undrain')).status, 200);
     assert.deepEqual(await fo(), ['198.51.100.1']);

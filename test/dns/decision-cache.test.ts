@@ -153,8 +153,8 @@ describe('decision cache: changes are never hidden', () => {
       assert.deepEqual((await ask(server.port, 'fo.geo.test', 'A', '89.160.20.0/24')).addrs, ['192.0.2.1'], 'us drained: the next group, eu');
       assert.deepEqual((await ask(server.port, 'fo.geo.test', 'A', '89.160.20.0/24', 'tcp')).addrs, ['192.0.2.1'], 'the same over TCP');
       await post('/v1/targets/eu/drain');
-      // geo: its rule's only target is down → fail-open, every candidate with an address.
-      assert.deepEqual((await ask(server.port, 'geo.geo.test', 'A', '216.160.83.56/32')).addrs.sort(), ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']);
+      // geo: its rule's only target is drained → fail-open, every undrained candidate (issue #20: never eu or us).
+      assert.deepEqual((await ask(server.port, 'geo.geo.test', 'A', '216.160.83.56/32')).addrs.sort(), ['192.0.2.3', '192.0.2.4']);
       await post('/v1/targets/us/undrain');
       assert.deepEqual((await ask(server.port, 'fo.geo.test', 'A', '89.160.20.0/24')).addrs, ['192.0.2.2'], 'us back');
     } finally {
@@ -169,14 +169,15 @@ describe('decision cache: changes are never hidden', () => {
       const version = server.store.current.version;
       assert.equal(server.health.force('geo.test/eu', 'down'), true);
       assert.ok(server.store.current.version > version, 'a new snapshot version');
-      // single: its one target down → fail-open still answers it, but with the name marked down;
+      // single: its one target drained → NODATA (a drain is never answered), the name marked down;
       // the decision must be recomputed, so the answer cache key changes too.
       const before = server.responder.decisions.misses;
       await ask(server.port, 'single.geo.test', 'A', undefined);
       assert.equal(server.responder.decisions.misses, before + 1, 'decided afresh after the transition');
       assert.deepEqual((await ask(server.port, 'fo.geo.test', 'A', undefined)).addrs, ['192.0.2.2']);
       server.health.force('geo.test/us', 'down');
-      assert.deepEqual((await ask(server.port, 'fo.geo.test', 'A', undefined)).addrs.sort(), ['192.0.2.1', '192.0.2.2', '192.0.2.99'], 'no group live: fail-open');
+      // No group live: fail-open answers what is not drained (off is disabled in the file, down but not drained).
+      assert.deepEqual((await ask(server.port, 'fo.geo.test', 'A', undefined)).addrs.sort(), ['192.0.2.99'], 'no group live: fail-open without the drained');
     } finally {
       await server.close();
     }

@@ -129,7 +129,8 @@ describe('status page', () => {
     const reason = target(d, 'example.com/ap')!.reason!;
     assert.ok(['refused', 'reset'].includes(reason), `reason ${reason}`);
     assert.equal(continent(d, 'EU').answers[0]!.regions.join(), 'us-east', 'EU fails over to us');
-    assert.equal(continent(d, 'AS').allDown, true, "Asia's only target is down: the policy fails open");
+    // Issue #20: Asia's only target is down, so its rule falls through to the default (us-east).
+    assert.deepEqual([continent(d, 'AS').answers[0]!.regions.join(), continent(d, 'AS').allDown], ['us-east', false], "Asia's rule falls through to the default");
 
     const dom = await dumpDom(`${base}/dashboard#token=${TOKEN}`);
     assert.equal(elementWith(dom, 'data-target', 'example.com/eu')?.['data-healthy'], 'false');

@@ -34,6 +34,8 @@ export interface Harness {
   readonly traces: TraceEntry[];
   /** Every prefix passed to useScope, in order. */
   readonly scopes: number[];
+  /** Target ids a geofence restricted whenAllDown to, or null. */
+  fenced: ReadonlySet<string> | null;
   /** The resulting scope: the longest prefix used, 0 when none. */
   scope(): number;
 }
@@ -51,6 +53,7 @@ export interface ContextOptions {
 export function context(opts: ContextOptions = {}): Harness {
   const traces: TraceEntry[] = [];
   const scopes: number[] = [];
+  const harness = { fenced: null as ReadonlySet<string> | null };
   const ctx: FilterContext = {
     client: opts.client ?? client(),
     isUp: opts.isUp ?? ((t) => t.enabled),
@@ -61,10 +64,13 @@ export function context(opts: ContextOptions = {}): Harness {
     capacity: opts.capacity ?? (() => 1),
     now: opts.now ?? 1_700_000_000_000,
     useScope: (p) => scopes.push(p),
+    fence: (ids) => {
+      harness.fenced = ids;
+    },
     trace: (e) => traces.push(e()),
     runChain: (chain, candidates) => runChain(chain, candidates, ctx),
   };
-  return { ctx, traces, scopes, scope: () => Math.max(0, ...scopes) };
+  return Object.assign(harness, { ctx, traces, scopes, scope: () => Math.max(0, ...scopes) });
 }
 
 /** Deterministic uniform [0,1) generator (mulberry32). */

@@ -173,7 +173,7 @@ describe('meridian explain agrees with the running server', { concurrency: 2 }, 
     ['geo.geo.test', 'A', '81.2.69.142/32', 'geo', /^cidr 81\.2\.69\.128\/25 matched rules\[0\] \(scope \/25\)$/, ['192.0.2.4'], 25],
     ['geo.geo.test', 'AAAA', '2001:218::/32', 'geo', /^continent AS matched rules\[5\] \(scope \/32\)$/, ['2001:db8:f::1'], 32],
     ['near.geo.test', 'A', '81.2.69.142/31', 'proximity', /^nearest 1 to 51\.51,-0\.09: eu \d+ km \(scope \/31\)$/, ['192.0.2.1'], 31],
-    ['fast.geo.test', 'A', '175.16.199.1/32', 'latency', /^best 150 ms \(cidr 175\.16\.199\.0\/24\), keeping <= 155 ms: eu 150 ms \(scope \/24\)$/, ['192.0.2.1'], 24],
+    ['fast.geo.test', 'A', '175.16.199.1/32', 'latency', /^best 150 ms \(cidr 175\.16\.199\.0\/24\), keeping <= 155 ms: eu 150 ms \(cidr 175\.16\.199\.0\/24\) \(scope \/24\)$/, ['192.0.2.1'], 24],
     ['split.geo.test', 'A', '11.22.34.0/24', 'weighted', /^stable for 11\.22\.34\.0\/24: 1 of 2 by weight$/, ['192.0.2.12'], 24],
     ['many.geo.test', 'A', '81.2.69.142/32', 'first', /^the first 2 of 4$/, ['192.0.2.1', '192.0.2.2'], 0],
   ];

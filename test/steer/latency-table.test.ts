@@ -36,7 +36,10 @@ describe('latency table', () => {
     ['country without a geo prefix claims the client /24', { address: '192.0.2.1', geo: { country: 'GB' } }, 'eu-west', { ms: 12, scopePrefix: 24, matched: 'country GB' }],
   ];
   for (const [name, c, region, expected] of cases) {
-    it(name, () => assert.deepEqual(table.lookup(client(c), region), expected));
+    it(name, () => {
+      const got = table.lookup(client(c), region);
+      assert.deepEqual(got && { ms: got.ms, scopePrefix: got.scopePrefix, matched: got.matched }, expected);
+    });
   }
 
   it('first row wins among equals, and a region named like an Object property is not found', () => {

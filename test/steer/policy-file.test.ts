@@ -43,6 +43,12 @@ describe('policy files', () => {
     ['a bad continent', 'names:\n  www:\n    policy:\n      - geo:\n          rules:\n            - continents: [XX]\n              targets: [a]\n', 14, /continents\.0/],
     ['a negative TTL', 'names:\n  www:\n    ttl: -1\n    policy:\n      - health: {}\n', 11, /names\.www\.ttl/],
     ['a name outside the zone', 'names:\n  www.example.org.:\n    policy:\n      - health: {}\n', 10, /outside the zone/],
+    [
+      'a fallthrough that is not a boolean',
+      'names:\n  www:\n    policy:\n      - geo:\n          rules:\n            - continents: [EU]\n              targets: [a]\n              fallthrough: "no"\n',
+      16,
+      /rules\.0\.fallthrough/,
+    ],
     ['a bad whenAllDown', 'names:\n  www:\n    policy:\n      - health: {}\n    whenAllDown: maybe\n', 13, /whenAllDown/],
   ];
   for (const [title, names, line, pattern] of cases) {

@@ -156,7 +156,9 @@ describe('steering over UDP and TCP', () => {
     ['2a02:e700::/29', 'AAAA', [EU6], 29, 'LY, AF (the only Africa network): continent AF; scope City /29'],
     ['2a02:d3c0::/29', 'AAAA', [AP6], 29, 'IPv6 GB: country beats continent EU'],
     ['2001:480:10::/48', 'AAAA', [US6], 48, 'IPv6 US San Diego, NA: continent NA; scope City /48'],
-    ['81.2.69.142/32', 'AAAA', [EU6, US6, AP6], 25, 'the CIDR rule target (sa) has no IPv6: no target left, fail-open answers every candidate'],
+    // Issue #20: the CIDR rule's only target (sa) has no IPv6, so that rule falls through to the
+    // next matching one (country GB → ap); the dead /25 rule no longer splits the scope.
+    ['81.2.69.142/32', 'AAAA', [AP6], 31, 'the CIDR rule target (sa) has no IPv6: falls through to country GB (ap); scope City /31'],
   ];
   for (const transport of TRANSPORTS) {
     describe(`geo precedence over ${transport.toUpperCase()}`, () => {

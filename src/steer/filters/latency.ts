@@ -50,7 +50,7 @@ export const latencyFilter: Filter<LatencyConfig> = (candidates, config, ctx) =>
     kept: kept.map(({ t }) => t.id),
     why:
       `best ${best.ms} ms (${best.matched}), keeping <= ${limit} ms: ` +
-      kept.map(({ t, est }) => `${t.id} ${est.ms} ms`).join(', ') +
+      kept.map(({ t, est }) => `${t.id} ${Math.round(est.ms * 10) / 10} ms (${est.matched})`).join(', ') +
       (unknown > 0 ? `; ${unknown} without an estimate dropped` : '') +
       (scope > 0 ? ` (scope /${scope})` : ''),
   }));

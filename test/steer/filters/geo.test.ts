@@ -95,11 +95,11 @@ describe('geo filter', () => {
     assert.deepEqual(ids(geoFilter(CANDIDATES, config, h.ctx)), ['def', 'gb']);
   });
 
-  it('a selected rule whose targets are not candidates gives [] (no fall-through)', () => {
-    const h = context({ client: client({ geo: { country: 'GB', geoPrefix: 20 } }) });
+  it('a selected rule whose targets are not candidates falls through to the next matching rule', () => {
+    const h = context({ client: client({ geo: { country: 'GB', continent: 'EU', geoPrefix: 20 } }) });
     const out = geoFilter([target('eu')], CONFIG, h.ctx);
-    assert.deepEqual(out, []);
-    assert.match(h.traces[0]!.why, /none of its targets is a candidate/);
+    assert.deepEqual(ids(out), ['eu']);
+    assert.match(h.traces[0]!.why, /country GB matched rules\[\d\]: no live target, falls through; continent EU matched/);
   });
 
   it('runs the rule chain through ctx.runChain', () => {
@@ -119,4 +119,36 @@ describe('geo filter', () => {
       ],
     );
   });
+
+  // Issue #20: fall-through (cidr → country → continent → default → whenAllDown) and geofences.
+  const FT: GeoConfig = frozen({
+    rules: [
+      { continents: ['EU'], targets: ['eu'] },
+      { countries: ['GB'], targets: ['gb'] },
+      { cidrs: ['81.2.69.0/24'], targets: ['c24'] },
+      { countries: ['CH'], targets: ['ch'], fallthrough: false },
+    ],
+    default: { targets: ['def'] },
+  });
+  const FT_TARGETS = frozen(['eu', 'gb', 'c24', 'ch', 'def'].map((id) => target(id)));
+  const gbClient = client({ address: '81.2.69.142', geo: { continent: 'EU', country: 'GB', geoPrefix: 20 } });
+  const chClient = client({ address: '192.0.2.1', geo: { continent: 'EU', country: 'CH', geoPrefix: 16 } });
+  const fallCases: Array<[string, ReturnType<typeof client>, string[], string[], number, string[] | null, RegExp]> = [
+    ['the most specific live rule', gbClient, [], ['c24'], 24, null, /cidr 81\.2\.69\.0\/24 matched rules\[2\] \(scope \/24\)/],
+    ['cidr rule down: country, with the country record\'s scope (not the /24)', gbClient, ['c24'], ['gb'], 20, null, /rules\[2\]: no live target, falls through; country GB matched rules\[1\]/],
+    ['cidr and country down: continent', gbClient, ['c24', 'gb'], ['eu'], 20, null, /falls through; country GB matched rules\[1\]: no live target, falls through; continent EU matched rules\[0\]/],
+    ['every matching rule down: default', gbClient, ['c24', 'gb', 'eu'], ['def'], 20, null, /continent EU matched rules\[0\]: no live target, falls through; default/],
+    ['everything down: nothing (whenAllDown), scoped by the rule the client matched', gbClient, ['c24', 'gb', 'eu', 'def'], [], 24, null, /default has no live target: whenAllDown decides/],
+    ['a geofence with a live target answers it', chClient, [], ['ch'], 16, null, /country CH matched rules\[3\] \(a geofence\)/],
+    ['a geofence never falls through, though its continent has live targets', chClient, ['ch'], [], 16, ['ch'], /geofence \(fallthrough: false\) with no live target/],
+  ];
+  for (const [name, who, down, expected, scope, fenced, why] of fallCases) {
+    it(`fall-through: ${name}`, () => {
+      const h = context({ client: who, isUp: (t) => !down.includes(t.id) });
+      assert.deepEqual(ids(geoFilter(FT_TARGETS, FT, h.ctx)), expected);
+      assert.equal(h.scope(), scope);
+      assert.deepEqual(h.fenced === null ? null : [...h.fenced], fenced);
+      assert.match(h.traces.map((t) => t.why).join(' | '), why);
+    });
+  }
 });
