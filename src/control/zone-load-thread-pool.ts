@@ -5,7 +5,7 @@
  * (zone/zone-transfer.ts). The policy beside the zone is compiled here (its filters are
  * functions, which cannot cross threads); it is small.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { nameKey, type Name } from '../dns/name.js';
 import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
 import type { FileProblem } from '../zone/record.js';
@@ -23,18 +23,37 @@ export interface LoadedFile {
   problems: FileProblem[];
 }
 
-/** One reload's thread: files load one after another; close() ends the thread. */
+/**
+ * One reload's thread: files load one after another; close() ends the thread. A thread that
+ * died under a file (out of memory on a huge one, say) fails that file only: the next file
+ * gets a new thread, where a load posted to the dead one would never be answered and would
+ * hold the reload, and every admin write queued behind it, for ever.
+ */
 export class ZoneLoadThread {
-  readonly #worker: Worker;
+  readonly #resourceLimits: ResourceLimits | undefined;
+  #worker: Worker | null = null;
+  #closed = false;
   #pending: ((m: FromThread | Error) => void) | null = null;
 
-  constructor() {
-    this.#worker = new Worker(new URL('../zone/zone-load-thread.js', import.meta.url));
+  constructor(resourceLimits?: ResourceLimits) {
+    this.#resourceLimits = resourceLimits;
+  }
+
+  #start(): Worker {
+    const worker = new Worker(new URL('../zone/zone-load-thread.js', import.meta.url), this.#resourceLimits ? { resourceLimits: this.#resourceLimits } : {});
     // A reload in progress must not keep a stopping server alive.
-    this.#worker.unref();
-    this.#worker.on('message', (m: FromThread) => this.#pending?.(m));
-    this.#worker.on('error', (err) => this.#pending?.(err));
-    this.#worker.on('exit', (code) => this.#pending?.(new Error(`the reload thread exited (${code})`)));
+    worker.unref();
+    worker.on('message', (m: FromThread) => this.#pending?.(m));
+    worker.on('error', (err) => this.#died(worker, err));
+    worker.on('exit', (code) => this.#died(worker, new Error(`the reload thread exited (${code})`)));
+    return worker;
+  }
+
+  /** An 'error' is followed by an 'exit': only the first one fails the file, and only if it is this thread's. */
+  #died(worker: Worker, err: Error): void {
+    if (this.#worker !== worker) return;
+    this.#worker = null;
+    this.#pending?.(err);
   }
 
   load(file: string, origin: Name): Promise<LoadedFile> {
@@ -67,11 +86,14 @@ export class ZoneLoadThread {
           }
         }
       };
+      if (this.#closed) return done({ zone: null, problems: [{ file, line: 0, message: 'the reload was stopped', severity: 'error' }] });
+      this.#worker ??= this.#start();
       this.#worker.postMessage({ file, origin: [...origin] });
     });
   }
 
   close(): Promise<number> {
-    return this.#worker.terminate();
+    this.#closed = true;
+    return this.#worker?.terminate() ?? Promise.resolve(0);
   }
 }

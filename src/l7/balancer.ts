@@ -43,10 +43,12 @@ export type ReloadOutcome = { readonly ok: true } | { readonly ok: false; readon
 export class Balancer {
   private readonly state: ProxyState;
   private admin: BalancerAdmin | null = null;
-  /** Reloads run one after another, each swapping the runtime the one before left. */
-  private reloads: Promise<unknown> = Promise.resolve();
-  /** Registrations one after another: each builds on the config the one before applied (no lost update). */
-  private registrations: Promise<unknown> = Promise.resolve();
+  /**
+   * Reloads and registrations run one after another, each swapping the runtime the one before
+   * left; a registration reads the config in its turn, so it builds on a reload queued before
+   * it (no lost update either way).
+   */
+  private changes: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private constructor(
@@ -130,8 +132,13 @@ export class Balancer {
    * A later reload reads the file again and replaces what was registered here.
    */
   setBackend(poolName: string, id: string, spec: BackendSpec | null): Promise<BackendChange> {
-    const run = this.registrations.then(() => this.changeBackend(poolName, id, spec));
-    this.registrations = run.catch(() => undefined);
+    return this.inTurn(() => this.changeBackend(poolName, id, spec));
+  }
+
+  /** Runs `work` after every change queued before it; one that throws does not stop the later ones. */
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.changes.then(work);
+    this.changes = run.catch(() => undefined);
     return run;
   }
 
@@ -154,7 +161,7 @@ export class Balancer {
       return { ok: false, status: 400, errors: err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message] };
     }
     // applied as a reload: the added backend has its first check before it serves
-    const outcome = await this.apply(checked);
+    const outcome = await this.swap(checked);
     if (!outcome.ok) return { ok: false, status: 409, errors: outcome.errors };
     this.options.log.info({ pool: poolName, id, change: spec === null ? 'removed' : i < 0 ? 'added' : 'replaced' }, 'backend registration changed');
     return { ok: true, created: spec !== null && i < 0 };
@@ -179,9 +186,7 @@ export class Balancer {
    * health); in-flight requests finish on the pools they started on.
    */
   apply(next: BalancerConfig): Promise<ReloadOutcome> {
-    const applied = this.reloads.then(() => this.swap(next));
-    this.reloads = applied;
-    return applied;
+    return this.inTurn(() => this.swap(next));
   }
 
   private async swap(next: BalancerConfig): Promise<ReloadOutcome> {

@@ -16,7 +16,7 @@ import { ZoneDirectory } from '../zone/zone-directory.js';
 import { formatProblem } from '../zone/record.js';
 import type { Zone } from '../zone/zone.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
-import { applyZoneDelta } from '../zone/zone-transfer.js';
+import { applyZoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';
 import { ZoneLoadThread } from '../control/zone-load-thread-pool.js';
 import type { LoadOutcome } from '../zone/zone-directory.js';
 
@@ -29,6 +29,8 @@ export class WorkerState {
   readonly #log: Logger;
   #zonesGeneration = -1;
   #zonesServed: ReadonlyMap<string, Zone> = new Map();
+  /** For each re-read in flight, the deltas applied since it began. */
+  readonly #rereads = new Set<ZoneDelta[]>();
   #last: SnapshotState | null = null;
   #lastLive: LiveLatency = { regionRtt: new Map(), samples: [] };
   #version = 0;
@@ -57,6 +59,7 @@ export class WorkerState {
         else zones.set(d.origin, next);
       }
       if (!reread) {
+        for (const arrived of this.#rereads) arrived.push(...state.deltas);
         this.#zonesServed = zones;
         this.#log.info({ zones: state.deltas.map((d) => `${d.origin}.`) }, 'applied the zone changes of an admin write');
       }
@@ -74,15 +77,29 @@ export class WorkerState {
 
   #rereadInBackground(state: SnapshotState): void {
     const thread = new ZoneLoadThread();
+    const arrived: ZoneDelta[] = [];
+    this.#rereads.add(arrived);
     this.#zones
       .exclusive(() => this.#zones.loadAsync(true, (file, origin) => thread.load(file, origin)))
       .then((outcome) => {
         if (outcome === null) return;
-        this.#serve(outcome, state);
+        // The file may have been read before the admin writes that reached this worker as
+        // deltas meanwhile: those that fit what was read are applied to it (one already in
+        // the file does not fit its serial and is skipped), else the re-read would undo them.
+        const zones = new Map(outcome.zones);
+        for (const d of arrived) {
+          const zone = zones.get(d.origin);
+          const next = zone === undefined ? null : applyZoneDelta(zone, d);
+          if (next !== null) zones.set(d.origin, next);
+        }
+        this.#serve({ ...outcome, zones }, this.#last ?? state);
         this.#setLive(this.#lastLive);
       })
       .catch((err: unknown) => this.#log.error({ err }, 'zone re-read failed; the previous data keeps serving'))
-      .finally(() => void thread.close());
+      .finally(() => {
+        this.#rereads.delete(arrived);
+        void thread.close();
+      });
   }
 
   #serve(outcome: LoadOutcome, state: SnapshotState): void {

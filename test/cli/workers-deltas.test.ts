@@ -4,6 +4,8 @@
  * file (which, for a large zone, held each worker as long as a full load).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { rcodeOf, udp } from '../helpers/dns-client.js';
 import { call, RW_TOKEN, startMeridian, workspace, ZONE, type Meridian, type Workspace } from '../admin/helpers.js';
@@ -35,6 +37,43 @@ describe('serve --workers 2: admin writes reach the workers as changes', () => {
       assert.deepEqual(a.msg.answers.map((r) => String(r.data)), ['192.0.2.77']);
       const gone = await udp(m.dns, `old.${ZONE}`, 'A');
       assert.equal(rcodeOf(gone.raw), 3, 'NXDOMAIN');
+    }
+  });
+});
+
+describe('serve --workers 2: an admin write during the workers\' re-read of the files', () => {
+  it('is not undone when the re-read, which read the file before the write, finishes', async () => {
+    const ws = workspace();
+    // A zone large enough that the workers' re-read is still running when the write arrives.
+    const big = ['$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n'];
+    for (let i = 0; i < 300_000; i++) big.push(`h${i} IN A 192.0.2.${i % 250}\n`);
+    fs.writeFileSync(path.join(ws.zones, 'big.test.zone'), big.join(''));
+    const m = await startMeridian(ws, { env: { MERIDIAN_WORKERS: '2', MERIDIAN_ADMIN_TOKEN: RW_TOKEN } });
+    try {
+      // A hand edit and SIGHUP: the workers re-read every file, adm.test first (sorted), big.test long after.
+      fs.appendFileSync(path.join(ws.zones, 'big.test.zone'), 'edited IN A 192.0.2.99\n');
+      m.child.kill('SIGHUP');
+      // The primary's reload is published; then the workers' threads start and read adm.test first.
+      const reloaded = (): number => m.output().split('zones reloaded').length - 1;
+      const deadline0 = Date.now() + 60_000;
+      while (reloaded() < 1 && Date.now() < deadline0) await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 700));
+      const put = await call(m, 'PUT', `/v1/zones/${ZONE}/records/during/A`, { ttl: 60, rdata: ['192.0.2.78'] });
+      assert.equal(put.status, 200, put.text);
+      // Both workers finished their re-read once each answers the hand edit (UDP reaches either).
+      const deadline = Date.now() + 60_000;
+      for (let seen = 0; seen < 30 && Date.now() < deadline; ) {
+        const a = await udp(m.dns, 'edited.big.test', 'A');
+        seen = a.msg.answers.length === 1 ? seen + 1 : 0;
+        if (seen === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      for (let i = 0; i < 30; i++) {
+        const a = await udp(m.dns, `during.${ZONE}`, 'A');
+        assert.deepEqual(a.msg.answers.map((r) => String(r.data)), ['192.0.2.78'], `the acknowledged write is answered (query ${i})`);
+      }
+    } finally {
+      await m.kill();
+      ws.remove();
     }
   });
 });

@@ -4,6 +4,8 @@
  * registered with what the file says.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { json, request, startBackends, startBalancer, tally, type TestBackend, type TestBalancer } from './helpers.js';
 
@@ -100,5 +102,36 @@ describe('runtime registration', () => {
     lb.write({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, ...fileConfig });
     assert.equal((await json(`${lb.adminUrl}/reload`, { method: 'POST' })).status, 200);
     assert.deepEqual([...(await tally(`${lb.url}/`, 3)).entries()], [['a', 3]]);
+  });
+});
+
+describe('runtime registration during a file reload', () => {
+  it('builds on the reloaded file, not on the config the reload is replacing', async () => {
+    const backends = await startBackends(2);
+    // a health check that takes a while, so the reload waits for its first round
+    const slow = http.createServer((_req, res) => void setTimeout(() => res.end('ok'), 700));
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const slowAddress = `127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    const fileConfig = { pools: { default: { backends: [{ id: 'a', address: backends[0]!.address }] } } };
+    const lb = await startBalancer(fileConfig);
+    try {
+      lb.write({
+        listen: '127.0.0.1:0',
+        admin: { listen: '127.0.0.1:0' },
+        pools: { ...fileConfig.pools, added: { healthCheck: { type: 'http', path: '/', timeoutMs: 3000 }, backends: [{ id: 's', address: slowAddress }] } },
+      });
+      const reload = json(`${lb.adminUrl}/reload`, { method: 'POST' });
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the reload is waiting for its first check
+      const registered = await json(`${lb.adminUrl}/pools/default/backends/r`, { method: 'PUT', body: { address: backends[1]!.address } });
+      assert.equal((await reload).status, 200);
+      assert.equal(registered.status, 201, JSON.stringify(registered.body));
+      const pools = (await json(`${lb.adminUrl}/status`)).body.pools as Array<{ name: string; backends: Array<{ id: string }> }>;
+      const seen = Object.fromEntries(pools.map((p) => [p.name, p.backends.map((b) => b.id).sort()]));
+      assert.deepEqual(seen, { default: ['a', 'r'], added: ['s'] }, 'the reloaded pool and the registered backend both serve');
+    } finally {
+      await lb.close();
+      await Promise.all(backends.map((b) => b.close()));
+      await new Promise((resolve) => slow.close(resolve));
+    }
   });
 });
