@@ -132,7 +132,7 @@ export function compilePolicyText(text: string, file: string, origin: Name): Com
     if (whenAllDown.action === 'fallback') whenAllDown.targets.forEach((id, i) => known(id, [...path, 'whenAllDown', 'fallback', i]));
     if (problems.size > 0) continue;
     const candidates = ids.map((id) => targets.get(id)!.target);
-    // a loop, not Math.max(...): a file may have more targets than a call has room for arguments
+    // the name's bound is its slowest probed target's
     let bound: FailoverBound | null = null;
     for (const t of candidates) {
       const probe = t.probe === null ? undefined : probes.get(t.probe);
