@@ -20,7 +20,6 @@ import { removeStaleTemps } from './storage/atomic-write.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { runProbe } from './health/probes/index.js';
 import { HealthStateWriter, loadHealthState } from './health/state-file.js';
-import { nameToText } from './dns/name.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.js';
@@ -31,7 +30,7 @@ import { LatencySamples } from './steer/latency-samples.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { WorkerPool } from './workers/pool.js';
 import { withCookieSecret } from './protect/protection.js';
-import type { FileProblem } from './zone/record.js';
+import { failoverWarnings } from './cli/check.js';
 import type { Zone } from './zone/zone.js';
 
 export interface RunningServer {
@@ -64,23 +63,6 @@ function startHealth(config: Config, log: Logger, onChange: () => void): { monit
     },
   });
   return { monitor, writer };
-}
-
-/** Warns about steered names that may take longer than the budget to fail over (issue #4). */
-export function failoverWarnings(zones: ReadonlyMap<string, Zone>, budgetSec: number): FileProblem[] {
-  const out: FileProblem[] = [];
-  for (const zone of zones.values()) {
-    for (const name of zone.steered.values()) {
-      if (name.failoverBoundSec !== null && name.failoverBoundSec > budgetSec) {
-        out.push({
-          ...name.source,
-          severity: 'warning',
-          message: `${nameToText(name.owner)} may take ${name.failoverBoundSec.toFixed(1)} s to fail over (fall × interval + timeout + TTL), over the ${budgetSec} s budget`,
-        });
-      }
-    }
-  }
-  return out;
 }
 
 function warnSlowFailover(zones: ReadonlyMap<string, Zone>, budgetSec: number, log: Logger): void {

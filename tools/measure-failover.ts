@@ -3,7 +3,7 @@
  * two real HTTP "regions" on 127.0.0.2 and 127.0.0.3, meridian with a failover policy,
  * and real UDP queries every 20 ms. Each run kills the primary, times until DNS answers
  * the secondary (detection), restarts it, and times until DNS answers it again (recovery).
- *   node dist/tools/measure-failover.js [--runs 5] [--interval 1] [--timeout 300] [--fall 2] [--rise 2]
+ *   node dist/tools/measure-failover.js [--runs 5] [--interval 1] [--timeout 300] [--fall 2] [--rise 2] [--jitter 0]
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load-config.js';
+import { failoverBound } from '../src/health/failover-bound.js';
 import { startServer } from '../src/main.js';
 import { buildQuery, decode, sendUdp } from '../test/helpers/dns-client.js';
 
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '300' },
     fall: { type: 'string', default: '2' },
     rise: { type: 'string', default: '2' },
+    jitter: { type: 'string', default: '0' },
   },
 });
 const runs = Number(values.runs);
@@ -29,6 +31,7 @@ const interval = Number(values.interval);
 const timeout = Number(values.timeout);
 const fall = Number(values.fall);
 const rise = Number(values.rise);
+const jitter = Number(values.jitter);
 
 function region(host: string, port: number): Promise<http.Server> {
   const s = http.createServer((_q, r) => r.writeHead(200, { connection: 'close' }).end('ok'));
@@ -46,7 +49,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-failover-'));
 fs.writeFileSync(path.join(dir, 'hc.test.zone'), '$TTL 60\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n');
 fs.writeFileSync(
   path.join(dir, 'hc.test.policy.yaml'),
-  `probes:\n  web: { type: http, port: ${port}, interval: ${interval}, timeout: ${timeout}, fall: ${fall}, rise: ${rise}, jitter: 0 }\n` +
+  `probes:\n  web: { type: http, port: ${port}, interval: ${interval}, timeout: ${timeout}, fall: ${fall}, rise: ${rise}, jitter: ${jitter} }\n` +
     'targets:\n  primary: { region: one, ipv4: [192.0.2.1], probe: web, probeAddress: 127.0.0.2 }\n' +
     '  secondary: { region: two, ipv4: [192.0.2.2], probe: web, probeAddress: 127.0.0.3 }\n' +
     'names:\n  www:\n    ttl: 5\n    policy:\n      - failover: { groups: [{ targets: [primary] }, { targets: [secondary] }] }\n',
@@ -89,6 +92,9 @@ const stats = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
   return `min ${s[0]!.toFixed(0)} ms, median ${s[Math.floor(s.length / 2)]!.toFixed(0)} ms, max ${s.at(-1)!.toFixed(0)} ms`;
 };
-console.log(`probe: interval ${interval} s, timeout ${timeout} ms, fall ${fall}, rise ${rise}; bound fall × interval + timeout = ${fall * interval * 1000 + timeout} ms`);
+// the bound without the TTL term: this measures until the server's answer changes, not a resolver's cache
+const bound = failoverBound({ fall, rise, intervalSec: interval, jitterMs: Math.min(jitter, interval * 500), timeoutMs: timeout }, 0, null);
+console.log(`probe: interval ${interval} s, timeout ${timeout} ms, fall ${fall}, rise ${rise}, jitter ${jitter} ms`);
+console.log(`bounds: detection fall × (interval + jitter) + timeout = ${(bound.detectSec * 1000).toFixed(0)} ms, recovery rise × (interval + jitter) + timeout = ${(bound.recoverDetectSec * 1000).toFixed(0)} ms`);
 console.log(`detection (${runs} runs): ${stats(detection)}`);
 console.log(`recovery  (${runs} runs): ${stats(recovery)}`);

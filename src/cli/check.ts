@@ -1,8 +1,52 @@
 import { loadConfig } from '../config/load-config.js';
 import { openGeo } from '../geoip/open-geo.js';
-import { failoverWarnings } from '../main.js';
-import { formatProblem } from '../zone/record.js';
+import { nameToText } from '../dns/name.js';
+import { describeBound, type FailoverBound } from '../health/failover-bound.js';
+import { formatProblem, type FileProblem } from '../zone/record.js';
+import type { Zone } from '../zone/zone.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
+
+/** The largest term of a failover bound, named by its policy field, so a warning says what to shrink. */
+function largestTerm(b: FailoverBound): string {
+  const terms: Array<[string, number]> = [
+    ['ttl', b.ttlSec],
+    ['probe interval × fall', b.fall * b.intervalSec],
+    ['probe jitter × fall', b.fall * b.jitterSec],
+    ['probe timeout', b.timeoutSec],
+  ];
+  const [field, sec] = terms.reduce((m, t) => (t[1] > m[1] ? t : m));
+  return `the largest term is ${field} (${Number(sec.toFixed(3))} s)`;
+}
+
+/** Warns, at the policy's file:line, about steered names whose worst-case failover is over the budget (issue #20). */
+export function failoverWarnings(zones: ReadonlyMap<string, Zone>, budgetSec: number): FileProblem[] {
+  const out: FileProblem[] = [];
+  for (const zone of zones.values()) {
+    for (const name of zone.steered.values()) {
+      const b = name.failover;
+      if (b !== null && b.failoverSec > budgetSec) {
+        out.push({
+          ...name.source,
+          severity: 'warning',
+          message:
+            `${nameToText(name.owner)} may take ${b.failoverSec.toFixed(1)} s to fail over, over the ${budgetSec} s budget (health.failoverBudgetSec); ` +
+            `${largestTerm(b)}: ${describeBound(b)}`,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** One line per steered name: its worst-case failover and recovery, term by term. */
+function printBounds(zones: ReadonlyMap<string, Zone>): void {
+  for (const zone of zones.values()) {
+    for (const name of zone.steered.values()) {
+      const what = name.failover === null ? 'has no probed target: probes never move its answers' : describeBound(name.failover);
+      process.stdout.write(`${name.source.file}:${name.source.line}: ${nameToText(name.owner)} ${what}\n`);
+    }
+  }
+}
 
 /** Like named-checkzone for the whole setup (config, GeoIP databases, zones, policies): every problem as file:line: message; 1 on any error. */
 export function runCheck(flags: { config?: string; zones?: string }): number {
@@ -32,6 +76,7 @@ export function runCheck(flags: { config?: string; zones?: string }): number {
   const problems = [...outcome.problems, ...failoverWarnings(outcome.zones, config.health.failoverBudgetSec)];
   for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
   const errors = outcome.problems.filter((p) => p.severity === 'error').length;
+  printBounds(outcome.zones);
   for (const s of outcome.statuses) {
     if (s.zone && !s.problems.some((p) => p.severity === 'error')) {
       process.stdout.write(`${s.file}: zone ${s.zone.originKey}. serial ${s.zone.serial}, ${s.zone.recordCount} records: OK\n`);

@@ -17,6 +17,7 @@ import { compileLatencyTable, type LatencyTable } from './latency-table.js';
 import { ID_PATTERN, ID_RULE, PolicyFileSchema, type PolicyFile } from './policy-schema.js';
 import type { FilterStep, Target, WhenAllDown } from './types.js';
 import type { MonitoredTarget } from '../health/health-monitor.js';
+import { failoverBound, slowerBound, type FailoverBound } from '../health/failover-bound.js';
 import type { ProbeSpec } from '../health/types.js';
 
 /** A steered name, compiled: what the data plane needs to answer it. */
@@ -36,10 +37,10 @@ export interface SteeredName {
   /** TTL while any of the name's targets is down; null keeps `ttl`. */
   readonly downTtl: number | null;
   /**
-   * Worst-case seconds until resolvers stop using a failed target: the slowest probed
-   * target's fall × interval + timeout, plus the TTL (issue #4). null when nothing is probed.
+   * Worst case until resolvers stop using a failed target (and use it again once it is
+   * back), for the slowest probed target (health/failover-bound.ts). null when nothing is probed.
    */
-  readonly failoverBoundSec: number | null;
+  readonly failover: FailoverBound | null;
   readonly source: SourcePos;
 }
 
@@ -131,9 +132,12 @@ export function compilePolicyText(text: string, file: string, origin: Name): Com
     if (whenAllDown.action === 'fallback') whenAllDown.targets.forEach((id, i) => known(id, [...path, 'whenAllDown', 'fallback', i]));
     if (problems.size > 0) continue;
     const candidates = ids.map((id) => targets.get(id)!.target);
-    // a loop, not Math.max(...): a file may have more targets than a call has room for arguments
-    let bound: number | null = null;
-    for (const t of candidates) if (t.probe !== null) bound = Math.max(bound ?? 0, probeBoundSec(probes.get(t.probe)));
+    // the name's bound is its slowest probed target's
+    let bound: FailoverBound | null = null;
+    for (const t of candidates) {
+      const probe = t.probe === null ? undefined : probes.get(t.probe);
+      if (probe !== undefined) bound = slowerBound(bound, failoverBound(probe, def.ttl, def.downTtl ?? null));
+    }
     steered.push({
       key: nameKey(owner),
       owner,
@@ -145,16 +149,11 @@ export function compilePolicyText(text: string, file: string, origin: Name): Com
       latency,
       rdata,
       downTtl: def.downTtl ?? null,
-      failoverBoundSec: bound === null ? null : bound + def.ttl,
+      failover: bound,
       source: { file, line: source.lineOf(path) },
     });
   }
   return problems.size > 0 ? failed(problems.toArray()) : { steered, monitored, problems: [] };
-}
-
-/** fall × interval + timeout: how long a probe takes to call a dead target down. */
-function probeBoundSec(p: ProbeSpec | undefined): number {
-  return p === undefined ? 0 : p.fall * p.intervalSec + p.timeoutMs / 1000;
 }
 
 const DEFAULT_PORTS = { http: 80, https: 443, balancer: 80 } as const;

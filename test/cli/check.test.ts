@@ -47,19 +47,36 @@ describe('meridian check', () => {
     });
   }
 
-  it('warns when a steered name may take longer than the failover budget', async () => {
+  it('prints each steered name\'s worst-case failover, term by term, and warns only over the budget', async () => {
     const t = zoneDir({
       'slow.test.zone': '$TTL 300\n' + SOA + '@ IN NS ns1\n',
       'slow.test.policy.yaml':
-        'probes:\n  web: { type: tcp, port: 80, interval: 10, timeout: 5000, fall: 3 }\n' +
+        'probes:\n  web: { type: tcp, port: 80, interval: 1, timeout: 300, fall: 2, rise: 3, jitter: 500 }\n' +
         'targets:\n  a: { region: r, ipv4: [192.0.2.1], probe: web }\n' +
-        'names:\n  www:\n    ttl: 60\n    policy: [{ health: {} }]\n',
+        'names:\n  fast:\n    ttl: 2\n    policy: [{ health: {} }]\n' +
+        '  slow:\n    ttl: 5\n    downTtl: 1\n    policy: [{ health: {} }]\n',
     });
     try {
-      const r = await runCli(['check', '--zones', t.dir]);
+      const conf = path.join(t.dir, 'meridian.yaml');
+      fs.writeFileSync(conf, 'health:\n  failoverBudgetSec: 8\n');
+      const r = await runCli(['check', '--config', conf, '--zones', t.dir]);
       assert.equal(r.code, 0, 'a warning is not an error');
-      // 3 × 10 s + 5 s + 60 s TTL = 95 s > 45 s
-      assert.ok(r.stderr.includes(`${path.join(t.dir, 'slow.test.policy.yaml')}:6: warning: www.slow.test. may take 95.0 s to fail over`), r.stderr);
+      const policy = path.join(t.dir, 'slow.test.policy.yaml');
+      // 2 × (1 + 0.5) + 0.3 + 2 = 5.3 s: under the 8 s budget, printed, no warning
+      assert.ok(
+        r.stdout.includes(
+          `${policy}:6: fast.slow.test. failover ≤ 2 fall × (1 s interval + 0.5 s jitter) + 0.3 s timeout + 2 s ttl = 5.3 s; ` +
+            'recovery ≤ 3 rise × (1 s interval + 0.5 s jitter) + 0.3 s timeout + 2 s min(ttl, downTtl) = 6.8 s',
+        ),
+        r.stdout,
+      );
+      assert.ok(!r.stderr.includes(`${policy}:6:`), r.stderr);
+      // 2 × (1 + 0.5) + 0.3 + 5 = 8.3 s > 8 s; without the jitter (7.3 s) it would pass unnoticed. downTtl only shortens recovery.
+      assert.ok(
+        r.stderr.includes(`${policy}:9: warning: slow.slow.test. may take 8.3 s to fail over, over the 8 s budget (health.failoverBudgetSec); the largest term is ttl (5 s)`),
+        r.stderr,
+      );
+      assert.match(r.stdout, /slow\.slow\.test\. failover .* = 8\.3 s; recovery .* \+ 1 s min\(ttl, downTtl\) = 5\.8 s/);
     } finally {
       t.remove();
     }

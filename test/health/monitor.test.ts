@@ -82,4 +82,34 @@ describe('health monitor', () => {
     assert.equal(m.force('z/nope', 'down'), false);
     await m.stop();
   });
+
+  it('starts each probe one interval after the last, even when its wake-up timer fires early', async () => {
+    // The wake-up timer runs on the monotonic clock, `now` is the wall clock: they disagree by a
+    // millisecond on misaligned ticks and by more while NTP slews the wall clock. Here the monitor's
+    // clock runs 0.3 % slow, so every wake-up comes 3 ms before the target is due by that clock.
+    // Missed, the probe waited for the next whole-second cron tick: up to a second late, beyond
+    // the failover bound (issue #20). Measured: 0.4 s late, 1 in 7 recoveries over the bound.
+    const t0 = Date.now();
+    const slowClock = (): number => t0 + Math.floor((Date.now() - t0) * 0.997);
+    const starts = new Map<string, number[]>();
+    const prober: Prober = async (_spec, address) => {
+      starts.set(address, [...(starts.get(address) ?? []), Date.now()]);
+      return { ok: true, reason: null, detail: '', rttMs: 1, capacity: null, at: Date.now() };
+    };
+    const m = new HealthMonitor({ prober, concurrency: 100, log, onChange: () => undefined, now: slowClock });
+    m.start();
+    // three targets at different phases of the whole-second tick
+    for (let n = 1; n <= 3; n++) {
+      m.sync(targets(n));
+      m.tick();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await new Promise((r) => setTimeout(r, 3600));
+    await m.stop();
+    const gaps = [...starts.values()].flatMap((ts) => ts.slice(1).map((t, i) => t - ts[i]!));
+    // 1000 ms by the slow clock; 150 ms of slack for a busy machine, far below a missed wake-up
+    const late = gaps.filter((g) => g > 1150);
+    assert.deepEqual(late, [], `of ${gaps.length} gaps: ${gaps.join(', ')}`);
+    assert.ok(gaps.length >= 9, `${gaps.length} gaps`);
+  });
 });
