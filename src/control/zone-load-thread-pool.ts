@@ -64,8 +64,8 @@ export class ZoneLoadThread {
         this.#pending = null;
         resolve(r);
       };
-      this.#pending = (m) => {
-        if (m instanceof Error) return done({ zone: null, problems: [{ file, line: 0, message: m.message, severity: 'error' }] });
+      const fail = (message: string): void => done({ zone: null, problems: [{ file, line: 0, message, severity: 'error' }] });
+      const handle = (m: FromThread): void => {
         switch (m.kind) {
           case 'failed':
             return done({ zone: null, problems: m.problems });
@@ -84,6 +84,16 @@ export class ZoneLoadThread {
             const built = assembler!.finish(origin, nameKey(origin), file, policy.steered, policy.monitored);
             return done({ zone: built.zone, problems: [...warnings, ...built.problems] });
           }
+        }
+      };
+      this.#pending = (m) => {
+        if (m instanceof Error) return fail(m.message);
+        // This runs in the worker's message event: a throw here (reassembly, the policy read
+        // on this thread) would be uncaught and end the process, so it fails this file only.
+        try {
+          handle(m);
+        } catch (err) {
+          fail(`internal error while loading this zone or its policy (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); please report it`);
         }
       };
       if (this.#closed) return done({ zone: null, problems: [{ file, line: 0, message: 'the reload was stopped', severity: 'error' }] });
