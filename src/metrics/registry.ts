@@ -5,11 +5,14 @@
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { AnswerCache } from '../dns/answer-cache.js';
+import type { GeoDbInfo } from '../geoip/geo-database.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import { isHealthy } from '../health/state-machine.js';
 import type { QueryStats } from './query-stats.js';
 import { precountedHistogram } from './precounted-histogram.js';
 import { selfFillingMetrics } from './self-filling.js';
+import type { ZoneFileStatus } from '../zone/zone-directory.js';
+import { nameKey } from '../dns/name.js';
 
 export interface MetricsSources {
   readonly queryStats: QueryStats;
@@ -19,6 +22,12 @@ export interface MetricsSources {
   /** null when nothing is probed: the health metrics are then left out. */
   readonly health: HealthMonitor | null;
   readonly snapshotVersion: () => number;
+  /** meridian_build_info's labels; left out when absent. */
+  readonly build?: { readonly version: string; readonly node: string };
+  /** The zones folder (ZoneDirectory), read at scrape time for the per-zone reload metrics. */
+  readonly zones?: { readonly statuses: readonly ZoneFileStatus[]; loadErrors(file: string): number };
+  /** The open GeoIP databases. */
+  readonly geoDatabases?: readonly GeoDbInfo[];
   /** Internet-facing protection (Responder.protection): each part's counters, when it is on. */
   readonly protection?: {
     readonly cookies: { readonly clientOnly: number; readonly valid: number; readonly invalid: number } | null;
@@ -96,6 +105,34 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
     counter('meridian_query_log_lines_total', 'query log lines written, and dropped because the sink was behind or failing', ['outcome'], (set) => {
       set({ outcome: 'written' }, queryLog.written);
       set({ outcome: 'dropped' }, queryLog.dropped);
+    });
+  }
+
+  const build = src.build;
+  if (build !== undefined) gauge('meridian_build_info', 'always 1; the labels say which meridian and Node.js run', ['version', 'node'], (set) => set(build, 1));
+
+  const zones = src.zones;
+  if (zones !== undefined) {
+    // read at scrape time: the reload path only bumps the error count
+    const label = (s: ZoneFileStatus): string => nameKey(s.origin) === '' ? '.' : `${nameKey(s.origin)}.`;
+    gauge('meridian_zone_serial', 'SOA serial of the zone version being served (absent while none is)', ['zone'], (set) => {
+      for (const s of zones.statuses) if (s.zone !== null) set({ zone: label(s) }, s.zone.serial);
+    });
+    gauge('meridian_zone_last_reload_success', '1 when the last load of the zone file succeeded; 0 when it failed and an older version (or nothing) is served', ['zone'], (set) => {
+      for (const s of zones.statuses) set({ zone: label(s) }, s.problems.some((p) => p.severity === 'error') ? 0 : 1);
+    });
+    gauge('meridian_zone_last_reload_timestamp_seconds', 'when the zone version being served was loaded (Unix time)', ['zone'], (set) => {
+      for (const s of zones.statuses) if (s.loadedAt !== null) set({ zone: label(s) }, s.loadedAt.getTime() / 1000);
+    });
+    counter('meridian_zone_reload_errors_total', 'loads of the zone file that failed (its previous version, if any, kept serving)', ['zone'], (set) => {
+      for (const s of zones.statuses) set({ zone: label(s) }, zones.loadErrors(s.file));
+    });
+  }
+
+  const geo = src.geoDatabases;
+  if (geo !== undefined && geo.length > 0) {
+    gauge('meridian_geoip_build_timestamp_seconds', 'build time of each open GeoIP database, from its metadata (Unix time)', ['database'], (set) => {
+      for (const db of geo) set({ database: db.label }, db.buildEpoch.getTime() / 1000);
     });
   }
 

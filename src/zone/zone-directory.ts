@@ -102,6 +102,8 @@ export class ZoneDirectory {
   /** Moves whenever the statuses are replaced, so a load that awaited can tell it was overtaken. */
   #generation = 0;
   #exclusive: Promise<unknown> = Promise.resolve();
+  /** Loads of each file that failed (the zone kept its previous version), for /metrics. */
+  readonly #loadErrors = new Map<string, number>();
 
   constructor(directory: string) {
     this.directory = directory;
@@ -109,6 +111,11 @@ export class ZoneDirectory {
 
   get statuses(): readonly ZoneFileStatus[] {
     return [...this.#statuses.values()];
+  }
+
+  /** How many loads of `file` failed since start (the first load included). */
+  loadErrors(file: string): number {
+    return this.#loadErrors.get(file) ?? 0;
   }
 
   /**
@@ -202,6 +209,7 @@ export class ZoneDirectory {
       const result = yield { file, origin };
       for (const p of result.problems) problems.push(p);
       const zone = result.zone ?? previous?.zone ?? null;
+      if (result.zone === null) this.#loadErrors.set(file, this.loadErrors(file) + 1);
       if (result.zone !== null) changed = true;
       next.set(file, { file, origin, zone, problems: result.problems, loadedAt: result.zone ? new Date() : previous?.loadedAt ?? null, stamp });
     }
