@@ -91,7 +91,13 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     );
   }
   if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
-  const metrics = createMetricsRegistry({ queryStats: p.responder.stats, cache: p.responder.cache, decisions: p.responder.decisions, health: p.monitor, snapshotVersion: () => p.store.current.version, protection: p.responder.protection,
+  const metrics = createMetricsRegistry({
+    queryStats: p.responder.stats,
+    cache: p.responder.cache,
+    decisions: p.responder.decisions,
+    health: p.monitor,
+    snapshotVersion: () => p.store.current.version,
+    protection: p.responder.protection,
     build: { version: VERSION, node: process.version },
     zones: p.zones,
     geoDatabases: p.geo.databases,

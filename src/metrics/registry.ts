@@ -5,6 +5,7 @@
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { AnswerCache } from '../dns/answer-cache.js';
+import { nameKey } from '../dns/name.js';
 import type { GeoDbInfo } from '../geoip/geo-database.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import { isHealthy } from '../health/state-machine.js';
@@ -12,7 +13,6 @@ import type { QueryStats } from './query-stats.js';
 import { precountedHistogram } from './precounted-histogram.js';
 import { selfFillingMetrics } from './self-filling.js';
 import type { ZoneFileStatus } from '../zone/zone-directory.js';
-import { nameKey } from '../dns/name.js';
 
 export interface MetricsSources {
   readonly queryStats: QueryStats;
@@ -114,7 +114,7 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
   const zones = src.zones;
   if (zones !== undefined) {
     // read at scrape time: the reload path only bumps the error count
-    const label = (s: ZoneFileStatus): string => nameKey(s.origin) === '' ? '.' : `${nameKey(s.origin)}.`;
+    const label = (s: ZoneFileStatus): string => (s.origin.length === 0 ? '.' : `${nameKey(s.origin)}.`);
     gauge('meridian_zone_serial', 'SOA serial of the zone version being served (absent while none is)', ['zone'], (set) => {
       for (const s of zones.statuses) if (s.zone !== null) set({ zone: label(s) }, s.zone.serial);
     });
