@@ -96,6 +96,39 @@ describe('DNS cookies, on', () => {
     assert.equal(fullRcode(await sendUdp(port, withCookie(CLIENT))), 0);
   });
 
+  it('hostile COOKIE/NSID options over UDP: several COOKIEs, an overrunning length, the longest cookie, an NSID with a payload', async () => {
+    /** Asserts the answer ends in an OPT record whose RDATA is exactly `rdlen` octets (so no option was written twice). */
+    const optRdlen = (raw: Buffer, rdlen: number): void => {
+      const opt = raw.subarray(raw.length - rdlen - 11);
+      assert.equal(opt[0], 0, 'OPT owner is the root');
+      assert.equal(opt.readUInt16BE(1), 41, 'the last record is OPT');
+      assert.equal(opt.readUInt16BE(9), rdlen);
+    };
+    const foreign = Buffer.concat([CLIENT, Buffer.from('01000000', 'hex'), Buffer.alloc(12, 0xee)]);
+    // Two COOKIE options: the first is judged, the rest ignored; one cookie comes back.
+    for (const second of [foreign, Buffer.alloc(7, 0x11), Buffer.alloc(64, 0x22)]) {
+      const raw = await sendUdp(port, withCookie(CLIENT, [{ code: COOKIE, data: second }]));
+      assert.equal(fullRcode(raw), 0);
+      assert.deepEqual(cookieOf(raw).subarray(0, 8), CLIENT);
+      assert.equal(verdictOf(cookieOf(raw)), CookieVerdict.VALID);
+      optRdlen(raw, 4 + 24);
+    }
+    // A COOKIE option whose length runs past the OPT RDATA: FORMERR, not a read beyond it.
+    const over = withCookie(CLIENT);
+    over.writeUInt16BE(40, over.length - 8 - 2);
+    assert.equal(over.readUInt16BE(over.length - 8 - 4), COOKIE);
+    assert.equal(fullRcode(await sendUdp(port, over)), 1);
+    // The longest cookie a client may send (8 + 32): not ours, answered with a fresh one.
+    const longest = await sendUdp(port, withCookie(Buffer.concat([CLIENT, Buffer.alloc(32, 0x33)])));
+    assert.equal(fullRcode(longest), 0);
+    assert.equal(verdictOf(cookieOf(longest)), CookieVerdict.VALID);
+    // NSID sent with a payload (RFC 5001 says empty): ignored payload, our NSID back, once.
+    const nsid = await sendUdp(port, withCookie(CLIENT, [{ code: NSID, data: Buffer.alloc(300, 0x44) }, { code: NSID, data: Buffer.alloc(0) }]));
+    assert.equal(fullRcode(nsid), 0);
+    assert.equal(ednsOptions(nsid)!.get(NSID)!.toString(), 'meridian-1');
+    optRdlen(nsid, 4 + 24 + 4 + 'meridian-1'.length);
+  });
+
   it('answers cookies over TCP, and beside ECS and NSID in one OPT', async () => {
     const [raw] = await sendTcp(port, [withCookie(CLIENT)]);
     assert.equal(verdictOf(cookieOf(raw!)), CookieVerdict.VALID);
