@@ -114,6 +114,35 @@ describe('query log', () => {
     fs.closeSync(reader); // the blocked write now fails (EPIPE) and its thread is free
   });
 
+  it('hostile queries each make one parseable line: odd octets in a label, a 1-octet packet, a malformed ECS', async () => {
+    const file = path.join(ws.root, 'hostile.jsonl');
+    const s = await startConfigured(`dns: { queryLog: { path: "${file}", sample: 1, flushMs: 20 } }\n`, ['127.0.0.1:0'], ws.zones);
+    const port = s.ports[0]!;
+    // A label holding a quote, a newline, a backslash, a dot and a NUL: must not split or break the JSON line.
+    const odd = buildQuery('xxxxx.adm.test', 'A', { id: 5151 });
+    odd.set(Buffer.from('"\n\\.\0', 'latin1'), 13);
+    await sendUdp(port, odd);
+    // One octet: dropped without an answer, still logged.
+    const junk = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => junk.send(Buffer.from([0x42]), port, '127.0.0.1', () => resolve()));
+    junk.close();
+    await sendUdp(port, buildQuery('fo.adm.test', 'A', { id: 5252, edns: true, options: [{ code: 8, data: Buffer.from([0, 1, 99]) }] }));
+    await s.stop();
+
+    const got = lines(file);
+    assert.equal(got.length, 3);
+    const [label, dropped, ecs] = got as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
+    assert.equal(label.id, 5151);
+    assert.match(String(label.qname), /\.adm\.test\.$/);
+    assert.ok(!String(label.qname).startsWith('xxxxx'));
+    assert.equal(dropped.id, null);
+    assert.equal(dropped.rcode, null);
+    assert.equal(dropped.qname, null);
+    assert.equal(ecs.id, 5252);
+    assert.equal(ecs.rcode, 'FORMERR');
+    assert.equal(ecs.ecs, 'malformed');
+  });
+
   it('a path that cannot be opened stops start-up naming the field', async () => {
     await assert.rejects(startConfigured(`dns: { queryLog: { path: "${path.join(ws.root, 'no/such/dir/q.jsonl')}" } }\n`, ['127.0.0.1:0'], ws.zones), /dns\.queryLog\.path/);
   });
