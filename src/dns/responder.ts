@@ -208,7 +208,7 @@ export class Responder {
     let ecs: ClientSubnet | null = null;
     if (packet[11] === 1) {
       edns = readSoleOpt(packet, questionEnd);
-      if (edns === null) return null;
+      if (edns === null || this.#malformedCookie(edns)) return null;
       if (edns.clientSubnet !== null) {
         const parsed = parseClientSubnet(edns.clientSubnet);
         if (!parsed.ok) return null;
@@ -261,6 +261,8 @@ export class Responder {
     }
     const q = read.query;
     this.#lastQtype = q.qtype;
+    // Refused before steering: a malformed query is no answer to count or cache.
+    if (q.edns !== null && this.#malformedCookie(q.edns)) return this.#errorResponse(packet, Rcode.FORMERR, q.questionEnd, q.edns);
     if (!clientRead) {
       let parsedEcs: ClientSubnet | null = null;
       if (q.edns?.clientSubnet) {
@@ -374,7 +376,6 @@ export class Responder {
       // A query with neither a COOKIE nor an NSID option costs one test here (and #finish stays small enough to inline).
       if (edns.cookieAt >= 0 || edns.nsid) {
         extraLen = this.#extraOptions(packet, edns, source);
-        if (extraLen < 0) return this.#errorResponse(packet, Rcode.FORMERR, questionEnd, edns);
         optLen += extraLen;
       }
     }
@@ -422,20 +423,20 @@ export class Responder {
   #withCookie = false;
   #withNsid = false;
 
+  /** A COOKIE option of a length no cookie has, with cookies on: a malformed query (RFC 7873 §5.2.2: FORMERR). */
+  #malformedCookie(edns: EdnsInfo): boolean {
+    return edns.cookieAt >= 0 && this.#cookies !== null && !cookieLengthIsValid(edns.cookieLength);
+  }
+
   /**
-   * Judges the query's COOKIE option and NSID request: the length of the options the answer
-   * gets for them (0 when the features are off), or -1 when the COOKIE option has a length no
-   * cookie has, which is a malformed query (RFC 7873 §5.2.2: FORMERR).
+   * Judges the query's COOKIE option (its length already checked by #malformedCookie) and NSID
+   * request: the length of the options the answer gets for them (0 when the features are off).
    */
   #extraOptions(packet: Buffer, edns: EdnsInfo, source: string): number {
     let length = 0;
     this.#withCookie = false;
     this.#withNsid = false;
     if (edns.cookieAt >= 0 && this.#cookies !== null) {
-      if (!cookieLengthIsValid(edns.cookieLength)) {
-        this.#lastExtended = 0;
-        return -1;
-      }
       const address = this.#addresses.read(source);
       if (address !== null) {
         this.#cookieVerdict = this.#cookies.check(packet, edns.cookieAt, edns.cookieLength, address);

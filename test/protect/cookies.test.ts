@@ -15,6 +15,7 @@ import { knotUnavailableReason, startKnot, type RunningKnot } from '../helpers/k
 import { fixtureZones } from '../helpers/test-server.js';
 import { CookieVerdict, parseSecret, ServerCookies } from '../../src/protect/cookies.js';
 import { ednsOptions, fullRcode, startConfigured, type ConfiguredServer } from './helpers.js';
+import { workspace, type Workspace } from '../admin/helpers.js';
 
 const SECRET = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
 const COOKIE = 10;
@@ -195,5 +196,32 @@ describe('DNS cookies, off (the default)', () => {
     assert.equal(fullRcode(raw), 0);
     assert.equal(ednsOptions(raw)!.has(COOKIE), false);
     assert.equal(fullRcode(await sendUdp(s.ports[0]!, withCookie(Buffer.alloc(7)))), 0);
+  });
+});
+
+describe('DNS cookies: a malformed COOKIE option is refused before any steering', () => {
+  let ws: Workspace;
+  let s: ConfiguredServer;
+  before(async () => {
+    ws = workspace();
+    s = await startConfigured(`dns:\n  cookies: { enabled: true, secret: "${SECRET}" }\n`, ['127.0.0.1:0'], ws.zones);
+  });
+  after(async () => {
+    await s.stop();
+    ws.remove();
+  });
+
+  it('FORMERR for a steered name counts no answer, on the full and the fast path', async () => {
+    const total = (): number => [...s.server.responder.stats.answerTotals().values()].reduce((n, t) => n + t.count, 0);
+    // A good query first, so the name is in the question index and its decision cached.
+    const good = buildQuery('fo.adm.test', 'A', { edns: true, options: [{ code: COOKIE, data: CLIENT }] });
+    assert.equal(fullRcode(await sendUdp(s.ports[0]!, good)), 0);
+    const before = total();
+    assert.ok(before > 0, 'a steered answer is counted');
+    for (let i = 0; i < 3; i++) {
+      const bad = buildQuery('fo.adm.test', 'A', { edns: true, options: [{ code: COOKIE, data: Buffer.alloc(9, 0x5a) }] });
+      assert.equal((await sendUdp(s.ports[0]!, bad))[3]! & 0x0f, 1);
+    }
+    assert.equal(total(), before, 'a FORMERR query is no steered answer');
   });
 });
