@@ -15,6 +15,7 @@ import { nameToText } from '../../src/dns/name.js';
 import { failoverBound, slowerBound, type FailoverBound } from '../../src/health/failover-bound.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 import { udp } from '../helpers/dns-client.js';
+import { listen, stopHttp } from './probes/servers.js';
 
 describe('failover bound formula', () => {
   // [fall, rise, interval s, jitter ms, timeout ms, ttl, downTtl] → [failover s, recovery s]
@@ -80,19 +81,13 @@ class Region {
       else res.once('finish', () => void this.stop());
     });
     this.server = s;
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, this.host, () => resolve());
-    });
-    return (s.address() as { port: number }).port;
+    return listen(s, this.host, port);
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await stopHttp(s);
   }
 
   thaw(): void {
