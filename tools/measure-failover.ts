@@ -10,11 +10,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { loadConfig } from '../src/config/load-config.js';
 import { failoverBound } from '../src/health/failover-bound.js';
-import { startServer } from '../src/main.js';
 import { buildQuery, decode, sendUdp } from '../test/helpers/dns-client.js';
+import { startFailoverServer, writeFailoverZone } from '../test/helpers/failover-zone.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,16 +44,8 @@ let primary = await region('127.0.0.2', 0);
 const port = (primary.address() as { port: number }).port;
 const secondary = await region('127.0.0.3', port);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-failover-'));
-fs.writeFileSync(path.join(dir, 'hc.test.zone'), '$TTL 60\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n');
-fs.writeFileSync(
-  path.join(dir, 'hc.test.policy.yaml'),
-  `probes:\n  web: { type: http, port: ${port}, interval: ${interval}, timeout: ${timeout}, fall: ${fall}, rise: ${rise}, jitter: ${jitter} }\n` +
-    'targets:\n  primary: { region: one, ipv4: [192.0.2.1], probe: web, probeAddress: 127.0.0.2 }\n' +
-    '  secondary: { region: two, ipv4: [192.0.2.2], probe: web, probeAddress: 127.0.0.3 }\n' +
-    'names:\n  www:\n    ttl: 5\n    policy:\n      - failover: { groups: [{ targets: [primary] }, { targets: [secondary] }] }\n',
-);
-const base = loadConfig(null, { listen: ['127.0.0.1:0'], zonesDir: dir, logLevel: 'silent' }, {});
-const server = await startServer({ ...base, zones: { ...base.zones, watch: false }, health: { ...base.health, stateFile: null }, admin: { ...base.admin, listen: null } }, pino({ level: 'silent' }));
+writeFailoverZone(dir, 'hc.test', { port, intervalSec: interval, timeoutMs: timeout, fall, rise, jitterMs: jitter });
+const server = await startFailoverServer(dir);
 const dnsPort = server.addresses[0]!.port;
 
 async function until(expected: string): Promise<number> {

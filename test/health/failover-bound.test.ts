@@ -9,12 +9,12 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
-import { loadConfig } from '../../src/config/load-config.js';
 import { nameToText } from '../../src/dns/name.js';
 import { failoverBound, slowerBound, type FailoverBound } from '../../src/health/failover-bound.js';
-import { startServer, type RunningServer } from '../../src/main.js';
+import type { RunningServer } from '../../src/main.js';
 import { udp } from '../helpers/dns-client.js';
+import { startFailoverServer, writeFailoverZone } from '../helpers/failover-zone.js';
+import { listen, stopHttp } from './probes/servers.js';
 
 describe('failover bound formula', () => {
   // [fall, rise, interval s, jitter ms, timeout ms, ttl, downTtl] → [failover s, recovery s]
@@ -80,19 +80,13 @@ class Region {
       else res.once('finish', () => void this.stop());
     });
     this.server = s;
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, this.host, () => resolve());
-    });
-    return (s.address() as { port: number }).port;
+    return listen(s, this.host, port);
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await stopHttp(s);
   }
 
   thaw(): void {
@@ -111,19 +105,8 @@ describe('measured failover never exceeds the computed worst case (real sockets)
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-bound-'));
     let s: RunningServer | null = null;
     try {
-      fs.writeFileSync(path.join(dir, 'hb.test.zone'), '$TTL 60\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n');
-      fs.writeFileSync(
-        path.join(dir, 'hb.test.policy.yaml'),
-        `probes:\n  web: { type: http, port: ${port}, interval: ${INTERVAL_S}, timeout: ${TIMEOUT_MS}, fall: ${FALL}, rise: ${RISE}, jitter: ${JITTER_MS} }\n` +
-          'targets:\n  primary: { region: one, ipv4: [192.0.2.1], probe: web, probeAddress: 127.0.0.2 }\n' +
-          '  secondary: { region: two, ipv4: [192.0.2.2], probe: web, probeAddress: 127.0.0.3 }\n' +
-          'names:\n  www:\n    ttl: 5\n    downTtl: 1\n    policy:\n      - failover: { groups: [{ targets: [primary] }, { targets: [secondary] }] }\n',
-      );
-      const base = loadConfig(null, { listen: ['127.0.0.1:0'], zonesDir: dir, logLevel: 'silent' }, {});
-      s = await startServer(
-        { ...base, zones: { ...base.zones, watch: false }, health: { ...base.health, stateFile: null, startupWaitMs: 3000 }, admin: { ...base.admin, listen: null } },
-        pino({ level: 'silent' }),
-      );
+      writeFailoverZone(dir, 'hb.test', { port, intervalSec: INTERVAL_S, timeoutMs: TIMEOUT_MS, fall: FALL, rise: RISE, jitterMs: JITTER_MS }, 1);
+      s = await startFailoverServer(dir, 3000);
       const dnsPort = s.addresses[0]!.port;
       // the bound as the server compiled it from the policy file, the one `check` prints
       let bound: FailoverBound | null = null;

@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 import { udp } from '../helpers/dns-client.js';
+import { listen, stopHttp } from './probes/servers.js';
 
 const INTERVAL_S = 1;
 const TIMEOUT_MS = 300;
@@ -36,18 +37,12 @@ class Region {
       if (this.alternate) this.status = this.status === 200 ? 503 : 200;
       res.writeHead(this.status, { 'content-type': 'text/plain', connection: 'close' }).end('ok');
     });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, this.host, () => resolve());
-    });
-    return (this.server.address() as { port: number }).port;
+    return listen(this.server, this.host, port);
   }
   async stop(): Promise<void> {
     const s = this.server;
     this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await stopHttp(s);
   }
 }
 

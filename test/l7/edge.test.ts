@@ -11,7 +11,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { projectRoot } from '../helpers/test-server.js';
-import { pool, request, startBackend, startBackends, startBalancer, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
+import { afterBody, pool, request, startBackend, startBackends, startBalancer, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
 
 interface RawReply {
   readonly status: number;
@@ -224,10 +224,7 @@ describe('Upgrade without 101 (issue 15 item 1)', () => {
 describe('slow and greedy clients (issue 15 item 2)', () => {
   it('a request body silent for client.bodyIdleMs gets 408 and frees its backend slot', async () => {
     const backend = await startBackend('a');
-    backend.handler = (req, res) => {
-      req.resume();
-      req.on('end', () => res.end('done'));
-    };
+    backend.handler = afterBody('done');
     const lb = await startBalancer({
       client: { bodyIdleMs: 400 },
       pools: { default: { backends: [{ id: 'a', address: backend.address, maxRequests: 2 }], queue: { size: 0 } } },
@@ -255,10 +252,7 @@ describe('slow and greedy clients (issue 15 item 2)', () => {
 
   it('bodies trickled under client.minBodyBytesPerSec get 408, though never idle, and free their slots', async () => {
     const backend = await startBackend('a');
-    backend.handler = (req, res) => {
-      req.resume();
-      req.on('end', () => res.end('done'));
-    };
+    backend.handler = afterBody('done');
     const lb = await startBalancer({
       client: { minBodyBytesPerSec: 100, bodyRateGraceMs: 500 },
       pools: { default: { backends: [{ id: 'a', address: backend.address, maxRequests: 2 }], queue: { size: 0 } } },
@@ -307,10 +301,7 @@ describe('slow and greedy clients (issue 15 item 2)', () => {
 
   it('a request trickled slower than client.requestMs in all gets 408, though never idle', async () => {
     const backend = await startBackend('a');
-    backend.handler = (req, res) => {
-      req.resume();
-      req.on('end', () => res.end('done'));
-    };
+    backend.handler = afterBody('done');
     const lb = await startBalancer({ timeouts: { clientHeadersMs: 500 }, client: { requestMs: 1000, bodyIdleMs: 60_000 }, pools: { default: pool([backend]) } });
     const c = await RawClient.open(lb.balancer.address.port);
     const trickle = setInterval(() => c.write('x'), 100);
@@ -471,12 +462,7 @@ describe('request smuggling and malformed requests (issue 15 item 3)', () => {
 describe('outlier ejection counts only what the backend caused (issue 15 item 3)', () => {
   it('malformed requests and clients that vanish mid-body never eject a healthy backend', async () => {
     const backends = await startBackends(2);
-    for (const b of backends) {
-      b.handler = (req, res) => {
-        req.resume();
-        req.on('end', () => res.end(b.id));
-      };
-    }
+    for (const b of backends) b.handler = afterBody(b.id);
     const od = { consecutiveErrors: 3, baseEjectionMs: 60_000, maxEjectedPercent: 50 };
     const lb = await startBalancer({ pools: { default: pool(backends, { outlierDetection: od }) } });
     try {

@@ -24,6 +24,14 @@ export interface TestBackend {
   close(): Promise<void>;
 }
 
+/** A backend handler that reads the whole request body, then answers `body`. */
+export function afterBody(body: string): TestBackend['handler'] {
+  return (req, res) => {
+    req.resume();
+    req.on('end', () => res.end(body));
+  };
+}
+
 export async function startBackend(id: string, port = 0): Promise<TestBackend> {
   const backend: TestBackend = {
     id,

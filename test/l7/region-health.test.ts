@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { mergeHealth } from '../../src/l7/cluster.js';
+import { stopHttp } from '../health/probes/servers.js';
 import { udp } from '../helpers/dns-client.js';
 import { freePort, startCliServer } from '../helpers/process.js';
 import { json, startBackend, startBalanceCli, startBalancer, tally, waitFor, type TestBackend } from './helpers.js';
@@ -104,8 +105,7 @@ describe('a backend counts as healthy only once a check passed', () => {
     } finally {
       for (const r of held) r.end();
       await lb.close();
-      backend.closeAllConnections();
-      await new Promise<void>((resolve) => backend.close(() => resolve()));
+      await stopHttp(backend);
     }
     // With the default check (TCP, every 2 s) a healthy region is up as soon as start-up returns,
     // not one interval later: the first check runs at once and start-up waits for it.

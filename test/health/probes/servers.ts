@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,12 +25,19 @@ export function balancerSpec(port: number, over: Partial<BalancerProbeSpec> = {}
 /** A signal that never aborts. */
 export const never = new AbortController().signal;
 
-/** Listens on host:0 and returns the port. */
-export function listen(server: Server, host = '127.0.0.1'): Promise<number> {
+/** Listens on host:port (0: any free port) and returns the port. */
+export function listen(server: Server, host = '127.0.0.1', port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => resolve((server.address() as AddressInfo).port));
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
+}
+
+/** Closes an HTTP server at once, dropping its keep-alive and in-flight connections. */
+export async function stopHttp(server: HttpServer | null): Promise<void> {
+  if (!server) return;
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 /**
