@@ -107,7 +107,7 @@ export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
  * Starts `meridian serve --config <ws.config> --zones <ws.zones> --listen 127.0.0.1:<p>
  * --admin 127.0.0.1:<p2>` and resolves once it logs "meridian is serving".
  */
-export async function startMeridian(ws: Workspace, opts: { env?: Record<string, string>; config?: boolean } = {}): Promise<Meridian> {
+export async function startMeridian(ws: Workspace, opts: { env?: Record<string, string>; config?: boolean; startTimeoutMs?: number } = {}): Promise<Meridian> {
   const dns = await freePort();
   const api = await freePort();
   const args = [cliPath, 'serve', ...(opts.config === false ? [] : ['--config', ws.config]), '--zones', ws.zones, '--listen', `127.0.0.1:${dns}`, '--admin', `127.0.0.1:${api}`, '--log-level', 'info'];
@@ -117,7 +117,7 @@ export async function startMeridian(ws: Workspace, opts: { env?: Record<string, 
     running.delete(child);
     resolve(code);
   }));
-  const output = await untilServing(child);
+  const output = await untilServing(child, opts.startTimeoutMs);
   return {
     dns,
     api,

@@ -48,7 +48,7 @@ describe('serve --workers 2: an admin write during the workers\' re-read of the 
     const big = ['$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n'];
     for (let i = 0; i < 300_000; i++) big.push(`h${i} IN A 192.0.2.${i % 250}\n`);
     fs.writeFileSync(path.join(ws.zones, 'big.test.zone'), big.join(''));
-    const m = await startMeridian(ws, { env: { MERIDIAN_WORKERS: '2', MERIDIAN_ADMIN_TOKEN: RW_TOKEN } });
+    const m = await startMeridian(ws, { env: { MERIDIAN_WORKERS: '2', MERIDIAN_ADMIN_TOKEN: RW_TOKEN }, startTimeoutMs: 60_000 }); // a 300,000-record zone in two workers: slow on a loaded machine
     try {
       // A hand edit and SIGHUP: the workers re-read every file, adm.test first (sorted), big.test long after.
       fs.appendFileSync(path.join(ws.zones, 'big.test.zone'), 'edited IN A 192.0.2.99\n');
