@@ -11,11 +11,17 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = tempPath(file);
   const fd = fs.openSync(tmp, 'w', 0o644);
   try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    // A write may take less than asked (a full disk throws on the next one).
+    for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // A failed write leaves no temp file behind (a full disk would keep it full).
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
+  fs.closeSync(fd);
   try {
     fs.renameSync(tmp, file);
   } catch (err) {
