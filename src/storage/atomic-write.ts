@@ -8,14 +8,20 @@ import path from 'node:path';
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = tempPath(file);
   const fd = fs.openSync(tmp, 'w', 0o644);
   try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    // A write may take less than asked (a full disk throws on the next one).
+    for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // A failed write leaves no temp file behind (a full disk would keep it full).
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
+  fs.closeSync(fd);
   try {
     fs.renameSync(tmp, file);
   } catch (err) {
@@ -23,6 +29,17 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     throw err;
   }
   syncDir(dir);
+}
+
+let tempSeq = 0;
+
+/**
+ * The temp name beside `file`: `.<name>.<pid>.<n>.tmp` (the shape removeStaleTemps knows).
+ * A per-process counter, not the clock, so two writes of one file started in the same
+ * millisecond (possible with the async writer) never share, truncate or steal a temp file.
+ */
+function tempPath(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}${tempSeq++}.tmp`);
 }
 
 /** Fsyncs a folder, so names created, renamed or removed in it survive a crash. */
@@ -64,7 +81,7 @@ export function removeStaleTemps(dir: string): string[] {
 export async function writeFileAtomicAsync(file: string, chunks: readonly Uint8Array[]): Promise<void> {
   const dir = path.dirname(file);
   await fs.promises.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = tempPath(file);
   const handle = await fs.promises.open(tmp, 'w', 0o644);
   try {
     for (const chunk of chunks) {

@@ -7,7 +7,7 @@ import { RRType, typeToText } from '../dns/constants.js';
 import { nameToText, type Name } from '../dns/name.js';
 import { rdataToText } from './rdata/index.js';
 import type { ZoneRecord } from './record.js';
-import type { Zone, ZoneNode } from './zone.js';
+import type { RRset, Zone, ZoneNode } from './zone.js';
 import type { TimeSlicer } from './time-slice.js';
 
 /** Every record of a zone, apex first (SOA, then NS), then names in canonical order. */
@@ -16,17 +16,25 @@ export function zoneRecords(zone: Zone): ZoneRecord[] {
   const keys = [...zone.nodes.keys()].sort(canonicalOrder);
   for (const key of keys) {
     const node = zone.nodes.get(key)!;
-    const sets = [...node.rrsets.values()].sort((a, b) => typeRank(a.type) - typeRank(b.type) || a.type - b.type);
-    for (const set of sets) {
+    for (const set of sortedSets(node)) {
       for (const rdata of set.rdatas) out.push({ owner: set.owner, type: set.type, class: set.class, ttl: set.ttl, rdata, source: set.source });
     }
   }
   return out;
 }
 
-/** SOA first and NS second at a name; other types by number. */
+/** The RRsets of a node as written: SOA first and NS second; other types by number. */
+function sortedSets(node: ZoneNode): RRset[] {
+  return [...node.rrsets.values()].sort((a, b) => typeRank(a.type) - typeRank(b.type) || a.type - b.type);
+}
+
 function typeRank(type: number): number {
   return type === RRType.SOA ? 0 : type === RRType.NS ? 1 : 2;
+}
+
+/** The start of a record's line, up to its RDATA, shared by both writers so their files match. */
+function lineHead(owner: Name, ttl: number, cls: number, type: number): string {
+  return `${nameToText(owner)}\t${ttl}\t${cls === 3 ? 'CH' : 'IN'}\t${typeToText(type)}\t`;
 }
 
 /** RFC 4034 §6.1-like order on keys: compare label by label from the right. */
@@ -42,7 +50,7 @@ function canonicalOrder(a: string, b: string): number {
 export function serializeZone(origin: Name, records: readonly ZoneRecord[], note: string): string {
   const lines = [`; ${nameToText(origin)} ${note}`, `$ORIGIN ${nameToText(origin)}`];
   for (const r of records) {
-    lines.push(`${nameToText(r.owner)}\t${r.ttl}\t${r.class === 3 ? 'CH' : 'IN'}\t${typeToText(r.type)}\t${rdataToText(r.type, r.rdata)}`);
+    lines.push(lineHead(r.owner, r.ttl, r.class, r.type) + rdataToText(r.type, r.rdata));
   }
   return lines.join('\n') + '\n';
 }
@@ -65,9 +73,8 @@ export async function serializeZoneSliced(zone: Zone, note: string, slicer: Time
   const chunks: Buffer[] = [];
   let lines = [`; ${nameToText(zone.origin)} ${note}`, `$ORIGIN ${nameToText(zone.origin)}`];
   const write = (node: ZoneNode): void => {
-    const sets = [...node.rrsets.values()].sort((a, b) => typeRank(a.type) - typeRank(b.type) || a.type - b.type);
-    for (const set of sets) {
-      const head = `${nameToText(set.owner)}\t${set.ttl}\t${set.class === 3 ? 'CH' : 'IN'}\t${typeToText(set.type)}\t`;
+    for (const set of sortedSets(node)) {
+      const head = lineHead(set.owner, set.ttl, set.class, set.type);
       for (const rdata of set.rdatas) lines.push(head + rdataToText(set.type, rdata));
     }
   };
