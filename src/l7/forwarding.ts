@@ -31,9 +31,14 @@ export function requestClient(req: IncomingMessage, trustedHops: number): string
   return clientAddress(req.socket.remoteAddress ?? '', headerText(req.headers['x-forwarded-for']), trustedHops);
 }
 
-/** A header node may hand over as an array, as one comma list. */
-export function headerText(v: string | string[] | undefined): string | undefined {
+/** A repeated header as node joins it ("a, b"). */
+function headerText(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** The value of a header the client sent; a name only inherited (`__proto__`, `constructor`) reads as absent. */
+export function headerOf(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
+  return Object.hasOwn(headers, name) ? headerText(headers[name]) : undefined;
 }
 
 /** Some proxies write "203.0.113.7:41234" or "[2001:db8::7]:41234"; the address is what identifies the client. */

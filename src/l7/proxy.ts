@@ -11,7 +11,7 @@ import type { AccessEntry, AccessLog } from './access-log.js';
 import type { Backend } from './backend.js';
 import type { BodyRateMonitor } from './body-rate.js';
 import type { RetryCondition } from './config.js';
-import { cookieValue, hasBody, headerText, isIdempotent, requestClient, requestHeaders, responseHeaders, VIA } from './forwarding.js';
+import { cookieValue, hasBody, headerOf, isIdempotent, requestClient, requestHeaders, responseHeaders, VIA } from './forwarding.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
 import { requestProblem } from './request-checks.js';
@@ -389,7 +389,7 @@ export function hashKeyOf(pool: Pool, req: IncomingMessage, client: string): str
   const key = pool.config.hashKey;
   switch (key.source) {
     case 'header':
-      return headerText(req.headers[key.name!.toLowerCase()]) ?? client;
+      return headerOf(req.headers, key.name!.toLowerCase()) ?? client;
     case 'cookie':
       return cookieValue(req.headers.cookie, key.name!) ?? client;
     case 'path':
