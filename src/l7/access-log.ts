@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LineSink, type LineSinkOptions } from '../log/line-sink.js';
-import { clientAddress } from './forwarding.js';
+import { requestClient } from './forwarding.js';
 
 /** What the request path tells the log about one request; the rest is read from req and res at the end. */
 export interface AccessEntry {
@@ -61,7 +61,7 @@ export class AccessLog extends LineSink {
       const code = typeof error === 'string' ? error : null;
       const line = {
         time: time.toISOString(),
-        client: clientAddress(socket.remoteAddress ?? '', joined(req.headers['x-forwarded-for']), this.trustedHops()),
+        client: requestClient(req, this.trustedHops()),
         peer: socket.remoteAddress ?? null,
         peerPort: socket.remotePort ?? null,
         method: req.method ?? null,
@@ -98,10 +98,6 @@ export class AccessLog extends LineSink {
 /** The balancer's own answer as a termination reason: "L7_RATE_LIMITED" → "rate-limited". */
 function terminationOf(code: string): string {
   return code.replace(/^L7_/, '').toLowerCase().replaceAll('_', '-');
-}
-
-function joined(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v.join(', ') : v;
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;

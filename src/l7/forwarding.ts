@@ -4,7 +4,7 @@
  * connection and the trusted part of the chain; X-Forwarded-Proto/-Host and Via set; and
  * which address is the client's when trusted proxies stand in front.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 
 /** Headers that describe one connection, never passed on (RFC 9110 §7.6.1, plus the legacy ones proxies still see); Expect is answered here (node sends 100 Continue). */
@@ -24,6 +24,21 @@ export function clientAddress(peer: string, forwardedFor: string | undefined, tr
   const entry = withoutPort(stripMapped(chain[index]!.trim()));
   // Not an address (a proxy wrote "unknown", or garbage): the peer is the best we know.
   return isIP(entry) === 0 ? stripMapped(peer) : entry;
+}
+
+/** clientAddress() of a request as it arrived: the request path and the access log read it alike. */
+export function requestClient(req: IncomingMessage, trustedHops: number): string {
+  return clientAddress(req.socket.remoteAddress ?? '', headerText(req.headers['x-forwarded-for']), trustedHops);
+}
+
+/** A repeated header as node joins it ("a, b"). */
+function headerText(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** The value of a header the client sent; a name only inherited (`__proto__`, `constructor`) reads as absent. */
+export function headerOf(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
+  return Object.hasOwn(headers, name) ? headerText(headers[name]) : undefined;
 }
 
 /** Some proxies write "203.0.113.7:41234" or "[2001:db8::7]:41234"; the address is what identifies the client. */

@@ -11,7 +11,7 @@ import type { AccessEntry, AccessLog } from './access-log.js';
 import type { Backend } from './backend.js';
 import type { BodyRateMonitor } from './body-rate.js';
 import type { RetryCondition } from './config.js';
-import { clientAddress, cookieValue, hasBody, isIdempotent, requestHeaders, responseHeaders, VIA } from './forwarding.js';
+import { cookieValue, hasBody, headerOf, isIdempotent, requestClient, requestHeaders, responseHeaders, VIA } from './forwarding.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
 import { requestProblem } from './request-checks.js';
@@ -87,7 +87,7 @@ export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admissio
     return { ok: false, status: 400, code: ProxyError.BAD_REQUEST, message: problem, headers: { connection: 'close' } };
   }
   if (state.draining) return { ok: false, status: 503, code: ProxyError.DRAINING, message: 'this balancer is draining', headers: { 'retry-after': '5', connection: 'close' } };
-  const client = clientAddress(req.socket.remoteAddress ?? '', headerText(req.headers['x-forwarded-for']), rt.config.trustedHops);
+  const client = requestClient(req, rt.config.trustedHops);
   if (rt.perClient !== null || rt.global !== null) {
     if (state.remoteBuckets !== null) return state.remoteBuckets.take(client).then((wait) => (wait > 0 ? limited(state, wait) : route(state, req, client)));
     const wait = takeTokens(rt.perClient, rt.global, client, state.now());
@@ -389,7 +389,7 @@ export function hashKeyOf(pool: Pool, req: IncomingMessage, client: string): str
   const key = pool.config.hashKey;
   switch (key.source) {
     case 'header':
-      return headerText(req.headers[key.name!.toLowerCase()]) ?? client;
+      return headerOf(req.headers, key.name!.toLowerCase()) ?? client;
     case 'cookie':
       return cookieValue(req.headers.cookie, key.name!) ?? client;
     case 'path':
@@ -397,10 +397,6 @@ export function hashKeyOf(pool: Pool, req: IncomingMessage, client: string): str
     default:
       return client;
   }
-}
-
-function headerText(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v.join(', ') : v;
 }
 
 function pathOf(url: string | undefined): string {

@@ -11,6 +11,7 @@
  * would see a path the route never saw.
  */
 import type { BalancerConfig } from './config.js';
+import { headerOf } from './forwarding.js';
 
 export interface HeaderMatch {
   /** Lower-case. */
@@ -184,7 +185,7 @@ export function matchRoute(routes: readonly Route[], req: RequestView): Route | 
     if (!hostMatches(r.host, host)) continue;
     if (r.ignoreCase ? !prefixMatches(r.pathPrefix, (lowerPath ??= req.path.toLowerCase())) : !prefixMatches(r.pathPrefix, req.path)) continue;
     if (r.methods !== null && !r.methods.has(req.method)) continue;
-    if (r.headers.length > 0 && !r.headers.every((h) => h.test(headerValue(req.headers[h.name])))) continue;
+    if (r.headers.length > 0 && !r.headers.every((h) => h.test(headerOf(req.headers, h.name)))) continue;
     if (r.query.length > 0) {
       params ??= new URLSearchParams(req.query);
       if (!r.query.every((q) => queryMatches(q, params!))) continue;
@@ -192,11 +193,6 @@ export function matchRoute(routes: readonly Route[], req: RequestView): Route | 
     return r;
   }
   return undefined;
-}
-
-/** A repeated header is tested as node joins it ("a, b"). */
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v.join(', ') : v;
 }
 
 /** A repeated parameter is tested on its first value, as Envoy does. */

@@ -311,6 +311,20 @@ describe('TLS termination', () => {
 });
 
 describe('consistent hashing through the proxy', () => {
+  it('hashes on a header name an object inherits (constructor) only when the client sent it', async () => {
+    const backends = await startBackends(2);
+    const lb = await startBalancer({ pools: { default: pool(backends, { algorithm: 'consistent-hash', hashKey: { source: 'header', name: 'Constructor' } }) } });
+    try {
+      const first = await request(`${lb.url}/`);
+      assert.equal(first.status, 200, 'absent, the key is the client address');
+      assert.equal((await request(`${lb.url}/`)).body, first.body);
+      assert.equal((await request(`${lb.url}/`, { headers: { constructor: 'u1' } })).status, 200);
+    } finally {
+      await lb.close();
+      await Promise.all(backends.map((b) => b.close()));
+    }
+  });
+
   it('keeps a header key on one backend, and only the keys of a drained backend move', async () => {
     const backends = await startBackends(4);
     const lb = await startBalancer({ pools: { default: pool(backends, { algorithm: 'consistent-hash', hashKey: { source: 'header', name: 'X-User' } }) } });

@@ -72,6 +72,12 @@ describe('runtime registration', () => {
     assert.match(badWeight.body.message, /weight/);
     const extra = await json(at('default', 'c'), { method: 'PUT', body: { address: backends[2]!.address, admin: true } });
     assert.equal(extra.status, 400);
+    // Bodies a JSON.stringify never writes: an own __proto__ key, and one far past any spec's size.
+    for (const raw of [`{"address":"${backends[2]!.address}","__proto__":{"weight":0}}`, `{"address":"${backends[2]!.address}","weight":1${' '.repeat(2_000_000)}}`]) {
+      const r = await fetch(at('default', 'c'), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: raw });
+      assert.ok(r.status === 400 || r.status === 413, `${raw.slice(0, 60)}: ${r.status}`);
+      await r.arrayBuffer();
+    }
     assert.deepEqual((await json(`${lb.adminUrl}/status`)).body.pools.map((p: { backends: { id: string }[] }) => p.backends.map((b) => b.id)), before.pools.map((p: { backends: { id: string }[] }) => p.backends.map((b) => b.id)));
   });
 

@@ -42,6 +42,10 @@ describe('routing by request attributes', () => {
     const one = (b: TestBackend) => ({ backends: [{ id: b.id, address: b.address }] });
     lb = await startBalancer({
       routes: [
+        // Names an object has by inheritance, never sent by the test's client: these routes must not match.
+        { match: { pathPrefix: '/proto', headers: [{ name: '__proto__', present: true }] }, pool: 'admin' },
+        { match: { pathPrefix: '/proto', headers: [{ name: 'constructor', prefix: 'x' }] }, pool: 'admin' },
+        { match: { pathPrefix: '/proto', headers: [{ name: 'toString', regex: 'x' }] }, pool: 'admin' },
         { match: { pathPrefix: '/admin' }, pool: 'admin' },
         { match: { pathPrefix: '/Case', ignoreCase: true }, pool: 'admin' },
         { match: { host: 'api.example.com', pathPrefix: '/api', methods: ['post', 'PUT'] }, pool: 'writes' },
@@ -70,6 +74,11 @@ describe('routing by request attributes', () => {
     assert.equal((await send(port, '/api/x', { method: 'PUT', headers: { host: 'api.example.com' } })).body, 'c PUT /api/x');
     assert.equal((await send(port, '/api/x', { method: 'POST', headers: { host: 'other.example.com' } })).body, 'g POST /x', 'another host falls through');
     assert.equal((await send(port, '/api/x', { method: 'GET', headers: { host: 'api.example.com' } })).body, 'g GET /x', 'another method falls through');
+  });
+
+  it('reads only the headers the client sent, never names an object inherits (__proto__, constructor)', async () => {
+    assert.equal((await send(port, '/proto/x')).body, 'a GET /proto/x');
+    assert.equal((await send(port, '/proto/x', { headers: { constructor: 'xy' } })).body, 'b GET /proto/x', 'a constructor header the client sent is matched');
   });
 
   it('matches headers by exact value, prefix, regex and presence, the name in any case', async () => {
