@@ -28,6 +28,7 @@ import { ZoneEditor } from './admin/zone-editor.js';
 import { AuditLog, type AuditOptions } from './admin/audit-log.js';
 import { LatencySamples } from './steer/latency-samples.js';
 import { createMetricsRegistry } from './metrics/registry.js';
+import { aggregateMetrics } from './workers/metrics.js';
 import { WorkerPool } from './workers/pool.js';
 import { withCookieSecret } from './protect/protection.js';
 import { failoverWarnings } from './cli/check.js';
@@ -78,6 +79,8 @@ interface AdminParts {
   reload: (force: boolean) => boolean;
   publishZones: (zones: ReadonlyMap<string, Zone>) => void;
   responder: Responder;
+  /** With --workers: /metrics sums the workers' figures with this process's. */
+  pool: WorkerPool | null;
   log: Logger;
 }
 
@@ -117,7 +120,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     allowedHosts: config.admin.allowedHosts,
     audit,
     reload: () => p.reload(true),
-    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
+    metrics: async () => ({ contentType: metrics.contentType, body: p.pool === null ? await metrics.metrics() : await aggregateMetrics(metrics, await p.pool.metrics()) }),
     answerTotals: () => p.responder.stats.answerTotals(),
     startedAt: new Date(),
     version: VERSION,
@@ -216,7 +219,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), publishZones: (z) => publisher.setZones(z), responder, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();

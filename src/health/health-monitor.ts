@@ -8,7 +8,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { applyResult, force, initialHealth, isHealthy, type ForcedState, type TargetHealth } from './state-machine.js';
-import type { ProbeResult, ProbeSpec, Prober } from './types.js';
+import type { FailureReason, ProbeResult, ProbeSpec, Prober } from './types.js';
 
 /**
  * One target to watch: `key` is stable across reloads ("example.com/eu-west"). Targets
@@ -54,6 +54,8 @@ export class HealthMonitor {
   readonly #wakeups = new Set<NodeJS.Timeout>();
   /** Counters for metrics: probes run and transitions, by outcome. */
   readonly counters = { probes: 0, failures: 0, transitions: 0 };
+  /** Per watched target: probes run and failures by reason (meridian_probes_total, meridian_probe_failures_total). */
+  readonly probeCounts = new Map<string, { probe: string; runs: number; failures: Map<FailureReason, number> }>();
 
   constructor(opts: HealthMonitorOptions) {
     this.#opts = opts;
@@ -82,6 +84,7 @@ export class HealthMonitor {
       if (!keep.has(key)) {
         e.inFlight?.abort();
         this.#entries.delete(key);
+        this.probeCounts.delete(key); // keeps the label set to the targets watched
       }
     }
     this.#checkFirstRound();
@@ -166,6 +169,7 @@ export class HealthMonitor {
   #record(e: Entry, result: ProbeResult): void {
     this.counters.probes++;
     if (!result.ok) this.counters.failures++;
+    this.#count(e, result);
     const before = e.health;
     e.health = applyResult(before, result, e.watched.probe!);
     const changed = before.status !== e.health.status || before.capacity !== e.health.capacity;
@@ -179,6 +183,17 @@ export class HealthMonitor {
       this.#checkFirstRound();
     }
     if (changed) this.#opts.onChange();
+  }
+
+  #count(e: Entry, result: ProbeResult): void {
+    const probe = e.watched.probe!.type;
+    let c = this.probeCounts.get(e.watched.key);
+    if (c === undefined || c.probe !== probe) this.probeCounts.set(e.watched.key, (c = { probe, runs: 0, failures: new Map() }));
+    c.runs++;
+    if (!result.ok) {
+      const reason = result.reason ?? 'error';
+      c.failures.set(reason, (c.failures.get(reason) ?? 0) + 1);
+    }
   }
 
   /** Drain (down), force up, or clear (null). Returns false for an unknown key. */

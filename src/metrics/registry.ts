@@ -9,6 +9,7 @@ import { nameKey } from '../dns/name.js';
 import type { GeoDbInfo } from '../geoip/geo-database.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import { isHealthy } from '../health/state-machine.js';
+import type { FailureReason } from '../health/types.js';
 import type { QueryStats } from './query-stats.js';
 import { precountedHistogram } from './precounted-histogram.js';
 import { selfFillingMetrics } from './self-filling.js';
@@ -21,7 +22,8 @@ export interface MetricsSources {
   readonly decisions?: { readonly hits: number; readonly misses: number; readonly size: number };
   /** null when nothing is probed: the health metrics are then left out. */
   readonly health: HealthMonitor | null;
-  readonly snapshotVersion: () => number;
+  /** Left out in a DNS worker, which numbers its snapshots itself. */
+  readonly snapshotVersion?: () => number;
   /** meridian_build_info's labels; left out when absent. */
   readonly build?: { readonly version: string; readonly node: string };
   /** The zones folder (ZoneDirectory), read at scrape time for the per-zone reload metrics. */
@@ -81,6 +83,12 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
     gauge('meridian_health_target_up', '1 when answers may use the target (probe status and operator override), else 0', ['target', 'region', 'forced'], (set) => {
       for (const [key, { target, health: h }] of health.states()) set({ target: key, region: target.region, forced: h.forced ?? '' }, isHealthy(h) ? 1 : 0);
     });
+    counter('meridian_probes_total', 'health probes run, by target and probe type', ['target', 'probe'], (set) => {
+      for (const [target, c] of health.probeCounts) set({ target, probe: c.probe }, c.runs);
+    });
+    counter('meridian_probe_failures_total', 'health probes that failed, by target, probe type and reason', ['target', 'probe', 'reason'], (set) => {
+      for (const [target, c] of health.probeCounts) for (const [reason, n] of c.failures) set({ target, probe: c.probe, reason: probeFailureLabel(reason) }, n);
+    });
     gauge('meridian_health_probe_rtt_seconds', 'smoothed probe round-trip time (EWMA), once a probe has answered', ['target'], (set) => {
       for (const [key, { health: h }] of health.states()) if (h.rttMs !== null) set({ target: key }, h.rttMs / 1000);
     });
@@ -136,9 +144,33 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
     });
   }
 
-  gauge('meridian_snapshot_version', 'version of the snapshot being served', [], unlabelled(src.snapshotVersion));
+  const version = src.snapshotVersion;
+  if (version !== undefined) gauge('meridian_snapshot_version', 'version of the snapshot being served', [], unlabelled(version));
   return registry;
 }
+
+/**
+ * A probe's failure reason as the metric's label: a fixed set, in Prometheus label style, so
+ * dashboards can group on it (timeout, refused, reset, unreachable, tls, http_status,
+ * body_mismatch, slow, invalid_response, balancer_down, other).
+ */
+export function probeFailureLabel(reason: FailureReason): string {
+  return PROBE_FAILURE_LABELS[reason];
+}
+
+const PROBE_FAILURE_LABELS: Readonly<Record<FailureReason, string>> = {
+  timeout: 'timeout',
+  refused: 'refused',
+  reset: 'reset',
+  unreachable: 'unreachable',
+  tls: 'tls',
+  status: 'http_status',
+  body: 'body_mismatch',
+  slow: 'slow',
+  'invalid-response': 'invalid_response',
+  'balancer-down': 'balancer_down',
+  error: 'other',
+};
 
 /** Zone origin key → label: "example.com." ("" stays "": the query matched no zone). */
 function zoneLabel(zoneKey: string): string {

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { TargetHealth } from '../health/state-machine.js';
 import type { BoundAddress } from '../server/dns-server.js';
 import type { ZoneDelta } from '../zone/zone-transfer.js';
+import type { WorkerMetricsJson } from './metrics.js';
 
 /** Live latency inputs, read per query rather than frozen in a snapshot version. */
 export interface LiveLatency {
@@ -44,7 +45,9 @@ export type ToWorker =
   /** SIGHUP reached the primary: re-read the interface addresses behind a wildcard listen address. */
   | { readonly kind: 'rescan' }
   /** Finish the TCP queries in flight, close the sockets and exit 0. */
-  | { readonly kind: 'stop' };
+  | { readonly kind: 'stop' }
+  /** A scrape of the primary's /metrics: answer with this worker's registry as JSON (metrics.ts). */
+  | { readonly kind: 'metrics'; readonly id: number };
 
 export type FromWorker =
   /**
@@ -53,4 +56,5 @@ export type FromWorker =
    */
   | { readonly kind: 'started' }
   | { readonly kind: 'ready'; readonly addresses: readonly BoundAddress[] }
-  | { readonly kind: 'failed'; readonly message: string };
+  | { readonly kind: 'failed'; readonly message: string }
+  | { readonly kind: 'metrics'; readonly id: number; readonly metrics: WorkerMetricsJson };

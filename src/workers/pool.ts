@@ -16,6 +16,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
 import { zoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';
+import { WorkerMetrics } from './metrics.js';
 
 const WORKER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-main.js');
 /** Live latency (probe RTTs, admin samples) reaches the workers within this long. */
@@ -42,6 +43,7 @@ export class WorkerPool {
   #liveText = '';
   #liveTimer: NodeJS.Timeout | null = null;
   #stopping = false;
+  readonly #metrics = new WorkerMetrics();
 
   constructor(options: WorkerPoolOptions) {
     this.#o = options;
@@ -86,6 +88,16 @@ export class WorkerPool {
     return this.#workers.size;
   }
 
+  /** Every worker's metrics, for the primary's /metrics; a slow worker counts with its last answer. */
+  metrics(timeoutMs?: number): ReturnType<WorkerMetrics['collect']> {
+    const send = (w: Worker, id: number): boolean => {
+      if (!w.isConnected()) return false;
+      w.send({ kind: 'metrics', id } satisfies ToWorker);
+      return true;
+    };
+    return this.#metrics.collect(this.#workers, send, timeoutMs);
+  }
+
   /** Process ids of the workers (for tests and logs). */
   get pids(): number[] {
     return [...this.#workers].map((w) => w.process.pid!);
@@ -103,6 +115,8 @@ export class WorkerPool {
         } else if (m.kind === 'ready') {
           clearTimeout(timer);
           resolve(m.addresses);
+        } else if (m.kind === 'metrics') {
+          this.#metrics.settle(worker, m.id, m.metrics);
         } else if (m.kind === 'failed') {
           clearTimeout(timer);
           this.#o.log.error({ worker: worker.process.pid, error: m.message }, 'DNS worker failed');
@@ -112,6 +126,7 @@ export class WorkerPool {
       worker.once('exit', (code, signal) => {
         clearTimeout(timer);
         this.#workers.delete(worker);
+        this.#metrics.forget(worker);
         reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker ${worker.process.pid} exited (${signal ?? code}) before it was ready`));
         if (!this.#stopping) this.#replace(worker, code, signal);
       });

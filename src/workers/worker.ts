@@ -19,6 +19,8 @@ import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './message
 import { applyZoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';
 import { ZoneLoadThread } from '../control/zone-load-thread-pool.js';
 import type { LoadOutcome } from '../zone/zone-directory.js';
+import type { Registry } from 'prom-client';
+import { registryJson, workerMetricsRegistry } from './metrics.js';
 
 /** A worker's view of the primary's state, turned into snapshots. */
 export class WorkerState {
@@ -156,12 +158,15 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
   let log: Logger | null = null;
   let state: WorkerState | null = null;
   let server: DnsServer | null = null;
+  let metrics: Registry | null = null;
   let stopping: Promise<void> | null = null;
 
   const stop = (): Promise<void> => (stopping ??= server === null ? Promise.resolve() : server.close());
 
   const listen = async (c: Config, l: Logger, s: WorkerState): Promise<void> => {
-    server = createDataPlane(c.dns, s.store, l).server;
+    const plane = createDataPlane(c.dns, s.store, l);
+    server = plane.server;
+    metrics = workerMetricsRegistry(plane.responder);
     const addresses = await server.listen(c.dns.listen.map(parseListenAddress));
     send({ kind: 'ready', addresses });
   };
@@ -189,6 +194,9 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
           return;
         case 'stop':
           void stop();
+          return;
+        case 'metrics':
+          void (metrics === null ? Promise.resolve([]) : registryJson(metrics)).then((json) => send({ kind: 'metrics', id: m.id, metrics: json }));
           return;
       }
     } catch (err) {

@@ -86,6 +86,8 @@ describe('metrics registry', () => {
       meridian_health_probes_total: 'counter',
       meridian_health_probe_failures_total: 'counter',
       meridian_health_transitions_total: 'counter',
+      meridian_probes_total: 'counter',
+      meridian_probe_failures_total: 'counter',
       meridian_health_target_up: 'gauge',
       meridian_health_probe_rtt_seconds: 'gauge',
       meridian_snapshot_version: 'gauge',
