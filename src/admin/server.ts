@@ -52,6 +52,9 @@ declare module 'fastify' {
   }
 }
 
+/** Open routes for orchestrators' probes: no token, no browser guard. */
+const PROBE_ROUTES: ReadonlySet<string> = new Set(['/livez', '/readyz']);
+
 const ANONYMOUS: ApiToken = { name: 'anonymous (no tokens configured)', access: 'write', digest: Buffer.alloc(32) };
 
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
@@ -74,7 +77,8 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   const guard = deps.tokens.length === 0 ? new BrowserGuard(deps.allowedHosts) : null;
   app.addHook('onRequest', async (req, reply) => {
     // Without a token, a browser on this machine must not be able to act for a web page.
-    const refusal = guard?.check(req.raw);
+    // Probe routes are read by orchestrators with whatever Host they pick (a pod IP) and say nothing.
+    const refusal = PROBE_ROUTES.has(req.routeOptions.url ?? '') ? null : guard?.check(req.raw);
     if (refusal) throw new AdminError(refusal.status, refusal.code, refusal.message, refusal.field);
     const need = req.routeOptions.config.access ?? 'write';
     if (need === 'public') return;
@@ -115,6 +119,13 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   });
 
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  // Liveness and readiness for Kubernetes and load balancers: open without a token, so they
+  // tell only whether the process answers and whether a zone is served.
+  app.get('/livez', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
+  app.get('/readyz', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => {
+    const ready = deps.store.current.zones.size > 0;
+    return reply.status(ready ? 200 : 503).type('text/plain; charset=utf-8').send(ready ? 'ready\n' : 'no zone is served\n');
+  });
   app.get('/metrics', { config: { access: 'read' }, schema: { hide: true } }, async (_req, reply) => {
     const m = await deps.metrics();
     return reply.type(m.contentType).send(m.body);
