@@ -19,6 +19,9 @@ const UDP_QUERIES = 120;
 const TCP_CONNECTIONS = 4;
 const TCP_QUERIES_EACH = 10;
 const SENT = UDP_QUERIES + TCP_CONNECTIONS * TCP_QUERIES_EACH;
+/** The first UDP queries carry a client cookie (RFC 7873, option 10: 8 octets, no server part). */
+const WITH_COOKIE = 20;
+const COOKIE_OPTION = { code: 10, data: Buffer.from('0123456789abcdef', 'hex') };
 
 function childrenOf(pid: number): number[] {
   try {
@@ -48,7 +51,8 @@ describe('serve --workers 2: /metrics sums the workers', () => {
       `  closed: { type: tcp, port: ${closed}, interval: 1, timeout: 900, jitter: 0 }`,
       '',
     ].join('\n');
-    ws = workspace();
+    // protection on, so its counters live in the workers too (RRL never limits at this rate)
+    ws = workspace('health: { stateFile: null }\nzones: { watch: false }\ndns: { cookies: { enabled: true }, rrl: { enabled: true, responsesPerSecond: 1000000 } }\n');
     const policy = POLICY_TEXT.replace('primary:   { region: one, ipv4: [198.51.100.1] }', 'primary:   { region: one, ipv4: [198.51.100.1], probe: status503, probeAddress: 127.0.0.1 }').replace(
       'secondary: { region: two, ipv4: [198.51.100.2] }',
       'secondary: { region: two, ipv4: [198.51.100.2], probe: closed, probeAddress: 127.0.0.1 }',
@@ -79,7 +83,8 @@ describe('serve --workers 2: /metrics sums the workers', () => {
     const workers = childrenOf(m.child.pid!);
     assert.equal(workers.length, 2);
     for (let i = 0; i < UDP_QUERIES; i += 20) {
-      await Promise.all(Array.from({ length: 20 }, (_, j) => sendUdp(m.dns, buildQuery('www.adm.test', 'A', { id: i + j }))));
+      const query = (id: number): Buffer => buildQuery('www.adm.test', 'A', id < WITH_COOKIE ? { id, edns: true, options: [COOKIE_OPTION] } : { id });
+      await Promise.all(Array.from({ length: 20 }, (_, j) => sendUdp(m.dns, query(i + j))));
     }
     // cluster hands TCP connections to the workers round robin: both get some
     await Promise.all(
@@ -100,6 +105,8 @@ describe('serve --workers 2: /metrics sums the workers', () => {
     const misses = total(e, 'meridian_answer_cache_misses_total');
     assert.ok(misses >= 2 && misses <= 4, `misses ${misses}`);
     assert.equal(total(e, 'meridian_dns_worker_metrics', { answer: 'fresh' }), 2);
+    assert.equal(total(e, 'meridian_dns_cookies_total', { cookie: 'client_only' }), WITH_COOKIE);
+    assert.equal(total(e, 'meridian_rrl_responses_total', { action: 'pass' }), UDP_QUERIES);
     // the primary's own figures are there once, not once per worker
     assert.equal(find(e, 'meridian_snapshot_version').length, 1);
     assert.equal(find(e, 'meridian_build_info').length, 1);
@@ -140,5 +147,21 @@ describe('serve --workers 2: /metrics sums the workers', () => {
     assert.ok(primaryRuns >= total(e, 'meridian_probe_failures_total', { target: 'adm.test/primary' }));
     // targets without a probe have no series
     assert.equal(find(e, 'meridian_probes_total', { target: 'adm.test/heavy' }).length, 0);
+  });
+
+  it('a killed worker drops out of the sum and its replacement joins it', async () => {
+    const [victim] = childrenOf(m.child.pid!);
+    process.kill(victim!, 'SIGKILL');
+    let e = await scrape();
+    for (let i = 0; i < 150 && total(e, 'meridian_dns_worker_metrics', { answer: 'fresh' }) !== 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      e = await scrape();
+    }
+    assert.ok(!childrenOf(m.child.pid!).includes(victim!));
+    assert.equal(total(e, 'meridian_dns_worker_metrics', { answer: 'fresh' }), 2, 'the replacement answers');
+    assert.equal(total(e, 'meridian_dns_worker_metrics', { answer: 'missing' }), 0);
+    // what the dead worker had counted is gone (a counter reset to Prometheus), the rest stays
+    const count = total(e, 'meridian_dns_query_duration_seconds_count');
+    assert.ok(count < SENT, `count ${count}`);
   });
 });
