@@ -85,7 +85,11 @@ export class WorkerMetrics {
 
 /** The primary's registry summed with the workers' figures, plus how the workers answered. */
 export async function aggregateMetrics(primary: Registry, workers: Awaited<ReturnType<WorkerMetrics['collect']>>): Promise<string> {
-  const own = await registryJson(primary);
+  // The primary's own metrics (process_*, health, zones) pass through unchanged: as one copy,
+  // some would otherwise be dropped or merged by the aggregator prom-client gives them for
+  // clusters (process_start_time_seconds is 'omit').
+  const inWorkers = new Set(workers.metrics.flatMap((m) => m.map((metric) => metric.name)));
+  const own = (await registryJson(primary)).map((metric) => (inWorkers.has(metric.name) ? metric : { ...metric, aggregator: 'first' }));
   const answered: WorkerMetricsJson[number] = {
     name: 'meridian_dns_worker_metrics',
     help: 'DNS workers by how their figures reached this scrape: answered now, from an earlier scrape (slow), or not at all',
