@@ -198,7 +198,15 @@ export class Balancer {
     }
     const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: old.config.tls, admin: old.config.admin, accessLog: old.config.accessLog };
     applyClientLimits(this.server, merged);
-    const runtime = buildRuntime(merged, { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
+    let runtime: Runtime;
+    try {
+      runtime = buildRuntime(merged, { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
+    } catch (err) {
+      // a backend TLS file that went away or broke since the config was checked: the running config stays
+      const errors = err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message];
+      this.options.log.error({ errors }, 'balancer config not applied; the previous config keeps serving');
+      return { ok: false, errors };
+    }
     await firstChecks(runtime, this.options.startupWaitMs ?? STARTUP_WAIT_MS);
     if (this.closed) {
       retireRuntime(runtime, old); // closes only the backends it added: the kept ones still serve the closing runtime
