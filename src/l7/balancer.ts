@@ -2,10 +2,10 @@
  * The regional balancer as a whole: the proxy listener, the admin listener, config reload and
  * drain. `startBalancer` is what `meridian balance` and the tests call.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ErrorCode, GslbError } from '../errors.js';
@@ -18,6 +18,7 @@ import { createRequestHandler, ProxyError, rawReply, type ProxyState } from './p
 import { BodyRateMonitor } from './body-rate.js';
 import type { RemoteBuckets } from './rate-limit.js';
 import { buildRuntime, firstChecks, retireRuntime, startChecks, type Runtime } from './runtime.js';
+import { loadListenerTls, useListenerTls, type ListenerTls } from './listener-tls.js';
 import { healthReport, statusReport, type HealthReport, type StatusReport } from './status.js';
 import { createUpgradeHandler } from './websocket.js';
 
@@ -178,7 +179,24 @@ export class Balancer {
       this.options.log.error({ errors }, 'balancer config reload failed; the previous config keeps serving');
       return Promise.resolve({ ok: false, errors });
     }
-    return this.apply(next);
+    // The listener's certificate is read again too; a bad one keeps the old pair and the old config.
+    let pair: ListenerTls | null = null;
+    if (next.tls !== null && this.state.runtime.config.tls !== null) {
+      try {
+        pair = loadListenerTls(next.tls);
+      } catch (err) {
+        const errors = (err as GslbError).details;
+        this.options.log.error({ errors }, 'balancer TLS certificate reload failed; the previous certificate and config keep serving');
+        return Promise.resolve({ ok: false, errors });
+      }
+    }
+    return this.apply(next).then((outcome) => {
+      if (outcome.ok && pair !== null) {
+        useListenerTls(this.server as unknown as tls.Server, pair);
+        this.options.log.info({ cert: next.tls?.cert }, 'balancer TLS certificate reloaded');
+      }
+      return outcome;
+    });
   }
 
   /**
@@ -192,11 +210,13 @@ export class Balancer {
   private async swap(next: BalancerConfig): Promise<ReloadOutcome> {
     if (this.closed) return { ok: false, errors: ['the balancer is closing'] };
     const old = this.state.runtime;
-    const fixed = (['listen', 'tls', 'admin', 'accessLog'] as const).filter((k) => JSON.stringify(old.config[k]) !== JSON.stringify(next[k]));
+    // tls files may change (reload() installs them); turning TLS on or off needs a restart
+    const same = (k: 'listen' | 'tls' | 'admin' | 'accessLog'): boolean => (k === 'tls' ? (old.config.tls === null) === (next.tls === null) : JSON.stringify(old.config[k]) === JSON.stringify(next[k]));
+    const fixed = (['listen', 'tls', 'admin', 'accessLog'] as const).filter((k) => !same(k));
     if (fixed.length > 0) {
       this.options.log.warn({ fields: fixed }, 'these fields only change on restart; the rest of the new config applies now');
     }
-    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: old.config.tls, admin: old.config.admin, accessLog: old.config.accessLog };
+    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: same('tls') ? next.tls : old.config.tls, admin: old.config.admin, accessLog: old.config.accessLog };
     applyClientLimits(this.server, merged);
     let runtime: Runtime;
     try {
@@ -282,15 +302,7 @@ function createServer(config: BalancerConfig): http.Server {
     connectionsCheckingInterval: Math.min(1000, config.timeouts.clientHeadersMs), // node's default (30 s) would let a slow header linger long past its timeout
   };
   if (config.tls === null) return http.createServer(options);
-  let cert: Buffer;
-  let key: Buffer;
-  try {
-    cert = fs.readFileSync(config.tls.cert);
-    key = fs.readFileSync(config.tls.key);
-  } catch (err) {
-    throw new GslbError(ErrorCode.CONFIG_INVALID, `tls: cannot read the certificate or key: ${(err as Error).message}`);
-  }
-  return https.createServer({ ...options, cert, key }) as unknown as http.Server;
+  return https.createServer({ ...options, ...loadListenerTls(config.tls) }) as unknown as http.Server;
 }
 
 /** Node reads these per connection (maxHeaderSize) or per check (the timeouts), so a reload applies them to new requests. */
