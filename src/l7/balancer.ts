@@ -144,28 +144,13 @@ export class Balancer {
   }
 
   private async changeBackend(poolName: string, id: string, spec: BackendSpec | null): Promise<BackendChange> {
-    const current = this.state.runtime.config;
-    if (!Object.hasOwn(current.pools, poolName)) return { ok: false, status: 404, errors: [`pool: no pool named "${poolName}"`] };
-    const next = structuredClone(current);
-    const backends = next.pools[poolName]!.backends;
-    const i = backends.findIndex((b) => b.id === id);
-    if (spec === null) {
-      if (i < 0) return { ok: false, status: 404, errors: [`id: no backend "${id}" in pool ${poolName}`] };
-      if (backends.length === 1) return { ok: false, status: 409, errors: [`id: "${id}" is the last backend of pool ${poolName}; a pool needs one`] };
-      backends.splice(i, 1);
-    } else if (i < 0) backends.push({ ...spec, id } as BackendConfig);
-    else backends[i] = { ...spec, id } as BackendConfig;
-    let checked: BalancerConfig;
-    try {
-      checked = checkBalancerConfig(next);
-    } catch (err) {
-      return { ok: false, status: 400, errors: err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message] };
-    }
+    const change = withBackend(this.state.runtime.config, poolName, id, spec);
+    if (!change.ok) return change;
     // applied as a reload: the added backend has its first check before it serves
-    const outcome = await this.swap(checked);
+    const outcome = await this.swap(change.config);
     if (!outcome.ok) return { ok: false, status: 409, errors: outcome.errors };
-    this.options.log.info({ pool: poolName, id, change: spec === null ? 'removed' : i < 0 ? 'added' : 'replaced' }, 'backend registration changed');
-    return { ok: true, created: spec !== null && i < 0 };
+    this.options.log.info({ pool: poolName, id, change: spec === null ? 'removed' : change.created ? 'added' : 'replaced' }, 'backend registration changed');
+    return { ok: true, created: change.created };
   }
 
   /** Reads the config file again; a bad file leaves the running config untouched. */
@@ -278,6 +263,25 @@ export class Balancer {
     await Promise.all([...rt.pools.values()].flatMap((p) => p.backends.map((b) => b.dispatcher.destroy().catch(() => undefined))));
     await this.admin?.close();
     await this.state.accessLog?.close();
+  }
+}
+
+/** `current` with one backend added or replaced (spec) or removed (null), checked as a file is. */
+export function withBackend(current: BalancerConfig, poolName: string, id: string, spec: BackendSpec | null): { ok: true; config: BalancerConfig; created: boolean } | Extract<BackendChange, { ok: false }> {
+  if (!Object.hasOwn(current.pools, poolName)) return { ok: false, status: 404, errors: [`pool: no pool named "${poolName}"`] };
+  const next = structuredClone(current);
+  const backends = next.pools[poolName]!.backends;
+  const i = backends.findIndex((b) => b.id === id);
+  if (spec === null) {
+    if (i < 0) return { ok: false, status: 404, errors: [`id: no backend "${id}" in pool ${poolName}`] };
+    if (backends.length === 1) return { ok: false, status: 409, errors: [`id: "${id}" is the last backend of pool ${poolName}; a pool needs one`] };
+    backends.splice(i, 1);
+  } else if (i < 0) backends.push({ ...spec, id } as BackendConfig);
+  else backends[i] = { ...spec, id } as BackendConfig;
+  try {
+    return { ok: true, config: checkBalancerConfig(next), created: spec !== null && i < 0 };
+  } catch (err) {
+    return { ok: false, status: 400, errors: err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message] };
   }
 }
 
