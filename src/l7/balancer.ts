@@ -19,6 +19,7 @@ import { BodyRateMonitor } from './body-rate.js';
 import type { RemoteBuckets } from './rate-limit.js';
 import { buildRuntime, firstChecks, retireRuntime, startChecks, type Runtime } from './runtime.js';
 import { loadListenerTls, useListenerTls, type ListenerTls } from './listener-tls.js';
+import { Discovery } from './discovery.js';
 import { healthReport, statusReport, type HealthReport, type StatusReport } from './status.js';
 import { createUpgradeHandler } from './websocket.js';
 
@@ -56,6 +57,7 @@ export class Balancer {
     private readonly server: http.Server,
     state: ProxyState,
     private readonly options: BalancerOptions,
+    private readonly discovery: Discovery,
   ) {
     this.state = state;
   }
@@ -63,11 +65,16 @@ export class Balancer {
   static async start(config: BalancerConfig, options: BalancerOptions): Promise<Balancer> {
     const deps = { now: Date.now, random: Math.random };
     let balancer: Balancer | null = null;
+    // Pools with DNS discovery start with what the first resolution found.
+    const discovery = new Discovery(() => state.runtime.config, options.log, () => balancer?.rediscover());
+    await discovery.start(config);
+    config = discovery.merge(config);
     const runtime = buildRuntime(config, deps, options.log, () => balancer?.logHealth());
     const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
     const accessLog = openAccessLog(config, options.log, () => state.runtime.config.trustedHops);
     const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null, bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now), accessLog };
     metrics.accessLog = accessLog;
+    metrics.discovery = discovery;
     await firstChecks(runtime, options.startupWaitMs ?? STARTUP_WAIT_MS);
     for (const pool of runtime.pools.values()) pool.skipSlowStart();
     startChecks(runtime);
@@ -80,7 +87,7 @@ export class Balancer {
     capConnectionsPerClient(server, state);
     const listen = parseListenAddress(config.listen);
     await listenOn(server, listen.host, listen.port);
-    balancer = new Balancer(server, state, options);
+    balancer = new Balancer(server, state, options, discovery);
     if (config.admin.listen !== null) balancer.admin = await createBalancerAdmin(balancer.control(), config.admin, options.log);
     options.log.info({ listen: balancer.address, admin: balancer.adminAddress, pools: [...runtime.pools.keys()] }, 'balancer listening');
     return balancer;
@@ -205,7 +212,7 @@ export class Balancer {
     applyClientLimits(this.server, merged);
     let runtime: Runtime;
     try {
-      runtime = buildRuntime(merged, { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
+      runtime = buildRuntime(this.discovery.merge(merged), { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
     } catch (err) {
       // a backend TLS file that went away or broke since the config was checked: the running config stays
       const errors = err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message];
@@ -222,8 +229,14 @@ export class Balancer {
     this.state.runtime = runtime;
     retireRuntime(old, runtime);
     startChecks(runtime);
+    this.discovery.sync(runtime.config);
     this.options.log.info({ pools: [...runtime.pools.keys()] }, 'balancer config reloaded');
     return { ok: true };
+  }
+
+  /** A discovered set changed: the running config again, merged with it (added backends checked first, gone ones drained). */
+  private rediscover(): void {
+    void this.inTurn(() => this.swap(this.state.runtime.config));
   }
 
   /** Drains one backend ("pool/id") or, without one, the whole balancer. False when no such backend. */
@@ -251,6 +264,7 @@ export class Balancer {
   /** Stops accepting, lets requests in flight finish (up to graceMs), then closes everything. */
   async close(graceMs = 5000): Promise<void> {
     this.closed = true;
+    this.discovery.stop();
     const rt = this.state.runtime;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();

@@ -13,6 +13,7 @@ import { parseListenAddress } from '../server/listen-address.js';
 import { formatProblem } from '../zone/record.js';
 import { ALGORITHM_NAMES } from './algorithms/index.js';
 import { BackendTlsSchema, resolveTlsPaths, tlsProblems } from './backend-tls.js';
+import { discoveryProblems, DiscoverySchema } from './discovery.js';
 import { regexProblem } from './routing.js';
 
 const ms = (def: number, min: number, max: number, description: string) => Type.Integer({ minimum: min, maximum: max, default: def, description });
@@ -85,7 +86,8 @@ const PoolSchema = Type.Object(
       'what consistent-hash hashes on',
     ),
     virtualNodes: Type.Integer({ minimum: 1, maximum: 10_000, default: 160, description: 'ring points per unit of weight (consistent-hash)' }),
-    backends: Type.Array(BackendSchema, { minItems: 1 }),
+    backends: Type.Array(BackendSchema, { description: 'at least one, unless discovery finds them' }),
+    discovery: Type.Optional(DiscoverySchema),
     tls: Type.Optional(BackendTlsSchema),
     healthCheck: HealthCheckSchema,
     outlierDetection: obj({
@@ -319,7 +321,7 @@ function semanticProblems(c: BalancerConfig): Problem[] {
       out.push({ pointer: `/pools/${name}/hashKey`, message: `pools.${name}.hashKey.name: is required when source is ${key.source}` });
     }
   }
-  out.push(...tlsProblems(c.pools));
+  out.push(...tlsProblems(c.pools), ...discoveryProblems(c.pools));
   if (c.client.requestMs < c.timeouts.clientHeadersMs) {
     out.push({ pointer: '/client/requestMs', message: `client.requestMs: ${c.client.requestMs} is shorter than timeouts.clientHeadersMs (${c.timeouts.clientHeadersMs}); the whole request cannot take less time than its header` });
   }
