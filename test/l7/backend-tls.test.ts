@@ -160,6 +160,27 @@ describe('TLS to backends', () => {
     }
   });
 
+  it('a reload reads the backend TLS files again: a CA file fixed in place makes the backend verify', async () => {
+    const b = await startTlsBackend('a', server);
+    const caFile = path.join(fs.mkdtempSync(path.join(pki.dir, 'ca-')), 'ca.pem');
+    fs.copyFileSync(otherCa.cert, caFile);
+    const lb = await startBalancer({ pools: { default: { tls: { ca: caFile }, healthCheck: fast, backends: [{ id: 'a', address: b.address }] } } }, 500);
+    try {
+      assert.equal((await request(`${lb.url}/`)).status, 502);
+      fs.copyFileSync(ca.cert, caFile);
+      assert.deepEqual(await lb.balancer.reload(), { ok: true });
+      assert.equal(backendOf(lb).passedChecks(), true, 'checked with the new CA before it serves');
+      assert.equal((await request(`${lb.url}/`)).body, 'a');
+      fs.writeFileSync(caFile, 'truncated');
+      const bad = await lb.balancer.reload();
+      assert.match(!bad.ok ? bad.errors.join('\n') : '', /pools\.default\.tls\.ca: .*ca\.pem is not a PEM CA bundle/);
+      assert.equal((await request(`${lb.url}/`)).body, 'a', 'the running config keeps serving');
+    } finally {
+      await lb.close();
+      await b.close();
+    }
+  });
+
   it('a backend-level tls overrides the pool default and tls: null is plain HTTP', () => {
     const dir = pki.dir;
     const c = parseBalancerConfig(
