@@ -1,17 +1,11 @@
 /** Runtime registration with `meridian balance --workers 2`: applied by every worker before it is acknowledged, and kept by a worker that replaces a dead one. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../helpers/process.js';
-import { json, startBackends, startBalanceCli, tally, waitFor, type TestBackend } from './helpers.js';
-
-function childPids(pid: number): number[] {
-  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter(Boolean).map(Number);
-}
+import { childPids, json, startBackends, startBalanceCli, tally, waitFor, type TestBackend } from './helpers.js';
 
 describe('runtime registration with --workers 2', () => {
   let backends: TestBackend[];
