@@ -122,11 +122,13 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
   // Runtime registrations since the last reload, in order, for workers that start later.
   // Every one, not the last per backend: a replay must go through the same states (a pool's last backend removed only once another was added).
   const registrations: RegisterOp[] = [];
-  /** How many registrations each starting worker was given at boot. */
+  /** Registrations dropped by reloads so far; with registrations.length, a count that only grows. */
+  let cleared = 0;
+  /** How many registrations (counted as `cleared` does) each starting worker was given at boot. */
   const bootSeq = new WeakMap<Worker, number>();
   const onMessage = function (this: Worker, m: unknown): void {
     if (isMessage(m, 'meridian-l7-boot')) {
-      bootSeq.set(this, registrations.length);
+      bootSeq.set(this, cleared + registrations.length);
       return void this.send({ kind: 'meridian-l7-boot', registrations } satisfies Boot);
     }
     if (isMessage(m, 'meridian-l7-tokens')) return void this.send(buckets.answer(m as TakeBatch, Date.now()));
@@ -161,9 +163,9 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     registering = run.catch(() => undefined);
     return run;
   };
-  const replayDrains = async (w: Worker): Promise<void> => {
+  const replay = async (w: Worker): Promise<void> => {
     // Registrations made after its boot (before the drains, which may name a registered backend).
-    for (const call of registrations.slice(bootSeq.get(w) ?? 0)) {
+    for (const call of registrations.slice(Math.max(0, (bootSeq.get(w) ?? 0) - cleared))) {
       const outcome = await ask<BackendChange>(w, call, REGISTER_TIMEOUT_MS);
       if (!outcome.ok) throw new Error(`registration ${call.pool}/${call.id} refused: ${outcome.errors.join('; ')}`);
     }
@@ -181,7 +183,7 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
           // In the registrations' turn, so none is made between its replay and it joining the live set.
           await inRegistrationTurn(async () => {
             try {
-              await replayDrains(w);
+              await replay(w);
             } catch (err) {
               log.error({ err, pid: w.process.pid }, 'a new balancer worker did not take the registrations and drains; replacing it');
               w.kill();
@@ -250,7 +252,10 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
       inRegistrationTurn(async () => {
         const outcomes = await askAll<ReloadOutcome>({ op: 'reload' });
         const failed = outcomes.find((o) => !o.ok);
-        if (failed === undefined) registrations.length = 0;
+        if (failed === undefined) {
+          cleared += registrations.length;
+          registrations.length = 0;
+        }
         return failed ?? { ok: true };
       }),
     setBackend: (pool, id, spec) => inRegistrationTurn(() => register({ op: 'register', pool, id, spec })),

@@ -48,7 +48,7 @@ export class Pool {
     this.config = config;
     this.deps = deps;
     const now = deps.now();
-    // A reload keeps a backend (and its health, counters and connections) whose id, address and connection limit stay.
+    // A reload keeps a backend (and its health, counters and connections) whose id, address, connection limit and TLS material stay.
     const old = new Map(previous?.backends.map((b) => [b.key, b]));
     this.backends = config.backends.map((bc, i) => {
       const kept = old.get(`${name}/${bc.id}`);

@@ -87,6 +87,22 @@ describe('DNS discovery', () => {
     }
   });
 
+  it('starts with an empty pool while the name does not resolve (503), and serves once it does', async () => {
+    const [a] = backends as [TestBackend];
+    dns.records.delete('late.test');
+    const lb = await startBalancer({ pools: { default: { backends: [], healthCheck: fast, discovery: { dns: 'late.test', type: 'A', port: a.port, resolver, intervalMs: 150 } } } }, 500);
+    try {
+      const r = await request(`${lb.url}/`);
+      assert.equal(r.status, 503);
+      assert.equal(r.headers['x-meridian-error'], 'L7_NO_BACKEND');
+      assert.equal((await request(`${lb.adminUrl}/healthz`)).status, 503);
+      dns.records.set('late.test', [{ type: 'A', address: '127.0.0.1' }]);
+      await waitFor(async () => (await request(`${lb.url}/`)).body === 'a', 10_000, 'the pool serving what DNS found');
+    } finally {
+      await lb.close();
+    }
+  });
+
   it('refuses a discovery block without what it needs, naming the field', () => {
     const file = path.join(os.tmpdir(), 'lb.json');
     const load = (pool: object): string => {
