@@ -68,9 +68,11 @@ function resolverAddress(text: string): string | null {
   return net.isIPv6(m[1]!) ? `[${m[1]}]:${port}` : `${m[1]}:${port}`;
 }
 
-/** One resolution of `d`; rejects on a DNS error or an empty answer. */
-export async function resolveDiscovery(d: DiscoveryConfig): Promise<DiscoveredBackend[]> {
-  const resolver = new dns.Resolver({ timeout: d.timeoutMs, tries: 1 });
+/** More records than this is an answer nobody meant (or a forged one): refused, the last good set stays. */
+export const MAX_DISCOVERED = 1000;
+
+/** One resolution of `d` (through `resolver`, which stop() may cancel); rejects on a DNS error, an empty or an oversized answer. */
+export async function resolveDiscovery(d: DiscoveryConfig, resolver = new dns.Resolver({ timeout: d.timeoutMs, tries: 1 })): Promise<DiscoveredBackend[]> {
   if (d.resolver !== undefined) resolver.setServers([resolverAddress(d.resolver)!]);
   const name = d.dns.replace(/\.$/, '');
   let found: DiscoveredBackend[];
@@ -86,6 +88,7 @@ export async function resolveDiscovery(d: DiscoveryConfig): Promise<DiscoveredBa
     found = addresses.map((a) => backendAt(a, d.port!, d.weight));
   }
   if (found.length === 0) throw Object.assign(new Error(`no usable ${d.type} records for ${name}`), { code: 'ENODATA' });
+  if (found.length > MAX_DISCOVERED) throw Object.assign(new Error(`${found.length} ${d.type} records for ${name}, more than ${MAX_DISCOVERED}`), { code: 'ETOOMANY' });
   // One backend per address: a duplicate record would be two backends with one id.
   const unique = new Map(found.map((b) => [b.id, b]));
   return [...unique.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -108,6 +111,7 @@ export class Discovery {
   /** Failed resolutions per pool, for /metrics. */
   readonly failures = new Map<string, number>();
   private stopped = false;
+  private readonly inFlight = new Set<InstanceType<typeof dns.Resolver>>();
 
   constructor(
     private readonly config: () => BalancerConfig,
@@ -156,14 +160,18 @@ export class Discovery {
     const d = config.pools[name]?.discovery;
     if (d === undefined) return false;
     let found: DiscoveredBackend[];
+    const resolver = new dns.Resolver({ timeout: d.timeoutMs, tries: 1 });
+    this.inFlight.add(resolver);
     try {
-      found = await resolveDiscovery(d);
+      found = await resolveDiscovery(d, resolver);
     } catch (err) {
       if (this.stopped) return false;
       this.failures.set(name, (this.failures.get(name) ?? 0) + 1);
       const e = err as NodeJS.ErrnoException;
       this.log.warn({ pool: name, dns: d.dns, type: d.type, error: e.code ?? e.message, kept: this.sets.get(name)?.length ?? 0 }, 'DNS discovery failed; the last good set of backends stays');
       return false;
+    } finally {
+      this.inFlight.delete(resolver);
     }
     if (this.stopped) return false;
     const before = this.sets.get(name);
@@ -194,6 +202,7 @@ export class Discovery {
 
   stop(): void {
     this.stopped = true;
+    for (const r of this.inFlight) r.cancel(); // a query to a silent server would hold the process for its timeout
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }
