@@ -38,6 +38,8 @@ export interface HttpProbeSpec extends ProbeCommon {
   readonly headers: Readonly<Record<string, string>>;
   /** Check the server certificate (https). On by default. */
   readonly verifyTls: boolean;
+  /** CAs and client certificate for https (the L7 balancer's backend TLS); absent: the system CAs, no client certificate. */
+  readonly tlsMaterial?: Readonly<Pick<import('node:tls').ConnectionOptions, 'ca' | 'cert' | 'key'>>;
   /** A response slower than this (but within the timeout) fails with reason "slow". */
   readonly slowMs?: number;
 }

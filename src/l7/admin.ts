@@ -22,8 +22,8 @@ export interface BalancerControl {
   /** False when there is no such backend. */
   setDraining(target: string | null, draining: boolean): Promise<boolean>;
   reload(): Promise<{ ok: true } | { ok: false; errors: readonly string[] }>;
-  /** Runtime registration; absent where it is not offered (--workers N). */
-  setBackend?(pool: string, id: string, spec: BackendSpec | null): Promise<{ ok: true; created: boolean } | { ok: false; status: 400 | 404 | 409; errors: readonly string[] }>;
+  /** Runtime registration: applied (with --workers N, by every live worker) before it resolves. */
+  setBackend(pool: string, id: string, spec: BackendSpec | null): Promise<{ ok: true; created: boolean } | { ok: false; status: 400 | 404 | 409; errors: readonly string[] }>;
 }
 
 /** A backend as PUT /pools/{pool}/backends/{id} takes it; bounds are the config file's. */
@@ -121,7 +121,6 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
   });
   const register = (remove: boolean) => async (req: { params: unknown; body: unknown; headers: { authorization?: string } }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
     if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
-    if (balancer.setBackend === undefined) return reply.status(501).send({ error: 'L7_NOT_SUPPORTED', message: 'runtime registration is not offered with --workers N; edit the config file and reload' });
     const { pool, id } = req.params as { pool: string; id: string };
     const outcome = await balancer.setBackend(pool, id, remove ? null : (req.body as BackendSpec));
     if (!outcome.ok) {

@@ -3,11 +3,12 @@
  * object with a stable shape (as undici keeps its hot objects): the request path bumps
  * counters; health, ejection and drain are set by the pool's control side.
  */
-import { Pool as UndiciPool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { initialHealth, type TargetHealth } from '../health/state-machine.js';
 import type { BackendConfig } from './config.js';
 import { parseBackendAddress } from './config.js';
 import { formatListenAddress } from '../server/listen-address.js';
+import { createDispatcher, type BackendTls } from './backend-tls.js';
 
 /** Latency smoothing for least-response-time: each response moves the average this far. */
 const EWMA_ALPHA = 0.2;
@@ -27,7 +28,9 @@ export class Backend {
   weight: number;
   maxRequests: number;
   readonly maxConnections: number;
-  dispatcher: UndiciPool;
+  dispatcher: Dispatcher;
+  /** TLS material when the backend is dialled over TLS (backend-tls.ts); null: plain HTTP. */
+  readonly tls: BackendTls | null;
 
   /** Requests (and WebSocket tunnels) in flight now. */
   inFlight = 0;
@@ -57,7 +60,7 @@ export class Backend {
   /** Set for the length of one pick to keep an algorithm off this backend (slow start, retry elsewhere). */
   skipped = false;
 
-  constructor(poolName: string, config: BackendConfig, timeouts: BackendTimeouts, now: number) {
+  constructor(poolName: string, config: BackendConfig, timeouts: BackendTimeouts, now: number, tls: BackendTls | null = null) {
     this.key = `${poolName}/${config.id}`;
     this.id = config.id;
     const { host, port } = parseBackendAddress(config.address);
@@ -66,14 +69,15 @@ export class Backend {
     this.weight = config.weight;
     this.maxRequests = config.maxRequests;
     this.maxConnections = config.maxConnections;
-    this.dispatcher = createDispatcher(`http://${formatListenAddress({ host, port })}`, config.maxConnections, timeouts);
+    this.tls = tls;
+    this.dispatcher = createDispatcher(host, formatListenAddress({ host, port }), config.maxConnections, timeouts, tls);
     this.health = initialHealth(now);
   }
 
   /** Whether `config` names this backend's connection pool as it is (a reload may then keep it, with its health). */
-  sameEndpoint(config: BackendConfig): boolean {
+  sameEndpoint(config: BackendConfig, tls: BackendTls | null = null): boolean {
     const { host, port } = parseBackendAddress(config.address);
-    return host === this.host && port === this.port && config.maxConnections === this.maxConnections;
+    return host === this.host && port === this.port && config.maxConnections === this.maxConnections && tls?.fingerprint === this.tls?.fingerprint;
   }
 
   /** Whether one more request fits under its circuit breaker. */
@@ -104,15 +108,4 @@ export class Backend {
     else if (status >= 300) this.responses3xx++;
     else this.responses2xx++;
   }
-}
-
-export function createDispatcher(origin: string, connections: number, t: BackendTimeouts): UndiciPool {
-  return new UndiciPool(origin, {
-    connections,
-    pipelining: 1,
-    connect: { timeout: t.connectMs },
-    headersTimeout: t.headersMs,
-    bodyTimeout: t.idleMs,
-    keepAliveTimeout: 30_000,
-  });
 }

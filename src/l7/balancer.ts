@@ -2,10 +2,10 @@
  * The regional balancer as a whole: the proxy listener, the admin listener, config reload and
  * drain. `startBalancer` is what `meridian balance` and the tests call.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ErrorCode, GslbError } from '../errors.js';
@@ -18,6 +18,8 @@ import { createRequestHandler, ProxyError, rawReply, type ProxyState } from './p
 import { BodyRateMonitor } from './body-rate.js';
 import type { RemoteBuckets } from './rate-limit.js';
 import { buildRuntime, firstChecks, retireRuntime, startChecks, type Runtime } from './runtime.js';
+import { loadListenerTls, useListenerTls, type ListenerTls } from './listener-tls.js';
+import { Discovery } from './discovery.js';
 import { healthReport, statusReport, type HealthReport, type StatusReport } from './status.js';
 import { createUpgradeHandler } from './websocket.js';
 
@@ -55,6 +57,7 @@ export class Balancer {
     private readonly server: http.Server,
     state: ProxyState,
     private readonly options: BalancerOptions,
+    private readonly discovery: Discovery,
   ) {
     this.state = state;
   }
@@ -62,11 +65,16 @@ export class Balancer {
   static async start(config: BalancerConfig, options: BalancerOptions): Promise<Balancer> {
     const deps = { now: Date.now, random: Math.random };
     let balancer: Balancer | null = null;
+    // Pools with DNS discovery start with what the first resolution found.
+    const discovery = new Discovery(() => state.runtime.config, options.log, () => balancer?.rediscover());
+    await discovery.start(config);
+    config = discovery.merge(config);
     const runtime = buildRuntime(config, deps, options.log, () => balancer?.logHealth());
     const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
     const accessLog = openAccessLog(config, options.log, () => state.runtime.config.trustedHops);
     const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null, bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now), accessLog };
     metrics.accessLog = accessLog;
+    metrics.discovery = discovery;
     await firstChecks(runtime, options.startupWaitMs ?? STARTUP_WAIT_MS);
     for (const pool of runtime.pools.values()) pool.skipSlowStart();
     startChecks(runtime);
@@ -79,7 +87,7 @@ export class Balancer {
     capConnectionsPerClient(server, state);
     const listen = parseListenAddress(config.listen);
     await listenOn(server, listen.host, listen.port);
-    balancer = new Balancer(server, state, options);
+    balancer = new Balancer(server, state, options, discovery);
     if (config.admin.listen !== null) balancer.admin = await createBalancerAdmin(balancer.control(), config.admin, options.log);
     options.log.info({ listen: balancer.address, admin: balancer.adminAddress, pools: [...runtime.pools.keys()] }, 'balancer listening');
     return balancer;
@@ -143,28 +151,13 @@ export class Balancer {
   }
 
   private async changeBackend(poolName: string, id: string, spec: BackendSpec | null): Promise<BackendChange> {
-    const current = this.state.runtime.config;
-    if (!Object.hasOwn(current.pools, poolName)) return { ok: false, status: 404, errors: [`pool: no pool named "${poolName}"`] };
-    const next = structuredClone(current);
-    const backends = next.pools[poolName]!.backends;
-    const i = backends.findIndex((b) => b.id === id);
-    if (spec === null) {
-      if (i < 0) return { ok: false, status: 404, errors: [`id: no backend "${id}" in pool ${poolName}`] };
-      if (backends.length === 1) return { ok: false, status: 409, errors: [`id: "${id}" is the last backend of pool ${poolName}; a pool needs one`] };
-      backends.splice(i, 1);
-    } else if (i < 0) backends.push({ ...spec, id } as BackendConfig);
-    else backends[i] = { ...spec, id } as BackendConfig;
-    let checked: BalancerConfig;
-    try {
-      checked = checkBalancerConfig(next);
-    } catch (err) {
-      return { ok: false, status: 400, errors: err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message] };
-    }
+    const change = withBackend(this.state.runtime.config, poolName, id, spec);
+    if (!change.ok) return change;
     // applied as a reload: the added backend has its first check before it serves
-    const outcome = await this.swap(checked);
+    const outcome = await this.swap(change.config);
     if (!outcome.ok) return { ok: false, status: 409, errors: outcome.errors };
-    this.options.log.info({ pool: poolName, id, change: spec === null ? 'removed' : i < 0 ? 'added' : 'replaced' }, 'backend registration changed');
-    return { ok: true, created: spec !== null && i < 0 };
+    this.options.log.info({ pool: poolName, id, change: spec === null ? 'removed' : change.created ? 'added' : 'replaced' }, 'backend registration changed');
+    return { ok: true, created: change.created };
   }
 
   /** Reads the config file again; a bad file leaves the running config untouched. */
@@ -178,7 +171,24 @@ export class Balancer {
       this.options.log.error({ errors }, 'balancer config reload failed; the previous config keeps serving');
       return Promise.resolve({ ok: false, errors });
     }
-    return this.apply(next);
+    // The listener's certificate is read again too; a bad one keeps the old pair and the old config.
+    let pair: ListenerTls | null = null;
+    if (next.tls !== null && this.state.runtime.config.tls !== null) {
+      try {
+        pair = loadListenerTls(next.tls);
+      } catch (err) {
+        const errors = (err as GslbError).details;
+        this.options.log.error({ errors }, 'balancer TLS certificate reload failed; the previous certificate and config keep serving');
+        return Promise.resolve({ ok: false, errors });
+      }
+    }
+    return this.apply(next).then((outcome) => {
+      if (outcome.ok && pair !== null) {
+        useListenerTls(this.server as unknown as tls.Server, pair);
+        this.options.log.info({ cert: next.tls?.cert }, 'balancer TLS certificate reloaded');
+      }
+      return outcome;
+    });
   }
 
   /**
@@ -192,13 +202,23 @@ export class Balancer {
   private async swap(next: BalancerConfig): Promise<ReloadOutcome> {
     if (this.closed) return { ok: false, errors: ['the balancer is closing'] };
     const old = this.state.runtime;
-    const fixed = (['listen', 'tls', 'admin', 'accessLog'] as const).filter((k) => JSON.stringify(old.config[k]) !== JSON.stringify(next[k]));
+    // tls files may change (reload() installs them); turning TLS on or off needs a restart
+    const same = (k: 'listen' | 'tls' | 'admin' | 'accessLog'): boolean => (k === 'tls' ? (old.config.tls === null) === (next.tls === null) : JSON.stringify(old.config[k]) === JSON.stringify(next[k]));
+    const fixed = (['listen', 'tls', 'admin', 'accessLog'] as const).filter((k) => !same(k));
     if (fixed.length > 0) {
       this.options.log.warn({ fields: fixed }, 'these fields only change on restart; the rest of the new config applies now');
     }
-    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: old.config.tls, admin: old.config.admin, accessLog: old.config.accessLog };
+    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: same('tls') ? next.tls : old.config.tls, admin: old.config.admin, accessLog: old.config.accessLog };
     applyClientLimits(this.server, merged);
-    const runtime = buildRuntime(merged, { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
+    let runtime: Runtime;
+    try {
+      runtime = buildRuntime(this.discovery.merge(merged), { now: Date.now, random: Math.random }, this.options.log, () => this.logHealth(), old);
+    } catch (err) {
+      // a backend TLS file that went away or broke since the config was checked: the running config stays
+      const errors = err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message];
+      this.options.log.error({ errors }, 'balancer config not applied; the previous config keeps serving');
+      return { ok: false, errors };
+    }
     await firstChecks(runtime, this.options.startupWaitMs ?? STARTUP_WAIT_MS);
     if (this.closed) {
       retireRuntime(runtime, old); // closes only the backends it added: the kept ones still serve the closing runtime
@@ -209,8 +229,14 @@ export class Balancer {
     this.state.runtime = runtime;
     retireRuntime(old, runtime);
     startChecks(runtime);
+    this.discovery.sync(runtime.config);
     this.options.log.info({ pools: [...runtime.pools.keys()] }, 'balancer config reloaded');
     return { ok: true };
+  }
+
+  /** A discovered set changed: the running config again, merged with it (added backends checked first, gone ones drained). */
+  private rediscover(): void {
+    void this.inTurn(() => this.swap(this.state.runtime.config));
   }
 
   /** Drains one backend ("pool/id") or, without one, the whole balancer. False when no such backend. */
@@ -238,6 +264,7 @@ export class Balancer {
   /** Stops accepting, lets requests in flight finish (up to graceMs), then closes everything. */
   async close(graceMs = 5000): Promise<void> {
     this.closed = true;
+    this.discovery.stop();
     const rt = this.state.runtime;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
@@ -250,6 +277,25 @@ export class Balancer {
     await Promise.all([...rt.pools.values()].flatMap((p) => p.backends.map((b) => b.dispatcher.destroy().catch(() => undefined))));
     await this.admin?.close();
     await this.state.accessLog?.close();
+  }
+}
+
+/** `current` with one backend added or replaced (spec) or removed (null), checked as a file is. */
+export function withBackend(current: BalancerConfig, poolName: string, id: string, spec: BackendSpec | null): { ok: true; config: BalancerConfig; created: boolean } | Extract<BackendChange, { ok: false }> {
+  if (!Object.hasOwn(current.pools, poolName)) return { ok: false, status: 404, errors: [`pool: no pool named "${poolName}"`] };
+  const next = structuredClone(current);
+  const backends = next.pools[poolName]!.backends;
+  const i = backends.findIndex((b) => b.id === id);
+  if (spec === null) {
+    if (i < 0) return { ok: false, status: 404, errors: [`id: no backend "${id}" in pool ${poolName}`] };
+    if (backends.length === 1) return { ok: false, status: 409, errors: [`id: "${id}" is the last backend of pool ${poolName}; a pool needs one`] };
+    backends.splice(i, 1);
+  } else if (i < 0) backends.push({ ...spec, id } as BackendConfig);
+  else backends[i] = { ...spec, id } as BackendConfig;
+  try {
+    return { ok: true, config: checkBalancerConfig(next), created: spec !== null && i < 0 };
+  } catch (err) {
+    return { ok: false, status: 400, errors: err instanceof GslbError && err.details.length > 0 ? err.details : [(err as Error).message] };
   }
 }
 
@@ -274,15 +320,7 @@ function createServer(config: BalancerConfig): http.Server {
     connectionsCheckingInterval: Math.min(1000, config.timeouts.clientHeadersMs), // node's default (30 s) would let a slow header linger long past its timeout
   };
   if (config.tls === null) return http.createServer(options);
-  let cert: Buffer;
-  let key: Buffer;
-  try {
-    cert = fs.readFileSync(config.tls.cert);
-    key = fs.readFileSync(config.tls.key);
-  } catch (err) {
-    throw new GslbError(ErrorCode.CONFIG_INVALID, `tls: cannot read the certificate or key: ${(err as Error).message}`);
-  }
-  return https.createServer({ ...options, cert, key }) as unknown as http.Server;
+  return https.createServer({ ...options, ...loadListenerTls(config.tls) }) as unknown as http.Server;
 }
 
 /** Node reads these per connection (maxHeaderSize) or per check (the timeouts), so a reload applies them to new requests. */

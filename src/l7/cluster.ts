@@ -2,20 +2,27 @@
  * `meridian balance --workers N`: N worker processes share the proxy port (node:cluster); each
  * runs a whole Balancer (its own pools, health checks and counters, as haproxy's nbproc did).
  * The primary owns the admin listener and drives the workers over IPC: it asks each for its
- * health and status and merges them, and broadcasts drain, undrain and reload. The primary
+ * health and status and merges them, and broadcasts drain, undrain, reload and runtime
+ * registrations (kept, and replayed to a worker that replaces a dead one). The primary
  * also holds the rate-limit buckets for all workers (rate-limit.ts), so a limit is the
  * balancer's, not N times it.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { createBalancerAdmin, type BalancerAdmin, type BalancerControl } from './admin.js';
-import { Balancer, type ReloadOutcome } from './balancer.js';
+import { createBalancerAdmin, type BackendSpec, type BalancerAdmin, type BalancerControl } from './admin.js';
+import { Balancer, withBackend, type BackendChange, type ReloadOutcome } from './balancer.js';
 import type { BalancerConfig } from './config.js';
 import { RemoteBuckets, SharedBuckets, type LimitsConfig, type TakeAnswer, type TakeBatch } from './rate-limit.js';
 import type { HealthReport, StatusReport } from './status.js';
 
-type Op = { op: 'health' } | { op: 'status' } | { op: 'drain'; target: string | null; draining: boolean } | { op: 'reload' } | { op: 'shutdown' };
+type Op =
+  | { op: 'health' }
+  | { op: 'status' }
+  | { op: 'drain'; target: string | null; draining: boolean }
+  | { op: 'reload' }
+  | { op: 'register'; pool: string; id: string; spec: BackendSpec | null }
+  | { op: 'shutdown' };
 interface Request {
   readonly kind: 'meridian-l7';
   readonly id: number;
@@ -26,17 +33,45 @@ interface Response {
   readonly id: number;
   readonly result: unknown;
 }
+type RegisterOp = Extract<Op, { op: 'register' }>;
+/** The primary's answer to a starting worker: the registrations made since the last reload, in order. */
+interface Boot {
+  readonly kind: 'meridian-l7-boot';
+  readonly registrations: RegisterOp[];
+}
 interface Ready {
   readonly kind: 'meridian-l7-ready';
   readonly port: number;
 }
 
+/** How long every worker has to apply a runtime registration (its first health check included) before it is replaced. */
+const REGISTER_TIMEOUT_MS = 10_000;
+
 const isMessage = (m: unknown, kind: string): boolean => typeof m === 'object' && m !== null && (m as { kind?: unknown }).kind === kind;
 
+function bootRegistrations(): Promise<RegisterOp[]> {
+  return new Promise((resolve) => {
+    const onBoot = (m: unknown): void => {
+      if (!isMessage(m, 'meridian-l7-boot')) return;
+      process.off('message', onBoot);
+      resolve((m as Boot).registrations);
+    };
+    process.on('message', onBoot);
+    process.send?.({ kind: 'meridian-l7-boot' });
+  });
+}
+
 /** In a worker: start the balancer without an admin listener and answer the primary. */
-export async function runBalancerWorker(config: BalancerConfig, configFile: string, log: Logger): Promise<void> {
+export async function runBalancerWorker(fileConfig: BalancerConfig, configFile: string, log: Logger): Promise<void> {
+  let config = fileConfig;
   const remoteBuckets = new RemoteBuckets((batch) => void process.send?.(batch));
   const sendLimits = (): void => void process.send?.({ kind: 'meridian-l7-limits', rateLimit: balancer.runtime.config.rateLimit } satisfies LimitsConfig);
+  // A worker replacing a dead one starts with the registrations made so far, so it never serves without them.
+  for (const call of await bootRegistrations()) {
+    const change = withBackend(config, call.pool, call.id, call.spec);
+    if (change.ok) config = change.config;
+    else log.error({ pool: call.pool, id: call.id, errors: change.errors }, 'a registration does not apply to this worker\'s config');
+  }
   const balancer = await Balancer.start({ ...config, admin: { ...config.admin, listen: null } }, { log, configFile, remoteBuckets });
   sendLimits();
   AggregatorRegistry.setRegistries([balancer.metrics.registry]);
@@ -58,6 +93,8 @@ export async function runBalancerWorker(config: BalancerConfig, configFile: stri
           if (outcome.ok) sendLimits();
           answer(outcome);
         });
+      case 'register':
+        return void balancer.setBackend(call.pool, call.id, call.spec).then(answer);
       case 'shutdown':
         void balancer.close().then(() => {
           answer(true);
@@ -82,7 +119,18 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
   const pending = new Map<number, (result: unknown) => void>();
   const buckets = new SharedBuckets();
   buckets.configure(config.rateLimit, Date.now());
+  // Runtime registrations since the last reload, in order, for workers that start later.
+  // Every one, not the last per backend: a replay must go through the same states (a pool's last backend removed only once another was added).
+  const registrations: RegisterOp[] = [];
+  /** Registrations dropped by reloads so far; with registrations.length, a count that only grows. */
+  let cleared = 0;
+  /** How many registrations (counted as `cleared` does) each starting worker was given at boot. */
+  const bootSeq = new WeakMap<Worker, number>();
   const onMessage = function (this: Worker, m: unknown): void {
+    if (isMessage(m, 'meridian-l7-boot')) {
+      bootSeq.set(this, cleared + registrations.length);
+      return void this.send({ kind: 'meridian-l7-boot', registrations } satisfies Boot);
+    }
     if (isMessage(m, 'meridian-l7-tokens')) return void this.send(buckets.answer(m as TakeBatch, Date.now()));
     if (isMessage(m, 'meridian-l7-limits')) return buckets.configure((m as LimitsConfig).rateLimit, Date.now());
     if (!isMessage(m, 'meridian-l7')) return;
@@ -109,7 +157,18 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
   // Drains the operator asked for, replayed to a worker that replaces a dead one: else it would
   // serve during a drain and keep /healthz from ever saying drained.
   const drains = new Map<string | null, boolean>();
-  const replayDrains = async (w: Worker): Promise<void> => {
+  let registering: Promise<unknown> = Promise.resolve();
+  const inRegistrationTurn = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = registering.then(work);
+    registering = run.catch(() => undefined);
+    return run;
+  };
+  const replay = async (w: Worker): Promise<void> => {
+    // Registrations made after its boot (before the drains, which may name a registered backend).
+    for (const call of registrations.slice(Math.max(0, (bootSeq.get(w) ?? 0) - cleared))) {
+      const outcome = await ask<BackendChange>(w, call, REGISTER_TIMEOUT_MS);
+      if (!outcome.ok) throw new Error(`registration ${call.pool}/${call.id} refused: ${outcome.errors.join('; ')}`);
+    }
     for (const [target, draining] of drains) if (draining) await ask(w, { op: 'drain', target, draining });
   };
   const watch = (worker: Worker): void => {
@@ -120,15 +179,19 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
       fork()
         .then(async ({ worker: w }) => {
           watch(w);
-          try {
-            await replayDrains(w);
-          } catch (err) {
-            log.error({ err, pid: w.process.pid }, 'a new balancer worker did not take the drains; replacing it');
-            w.kill();
-            return;
-          }
-          live.add(w);
-          log.info({ pid: w.process.pid }, 'balancer worker replaced');
+          if (stopping) return void w.kill(); // started while shutting down: nothing to serve
+          // In the registrations' turn, so none is made between its replay and it joining the live set.
+          await inRegistrationTurn(async () => {
+            try {
+              await replay(w);
+            } catch (err) {
+              log.error({ err, pid: w.process.pid }, 'a new balancer worker did not take the registrations and drains; replacing it');
+              w.kill();
+              return;
+            }
+            live.add(w);
+            log.info({ pid: w.process.pid }, 'balancer worker replaced');
+          });
         })
         .catch((err: Error) => log.error({ err }, 'could not replace a balancer worker'));
     });
@@ -150,6 +213,30 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     });
   const askAll = <T>(call: Op): Promise<T[]> => Promise.all([...live].map((w) => ask<T>(w, call)));
 
+  /**
+   * One registration on every live worker, one after another. Each worker checks it against
+   * the same config, so they agree; one that does not answer within REGISTER_TIMEOUT_MS is
+   * replaced (its successor gets every registration replayed before it serves), so an
+   * acknowledged change holds on every worker that serves.
+   */
+  const register = async (call: RegisterOp): Promise<BackendChange> => {
+    const workersNow = [...live];
+    const outcomes = await Promise.all(
+      workersNow.map((w) =>
+        ask<BackendChange>(w, call, REGISTER_TIMEOUT_MS).catch((err: Error) => {
+          log.error({ err, pid: w.process.pid, pool: call.pool, id: call.id }, 'a balancer worker did not apply a registration in time; replacing it');
+          w.kill();
+          return null;
+        }),
+      ),
+    );
+    const answered = outcomes.filter((o) => o !== null);
+    const refused = answered.find((o) => !o.ok);
+    if (refused !== undefined) return refused;
+    if (answered.length === 0) return { ok: false, status: 409, errors: ['no balancer worker applied the change in time; retry'] };
+    registrations.push(call);
+    return answered[0]!;
+  };
   const aggregator = new AggregatorRegistry();
   const control: BalancerControl = {
     health: async () => mergeHealth(await askAll<HealthReport>({ op: 'health' })),
@@ -160,10 +247,18 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
       if (found) drains.set(target, draining);
       return found;
     },
-    reload: async () => {
-      const outcomes = await askAll<ReloadOutcome>({ op: 'reload' });
-      return outcomes.find((o) => !o.ok) ?? { ok: true };
-    },
+    // In the registrations' turn: the file replaces what was registered before it, as in one process.
+    reload: () =>
+      inRegistrationTurn(async () => {
+        const outcomes = await askAll<ReloadOutcome>({ op: 'reload' });
+        const failed = outcomes.find((o) => !o.ok);
+        if (failed === undefined) {
+          cleared += registrations.length;
+          registrations.length = 0;
+        }
+        return failed ?? { ok: true };
+      }),
+    setBackend: (pool, id, spec) => inRegistrationTurn(() => register({ op: 'register', pool, id, spec })),
   };
   let admin: BalancerAdmin | null = null;
   if (config.admin.listen !== null) admin = await createBalancerAdmin(control, config.admin, log);
@@ -174,8 +269,15 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     control,
     async close() {
       stopping = true;
+      // Also a replacement still starting or replaying, which is not live yet.
+      const all = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
       await Promise.all(
-        [...live].map(async (w) => {
+        all.map(async (w) => {
+          if (!live.has(w)) {
+            const exited = new Promise((r) => w.once('exit', r));
+            w.kill();
+            return void (await exited);
+          }
           const exited = new Promise((r) => w.once('exit', r));
           await ask(w, { op: 'shutdown' }, 10_000).catch(() => w.kill());
           await exited;

@@ -12,6 +12,8 @@ import { ErrorCode, GslbError } from '../errors.js';
 import { parseListenAddress } from '../server/listen-address.js';
 import { formatProblem } from '../zone/record.js';
 import { ALGORITHM_NAMES } from './algorithms/index.js';
+import { BackendTlsSchema, resolveTlsPaths, tlsProblems } from './backend-tls.js';
+import { discoveryProblems, DiscoverySchema } from './discovery.js';
 import { regexProblem } from './routing.js';
 
 const ms = (def: number, min: number, max: number, description: string) => Type.Integer({ minimum: min, maximum: max, default: def, description });
@@ -25,6 +27,7 @@ const BackendSchema = Type.Object(
     weight: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
     maxConnections: Type.Integer({ minimum: 1, maximum: 100_000, default: 256, description: 'keep-alive connections the balancer opens to it' }),
     maxRequests: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1024, description: 'requests in flight to it at once (circuit breaker)' }),
+    tls: Type.Optional(Type.Union([BackendTlsSchema, Type.Null()], { description: "TLS to this backend; absent: the pool's tls; null: plain HTTP" })),
   },
   { additionalProperties: false },
 );
@@ -83,7 +86,9 @@ const PoolSchema = Type.Object(
       'what consistent-hash hashes on',
     ),
     virtualNodes: Type.Integer({ minimum: 1, maximum: 10_000, default: 160, description: 'ring points per unit of weight (consistent-hash)' }),
-    backends: Type.Array(BackendSchema, { minItems: 1 }),
+    backends: Type.Array(BackendSchema, { description: 'at least one, unless discovery finds them' }),
+    discovery: Type.Optional(DiscoverySchema),
+    tls: Type.Optional(BackendTlsSchema),
     healthCheck: HealthCheckSchema,
     outlierDetection: obj({
       consecutiveErrors: Type.Integer({ minimum: 0, maximum: 1000, default: 5, description: '5xx or connect errors in a row that eject a backend; 0: off' }),
@@ -262,6 +267,7 @@ export function parseBalancerConfig(text: string, file: string): BalancerConfig 
   if (!validate(config)) {
     throw invalid(schemaProblems(validate, source, file).map(formatProblem));
   }
+  resolveTlsPaths(config.pools, path.dirname(file));
   const problems = semanticProblems(config).map((p) => `${file}:${source.lineOf(p.pointer)}: ${p.message}`);
   if (problems.length > 0) throw invalid(problems);
   if (config.tls !== null) {
@@ -315,6 +321,7 @@ function semanticProblems(c: BalancerConfig): Problem[] {
       out.push({ pointer: `/pools/${name}/hashKey`, message: `pools.${name}.hashKey.name: is required when source is ${key.source}` });
     }
   }
+  out.push(...tlsProblems(c.pools), ...discoveryProblems(c.pools));
   if (c.client.requestMs < c.timeouts.clientHeadersMs) {
     out.push({ pointer: '/client/requestMs', message: `client.requestMs: ${c.client.requestMs} is shorter than timeouts.clientHeadersMs (${c.timeouts.clientHeadersMs}); the whole request cannot take less time than its header` });
   }

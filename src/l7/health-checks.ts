@@ -6,7 +6,9 @@
 import type { Logger } from 'pino';
 import { runProbe } from '../health/probes/index.js';
 import { applyResult } from '../health/state-machine.js';
-import type { ProbeSpec } from '../health/types.js';
+import { guarded } from '../health/probes/guard.js';
+import type { ProbeResult, ProbeSpec } from '../health/types.js';
+import { probeTlsHandshake } from './backend-tls.js';
 import type { Backend } from './backend.js';
 import type { HealthCheckConfig } from './config.js';
 import type { Pool } from './pool.js';
@@ -14,7 +16,20 @@ import type { Pool } from './pool.js';
 export function probeSpecFor(check: HealthCheckConfig, b: Backend): ProbeSpec {
   const common = { port: b.port, intervalSec: Math.max(1, Math.round(check.intervalMs / 1000)), timeoutMs: check.timeoutMs, rise: check.rise, fall: check.fall, jitterMs: 0 };
   if (check.type === 'tcp') return { ...common, type: 'tcp' };
-  return { ...common, type: 'http', method: 'GET', path: check.path, expect: check.expect, headers: {}, verifyTls: false, ...(check.host !== undefined && { host: check.host }) };
+  const host = check.host !== undefined && { host: check.host };
+  if (b.tls === null) return { ...common, type: 'http', method: 'GET', path: check.path, expect: check.expect, headers: {}, verifyTls: false, ...host };
+  // Over TLS the check verifies as requests do: a backend whose certificate fails is down.
+  const o = b.tls.options;
+  const tlsMaterial = { ...(o.ca !== undefined && { ca: o.ca }), ...(o.cert !== undefined && { cert: o.cert }), ...(o.key !== undefined && { key: o.key }) };
+  return { ...common, type: 'https', method: 'GET', path: check.path, expect: check.expect, headers: {}, verifyTls: o.rejectUnauthorized !== false, tlsMaterial, ...host, ...(b.tls.servername !== null && { sni: b.tls.servername }) };
+}
+
+/** One check of `b`: its probe, or a TLS handshake for a TCP check of a TLS backend. */
+function checkOnce(check: HealthCheckConfig, b: Backend, signal: AbortSignal): Promise<ProbeResult> {
+  const spec = probeSpecFor(check, b);
+  const t = b.tls;
+  if (spec.type === 'tcp' && t !== null) return guarded(spec, signal, (ctx) => probeTlsHandshake(ctx, b.host, b.port, t));
+  return runProbe(spec, b.host, signal);
 }
 
 export class HealthChecks {
@@ -65,7 +80,7 @@ export class HealthChecks {
   }
 
   private async probe(b: Backend): Promise<void> {
-    const result = await runProbe(probeSpecFor(this.check, b), b.host, this.controller.signal);
+    const result = await checkOnce(this.check, b, this.controller.signal);
     if (this.stopped) return;
     const wasHealthy = b.passedChecks();
     const before = b.health.status;

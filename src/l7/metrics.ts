@@ -20,6 +20,8 @@ export class BalancerMetrics {
   connectionsRefused = 0;
   /** Set by the balancer when the access log is on. */
   accessLog: { readonly written: number; readonly dropped: number } | null = null;
+  /** Set by the balancer: DNS discovery's failures and set sizes per pool. */
+  discovery: { readonly failures: ReadonlyMap<string, number>; counts(): ReadonlyMap<string, number> } | null = null;
   readonly registry = new Registry();
   /** Pool name → response-header latency buckets. */
   private readonly latency = new Map<string, BucketCounts>();
@@ -69,6 +71,12 @@ export class BalancerMetrics {
       if (this.accessLog === null) return;
       set({ outcome: 'written' }, this.accessLog.written);
       set({ outcome: 'dropped' }, this.accessLog.dropped);
+    });
+    counter('meridian_l7_discovery_failures_total', 'DNS discovery resolutions that failed or found nothing (the last good set stays)', ['pool'], (set) => {
+      for (const [pool, n] of this.discovery?.failures ?? []) set({ pool }, n);
+    });
+    gauge('meridian_l7_discovery_backends', 'backends DNS discovery found in the last good resolution', ['pool'], (set) => {
+      for (const [pool, n] of this.discovery?.counts() ?? []) set({ pool }, n);
     });
     counter('meridian_l7_retries_total', 'requests retried on another backend after a connect failure', [], unlabelled(() => this.retries));
   }

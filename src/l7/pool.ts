@@ -6,6 +6,7 @@
  */
 import { ALGORITHMS, type Algorithm } from './algorithms/index.js';
 import { Backend, type BackendTimeouts } from './backend.js';
+import { backendTlsOf } from './backend-tls.js';
 import type { PoolConfig } from './config.js';
 
 /** Slow start never sends a ramping backend less than this share of its full load (as Envoy's min weight). */
@@ -47,16 +48,17 @@ export class Pool {
     this.config = config;
     this.deps = deps;
     const now = deps.now();
-    // A reload keeps a backend (and its health, counters and connections) whose id, address and connection limit stay.
+    // A reload keeps a backend (and its health, counters and connections) whose id, address, connection limit and TLS material stay.
     const old = new Map(previous?.backends.map((b) => [b.key, b]));
-    this.backends = config.backends.map((bc) => {
+    this.backends = config.backends.map((bc, i) => {
       const kept = old.get(`${name}/${bc.id}`);
-      if (kept !== undefined && kept.sameEndpoint(bc)) {
+      const tls = backendTlsOf(config, name, i);
+      if (kept !== undefined && kept.sameEndpoint(bc, tls)) {
         kept.weight = bc.weight;
         kept.maxRequests = bc.maxRequests;
         return kept;
       }
-      return new Backend(name, bc, timeouts, now);
+      return new Backend(name, bc, timeouts, now, tls);
     });
     // Backends usable before a reload stay usable without a ramp; added ones ramp (slow start).
     if (previous !== undefined) this.usable = previous.usable.filter((b) => this.backends.includes(b));

@@ -7,6 +7,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { TLS_CODE } from '../health/probes/guard.js';
 import type { AccessEntry, AccessLog } from './access-log.js';
 import type { Backend } from './backend.js';
 import type { BodyRateMonitor } from './body-rate.js';
@@ -45,6 +46,7 @@ export const ProxyError = {
   QUEUE_TIMEOUT: 'L7_QUEUE_TIMEOUT',
   CONNECT_FAILED: 'L7_CONNECT_FAILED',
   CONNECT_TIMEOUT: 'L7_CONNECT_TIMEOUT',
+  BACKEND_TLS: 'L7_BACKEND_TLS',
   HEADERS_TIMEOUT: 'L7_HEADERS_TIMEOUT',
   UPSTREAM_FAILED: 'L7_UPSTREAM_FAILED',
   BAD_REQUEST: 'L7_BAD_REQUEST',
@@ -362,6 +364,8 @@ export function classify(err: Error): Failure {
       // undici refused what the client sent before any byte left: the client's request, not the backend.
       return { status: 400, code: ProxyError.BAD_REQUEST, retryOn: null, what: `the request cannot be forwarded: ${err.message}` };
     default:
+      // A certificate that does not verify, or a handshake the backend refused (mTLS): it never saw the request.
+      if (isTlsFailure(code)) return { status: 502, code: ProxyError.BACKEND_TLS, retryOn: 'connect-failure', what: `TLS handshake failed (${code})` };
       return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryOn: null, what: `${code || err.name}: ${err.message}` };
   }
 }
@@ -374,7 +378,13 @@ export function classify(err: Error): Failure {
  */
 const BACKEND_FAULTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 export function backendCaused(err: Error): boolean {
-  return BACKEND_FAULTS.has((err as { code?: string }).code ?? '');
+  const code = (err as { code?: string }).code ?? '';
+  return BACKEND_FAULTS.has(code) || isTlsFailure(code);
+}
+
+/** A certificate that did not verify or a handshake refused (OpenSSL and Node codes, as the health probes read them). */
+function isTlsFailure(code: string): boolean {
+  return TLS_CODE.test(code);
 }
 
 function addSetCookie(out: Record<string, string | string[]>, pool: Pool, b: Backend, secure: boolean): void {

@@ -9,6 +9,7 @@
  * least-connections sees long-lived sockets.
  */
 import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Backend } from './backend.js';
@@ -83,12 +84,13 @@ class UpgradeExchange {
       proto: state.proto,
       upgrade: this.websocket,
     });
-    const up = http.request({ host: b.host, port: b.port, method: req.method, path: req.url, headers, setHost: false, agent: false });
+    const target = { host: b.host, port: b.port, method: req.method, path: req.url, headers, setHost: false, agent: false as const };
+    const up = b.tls === null ? http.request(target) : https.request({ ...target, ...b.tls.options, servername: b.tls.servername ?? '' });
     this.upstream = up;
     let connected = false;
     up.setTimeout(rt.config.timeouts.connectMs);
     up.once('socket', (s: Socket) =>
-      s.once('connect', () => {
+      s.once(b.tls === null ? 'connect' : 'secureConnect', () => {
         connected = true;
         up.setTimeout(rt.config.timeouts.headersMs);
       }),

@@ -1,17 +1,11 @@
 /** `meridian balance` as users run it: config errors, SIGHUP reload, SIGTERM with a request in flight, and --workers. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, runCli } from '../helpers/process.js';
-import { json, request, startBalanceCli as startCli, startBackends, tally, waitFor, type TestBackend } from './helpers.js';
-
-function childPids(pid: number): number[] {
-  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter(Boolean).map(Number);
-}
+import { childPids, json, request, startBalanceCli as startCli, startBackends, tally, waitFor, type TestBackend } from './helpers.js';
 
 describe('meridian balance', () => {
   let backends: TestBackend[];

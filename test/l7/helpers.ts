@@ -1,4 +1,5 @@
 /** Real backends, a real balancer on ephemeral loopback ports, and a small HTTP client for the L7 tests. */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -162,4 +163,10 @@ export async function startBalanceCli(configFile: string, extra: string[] = []):
   // Generous: on a loaded 2-core machine forking workers takes seconds.
   const cli = await startCli(['balance', '--config', configFile, ...extra], listening, 30_000);
   return Object.assign(cli, { url: `http://${config.listen}`, adminUrl: `http://${config.admin.listen}` });
+}
+
+/** The pids of `pid`'s child processes (the workers of `balance --workers N`). */
+export function childPids(pid: number): number[] {
+  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
 }

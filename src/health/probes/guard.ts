@@ -99,7 +99,7 @@ const NETWORK_REASONS: Readonly<Record<string, FailureReason>> = {
 };
 
 /** OpenSSL verification codes (CERT_HAS_EXPIRED, DEPTH_ZERO_SELF_SIGNED_CERT, …) and Node's TLS errors. */
-const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
+export const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
 
 /** Maps anything thrown by a probe to a failed ProbeResult. */
 export function toFailure(err: unknown, phase: Phase): ProbeResult {

@@ -29,6 +29,7 @@ export async function probeHttp(ctx: ProbeContext, spec: HttpProbeSpec, address:
     host: spec.host,
     servername: spec.sni ?? spec.host,
     verifyTls: spec.verifyTls,
+    ...(spec.tlsMaterial !== undefined && { tlsMaterial: spec.tlsMaterial }),
     headers: spec.headers,
   });
   const { status, rttMs } = res;

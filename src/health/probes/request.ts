@@ -18,6 +18,7 @@ export interface RequestOptions {
   /** TLS server name; omitted from the handshake when it is an IP address. */
   readonly servername?: string;
   readonly verifyTls: boolean;
+  readonly tlsMaterial?: Readonly<Pick<import('node:tls').ConnectionOptions, 'ca' | 'cert' | 'key'>>;
   /** Extra headers; they override the defaults except `Connection`. */
   readonly headers?: Readonly<Record<string, string>>;
 }
@@ -49,7 +50,7 @@ export function sendRequest(ctx: ProbeContext, opts: RequestOptions): Promise<Re
   const servername = name && net.isIP(name) === 0 ? name : '';
   const common = { host: opts.address, port: opts.port, method: opts.method, path: opts.path, headers, agent: false as const };
   const req = opts.tls
-    ? https.request({ ...common, servername, rejectUnauthorized: opts.verifyTls })
+    ? https.request({ ...common, ...opts.tlsMaterial, servername, rejectUnauthorized: opts.verifyTls })
     : http.request(common);
   ctx.own(req);
 
