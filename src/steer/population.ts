@@ -100,6 +100,13 @@ export function parsePopulation(text: string, file: string): Population {
   return b.build(`${file} (${lines.length} lines)`);
 }
 
+/** A population from (network, weight) pairs already checked by a schema (the admin API's array form). */
+export function populationOf(list: readonly { network: string; weight: number }[], label: string): Population {
+  const b = new Builder();
+  list.forEach((c, i) => b.add(c.network, c.weight, `${label}.${i}.network`));
+  return b.build(`${label} (${list.length} networks)`);
+}
+
 /** Streams a population file: line by line, so a large query log is never read whole. */
 export async function readPopulationFile(file: string): Promise<Population> {
   let size: number;

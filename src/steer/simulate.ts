@@ -394,3 +394,22 @@ export function policyChange(snapshot: Snapshot, zone: string, text: string, fil
   if (errors.length > 0) throw new SimulationError('policy', `${errors.length} error(s):\n${errors.map(formatProblem).join('\n')}`);
   return { zone: key, names: compiled.steered };
 }
+
+/**
+ * whatIf, yielding to the event loop every `slice` client networks: the admin API runs in
+ * the process that answers DNS, and a large population must not hold queries up.
+ */
+export async function whatIfSliced(before: World, change: Change, population: Population, locate: ClientLocator, type: 'A' | 'AAAA', slice = 100): Promise<Comparison> {
+  const after = applyChange(before, change);
+  const family = type === 'A' ? 4 : 6;
+  const ta = newTallies(before);
+  const tb = newTallies(after);
+  const n = population.entries.length;
+  for (let from = 0; from < n; from += slice) {
+    const to = Math.min(n, from + slice);
+    simulateSlice(before, locate, family, population.entries, from, to, ta);
+    simulateSlice(after, locate, family, population.entries, from, to, tb);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return compare(type, population, ta, tb);
+}
