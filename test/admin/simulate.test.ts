@@ -4,6 +4,7 @@
  * from the population's networks before a drain and 20,000 after it, each target's share
  * within 2 percentage points of the simulation (which counts random picks exactly). Then the
  * API's bad inputs: each a 400 naming the field, nothing changed; auth as every route.
+ * Last, the status page's drain/undrain preview in headless Chromium.
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode } from '../helpers/dns-client.js';
 import { ecsOption } from '../helpers/ecs.js';
+import { dumpDom, elementWith, findChromium } from '../e2e/helpers/chromium.js';
 import { projectRoot } from '../helpers/test-server.js';
 import { samplePopulation } from '../../src/steer/population.js';
 import { addresses, call, RO_TOKEN, RW_TOKEN, startMeridian, type Meridian, type Workspace } from './helpers.js';
@@ -200,5 +202,45 @@ describe('POST /v1/simulate: inputs', () => {
     assert.equal((await call(m, 'POST', '/v1/simulate', {}, null)).status, 401);
     const doc = await call(m, 'GET', '/openapi.json', undefined, null);
     assert.ok(doc.json.paths['/v1/simulate']?.post, 'POST /v1/simulate documented');
+  });
+});
+
+const noChromium = findChromium() === null ? 'chromium is not installed (Debian package chromium)' : false;
+
+describe('status page: a preview before drain and undrain', () => {
+  const page = (preview: string): Promise<string> => dumpDom(`http://127.0.0.1:${m.api}/dashboard#token=${RW_TOKEN}&preview=${preview}`, { virtualTimeMs: 5000 });
+  const forced = async (): Promise<(string | null)[]> => ((await call(m, 'GET', '/v1/health', undefined, RO_TOKEN)).json.targets as { forced: string | null }[]).map((t) => t.forced);
+
+  it('drain: every target has a drain button; the preview shows shares before and after, and changes nothing', { skip: noChromium }, async () => {
+    const dom = await page('drain:example.com/eu-west');
+    assert.equal(elementWith(dom, 'data-key', 'example.com/eu-central')?.['data-action'], 'drain');
+    const section = elementWith(dom, 'id', 'preview')!;
+    assert.equal(section['data-ready'], 'true', 'the simulation came back');
+    assert.equal(section['data-action'], 'drain');
+    assert.match(dom, /<section id="preview"(?![^>]*\bhidden\b)[^>]*>/, 'shown');
+    assert.match(dom, /<table data-preview-name="www\.example\.com\.">/);
+    const www = dom.slice(dom.indexOf('data-preview-name="www.example.com."'));
+    assert.match(www, /data-row="target eu-west" data-before="0\.\d+" data-after="0\.0000"/);
+    assert.match(www, /data-row="target eu-central" data-before="0\.\d+" data-after="0\.\d+"/);
+    assert.match(dom, /Confirm drain example\.com\/eu-west/);
+    assert.doesNotMatch(dom, /data-losing=/, 'with eu-central left, nobody loses answers');
+    assert.ok((await forced()).every((f) => f === null), 'a preview drains nothing');
+  });
+
+  it('with eu-central drained: draining eu-west too flags the European clients that lose eu-data; undrain previews the way back', { skip: noChromium }, async () => {
+    assert.equal((await call(m, 'POST', '/v1/targets/example.com%2Feu-central/drain', {})).status, 200);
+    try {
+      const dom = await page('drain:example.com/eu-west');
+      assert.equal(elementWith(dom, 'id', 'preview')?.['data-ready'], 'true');
+      const losing = /data-losing="(\d+)"[^>]*>([^<]*)</.exec(dom);
+      assert.ok(losing !== null && Number(losing[1]) > 10, 'clients losing answers are counted');
+      assert.match(losing![2]!, /would lose answers for eu-data\.example\.com\./);
+      const back = await page('undrain:example.com/eu-central');
+      assert.equal(elementWith(back, 'data-key', 'example.com/eu-central')?.['data-action'], 'undrain', 'a drained target offers undrain');
+      assert.equal(elementWith(back, 'id', 'preview')?.['data-action'], 'undrain');
+      assert.match(back, /data-row="target eu-central" data-before="0\.0000" data-after="0\.\d*[1-9]/);
+    } finally {
+      assert.equal((await call(m, 'POST', '/v1/targets/example.com%2Feu-central/undrain', {})).status, 200);
+    }
   });
 });
