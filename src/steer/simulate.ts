@@ -57,8 +57,8 @@ function envOf(world: World): Omit<DecisionEnv, 'rand' | 'branch'> {
 }
 
 /**
- * A change to simulate. Ids are target ids ("eu-west", when one zone has it) or keys
- * ("example.com/eu-west"). drain/undrain are what the admin API does (undrain clears a
+ * A change to simulate. Ids are target ids ("eu-west", when one zone has it), keys
+ * ("example.com/eu-west") or "eu-west@example.com". drain/undrain are what the admin API does (undrain clears a
  * force-up too); down/up are what a probe could report.
  */
 export interface Change {
@@ -87,8 +87,11 @@ export function applyChange(world: World, change: Change): World {
   const keysOf = (field: string, ids: readonly string[] | undefined): Set<string> => {
     const out = new Set<string>();
     for (const id of ids ?? []) {
-      if (known.has(id)) {
-        out.add(id);
+      // "zone/id" or "id@zone", as the admin API's drain takes them
+      const at = id.indexOf('@');
+      const key = at > 0 ? `${id.slice(at + 1).replace(/\.$/, '').toLowerCase()}/${id.slice(0, at)}` : id;
+      if (known.has(key)) {
+        out.add(key);
         continue;
       }
       const matches = [...known.keys()].filter((k) => k.slice(k.lastIndexOf('/') + 1) === id);
@@ -344,6 +347,8 @@ export function whatIf(before: World, change: Change, population: Population, lo
 
 // ---- Text ----
 
+/** Client networks losing answers listed per name in the text table (JSON has up to 50). */
+const TEXT_LOSING = 10;
 const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
 const signed = (v: number): string => (Math.abs(v) < 0.0005 ? '' : `${v > 0 ? '+' : ''}${(v * 100).toFixed(1)}`);
 
@@ -368,8 +373,9 @@ export function formatComparison(c: Comparison, describe: string): string {
       out.push(`  ${`${ct.continent} (${pct(ct.queries)} of queries)`.padEnd(22)} ${text}`);
     }
     if (n.losingAnswersTotal > 0) {
-      out.push(`  LOSING ANSWERS: ${n.losingAnswersTotal} client network(s)${n.losingAnswersTotal > n.losingAnswers.length ? ` (the ${n.losingAnswers.length} heaviest shown)` : ''}`);
-      for (const l of n.losingAnswers) out.push(`    ${l.network} ${l.country ?? '??'} ${l.continent ?? '??'}: answered ${pct(l.answeredBefore)} → ${pct(l.answeredAfter)}`);
+      const shown = n.losingAnswers.slice(0, TEXT_LOSING);
+      out.push(`  LOSING ANSWERS: ${n.losingAnswersTotal} client network(s)${n.losingAnswersTotal > shown.length ? ` (the ${shown.length} with the most queries shown; --json lists ${n.losingAnswers.length})` : ''}`);
+      for (const l of shown) out.push(`    ${l.network} ${l.country ?? '??'} ${l.continent ?? '??'}: answered ${pct(l.answeredBefore)} → ${pct(l.answeredAfter)}`);
     }
   }
   return out.join('\n');

@@ -161,7 +161,7 @@ describe('whatIf: before and after a change', () => {
   });
 
   it('both EU targets drained: the geofence answers Europe with nothing, flagged as losing answers', () => {
-    const resident = nameOf(whatIf(world(), { drain: ['eu-west', 'sim.test/eu-central'] }, POPULATION, locate), 'resident');
+    const resident = nameOf(whatIf(world(), { drain: ['eu-west@sim.test.', 'sim.test/eu-central'] }, POPULATION, locate), 'resident');
     close(resident.noAnswer.after, 0.75);
     assert.equal(resident.losingAnswersTotal, 1);
     assert.deepEqual(resident.losingAnswers[0], { network: '81.2.69.0/24', country: 'GB', continent: 'EU', weight: 3, answeredBefore: 1, answeredAfter: 0 });
