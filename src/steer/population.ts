@@ -100,11 +100,21 @@ export function parsePopulation(text: string, file: string): Population {
   return b.build(`${file} (${lines.length} lines)`);
 }
 
-/** A population from (network, weight) pairs already checked by a schema (the admin API's array form). */
-export function populationOf(list: readonly { network: string; weight: number }[], label: string): Population {
+/**
+ * The admin API's population: (network, weight) pairs already checked by its schema, or the
+ * text of a population file. Yields to the event loop every 1000 lines: the server answering
+ * DNS runs it.
+ */
+export async function populationOfBody(body: string | readonly { network: string; weight: number }[], label: string): Promise<Population> {
   const b = new Builder();
-  list.forEach((c, i) => b.add(c.network, c.weight, `${label}.${i}.network`));
-  return b.build(`${label} (${list.length} networks)`);
+  const lines = typeof body === 'string' ? body.split('\n') : body;
+  for (let i = 0; i < lines.length; i++) {
+    const item = lines[i]!;
+    if (typeof item === 'string') addLine(b, item, `${label}:${i + 1}`);
+    else b.add(item.network, item.weight, `${label}.${i}.network`);
+    if (i % 1000 === 999) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return b.build(typeof body === 'string' ? `${label} (${lines.length} lines)` : `${label} (${lines.length} networks)`);
 }
 
 /** Streams a population file: line by line, so a large query log is never read whole. */

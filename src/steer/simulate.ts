@@ -405,7 +405,7 @@ export function policyChange(snapshot: Snapshot, zone: string, text: string, fil
  * whatIf, yielding to the event loop every `slice` client networks: the admin API runs in
  * the process that answers DNS, and a large population must not hold queries up.
  */
-export async function whatIfSliced(before: World, change: Change, population: Population, locate: ClientLocator, type: 'A' | 'AAAA', slice = 100): Promise<Comparison> {
+export async function whatIfSliced(before: World, change: Change, population: Population, locate: ClientLocator, type: 'A' | 'AAAA', slice: number): Promise<Comparison> {
   const after = applyChange(before, change);
   const family = type === 'A' ? 4 : 6;
   const ta = newTallies(before);
