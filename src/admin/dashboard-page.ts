@@ -74,6 +74,7 @@ tr.target td:first-child { padding-left: 2em; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 #error { background: #ffebe9; color: #a40e26; padding: 0.6em 1em; }
 #preview { background: #fff; border: 2px solid #bf8700; padding: 0 1em 0.5em; margin-top: 1em; }
+#preview-body table { margin: 0 0 0.8em; }
 .losing { color: #a40e26; font-weight: 600; }
 `;
 
