@@ -334,15 +334,42 @@ export function compare(type: 'A' | 'AAAA', population: Population, before: Name
   };
 }
 
-/** Before and after for the whole population, synchronously (the CLI; the API slices it). */
-export function whatIf(before: World, change: Change, population: Population, locate: ClientLocator, type: 'A' | 'AAAA' = 'A'): Comparison {
+/** Before and after, in slices of `slice` client networks: it yields between two. */
+function* slices(before: World, change: Change, population: Population, locate: ClientLocator, type: 'A' | 'AAAA', slice: number): Generator<void, Comparison> {
   const after = applyChange(before, change);
   const family = type === 'A' ? 4 : 6;
   const ta = newTallies(before);
   const tb = newTallies(after);
-  simulateSlice(before, locate, family, population.entries, 0, population.entries.length, ta);
-  simulateSlice(after, locate, family, population.entries, 0, population.entries.length, tb);
+  const n = population.entries.length;
+  for (let from = 0; from < n; from += slice) {
+    const to = Math.min(n, from + slice);
+    simulateSlice(before, locate, family, population.entries, from, to, ta);
+    simulateSlice(after, locate, family, population.entries, from, to, tb);
+    yield;
+  }
   return compare(type, population, ta, tb);
+}
+
+/** Before and after for the whole population, synchronously (the CLI and tests). */
+export function whatIf(before: World, change: Change, population: Population, locate: ClientLocator, type: 'A' | 'AAAA' = 'A'): Comparison {
+  const run = slices(before, change, population, locate, type, Infinity);
+  for (;;) {
+    const step = run.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * whatIf, yielding to the event loop every `slice` client networks: the admin API runs in
+ * the process that answers DNS, and a large population must not hold queries up.
+ */
+export async function whatIfSliced(before: World, change: Change, population: Population, locate: ClientLocator, type: 'A' | 'AAAA', slice: number): Promise<Comparison> {
+  const run = slices(before, change, population, locate, type, slice);
+  for (;;) {
+    const step = run.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
 
 // ---- Text ----
@@ -401,21 +428,3 @@ export function policyChange(snapshot: Snapshot, zone: string, text: string, fil
   return { zone: key, names: compiled.steered };
 }
 
-/**
- * whatIf, yielding to the event loop every `slice` client networks: the admin API runs in
- * the process that answers DNS, and a large population must not hold queries up.
- */
-export async function whatIfSliced(before: World, change: Change, population: Population, locate: ClientLocator, type: 'A' | 'AAAA', slice: number): Promise<Comparison> {
-  const after = applyChange(before, change);
-  const family = type === 'A' ? 4 : 6;
-  const ta = newTallies(before);
-  const tb = newTallies(after);
-  const n = population.entries.length;
-  for (let from = 0; from < n; from += slice) {
-    const to = Math.min(n, from + slice);
-    simulateSlice(before, locate, family, population.entries, from, to, ta);
-    simulateSlice(after, locate, family, population.entries, from, to, tb);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  return compare(type, population, ta, tb);
-}
