@@ -10,50 +10,30 @@
  */
 import { nameKey, nameToText, parseName } from '../dns/name.js';
 import { formatProblem } from '../zone/record.js';
-import { steeringEnv, type ClientLocator, type Snapshot } from '../snapshot/snapshot.js';
+import { steeringEnv, targetIsDrained, targetIsUp, type ClientLocator, type Snapshot } from '../snapshot/snapshot.js';
+import { force, initialHealth, type TargetHealth } from '../health/state-machine.js';
 import { decide, type Decision, type DecisionEnv } from './decide.js';
 import { compilePolicyText, MAX_POLICY_BYTES, type SteeredName } from './policy-file.js';
 import type { PopulationEntry, Population } from './population.js';
 import type { ClientInfo, RandomOutcome, Target } from './types.js';
 
-/** A target's operator and probe state, as the health monitor holds it. */
-export interface TargetState {
-  /** 'down': drained; 'up': forced up; null: the probe decides. */
-  readonly forced: 'up' | 'down' | null;
-  /** The probe's verdict is down. */
-  readonly down: boolean;
-}
-
-/** What the decisions read: the steered names, target states, latency and capacity as of now. */
+/** What the decisions read: the steered names, health (drains included), latency and capacity as of now. */
 export interface World {
   readonly names: readonly SteeredName[];
-  readonly state: (t: Target) => TargetState;
+  /** As the health monitor holds it, by Target.key; a target absent is up (never probed). */
+  readonly health: ReadonlyMap<string, TargetHealth>;
   readonly env: Omit<DecisionEnv, 'rand' | 'branch' | 'isUp' | 'isDrained'>;
 }
 
 /** The world a snapshot answers from (the admin API's and the CLI's "before"). */
 export function worldOf(snapshot: Snapshot, now: number): World {
   const { isUp: _u, isDrained: _d, rand: _r, ...env } = steeringEnv(snapshot, Math.random, now);
-  return {
-    names: [...snapshot.steered.values()].map((e) => e.name),
-    state: (t) => {
-      const h = snapshot.health.get(t.key);
-      return { forced: h?.forced ?? null, down: h !== undefined && h.status === 'down' };
-    },
-    env,
-  };
+  return { names: [...snapshot.steered.values()].map((e) => e.name), health: snapshot.health, env };
 }
 
-/** The decision environment of a world: up and drained as snapshot.isUp and steeringEnv say. */
+/** The decision environment of a world: up and drained by the snapshot's own rules. */
 function envOf(world: World): Omit<DecisionEnv, 'rand' | 'branch'> {
-  return {
-    ...world.env,
-    isDrained: (t) => world.state(t).forced === 'down',
-    isUp: (t) => {
-      const s = world.state(t);
-      return t.enabled && (s.forced !== null ? s.forced === 'up' : !s.down);
-    },
-  };
+  return { ...world.env, isUp: (t) => targetIsUp(world.health, t), isDrained: (t) => targetIsDrained(world.health, t) };
 }
 
 /**
@@ -113,15 +93,18 @@ export function applyChange(world: World, change: Change): World {
     const prefix = change.policy.zone.replace(/\.$/, '').toLowerCase() + '/';
     names = [...world.names.filter((n) => !n.targets.some((t) => t.key.startsWith(prefix))), ...change.policy.names];
   }
-  return {
-    names,
-    env: world.env,
-    state: (t) => {
-      const s = world.state(t);
-      const forced = drain.has(t.key) ? 'down' : undrain.has(t.key) ? null : s.forced;
-      return { forced, down: down.has(t.key) ? true : up.has(t.key) ? false : s.down };
-    },
+  // The overrides as the monitor would apply them: a drain is a forced-down, undrain clears
+  // the override, down/up set the probe's verdict.
+  const now = world.env.now;
+  const health = new Map(world.health);
+  const edit = (keys: Set<string>, f: (h: TargetHealth) => TargetHealth): void => {
+    for (const k of keys) health.set(k, f(health.get(k) ?? initialHealth(now)));
   };
+  edit(drain, (h) => force(h, 'down', now));
+  edit(undrain, (h) => force(h, null, now));
+  edit(down, (h) => ({ ...h, status: 'down' }));
+  edit(up, (h) => ({ ...h, status: 'up' }));
+  return { names, health, env: world.env };
 }
 
 /** Expected share of the population's queries, 0..1. */

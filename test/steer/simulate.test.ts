@@ -10,7 +10,8 @@ import { parseName } from '../../src/dns/name.js';
 import { MAX_WEIGHTED_OUTCOMES, weightedFilter, weightedOutcomes } from '../../src/steer/filters/weighted.js';
 import { compilePolicyText, type SteeredName } from '../../src/steer/policy-file.js';
 import { parsePopulation } from '../../src/steer/population.js';
-import { applyChange, decisionOutcomes, SimulationError, whatIf, type NameComparison, type TargetState, type World } from '../../src/steer/simulate.js';
+import { applyChange, decisionOutcomes, SimulationError, whatIf, type NameComparison, type World } from '../../src/steer/simulate.js';
+import { force, initialHealth, type TargetHealth } from '../../src/health/state-machine.js';
 import type { ClientLocator } from '../../src/snapshot/snapshot.js';
 import type { Target } from '../../src/steer/types.js';
 import { client, context, NO_GEO, seeded, target } from './context.js';
@@ -54,8 +55,9 @@ const locate: ClientLocator = (address, family, sourcePrefix, fromEcs) => ({
 });
 const POPULATION = parsePopulation('81.2.69.0/24 3\n8.8.8.0/24 1\n', 'pop.txt');
 
-function world(names = compile(POLICY), state: Record<string, TargetState> = {}): World {
-  return { names, state: (t) => state[t.id] ?? { forced: null, down: false }, env: { now: 0 } };
+/** Health by target id of sim.test (absent: never probed, up). */
+function world(names = compile(POLICY), health: [string, TargetHealth][] = []): World {
+  return { names, health: new Map(health.map(([id, h]) => [`sim.test/${id}`, h])), env: { now: 0 } };
 }
 
 const nameOf = (c: { names: readonly NameComparison[] }, n: string): NameComparison => c.names.find((x) => x.name === `${n}.sim.test.`)!;
@@ -177,7 +179,7 @@ describe('whatIf: before and after a change', () => {
   });
 
   it('undrain and up undo a drain and a failure in effect', () => {
-    const w = world(undefined, { 'eu-west': { forced: 'down', down: false }, 'eu-central': { forced: null, down: true } });
+    const w = world(undefined, [['eu-west', force(initialHealth(0), 'down', 0)], ['eu-central', { ...initialHealth(0), status: 'down' }]]);
     const www = nameOf(whatIf(w, { undrain: ['eu-west'], up: ['eu-central'] }, POPULATION, locate), 'www');
     // before: eu-west drained, eu-central down -> nothing live in EU, falls through to default us-east
     close(share(www.targets, 'us-east')[0], 1);
