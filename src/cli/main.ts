@@ -62,9 +62,9 @@ program
 
 program
   .command('simulate')
-  .description('what a change would do to answers: each target\'s share of every steered name now and after, per target, region and client continent, and the clients that would lose answers (see README "Operating it")')
+  .description('what a change would do to answers: each target\'s share of every steered name now and after, per target, region and client continent, and the clients that would lose answers (see README "Simulate a change before making it")')
   .option('--clients <file>', '"network weight" lines or a query log (JSON lines); default: the built-in sample, one /24 per country weighted by IPv4 space')
-  .option('--drain <id>', 'drain a target (id or zone/id), repeatable', collect)
+  .option('--drain <id>', 'drain a target (id, zone/id or id@zone), repeatable', collect)
   .option('--undrain <id>', 'undrain a target, repeatable', collect)
   .option('--down <id>', 'a target\'s probe fails, repeatable', collect)
   .option('--up <id>', 'a target\'s probe recovers, repeatable', collect)

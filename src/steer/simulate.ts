@@ -145,7 +145,14 @@ export function decisionOutcomes(name: SteeredName, family: 4 | 6, client: Clien
     const rand = (): number => {
       throw new Error(`${nameToText(name.owner)}: a filter drew a random number the simulation cannot expand`);
     };
-    out.push({ decision: decide(name, family, client, { ...env, rand, branch }), p });
+    let decision: Decision;
+    try {
+      decision = decide(name, family, client, { ...env, rand, branch });
+    } catch (err) {
+      // Too many outcomes to enumerate: an answer about the policy, not a crash.
+      throw new SimulationError('policy', `${nameToText(name.owner)}: ${(err as Error).message}`);
+    }
+    out.push({ decision, p });
     if (out.length > 100_000) throw new SimulationError('policy', `${nameToText(name.owner)}: more than 100000 random outcomes per client`);
     path.length = depth;
     let k = depth - 1;
@@ -169,9 +176,9 @@ function addDecision(t: Tally, d: Decision, w: number): void {
 
 /**
  * Accumulates the decisions of entries [from, to) into `tallies` (one per name of the world).
- * Split so the admin API can yield between slices.
+ * Split so the admin API can yield between slices (see slices()).
  */
-export function simulateSlice(world: World, locate: ClientLocator, family: 4 | 6, entries: readonly PopulationEntry[], from: number, to: number, tallies: NameTally[]): void {
+function simulateSlice(world: World, locate: ClientLocator, family: 4 | 6, entries: readonly PopulationEntry[], from: number, to: number, tallies: NameTally[]): void {
   const env = envOf(world);
   for (let i = from; i < to; i++) {
     const e = entries[i]!;
@@ -192,7 +199,7 @@ export function simulateSlice(world: World, locate: ClientLocator, family: 4 | 6
   }
 }
 
-export function newTallies(world: World): NameTally[] {
+function newTallies(world: World): NameTally[] {
   return world.names.map((name) => ({ name, all: newTally(), byContinent: new Map(), answered: new Map() }));
 }
 
@@ -306,7 +313,7 @@ function compareTallies(a: NameTally | undefined, b: NameTally | undefined): Nam
 }
 
 /** Compares the tallies of the world before and after, name by name (by owner name). */
-export function compare(type: 'A' | 'AAAA', population: Population, before: NameTally[], after: NameTally[]): Comparison {
+function compare(type: 'A' | 'AAAA', population: Population, before: NameTally[], after: NameTally[]): Comparison {
   const keys = new Map<string, [NameTally | undefined, NameTally | undefined]>();
   for (const t of before) keys.set(t.name.key, [t, undefined]);
   for (const t of after) keys.set(t.name.key, [keys.get(t.name.key)?.[0], t]);

@@ -241,3 +241,14 @@ describe('populations: hostile lines are file:line errors', () => {
     assert.deepEqual(p.entries.map((e) => [e.network, e.weight, e.fromEcs]), [['81.2.69.0/24', 2, true], ['8.8.4.4', 2, false]]);
   });
 });
+
+describe('whatIf: a policy too random to enumerate', () => {
+  it('is a SimulationError naming the name, not a crash', () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `t${i}`);
+    const text = `targets:\n${ids.map((id, i) => `  ${id}: { region: r${i}, ipv4: [192.0.2.${i + 1}] }`).join('\n')}\nnames:\n  many:\n    policy:\n      - weighted: { mode: random, count: 3 }\n`;
+    assert.throws(
+      () => whatIf(world(compile(text)), {}, POPULATION, locate),
+      (err: unknown) => err instanceof SimulationError && err.field === 'policy' && /many\.sim\.test\.: a weighted pick of 3 among 30 targets/.test(err.message),
+    );
+  });
+});
