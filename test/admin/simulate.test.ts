@@ -138,7 +138,7 @@ describe('POST /v1/simulate predicts what real queries get', () => {
     const populations = new Map(PLAN.map(([name, n]) => [name, allocate(n)]));
     const sims = new Map<string, SimName>();
     for (const [name] of PLAN) {
-      const r = await call(m, 'POST', '/v1/simulate', { clients: populations.get(name), drain: ['eu-west'] }, RO_TOKEN);
+      const r = await call(m, 'POST', '/v1/simulate', { clients: populations.get(name), drain: ['eu-west'] }, RW_TOKEN);
       assert.equal(r.status, 200, r.text);
       sims.set(name, (r.json.names as SimName[]).find((n) => n.name === `${name}.`)!);
     }
@@ -153,19 +153,19 @@ describe('POST /v1/simulate predicts what real queries get', () => {
 
 describe('POST /v1/simulate: inputs', () => {
   it('the built-in sample by default; a policy text is validated like the file, file:line errors', async () => {
-    const r = await call(m, 'POST', '/v1/simulate', {}, RO_TOKEN);
+    const r = await call(m, 'POST', '/v1/simulate', {}, RW_TOKEN);
     assert.equal(r.status, 200, r.text);
     assert.match(r.json.population.source, /built-in sample/);
     assert.ok(r.json.population.networks > 200);
     const policy = fs.readFileSync(ws.policyFile, 'utf8');
-    const bad = await call(m, 'POST', '/v1/simulate', { policy: { zone: 'example.com', text: policy.replace('weight: 90', 'weight: lots') } }, RO_TOKEN);
+    const bad = await call(m, 'POST', '/v1/simulate', { policy: { zone: 'example.com', text: policy.replace('weight: 90', 'weight: lots') } }, RW_TOKEN);
     assert.equal(bad.status, 400, bad.text);
     assert.equal(bad.json.field, 'body.policy');
     assert.match(bad.json.details.join('\n'), /^body\.policy\.text:\d+: .*weight/m);
     // a valid edit: api's primary becomes us-east
     const edit = policy.replace('            - targets: [eu-west]\n            - targets: [us-east]', '            - targets: [us-east]\n            - targets: [eu-west]');
     assert.notEqual(edit, policy);
-    const ok = await call(m, 'POST', '/v1/simulate', { policy: { zone: 'example.com.', text: edit } }, RO_TOKEN);
+    const ok = await call(m, 'POST', '/v1/simulate', { policy: { zone: 'example.com.', text: edit } }, RW_TOKEN);
     assert.equal(ok.status, 200, ok.text);
     const api = (ok.json.names as SimName[]).find((n) => n.name === 'api.example.com.')!;
     assert.deepEqual(api.targets.map((t) => [t.id, t.before, t.after]), [['ap-southeast', 0, 0], ['eu-west', 1, 0], ['us-east', 0, 1]]);
@@ -187,14 +187,14 @@ describe('POST /v1/simulate: inputs', () => {
       [{ clients: Array.from({ length: 10_001 }, (_, i) => ({ network: `81.${i >> 8}.${i & 255}.0/24`, weight: 1 })) }, 'body.clients'],
     ];
     for (const [body, field] of cases) {
-      const r = await call(m, 'POST', '/v1/simulate', body, RO_TOKEN);
+      const r = await call(m, 'POST', '/v1/simulate', body, RW_TOKEN);
       assert.equal(r.status, 400, `${JSON.stringify(body).slice(0, 80)}: ${r.text}`);
       assert.equal(r.json.field, field, r.text);
     }
-    const line = await call(m, 'POST', '/v1/simulate', { clients: '81.2.69.0/24 1\nnonsense\n' }, RO_TOKEN);
+    const line = await call(m, 'POST', '/v1/simulate', { clients: '81.2.69.0/24 1\nnonsense\n' }, RW_TOKEN);
     assert.match(line.json.message, /body\.clients:2: expected "NETWORK WEIGHT"/);
     assert.deepEqual(await addresses(m, 'api.example.com'), answers);
-    const health = await call(m, 'GET', '/v1/health', undefined, RO_TOKEN);
+    const health = await call(m, 'GET', '/v1/health', undefined, RW_TOKEN);
     assert.ok((health.json.targets as { forced: string | null }[]).every((t) => t.forced === null), 'a simulation drained nothing');
   });
 
@@ -216,7 +216,7 @@ describe('POST /v1/simulate: inputs', () => {
     })();
     const clients = Array.from({ length: 10_000 }, (_, i) => ({ network: `${[81, 8, 1, 200, 41][i % 5]}.${(i >> 8) & 255}.${i & 255}.0/24`, weight: 1 + (i % 7) }));
     const started = performance.now();
-    const r = await call(m, 'POST', '/v1/simulate', { clients, drain: ['eu-west'] }, RO_TOKEN);
+    const r = await call(m, 'POST', '/v1/simulate', { clients, drain: ['eu-west'] }, RW_TOKEN);
     const tookMs = performance.now() - started;
     running = false;
     await probe;
@@ -227,8 +227,9 @@ describe('POST /v1/simulate: inputs', () => {
     assert.ok(maxMs < 1000, `a query waited ${maxMs.toFixed(0)} ms during a ${tookMs.toFixed(0)} ms simulation`);
   });
 
-  it('needs a token like every other route, and is in the OpenAPI document', async () => {
+  it('needs a write token like every POST (it costs CPU where DNS is answered), and is in the OpenAPI document', async () => {
     assert.equal((await call(m, 'POST', '/v1/simulate', {}, null)).status, 401);
+    assert.equal((await call(m, 'POST', '/v1/simulate', {}, RO_TOKEN)).status, 403);
     const doc = await call(m, 'GET', '/openapi.json', undefined, null);
     assert.ok(doc.json.paths['/v1/simulate']?.post, 'POST /v1/simulate documented');
   });
@@ -238,7 +239,7 @@ const noChromium = findChromium() === null ? 'chromium is not installed (Debian 
 
 describe('status page: a preview before drain and undrain', () => {
   const page = (preview: string): Promise<string> => dumpDom(`http://127.0.0.1:${m.api}/dashboard#token=${RW_TOKEN}&preview=${preview}`, { virtualTimeMs: 5000 });
-  const forced = async (): Promise<(string | null)[]> => ((await call(m, 'GET', '/v1/health', undefined, RO_TOKEN)).json.targets as { forced: string | null }[]).map((t) => t.forced);
+  const forced = async (): Promise<(string | null)[]> => ((await call(m, 'GET', '/v1/health', undefined, RW_TOKEN)).json.targets as { forced: string | null }[]).map((t) => t.forced);
 
   it('drain: every target has a drain button; the preview shows shares before and after, and changes nothing', { skip: noChromium }, async () => {
     const dom = await page('drain:example.com/eu-west');
