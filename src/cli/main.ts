@@ -6,7 +6,7 @@ import { runCheck } from './check.js';
 import { runServe } from './serve.js';
 import { runExplain } from './explain.js';
 import { runBalance } from './balance.js';
-import { runSimulate, type SimulateFlags } from './simulate.js';
+import type { SimulateFlags } from './simulate.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -75,6 +75,8 @@ program
   .option('-z, --zones <dir>', 'zones folder')
   .option('--json', 'print JSON')
   .action(async (opts: SimulateFlags) => {
+    // Loaded on use: the other commands do not pay for the simulation and its sample at start.
+    const { runSimulate } = await import('./simulate.js');
     process.exitCode = await runSimulate(opts);
   });
 
