@@ -4,6 +4,11 @@
  * script reads GET /v1/dashboard with the token from the URL fragment (#token=…), which
  * browsers never send to the server, and redraws every few seconds. Text goes in with
  * textContent only, so names from zone files cannot inject markup.
+ *
+ * Drain and undrain (issue #20) go through a preview first: the button asks POST
+ * /v1/simulate what the change would do (per name, shares before and after, the client
+ * networks that would lose answers) and only the preview's confirm button makes the change.
+ * `#preview=drain:KEY` (or `undrain:KEY`) in the URL opens that preview on load.
  */
 
 export const DASHBOARD_HTML = `<!doctype html>
@@ -26,9 +31,15 @@ export const DASHBOARD_HTML = `<!doctype html>
     <h2>Regions and targets</h2>
     <p class="note" id="window-note"></p>
     <table id="regions">
-      <thead><tr><th>region / target</th><th>health</th><th>since</th><th>probe RTT</th><th>answers</th><th>share</th><th id="bucket-head">per minute</th></tr></thead>
+      <thead><tr><th>region / target</th><th>health</th><th>since</th><th>probe RTT</th><th>answers</th><th>share</th><th id="bucket-head">per minute</th><th>change</th></tr></thead>
       <tbody></tbody>
     </table>
+  </section>
+  <section id="preview" hidden>
+    <h2 id="preview-title">Preview</h2>
+    <p class="note">Expected shares of each name's answers for the built-in sample of client networks (one per country, weighted by the IPv4 space the GeoIP database gives it), now and after the change. Nothing has changed yet.</p>
+    <div id="preview-body"></div>
+    <p><button id="preview-confirm" type="button">Confirm</button> <button id="preview-cancel" type="button">Cancel</button></p>
   </section>
   <section>
     <h2>What each continent gets now</h2>
@@ -62,12 +73,16 @@ tr.target td:first-child { padding-left: 2em; }
 .bar { display: inline-block; height: 0.7em; background: #0969da; vertical-align: middle; margin-right: 0.4em; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 #error { background: #ffebe9; color: #a40e26; padding: 0.6em 1em; }
+#preview { background: #fff; border: 2px solid #bf8700; padding: 0 1em 0.5em; margin-top: 1em; }
+#preview-body table { margin: 0 0 0.8em; }
+.losing { color: #a40e26; font-weight: 600; }
 `;
 
 export const DASHBOARD_JS = `'use strict';
 (function () {
   var REFRESH_MS = 5000;
   var params = new URLSearchParams(location.hash.slice(1));
+  var askPreview = /^(drain|undrain):(.+)$/.exec(params.get('preview') || '');
   var token = params.get('token') || sessionStorage.getItem('meridian-token');
   if (params.get('token')) {
     sessionStorage.setItem('meridian-token', params.get('token'));
@@ -107,7 +122,7 @@ export const DASHBOARD_JS = `'use strict';
     d.regions.forEach(function (r) {
       body.appendChild(el('tr', { className: 'region', 'data-region': r.region, 'data-region-state': r.state }, [
         el('td', { text: r.region }), el('td', {}, [badge(r.state)]), td(''), td(''),
-        td(String(r.answers), { className: 'num' }), shareCell(r.share), td(''),
+        td(String(r.answers), { className: 'num' }), shareCell(r.share), td(''), td(''),
       ]));
       r.targets.forEach(function (t) {
         // An unprobed target stays "unknown" for good and counts as up: say so rather than look pending.
@@ -119,10 +134,92 @@ export const DASHBOARD_JS = `'use strict';
           td(t.id + ' (' + t.zone + ')'), health, td(ago(t.since), { title: t.since }),
           td(t.rttMs === null ? '–' : t.rttMs + ' ms', { className: 'num' }),
           td(String(t.answers), { className: 'num' }), shareCell(t.share), td(t.perBucket.join(' · '), { className: 'num' }),
+          el('td', {}, [changeButton(t.forced === 'down' ? 'undrain' : 'drain', t.key)]),
         ]));
       });
     });
   }
+
+  function authHeaders(json) {
+    var h = token ? { authorization: 'Bearer ' + token } : {};
+    if (json) h['content-type'] = 'application/json';
+    return h;
+  }
+  function changeButton(action, key) {
+    var b = el('button', { type: 'button', text: action + '…', 'data-action': action, 'data-key': key });
+    b.addEventListener('click', function () { preview(action, key); });
+    return b;
+  }
+
+  // The change the open preview would make, confirmed only by its own button.
+  var pending = null;
+  function pctDelta(v) { return (v > 0 ? '+' : '') + (v * 100).toFixed(1); }
+  function previewRows(n) {
+    var rows = [];
+    n.targets.forEach(function (r) { if (Math.abs(r.delta) >= 0.0005) rows.push(['target ' + r.id, r]); });
+    if (Math.abs(n.noAnswer.delta) >= 0.0005) rows.push(['no answer', n.noAnswer]);
+    if (Math.abs(n.failOpen.delta) >= 0.0005) rows.push(['fail-open', n.failOpen]);
+    return rows;
+  }
+  function renderPreview(action, key, sim) {
+    var body = document.getElementById('preview-body');
+    body.replaceChildren();
+    var changed = sim.names.filter(function (n) { return previewRows(n).length > 0 || n.losingAnswersTotal > 0; });
+    if (changed.length === 0) body.appendChild(el('p', { text: 'No answer of any steered name changes.', 'data-preview-empty': 'true' }));
+    changed.forEach(function (n) {
+      var table = el('table', { 'data-preview-name': n.name }, [el('thead', {}, [el('tr', {}, [
+        el('th', { text: n.name }), el('th', { text: 'now' }), el('th', { text: 'after' }), el('th', { text: 'change' }),
+      ])])]);
+      var tbody = el('tbody');
+      previewRows(n).forEach(function (pair) {
+        var r = pair[1];
+        tbody.appendChild(el('tr', { 'data-row': pair[0], 'data-before': r.before.toFixed(4), 'data-after': r.after.toFixed(4) }, [
+          td(pair[0]), td(pct(r.before), { className: 'num' }), td(pct(r.after), { className: 'num' }), td(pctDelta(r.delta), { className: 'num' }),
+        ]));
+      });
+      table.appendChild(tbody);
+      body.appendChild(table);
+      if (n.losingAnswersTotal > 0) {
+        var who = n.losingAnswers.slice(0, 8).map(function (l) { return l.network + ' (' + (l.country || '?') + ')'; }).join(', ');
+        body.appendChild(el('p', { className: 'losing', 'data-losing': String(n.losingAnswersTotal), text: n.losingAnswersTotal + ' client network(s) would lose answers for ' + n.name + ': ' + who + (n.losingAnswersTotal > 8 ? ', …' : '') }));
+      }
+    });
+  }
+  function closePreview() {
+    pending = null;
+    document.getElementById('preview').hidden = true;
+  }
+  function preview(action, key) {
+    var section = document.getElementById('preview');
+    document.getElementById('preview-title').textContent = 'Preview: ' + action + ' ' + key;
+    document.getElementById('preview-body').replaceChildren(el('p', { text: 'simulating…' }));
+    document.getElementById('preview-confirm').textContent = 'Confirm ' + action + ' ' + key;
+    section.setAttribute('data-action', action);
+    section.setAttribute('data-key', key);
+    section.removeAttribute('data-ready');
+    section.hidden = false;
+    pending = null;
+    var change = {};
+    change[action] = [key];
+    fetch('/v1/simulate', { method: 'POST', headers: authHeaders(true), body: JSON.stringify(change), cache: 'no-store' })
+      .then(function (res) { return res.json().then(function (j) { if (!res.ok) throw new Error(j.message || 'HTTP ' + res.status); return j; }); })
+      .then(function (sim) {
+        renderPreview(action, key, sim);
+        pending = { action: action, key: key };
+        section.setAttribute('data-ready', 'true');
+      }, function (err) {
+        document.getElementById('preview-body').replaceChildren(el('p', { className: 'losing', text: 'cannot preview: ' + err.message }));
+      });
+  }
+  function confirmChange() {
+    if (pending === null) return;
+    var p = pending;
+    fetch('/v1/targets/' + encodeURIComponent(p.key) + '/' + p.action, { method: 'POST', headers: authHeaders(true), body: '{}' })
+      .then(function (res) { return res.json().then(function (j) { if (!res.ok) throw new Error(j.message || 'HTTP ' + res.status); }); })
+      .then(function () { closePreview(); load(); }, function (err) { showError(p.action + ' ' + p.key + ': ' + err.message); });
+  }
+  document.getElementById('preview-confirm').addEventListener('click', confirmChange);
+  document.getElementById('preview-cancel').addEventListener('click', closePreview);
 
   function renderContinents(d) {
     var head = document.querySelector('#continents thead tr');
@@ -171,8 +268,10 @@ export const DASHBOARD_JS = `'use strict';
         return res.json();
       })
       .then(function (d) { document.getElementById('error').hidden = true; render(d); }, function (err) { showError(err.message); })
-      .then(function () { setTimeout(load, REFRESH_MS); });
+      .then(function () { clearTimeout(timer); timer = setTimeout(load, REFRESH_MS); });
   }
+  var timer = null;
   load();
+  if (askPreview) preview(askPreview[1], askPreview[2]);
 })();
 `;

@@ -17,6 +17,7 @@ import { BrowserGuard } from './browser-guard.js';
 import type { AnswerTotals } from './answer-window.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { operationRoutes } from './routes/operations.js';
+import { simulateRoutes } from './routes/simulate.js';
 import { zoneRoutes } from './routes/zones.js';
 import type { ZoneEditor } from './zone-editor.js';
 
@@ -67,7 +68,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'meridian admin API', version: deps.version, description: 'Manage zones, records and steering; drain targets; read health; explain answers.' },
+      info: { title: 'meridian admin API', version: deps.version, description: 'Manage zones, records and steering; drain targets; read health; explain answers; simulate a change before making it.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -132,6 +133,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   });
   await app.register(zoneRoutes(deps), { prefix: '/v1' });
   await app.register(operationRoutes(deps), { prefix: '/v1' });
+  await app.register(simulateRoutes(deps), { prefix: '/v1' });
   await app.register(dashboardRoutes(deps));
   return app;
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
-/** The `meridian` command: serve, check, explain, balance. */
+/** The `meridian` command: serve, check, explain, simulate, balance. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseWorkers } from '../config/load-config.js';
 import { runCheck } from './check.js';
 import { runServe } from './serve.js';
 import { runExplain } from './explain.js';
 import { runBalance } from './balance.js';
+import type { SimulateFlags } from './simulate.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -57,6 +58,26 @@ program
   .option('--json', 'print the trace as JSON')
   .action((name: string, type: string, opts: { client: string; config?: string; zones?: string; json?: boolean }) => {
     process.exitCode = runExplain(name, type, opts);
+  });
+
+program
+  .command('simulate')
+  .description('what a change would do to answers: each target\'s share of every steered name now and after, per target, region and client continent, and the clients that would lose answers (see README "Simulate a change before making it")')
+  .option('--clients <file>', '"network weight" lines or a query log (JSON lines); default: the built-in sample, one /24 per country weighted by IPv4 space')
+  .option('--drain <id>', 'drain a target (id, zone/id or id@zone), repeatable', collect)
+  .option('--undrain <id>', 'undrain a target, repeatable', collect)
+  .option('--down <id>', 'a target\'s probe fails, repeatable', collect)
+  .option('--up <id>', 'a target\'s probe recovers, repeatable', collect)
+  .option('--policy <file>', 'a changed policy file (<zone>.policy.yaml), validated as the server loads it')
+  .option('--zone <zone>', 'the zone of --policy when its file name does not say')
+  .option('--type <type>', 'A or AAAA', 'A')
+  .option('-c, --config <file>', 'config file (zones, GeoIP databases, health state file)')
+  .option('-z, --zones <dir>', 'zones folder')
+  .option('--json', 'print JSON')
+  .action(async (opts: SimulateFlags) => {
+    // Loaded on use: the other commands do not pay for the simulation and its sample at start.
+    const { runSimulate } = await import('./simulate.js');
+    process.exitCode = await runSimulate(opts);
   });
 
 program

@@ -67,15 +67,23 @@ export function createSnapshot(parts: SnapshotParts): Snapshot {
     locate: parts.locate,
     steered,
     health,
-    isUp: (t) => {
-      if (!t.enabled) return false;
-      const h = health.get(t.key);
-      return h === undefined || isHealthy(h);
-    },
+    isUp: (t) => targetIsUp(health, t),
     capacity: (t) => health.get(t.key)?.capacity ?? 1,
     regionRtt: parts.regionRtt ?? (() => null),
     samples: parts.samples ?? null,
   };
+}
+
+/** Whether answers may use a target: enabled, and not down or drained (never probed: up). */
+export function targetIsUp(health: ReadonlyMap<string, TargetHealth>, t: Target): boolean {
+  if (!t.enabled) return false;
+  const h = health.get(t.key);
+  return h === undefined || isHealthy(h);
+}
+
+/** Drained by an operator: out of every answer (steer/decide.ts). */
+export function targetIsDrained(health: ReadonlyMap<string, TargetHealth>, t: Target): boolean {
+  return health.get(t.key)?.forced === 'down';
 }
 
 /**
@@ -123,7 +131,7 @@ export class SnapshotStore {
 export function steeringEnv(snapshot: Snapshot, rand: () => number, now: number): DecisionEnv {
   return {
     isUp: snapshot.isUp,
-    isDrained: (t) => snapshot.health.get(t.key)?.forced === 'down',
+    isDrained: (t) => targetIsDrained(snapshot.health, t),
     capacity: snapshot.capacity,
     rand,
     now,

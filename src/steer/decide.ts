@@ -16,6 +16,8 @@ export interface DecisionEnv {
    */
   readonly isDrained?: (target: Target) => boolean;
   readonly rand: () => number;
+  /** The what-if simulation's hook for random steps (FilterContext.branch); absent when answering. */
+  readonly branch?: FilterContext['branch'];
   readonly now: number;
   /** Measured estimates (admin samples, else probe RTTs), ranked against the policy file's table by `bestEstimate`. */
   readonly latency?: (client: ClientInfo, region: string) => LatencyEstimate | null;
@@ -70,6 +72,7 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
       return scopePrefix === best.scopePrefix ? best : { ...best, scopePrefix };
     },
     rand: env.rand,
+    branch: env.branch,
     capacity: env.capacity ?? (() => 1),
     now: env.now,
     useScope: (prefix) => {

@@ -103,6 +103,11 @@ export interface FilterContext {
   readonly latency: (region: string) => LatencyEstimate | null;
   /** Uniform in [0, 1). Injected so tests are deterministic. */
   readonly rand: () => number;
+  /**
+   * Set only by the what-if simulation (simulate.ts): a random pick hands it every outcome it
+   * can have, with its exact probability, instead of drawing; it returns the one to follow.
+   */
+  readonly branch?: (outcomes: readonly RandomOutcome[]) => readonly Target[];
   /** Remaining capacity 0..1 (a balancer probe's healthy-backend ratio); 1 when unknown. */
   readonly capacity: (target: Target) => number;
   /** Milliseconds since the epoch. Injected. */
@@ -121,6 +126,12 @@ export interface FilterContext {
   readonly trace: (entry: () => TraceEntry) => void;
   /** Runs a nested chain (for filters that hold groups with their own chain). */
   readonly runChain: (chain: readonly FilterStep[], candidates: readonly Target[]) => readonly Target[];
+}
+
+/** One result a random filter step can have, and its probability (the outcomes of a step sum to 1). */
+export interface RandomOutcome {
+  readonly targets: readonly Target[];
+  readonly p: number;
 }
 
 /** A filter: pure, (candidates, ctx) -> candidates. */

@@ -16,9 +16,12 @@
  * target leaves, only the clients it had move, everyone else keeps their target. The network
  * is the client's address truncated to /24 (IPv4) or /56 (IPv6), never past its source
  * prefix, and that prefix is the ECS scope.
+ *
+ * The what-if simulation (ctx.branch) gets the exact distribution of a "random" pick instead
+ * of a draw: `weightedOutcomes`, the same sequential drawing written as probabilities.
  */
 import { clientNetworkPrefix, truncateAddress } from '../cidr.js';
-import type { Filter, Target, WeightedConfig } from '../types.js';
+import type { Filter, RandomOutcome, Target, WeightedConfig } from '../types.js';
 
 export const weightedFilter: Filter<WeightedConfig> = (candidates, config, ctx) => {
   const count = config.count ?? 1;
@@ -36,6 +39,10 @@ export const weightedFilter: Filter<WeightedConfig> = (candidates, config, ctx) 
     const seed = fnv1a(FNV_OFFSET, network);
     uniform = (t) => toUnit(fmix32(fnv1a(fnv1a(seed, '|'), t.id)));
     ctx.useScope(prefix);
+  } else if (ctx.branch !== undefined) {
+    const kept = ctx.branch(weightedOutcomes(ordered, count, ctx.capacity));
+    ctx.trace(() => ({ filter: 'weighted', kept: kept.map((t) => t.id), why: `random (one of its outcomes, simulated): ${count} of ${candidates.length} by weight` }));
+    return kept;
   } else {
     uniform = () => ctx.rand();
   }
@@ -55,6 +62,48 @@ export const weightedFilter: Filter<WeightedConfig> = (candidates, config, ctx) 
   }));
   return kept;
 };
+
+/** More outcomes than this in one random pick is refused by the simulation rather than enumerated. */
+export const MAX_WEIGHTED_OUTCOMES = 10_000;
+
+/**
+ * Every ordered pick of `count` the race above can make, with its exact probability: the
+ * race is sequential drawing without replacement, so an order's probability is the product,
+ * draw by draw, of weight / (weight still in the race). Weight-0 targets race (equally)
+ * only once no positive weight is left. Throws past MAX_WEIGHTED_OUTCOMES.
+ */
+export function weightedOutcomes(candidates: readonly Target[], count: number, capacity: (t: Target) => number): RandomOutcome[] {
+  const weights = candidates.map((t) => t.weight * capacity(t));
+  const outcomes: RandomOutcome[] = [];
+  const picked: Target[] = [];
+  const used = new Array<boolean>(candidates.length).fill(false);
+  const draw = (p: number): void => {
+    if (picked.length === Math.min(count, candidates.length)) {
+      if (outcomes.length >= MAX_WEIGHTED_OUTCOMES) throw new Error(`a weighted pick of ${count} among ${candidates.length} targets has more than ${MAX_WEIGHTED_OUTCOMES} outcomes to simulate`);
+      outcomes.push({ targets: [...picked], p });
+      return;
+    }
+    let positive = 0;
+    let zero = 0;
+    candidates.forEach((_, i) => {
+      if (used[i]) return;
+      if (weights[i]! > 0) positive += weights[i]!;
+      else zero++;
+    });
+    candidates.forEach((t, i) => {
+      if (used[i]) return;
+      const share = positive > 0 ? weights[i]! / positive : 1 / zero;
+      if (share <= 0) return;
+      used[i] = true;
+      picked.push(t);
+      draw(p * share);
+      picked.pop();
+      used[i] = false;
+    });
+  };
+  draw(1);
+  return outcomes;
+}
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
