@@ -27,6 +27,8 @@ export class Backend {
   weight: number;
   maxRequests: number;
   readonly maxConnections: number;
+  /** How requests reach it: undici's HTTP/1.1 pool, or HTTP/2 (h2-upstream.ts). */
+  readonly protocol: 'http1' | 'h2c';
   dispatcher: UndiciPool;
 
   /** Requests (and WebSocket tunnels) in flight now. */
@@ -66,6 +68,7 @@ export class Backend {
     this.weight = config.weight;
     this.maxRequests = config.maxRequests;
     this.maxConnections = config.maxConnections;
+    this.protocol = config.protocol ?? 'http1';
     this.dispatcher = createDispatcher(`http://${formatListenAddress({ host, port })}`, config.maxConnections, timeouts);
     this.health = initialHealth(now);
   }
@@ -73,7 +76,7 @@ export class Backend {
   /** Whether `config` names this backend's connection pool as it is (a reload may then keep it, with its health). */
   sameEndpoint(config: BackendConfig): boolean {
     const { host, port } = parseBackendAddress(config.address);
-    return host === this.host && port === this.port && config.maxConnections === this.maxConnections;
+    return host === this.host && port === this.port && config.maxConnections === this.maxConnections && (config.protocol ?? 'http1') === this.protocol;
   }
 
   /** Whether one more request fits under its circuit breaker. */
