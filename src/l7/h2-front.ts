@@ -123,6 +123,11 @@ export function h2RequestProblem(req: http2.Http2ServerRequest, maxHeaderBytes: 
   return null;
 }
 
+/** An HTTP/2 request has a body unless its HEADERS ended the stream: gRPC sends neither Content-Length nor Transfer-Encoding. */
+export function h2HasBody(req: { readonly httpVersionMajor: number }): boolean {
+  return req.httpVersionMajor === 2 && !(req as unknown as http2.Http2ServerRequest).stream.endAfterHeaders;
+}
+
 function printable(text: string): string {
   const cut = text.length > 100 ? `${text.slice(0, 100)}…` : text;
   return cut.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");

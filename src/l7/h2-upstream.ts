@@ -308,7 +308,10 @@ interface H2Failure {
 }
 
 /** Why a stream ended without a response: its session's error (refused, timed out) or the backend's RST_STREAM code. */
-function failureOf(stream: ClientHttp2Stream, err: Error | null): H2Failure {
+function failureOf(stream: ClientHttp2Stream, streamErr: Error | null): H2Failure {
+  // A session that failed (refused, timed out) cancels its streams with its own error as the cause.
+  const cause = (streamErr as { cause?: unknown } | null)?.cause;
+  const err = cause instanceof Error ? cause : streamErr;
   const code = (err as { code?: string } | null)?.code;
   if (err !== null && code !== 'ERR_HTTP2_STREAM_ERROR' && code !== 'ERR_HTTP2_SESSION_ERROR') {
     const f = classify(err);

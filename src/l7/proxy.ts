@@ -12,7 +12,7 @@ import type { Backend } from './backend.js';
 import type { BodyRateMonitor } from './body-rate.js';
 import type { RetryCondition } from './config.js';
 import { grpcReply, isGrpc, overH2, forwardH2 } from './h2-upstream.js';
-import type { H2Problem } from './h2-front.js';
+import { h2HasBody, type H2Problem } from './h2-front.js';
 import { cookieValue, hasBody, headerOf, isIdempotent, requestClient, requestHeaders, responseHeaders, VIA } from './forwarding.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
@@ -157,7 +157,7 @@ function handle(state: ProxyState, req: IncomingMessage, res: ServerResponse, ad
     pool,
     hashKey: pool.hashBased ? hashKeyOf(pool, req, client) : '',
     headers: requestHeaders(req.rawHeaders, req.headers, { peer: req.socket.remoteAddress ?? '', client, trustedHops: state.runtime.config.trustedHops, proto: state.proto, upgrade: false }),
-    body: hasBody(req.headers) ? req : null,
+    body: hasBody(req.headers) || h2HasBody(req) ? req : null,
     sticky: sticky === undefined ? null : { preferred },
     log,
     grpc: isGrpc(req),

@@ -1,0 +1,192 @@
+/**
+ * gRPC end to end through the balancer (issue 15): a real @grpc/grpc-js client and servers,
+ * the call carried over HTTP/2 both ways, trailers kept, and the balancer's own failures
+ * answered as gRPC statuses (trailers-only, HTTP 200).
+ */
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { projectRoot } from '../helpers/test-server.js';
+import { h2request } from './h2-helpers.js';
+import { startBalancer, type TestBalancer } from './helpers.js';
+
+const def = protoLoader.loadSync(path.join(projectRoot, 'test/fixtures/grpc/echo.proto'), { keepCase: true });
+const proto = grpc.loadPackageDefinition(def) as unknown as { meridian: { test: { Echo: grpc.ServiceClientConstructor & { service: grpc.ServiceDefinition } } } };
+const Echo = proto.meridian.test.Echo;
+
+interface Msg {
+  text: string;
+  n: number;
+}
+
+interface GrpcBackend {
+  readonly id: string;
+  readonly address: string;
+  calls: number;
+  /** Replaces Say's behaviour. */
+  say: grpc.handleUnaryCall<Msg, Msg>;
+  close(): Promise<void>;
+}
+
+async function startGrpcBackend(id: string): Promise<GrpcBackend> {
+  const server = new grpc.Server();
+  const backend: GrpcBackend = {
+    id,
+    address: '',
+    calls: 0,
+    say: (call, cb) => cb(null, { text: `${id}:${call.request.text}`, n: call.request.n }),
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())).then(() => server.forceShutdown()),
+  };
+  server.addService(Echo.service, {
+    Say: (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
+      backend.calls++;
+      backend.say(call, cb);
+    },
+    Count: (call: grpc.ServerWritableStream<Msg, Msg>) => {
+      backend.calls++;
+      for (let i = 1; i <= call.request.n; i++) call.write({ text: `${id}:${i}`, n: i });
+      call.end();
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  Object.assign(backend, { address: `127.0.0.1:${port}` });
+  return backend;
+}
+
+function client(lb: TestBalancer): grpc.Client & Record<string, any> {
+  return new Echo(`127.0.0.1:${lb.balancer.h2cAddress!.port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, any>;
+}
+
+function say(c: grpc.Client & Record<string, any>, text: string, options: grpc.CallOptions = {}): Promise<{ ok: true; msg: Msg } | { ok: false; err: grpc.ServiceError }> {
+  return new Promise((resolve) => c.Say({ text, n: 1 }, new grpc.Metadata(), options, (err: grpc.ServiceError | null, msg: Msg) => resolve(err ? { ok: false, err } : { ok: true, msg })));
+}
+
+const H2C = { http2: { cleartextListen: '127.0.0.1:0' } };
+
+describe('l7 gRPC through the balancer', () => {
+  let a: GrpcBackend;
+  let b: GrpcBackend;
+  let lb: TestBalancer;
+  let c: grpc.Client & Record<string, any>;
+  before(async () => {
+    a = await startGrpcBackend('a');
+    b = await startGrpcBackend('b');
+    lb = await startBalancer({ ...H2C, pools: { default: { backends: [{ id: 'a', address: a.address }, { id: 'b', address: b.address }] } } });
+    c = client(lb);
+  });
+  after(async () => {
+    c.close();
+    await lb.close();
+    await a.close();
+    await b.close();
+  });
+
+  it('a unary call goes through, and calls spread over both backends', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const r = await say(c, `hi${i}`);
+      assert.ok(r.ok, r.ok ? '' : r.err.message);
+      assert.equal(r.msg.text.slice(2), `hi${i}`);
+      seen.add(r.msg.text.slice(0, 1));
+    }
+    assert.deepEqual([...seen].sort(), ['a', 'b']);
+    assert.ok(a.calls >= 3 && b.calls >= 3, `a ${a.calls}, b ${b.calls}`);
+  });
+
+  it('a server-streaming call gets every message and the OK status', async () => {
+    const got: Msg[] = [];
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      const call = c.Count({ text: '', n: 5 }) as grpc.ClientReadableStream<Msg>;
+      call.on('data', (m: Msg) => got.push(m));
+      call.on('error', () => undefined);
+      call.on('status', resolve);
+    });
+    assert.equal(status.code, grpc.status.OK);
+    assert.deepEqual(got.map((m) => m.n), [1, 2, 3, 4, 5]);
+  });
+
+  it("a backend's error status and message pass through as trailers, with its trailing metadata", async () => {
+    const fail: grpc.handleUnaryCall<Msg, Msg> = (_call, cb) => {
+      const md = new grpc.Metadata();
+      md.set('x-why', 'because');
+      cb({ code: grpc.status.NOT_FOUND, details: 'no such thing', metadata: md });
+    };
+    a.say = fail;
+    b.say = fail;
+    try {
+      const r = await say(c, 'x');
+      assert.ok(!r.ok);
+      assert.equal(r.err.code, grpc.status.NOT_FOUND);
+      assert.equal(r.err.details, 'no such thing');
+      assert.deepEqual(r.err.metadata.get('x-why'), ['because']);
+      assert.ok(lb.balancer.runtime.pools.get('default')!.backends.every((x) => x.ejectedUntil === 0), 'a gRPC error status is not a backend failure');
+    } finally {
+      a.say = b.say = (call, cb) => cb(null, { text: `${call.request.text}`, n: 1 });
+    }
+  });
+
+  it('a backend that does not answer within grpc-timeout: the balancer answers DEADLINE_EXCEEDED itself', async () => {
+    a.say = b.say = () => undefined; // never answers
+    try {
+      // a raw HTTP/2 call, so that the status seen is the balancer's and not the client's own deadline
+      const s = http2.connect(`http://127.0.0.1:${lb.balancer.h2cAddress!.port}`);
+      s.on('error', () => undefined);
+      const frameOf = (m: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, 0, 0, m.length]), m]);
+      const r = await h2request(s, { ':method': 'POST', ':path': '/meridian.test.Echo/Say', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '200m' }, frameOf(Buffer.from([0x0a, 1, 0x78])));
+      s.close();
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['grpc-status'], '4');
+      assert.equal(r.headers['x-meridian-error'], 'L7_DEADLINE_EXCEEDED');
+      // and through grpc-js, with the client's deadline further out than the call's grpc-timeout it sends is not: grpc-js sends its own deadline
+      const viaClient = await say(c, 'late', { deadline: Date.now() + 300 });
+      assert.ok(!viaClient.ok);
+      assert.equal(viaClient.err.code, grpc.status.DEADLINE_EXCEEDED);
+    } finally {
+      a.say = b.say = (call, cb) => cb(null, { text: `${call.request.text}`, n: 1 });
+    }
+  });
+});
+
+describe("l7 gRPC: the balancer's own failures are gRPC statuses", () => {
+  it('a backend that cannot be reached or none usable: UNAVAILABLE; rate limited: RESOURCE_EXHAUSTED', async () => {
+    const down = await startGrpcBackend('down');
+    const address = down.address;
+    await down.close();
+    const lb = await startBalancer(
+      {
+        ...H2C,
+        rateLimit: { perClient: { ratePerSec: 0.01, burst: 3 } },
+        routes: [{ match: { headers: [{ name: 'content-type', prefix: 'application/grpc' }] }, pool: 'grpc' }],
+        pools: { grpc: { backends: [{ id: 'down', address }] } },
+      },
+      500,
+    );
+    const c = client(lb);
+    try {
+      const r = await say(c, 'x');
+      assert.ok(!r.ok);
+      assert.equal(r.err.code, grpc.status.UNAVAILABLE, r.err.message);
+      // panic mode (no backend healthy) still tries the one there is: it refuses the connection
+      assert.deepEqual(r.err.metadata.get('x-meridian-error'), ['L7_CONNECT_FAILED']);
+      const s = http2.connect(`http://127.0.0.1:${lb.balancer.h2cAddress!.port}`);
+      s.on('error', () => undefined);
+      const unrouted = await h2request(s, { ':method': 'POST', ':path': '/x', 'content-type': 'text/plain' }, 'x');
+      assert.equal(unrouted.status, 404, 'not gRPC: a plain HTTP answer');
+      lb.balancer.setDraining('grpc/down', true);
+      const none = await say(c, 'z');
+      assert.ok(!none.ok);
+      assert.equal(none.err.code, grpc.status.UNAVAILABLE);
+      assert.deepEqual(none.err.metadata.get('x-meridian-error'), ['L7_NO_BACKEND']);
+      const limited = await say(c, 'y');
+      assert.ok(!limited.ok);
+      assert.equal(limited.err.code, grpc.status.RESOURCE_EXHAUSTED);
+      s.close();
+    } finally {
+      c.close();
+      await lb.close();
+    }
+  });
+});
