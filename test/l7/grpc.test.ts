@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { projectRoot } from '../helpers/test-server.js';
 import { h2request } from './h2-helpers.js';
-import { startBalancer, type TestBalancer } from './helpers.js';
+import { request, startBalancer, type TestBalancer } from './helpers.js';
 
 const def = protoLoader.loadSync(path.join(projectRoot, 'test/fixtures/grpc/echo.proto'), { keepCase: true });
 const proto = grpc.loadPackageDefinition(def) as unknown as { meridian: { test: { Echo: grpc.ServiceClientConstructor & { service: grpc.ServiceDefinition } } } };
@@ -187,6 +188,61 @@ describe("l7 gRPC: the balancer's own failures are gRPC statuses", () => {
     } finally {
       c.close();
       await lb.close();
+    }
+  });
+});
+
+describe('l7 backends with protocol: h2c', () => {
+  it('plain requests (HTTP/1.1 or h2 clients) reach them over HTTP/2 with trailers kept; REFUSED_STREAM is retried when retries.on says refused-stream', async () => {
+    const servers: http2.Http2Server[] = [];
+    const seen: string[] = [];
+    let refuseNext = 0;
+    const start = async (id: string): Promise<string> => {
+      const srv = http2.createServer();
+      srv.on('stream', (stream, headers) => {
+        stream.on('error', () => undefined);
+        if (id === 'r' && refuseNext > 0) {
+          refuseNext--;
+          stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+          return;
+        }
+        seen.push(`${id} ${headers[':method']} ${headers[':path']} host=${headers[':authority']} xff=${headers['x-forwarded-for']}`);
+        stream.respond({ ':status': 200, 'content-type': 'text/plain' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'abc' }));
+        stream.end(`hello from ${id}`);
+      });
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      servers.push(srv);
+      return `127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    };
+    const r = await start('r');
+    const ok = await start('ok');
+    const lb = await startBalancer({
+      ...H2C,
+      pools: { default: { algorithm: 'round-robin', backends: [{ id: 'r', address: r, protocol: 'h2c' }, { id: 'ok', address: ok, protocol: 'h2c' }], retries: { attempts: 1, on: ['connect-failure', 'refused-stream'] } } },
+    });
+    const s = http2.connect(`http://127.0.0.1:${lb.balancer.h2cAddress!.port}`);
+    s.on('error', () => undefined);
+    try {
+      const viaH1 = await request(`${lb.url}/one`, { headers: { host: 'shop.example' } });
+      assert.equal(viaH1.status, 200);
+      assert.match(viaH1.body, /^hello from /);
+      const viaH2 = await h2request(s, { ':path': '/two' });
+      assert.equal(viaH2.status, 200);
+      assert.deepEqual(viaH2.trailers?.['x-checksum'], 'abc', 'trailers pass through to an h2 client');
+      assert.ok(seen.some((x) => x.includes('GET /one host=shop.example xff=127.0.0.1')), seen.join('\n'));
+      refuseNext = 2;
+      // the two next picks of r refuse: a request r never saw goes to ok instead
+      for (let i = 0; i < 4; i++) {
+        const p = await h2request(s, { ':method': 'DELETE', ':path': '/p' });
+        assert.equal(p.status, 200, p.body);
+      }
+      assert.equal(refuseNext, 0, 'r refused two streams');
+      assert.ok(lb.balancer.metrics.retries >= 1, 'a refused stream went to the other backend');
+    } finally {
+      s.close();
+      await lb.close();
+      for (const srv of servers) await new Promise((resolve) => srv.close(resolve));
     }
   });
 });
