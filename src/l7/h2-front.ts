@@ -12,6 +12,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { BalancerConfig } from './config.js';
+import { printable } from './request-checks.js';
 
 /** Node's HTTP/2 server, and what closing it needs. */
 export interface H2Front {
@@ -52,7 +53,7 @@ export function attachH2(server: http.Server, config: BalancerConfig, counters: 
     socket.once('close', () => sockets.delete(socket));
   });
   h2.on('session', (session) => guardSession(session, o, counters, sessions));
-  h2.on('stream', (stream) => guardStream(stream, o.idleMs));
+  h2.on('stream', (stream, headers) => guardStream(stream, String(headers['content-type']).startsWith('application/grpc'), o.idleMs));
   h2.on('request', (req, res) => {
     const problem = h2RequestProblem(req, config.client.maxHeaderBytes);
     if (problem !== null) {
@@ -128,11 +129,6 @@ export function h2HasBody(req: { readonly httpVersionMajor: number }): boolean {
   return req.httpVersionMajor === 2 && !(req as unknown as http2.Http2ServerRequest).stream.endAfterHeaders;
 }
 
-function printable(text: string): string {
-  const cut = text.length > 100 ? `${text.slice(0, 100)}…` : text;
-  return cut.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
-}
-
 /**
  * Per connection: streams a client cancels cost us a backend request each while costing it
  * one frame (CVE-2023-44487); more than maxResetsPerSec in a second closes the connection with
@@ -165,15 +161,16 @@ function guardSession(session: http2.ServerHttp2Session, o: BalancerConfig['http
 
 /**
  * A stream with no progress for idleMs (no body byte read, no response byte the client made
- * room for) is cancelled: the backend request behind it ends and its slot frees. The body's
- * own timeouts (client.bodyIdleMs, minBodyBytesPerSec) still apply on top, through the request.
+ * room for) is cancelled: the backend request behind it ends and its slot frees. While a body
+ * arrives, its own timeouts (client.bodyIdleMs, minBodyBytesPerSec) apply instead, except to
+ * gRPC, whose streams may rightly trickle or pause (bidirectional calls): idleMs only.
  */
-function guardStream(stream: http2.ServerHttp2Stream, idleMs: number): void {
+function guardStream(stream: http2.ServerHttp2Stream, grpc: boolean, idleMs: number): void {
   stream.on('error', () => undefined);
   let ended = false;
   const cancel = (): void => {
-    // While a body arrives the body watch (proxy.ts) owns this timer and answers 408 itself.
-    if (!ended && !stream.endAfterHeaders) return;
+    // While a body arrives the body watch (proxy.ts) owns this timer and answers 408 itself; a gRPC stream has no body watch.
+    if (!ended && !stream.endAfterHeaders && !grpc) return;
     if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
   };
   stream.setTimeout(idleMs, cancel);

@@ -145,7 +145,7 @@ function clientStream(res: ServerResponse): http2.ServerHttp2Stream | null {
  * follow the same rules as HTTP/1.1's: REFUSED_STREAM is refused-stream, a session that could
  * not connect is connect-failure, a reset before the response header reset-before-response.
  */
-export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: number): void {
+export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: number): { clientClosed(): void } {
   const { req, res, pool } = ex;
   const timeouts = state.runtime.config.timeouts;
   const started = performance.now();
@@ -169,7 +169,7 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
   } catch (err) {
     finish();
     reply(res, 502, ProxyError.UPSTREAM_FAILED, `backend ${b.key}: ${(err as Error).message}`);
-    return;
+    return { clientClosed: () => undefined };
   }
   timer = setTimeout(() => {
     if (finished) return;
@@ -183,12 +183,14 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
     if (grpcDeadline) reply(res, 504, ProxyError.DEADLINE_EXCEEDED, `the call's grpc-timeout (${deadline} ms) passed before backend ${b.key} finished`);
     else reply(res, 504, ProxyError.HEADERS_TIMEOUT, `backend ${b.key}: no response header in time`);
   }, wait);
-  res.once('close', () => {
+  // The client left, or its body stalled (the body watch answers it): not the backend's doing.
+  const clientClosed = (): void => {
     if (finished) return;
     clientGone = true;
     finish();
     stream.close(constants.NGHTTP2_CANCEL);
-  });
+  };
+  res.once('close', clientClosed);
   stream.on('error', (err) => (streamError = err));
   stream.on('response', (headers, flags) => {
     if (finished) return;
@@ -221,8 +223,10 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
     }
     res.writeHead(status, out);
   });
+  // Past the balancer's own answer (a timeout, a gRPC deadline mid-stream) what the backend still sends is dropped.
+  const answered = (): boolean => finished && (!responded || res.writableEnded);
   stream.on('data', (chunk: Buffer) => {
-    if (finished && !responded) return;
+    if (answered()) return;
     if (!res.write(chunk)) {
       stream.pause();
       res.once('drain', () => stream.resume());
@@ -230,7 +234,7 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
   });
   stream.on('trailers', (t) => (trailers = withoutPseudo(t)));
   stream.on('end', () => {
-    if (finished && !responded) return;
+    if (answered()) return;
     finish();
     if (trailers !== null && clientStream(res) !== null) (res as unknown as http2.Http2ServerResponse).addTrailers(trailers as OutgoingHttpHeaders);
     res.end();
@@ -255,6 +259,7 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
     reply(res, failure.status, failure.code, `backend ${b.key}: ${failure.what}`);
   });
   if (ex.body !== null) ex.body.pipe(stream);
+  return { clientClosed };
 }
 
 /** The gRPC status (grpc/doc/statuscodes.md) each of the balancer's own answers is to a gRPC client. */

@@ -189,7 +189,9 @@ function forward(state: ProxyState, ex: Exchange, b: Backend, attempt: number): 
     ex.log.retries = attempt;
   }
   if (overH2(ex, b)) {
-    forwardH2(state, ex, b, attempt);
+    const h2 = forwardH2(state, ex, b, attempt);
+    // A gRPC stream may rightly be quiet for long: it is held to http2.idleMs (h2-front.ts) instead.
+    if (ex.body !== null && attempt === 0 && !ex.req.complete && !ex.grpc) watchBody(state, ex, h2);
     return;
   }
   const handler = new ForwardHandler(state, ex, b, attempt);
@@ -217,7 +219,7 @@ class RetriedElsewhere extends Error {
  * client_body_timeout; so does one trickled under `client.minBodyBytesPerSec` (body-rate.ts).
  * The whole request's deadline is node's requestTimeout (balancer.ts).
  */
-function watchBody(state: ProxyState, ex: Exchange, handler: ForwardHandler): void {
+function watchBody(state: ProxyState, ex: Exchange, handler: { clientClosed(): void }): void {
   const { req, res } = ex;
   const client = state.runtime.config.client;
   const cut = (code: ProxyErrorCode, message: string): void => {

@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { projectRoot } from '../helpers/test-server.js';
 import { h2request } from './h2-helpers.js';
-import { request, startBalancer, type TestBalancer } from './helpers.js';
+import { request, startBalancer, waitFor, type TestBalancer } from './helpers.js';
 
 const def = protoLoader.loadSync(path.join(projectRoot, 'test/fixtures/grpc/echo.proto'), { keepCase: true });
 const proto = grpc.loadPackageDefinition(def) as unknown as { meridian: { test: { Echo: grpc.ServiceClientConstructor & { service: grpc.ServiceDefinition } } } };
@@ -243,6 +243,37 @@ describe('l7 backends with protocol: h2c', () => {
       s.close();
       await lb.close();
       for (const srv of servers) await new Promise((resolve) => srv.close(resolve));
+    }
+  });
+});
+
+describe('l7 gRPC: a stalled call', () => {
+  it('a call whose client stops sending is cancelled after http2.idleMs, not held by the body rate or idle limits meant for HTTP bodies', async () => {
+    const g = await startGrpcBackend('g');
+    const lb = await startBalancer({ http2: { cleartextListen: '127.0.0.1:0', idleMs: 400 }, client: { minBodyBytesPerSec: 1_000_000, bodyRateGraceMs: 100, bodyIdleMs: 100 }, pools: { default: { backends: [{ id: 'g', address: g.address }] } } });
+    const s = http2.connect(`http://127.0.0.1:${lb.balancer.h2cAddress!.port}`);
+    s.on('error', () => undefined);
+    try {
+      // a quiet but live call: the message comes after 250 ms, past bodyIdleMs and the rate grace, within http2.idleMs
+      const stream = s.request({ ':method': 'POST', ':path': '/meridian.test.Echo/Say', 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => undefined);
+      let trailers: http2.IncomingHttpHeaders | null = null;
+      stream.on('trailers', (t) => (trailers = t));
+      stream.resume();
+      setTimeout(() => stream.end(Buffer.from([0, 0, 0, 0, 3, 0x0a, 1, 0x78])), 250);
+      await new Promise((resolve) => stream.on('close', resolve));
+      assert.equal(trailers?.['grpc-status'], '0', 'the quiet call completed');
+      // a stalled one: half a message, then nothing
+      const stalled = s.request({ ':method': 'POST', ':path': '/meridian.test.Echo/Say', 'content-type': 'application/grpc', te: 'trailers' });
+      stalled.on('error', () => undefined);
+      stalled.write(Buffer.from([0, 0, 0, 0, 3]));
+      const code = await new Promise<number>((resolve) => stalled.on('close', () => resolve(stalled.rstCode ?? -1)));
+      assert.equal(code, http2.constants.NGHTTP2_CANCEL);
+      await waitFor(() => lb.balancer.runtime.pools.get('default')!.backends[0]!.inFlight === 0, 5000, 'the backend call to end');
+    } finally {
+      s.close();
+      await lb.close();
+      await g.close();
     }
   });
 });
