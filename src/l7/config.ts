@@ -36,7 +36,8 @@ const BackendSchema = Type.Object(
  */
 const HealthCheckSchema = Type.Object(
   {
-    type: Type.Union([Type.Literal('http'), Type.Literal('tcp')], { default: 'http' }),
+    type: Type.Union([Type.Literal('http'), Type.Literal('tcp'), Type.Literal('grpc')], { default: 'http' }),
+    service: Type.Optional(Type.String({ maxLength: 127, pattern: '^[A-Za-z0-9_.-]*$', description: 'grpc: the service grpc.health.v1 is asked about; default "" (the server as a whole)' })),
     path: Type.String({ pattern: '^/', default: '/healthz' }),
     expect: Type.Array(Type.Tuple([Type.Integer({ minimum: 100, maximum: 599 }), Type.Integer({ minimum: 100, maximum: 599 })]), {
       default: [[200, 399]],

@@ -10,10 +10,11 @@ import type { ProbeSpec } from '../health/types.js';
 import type { Backend } from './backend.js';
 import type { HealthCheckConfig } from './config.js';
 import type { Pool } from './pool.js';
+import { grpcHealthProbe } from './grpc-health.js';
 
 export function probeSpecFor(check: HealthCheckConfig, b: Backend): ProbeSpec {
   const common = { port: b.port, intervalSec: Math.max(1, Math.round(check.intervalMs / 1000)), timeoutMs: check.timeoutMs, rise: check.rise, fall: check.fall, jitterMs: 0 };
-  if (check.type === 'tcp') return { ...common, type: 'tcp' };
+  if (check.type === 'tcp' || check.type === 'grpc') return { ...common, type: 'tcp' }; // grpc is probed by grpc-health.ts; the spec's timings still apply
   return { ...common, type: 'http', method: 'GET', path: check.path, expect: check.expect, headers: {}, verifyTls: false, ...(check.host !== undefined && { host: check.host }) };
 }
 
@@ -65,7 +66,8 @@ export class HealthChecks {
   }
 
   private async probe(b: Backend): Promise<void> {
-    const result = await runProbe(probeSpecFor(this.check, b), b.host, this.controller.signal);
+    const c = this.check;
+    const result = c.type === 'grpc' ? await grpcHealthProbe(b.host, b.port, c.service ?? '', c.timeoutMs, this.controller.signal) : await runProbe(probeSpecFor(c, b), b.host, this.controller.signal);
     if (this.stopped) return;
     const wasHealthy = b.passedChecks();
     const before = b.health.status;

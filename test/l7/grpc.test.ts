@@ -277,3 +277,34 @@ describe('l7 gRPC: a stalled call', () => {
     }
   });
 });
+
+describe('l7 gRPC health checks (healthCheck.type: grpc)', () => {
+  it('a backend is healthy only while grpc.health.v1 says SERVING for the configured service', async () => {
+    const healthDef = protoLoader.loadSync(path.join(projectRoot, 'test/fixtures/grpc/health.proto'), { keepCase: true, enums: String });
+    const Health = (grpc.loadPackageDefinition(healthDef) as any).grpc.health.v1.Health as grpc.ServiceClientConstructor;
+    let status = 'SERVING';
+    const asked: string[] = [];
+    const server = new grpc.Server();
+    server.addService(Health.service, {
+      Check: (call: grpc.ServerUnaryCall<{ service: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        asked.push(call.request.service);
+        cb(null, { status });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    const lb = await startBalancer({ pools: { default: { backends: [{ id: 'h', address: `127.0.0.1:${port}` }], healthCheck: { type: 'grpc', service: 'meridian.test.Echo', intervalMs: 100, rise: 1, fall: 1 } } } });
+    try {
+      assert.equal(lb.balancer.health().healthy, 1, 'SERVING: healthy');
+      assert.ok(asked.includes('meridian.test.Echo'), 'the configured service was asked about');
+      status = 'NOT_SERVING';
+      await waitFor(() => lb.balancer.health().healthy === 0, 5000, 'NOT_SERVING to make it unhealthy');
+      status = 'SERVING';
+      await waitFor(() => lb.balancer.health().healthy === 1, 5000, 'SERVING again');
+      server.forceShutdown();
+      await waitFor(() => lb.balancer.health().healthy === 0, 5000, 'a server gone to make it unhealthy');
+    } finally {
+      await lb.close();
+      server.forceShutdown();
+    }
+  });
+});
