@@ -217,6 +217,20 @@ describe('l7 HTTP/2 to clients', () => {
     }
   });
 
+  it('http2.maxStreamsPerConnection: past that many requests the connection gets GOAWAY (the requests made are answered)', async () => {
+    const lb = await startBalancer({ http2: { cleartextListen: '127.0.0.1:0', maxStreamsPerConnection: 2 }, pools: { default: pool([backends[0]!]) } });
+    const s = h2c(lb);
+    const goaway = new Promise<void>((resolve) => s.once('goaway', () => resolve()));
+    try {
+      assert.equal((await h2request(s, {})).status, 200);
+      assert.equal((await h2request(s, {})).status, 200);
+      await goaway;
+    } finally {
+      s.destroy();
+      await lb.close();
+    }
+  });
+
   it('the sticky cookie works over h2 as over HTTP/1.1 (Secure under TLS)', async () => {
     const sticky = { secret: 'h2-test-secret-0123456789' };
     const lb = await startBalancer({ tls, pools: { default: { backends: backends.map((x) => ({ id: x.id, address: x.address })), sticky } } });
