@@ -162,7 +162,6 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
     pool.end(b, attempt > 0);
   };
   const deadline = ex.grpc ? grpcTimeoutMs(req.headers['grpc-timeout']) : null;
-  const wait = deadline === null ? timeouts.headersMs : Math.min(deadline, timeouts.headersMs);
   let stream: ClientHttp2Stream;
   try {
     stream = upstreamOf(b, timeouts).request(h2RequestHeaders(ex, b), ex.body === null);
@@ -171,9 +170,8 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
     reply(res, 502, ProxyError.UPSTREAM_FAILED, `backend ${b.key}: ${(err as Error).message}`);
     return { clientClosed: () => undefined };
   }
-  timer = setTimeout(() => {
+  const expire = (grpcDeadline: boolean): void => {
     if (finished) return;
-    const grpcDeadline = deadline !== null && deadline <= timeouts.headersMs;
     finish();
     stream.close(constants.NGHTTP2_CANCEL);
     if (!grpcDeadline) {
@@ -182,7 +180,8 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
     }
     if (grpcDeadline) reply(res, 504, ProxyError.DEADLINE_EXCEEDED, `the call's grpc-timeout (${deadline} ms) passed before backend ${b.key} finished`);
     else reply(res, 504, ProxyError.HEADERS_TIMEOUT, `backend ${b.key}: no response header in time`);
-  }, wait);
+  };
+  timer = setTimeout(() => expire(deadline !== null && deadline <= timeouts.headersMs), deadline === null ? timeouts.headersMs : Math.min(deadline, timeouts.headersMs));
   // The client left, or its body stalled (the body watch answers it): not the backend's doing.
   const clientClosed = (): void => {
     if (finished) return;
@@ -208,7 +207,9 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
       retry(state, ex, next, attempt);
       return;
     }
-    if (deadline === null) clearTimeout(timer); // a gRPC deadline covers the whole call, a header timeout only the header
+    // A header timeout covers the header only; a gRPC deadline the whole call, response included.
+    clearTimeout(timer);
+    if (deadline !== null) timer = setTimeout(() => expire(true), Math.max(0, deadline - (performance.now() - started)));
     responded = true;
     const out = responseHeaders(withoutPseudo(headers));
     if (ex.sticky !== null && ex.sticky.preferred !== b) addSetCookie(out, pool, b, state.proto === 'https');

@@ -27,6 +27,8 @@ interface GrpcBackend {
   readonly id: string;
   readonly address: string;
   calls: number;
+  /** Time between two messages of Count. */
+  countGapMs: number;
   /** Replaces Say's behaviour. */
   say: grpc.handleUnaryCall<Msg, Msg>;
   close(): Promise<void>;
@@ -38,6 +40,7 @@ async function startGrpcBackend(id: string): Promise<GrpcBackend> {
     id,
     address: '',
     calls: 0,
+    countGapMs: 0,
     say: (call, cb) => cb(null, { text: `${id}:${call.request.text}`, n: call.request.n }),
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())).then(() => server.forceShutdown()),
   };
@@ -46,9 +49,14 @@ async function startGrpcBackend(id: string): Promise<GrpcBackend> {
       backend.calls++;
       backend.say(call, cb);
     },
-    Count: (call: grpc.ServerWritableStream<Msg, Msg>) => {
+    Count: async (call: grpc.ServerWritableStream<Msg, Msg>) => {
       backend.calls++;
-      for (let i = 1; i <= call.request.n; i++) call.write({ text: `${id}:${i}`, n: i });
+      call.sendMetadata(new grpc.Metadata()); // the response header at once, before any message
+      for (let i = 1; i <= call.request.n; i++) {
+        if (backend.countGapMs > 0) await new Promise((r) => setTimeout(r, backend.countGapMs));
+        if (call.cancelled) return;
+        call.write({ text: `${id}:${i}`, n: i });
+      }
       call.end();
     },
   });
@@ -107,6 +115,32 @@ describe('l7 gRPC through the balancer', () => {
     });
     assert.equal(status.code, grpc.status.OK);
     assert.deepEqual(got.map((m) => m.n), [1, 2, 3, 4, 5]);
+  });
+
+  it('a streaming call outlives timeouts.headersMs within its deadline, and ends DEADLINE_EXCEEDED past it', async () => {
+    const slow = await startBalancer({ ...H2C, timeouts: { headersMs: 200 }, pools: { default: { backends: [{ id: 'a', address: a.address }] } } });
+    const sc = client(slow);
+    a.countGapMs = 100;
+    const count = (deadlineMs: number): Promise<{ got: number; status: grpc.StatusObject }> =>
+      new Promise((resolve) => {
+        let got = 0;
+        const call = sc.Count({ text: '', n: 6 }, { deadline: Date.now() + deadlineMs }) as grpc.ClientReadableStream<Msg>;
+        call.on('data', () => got++);
+        call.on('error', () => undefined);
+        call.on('status', (status: grpc.StatusObject) => resolve({ got, status }));
+      });
+    try {
+      const within = await count(5000); // ~600 ms of messages, three times headersMs
+      assert.equal(within.status.code, grpc.status.OK, within.status.details);
+      assert.equal(within.got, 6);
+      const past = await count(350);
+      assert.equal(past.status.code, grpc.status.DEADLINE_EXCEEDED);
+      assert.ok(past.got < 6);
+    } finally {
+      a.countGapMs = 0;
+      sc.close();
+      await slow.close();
+    }
   });
 
   it("a backend's error status and message pass through as trailers, with its trailing metadata", async () => {
