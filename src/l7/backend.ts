@@ -31,6 +31,8 @@ export class Backend {
   dispatcher: Dispatcher;
   /** TLS material when the backend is dialled over TLS (backend-tls.ts); null: plain HTTP. */
   readonly tls: BackendTls | null;
+  /** How requests reach it: undici's HTTP/1.1 pool, or HTTP/2 (h2-upstream.ts). */
+  readonly protocol: 'http1' | 'h2c';
 
   /** Requests (and WebSocket tunnels) in flight now. */
   inFlight = 0;
@@ -70,6 +72,7 @@ export class Backend {
     this.maxRequests = config.maxRequests;
     this.maxConnections = config.maxConnections;
     this.tls = tls;
+    this.protocol = config.protocol ?? 'http1';
     this.dispatcher = createDispatcher(host, formatListenAddress({ host, port }), config.maxConnections, timeouts, tls);
     this.health = initialHealth(now);
   }
@@ -77,7 +80,7 @@ export class Backend {
   /** Whether `config` names this backend's connection pool as it is (a reload may then keep it, with its health). */
   sameEndpoint(config: BackendConfig, tls: BackendTls | null = null): boolean {
     const { host, port } = parseBackendAddress(config.address);
-    return host === this.host && port === this.port && config.maxConnections === this.maxConnections && tls?.fingerprint === this.tls?.fingerprint;
+    return host === this.host && port === this.port && config.maxConnections === this.maxConnections && tls?.fingerprint === this.tls?.fingerprint && (config.protocol ?? 'http1') === this.protocol;
   }
 
   /** Whether one more request fits under its circuit breaker. */

@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -22,6 +22,8 @@ import { loadListenerTls, useListenerTls, type ListenerTls } from './listener-tl
 import { Discovery } from './discovery.js';
 import { healthReport, statusReport, type HealthReport, type StatusReport } from './status.js';
 import { createUpgradeHandler } from './websocket.js';
+import { attachH2, type H2Front } from './h2-front.js';
+import { closeUpstreams } from './h2-upstream.js';
 
 export interface BalancerOptions {
   readonly log: Logger;
@@ -58,6 +60,7 @@ export class Balancer {
     state: ProxyState,
     private readonly options: BalancerOptions,
     private readonly discovery: Discovery,
+    private readonly h2: H2Front | null,
   ) {
     this.state = state;
   }
@@ -79,15 +82,24 @@ export class Balancer {
     for (const pool of runtime.pools.values()) pool.skipSlowStart();
     startChecks(runtime);
     const server = createServer(config);
-    server.on('request', createRequestHandler(state));
+    const onRequest = createRequestHandler(state);
+    server.on('request', onRequest);
+    const h2 = attachH2(server, config, metrics, onRequest as unknown as Parameters<typeof attachH2>[3]);
     // A socket an upgrade did not take (no 101) goes back to the HTTP server to be parsed again.
     const resume = (socket: Duplex): void => void server.emit(config.tls === null ? 'connection' : 'secureConnection', socket);
     server.on('upgrade', createUpgradeHandler(state, resume));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(state, err, socket));
-    capConnectionsPerClient(server, state);
+    capConnectionsPerClient(h2?.cleartext == null ? [server] : [server, h2.cleartext], state);
     const listen = parseListenAddress(config.listen);
     await listenOn(server, listen.host, listen.port);
-    balancer = new Balancer(server, state, options, discovery);
+    if (h2?.cleartext != null) {
+      const h2c = parseListenAddress(config.http2.cleartextListen!);
+      await listenOn(h2.cleartext, h2c.host, h2c.port).catch(async (err: unknown) => {
+        await new Promise((resolve) => server.close(resolve));
+        throw err;
+      });
+    }
+    balancer = new Balancer(server, state, options, discovery, h2);
     if (config.admin.listen !== null) balancer.admin = await createBalancerAdmin(balancer.control(), config.admin, options.log);
     options.log.info({ listen: balancer.address, admin: balancer.adminAddress, pools: [...runtime.pools.keys()] }, 'balancer listening');
     return balancer;
@@ -95,6 +107,11 @@ export class Balancer {
 
   get address(): AddressInfo {
     return this.server.address() as AddressInfo;
+  }
+
+  /** The h2c (prior knowledge) listener's address, when http2.cleartextListen is set. */
+  get h2cAddress(): AddressInfo | null {
+    return (this.h2?.cleartext?.address() as AddressInfo | undefined) ?? null;
   }
 
   get adminAddress(): AddressInfo | null {
@@ -203,12 +220,12 @@ export class Balancer {
     if (this.closed) return { ok: false, errors: ['the balancer is closing'] };
     const old = this.state.runtime;
     // tls files may change (reload() installs them); turning TLS on or off needs a restart
-    const same = (k: 'listen' | 'tls' | 'admin' | 'accessLog'): boolean => (k === 'tls' ? (old.config.tls === null) === (next.tls === null) : JSON.stringify(old.config[k]) === JSON.stringify(next[k]));
-    const fixed = (['listen', 'tls', 'admin', 'accessLog'] as const).filter((k) => !same(k));
+    const same = (k: 'listen' | 'tls' | 'admin' | 'accessLog' | 'http2'): boolean => (k === 'tls' ? (old.config.tls === null) === (next.tls === null) : JSON.stringify(old.config[k]) === JSON.stringify(next[k]));
+    const fixed = (['listen', 'tls', 'admin', 'accessLog', 'http2'] as const).filter((k) => !same(k));
     if (fixed.length > 0) {
       this.options.log.warn({ fields: fixed }, 'these fields only change on restart; the rest of the new config applies now');
     }
-    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: same('tls') ? next.tls : old.config.tls, admin: old.config.admin, accessLog: old.config.accessLog };
+    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: same('tls') ? next.tls : old.config.tls, admin: old.config.admin, accessLog: old.config.accessLog, http2: old.config.http2 };
     applyClientLimits(this.server, merged);
     let runtime: Runtime;
     try {
@@ -269,12 +286,14 @@ export class Balancer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const deadline = setTimeout(() => this.server.closeAllConnections(), graceMs);
-    await closed;
+    // HTTP/2 sessions are not the HTTP/1.1 server's to close, yet their sockets hold it open.
+    await Promise.all([closed, this.h2?.close(graceMs)]);
     clearTimeout(deadline);
     this.state.bodyRates.stop();
     for (const pool of rt.pools.values()) pool.stop();
     retireRuntime(rt, null);
     await Promise.all([...rt.pools.values()].flatMap((p) => p.backends.map((b) => b.dispatcher.destroy().catch(() => undefined))));
+    closeUpstreams([...rt.pools.values()].flatMap((p) => p.backends), true);
     await this.admin?.close();
     await this.state.accessLog?.close();
   }
@@ -320,7 +339,9 @@ function createServer(config: BalancerConfig): http.Server {
     connectionsCheckingInterval: Math.min(1000, config.timeouts.clientHeadersMs), // node's default (30 s) would let a slow header linger long past its timeout
   };
   if (config.tls === null) return http.createServer(options);
-  return https.createServer({ ...options, ...loadListenerTls(config.tls) }) as unknown as http.Server;
+  // h2 first: a client that speaks both gets HTTP/2 (h2-front.ts takes those connections).
+  const ALPNProtocols = config.http2.enabled ? ['h2', 'http/1.1'] : ['http/1.1'];
+  return https.createServer({ ...options, ...loadListenerTls(config.tls), ALPNProtocols }) as unknown as http.Server;
 }
 
 /** Node reads these per connection (maxHeaderSize) or per check (the timeouts), so a reload applies them to new requests. */
@@ -355,10 +376,10 @@ function answerClientError(state: ProxyState, err: NodeJS.ErrnoException, socket
  * at once (as haproxy's `tcp-request connection reject` on conn_cur), so one address cannot
  * hold every slot with idle or slow connections.
  */
-function capConnectionsPerClient(server: http.Server, state: ProxyState): void {
+function capConnectionsPerClient(servers: readonly NetServer[], state: ProxyState): void {
   const open = new Map<string, number>();
   const counted = new WeakSet<object>();
-  server.on('connection', (socket: Socket) => {
+  for (const server of servers) server.on('connection', (socket: Socket) => {
     if (counted.has(socket)) return; // a socket handed back after an upgrade was declined
     const cap = state.runtime.config.client.maxConnectionsPerClient;
     const peer = socket.remoteAddress ?? '';
@@ -378,7 +399,7 @@ function capConnectionsPerClient(server: http.Server, state: ProxyState): void {
   });
 }
 
-function listenOn(server: http.Server, host: string, port: number): Promise<void> {
+function listenOn(server: NetServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(new GslbError(ErrorCode.LISTEN_FAILED, `cannot listen on ${host}:${port}: ${err.message}`));
     server.once('error', onError);

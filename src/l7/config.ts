@@ -28,6 +28,7 @@ const BackendSchema = Type.Object(
     maxConnections: Type.Integer({ minimum: 1, maximum: 100_000, default: 256, description: 'keep-alive connections the balancer opens to it' }),
     maxRequests: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1024, description: 'requests in flight to it at once (circuit breaker)' }),
     tls: Type.Optional(Type.Union([BackendTlsSchema, Type.Null()], { description: "TLS to this backend; absent: the pool's tls; null: plain HTTP" })),
+    protocol: Type.Optional(Type.Union([Type.Literal('http1'), Type.Literal('h2c')], { default: 'http1', description: 'http1: HTTP/1.1; h2c: HTTP/2 with prior knowledge for every request (gRPC requests always go over HTTP/2)' })),
   },
   { additionalProperties: false },
 );
@@ -38,7 +39,8 @@ const BackendSchema = Type.Object(
  */
 const HealthCheckSchema = Type.Object(
   {
-    type: Type.Union([Type.Literal('http'), Type.Literal('tcp')], { default: 'http' }),
+    type: Type.Union([Type.Literal('http'), Type.Literal('tcp'), Type.Literal('grpc')], { default: 'http' }),
+    service: Type.Optional(Type.String({ maxLength: 127, pattern: '^[A-Za-z0-9_.-]*$', description: 'grpc: the service grpc.health.v1 is asked about; default "" (the server as a whole)' })),
     path: Type.String({ pattern: '^/', default: '/healthz' }),
     expect: Type.Array(Type.Tuple([Type.Integer({ minimum: 100, maximum: 599 }), Type.Integer({ minimum: 100, maximum: 599 })]), {
       default: [[200, 399]],
@@ -130,6 +132,20 @@ const RateSchema = Type.Union(
   ],
   { default: null },
 );
+
+// ── HTTP/2 to clients (issue 15, "what operators expect"): h2-front.ts ─────────────────────────
+const Http2Schema = obj(
+  {
+    enabled: Type.Boolean({ default: true, description: 'offer h2 by ALPN on the TLS listener (no effect without tls)' }),
+    cleartextListen: Type.Union([Type.String(), Type.Null()], { default: null, description: 'ADDR:PORT of a second listener that takes h2c with prior knowledge (as gRPC clients without TLS speak); null: none' }),
+    maxConcurrentStreams: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'streams one connection may have open at once' }),
+    maxStreamsPerConnection: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 0, description: 'requests one connection may make before it gets GOAWAY; 0: no cap' }),
+    maxResetsPerSec: Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'streams a client may cancel per second on one connection before it is closed with GOAWAY (rapid reset, CVE-2023-44487)' }),
+    idleMs: ms(60_000, 1, 3_600_000, 'a stream (request body or response) making no progress this long is cancelled, so a slow reader cannot hold a backend slot'),
+  },
+  'HTTP/2 to clients; the client limits (maxHeaderBytes, bodyIdleMs, maxConnectionsPerClient, rate limits) apply to it as to HTTP/1.1',
+);
+// ──────────────────────────────────────────────────────────────────────────────────────────────
 
 const HEADER_NAME = '^[!#$%&\'*+.^_`|~0-9A-Za-z-]{1,256}$';
 
@@ -229,6 +245,7 @@ export const BalancerConfigSchema = Type.Object(
       },
       'limits on what a client sends',
     ),
+    http2: Http2Schema,
     routes: Type.Array(RouteSchema, { default: [], description: 'first match wins; with no match the pool named "default" (if any) serves' }),
     accessLog: obj({
       path: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'file to append one JSON line per request to ("-": standard output), relative to the config file; null: off' }),
@@ -308,6 +325,7 @@ function semanticProblems(c: BalancerConfig): Problem[] {
   };
   address('/listen', 'listen', c.listen, false);
   if (c.admin.listen !== null) address('/admin/listen', 'admin.listen', c.admin.listen, false);
+  if (c.http2.cleartextListen !== null) address('/http2/cleartextListen', 'http2.cleartextListen', c.http2.cleartextListen, false);
   for (const [name, pool] of Object.entries(c.pools)) {
     const seen = new Set<string>();
     pool.backends.forEach((b, i) => {

@@ -104,9 +104,17 @@ export function requestHeaders(raw: readonly string[], headers: IncomingHttpHead
   const out: string[] = [];
   let forwardedFor: string | undefined;
   let via: string | undefined;
+  let authority: string | undefined;
+  let sawHost = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
+    // HTTP/2 pseudo-headers (h2-front.ts): :authority is the Host, the rest the backend request itself carries.
+    if (name.charCodeAt(0) === 58 /* : */) {
+      if (name === ':authority') authority = raw[i + 1]!;
+      continue;
+    }
     const lower = name.toLowerCase();
+    if (lower === 'host') sawHost = true;
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor === undefined ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
       continue;
@@ -121,6 +129,7 @@ export function requestHeaders(raw: readonly string[], headers: IncomingHttpHead
     if (!handshake && (HOP_BY_HOP.has(lower) || (extra !== null && extra.has(lower)))) continue;
     out.push(name, raw[i + 1]!);
   }
+  if (!sawHost && authority !== undefined) out.push('host', authority);
   const peer = stripMapped(info.peer);
   const chain = trustedChain(forwardedFor, info.trustedHops);
   chain.push(peer);

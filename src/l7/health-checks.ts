@@ -12,10 +12,11 @@ import { probeTlsHandshake } from './backend-tls.js';
 import type { Backend } from './backend.js';
 import type { HealthCheckConfig } from './config.js';
 import type { Pool } from './pool.js';
+import { grpcHealthProbe } from './grpc-health.js';
 
 export function probeSpecFor(check: HealthCheckConfig, b: Backend): ProbeSpec {
   const common = { port: b.port, intervalSec: Math.max(1, Math.round(check.intervalMs / 1000)), timeoutMs: check.timeoutMs, rise: check.rise, fall: check.fall, jitterMs: 0 };
-  if (check.type === 'tcp') return { ...common, type: 'tcp' };
+  if (check.type === 'tcp' || check.type === 'grpc') return { ...common, type: 'tcp' }; // grpc is probed by grpc-health.ts; the spec's timings still apply
   const host = check.host !== undefined && { host: check.host };
   if (b.tls === null) return { ...common, type: 'http', method: 'GET', path: check.path, expect: check.expect, headers: {}, verifyTls: false, ...host };
   // Over TLS the check verifies as requests do: a backend whose certificate fails is down.
@@ -80,7 +81,8 @@ export class HealthChecks {
   }
 
   private async probe(b: Backend): Promise<void> {
-    const result = await checkOnce(this.check, b, this.controller.signal);
+    const c = this.check;
+    const result = c.type === 'grpc' ? await grpcHealthProbe(b.host, b.port, c.service ?? '', c.timeoutMs, this.controller.signal) : await checkOnce(c, b, this.controller.signal);
     if (this.stopped) return;
     const wasHealthy = b.passedChecks();
     const before = b.health.status;

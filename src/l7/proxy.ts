@@ -12,6 +12,8 @@ import type { AccessEntry, AccessLog } from './access-log.js';
 import type { Backend } from './backend.js';
 import type { BodyRateMonitor } from './body-rate.js';
 import type { RetryCondition } from './config.js';
+import { grpcReply, isGrpc, overH2, forwardH2 } from './h2-upstream.js';
+import { h2HasBody, type H2Problem } from './h2-front.js';
 import { cookieValue, hasBody, headerOf, isIdempotent, requestClient, requestHeaders, responseHeaders, VIA } from './forwarding.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
@@ -54,11 +56,12 @@ export const ProxyError = {
   BODY_TOO_SLOW: 'L7_BODY_TOO_SLOW',
   REQUEST_TIMEOUT: 'L7_REQUEST_TIMEOUT',
   HEADER_TOO_LARGE: 'L7_HEADER_TOO_LARGE',
+  DEADLINE_EXCEEDED: 'L7_DEADLINE_EXCEEDED',
 } as const;
 export type ProxyErrorCode = (typeof ProxyError)[keyof typeof ProxyError];
 
 /** One client request on its way through the balancer. */
-interface Exchange {
+export interface Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly pool: Pool;
@@ -69,6 +72,8 @@ interface Exchange {
   readonly sticky: { readonly preferred: Backend | undefined } | null;
   /** What the access log records of this request; null when it is not logged. */
   readonly log: AccessEntry | null;
+  /** A gRPC call (h2-upstream.ts): it goes over HTTP/2 and the balancer's own answers are gRPC statuses. */
+  readonly grpc: boolean;
 }
 
 /** A request let in and routed, or why not: the answer to write instead. */
@@ -82,6 +87,11 @@ export type Admission =
  */
 export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admission | Promise<Admission> {
   const rt = state.runtime;
+  const h2 = (req as { h2Problem?: H2Problem }).h2Problem; // what h2-front.ts found first
+  if (h2 !== undefined) {
+    state.metrics.badRequests++;
+    return { ok: false, status: h2.status, code: h2.status === 431 ? ProxyError.HEADER_TOO_LARGE : ProxyError.BAD_REQUEST, message: h2.message, headers: {} };
+  }
   const problem = requestProblem(req);
   if (problem !== null) {
     state.metrics.badRequests++;
@@ -149,9 +159,10 @@ function handle(state: ProxyState, req: IncomingMessage, res: ServerResponse, ad
     pool,
     hashKey: pool.hashBased ? hashKeyOf(pool, req, client) : '',
     headers: requestHeaders(req.rawHeaders, req.headers, { peer: req.socket.remoteAddress ?? '', client, trustedHops: state.runtime.config.trustedHops, proto: state.proto, upgrade: false }),
-    body: hasBody(req.headers) ? req : null,
+    body: hasBody(req.headers) || h2HasBody(req) ? req : null,
     sticky: sticky === undefined ? null : { preferred },
     log,
+    grpc: isGrpc(req),
   };
   const b = pool.pick(ex.hashKey, preferred);
   if (b !== undefined) {
@@ -179,6 +190,12 @@ function forward(state: ProxyState, ex: Exchange, b: Backend, attempt: number): 
     ex.log.backend = b.key;
     ex.log.retries = attempt;
   }
+  if (overH2(ex, b)) {
+    const h2 = forwardH2(state, ex, b, attempt);
+    // A gRPC stream may rightly be quiet for long: it is held to http2.idleMs (h2-front.ts) instead.
+    if (ex.body !== null && attempt === 0 && !ex.req.complete && !ex.grpc) watchBody(state, ex, h2);
+    return;
+  }
   const handler = new ForwardHandler(state, ex, b, attempt);
   ex.res.on('close', () => handler.clientClosed());
   if (ex.body !== null && attempt === 0 && !ex.req.complete) watchBody(state, ex, handler);
@@ -204,7 +221,7 @@ class RetriedElsewhere extends Error {
  * client_body_timeout; so does one trickled under `client.minBodyBytesPerSec` (body-rate.ts).
  * The whole request's deadline is node's requestTimeout (balancer.ts).
  */
-function watchBody(state: ProxyState, ex: Exchange, handler: ForwardHandler): void {
+function watchBody(state: ProxyState, ex: Exchange, handler: { clientClosed(): void }): void {
   const { req, res } = ex;
   const client = state.runtime.config.client;
   const cut = (code: ProxyErrorCode, message: string): void => {
@@ -267,7 +284,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     }
     const out = responseHeaders(headers);
     if (ex.sticky !== null && ex.sticky.preferred !== b) addSetCookie(out, ex.pool, b, this.state.proto === 'https');
-    if (statusMessage) ex.res.writeHead(statusCode, statusMessage, out);
+    if (statusMessage && ex.req.httpVersionMajor < 2) ex.res.writeHead(statusCode, statusMessage, out);
     else ex.res.writeHead(statusCode, out);
   }
 
@@ -326,7 +343,7 @@ interface Failure {
  * saw (connect-failure, refused-stream) may go again whatever its method, while its body is
  * unread; one it may have run (reset-before-response, 5xx) only when idempotent and bodiless.
  */
-function retryTarget(ex: Exchange, b: Backend, attempt: number, failure: RetryCondition): Backend | undefined {
+export function retryTarget(ex: Exchange, b: Backend, attempt: number, failure: RetryCondition): Backend | undefined {
   const r = ex.pool.config.retries;
   if (attempt >= r.attempts || !r.on.includes(failure)) return undefined;
   const mayHaveRun = failure === 'reset-before-response' || failure === '5xx';
@@ -336,7 +353,7 @@ function retryTarget(ex: Exchange, b: Backend, attempt: number, failure: RetryCo
   return next === b ? undefined : next;
 }
 
-function retry(state: ProxyState, ex: Exchange, next: Backend, attempt: number): void {
+export function retry(state: ProxyState, ex: Exchange, next: Backend, attempt: number): void {
   state.metrics.retries++;
   forward(state, ex, next, attempt + 1);
 }
@@ -387,7 +404,7 @@ function isTlsFailure(code: string): boolean {
   return TLS_CODE.test(code);
 }
 
-function addSetCookie(out: Record<string, string | string[]>, pool: Pool, b: Backend, secure: boolean): void {
+export function addSetCookie(out: Record<string, string | string[]>, pool: Pool, b: Backend, secure: boolean): void {
   const sticky = pool.config.sticky!;
   const cookie = setCookieHeader(sticky.cookie, signBackend(sticky.secret, b.id), sticky.maxAgeSec, secure);
   const existing = out['set-cookie'];
@@ -419,9 +436,17 @@ const errorBody = (status: number, message: string): string => `${status} ${STAT
 
 /** A response the balancer writes itself: status, a one-line text body, and its stable code. */
 export function reply(res: ServerResponse, status: number, code: ProxyErrorCode, message: string, extra: Record<string, string> = {}): void {
+  if (isGrpc(res.req)) {
+    grpcReply(res, code, message);
+    return;
+  }
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
+  }
+  if (res.req.httpVersionMajor === 2 && extra.connection !== undefined) {
+    extra = { ...extra }; // connection-specific: HTTP/2 has none (RFC 9113 §8.2.2)
+    delete extra.connection;
   }
   const body = errorBody(status, message);
   res.setHeader('x-meridian-error', code); // set apart, so the access log can read it back (writeHead's own headers cannot be)

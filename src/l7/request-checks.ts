@@ -57,7 +57,7 @@ export function requestProblem(req: IncomingMessage): string | null {
 }
 
 /** A header value as it may be quoted in an error message. */
-function printable(text: string): string {
+export function printable(text: string): string {
   const cut = text.length > 100 ? `${text.slice(0, 100)}…` : text;
   return cut.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
 }

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { BalancerConfig } from './config.js';
+import { closeUpstreams } from './h2-upstream.js';
 import { HealthChecks } from './health-checks.js';
 import { Pool, type PoolDeps } from './pool.js';
 import { KeyedTokenBuckets, TokenBucket } from './rate-limit.js';
@@ -64,6 +65,9 @@ export function retireRuntime(old: Runtime, next: Runtime | null): void {
   for (const [name, pool] of old.pools) {
     pool.stopTimers();
     // Backend keys are "<pool>/<id>", so a backend can only be kept by the pool of the same name.
-    for (const b of Pool.dropped(pool, next?.pools.get(name))) void b.dispatcher.close().catch(() => undefined);
+    for (const b of Pool.dropped(pool, next?.pools.get(name))) {
+      void b.dispatcher.close().catch(() => undefined);
+      closeUpstreams([b], false);
+    }
   }
 }

@@ -22,11 +22,20 @@ describe('balancer config', () => {
     assert.equal(c.admin.listen, '127.0.0.1:8081');
     const p = c.pools.default!;
     assert.equal(p.algorithm, 'round-robin');
-    assert.deepEqual(p.backends[0], { id: 'a', address: '127.0.0.1:9000', weight: 1, maxConnections: 256, maxRequests: 1024 });
+    assert.deepEqual(p.backends[0], { id: 'a', address: '127.0.0.1:9000', weight: 1, maxConnections: 256, maxRequests: 1024, protocol: 'http1' });
+    assert.deepEqual(c.http2, { enabled: true, cleartextListen: null, maxConcurrentStreams: 100, maxStreamsPerConnection: 0, maxResetsPerSec: 100, idleMs: 60_000 });
     assert.deepEqual(p.outlierDetection, { consecutiveErrors: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 });
     // Active checks are on unless configured otherwise: a TCP connect every 2 s.
     assert.deepEqual(p.healthCheck, { type: 'tcp', path: '/healthz', expect: [[200, 399]], intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3 });
     assert.deepEqual(p.retries, { attempts: 1, on: ['connect-failure'], budgetPercent: 20, minConcurrent: 3 });
+  });
+
+  it('names the field of a bad http2 setting or backend protocol', () => {
+    const found = problems('http2:\n  maxConcurrentStreams: 0\npools:\n  default:\n    backends:\n      - { id: a, address: 127.0.0.1:9000, protocol: h3 }\n');
+    assert.ok(found.some((p) => p.startsWith('b.yaml:2: http2.maxConcurrentStreams:')), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('b.yaml:6: pools.default.backends.0.protocol:')), found.join('\n'));
+    const listen = problems('http2:\n  cleartextListen: nowhere\npools:\n  default:\n    backends:\n      - { id: a, address: 127.0.0.1:9000 }\n');
+    assert.ok(listen.some((p) => p.startsWith('b.yaml:2: http2.cleartextListen:')), listen.join('\n'));
   });
 
   it('names file, line and field for each problem', () => {
