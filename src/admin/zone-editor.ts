@@ -1,8 +1,11 @@
 /**
  * Admin writes to zones and policies. Each change is validated in full (the same parser,
- * RDATA codecs, zone checks and policy schema as the files), written atomically with the
- * SOA serial bumped, reloaded and published before the caller answers 2xx. Writes run one
- * at a time; If-Match on the serial turns a stale write into 412.
+ * RDATA codecs, zone checks and policy schema as the files). A record change is applied to
+ * the served zone by copy-on-write, appended to the zone's journal (storage/journal.ts) and
+ * fsync'd, then published, before the caller answers 2xx: its cost grows with the change,
+ * not the zone. The zone file is rewritten with the journal applied later, off the answering
+ * thread (compaction). Policy writes rewrite the zone file whole, journal included. Writes
+ * run one at a time; If-Match on the serial turns a stale write into 412.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,15 +13,17 @@ import { stringify as toYaml } from 'yaml';
 import { RRType, typeFromText, typeToText } from '../dns/constants.js';
 import { isSubdomain, nameKey, nameToText, parseName, type Name } from '../dns/name.js';
 import { compilePolicyText, policyFileFor } from '../steer/policy-file.js';
-import { syncDir, writeFileAtomic, writeFileAtomicAsync } from '../storage/atomic-write.js';
+import { syncDir, writeFileAtomic } from '../storage/atomic-write.js';
 import { encodeRdataText, RdataError, rdataToText } from '../zone/rdata/index.js';
 import { tokenizeText } from '../zone/tokenizer.js';
 import { parseYamlSource } from '../config/yaml-source.js';
 import { formatProblem, type ZoneRecord } from '../zone/record.js';
-import { bumpSerial, serializeZone, serializeZoneSliced, zoneRecords } from '../zone/serialize.js';
+import { bumpSerial, serializeZone, zoneRecords } from '../zone/serialize.js';
 import { buildZone, type Zone } from '../zone/zone.js';
 import { updateZoneSliced, type RRsetChange } from '../zone/zone-update.js';
 import { TimeSlicer } from '../zone/time-slice.js';
+import { journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
+import { compactOffThread } from '../storage/journal-compaction.js';
 import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
 import { AdminError, badRequest, conflict, notFound, stale } from './errors.js';
 
@@ -40,31 +45,64 @@ export interface WriteResult {
 const API_SOURCE = { file: '(admin API)', line: 0 };
 const NOTE = 'written by the meridian admin API; edit through the API or by hand, comments are not kept';
 
+export interface JournalOptions {
+  /** Compact a zone's journal this long after its last write (a burst of writes compacts once). */
+  readonly compactDelayMs: number;
+  /** ... or as soon as the journal holds this many bytes. */
+  readonly compactBytes: number;
+}
+
+export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { compactDelayMs: 60_000, compactBytes: 64 << 20 };
+
+export interface EditorLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
 export class ZoneEditor {
   readonly #dir: ZoneDirectory;
   readonly #reload: () => void;
+  readonly #reloadInBackground: () => Promise<unknown>;
   readonly #publish: (zones: ReadonlyMap<string, Zone>) => void;
+  readonly #journal: JournalOptions;
+  readonly #log: EditorLog | null;
+  /** The open journal of each zone file written since start. */
+  readonly #writers = new Map<string, JournalWriter>();
+  readonly #compactTimers = new Map<string, NodeJS.Timeout>();
+  /** The compaction running per zone file, and whether another was asked for meanwhile. */
+  readonly #compacting = new Map<string, Promise<void>>();
+  #closed = false;
 
   /**
-   * `reload` re-reads changed files and publishes a snapshot (the zone reloader); `publish`
-   * publishes zones an incremental write built.
+   * `reload` re-reads changed files on this thread and publishes a snapshot; `reloadInBackground`
+   * does it off the answering thread (the zone reloader); `publish` publishes zones an
+   * incremental write built.
    */
-  constructor(dir: ZoneDirectory, reload: () => void, publish: (zones: ReadonlyMap<string, Zone>) => void) {
+  constructor(
+    dir: ZoneDirectory,
+    reload: () => void,
+    publish: (zones: ReadonlyMap<string, Zone>) => void,
+    opts: { reloadInBackground?: () => Promise<unknown>; journal?: JournalOptions; log?: EditorLog } = {},
+  ) {
     this.#dir = dir;
     this.#reload = reload;
+    this.#reloadInBackground = opts.reloadInBackground ?? (async () => reload());
     this.#publish = publish;
+    this.#journal = opts.journal ?? DEFAULT_JOURNAL_OPTIONS;
+    this.#log = opts.log ?? null;
   }
 
   /**
    * Runs writes one after another, and never during an off-thread reload, so If-Match checks
-   * and writes never interleave. Each starts by re-reading changed files, so a hand edit not
-   * yet picked up is built upon, not overwritten.
+   * and writes never interleave. A file changed on disk (a stat per zone tells) is reloaded
+   * first, off the answering thread, so a hand edit not yet picked up is built upon, not
+   * overwritten.
    */
-  #serial<T>(work: () => T | Promise<T>): Promise<T> {
-    return this.#dir.exclusive(() => {
-      this.#reload();
-      return work();
-    });
+  async #serial<T>(work: () => T | Promise<T>): Promise<T> {
+    if (this.#closed) throw new AdminError(503, 'GSLB_ERR_API_STOPPING', 'the server is stopping');
+    if (this.#dir.changedOnDisk()) await this.#reloadInBackground();
+    return this.#dir.exclusive(work);
   }
 
   status(zoneName: string): ZoneFileStatus {
@@ -111,6 +149,8 @@ export class ZoneEditor {
       const status = this.status(zoneName);
       const zone = this.zone(zoneName);
       checkIfMatch(ifMatch, zone.serial);
+      // Edited by hand since the check before the queue: building on the old zone would lose the edit.
+      if (!this.#dir.isCurrent(status.file)) throw conflict(`${status.file} changed on disk and is being reloaded; retry`);
       const changes: RRsetChange[] = [];
       // Whether each RRset exists after the operations so far, for a delete's 404.
       const present = new Map<string, boolean>();
@@ -144,9 +184,9 @@ export class ZoneEditor {
 
   /**
    * The write path of record changes, as Knot applies a zone update: the new zone is built
-   * from the old by copy-on-write (zone-update.ts), written to disk in time slices and with
-   * the file I/O off the event loop, then served as built. Nothing is acknowledged before the
-   * file is renamed into place and synced.
+   * from the old by copy-on-write (zone-update.ts, in time slices), the changed RRsets (old and
+   * new) are appended to the journal and fsync'd, then the zone is served as built. Nothing
+   * is acknowledged before the journal entry is on disk.
    */
   async #writeChanges(status: ZoneFileStatus, zone: Zone, changes: RRsetChange[]): Promise<WriteResult> {
     const lastSoa = changes.filter((c) => c.type === RRType.SOA && nameKey(c.owner) === zone.originKey).pop();
@@ -158,9 +198,110 @@ export class ZoneEditor {
     const built = await updateZoneSliced(zone, changes, slicer);
     rejectProblems(built.problems);
     const next = built.zone!;
-    await writeFileAtomicAsync(status.file, await serializeZoneSliced(next, NOTE, slicer));
+    const writer = await this.#writer(status.file);
+    // A journal that does not lead to the served serial lost to a hand edit of the zone file
+    // (which is what is served): start it again from here.
+    if (writer.entries > 0 && writer.lastSerial !== previous) {
+      this.#log?.warn({ file: writer.file, journalSerial: writer.lastSerial, zoneSerial: previous }, 'the zone file was edited by hand since the journal was written; the journal is dropped and starts again');
+      await writer.reset();
+    }
+    await writer.append({ from: previous, to: next.serial, changes: journalChanges(zone, next, changes) });
     this.#publish(this.#dir.adopt(status.file, next));
+    this.#scheduleCompaction(status.file, writer);
     return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
+  }
+
+  /** The journal of a zone file, opened on first use; a corrupt one refuses the write, naming the file. */
+  async #writer(file: string): Promise<JournalWriter> {
+    let writer = this.#writers.get(file);
+    if (!writer) {
+      writer = new JournalWriter(file);
+      this.#writers.set(file, writer);
+    }
+    try {
+      await writer.open();
+    } catch (err) {
+      if (err instanceof JournalCorrupt) throw new AdminError(500, 'GSLB_ERR_API_JOURNAL_CORRUPT', err.message, null, [err.file]);
+      throw err;
+    }
+    return writer;
+  }
+
+  /** Debounced: after a burst of writes, or at once when the journal passed its size. */
+  #scheduleCompaction(file: string, writer: JournalWriter): void {
+    const timer = this.#compactTimers.get(file);
+    if (timer) clearTimeout(timer);
+    this.#compactTimers.delete(file);
+    if (writer.size >= this.#journal.compactBytes) {
+      void this.compact(file);
+      return;
+    }
+    const t = setTimeout(() => {
+      this.#compactTimers.delete(file);
+      void this.compact(file);
+    }, this.#journal.compactDelayMs);
+    t.unref();
+    this.#compactTimers.set(file, t);
+  }
+
+  /**
+   * Rewrites the zone file with its journal applied, on a worker_thread, and drops the entries
+   * it now holds. Writes go on meanwhile: they append to the journal after the bytes being
+   * compacted, and only those bytes are dropped. A zone file edited by hand meanwhile wins
+   * (the result is thrown away). Resolves when done; never rejects (failures are logged and
+   * the journal stays, so nothing is lost).
+   */
+  compact(file: string, keepAlive = false): Promise<void> {
+    const running = this.#compacting.get(file);
+    if (running) return running.then(() => this.compact(file, keepAlive));
+    const run = this.#compactOnce(file, keepAlive)
+      .catch((err: unknown) => this.#log?.error({ err, file }, 'journal compaction failed; the journal keeps every change'))
+      .finally(() => this.#compacting.delete(file));
+    this.#compacting.set(file, run);
+    return run;
+  }
+
+  async #compactOnce(file: string, keepAlive: boolean): Promise<void> {
+    const started = performance.now();
+    const start = await this.#dir.exclusive(() => {
+      const s = this.#dir.statuses.find((st) => st.file === file);
+      const writer = this.#writers.get(file);
+      if (!s?.zone || !writer?.isOpen || writer.entries === 0 || writer.lastSerial !== s.zone.serial || !this.#dir.isCurrent(file)) return null;
+      return { origin: s.origin, bytes: writer.size, serial: s.zone.serial, entries: writer.entries, writer };
+    });
+    if (start === null) return;
+    const reply = await compactOffThread({ file, origin: start.origin, journalBytes: start.bytes, note: NOTE }, keepAlive);
+    if (!reply.ok) throw new Error(reply.message);
+    await this.#dir.exclusive(async () => {
+      // Edited by hand (or rewritten by a policy write) meanwhile: that file wins.
+      if (!this.#dir.isCurrent(file) || reply.serial !== start.serial || this.#writers.get(file) !== start.writer) {
+        await fs.promises.rm(reply.tmp, { force: true });
+        return;
+      }
+      await fs.promises.rename(reply.tmp, file);
+      syncDir(path.dirname(file));
+      // A crash here leaves entries the file holds already: loading skips them by serial.
+      await start.writer.dropPrefix(start.bytes);
+      this.#dir.restamp(file);
+    });
+    this.#log?.info({ file, serial: start.serial, entries: start.entries, ms: Math.round(performance.now() - started) }, 'zone file rewritten with its journal applied');
+  }
+
+  /** Clean shutdown: no more writes; every journal is compacted into its zone file. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#compactTimers.values()) clearTimeout(t);
+    this.#compactTimers.clear();
+    await Promise.all([...this.#writers.keys()].map((file) => this.compact(file, true)));
+    await Promise.all([...this.#writers.values()].map((w) => w.close()));
+  }
+
+  /** Forgets the journal of `file` after the file was rewritten whole (or removed): it holds nothing the file lacks. */
+  #dropJournal(file: string): void {
+    const writer = this.#writers.get(file);
+    this.#writers.delete(file);
+    void writer?.close();
+    fs.rmSync(journalFileFor(file), { force: true });
   }
 
   /** Creates `<name>.zone` with an SOA and NS records (and any extra records). */
@@ -207,6 +348,7 @@ export class ZoneEditor {
       if (status.zone) checkIfMatch(ifMatch, status.zone.serial);
       const policy = policyFileFor(status.file);
       fs.rmSync(status.file, { force: true });
+      this.#dropJournal(status.file);
       if (policy) fs.rmSync(policy, { force: true });
       syncDir(path.dirname(status.file));
       this.#reload();
@@ -295,6 +437,9 @@ export class ZoneEditor {
       }
     }
     writeFileAtomic(status.file, serializeZone(zone.origin, next, NOTE));
+    // The file holds every journal entry now (its records came from the served zone).
+    this.#dropJournal(status.file);
+    syncDir(path.dirname(status.file));
     this.#reload();
     const after = this.status(nameToText(zone.origin));
     if (after.zone?.serial !== soaSerial(bumped.rdata)) {
@@ -305,6 +450,21 @@ export class ZoneEditor {
 }
 
 export type PolicySection = 'targets' | 'names' | 'probes';
+
+/** Per RRset a batch touched (once, however often), its contents before and after: an IXFR's difference. */
+function journalChanges(before: Zone, after: Zone, changes: readonly RRsetChange[]): JournalChange[] {
+  const out = new Map<string, JournalChange>();
+  const setAt = (zone: Zone, key: string, type: number): JournalRRset | null => {
+    const set = zone.nodes.get(key)?.rrsets.get(type);
+    return set ? { ttl: set.ttl, class: set.class, rdatas: set.rdatas } : null;
+  };
+  for (const c of changes) {
+    const key = nameKey(c.owner);
+    const k = `${key}|${c.type}`;
+    if (!out.has(k)) out.set(k, { owner: c.owner, type: c.type, old: setAt(before, key, c.type), new: setAt(after, key, c.type) });
+  }
+  return [...out.values()];
+}
 
 /** Keys that JavaScript objects give a meaning of their own (a YAML or JSON map key `__proto__` sets the prototype). */
 const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__']);

@@ -38,7 +38,7 @@ let tempSeq = 0;
  * A per-process counter, not the clock, so two writes of one file started in the same
  * millisecond (possible with the async writer) never share, truncate or steal a temp file.
  */
-function tempPath(file: string): string {
+export function tempPath(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}${tempSeq++}.tmp`);
 }
 

@@ -12,6 +12,7 @@ import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
 import type { FileProblem } from './record.js';
 import { capProblems } from './problem-list.js';
 import { buildZone, type Zone } from './zone.js';
+import { applyJournal } from '../storage/journal.js';
 
 export const ZONE_FILE_SUFFIX = '.zone';
 
@@ -57,8 +58,9 @@ export function loadZoneFile(file: string, origin: Name): { zone: Zone | null; p
   // Each source is capped on its own (MAX_PROBLEMS_PER_FILE), so concatenating stays small.
   const problems = [...parsed.problems, ...policy.problems];
   if (problems.some((p) => p.severity === 'error')) return { zone: null, problems };
-  const built = buildZone(origin, file, parsed.records, policy.steered, policy.monitored);
-  return { zone: built.zone, problems: [...problems, ...capProblems(file, built.problems)] };
+  const journaled = applyJournal(file, origin, parsed.records);
+  const built = buildZone(origin, file, journaled.records, policy.steered, policy.monitored);
+  return { zone: built.zone, problems: [...problems, ...journaled.problems, ...capProblems(file, built.problems)] };
 }
 
 /**
@@ -128,6 +130,37 @@ export class ZoneDirectory {
     const zones = new Map<string, Zone>();
     for (const s of this.#statuses.values()) if (s.zone) zones.set(s.zone.originKey, s.zone);
     return zones;
+  }
+
+  /**
+   * Whether a zone file or its policy changed on disk (or one came or went) since it was
+   * read: a stat per zone, cheap enough for every admin write to ask.
+   */
+  changedOnDisk(): boolean {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.directory).filter((n) => n.endsWith(ZONE_FILE_SUFFIX));
+    } catch {
+      return true;
+    }
+    if (names.length !== this.#statuses.size) return true;
+    for (const name of names) {
+      const s = this.#statuses.get(path.join(this.directory, name));
+      if (!s || s.stamp !== stampOf(s.file)) return true;
+    }
+    return false;
+  }
+
+  /** Whether `file` is still the file last read (or written by restamp's caller). */
+  isCurrent(file: string): boolean {
+    const s = this.#statuses.get(file);
+    return s !== undefined && s.stamp === stampOf(file);
+  }
+
+  /** Records `file` as read again after this process rewrote it with the same zone (a journal compaction). */
+  restamp(file: string): void {
+    const s = this.#statuses.get(file);
+    if (s) this.#statuses.set(file, { ...s, stamp: stampOf(file) });
   }
 
   /**

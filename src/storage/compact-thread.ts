@@ -1,0 +1,52 @@
+/**
+ * Entry of the journal compaction thread (a worker_thread, see journal-compaction.ts): reads
+ * the zone file and the first `journalBytes` of its journal, applies them, and writes the
+ * result to a temp file beside the zone file, fsync'd. The rename is the main thread's, which
+ * first checks that nobody edited the zone file meanwhile.
+ */
+import fs from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import type { Name } from '../dns/name.js';
+import { parseMasterFile } from '../zone/master-file.js';
+import { serializeZone } from '../zone/serialize.js';
+import { formatProblem } from '../zone/record.js';
+import { applyJournal } from './journal.js';
+import { tempPath } from './atomic-write.js';
+
+export interface CompactRequest {
+  readonly file: string;
+  readonly origin: Name;
+  readonly journalBytes: number;
+  readonly note: string;
+}
+
+export type CompactReply = { readonly ok: true; readonly tmp: string; readonly serial: number | null } | { readonly ok: false; readonly message: string };
+
+parentPort!.on('message', (m: CompactRequest) => {
+  let reply: CompactReply;
+  try {
+    const parsed = parseMasterFile(fs.readFileSync(m.file, 'utf8'), { file: m.file, origin: m.origin });
+    const applied = applyJournal(m.file, m.origin, parsed.records, m.journalBytes);
+    const errors = [...parsed.problems, ...applied.problems].filter((p) => p.severity === 'error');
+    if (errors.length > 0) {
+      reply = { ok: false, message: errors.slice(0, 3).map(formatProblem).join('; ') };
+    } else {
+      const tmp = tempPath(m.file);
+      const fd = fs.openSync(tmp, 'w', 0o644);
+      try {
+        const bytes = Buffer.from(serializeZone(m.origin, applied.records, m.note));
+        for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done);
+        fs.fsyncSync(fd);
+      } catch (err) {
+        fs.closeSync(fd);
+        fs.rmSync(tmp, { force: true });
+        throw err;
+      }
+      fs.closeSync(fd);
+      reply = { ok: true, tmp, serial: applied.serial };
+    }
+  } catch (err) {
+    reply = { ok: false, message: (err as Error).message };
+  }
+  parentPort!.postMessage(reply);
+});
