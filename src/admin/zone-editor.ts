@@ -19,7 +19,7 @@ import { tokenizeText } from '../zone/tokenizer.js';
 import { parseYamlSource } from '../config/yaml-source.js';
 import { formatProblem, type ZoneRecord } from '../zone/record.js';
 import { bumpSerial, serializeZone, zoneRecords } from '../zone/serialize.js';
-import { buildZone, type Zone } from '../zone/zone.js';
+import { buildZone, type RRset, type Zone } from '../zone/zone.js';
 import { updateZoneSliced, type RRsetChange } from '../zone/zone-update.js';
 import { TimeSlicer } from '../zone/time-slice.js';
 import { journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
@@ -118,21 +118,33 @@ export class ZoneEditor {
     return s.zone;
   }
 
-  /** The RRsets of a zone, optionally only those owned by `name` / of `type`. */
-  records(zoneName: string, name?: string, type?: string): Array<{ name: string; type: string; ttl: number; rdata: string[] }> {
+  /** The RRsets owned by `name`, optionally only that of `type`: one node lookup. */
+  records(zoneName: string, name: string, type?: string): RRsetJson[] {
     const zone = this.zone(zoneName);
-    const owner = name === undefined ? null : nameKey(parseOwner(name, zone.origin));
+    const node = zone.nodes.get(nameKey(parseOwner(name, zone.origin)));
     const qtype = type === undefined ? null : parseType(type);
-    const out = new Map<string, { name: string; type: string; ttl: number; rdata: string[] }>();
-    for (const r of zoneRecords(zone)) {
-      if (owner !== null && nameKey(r.owner) !== owner) continue;
-      if (qtype !== null && r.type !== qtype) continue;
-      const k = `${nameKey(r.owner)}|${r.type}`;
-      const entry = out.get(k) ?? { name: nameToText(r.owner), type: typeToText(r.type), ttl: r.ttl, rdata: [] };
-      entry.rdata.push(rdataToText(r.type, r.rdata));
-      out.set(k, entry);
+    const out: RRsetJson[] = [];
+    for (const set of node?.rrsets.values() ?? []) if (qtype === null || set.type === qtype) out.push(rrsetJson(set));
+    return out;
+  }
+
+  /**
+   * One page of a zone's RRsets: at least `limit` (whole names, so a page may hold a few
+   * more), and a cursor for the next page (null at the end). A page reads at most
+   * MAX_NODES_PER_PAGE names, so the main thread's work is bounded by the page, not the zone.
+   */
+  recordsPage(zoneName: string, limit: number, cursor: string | undefined): { records: RRsetJson[]; next: string | null } {
+    const zone = this.zone(zoneName);
+    const from = cursor === undefined ? null : decodeCursor(cursor);
+    const out: RRsetJson[] = [];
+    let scanned = 0;
+    for (const [key, node] of zone.nodes.entriesFrom(from)) {
+      if (out.length >= limit || scanned >= MAX_NODES_PER_PAGE) return { records: out, next: encodeCursor(key) };
+      scanned++;
+      // the SOA first and NS second, as in a zone file
+      for (const set of [...node.rrsets.values()].sort((a, b) => typeRank(a.type) - typeRank(b.type) || a.type - b.type)) out.push(rrsetJson(set));
     }
-    return [...out.values()];
+    return { records: out, next: null };
   }
 
   putRRset(zoneName: string, name: string, type: string, body: RRsetBody, ifMatch: string | undefined): Promise<WriteResult> {
@@ -447,6 +459,36 @@ export class ZoneEditor {
     }
     return { zone: nameToText(zone.origin), serial: after.zone.serial, previousSerial: previous };
   }
+}
+
+export interface RRsetJson {
+  name: string;
+  type: string;
+  ttl: number;
+  rdata: string[];
+}
+
+export const DEFAULT_PAGE_LIMIT = 1000;
+export const MAX_PAGE_LIMIT = 10_000;
+const MAX_NODES_PER_PAGE = 100_000;
+
+function rrsetJson(set: RRset): RRsetJson {
+  return { name: nameToText(set.owner), type: typeToText(set.type), ttl: set.ttl, rdata: set.rdatas.map((r) => rdataToText(set.type, r)) };
+}
+
+function typeRank(type: number): number {
+  return type === RRType.SOA ? 0 : type === RRType.NS ? 1 : 2;
+}
+
+/** A cursor is the key of the name the next page starts at, opaque to clients. */
+function encodeCursor(key: string): string {
+  return Buffer.from(`k:${key}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+  if (!text.startsWith('k:')) throw badRequest('cursor', 'is not a cursor this API gave out; start again without one');
+  return text.slice(2);
 }
 
 export type PolicySection = 'targets' | 'names' | 'probes';

@@ -101,6 +101,26 @@ export class NodeMap implements ReadonlyMap<string, ZoneNode> {
     return shared === 0 && mine.length > 1 ? null : out;
   }
 
+  /**
+   * The entries in an order that pages can resume (shard by shard, keys sorted within each)
+   * from the key `from` on (null: from the start): a page costs its own entries and
+   * one small shard sort, not the map. The order holds across the copy-on-write versions of
+   * one build (a key removed meanwhile still names its place: its hash); a full reload may change it.
+   */
+  *entriesFrom(from: string | null): Generator<[string, ZoneNode]> {
+    let i = 0;
+    if (from !== null) {
+      i = hashKey(from) & this.#mask;
+      const shard = this.#shards[i]!;
+      for (const k of [...shard.keys()].sort()) if (k >= from) yield [k, shard.get(k)!];
+      i++;
+    }
+    for (; i < this.#shards.length; i++) {
+      const shard = this.#shards[i]!;
+      for (const k of [...shard.keys()].sort()) yield [k, shard.get(k)!];
+    }
+  }
+
   *entries(): MapIterator<[string, ZoneNode]> {
     for (const shard of this.#shards) yield* shard.entries();
   }

@@ -241,10 +241,13 @@ export class ZoneDirectory {
       }
       const result = yield { file, origin };
       for (const p of result.problems) problems.push(p);
-      const zone = result.zone ?? previous?.zone ?? null;
-      if (result.zone === null) this.#loadErrors.set(file, this.loadErrors(file) + 1);
-      if (result.zone !== null) changed = true;
-      next.set(file, { file, origin, zone, problems: result.problems, loadedAt: result.zone ? new Date() : previous?.loadedAt ?? null, stamp });
+      // A zone that loaded with an error (a corrupt journal: the entries before it) is served
+      // only when there is nothing older: a running zone keeps its last good version.
+      const loaded = result.zone !== null && (previous?.zone == null || !result.problems.some((p) => p.severity === 'error')) ? result.zone : null;
+      const zone = loaded ?? previous?.zone ?? result.zone;
+      if (loaded === null) this.#loadErrors.set(file, this.loadErrors(file) + 1);
+      if (loaded !== null) changed = true;
+      next.set(file, { file, origin, zone, problems: result.problems, loadedAt: loaded ? new Date() : previous?.loadedAt ?? null, stamp });
     }
     for (const file of this.#statuses.keys()) if (!next.has(file)) changed = true;
     if (overtaken()) return { zones: new Map(), statuses: [], problems: [], changed: false, folderProblem: null };
