@@ -275,10 +275,12 @@ export class ZoneEditor {
 
   async #compactOnce(file: string, keepAlive: boolean): Promise<void> {
     const started = performance.now();
-    const start = await this.#dir.exclusive(() => {
+    const start = await this.#dir.exclusive(async () => {
       const s = this.#dir.statuses.find((st) => st.file === file);
-      const writer = this.#writers.get(file);
-      if (!s?.zone || !writer?.isOpen || writer.entries === 0 || writer.lastSerial !== s.zone.serial || !this.#dir.isCurrent(file)) return null;
+      if (!s?.zone || !this.#dir.isCurrent(file)) return null;
+      // A journal this process has not written yet (one left by an earlier run) compacts too.
+      const writer = await this.#writer(file);
+      if (writer.entries === 0 || writer.lastSerial !== s.zone.serial) return null;
       return { origin: s.origin, bytes: writer.size, serial: s.zone.serial, entries: writer.entries, writer };
     });
     if (start === null) return;
@@ -304,7 +306,8 @@ export class ZoneEditor {
     this.#closed = true;
     for (const t of this.#compactTimers.values()) clearTimeout(t);
     this.#compactTimers.clear();
-    await Promise.all([...this.#writers.keys()].map((file) => this.compact(file, true)));
+    const files = new Set([...this.#writers.keys(), ...this.#dir.statuses.map((s) => s.file).filter((f) => fs.existsSync(journalFileFor(f)))]);
+    await Promise.all([...files].map((file) => this.compact(file, true)));
     await Promise.all([...this.#writers.values()].map((w) => w.close()));
   }
 

@@ -11,7 +11,8 @@ import { ID_PATTERN } from '../../steer/policy-schema.js';
 const ZoneParam = Type.Object({ zone: Type.String({ minLength: 1 }) });
 const PageQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT }),
+    // a string: query values are not coerced here; checked below, naming the field
+    limit: Type.Optional(Type.String({ minLength: 1, maxLength: 12 })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
   },
   { additionalProperties: false },
@@ -127,9 +128,11 @@ export const zoneRoutes =
 
     app.get('/zones/:zone/records', { config: { access: 'read' }, schema: { params: ZoneParam, querystring: PageQuery } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
-      const { limit, cursor } = req.query as { limit: number; cursor?: string };
+      const query = req.query as { limit?: string; cursor?: string };
+      const limit = query.limit === undefined ? DEFAULT_PAGE_LIMIT : Number(query.limit);
+      if (!/^[0-9]+$/.test(query.limit ?? '1') || limit < 1 || limit > MAX_PAGE_LIMIT) throw badRequest('limit', `must be a whole number from 1 to ${MAX_PAGE_LIMIT}`);
       reply.header('etag', `"${editor.zone(zone).serial}"`);
-      const page = editor.recordsPage(zone, limit, cursor);
+      const page = editor.recordsPage(zone, limit, query.cursor);
       return { records: page.records, next: page.next };
     });
 
