@@ -22,7 +22,7 @@ import { bumpSerial, serializeZone, zoneRecords } from '../zone/serialize.js';
 import { buildZone, type RRset, type Zone } from '../zone/zone.js';
 import { updateZoneSliced, type RRsetChange } from '../zone/zone-update.js';
 import { TimeSlicer } from '../zone/time-slice.js';
-import { journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
+import { encodeEntrySliced, journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
 import { compactOffThread } from '../storage/journal-compaction.js';
 import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
 import { AdminError, badRequest, conflict, notFound, stale } from './errors.js';
@@ -217,7 +217,8 @@ export class ZoneEditor {
       this.#log?.warn({ file: writer.file, journalSerial: writer.lastSerial, zoneSerial: previous }, 'the zone file was edited by hand since the journal was written; the journal is dropped and starts again');
       await writer.reset();
     }
-    await writer.append({ from: previous, to: next.serial, changes: journalChanges(zone, next, changes) });
+    const entry = { from: previous, to: next.serial, changes: await journalChanges(zone, next, changes, slicer) };
+    await writer.append(entry, await encodeEntrySliced(entry, slicer));
     this.#publish(this.#dir.adopt(status.file, next));
     this.#scheduleCompaction(status.file, writer);
     return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
@@ -497,7 +498,7 @@ function decodeCursor(cursor: string): string {
 export type PolicySection = 'targets' | 'names' | 'probes';
 
 /** Per RRset a batch touched (once, however often), its contents before and after: an IXFR's difference. */
-function journalChanges(before: Zone, after: Zone, changes: readonly RRsetChange[]): JournalChange[] {
+async function journalChanges(before: Zone, after: Zone, changes: readonly RRsetChange[], slicer: TimeSlicer): Promise<JournalChange[]> {
   const out = new Map<string, JournalChange>();
   const setAt = (zone: Zone, key: string, type: number): JournalRRset | null => {
     const set = zone.nodes.get(key)?.rrsets.get(type);
@@ -507,6 +508,8 @@ function journalChanges(before: Zone, after: Zone, changes: readonly RRsetChange
     const key = nameKey(c.owner);
     const k = `${key}|${c.type}`;
     if (!out.has(k)) out.set(k, { owner: c.owner, type: c.type, old: setAt(before, key, c.type), new: setAt(after, key, c.type) });
+    const pause = slicer.tick();
+    if (pause) await pause;
   }
   return [...out.values()];
 }

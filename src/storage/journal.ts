@@ -26,6 +26,7 @@ import zlib from 'node:zlib';
 import { nameKey, type Name } from '../dns/name.js';
 import { RRType } from '../dns/constants.js';
 import type { FileProblem, SourcePos, ZoneRecord } from '../zone/record.js';
+import type { TimeSlicer } from '../zone/time-slice.js';
 
 export const JOURNAL_SUFFIX = '.journal';
 const MAGIC = Buffer.from('MJ1\n');
@@ -76,8 +77,34 @@ const fromWire = (s: WireRRset): JournalRRset | null => (s === null ? null : { t
 
 /** One framed entry, ready to append. */
 export function encodeEntry(entry: JournalEntry): Buffer {
-  const wire: WireEntry = { from: entry.from, to: entry.to, changes: entry.changes.map((c) => ({ owner: [...c.owner], type: c.type, old: toWire(c.old), new: toWire(c.new) })) };
-  const payload = Buffer.from(JSON.stringify(wire));
+  const steps = encodeSteps(entry);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** encodeEntry in slices: a 10,000-change batch is encoded a change at a time between queries. */
+export async function encodeEntrySliced(entry: JournalEntry, slicer: TimeSlicer): Promise<Buffer> {
+  const steps = encodeSteps(entry);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    const pause = slicer.tick();
+    if (pause) await pause;
+  }
+}
+
+function* encodeSteps(entry: JournalEntry): Generator<void, Buffer> {
+  // The JSON of WireEntry, written change by change.
+  const parts: string[] = [`{"from":${entry.from},"to":${entry.to},"changes":[`];
+  for (let i = 0; i < entry.changes.length; i++) {
+    const c = entry.changes[i]!;
+    parts.push((i > 0 ? ',' : '') + JSON.stringify({ owner: c.owner, type: c.type, old: toWire(c.old), new: toWire(c.new) }));
+    yield;
+  }
+  parts.push(']}');
+  const payload = Buffer.from(parts.join(''));
   const head = Buffer.alloc(HEADER);
   MAGIC.copy(head, 0);
   head.writeUInt32BE(payload.length, 4);
@@ -277,10 +304,10 @@ export class JournalWriter {
   }
 
   /** Appends one entry and fsyncs it; on failure the file is cut back to what it was. */
-  async append(entry: JournalEntry): Promise<void> {
+  async append(entry: JournalEntry, encoded?: Buffer): Promise<void> {
     await this.open();
     const handle = this.#handle!;
-    const bytes = encodeEntry(entry);
+    const bytes = encoded ?? encodeEntry(entry);
     try {
       for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done, this.#size + done)).bytesWritten;
       await handle.datasync();

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { nameToText } from '../../dns/name.js';
 import { formatProblem } from '../../zone/record.js';
-import { audit, type AdminDeps } from '../server.js';
+import { audit, auditAsync, type AdminDeps } from '../server.js';
 import { badRequest } from '../errors.js';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type PolicySection, type WriteResult } from '../zone-editor.js';
 import { ID_PATTERN } from '../../steer/policy-schema.js';
@@ -77,8 +77,8 @@ export const zoneRoutes =
   (deps: AdminDeps): FastifyPluginAsync =>
   async (app) => {
     const { editor } = deps;
-    const written = (reply: FastifyReply, what: string, r: WriteResult, req: FastifyRequest, status = 200) => {
-      audit(deps, req, { change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial });
+    const written = async (reply: FastifyReply, what: string, r: WriteResult, req: FastifyRequest, status = 200) => {
+      await auditAsync(deps, req, { change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial });
       reply.header('etag', `"${r.serial}"`);
       return reply.status(status).send({ zone: r.zone, serial: r.serial });
     };
