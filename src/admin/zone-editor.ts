@@ -13,12 +13,12 @@ import { stringify as toYaml } from 'yaml';
 import { RRType, typeFromText, typeToText } from '../dns/constants.js';
 import { isSubdomain, nameKey, nameToText, parseName, type Name } from '../dns/name.js';
 import { compilePolicyText, policyFileFor } from '../steer/policy-file.js';
-import { syncDir, writeFileAtomic } from '../storage/atomic-write.js';
+import { syncDir, writeFileAtomic, writeFileAtomicAsync } from '../storage/atomic-write.js';
 import { encodeRdataText, RdataError, rdataToText } from '../zone/rdata/index.js';
 import { tokenizeText } from '../zone/tokenizer.js';
 import { parseYamlSource } from '../config/yaml-source.js';
 import { formatProblem, type ZoneRecord } from '../zone/record.js';
-import { bumpSerial, serializeZone, zoneRecords } from '../zone/serialize.js';
+import { bumpSerial, serializeZone, serializeZoneSliced, zoneRecords } from '../zone/serialize.js';
 import { buildZone, type RRset, type Zone } from '../zone/zone.js';
 import { updateZoneSliced, type RRsetChange } from '../zone/zone-update.js';
 import { TimeSlicer } from '../zone/time-slice.js';
@@ -52,7 +52,7 @@ export interface JournalOptions {
   readonly compactBytes: number;
 }
 
-export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { compactDelayMs: 60_000, compactBytes: 64 << 20 };
+export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { compactDelayMs: 5_000, compactBytes: 64 << 20 };
 
 export interface EditorLog {
   info(obj: object, msg: string): void;
@@ -210,6 +210,15 @@ export class ZoneEditor {
     const built = await updateZoneSliced(zone, changes, slicer);
     rejectProblems(built.problems);
     const next = built.zone!;
+    const journalFile = journalFileFor(status.file);
+    if (status.problems.some((p) => p.severity === 'error' && p.file !== journalFile)) {
+      // The file on disk does not load (a broken hand edit): a journal on top of it could never
+      // be compacted, so this write repairs the file with the served zone, as a policy write does.
+      await writeFileAtomicAsync(status.file, await serializeZoneSliced(next, NOTE, slicer));
+      this.#dropJournal(status.file);
+      this.#publish(this.#dir.adopt(status.file, next));
+      return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
+    }
     const writer = await this.#writer(status.file);
     // A journal that does not lead to the served serial lost to a hand edit of the zone file
     // (which is what is served): start it again from here.

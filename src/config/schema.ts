@@ -94,7 +94,7 @@ export const ConfigSchema = Type.Object(
         debounceMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 300 }),
         journal: Type.Object(
           {
-            compactDelayMs: Type.Integer({ minimum: 0, maximum: 86_400_000, default: 60_000, description: 'rewrite a zone file with its journal applied this long after the last admin write' }),
+            compactDelayMs: Type.Integer({ minimum: 0, maximum: 86_400_000, default: 5_000, description: 'rewrite a zone file with its journal applied this long after the last admin write' }),
             compactBytes: Type.Integer({ minimum: 0, maximum: 1 << 30, default: 64 << 20, description: 'or as soon as the journal holds this many bytes' }),
           },
           { default: {}, additionalProperties: false },
