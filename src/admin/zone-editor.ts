@@ -25,7 +25,7 @@ import { TimeSlicer } from '../zone/time-slice.js';
 import { encodeEntrySliced, journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
 import { compactOffThread } from '../storage/journal-compaction.js';
 import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
-import { AdminError, badRequest, conflict, notFound, stale } from './errors.js';
+import { AdminError, badRequest, conflict, journalCorrupt, notFound, stale, stopping } from './errors.js';
 
 export interface RRsetBody {
   readonly ttl: number;
@@ -100,7 +100,7 @@ export class ZoneEditor {
    * overwritten.
    */
   async #serial<T>(work: () => T | Promise<T>): Promise<T> {
-    if (this.#closed) throw new AdminError(503, 'GSLB_ERR_API_STOPPING', 'the server is stopping');
+    if (this.#closed) throw stopping();
     if (this.#dir.changedOnDisk()) await this.#reloadInBackground();
     return this.#dir.exclusive(work);
   }
@@ -243,7 +243,7 @@ export class ZoneEditor {
     try {
       await writer.open();
     } catch (err) {
-      if (err instanceof JournalCorrupt) throw new AdminError(500, 'GSLB_ERR_API_JOURNAL_CORRUPT', err.message, null, [err.file]);
+      if (err instanceof JournalCorrupt) throw journalCorrupt(err.message, err.file);
       throw err;
     }
     return writer;

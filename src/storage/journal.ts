@@ -370,7 +370,7 @@ export class JournalWriter {
 export class JournalCorrupt extends Error {
   readonly file: string;
   constructor(file: string, offset: number, reason: string) {
-    super(`${file}: corrupt journal entry at byte ${offset} (${reason}); the zone keeps serving the entries before it. Move the journal away (the zone file and the entries before byte ${offset} are what is served) and reload`);
+    super(`${file}: corrupt journal entry at byte ${offset} (${reason}); writes to this zone are refused until the journal is moved away (then SIGHUP: the zone file alone is served, so re-apply what the journal held)`);
     this.file = file;
   }
 }
