@@ -291,14 +291,15 @@ export class ZoneEditor {
       // A journal this process has not written yet (one left by an earlier run) compacts too.
       const writer = await this.#writer(file);
       if (writer.entries === 0 || writer.lastSerial !== s.zone.serial) return null;
-      return { origin: s.origin, bytes: writer.size, serial: s.zone.serial, entries: writer.entries, writer };
+      return { origin: s.origin, stamp: s.stamp, bytes: writer.size, serial: s.zone.serial, entries: writer.entries, writer };
     });
     if (start === null) return;
     const reply = await compactOffThread({ file, origin: start.origin, journalBytes: start.bytes, note: NOTE }, keepAlive);
     if (!reply.ok) throw new Error(reply.message);
     await this.#dir.exclusive(async () => {
-      // Edited by hand (or rewritten by a policy write) meanwhile: that file wins.
-      if (!this.#dir.isCurrent(file) || reply.serial !== start.serial || this.#writers.get(file) !== start.writer) {
+      // Edited by hand (or rewritten by a policy write) meanwhile, even if already reloaded: that file wins.
+      const now = this.#dir.statuses.find((st) => st.file === file);
+      if (now?.stamp !== start.stamp || !this.#dir.isCurrent(file) || reply.serial !== start.serial || this.#writers.get(file) !== start.writer) {
         await fs.promises.rm(reply.tmp, { force: true });
         return;
       }

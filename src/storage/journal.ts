@@ -27,6 +27,7 @@ import { nameKey, type Name } from '../dns/name.js';
 import { RRType } from '../dns/constants.js';
 import type { FileProblem, SourcePos, ZoneRecord } from '../zone/record.js';
 import type { TimeSlicer } from '../zone/time-slice.js';
+import { tempPath } from './atomic-write.js';
 
 export const JOURNAL_SUFFIX = '.journal';
 const MAGIC = Buffer.from('MJ1\n');
@@ -340,7 +341,7 @@ export class JournalWriter {
     const rest = Buffer.alloc(this.#size - bytes);
     if (rest.length > 0) {
       await this.#handle!.read(rest, 0, rest.length, bytes);
-      const tmp = `${this.file}.${process.pid}.compact`;
+      const tmp = tempPath(this.file); // removeStaleTemps knows the shape, should a crash leave it
       await fs.promises.writeFile(tmp, rest, { flush: true, mode: 0o644 });
       await fs.promises.rename(tmp, this.file);
     } else {
