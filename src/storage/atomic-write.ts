@@ -8,6 +8,22 @@ import path from 'node:path';
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
+  const tmp = writeTempSynced(file, data);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  syncDir(dir);
+}
+
+/**
+ * The first half of writeFileAtomic: `data` in a new temp file beside `file`, fsynced; its
+ * path is returned for the caller to rename (or remove). A failed write leaves no temp file
+ * behind (a full disk would keep it full).
+ */
+export function writeTempSynced(file: string, data: string | Uint8Array): string {
   const tmp = tempPath(file);
   const fd = fs.openSync(tmp, 'w', 0o644);
   try {
@@ -16,19 +32,12 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done);
     fs.fsyncSync(fd);
   } catch (err) {
-    // A failed write leaves no temp file behind (a full disk would keep it full).
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
     throw err;
   }
   fs.closeSync(fd);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  syncDir(dir);
+  return tmp;
 }
 
 let tempSeq = 0;

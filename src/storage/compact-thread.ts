@@ -11,7 +11,7 @@ import { parseMasterFile } from '../zone/master-file.js';
 import { serializeZone } from '../zone/serialize.js';
 import { formatProblem } from '../zone/record.js';
 import { applyJournal } from './journal.js';
-import { tempPath } from './atomic-write.js';
+import { writeTempSynced } from './atomic-write.js';
 
 export interface CompactRequest {
   readonly file: string;
@@ -31,18 +31,7 @@ parentPort!.on('message', (m: CompactRequest) => {
     if (errors.length > 0) {
       reply = { ok: false, message: errors.slice(0, 3).map(formatProblem).join('; ') };
     } else {
-      const tmp = tempPath(m.file);
-      const fd = fs.openSync(tmp, 'w', 0o644);
-      try {
-        const bytes = Buffer.from(serializeZone(m.origin, applied.records, m.note));
-        for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done);
-        fs.fsyncSync(fd);
-      } catch (err) {
-        fs.closeSync(fd);
-        fs.rmSync(tmp, { force: true });
-        throw err;
-      }
-      fs.closeSync(fd);
+      const tmp = writeTempSynced(m.file, serializeZone(m.origin, applied.records, m.note));
       reply = { ok: true, tmp, serial: applied.serial };
     }
   } catch (err) {
