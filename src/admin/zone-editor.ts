@@ -219,6 +219,11 @@ export class ZoneEditor {
       this.#publish(this.#dir.adopt(status.file, next));
       return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
     }
+    if (status.problems.some((p) => p.severity === 'error' && p.file === journalFile)) {
+      // A reload found the journal corrupt: read it again (and refuse) rather than append after the bad entry.
+      await this.#writers.get(status.file)?.close();
+      this.#writers.delete(status.file);
+    }
     const writer = await this.#writer(status.file);
     // A journal that does not lead to the served serial lost to a hand edit of the zone file
     // (which is what is served): start it again from here.

@@ -119,6 +119,10 @@ describe('zone journal: crash safety', () => {
     assert.match(m.output(), new RegExp(journalOf(ws).replace(/[.]/g, '\\.')));
     assert.deepEqual(await addresses(m, 'c3.adm.test'), ['192.0.2.23']);
     assert.equal(await soaSerial(m), INITIAL_SERIAL + 3);
+    // Nothing is appended after the bad entry (a restart would never read it).
+    const running = await call(m, 'PUT', `/v1/zones/${ZONE}/records/c4/A`, { ttl: 60, rdata: ['192.0.2.24'] });
+    assert.equal(running.status, 500, running.text);
+    assert.equal(running.json.error, 'GSLB_ERR_API_JOURNAL_CORRUPT');
     await m.kill();
 
     const check = await runMeridian(['check', '--config', ws.config, '--zones', ws.zones]);
