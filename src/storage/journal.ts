@@ -13,8 +13,8 @@
  * The payload holds the serial before and after, and per changed RRset its OLD and NEW
  * contents (null when absent), which is what an IXFR (RFC 1995 §4) needs to send a
  * difference sequence later. A short or mismatched last entry is a torn tail (the crash came
- * before its fsync, so it was never acknowledged) and is dropped; a bad entry with more after
- * it is corruption, reported with the file and the byte offset.
+ * before its fsync, so it was never acknowledged) and is dropped; a bad entry with a whole,
+ * checksummed entry anywhere after it is corruption, reported with the file and the offset.
  *
  * Loading (every loader goes through loadZoneFile) = zone file + the entries that continue
  * its serial. A zone file whose serial no entry continues was edited by hand: it wins and the
@@ -56,8 +56,6 @@ export interface JournalEntry {
 
 export interface JournalContents {
   readonly entries: readonly JournalEntry[];
-  /** Byte offset where each entry ends (entries[i] ends at ends[i]). */
-  readonly ends: readonly number[];
   /** Bytes of whole, valid entries: where the next append goes. */
   readonly validBytes: number;
   /** Bytes after validBytes that were a torn (never acknowledged) tail. */
@@ -119,36 +117,45 @@ function decodePayload(payload: Buffer): JournalEntry {
   return { from: wire.from, to: wire.to, changes: wire.changes.map((c) => ({ owner: c.owner, type: c.type, old: fromWire(c.old), new: fromWire(c.new) })) };
 }
 
+/** The end of a whole, checksummed entry at `at`, or -1. */
+function entryEnd(buf: Buffer, at: number): number {
+  if (buf.length - at < HEADER || !buf.subarray(at, at + 4).equals(MAGIC)) return -1;
+  const length = buf.readUInt32BE(at + 4);
+  const end = at + HEADER + length;
+  if (length > MAX_ENTRY_BYTES || end > buf.length) return -1;
+  return zlib.crc32(buf.subarray(at + HEADER, end)) === buf.readUInt32BE(at + 8) ? end : -1;
+}
+
+/** Whether a whole, checksummed entry starts anywhere after `at`: then what is bad at `at` was acknowledged data, not a torn append. */
+function wholeEntryAfter(buf: Buffer, at: number): boolean {
+  for (let i = buf.indexOf(MAGIC, at + 1); i >= 0; i = buf.indexOf(MAGIC, i + 1)) if (entryEnd(buf, i) >= 0) return true;
+  return false;
+}
+
 /** Reads framed entries from `buf`; see JournalContents for what a bad one means. */
 export function decodeJournal(buf: Buffer): JournalContents {
   const entries: JournalEntry[] = [];
-  const ends: number[] = [];
   let at = 0;
   while (at < buf.length) {
-    const bad = (message: string, wholeEntryEnd: number): JournalContents => {
-      // Nothing after the bad entry: the last append was torn by a crash before its fsync.
-      if (wholeEntryEnd >= buf.length) return { entries, ends, validBytes: at, tornBytes: buf.length - at, corrupt: null };
-      return { entries, ends, validBytes: at, tornBytes: 0, corrupt: { offset: at, message } };
-    };
-    if (buf.length - at < HEADER) return bad('short header', buf.length);
-    if (!buf.subarray(at, at + 4).equals(MAGIC)) return bad('no entry starts here', buf.length);
-    const length = buf.readUInt32BE(at + 4);
-    if (length > MAX_ENTRY_BYTES) return bad(`an entry of ${length} bytes`, buf.length);
-    const end = at + HEADER + length;
-    if (end > buf.length) return bad('short entry', buf.length);
-    const payload = buf.subarray(at + HEADER, end);
-    if (zlib.crc32(payload) !== buf.readUInt32BE(at + 8)) return bad('checksum mismatch', end);
-    let entry: JournalEntry;
-    try {
-      entry = decodePayload(payload);
-    } catch (err) {
-      return bad(`unreadable entry (${(err as Error).message})`, end);
+    const end = entryEnd(buf, at);
+    let entry: JournalEntry | null = null;
+    let problem = 'not a whole entry with a matching checksum';
+    if (end >= 0) {
+      try {
+        entry = decodePayload(buf.subarray(at + HEADER, end));
+      } catch (err) {
+        problem = `unreadable entry (${(err as Error).message})`;
+      }
+    }
+    if (entry === null) {
+      // A crash tears only the last append: a whole entry after this one means corruption.
+      if (wholeEntryAfter(buf, at)) return { entries, validBytes: at, tornBytes: 0, corrupt: { offset: at, message: problem } };
+      return { entries, validBytes: at, tornBytes: buf.length - at, corrupt: null };
     }
     entries.push(entry);
-    ends.push(end);
     at = end;
   }
-  return { entries, ends, validBytes: at, tornBytes: 0, corrupt: null };
+  return { entries, validBytes: at, tornBytes: 0, corrupt: null };
 }
 
 /** The journal of a zone file, or null when it has none. */

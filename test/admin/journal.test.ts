@@ -107,9 +107,17 @@ describe('zone journal: crash safety', () => {
     await put(m, 'c1', '192.0.2.21');
     await put(m, 'c2', '192.0.2.22');
     await put(m, 'c3', '192.0.2.23');
-    const buf = fs.readFileSync(journalOf(ws));
-    const starts = entryStarts(buf);
+    const good = fs.readFileSync(journalOf(ws));
+    const starts = entryStarts(good);
     assert.equal(starts.length, 3);
+    // The second entry's frame broken (its length unreadable): the third, whole, proves it was no torn append.
+    const frame = Buffer.from(good);
+    frame.fill(0, starts[1]!, starts[1]! + 8);
+    fs.writeFileSync(journalOf(ws), frame);
+    const framed = await runMeridian(['check', '--config', ws.config, '--zones', ws.zones]);
+    assert.notEqual(framed.code, 0, 'check fails on a broken frame in the middle');
+    assert.match(framed.stdout + framed.stderr, new RegExp(`corrupt journal entry at byte ${starts[1]}`));
+    const buf = Buffer.from(good);
     buf[starts[1]! + 12 + 10] ^= 0xff; // a bit flip in the second entry's payload
     fs.writeFileSync(journalOf(ws), buf);
 
