@@ -151,6 +151,27 @@ describe('zone journal: crash safety', () => {
   });
 });
 
+describe('zone journal: policy writes', () => {
+  it('a policy write rewrites the zone file with the journal in it; nothing is lost across it and a SIGKILL', async () => {
+    const ws = space();
+    const m = await start(ws);
+    await put(m, 'p1', '192.0.2.61');
+    const policy = await call(m, 'PUT', `/v1/zones/${ZONE}/policy/targets/light`, { region: 'four', ipv4: ['198.51.100.13'], weight: 0 });
+    assert.equal(policy.status, 200, policy.text);
+    assert.equal(fs.existsSync(journalOf(ws)), false, 'the zone file holds the journal now');
+    assert.match(fs.readFileSync(ws.zoneFile, 'utf8'), /^p1\.adm\.test\.\t60\tIN\tA\t192\.0\.2\.61$/m);
+    await put(m, 'p2', '192.0.2.62');
+    await m.kill();
+
+    const again = await start(ws);
+    assert.deepEqual(await addresses(again, 'p1.adm.test'), ['192.0.2.61']);
+    assert.deepEqual(await addresses(again, 'p2.adm.test'), ['192.0.2.62']);
+    assert.equal(await soaSerial(again), INITIAL_SERIAL + 3);
+    assert.match(fs.readFileSync(ws.policyFile, 'utf8'), /198\.51\.100\.13/);
+    await again.kill();
+  });
+});
+
 describe('zone journal: compaction', () => {
   it('rewrites the zone file off-thread while writes go on, and loses none of them', async (t) => {
     const ws = space('health: { stateFile: null }\nzones: { watch: false, journal: { compactDelayMs: 0 } }\n');
