@@ -10,7 +10,7 @@ import type { Name } from '../dns/name.js';
 import { parseMasterFile } from '../zone/master-file.js';
 import { serializeZone } from '../zone/serialize.js';
 import { formatProblem } from '../zone/record.js';
-import { applyJournal } from './journal.js';
+import { applyJournal, readJournalForLoad } from './journal.js';
 import { writeTempSynced } from './atomic-write.js';
 
 export interface CompactRequest {
@@ -25,8 +25,9 @@ export type CompactReply = { readonly ok: true; readonly tmp: string; readonly s
 parentPort!.on('message', (m: CompactRequest) => {
   let reply: CompactReply;
   try {
+    // The editor compacts one zone at a time and is the only writer of both files meanwhile.
     const parsed = parseMasterFile(fs.readFileSync(m.file, 'utf8'), { file: m.file, origin: m.origin });
-    const applied = applyJournal(m.file, m.origin, parsed.records, m.journalBytes);
+    const applied = applyJournal(m.file, m.origin, parsed.records, readJournalForLoad(m.file, m.journalBytes));
     const errors = [...parsed.problems, ...applied.problems].filter((p) => p.severity === 'error');
     if (errors.length > 0) {
       reply = { ok: false, message: errors.slice(0, 3).map(formatProblem).join('; ') };

@@ -185,21 +185,37 @@ export interface JournaledRecords {
 
 const JOURNAL_SOURCE = (file: string): SourcePos => ({ file, line: 0 });
 
+/** A journal as a load read it: its contents (null: none), or why it could not be read. */
+export type JournalRead = { readonly contents: JournalContents | null } | { readonly error: string };
+
 /**
- * `records` (a zone file as parsed) with the entries of its journal that continue its serial
- * applied, in order; each changed RRset takes the place of the first record it replaces, so a
- * compacted file keeps the layout of the old one. The hook of every loader (loadZoneFile).
+ * Reads the journal for a load. A loader reads it BEFORE the zone file: a compaction only
+ * ever renames in a newer zone file and then drops entries that file holds, so an older
+ * journal with a newer file still adds up (the entries the file holds are skipped by serial),
+ * where a newer journal with an older file would miss the entries dropped.
  */
-export function applyJournal(zoneFile: string, origin: Name, records: ZoneRecord[], limitBytes = Infinity): JournaledRecords {
+export function readJournalForLoad(zoneFile: string, limitBytes = Infinity): JournalRead {
+  try {
+    return { contents: readJournal(zoneFile, limitBytes) };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+/**
+ * `records` (a zone file as parsed) with the entries of its journal (`read` by
+ * readJournalForLoad) that continue its serial applied, in order; each changed RRset takes the
+ * place of the first record it replaces, so a compacted file keeps the layout of the old one.
+ * The hook of every loader (loadZoneFile).
+ */
+export function applyJournal(zoneFile: string, origin: Name, records: ZoneRecord[], read: JournalRead): JournaledRecords {
   const soa = records.find((r) => r.type === RRType.SOA && nameKey(r.owner) === nameKey(origin));
   const serial = soa ? soa.rdata.readUInt32BE(soa.rdata.length - 20) : null;
   const journalFile = journalFileFor(zoneFile);
-  let contents: JournalContents | null;
-  try {
-    contents = readJournal(zoneFile, limitBytes);
-  } catch (err) {
-    return { records, serial, problems: [{ file: journalFile, line: 0, message: `cannot read the journal: ${(err as Error).message}; the zone file alone is served`, severity: 'error' }] };
+  if ('error' in read) {
+    return { records, serial, problems: [{ file: journalFile, line: 0, message: `cannot read the journal: ${read.error}`, severity: 'error' }] };
   }
+  const contents = read.contents;
   if (contents === null || serial === null) return { records, serial, problems: [] };
   const problems: FileProblem[] = [];
   const { entries } = contents;

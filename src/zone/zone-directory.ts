@@ -12,7 +12,7 @@ import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
 import type { FileProblem } from './record.js';
 import { capProblems } from './problem-list.js';
 import { buildZone, type Zone } from './zone.js';
-import { applyJournal } from '../storage/journal.js';
+import { applyJournal, readJournalForLoad } from '../storage/journal.js';
 
 export const ZONE_FILE_SUFFIX = '.zone';
 
@@ -46,6 +46,7 @@ export function originFromFileName(fileName: string): Name {
 }
 
 export function loadZoneFile(file: string, origin: Name): { zone: Zone | null; problems: FileProblem[] } {
+  const journal = readJournalForLoad(file); // first: see readJournalForLoad
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -58,7 +59,7 @@ export function loadZoneFile(file: string, origin: Name): { zone: Zone | null; p
   // Each source is capped on its own (MAX_PROBLEMS_PER_FILE), so concatenating stays small.
   const problems = [...parsed.problems, ...policy.problems];
   if (problems.some((p) => p.severity === 'error')) return { zone: null, problems };
-  const journaled = applyJournal(file, origin, parsed.records);
+  const journaled = applyJournal(file, origin, parsed.records, journal);
   const built = buildZone(origin, file, journaled.records, policy.steered, policy.monitored);
   return { zone: built.zone, problems: [...problems, ...journaled.problems, ...capProblems(file, built.problems)] };
 }
