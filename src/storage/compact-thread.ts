@@ -5,6 +5,7 @@
  * first checks that nobody edited the zone file meanwhile.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { Name } from '../dns/name.js';
 import { parseMasterFile } from '../zone/master-file.js';
@@ -21,6 +22,14 @@ export interface CompactRequest {
 }
 
 export type CompactReply = { readonly ok: true; readonly tmp: string; readonly serial: number | null } | { readonly ok: false; readonly message: string };
+
+// A compaction is never urgent: on Linux, nice is per thread, so this lowers only this thread
+// and the answering thread wins the CPU when they share one.
+try {
+  os.setPriority(19);
+} catch {
+  // not permitted here: it runs at the process's priority
+}
 
 parentPort!.on('message', (m: CompactRequest) => {
   let reply: CompactReply;
