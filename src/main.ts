@@ -77,6 +77,7 @@ interface AdminParts {
   samples: LatencySamples;
   geo: GeoResolver;
   reload: (force: boolean) => boolean;
+  reloadInBackground: () => Promise<boolean>;
   publishZones: (zones: ReadonlyMap<string, Zone>) => void;
   responder: Responder;
   /** With --workers: /metrics sums the workers' figures with this process's. */
@@ -109,8 +110,9 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
   // by default in the folder the server already keeps its state in
   const auditFile = file === undefined ? path.join(path.dirname(config.health.stateFile ?? DEFAULT_HEALTH_STATE_FILE), 'audit.log') : file;
   const audit = auditFile === null ? null : openAudit({ file: auditFile, maxBytes, keep });
+  const editor = new ZoneEditor(p.zones, () => p.reload(false), p.publishZones, { reloadInBackground: p.reloadInBackground, journal: config.zones.journal, log: p.log });
   const app = await createAdminServer({
-    editor: new ZoneEditor(p.zones, () => p.reload(false), p.publishZones),
+    editor,
     zones: p.zones,
     store: p.store,
     monitor: p.monitor,
@@ -126,7 +128,11 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     version: VERSION,
     log: p.log,
   });
-  app.addHook('onClose', async () => audit?.close());
+  app.addHook('onClose', async () => {
+    // Clean shutdown: every zone's journal goes into its zone file.
+    await editor.close();
+    audit?.close();
+  });
   await app.listen({ host: address.host, port: address.port });
   return app;
 }
@@ -219,7 +225,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), reloadInBackground: () => reloader.reloadInBackground(false), publishZones: (z) => publisher.setZones(z), responder, pool, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();

@@ -6,7 +6,7 @@
  * one batch of `--batch` operations. Knot gets the same zone, the same load, `knotc
  * zone-reload` for the reload and `zone-begin / zone-set / zone-commit` transactions for
  * the writes (the 10,000-change one only with --knot-batch). Prints p50/p99/p99.9/max and lost queries per window against the goals.
- *   node dist/tools/bench-stall.js [--records 1000000] [--writes 100] [--batch 10000] [--rate Q] [--skip-knot] [--skip-meridian] [--knot-batch] [--workers N]
+ *   node dist/tools/bench-stall.js [--records 1000000] [--writes 100] [--batch 10000] [--rate Q] [--skip-knot] [--skip-meridian] [--knot-batch] [--workers N] [--compact-delay-ms MS]
  * The server runs on CPU 0 (every thread, the reload worker too), dnsperf and this process on
  * the last CPU. Needs dnsperf and knot (Debian packages dnsperf, knot).
  */
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     'skip-meridian': { type: 'boolean', default: false },
     'knot-batch': { type: 'boolean', default: false },
     workers: { type: 'string', default: '1' },
+    // zones.journal.compactDelayMs for meridian: the background rewrite of the 1M-record file may overlap later windows
+    'compact-delay-ms': { type: 'string' },
   },
 });
 const RECORDS = Number(values.records);
@@ -103,6 +105,8 @@ interface Window {
   readonly max: number;
   /** How long the operation itself took, ms. */
   readonly opMs: number;
+  /** The machine's 1-minute load average at the end of the window (a shared machine's noise). */
+  readonly load: number;
 }
 
 /** Starts dnsperf at `rate` q/s for up to an hour; stop() interrupts it and reads every query's latency. */
@@ -150,7 +154,7 @@ async function measure(label: string, goal: number | null, port: number, queries
   const { latencies, lost } = await load.stop();
   latencies.sort((a, b) => a - b);
   const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? NaN;
-  return { label, goal, count: latencies.length + lost, lost, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: latencies[latencies.length - 1] ?? NaN, opMs };
+  return { label, goal, count: latencies.length + lost, lost, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: latencies[latencies.length - 1] ?? NaN, opMs, load: os.loadavg()[0]! };
 }
 
 // ---------------------------------------------------------------- meridian
@@ -168,7 +172,8 @@ async function startMeridianServer(zones: string): Promise<Meridian> {
   const adminPort = await freeLoopbackPort();
   // No watching: the admin writes reload by themselves, and SIGHUP is the reload we measure.
   const config = path.join(dir, 'meridian.yaml');
-  fs.writeFileSync(config, `zones:\n  directory: ${JSON.stringify(zones)}\n  watch: false\n`);
+  const journal = values['compact-delay-ms'] === undefined ? '' : `  journal: { compactDelayMs: ${Number(values['compact-delay-ms'])} }\n`;
+  fs.writeFileSync(config, `zones:\n  directory: ${JSON.stringify(zones)}\n  watch: false\n${journal}`);
   const cli = path.join(root, 'dist/src/cli/main.js');
   const extra = WORKERS > 1 ? ['--workers', String(WORKERS)] : [];
   const [cmd, args] = pinned(SERVER_CPUS, process.execPath, [...NODE_FLAGS, cli, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'info', ...extra]);
@@ -292,7 +297,7 @@ async function benchKnot(zones: string, queries: string): Promise<{ rate: number
     }).catch((err: unknown) => {
       // knotd's control socket times out now and then under load; the reload figure matters more.
       console.log(`Knot: the single-record transactions failed: ${(err as Error).message.split('\n')[0]}`);
-      return { label: `${WRITES} single-record transactions`, goal: GOALS['write']!, count: 0, lost: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN, opMs: NaN };
+      return { label: `${WRITES} single-record transactions`, goal: GOALS['write']!, count: 0, lost: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN, opMs: NaN, load: os.loadavg()[0]! };
     });
     windows.push(write);
     windows.push(await measure('knotc -b zone-reload', GOALS['reload']!, knot.port, queries, rate, async () => knotc(knot, ['-b', 'zone-reload', ORIGIN])));
@@ -313,11 +318,11 @@ async function benchKnot(zones: string, queries: string): Promise<{ rate: number
 
 function table(title: string, rate: number, windows: readonly Window[]): void {
   console.log(`\n${title} at ${fmt(rate)} q/s (half of saturation); latency in ms`);
-  console.log(`  ${'window'.padEnd(34)} ${'queries'.padStart(9)} ${'lost'.padStart(6)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'p99.9'.padStart(8)} ${'max'.padStart(8)} ${'goal'.padStart(6)} ${'op ms'.padStart(8)}  verdict`);
+  console.log(`  ${'window'.padEnd(34)} ${'queries'.padStart(9)} ${'lost'.padStart(6)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'p99.9'.padStart(8)} ${'max'.padStart(8)} ${'goal'.padStart(6)} ${'op ms'.padStart(8)} ${'load'.padStart(5)}  verdict`);
   for (const w of windows) {
     const verdict = w.goal === null ? '' : w.p999 <= w.goal && w.lost === 0 ? 'meets the goal' : 'MISSES the goal';
     console.log(
-      `  ${w.label.padEnd(34)} ${fmt(w.count).padStart(9)} ${fmt(w.lost).padStart(6)} ${fmt(w.p50, 2).padStart(7)} ${fmt(w.p99, 2).padStart(7)} ${fmt(w.p999, 2).padStart(8)} ${fmt(w.max, 1).padStart(8)} ${(w.goal === null ? '' : `≤${w.goal}`).padStart(6)} ${fmt(w.opMs).padStart(8)}  ${verdict}`,
+      `  ${w.label.padEnd(34)} ${fmt(w.count).padStart(9)} ${fmt(w.lost).padStart(6)} ${fmt(w.p50, 2).padStart(7)} ${fmt(w.p99, 2).padStart(7)} ${fmt(w.p999, 2).padStart(8)} ${fmt(w.max, 1).padStart(8)} ${(w.goal === null ? '' : `≤${w.goal}`).padStart(6)} ${fmt(w.opMs).padStart(8)} ${fmt(w.load, 1).padStart(5)}  ${verdict}`,
     );
   }
 }

@@ -7,7 +7,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { syncDir } from '../storage/atomic-write.js';
+
+const fdatasync = promisify(fs.fdatasync);
 
 export interface AuditOptions {
   readonly file: string;
@@ -32,6 +35,8 @@ export class AuditLog {
   readonly #opts: AuditOptions;
   #fd: number;
   #size: number;
+  /** The async appends in flight, in order. */
+  #synced: Promise<void> = Promise.resolve();
 
   /** Opens (creating) the file now, so a path that cannot be written stops the start, not a later write. */
   constructor(opts: AuditOptions) {
@@ -53,6 +58,25 @@ export class AuditLog {
     while (at < line.length) at += fs.writeSync(this.#fd, line, at);
     fs.fsyncSync(this.#fd);
     this.#size += line.length;
+  }
+
+  /**
+   * record() with the fsync done by libuv's threads, so a slow disk holds this write's answer
+   * but never the answering thread. Lines are appended in call order; each call's fsync
+   * covers its line (and any before it).
+   */
+  recordAsync(entry: AuditEntry, now = new Date()): Promise<void> {
+    const line = Buffer.from(JSON.stringify({ time: now.toISOString(), ...entry }) + '\n');
+    // After the appends in flight: rotation closes the file they fsync.
+    const write = this.#synced.then(async () => {
+      if (this.#size > 0 && this.#size + line.length > this.#opts.maxBytes) this.#rotate();
+      let at = 0;
+      while (at < line.length) at += fs.writeSync(this.#fd, line, at);
+      this.#size += line.length;
+      await fdatasync(this.#fd);
+    });
+    this.#synced = write.catch(() => undefined);
+    return write;
   }
 
   close(): void {

@@ -17,6 +17,10 @@ export const badRequest = (field: string, message: string, details: readonly str
   new AdminError(400, 'GSLB_ERR_API_INVALID', `${field}: ${message}`, field, details);
 export const notFound = (what: string): AdminError => new AdminError(404, 'GSLB_ERR_API_NOT_FOUND', `${what} not found`);
 export const conflict = (message: string): AdminError => new AdminError(409, 'GSLB_ERR_API_CONFLICT', message);
+/** 500: the zone's journal has a corrupt entry; writes wait until an operator moves it away. */
+export const journalCorrupt = (message: string, file: string): AdminError => new AdminError(500, 'GSLB_ERR_API_JOURNAL_CORRUPT', message, null, [file]);
+/** 503: the server is stopping (its journals are being compacted). */
+export const stopping = (): AdminError => new AdminError(503, 'GSLB_ERR_API_STOPPING', 'the server is stopping');
 export const stale = (expected: string, actual: string): AdminError =>
   new AdminError(412, 'GSLB_ERR_API_STALE', `If-Match ${expected} does not match the current version ${actual}; read it again and retry`);
 

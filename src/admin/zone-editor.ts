@@ -1,8 +1,11 @@
 /**
  * Admin writes to zones and policies. Each change is validated in full (the same parser,
- * RDATA codecs, zone checks and policy schema as the files), written atomically with the
- * SOA serial bumped, reloaded and published before the caller answers 2xx. Writes run one
- * at a time; If-Match on the serial turns a stale write into 412.
+ * RDATA codecs, zone checks and policy schema as the files). A record change is applied to
+ * the served zone by copy-on-write, appended to the zone's journal (storage/journal.ts) and
+ * fsync'd, then published, before the caller answers 2xx: its cost grows with the change,
+ * not the zone. The zone file is rewritten with the journal applied later, off the answering
+ * thread (compaction). Policy writes rewrite the zone file whole, journal included. Writes
+ * run one at a time; If-Match on the serial turns a stale write into 412.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,11 +19,13 @@ import { tokenizeText } from '../zone/tokenizer.js';
 import { parseYamlSource } from '../config/yaml-source.js';
 import { formatProblem, type ZoneRecord } from '../zone/record.js';
 import { bumpSerial, serializeZone, serializeZoneSliced, zoneRecords } from '../zone/serialize.js';
-import { buildZone, type Zone } from '../zone/zone.js';
+import { buildZone, type RRset, type Zone } from '../zone/zone.js';
 import { updateZoneSliced, type RRsetChange } from '../zone/zone-update.js';
 import { TimeSlicer } from '../zone/time-slice.js';
+import { encodeEntrySliced, journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
+import { compactOffThread } from '../storage/journal-compaction.js';
 import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
-import { AdminError, badRequest, conflict, notFound, stale } from './errors.js';
+import { AdminError, badRequest, conflict, journalCorrupt, notFound, stale, stopping } from './errors.js';
 
 export interface RRsetBody {
   readonly ttl: number;
@@ -40,31 +45,64 @@ export interface WriteResult {
 const API_SOURCE = { file: '(admin API)', line: 0 };
 const NOTE = 'written by the meridian admin API; edit through the API or by hand, comments are not kept';
 
+export interface JournalOptions {
+  /** Compact a zone's journal this long after its last write (a burst of writes compacts once). */
+  readonly compactDelayMs: number;
+  /** ... or as soon as the journal holds this many bytes. */
+  readonly compactBytes: number;
+}
+
+export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { compactDelayMs: 5_000, compactBytes: 64 << 20 };
+
+export interface EditorLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
 export class ZoneEditor {
   readonly #dir: ZoneDirectory;
   readonly #reload: () => void;
+  readonly #reloadInBackground: () => Promise<unknown>;
   readonly #publish: (zones: ReadonlyMap<string, Zone>) => void;
+  readonly #journal: JournalOptions;
+  readonly #log: EditorLog | null;
+  /** The open journal of each zone file written since start. */
+  readonly #writers = new Map<string, JournalWriter>();
+  readonly #compactTimers = new Map<string, NodeJS.Timeout>();
+  /** The compaction running per zone file, and whether another was asked for meanwhile. */
+  readonly #compacting = new Map<string, Promise<void>>();
+  #closed = false;
 
   /**
-   * `reload` re-reads changed files and publishes a snapshot (the zone reloader); `publish`
-   * publishes zones an incremental write built.
+   * `reload` re-reads changed files on this thread and publishes a snapshot; `reloadInBackground`
+   * does it off the answering thread (the zone reloader); `publish` publishes zones an
+   * incremental write built.
    */
-  constructor(dir: ZoneDirectory, reload: () => void, publish: (zones: ReadonlyMap<string, Zone>) => void) {
+  constructor(
+    dir: ZoneDirectory,
+    reload: () => void,
+    publish: (zones: ReadonlyMap<string, Zone>) => void,
+    opts: { reloadInBackground?: () => Promise<unknown>; journal?: JournalOptions; log?: EditorLog } = {},
+  ) {
     this.#dir = dir;
     this.#reload = reload;
+    this.#reloadInBackground = opts.reloadInBackground ?? (async () => reload());
     this.#publish = publish;
+    this.#journal = opts.journal ?? DEFAULT_JOURNAL_OPTIONS;
+    this.#log = opts.log ?? null;
   }
 
   /**
    * Runs writes one after another, and never during an off-thread reload, so If-Match checks
-   * and writes never interleave. Each starts by re-reading changed files, so a hand edit not
-   * yet picked up is built upon, not overwritten.
+   * and writes never interleave. A file changed on disk (a stat per zone tells) is reloaded
+   * first, off the answering thread, so a hand edit not yet picked up is built upon, not
+   * overwritten.
    */
-  #serial<T>(work: () => T | Promise<T>): Promise<T> {
-    return this.#dir.exclusive(() => {
-      this.#reload();
-      return work();
-    });
+  async #serial<T>(work: () => T | Promise<T>): Promise<T> {
+    if (this.#closed) throw stopping();
+    if (this.#dir.changedOnDisk()) await this.#reloadInBackground();
+    return this.#dir.exclusive(work);
   }
 
   status(zoneName: string): ZoneFileStatus {
@@ -80,21 +118,33 @@ export class ZoneEditor {
     return s.zone;
   }
 
-  /** The RRsets of a zone, optionally only those owned by `name` / of `type`. */
-  records(zoneName: string, name?: string, type?: string): Array<{ name: string; type: string; ttl: number; rdata: string[] }> {
+  /** The RRsets owned by `name`, optionally only that of `type`: one node lookup. */
+  records(zoneName: string, name: string, type?: string): RRsetJson[] {
     const zone = this.zone(zoneName);
-    const owner = name === undefined ? null : nameKey(parseOwner(name, zone.origin));
+    const node = zone.nodes.get(nameKey(parseOwner(name, zone.origin)));
     const qtype = type === undefined ? null : parseType(type);
-    const out = new Map<string, { name: string; type: string; ttl: number; rdata: string[] }>();
-    for (const r of zoneRecords(zone)) {
-      if (owner !== null && nameKey(r.owner) !== owner) continue;
-      if (qtype !== null && r.type !== qtype) continue;
-      const k = `${nameKey(r.owner)}|${r.type}`;
-      const entry = out.get(k) ?? { name: nameToText(r.owner), type: typeToText(r.type), ttl: r.ttl, rdata: [] };
-      entry.rdata.push(rdataToText(r.type, r.rdata));
-      out.set(k, entry);
+    const out: RRsetJson[] = [];
+    for (const set of node?.rrsets.values() ?? []) if (qtype === null || set.type === qtype) out.push(rrsetJson(set));
+    return out;
+  }
+
+  /**
+   * One page of a zone's RRsets: at least `limit` (whole names, so a page may hold a few
+   * more), and a cursor for the next page (null at the end). A page reads at most
+   * MAX_NODES_PER_PAGE names, so the main thread's work is bounded by the page, not the zone.
+   */
+  recordsPage(zoneName: string, limit: number, cursor: string | undefined): { records: RRsetJson[]; next: string | null } {
+    const zone = this.zone(zoneName);
+    const from = cursor === undefined ? null : decodeCursor(cursor);
+    const out: RRsetJson[] = [];
+    let scanned = 0;
+    for (const [key, node] of zone.nodes.entriesFrom(from)) {
+      if (out.length >= limit || scanned >= MAX_NODES_PER_PAGE) return { records: out, next: encodeCursor(key) };
+      scanned++;
+      // the SOA first and NS second, as in a zone file
+      for (const set of [...node.rrsets.values()].sort((a, b) => typeRank(a.type) - typeRank(b.type) || a.type - b.type)) out.push(rrsetJson(set));
     }
-    return [...out.values()];
+    return { records: out, next: null };
   }
 
   putRRset(zoneName: string, name: string, type: string, body: RRsetBody, ifMatch: string | undefined): Promise<WriteResult> {
@@ -111,6 +161,8 @@ export class ZoneEditor {
       const status = this.status(zoneName);
       const zone = this.zone(zoneName);
       checkIfMatch(ifMatch, zone.serial);
+      // Edited by hand since the check before the queue: building on the old zone would lose the edit.
+      if (!this.#dir.isCurrent(status.file)) throw conflict(`${status.file} changed on disk and is being reloaded; retry`);
       const changes: RRsetChange[] = [];
       // Whether each RRset exists after the operations so far, for a delete's 404.
       const present = new Map<string, boolean>();
@@ -144,9 +196,9 @@ export class ZoneEditor {
 
   /**
    * The write path of record changes, as Knot applies a zone update: the new zone is built
-   * from the old by copy-on-write (zone-update.ts), written to disk in time slices and with
-   * the file I/O off the event loop, then served as built. Nothing is acknowledged before the
-   * file is renamed into place and synced.
+   * from the old by copy-on-write (zone-update.ts, in time slices), the changed RRsets (old and
+   * new) are appended to the journal and fsync'd, then the zone is served as built. Nothing
+   * is acknowledged before the journal entry is on disk.
    */
   async #writeChanges(status: ZoneFileStatus, zone: Zone, changes: RRsetChange[]): Promise<WriteResult> {
     const lastSoa = changes.filter((c) => c.type === RRType.SOA && nameKey(c.owner) === zone.originKey).pop();
@@ -158,9 +210,129 @@ export class ZoneEditor {
     const built = await updateZoneSliced(zone, changes, slicer);
     rejectProblems(built.problems);
     const next = built.zone!;
-    await writeFileAtomicAsync(status.file, await serializeZoneSliced(next, NOTE, slicer));
+    const journalFile = journalFileFor(status.file);
+    if (status.problems.some((p) => p.severity === 'error' && p.file !== journalFile)) {
+      // The file on disk does not load (a broken hand edit): a journal on top of it could never
+      // be compacted, so this write repairs the file with the served zone, as a policy write does.
+      await writeFileAtomicAsync(status.file, await serializeZoneSliced(next, NOTE, slicer));
+      this.#dropJournal(status.file);
+      this.#publish(this.#dir.adopt(status.file, next));
+      return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
+    }
+    if (status.problems.some((p) => p.severity === 'error' && p.file === journalFile)) {
+      // A reload found the journal corrupt: read it again (and refuse) rather than append after the bad entry.
+      await this.#writers.get(status.file)?.close();
+      this.#writers.delete(status.file);
+    }
+    const writer = await this.#writer(status.file);
+    // A journal that does not lead to the served serial lost to a hand edit of the zone file
+    // (which is what is served): start it again from here.
+    if (writer.entries > 0 && writer.lastSerial !== previous) {
+      this.#log?.warn({ file: writer.file, journalSerial: writer.lastSerial, zoneSerial: previous }, 'the zone file was edited by hand since the journal was written; the journal is dropped and starts again');
+      await writer.reset();
+    }
+    const entry = { from: previous, to: next.serial, changes: await journalChanges(zone, next, changes, slicer) };
+    await writer.append(entry, await encodeEntrySliced(entry, slicer));
     this.#publish(this.#dir.adopt(status.file, next));
+    this.#scheduleCompaction(status.file, writer);
     return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
+  }
+
+  /** The journal of a zone file, opened on first use; a corrupt one refuses the write, naming the file. */
+  async #writer(file: string): Promise<JournalWriter> {
+    let writer = this.#writers.get(file);
+    if (!writer) {
+      writer = new JournalWriter(file);
+      this.#writers.set(file, writer);
+    }
+    try {
+      await writer.open();
+    } catch (err) {
+      if (err instanceof JournalCorrupt) throw journalCorrupt(err.message, err.file);
+      throw err;
+    }
+    return writer;
+  }
+
+  /** Debounced: after a burst of writes, or at once when the journal passed its size. */
+  #scheduleCompaction(file: string, writer: JournalWriter): void {
+    const timer = this.#compactTimers.get(file);
+    if (timer) clearTimeout(timer);
+    this.#compactTimers.delete(file);
+    if (writer.size >= this.#journal.compactBytes) {
+      void this.compact(file);
+      return;
+    }
+    const t = setTimeout(() => {
+      this.#compactTimers.delete(file);
+      void this.compact(file);
+    }, this.#journal.compactDelayMs);
+    t.unref();
+    this.#compactTimers.set(file, t);
+  }
+
+  /**
+   * Rewrites the zone file with its journal applied, on a worker_thread, and drops the entries
+   * it now holds. Writes go on meanwhile: they append to the journal after the bytes being
+   * compacted, and only those bytes are dropped. A zone file edited by hand meanwhile wins
+   * (the result is thrown away). Resolves when done; never rejects (failures are logged and
+   * the journal stays, so nothing is lost).
+   */
+  compact(file: string, keepAlive = false): Promise<void> {
+    const running = this.#compacting.get(file);
+    if (running) return running.then(() => this.compact(file, keepAlive));
+    const run = this.#compactOnce(file, keepAlive)
+      .catch((err: unknown) => this.#log?.error({ err, file }, 'journal compaction failed; the journal keeps every change'))
+      .finally(() => this.#compacting.delete(file));
+    this.#compacting.set(file, run);
+    return run;
+  }
+
+  async #compactOnce(file: string, keepAlive: boolean): Promise<void> {
+    const started = performance.now();
+    const start = await this.#dir.exclusive(async () => {
+      const s = this.#dir.statuses.find((st) => st.file === file);
+      if (!s?.zone || !this.#dir.isCurrent(file)) return null;
+      // A journal this process has not written yet (one left by an earlier run) compacts too.
+      const writer = await this.#writer(file);
+      if (writer.entries === 0 || writer.lastSerial !== s.zone.serial) return null;
+      return { origin: s.origin, stamp: s.stamp, bytes: writer.size, serial: s.zone.serial, entries: writer.entries, writer };
+    });
+    if (start === null) return;
+    const reply = await compactOffThread({ file, origin: start.origin, journalBytes: start.bytes, note: NOTE }, keepAlive);
+    if (!reply.ok) throw new Error(reply.message);
+    await this.#dir.exclusive(async () => {
+      // Edited by hand (or rewritten by a policy write) meanwhile, even if already reloaded: that file wins.
+      const now = this.#dir.statuses.find((st) => st.file === file);
+      if (now?.stamp !== start.stamp || !this.#dir.isCurrent(file) || reply.serial !== start.serial || this.#writers.get(file) !== start.writer) {
+        await fs.promises.rm(reply.tmp, { force: true });
+        return;
+      }
+      await fs.promises.rename(reply.tmp, file);
+      syncDir(path.dirname(file));
+      // A crash here leaves entries the file holds already: loading skips them by serial.
+      await start.writer.dropPrefix(start.bytes);
+      this.#dir.restamp(file);
+    });
+    this.#log?.info({ file, serial: start.serial, entries: start.entries, ms: Math.round(performance.now() - started) }, 'zone file rewritten with its journal applied');
+  }
+
+  /** Clean shutdown: no more writes; every journal is compacted into its zone file. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#compactTimers.values()) clearTimeout(t);
+    this.#compactTimers.clear();
+    const files = new Set([...this.#writers.keys(), ...this.#dir.statuses.map((s) => s.file).filter((f) => fs.existsSync(journalFileFor(f)))]);
+    await Promise.all([...files].map((file) => this.compact(file, true)));
+    await Promise.all([...this.#writers.values()].map((w) => w.close()));
+  }
+
+  /** Forgets the journal of `file` after the file was rewritten whole (or removed): it holds nothing the file lacks. */
+  #dropJournal(file: string): void {
+    const writer = this.#writers.get(file);
+    this.#writers.delete(file);
+    void writer?.close();
+    fs.rmSync(journalFileFor(file), { force: true });
   }
 
   /** Creates `<name>.zone` with an SOA and NS records (and any extra records). */
@@ -207,6 +379,7 @@ export class ZoneEditor {
       if (status.zone) checkIfMatch(ifMatch, status.zone.serial);
       const policy = policyFileFor(status.file);
       fs.rmSync(status.file, { force: true });
+      this.#dropJournal(status.file);
       if (policy) fs.rmSync(policy, { force: true });
       syncDir(path.dirname(status.file));
       this.#reload();
@@ -295,6 +468,9 @@ export class ZoneEditor {
       }
     }
     writeFileAtomic(status.file, serializeZone(zone.origin, next, NOTE));
+    // The file holds every journal entry now (its records came from the served zone).
+    this.#dropJournal(status.file);
+    syncDir(path.dirname(status.file));
     this.#reload();
     const after = this.status(nameToText(zone.origin));
     if (after.zone?.serial !== soaSerial(bumped.rdata)) {
@@ -304,7 +480,54 @@ export class ZoneEditor {
   }
 }
 
+export interface RRsetJson {
+  name: string;
+  type: string;
+  ttl: number;
+  rdata: string[];
+}
+
+export const DEFAULT_PAGE_LIMIT = 1000;
+export const MAX_PAGE_LIMIT = 10_000;
+const MAX_NODES_PER_PAGE = 100_000;
+
+function rrsetJson(set: RRset): RRsetJson {
+  return { name: nameToText(set.owner), type: typeToText(set.type), ttl: set.ttl, rdata: set.rdatas.map((r) => rdataToText(set.type, r)) };
+}
+
+function typeRank(type: number): number {
+  return type === RRType.SOA ? 0 : type === RRType.NS ? 1 : 2;
+}
+
+/** A cursor is the key of the name the next page starts at, opaque to clients. */
+function encodeCursor(key: string): string {
+  return Buffer.from(`k:${key}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+  if (!text.startsWith('k:')) throw badRequest('cursor', 'is not a cursor this API gave out; start again without one');
+  return text.slice(2);
+}
+
 export type PolicySection = 'targets' | 'names' | 'probes';
+
+/** Per RRset a batch touched (once, however often), its contents before and after: an IXFR's difference. */
+async function journalChanges(before: Zone, after: Zone, changes: readonly RRsetChange[], slicer: TimeSlicer): Promise<JournalChange[]> {
+  const out = new Map<string, JournalChange>();
+  const setAt = (zone: Zone, key: string, type: number): JournalRRset | null => {
+    const set = zone.nodes.get(key)?.rrsets.get(type);
+    return set ? { ttl: set.ttl, class: set.class, rdatas: set.rdatas } : null;
+  };
+  for (const c of changes) {
+    const key = nameKey(c.owner);
+    const k = `${key}|${c.type}`;
+    if (!out.has(k)) out.set(k, { owner: c.owner, type: c.type, old: setAt(before, key, c.type), new: setAt(after, key, c.type) });
+    const pause = slicer.tick();
+    if (pause) await pause;
+  }
+  return [...out.values()];
+}
 
 /** Keys that JavaScript objects give a meaning of their own (a YAML or JSON map key `__proto__` sets the prototype). */
 const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__']);

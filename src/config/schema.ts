@@ -92,6 +92,13 @@ export const ConfigSchema = Type.Object(
         directory: Type.String({ default: 'zones', description: 'folder of <zone>.zone files; relative to the config file' }),
         watch: Type.Boolean({ default: true, description: 'reload changed zone files by themselves' }),
         debounceMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 300 }),
+        journal: Type.Object(
+          {
+            compactDelayMs: Type.Integer({ minimum: 0, maximum: 86_400_000, default: 5_000, description: 'rewrite a zone file with its journal applied this long after the last admin write' }),
+            compactBytes: Type.Integer({ minimum: 0, maximum: 1 << 30, default: 64 << 20, description: 'or as soon as the journal holds this many bytes' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -8,20 +8,7 @@ import path from 'node:path';
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = tempPath(file);
-  const fd = fs.openSync(tmp, 'w', 0o644);
-  try {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    // A write may take less than asked (a full disk throws on the next one).
-    for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done);
-    fs.fsyncSync(fd);
-  } catch (err) {
-    // A failed write leaves no temp file behind (a full disk would keep it full).
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  fs.closeSync(fd);
+  const tmp = writeTempSynced(file, data);
   try {
     fs.renameSync(tmp, file);
   } catch (err) {
@@ -31,6 +18,28 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   syncDir(dir);
 }
 
+/**
+ * The first half of writeFileAtomic: `data` in a new temp file beside `file`, fsynced; its
+ * path is returned for the caller to rename (or remove). A failed write leaves no temp file
+ * behind (a full disk would keep it full).
+ */
+export function writeTempSynced(file: string, data: string | Uint8Array): string {
+  const tmp = tempPath(file);
+  const fd = fs.openSync(tmp, 'w', 0o644);
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    // A write may take less than asked (a full disk throws on the next one).
+    for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  return tmp;
+}
+
 let tempSeq = 0;
 
 /**
@@ -38,7 +47,7 @@ let tempSeq = 0;
  * A per-process counter, not the clock, so two writes of one file started in the same
  * millisecond (possible with the async writer) never share, truncate or steal a temp file.
  */
-function tempPath(file: string): string {
+export function tempPath(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}${tempSeq++}.tmp`);
 }
 

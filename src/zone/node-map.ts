@@ -3,7 +3,7 @@
  * Maps) by a hash, and a change copies only the shards it touches and the shard array, so
  * the next version of a zone shares every other shard with the one before (what Knot's
  * copy-on-write zone tree does with its trie). A change of one name on a 1,000,000-name
- * zone copies one shard of about 16 entries and an array of 65,536 pointers, not the zone.
+ * zone copies one shard of about 16 entries and two arrays of 256 pointers, not the zone.
  */
 import type { ZoneNode } from './zone.js';
 
@@ -19,15 +19,27 @@ function hashKey(key: string): number {
   return h >>> 0;
 }
 
+/** Shards per block of the shard table: a change copies the table of blocks and one block of shard pointers, never the whole table. */
+const BLOCK_BITS = 8;
+const BLOCK = 1 << BLOCK_BITS;
+
+type Block = ReadonlyArray<ReadonlyMap<string, ZoneNode>>;
+
 export class NodeMap implements ReadonlyMap<string, ZoneNode> {
-  readonly #shards: ReadonlyArray<ReadonlyMap<string, ZoneNode>>;
+  /**
+   * The shards in blocks of BLOCK: shard i is blocks[i >> BLOCK_BITS][i & (BLOCK - 1)]. Two
+   * levels so that one change on a 1,000,000-name zone copies two arrays of 256 pointers
+   * (4 KB), not one of 65,536 (512 KB, which a burst of writes turned into old-space garbage
+   * and long GC pauses of the answering thread).
+   */
+  readonly #blocks: ReadonlyArray<Block>;
   readonly #mask: number;
   readonly size: number;
 
   /** Internal: use NodeMap.from or NodeMapBuilder. */
-  constructor(shards: ReadonlyArray<ReadonlyMap<string, ZoneNode>>, size: number) {
-    this.#shards = shards;
-    this.#mask = shards.length - 1;
+  constructor(blocks: ReadonlyArray<Block>, shardCount: number, size: number) {
+    this.#blocks = blocks;
+    this.#mask = shardCount - 1;
     this.size = size;
   }
 
@@ -38,28 +50,51 @@ export class NodeMap implements ReadonlyMap<string, ZoneNode> {
     return builder.finish();
   }
 
+  #shard(key: string): ReadonlyMap<string, ZoneNode> {
+    const i = hashKey(key) & this.#mask;
+    return this.#blocks[i >>> BLOCK_BITS]![i & (BLOCK - 1)]!;
+  }
+
   get(key: string): ZoneNode | undefined {
-    return this.#shards[hashKey(key) & this.#mask]!.get(key);
+    return this.#shard(key).get(key);
   }
 
   has(key: string): boolean {
-    return this.#shards[hashKey(key) & this.#mask]!.has(key);
+    return this.#shard(key).has(key);
   }
 
   /**
    * A new map with `changes` applied (a node to set, or null to delete); this one is left as
-   * it was. Costs the touched shards and one copy of the shard array.
+   * it was. Costs the touched shards, their blocks and one copy of the block table.
    */
   with(changes: ReadonlyMap<string, ZoneNode | null>): NodeMap {
-    const shards = this.#shards.slice();
+    const steps = this.withSteps(changes);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /** `with`, yielding every few changes so a caller can slice a batch of thousands over the event loop (nothing is shared until it returns). */
+  *withSteps(changes: ReadonlyMap<string, ZoneNode | null>): Generator<void, NodeMap> {
+    const blocks = this.#blocks.slice();
+    const copiedBlocks = new Set<number>();
     const copied = new Set<number>();
     let size = this.size;
+    let n = 0;
     for (const [key, node] of changes) {
+      if ((++n & 255) === 0) yield;
       const i = hashKey(key) & this.#mask;
-      let shard = shards[i] as Map<string, ZoneNode>;
+      const b = i >>> BLOCK_BITS;
+      if (!copiedBlocks.has(b)) {
+        blocks[b] = blocks[b]!.slice();
+        copiedBlocks.add(b);
+      }
+      const block = blocks[b] as Array<ReadonlyMap<string, ZoneNode>>;
+      let shard = block[i & (BLOCK - 1)] as Map<string, ZoneNode>;
       if (!copied.has(i)) {
         shard = new Map(shard);
-        shards[i] = shard;
+        block[i & (BLOCK - 1)] = shard;
         copied.add(i);
       }
       const had = shard.has(key);
@@ -73,42 +108,73 @@ export class NodeMap implements ReadonlyMap<string, ZoneNode> {
         if (!had) size++;
       }
     }
-    return new NodeMap(shards, size);
+    return new NodeMap(blocks, this.#mask + 1, size);
   }
 
   /**
-   * What `with` changed since `older`, found by comparing shards by identity (those a change
-   * did not touch are the same objects): the nodes set and, as null, those removed. Null when
-   * the maps do not share a layout (different builds), when nothing cheaper than the whole map tells.
+   * What `with` changed since `older`, found by comparing blocks and shards by identity (those
+   * a change did not touch are the same objects): the nodes set and, as null, those removed.
+   * Null when the maps do not share a layout (different builds), when nothing cheaper than
+   * the whole map tells.
    */
   changesSince(older: NodeMap): Map<string, ZoneNode | null> | null {
-    const mine = this.#shards;
-    const theirs = older.#shards;
-    if (mine.length !== theirs.length) return null;
+    const mine = this.#blocks;
+    const theirs = older.#blocks;
+    if (this.#mask !== older.#mask) return null;
     const out = new Map<string, ZoneNode | null>();
     let shared = 0;
-    for (let i = 0; i < mine.length; i++) {
-      const a = mine[i]!;
-      const b = theirs[i]!;
-      if (a === b) {
-        shared++;
+    for (let bi = 0; bi < mine.length; bi++) {
+      const ba = mine[bi]!;
+      const bb = theirs[bi]!;
+      if (ba === bb) {
+        shared += ba.length;
         continue;
       }
-      for (const [k, v] of a) if (b.get(k) !== v) out.set(k, v);
-      for (const k of b.keys()) if (!a.has(k)) out.set(k, null);
+      for (let i = 0; i < ba.length; i++) {
+        const a = ba[i]!;
+        const b = bb[i]!;
+        if (a === b) {
+          shared++;
+          continue;
+        }
+        for (const [k, v] of a) if (b.get(k) !== v) out.set(k, v);
+        for (const k of b.keys()) if (!a.has(k)) out.set(k, null);
+      }
     }
     // Two separate builds share no shard: the "changes" would be the whole zone.
-    return shared === 0 && mine.length > 1 ? null : out;
+    return shared === 0 && this.#mask > 0 ? null : out;
+  }
+
+  *#shards(from = 0): Generator<ReadonlyMap<string, ZoneNode>> {
+    for (let i = from; i <= this.#mask; i++) yield this.#blocks[i >>> BLOCK_BITS]![i & (BLOCK - 1)]!;
+  }
+
+  /**
+   * The entries in an order that pages can resume (shard by shard, keys sorted within each)
+   * from the key `from` on (null: from the start): a page costs its own entries and
+   * one small shard sort, not the map. The order holds across the copy-on-write versions of
+   * one build (a key removed meanwhile still names its place: its hash); a full reload may change it.
+   */
+  *entriesFrom(from: string | null): Generator<[string, ZoneNode]> {
+    let first = 0;
+    if (from !== null) {
+      const shard = this.#shard(from);
+      for (const k of [...shard.keys()].sort()) if (k >= from) yield [k, shard.get(k)!];
+      first = (hashKey(from) & this.#mask) + 1;
+    }
+    for (const shard of this.#shards(first)) {
+      for (const k of [...shard.keys()].sort()) yield [k, shard.get(k)!];
+    }
   }
 
   *entries(): MapIterator<[string, ZoneNode]> {
-    for (const shard of this.#shards) yield* shard.entries();
+    for (const shard of this.#shards()) yield* shard.entries();
   }
   *keys(): MapIterator<string> {
-    for (const shard of this.#shards) yield* shard.keys();
+    for (const shard of this.#shards()) yield* shard.keys();
   }
   *values(): MapIterator<ZoneNode> {
-    for (const shard of this.#shards) yield* shard.values();
+    for (const shard of this.#shards()) yield* shard.values();
   }
   [Symbol.iterator](): MapIterator<[string, ZoneNode]> {
     return this.entries();
@@ -144,6 +210,8 @@ export class NodeMapBuilder {
   finish(): NodeMap {
     // Shards left empty share one Map, so a sparse zone does not keep thousands of them.
     const shards = this.#shards.map((s) => (s.size === 0 ? EMPTY : s));
-    return new NodeMap(shards, this.#size);
+    const blocks: Block[] = [];
+    for (let i = 0; i < shards.length; i += BLOCK) blocks.push(shards.slice(i, i + BLOCK));
+    return new NodeMap(blocks, shards.length, this.#size);
   }
 }

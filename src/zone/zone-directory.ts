@@ -12,6 +12,7 @@ import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
 import type { FileProblem } from './record.js';
 import { capProblems } from './problem-list.js';
 import { buildZone, type Zone } from './zone.js';
+import { applyJournal, readJournalForLoad } from '../storage/journal.js';
 
 export const ZONE_FILE_SUFFIX = '.zone';
 
@@ -45,6 +46,7 @@ export function originFromFileName(fileName: string): Name {
 }
 
 export function loadZoneFile(file: string, origin: Name): { zone: Zone | null; problems: FileProblem[] } {
+  const journal = readJournalForLoad(file); // first: see readJournalForLoad
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -57,8 +59,9 @@ export function loadZoneFile(file: string, origin: Name): { zone: Zone | null; p
   // Each source is capped on its own (MAX_PROBLEMS_PER_FILE), so concatenating stays small.
   const problems = [...parsed.problems, ...policy.problems];
   if (problems.some((p) => p.severity === 'error')) return { zone: null, problems };
-  const built = buildZone(origin, file, parsed.records, policy.steered, policy.monitored);
-  return { zone: built.zone, problems: [...problems, ...capProblems(file, built.problems)] };
+  const journaled = applyJournal(file, origin, parsed.records, journal);
+  const built = buildZone(origin, file, journaled.records, policy.steered, policy.monitored);
+  return { zone: built.zone, problems: [...problems, ...journaled.problems, ...capProblems(file, built.problems)] };
 }
 
 /**
@@ -128,6 +131,37 @@ export class ZoneDirectory {
     const zones = new Map<string, Zone>();
     for (const s of this.#statuses.values()) if (s.zone) zones.set(s.zone.originKey, s.zone);
     return zones;
+  }
+
+  /**
+   * Whether a zone file or its policy changed on disk (or one came or went) since it was
+   * read: a stat per zone, cheap enough for every admin write to ask.
+   */
+  changedOnDisk(): boolean {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.directory).filter((n) => n.endsWith(ZONE_FILE_SUFFIX));
+    } catch {
+      return true;
+    }
+    if (names.length !== this.#statuses.size) return true;
+    for (const name of names) {
+      const s = this.#statuses.get(path.join(this.directory, name));
+      if (!s || s.stamp !== stampOf(s.file)) return true;
+    }
+    return false;
+  }
+
+  /** Whether `file` is still the file last read (or written by restamp's caller). */
+  isCurrent(file: string): boolean {
+    const s = this.#statuses.get(file);
+    return s !== undefined && s.stamp === stampOf(file);
+  }
+
+  /** Records `file` as read again after this process rewrote it with the same zone (a journal compaction). */
+  restamp(file: string): void {
+    const s = this.#statuses.get(file);
+    if (s) this.#statuses.set(file, { ...s, stamp: stampOf(file) });
   }
 
   /**
@@ -208,10 +242,13 @@ export class ZoneDirectory {
       }
       const result = yield { file, origin };
       for (const p of result.problems) problems.push(p);
-      const zone = result.zone ?? previous?.zone ?? null;
-      if (result.zone === null) this.#loadErrors.set(file, this.loadErrors(file) + 1);
-      if (result.zone !== null) changed = true;
-      next.set(file, { file, origin, zone, problems: result.problems, loadedAt: result.zone ? new Date() : previous?.loadedAt ?? null, stamp });
+      // A zone that loaded with an error (a corrupt journal: the entries before it) is served
+      // only when there is nothing older: a running zone keeps its last good version.
+      const loaded = result.zone !== null && (previous?.zone == null || !result.problems.some((p) => p.severity === 'error')) ? result.zone : null;
+      const zone = loaded ?? previous?.zone ?? result.zone;
+      if (loaded === null) this.#loadErrors.set(file, this.loadErrors(file) + 1);
+      if (loaded !== null) changed = true;
+      next.set(file, { file, origin, zone, problems: result.problems, loadedAt: loaded ? new Date() : previous?.loadedAt ?? null, stamp });
     }
     for (const file of this.#statuses.keys()) if (!next.has(file)) changed = true;
     if (overtaken()) return { zones: new Map(), statuses: [], problems: [], changed: false, folderProblem: null };

@@ -152,8 +152,9 @@ function* updateSteps(zone: Zone, changes: readonly RRsetChange[]): Generator<vo
   if (problems.length > 0 || !soa) return { zone: null, problems };
 
   const { serial, minimum } = soaFields(soa.rdatas[0]!);
+  const nodes = yield* zone.nodes.withSteps(overlay);
   return {
-    zone: { ...zone, nodes: zone.nodes.with(overlay), soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount },
+    zone: { ...zone, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount },
     problems,
   };
 }

@@ -57,7 +57,7 @@ async function writeUntilKilled(m: Meridian, from: number, kills: number, write:
 function leftovers(t: TestContext, label: string): string[] {
   const extra = fs.readdirSync(ws.zones).filter((f) => !EXPECTED_FILES.includes(f));
   t.diagnostic(`${label}: zones folder holds ${extra.length === 0 ? 'nothing else' : extra.join(', ')}`);
-  for (const f of extra) assert.match(f, /\.tmp$/, `only temp files may be left behind, found ${f}`);
+  for (const f of extra) assert.match(f, /\.tmp$|\.zone\.journal$/, `only temp files and the journal may be left behind, found ${f}`);
   return extra;
 }
 

@@ -3,12 +3,20 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { nameToText } from '../../dns/name.js';
 import { formatProblem } from '../../zone/record.js';
-import { audit, type AdminDeps } from '../server.js';
+import { audit, auditAsync, type AdminDeps } from '../server.js';
 import { badRequest } from '../errors.js';
-import type { PolicySection, WriteResult } from '../zone-editor.js';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type PolicySection, type WriteResult } from '../zone-editor.js';
 import { ID_PATTERN } from '../../steer/policy-schema.js';
 
 const ZoneParam = Type.Object({ zone: Type.String({ minLength: 1 }) });
+const PageQuery = Type.Object(
+  {
+    // a string: query values are not coerced here; checked below, naming the field
+    limit: Type.Optional(Type.String({ minLength: 1, maxLength: 12 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  },
+  { additionalProperties: false },
+);
 const RecordParams = Type.Object({ zone: Type.String({ minLength: 1 }), name: Type.String({ minLength: 1 }), type: Type.String({ minLength: 1 }) });
 const RRsetBody = Type.Object(
   { ttl: Type.Integer({ minimum: 0, maximum: 2147483647 }), rdata: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }) },
@@ -69,8 +77,8 @@ export const zoneRoutes =
   (deps: AdminDeps): FastifyPluginAsync =>
   async (app) => {
     const { editor } = deps;
-    const written = (reply: FastifyReply, what: string, r: WriteResult, req: FastifyRequest, status = 200) => {
-      audit(deps, req, { change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial });
+    const written = async (reply: FastifyReply, what: string, r: WriteResult, req: FastifyRequest, status = 200) => {
+      await auditAsync(deps, req, { change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial });
       reply.header('etag', `"${r.serial}"`);
       return reply.status(status).send({ zone: r.zone, serial: r.serial });
     };
@@ -97,6 +105,8 @@ export const zoneRoutes =
       const { zone } = req.params as { zone: string };
       const s = editor.status(zone);
       if (s.zone) reply.header('etag', `"${s.zone.serial}"`);
+      // The first page only: GET /zones/{zone}/records?cursor=… has the rest.
+      const page = s.zone ? editor.recordsPage(zone, DEFAULT_PAGE_LIMIT, undefined) : { records: [], next: null };
       return {
         zone: nameToText(s.origin),
         file: s.file,
@@ -104,7 +114,8 @@ export const zoneRoutes =
         loadedAt: s.loadedAt?.toISOString() ?? null,
         lastLoadErrors: s.problems.filter((p) => p.severity === 'error').map(formatProblem),
         warnings: s.problems.filter((p) => p.severity === 'warning').map(formatProblem),
-        records: s.zone ? editor.records(zone) : [],
+        records: page.records,
+        recordsNext: page.next,
         policy: editor.policy(zone),
       };
     });
@@ -115,10 +126,14 @@ export const zoneRoutes =
       return reply.status(204).send();
     });
 
-    app.get('/zones/:zone/records', { config: { access: 'read' }, schema: { params: ZoneParam } }, async (req, reply) => {
+    app.get('/zones/:zone/records', { config: { access: 'read' }, schema: { params: ZoneParam, querystring: PageQuery } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
+      const query = req.query as { limit?: string; cursor?: string };
+      const limit = query.limit === undefined ? DEFAULT_PAGE_LIMIT : Number(query.limit);
+      if (!/^[0-9]+$/.test(query.limit ?? '1') || limit < 1 || limit > MAX_PAGE_LIMIT) throw badRequest('limit', `must be a whole number from 1 to ${MAX_PAGE_LIMIT}`);
       reply.header('etag', `"${editor.zone(zone).serial}"`);
-      return { records: editor.records(zone) };
+      const page = editor.recordsPage(zone, limit, query.cursor);
+      return { records: page.records, next: page.next };
     });
 
     app.get('/zones/:zone/records/:name/:type', { config: { access: 'read' }, schema: { params: RecordParams } }, async (req, reply) => {
