@@ -1,8 +1,8 @@
 /**
  * Loads zone files on a worker_thread (zone/zone-load-thread.ts) so that a full reload of a
  * large zone never holds the answering thread: parsing, checking and building happen there;
- * here only the built nodes are put back together, a small chunk per message event
- * (zone/zone-transfer.ts). The policy beside the zone is compiled here (its filters are
+ * here only the built nodes are put back together, a small chunk per turn of the event loop
+ * (zone/zone-transfer.ts), asked for one after another. The policy beside the zone is compiled here (its filters are
  * functions, which cannot cross threads); it is small.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
@@ -73,9 +73,21 @@ export class ZoneLoadThread {
             assembler = new ZoneAssembler(m);
             warnings = m.problems;
             return;
-          case 'nodes':
-            assembler!.add(m);
+          case 'nodes': {
+            // Rebuilt in the check phase, then the next is asked for: this message event
+            // ends at once, and the sockets are read between every two chunks.
+            const into = assembler!;
+            setImmediate(() => {
+              if (this.#pending !== pending) return; // the load ended meanwhile (the thread died, or close())
+              try {
+                into.add(m);
+                this.#worker?.postMessage({ kind: 'more' });
+              } catch (err) {
+                internal(err);
+              }
+            });
             return;
+          }
           case 'end': {
             const policyFile = policyFileFor(file);
             const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
@@ -86,19 +98,22 @@ export class ZoneLoadThread {
           }
         }
       };
-      this.#pending = (m) => {
+      const internal = (err: unknown): void =>
+        fail(`internal error while loading this zone or its policy (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); please report it`);
+      const pending = (m: FromThread | Error): void => {
         if (m instanceof Error) return fail(m.message);
         // This runs in the worker's message event: a throw here (reassembly, the policy read
         // on this thread) would be uncaught and end the process, so it fails this file only.
         try {
           handle(m);
         } catch (err) {
-          fail(`internal error while loading this zone or its policy (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); please report it`);
+          internal(err);
         }
       };
+      this.#pending = pending;
       if (this.#closed) return done({ zone: null, problems: [{ file, line: 0, message: 'the reload was stopped', severity: 'error' }] });
       this.#worker ??= this.#start();
-      this.#worker.postMessage({ file, origin: [...origin] });
+      this.#worker.postMessage({ kind: 'load', file, origin: [...origin] });
     });
   }
 
