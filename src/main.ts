@@ -76,6 +76,8 @@ interface AdminParts {
   samples: LatencySamples;
   geo: GeoResolver;
   reload: (force: boolean) => boolean;
+  /** The same, on the reload thread (POST /v1/reload): a large zone never holds the answers. */
+  reloadInBackground: (force: boolean) => Promise<boolean>;
   publishZones: (zones: ReadonlyMap<string, Zone>) => void;
   responder: Responder;
   log: Logger;
@@ -116,7 +118,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     tokens: config.admin.tokens.map((t) => makeToken(t.name, t.token, t.access)),
     allowedHosts: config.admin.allowedHosts,
     audit,
-    reload: () => p.reload(true),
+    reload: () => p.reloadInBackground(true),
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
     answerTotals: () => p.responder.stats.answerTotals(),
     startedAt: new Date(),
@@ -216,7 +218,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), publishZones: (z) => publisher.setZones(z), responder, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();

@@ -52,7 +52,8 @@ async function gapsDuring(work: () => Promise<unknown>): Promise<{ ms: number; g
 
 for (let round = 0; round < Number(values.rounds); round++) {
   if (values.touch) fs.appendFileSync(file, `touched${round} IN A 192.0.2.${round & 255}\n`);
+  const at = performance.now();
   const { ms, gaps } = await gapsDuring(() => reloader.reloadInBackground(true));
   gaps.sort((a, b) => b - a);
-  console.log(`round ${round}: reload ${ms.toFixed(0)} ms, snapshot v${store.current.version}; ${gaps.length} gaps > 5 ms, longest: ${gaps.slice(0, 8).map((g) => g.toFixed(1)).join(' ')}`);
+  console.log(`round ${round} (from ${at.toFixed(0)} ms): reload ${ms.toFixed(0)} ms, snapshot v${store.current.version}; ${gaps.length} gaps > 5 ms, longest: ${gaps.slice(0, 8).map((g) => g.toFixed(1)).join(' ')}`);
 }
