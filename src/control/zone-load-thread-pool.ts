@@ -21,7 +21,16 @@ type FromThread =
 export interface LoadedFile {
   zone: Zone | null;
   problems: FileProblem[];
+  /** The files read the same as when `previous` was loaded: `zone` is null, and nothing was sent. */
+  unchanged?: boolean;
 }
+
+/**
+ * The digest of the files each zone built here was read from (zone-load-thread.ts). Kept
+ * beside the zones, not in them: a zone an admin write made is a new object, absent here,
+ * so a reload after a write always rebuilds.
+ */
+const digests = new WeakMap<Zone, string>();
 
 /**
  * One reload's thread: files load one after another; close() ends the thread. A thread that
@@ -56,10 +65,12 @@ export class ZoneLoadThread {
     this.#pending?.(err);
   }
 
-  load(file: string, origin: Name): Promise<LoadedFile> {
+  /** Loads `file`; `previous`, the version served, when it reads the same as then, is not sent again. */
+  load(file: string, origin: Name, previous: Zone | null = null): Promise<LoadedFile> {
     return new Promise((resolve) => {
       let assembler: ZoneAssembler | null = null;
       let warnings: FileProblem[] = [];
+      let digest = '';
       const done = (r: LoadedFile): void => {
         this.#pending = null;
         resolve(r);
@@ -70,8 +81,14 @@ export class ZoneLoadThread {
           case 'failed':
             return done({ zone: null, problems: m.problems });
           case 'zone':
+            if (previous !== null && digests.get(previous) === m.digest) {
+              this.#worker?.postMessage({ kind: 'skip' });
+              return done({ zone: null, problems: m.problems, unchanged: true });
+            }
             assembler = new ZoneAssembler(m);
             warnings = m.problems;
+            digest = m.digest;
+            this.#worker?.postMessage({ kind: 'more' });
             return;
           case 'nodes': {
             // Rebuilt in the check phase, then the next is asked for: this message event
@@ -94,6 +111,7 @@ export class ZoneLoadThread {
             // The thread checked the same policy; a change made since then waits for the next reload.
             if (policy.problems.some((p) => p.severity === 'error')) return done({ zone: null, problems: policy.problems });
             const built = assembler!.finish(origin, nameKey(origin), file, policy.steered, policy.monitored);
+            if (built.zone !== null) digests.set(built.zone, digest);
             return done({ zone: built.zone, problems: [...warnings, ...built.problems] });
           }
         }

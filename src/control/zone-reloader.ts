@@ -79,7 +79,7 @@ export class ZoneReloader {
         thread = new ZoneLoadThread();
         this.#thread = thread;
         const loader = thread;
-        const outcome = await this.#directory.exclusive(() => this.#directory.loadAsync(force, (file, origin) => loader.load(file, origin)));
+        const outcome = await this.#directory.exclusive(() => this.#directory.loadAsync(force, (file, origin, previous) => loader.load(file, origin, previous)));
         return outcome === null ? false : this.#publish(outcome, started);
       } catch (err) {
         this.#unpublished = true;

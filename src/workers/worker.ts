@@ -80,7 +80,7 @@ export class WorkerState {
     const arrived: ZoneDelta[] = [];
     this.#rereads.add(arrived);
     this.#zones
-      .exclusive(() => this.#zones.loadAsync(true, (file, origin) => thread.load(file, origin)))
+      .exclusive(() => this.#zones.loadAsync(true, (file, origin, previous) => thread.load(file, origin, previous)))
       .then((outcome) => {
         if (outcome === null) return;
         // The file may have been read before the admin writes that reached this worker as

@@ -7,8 +7,11 @@
  * that takes: a whole 1,000,000-record zone without a query answered. Nothing here touches
  * what the main thread serves.
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { Name } from '../dns/name.js';
+import { policyFileFor } from '../steer/policy-file.js';
 import { loadZoneFile } from './zone-directory.js';
 import { chunkBuffers, encodeNodes, type NodeChunk } from './zone-transfer.js';
 
@@ -18,9 +21,9 @@ export interface LoadRequest {
   readonly origin: Name;
 }
 
-/** The main thread has rebuilt the last chunk sent and wants the next. */
+/** The main thread has rebuilt the last chunk sent (or read the header) and wants the next; or wants no more. */
 export interface MoreRequest {
-  readonly kind: 'more';
+  readonly kind: 'more' | 'skip';
 }
 
 /** The chunks of the zone being sent, if any, and its file. */
@@ -42,19 +45,44 @@ function failed(file: string, err: unknown): void {
   parentPort!.postMessage({ kind: 'failed', problems: [{ file, line: 0, message: `reload failed: ${(err as Error).message}`, severity: 'error' }] });
 }
 
+/**
+ * A digest of what the load read: the policy file, then the zone file and each $INCLUDE'd
+ * one as the parser read them. The main thread keeps it with the zone it built, and a
+ * forced reload (SIGHUP) that reads the same skips sending and rebuilding the zone.
+ */
+function digestingReader(policyFile: string | null): { read: (file: string) => string; digest: () => string } {
+  const hash = createHash('sha256');
+  try {
+    // Hashed before it is parsed: a change in between makes the next reload read it again.
+    if (policyFile !== null) hash.update(fs.readFileSync(policyFile));
+  } catch {
+    hash.update('no policy');
+  }
+  return {
+    read: (file) => {
+      const text = fs.readFileSync(file, 'utf8');
+      hash.update(`${file}\0${text.length}\0`).update(text);
+      return text;
+    },
+    digest: () => hash.digest('base64'),
+  };
+}
+
 parentPort!.on('message', (m: LoadRequest | MoreRequest) => {
   if (m.kind === 'more') return sendNext();
   sending = null;
+  if (m.kind !== 'load') return;
   try {
-    const result = loadZoneFile(m.file, m.origin);
+    const reader = digestingReader(policyFileFor(m.file));
+    const result = loadZoneFile(m.file, m.origin, reader.read);
     if (result.zone === null) {
       parentPort!.postMessage({ kind: 'failed', problems: result.problems });
       return;
     }
-    parentPort!.postMessage({ kind: 'zone', nodeCount: result.zone.nodes.size, recordCount: result.zone.recordCount, problems: result.problems });
+    // The chunks follow when the main thread asks ('more'), unless it has this zone already ('skip').
     sending = { file: m.file, chunks: encodeNodes(result.zone.nodes) };
+    parentPort!.postMessage({ kind: 'zone', nodeCount: result.zone.nodes.size, recordCount: result.zone.recordCount, digest: reader.digest(), problems: result.problems });
   } catch (err) {
-    return failed(m.file, err);
+    failed(m.file, err);
   }
-  sendNext();
 });

@@ -51,6 +51,8 @@ export interface ZoneHeader {
   readonly kind: 'zone';
   readonly nodeCount: number;
   readonly recordCount: number;
+  /** Of the files the zone was read from (zone-load-thread.ts). */
+  readonly digest: string;
 }
 
 /** The buffers of a chunk, for postMessage's transfer list. */
