@@ -45,3 +45,26 @@ describe('the reload thread dies under a file', () => {
     }
   });
 });
+
+describe('the reload thread', () => {
+  const mine = os.getPriority();
+  it('runs at the lowest priority, so a server on one CPU answers before it parses (Linux)', { skip: process.platform !== 'linux' || mine === 19 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-load-thread-'));
+    const file = path.join(dir, 'nice.test.zone');
+    fs.writeFileSync(file, zoneText('www IN A 192.0.2.80\n'));
+    const thread = new ZoneLoadThread();
+    /** The nice value of each thread of this process (field 19 of /proc/self/task/<tid>/stat). */
+    const nices = (): number[] =>
+      fs.readdirSync('/proc/self/task').map((tid) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    try {
+      assert.ok(!nices().includes(19), 'no thread at nice 19 before');
+      const loaded = await within(thread.load(file, ['nice', 'test']), 30_000, 'the load');
+      assert.ok(loaded.zone, JSON.stringify(loaded.problems));
+      assert.ok(nices().includes(19), `nice values: ${nices().join(' ')}`);
+      assert.equal(os.getPriority(), mine, 'this thread keeps its priority');
+    } finally {
+      await thread.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
