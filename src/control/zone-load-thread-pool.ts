@@ -2,8 +2,8 @@
  * Loads zone files on a worker_thread (zone/zone-load-thread.ts) so that a full reload of a
  * large zone never holds the answering thread: parsing, checking and building happen there;
  * here only the built nodes are put back together, a small chunk per turn of the event loop
- * (zone/zone-transfer.ts), asked for one after another. The policy beside the zone is compiled here (its filters are
- * functions, which cannot cross threads); it is small.
+ * (zone/zone-transfer.ts), asked for one after another. The policy beside the zone is
+ * compiled here (its filters are functions, which cannot cross threads); it is small.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { nameKey, type Name } from '../dns/name.js';

@@ -54,9 +54,9 @@ export class ZoneReloader {
 
   /**
    * Reloads with the files parsed and built on a worker_thread (SIGHUP, the folder watch,
-   * POST /v1/reload), so
-   * answering never waits for a large zone; the new zones are swapped in when ready. Asked
-   * again while one runs, it runs once more after it. Resolves with whether it published.
+   * POST /v1/reload), so answering never waits for a large zone; the new zones are swapped
+   * in when ready. Asked again while one runs, it runs once more after it (once for all the
+   * asks meanwhile). Resolves with whether it published.
    */
   reloadInBackground(force: boolean): Promise<boolean> {
     if (this.#running !== null) {
