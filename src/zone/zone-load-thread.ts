@@ -28,14 +28,18 @@ export interface MoreRequest {
 }
 
 /**
- * This thread at the lowest priority (Linux: a thread id is a pid to setpriority): where the
- * server has a single CPU, or is pinned to one, the answering thread would otherwise wait
- * out this thread's time slices, and parsing a 1,000,000-record zone takes seconds of them.
+ * This thread 10 nice levels below the answering one (Linux: a thread id is a pid to
+ * setpriority): where the server has a single CPU, or is pinned to one, the answering thread
+ * would otherwise wait out this thread's time slices, and parsing a 1,000,000-record zone
+ * takes seconds of them. Not the lowest (19): on a host busy with other work, a reload at
+ * nice 19 gets about 1.5 % of a CPU against each busy process, and takes a minute.
  */
+const RELOAD_THREAD_NICENESS = 10;
+
 function lowerPriority(): void {
   try {
     const tid = Number(/task\/(\d+)$/.exec(fs.readlinkSync('/proc/thread-self'))?.[1]);
-    if (tid > 0) os.setPriority(tid, 19) // the lowest (nice 19);
+    if (tid > 0) os.setPriority(tid, Math.min(19, os.getPriority(tid) + RELOAD_THREAD_NICENESS));
   } catch {
     // not Linux, or not allowed: the reload still works, only less politely
   }

@@ -48,7 +48,8 @@ describe('the reload thread dies under a file', () => {
 
 describe('the reload thread', () => {
   const mine = os.getPriority();
-  it('runs at the lowest priority, so a server on one CPU answers before it parses (Linux)', { skip: process.platform !== 'linux' || mine === 19 }, async () => {
+  const expected = Math.min(19, mine + 10);
+  it('runs 10 nice levels below this thread, so a server on one CPU answers before it parses (Linux)', { skip: process.platform !== 'linux' || mine === 19 }, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-load-thread-'));
     const file = path.join(dir, 'nice.test.zone');
     fs.writeFileSync(file, zoneText('www IN A 192.0.2.80\n'));
@@ -57,10 +58,10 @@ describe('the reload thread', () => {
     const nices = (): number[] =>
       fs.readdirSync('/proc/self/task').map((tid) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
     try {
-      assert.ok(!nices().includes(19), 'no thread at nice 19 before');
+      assert.ok(!nices().includes(expected), `no thread at nice ${expected} before`);
       const loaded = await within(thread.load(file, ['nice', 'test']), 30_000, 'the load');
       assert.ok(loaded.zone, JSON.stringify(loaded.problems));
-      assert.ok(nices().includes(19), `nice values: ${nices().join(' ')}`);
+      assert.ok(nices().includes(expected), `nice values: ${nices().join(' ')}`);
       assert.equal(os.getPriority(), mine, 'this thread keeps its priority');
     } finally {
       await thread.close();
