@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, sendUdp } from '../helpers/dns-client.js';
-import { addresses, call, RW_TOKEN, startMeridian, workspace, ZONE, ZONE_TEXT, type Meridian, type Workspace } from '../admin/helpers.js';
+import { addresses, call, nextLog, RW_TOKEN, startMeridian, workspace, ZONE, ZONE_TEXT, type Meridian, type Workspace } from '../admin/helpers.js';
 
 const NAMES = 100_000;
 /** No query may wait longer than this, nor go unanswered. */
@@ -82,15 +82,7 @@ describe('a full reload of a 200,000-record zone, with queries in flight', { tim
     writeZone('192.0.2.2');
     const p = probe();
     await new Promise((r) => setTimeout(r, 200));
-    const reloaded = new Promise<void>((resolve) => {
-      const onData = (d: Buffer): void => {
-        if (d.toString().includes('zones reloaded')) {
-          m.child.stdout!.off('data', onData);
-          resolve();
-        }
-      };
-      m.child.stdout!.on('data', onData);
-    });
+    const reloaded = nextLog(m, 'zones reloaded');
     m.child.kill('SIGHUP');
     await reloaded;
     await new Promise((r) => setTimeout(r, 100));
