@@ -162,7 +162,7 @@ interface Meridian {
   readonly port: number;
   readonly admin: string;
   readonly child: ChildProcess;
-  /** Resolves at the next "zones reloaded" log line. */
+  /** Resolves at the next "zones reloaded" log line, and with --workers once every worker has re-read the zones too. */
   nextReload(): Promise<void>;
 }
 
@@ -177,6 +177,8 @@ async function startMeridianServer(zones: string): Promise<Meridian> {
   const [cmd, args] = pinned(SERVER_CPUS, process.execPath, [...NODE_FLAGS, cli, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'info', ...extra]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir });
   let waiters: Array<() => void> = [];
+  /** Workers yet to re-read the zones after the primary's reload. */
+  let pendingRereads = 0;
   let started: () => void;
   const ready = new Promise<void>((r) => (started = r));
   let buffered = '';
@@ -186,7 +188,9 @@ async function startMeridianServer(zones: string): Promise<Meridian> {
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
-      if (line.includes('"zones reloaded"')) {
+      if (line.includes('"zones reloaded"')) pendingRereads = WORKERS > 1 ? WORKERS : 0;
+      if (line.includes('"zones re-read"')) pendingRereads--;
+      if ((line.includes('"zones reloaded"') || line.includes('"zones re-read"')) && pendingRereads <= 0) {
         const w = waiters;
         waiters = [];
         for (const f of w) f();

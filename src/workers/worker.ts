@@ -94,6 +94,7 @@ export class WorkerState {
         }
         this.#serve({ ...outcome, zones }, this.#last ?? state);
         this.#setLive(this.#lastLive);
+        this.#log.info({ zones: zones.size }, 'zones re-read');
       })
       .catch((err: unknown) => this.#log.error({ err }, 'zone re-read failed; the previous data keeps serving'))
       .finally(() => {
