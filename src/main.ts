@@ -77,7 +77,8 @@ interface AdminParts {
   samples: LatencySamples;
   geo: GeoResolver;
   reload: (force: boolean) => boolean;
-  reloadInBackground: () => Promise<boolean>;
+  /** The same, on the reload thread (POST /v1/reload, a hand edit found before an admin write): a large zone never holds the answers. */
+  reloadInBackground: (force: boolean) => Promise<boolean>;
   publishZones: (zones: ReadonlyMap<string, Zone>) => void;
   responder: Responder;
   /** With --workers: /metrics sums the workers' figures with this process's. */
@@ -110,7 +111,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
   // by default in the folder the server already keeps its state in
   const auditFile = file === undefined ? path.join(path.dirname(config.health.stateFile ?? DEFAULT_HEALTH_STATE_FILE), 'audit.log') : file;
   const audit = auditFile === null ? null : openAudit({ file: auditFile, maxBytes, keep });
-  const editor = new ZoneEditor(p.zones, () => p.reload(false), p.publishZones, { reloadInBackground: p.reloadInBackground, journal: config.zones.journal, log: p.log });
+  const editor = new ZoneEditor(p.zones, () => p.reload(false), p.publishZones, { reloadInBackground: () => p.reloadInBackground(false), journal: config.zones.journal, log: p.log });
   const app = await createAdminServer({
     editor,
     zones: p.zones,
@@ -121,7 +122,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     tokens: config.admin.tokens.map((t) => makeToken(t.name, t.token, t.access)),
     allowedHosts: config.admin.allowedHosts,
     audit,
-    reload: () => p.reload(true),
+    reload: () => p.reloadInBackground(true),
     metrics: async () => ({ contentType: metrics.contentType, body: p.pool === null ? await metrics.metrics() : await aggregateMetrics(metrics, await p.pool.metrics()) }),
     answerTotals: () => p.responder.stats.answerTotals(),
     startedAt: new Date(),
@@ -225,7 +226,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), reloadInBackground: () => reloader.reloadInBackground(false), publishZones: (z) => publisher.setZones(z), responder, pool, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();

@@ -6,7 +6,7 @@
  * one batch of `--batch` operations. Knot gets the same zone, the same load, `knotc
  * zone-reload` for the reload and `zone-begin / zone-set / zone-commit` transactions for
  * the writes (the 10,000-change one only with --knot-batch). Prints p50/p99/p99.9/max and lost queries per window against the goals.
- *   node dist/tools/bench-stall.js [--records 1000000] [--writes 100] [--batch 10000] [--rate Q] [--skip-knot] [--skip-meridian] [--knot-batch] [--workers N] [--compact-delay-ms MS]
+ *   node dist/tools/bench-stall.js [--records 1000000] [--writes 100] [--batch 10000] [--rate Q] [--skip-knot] [--skip-meridian] [--knot-batch] [--workers N] [--only write|reload|batch] [--compact-delay-ms MS]
  * The server runs on CPU 0 (every thread, the reload worker too), dnsperf and this process on
  * the last CPU. Needs dnsperf and knot (Debian packages dnsperf, knot).
  */
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     // zones.journal.compactDelayMs for meridian: the background rewrite of the 1M-record file may overlap later windows
     'compact-delay-ms': { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const RECORDS = Number(values.records);
@@ -40,6 +41,8 @@ const WRITES = Number(values.writes);
 const BATCH = Number(values.batch);
 const IDLE_SECONDS = Number(values['idle-seconds']);
 const WORKERS = Number(values.workers);
+/** --only write|reload|batch: that window alone (and the idle one), for a quicker run. */
+const only = (w: string): boolean => values.only === undefined || values.only === w;
 const SERVER_CPUS = '0';
 const LOAD_CPU = String(os.cpus().length - 1);
 const ORIGIN = 'stall.test';
@@ -163,7 +166,7 @@ interface Meridian {
   readonly port: number;
   readonly admin: string;
   readonly child: ChildProcess;
-  /** Resolves at the next "zones reloaded" log line. */
+  /** Resolves at the next "zones reloaded" log line, and with --workers once every worker has re-read the zones too. */
   nextReload(): Promise<void>;
 }
 
@@ -179,6 +182,8 @@ async function startMeridianServer(zones: string): Promise<Meridian> {
   const [cmd, args] = pinned(SERVER_CPUS, process.execPath, [...NODE_FLAGS, cli, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'info', ...extra]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir });
   let waiters: Array<() => void> = [];
+  /** Workers yet to re-read the zones after the primary's reload. */
+  let pendingRereads = 0;
   let started: () => void;
   const ready = new Promise<void>((r) => (started = r));
   let buffered = '';
@@ -188,7 +193,9 @@ async function startMeridianServer(zones: string): Promise<Meridian> {
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
-      if (line.includes('"zones reloaded"')) {
+      if (line.includes('"zones reloaded"')) pendingRereads = WORKERS > 1 ? WORKERS : 0;
+      if (line.includes('"zones re-read"')) pendingRereads--;
+      if ((line.includes('"zones reloaded"') || line.includes('"zones re-read"')) && pendingRereads <= 0) {
         const w = waiters;
         waiters = [];
         for (const f of w) f();
@@ -219,7 +226,7 @@ async function benchMeridian(zones: string, queries: string): Promise<{ rate: nu
     console.log(`meridian: saturation ${fmt(sat)} q/s, load ${fmt(rate)} q/s`);
     const windows: Window[] = [];
     windows.push(await measure('idle', null, m.port, queries, rate, () => sleep(IDLE_SECONDS * 1000)));
-    windows.push(
+    if (only('write')) windows.push(
       await measure(`${WRITES} single-record PUTs`, GOALS['write']!, m.port, queries, rate, async () => {
         for (let j = 0; j < WRITES; j++) {
           const k = (j * 104_729) % NAMES;
@@ -227,14 +234,16 @@ async function benchMeridian(zones: string, queries: string): Promise<{ rate: nu
         }
       }),
     );
-    windows.push(
+    if (only('reload')) windows.push(
       await measure('SIGHUP full reload', GOALS['reload']!, m.port, queries, rate, async () => {
+        // A new name, so the reload cannot find the files unchanged and skip the rebuild.
+        fs.appendFileSync(path.join(zones, `${ORIGIN}.zone`), `reloaded${Date.now()} IN A 192.0.2.1\n`);
         const done = m.nextReload();
         m.child.kill('SIGHUP');
         await done;
       }),
     );
-    windows.push(
+    if (only('batch')) windows.push(
       await measure(`batch of ${fmt(BATCH)} operations`, GOALS['batch']!, m.port, queries, rate, async () => {
         const operations = Array.from({ length: BATCH }, (_, j) => {
           const k = (j * 7_919 + 13) % NAMES;
@@ -292,16 +301,16 @@ async function benchKnot(zones: string, queries: string): Promise<{ rate: number
     console.log(`Knot: saturation ${fmt(sat)} q/s, load ${fmt(rate)} q/s`);
     const windows: Window[] = [];
     windows.push(await measure('idle', null, knot.port, queries, rate, () => sleep(IDLE_SECONDS * 1000)));
-    const write = await measure(`${WRITES} single-record transactions`, GOALS['write']!, knot.port, queries, rate, async () => {
+    const write = !only('write') ? null : await measure(`${WRITES} single-record transactions`, GOALS['write']!, knot.port, queries, rate, async () => {
       for (let j = 0; j < WRITES; j++) knotTransaction(knot, [(j * 104_729) % NAMES], 1);
     }).catch((err: unknown) => {
       // knotd's control socket times out now and then under load; the reload figure matters more.
       console.log(`Knot: the single-record transactions failed: ${(err as Error).message.split('\n')[0]}`);
       return { label: `${WRITES} single-record transactions`, goal: GOALS['write']!, count: 0, lost: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN, opMs: NaN, load: os.loadavg()[0]! };
     });
-    windows.push(write);
-    windows.push(await measure('knotc -b zone-reload', GOALS['reload']!, knot.port, queries, rate, async () => knotc(knot, ['-b', 'zone-reload', ORIGIN])));
-    if (values['knot-batch']) {
+    if (write) windows.push(write);
+    if (only('reload')) windows.push(await measure('knotc -b zone-reload', GOALS['reload']!, knot.port, queries, rate, async () => knotc(knot, ['-b', 'zone-reload', ORIGIN])));
+    if (values['knot-batch'] && only('batch')) {
       windows.push(
         await measure(`transaction of ${fmt(BATCH)} changes`, GOALS['batch']!, knot.port, queries, rate, async () => {
           knotTransaction(knot, Array.from({ length: BATCH }, (_, j) => (j * 7_919 + 13) % NAMES), 0);

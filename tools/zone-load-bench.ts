@@ -9,36 +9,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseName } from '../src/dns/name.js';
 import { loadZoneFile } from '../src/zone/zone-directory.js';
+import { writeBigZone } from './perf/big-zone.js';
 
 const { values } = parseArgs({ options: { records: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } } });
 const records = Number(values.records);
-
-/** A mix like a real large zone: hosts with A and AAAA, some MX, TXT and CNAME. */
-export function writeBigZone(file: string, count: number): void {
-  const fd = fs.openSync(file, 'w');
-  const lines: string[] = ['$ORIGIN big.test.', '$TTL 3600', '@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300', '@ IN NS ns1', 'ns1 IN A 192.0.2.1'];
-  let written = 2;
-  for (let i = 0; written < count; i++) {
-    const host = `host${i}`;
-    lines.push(`${host} IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
-    lines.push(`${host} IN AAAA 2001:db8::${(i & 0xffff).toString(16)}:${((i >> 16) & 0xffff).toString(16)}`);
-    written += 2;
-    if (i % 10 === 0) {
-      lines.push(`${host} IN TXT "record ${i}"`);
-      written++;
-    }
-    if (i % 20 === 0) {
-      lines.push(`www.${host} IN CNAME ${host}`);
-      written++;
-    }
-    if (lines.length > 10_000) {
-      fs.writeSync(fd, lines.join('\n') + '\n');
-      lines.length = 0;
-    }
-  }
-  fs.writeSync(fd, lines.join('\n') + '\n');
-  fs.closeSync(fd);
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-bench-'));
 const file = path.join(dir, 'big.test.zone');

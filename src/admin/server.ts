@@ -31,8 +31,8 @@ export interface AdminDeps {
   readonly tokens: readonly ApiToken[];
   /** Extra Host names a browser may use when there is no token (browser-guard.ts). */
   readonly allowedHosts: readonly string[];
-  /** Re-reads every zone file; true when answers changed. */
-  readonly reload: () => boolean;
+  /** Re-reads every zone file, off the answering thread; resolves true when answers changed. */
+  readonly reload: () => Promise<boolean>;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
   /** Cumulative steered answers per target (what meridian_steered_answers_total reports), for the status page. */
   readonly answerTotals: () => AnswerTotals;

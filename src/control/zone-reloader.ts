@@ -18,9 +18,11 @@ export class ZoneReloader {
   #timer: NodeJS.Timeout | null = null;
   /** A reload failed after the folder was read: publish on the next one even if no file changed. */
   #unpublished = false;
-  /** The off-thread reload running, and whether another was asked for meanwhile (and forced). */
+  /** The off-thread reload running, and the one asked for meanwhile (forced if any ask was). */
   #running: Promise<boolean> | null = null;
-  #again: boolean | null = null;
+  #again: Promise<boolean> | null = null;
+  #againForced = false;
+  #stopped = false;
   #thread: ZoneLoadThread | null = null;
 
   constructor(directory: ZoneDirectory, publisher: SnapshotPublisher, log: Logger) {
@@ -51,14 +53,23 @@ export class ZoneReloader {
   }
 
   /**
-   * Reloads with the files parsed and built on a worker_thread (SIGHUP, the folder watch), so
-   * answering never waits for a large zone; the new zones are swapped in when ready. Asked
-   * again while one runs, it runs once more after it. Resolves with whether it published.
+   * Reloads with the files parsed and built on a worker_thread (SIGHUP, the folder watch,
+   * POST /v1/reload), so answering never waits for a large zone; the new zones are swapped
+   * in when ready. Asked again while one runs, it runs once more after it (once for all the
+   * asks meanwhile). Resolves with whether it published.
    */
   reloadInBackground(force: boolean): Promise<boolean> {
     if (this.#running !== null) {
-      this.#again = (this.#again ?? false) || force;
-      return this.#running;
+      // Its caller (POST /v1/reload) hears of the run that starts after the one running: that
+      // one may have read the files before the change it was asked for.
+      this.#againForced ||= force;
+      this.#again ??= this.#running.then(() => {
+        const forced = this.#againForced;
+        this.#again = null;
+        this.#againForced = false;
+        return this.#stopped ? false : this.reloadInBackground(forced);
+      });
+      return this.#again;
     }
     const run = async (): Promise<boolean> => {
       const started = performance.now();
@@ -68,7 +79,7 @@ export class ZoneReloader {
         thread = new ZoneLoadThread();
         this.#thread = thread;
         const loader = thread;
-        const outcome = await this.#directory.exclusive(() => this.#directory.loadAsync(force, (file, origin) => loader.load(file, origin)));
+        const outcome = await this.#directory.exclusive(() => this.#directory.loadAsync(force, (file, origin, previous) => loader.load(file, origin, previous)));
         return outcome === null ? false : this.#publish(outcome, started);
       } catch (err) {
         this.#unpublished = true;
@@ -79,13 +90,11 @@ export class ZoneReloader {
         void thread?.close();
       }
     };
-    this.#running = run().finally(() => {
+    const running = run().finally(() => {
       this.#running = null;
-      const again = this.#again;
-      this.#again = null;
-      if (again !== null) void this.reloadInBackground(again);
     });
-    return this.#running;
+    this.#running = running;
+    return running;
   }
 
   #publish(outcome: LoadOutcome, started: number): boolean {
@@ -117,7 +126,7 @@ export class ZoneReloader {
 
   stop(): void {
     void this.#thread?.close();
-    this.#again = null;
+    this.#stopped = true;
     this.#watcher?.close();
     this.#watcher = null;
     if (this.#timer) clearTimeout(this.#timer);

@@ -82,7 +82,7 @@ export class WorkerState {
     const arrived: ZoneDelta[] = [];
     this.#rereads.add(arrived);
     this.#zones
-      .exclusive(() => this.#zones.loadAsync(true, (file, origin) => thread.load(file, origin)))
+      .exclusive(() => this.#zones.loadAsync(true, (file, origin, previous) => thread.load(file, origin, previous)))
       .then((outcome) => {
         if (outcome === null) return;
         // The file may have been read before the admin writes that reached this worker as
@@ -96,6 +96,7 @@ export class WorkerState {
         }
         this.#serve({ ...outcome, zones }, this.#last ?? state);
         this.#setLive(this.#lastLive);
+        this.#log.info({ zones: zones.size }, 'zones re-read');
       })
       .catch((err: unknown) => this.#log.error({ err }, 'zone re-read failed; the previous data keeps serving'))
       .finally(() => {

@@ -45,15 +45,16 @@ export function originFromFileName(fileName: string): Name {
   return base === 'root' || base === '.' ? [] : parseName(base.endsWith('.') ? base : base + '.', null);
 }
 
-export function loadZoneFile(file: string, origin: Name): { zone: Zone | null; problems: FileProblem[] } {
+/** `read` reads the zone file and each $INCLUDE'd one (the reload thread hashes what it reads). */
+export function loadZoneFile(file: string, origin: Name, read = (f: string): string => fs.readFileSync(f, 'utf8')): { zone: Zone | null; problems: FileProblem[] } {
   const journal = readJournalForLoad(file); // first: see readJournalForLoad
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = read(file);
   } catch (err) {
     return { zone: null, problems: [{ file, line: 0, message: `cannot read: ${(err as Error).message}`, severity: 'error' }] };
   }
-  const parsed = parseMasterFile(text, { file, origin });
+  const parsed = parseMasterFile(text, { file, origin, readFile: read });
   const policyFile = policyFileFor(file);
   const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
   // Each source is capped on its own (MAX_PROBLEMS_PER_FILE), so concatenating stays small.
@@ -96,8 +97,11 @@ function stampOf(file: string): string {
   return policy ? `${one(file)}|${policy}:${one(policy)}` : one(file);
 }
 
-/** Loads one zone file: loadZoneFile here, or the reload thread (control/zone-load-thread-pool.ts). */
-export type ZoneFileLoader = (file: string, origin: Name) => Promise<{ zone: Zone | null; problems: FileProblem[] }>;
+/**
+ * Loads one zone file: loadZoneFile here, or the reload thread (control/zone-load-thread-pool.ts),
+ * which answers `unchanged` (and no zone) when the files read the same as when `previous` was loaded.
+ */
+export type ZoneFileLoader = (file: string, origin: Name, previous: Zone | null) => Promise<{ zone: Zone | null; problems: FileProblem[]; unchanged?: boolean }>;
 
 export class ZoneDirectory {
   readonly directory: string;
@@ -198,12 +202,15 @@ export class ZoneDirectory {
       if (step.done) return this.#generation === generation + 1 ? step.value : null;
       const { file, origin } = step.value;
       // as loadZoneFileSafely: whatever the loader throws is this file's problem, never the reload's end
-      const result = await loadFile(file, origin).catch((err: unknown) => internalError(file, err));
+      const result = await loadFile(file, origin, step.value.previous).catch((err: unknown) => internalError(file, err));
       step = steps.next(result);
     }
   }
 
-  *#loadSteps(force: boolean, overtaken = (): boolean => false): Generator<{ file: string; origin: Name }, LoadOutcome, { zone: Zone | null; problems: FileProblem[] }> {
+  *#loadSteps(
+    force: boolean,
+    overtaken = (): boolean => false,
+  ): Generator<{ file: string; origin: Name; previous: Zone | null }, LoadOutcome, { zone: Zone | null; problems: FileProblem[]; unchanged?: boolean }> {
     const problems: FileProblem[] = [];
     let names: string[];
     let folderProblem: FileProblem | null = null;
@@ -240,8 +247,13 @@ export class ZoneDirectory {
         for (const p of previous.problems) problems.push(p);
         continue;
       }
-      const result = yield { file, origin };
+      const result = yield { file, origin, previous: previous?.zone ?? null };
       for (const p of result.problems) problems.push(p);
+      if (result.unchanged && previous) {
+        // the same text as the zone served: nothing to swap in
+        next.set(file, { ...previous, problems: result.problems, stamp });
+        continue;
+      }
       // A zone that loaded with an error (a corrupt journal: the entries before it) is served
       // only when there is nothing older: a running zone keeps its last good version.
       const loaded = result.zone !== null && (previous?.zone == null || !result.problems.some((p) => p.severity === 'error')) ? result.zone : null;

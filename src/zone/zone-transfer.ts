@@ -1,9 +1,9 @@
 /**
  * A built zone carried from the reload thread to the main thread. Structured clone of the
  * zone's object graph would cost the main thread as much as building it, all in one go; so
- * the thread sends the nodes in small chunks of flat arrays (strings, numbers, and one
- * transferred buffer of RDATA each) and the main thread rebuilds them chunk by chunk, one
- * message event at a time, with queries answered between chunks.
+ * the thread sends the nodes in small chunks of flat arrays (a few strings, and typed
+ * arrays and one buffer of RDATA, transferred) and the main thread rebuilds them chunk by
+ * chunk, one event-loop turn each, with queries answered between chunks.
  */
 import type { Name } from '../dns/name.js';
 import type { FileProblem } from './record.js';
@@ -13,24 +13,37 @@ import { RRType } from '../dns/constants.js';
 import type { SteeredName } from '../steer/policy-file.js';
 import type { MonitoredTarget } from '../health/health-monitor.js';
 
-/** Nodes per message: small enough that decoding one costs the main thread about a millisecond. */
-export const NODES_PER_CHUNK = 512;
+/**
+ * Nodes per message: decoding one costs the main thread well under a millisecond, and the
+ * thread sends the next only when the main thread has taken this one (ZoneLoadThread), so
+ * messages never pile up into one long event.
+ */
+export const NODES_PER_CHUNK = 256;
 
+/**
+ * Flat arrays, typed where they can be: a typed array is copied (or, to a worker_thread,
+ * transferred) whole, where a JS array is cloned element by element. Labels go as a table
+ * of the chunk's distinct labels and indexes into it, so every node of a chunk shares the
+ * strings of the labels they have in common (the origin's, at least): fewer objects for
+ * the main thread to allocate and for its GC to trace.
+ */
 export interface NodeChunk {
   readonly kind: 'nodes';
   readonly keys: string[];
-  /** Each node's name, its labels one after another; `labelCounts[i]` of them for node i. */
-  readonly labels: string[];
-  readonly labelCounts: number[];
-  readonly isCut: boolean[];
-  readonly children: number[];
+  /** The distinct labels of the chunk's names. */
+  readonly labelTable: string[];
+  /** Each node's name as indexes into `labelTable`, one name after another; `labelCounts[i]` of them for node i. */
+  readonly labels: Uint32Array;
+  readonly labelCounts: Uint8Array;
+  readonly isCut: Uint8Array;
+  readonly children: Uint32Array;
   /** RRsets per node. */
-  readonly setCounts: number[];
+  readonly setCounts: Uint32Array;
   /** Per RRset: type, class, ttl, line, index into `files`, number of RDATAs. */
-  readonly sets: number[];
+  readonly sets: Uint32Array;
   readonly files: string[];
   /** Per RDATA: its length in `rdata`. */
-  readonly rdataLengths: number[];
+  readonly rdataLengths: Uint16Array;
   readonly rdata: ArrayBuffer;
 }
 
@@ -38,57 +51,92 @@ export interface ZoneHeader {
   readonly kind: 'zone';
   readonly nodeCount: number;
   readonly recordCount: number;
+  /** Of the files the zone was read from (zone-load-thread.ts). */
+  readonly digest: string;
+}
+
+/** The buffers of a chunk, for postMessage's transfer list. */
+export function chunkBuffers(c: NodeChunk): ArrayBuffer[] {
+  return [c.labels.buffer, c.labelCounts.buffer, c.isCut.buffer, c.children.buffer, c.setCounts.buffer, c.sets.buffer, c.rdataLengths.buffer, c.rdata] as ArrayBuffer[];
 }
 
 /** Encodes `nodes` into chunks (worker side). */
 export function* encodeNodes(nodes: Iterable<readonly [string, ZoneNode]>): Generator<NodeChunk> {
-  let c = emptyChunk();
-  let parts: Buffer[] = [];
-  let bytes = 0;
-  const fileIndex = new Map<string, number>();
-  const flush = (): NodeChunk => {
-    const rdata = new ArrayBuffer(bytes);
-    const view = new Uint8Array(rdata);
-    let o = 0;
-    for (const p of parts) {
-      view.set(p, o);
-      o += p.length;
+  let batch: Array<readonly [string, ZoneNode]> = [];
+  for (const entry of nodes) {
+    batch.push(entry);
+    if (batch.length >= NODES_PER_CHUNK) {
+      yield encodeChunk(batch);
+      batch = [];
     }
-    const out = { ...c, rdata };
-    c = emptyChunk();
-    parts = [];
-    bytes = 0;
-    fileIndex.clear();
-    return out;
-  };
-  for (const [key, node] of nodes) {
-    c.keys.push(key);
-    for (const l of node.name) c.labels.push(l);
-    c.labelCounts.push(node.name.length);
-    c.isCut.push(node.isCut);
-    c.children.push(node.children);
-    c.setCounts.push(node.rrsets.size);
+  }
+  if (batch.length > 0) yield encodeChunk(batch);
+}
+
+function encodeChunk(batch: ReadonlyArray<readonly [string, ZoneNode]>): NodeChunk {
+  let labelCount = 0;
+  let setCount = 0;
+  let rdataCount = 0;
+  let bytes = 0;
+  for (const [, node] of batch) {
+    labelCount += node.name.length;
+    for (const set of node.rrsets.values()) {
+      setCount++;
+      rdataCount += set.rdatas.length;
+      for (const r of set.rdatas) bytes += r.length;
+    }
+  }
+  const keys: string[] = [];
+  const labelTable: string[] = [];
+  const labelIndex = new Map<string, number>();
+  const labels = new Uint32Array(labelCount);
+  const labelCounts = new Uint8Array(batch.length);
+  const isCut = new Uint8Array(batch.length);
+  const children = new Uint32Array(batch.length);
+  const setCounts = new Uint32Array(batch.length);
+  const sets = new Uint32Array(setCount * 6);
+  const files: string[] = [];
+  const fileIndex = new Map<string, number>();
+  const rdataLengths = new Uint16Array(rdataCount);
+  const rdata = new Uint8Array(bytes);
+  let l = 0;
+  let s = 0;
+  let r = 0;
+  let o = 0;
+  batch.forEach(([key, node], i) => {
+    keys.push(key);
+    for (const label of node.name) {
+      let at = labelIndex.get(label);
+      if (at === undefined) {
+        at = labelTable.push(label) - 1;
+        labelIndex.set(label, at);
+      }
+      labels[l++] = at;
+    }
+    labelCounts[i] = node.name.length;
+    isCut[i] = node.isCut ? 1 : 0;
+    children[i] = node.children;
+    setCounts[i] = node.rrsets.size;
     for (const set of node.rrsets.values()) {
       let f = fileIndex.get(set.source.file);
       if (f === undefined) {
-        f = c.files.length;
-        c.files.push(set.source.file);
+        f = files.push(set.source.file) - 1;
         fileIndex.set(set.source.file, f);
       }
-      c.sets.push(set.type, set.class, set.ttl, set.source.line, f, set.rdatas.length);
-      for (const r of set.rdatas) {
-        c.rdataLengths.push(r.length);
-        parts.push(r);
-        bytes += r.length;
+      sets[s++] = set.type;
+      sets[s++] = set.class;
+      sets[s++] = set.ttl;
+      sets[s++] = set.source.line;
+      sets[s++] = f;
+      sets[s++] = set.rdatas.length;
+      for (const d of set.rdatas) {
+        rdataLengths[r++] = d.length;
+        rdata.set(d, o);
+        o += d.length;
       }
     }
-    if (c.keys.length >= NODES_PER_CHUNK) yield flush();
-  }
-  if (c.keys.length > 0) yield flush();
-}
-
-function emptyChunk(): Omit<NodeChunk, 'rdata'> & { rdata: null } {
-  return { kind: 'nodes', keys: [], labels: [], labelCounts: [], isCut: [], children: [], setCounts: [], sets: [], files: [], rdataLengths: [], rdata: null };
+  });
+  return { kind: 'nodes', keys, labelTable, labels, labelCounts, isCut, children, setCounts, sets, files, rdataLengths, rdata: rdata.buffer };
 }
 
 /** The nodes of a chunk, each handed to `take`. */
@@ -99,8 +147,10 @@ export function decodeNodes(c: NodeChunk, take: (key: string, node: ZoneNode) =>
   let r = 0;
   let offset = 0;
   for (let i = 0; i < c.keys.length; i++) {
-    const name: Name = c.labels.slice(label, label + c.labelCounts[i]!);
-    label += c.labelCounts[i]!;
+    const count = c.labelCounts[i]!;
+    const name: string[] = new Array(count);
+    for (let j = 0; j < count; j++) name[j] = c.labelTable[c.labels[label + j]!]!;
+    label += count;
     const rrsets = new TypeMap<RRset>();
     for (let s = 0; s < c.setCounts[i]!; s++, set += 6) {
       const n = c.sets[set + 5]!;
@@ -112,7 +162,7 @@ export function decodeNodes(c: NodeChunk, take: (key: string, node: ZoneNode) =>
       const type = c.sets[set]!;
       rrsets.set(type, { owner: name, type, class: c.sets[set + 1]!, ttl: c.sets[set + 2]!, rdatas, source: { file: c.files[c.sets[set + 4]!]!, line: c.sets[set + 3]! } });
     }
-    take(c.keys[i]!, { name, rrsets, isCut: c.isCut[i]!, children: c.children[i]! });
+    take(c.keys[i]!, { name, rrsets, isCut: c.isCut[i] === 1, children: c.children[i]! });
   }
 }
 

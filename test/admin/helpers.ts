@@ -195,3 +195,16 @@ export async function rcode(m: { dns: number }, name: string, type = 'A'): Promi
   const { raw } = await udp(m.dns, name, type);
   return raw[3]! & 0x0f;
 }
+
+/** Resolves when the server next logs a line with `text` (say, "zones reloaded" after a SIGHUP). */
+export function nextLog(m: Meridian, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    const onData = (d: Buffer): void => {
+      if (d.toString().includes(text)) {
+        m.child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    m.child.stdout!.on('data', onData);
+  });
+}

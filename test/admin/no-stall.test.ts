@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { buildQuery, sendUdp } from '../helpers/dns-client.js';
-import { addresses, call, RW_TOKEN, startMeridian, workspace, ZONE, type Meridian, type Workspace } from './helpers.js';
+import { addresses, call, nextLog, RW_TOKEN, startMeridian, workspace, ZONE, type Meridian, type Workspace } from './helpers.js';
 
 const NAMES = 60_000;
 /** No query may wait longer than this, nor go unanswered. */
@@ -91,15 +91,7 @@ describe('writes and reloads on a 60,000-record zone, with queries in flight', (
     fs.writeFileSync(ws.zoneFile, text);
     const p = probe();
     await new Promise((r) => setTimeout(r, 200));
-    const reloaded = new Promise<void>((resolve) => {
-      const onData = (d: Buffer): void => {
-        if (d.toString().includes('zones reloaded')) {
-          m.child.stdout!.off('data', onData);
-          resolve();
-        }
-      };
-      m.child.stdout!.on('data', onData);
-    });
+    const reloaded = nextLog(m, 'zones reloaded');
     m.child.kill('SIGHUP');
     await reloaded;
     const q = await p.stop();

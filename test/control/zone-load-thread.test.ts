@@ -5,6 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { ZoneLoadThread } from '../../src/control/zone-load-thread-pool.js';
 import { ZoneDirectory } from '../../src/zone/zone-directory.js';
+import { RRType } from '../../src/dns/constants.js';
+import { parseName } from '../../src/dns/name.js';
+import { encodeEntry, journalFileFor } from '../../src/storage/journal.js';
+import { encodeRdataText } from '../../src/zone/rdata/index.js';
 
 const zoneText = (extra = ''): string => '$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n' + extra;
 
@@ -39,6 +43,71 @@ describe('the reload thread dies under a file', () => {
       const again = await within(directory.loadAsync(false, loader), 60_000, 'the next reload');
       assert.ok(again);
       assert.deepEqual([...again.zones.keys()].sort(), ['a-huge.test', 'b-small.test'], JSON.stringify(again.problems));
+    } finally {
+      await thread.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the reload thread', () => {
+  const mine = os.getPriority();
+  const expected = Math.min(19, mine + 10);
+  it('runs 10 nice levels below this thread, so a server on one CPU answers before it parses (Linux)', { skip: process.platform !== 'linux' || mine === 19 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-load-thread-'));
+    const file = path.join(dir, 'nice.test.zone');
+    fs.writeFileSync(file, zoneText('www IN A 192.0.2.80\n'));
+    const thread = new ZoneLoadThread();
+    /** The nice value of each thread of this process (field 19 of /proc/self/task/<tid>/stat). */
+    const nices = (): number[] =>
+      fs.readdirSync('/proc/self/task').map((tid) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    try {
+      assert.ok(!nices().includes(expected), `no thread at nice ${expected} before`);
+      const loaded = await within(thread.load(file, ['nice', 'test']), 30_000, 'the load');
+      assert.ok(loaded.zone, JSON.stringify(loaded.problems));
+      assert.ok(nices().includes(expected), `nice values: ${nices().join(' ')}`);
+      assert.equal(os.getPriority(), mine, 'this thread keeps its priority');
+    } finally {
+      await thread.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a forced reload of files that read the same', () => {
+  it('is skipped as unchanged, but not when the journal beside the zone file moved on (a worker that missed a change re-reads)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-load-thread-'));
+    const file = path.join(dir, 'j.test.zone');
+    fs.writeFileSync(file, zoneText('www IN A 192.0.2.80\n'));
+    const thread = new ZoneLoadThread();
+    const directory = new ZoneDirectory(dir);
+    const loader = (f: string, origin: Parameters<ZoneLoadThread['load']>[1], previous: Parameters<ZoneLoadThread['load']>[2]) => thread.load(f, origin, previous);
+    try {
+      const first = await within(directory.loadAsync(true, loader), 30_000, 'the first load');
+      const zone = first!.zones.get('j.test')!;
+      assert.equal(zone.serial, 1);
+      const again = await within(directory.loadAsync(true, loader), 30_000, 'the unchanged reload');
+      assert.equal(again!.zones.get('j.test'), zone, 'the same files: the zone served is kept, not rebuilt');
+      // An admin write appends to the journal and leaves the zone file as it is.
+      const www = parseName('www.j.test.', null);
+      const soa = (serial: number): Buffer => encodeRdataText(RRType.SOA, `ns1.j.test. hostmaster.j.test. ${serial} 7200 3600 1209600 300`, parseName('j.test.', null));
+      fs.writeFileSync(
+        journalFileFor(file),
+        Buffer.concat([
+          encodeEntry({
+            from: 1,
+            to: 2,
+            changes: [
+              { owner: parseName('j.test.', null), type: RRType.SOA, old: { ttl: 300, class: 1, rdatas: [soa(1)] }, new: { ttl: 300, class: 1, rdatas: [soa(2)] } },
+              { owner: www, type: RRType.A, old: { ttl: 300, class: 1, rdatas: [Buffer.from([192, 0, 2, 80])] }, new: { ttl: 300, class: 1, rdatas: [Buffer.from([192, 0, 2, 81])] } },
+            ],
+          }),
+        ]),
+      );
+      const journaled = await within(directory.loadAsync(true, loader), 30_000, 'the reload after the journal moved');
+      const next = journaled!.zones.get('j.test')!;
+      assert.notEqual(next, zone, JSON.stringify(journaled!.problems));
+      assert.equal(next.serial, 2);
     } finally {
       await thread.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -118,7 +118,7 @@ export const operationRoutes =
     });
 
     app.post('/reload', { config: { access: 'write' } }, async (req) => {
-      const changed = deps.reload();
+      const changed = await deps.reload();
       audit(deps, req, { change: 'reload' });
       return {
         changed,
