@@ -1,0 +1,184 @@
+// Dependency rules checked by `npm run check:deps` (the first step of `npm test`).
+// The layering is written out in src/README.md "Layers"; this file is its machine-checked form.
+// A module may import its own layer or a lower one, never a higher one; folders of src/ form no
+// cycle; test/ and tools/ import each other only where `testToolRules` below says.
+// KNOWN lists today's violations, each with the item of issue #18 that removes it. A new
+// violation fails the check; a KNOWN entry that no longer matches any import fails it too
+// (test/deps/dependency-rules.test.ts), so the list only shrinks.
+'use strict';
+
+// Folders in order, top first, grouped in layers (src/README.md "Layers" says why each sits
+// where it does). A module imports its own folder or a folder listed below it, never one above,
+// so folders form no cycle: a cycle needs an upward import. `files` are regular expressions over
+// paths from the repository root. The data-plane files still in src/dns/ and src/steer/ are
+// placed by name until item 2 moves them to a data-plane folder; the rest of src/dns/ is the
+// wire format.
+const DATA_PLANE_FILES = '^src/(dns/(responder|answer-cache|question-index)|steer/decision-cache)\\.ts$';
+// Item 1: each folder's core types live in its types.ts, plain data any layer may name.
+const TYPES_FILES = '^src/[^/]+/types\\.ts$';
+const folder = (name) => `^src/${name}/`;
+const FOLDERS = [
+  { layer: 'commands', name: 'cli', files: [folder('cli')], not: [TYPES_FILES] },
+  { layer: 'wiring', name: 'main.ts', files: ['^src/main\\.ts$'] },
+  { layer: 'services', name: 'l7', files: [folder('l7')], not: [TYPES_FILES] },
+  { layer: 'services', name: 'workers', files: [folder('workers')], not: [TYPES_FILES] },
+  { layer: 'services', name: 'admin', files: [folder('admin')], not: [TYPES_FILES] },
+  { layer: 'control', name: 'control', files: [folder('control')], not: [TYPES_FILES] },
+  { layer: 'control', name: 'server', files: [folder('server')], not: [TYPES_FILES] },
+  { layer: 'data plane', name: 'responder', files: [DATA_PLANE_FILES] },
+  { layer: 'data plane', name: 'resolve', files: [folder('resolve')], not: [TYPES_FILES] },
+  { layer: 'data plane', name: 'snapshot', files: [folder('snapshot')], not: [TYPES_FILES] },
+  { layer: 'domain', name: 'metrics', files: [folder('metrics')], not: [TYPES_FILES] },
+  { layer: 'domain', name: 'log', files: [folder('log')], not: [TYPES_FILES] },
+  { layer: 'domain', name: 'protect', files: [folder('protect')], not: [TYPES_FILES] },
+  { layer: 'domain', name: 'steer', files: [folder('steer')], not: [DATA_PLANE_FILES, TYPES_FILES] },
+  { layer: 'domain', name: 'health', files: [folder('health')], not: [TYPES_FILES] },
+  { layer: 'domain', name: 'storage', files: [folder('storage')], not: [TYPES_FILES] },
+  { layer: 'domain', name: 'zone', files: [folder('zone')], not: [TYPES_FILES] },
+  { layer: 'vocabulary', name: 'geoip', files: [folder('geoip')], not: [TYPES_FILES] },
+  { layer: 'vocabulary', name: 'config', files: [folder('config')], not: [TYPES_FILES] },
+  { layer: 'vocabulary', name: 'types.ts', files: [TYPES_FILES] },
+  { layer: 'vocabulary', name: 'dns', files: [folder('dns')], not: [DATA_PLANE_FILES, TYPES_FILES] },
+  { layer: 'vocabulary', name: 'net', files: [folder('net')], not: [TYPES_FILES] },
+  { layer: 'vocabulary', name: 'errors.ts, version.ts', files: ['^src/(errors|version)\\.ts$'] },
+];
+
+// Today's violations: [from, to, issue #18 item that removes it]. The rule skips exactly the
+// listed import; every other import of the same file is still checked.
+const KNOWN = [
+  // item 1: FileProblem and the problem list move to zone/types.ts (vocabulary)
+  ['src/config/load-config.ts', 'src/zone/record.ts', 1],
+  ['src/config/yaml-source.ts', 'src/zone/problem-list.ts', 1],
+  ['src/config/yaml-source.ts', 'src/zone/record.ts', 1],
+  // item 1: SteeredName moves out of steer/policy-file.ts into steer/types.ts
+  ['src/zone/zone.ts', 'src/steer/policy-file.ts', 1],
+  ['src/zone/zone-directory.ts', 'src/steer/policy-file.ts', 1],
+  ['src/zone/zone-load-thread.ts', 'src/steer/policy-file.ts', 1],
+  ['src/zone/zone-transfer.ts', 'src/steer/policy-file.ts', 1],
+  // item 1: MonitoredTarget moves out of health/health-monitor.ts into health/types.ts
+  ['src/zone/zone.ts', 'src/health/health-monitor.ts', 1],
+  ['src/zone/zone-transfer.ts', 'src/health/health-monitor.ts', 1],
+  // item 1: ClientLocator becomes vocabulary (geoip/ or snapshot/types.ts)
+  ['src/geoip/open-geo.ts', 'src/snapshot/snapshot.ts', 1],
+  // item 2: the ECS codec parses addresses through net/, not geoip/
+  ['src/dns/client-subnet.ts', 'src/geoip/address.ts', 2],
+  // item 2: the message writer is fed a wire-level answer, not resolve's Resolution
+  ['src/dns/message-writer.ts', 'src/resolve/resolution.ts', 2],
+  // item 2: the answer cache moves to the data-plane folder; metrics reads it through a type there
+  ['src/metrics/registry.ts', 'src/dns/answer-cache.ts', 2],
+  // item 2: the query log is attached by the data plane, not by protect's factory
+  ['src/protect/protection.ts', 'src/log/query-log.ts', 2],
+  // item 2: explain and simulate run the resolver over a snapshot; they move up beside the data plane
+  ['src/steer/explain.ts', 'src/resolve/resolver.ts', 2],
+  ['src/steer/explain.ts', 'src/snapshot/snapshot.ts', 2],
+  ['src/steer/simulate.ts', 'src/snapshot/snapshot.ts', 2],
+  // item 3: zone loading (with journal replay) is built in one place in the control plane
+  ['src/zone/zone-directory.ts', 'src/storage/journal.ts', 3],
+  // item 3: the failover warnings move out of the check command to the layer both use
+  ['src/main.ts', 'src/cli/check.ts', 3],
+];
+
+const either = (list) => (list.length === 0 ? undefined : list.length === 1 ? list[0] : `(${list.join('|')})`);
+const exact = (path) => `^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
+
+const layerOf = (file) => FOLDERS.findIndex((layer) =>
+  layer.files.some((p) => new RegExp(p).test(file)) && !(layer.not ?? []).some((p) => new RegExp(p).test(file)));
+
+// Upward imports: one rule per (lower layer, higher layer) pair, so each layer's `not` holds.
+// A file with a KNOWN exception gets rules of its own that skip only its listed imports.
+function layerRules() {
+  const rules = [];
+  const knownFiles = [...new Set(KNOWN.map(([from]) => from))];
+  for (let low = 1; low < FOLDERS.length; low++) {
+    const from = FOLDERS[low];
+    const known = knownFiles.filter((file) => layerOf(file) === low);
+    for (let high = 0; high < low; high++) {
+      const to = FOLDERS[high];
+      const rule = (fromRestriction, toNot) => ({
+        name: `layers: ${from.name} imports ${to.name}`,
+        comment: `${from.name} (${from.layer}) is below ${to.name} (${to.layer}): src/README.md "Layers"`,
+        severity: 'error',
+        from: fromRestriction,
+        to: compact({ path: either(to.files), pathNot: either([...(to.not ?? []), ...toNot]) }),
+      });
+      rules.push(rule(compact({ path: either(from.files), pathNot: either([...(from.not ?? []), ...known.map(exact)]) }), []));
+      for (const file of known) {
+        rules.push(rule({ path: exact(file) }, KNOWN.filter(([f]) => f === file).map(([, t]) => exact(t))));
+      }
+    }
+  }
+  return rules;
+}
+
+const compact = (object) => Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
+
+// With no KNOWN exception left the order alone proves the folders acyclic; this rule says it
+// again in dependency-cruiser's own words (it cannot skip single imports, so it waits until then).
+const cycleRules = () => KNOWN.length > 0 ? [] : [{
+  name: 'no-folder-cycle',
+  comment: 'folders of src/ import each other in one direction only',
+  severity: 'error',
+  scope: 'folder',
+  // Subfolders (zone/rdata, steer/filters …) belong to their folder: cycles inside one are fine.
+  from: { path: '^src/([^/]+)' },
+  to: { circular: true, pathNot: '^src/$1(/|$)' },
+}];
+
+// test/ and tools/: tools may use the shared helpers in test/support/, nothing else of test/;
+// test/support/ never imports tools/ (the helpers stay below both); a test imports a tool only
+// to test that tool (test/demo/ runs the demo of tools/demo/). src/ imports neither.
+const testToolRules = [
+  {
+    name: 'tools import test files',
+    comment: 'tools use test/support/ only; a helper both need moves there',
+    severity: 'error',
+    from: { path: '^tools/' },
+    to: { path: '^test/', pathNot: '^test/support/' },
+  },
+  {
+    name: 'tests import tools',
+    comment: 'test/support/ is below tools/; only test/demo/ tests a tool (tools/demo/)',
+    severity: 'error',
+    from: { path: '^test/', pathNot: '^test/demo/' },
+    to: { path: '^tools/' },
+  },
+  {
+    name: 'demo test imports other tools',
+    severity: 'error',
+    from: { path: '^test/demo/' },
+    to: { path: '^tools/', pathNot: '^tools/demo/' },
+  },
+  {
+    name: 'src imports test or tools',
+    severity: 'error',
+    from: { path: '^src/' },
+    to: { path: '^(test|tools)/' },
+  },
+  {
+    name: 'src imports a devDependency',
+    comment: 'devDependencies are not installed with the package',
+    severity: 'error',
+    from: { path: '^src/' },
+    to: { dependencyTypes: ['npm-dev'] },
+  },
+  {
+    name: 'src imports dns-packet',
+    comment: 'dns-packet is the independent decoder of the tests and tools; the server has its own codecs',
+    severity: 'error',
+    from: { path: '^src/' },
+    to: { path: '(^|/)node_modules/dns-packet/' },
+  },
+];
+
+module.exports = {
+  forbidden: [...layerRules(), ...cycleRules(), ...testToolRules],
+  options: {
+    // TypeScript 7 has no compiler API that dependency-cruiser can load; swc parses the sources.
+    parser: 'swc',
+    // Type-only imports are dependencies too (a layer must not name a higher layer's types).
+    tsPreCompilationDeps: true,
+    doNotFollow: { path: 'node_modules' },
+    // Sources import `./x.js`; resolve that to the `./x.ts` beside it.
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};
