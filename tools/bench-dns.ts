@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freeLoopbackPort, startKnot, type RunningKnot } from '../test/helpers/knot.js';
+import { freeLoopbackPort, startKnot, type RunningKnot } from '../test/support/knot.js';
 import { NODE_FLAGS } from '../src/cli/node-flags.js';
 import { MIXES, pinned, requireDnsperf, root, startBareDgram, startMeridian, stopMeridian } from './perf/dnsperf-run.js';
 

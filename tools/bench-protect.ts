@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NODE_FLAGS } from '../src/cli/node-flags.js';
 import { parseSecret, ServerCookies } from '../src/protect/cookies.js';
-import { freeLoopbackPort } from '../test/helpers/knot.js';
+import { freeLoopbackPort } from '../test/support/knot.js';
 import { cpuSeconds, MIXES, pinned, requireDnsperf, root, runDnsperf, stopMeridian, type Mix } from './perf/dnsperf-run.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, baseline: { type: 'string' } } });

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NODE_FLAGS } from '../src/cli/node-flags.js';
-import { freeLoopbackPort, knotcPath, knotVersion, startKnot, type RunningKnot } from '../test/helpers/knot.js';
+import { freeLoopbackPort, knotcPath, knotVersion, startKnot, type RunningKnot } from '../test/support/knot.js';
 import { pinned as pinnedOnly, requireDnsperf, root } from './perf/dnsperf-run.js';
 
 const { values } = parseArgs({

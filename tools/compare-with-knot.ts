@@ -3,7 +3,7 @@
  *
  *   node dist/tools/compare-with-knot.js [--zones DIR]... [--verbose] [--filter TEXT]
  *
- * Without --zones: the corpus of tools/compare/corpus.ts over its two zone sets
+ * Without --zones: the corpus of test/support/compare/corpus.ts over its two zone sets
  * (test/fixtures/zones and zones/), exactly as test/compare/knot-compare.test.ts runs it.
  * With --zones DIR: DIR's zones; a folder of the corpus gets its corpus, any other folder
  * gets queries made from its contents (every owner and type, a missing type, a missing
@@ -19,9 +19,9 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load-config.js';
 import { startServer, type RunningServer } from '../src/main.js';
-import { startKnot, knotUnavailableReason, knotVersion, readKnotZones, type RunningKnot } from '../test/helpers/knot.js';
-import { formatOutcomes, formatReasons, runCorpus, unusedAcceptances, type Outcome } from './compare/compare.js';
-import { ACCEPTED, CORPUS, GENERAL_ACCEPTED, KNOWN_BUGS, generatedQueries, ZONE_SETS, type CorpusQuery, type ZoneSet } from './compare/corpus.js';
+import { startKnot, knotUnavailableReason, knotVersion, readKnotZones, type RunningKnot } from '../test/support/knot.js';
+import { formatOutcomes, formatReasons, runCorpus, unusedAcceptances, type Outcome } from '../test/support/compare/compare.js';
+import { ACCEPTED, CORPUS, GENERAL_ACCEPTED, KNOWN_BUGS, generatedQueries, ZONE_SETS, type CorpusQuery, type ZoneSet } from '../test/support/compare/corpus.js';
 
 /** The project root, from dist/tools/ or tools/. */
 function projectRoot(): string {

@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { failoverBound } from '../src/health/failover-bound.js';
-import { buildQuery, decode, sendUdp } from '../test/helpers/dns-client.js';
-import { startFailoverServer, writeFailoverZone } from '../test/helpers/failover-zone.js';
+import { buildQuery, decode, sendUdp } from '../test/support/dns-client.js';
+import { startFailoverServer, writeFailoverZone } from '../test/support/failover-zone.js';
 
 const { values } = parseArgs({
   options: {

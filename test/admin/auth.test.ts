@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../helpers/process.js';
+import { freePort } from '../support/process.js';
 import { addresses, call, RO_TOKEN, runMeridian, RW_TOKEN, startMeridian, workspace, ZONE, type Meridian, type Reply, type Workspace } from './helpers.js';
 
 let ws: Workspace;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { udp } from '../helpers/dns-client.js';
+import { udp } from '../support/dns-client.js';
 import { addresses, call, INITIAL_SERIAL, RW_TOKEN, soaSerial, startMeridian, workspace, ZONE, type Meridian, type Reply, type Workspace } from './helpers.js';
 
 let ws: Workspace;

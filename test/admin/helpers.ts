@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { udp } from '../helpers/dns-client.js';
-import { cliPath, freePort, runCli, untilServing } from '../helpers/process.js';
+import { udp } from '../support/dns-client.js';
+import { cliPath, freePort, runCli, untilServing } from '../support/process.js';
 
 export const RW_TOKEN = 'rw-admin-token-0123456789abcdef';
 export const RO_TOKEN = 'ro-admin-token-0123456789abcdef';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, sendUdp } from '../helpers/dns-client.js';
+import { buildQuery, sendUdp } from '../support/dns-client.js';
 import { addresses, call, nextLog, RW_TOKEN, startMeridian, workspace, ZONE, type Meridian, type Workspace } from './helpers.js';
 
 const NAMES = 60_000;

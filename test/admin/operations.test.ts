@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { udp } from '../helpers/dns-client.js';
-import { freePort } from '../helpers/process.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { udp } from '../support/dns-client.js';
+import { freePort } from '../support/process.js';
+import { projectRoot } from '../support/test-server.js';
 import { addresses, call, INITIAL_SERIAL, POLICY_TEXT, RO_TOKEN, RW_TOKEN, soaSerial, startMeridian, workspace, ZONE, type Meridian, type Workspace } from './helpers.js';
 
 let ws: Workspace;

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { typeFromText } from '../../src/dns/constants.js';
-import { buildQuery, sendTcp } from '../helpers/dns-client.js';
-import { knotUnavailableReason, startKnot } from '../helpers/knot.js';
+import { buildQuery, sendTcp } from '../support/dns-client.js';
+import { knotUnavailableReason, startKnot } from '../support/knot.js';
 import { call, RW_TOKEN, runMeridian, soaSerial, startMeridian, workspace, ZONE, type Meridian, type Workspace } from './helpers.js';
 
 let ws: Workspace;

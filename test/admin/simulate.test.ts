@@ -12,10 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, decode, sendUdp } from '../helpers/dns-client.js';
-import { ecsOption } from '../helpers/ecs.js';
+import { buildQuery, decode, sendUdp } from '../support/dns-client.js';
+import { ecsOption } from '../support/ecs.js';
 import { dumpDom, elementWith, findChromium } from '../e2e/helpers/chromium.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { projectRoot } from '../support/test-server.js';
 import { samplePopulation } from '../../src/steer/population.js';
 import { addresses, call, RO_TOKEN, RW_TOKEN, startMeridian, type Meridian, type Workspace } from './helpers.js';
 

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { rcodeOf, udp } from '../helpers/dns-client.js';
-import { freePort, runCli, startCliServer, tempCopy } from '../helpers/process.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { rcodeOf, udp } from '../support/dns-client.js';
+import { freePort, runCli, startCliServer, tempCopy } from '../support/process.js';
+import { projectRoot } from '../support/test-server.js';
 
 const RW = 'rw-token-0123456789abcdef';
 const RO = 'ro-token-0123456789abcdef';

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { runCli, tempCopy } from '../helpers/process.js';
-import { fixtureZones, projectRoot } from '../helpers/test-server.js';
+import { runCli, tempCopy } from '../support/process.js';
+import { fixtureZones, projectRoot } from '../support/test-server.js';
 
 const SOA = '@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n';
 

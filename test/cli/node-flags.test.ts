@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { missingNodeFlags, NODE_FLAGS } from '../../src/cli/node-flags.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { projectRoot } from '../support/test-server.js';
 
 const read = (file: string): string => fs.readFileSync(path.join(projectRoot, file), 'utf8');
 

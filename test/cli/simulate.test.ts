@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../helpers/process.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { runCli } from '../support/process.js';
+import { projectRoot } from '../support/test-server.js';
 
 const ZONES = path.join(projectRoot, 'zones');
 let dir: string;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { rcodeOf, udp } from '../helpers/dns-client.js';
+import { rcodeOf, udp } from '../support/dns-client.js';
 import { call, RW_TOKEN, startMeridian, workspace, ZONE, type Meridian, type Workspace } from '../admin/helpers.js';
 
 describe('serve --workers 2: admin writes reach the workers as changes', () => {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, decode, sendTcp, sendUdp, tcp, udp } from '../helpers/dns-client.js';
+import { buildQuery, decode, sendTcp, sendUdp, tcp, udp } from '../support/dns-client.js';
 import { call, RW_TOKEN, runMeridian, startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
 
 /** Process ids whose parent is `pid`. */

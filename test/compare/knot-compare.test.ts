@@ -1,16 +1,16 @@
 /**
  * Issue #2: serve the same zones in meridian and in Knot DNS and compare the answers to a
  * corpus of queries; every difference must be listed, with its reason, in ACCEPTED
- * (tools/compare/corpus.ts). Skipped with a message when knotd is not installed (CI
+ * (test/support/compare/corpus.ts). Skipped with a message when knotd is not installed (CI
  * installs the Debian package `knot`, so it runs there).
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { formatOutcomes, runCorpus, unusedAcceptances, type Outcome } from '../../tools/compare/compare.js';
-import { ACCEPTED, CORPUS, KNOWN_BUGS, ZONE_SETS, type CorpusQuery, type ZoneSet } from '../../tools/compare/corpus.js';
-import { knotUnavailableReason, knotVersion, startKnot, type RunningKnot } from '../helpers/knot.js';
-import { projectRoot, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { formatOutcomes, runCorpus, unusedAcceptances, type Outcome } from '../support/compare/compare.js';
+import { ACCEPTED, CORPUS, KNOWN_BUGS, ZONE_SETS, type CorpusQuery, type ZoneSet } from '../support/compare/corpus.js';
+import { knotUnavailableReason, knotVersion, startKnot, type RunningKnot } from '../support/knot.js';
+import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
 
 const skip = knotUnavailableReason();
 if (skip !== null) console.log(`# skipping the Knot comparison: ${skip}`);

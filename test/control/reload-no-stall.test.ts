@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, decode, sendUdp } from '../helpers/dns-client.js';
+import { buildQuery, decode, sendUdp } from '../support/dns-client.js';
 import { addresses, call, nextLog, RW_TOKEN, startMeridian, workspace, ZONE, ZONE_TEXT, type Meridian, type Workspace } from '../admin/helpers.js';
 
 const NAMES = 100_000;

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadBalancerConfig } from '../../src/l7/config.js';
-import { runCli } from '../helpers/process.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { runCli } from '../support/process.js';
+import { projectRoot } from '../support/test-server.js';
 
 const deploy = path.join(projectRoot, 'deploy');
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startDemo, type Demo } from '../../tools/demo/topology.js';
-import { udp } from '../helpers/dns-client.js';
-import { ecsOption } from '../helpers/ecs.js';
-import { freePort } from '../helpers/process.js';
+import { udp } from '../support/dns-client.js';
+import { ecsOption } from '../support/ecs.js';
+import { freePort } from '../support/process.js';
 import { json, request, waitFor } from '../l7/helpers.js';
 
 const US = '8.8.8.0/24';

@@ -16,9 +16,9 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { parseAllDocuments } from 'yaml';
 import { loadBalancerConfig } from '../../src/l7/config.js';
 import { childEnv, RW_TOKEN } from '../admin/helpers.js';
-import { udp } from '../helpers/dns-client.js';
-import { cliPath, freePort, untilServing } from '../helpers/process.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { udp } from '../support/dns-client.js';
+import { cliPath, freePort, untilServing } from '../support/process.js';
+import { projectRoot } from '../support/test-server.js';
 
 const K8S = path.join(projectRoot, 'deploy/k8s');
 

@@ -14,8 +14,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
-import { freePort } from '../helpers/process.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { freePort } from '../support/process.js';
+import { projectRoot } from '../support/test-server.js';
 import { startBalanceCli } from '../l7/helpers.js';
 import { parseExposition } from '../metrics/exposition.js';
 

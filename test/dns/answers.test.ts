@@ -1,8 +1,8 @@
 /** Answer rules of issue #2 (RFC 1034, 1035, 2181, 2308, 4592, 6891, 7766, 8482) over real UDP and TCP. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, decode, flagsOf, rcodeOf, sendTcp, sendUdp, tcp, udp } from '../helpers/dns-client.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { buildQuery, decode, flagsOf, rcodeOf, sendTcp, sendUdp, tcp, udp } from '../support/dns-client.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 
 const NOERROR = 0, FORMERR = 1, NXDOMAIN = 3, NOTIMP = 4, REFUSED = 5;
 

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { rcodeOf, udp } from '../helpers/dns-client.js';
-import { freePort, runCli, startCliServer, tempCopy } from '../helpers/process.js';
-import { projectRoot, startTestServer } from '../helpers/test-server.js';
+import { rcodeOf, udp } from '../support/dns-client.js';
+import { freePort, runCli, startCliServer, tempCopy } from '../support/process.js';
+import { projectRoot, startTestServer } from '../support/test-server.js';
 
 const zoneText = (extra = ''): string => '$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n' + extra;
 const goodPolicy = (ip: string, id = 'a'): string => `targets:\n  ${id}: { region: eu, ipv4: [${ip}] }\nnames:\n  www: { policy: [{ all: {} }] }\n`;

@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, decode, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
-import { ecsOf, ecsOption } from '../helpers/ecs.js';
-import { tempCopy } from '../helpers/process.js';
-import { projectRoot, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { buildQuery, decode, rcodeOf, sendTcp, sendUdp } from '../support/dns-client.js';
+import { ecsOf, ecsOption } from '../support/ecs.js';
+import { tempCopy } from '../support/process.js';
+import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
 
 const ZONES = path.join(projectRoot, 'test/fixtures/steer/zones');
 const CONFIG = path.join(projectRoot, 'test/fixtures/steer/meridian.yaml');

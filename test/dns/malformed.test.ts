@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, frame, rcodeOf, sendUdp, udp } from '../helpers/dns-client.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { buildQuery, frame, rcodeOf, sendUdp, udp } from '../support/dns-client.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 
 let server: TestServer;
 before(async () => {

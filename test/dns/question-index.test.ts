@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QuestionIndex } from '../../src/dns/question-index.js';
-import { buildQuery, sendTcp, sendUdp, type QueryOptions } from '../helpers/dns-client.js';
-import { ecsOption } from '../helpers/ecs.js';
-import { projectRoot, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { buildQuery, sendTcp, sendUdp, type QueryOptions } from '../support/dns-client.js';
+import { ecsOption } from '../support/ecs.js';
+import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
 
 /** The example zones (steered names, every record type) beside the fixture zones (a large TXT RRset, referrals with glue). */
 function zonesDir(tmp: string): string {

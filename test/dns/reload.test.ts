@@ -4,9 +4,9 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { buildQuery, decode, rcodeOf, udp } from '../helpers/dns-client.js';
-import { freePort, startCliServer, runCli, tempCopy } from '../helpers/process.js';
-import { fixtureZones, startTestServer } from '../helpers/test-server.js';
+import { buildQuery, decode, rcodeOf, udp } from '../support/dns-client.js';
+import { freePort, startCliServer, runCli, tempCopy } from '../support/process.js';
+import { fixtureZones, startTestServer } from '../support/test-server.js';
 
 function version(n: number): string {
   // Two records that change together: an answer mixing versions would show it.

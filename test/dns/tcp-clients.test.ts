@@ -11,8 +11,8 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 import { clientKey, TcpConnectionTable } from '../../src/server/tcp-connections.js';
-import { buildQuery, frame } from '../helpers/dns-client.js';
-import { fixtureZones } from '../helpers/test-server.js';
+import { buildQuery, frame } from '../support/dns-client.js';
+import { fixtureZones } from '../support/test-server.js';
 
 const servers: RunningServer[] = [];
 const clients = new Set<net.Socket>();

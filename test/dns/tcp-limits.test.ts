@@ -5,8 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startServer, type RunningServer } from '../../src/main.js';
-import { buildQuery, frame, sendTcp, udp } from '../helpers/dns-client.js';
-import { fixtureZones } from '../helpers/test-server.js';
+import { buildQuery, frame, sendTcp, udp } from '../support/dns-client.js';
+import { fixtureZones } from '../support/test-server.js';
 
 let server: RunningServer;
 let port: number;

@@ -15,9 +15,9 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { DnsServer, type DnsServerOptions } from '../../src/server/dns-server.js';
 import { interfaceAddresses, type InterfaceTable } from '../../src/server/interface-addresses.js';
 import { parseListenAddress } from '../../src/server/listen-address.js';
-import { buildQuery, sendTcp } from '../helpers/dns-client.js';
-import { freePort } from '../helpers/process.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { buildQuery, sendTcp } from '../support/dns-client.js';
+import { freePort } from '../support/process.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 
 const info = (address: string, family: 'IPv4' | 'IPv6'): os.NetworkInterfaceInfo =>
   ({ address, family, netmask: family === 'IPv4' ? '255.0.0.0' : 'ffff:ffff:ffff:ffff::', mac: '00:00:00:00:00:00', internal: true, cidr: null, ...(family === 'IPv6' && { scopeid: 0 }) }) as os.NetworkInterfaceInfo;

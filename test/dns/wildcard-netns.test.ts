@@ -13,9 +13,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createNetNs, netnsUnavailable, type NetNs } from '../helpers/netns.js';
-import { cliPath, untilServing } from '../helpers/process.js';
-import { fixtureZones } from '../helpers/test-server.js';
+import { createNetNs, netnsUnavailable, type NetNs } from '../support/netns.js';
+import { cliPath, untilServing } from '../support/process.js';
+import { fixtureZones } from '../support/test-server.js';
 
 const skip = netnsUnavailable();
 const PORT = '5300';

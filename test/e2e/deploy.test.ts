@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, runCli } from '../helpers/process.js';
-import { projectRoot, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { freePort, runCli } from '../support/process.js';
+import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
 import { findBinary } from './helpers/unbound.js';
 
 const deploy = path.join(projectRoot, 'deploy');

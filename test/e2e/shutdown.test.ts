@@ -9,9 +9,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, decode, frame } from '../helpers/dns-client.js';
-import { freePort, startCliServer } from '../helpers/process.js';
-import { fixtureZones } from '../helpers/test-server.js';
+import { buildQuery, decode, frame } from '../support/dns-client.js';
+import { freePort, startCliServer } from '../support/process.js';
+import { fixtureZones } from '../support/test-server.js';
 
 const QUERIES = 50;
 

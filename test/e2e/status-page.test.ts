@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Dashboard } from '../../src/admin/dashboard.js';
-import { udp } from '../helpers/dns-client.js';
-import { ecsOption } from '../helpers/ecs.js';
+import { udp } from '../support/dns-client.js';
+import { ecsOption } from '../support/ecs.js';
 import { dumpDom, elementWith, findChromium } from './helpers/chromium.js';
 import { startWorld, SUBNETS, type World } from './helpers/world.js';
 

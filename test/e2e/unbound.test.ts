@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, decode, rcodeOf, sendUdp, udp, type Decoded } from '../helpers/dns-client.js';
-import { ecsOf, ecsOption } from '../helpers/ecs.js';
+import { buildQuery, decode, rcodeOf, sendUdp, udp, type Decoded } from '../support/dns-client.js';
+import { ecsOf, ecsOption } from '../support/ecs.js';
 import { checkConfig, findBinary, startUnbound, type RunningUnbound } from './helpers/unbound.js';
 import { ADDRESSES, startWorld, SUBNETS, type World } from './helpers/world.js';
 

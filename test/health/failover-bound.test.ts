@@ -12,8 +12,8 @@ import { describe, it } from 'node:test';
 import { nameToText } from '../../src/dns/name.js';
 import { failoverBound, slowerBound, type FailoverBound } from '../../src/health/failover-bound.js';
 import type { RunningServer } from '../../src/main.js';
-import { udp } from '../helpers/dns-client.js';
-import { startFailoverServer, writeFailoverZone } from '../helpers/failover-zone.js';
+import { udp } from '../support/dns-client.js';
+import { startFailoverServer, writeFailoverZone } from '../support/failover-zone.js';
 import { listen, stopHttp } from './probes/servers.js';
 
 describe('failover bound formula', () => {

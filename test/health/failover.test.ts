@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startServer, type RunningServer } from '../../src/main.js';
-import { udp } from '../helpers/dns-client.js';
+import { udp } from '../support/dns-client.js';
 import { listen, stopHttp } from './probes/servers.js';
 
 const INTERVAL_S = 1;

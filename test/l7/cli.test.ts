@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, runCli } from '../helpers/process.js';
+import { freePort, runCli } from '../support/process.js';
 import { childPids, json, request, startBalanceCli as startCli, startBackends, tally, waitFor, type TestBackend } from './helpers.js';
 
 describe('meridian balance', () => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseBalancerConfig } from '../../src/l7/config.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { projectRoot } from '../support/test-server.js';
 
 const problems = (text: string): string[] => {
   try {

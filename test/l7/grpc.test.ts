@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { projectRoot } from '../helpers/test-server.js';
+import { projectRoot } from '../support/test-server.js';
 import { h2request } from './h2-helpers.js';
 import { request, startBalancer, waitFor, type TestBalancer } from './helpers.js';
 import { TestPki } from './pki.js';

@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { projectRoot } from '../helpers/test-server.js';
+import { projectRoot } from '../support/test-server.js';
 import { FLAG, FRAME, frame, h2request, hpack, RawH2, requestBlock } from './h2-helpers.js';
 import { afterBody, pool, request, startBackend, startBackends, startBalancer, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
 

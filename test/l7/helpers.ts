@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Balancer } from '../../src/l7/balancer.js';
 import { parseBalancerConfig } from '../../src/l7/config.js';
-import { startCli, type RunningCli } from '../helpers/process.js';
+import { startCli, type RunningCli } from '../support/process.js';
 
 export interface TestBackend {
   readonly id: string;

@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
-import { projectRoot } from '../helpers/test-server.js';
+import { projectRoot } from '../support/test-server.js';
 import { json, pool, request, startBackend, startBackends, startBalancer, tally, type TestBackend, type TestBalancer } from './helpers.js';
 
 describe('proxying', () => {

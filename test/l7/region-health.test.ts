@@ -12,8 +12,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { mergeHealth } from '../../src/l7/cluster.js';
 import { stopHttp } from '../health/probes/servers.js';
-import { udp } from '../helpers/dns-client.js';
-import { freePort, startCliServer } from '../helpers/process.js';
+import { udp } from '../support/dns-client.js';
+import { freePort, startCliServer } from '../support/process.js';
 import { json, startBackend, startBalanceCli, startBalancer, tally, waitFor, type TestBackend } from './helpers.js';
 
 describe('the DNS tier and a region whose backends are all dead', { timeout: 120_000 }, () => {

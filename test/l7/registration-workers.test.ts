@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../helpers/process.js';
+import { freePort } from '../support/process.js';
 import { childPids, json, startBackends, startBalanceCli, tally, waitFor, type TestBackend } from './helpers.js';
 
 describe('runtime registration with --workers 2', () => {

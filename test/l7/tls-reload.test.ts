@@ -5,7 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../helpers/process.js';
+import { freePort } from '../support/process.js';
 import { TestPki, type Issued } from './pki.js';
 import { pool, startBackend, startBalanceCli, startBalancer, waitFor, type TestBackend } from './helpers.js';
 

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, sendTcp, sendUdp } from '../helpers/dns-client.js';
-import { freePort } from '../helpers/process.js';
+import { buildQuery, sendTcp, sendUdp } from '../support/dns-client.js';
+import { freePort } from '../support/process.js';
 import { POLICY_TEXT, startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
 import { find, parseExposition, type Exposition } from './exposition.js';
 

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { udp } from '../helpers/dns-client.js';
-import { freePort, startCliServer, tempCopy } from '../helpers/process.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { udp } from '../support/dns-client.js';
+import { freePort, startCliServer, tempCopy } from '../support/process.js';
+import { projectRoot } from '../support/test-server.js';
 
 const GEOIP = path.join(projectRoot, 'test/fixtures/geoip');
 let dir: { dir: string; remove: () => void };

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startServer, type RunningServer } from '../../src/main.js';
-import { fixtureZones } from '../helpers/test-server.js';
+import { fixtureZones } from '../support/test-server.js';
 
 export interface ConfiguredServer {
   readonly server: RunningServer;

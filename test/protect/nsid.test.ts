@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, sendTcp, sendUdp } from '../helpers/dns-client.js';
+import { buildQuery, sendTcp, sendUdp } from '../support/dns-client.js';
 import { ednsOptions, startConfigured, type ConfiguredServer } from './helpers.js';
 
 const NSID = 3;

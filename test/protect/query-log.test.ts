@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, sendTcp, sendUdp } from '../helpers/dns-client.js';
+import { buildQuery, sendTcp, sendUdp } from '../support/dns-client.js';
 import { workspace, type Workspace } from '../admin/helpers.js';
 import { startConfigured } from './helpers.js';
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, sendTcp, sendUdp } from '../helpers/dns-client.js';
+import { buildQuery, sendTcp, sendUdp } from '../support/dns-client.js';
 import { ednsOptions, fullRcode, startConfigured, type ConfiguredServer } from './helpers.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
 

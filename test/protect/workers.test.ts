@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, sendUdp } from '../helpers/dns-client.js';
+import { buildQuery, sendUdp } from '../support/dns-client.js';
 import { startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
 import { ednsOptions } from './helpers.js';
 

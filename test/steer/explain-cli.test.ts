@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, decode, rcodeOf, sendUdp } from '../helpers/dns-client.js';
-import { ecsOf, ecsOption } from '../helpers/ecs.js';
-import { runCli } from '../helpers/process.js';
+import { buildQuery, decode, rcodeOf, sendUdp } from '../support/dns-client.js';
+import { ecsOf, ecsOption } from '../support/ecs.js';
+import { runCli } from '../support/process.js';
 import { explain } from '../../src/steer/explain.js';
-import { projectRoot, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
 
 const ZONES = path.join(projectRoot, 'test/fixtures/steer/zones');
 const CONFIG = path.join(projectRoot, 'test/fixtures/steer/meridian.yaml');

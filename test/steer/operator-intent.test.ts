@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { udp } from '../helpers/dns-client.js';
-import { ecsOf, ecsOption } from '../helpers/ecs.js';
-import { tempCopy } from '../helpers/process.js';
-import { projectRoot } from '../helpers/test-server.js';
+import { udp } from '../support/dns-client.js';
+import { ecsOf, ecsOption } from '../support/ecs.js';
+import { tempCopy } from '../support/process.js';
+import { projectRoot } from '../support/test-server.js';
 import { call, runMeridian, RW_TOKEN, startMeridian, type Meridian, type Workspace } from '../admin/helpers.js';
 
 let m: Meridian;

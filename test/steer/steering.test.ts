@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, decode, flagsOf, rcodeOf, sendTcp, sendUdp, type Decoded, type DecodedRR } from '../helpers/dns-client.js';
-import { ecsOf, ecsOption, ecsRaw, hasOpt, type EcsEcho } from '../helpers/ecs.js';
-import { tempCopy } from '../helpers/process.js';
-import { projectRoot, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { buildQuery, decode, flagsOf, rcodeOf, sendTcp, sendUdp, type Decoded, type DecodedRR } from '../support/dns-client.js';
+import { ecsOf, ecsOption, ecsRaw, hasOpt, type EcsEcho } from '../support/ecs.js';
+import { tempCopy } from '../support/process.js';
+import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
 
 const ZONES = path.join(projectRoot, 'test/fixtures/steer/zones');
 const CONFIG = path.join(projectRoot, 'test/fixtures/steer/meridian.yaml');

@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildQuery, rcodeOf, sendUdp } from '../../helpers/dns-client.js';
-import { startGuarded } from '../../helpers/guarded-daemon.js';
-import { freePort } from '../../helpers/process.js';
+import { buildQuery, rcodeOf, sendUdp } from '../../support/dns-client.js';
+import { startGuarded } from '../../support/guarded-daemon.js';
+import { freePort } from '../../support/process.js';
 
 /** The unbound binary (Debian puts it in /usr/sbin, which a non-root PATH may lack), or null. */
 export function findBinary(name: string): string | null {

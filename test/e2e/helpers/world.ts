@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { projectRoot, startTestServer, type TestServer } from '../../helpers/test-server.js';
+import { projectRoot, startTestServer, type TestServer } from '../../support/test-server.js';
 
 export const SUBNETS = { eu: '2.3.3.0/24', us: '214.78.120.0/24', ap: '175.16.199.0/24' } as const;
 export const ADDRESSES = { eu: '192.0.2.1', us: '192.0.2.2', ap: '192.0.2.3' } as const;

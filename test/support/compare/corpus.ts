@@ -6,7 +6,7 @@
  * Both servers serve the same zone files: the `fixtures` set (test/fixtures/zones:
  * rules.test, other.test, child.rules.test) and the `examples` set (zones/: example.com,
  * eu.example.com, 2.0.192.in-addr.arpa), each set in its own pair of servers. Knot is
- * configured as close to meridian's defaults as it goes (test/helpers/knot.ts): EDNS UDP
+ * configured as close to meridian's defaults as it goes (test/support/knot.ts): EDNS UDP
  * payload 1232, CHAOS version/identity and NSID off, no DNSSEC. Steered names (the
  * `*.policy.yaml` files) are meridian's own: Knot serves only the zone files, so the corpus
  * asks steered names for their static types only.
@@ -517,7 +517,7 @@ export const GENERAL_ACCEPTED: readonly AcceptedDifference[] = [
   },
 ];
 
-/** One record of a zone listing, as `knotc zone-read` prints it (test/helpers/knot.ts readKnotZones). */
+/** One record of a zone listing, as `knotc zone-read` prints it (test/support/knot.ts readKnotZones). */
 export interface ZoneListingRecord {
   readonly zone: string;
   readonly owner: string;

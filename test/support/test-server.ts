@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 
-/** The project root, from dist/test/helpers/ or test/helpers/. */
+/** The project root, from dist/test/support/ or test/support/. */
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 export const fixtureZones = path.join(projectRoot, 'test/fixtures/zones');
 
