@@ -1,10 +1,10 @@
 // Dependency rules checked by `npm run check:deps` (the first step of `npm test`).
 // The layering is written out in src/README.md "Layers"; this file is its machine-checked form.
-// A module may import its own layer or a lower one, never a higher one; folders of src/ form no
-// cycle; test/ and tools/ import each other only where `testToolRules` below says.
+// A module of src/ imports its own folder or one listed below it in FOLDERS, never one above, so
+// the folders form no cycle; test/ and tools/ import each other only where `testToolRules` says.
 // KNOWN lists today's violations, each with the item of issue #18 that removes it. A new
-// violation fails the check; a KNOWN entry that no longer matches any import fails it too
-// (test/deps/dependency-rules.test.ts), so the list only shrinks.
+// violation fails the check; a KNOWN entry that no longer matches any import fails
+// test/structure/dependency-rules.test.ts, so the list only shrinks.
 'use strict';
 
 // Folders in order, top first, grouped in layers (src/README.md "Layers" says why each sits
@@ -170,8 +170,17 @@ const testToolRules = [
   },
 ];
 
+// A new folder (or a file beside main.ts) is checked only once FOLDERS places it.
+const placeRule = {
+  name: 'src file in no listed folder',
+  comment: 'add its folder to FOLDERS in .dependency-cruiser.cjs and a line to src/README.md "Layers"',
+  severity: 'error',
+  from: { path: '^src/', pathNot: either(FOLDERS.flatMap((f) => f.files)) },
+  to: {},
+};
+
 module.exports = {
-  forbidden: [...layerRules(), ...cycleRules(), ...testToolRules],
+  forbidden: [...layerRules(), ...cycleRules(), placeRule, ...testToolRules],
   options: {
     // TypeScript 7 has no compiler API that dependency-cruiser can load; swc parses the sources.
     parser: 'swc',

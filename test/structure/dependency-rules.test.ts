@@ -51,6 +51,7 @@ describe('dependency rules', () => {
     'src/zone/zone.ts': "import '../steer/policy-file.js'; import '../steer/explain.js';",
     // violations
     'src/zone/up.ts': "import '../cli/ok.js';",
+    'src/newfolder/unplaced.ts': "import '../dns/name.js';",
     'src/dns/codec.ts': "import '../dns/responder.js';",
     'src/health/probe.ts': "import '../steer/decide.js';",
     'src/storage/oops.ts': "import 'dns-packet'; import 'ws'; import '../../test/support/helper.js';",
@@ -76,6 +77,7 @@ describe('dependency rules', () => {
     assert.deepEqual(found, [
       'src/dns/codec.ts -> src/dns/responder.ts: layers: dns imports responder',
       'src/health/probe.ts -> src/steer/decide.ts: layers: health imports steer',
+      'src/newfolder/unplaced.ts -> src/dns/name.ts: src file in no listed folder',
       'src/storage/oops.ts -> node_modules/dns-packet/index.js: src imports dns-packet',
       'src/storage/oops.ts -> node_modules/ws/index.js: src imports a devDependency',
       'src/storage/oops.ts -> test/support/helper.ts: src imports test or tools',
