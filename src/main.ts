@@ -33,6 +33,7 @@ import { WorkerPool } from './workers/pool.js';
 import { withCookieSecret } from './protect/protection.js';
 import { failoverWarnings } from './cli/check.js';
 import type { Zone } from './zone/zone.js';
+import { VERSION } from './version.js';
 
 export interface RunningServer {
   readonly addresses: readonly BoundAddress[];
@@ -163,8 +164,6 @@ function openAudit(opts: AuditOptions): AuditLog {
     throw new GslbError(ErrorCode.CONFIG_INVALID, `admin.audit.file: cannot open ${file}: ${(err as Error).message}`);
   }
 }
-
-export const VERSION = '0.1.0';
 
 export interface StartOptions {
   /** Install SIGHUP for reloads (the CLI does; tests call reload() instead). */
