@@ -8,7 +8,7 @@ import { ZoneReloader } from './control/zone-reloader.js';
 import type { Responder } from './dns/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
 import { createDataPlane, type BoundAddress } from './server/dns-server.js';
-import { isLoopbackHost, parseListenAddress } from './server/listen-address.js';
+import { isLoopbackHost, parseListenAddress } from './net/listen-address.js';
 import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
 import type { GeoResolver } from './geoip/geo-database.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';

@@ -18,7 +18,7 @@
  */
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { isLoopbackHost } from '../server/listen-address.js';
+import { isLoopbackHost } from '../net/listen-address.js';
 import { GuardCode } from './errors.js';
 
 export interface GuardRefusal {

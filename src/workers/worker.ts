@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { clientLocator, openGeo } from '../geoip/open-geo.js';
 import { createDataPlane, type DnsServer } from '../server/dns-server.js';
-import { parseListenAddress } from '../server/listen-address.js';
+import { parseListenAddress } from '../net/listen-address.js';
 import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator } from '../snapshot/snapshot.js';
 import { LatencySamples } from '../steer/latency-samples.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
