@@ -5,7 +5,8 @@
  * longest-prefix CIDR > ASN > country > continent (as Route 53's latency records fall back
  * from the measured network to coarser data). Pure: compiled once at load, read per query.
  */
-import { clientNetworkPrefix, commonPrefixLength, parseAddress, parseCidr, type Cidr, type Family, type IpAddress } from './cidr.js';
+import { clientNetworkPrefix, commonPrefixLength, parseCidr, type Cidr } from './cidr.js';
+import { parseAddress, type Family, type IpAddress } from '../net/ip-parse.js';
 import { SPECIFICITY, type ClientInfo, type LatencyEstimate } from './types.js';
 
 /** One row as written in the policy file: exactly one of cidr, asn, country, continent. */
