@@ -12,7 +12,7 @@ import { isLoopbackHost, parseListenAddress } from './net/listen-address.js';
 import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
 import type { GeoResolver } from './geoip/geo-database.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';
-import { formatProblem } from './zone/record.js';
+import { formatProblem } from './problems/problem-list.js';
 import { ZoneDirectory, type LoadOutcome } from './zone/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';

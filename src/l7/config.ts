@@ -10,7 +10,7 @@ import { Keyed } from '../config/keyed-record.js';
 import { describeSchemaError, parseYamlSource, schemaProblems } from '../config/yaml-source.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { parseListenAddress } from '../net/listen-address.js';
-import { formatProblem } from '../zone/record.js';
+import { formatProblem } from '../problems/problem-list.js';
 import { ALGORITHM_NAMES } from './algorithms/index.js';
 import { BackendTlsSchema, resolveTlsPaths, tlsProblems } from './backend-tls.js';
 import { discoveryProblems, DiscoverySchema } from './discovery.js';

@@ -9,7 +9,7 @@
  * simulation follows each, so shares are expected values. Any other draw of `rand` throws.
  */
 import { nameKey, nameToText, parseName } from '../dns/name.js';
-import { formatProblem } from '../zone/record.js';
+import { formatProblem } from '../problems/problem-list.js';
 import { steeringEnv, targetIsDrained, targetIsUp, type ClientLocator, type Snapshot } from '../snapshot/snapshot.js';
 import { force, initialHealth, type TargetHealth } from '../health/state-machine.js';
 import { decide, type Decision, type DecisionEnv } from './decide.js';

@@ -13,7 +13,7 @@ import { parseListenAddress } from '../net/listen-address.js';
 import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator } from '../snapshot/snapshot.js';
 import { LatencySamples } from '../steer/latency-samples.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
-import { formatProblem } from '../zone/record.js';
+import { formatProblem } from '../problems/problem-list.js';
 import type { Zone } from '../zone/zone.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
 import { applyZoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';

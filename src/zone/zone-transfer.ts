@@ -6,7 +6,7 @@
  * message event at a time, with queries answered between chunks.
  */
 import type { Name } from '../dns/name.js';
-import type { FileProblem } from './record.js';
+import type { FileProblem } from '../problems/types.js';
 import { NodeMapBuilder } from './node-map.js';
 import { soaFields, TypeMap, type RRset, type Zone, type ZoneNode } from './zone.js';
 import { RRType } from '../dns/constants.js';
