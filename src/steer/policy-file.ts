@@ -16,9 +16,8 @@ import { parseCidr } from './cidr.js';
 import { compileLatencyTable, type LatencyTable } from './latency-table.js';
 import { ID_PATTERN, ID_RULE, PolicyFileSchema, type PolicyFile } from './policy-schema.js';
 import type { FilterStep, Target, WhenAllDown } from './types.js';
-import type { MonitoredTarget } from '../health/health-monitor.js';
 import { failoverBound, slowerBound, type FailoverBound } from '../health/failover-bound.js';
-import type { ProbeSpec } from '../health/types.js';
+import type { MonitoredTarget, ProbeSpec } from '../health/types.js';
 
 /** A steered name, compiled: what the data plane needs to answer it. */
 export interface SteeredName {

@@ -11,7 +11,7 @@ import { NodeMapBuilder } from './node-map.js';
 import { soaFields, TypeMap, type RRset, type Zone, type ZoneNode } from './zone.js';
 import { RRType } from '../dns/constants.js';
 import type { SteeredName } from '../steer/policy-file.js';
-import type { MonitoredTarget } from '../health/health-monitor.js';
+import type { MonitoredTarget } from '../health/types.js';
 
 /** Nodes per message: small enough that decoding one costs the main thread about a millisecond. */
 export const NODES_PER_CHUNK = 512;
