@@ -6,8 +6,7 @@
 import { Rcode, RRClass, RRType } from './constants.js';
 import { clientSubnetOptionLength, parseClientSubnet, writeClientSubnetOption, type ClientSubnet } from './client-subnet.js';
 import { decide, type Decision } from '../steer/decide.js';
-import type { SteeredName } from '../steer/policy-file.js';
-import type { ClientInfo } from '../steer/types.js';
+import type { ClientInfo, SteeredName } from '../steer/types.js';
 import { findZone, steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { QueryStats } from '../metrics/query-stats.js';
 import { AnswerCache } from './answer-cache.js';

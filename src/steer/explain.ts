@@ -11,8 +11,7 @@ import { parseIPOctets, unmapIPv4 } from '../net/ip-parse.js';
 import { truncateAddress } from './cidr.js';
 import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { decide, type Decision } from './decide.js';
-import type { SteeredName } from './policy-file.js';
-import type { ClientInfo, TraceEntry } from './types.js';
+import type { ClientInfo, SteeredName, TraceEntry } from './types.js';
 
 export interface Explanation {
   readonly name: string;

@@ -10,7 +10,7 @@ import type { FileProblem } from '../problems/types.js';
 import { NodeMapBuilder } from './node-map.js';
 import { soaFields, TypeMap, type RRset, type Zone, type ZoneNode } from './zone.js';
 import { RRType } from '../dns/constants.js';
-import type { SteeredName } from '../steer/policy-file.js';
+import type { SteeredName } from '../steer/types.js';
 import type { MonitoredTarget } from '../health/types.js';
 
 /** Nodes per message: small enough that decoding one costs the main thread about a millisecond. */
