@@ -8,11 +8,11 @@ import { ZoneReloader } from './control/zone-reloader.js';
 import type { Responder } from './dns/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
 import { createDataPlane, type BoundAddress } from './server/dns-server.js';
-import { isLoopbackHost, parseListenAddress } from './server/listen-address.js';
+import { isLoopbackHost, parseListenAddress } from './net/listen-address.js';
 import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
 import type { GeoResolver } from './geoip/geo-database.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';
-import { formatProblem } from './zone/record.js';
+import { formatProblem } from './problems/problem-list.js';
 import { ZoneDirectory, type LoadOutcome } from './zone/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';
@@ -33,6 +33,7 @@ import { WorkerPool } from './workers/pool.js';
 import { withCookieSecret } from './protect/protection.js';
 import { failoverWarnings } from './cli/check.js';
 import type { Zone } from './zone/zone.js';
+import { VERSION } from './version.js';
 
 export interface RunningServer {
   readonly addresses: readonly BoundAddress[];
@@ -170,8 +171,6 @@ function openAudit(opts: AuditOptions): AuditLog {
     throw new GslbError(ErrorCode.CONFIG_INVALID, `admin.audit.file: cannot open ${file}: ${(err as Error).message}`);
   }
 }
-
-export const VERSION = '0.1.0';
 
 export interface StartOptions {
   /** Install SIGHUP for reloads (the CLI does; tests call reload() instead). */

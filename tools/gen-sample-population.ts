@@ -6,7 +6,8 @@
  * Re-run it when geoip/geo-whois-asn-country.mmdb is replaced.
  */
 import { openGeoDatabase } from '../src/geoip/geo-database.js';
-import { normaliseAddress, nonGlobalReason } from '../src/geoip/address.js';
+import { nonGlobalReason } from '../src/net/ip-class.js';
+import { parseIPOctets, validAddress } from '../src/net/ip-parse.js';
 
 const db = openGeoDatabase('geoip/geo-whois-asn-country.mmdb');
 const space = new Map<string, { total: number; best: number; bestStart: number }>();
@@ -14,11 +15,10 @@ let start = 0;
 const END = 2 ** 32;
 while (start < END) {
   const text = [start >>> 24, (start >>> 16) & 255, (start >>> 8) & 255, start & 255].join('.');
-  const { record, prefix } = db.lookupNode(normaliseAddress(text)!);
+  const { record, prefix } = db.lookupNode(validAddress(text)!);
   const size = 2 ** (32 - prefix);
-  const a = normaliseAddress(text)!;
   const country = record?.country ?? null;
-  if (country !== null && nonGlobalReason(a) === null && size >= 256) {
+  if (country !== null && nonGlobalReason(parseIPOctets(text)!) === null && size >= 256) {
     const c = space.get(country) ?? { total: 0, best: 0, bestStart: 0 };
     c.total += size;
     if (size > c.best) {

@@ -18,7 +18,8 @@
  */
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { isLoopbackHost } from '../server/listen-address.js';
+import { isLoopbackHost } from '../net/listen-address.js';
+import { unmapIPv4 } from '../net/ip-parse.js';
 import { GuardCode } from './errors.js';
 
 export interface GuardRefusal {
@@ -45,7 +46,7 @@ export class BrowserGuard {
     const port = req.socket.localPort;
     // A request that came in cannot lack these; refuse rather than guess if it somehow does.
     if (local === undefined || port === undefined) return refuse('host', 'the listener address is unknown');
-    const address = local.startsWith('::ffff:') ? local.slice(7) : local;
+    const address = unmapIPv4(local);
     const allowed = (host: string, hostPort: number): boolean => {
       if (hostPort !== port) return false;
       const name = normalizeName(host);

@@ -10,8 +10,7 @@ import type { HealthMonitor } from '../health/health-monitor.js';
 import { isHealthy } from '../health/state-machine.js';
 import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { decide } from '../steer/decide.js';
-import type { SteeredName } from '../steer/policy-file.js';
-import type { ClientInfo, Target } from '../steer/types.js';
+import type { ClientInfo, SteeredName, Target } from '../steer/types.js';
 import { nameToText } from '../dns/name.js';
 import type { WindowCounts } from './answer-window.js';
 

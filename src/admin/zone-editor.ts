@@ -17,7 +17,8 @@ import { syncDir, writeFileAtomic, writeFileAtomicAsync } from '../storage/atomi
 import { encodeRdataText, RdataError, rdataToText } from '../zone/rdata/index.js';
 import { tokenizeText } from '../zone/tokenizer.js';
 import { parseYamlSource } from '../config/yaml-source.js';
-import { formatProblem, type ZoneRecord } from '../zone/record.js';
+import { formatProblem } from '../problems/problem-list.js';
+import type { ZoneRecord } from '../zone/record.js';
 import { bumpSerial, serializeZone, serializeZoneSliced, zoneRecords } from '../zone/serialize.js';
 import { buildZone, type RRset, type Zone } from '../zone/zone.js';
 import { updateZoneSliced, type RRsetChange } from '../zone/zone-update.js';

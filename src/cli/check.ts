@@ -2,7 +2,8 @@ import { loadConfig } from '../config/load-config.js';
 import { openGeo } from '../geoip/open-geo.js';
 import { nameToText } from '../dns/name.js';
 import { describeBound, type FailoverBound } from '../health/failover-bound.js';
-import { formatProblem, type FileProblem } from '../zone/record.js';
+import { formatProblem } from '../problems/problem-list.js';
+import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
 

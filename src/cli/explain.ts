@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load-config.js';
 import { openGeo } from '../geoip/open-geo.js';
 import { createSnapshot, type ClientLocator } from '../snapshot/snapshot.js';
 import { explain, ExplainInputError, formatExplanation } from '../steer/explain.js';
-import { formatProblem } from '../zone/record.js';
+import { formatProblem } from '../problems/problem-list.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
 
 export interface ExplainFlags {

@@ -7,6 +7,7 @@ import { runServe } from './serve.js';
 import { runExplain } from './explain.js';
 import { runBalance } from './balance.js';
 import type { SimulateFlags } from './simulate.js';
+import { VERSION } from '../version.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -22,7 +23,7 @@ function workersArg(value: string): number {
 const program = new Command()
   .name('meridian')
   .description('meridian: a global server load balancer (authoritative DNS with steering)')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError();
 
 program

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
-import { formatProblem } from '../zone/record.js';
+import { formatProblem } from '../problems/problem-list.js';
 import { describeSchemaError, parseYamlSource, type YamlSource } from './yaml-source.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';

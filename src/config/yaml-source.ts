@@ -1,7 +1,7 @@
 import { type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { ProblemList } from '../zone/problem-list.js';
-import type { FileProblem } from '../zone/record.js';
+import { ProblemList } from '../problems/problem-list.js';
+import type { FileProblem } from '../problems/types.js';
 
 /**
  * Deepest nesting of maps and sequences a file may have. Real files stay under 20; the

@@ -1,4 +1,5 @@
-import type { HealthMonitor, MonitoredTarget } from '../health/health-monitor.js';
+import type { HealthMonitor } from '../health/health-monitor.js';
+import type { MonitoredTarget } from '../health/types.js';
 import { createSnapshot, type ChaosAnswers, type ClientLocator, type SnapshotStore } from '../snapshot/snapshot.js';
 import type { Zone } from '../zone/zone.js';
 import type { LatencySamples } from '../steer/latency-samples.js';

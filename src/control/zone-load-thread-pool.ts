@@ -8,7 +8,7 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { nameKey, type Name } from '../dns/name.js';
 import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
-import type { FileProblem } from '../zone/record.js';
+import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
 import { ZoneAssembler, type NodeChunk, type ZoneHeader } from '../zone/zone-transfer.js';
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { formatProblem } from '../zone/record.js';
+import { formatProblem } from '../problems/problem-list.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
 import type { SnapshotPublisher } from './publisher.js';
 import { ZoneLoadThread } from './zone-load-thread-pool.js';

@@ -4,16 +4,15 @@
  * the ID, the RD/CD bits, the question's case and the OPT record.
  */
 import { Rcode, RRClass, RRType } from './constants.js';
-import { clientSubnetOptionLength, normaliseAddress, parseClientSubnet, writeClientSubnetOption, type ClientSubnet } from './client-subnet.js';
+import { clientSubnetOptionLength, parseClientSubnet, writeClientSubnetOption, type ClientSubnet } from './client-subnet.js';
 import { decide, type Decision } from '../steer/decide.js';
-import type { SteeredName } from '../steer/policy-file.js';
-import type { ClientInfo } from '../steer/types.js';
+import type { ClientInfo, SteeredName } from '../steer/types.js';
 import { findZone, steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { QueryStats } from '../metrics/query-stats.js';
 import { AnswerCache } from './answer-cache.js';
 import { QuestionIndex, type Transport } from './question-index.js';
 import { cacheablePrefix, DecisionCache, type ClientBits } from '../steer/decision-cache.js';
-import { ipv4Number, parseAddress } from '../steer/cidr.js';
+import { ipv4Number, parseAddress, unmapIPv4 } from '../net/ip-parse.js';
 import { MessageWriter, type EncodedResponse } from './message-writer.js';
 import { readQuery, readSoleOpt, type EdnsInfo } from './query-reader.js';
 import { resolve } from '../resolve/resolver.js';
@@ -494,7 +493,7 @@ function clientBits(ecs: ClientSubnet | null, source: string): ClientBits | null
     const v4 = (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
     return { family: 4, v4, v6: 0n, sourcePrefix: ecs.sourcePrefix };
   }
-  const address = usable ? ecs.address : normaliseAddress(source);
+  const address = usable ? ecs.address : unmapIPv4(source);
   if (!address.includes(':')) {
     const v4 = ipv4Number(address);
     return v4 < 0 ? null : { family: 4, v4, v6: 0n, sourcePrefix: usable ? ecs.sourcePrefix : 32 };
@@ -507,7 +506,7 @@ function clientBits(ecs: ClientSubnet | null, source: string): ClientBits | null
 /** The client a decision is for: the ECS address when usable (RFC 7871 §7.1.2), else the query's source. */
 function locateClient(snapshot: Snapshot, ecs: ClientSubnet | null, source: string): ClientInfo {
   if (ecs?.usable) return snapshot.locate(ecs.address, ecs.family === 1 ? 4 : 6, ecs.sourcePrefix, true);
-  const address = normaliseAddress(source);
+  const address = unmapIPv4(source);
   const family = address.includes(':') ? 6 : 4;
   return snapshot.locate(address, family, family === 4 ? 32 : 128, false);
 }

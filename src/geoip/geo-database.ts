@@ -19,7 +19,9 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { Reader, type Response } from 'maxmind';
 import type { GeoInfo } from '../steer/types.js';
-import { networkOf, nonGlobalReason, normaliseAddress, type NormalisedAddress } from './address.js';
+import { networkOf } from '../net/ip-format.js';
+import { nonGlobalReason } from '../net/ip-class.js';
+import { parseIPOctets, validAddress, type ValidAddress } from '../net/ip-parse.js';
 import { detectKind, readRecord, type GeoDbKind, type RecordFields } from './geo-schema.js';
 import { checkLayout, firstRecordNetwork, hasMetadataMarker } from './mmdb-check.js';
 
@@ -138,12 +140,12 @@ export class GeoDatabase {
 
   /** The record for an address (IPv4 or IPv6 text), or null: no record, invalid address, or IPv6 on an IPv4-only DB. */
   lookup(address: string): GeoRecord | null {
-    const a = normaliseAddress(address);
+    const a = validAddress(address);
     return a === null ? null : this.lookupNormalised(a);
   }
 
   /** @internal for GeoResolver, which has normalised the address already. */
-  lookupNormalised(a: NormalisedAddress): GeoRecord | null {
+  lookupNormalised(a: ValidAddress): GeoRecord | null {
     return this.lookupNode(a).record;
   }
 
@@ -152,7 +154,7 @@ export class GeoDatabase {
    * record or empty: every address of that network gets the same answer. The prefix is the
    * full address length when the database cannot say (IPv6 on an IPv4-only tree, an error).
    */
-  lookupNode(a: NormalisedAddress): { record: GeoRecord | null; prefix: number } {
+  lookupNode(a: ValidAddress): { record: GeoRecord | null; prefix: number } {
     const full = a.family === 4 ? 32 : 128;
     // An IPv4-only tree walks the first 32 bits of an IPv6 address and can answer with
     // another network's data (a real DB gave 2001:db8::1 → US /11), so never ask it.
@@ -250,10 +252,10 @@ export class GeoResolver {
   }
 
   #resolve(address: string): GeoInfo {
-    const a = normaliseAddress(address);
+    const a = validAddress(address);
     if (a === null) return emptyGeoInfo(`invalid address ${JSON.stringify(String(address)).slice(0, 60)}`);
     if (this.#location === null && this.#asn === null) return emptyGeoInfo('no GeoIP database');
-    const special = nonGlobalReason(a);
+    const special = nonGlobalReason(parseIPOctets(a.address)!);
     if (special !== null) return emptyGeoInfo(`not located: ${a.address} is ${special}`);
 
     const sources: string[] = [];
@@ -285,7 +287,7 @@ export class GeoResolver {
   }
 
   /** One database's record; widens `node.prefix` to the longest tree node consulted. */
-  #ask(db: GeoDatabase, a: NormalisedAddress, sources: string[], node: { prefix: number }): GeoRecord | null {
+  #ask(db: GeoDatabase, a: ValidAddress, sources: string[], node: { prefix: number }): GeoRecord | null {
     const label = db.info.label;
     if (a.family === 6 && db.info.ipVersion === 4) {
       // Not asked, so the answer does not depend on this database.

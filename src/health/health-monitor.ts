@@ -8,18 +8,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { applyResult, force, initialHealth, isHealthy, type ForcedState, type TargetHealth } from './state-machine.js';
-import type { FailureReason, ProbeResult, ProbeSpec, Prober } from './types.js';
-
-/**
- * One target to watch: `key` is stable across reloads ("example.com/eu-west"). Targets
- * without a probe are kept too (never probed, UNKNOWN = up), so operators can drain them.
- */
-export interface MonitoredTarget {
-  readonly key: string;
-  readonly region: string;
-  readonly address: string;
-  readonly probe: ProbeSpec | null;
-}
+import type { FailureReason, MonitoredTarget, ProbeResult, Prober } from './types.js';
 
 export interface HealthMonitorOptions {
   readonly prober: Prober;

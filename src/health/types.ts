@@ -92,3 +92,14 @@ export interface ProbeResult {
 
 /** Runs one probe against one address; never rejects. */
 export type Prober = (spec: ProbeSpec, address: string, signal: AbortSignal) => Promise<ProbeResult>;
+
+/**
+ * One target to watch: `key` is stable across reloads ("example.com/eu-west"). Targets
+ * without a probe are kept too (never probed, UNKNOWN = up), so operators can drain them.
+ */
+export interface MonitoredTarget {
+  readonly key: string;
+  readonly region: string;
+  readonly address: string;
+  readonly probe: ProbeSpec | null;
+}

@@ -10,7 +10,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { BrowserGuard } from '../admin/browser-guard.js';
 import { ErrorCode, GslbError } from '../errors.js';
-import { isLoopbackHost, parseListenAddress } from '../server/listen-address.js';
+import { isLoopbackHost, parseListenAddress } from '../net/listen-address.js';
 import type { BalancerConfig } from './config.js';
 import type { HealthReport, StatusReport } from './status.js';
 

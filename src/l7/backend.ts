@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import { initialHealth, type TargetHealth } from '../health/state-machine.js';
 import type { BackendConfig } from './config.js';
 import { parseBackendAddress } from './config.js';
-import { formatListenAddress } from '../server/listen-address.js';
+import { formatListenAddress } from '../net/listen-address.js';
 import { createDispatcher, type BackendTls } from './backend-tls.js';
 
 /** Latency smoothing for least-response-time: each response moves the average this far. */

@@ -9,7 +9,7 @@ import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ErrorCode, GslbError } from '../errors.js';
-import { parseListenAddress } from '../server/listen-address.js';
+import { parseListenAddress } from '../net/listen-address.js';
 import { AccessLog } from './access-log.js';
 import { createBalancerAdmin, type BackendSpec, type BalancerAdmin, type BalancerControl } from './admin.js';
 import { checkBalancerConfig, loadBalancerConfig, type BackendConfig, type BalancerConfig } from './config.js';

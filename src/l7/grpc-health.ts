@@ -6,7 +6,7 @@
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { ProbeResult } from '../health/types.js';
-import { formatListenAddress } from '../server/listen-address.js';
+import { formatListenAddress } from '../net/listen-address.js';
 
 /** HealthCheckRequest { string service = 1; } in one gRPC message frame. */
 function requestFrame(service: string): Buffer {

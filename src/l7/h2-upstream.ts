@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { Backend } from './backend.js';
 import type { BackendTls } from './backend-tls.js';
 import type { BalancerConfig, RetryCondition } from './config.js';
-import { formatListenAddress } from '../server/listen-address.js';
+import { formatListenAddress } from '../net/listen-address.js';
 import { responseHeaders } from './forwarding.js';
 import { addSetCookie, backendCaused, classify, ProxyError, reply, retry, retryTarget, type Exchange, type ProxyErrorCode, type ProxyState } from './proxy.js';
 

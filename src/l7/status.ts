@@ -1,5 +1,5 @@
 /** What the admin listener reports: /healthz for the GSLB's balancer probe, /status for people. */
-import { formatListenAddress } from '../server/listen-address.js';
+import { formatListenAddress } from '../net/listen-address.js';
 import type { Backend } from './backend.js';
 import type { Pool } from './pool.js';
 import type { Runtime } from './runtime.js';

@@ -10,7 +10,7 @@ import type { RRset, Zone, ZoneNode } from '../zone/zone.js';
 import { emptyResolution, type Resolution, type SectionEntry } from './resolution.js';
 import { chaosAnswer } from './chaos.js';
 import type { Decision } from '../steer/decide.js';
-import type { SteeredName } from '../steer/policy-file.js';
+import type { SteeredName } from '../steer/types.js';
 
 export interface Question {
   /** QNAME labels as asked. */

@@ -5,7 +5,7 @@ import { Responder } from '../dns/responder.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { interfaceAddresses, type InterfaceTable } from './interface-addresses.js';
-import { formatListenAddress, isWildcardHost, type ListenAddress } from './listen-address.js';
+import { formatListenAddress, isWildcardHost, type ListenAddress } from '../net/listen-address.js';
 import { TcpConnectionTable } from './tcp-connections.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener } from './udp-listener.js';

@@ -1,5 +1,6 @@
 import type net from 'node:net';
-import { networkOf, normaliseAddress } from '../geoip/address.js';
+import { networkOf } from '../net/ip-format.js';
+import { validAddress } from '../net/ip-parse.js';
 
 export interface TcpTableLimits {
   /** Connections open at once over every TCP listener of this process. */
@@ -133,7 +134,7 @@ export class TcpConnectionTable {
 
 /** Who a connection counts against: the IPv4 address, or the IPv6 /64 (a host's usual share). */
 export function clientKey(remoteAddress: string): string {
-  const a = normaliseAddress(remoteAddress);
+  const a = validAddress(remoteAddress);
   if (a === null) return remoteAddress;
   return a.family === 4 ? a.address : networkOf(a.address, 6, 64);
 }

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Responder } from '../dns/responder.js';
-import type { ListenAddress } from './listen-address.js';
+import type { ListenAddress } from '../net/listen-address.js';
 import type { TcpConnectionTable, TcpTableLimits } from './tcp-connections.js';
 
 export interface TcpOptions extends TcpTableLimits {

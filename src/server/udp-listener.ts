@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import type { Responder } from '../dns/responder.js';
-import type { ListenAddress } from './listen-address.js';
+import type { ListenAddress } from '../net/listen-address.js';
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
 

@@ -4,8 +4,7 @@
  * (client, health, randomness, time) comes in as arguments.
  */
 import { runChain } from './chain.js';
-import type { SteeredName } from './policy-file.js';
-import type { ClientInfo, FilterContext, FilterStep, LatencyEstimate, Target, TraceEntry } from './types.js';
+import type { ClientInfo, FilterContext, FilterStep, LatencyEstimate, SteeredName, Target, TraceEntry } from './types.js';
 
 export interface DecisionEnv {
   readonly isUp: (target: Target) => boolean;

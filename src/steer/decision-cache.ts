@@ -17,8 +17,7 @@
  * a flood of distinct /24s costs recomputation, never memory.
  */
 import type { Decision } from './decide.js';
-import type { SteeredName } from './policy-file.js';
-import type { ClientInfo } from './types.js';
+import type { ClientInfo, SteeredName } from './types.js';
 import { PerSnapshotCache } from '../snapshot/per-snapshot-cache.js';
 
 /** The client address in the form the cache masks: numbers, not text. */

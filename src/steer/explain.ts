@@ -6,12 +6,12 @@ import { isIP } from 'node:net';
 import { RRClass, RRType, typeToText } from '../dns/constants.js';
 import { labelKey, nameToText, parseName, readWireName } from '../dns/name.js';
 import { resolve } from '../resolve/resolver.js';
-import { isRoutable, normaliseAddress } from '../dns/client-subnet.js';
-import { parseAddress, truncateAddress } from './cidr.js';
+import { isLocatable } from '../net/ip-class.js';
+import { parseIPOctets, unmapIPv4 } from '../net/ip-parse.js';
+import { truncateAddress } from './cidr.js';
 import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { decide, type Decision } from './decide.js';
-import type { SteeredName } from './policy-file.js';
-import type { ClientInfo, TraceEntry } from './types.js';
+import type { ClientInfo, SteeredName, TraceEntry } from './types.js';
 
 export interface Explanation {
   readonly name: string;
@@ -44,7 +44,7 @@ export class ExplainInputError extends Error {}
  */
 export function parseClientArg(text: string): { address: string; family: 4 | 6; prefix: number; fromEcs: boolean } {
   const [addr, prefixText] = text.split('/');
-  let address = normaliseAddress(addr ?? '');
+  let address = unmapIPv4(addr ?? '');
   const family = isIP(address);
   if (family === 0) throw new ExplainInputError(`client "${text}" is not an IP address or prefix`);
   const max = family === 4 ? 32 : 128;
@@ -52,22 +52,11 @@ export function parseClientArg(text: string): { address: string; family: 4 | 6; 
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new ExplainInputError(`prefix length in "${text}" must be 0..${max}`);
   if (prefixText !== undefined) {
     address = truncateAddress(address, prefix);
-    if (prefix === 0 || !isRoutable(addressBytes(address))) {
+    if (prefix === 0 || !isLocatable(parseIPOctets(address)!)) {
       throw new ExplainInputError(`the server does not locate clients by the subnet ${address}/${prefix} (private, unroutable or /0): it uses the resolver's address; pass that as --client`);
     }
   }
   return { address, family: family as 4 | 6, prefix, fromEcs: prefixText !== undefined };
-}
-
-function addressBytes(address: string): Buffer {
-  const a = parseAddress(address)!;
-  const out = Buffer.alloc(a.family === 4 ? 4 : 16);
-  let v = a.value;
-  for (let i = out.length - 1; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
 }
 
 export function explain(snapshot: Snapshot, name: string, type: string, clientArg: string, now = Date.now(), rand = Math.random): Explanation {

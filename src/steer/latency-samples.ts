@@ -3,7 +3,8 @@
  * smoothed (EWMA) and aged out after their TTL. Read by the latency filter after the policy
  * file's own table, with the sample's network as the ECS scope.
  */
-import { commonPrefixLength, parseAddress, parseCidr, type Cidr } from './cidr.js';
+import { commonPrefixLength, parseCidr, type Cidr } from './cidr.js';
+import { parseAddress } from '../net/ip-parse.js';
 import { SPECIFICITY, type ClientInfo, type LatencyEstimate } from './types.js';
 
 interface Sample {

@@ -5,8 +5,9 @@
  * longest-prefix CIDR > ASN > country > continent (as Route 53's latency records fall back
  * from the measured network to coarser data). Pure: compiled once at load, read per query.
  */
-import { clientNetworkPrefix, commonPrefixLength, parseAddress, parseCidr, type Cidr, type Family, type IpAddress } from './cidr.js';
-import { SPECIFICITY, type ClientInfo, type LatencyEstimate } from './types.js';
+import { clientNetworkPrefix, commonPrefixLength, parseCidr, type Cidr } from './cidr.js';
+import { parseAddress, type Family, type IpAddress } from '../net/ip-parse.js';
+import { SPECIFICITY, type ClientInfo, type LatencyEstimate, type LatencyTable } from './types.js';
 
 /** One row as written in the policy file: exactly one of cidr, asn, country, continent. */
 export interface LatencyRow {
@@ -16,17 +17,6 @@ export interface LatencyRow {
   continent?: string;
   /** region -> ms */
   rtt: Record<string, number>;
-}
-
-export interface LatencyTable {
-  /** Number of rows. */
-  readonly size: number;
-  /** The estimate for the client to the region from the most specific row that has it, or null. */
-  lookup(client: ClientInfo, region: string): LatencyEstimate | null;
-  /** The same without widening the scope around nested CIDR rows. */
-  lookupRow(client: ClientInfo, region: string): LatencyEstimate | null;
-  /** An estimate (from this table or elsewhere) with its scope widened to keep clear of this table's more specific CIDR rows. */
-  narrow(client: ClientInfo, region: string, est: LatencyEstimate | null): LatencyEstimate | null;
 }
 
 interface Row {

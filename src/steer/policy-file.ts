@@ -9,40 +9,15 @@ import { Ajv } from 'ajv';
 import { parseYamlSource, schemaProblems } from '../config/yaml-source.js';
 import { type Name, nameKey, NameSyntaxError, parseName, isSubdomain, nameToText } from '../dns/name.js';
 import { encodeRdataText } from '../zone/rdata/index.js';
-import type { FileProblem, SourcePos } from '../zone/record.js';
-import { ProblemList } from '../zone/problem-list.js';
+import type { FileProblem } from '../problems/types.js';
+import { ProblemList } from '../problems/problem-list.js';
 import { RRType } from '../dns/constants.js';
 import { parseCidr } from './cidr.js';
-import { compileLatencyTable, type LatencyTable } from './latency-table.js';
+import { compileLatencyTable } from './latency-table.js';
 import { ID_PATTERN, ID_RULE, PolicyFileSchema, type PolicyFile } from './policy-schema.js';
-import type { FilterStep, Target, WhenAllDown } from './types.js';
-import type { MonitoredTarget } from '../health/health-monitor.js';
+import type { FilterStep, LatencyTable, SteeredName, Target, WhenAllDown } from './types.js';
 import { failoverBound, slowerBound, type FailoverBound } from '../health/failover-bound.js';
-import type { ProbeSpec } from '../health/types.js';
-
-/** A steered name, compiled: what the data plane needs to answer it. */
-export interface SteeredName {
-  readonly key: string;
-  readonly owner: Name;
-  readonly ttl: number;
-  /** The candidates the chain starts from, in file order. */
-  readonly targets: readonly Target[];
-  readonly chain: readonly FilterStep[];
-  readonly whenAllDown: WhenAllDown;
-  /** Targets of a `fallback` whenAllDown (empty otherwise). */
-  readonly fallback: readonly Target[];
-  readonly latency: LatencyTable;
-  /** Encoded A and AAAA RDATA of each target, by target id. */
-  readonly rdata: ReadonlyMap<string, { readonly a: readonly Buffer[]; readonly aaaa: readonly Buffer[] }>;
-  /** TTL while any of the name's targets is down; null keeps `ttl`. */
-  readonly downTtl: number | null;
-  /**
-   * Worst case until resolvers stop using a failed target (and use it again once it is
-   * back), for the slowest probed target (health/failover-bound.ts). null when nothing is probed.
-   */
-  readonly failover: FailoverBound | null;
-  readonly source: SourcePos;
-}
+import type { MonitoredTarget, ProbeSpec } from '../health/types.js';
 
 export interface CompiledPolicy {
   readonly steered: SteeredName[];

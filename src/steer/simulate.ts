@@ -9,13 +9,13 @@
  * simulation follows each, so shares are expected values. Any other draw of `rand` throws.
  */
 import { nameKey, nameToText, parseName } from '../dns/name.js';
-import { formatProblem } from '../zone/record.js';
+import { formatProblem } from '../problems/problem-list.js';
 import { steeringEnv, targetIsDrained, targetIsUp, type ClientLocator, type Snapshot } from '../snapshot/snapshot.js';
 import { force, initialHealth, type TargetHealth } from '../health/state-machine.js';
 import { decide, type Decision, type DecisionEnv } from './decide.js';
-import { compilePolicyText, MAX_POLICY_BYTES, type SteeredName } from './policy-file.js';
+import { compilePolicyText, MAX_POLICY_BYTES } from './policy-file.js';
 import type { PopulationEntry, Population } from './population.js';
-import type { ClientInfo, RandomOutcome, Target } from './types.js';
+import type { ClientInfo, RandomOutcome, SteeredName, Target } from './types.js';
 
 /** What the decisions read: the steered names, health (drains included), latency and capacity as of now. */
 export interface World {

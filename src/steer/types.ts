@@ -6,6 +6,9 @@
  * own chain, so policies nest. Filters never do I/O: the client's location, health,
  * latency, randomness and time all come in through the context.
  */
+import type { Name } from '../dns/name.js';
+import type { FailoverBound } from '../health/failover-bound.js';
+import type { SourcePos } from '../problems/types.js';
 
 /** A regional endpoint that can be answered. Immutable once loaded. */
 export interface Target {
@@ -205,3 +208,38 @@ export type WhenAllDown =
   | { readonly action: 'fallback'; readonly targets: readonly string[] }
   | { readonly action: 'nodata' }
   | { readonly action: 'servfail' };
+
+export interface LatencyTable {
+  /** Number of rows. */
+  readonly size: number;
+  /** The estimate for the client to the region from the most specific row that has it, or null. */
+  lookup(client: ClientInfo, region: string): LatencyEstimate | null;
+  /** The same without widening the scope around nested CIDR rows. */
+  lookupRow(client: ClientInfo, region: string): LatencyEstimate | null;
+  /** An estimate (from this table or elsewhere) with its scope widened to keep clear of this table's more specific CIDR rows. */
+  narrow(client: ClientInfo, region: string, est: LatencyEstimate | null): LatencyEstimate | null;
+}
+
+/** A steered name, compiled: what the data plane needs to answer it. */
+export interface SteeredName {
+  readonly key: string;
+  readonly owner: Name;
+  readonly ttl: number;
+  /** The candidates the chain starts from, in file order. */
+  readonly targets: readonly Target[];
+  readonly chain: readonly FilterStep[];
+  readonly whenAllDown: WhenAllDown;
+  /** Targets of a `fallback` whenAllDown (empty otherwise). */
+  readonly fallback: readonly Target[];
+  readonly latency: LatencyTable;
+  /** Encoded A and AAAA RDATA of each target, by target id. */
+  readonly rdata: ReadonlyMap<string, { readonly a: readonly Buffer[]; readonly aaaa: readonly Buffer[] }>;
+  /** TTL while any of the name's targets is down; null keeps `ttl`. */
+  readonly downTtl: number | null;
+  /**
+   * Worst case until resolvers stop using a failed target (and use it again once it is
+   * back), for the slowest probed target (health/failover-bound.ts). null when nothing is probed.
+   */
+  readonly failover: FailoverBound | null;
+  readonly source: SourcePos;
+}

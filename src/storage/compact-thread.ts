@@ -10,7 +10,7 @@ import { parentPort } from 'node:worker_threads';
 import type { Name } from '../dns/name.js';
 import { parseMasterFile } from '../zone/master-file.js';
 import { serializeZone } from '../zone/serialize.js';
-import { formatProblem } from '../zone/record.js';
+import { formatProblem } from '../problems/problem-list.js';
 import { applyJournal, readJournalForLoad } from './journal.js';
 import { writeTempSynced } from './atomic-write.js';
 

@@ -25,7 +25,8 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { nameKey, type Name } from '../dns/name.js';
 import { RRType } from '../dns/constants.js';
-import type { FileProblem, SourcePos, ZoneRecord } from '../zone/record.js';
+import type { FileProblem, SourcePos } from '../problems/types.js';
+import type { ZoneRecord } from '../zone/record.js';
 import type { TimeSlicer } from '../zone/time-slice.js';
 import { tempPath } from './atomic-write.js';
 

@@ -8,8 +8,9 @@ import path from 'node:path';
 import { classFromText, RRClass, RRType, typeFromText, typeToText } from '../dns/constants.js';
 import { labelKey, nameToText, parseName, type Name } from '../dns/name.js';
 import { encodeRdata, parseTtlText } from './rdata/index.js';
-import type { FileProblem, ZoneRecord } from './record.js';
-import { ProblemList } from './problem-list.js';
+import type { FileProblem } from '../problems/types.js';
+import type { ZoneRecord } from './record.js';
+import { ProblemList } from '../problems/problem-list.js';
 import { Tokenizer, type Entry, type Token } from './tokenizer.js';
 
 export interface ParseOptions {

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { parseName, nameKey, type Name } from '../dns/name.js';
 import { parseMasterFile } from './master-file.js';
 import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
-import type { FileProblem } from './record.js';
-import { capProblems } from './problem-list.js';
+import type { FileProblem } from '../problems/types.js';
+import { capProblems } from '../problems/problem-list.js';
 import { buildZone, type Zone } from './zone.js';
 import { applyJournal, readJournalForLoad } from '../storage/journal.js';
 

@@ -6,12 +6,12 @@
  * chunk, one event-loop turn each, with queries answered between chunks.
  */
 import type { Name } from '../dns/name.js';
-import type { FileProblem } from './record.js';
+import type { FileProblem } from '../problems/types.js';
 import { NodeMapBuilder } from './node-map.js';
 import { soaFields, TypeMap, type RRset, type Zone, type ZoneNode } from './zone.js';
 import { RRType } from '../dns/constants.js';
-import type { SteeredName } from '../steer/policy-file.js';
-import type { MonitoredTarget } from '../health/health-monitor.js';
+import type { SteeredName } from '../steer/types.js';
+import type { MonitoredTarget } from '../health/types.js';
 
 /**
  * Nodes per message: decoding one costs the main thread well under a millisecond, and the

@@ -8,7 +8,8 @@
  */
 import { RRType } from '../dns/constants.js';
 import { nameKey, type Name } from '../dns/name.js';
-import type { FileProblem, SourcePos, ZoneRecord } from './record.js';
+import type { FileProblem, SourcePos } from '../problems/types.js';
+import type { ZoneRecord } from './record.js';
 import { zoneRecords } from './serialize.js';
 import type { TimeSlicer } from './time-slice.js';
 import { buildZone, checkApex, checkNode, checkSteered, soaFields, TypeMap, type BuildResult, type NodeCheck, type RRset, type Zone, type ZoneNode } from './zone.js';

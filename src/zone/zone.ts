@@ -1,8 +1,9 @@
 import { type Name, nameKey, nameToText, readWireName } from '../dns/name.js';
 import { RRType, typeToText } from '../dns/constants.js';
-import type { FileProblem, SourcePos, ZoneRecord } from './record.js';
-import type { SteeredName } from '../steer/policy-file.js';
-import type { MonitoredTarget } from '../health/health-monitor.js';
+import type { FileProblem, SourcePos } from '../problems/types.js';
+import type { ZoneRecord } from './record.js';
+import type { SteeredName } from '../steer/types.js';
+import type { MonitoredTarget } from '../health/types.js';
 import { NodeMap } from './node-map.js';
 
 /** All records of one owner, type and class (RFC 2181 §5). Immutable once the zone is built. */

@@ -1,7 +1,8 @@
 /** RFC 7871 option parsing, table-driven. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isRoutable, parseClientSubnet } from '../../src/dns/client-subnet.js';
+import { parseClientSubnet } from '../../src/dns/client-subnet.js';
+import { isLocatable } from '../../src/net/ip-class.js';
 
 const opt = (family: number, source: number, scope: number, bytes: number[]): Buffer =>
   Buffer.from([family >> 8, family & 255, source, scope, ...bytes]);
@@ -51,8 +52,8 @@ describe('parseClientSubnet', () => {
     mapped[10] = 0xff;
     mapped[11] = 0xff;
     mapped.set([10, 0, 0, 1], 12);
-    assert.equal(isRoutable(mapped), false);
+    assert.equal(isLocatable(mapped), false);
     mapped.set([81, 2, 69, 142], 12);
-    assert.equal(isRoutable(mapped), true);
+    assert.equal(isLocatable(mapped), true);
   });
 });

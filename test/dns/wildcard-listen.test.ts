@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import { DnsServer, type DnsServerOptions } from '../../src/server/dns-server.js';
 import { interfaceAddresses, type InterfaceTable } from '../../src/server/interface-addresses.js';
-import { parseListenAddress } from '../../src/server/listen-address.js';
+import { parseListenAddress } from '../../src/net/listen-address.js';
 import { buildQuery, sendTcp } from '../support/dns-client.js';
 import { freePort } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';

@@ -18,7 +18,8 @@ import {
   openGeoDatabase,
 } from '../../src/geoip/geo-database.js';
 import type { GeoInfo } from '../../src/steer/types.js';
-import { formatAddress, parseAddress } from '../../src/steer/cidr.js';
+import { formatAddress } from '../../src/net/ip-format.js';
+import { parseAddress } from '../../src/net/ip-parse.js';
 
 // dist/test/geoip/x.test.js → the project root is three levels up.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

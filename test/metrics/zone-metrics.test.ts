@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { udp } from '../support/dns-client.js';
 import { freePort, startCliServer, tempCopy } from '../support/process.js';
 import { projectRoot } from '../support/test-server.js';
+import { VERSION } from '../../src/version.js';
 
 const GEOIP = path.join(projectRoot, 'test/fixtures/geoip');
 let dir: { dir: string; remove: () => void };
@@ -51,7 +52,7 @@ describe('zone and build metrics', () => {
       const started = Date.now() / 1000;
 
       let m = await scrape();
-      assert.equal(sample(m, `meridian_build_info{version="0.1.0",node="${process.version}"}`), 1);
+      assert.equal(sample(m, `meridian_build_info{version="${VERSION}",node="${process.version}"}`), 1);
       assert.equal(sample(m, zone('meridian_zone_serial')), 2026112201);
       assert.equal(sample(m, zone('meridian_zone_serial', 'eu.example.com.')) !== undefined, true);
       assert.equal(sample(m, zone('meridian_zone_last_reload_success')), 1);

@@ -6,11 +6,11 @@ import {
   clientNetworkPrefix,
   commonPrefixLength,
   coversNetwork,
-  formatAddress,
-  parseAddress,
   parseCidr,
   truncateAddress,
 } from '../../src/steer/cidr.js';
+import { formatAddress } from '../../src/net/ip-format.js';
+import { parseAddress } from '../../src/net/ip-parse.js';
 
 describe('parseCidr', () => {
   const good: Array<[string, 4 | 6, number, string]> = [

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseName } from '../../src/dns/name.js';
 import { decide } from '../../src/steer/decide.js';
-import { compilePolicyText, type SteeredName } from '../../src/steer/policy-file.js';
+import { compilePolicyText } from '../../src/steer/policy-file.js';
+import type { SteeredName } from '../../src/steer/types.js';
 import { client } from './context.js';
 
 const POLICY = `targets:

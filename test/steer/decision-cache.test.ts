@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Decision } from '../../src/steer/decide.js';
 import { cacheablePrefix, DecisionCache, type ClientBits } from '../../src/steer/decision-cache.js';
-import type { SteeredName } from '../../src/steer/policy-file.js';
+import type { SteeredName } from '../../src/steer/types.js';
 import { client } from './context.js';
 
 const NAME = { key: 'www.example.com' } as unknown as SteeredName;

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { nameToText } from '../../dns/name.js';
-import { formatProblem } from '../../zone/record.js';
+import { formatProblem } from '../../problems/problem-list.js';
 import { audit, auditAsync, type AdminDeps } from '../server.js';
 import { badRequest } from '../errors.js';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type PolicySection, type WriteResult } from '../zone-editor.js';

@@ -21,7 +21,8 @@
  * client's network keeps clear of that block or record. Only a geo step with no rules that
  * could apply leaves the scope alone (the same answer for every client).
  */
-import { clientNetworkPrefix, commonPrefixLength, coversNetwork, parseAddress, parseCidr, type Cidr, type IpAddress } from '../cidr.js';
+import { clientNetworkPrefix, commonPrefixLength, coversNetwork, parseCidr, type Cidr } from '../cidr.js';
+import { parseAddress, type IpAddress } from '../../net/ip-parse.js';
 import type { ClientInfo, Filter, FilterStep, GeoConfig, Target } from '../types.js';
 
 // Match kinds, least to most specific.

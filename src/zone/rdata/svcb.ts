@@ -3,7 +3,8 @@
  * Keys from the IANA registry: mandatory, alpn, no-default-alpn, port, ipv4hint, ech,
  * ipv6hint, dohpath (RFC 9461), ohttp (RFC 9540), and the generic keyNNNNN form.
  */
-import { ipv4Text, ipv6Text, writeIPv4, writeIPv6 } from './addresses.js';
+import { formatIPv4, formatIPv6 } from '../../net/ip-format.js';
+import { writeIPv4, writeIPv6 } from './addresses.js';
 import {
   WireFormatError, WireReader, base64ToBytes, bytesToBase64, escapeBytes, nameText,
   type RdataCodec, type TokenCursor, type WireWriter,
@@ -244,7 +245,7 @@ function decodeValue(key: number, r: WireReader): string {
       const size = key === KEY.ipv4hint ? 4 : 16;
       nonEmpty(r, size);
       const addrs: string[] = [];
-      while (!r.atEnd) addrs.push(size === 4 ? ipv4Text(r.bytes(4), 0) : ipv6Text(r.bytes(16), 0));
+      while (!r.atEnd) addrs.push(size === 4 ? formatIPv4(r.bytes(4)) : formatIPv6(r.bytes(16), 0, true));
       return `${name}=${addrs.join(',')}`;
     }
     case KEY.ech:

@@ -7,7 +7,7 @@
  * Self-contained on purpose (no dns-packet, nothing from src/): the comparison must not
  * share a decoder, and so a bug, with the server it checks.
  */
-import { formatIPv6 } from '../../../src/geoip/address.js';
+import { formatIPv6 } from '../../../src/net/ip-format.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 

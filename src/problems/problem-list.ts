@@ -1,4 +1,4 @@
-import type { FileProblem } from './record.js';
+import type { FileProblem } from './types.js';
 
 /**
  * How many problems of one file are kept. A generated file gone bad can hold hundreds of
@@ -61,4 +61,9 @@ export function capProblems(file: string, problems: Iterable<FileProblem>): File
   const list = new ProblemList(file);
   list.addAll(problems);
   return list.toArray();
+}
+
+/** "file:line: message", with "warning: " before the message of a warning. */
+export function formatProblem(p: FileProblem): string {
+  return `${p.file}:${p.line}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`;
 }
