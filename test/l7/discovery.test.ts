@@ -6,6 +6,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { parseBalancerConfig } from '../../src/l7/config.js';
+import { resolveDiscovery } from '../../src/l7/discovery.js';
 import { DnsStub } from './dns-stub.js';
 import { request, startBackends, startBalancer, tally, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
 
@@ -101,6 +102,30 @@ describe('DNS discovery', () => {
     } finally {
       await lb.close();
     }
+  });
+
+  it('a hostile answer: records that cannot be a backend are dropped (port 0, odd target names, unspecified, multicast and link-local addresses); start-up and reloads go on', async () => {
+    const [a] = backends as [TestBackend];
+    const srv = (port: number, target: string) => ({ type: 'SRV' as const, priority: 1, weight: 1, port, target });
+    // port 0, names that are no host (':' would break HOST:PORT, ' ' and '/' a URL), and an address nobody should be sent to
+    dns.records.set('_http._tcp.evil.test', [srv(a.port, '127.0.0.1'), srv(0, 'web.test'), srv(80, 'a:b'), srv(80, 'a b/c'), srv(80, '[x]'), srv(80, '169.254.169.254')]);
+    const config = { listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, pools: { default: { backends: [], healthCheck: fast, discovery: { dns: '_http._tcp.evil.test', resolver, intervalMs: 150 } } } };
+    const lb = await startBalancer(config);
+    try {
+      assert.deepEqual(ids(lb), [`dns-127.0.0.1-${a.port}`]);
+      assert.equal((await request(`${lb.url}/`)).body, 'a');
+      lb.write(config);
+      assert.deepEqual(await lb.balancer.reload(), { ok: true }, 'a reload is not refused for what DNS said');
+    } finally {
+      await lb.close();
+    }
+    dns.records.set('hostile-a.test', ['127.0.0.1', '0.0.0.0', '255.255.255.255', '224.0.0.1', '169.254.169.254'].map((address) => ({ type: 'A' as const, address })));
+    dns.records.set('hostile-aaaa.test', ['::1', '::', 'ff02::1', 'fe80::1', '::ffff:a9fe:a9fe', '::ffff:0:0'].map((address) => ({ type: 'AAAA' as const, address })));
+    const d = (dns: string, type: 'A' | 'AAAA') => ({ dns, type, port: a.port, resolver, weight: 1, maxConnections: 1, maxRequests: 1, intervalMs: 1000, timeoutMs: 2000 });
+    assert.deepEqual((await resolveDiscovery(d('hostile-a.test', 'A'))).map((b) => b.address), [`127.0.0.1:${a.port}`]);
+    assert.deepEqual((await resolveDiscovery(d('hostile-aaaa.test', 'AAAA'))).map((b) => b.address), [`[::1]:${a.port}`]);
+    dns.records.set('hostile-a.test', [{ type: 'A', address: '0.0.0.0' }]);
+    await assert.rejects(resolveDiscovery(d('hostile-a.test', 'A')), /no usable A records/, 'nothing usable is a failure: the last good set stays');
   });
 
   it('refuses a discovery block without what it needs, naming the field', () => {
