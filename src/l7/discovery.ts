@@ -126,6 +126,14 @@ function backendAt(host: string, port: number, weight: number): DiscoveredBacken
   return { id, address, weight };
 }
 
+/** `config` as declared (file and registrations): the running one less what discovery found, which a change is checked without and merged with again. */
+export function withoutDiscovered(config: BalancerConfig): BalancerConfig {
+  const found = (b: { readonly id: string }): boolean => b.id.startsWith(DISCOVERED_PREFIX);
+  if (!Object.values(config.pools).some((p) => p.discovery !== undefined && p.backends.some(found))) return config;
+  const pools = Object.fromEntries(Object.entries(config.pools).map(([name, p]) => [name, p.discovery === undefined ? p : { ...p, backends: p.backends.filter((b) => !found(b)) }]));
+  return { ...config, pools };
+}
+
 /**
  * Keeps the discovered set of every pool with `discovery`, re-resolving on its interval, and
  * tells the balancer when a set changed (it then applies the running config again, merged).

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseBalancerConfig } from '../../src/l7/config.js';
 import { resolveDiscovery } from '../../src/l7/discovery.js';
 import { DnsStub } from './dns-stub.js';
-import { request, startBackends, startBalancer, tally, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
+import { json, request, startBackends, startBalancer, tally, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
 
 const fast = { type: 'tcp', intervalMs: 200, timeoutMs: 1000, rise: 1, fall: 1 };
 const ids = (lb: TestBalancer): string[] => lb.balancer.runtime.pools.get('default')!.backends.map((b) => b.id).sort();
@@ -126,6 +126,28 @@ describe('DNS discovery', () => {
     assert.deepEqual((await resolveDiscovery(d('hostile-aaaa.test', 'AAAA'))).map((b) => b.address), [`[::1]:${a.port}`]);
     dns.records.set('hostile-a.test', [{ type: 'A', address: '0.0.0.0' }]);
     await assert.rejects(resolveDiscovery(d('hostile-a.test', 'A')), /no usable A records/, 'nothing usable is a failure: the last good set stays');
+  });
+
+  it('runtime registration (PUT, DELETE) goes on beside a pool with discovered backends, which stay', async () => {
+    const [a, b, c] = backends as [TestBackend, TestBackend, TestBackend];
+    dns.records.set('found.test', [{ type: 'A', address: '127.0.0.1' }]);
+    const lb = await startBalancer({
+      pools: { default: { backends: [{ id: 'b', address: b.address }], healthCheck: fast }, found: { backends: [], healthCheck: fast, discovery: { dns: 'found.test', type: 'A', port: a.port, resolver, intervalMs: 150 } } },
+    });
+    const at = (pool: string, id: string): string => `${lb.adminUrl}/pools/${pool}/backends/${id}`;
+    const found = (): string[] => lb.balancer.runtime.pools.get('found')!.backends.map((x) => x.id).sort();
+    try {
+      const other = await json(at('default', 'c'), { method: 'PUT', body: { address: c.address } });
+      assert.equal(other.status, 201, JSON.stringify(other.body));
+      const beside = await json(at('found', 'c'), { method: 'PUT', body: { address: c.address } });
+      assert.equal(beside.status, 201, JSON.stringify(beside.body));
+      assert.deepEqual(found(), ['c', `dns-127.0.0.1-${a.port}`]);
+      assert.equal((await json(at('found', 'c'), { method: 'DELETE' })).status, 200);
+      assert.deepEqual(found(), [`dns-127.0.0.1-${a.port}`]);
+      assert.equal((await json(at('found', `dns-127.0.0.1-${a.port}`), { method: 'PUT', body: { address: c.address } })).status, 400, 'the dns- ids stay discovery\'s');
+    } finally {
+      await lb.close();
+    }
   });
 
   it('refuses a discovery block without what it needs, naming the field', () => {
