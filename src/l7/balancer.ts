@@ -84,7 +84,7 @@ export class Balancer {
     const server = createServer(config);
     const onRequest = createRequestHandler(state);
     server.on('request', onRequest);
-    const h2 = attachH2(server, config, metrics, onRequest as unknown as Parameters<typeof attachH2>[3]);
+    const h2 = attachH2(server, config, metrics, onRequest as unknown as Parameters<typeof attachH2>[3], () => state.runtime.config.client.maxConnectionsPerClient);
     // A socket an upgrade did not take (no 101) goes back to the HTTP server to be parsed again.
     const resume = (socket: Duplex): void => void server.emit(config.tls === null ? 'connection' : 'secureConnection', socket);
     server.on('upgrade', createUpgradeHandler(state, resume));

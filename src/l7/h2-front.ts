@@ -25,6 +25,8 @@ export interface H2Front {
 export interface H2Counters {
   /** Connections closed with GOAWAY for cancelling streams faster than http2.maxResetsPerSec. */
   h2RapidResets: number;
+  /** Streams refused for an address that had client.maxConnectionsPerClient requests in flight. */
+  h2StreamsRefused: number;
 }
 
 type Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
@@ -33,7 +35,7 @@ type Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) =
  * Builds the HTTP/2 server `handler` serves and hands it the TLS connections that chose h2
  * by ALPN (the rest stay with `server`, the HTTP/1.1 one). Null when HTTP/2 is off.
  */
-export function attachH2(server: http.Server, config: BalancerConfig, counters: H2Counters, handler: Handler): H2Front | null {
+export function attachH2(server: http.Server, config: BalancerConfig, counters: H2Counters, handler: Handler, clientCap: () => number): H2Front | null {
   const o = config.http2;
   const alpn = config.tls !== null && o.enabled;
   if (!alpn && o.cleartextListen === null) return null;
@@ -54,7 +56,24 @@ export function attachH2(server: http.Server, config: BalancerConfig, counters: 
   });
   h2.on('session', (session) => guardSession(session, o, counters, sessions));
   h2.on('stream', (stream, headers) => guardStream(stream, String(headers['content-type']).startsWith('application/grpc'), o.idleMs));
+  // Requests in flight per peer address, over all its connections: an HTTP/1.1 connection carries one at a time, so
+  // client.maxConnectionsPerClient bounds what one address holds at the backends; maxConcurrentStreams alone would let it hold 100 times that.
+  const inFlight = new Map<string, number>();
   h2.on('request', (req, res) => {
+    const peer = req.socket.remoteAddress ?? '';
+    const cap = clientCap();
+    const n = (inFlight.get(peer) ?? 0) + 1;
+    if (cap > 0 && n > cap) {
+      counters.h2StreamsRefused++;
+      req.stream.close(constants.NGHTTP2_REFUSED_STREAM); // not processed: the client may send it again
+      return;
+    }
+    inFlight.set(peer, n);
+    req.stream.once('close', () => {
+      const left = inFlight.get(peer)! - 1;
+      if (left === 0) inFlight.delete(peer);
+      else inFlight.set(peer, left);
+    });
     const problem = h2RequestProblem(req, config.client.maxHeaderBytes);
     if (problem !== null) {
       // Answered by the common handler with its status and code: it reads the marker (see requestProblem).

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
@@ -214,6 +215,32 @@ describe('l7 HTTP/2 to clients', () => {
     } finally {
       s.close();
       await lb.close();
+    }
+  });
+
+  it('client.maxConnectionsPerClient also caps the requests one address has in flight over h2 (as one request per HTTP/1.1 connection): more streams are refused', async () => {
+    const held: http.ServerResponse[] = [];
+    const hold = await startBackend('hold');
+    hold.handler = (_req, res) => void held.push(res);
+    const lb = await startBalancer({ client: { maxConnectionsPerClient: 3 }, http2: { cleartextListen: '127.0.0.1:0' }, pools: { default: pool([hold]) } });
+    const sessions = [h2c(lb), h2c(lb)];
+    try {
+      // Five streams over two connections: within maxConcurrentStreams (100) of each, past the address's three.
+      const replies = [0, 1, 0, 1, 0].map((i) => h2request(sessions[i]!, {}));
+      await waitFor(() => held.length >= 3, 5000, 'three requests at the backend');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(held.length, 3, 'no more than three reached the backend');
+      hold.handler = (_req, res) => res.end('hold');
+      for (const res of held.splice(0)) res.end('hold');
+      const done = await Promise.all(replies);
+      assert.deepEqual(done.map((r) => r.status || r.rstCode).sort(), [200, 200, 200, http2.constants.NGHTTP2_REFUSED_STREAM, http2.constants.NGHTTP2_REFUSED_STREAM].sort());
+      assert.equal((await h2request(sessions[1]!, {})).status, 200, 'finished streams free their places');
+      assert.match((await request(`${lb.adminUrl}/metrics`)).body, /meridian_l7_client_refused_total\{reason="h2-client-streams"\} 2/);
+    } finally {
+      for (const res of held) res.end();
+      for (const s of sessions) s.close();
+      await lb.close();
+      await hold.close();
     }
   });
 
