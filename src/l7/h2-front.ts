@@ -29,6 +29,9 @@ export interface H2Counters {
   h2StreamsRefused: number;
 }
 
+/** How long a socket whose session has ended waits for the peer to close its side before it is cut. */
+const HALF_CLOSED_GRACE_MS = 1000;
+
 type Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
 
 /**
@@ -53,6 +56,8 @@ export function attachH2(server: http.Server, config: BalancerConfig, counters: 
   h2.on('connection', (socket: Duplex) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // A closed session ends its side of the socket; a peer that never ends its own would hold the socket half-open for good.
+    socket.once('finish', () => setTimeout(() => socket.destroy(), HALF_CLOSED_GRACE_MS).unref());
   });
   h2.on('session', (session) => guardSession(session, o, counters, sessions));
   h2.on('stream', (stream, headers) => guardStream(stream, String(headers['content-type']).startsWith('application/grpc'), o.idleMs));
@@ -151,7 +156,8 @@ export function h2HasBody(req: { readonly httpVersionMajor: number }): boolean {
 /**
  * Per connection: streams a client cancels cost us a backend request each while costing it
  * one frame (CVE-2023-44487); more than maxResetsPerSec in a second closes the connection with
- * GOAWAY ENHANCE_YOUR_CALM. maxStreamsPerConnection, when set, ends it gracefully after that many.
+ * GOAWAY ENHANCE_YOUR_CALM. maxStreamsPerConnection, when set, ends it gracefully after that many,
+ * and idleMs with no stream open ends it too.
  */
 function guardSession(session: http2.ServerHttp2Session, o: BalancerConfig['http2'], counters: H2Counters, sessions: Set<http2.ServerHttp2Session>): void {
   sessions.add(session);
@@ -160,8 +166,18 @@ function guardSession(session: http2.ServerHttp2Session, o: BalancerConfig['http
   let windowStart = 0;
   let resets = 0;
   let streams = 0;
+  let open = 0;
+  // No stream open for idleMs (and one that never sent the preface): GOAWAY, as an HTTP/1.1 connection's keep-alive ends;
+  // else an idle session would hold its socket and nghttp2's memory forever. A quiet stream keeps its session.
+  const idle = (): void => {
+    if (open === 0) session.close();
+    else session.setTimeout(o.idleMs, idle);
+  };
+  session.setTimeout(o.idleMs, idle);
   session.on('stream', (stream) => {
     streams++;
+    open++;
+    stream.once('close', () => open--);
     if (o.maxStreamsPerConnection > 0 && streams === o.maxStreamsPerConnection) session.close(); // GOAWAY after this one: the client opens a new connection
     stream.once('aborted', () => {
       const now = Date.now();

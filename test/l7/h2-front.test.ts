@@ -244,6 +244,28 @@ describe('l7 HTTP/2 to clients', () => {
     }
   });
 
+  it('a connection with no stream open for http2.idleMs is closed (GOAWAY), as HTTP/1.1 keep-alive ends: also one that never sent the preface', async () => {
+    const lb = await startBalancer({ http2: { cleartextListen: '127.0.0.1:0', idleMs: 300 }, pools: { default: pool([backends[0]!]) } });
+    const silent = net.connect({ port: lb.balancer.h2cAddress!.port, host: '127.0.0.1', allowHalfOpen: true }); // never closes its side
+    silent.on('error', () => undefined);
+    silent.resume(); // reads what the balancer sends (its SETTINGS and GOAWAY), so its end is seen
+    const s = h2c(lb);
+    try {
+      assert.equal((await h2request(s, {})).status, 200);
+      const goaway = new Promise<number>((resolve) => s.once('goaway', (code: number) => resolve(code)));
+      await waitFor(() => s.closed || s.destroyed, 10_000, 'the idle session to be closed');
+      assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+      await waitFor(() => silent.readableEnded, 10_000, 'a connection that sent nothing to be ended');
+      const server = (lb.balancer as unknown as { h2: { cleartext: net.Server } }).h2.cleartext;
+      const open = (): Promise<number> => new Promise((resolve) => server.getConnections((_err, n) => resolve(n)));
+      await waitFor(async () => (await open()) === 0, 10_000, 'its socket to be closed though the peer keeps its side open');
+    } finally {
+      silent.destroy();
+      s.destroy();
+      await lb.close();
+    }
+  });
+
   it('http2.maxStreamsPerConnection: past that many requests the connection gets GOAWAY (the requests made are answered)', async () => {
     const lb = await startBalancer({ http2: { cleartextListen: '127.0.0.1:0', maxStreamsPerConnection: 2 }, pools: { default: pool([backends[0]!]) } });
     const s = h2c(lb);
