@@ -1,7 +1,8 @@
 /**
  * The gRPC health check (`healthCheck.type: grpc`): grpc.health.v1.Health/Check over h2c, as
- * Kubernetes' and Envoy's gRPC checks do, or over TLS as the backend's calls go when it has `tls`. Passes on grpc-status 0 with status SERVING; the
- * message is small and fixed, so it is encoded and read here rather than with a protobuf library.
+ * Kubernetes' and Envoy's gRPC checks do, or over TLS (as its calls go) to a backend with `tls`.
+ * Passes on grpc-status 0 with status SERVING; the message is small and fixed, so it is encoded
+ * and read here rather than with a protobuf library.
  */
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
