@@ -126,9 +126,13 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
   let cleared = 0;
   /** How many registrations (counted as `cleared` does) each starting worker was given at boot. */
   const bootSeq = new WeakMap<Worker, number>();
+  /** Reloads applied so far, and how many there had been when each starting worker read the file. */
+  let reloads = 0;
+  const bootReloads = new WeakMap<Worker, number>();
   const onMessage = function (this: Worker, m: unknown): void {
     if (isMessage(m, 'meridian-l7-boot')) {
       bootSeq.set(this, cleared + registrations.length);
+      bootReloads.set(this, reloads);
       return void this.send({ kind: 'meridian-l7-boot', registrations } satisfies Boot);
     }
     if (isMessage(m, 'meridian-l7-tokens')) return void this.send(buckets.answer(m as TakeBatch, Date.now()));
@@ -164,8 +168,14 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     return run;
   };
   const replay = async (w: Worker): Promise<void> => {
+    // A reload it was not live for: it read the file before, so it reloads (dropping what it was given at boot) and takes every registration since.
+    const missedReload = bootReloads.get(w) !== reloads;
+    if (missedReload) {
+      const outcome = await ask<ReloadOutcome>(w, { op: 'reload' });
+      if (!outcome.ok) throw new Error(`reload refused: ${outcome.errors.join('; ')}`);
+    }
     // Registrations made after its boot (before the drains, which may name a registered backend).
-    for (const call of registrations.slice(Math.max(0, (bootSeq.get(w) ?? 0) - cleared))) {
+    for (const call of registrations.slice(missedReload ? 0 : Math.max(0, (bootSeq.get(w) ?? 0) - cleared))) {
       const outcome = await ask<BackendChange>(w, call, REGISTER_TIMEOUT_MS);
       if (!outcome.ok) throw new Error(`registration ${call.pool}/${call.id} refused: ${outcome.errors.join('; ')}`);
     }
@@ -253,6 +263,7 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
         const outcomes = await askAll<ReloadOutcome>({ op: 'reload' });
         const failed = outcomes.find((o) => !o.ok);
         if (failed === undefined) {
+          reloads++;
           cleared += registrations.length;
           registrations.length = 0;
         }
