@@ -167,6 +167,11 @@ export function createDispatcher(host: string, hostPort: string, connections: nu
   return new UndiciPool(`https://${hostPort}`, { ...common, connect }).compose((dispatch) => (opts, handler) => dispatch({ ...opts, servername: fixed } as Dispatcher.DispatchOptions, handler));
 }
 
+/** HTTP/2 over TLS to a backend (requests and the grpc check): ALPN h2 with the same CA, SNI and client certificate as its HTTP/1.1 requests. */
+export function h2TlsOptions(t: BackendTls): tls.ConnectionOptions {
+  return { ...t.options, ALPNProtocols: ['h2'], ...(t.servername !== null && { servername: t.servername }) };
+}
+
 /**
  * The active check of a TLS backend without an HTTP check: a full handshake. With TLS 1.3 the
  * server judges our client certificate only after its own Finished, so the check ends with

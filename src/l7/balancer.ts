@@ -19,7 +19,7 @@ import { BodyRateMonitor } from './body-rate.js';
 import type { RemoteBuckets } from './rate-limit.js';
 import { buildRuntime, firstChecks, retireRuntime, startChecks, type Runtime } from './runtime.js';
 import { loadListenerTls, useListenerTls, type ListenerTls } from './listener-tls.js';
-import { Discovery } from './discovery.js';
+import { Discovery, withoutDiscovered } from './discovery.js';
 import { healthReport, statusReport, type HealthReport, type StatusReport } from './status.js';
 import { createUpgradeHandler } from './websocket.js';
 import { attachH2, type H2Front } from './h2-front.js';
@@ -84,7 +84,7 @@ export class Balancer {
     const server = createServer(config);
     const onRequest = createRequestHandler(state);
     server.on('request', onRequest);
-    const h2 = attachH2(server, config, metrics, onRequest as unknown as Parameters<typeof attachH2>[3]);
+    const h2 = attachH2(server, config, metrics, onRequest as unknown as Parameters<typeof attachH2>[3], () => state.runtime.config.client.maxConnectionsPerClient);
     // A socket an upgrade did not take (no 101) goes back to the HTTP server to be parsed again.
     const resume = (socket: Duplex): void => void server.emit(config.tls === null ? 'connection' : 'secureConnection', socket);
     server.on('upgrade', createUpgradeHandler(state, resume));
@@ -168,7 +168,8 @@ export class Balancer {
   }
 
   private async changeBackend(poolName: string, id: string, spec: BackendSpec | null): Promise<BackendChange> {
-    const change = withBackend(this.state.runtime.config, poolName, id, spec);
+    // Checked as the file would be: discovered backends (dns- ids) are not the file's; swap() merges them in again.
+    const change = withBackend(withoutDiscovered(this.state.runtime.config), poolName, id, spec);
     if (!change.ok) return change;
     // applied as a reload: the added backend has its first check before it serves
     const outcome = await this.swap(change.config);
@@ -307,7 +308,7 @@ export function withBackend(current: BalancerConfig, poolName: string, id: strin
   const i = backends.findIndex((b) => b.id === id);
   if (spec === null) {
     if (i < 0) return { ok: false, status: 404, errors: [`id: no backend "${id}" in pool ${poolName}`] };
-    if (backends.length === 1) return { ok: false, status: 409, errors: [`id: "${id}" is the last backend of pool ${poolName}; a pool needs one`] };
+    if (backends.length === 1 && next.pools[poolName]!.discovery === undefined) return { ok: false, status: 409, errors: [`id: "${id}" is the last backend of pool ${poolName}; a pool needs one`] };
     backends.splice(i, 1);
   } else if (i < 0) backends.push({ ...spec, id } as BackendConfig);
   else backends[i] = { ...spec, id } as BackendConfig;

@@ -122,13 +122,12 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
   // Runtime registrations since the last reload, in order, for workers that start later.
   // Every one, not the last per backend: a replay must go through the same states (a pool's last backend removed only once another was added).
   const registrations: RegisterOp[] = [];
-  /** Registrations dropped by reloads so far; with registrations.length, a count that only grows. */
-  let cleared = 0;
-  /** How many registrations (counted as `cleared` does) each starting worker was given at boot. */
-  const bootSeq = new WeakMap<Worker, number>();
+  /** Reloads applied so far; and, for each starting worker, how many there had been and how many registrations it was given at boot. */
+  let reloads = 0;
+  const booted = new WeakMap<Worker, { readonly reloads: number; readonly registrations: number }>();
   const onMessage = function (this: Worker, m: unknown): void {
     if (isMessage(m, 'meridian-l7-boot')) {
-      bootSeq.set(this, cleared + registrations.length);
+      booted.set(this, { reloads, registrations: registrations.length });
       return void this.send({ kind: 'meridian-l7-boot', registrations } satisfies Boot);
     }
     if (isMessage(m, 'meridian-l7-tokens')) return void this.send(buckets.answer(m as TakeBatch, Date.now()));
@@ -164,8 +163,15 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     return run;
   };
   const replay = async (w: Worker): Promise<void> => {
+    // A reload it was not live for: it read the file before, so it reloads (dropping what it was given at boot) and takes every registration since.
+    const boot = booted.get(w);
+    const missedReload = boot?.reloads !== reloads;
+    if (missedReload) {
+      const outcome = await ask<ReloadOutcome>(w, { op: 'reload' });
+      if (!outcome.ok) throw new Error(`reload refused: ${outcome.errors.join('; ')}`);
+    }
     // Registrations made after its boot (before the drains, which may name a registered backend).
-    for (const call of registrations.slice(Math.max(0, (bootSeq.get(w) ?? 0) - cleared))) {
+    for (const call of registrations.slice(missedReload ? 0 : boot.registrations)) {
       const outcome = await ask<BackendChange>(w, call, REGISTER_TIMEOUT_MS);
       if (!outcome.ok) throw new Error(`registration ${call.pool}/${call.id} refused: ${outcome.errors.join('; ')}`);
     }
@@ -253,7 +259,7 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
         const outcomes = await askAll<ReloadOutcome>({ op: 'reload' });
         const failed = outcomes.find((o) => !o.ok);
         if (failed === undefined) {
-          cleared += registrations.length;
+          reloads++;
           registrations.length = 0;
         }
         return failed ?? { ok: true };

@@ -81,11 +81,11 @@ export async function resolveDiscovery(d: DiscoveryConfig, resolver = new dns.Re
     // Only the lowest priority group: the others are fallbacks (RFC 2782), not extra capacity.
     const top = Math.min(...records.map((r) => r.priority));
     found = records
-      .filter((r) => r.priority === top && r.name !== '' && r.name !== '.')
+      .filter((r) => r.priority === top && r.port > 0 && usableTarget(r.name.replace(/\.$/, '')))
       .map((r) => backendAt(r.name.replace(/\.$/, ''), r.port, Math.min(1000, Math.max(1, r.weight))));
   } else {
     const addresses = d.type === 'A' ? await resolver.resolve4(name) : await resolver.resolve6(name);
-    found = addresses.map((a) => backendAt(a, d.port!, d.weight));
+    found = addresses.filter(usableTarget).map((a) => backendAt(a, d.port!, d.weight));
   }
   if (found.length === 0) throw Object.assign(new Error(`no usable ${d.type} records for ${name}`), { code: 'ENODATA' });
   if (found.length > MAX_DISCOVERED) throw Object.assign(new Error(`${found.length} ${d.type} records for ${name}, more than ${MAX_DISCOVERED}`), { code: 'ETOOMANY' });
@@ -94,11 +94,44 @@ export async function resolveDiscovery(d: DiscoveryConfig, resolver = new dns.Re
   return [...unique.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
+const TARGET_NAME = new RegExp(HOSTNAME);
+/**
+ * Addresses no backend has: unspecified (0.0.0.0, ::: "this host" on any port), broadcast,
+ * multicast, and link-local, where cloud metadata services answer (169.254.169.254): a forged
+ * or careless record must not point the balancer at them. Loopback stays (a sidecar).
+ */
+const NOT_BACKENDS = new net.BlockList();
+NOT_BACKENDS.addSubnet('0.0.0.0', 8, 'ipv4');
+NOT_BACKENDS.addSubnet('169.254.0.0', 16, 'ipv4');
+NOT_BACKENDS.addSubnet('224.0.0.0', 3, 'ipv4'); // multicast, reserved and broadcast
+NOT_BACKENDS.addAddress('::', 'ipv6');
+NOT_BACKENDS.addSubnet('fe80::', 10, 'ipv6');
+NOT_BACKENDS.addSubnet('ff00::', 8, 'ipv6');
+
+/**
+ * Whether a record's target may become a backend: a host name (what fits HOST:PORT and a URL;
+ * an answer's name may hold any byte) or an address outside NOT_BACKENDS. Others are dropped.
+ */
+function usableTarget(target: string): boolean {
+  // BlockList matches an IPv4-mapped IPv6 address (::ffff:169.254.169.254) against the IPv4 rules.
+  const family = net.isIP(target);
+  if (family !== 0) return !NOT_BACKENDS.check(target, family === 4 ? 'ipv4' : 'ipv6');
+  return TARGET_NAME.test(target);
+}
+
 function backendAt(host: string, port: number, weight: number): DiscoveredBackend {
   const address = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
   let id = `${DISCOVERED_PREFIX}${host.replace(/[^A-Za-z0-9_.-]/g, '-')}-${port}`;
   if (id.length > 63) id = `${DISCOVERED_PREFIX}${createHash('sha256').update(address).digest('hex').slice(0, 16)}`;
   return { id, address, weight };
+}
+
+/** `config` as declared (file and registrations): the running one less what discovery found, which a change is checked without and merged with again. */
+export function withoutDiscovered(config: BalancerConfig): BalancerConfig {
+  const found = (b: { readonly id: string }): boolean => b.id.startsWith(DISCOVERED_PREFIX);
+  if (!Object.values(config.pools).some((p) => p.discovery !== undefined && p.backends.some(found))) return config;
+  const pools = Object.fromEntries(Object.entries(config.pools).map(([name, p]) => [name, p.discovery === undefined ? p : { ...p, backends: p.backends.filter((b) => !found(b)) }]));
+  return { ...config, pools };
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
  * The gRPC health check (`healthCheck.type: grpc`): grpc.health.v1.Health/Check over h2c, as
- * Kubernetes' and Envoy's gRPC checks do. Passes on grpc-status 0 with status SERVING; the
- * message is small and fixed, so it is encoded and read here rather than with a protobuf library.
+ * Kubernetes' and Envoy's gRPC checks do, or over TLS (as its calls go) to a backend with `tls`.
+ * Passes on grpc-status 0 with status SERVING; the message is small and fixed, so it is encoded
+ * and read here rather than with a protobuf library.
  */
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { ProbeResult } from '../health/types.js';
+import { h2TlsOptions, type BackendTls } from './backend-tls.js';
 import { formatListenAddress } from '../net/listen-address.js';
 
 /** HealthCheckRequest { string service = 1; } in one gRPC message frame. */
@@ -24,11 +26,12 @@ function serving(body: Buffer): boolean {
 }
 
 /** One check of `service` ("" for the server as a whole) on host:port; never rejects. */
-export function grpcHealthProbe(host: string, port: number, service: string, timeoutMs: number, signal: AbortSignal): Promise<ProbeResult> {
+export function grpcHealthProbe(host: string, port: number, service: string, timeoutMs: number, signal: AbortSignal, tls: BackendTls | null = null): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const started = performance.now();
     let done = false;
-    const session = http2.connect(`http://${formatListenAddress({ host, port })}`);
+    // A certificate that does not verify is an 'error' on the session: the check fails.
+    const session = http2.connect(`${tls === null ? 'http' : 'https'}://${formatListenAddress({ host, port })}`, tls === null ? {} : h2TlsOptions(tls));
     const finish = (r: Pick<ProbeResult, 'ok' | 'reason' | 'detail'>, answered: boolean): void => {
       if (done) return;
       done = true;

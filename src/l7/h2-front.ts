@@ -25,7 +25,12 @@ export interface H2Front {
 export interface H2Counters {
   /** Connections closed with GOAWAY for cancelling streams faster than http2.maxResetsPerSec. */
   h2RapidResets: number;
+  /** Streams refused for an address that had client.maxConnectionsPerClient requests in flight. */
+  h2StreamsRefused: number;
 }
+
+/** How long a socket whose session has ended waits for the peer to close its side before it is cut. */
+const HALF_CLOSED_GRACE_MS = 1000;
 
 type Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
 
@@ -33,7 +38,7 @@ type Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) =
  * Builds the HTTP/2 server `handler` serves and hands it the TLS connections that chose h2
  * by ALPN (the rest stay with `server`, the HTTP/1.1 one). Null when HTTP/2 is off.
  */
-export function attachH2(server: http.Server, config: BalancerConfig, counters: H2Counters, handler: Handler): H2Front | null {
+export function attachH2(server: http.Server, config: BalancerConfig, counters: H2Counters, handler: Handler, clientCap: () => number): H2Front | null {
   const o = config.http2;
   const alpn = config.tls !== null && o.enabled;
   if (!alpn && o.cleartextListen === null) return null;
@@ -51,10 +56,29 @@ export function attachH2(server: http.Server, config: BalancerConfig, counters: 
   h2.on('connection', (socket: Duplex) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // A closed session ends its side of the socket; a peer that never ends its own would hold the socket half-open for good.
+    socket.once('finish', () => setTimeout(() => socket.destroy(), HALF_CLOSED_GRACE_MS).unref());
   });
   h2.on('session', (session) => guardSession(session, o, counters, sessions));
   h2.on('stream', (stream, headers) => guardStream(stream, String(headers['content-type']).startsWith('application/grpc'), o.idleMs));
+  // Requests in flight per peer address, over all its connections: an HTTP/1.1 connection carries one at a time, so
+  // client.maxConnectionsPerClient bounds what one address holds at the backends; maxConcurrentStreams alone would let it hold 100 times that.
+  const inFlight = new Map<string, number>();
   h2.on('request', (req, res) => {
+    const peer = req.socket.remoteAddress ?? '';
+    const cap = clientCap();
+    const n = (inFlight.get(peer) ?? 0) + 1;
+    if (cap > 0 && n > cap) {
+      counters.h2StreamsRefused++;
+      req.stream.close(constants.NGHTTP2_REFUSED_STREAM); // not processed: the client may send it again
+      return;
+    }
+    inFlight.set(peer, n);
+    req.stream.once('close', () => {
+      const left = inFlight.get(peer)! - 1;
+      if (left === 0) inFlight.delete(peer);
+      else inFlight.set(peer, left);
+    });
     const problem = h2RequestProblem(req, config.client.maxHeaderBytes);
     if (problem !== null) {
       // Answered by the common handler with its status and code: it reads the marker (see requestProblem).
@@ -132,7 +156,8 @@ export function h2HasBody(req: { readonly httpVersionMajor: number }): boolean {
 /**
  * Per connection: streams a client cancels cost us a backend request each while costing it
  * one frame (CVE-2023-44487); more than maxResetsPerSec in a second closes the connection with
- * GOAWAY ENHANCE_YOUR_CALM. maxStreamsPerConnection, when set, ends it gracefully after that many.
+ * GOAWAY ENHANCE_YOUR_CALM. maxStreamsPerConnection, when set, ends it gracefully after that many,
+ * and idleMs with no stream open ends it too.
  */
 function guardSession(session: http2.ServerHttp2Session, o: BalancerConfig['http2'], counters: H2Counters, sessions: Set<http2.ServerHttp2Session>): void {
   sessions.add(session);
@@ -141,8 +166,18 @@ function guardSession(session: http2.ServerHttp2Session, o: BalancerConfig['http
   let windowStart = 0;
   let resets = 0;
   let streams = 0;
+  let open = 0;
+  // No stream open for idleMs (and one that never sent the preface): GOAWAY, as an HTTP/1.1 connection's keep-alive ends;
+  // else an idle session would hold its socket and nghttp2's memory forever. A quiet stream keeps its session.
+  const idle = (): void => {
+    if (open === 0) session.close();
+    else session.setTimeout(o.idleMs, idle);
+  };
+  session.setTimeout(o.idleMs, idle);
   session.on('stream', (stream) => {
     streams++;
+    open++;
+    stream.once('close', () => open--);
     if (o.maxStreamsPerConnection > 0 && streams === o.maxStreamsPerConnection) session.close(); // GOAWAY after this one: the client opens a new connection
     stream.once('aborted', () => {
       const now = Date.now();

@@ -10,7 +10,7 @@ import http2, { constants, type ClientHttp2Session, type ClientHttp2Stream, type
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Backend } from './backend.js';
-import type { BackendTls } from './backend-tls.js';
+import { h2TlsOptions, type BackendTls } from './backend-tls.js';
 import type { BalancerConfig, RetryCondition } from './config.js';
 import { formatListenAddress } from '../net/listen-address.js';
 import { responseHeaders } from './forwarding.js';
@@ -42,7 +42,7 @@ class H2Upstream {
     const t = this.tls;
     const s = http2.connect(this.origin, {
       settings: { enablePush: false },
-      ...(t !== null && { ...t.options, ALPNProtocols: ['h2'], ...(t.servername !== null && { servername: t.servername }) }),
+      ...(t !== null && h2TlsOptions(t)),
     });
     this.#session = s;
     const forget = (): void => {

@@ -82,7 +82,7 @@ export class HealthChecks {
 
   private async probe(b: Backend): Promise<void> {
     const c = this.check;
-    const result = c.type === 'grpc' ? await grpcHealthProbe(b.host, b.port, c.service ?? '', c.timeoutMs, this.controller.signal) : await checkOnce(c, b, this.controller.signal);
+    const result = c.type === 'grpc' ? await grpcHealthProbe(b.host, b.port, c.service ?? '', c.timeoutMs, this.controller.signal, b.tls) : await checkOnce(c, b, this.controller.signal);
     if (this.stopped) return;
     const wasHealthy = b.passedChecks();
     const before = b.health.status;

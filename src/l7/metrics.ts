@@ -20,6 +20,8 @@ export class BalancerMetrics {
   connectionsRefused = 0;
   /** HTTP/2 connections closed for cancelling streams too fast (h2-front.ts). */
   h2RapidResets = 0;
+  /** HTTP/2 streams refused over client.maxConnectionsPerClient requests in flight per address (h2-front.ts). */
+  h2StreamsRefused = 0;
   /** Set by the balancer when the access log is on. */
   accessLog: { readonly written: number; readonly dropped: number } | null = null;
   /** Set by the balancer: DNS discovery's failures and set sizes per pool. */
@@ -69,6 +71,7 @@ export class BalancerMetrics {
       set({ reason: 'body-timeout' }, this.bodyTimeouts);
       set({ reason: 'too-many-connections' }, this.connectionsRefused);
       set({ reason: 'h2-rapid-reset' }, this.h2RapidResets);
+      set({ reason: 'h2-client-streams' }, this.h2StreamsRefused);
     });
     counter('meridian_l7_access_log_lines_total', 'access log lines written, or dropped because the sink could not keep up', ['outcome'], (set) => {
       if (this.accessLog === null) return;

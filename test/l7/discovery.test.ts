@@ -6,8 +6,9 @@ import path from 'node:path';
 import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { parseBalancerConfig } from '../../src/l7/config.js';
+import { resolveDiscovery } from '../../src/l7/discovery.js';
 import { DnsStub } from './dns-stub.js';
-import { request, startBackends, startBalancer, tally, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
+import { json, request, startBackends, startBalancer, tally, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
 
 const fast = { type: 'tcp', intervalMs: 200, timeoutMs: 1000, rise: 1, fall: 1 };
 const ids = (lb: TestBalancer): string[] => lb.balancer.runtime.pools.get('default')!.backends.map((b) => b.id).sort();
@@ -98,6 +99,52 @@ describe('DNS discovery', () => {
       assert.equal((await request(`${lb.adminUrl}/healthz`)).status, 503);
       dns.records.set('late.test', [{ type: 'A', address: '127.0.0.1' }]);
       await waitFor(async () => (await request(`${lb.url}/`)).body === 'a', 10_000, 'the pool serving what DNS found');
+    } finally {
+      await lb.close();
+    }
+  });
+
+  it('a hostile answer: records that cannot be a backend are dropped (port 0, odd target names, unspecified, multicast and link-local addresses); start-up and reloads go on', async () => {
+    const [a] = backends as [TestBackend];
+    const srv = (port: number, target: string) => ({ type: 'SRV' as const, priority: 1, weight: 1, port, target });
+    // port 0, names that are no host (':' would break HOST:PORT, ' ' and '/' a URL), and an address nobody should be sent to
+    dns.records.set('_http._tcp.evil.test', [srv(a.port, '127.0.0.1'), srv(0, 'web.test'), srv(80, 'a:b'), srv(80, 'a b/c'), srv(80, '[x]'), srv(80, '169.254.169.254')]);
+    const config = { listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, pools: { default: { backends: [], healthCheck: fast, discovery: { dns: '_http._tcp.evil.test', resolver, intervalMs: 150 } } } };
+    const lb = await startBalancer(config);
+    try {
+      assert.deepEqual(ids(lb), [`dns-127.0.0.1-${a.port}`]);
+      assert.equal((await request(`${lb.url}/`)).body, 'a');
+      lb.write(config);
+      assert.deepEqual(await lb.balancer.reload(), { ok: true }, 'a reload is not refused for what DNS said');
+    } finally {
+      await lb.close();
+    }
+    dns.records.set('hostile-a.test', ['127.0.0.1', '0.0.0.0', '255.255.255.255', '224.0.0.1', '169.254.169.254'].map((address) => ({ type: 'A' as const, address })));
+    dns.records.set('hostile-aaaa.test', ['::1', '::', 'ff02::1', 'fe80::1', '::ffff:a9fe:a9fe', '::ffff:0:0'].map((address) => ({ type: 'AAAA' as const, address })));
+    const d = (dns: string, type: 'A' | 'AAAA') => ({ dns, type, port: a.port, resolver, weight: 1, maxConnections: 1, maxRequests: 1, intervalMs: 1000, timeoutMs: 2000 });
+    assert.deepEqual((await resolveDiscovery(d('hostile-a.test', 'A'))).map((b) => b.address), [`127.0.0.1:${a.port}`]);
+    assert.deepEqual((await resolveDiscovery(d('hostile-aaaa.test', 'AAAA'))).map((b) => b.address), [`[::1]:${a.port}`]);
+    dns.records.set('hostile-a.test', [{ type: 'A', address: '0.0.0.0' }]);
+    await assert.rejects(resolveDiscovery(d('hostile-a.test', 'A')), /no usable A records/, 'nothing usable is a failure: the last good set stays');
+  });
+
+  it('runtime registration (PUT, DELETE) goes on beside a pool with discovered backends, which stay', async () => {
+    const [a, b, c] = backends as [TestBackend, TestBackend, TestBackend];
+    dns.records.set('found.test', [{ type: 'A', address: '127.0.0.1' }]);
+    const lb = await startBalancer({
+      pools: { default: { backends: [{ id: 'b', address: b.address }], healthCheck: fast }, found: { backends: [], healthCheck: fast, discovery: { dns: 'found.test', type: 'A', port: a.port, resolver, intervalMs: 150 } } },
+    });
+    const at = (pool: string, id: string): string => `${lb.adminUrl}/pools/${pool}/backends/${id}`;
+    const found = (): string[] => lb.balancer.runtime.pools.get('found')!.backends.map((x) => x.id).sort();
+    try {
+      const other = await json(at('default', 'c'), { method: 'PUT', body: { address: c.address } });
+      assert.equal(other.status, 201, JSON.stringify(other.body));
+      const beside = await json(at('found', 'c'), { method: 'PUT', body: { address: c.address } });
+      assert.equal(beside.status, 201, JSON.stringify(beside.body));
+      assert.deepEqual(found(), ['c', `dns-127.0.0.1-${a.port}`]);
+      assert.equal((await json(at('found', 'c'), { method: 'DELETE' })).status, 200);
+      assert.deepEqual(found(), [`dns-127.0.0.1-${a.port}`]);
+      assert.equal((await json(at('found', `dns-127.0.0.1-${a.port}`), { method: 'PUT', body: { address: c.address } })).status, 400, 'the dns- ids stay discovery\'s');
     } finally {
       await lb.close();
     }

@@ -375,4 +375,37 @@ describe('l7 gRPC to a backend with tls', () => {
       pki.remove();
     }
   });
+
+  it('the grpc health check goes over TLS too, with the same CA: it passes on SERVING, and a CA that does not verify the backend fails it', async () => {
+    const pki = new TestPki();
+    const ca = pki.ca('grpc-ca');
+    const other = pki.ca('other-ca');
+    const cert = pki.issue(ca, 'grpc-backend', ['127.0.0.1']);
+    const healthDef = protoLoader.loadSync(path.join(projectRoot, 'test/fixtures/grpc/health.proto'), { keepCase: true, enums: String });
+    const Health = (grpc.loadPackageDefinition(healthDef) as any).grpc.health.v1.Health as grpc.ServiceClientConstructor;
+    let checks = 0;
+    const server = new grpc.Server();
+    server.addService(Health.service, {
+      Check: (_call: grpc.ServerUnaryCall<{ service: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        checks++;
+        cb(null, { status: 'SERVING' });
+      },
+    });
+    const creds = grpc.ServerCredentials.createSsl(fs.readFileSync(ca.cert), [{ cert_chain: fs.readFileSync(cert.cert), private_key: fs.readFileSync(cert.key) }], false);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
+    const check = { type: 'grpc', intervalMs: 100, timeoutMs: 1000, rise: 1, fall: 1 };
+    const at = (caFile: string) => ({ pools: { default: { backends: [{ id: 'h', address: `127.0.0.1:${port}`, tls: { ca: caFile } }], healthCheck: check } } });
+    const good = await startBalancer(at(ca.cert), 3000);
+    const bad = await startBalancer(at(other.cert), 500);
+    try {
+      assert.equal(good.balancer.health().healthy, 1, 'SERVING over TLS: healthy');
+      assert.ok(checks >= 1);
+      assert.equal(bad.balancer.health().healthy, 0, 'a certificate the CA does not verify: down (its first check has run)');
+    } finally {
+      await good.close();
+      await bad.close();
+      server.forceShutdown();
+      pki.remove();
+    }
+  });
 });

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
@@ -213,6 +214,54 @@ describe('l7 HTTP/2 to clients', () => {
       assert.equal(lb.balancer.metrics.connectionsRefused, 1, 'a second connection from the same address is closed');
     } finally {
       s.close();
+      await lb.close();
+    }
+  });
+
+  it('client.maxConnectionsPerClient also caps the requests one address has in flight over h2 (as one request per HTTP/1.1 connection): more streams are refused', async () => {
+    const held: http.ServerResponse[] = [];
+    const hold = await startBackend('hold');
+    hold.handler = (_req, res) => void held.push(res);
+    const lb = await startBalancer({ client: { maxConnectionsPerClient: 3 }, http2: { cleartextListen: '127.0.0.1:0' }, pools: { default: pool([hold]) } });
+    const sessions = [h2c(lb), h2c(lb)];
+    try {
+      // Five streams over two connections: within maxConcurrentStreams (100) of each, past the address's three.
+      const replies = [0, 1, 0, 1, 0].map((i) => h2request(sessions[i]!, {}));
+      await waitFor(() => held.length >= 3, 5000, 'three requests at the backend');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(held.length, 3, 'no more than three reached the backend');
+      hold.handler = (_req, res) => res.end('hold');
+      for (const res of held.splice(0)) res.end('hold');
+      const done = await Promise.all(replies);
+      assert.deepEqual(done.map((r) => r.status || r.rstCode).sort(), [200, 200, 200, http2.constants.NGHTTP2_REFUSED_STREAM, http2.constants.NGHTTP2_REFUSED_STREAM].sort());
+      assert.equal((await h2request(sessions[1]!, {})).status, 200, 'finished streams free their places');
+      assert.match((await request(`${lb.adminUrl}/metrics`)).body, /meridian_l7_client_refused_total\{reason="h2-client-streams"\} 2/);
+    } finally {
+      for (const res of held) res.end();
+      for (const s of sessions) s.close();
+      await lb.close();
+      await hold.close();
+    }
+  });
+
+  it('a connection with no stream open for http2.idleMs is closed (GOAWAY), as HTTP/1.1 keep-alive ends: also one that never sent the preface', async () => {
+    const lb = await startBalancer({ http2: { cleartextListen: '127.0.0.1:0', idleMs: 300 }, pools: { default: pool([backends[0]!]) } });
+    const silent = net.connect({ port: lb.balancer.h2cAddress!.port, host: '127.0.0.1', allowHalfOpen: true }); // never closes its side
+    silent.on('error', () => undefined);
+    silent.resume(); // reads what the balancer sends (its SETTINGS and GOAWAY), so its end is seen
+    const s = h2c(lb);
+    try {
+      assert.equal((await h2request(s, {})).status, 200);
+      const goaway = new Promise<number>((resolve) => s.once('goaway', (code: number) => resolve(code)));
+      await waitFor(() => s.closed || s.destroyed, 10_000, 'the idle session to be closed');
+      assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+      await waitFor(() => silent.readableEnded, 10_000, 'a connection that sent nothing to be ended');
+      const server = (lb.balancer as unknown as { h2: { cleartext: net.Server } }).h2.cleartext;
+      const open = (): Promise<number> => new Promise((resolve) => server.getConnections((_err, n) => resolve(n)));
+      await waitFor(async () => (await open()) === 0, 10_000, 'its socket to be closed though the peer keeps its side open');
+    } finally {
+      silent.destroy();
+      s.destroy();
       await lb.close();
     }
   });

@@ -1,5 +1,6 @@
 /** Runtime registration with `meridian balance --workers 2`: applied by every worker before it is acknowledged, and kept by a worker that replaces a dead one. */
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +51,42 @@ describe('runtime registration with --workers 2', () => {
       assert.deepEqual([...(await tally(`${lb.url}/`, 6)).entries()], [['a', 6]], 'the file replaces what was registered');
     } finally {
       await lb.stop();
+    }
+  });
+
+  it('a worker that replaces a dead one while a reload is made (it read the file before) takes the reload before it serves', async () => {
+    const [a, b] = backends as [TestBackend, TestBackend];
+    // A resolver that never answers: each worker's start waits on it, which holds the replacement between reading the file and serving.
+    const silent = dgram.createSocket('udp4');
+    let queries = 0;
+    silent.on('message', () => queries++);
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    const file = path.join(dir, 'lb-race.json');
+    const config = (backend: TestBackend): object => ({
+      listen,
+      admin: { listen: adminListen },
+      pools: {
+        default: { backends: [{ id: backend.id, address: backend.address }] },
+        found: { backends: [], discovery: { dns: 'never.test', type: 'A', port: 80, resolver: `127.0.0.1:${silent.address().port}`, timeoutMs: 1500 } },
+      },
+    });
+    const listen = `127.0.0.1:${await freePort()}`;
+    const adminListen = `127.0.0.1:${await freePort()}`;
+    fs.writeFileSync(file, JSON.stringify(config(a)));
+    const lb = await startBalanceCli(file, ['--workers', '2']);
+    try {
+      assert.deepEqual([...(await tally(`${lb.url}/`, 6)).entries()], [['a', 6]]);
+      const before = queries;
+      const [victim] = childPids(lb.child.pid!);
+      process.kill(victim!, 'SIGKILL');
+      await waitFor(() => queries > before, 30_000, 'the replacement to have read the file and started resolving');
+      fs.writeFileSync(file, JSON.stringify(config(b)));
+      assert.equal((await json(`${lb.adminUrl}/reload`, { method: 'POST' })).status, 200);
+      await waitFor(() => lb.output().includes('"msg":"balancer worker replaced"'), 30_000, 'a replacement worker');
+      assert.deepEqual([...(await tally(`${lb.url}/`, 12)).entries()], [['b', 12]], 'no worker serves the file as it was before the reload');
+    } finally {
+      await lb.stop();
+      silent.close();
     }
   });
 });
