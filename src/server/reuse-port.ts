@@ -1,0 +1,116 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import os from 'node:os';
+import { ErrorCode, GslbError } from '../errors.js';
+import { interfaceAddresses, type InterfaceTable } from './interface-addresses.js';
+import { formatListenAddress, isWildcardHost, type ListenAddress } from './listen-address.js';
+
+/**
+ * Why SO_REUSEPORT sockets cannot spread queries here, or null when they can. Linux hashes
+ * each datagram and connection over the sockets of a group; other systems either lack the
+ * option in Node or give everything to one socket (macOS), which is no better than sharing.
+ */
+export function reusePortUnsupported(platform: string = process.platform, version: string = process.versions.node): string | null {
+  if (platform !== 'linux') return `the kernel of ${platform} does not spread queries over SO_REUSEPORT sockets`;
+  // dgram's reusePort came in Node 22.12 and 23.1; older versions ignore the option, and the
+  // second worker's bind would then fail with EADDRINUSE.
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  if (major < 22 || (major === 22 && minor < 12) || (major === 23 && minor < 1)) return `Node.js ${version} has no reusePort for UDP (22.12 or later needed)`;
+  return null;
+}
+
+/** `dns.reusePort` turned into a yes or no for this run; `on` where it cannot work is an error naming the field. */
+export function resolveReusePort(setting: 'auto' | 'on' | 'off', workers: number, why: string | null = reusePortUnsupported()): boolean {
+  if (workers <= 1 || setting === 'off') return false;
+  if (why === null) return true;
+  if (setting === 'on') throw new GslbError(ErrorCode.CONFIG_INVALID, `dns.reusePort: "on" but ${why}; set it to "auto" or "off"`);
+  return false;
+}
+
+/** A UDP socket and TCP listener holding a port for the workers, as members of their SO_REUSEPORT group. */
+interface Hold {
+  readonly udp: dgram.Socket;
+  readonly tcp: net.Server;
+}
+
+/**
+ * With reusePort, each worker binds its own sockets, so port 0 would give each worker a
+ * different port: the primary picks one first. It binds a UDP socket and a TCP listener with
+ * reusePort on port 0 of each such address (a wildcard's: of its first interface address, as
+ * DnsServer does) and keeps them until every worker listens, so the port cannot fall free in
+ * between. Linux lets a socket join a SO_REUSEPORT group only from the same user and with the
+ * option set, so no other user's process can take or share the port meanwhile. These sockets
+ * answer nothing; the port is told to nobody before the workers are up, and release() closes
+ * them then (a connection that found the TCP one in that gap is reset).
+ */
+export class PortReservation {
+  readonly #holds: Hold[] = [];
+  /** The listen addresses with every port 0 replaced by the one picked, in the order given. */
+  readonly addresses: readonly ListenAddress[];
+
+  private constructor(addresses: readonly ListenAddress[]) {
+    this.addresses = addresses;
+  }
+
+  static async reserve(addresses: readonly ListenAddress[], interfaces: () => InterfaceTable = os.networkInterfaces): Promise<PortReservation> {
+    const r = new PortReservation([]);
+    const resolved: ListenAddress[] = [];
+    try {
+      for (const a of addresses) {
+        if (a.port !== 0) {
+          resolved.push(a);
+          continue;
+        }
+        const host = isWildcardHost(a.host) ? interfaceAddresses(a.family, interfaces())[0] : a.host;
+        if (host === undefined) throw reserveFailed(a, new Error(`this machine has no IPv${a.family} address`));
+        resolved.push({ ...a, port: await r.#hold({ ...a, host }).catch((err: unknown) => Promise.reject(reserveFailed(a, err))) });
+      }
+    } catch (err) {
+      await r.release();
+      throw err;
+    }
+    return Object.assign(r, { addresses: resolved });
+  }
+
+  /** Binds UDP on port 0, then TCP on the port UDP got (tried a few times: TCP may find it taken). */
+  async #hold(a: ListenAddress): Promise<number> {
+    let lastError: unknown;
+    for (let i = 0; i < 5; i++) {
+      const udp = dgram.createSocket({ type: a.family === 6 ? 'udp6' : 'udp4', ipv6Only: a.family === 6, reusePort: true });
+      const port = await new Promise<number>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind({ port: 0, address: a.host, exclusive: true }, () => resolve(udp.address().port));
+      }).catch((err: unknown) => {
+        udp.close();
+        lastError = err;
+        return null;
+      });
+      if (port === null) continue;
+      const tcp = net.createServer((socket) => socket.destroy());
+      const listening = await new Promise<boolean>((resolve) => {
+        tcp.once('error', (err) => {
+          lastError = err;
+          resolve(false);
+        });
+        tcp.listen({ port, host: a.host, ipv6Only: a.family === 6, reusePort: true, exclusive: true }, () => resolve(true));
+      });
+      if (!listening) {
+        udp.close();
+        continue;
+      }
+      this.#holds.push({ udp, tcp });
+      return port;
+    }
+    throw lastError;
+  }
+
+  /** Closes the reserving sockets (the workers hold the ports now). */
+  async release(): Promise<void> {
+    const holds = this.#holds.splice(0);
+    await Promise.all(holds.flatMap((h) => [new Promise<void>((resolve) => h.udp.close(() => resolve())), new Promise<void>((resolve) => h.tcp.close(() => resolve()))]));
+  }
+}
+
+function reserveFailed(address: ListenAddress, err: unknown): GslbError {
+  return new GslbError(ErrorCode.LISTEN_FAILED, `cannot pick a port for ${formatListenAddress(address)}: ${(err as Error)?.message ?? 'unknown error'}`);
+}
