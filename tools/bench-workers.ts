@@ -9,7 +9,7 @@
  * dnsperf sends from --clients sockets (32 by default: few would split unevenly). dnsperf runs unpinned with the CPU time left over. Prints queries/s,
  * the ratios, and each group's throttled periods, which show that the budget, not the load
  * generator, was the limit.
- *   node dist/tools/bench-workers.js [--workers 2[,4]] [--share 0.4] [--seconds 10] [--rounds 3] [--mix static] [--clients 32] [--knot]
+ *   node dist/tools/bench-workers.js [--workers 2[,4]] [--share 0.4] [--seconds 10] [--rounds 3] [--mix static] [--clients 32] [--outstanding 200] [--knot]
  * Needs root (to make the cgroups), /sys/fs/cgroup/cpu, and dnsperf (and knotd for --knot).
  */
 import fs from 'node:fs';
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: '5396' },
     knot: { type: 'boolean', default: false },
     clients: { type: 'string', default: '32' },
+    outstanding: { type: 'string', default: '200' },
   },
 });
 const counts = values.workers.split(',').map(Number);
@@ -141,10 +142,10 @@ async function measure(setup: Setup): Promise<Result> {
       dataPlane.forEach((pid, i) => budgets.push(new CpuBudget(group(i), pid)));
       fs.writeFileSync(path.join(budgets[0]!.dir, 'cgroup.procs'), String(server.pid));
     }
-    runDnsperf(mix!, { port: server.port, cpus: '0,1', seconds: 2, clients: Number(values.clients), threads: 2 }); // warm-up
+    runDnsperf(mix!, { port: server.port, cpus: '0,1', seconds: 2, clients: Number(values.clients), threads: 2, outstanding: Number(values.outstanding) }); // warm-up
     const before = budgets.map((b) => b.stat());
     const qps: number[] = [];
-    for (let r = 0; r < Number(values.rounds); r++) qps.push(runDnsperf(mix!, { port: server.port, cpus: '0,1', seconds: Number(values.seconds), clients: Number(values.clients), threads: 2 }).qps);
+    for (let r = 0; r < Number(values.rounds); r++) qps.push(runDnsperf(mix!, { port: server.port, cpus: '0,1', seconds: Number(values.seconds), clients: Number(values.clients), threads: 2, outstanding: Number(values.outstanding) }).qps);
     const throttled = budgets
       .map((b, i) => {
         const s = b.stat();
@@ -159,7 +160,7 @@ async function measure(setup: Setup): Promise<Result> {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`${mix.name}; each server process limited to ${share} of a CPU (CFS quota per ${PERIOD_US / 1000} ms); dnsperf unpinned, 2 threads, ${values.clients} sockets; ${values.rounds} × ${values.seconds} s; ${os.loadavg()[0]!.toFixed(1)} load average at start`);
+console.log(`${mix.name}; each server process limited to ${share} of a CPU (CFS quota per ${PERIOD_US / 1000} ms); dnsperf unpinned, 2 threads, ${values.clients} sockets, ${values.outstanding} queries in flight; ${values.rounds} × ${values.seconds} s; ${os.loadavg()[0]!.toFixed(1)} load average at start`);
 const setups: Setup[] = [{ name: 'one process', start: meridian([], ''), workers: 1 }];
 for (const n of counts) {
   setups.push({ name: `${n} workers, reusePort`, start: meridian(['--workers', String(n)], 'reusePort: on'), workers: n });
