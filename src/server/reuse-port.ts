@@ -34,14 +34,22 @@ interface Hold {
 }
 
 /**
- * With reusePort, each worker binds its own sockets, so port 0 would give each worker a
- * different port: the primary picks one first. It binds a UDP socket and a TCP listener with
- * reusePort on port 0 of each such address (a wildcard's: of its first interface address, as
- * DnsServer does) and keeps them until every worker listens, so the port cannot fall free in
- * between. Linux lets a socket join a SO_REUSEPORT group only from the same user and with the
- * option set, so no other user's process can take or share the port meanwhile. These sockets
- * answer nothing; the port is told to nobody before the workers are up, and release() closes
- * them then (a connection that found the TCP one in that gap is reset).
+ * What the primary does before the workers bind with reusePort.
+ *
+ * Port 0 would give each worker a different port: the primary picks one first. It binds a UDP
+ * socket and a TCP listener with reusePort on port 0 of each such address (a wildcard's: of
+ * its first interface address, as DnsServer does) and keeps them until every worker listens,
+ * so the port cannot fall free in between. Linux lets a socket join a SO_REUSEPORT group only
+ * from the same user and with the option set, so no other user's process can take or share
+ * the port meanwhile. These sockets answer nothing; the port is told to nobody before the
+ * workers are up, and release() closes them then (a connection that found the TCP one in that
+ * gap is reset).
+ *
+ * A named address with its port given is first bound without reusePort, and refused when
+ * that fails: a second meridian started by mistake (or anything of the same user in a
+ * SO_REUSEPORT group there) would otherwise join the group silently and take a share of the
+ * queries, where without reusePort it gets EADDRINUSE. It is then held the same way.
+ * (A wildcard's addresses are not checked: one another daemon holds is left to it, as before.)
  */
 export class PortReservation {
   readonly #holds: Hold[] = [];
@@ -57,12 +65,14 @@ export class PortReservation {
     const resolved: ListenAddress[] = [];
     try {
       for (const a of addresses) {
-        if (a.port !== 0) {
+        const wildcard = isWildcardHost(a.host);
+        if (a.port !== 0 && wildcard) {
           resolved.push(a);
           continue;
         }
-        const host = isWildcardHost(a.host) ? interfaceAddresses(a.family, interfaces())[0] : a.host;
+        const host = wildcard ? interfaceAddresses(a.family, interfaces())[0] : a.host;
         if (host === undefined) throw reserveFailed(a, new Error(`this machine has no IPv${a.family} address`));
+        if (a.port !== 0) await assertFree(a).catch((err: unknown) => Promise.reject(reserveFailed(a, err)));
         resolved.push({ ...a, port: await r.#hold({ ...a, host }).catch((err: unknown) => Promise.reject(reserveFailed(a, err))) });
       }
     } catch (err) {
@@ -72,43 +82,59 @@ export class PortReservation {
     return Object.assign(r, { addresses: resolved });
   }
 
-  /** Binds UDP on port 0, then TCP on the port UDP got (tried a few times: TCP may find it taken). */
+  /** Binds UDP on the port (0: any), then TCP on the port UDP got (port 0 is tried a few times: TCP may find it taken). */
   async #hold(a: ListenAddress): Promise<number> {
     let lastError: unknown;
-    for (let i = 0; i < 5; i++) {
-      const udp = dgram.createSocket({ type: a.family === 6 ? 'udp6' : 'udp4', ipv6Only: a.family === 6, reusePort: true });
-      const port = await new Promise<number>((resolve, reject) => {
-        udp.once('error', reject);
-        udp.bind({ port: 0, address: a.host, exclusive: true }, () => resolve(udp.address().port));
-      }).catch((err: unknown) => {
-        udp.close();
+    for (let i = 0; i < (a.port === 0 ? 5 : 1); i++) {
+      const pair = await bindPair(a, true).catch((err: unknown) => {
         lastError = err;
         return null;
       });
-      if (port === null) continue;
-      const tcp = net.createServer((socket) => socket.destroy());
-      const listening = await new Promise<boolean>((resolve) => {
-        tcp.once('error', (err) => {
-          lastError = err;
-          resolve(false);
-        });
-        tcp.listen({ port, host: a.host, ipv6Only: a.family === 6, reusePort: true, exclusive: true }, () => resolve(true));
-      });
-      if (!listening) {
-        udp.close();
-        continue;
-      }
-      this.#holds.push({ udp, tcp });
-      return port;
+      if (pair === null) continue;
+      this.#holds.push(pair);
+      return pair.udp.address().port;
     }
     throw lastError;
   }
 
   /** Closes the reserving sockets (the workers hold the ports now). */
   async release(): Promise<void> {
-    const holds = this.#holds.splice(0);
-    await Promise.all(holds.flatMap((h) => [new Promise<void>((resolve) => h.udp.close(() => resolve())), new Promise<void>((resolve) => h.tcp.close(() => resolve()))]));
+    await Promise.all(this.#holds.splice(0).map(closePair));
   }
+}
+
+/** A UDP socket on the address (port 0: any) and a TCP listener on the port it got; rejects, with nothing left open, when either cannot bind. */
+async function bindPair(a: ListenAddress, reusePort: boolean): Promise<Hold> {
+  const udp = dgram.createSocket({ type: a.family === 6 ? 'udp6' : 'udp4', ipv6Only: a.family === 6, reusePort });
+  const port = await new Promise<number>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind({ port: a.port, address: a.host, exclusive: true }, () => resolve(udp.address().port));
+  }).catch((err: unknown) => {
+    udp.close();
+    throw err;
+  });
+  const tcp = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen({ port, host: a.host, ipv6Only: a.family === 6, reusePort, exclusive: true }, () => resolve());
+  }).catch((err: unknown) => {
+    udp.close();
+    throw err;
+  });
+  return { udp, tcp };
+}
+
+function closePair(h: Hold): Promise<unknown> {
+  return Promise.all([new Promise<void>((resolve) => h.udp.close(() => resolve())), new Promise<void>((resolve) => h.tcp.close(() => resolve()))]);
+}
+
+/** Rejects when the port is held already, by anyone: the workers' reusePort binds would not notice another group member. */
+async function assertFree(a: ListenAddress): Promise<void> {
+  const pair = await bindPair(a, false).catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw code === 'EADDRINUSE' ? new Error(`${code}: the port is in use already (another meridian, or a daemon with SO_REUSEPORT would share it silently)`) : err;
+  });
+  await closePair(pair);
 }
 
 function reserveFailed(address: ListenAddress, err: unknown): GslbError {

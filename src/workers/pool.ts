@@ -70,8 +70,9 @@ export class WorkerPool {
   async start(current: Snapshot): Promise<readonly BoundAddress[]> {
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], serialization: 'advanced' });
     this.#state = this.#stateOf(current);
-    // Held until every worker listens: the port must not fall free before the first one binds it.
-    const reservation = this.#reusePort && this.#listen.some((a) => a.port === 0) ? await PortReservation.reserve(this.#listen) : null;
+    // Checked free and held until every worker listens (PortReservation): nothing else joins the
+    // port's group unnoticed, and a port 0 cannot fall free before the first worker binds it.
+    const reservation = this.#reusePort ? await PortReservation.reserve(this.#listen) : null;
     if (reservation !== null) this.#listen = reservation.addresses;
     const started = await Promise.allSettled(Array.from({ length: this.#o.count }, (_, slot) => this.#fork(slot)));
     await reservation?.release();

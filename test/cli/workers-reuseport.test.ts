@@ -4,7 +4,8 @@
  * over them. Seen from outside with `ss -p` (which process holds which socket) and with the
  * per-worker counter /metrics keeps apart (meridian_dns_worker_messages_total{worker}).
  * Port 0 gives both workers the one port the primary picked; a killed worker's replacement
- * binds it again. With dns.reusePort off, cluster's shared sockets still serve.
+ * binds it again; a second meridian on the port is refused. With dns.reusePort off, cluster's
+ * shared sockets still serve.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, sendTcp, sendUdp } from '../helpers/dns-client.js';
 import { cliPath, freePort, untilServing } from '../helpers/process.js';
 import { childrenOf, eventually, socketsOn, workerMessages } from '../helpers/workers.js';
-import { call, childEnv, RW_TOKEN, startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
+import { call, childEnv, RW_TOKEN, runMeridian, startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
 import { resolveReusePort } from '../../src/server/reuse-port.js';
 
 const skip = process.platform === 'linux' ? false : 'SO_REUSEPORT spreads queries on Linux only';
@@ -91,6 +92,15 @@ describe('serve --workers 2 with dns.reusePort (the default on Linux), on port 0
     for (const key of ['0/udp', '1/udp', '0/tcp', '1/tcp']) assert.ok((counts.get(key) ?? 0) > 0, `worker ${key}: ${JSON.stringify([...counts])}`);
     assert.ok(counts.get('0/udp')! + counts.get('1/udp')! >= 240);
     assert.ok(counts.get('0/tcp')! + counts.get('1/tcp')! >= 128);
+  });
+
+  it('a second meridian on the same address is refused, not let into the group to take a share', async () => {
+    const r = await runMeridian(['serve', '--zones', ws.zones, '--listen', `127.0.0.1:${port4}`, '--admin', 'off', '--workers', '2'], {}, 30_000);
+    assert.notEqual(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, new RegExp(`cannot pick a port for 127\\.0\\.0\\.1:${port4}: EADDRINUSE: the port is in use already`));
+    // Before, its workers joined the group and the first one's sockets were 2 of 4.
+    assert.deepEqual(socketsOn('udp', '127.0.0.1', port4), [...workers].sort((a, b) => a - b).map((pid) => [pid]));
+    await queryMany(port4);
   });
 
   it('a killed worker is replaced in its slot; the replacement binds the port again and takes its share', async () => {
