@@ -38,12 +38,12 @@ interface Hold {
  *
  * Port 0 would give each worker a different port: the primary picks one first. It binds a UDP
  * socket and a TCP listener with reusePort on port 0 of each such address (a wildcard's: of
- * its first interface address, as DnsServer does) and keeps them until every worker listens,
+ * its first interface address, as DnsServer does) and keeps them until a worker listens,
  * so the port cannot fall free in between. Linux lets a socket join a SO_REUSEPORT group only
  * from the same user and with the option set, so no other user's process can take or share
  * the port meanwhile. These sockets answer nothing; the port is told to nobody before the
- * workers are up, and release() closes them then (a connection that found the TCP one in that
- * gap is reset).
+ * workers are up, and release() closes them as soon as one worker listens (a datagram or
+ * connection that found them in between is dropped or reset).
  *
  * A named address with its port given is first bound without reusePort, and refused when
  * that fails: a second meridian started by mistake (or anything of the same user in a

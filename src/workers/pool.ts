@@ -70,11 +70,14 @@ export class WorkerPool {
   async start(current: Snapshot): Promise<readonly BoundAddress[]> {
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], serialization: 'advanced' });
     this.#state = this.#stateOf(current);
-    // Checked free and held until every worker listens (PortReservation): nothing else joins the
+    // Checked free and held until a worker listens (PortReservation): nothing else joins the
     // port's group unnoticed, and a port 0 cannot fall free before the first worker binds it.
     const reservation = this.#reusePort ? await PortReservation.reserve(this.#listen) : null;
     if (reservation !== null) this.#listen = reservation.addresses;
-    const started = await Promise.allSettled(Array.from({ length: this.#o.count }, (_, slot) => this.#fork(slot)));
+    const forks = Array.from({ length: this.#o.count }, (_, slot) => this.#fork(slot));
+    // One worker in the group holds the port: the reservation's sockets would only take (and drop) a share from then on.
+    if (reservation !== null) void Promise.any(forks).then(() => reservation.release(), () => {});
+    const started = await Promise.allSettled(forks);
     await reservation?.release();
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) {
