@@ -41,8 +41,6 @@ export interface WorkerPoolOptions {
 export class WorkerPool {
   readonly #o: WorkerPoolOptions;
   readonly #workers = new Set<Worker>();
-  /** The worker in each slot (0 to N-1), null while a dead one's replacement is not forked yet. */
-  readonly #slots: Array<Worker | null> = [];
   readonly #reusePort: boolean;
   /** What the workers bind: dns.listen, with each port 0 resolved by the primary when reusePort. */
   #listen: readonly ListenAddress[];
@@ -128,10 +126,10 @@ export class WorkerPool {
     return [...this.#workers].map((w) => w.process.pid!);
   }
 
+  /** Forks the worker of `slot` (0 to N-1: its metric label, which a replacement takes over). */
   #fork(slot: number): Promise<readonly BoundAddress[]> {
     const worker = cluster.fork();
     this.#workers.add(worker);
-    this.#slots[slot] = worker;
     const ready = new Promise<readonly BoundAddress[]>((resolve, reject) => {
       const timer = setTimeout(() => reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker ${worker.process.pid} did not start in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
       worker.on('message', (m: FromWorker) => {
@@ -152,7 +150,6 @@ export class WorkerPool {
       worker.once('exit', (code, signal) => {
         clearTimeout(timer);
         this.#workers.delete(worker);
-        if (this.#slots[slot] === worker) this.#slots[slot] = null;
         this.#metrics.forget(worker);
         reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker ${worker.process.pid} exited (${signal ?? code}) before it was ready`));
         if (!this.#stopping) this.#replace(worker, slot, code, signal);
