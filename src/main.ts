@@ -30,6 +30,7 @@ import { LatencySamples } from './steer/latency-samples.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { aggregateMetrics } from './workers/metrics.js';
 import { WorkerPool } from './workers/pool.js';
+import { resolveReusePort } from './server/reuse-port.js';
 import { withCookieSecret } from './protect/protection.js';
 import { failoverWarnings } from './cli/check.js';
 import type { Zone } from './zone/zone.js';
@@ -181,6 +182,8 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   // Before the data plane and its workers start, so they share one cookie secret.
   const config = withCookieSecret(given);
   const listen = config.dns.listen.map(parseListenAddress);
+  // dns.reusePort "on" where it cannot work is refused before anything starts (WorkerPool uses it).
+  resolveReusePort(config.dns.reusePort, config.dns.workers);
   const stale = removeStaleTemps(config.zones.directory);
   if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');
   const zones = new ZoneDirectory(config.zones.directory);
@@ -241,7 +244,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   };
   if (options.handleSignals) process.on('SIGHUP', onHup);
   const adminAddress = admin ? (admin.server.address() as AddressInfo) : null;
-  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses, workers: pool?.pids, admin: adminAddress && { host: adminAddress.address, port: adminAddress.port } }, 'meridian is serving');
+  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses, workers: pool?.pids, reusePort: pool?.reusePort, admin: adminAddress && { host: adminAddress.address, port: adminAddress.port } }, 'meridian is serving');
   return {
     addresses,
     workerPids: pool?.pids ?? [],

@@ -67,6 +67,10 @@ export const ConfigSchema = Type.Object(
         udpPayloadSize: Type.Integer({ minimum: 512, maximum: 4096, default: 1232, description: 'EDNS UDP payload size we advertise and send up to' }),
         cacheMaxEntries: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 100_000, description: 'encoded answers (and steering decisions) kept per snapshot; 0 disables the caches' }),
         workers: Type.Integer({ minimum: 1, maximum: 256, default: 1, description: 'DNS worker processes sharing the sockets (node:cluster); 1 answers in the main process' }),
+        reusePort: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], {
+          default: 'auto',
+          description: 'with workers > 1: each worker binds its own UDP and TCP sockets (SO_REUSEPORT) and the kernel spreads queries; off: one socket shared through node:cluster; auto: on where supported (Linux)',
+        }),
         tcp: Type.Object(
           {
             idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),

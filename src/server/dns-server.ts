@@ -8,7 +8,7 @@ import { interfaceAddresses, type InterfaceTable } from './interface-addresses.j
 import { formatListenAddress, isWildcardHost, type ListenAddress } from '../net/listen-address.js';
 import { TcpConnectionTable } from './tcp-connections.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
-import { UdpListener } from './udp-listener.js';
+import { UdpListener, type Received } from './udp-listener.js';
 import { createProtection } from '../protect/protection.js';
 
 export interface BoundAddress {
@@ -22,15 +22,17 @@ export interface DnsServerOptions {
   readonly interfaceScanMs: number;
   /** The interfaces and their addresses (os.networkInterfaces() unless a test says otherwise). */
   readonly interfaces?: () => InterfaceTable;
+  /** Bind sockets of this process's own in each port's SO_REUSEPORT group (a DNS worker with dns.reusePort). */
+  readonly reusePort?: boolean;
 }
 
 /** A TCP client that stops reading is not written to beyond this (back-pressure). */
 const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 
 /** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
-export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger): { responder: Responder; server: DnsServer } {
+export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false): { responder: Responder; server: DnsServer } {
   const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log) });
-  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs };
+  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort };
   return { responder, server: new DnsServer(responder, options, log) };
 }
 
@@ -76,6 +78,8 @@ export class DnsServer {
   #queue: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Messages read by every socket of this server so far (the listeners count into it). */
+  readonly received: Received = { udp: 0, tcp: 0 };
 
   constructor(responder: Responder, options: DnsServerOptions, log: Logger) {
     this.#responder = responder;
@@ -211,7 +215,8 @@ export class DnsServer {
     const attempts = address.port === 0 ? 5 : 1;
     let lastError: unknown;
     for (let i = 0; i < attempts; i++) {
-      const udp = new UdpListener(address, this.#responder, this.#log);
+      const reusePort = this.#options.reusePort ?? false;
+      const udp = new UdpListener(address, this.#responder, this.#log, this.received, reusePort);
       let port: number;
       try {
         port = (await udp.listen(address)).port;
@@ -219,7 +224,7 @@ export class DnsServer {
         lastError = err;
         continue;
       }
-      const tcp = new TcpListener(this.#responder, this.#options.tcp, this.#table, this.#log);
+      const tcp = new TcpListener(this.#responder, this.#options.tcp, this.#table, this.#log, this.received, reusePort);
       try {
         await tcp.listen({ ...address, port });
       } catch (err) {

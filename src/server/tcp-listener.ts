@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Responder } from '../dns/responder.js';
 import type { ListenAddress } from '../net/listen-address.js';
 import type { TcpConnectionTable, TcpTableLimits } from './tcp-connections.js';
+import type { Received } from './udp-listener.js';
 
 export interface TcpOptions extends TcpTableLimits {
   /** A started message must arrive whole within this time, so a slow client cannot hold a slot. */
@@ -24,8 +25,13 @@ export class TcpListener {
   readonly #options: TcpOptions;
   readonly #table: TcpConnectionTable;
   readonly #log: Logger;
+  readonly #received: Received;
+  readonly #reusePort: boolean;
 
-  constructor(responder: Responder, options: TcpOptions, table: TcpConnectionTable, log: Logger) {
+  /** `reusePort`: as UdpListener's (the kernel then spreads connections over the group's listeners). */
+  constructor(responder: Responder, options: TcpOptions, table: TcpConnectionTable, log: Logger, received: Received, reusePort = false) {
+    this.#received = received;
+    this.#reusePort = reusePort;
     this.#responder = responder;
     this.#options = options;
     this.#table = table;
@@ -80,6 +86,7 @@ export class TcpListener {
   }
 
   #answer(socket: net.Socket, packet: Buffer): void {
+    this.#received.tcp++;
     let out: Buffer | null;
     try {
       out = this.#responder.respond(packet, 'tcp', socket.remoteAddress ?? '', socket.remotePort ?? 0);
@@ -99,7 +106,7 @@ export class TcpListener {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#server.once('error', onError);
-      this.#server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 6 }, () => {
+      this.#server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 6, reusePort: this.#reusePort, exclusive: this.#reusePort }, () => {
         this.#server.off('error', onError);
         const a = this.#server.address() as net.AddressInfo;
         resolve({ host: a.address, port: a.port });

@@ -3,6 +3,12 @@ import type { Logger } from 'pino';
 import type { Responder } from '../dns/responder.js';
 import type { ListenAddress } from '../net/listen-address.js';
 
+/** Messages the sockets of one process have read, by transport (meridian_dns_worker_messages_total). */
+export interface Received {
+  udp: number;
+  tcp: number;
+}
+
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
 
 /**
@@ -19,15 +25,24 @@ export class UdpListener {
   readonly #socket: dgram.Socket;
   readonly #responder: Responder;
   readonly #log: Logger;
+  readonly #received: Received;
+  readonly #reusePort: boolean;
 
-  constructor(address: ListenAddress, responder: Responder, log: Logger) {
+  /**
+   * `reusePort`: this process binds a socket of its own in the port's SO_REUSEPORT group
+   * (exclusive, so a cluster worker does not ask the primary for a shared one).
+   */
+  constructor(address: ListenAddress, responder: Responder, log: Logger, received: Received, reusePort = false) {
     this.#responder = responder;
     this.#log = log;
-    this.#socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, lookup: literalLookup(address.family) });
+    this.#received = received;
+    this.#reusePort = reusePort;
+    this.#socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, lookup: literalLookup(address.family), reusePort });
     this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
   }
 
   #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.#received.udp++;
     let out: Buffer | null;
     try {
       out = this.#responder.respond(msg, 'udp', rinfo.address, rinfo.port);
@@ -47,7 +62,7 @@ export class UdpListener {
         reject(err);
       };
       this.#socket.once('error', onError);
-      this.#socket.bind(address.port, address.host, () => {
+      this.#socket.bind({ port: address.port, address: address.host, exclusive: this.#reusePort }, () => {
         this.#socket.off('error', onError);
         this.#socket.on('error', (err) => this.#log.error({ err }, 'UDP socket error'));
         try {

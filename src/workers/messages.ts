@@ -6,6 +6,7 @@
 import type { Config } from '../config/schema.js';
 import type { TargetHealth } from '../health/state-machine.js';
 import type { BoundAddress } from '../server/dns-server.js';
+import type { ListenAddress } from '../net/listen-address.js';
 import type { ZoneDelta } from '../zone/zone-transfer.js';
 import type { WorkerMetricsJson } from './metrics.js';
 
@@ -39,7 +40,16 @@ export interface SnapshotState {
 }
 
 export type ToWorker =
-  | { readonly kind: 'init'; readonly config: Config }
+  | {
+      readonly kind: 'init';
+      readonly config: Config;
+      /** This worker's place among the N, 0 to N-1; a replacement takes the dead worker's (the `worker` metric label). */
+      readonly slot: number;
+      /** dns.listen with any port 0 replaced by the port the primary picked when `reusePort`. */
+      readonly listen: readonly ListenAddress[];
+      /** Bind sockets of its own in each port's SO_REUSEPORT group, rather than cluster's shared ones. */
+      readonly reusePort: boolean;
+    }
   | SnapshotState
   | { readonly kind: 'live'; readonly live: LiveLatency }
   /** SIGHUP reached the primary: re-read the interface addresses behind a wildcard listen address. */

@@ -10,6 +10,8 @@ import type { Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Responder } from '../dns/responder.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
+import { selfFillingMetrics } from '../metrics/self-filling.js';
+import type { Received } from '../server/udp-listener.js';
 
 /** The scrape waits this long for the workers; Prometheus' own default timeout is 10 s. */
 export const WORKER_METRICS_TIMEOUT_MS = 2000;
@@ -23,12 +25,21 @@ export type WorkerMetricsJson = Array<{
   values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
 }>;
 
-/** In a worker: the data-plane metrics of its responder (no process_* metrics: those are the primary's). */
-export function workerMetricsRegistry(responder: Responder): Registry {
-  return createMetricsRegistry(
+/**
+ * In a worker: the data-plane metrics of its responder (no process_* metrics: those are the
+ * primary's), and what its own sockets read, labelled with its slot: the one figure the sum
+ * keeps apart per worker, to show how the kernel (or cluster) spreads the queries.
+ */
+export function workerMetricsRegistry(responder: Responder, slot: number, received: Readonly<Received>): Registry {
+  const registry = createMetricsRegistry(
     { queryStats: responder.stats, cache: responder.cache, decisions: responder.decisions, health: null, protection: responder.protection },
     { defaultMetrics: false },
   );
+  selfFillingMetrics(registry).counter('meridian_dns_worker_messages_total', 'DNS messages read by each worker\'s sockets, by worker slot (0 to N-1, kept by a replacement) and transport', ['worker', 'transport'], (set) => {
+    set({ worker: String(slot), transport: 'udp' }, received.udp);
+    set({ worker: String(slot), transport: 'tcp' }, received.tcp);
+  });
+  return registry;
 }
 
 export async function registryJson(registry: Registry): Promise<WorkerMetricsJson> {

@@ -1,7 +1,9 @@
 /**
  * The primary's side of `--workers N`: forks N DNS workers with node:cluster, feeds each the
- * config and every snapshot the control plane publishes, and stops them in order. Sockets
- * are shared by cluster itself: UDP as one socket every worker reads (SharedHandle), TCP
+ * config and every snapshot the control plane publishes, and stops them in order. With
+ * dns.reusePort each worker binds sockets of its own in the port's SO_REUSEPORT group and
+ * the kernel spreads queries over them (a port 0 is picked here first: PortReservation);
+ * without, cluster shares them: UDP as one socket every worker reads (SharedHandle), TCP
  * accepted here and handed out round robin.
  */
 import cluster, { type Worker } from 'node:cluster';
@@ -12,6 +14,8 @@ import type { Config } from '../config/schema.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import type { BoundAddress } from '../server/dns-server.js';
+import { parseListenAddress, type ListenAddress } from '../net/listen-address.js';
+import { PortReservation, resolveReusePort } from '../server/reuse-port.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
@@ -37,6 +41,9 @@ export interface WorkerPoolOptions {
 export class WorkerPool {
   readonly #o: WorkerPoolOptions;
   readonly #workers = new Set<Worker>();
+  readonly #reusePort: boolean;
+  /** What the workers bind: dns.listen, with each port 0 resolved by the primary when reusePort. */
+  #listen: readonly ListenAddress[];
   #state: SnapshotState | null = null;
   #zones: Snapshot['zones'] | null = null;
   #zonesGeneration = 0;
@@ -45,15 +52,31 @@ export class WorkerPool {
   #stopping = false;
   readonly #metrics = new WorkerMetrics();
 
+  /** Throws, naming dns.reusePort, when it is `on` where it cannot work. */
   constructor(options: WorkerPoolOptions) {
     this.#o = options;
+    this.#reusePort = resolveReusePort(options.config.dns.reusePort, options.count);
+    this.#listen = options.config.dns.listen.map(parseListenAddress);
+  }
+
+  /** Whether the workers bind their own SO_REUSEPORT sockets (else cluster shares one). */
+  get reusePort(): boolean {
+    return this.#reusePort;
   }
 
   /** Forks the workers with the current snapshot; resolves with the bound addresses once every one listens. */
   async start(current: Snapshot): Promise<readonly BoundAddress[]> {
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], serialization: 'advanced' });
     this.#state = this.#stateOf(current);
-    const started = await Promise.allSettled(Array.from({ length: this.#o.count }, () => this.#fork()));
+    // Checked free and held until a worker listens (PortReservation): nothing else joins the
+    // port's group unnoticed, and a port 0 cannot fall free before the first worker binds it.
+    const reservation = this.#reusePort ? await PortReservation.reserve(this.#listen) : null;
+    if (reservation !== null) this.#listen = reservation.addresses;
+    const forks = Array.from({ length: this.#o.count }, (_, slot) => this.#fork(slot));
+    // One worker in the group holds the port: the reservation's sockets would only take (and drop) a share from then on.
+    if (reservation !== null) void Promise.any(forks).then(() => reservation.release(), () => {});
+    const started = await Promise.allSettled(forks);
+    await reservation?.release();
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) {
       await this.stop();
@@ -103,14 +126,15 @@ export class WorkerPool {
     return [...this.#workers].map((w) => w.process.pid!);
   }
 
-  #fork(): Promise<readonly BoundAddress[]> {
+  /** Forks the worker of `slot` (0 to N-1: its metric label, which a replacement takes over). */
+  #fork(slot: number): Promise<readonly BoundAddress[]> {
     const worker = cluster.fork();
     this.#workers.add(worker);
     const ready = new Promise<readonly BoundAddress[]>((resolve, reject) => {
       const timer = setTimeout(() => reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker ${worker.process.pid} did not start in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
       worker.on('message', (m: FromWorker) => {
         if (m.kind === 'started') {
-          this.#send(worker, { kind: 'init', config: this.#o.config });
+          this.#send(worker, { kind: 'init', config: this.#o.config, slot, listen: this.#listen, reusePort: this.#reusePort });
           this.#send(worker, this.#state!);
         } else if (m.kind === 'ready') {
           clearTimeout(timer);
@@ -128,17 +152,18 @@ export class WorkerPool {
         this.#workers.delete(worker);
         this.#metrics.forget(worker);
         reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker ${worker.process.pid} exited (${signal ?? code}) before it was ready`));
-        if (!this.#stopping) this.#replace(worker, code, signal);
+        if (!this.#stopping) this.#replace(worker, slot, code, signal);
       });
     });
     return ready;
   }
 
-  #replace(dead: Worker, code: number | null, signal: string | null): void {
-    this.#o.log.error({ worker: dead.process.pid, code, signal }, 'DNS worker exited; starting another');
+  #replace(dead: Worker, slot: number, code: number | null, signal: string | null): void {
+    this.#o.log.error({ worker: dead.process.pid, slot, code, signal }, 'DNS worker exited; starting another');
     setTimeout(() => {
       if (this.#stopping) return;
-      this.#fork().catch((err: unknown) => this.#o.log.error({ err }, 'replacement DNS worker failed'));
+      // With reusePort it binds the resolved port, which the other workers still hold.
+      this.#fork(slot).catch((err: unknown) => this.#o.log.error({ err }, 'replacement DNS worker failed'));
     }, RESTART_DELAY_MS).unref();
   }
 

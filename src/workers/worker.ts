@@ -1,9 +1,9 @@
 /**
  * One DNS worker process (`--workers N`): the data plane only. It waits for the primary's
  * config, rebuilds each snapshot the primary publishes (zone files from the shared folder,
- * health and latency from the message), and answers on sockets node:cluster shares: the
- * primary holds the UDP socket and every worker reads it; TCP connections are handed out
- * round robin. No admin API, no probes, no zone watching: those are the primary's.
+ * health and latency from the message), and answers on sockets of its own in each port's
+ * SO_REUSEPORT group (dns.reusePort), or else on those node:cluster shares: the primary
+ * holds the UDP socket and every worker reads it; TCP connections are handed out round robin. No admin API, no probes, no zone watching: those are the primary's.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -21,6 +21,8 @@ import { ZoneLoadThread } from '../control/zone-load-thread-pool.js';
 import type { LoadOutcome } from '../zone/zone-directory.js';
 import type { Registry } from 'prom-client';
 import { registryJson, workerMetricsRegistry } from './metrics.js';
+
+type Init = Extract<ToWorker, { kind: 'init' }>;
 
 /** A worker's view of the primary's state, turned into snapshots. */
 export class WorkerState {
@@ -155,7 +157,7 @@ export class WorkerState {
  * the sockets are closed. A failure before ready is reported to the primary, which gives up.
  */
 export function runWorker(send: (m: FromWorker) => void, createLog: (config: Config) => Logger): { handle: (m: ToWorker) => void; stop: () => Promise<void> } {
-  let config: Config | null = null;
+  let init: Init | null = null;
   let log: Logger | null = null;
   let state: WorkerState | null = null;
   let server: DnsServer | null = null;
@@ -164,11 +166,11 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
 
   const stop = (): Promise<void> => (stopping ??= server === null ? Promise.resolve() : server.close());
 
-  const listen = async (c: Config, l: Logger, s: WorkerState): Promise<void> => {
-    const plane = createDataPlane(c.dns, s.store, l);
+  const listen = async (init: Init, l: Logger, s: WorkerState): Promise<void> => {
+    const plane = createDataPlane(init.config.dns, s.store, l, init.reusePort);
     server = plane.server;
-    metrics = workerMetricsRegistry(plane.responder);
-    const addresses = await server.listen(c.dns.listen.map(parseListenAddress));
+    metrics = workerMetricsRegistry(plane.responder, init.slot, plane.server.received);
+    const addresses = await server.listen(init.listen);
     send({ kind: 'ready', addresses });
   };
 
@@ -176,15 +178,15 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
     try {
       switch (m.kind) {
         case 'init':
-          config = m.config;
-          log = createLog(config);
-          state = new WorkerState(config, log);
+          init = m;
+          log = createLog(m.config);
+          state = new WorkerState(m.config, log);
           return;
         case 'snapshot': {
           if (state === null) throw new Error('snapshot before init');
           const first = state.store.current.version === 0;
           state.apply(m);
-          if (first) listen(config!, log!, state).catch((err: unknown) => send({ kind: 'failed', message: (err as Error).message }));
+          if (first) listen(init!, log!, state).catch((err: unknown) => send({ kind: 'failed', message: (err as Error).message }));
           return;
         }
         case 'live':

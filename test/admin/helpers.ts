@@ -108,6 +108,18 @@ export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
  * --admin 127.0.0.1:<p2>` and resolves once it logs "meridian is serving".
  */
 export async function startMeridian(ws: Workspace, opts: { env?: Record<string, string>; config?: boolean; startTimeoutMs?: number } = {}): Promise<Meridian> {
+  // A port freePort() found free can be taken by another test's client socket before the
+  // server binds it (both come from the ephemeral range): then try again on other ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startMeridianOnce(ws, opts);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startMeridianOnce(ws: Workspace, opts: { env?: Record<string, string>; config?: boolean; startTimeoutMs?: number }): Promise<Meridian> {
   const dns = await freePort();
   const api = await freePort();
   const args = [cliPath, 'serve', ...(opts.config === false ? [] : ['--config', ws.config]), '--zones', ws.zones, '--listen', `127.0.0.1:${dns}`, '--admin', `127.0.0.1:${api}`, '--log-level', 'info'];

@@ -28,8 +28,8 @@ interface Served {
 }
 
 /** `meridian serve` on both wildcards inside `ns`, once it says it is serving. */
-async function serve(ns: NetNs, configFile: string, extra: string[] = []): Promise<Served> {
-  const child = ns.spawn(process.execPath, [cliPath, 'serve', '--config', configFile, '--zones', fixtureZones, '--listen', `0.0.0.0:${PORT}`, '--listen', `[::]:${PORT}`, '--admin', 'off', '--log-level', 'info', ...extra]);
+async function serve(ns: NetNs, configFile: string, extra: string[] = [], port = PORT): Promise<Served> {
+  const child = ns.spawn(process.execPath, [cliPath, 'serve', '--config', configFile, '--zones', fixtureZones, '--listen', `0.0.0.0:${port}`, '--listen', `[::]:${port}`, '--admin', 'off', '--log-level', 'info', ...extra]);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const output = await untilServing(child, 20_000);
   return {
@@ -43,8 +43,8 @@ async function serve(ns: NetNs, configFile: string, extra: string[] = []): Promi
 }
 
 /** dig from `source` to `server`: the A record, or dig's complaint (a reply from the wrong source is one). */
-async function ask(ns: NetNs, server: string, source: string, tcp = false): Promise<string> {
-  const r = await ns.exec('dig', [`@${server}`, '-p', PORT, '-b', source, 'www.rules.test', 'A', '+short', '+tries=2', '+time=2', ...(tcp ? ['+tcp'] : [])]);
+async function ask(ns: NetNs, server: string, source: string, tcp = false, port = PORT): Promise<string> {
+  const r = await ns.exec('dig', [`@${server}`, '-p', port, '-b', source, 'www.rules.test', 'A', '+short', '+tries=2', '+time=2', ...(tcp ? ['+tcp'] : [])]);
   return r.stdout.trim().replace(/\s+/g, ' ');
 }
 
@@ -131,6 +131,26 @@ describe('wildcard listen addresses in a namespace with two interfaces', { skip:
       m.child.kill('SIGHUP');
       await eventuallyAnswers(ns, '10.9.1.3', '10.9.0.1');
       for (let round = 0; round < 4; round++) assert.equal(await ask(ns, '10.9.1.3', '10.9.0.1'), ANSWER);
+    } finally {
+      await m.stop();
+    }
+  });
+
+  it('with --workers 2 and port 0 (dns.reusePort): both workers bind each address on the one port picked', async () => {
+    const m = await serve(ns, path.join(dir, 'hup.yaml'), ['--workers', '2'], '0');
+    try {
+      const serving = JSON.parse(m.output().split('\n').find((l) => l.includes('meridian is serving'))!);
+      const [port4, port6] = serving.listen.map((a: { port: number }) => String(a.port));
+      assert.ok(Number(port4) > 0 && Number(port6) > 0, m.output());
+      for (const [server, source] of PAIRS) assert.equal(await ask(ns, server, source, false, server.includes(':') ? port6 : port4), ANSWER, `UDP to ${server} from ${source}`);
+      assert.equal(await ask(ns, '10.9.1.1', '127.0.0.1', true, port4), ANSWER, 'TCP');
+      // Two sockets per address and transport, one in each worker (ss -p: one holder each).
+      const udp = (await ns.exec('ss', ['-Hulnp', `sport = :${port4}`])).stdout;
+      for (const host of ['127.0.0.1', '127.0.0.2', '10.9.0.1', '10.9.1.1']) {
+        const lines = udp.split('\n').filter((l) => l.includes(` ${host}:${port4} `));
+        assert.equal(lines.length, 2, `UDP sockets on ${host}:${port4}:\n${udp}`);
+        for (const l of lines) assert.equal([...l.matchAll(/pid=/g)].length, 1, l);
+      }
     } finally {
       await m.stop();
     }

@@ -90,6 +90,8 @@ export interface KnotOptions {
   readonly startTimeoutMs?: number;
   /** Turn on Knot's DNS cookies module (RFC 7873/9018) with this secret (32 hex digits). */
   readonly cookieSecret?: string;
+  /** Knot's UDP threads (`udp-workers`); 1 by default. */
+  readonly udpWorkers?: number;
 }
 
 export interface RunningKnot {
@@ -132,7 +134,7 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
     `    version: ${yamlString(opts.version ?? '')}`,
     `    identity: ${yamlString(opts.identity ?? '')}`,
     '    nsid: ""',
-    '    udp-workers: 1',
+    `    udp-workers: ${opts.udpWorkers ?? 1}`,
     '    tcp-workers: 1',
     '    background-workers: 1',
     '',

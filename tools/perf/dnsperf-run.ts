@@ -148,13 +148,15 @@ export interface DnsperfOptions {
   readonly clients: number;
   /** dnsperf threads (-T); more than one only helps when it has more than one CPU. */
   readonly threads?: number;
+  /** Queries in flight at most (-q); 200 unless said. */
+  readonly outstanding?: number;
 }
 
 export function runDnsperf(mix: Mix, o: DnsperfOptions): DnsperfResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-perf-'));
   const file = path.join(dir, 'queries.txt');
   fs.writeFileSync(file, mix.queries.join('\n') + '\n');
-  const args = ['-s', '127.0.0.1', '-p', String(o.port), '-d', file, '-l', String(o.seconds), '-c', String(o.clients), '-q', '200'];
+  const args = ['-s', '127.0.0.1', '-p', String(o.port), '-d', file, '-l', String(o.seconds), '-c', String(o.clients), '-q', String(o.outstanding ?? 200)];
   if (o.threads !== undefined) args.push('-T', String(o.threads));
   if (mix.ecs) args.push('-E', mix.ecs);
   const [cmd, full] = pinned(o.cpus, 'dnsperf', args);
