@@ -163,6 +163,8 @@ async function main(): Promise<void> {
     JSON.stringify({
       listen: `127.0.0.1:${mPort}`,
       http2: { cleartextListen: `127.0.0.1:${mH2cPort}`, maxConcurrentStreams: 1000, maxResetsPerSec: 100_000 },
+      // every load generator here is one address: the per-client cap (which also caps h2 streams) would refuse it
+      client: { maxConnectionsPerClient: 0 },
       admin: { listen: `127.0.0.1:${await freePort()}` },
       pools: {
         default: {
@@ -255,6 +257,7 @@ async function measureGrpc(results: Array<{ name: string; figures: Figures }>): 
       listen: `127.0.0.1:${port}`,
       admin: { listen: null },
       http2: { cleartextListen: `127.0.0.1:${h2c}`, maxConcurrentStreams: 1000, maxResetsPerSec: 100_000 },
+      client: { maxConnectionsPerClient: 0 },
       pools: { default: { algorithm: values.algorithm, backends: ports.map((p, i) => ({ id: `g${i}`, address: `127.0.0.1:${p}` })) } },
     }),
   );
