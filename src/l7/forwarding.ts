@@ -6,6 +6,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import { unmapIPv4 } from '../net/ip-parse.js';
 
 /** Headers that describe one connection, never passed on (RFC 9110 §7.6.1, plus the legacy ones proxies still see); Expect is answered here (node sends 100 Continue). */
 const HOP_BY_HOP = new Set(['expect', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
@@ -18,12 +19,12 @@ export const VIA = '1.1 meridian';
  * left were written by parties we do not trust).
  */
 export function clientAddress(peer: string, forwardedFor: string | undefined, trustedHops: number): string {
-  if (trustedHops === 0 || forwardedFor === undefined) return stripMapped(peer);
+  if (trustedHops === 0 || forwardedFor === undefined) return unmapIPv4(peer);
   const chain = forwardedFor.split(',');
   const index = Math.max(0, chain.length - trustedHops);
-  const entry = withoutPort(stripMapped(chain[index]!.trim()));
+  const entry = withoutPort(unmapIPv4(chain[index]!.trim()));
   // Not an address (a proxy wrote "unknown", or garbage): the peer is the best we know.
-  return isIP(entry) === 0 ? stripMapped(peer) : entry;
+  return isIP(entry) === 0 ? unmapIPv4(peer) : entry;
 }
 
 /** clientAddress() of a request as it arrived: the request path and the access log read it alike. */
@@ -59,7 +60,7 @@ function trustedChain(forwardedFor: string | undefined, trustedHops: number): st
   if (trustedHops === 0 || forwardedFor === undefined) return [];
   const chain = forwardedFor.split(',');
   const out: string[] = [];
-  for (let i = Math.max(0, chain.length - trustedHops); i < chain.length; i++) out.push(stripMapped(chain[i]!.trim()));
+  for (let i = Math.max(0, chain.length - trustedHops); i < chain.length; i++) out.push(unmapIPv4(chain[i]!.trim()));
   return out;
 }
 
@@ -71,10 +72,6 @@ function forwardedNode(entry: string): string {
 }
 
 /** "::ffff:10.0.0.1" → "10.0.0.1", so IPv4 clients of a dual-stack socket look the same everywhere. */
-function stripMapped(addr: string): string {
-  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
-}
-
 /** Names listed in a Connection header are hop-by-hop too. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | null {
   // The common values name no other header: answer without splitting.
@@ -130,7 +127,7 @@ export function requestHeaders(raw: readonly string[], headers: IncomingHttpHead
     out.push(name, raw[i + 1]!);
   }
   if (!sawHost && authority !== undefined) out.push('host', authority);
-  const peer = stripMapped(info.peer);
+  const peer = unmapIPv4(info.peer);
   const chain = trustedChain(forwardedFor, info.trustedHops);
   chain.push(peer);
   out.push('x-forwarded-for', chain.join(', '));
