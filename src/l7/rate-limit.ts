@@ -19,15 +19,15 @@ interface Bucket {
   at: number;
 }
 
-/** Seconds until a request would be let in (0 when it is let in now). */
-export type Admission = number;
+/** Seconds until a request would be let in (0 when it is let in now); not proxy.ts's Admission, the outcome of a whole request. */
+export type WaitSeconds = number;
 
 export class TokenBucket {
   private readonly bucket: Bucket;
   constructor(private readonly rate: Rate, now: number) {
     this.bucket = { tokens: rate.burst, at: now };
   }
-  take(now: number): Admission {
+  take(now: number): WaitSeconds {
     return takeToken(this.bucket, this.rate, now);
   }
 }
@@ -38,7 +38,7 @@ export class KeyedTokenBuckets {
   constructor(private readonly rate: Rate, now: number, private readonly sweepEveryMs = 10_000) {
     this.lastSweep = now;
   }
-  take(key: string, now: number): Admission {
+  take(key: string, now: number): WaitSeconds {
     if (now - this.lastSweep >= this.sweepEveryMs) this.sweep(now);
     let b = this.buckets.get(key);
     if (b === undefined) {
@@ -58,7 +58,7 @@ export class KeyedTokenBuckets {
   }
 }
 
-function takeToken(b: Bucket, rate: Rate, now: number): Admission {
+function takeToken(b: Bucket, rate: Rate, now: number): WaitSeconds {
   b.tokens = Math.min(rate.burst, b.tokens + ((now - b.at) / 1000) * rate.ratePerSec);
   b.at = now;
   if (b.tokens >= 1) {
@@ -69,7 +69,7 @@ function takeToken(b: Bucket, rate: Rate, now: number): Admission {
 }
 
 /** Both limits of one config: the client's own first; the global bucket is charged only for what that let through. */
-export function takeTokens(perClient: KeyedTokenBuckets | null, global: TokenBucket | null, client: string, now: number): Admission {
+export function takeTokens(perClient: KeyedTokenBuckets | null, global: TokenBucket | null, client: string, now: number): WaitSeconds {
   if (perClient !== null) {
     const wait = perClient.take(client, now);
     if (wait > 0) return wait;
@@ -132,7 +132,7 @@ export class RemoteBuckets {
     private readonly timeoutMs = 1000,
   ) {}
 
-  take(client: string): Promise<Admission> {
+  take(client: string): Promise<WaitSeconds> {
     if (this.batch === null) {
       this.batch = { clients: [], done: [] };
       setImmediate(() => this.flush());
