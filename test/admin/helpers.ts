@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { udp } from '../support/dns-client.js';
-import { cliPath, freePort, runCli, untilServing } from '../support/process.js';
+import { cliPath, runCli, untilServing } from '../support/process.js';
 
 export const RW_TOKEN = 'rw-admin-token-0123456789abcdef';
 export const RO_TOKEN = 'ro-admin-token-0123456789abcdef';
@@ -104,25 +104,13 @@ export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /**
- * Starts `meridian serve --config <ws.config> --zones <ws.zones> --listen 127.0.0.1:<p>
- * --admin 127.0.0.1:<p2>` and resolves once it logs "meridian is serving".
+ * Starts `meridian serve --config <ws.config> --zones <ws.zones> --listen 127.0.0.1:0
+ * --admin 127.0.0.1:0` and resolves once it logs "meridian is serving", with the ports it bound.
  */
 export async function startMeridian(ws: Workspace, opts: { env?: Record<string, string>; config?: boolean; startTimeoutMs?: number } = {}): Promise<Meridian> {
-  // A port freePort() found free can be taken by another test's client socket before the
-  // server binds it (both come from the ephemeral range): then try again on other ports.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startMeridianOnce(ws, opts);
-    } catch (err) {
-      if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
-    }
-  }
-}
-
-async function startMeridianOnce(ws: Workspace, opts: { env?: Record<string, string>; config?: boolean; startTimeoutMs?: number }): Promise<Meridian> {
-  const dns = await freePort();
-  const api = await freePort();
-  const args = [cliPath, 'serve', ...(opts.config === false ? [] : ['--config', ws.config]), '--zones', ws.zones, '--listen', `127.0.0.1:${dns}`, '--admin', `127.0.0.1:${api}`, '--log-level', 'info'];
+  // Port 0 for both: the server binds what the kernel gives and says so in its "serving" line.
+  // (A port found free beforehand could be taken by another test's socket before the bind.)
+  const args = [cliPath, 'serve', ...(opts.config === false ? [] : ['--config', ws.config]), '--zones', ws.zones, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env), cwd: ws.root });
   running.add(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
@@ -130,6 +118,7 @@ async function startMeridianOnce(ws: Workspace, opts: { env?: Record<string, str
     resolve(code);
   }));
   const output = await untilServing(child, opts.startTimeoutMs);
+  const { dns, api } = servingPorts(output());
   return {
     dns,
     api,
@@ -144,6 +133,16 @@ async function startMeridianOnce(ws: Workspace, opts: { env?: Record<string, str
       await exited;
     },
   };
+}
+
+/** The DNS and admin ports of the "meridian is serving" log line. */
+function servingPorts(output: string): { dns: number; api: number } {
+  const line = output.split('\n').find((l) => l.includes('"meridian is serving"'));
+  const serving = line === undefined ? null : (JSON.parse(line) as { listen?: Array<{ port: number }>; admin?: { port: number } | null });
+  const dns = serving?.listen?.[0]?.port;
+  const api = serving?.admin?.port;
+  if (dns === undefined || api === undefined) throw new Error(`no DNS and admin port in the serving line:\n${output}`);
+  return { dns, api };
 }
 
 /** Runs the CLI to completion with our environment rules (no inherited MERIDIAN_*). */
