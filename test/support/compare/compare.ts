@@ -8,6 +8,7 @@
  * share a decoder, and so a bug, with the server it checks.
  */
 import { formatIPv6 } from '../../../src/net/ip-format.js';
+import { flagsOf } from '../dns-client.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 
@@ -300,12 +301,7 @@ export function parseMessage(buf: Buffer): ParsedMessage {
   }
   return {
     id: buf.readUInt16BE(0),
-    qr: (buf[2]! & 0x80) !== 0,
-    opcode: (buf[2]! >> 3) & 0x0f,
-    aa: (buf[2]! & 0x04) !== 0,
-    tc: (buf[2]! & 0x02) !== 0,
-    rd: (buf[2]! & 0x01) !== 0,
-    ra: (buf[3]! & 0x80) !== 0,
+    ...flagsOf(buf),
     z: (buf[3]! & 0x40) !== 0,
     ad: (buf[3]! & 0x20) !== 0,
     cd: (buf[3]! & 0x10) !== 0,
