@@ -1,22 +1,17 @@
 /**
  * Loads zone files on a worker_thread (zone/zone-load-thread.ts) so that a full reload of a
- * large zone never holds the answering thread: parsing, checking and building happen there;
- * here only the built nodes are put back together, a small chunk per turn of the event loop
- * (zone/zone-transfer.ts), asked for one after another. The policy beside the zone is
- * compiled here (its filters are functions, which cannot cross threads); it is small.
+ * large zone never holds the answering thread: parsing, checking, building and packing happen
+ * there; the packed nodes arrive as one shared buffer, used as they are (zone/packed-nodes.ts).
+ * The policy beside the zone is compiled here (its filters are functions, which cannot cross
+ * threads); it is small.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { nameKey, type Name } from '../dns/name.js';
 import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
 import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
-import { ZoneAssembler, type NodeChunk, type ZoneHeader } from '../zone/zone-transfer.js';
-
-type FromThread =
-  | (ZoneHeader & { readonly problems: FileProblem[] })
-  | NodeChunk
-  | { readonly kind: 'end' }
-  | { readonly kind: 'failed'; readonly problems: FileProblem[] };
+import { zoneFromImage } from '../zone/zone-transfer.js';
+import type { LoadReply } from '../zone/zone-load-thread.js';
 
 export interface LoadedFile {
   zone: Zone | null;
@@ -42,7 +37,7 @@ export class ZoneLoadThread {
   readonly #resourceLimits: ResourceLimits | undefined;
   #worker: Worker | null = null;
   #closed = false;
-  #pending: ((m: FromThread | Error) => void) | null = null;
+  #pending: ((m: LoadReply | Error) => void) | null = null;
 
   constructor(resourceLimits?: ResourceLimits) {
     this.#resourceLimits = resourceLimits;
@@ -52,7 +47,7 @@ export class ZoneLoadThread {
     const worker = new Worker(new URL('../zone/zone-load-thread.js', import.meta.url), this.#resourceLimits ? { resourceLimits: this.#resourceLimits } : {});
     // A reload in progress must not keep a stopping server alive.
     worker.unref();
-    worker.on('message', (m: FromThread) => this.#pending?.(m));
+    worker.on('message', (m: LoadReply) => this.#pending?.(m));
     worker.on('error', (err) => this.#died(worker, err));
     worker.on('exit', (code) => this.#died(worker, new Error(`the reload thread exited (${code})`)));
     return worker;
@@ -65,62 +60,30 @@ export class ZoneLoadThread {
     this.#pending?.(err);
   }
 
-  /** Loads `file`; `previous`, the version served, when it reads the same as then, is not sent again. */
+  /** Loads `file`; `previous`, the version served, when it reads the same as then, is not built again. */
   load(file: string, origin: Name, previous: Zone | null = null): Promise<LoadedFile> {
     return new Promise((resolve) => {
-      let assembler: ZoneAssembler | null = null;
-      let warnings: FileProblem[] = [];
-      let digest = '';
       const done = (r: LoadedFile): void => {
         this.#pending = null;
         resolve(r);
       };
       const fail = (message: string): void => done({ zone: null, problems: [{ file, line: 0, message, severity: 'error' }] });
-      const handle = (m: FromThread): void => {
-        switch (m.kind) {
-          case 'failed':
-            return done({ zone: null, problems: m.problems });
-          case 'zone':
-            if (previous !== null && digests.get(previous) === m.digest) {
-              this.#worker?.postMessage({ kind: 'skip' });
-              return done({ zone: null, problems: m.problems, unchanged: true });
-            }
-            assembler = new ZoneAssembler(m);
-            warnings = m.problems;
-            digest = m.digest;
-            this.#worker?.postMessage({ kind: 'more' });
-            return;
-          case 'nodes': {
-            // Rebuilt in the check phase, then the next is asked for: this message event
-            // ends at once, and the sockets are read between every two chunks.
-            const into = assembler!;
-            setImmediate(() => {
-              if (this.#pending !== pending) return; // the load ended meanwhile (the thread died, or close())
-              try {
-                into.add(m);
-                this.#worker?.postMessage({ kind: 'more' });
-              } catch (err) {
-                internal(err);
-              }
-            });
-            return;
-          }
-          case 'end': {
-            const policyFile = policyFileFor(file);
-            const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
-            // The thread checked the same policy; a change made since then waits for the next reload.
-            if (policy.problems.some((p) => p.severity === 'error')) return done({ zone: null, problems: policy.problems });
-            const built = assembler!.finish(origin, nameKey(origin), file, policy.steered, policy.monitored);
-            if (built.zone !== null) digests.set(built.zone, digest);
-            return done({ zone: built.zone, problems: [...warnings, ...built.problems] });
-          }
-        }
+      const handle = (m: LoadReply): void => {
+        if (m.kind === 'failed') return done({ zone: null, problems: m.problems });
+        if (previous !== null && digests.get(previous) === m.digest) return done({ zone: null, problems: m.problems, unchanged: true });
+        const policyFile = policyFileFor(file);
+        const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
+        // The thread checked the same policy; a change made since then waits for the next reload.
+        if (policy.problems.some((p) => p.severity === 'error')) return done({ zone: null, problems: policy.problems });
+        const built = zoneFromImage(m.image, m.recordCount, origin, nameKey(origin), file, policy.steered, policy.monitored);
+        if (built.zone !== null) digests.set(built.zone, m.digest);
+        done({ zone: built.zone, problems: [...m.problems, ...built.problems] });
       };
       const internal = (err: unknown): void =>
         fail(`internal error while loading this zone or its policy (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); please report it`);
-      const pending = (m: FromThread | Error): void => {
+      const pending = (m: LoadReply | Error): void => {
         if (m instanceof Error) return fail(m.message);
-        // This runs in the worker's message event: a throw here (reassembly, the policy read
+        // This runs in the worker's message event: a throw here (the zone from its image, the policy read
         // on this thread) would be uncaught and end the process, so it fails this file only.
         try {
           handle(m);

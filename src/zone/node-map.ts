@@ -13,7 +13,7 @@ const MAX_SHARDS = 1 << 16;
 const EMPTY: ReadonlyMap<string, ZoneNode> = new Map();
 
 /** FNV-1a over the key's UTF-16 units: cheap, and keys are short. */
-function hashKey(key: string): number {
+export function hashKey(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return h >>> 0;
@@ -55,8 +55,10 @@ export class NodeMap implements ReadonlyMap<string, ZoneNode> {
     return this.#blocks[i >>> BLOCK_BITS]![i & (BLOCK - 1)]!;
   }
 
-  get(key: string): ZoneNode | undefined {
-    return this.#shard(key).get(key);
+  /** `hash`: hashKey(key), when the caller has it already. */
+  get(key: string, hash = hashKey(key)): ZoneNode | undefined {
+    const i = hash & this.#mask;
+    return this.#blocks[i >>> BLOCK_BITS]![i & (BLOCK - 1)]!.get(key);
   }
 
   has(key: string): boolean {

@@ -1,20 +1,18 @@
 /**
  * Entry of the reload thread (a worker_thread, see control/zone-load-thread-pool.ts): reads,
- * parses, checks and builds a zone file off the answering thread, then sends the built zone
- * in chunks (zone-transfer.ts), one at a time: the next goes when the main thread asks for
- * it ('more'), after it has rebuilt the one before. Posted all at once, they would queue on
- * the main thread's port, and Node handles every queued message in one event, however long
- * that takes: a whole 1,000,000-record zone without a query answered. Nothing here touches
- * what the main thread serves.
+ * parses, checks and builds a zone file off the answering thread, and sends the built zone
+ * as its packed image (zone/packed-nodes.ts), a shared buffer the main thread uses as it is.
+ * Nothing here touches what the main thread serves.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { Name } from '../dns/name.js';
+import type { FileProblem } from '../problems/types.js';
 import { policyFileFor } from '../steer/policy-file.js';
 import { loadZoneFile } from './zone-directory.js';
-import { chunkBuffers, encodeNodes, type NodeChunk } from './zone-transfer.js';
+import type { PackedImage } from './packed-nodes.js';
 
 export interface LoadRequest {
   readonly kind: 'load';
@@ -22,10 +20,10 @@ export interface LoadRequest {
   readonly origin: Name;
 }
 
-/** The main thread has rebuilt the last chunk sent (or read the header) and wants the next; or wants no more. */
-export interface MoreRequest {
-  readonly kind: 'more' | 'skip';
-}
+/** What the thread answers a load with. */
+export type LoadReply =
+  | { readonly kind: 'zone'; readonly image: PackedImage; readonly recordCount: number; readonly digest: string; readonly problems: FileProblem[] }
+  | { readonly kind: 'failed'; readonly problems: FileProblem[] };
 
 /**
  * This thread 10 nice levels below the answering one (Linux: a thread id is a pid to
@@ -46,23 +44,12 @@ function lowerPriority(): void {
 }
 lowerPriority();
 
-/** The chunks of the zone being sent, if any, and its file. */
-let sending: { readonly file: string; readonly chunks: Iterator<NodeChunk> } | null = null;
-
-function sendNext(): void {
-  if (sending === null) return;
-  try {
-    const next = sending.chunks.next();
-    if (!next.done) return parentPort!.postMessage(next.value, chunkBuffers(next.value));
-    parentPort!.postMessage({ kind: 'end' });
-  } catch (err) {
-    failed(sending.file, err);
-  }
-  sending = null;
+function reply(m: LoadReply): void {
+  parentPort!.postMessage(m);
 }
 
 function failed(file: string, err: unknown): void {
-  parentPort!.postMessage({ kind: 'failed', problems: [{ file, line: 0, message: `reload failed: ${(err as Error).message}`, severity: 'error' }] });
+  reply({ kind: 'failed', problems: [{ file, line: 0, message: `reload failed: ${(err as Error).message}`, severity: 'error' }] });
 }
 
 /**
@@ -89,20 +76,14 @@ function digestingReader(policyFile: string | null): { read: (file: string) => s
   };
 }
 
-parentPort!.on('message', (m: LoadRequest | MoreRequest) => {
-  if (m.kind === 'more') return sendNext();
-  sending = null;
+parentPort!.on('message', (m: LoadRequest) => {
   if (m.kind !== 'load') return;
   try {
     const reader = digestingReader(policyFileFor(m.file));
     const result = loadZoneFile(m.file, m.origin, reader.read);
-    if (result.zone === null) {
-      parentPort!.postMessage({ kind: 'failed', problems: result.problems });
-      return;
-    }
-    // The chunks follow when the main thread asks ('more'), unless it has this zone already ('skip').
-    sending = { file: m.file, chunks: encodeNodes(result.zone.nodes) };
-    parentPort!.postMessage({ kind: 'zone', nodeCount: result.zone.nodes.size, recordCount: result.zone.recordCount, digest: reader.digest(result.zone.serial), problems: result.problems });
+    if (result.zone === null) return reply({ kind: 'failed', problems: result.problems });
+    const { zone } = result;
+    reply({ kind: 'zone', image: zone.nodes.base.image, recordCount: zone.recordCount, digest: reader.digest(zone.serial), problems: result.problems });
   } catch (err) {
     failed(m.file, err);
   }

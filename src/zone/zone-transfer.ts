@@ -1,23 +1,20 @@
 /**
- * A built zone carried from the reload thread to the main thread. Structured clone of the
- * zone's object graph would cost the main thread as much as building it, all in one go; so
- * the thread sends the nodes in small chunks of flat arrays (a few strings, and typed
- * arrays and one buffer of RDATA, transferred) and the main thread rebuilds them chunk by
- * chunk, one event-loop turn each, with queries answered between chunks.
+ * Zones between threads and processes. A full zone built on the reload thread crosses as its
+ * packed image (packed-nodes.ts: one shared buffer, nothing to copy or rebuild). The nodes
+ * an admin write changed cross to the DNS worker processes as chunks of flat arrays (a few
+ * strings, typed arrays and one buffer of RDATA).
  */
 import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
-import { NodeMapBuilder } from './node-map.js';
-import { soaFields, TypeMap, type RRset, type Zone, type ZoneNode } from './zone.js';
+import type { PackedImage } from './packed-nodes.js';
+import { ZoneNodes } from './zone-nodes.js';
+import { TypeMap } from './type-map.js';
+import { soaFields, type RRset, type Zone, type ZoneNode } from './zone.js';
 import { RRType } from '../dns/constants.js';
 import type { SteeredName } from '../steer/types.js';
 import type { MonitoredTarget } from '../health/types.js';
 
-/**
- * Nodes per message: decoding one costs the main thread well under a millisecond, and the
- * thread sends the next only when the main thread has taken this one (ZoneLoadThread), so
- * messages never pile up into one long event.
- */
+/** Nodes per chunk of a delta. */
 export const NODES_PER_CHUNK = 256;
 
 /**
@@ -47,13 +44,6 @@ export interface NodeChunk {
   readonly rdata: ArrayBuffer;
 }
 
-export interface ZoneHeader {
-  readonly kind: 'zone';
-  readonly nodeCount: number;
-  readonly recordCount: number;
-  /** Of the files the zone was read from (zone-load-thread.ts). */
-  readonly digest: string;
-}
 
 /** The buffers of a chunk, for postMessage's transfer list. */
 export function chunkBuffers(c: NodeChunk): ArrayBuffer[] {
@@ -205,27 +195,15 @@ export function applyZoneDelta(zone: Zone, delta: ZoneDelta): Zone | null {
   return { ...zone, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount: delta.recordCount };
 }
 
-/** Rebuilds a zone from chunks as they arrive (main thread). */
-export class ZoneAssembler {
-  readonly #builder: NodeMapBuilder;
-  readonly #header: ZoneHeader;
-
-  constructor(header: ZoneHeader) {
-    this.#header = header;
-    this.#builder = new NodeMapBuilder(header.nodeCount);
-  }
-
-  add(c: NodeChunk): void {
-    decodeNodes(c, (key, node) => this.#builder.set(key, node));
-  }
-
-  /** The zone, with the policy's steered names and probes compiled on this thread (they hold functions). */
-  finish(origin: Name, originKey: string, file: string, steered: readonly SteeredName[], monitored: readonly MonitoredTarget[]): { zone: Zone | null; problems: FileProblem[] } {
-    const nodes = this.#builder.finish();
-    const soa = nodes.get(originKey)?.rrsets.get(RRType.SOA);
-    if (!soa) return { zone: null, problems: [{ file, line: 0, message: 'the reload thread sent a zone without its SOA', severity: 'error' }] };
-    const { serial, minimum } = soaFields(soa.rdatas[0]!);
-    const zone: Zone = { origin, originKey, file, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount: this.#header.recordCount, steered: new Map(steered.map((s) => [s.key, s])), monitored };
-    return { zone, problems: [] };
-  }
+/**
+ * A zone built on the reload thread, from its packed nodes (shared, not copied) and the
+ * policy's steered names and probes, compiled on this thread (they hold functions).
+ */
+export function zoneFromImage(image: PackedImage, recordCount: number, origin: Name, originKey: string, file: string, steered: readonly SteeredName[], monitored: readonly MonitoredTarget[]): { zone: Zone | null; problems: FileProblem[] } {
+  const nodes = ZoneNodes.fromImage(image);
+  const soa = nodes.get(originKey)?.rrsets.get(RRType.SOA);
+  if (!soa) return { zone: null, problems: [{ file, line: 0, message: 'the reload thread sent a zone without its SOA', severity: 'error' }] };
+  const { serial, minimum } = soaFields(soa.rdatas[0]!);
+  const zone: Zone = { origin, originKey, file, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount, steered: new Map(steered.map((s) => [s.key, s])), monitored };
+  return { zone, problems: [] };
 }

@@ -4,7 +4,8 @@ import type { FileProblem, SourcePos } from '../problems/types.js';
 import type { ZoneRecord } from './record.js';
 import type { SteeredName } from '../steer/types.js';
 import type { MonitoredTarget } from '../health/types.js';
-import { NodeMap } from './node-map.js';
+import { TypeMap } from './type-map.js';
+import { ZoneNodes } from './zone-nodes.js';
 
 /** All records of one owner, type and class (RFC 2181 §5). Immutable once the zone is built. */
 export interface RRset {
@@ -32,7 +33,7 @@ export interface Zone {
   readonly originKey: string;
   readonly file: string;
   /** Persistent: an incremental update (zone-update.ts) shares every node it does not change. */
-  readonly nodes: NodeMap;
+  readonly nodes: ZoneNodes;
   readonly soa: RRset;
   readonly serial: number;
   /** TTL for negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5). */
@@ -64,75 +65,7 @@ interface MutableRRset {
   source: SourcePos;
 }
 
-/**
- * The RRsets of one node by type: a Map's interface over two inline slots and two parallel
- * arrays. Nodes have one or a few RRsets, and a Map per node costs about 180 bytes, most of
- * a small record's share.
- */
-export class TypeMap<V> implements ReadonlyMap<number, V> {
-  // The first two RRsets inline (most nodes have one, or two: A and AAAA), so such a node
-  // costs no array, which a reload would allocate and the GC trace once per node; any
-  // others in arrays replaced, not pushed to, so each is exactly as long as it needs to be
-  // (a pushed-to array keeps room for 17).
-  private firstType = -1;
-  private first: V | undefined = undefined;
-  private secondType = -1;
-  private second: V | undefined = undefined;
-  private types: readonly number[] | null = null;
-  private sets: readonly V[] | null = null;
-  get size(): number {
-    return (this.firstType < 0 ? 0 : 1) + (this.secondType < 0 ? 0 : 1) + (this.types?.length ?? 0);
-  }
-  get(type: number): V | undefined {
-    if (type === this.firstType) return this.first;
-    if (type === this.secondType) return this.second;
-    if (this.types === null) return undefined;
-    const i = this.types.indexOf(type);
-    return i < 0 ? undefined : this.sets![i];
-  }
-  has(type: number): boolean {
-    return type === this.firstType || type === this.secondType || (this.types !== null && this.types.includes(type));
-  }
-  set(type: number, value: V): this {
-    if (this.firstType < 0 || type === this.firstType) {
-      this.firstType = type;
-      this.first = value;
-      return this;
-    }
-    if (this.secondType < 0 || type === this.secondType) {
-      this.secondType = type;
-      this.second = value;
-      return this;
-    }
-    const i = this.types === null ? -1 : this.types.indexOf(type);
-    if (i >= 0) this.sets = this.sets!.map((v, j) => (j === i ? value : v));
-    else {
-      this.types = (this.types ?? []).concat(type);
-      this.sets = (this.sets ?? []).concat([value]);
-    }
-    return this;
-  }
-  *keys(): MapIterator<number> {
-    for (const [k] of this.entries()) yield k;
-  }
-  *values(): MapIterator<V> {
-    for (const [, v] of this.entries()) yield v;
-  }
-  *entries(): MapIterator<[number, V]> {
-    if (this.firstType < 0) return;
-    yield [this.firstType, this.first as V];
-    if (this.secondType < 0) return;
-    yield [this.secondType, this.second as V];
-    if (this.types === null) return;
-    for (let i = 0; i < this.types.length; i++) yield [this.types[i]!, this.sets![i]!];
-  }
-  [Symbol.iterator](): MapIterator<[number, V]> {
-    return this.entries();
-  }
-  forEach(fn: (value: V, key: number, map: ReadonlyMap<number, V>) => void): void {
-    for (const [k, v] of this.entries()) fn(v, k, this);
-  }
-}
+export { TypeMap } from './type-map.js';
 
 /** Types that may sit at a zone cut beside NS (RFC 4035 §2.4 for DS; NSEC/RRSIG for DNSSEC). */
 export const TYPES_AT_CUT = new Set<number>([RRType.NS, RRType.DS, RRType.NSEC, RRType.RRSIG]);
@@ -297,8 +230,8 @@ export function buildZone(
   if (problems.some((p) => p.severity === 'error') || !soa) return { zone: null, problems };
   const { serial, minimum } = soaFields(soa.rdatas[0]!);
   for (const key of cuts) nodes.get(key)!.isCut = true;
-  // The nodes themselves become the zone's (no copy); only the map around them is new.
-  const frozenNodes = NodeMap.from(nodes, nodes.size);
+  // Packed into one buffer: the objects built here are garbage once this returns.
+  const frozenNodes = ZoneNodes.pack(nodes);
   nodes.clear();
   return {
     zone: {

@@ -1,0 +1,146 @@
+/**
+ * The nodes of a zone: a packed base (packed-nodes.ts, built with the zone off the answering
+ * thread, one object to the garbage collector) under a persistent delta of the nodes admin
+ * writes changed since (node-map.ts, copy-on-write). A write copies the delta's touched
+ * shards, never the base; the next full load packs the written nodes into a new base.
+ */
+import { hashKey, NodeMap, NodeMapBuilder } from './node-map.js';
+import { compareHashKey, packNodes, PackedNodes, type PackedImage } from './packed-nodes.js';
+import { TypeMap } from './type-map.js';
+import type { RRset, ZoneNode } from './zone.js';
+
+/** In the delta: a node of the base that a write removed. */
+const REMOVED: ZoneNode = Object.freeze({ name: [], rrsets: new TypeMap<RRset>(), isCut: false, children: 0 });
+
+/**
+ * Shards of the delta: 65,536 written names before a shard holds more than 16. Empty shards
+ * share one Map, so an unwritten zone's delta is 16 arrays of 256 pointers.
+ */
+const DELTA_SHARDS_FOR = 65_536;
+
+export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
+  readonly base: PackedNodes;
+  readonly #delta: NodeMap;
+  readonly size: number;
+
+  private constructor(base: PackedNodes, delta: NodeMap, size: number) {
+    this.base = base;
+    this.#delta = delta;
+    this.size = size;
+  }
+
+  /** Packs `nodes` into a new base with an empty delta. */
+  static pack(nodes: Iterable<readonly [string, ZoneNode]>): ZoneNodes {
+    return ZoneNodes.over(packNodes(nodes));
+  }
+
+  /** The nodes of a base packed elsewhere (the reload thread). */
+  static fromImage(image: PackedImage): ZoneNodes {
+    return ZoneNodes.over(new PackedNodes(image));
+  }
+
+  private static over(base: PackedNodes): ZoneNodes {
+    return new ZoneNodes(base, new NodeMapBuilder(DELTA_SHARDS_FOR).finish(), base.size);
+  }
+
+  /** Nodes written since the base was packed (removals included). */
+  get deltaSize(): number {
+    return this.#delta.size;
+  }
+
+  get(key: string): ZoneNode | undefined {
+    if (this.#delta.size === 0) return this.base.get(key);
+    const hash = hashKey(key);
+    const d = this.#delta.get(key, hash);
+    if (d !== undefined) return d === REMOVED ? undefined : d;
+    return this.base.get(key, hash);
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** A new version with `changes` applied (a node to set, or null to remove); this one is left as it was. */
+  with(changes: ReadonlyMap<string, ZoneNode | null>): ZoneNodes {
+    const steps = this.withSteps(changes);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /** `with`, yielding every few hundred changes so a caller can slice a large batch over the event loop. */
+  *withSteps(changes: ReadonlyMap<string, ZoneNode | null>): Generator<void, ZoneNodes> {
+    const delta = new Map<string, ZoneNode | null>();
+    let size = this.size;
+    let n = 0;
+    for (const [key, node] of changes) {
+      if ((++n & 255) === 0) yield;
+      const had = this.get(key) !== undefined;
+      if (node === null) {
+        if (had) size--;
+        // A removed base node is remembered as removed; one that only the delta had just goes.
+        delta.set(key, this.base.has(key) ? REMOVED : null);
+      } else {
+        if (!had) size++;
+        delta.set(key, node);
+      }
+    }
+    return new ZoneNodes(this.base, yield* this.#delta.withSteps(delta), size);
+  }
+
+  /**
+   * What `with` changed since `older`, an earlier version over the same base: the nodes set
+   * and, as null, those removed. Null when the bases differ (a full load in between).
+   */
+  changesSince(older: ZoneNodes): Map<string, ZoneNode | null> | null {
+    if (older.base !== this.base) return null;
+    const changes = this.#delta.changesSince(older.#delta);
+    if (changes === null) return null;
+    const out = new Map<string, ZoneNode | null>();
+    for (const [key, node] of changes) out.set(key, node === null || node === REMOVED ? (this.get(key) ?? null) : node);
+    return out;
+  }
+
+  /**
+   * The entries in (hash, key) order, from the key `from` on (null: from the start). A page
+   * costs its own entries, a binary search of the base and a sort of the delta's entries
+   * after `from`. The order holds across every version of one base (a key removed meanwhile
+   * still names its place: its hash); a full reload may change it.
+   */
+  *entriesFrom(from: string | null): Generator<[string, ZoneNode]> {
+    const fromHash = from === null ? 0 : hashKey(from);
+    const written: Array<[string, ZoneNode, number]> = [];
+    for (const [key, node] of this.#delta) {
+      if (node === REMOVED) continue;
+      const hash = hashKey(key);
+      if (from === null || compareHashKey(hash, key, fromHash, from) >= 0) written.push([key, node, hash]);
+    }
+    written.sort((a, b) => compareHashKey(a[2], a[0], b[2], b[0]));
+    let w = 0;
+    for (const [key, node, hash] of this.base.entriesFrom(from, fromHash)) {
+      while (w < written.length && compareHashKey(written[w]![2], written[w]![0], hash, key) < 0) {
+        const [k, v] = written[w++]!;
+        yield [k, v];
+      }
+      if (this.#delta.size === 0 || this.#delta.get(key, hash) === undefined) yield [key, node];
+    }
+    for (; w < written.length; w++) yield [written[w]![0], written[w]![1]];
+  }
+
+  *entries(): MapIterator<[string, ZoneNode]> {
+    yield* this.entriesFrom(null);
+  }
+  *keys(): MapIterator<string> {
+    for (const [k] of this.entriesFrom(null)) yield k;
+  }
+  *values(): MapIterator<ZoneNode> {
+    for (const [, v] of this.entriesFrom(null)) yield v;
+  }
+  [Symbol.iterator](): MapIterator<[string, ZoneNode]> {
+    return this.entries();
+  }
+  forEach(fn: (value: ZoneNode, key: string, map: ReadonlyMap<string, ZoneNode>) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
+  }
+}
