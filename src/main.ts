@@ -13,6 +13,7 @@ import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
 import type { GeoResolver } from './geoip/geo-database.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';
 import { formatProblem } from './problems/problem-list.js';
+import { ZoneLoadThread } from './control/zone-load-thread-pool.js';
 import { ZoneDirectory, type LoadOutcome } from './zone/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';
@@ -147,13 +148,19 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
  * REFUSED until a fixed file is picked up by the watch or SIGHUP. Only an unreadable folder
  * stops the start.
  */
-function loadFirstZones(zones: ZoneDirectory, log: Logger): LoadOutcome {
-  let first: LoadOutcome;
+async function loadFirstZones(zones: ZoneDirectory, log: Logger): Promise<LoadOutcome> {
+  let first: LoadOutcome | null;
+  // On the reload thread, as every later load: the objects a parse builds (millions for a
+  // large zone) never reach this thread's heap, whose collector would trace them while serving.
+  const thread = new ZoneLoadThread(undefined, false);
   try {
-    first = zones.load(true);
+    first = await zones.loadAsync(true, (file, origin, previous) => thread.load(file, origin, previous));
   } catch (err) {
     throw new GslbError(ErrorCode.ZONE_INVALID, `${zones.directory}: cannot load the zones: ${(err as Error).message}`);
+  } finally {
+    void thread.close();
   }
+  if (first === null) throw new GslbError(ErrorCode.ZONE_INVALID, `${zones.directory}: the first load was overtaken`);
   if (first.folderProblem) throw new GslbError(ErrorCode.CONFIG_INVALID, formatProblem(first.folderProblem));
   for (const p of first.problems) {
     if (p.severity === 'error') log.error({ file: p.file, line: p.line }, formatProblem(p));
@@ -187,7 +194,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const stale = removeStaleTemps(config.zones.directory);
   if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');
   const zones = new ZoneDirectory(config.zones.directory);
-  const first = loadFirstZones(zones, log);
+  const first = await loadFirstZones(zones, log);
   const geo = openGeo(config, log);
   const store = new SnapshotStore(createSnapshot({ version: 1, zones: first.zones, chaos: config.dns.chaos, locate: clientLocator(geo) }));
   const health = startHealth(config, log, () => publisher.publish());

@@ -35,16 +35,25 @@ const digests = new WeakMap<Zone, string>();
  */
 export class ZoneLoadThread {
   readonly #resourceLimits: ResourceLimits | undefined;
+  readonly #background: boolean;
   #worker: Worker | null = null;
   #closed = false;
   #pending: ((m: LoadReply | Error) => void) | null = null;
 
-  constructor(resourceLimits?: ResourceLimits) {
+  /**
+   * `background`: the thread runs below the answering thread's priority (a reload while
+   * serving); the first load, before anything is served, runs at full speed.
+   */
+  constructor(resourceLimits?: ResourceLimits, background = true) {
     this.#resourceLimits = resourceLimits;
+    this.#background = background;
   }
 
   #start(): Worker {
-    const worker = new Worker(new URL('../zone/zone-load-thread.js', import.meta.url), this.#resourceLimits ? { resourceLimits: this.#resourceLimits } : {});
+    const worker = new Worker(new URL('../zone/zone-load-thread.js', import.meta.url), {
+      workerData: { background: this.#background },
+      ...(this.#resourceLimits ? { resourceLimits: this.#resourceLimits } : {}),
+    });
     // A reload in progress must not keep a stopping server alive.
     worker.unref();
     worker.on('message', (m: LoadReply) => this.#pending?.(m));

@@ -78,21 +78,25 @@ export function packNodes(nodes: Iterable<readonly [string, ZoneNode]>): PackedN
   const filesAt = orderAt + entries.length * 4;
   const recordsAt = filesAt + 4 + fileBytes.reduce((n, b) => n + 4 + b.length, 0);
   const sab = new SharedArrayBuffer(recordsAt + recordBytes);
-  const buf = Buffer.from(sab);
+  // Byte by byte through a DataView and charCodeAt: Buffer's write methods check their
+  // arguments and cross into C++ per call, which made packing the slowest step of a reload.
+  const u8 = new Uint8Array(sab);
+  const dv = new DataView(sab);
+  const latin1 = (text: string, at: number): number => {
+    for (let i = 0; i < text.length; i++) u8[at + i] = text.charCodeAt(i);
+    return at + text.length;
+  };
   const slots = new Uint32Array(sab, slotsAt, slotCount);
   const order = new Uint32Array(sab, orderAt, entries.length);
-  buf.writeUInt32LE(MAGIC, 0);
-  buf.writeUInt32LE(entries.length, 4);
-  buf.writeUInt32LE(slotCount, 8);
-  buf.writeUInt32LE(slotsAt, 12);
-  buf.writeUInt32LE(orderAt, 16);
-  buf.writeUInt32LE(filesAt, 20);
-  buf.writeUInt32LE(recordsAt, 24);
+  const header = [MAGIC, entries.length, slotCount, slotsAt, orderAt, filesAt, recordsAt];
+  header.forEach((v, i) => dv.setUint32(i * 4, v, true));
   let o = filesAt;
-  o = buf.writeUInt32LE(fileBytes.length, o);
+  dv.setUint32(o, fileBytes.length, true);
+  o += 4;
   for (const b of fileBytes) {
-    o = buf.writeUInt32LE(b.length, o);
-    o += b.copy(buf, o);
+    dv.setUint32(o, b.length, true);
+    u8.set(b, o + 4);
+    o += 4 + b.length;
   }
   const mask = slotCount - 1;
   for (let i = 0; i < entries.length; i++) {
@@ -101,27 +105,32 @@ export function packNodes(nodes: Iterable<readonly [string, ZoneNode]>): PackedN
     let slot = hash & mask;
     while (slots[slot] !== 0) slot = (slot + 1) & mask;
     slots[slot] = o;
-    o = buf.writeUInt32LE(hash, o);
-    o = buf.writeUInt16LE(key.length, o);
-    o += buf.write(key, o, 'latin1');
-    o = buf.writeUInt8(node.name.length, o);
+    dv.setUint32(o, hash, true);
+    dv.setUint16(o + 4, key.length, true);
+    o = latin1(key, o + 6);
+    u8[o++] = node.name.length;
     for (const label of node.name) {
-      o = buf.writeUInt8(label.length, o);
-      o += buf.write(label, o, 'latin1');
+      u8[o++] = label.length;
+      o = latin1(label, o);
     }
-    o = buf.writeUInt8(node.isCut ? 1 : 0, o);
-    o = buf.writeUInt32LE(node.children, o);
-    o = buf.writeUInt16LE(node.rrsets.size, o);
+    u8[o] = node.isCut ? 1 : 0;
+    dv.setUint32(o + 1, node.children, true);
+    dv.setUint16(o + 5, node.rrsets.size, true);
+    o += 7;
     for (const set of node.rrsets.values()) {
-      o = buf.writeUInt16LE(set.type, o);
-      o = buf.writeUInt16LE(set.class, o);
-      o = buf.writeUInt32LE(set.ttl, o);
-      o = buf.writeUInt32LE(set.source.line, o);
-      o = buf.writeUInt32LE(files.get(set.source.file)!, o);
-      o = buf.writeUInt32LE(set.rdatas.length, o);
+      dv.setUint16(o, set.type, true);
+      dv.setUint16(o + 2, set.class, true);
+      dv.setUint32(o + 4, set.ttl, true);
+      dv.setUint32(o + 8, set.source.line, true);
+      dv.setUint32(o + 12, files.get(set.source.file)!, true);
+      dv.setUint32(o + 16, set.rdatas.length, true);
+      o += 20;
       for (const r of set.rdatas) {
-        o = buf.writeUInt16LE(r.length, o);
-        o += r.copy(buf, o);
+        dv.setUint16(o, r.length, true);
+        o += 2;
+        if (r.length > 32) u8.set(r, o);
+        else for (let b = 0; b < r.length; b++) u8[o + b] = r[b]!;
+        o += r.length;
       }
     }
   }

@@ -18,7 +18,7 @@ export class TimeSlicer {
    * cost a microtask each.
    */
   tick(): Promise<void> | undefined {
-    if ((++this.#count & 63) !== 0) return undefined;
+    if ((++this.#count & 15) !== 0) return undefined;
     if (performance.now() - this.#sliceStart < this.#budgetMs) return undefined;
     return new Promise<void>((resolve) =>
       setImmediate(() => {

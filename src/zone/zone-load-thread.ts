@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
 import { policyFileFor } from '../steer/policy-file.js';
@@ -42,7 +42,7 @@ function lowerPriority(): void {
     // not Linux, or not allowed: the reload still works, only less politely
   }
 }
-lowerPriority();
+if ((workerData as { background?: boolean } | null)?.background !== false) lowerPriority();
 
 function reply(m: LoadReply): void {
   parentPort!.postMessage(m);

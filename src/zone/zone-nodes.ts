@@ -22,6 +22,7 @@ export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
   readonly base: PackedNodes;
   readonly #delta: NodeMap;
   readonly size: number;
+  #written: ReadonlyArray<readonly [string, ZoneNode, number]> | null = null;
 
   private constructor(base: PackedNodes, delta: NodeMap, size: number) {
     this.base = base;
@@ -110,14 +111,16 @@ export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
    */
   *entriesFrom(from: string | null): Generator<[string, ZoneNode]> {
     const fromHash = from === null ? 0 : hashKey(from);
-    const written: Array<[string, ZoneNode, number]> = [];
-    for (const [key, node] of this.#delta) {
-      if (node === REMOVED) continue;
-      const hash = hashKey(key);
-      if (from === null || compareHashKey(hash, key, fromHash, from) >= 0) written.push([key, node, hash]);
-    }
-    written.sort((a, b) => compareHashKey(a[2], a[0], b[2], b[0]));
+    const written = this.#writtenInOrder();
     let w = 0;
+    if (from !== null) {
+      let hi = written.length;
+      while (w < hi) {
+        const mid = (w + hi) >>> 1;
+        if (compareHashKey(written[mid]![2], written[mid]![0], fromHash, from) < 0) w = mid + 1;
+        else hi = mid;
+      }
+    }
     for (const [key, node, hash] of this.base.entriesFrom(from, fromHash)) {
       while (w < written.length && compareHashKey(written[w]![2], written[w]![0], hash, key) < 0) {
         const [k, v] = written[w++]!;
@@ -128,10 +131,21 @@ export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
     for (; w < written.length; w++) yield [written[w]![0], written[w]![1]];
   }
 
+  /** The delta's nodes (not its removals) in (hash, key) order: sorted once per version, for a walk of many pages. */
+  #writtenInOrder(): ReadonlyArray<readonly [string, ZoneNode, number]> {
+    if (this.#written !== null) return this.#written;
+    const written: Array<[string, ZoneNode, number]> = [];
+    for (const [key, node] of this.#delta) if (node !== REMOVED) written.push([key, node, hashKey(key)]);
+    written.sort((a, b) => compareHashKey(a[2], a[0], b[2], b[0]));
+    this.#written = written;
+    return written;
+  }
+
   *entries(): MapIterator<[string, ZoneNode]> {
     yield* this.entriesFrom(null);
   }
   *keys(): MapIterator<string> {
+    if (this.#delta.size === 0) return yield* this.base.keys();
     for (const [k] of this.entriesFrom(null)) yield k;
   }
   *values(): MapIterator<ZoneNode> {
