@@ -3,7 +3,7 @@
  * Derived from the world-countries database by Mohammed Le Doze (https://github.com/mledoze/countries),
  * under the Open Database License (ODbL) 1.0, as this table is: LICENSE-country-centroids.txt.
  */
-const ROWS = (
+const ROWS: readonly string[] = [
   'AD 42.5 1.5', 'AE 24 54', 'AF 33 65', 'AG 17.05 -61.8', 'AI 18.25 -63.17', 'AL 41 20', 'AM 40 45', 'AO -12.5 18.5',
   'AQ -90 0', 'AR -34 -64', 'AS -14.33 -170', 'AT 47.33 13.33', 'AU -27 133', 'AW 12.5 -69.97', 'AX 60.12 19.9',
   'AZ 40.5 47.5', 'BA 44 18', 'BB 13.17 -59.53', 'BD 24 90', 'BE 50.83 4', 'BF 13 -2', 'BG 43 25', 'BH 26 50.55',
@@ -38,7 +38,7 @@ const ROWS = (
   'VA 41.9 12.45', 'VC 13.25 -61.2', 'VE 8 -66', 'VG 18.43 -64.62', 'VI 18.35 -64.93', 'VN 16.17 107.83',
   'VU -16 167', 'WF -13.3 -176.2', 'WS -13.58 -172.33', 'XK 42.67 21.17', 'YE 15 48', 'YT -12.83 45.17', 'ZA -29 24',
   'ZM -15 30', 'ZW -20 30',
-) satisfies readonly string[];
+];
 
 /** ISO 3166-1 alpha-2 code → [latitude, longitude] of a point near the middle of the country. */
 export const COUNTRY_CENTROIDS: ReadonlyMap<string, readonly [lat: number, lon: number]> = new Map(

@@ -18,7 +18,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Reader, type Response } from 'maxmind';
-import type { GeoInfo } from '../steer/types.js';
+import type { GeoInfo, GeoPoint } from '../steer/types.js';
+import { COUNTRY_CENTROIDS } from './country-centroids.js';
 import { networkOf } from '../net/ip-format.js';
 import { nonGlobalReason } from '../net/ip-class.js';
 import { parseIPOctets, validAddress, type ValidAddress } from '../net/ip-parse.js';
@@ -172,6 +173,15 @@ export class GeoDatabase {
   }
 }
 
+/**
+ * The middle of a country (COUNTRY_CENTROIDS), for a record with a country but no coordinates:
+ * proximity can then rank regions for country-level databases. null for an unknown code.
+ */
+export function countryCentroid(country: string | null): GeoPoint | null {
+  const c = country === null ? undefined : COUNTRY_CENTROIDS.get(country === 'UK' ? 'GB' : country);
+  return c === undefined ? null : Object.freeze({ lat: c[0], lon: c[1] });
+}
+
 /** A GeoInfo with nothing known, e.g. for an invalid or private address. */
 export function emptyGeoInfo(source: string): GeoInfo {
   return Object.freeze({
@@ -273,11 +283,13 @@ export class GeoResolver {
       asn = loc.asn;
       asnPrefix = loc.prefix;
     }
+    const centroid = loc !== null && loc.location === null ? countryCentroid(loc.country) : null;
     return Object.freeze({
       continent: loc?.continent ?? null,
       country: loc?.country ?? null,
       subdivisions: loc?.subdivisions ?? (Object.freeze([]) as readonly string[]),
-      location: loc?.location ?? null,
+      location: centroid ?? loc?.location ?? null,
+      ...(centroid !== null && { locationApprox: 'country-centroid' as const }),
       asn,
       geoPrefix: loc?.prefix ?? null,
       asnPrefix,
