@@ -10,7 +10,8 @@ import { ErrorCode, GslbError } from './errors.js';
 import { createDataPlane, type BoundAddress } from './server/dns-server.js';
 import { isLoopbackHost, parseListenAddress } from './net/listen-address.js';
 import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
-import type { GeoResolver } from './geoip/geo-database.js';
+import type { GeoView } from './geoip/geo-database.js';
+import { GeoReloader } from './control/geo-reloader.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';
 import { formatProblem } from './problems/problem-list.js';
 import { ZoneDirectory, type LoadOutcome } from './zone/zone-directory.js';
@@ -48,6 +49,8 @@ export interface RunningServer {
   readonly adminAddress: { host: string; port: number } | null;
   /** Re-reads the zones folder (`force` re-reads unchanged files too); true when answers changed. */
   reload(force?: boolean): boolean;
+  /** Reopens the GeoIP databases (`force`: even files that look unchanged); true when new ones serve. */
+  reloadGeo(force?: boolean): boolean;
   close(): Promise<void>;
 }
 
@@ -77,7 +80,8 @@ interface AdminParts {
   store: SnapshotStore;
   monitor: HealthMonitor;
   samples: LatencySamples;
-  geo: GeoResolver;
+  /** The GeoIP databases serving now (a reload swaps them). */
+  geo: GeoView;
   reload: (force: boolean) => boolean;
   /** The same, on the reload thread (POST /v1/reload, a hand edit found before an admin write): a large zone never holds the answers. */
   reloadInBackground: (force: boolean) => Promise<boolean>;
@@ -107,7 +111,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     protection: p.responder.protection,
     build: { version: VERSION, node: process.version },
     zones: p.zones,
-    geoDatabases: p.geo.databases,
+    geoDatabases: () => p.geo.databases,
   });
   const { file, maxBytes, keep } = config.admin.audit;
   // by default in the folder the server already keeps its state in
@@ -225,10 +229,11 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     throw err;
   });
   const reloader = new ZoneReloader(zones, publisher, log);
+  const geoReloader = new GeoReloader(config, publisher, log, geo);
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo: geoReloader, reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();
@@ -236,8 +241,10 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     }
   }
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
+  if (config.geoip.watch) geoReloader.watch(config.geoip.debounceMs);
   const onHup = (): void => {
-    log.info('SIGHUP: reloading zones, re-reading the interface addresses');
+    log.info('SIGHUP: reloading zones and GeoIP databases, re-reading the interface addresses');
+    geoReloader.reload(true);
     void reloader.reloadInBackground(true);
     void server?.rescan();
     pool?.rescan();
@@ -254,9 +261,11 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     responder,
     health: health.monitor,
     reload: (force = true) => reloader.reload(force),
+    reloadGeo: (force = true) => geoReloader.reload(force),
     async close() {
       process.off('SIGHUP', onHup);
       reloader.stop();
+      geoReloader.stop();
       await admin?.close();
       await health.monitor.stop();
       health.writer?.flush();
