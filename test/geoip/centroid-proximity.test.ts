@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Dashboard } from '../../src/admin/dashboard.js';
 import { openGeoDatabase } from '../../src/geoip/geo-database.js';
 import { udp } from '../support/dns-client.js';
 import { ecsOf, ecsOption } from '../support/ecs.js';
@@ -142,5 +143,35 @@ describe('meridian explain on a country-only database', () => {
     assert.equal(json.client.geo.locationApprox, 'country-centroid');
     assert.deepEqual(json.client.geo.location, { lat: 38, lon: -97 });
     assert.equal(json.scope, record.prefix);
+  });
+});
+
+describe('the status page on the default database', () => {
+  let files: ReturnType<typeof setup>;
+  let server: TestServer;
+  before(async () => {
+    files = setup(DEFAULT_DB);
+    server = await startTestServer(files.zones, files.config, { admin: '127.0.0.1:0' });
+  });
+  after(async () => {
+    await server?.close();
+    files?.remove();
+  });
+
+  it('shows, per continent, a real address of the database and the answer a query from it gets', async () => {
+    const res = await fetch(`http://127.0.0.1:${server.adminAddress!.port}/v1/dashboard`);
+    assert.equal(res.status, 200);
+    const d = (await res.json()) as Dashboard;
+    const near = d.names.find((n) => n.name === 'near.prox.test.')!;
+    const geo = openGeoDatabase(DEFAULT_DB);
+    assert.deepEqual(near.continents.map((c) => c.continent), ['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']);
+    for (const c of near.continents) {
+      assert.ok(c.address !== null, `${c.continent}: an address`);
+      assert.equal(geo.lookup(c.address)?.continent, c.continent, `${c.address} is on ${c.continent} in the database`);
+      assert.equal(c.outcome, 'answer');
+      // One answer, the nearest region to the country centroid: exactly what the DNS answers that address.
+      assert.equal(c.answers.length, 1, `${c.continent}: ${JSON.stringify(c.answers)}`);
+      assert.deepEqual((await ask(server, 'near.prox.test', `${c.address}/32`)).addrs, c.answers[0]!.addresses, `${c.continent} ${c.client}`);
+    }
   });
 });
