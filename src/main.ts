@@ -85,6 +85,8 @@ interface AdminParts {
   reload: (force: boolean) => boolean;
   /** The same, on the reload thread (POST /v1/reload, a hand edit found before an admin write): a large zone never holds the answers. */
   reloadInBackground: (force: boolean) => Promise<boolean>;
+  /** Reopens the GeoIP files that changed (POST /v1/reload re-reads every file). */
+  reloadGeo: () => void;
   publishZones: (zones: ReadonlyMap<string, Zone>) => void;
   responder: Responder;
   /** With --workers: /metrics sums the workers' figures with this process's. */
@@ -128,7 +130,10 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     tokens: config.admin.tokens.map((t) => makeToken(t.name, t.token, t.access)),
     allowedHosts: config.admin.allowedHosts,
     audit,
-    reload: () => p.reloadInBackground(true),
+    reload: () => {
+      p.reloadGeo();
+      return p.reloadInBackground(true);
+    },
     metrics: async () => ({ contentType: metrics.contentType, body: p.pool === null ? await metrics.metrics() : await aggregateMetrics(metrics, await p.pool.metrics()) }),
     answerTotals: () => p.responder.stats.answerTotals(),
     startedAt: new Date(),
@@ -233,7 +238,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo: geoReloader, reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(false), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();

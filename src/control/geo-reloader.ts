@@ -26,11 +26,10 @@ export class GeoReloader implements GeoView {
   readonly #publisher: SnapshotPublisher;
   readonly #log: Logger;
   #current: GeoResolver;
+  /** The files as they were at the last attempt, good or not: an unchanged file is not tried again. */
   #stamps: ReadonlyMap<string, FileStamp | null>;
   #watchers: fs.FSWatcher[] = [];
   #timer: NodeJS.Timeout | null = null;
-  /** The last reload failed: the next watch event retries even if the file looks the same. */
-  #failed = false;
 
   constructor(config: Config, publisher: SnapshotPublisher, log: Logger, initial: GeoResolver) {
     this.#config = config;
@@ -61,13 +60,13 @@ export class GeoReloader implements GeoView {
   reload(force: boolean): boolean {
     const files = geoFiles(this.#config);
     const stamps = stampAll(files);
-    if (!force && !this.#failed && sameStamps(stamps, this.#stamps)) return false;
+    if (!force && sameStamps(stamps, this.#stamps)) return false;
+    this.#stamps = stamps;
     const started = performance.now();
     let next: GeoResolver;
     try {
       next = openGeo(this.#config);
     } catch (err) {
-      this.#failed = true;
       const file = (err as { file?: unknown }).file;
       this.#log.error(
         { file: typeof file === 'string' ? file : files.join(', '), reason: (err as Error).message },
@@ -75,9 +74,7 @@ export class GeoReloader implements GeoView {
       );
       return false;
     }
-    this.#failed = false;
     this.#current = next;
-    this.#stamps = stamps;
     this.#publisher.setLocate(clientLocator(next));
     for (const db of next.databases) {
       this.#log.info({ file: db.file, type: db.databaseType, built: db.buildEpoch, ms: Math.round(performance.now() - started) }, 'GeoIP database reloaded');
@@ -87,20 +84,14 @@ export class GeoReloader implements GeoView {
 
   /**
    * Watches the folder of each file (not the file: an atomic rename replaces the inode a
-   * file watch follows) and reloads `debounceMs` after the last change to one of the files.
+   * file watch follows) and, `debounceMs` after the last change in it, reloads when one of
+   * the files changed (its stamp). Any name in the folder counts: a file may be a symlink
+   * through another entry there (a Kubernetes ConfigMap's `..data`).
    */
   watch(debounceMs: number): void {
-    const byDir = new Map<string, Set<string>>();
-    for (const file of geoFiles(this.#config)) {
-      const names = byDir.get(path.dirname(file)) ?? new Set<string>();
-      names.add(path.basename(file));
-      byDir.set(path.dirname(file), names);
-    }
-    for (const [dir, names] of byDir) {
+    for (const dir of new Set(geoFiles(this.#config).map((f) => path.dirname(f)))) {
       try {
-        const watcher = fs.watch(dir, (_event, name) => {
-          // No name (some platforms): it may be ours; the stamps tell.
-          if (name !== null && !names.has(name.toString())) return;
+        const watcher = fs.watch(dir, () => {
           if (this.#timer) clearTimeout(this.#timer);
           this.#timer = setTimeout(() => {
             this.#timer = null;

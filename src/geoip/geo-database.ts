@@ -82,6 +82,8 @@ export interface ContinentSample {
   readonly network: string;
 }
 
+/** Distinct records continentSamples() decodes at most (about 0.2 s). */
+const MAX_SAMPLE_RECORDS = 20_000;
 /** Distinct records decoded by GeoDatabase.contents() to tell whether the file has coordinates. */
 const CONTENTS_SAMPLE = 2000;
 
@@ -210,6 +212,8 @@ export class GeoDatabase {
     const preferred = (s: ContinentSample): boolean => SAMPLE_COUNTRIES[s.continent] === s.country;
     forEachNetwork(this.#buf, this.#reader.metadata, (n) => {
       if (done.has(n.pointer)) return true;
+      // A city database has a record per city: bound the decoding, keep what was found.
+      if (done.size >= MAX_SAMPLE_RECORDS) return false;
       const { address, prefix } = n.network();
       const client = firstHost(address, prefix);
       const a = validAddress(client);

@@ -14,7 +14,7 @@ import { udp } from '../support/dns-client.js';
 import { ecsOption } from '../support/ecs.js';
 import { projectRoot } from '../support/test-server.js';
 import { eventually } from '../support/workers.js';
-import { startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
+import { call, startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
 
 const FIX = path.join(projectRoot, 'test/fixtures/geoip');
 /** GeoIP2-Country layout: 192.0.2.0/26 DE. */
@@ -156,6 +156,13 @@ for (const workers of [1, 2]) {
       await eventually('answers from the new database', async () => (await answers(m)).join() === BR, 10_000);
       assert.equal(m.child.exitCode, null);
       if (workers > 1) await eventually('every worker reopened the file', async () => reopened(m) === workers, 5000);
+    });
+
+    it('POST /v1/reload re-reads a changed database too', async () => {
+      replaceAtomically(COUNTRY_DB, db);
+      const r = await call(m, 'POST', '/v1/reload', undefined, null);
+      assert.equal(r.status, 200, r.text);
+      await eventually('answers from the file reloaded through the API', async () => (await answers(m)).join() === DE, 10_000);
     });
   });
 }
