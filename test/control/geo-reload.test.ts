@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { udp } from '../support/dns-client.js';
 import { ecsOption } from '../support/ecs.js';
+import { writeSteeredZone } from '../support/steered-zone.js';
 import { projectRoot } from '../support/test-server.js';
 import { eventually } from '../support/workers.js';
 import { call, startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
@@ -28,12 +29,6 @@ const CLIENT = '192.0.2.10/32';
 const DE = '10.0.0.1';
 const BR = '10.0.0.4';
 
-const ZONE = `$ORIGIN gr.test.
-$TTL 300
-@   IN SOA ns1 hostmaster 1 7200 3600 1209600 60
-    IN NS  ns1
-ns1 IN A   192.0.2.53
-`;
 const POLICY = `targets:
   de: { region: eu, ipv4: [${DE}] }
   br: { region: sa, ipv4: [${BR}] }
@@ -77,8 +72,7 @@ function setup(watch: boolean): { ws: Workspace; db: string } {
   fs.mkdirSync(path.join(ws.root, 'geo'));
   const db = path.join(ws.root, 'geo/location.mmdb');
   fs.copyFileSync(COUNTRY_DB, db);
-  fs.writeFileSync(path.join(ws.zones, 'gr.test.zone'), ZONE);
-  fs.writeFileSync(path.join(ws.zones, 'gr.test.policy.yaml'), POLICY);
+  writeSteeredZone(ws.zones, 'gr.test', POLICY);
   return { ws, db };
 }
 

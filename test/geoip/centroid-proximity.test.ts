@@ -15,17 +15,12 @@ import { openGeoDatabase } from '../../src/geoip/geo-database.js';
 import { udp } from '../support/dns-client.js';
 import { ecsOf, ecsOption } from '../support/ecs.js';
 import { runCli } from '../support/process.js';
+import { writeSteeredZone } from '../support/steered-zone.js';
 import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
 
 const DEFAULT_DB = path.join(projectRoot, 'geoip/geo-whois-asn-country.mmdb');
 const COUNTRY_DB = path.join(projectRoot, 'test/fixtures/geoip/GeoDNS-Country-Test.mmdb');
 
-const ZONE = `$ORIGIN prox.test.
-$TTL 300
-@   IN SOA ns1 hostmaster 1 7200 3600 1209600 60
-    IN NS  ns1
-ns1 IN A   192.0.2.53
-`;
 const POLICY = `targets:
   eu: { region: eu, ipv4: [10.0.0.1], location: { lat: 50.1, lon: 8.7 } }     # Frankfurt
   us: { region: us, ipv4: [10.0.0.2], location: { lat: 38.9, lon: -77.0 } }   # Virginia
@@ -57,8 +52,7 @@ function setup(db: string): { config: string; zones: string; remove: () => void 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-centroid-'));
   const zones = path.join(dir, 'zones');
   fs.mkdirSync(zones);
-  fs.writeFileSync(path.join(zones, 'prox.test.zone'), ZONE);
-  fs.writeFileSync(path.join(zones, 'prox.test.policy.yaml'), POLICY);
+  writeSteeredZone(zones, 'prox.test', POLICY);
   const config = path.join(dir, 'meridian.yaml');
   fs.writeFileSync(config, `zones:\n  directory: zones\ngeoip:\n  location: ${db}\nlog:\n  level: silent\n`);
   return { config, zones, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
