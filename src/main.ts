@@ -49,8 +49,6 @@ export interface RunningServer {
   readonly adminAddress: { host: string; port: number } | null;
   /** Re-reads the zones folder (`force` re-reads unchanged files too); true when answers changed. */
   reload(force?: boolean): boolean;
-  /** Reopens the GeoIP databases (`force`: even files that look unchanged); true when new ones serve. */
-  reloadGeo(force?: boolean): boolean;
   close(): Promise<void>;
 }
 
@@ -266,7 +264,6 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     responder,
     health: health.monitor,
     reload: (force = true) => reloader.reload(force),
-    reloadGeo: (force = true) => geoReloader.reload(force),
     async close() {
       process.off('SIGHUP', onHup);
       reloader.stop();
