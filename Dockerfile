@@ -23,6 +23,8 @@ ENV NODE_ENV=production MERIDIAN_LISTEN=0.0.0.0:5300
 WORKDIR /app
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# The country centroid table (compiled into dist/src/geoip) is ODbL: its licence goes with it.
+COPY src/geoip/LICENSE-country-centroids.txt ./dist/src/geoip/
 COPY package.json ./
 COPY deploy/healthcheck.mjs ./deploy/healthcheck.mjs
 # Owned by the runtime user: the admin API writes zone files (temp file + rename in the

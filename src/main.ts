@@ -10,7 +10,8 @@ import { ErrorCode, GslbError } from './errors.js';
 import { createDataPlane, type BoundAddress } from './server/dns-server.js';
 import { isLoopbackHost, parseListenAddress } from './net/listen-address.js';
 import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
-import type { GeoResolver } from './geoip/geo-database.js';
+import type { GeoView } from './geoip/geo-database.js';
+import { GeoReloader } from './control/geo-reloader.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';
 import { formatProblem } from './problems/problem-list.js';
 import { ZoneLoadThread } from './control/zone-load-thread-pool.js';
@@ -78,10 +79,13 @@ interface AdminParts {
   store: SnapshotStore;
   monitor: HealthMonitor;
   samples: LatencySamples;
-  geo: GeoResolver;
+  /** The GeoIP databases serving now (a reload swaps them). */
+  geo: GeoView;
   reload: (force: boolean) => boolean;
   /** The same, on the reload thread (POST /v1/reload, a hand edit found before an admin write): a large zone never holds the answers. */
   reloadInBackground: (force: boolean) => Promise<boolean>;
+  /** Reopens the GeoIP files that changed (POST /v1/reload re-reads every file). */
+  reloadGeo: () => void;
   publishZones: (zones: ReadonlyMap<string, Zone>) => void;
   responder: Responder;
   /** With --workers: /metrics sums the workers' figures with this process's. */
@@ -108,7 +112,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     protection: p.responder.protection,
     build: { version: VERSION, node: process.version },
     zones: p.zones,
-    geoDatabases: p.geo.databases,
+    geoDatabases: () => p.geo.databases,
   });
   const { file, maxBytes, keep } = config.admin.audit;
   // by default in the folder the server already keeps its state in
@@ -125,7 +129,10 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     tokens: config.admin.tokens.map((t) => makeToken(t.name, t.token, t.access)),
     allowedHosts: config.admin.allowedHosts,
     audit,
-    reload: () => p.reloadInBackground(true),
+    reload: () => {
+      p.reloadGeo();
+      return p.reloadInBackground(true);
+    },
     metrics: async () => ({ contentType: metrics.contentType, body: p.pool === null ? await metrics.metrics() : await aggregateMetrics(metrics, await p.pool.metrics()) }),
     answerTotals: () => p.responder.stats.answerTotals(),
     startedAt: new Date(),
@@ -232,10 +239,11 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     throw err;
   });
   const reloader = new ZoneReloader(zones, publisher, log);
+  const geoReloader = new GeoReloader(config, publisher, log, geo);
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(false), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();
@@ -243,8 +251,10 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     }
   }
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
+  if (config.geoip.watch) geoReloader.watch(config.geoip.debounceMs);
   const onHup = (): void => {
-    log.info('SIGHUP: reloading zones, re-reading the interface addresses');
+    log.info('SIGHUP: reloading zones and GeoIP databases, re-reading the interface addresses');
+    geoReloader.reload(true);
     void reloader.reloadInBackground(true);
     void server?.rescan();
     pool?.rescan();
@@ -264,6 +274,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     async close() {
       process.off('SIGHUP', onHup);
       reloader.stop();
+      geoReloader.stop();
       await admin?.close();
       await health.monitor.stop();
       health.writer?.flush();

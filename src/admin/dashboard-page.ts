@@ -43,7 +43,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   </section>
   <section>
     <h2>What each continent gets now</h2>
-    <p class="note">The policy run for a client in one city per continent, with the health of this moment.</p>
+    <p class="note">The policy run for a real address the GeoIP database places on each continent (hover a heading), with the health of this moment.</p>
     <table id="continents">
       <thead><tr><th>name</th></tr></thead>
       <tbody></tbody>
@@ -227,11 +227,11 @@ export const DASHBOARD_JS = `'use strict';
     head.replaceChildren(el('th', { text: 'name' }));
     body.replaceChildren();
     if (d.names.length === 0) return;
-    d.names[0].continents.forEach(function (c) { head.appendChild(el('th', { text: c.continentName, title: 'a client in ' + c.client })); });
+    d.names[0].continents.forEach(function (c) { head.appendChild(el('th', { text: c.continentName, title: 'a client at ' + c.client })); });
     d.names.forEach(function (n) {
       var row = el('tr', { 'data-name': n.name }, [td(n.name + ' ' + n.type)]);
       n.continents.forEach(function (c) {
-        var text = c.outcome !== 'answer' ? c.outcome.toUpperCase() : c.answers.map(function (a) {
+        var text = c.outcome === 'no-client' ? '(no address in the database)' : c.outcome !== 'answer' ? c.outcome.toUpperCase() : c.answers.map(function (a) {
           return a.regions.join('+') + (c.answers.length > 1 ? ' ' + Math.round(a.share * 100) + '%' : '') + ' ' + a.addresses.join(' ');
         }).join(' · ');
         if (c.allDown) text += ' (every target down)';

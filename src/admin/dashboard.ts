@@ -2,28 +2,21 @@
  * What the status page shows, as JSON (GET /v1/dashboard): every region and target with its
  * health and its share of steered answers over the last minutes, and the answer a client on
  * each continent gets now. That last part runs the same decide() the data plane runs, for a
- * synthetic client placed in one city per continent, so it shows the policy and the health
- * of this very moment without needing a GeoIP record for each continent.
+ * real address the GeoIP database places on each continent (GeoDatabase.continentSamples),
+ * located as the data plane locates it: the policy, the database and the health of this very
+ * moment, as a client there gets them (a country-only database places it at its country's
+ * centroid). A continent the database has no address for is shown as such.
  */
 import { CONTINENT_NAMES } from '../geoip/continents.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import { isHealthy } from '../health/state-machine.js';
 import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { decide } from '../steer/decide.js';
-import type { ClientInfo, SteeredName, Target } from '../steer/types.js';
+import type { SteeredName, Target } from '../steer/types.js';
+import type { ContinentSample } from '../geoip/geo-database.js';
+import { validAddress } from '../net/ip-parse.js';
 import { nameToText } from '../dns/name.js';
 import type { WindowCounts } from './answer-window.js';
-
-/** Where the synthetic client of each continent is: a large hub, with its country. */
-export const CONTINENT_CLIENTS: Readonly<Record<string, { readonly city: string; readonly country: string; readonly lat: number; readonly lon: number }>> = {
-  AF: { city: 'Lagos', country: 'NG', lat: 6.45, lon: 3.4 },
-  AN: { city: 'McMurdo Station', country: 'AQ', lat: -77.85, lon: 166.67 },
-  AS: { city: 'Singapore', country: 'SG', lat: 1.35, lon: 103.82 },
-  EU: { city: 'Frankfurt', country: 'DE', lat: 50.11, lon: 8.68 },
-  NA: { city: 'Chicago', country: 'US', lat: 41.88, lon: -87.63 },
-  OC: { city: 'Sydney', country: 'AU', lat: -33.87, lon: 151.21 },
-  SA: { city: 'São Paulo', country: 'BR', lat: -23.55, lon: -46.63 },
-};
 
 /** Steered names shown per continent at most: the page stays readable and cheap to build. */
 const MAX_NAMES = 50;
@@ -62,8 +55,12 @@ export interface DashboardRegion {
 export interface ContinentAnswer {
   readonly continent: string;
   readonly continentName: string;
+  /** The sample client, e.g. "8.29.109.114 (NG)", or why there is none. */
   readonly client: string;
-  readonly outcome: 'answer' | 'nodata' | 'servfail';
+  /** Its address; null when the database places no address on the continent. */
+  readonly address: string | null;
+  /** 'no-client': the database has no address on this continent (no answers then). */
+  readonly outcome: 'answer' | 'nodata' | 'servfail' | 'no-client';
   /** The answers seen over the draws, most frequent first, with their share of the draws. */
   readonly answers: ReadonlyArray<{ readonly targets: readonly string[]; readonly regions: readonly string[]; readonly addresses: readonly string[]; readonly share: number }>;
   readonly allDown: boolean;
@@ -79,7 +76,7 @@ export interface Dashboard {
   readonly namesLeftOut: number;
 }
 
-export function buildDashboard(snapshot: Snapshot, monitor: HealthMonitor, window: WindowCounts, now = Date.now()): Dashboard {
+export function buildDashboard(snapshot: Snapshot, monitor: HealthMonitor, window: WindowCounts, samples: ReadonlyMap<string, ContinentSample>, now = Date.now()): Dashboard {
   const totalAnswers = [...window.total.values()].reduce((n, v) => n + v.count, 0);
   const targets = targetsByKey(snapshot);
   const regions = new Map<string, DashboardTarget[]>();
@@ -117,7 +114,7 @@ export function buildDashboard(snapshot: Snapshot, monitor: HealthMonitor, windo
     },
     totalAnswers,
     regions: [...regions].sort(([a], [b]) => a.localeCompare(b)).map(([region, list]) => regionRow(region, list, totalAnswers)),
-    names: steered.slice(0, MAX_NAMES).map(({ name }) => continentAnswers(snapshot, name, now)),
+    names: steered.slice(0, MAX_NAMES).map(({ name }) => continentAnswers(snapshot, name, samples, now)),
     namesLeftOut: Math.max(0, steered.length - MAX_NAMES),
   };
 }
@@ -141,32 +138,18 @@ function targetsByKey(snapshot: Snapshot): Map<string, Target> {
   return out;
 }
 
-/** The client the status page imagines on a continent: only its place is known, not its address. */
-export function syntheticClient(continent: string): ClientInfo {
-  const c = CONTINENT_CLIENTS[continent]!;
-  return {
-    address: '0.0.0.0',
-    family: 4,
-    sourcePrefix: 0,
-    fromEcs: false,
-    geo: {
-      continent,
-      country: c.country,
-      subdivisions: [],
-      location: { lat: c.lat, lon: c.lon },
-      asn: null,
-      geoPrefix: null,
-      asnPrefix: null,
-      source: `status page: a client in ${c.city} (${c.country}, ${continent})`,
-    },
-  };
-}
-
-function continentAnswers(snapshot: Snapshot, name: SteeredName, now: number): { name: string; type: 'A' | 'AAAA'; continents: ContinentAnswer[] } {
+function continentAnswers(snapshot: Snapshot, name: SteeredName, samples: ReadonlyMap<string, ContinentSample>, now: number): { name: string; type: 'A' | 'AAAA'; continents: ContinentAnswer[] } {
   // A for names with IPv4 targets, else AAAA: the page shows the family the name is used with.
   const family: 4 | 6 = name.targets.some((t) => t.ipv4.length > 0) ? 4 : 6;
-  const continents = Object.keys(CONTINENT_CLIENTS).map((code) => {
-    const client = syntheticClient(code);
+  const continents = Object.keys(CONTINENT_NAMES).map((code): ContinentAnswer => {
+    const continentName = CONTINENT_NAMES[code] ?? code;
+    const sample = samples.get(code);
+    const a = sample === undefined ? null : validAddress(sample.address);
+    if (sample === undefined || a === null) {
+      return { continent: code, continentName, client: 'no address on this continent in the GeoIP database', address: null, outcome: 'no-client', answers: [], allDown: false };
+    }
+    // As the data plane sees a resolver at that address (no ECS).
+    const client = snapshot.locate(a.address, a.family, a.family === 4 ? 32 : 128, false);
     const seen = new Map<string, { targets: Target[]; count: number }>();
     let outcome: ContinentAnswer['outcome'] = 'answer';
     let allDown = false;
@@ -188,7 +171,7 @@ function continentAnswers(snapshot: Snapshot, name: SteeredName, now: number): {
         addresses: e.targets.flatMap((t) => (family === 4 ? t.ipv4 : t.ipv6)),
         share: e.count / DRAWS,
       }));
-    return { continent: code, continentName: CONTINENT_NAMES[code] ?? code, client: `${CONTINENT_CLIENTS[code]!.city} (${CONTINENT_CLIENTS[code]!.country})`, outcome, answers, allDown };
+    return { continent: code, continentName, client: `${a.address} (${sample.country ?? code})`, address: a.address, outcome, answers, allDown };
   });
   return { name: nameToText(name.owner), type: family === 4 ? 'A' : 'AAAA', continents };
 }

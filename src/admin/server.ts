@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
-import type { GeoResolver } from '../geoip/geo-database.js';
+import type { GeoView } from '../geoip/geo-database.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
 import { authenticate, type Access, type ApiToken } from './auth.js';
 import { AdminError } from './errors.js';
@@ -27,7 +27,8 @@ export interface AdminDeps {
   readonly store: SnapshotStore;
   readonly monitor: HealthMonitor;
   readonly samples: LatencySamples;
-  readonly geo: GeoResolver;
+  /** The GeoIP databases serving now. */
+  readonly geo: GeoView;
   readonly tokens: readonly ApiToken[];
   /** Extra Host names a browser may use when there is no token (browser-guard.ts). */
   readonly allowedHosts: readonly string[];

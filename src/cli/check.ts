@@ -1,5 +1,6 @@
 import { loadConfig } from '../config/load-config.js';
-import { openGeo } from '../geoip/open-geo.js';
+import type { Config } from '../config/schema.js';
+import { GeoResolver, openGeoDatabase } from '../geoip/geo-database.js';
 import { nameToText } from '../dns/name.js';
 import { describeBound, type FailoverBound } from '../health/failover-bound.js';
 import { formatProblem } from '../problems/problem-list.js';
@@ -49,6 +50,30 @@ function printBounds(zones: ReadonlyMap<string, Zone>): void {
   }
 }
 
+/**
+ * One line per GeoIP database: path, slot, type, build date and what it holds, so an operator
+ * sees before a restart or a reload which file will serve and whether proximity gets real
+ * coordinates. Throws GeoDatabaseError for a file that would be refused.
+ */
+function geoLines(config: Config): string[] {
+  const location = config.geoip.location === null ? null : openGeoDatabase(config.geoip.location);
+  const asn = config.geoip.asn === null ? null : openGeoDatabase(config.geoip.asn);
+  new GeoResolver(location, asn); // refuses a database in the wrong slot
+  const out: string[] = [];
+  for (const [slot, db] of [['location', location], ['asn', asn]] as const) {
+    if (db === null) continue;
+    const i = db.info;
+    const c = db.contents();
+    const coordinates = i.kind === 'asn' ? '' : c.coordinates ? ', with coordinates' : ', no coordinates (proximity places clients at their country centroid)';
+    out.push(
+      `${i.file}: ${slot} database ${i.label} (${i.kind}, IPv${i.ipVersion}), built ${i.buildEpoch.toISOString().slice(0, 10)}, ` +
+        `${c.networks} networks, ${c.records} distinct records${coordinates}: OK`,
+    );
+  }
+  if (location === null) out.push('geoip.location is null: no client locations (geo rules on places never match, proximity keeps every target)');
+  return out;
+}
+
 /** Like named-checkzone for the whole setup (config, GeoIP databases, zones, policies): every problem as file:line: message; 1 on any error. */
 export function runCheck(flags: { config?: string; zones?: string }): number {
   let config;
@@ -60,8 +85,7 @@ export function runCheck(flags: { config?: string; zones?: string }): number {
   }
   let geoErrors = 0;
   try {
-    const geo = openGeo(config);
-    for (const db of geo.databases) process.stdout.write(`${db.file}: ${db.databaseType} (IPv${db.ipVersion}), built ${db.buildEpoch.toISOString().slice(0, 10)}: OK\n`);
+    for (const line of geoLines(config)) process.stdout.write(line + '\n');
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     geoErrors = 1;

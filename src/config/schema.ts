@@ -113,6 +113,8 @@ export const ConfigSchema = Type.Object(
           description: 'MMDB with locations: GeoIP2/GeoLite2 City or Country, DB-IP, or a flat country_code DB; null: no geolocation',
         }),
         asn: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'MMDB with ASNs (GeoLite2-ASN); null: none' }),
+        watch: Type.Boolean({ default: true, description: 'reload a database file when it changes (SIGHUP always reloads)' }),
+        debounceMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 1_000, description: 'wait this long after the last change to a database file before reloading it' }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -11,7 +11,9 @@ import type { LatencySamples } from '../steer/latency-samples.js';
 export class SnapshotPublisher {
   readonly #store: SnapshotStore;
   readonly #chaos: ChaosAnswers;
-  readonly #locate: ClientLocator;
+  #locate: ClientLocator;
+  /** Moves with every GeoIP reload, so DNS workers know to reopen the databases. */
+  #geoGeneration: number;
   readonly #monitor: HealthMonitor | null;
   #zones: ReadonlyMap<string, Zone>;
 
@@ -22,6 +24,7 @@ export class SnapshotPublisher {
     this.#store = store;
     this.#chaos = store.current.chaos;
     this.#locate = store.current.locate;
+    this.#geoGeneration = store.current.geoGeneration;
     this.#zones = store.current.zones;
     this.#monitor = monitor;
   }
@@ -33,6 +36,13 @@ export class SnapshotPublisher {
     this.publish();
   }
 
+  /** New GeoIP databases: a new snapshot version, so no cached decision made with the old ones is served. */
+  setLocate(locate: ClientLocator): void {
+    this.#locate = locate;
+    this.#geoGeneration++;
+    this.publish();
+  }
+
   publish(): void {
     const monitor = this.#monitor;
     this.#store.publish(
@@ -41,6 +51,7 @@ export class SnapshotPublisher {
         zones: this.#zones,
         chaos: this.#chaos,
         locate: this.#locate,
+        geoGeneration: this.#geoGeneration,
         health: monitor?.view(),
         regionRtt: monitor ? (region) => monitor.regionRtt(region) : undefined,
         samples: this.#samples,

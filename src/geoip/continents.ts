@@ -70,3 +70,17 @@ export function continentOfCountry(country: string | null | undefined): string |
   if (!country) return null;
   return COUNTRY_CONTINENT.get(country.toUpperCase()) ?? null;
 }
+
+/**
+ * The country whose address the status page shows for each continent, when the database has
+ * one (a large hub of that continent); else the first address the database places there.
+ */
+export const SAMPLE_COUNTRIES: Readonly<Record<string, string>> = Object.freeze({
+  AF: 'NG',
+  AN: 'AQ',
+  AS: 'SG',
+  EU: 'DE',
+  NA: 'US',
+  OC: 'AU',
+  SA: 'BR',
+});

@@ -18,12 +18,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Reader, type Response } from 'maxmind';
-import type { GeoInfo } from '../steer/types.js';
-import { networkOf } from '../net/ip-format.js';
+import type { GeoInfo, GeoPoint } from '../steer/types.js';
+import { COUNTRY_CENTROIDS } from './country-centroids.js';
+import { formatIPv6, networkOf } from '../net/ip-format.js';
 import { nonGlobalReason } from '../net/ip-class.js';
-import { parseIPOctets, validAddress, type ValidAddress } from '../net/ip-parse.js';
+import { parseIPOctets, parseIPv6, validAddress, type ValidAddress } from '../net/ip-parse.js';
 import { detectKind, readRecord, type GeoDbKind, type RecordFields } from './geo-schema.js';
-import { checkLayout, firstRecordNetwork, hasMetadataMarker } from './mmdb-check.js';
+import { checkLayout, firstRecordNetwork, forEachNetwork, hasMetadataMarker } from './mmdb-check.js';
+import { SAMPLE_COUNTRIES } from './continents.js';
 
 export type { GeoDbKind } from './geo-schema.js';
 export { continentOfCountry, COUNTRY_CONTINENT, CONTINENT_NAMES, LEGACY_CODES } from './continents.js';
@@ -42,6 +44,13 @@ export interface GeoDbInfo {
   readonly label: string;
 }
 
+/** What the admin API reads of the GeoIP databases: those serving now (a reload swaps them). */
+export interface GeoView {
+  readonly databases: readonly GeoDbInfo[];
+  /** One real address per continent, from the location database (empty without one). */
+  continentSamples(): ReadonlyMap<string, ContinentSample>;
+}
+
 /** Raised by openGeoDatabase / GeoResolver for a file that cannot serve lookups. */
 export class GeoDatabaseError extends Error {
   readonly code = 'GSLB_ERR_GEOIP_INVALID' as const;
@@ -52,6 +61,41 @@ export class GeoDatabaseError extends Error {
     this.name = 'GeoDatabaseError';
     this.file = file;
   }
+}
+
+/** How much a database holds (GeoDatabase.contents). */
+export interface GeoDbContents {
+  /** Networks of the search tree that have a record. */
+  readonly networks: number;
+  /** Distinct records (a country database has one per country). */
+  readonly records: number;
+  /** Whether its records carry coordinates (else proximity uses country centroids). */
+  readonly coordinates: boolean;
+}
+
+/** A real address the database places on a continent (GeoDatabase.continentSamples). */
+export interface ContinentSample {
+  readonly continent: string;
+  readonly country: string | null;
+  /** A host address inside `network`. */
+  readonly address: string;
+  readonly network: string;
+}
+
+/** Distinct records continentSamples() decodes at most (about 0.2 s). */
+const MAX_SAMPLE_RECORDS = 20_000;
+/** Distinct records decoded by GeoDatabase.contents() to tell whether the file has coordinates. */
+const CONTENTS_SAMPLE = 2000;
+
+/** An address inside the network other than its first (a network address is an odd client). */
+function firstHost(address: string, prefix: number): string {
+  const v4 = !address.includes(':');
+  if (prefix >= (v4 ? 32 : 128) - 1) return address;
+  const sep = v4 ? '.' : ':';
+  const parts = address.split(sep);
+  const last = parseInt(parts[parts.length - 1]!, v4 ? 10 : 16) + 1;
+  parts[parts.length - 1] = v4 ? String(last) : last.toString(16);
+  return v4 ? parts.join(sep) : formatIPv6(parseIPv6(parts.join(sep))!);
 }
 
 /** One database record for one address. */
@@ -118,19 +162,76 @@ export function openGeoDatabase(file: string): GeoDatabase {
     buildEpoch: m.buildEpoch,
     label,
   });
-  return new GeoDatabase(reader, info);
+  return new GeoDatabase(reader, info, buf);
 }
 
 /** One open database. Make it with openGeoDatabase(). */
 export class GeoDatabase {
   readonly info: GeoDbInfo;
   readonly #reader: Reader<Response>;
+  readonly #buf: Buffer;
   #errors = 0;
+  #contents: GeoDbContents | null = null;
+  #samples: ReadonlyMap<string, ContinentSample> | null = null;
 
   /** @internal use openGeoDatabase(), which checks the file first. */
-  constructor(reader: Reader<Response>, info: GeoDbInfo) {
+  constructor(reader: Reader<Response>, info: GeoDbInfo, buf: Buffer) {
     this.#reader = reader;
     this.info = info;
+    this.#buf = buf;
+  }
+
+  /** What the file holds (one walk of the search tree, then kept): for `meridian check`. */
+  contents(): GeoDbContents {
+    if (this.#contents !== null) return this.#contents;
+    let networks = 0;
+    const records = new Set<number>();
+    let withCoordinates = 0;
+    forEachNetwork(this.#buf, this.#reader.metadata, (n) => {
+      networks++;
+      if (!records.has(n.pointer)) {
+        records.add(n.pointer);
+        // Decoding every distinct record of a city database would take seconds: a sample says enough.
+        if (records.size <= CONTENTS_SAMPLE && this.lookup(n.network().address)?.location != null) withCoordinates++;
+      }
+      return true;
+    });
+    this.#contents = Object.freeze({ networks, records: records.size, coordinates: withCoordinates > 0 });
+    return this.#contents;
+  }
+
+  /**
+   * One real address per continent the database places there (a network of SAMPLE_COUNTRIES'
+   * country when it has one), for the status page: what a client of that continent gets.
+   * Special-purpose addresses are never chosen (they are not looked up). Kept once found.
+   */
+  continentSamples(): ReadonlyMap<string, ContinentSample> {
+    if (this.#samples !== null) return this.#samples;
+    const found = new Map<string, ContinentSample>();
+    const done = new Set<number>();
+    const preferred = (s: ContinentSample): boolean => SAMPLE_COUNTRIES[s.continent] === s.country;
+    forEachNetwork(this.#buf, this.#reader.metadata, (n) => {
+      if (done.has(n.pointer)) return true;
+      // A city database has a record per city: bound the decoding, keep what was found.
+      if (done.size >= MAX_SAMPLE_RECORDS) return false;
+      const { address, prefix } = n.network();
+      const client = firstHost(address, prefix);
+      const a = validAddress(client);
+      if (a === null || nonGlobalReason(parseIPOctets(a.address)!) !== null) return true;
+      done.add(n.pointer);
+      const rec = this.lookupNormalised(a);
+      if (rec === null || rec.continent === null) return true;
+      const sample: ContinentSample = Object.freeze({ continent: rec.continent, country: rec.country, address: a.address, network: rec.network });
+      const had = found.get(rec.continent);
+      if (had === undefined || (!preferred(had) && preferred(sample))) found.set(rec.continent, sample);
+      // Walk on while a continent lacks its preferred country's address.
+      return Object.keys(SAMPLE_COUNTRIES).some((c) => {
+        const f = found.get(c);
+        return f === undefined || !preferred(f);
+      });
+    });
+    this.#samples = new Map([...found].sort(([a], [b]) => (a < b ? -1 : 1)));
+    return this.#samples;
   }
 
   /** Lookups that threw inside the reader (a file corrupt in a place the open check missed). */
@@ -172,6 +273,15 @@ export class GeoDatabase {
   }
 }
 
+/**
+ * The middle of a country (COUNTRY_CENTROIDS), for a record with a country but no coordinates:
+ * proximity can then rank regions for country-level databases. null for an unknown code.
+ */
+export function countryCentroid(country: string | null): GeoPoint | null {
+  const c = country === null ? undefined : COUNTRY_CENTROIDS.get(country === 'UK' ? 'GB' : country);
+  return c === undefined ? null : Object.freeze({ lat: c[0], lon: c[1] });
+}
+
 /** A GeoInfo with nothing known, e.g. for an invalid or private address. */
 export function emptyGeoInfo(source: string): GeoInfo {
   return Object.freeze({
@@ -187,6 +297,7 @@ export function emptyGeoInfo(source: string): GeoInfo {
 }
 
 const DEFAULT_CACHE_SIZE = 10_000;
+const NO_SAMPLES: ReadonlyMap<string, ContinentSample> = new Map();
 
 /**
  * Answers GeoInfo for an address from a location database (city, country or flat) and an
@@ -218,6 +329,11 @@ export class GeoResolver {
     this.databases = Object.freeze([location, asn].filter((d): d is GeoDatabase => d !== null).map((d) => d.info));
     const size = options.cacheSize ?? DEFAULT_CACHE_SIZE;
     this.#cacheSize = Number.isFinite(size) && size > 0 ? Math.floor(size) : 0;
+  }
+
+  /** The location database's address per continent (GeoDatabase.continentSamples); empty without one. */
+  continentSamples(): ReadonlyMap<string, ContinentSample> {
+    return this.#location?.continentSamples() ?? NO_SAMPLES;
   }
 
   /** Entries in the cache now (for metrics and tests). */
@@ -273,11 +389,13 @@ export class GeoResolver {
       asn = loc.asn;
       asnPrefix = loc.prefix;
     }
+    const centroid = loc !== null && loc.location === null ? countryCentroid(loc.country) : null;
     return Object.freeze({
       continent: loc?.continent ?? null,
       country: loc?.country ?? null,
       subdivisions: loc?.subdivisions ?? (Object.freeze([]) as readonly string[]),
-      location: loc?.location ?? null,
+      location: centroid ?? loc?.location ?? null,
+      ...(centroid !== null && { locationApprox: 'country-centroid' as const }),
       asn,
       geoPrefix: loc?.prefix ?? null,
       asnPrefix,

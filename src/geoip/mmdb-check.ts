@@ -89,3 +89,67 @@ export function firstRecordNetwork(db: Buffer, m: Metadata): { address: string; 
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
   return { address: groups.join(':'), prefix };
 }
+
+/** A network of the search tree that has a record. */
+export interface TreeNetwork {
+  /** Where its record is in the data section: networks with the same record share it. */
+  readonly pointer: number;
+  /** Its first address and prefix length; an IPv4 network of an IPv6 tree (under ::/96) as IPv4. Built on demand. */
+  network(): { address: string; prefix: number };
+}
+
+/**
+ * Visits the networks that have a record, leftmost first, each tree node once: the aliases
+ * of an IPv6 tree (::ffff:0:0/96, 2002::/16 → the IPv4 subtree) are not walked twice.
+ * `visit` returns false to stop. Call after checkLayout. One pass over the nodes (1.3
+ * million in the default database: about 0.1 s).
+ */
+export function forEachNetwork(db: Buffer, m: Metadata, visit: (network: TreeNetwork) => boolean): void {
+  const bitCount = m.ipVersion === 4 ? 32 : 128;
+  const bits = new Uint8Array(bitCount);
+  const seen = new Uint8Array(m.nodeCount);
+  let going = true;
+  let pointer = 0;
+  let prefix = 0;
+  const current: TreeNetwork = {
+    get pointer() {
+      return pointer;
+    },
+    network: () => networkText(bits, prefix, m.ipVersion === 4),
+  };
+  const walk = (node: number, depth: number): void => {
+    if (seen[node] === 1 || depth >= bitCount) return;
+    seen[node] = 1;
+    for (let side = 0; side < 2 && going; side++) {
+      const next = readRecord(db, m, node, side);
+      bits[depth] = side;
+      if (next > m.nodeCount) {
+        pointer = next - m.nodeCount - DATA_SECTION_SEPARATOR_SIZE;
+        prefix = depth + 1;
+        going = visit(current);
+      } else if (next < m.nodeCount) walk(next, depth + 1);
+    }
+  };
+  walk(0, 0);
+}
+
+/** The first address of the network bits[0..prefix) as text (IPv4 under ::/96 of an IPv6 tree as IPv4). */
+function networkText(bits: Uint8Array, prefix: number, ipv4Tree: boolean): { address: string; prefix: number } {
+  const bit = (i: number): number => (i < prefix ? bits[i]! : 0);
+  const v4 = (from: number): string => {
+    const bytes = [0, 0, 0, 0];
+    for (let i = 0; i < 32; i++) if (bit(from + i)) bytes[i >> 3]! |= 0x80 >> (i & 7);
+    return bytes.join('.');
+  };
+  if (ipv4Tree) return { address: v4(0), prefix };
+  let under96 = prefix >= 96;
+  for (let i = 0; i < 96 && under96; i++) under96 = bits[i] === 0;
+  if (under96) return { address: v4(96), prefix: prefix - 96 };
+  const groups: string[] = [];
+  for (let g = 0; g < 8; g++) {
+    let v = 0;
+    for (let i = 0; i < 16; i++) v = (v << 1) | bit(g * 16 + i);
+    groups.push(v.toString(16));
+  }
+  return { address: groups.join(':'), prefix };
+}

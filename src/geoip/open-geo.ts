@@ -1,7 +1,13 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { ClientLocator } from '../snapshot/snapshot.js';
 import { GeoResolver, openGeoDatabase } from './geo-database.js';
+
+/** The configured database files, as absolute paths (what a reload watches). */
+export function geoFiles(config: Config): string[] {
+  return [config.geoip.location, config.geoip.asn].filter((f): f is string => f !== null).map((f) => path.resolve(f));
+}
 
 /** Opens the configured GeoIP databases; each is checked with a test lookup before use. */
 export function openGeo(config: Config, log?: Logger): GeoResolver {

@@ -28,8 +28,8 @@ export interface MetricsSources {
   readonly build?: { readonly version: string; readonly node: string };
   /** The zones folder (ZoneDirectory), read at scrape time for the per-zone reload metrics. */
   readonly zones?: { readonly statuses: readonly ZoneFileStatus[]; loadErrors(file: string): number };
-  /** The open GeoIP databases. */
-  readonly geoDatabases?: readonly GeoDbInfo[];
+  /** The open GeoIP databases, read at each scrape (a reload changes them). */
+  readonly geoDatabases?: () => readonly GeoDbInfo[];
   /** Internet-facing protection (Responder.protection): each part's counters, when it is on. */
   readonly protection?: {
     readonly cookies: { readonly clientOnly: number; readonly valid: number; readonly invalid: number } | null;
@@ -138,9 +138,9 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
   }
 
   const geo = src.geoDatabases;
-  if (geo !== undefined && geo.length > 0) {
+  if (geo !== undefined) {
     gauge('meridian_geoip_build_timestamp_seconds', 'build time of each open GeoIP database, from its metadata (Unix time)', ['database'], (set) => {
-      for (const db of geo) set({ database: db.label }, db.buildEpoch.getTime() / 1000);
+      for (const db of geo()) set({ database: db.label }, db.buildEpoch.getTime() / 1000);
     });
   }
 

@@ -27,6 +27,8 @@ export interface Snapshot {
   readonly steered: ReadonlyMap<string, { readonly zone: Zone; readonly name: SteeredName }>;
   /** Where clients are: GeoIP and ASN, with the databases in use. */
   readonly locate: ClientLocator;
+  /** Which GeoIP load `locate` reads: it moves on every reload (DNS workers reopen the files then). */
+  readonly geoGeneration: number;
   /** Health of the probed targets, by Target.key, as of this snapshot (issue #4). */
   readonly health: ReadonlyMap<string, TargetHealth>;
   /** Whether answers may use a target: enabled, and not down or drained. */
@@ -47,6 +49,7 @@ export interface SnapshotParts {
   readonly zones: ReadonlyMap<string, Zone>;
   readonly chaos: ChaosAnswers;
   readonly locate: ClientLocator;
+  readonly geoGeneration?: number;
   readonly health?: ReadonlyMap<string, TargetHealth>;
   readonly regionRtt?: (region: string) => number | null;
   readonly samples?: LatencySamples | null;
@@ -65,6 +68,7 @@ export function createSnapshot(parts: SnapshotParts): Snapshot {
     zones: parts.zones,
     chaos: parts.chaos,
     locate: parts.locate,
+    geoGeneration: parts.geoGeneration ?? 0,
     steered,
     health,
     isUp: (t) => targetIsUp(health, t),

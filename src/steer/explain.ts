@@ -118,7 +118,7 @@ export function formatExplanation(e: Explanation): string {
     g.continent && `continent ${g.continent}`,
     g.country && `country ${g.country}`,
     g.subdivisions.length > 0 && `subdivisions ${g.subdivisions.join(', ')}`,
-    g.location && `location ${g.location.lat}, ${g.location.lon}`,
+    g.location && `location ${g.location.lat}, ${g.location.lon}${g.locationApprox === 'country-centroid' ? ` (approximate: country centroid of ${g.country})` : ''}`,
     g.asn !== null && `AS${g.asn}`,
   ].filter(Boolean);
   lines.push(`  location: ${where.length > 0 ? where.join('; ') : 'unknown'}`);

@@ -56,6 +56,12 @@ export interface GeoInfo {
   /** ISO 3166-2 codes, e.g. ["GB-ENG"], most general first. */
   readonly subdivisions: readonly string[];
   readonly location: GeoPoint | null;
+  /**
+   * 'country-centroid': the record has a country but no coordinates (the default database is
+   * country-only), so `location` is a point in the middle of that country: approximate, and it
+   * holds for the record's whole network (`geoPrefix`). Absent: `location` is the record's own.
+   */
+  readonly locationApprox?: 'country-centroid';
   readonly asn: number | null;
   /** Prefix length of the location record's network (for the ECS scope); null when no record matched. */
   readonly geoPrefix: number | null;

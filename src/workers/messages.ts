@@ -27,6 +27,8 @@ export interface SnapshotState {
   readonly kind: 'snapshot';
   readonly version: number;
   readonly zonesGeneration: number;
+  /** Moves with every GeoIP reload of the primary: the worker reopens the database files then. */
+  readonly geoGeneration: number;
   /** Serials of the zones the primary serves, by origin key: a worker that reads different files says so. */
   readonly serials: ReadonlyMap<string, number>;
   /**

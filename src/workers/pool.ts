@@ -193,7 +193,7 @@ export class WorkerPool {
     }
     const serials = new Map<string, number>();
     for (const [origin, zone] of snapshot.zones) serials.set(origin, zone.serial);
-    return { kind: 'snapshot', version: snapshot.version, zonesGeneration: this.#zonesGeneration, serials, deltas, health: snapshot.health, live: this.#live() };
+    return { kind: 'snapshot', version: snapshot.version, zonesGeneration: this.#zonesGeneration, geoGeneration: snapshot.geoGeneration, serials, deltas, health: snapshot.health, live: this.#live() };
   }
 
   #live(): LiveLatency {

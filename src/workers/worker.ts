@@ -29,7 +29,10 @@ export class WorkerState {
   readonly store: SnapshotStore;
   readonly #zones: ZoneDirectory;
   readonly #chaos: ChaosAnswers;
-  readonly #locate: ClientLocator;
+  readonly #config: Config;
+  #locate: ClientLocator;
+  /** The primary's GeoIP generation the databases were opened for; -1 before the first state. */
+  #geoGeneration = -1;
   readonly #log: Logger;
   #zonesGeneration = -1;
   #zonesServed: ReadonlyMap<string, Zone> = new Map();
@@ -42,6 +45,7 @@ export class WorkerState {
 
   constructor(config: Config, log: Logger) {
     this.#log = log;
+    this.#config = config;
     this.#zones = new ZoneDirectory(config.zones.directory);
     this.#chaos = config.dns.chaos;
     this.#locate = clientLocator(openGeo(config));
@@ -53,6 +57,7 @@ export class WorkerState {
    * re-reads the zone files when they changed there (or a delta does not fit), then publishes.
    */
   apply(state: SnapshotState): void {
+    this.#followGeo(state.geoGeneration);
     let reread = state.zonesGeneration !== this.#zonesGeneration;
     if (!reread && state.deltas.length > 0) {
       const zones = new Map(this.#zonesServed);
@@ -77,6 +82,25 @@ export class WorkerState {
       this.#zonesGeneration = state.zonesGeneration;
     }
     this.#setLive(state.live);
+  }
+
+  /**
+   * The primary reloaded its GeoIP databases: open the same files here (checked the same
+   * way). One that fails here keeps this worker's databases serving, and the log says so.
+   * The snapshot published next has a new version, so no decision of the old ones is served.
+   */
+  #followGeo(generation: number): void {
+    const first = this.#geoGeneration === -1;
+    if (generation === this.#geoGeneration) return;
+    this.#geoGeneration = generation;
+    if (first) return; // opened by the constructor, from the same files
+    try {
+      this.#locate = clientLocator(openGeo(this.#config));
+      this.#log.info({ generation }, 'GeoIP databases reopened');
+    } catch (err) {
+      const file = (err as { file?: unknown }).file;
+      this.#log.error({ file, reason: (err as Error).message }, `GeoIP reload failed in this worker, its previous database keeps serving: ${(err as Error).message}`);
+    }
   }
 
   #rereadInBackground(state: SnapshotState): void {

@@ -23,6 +23,33 @@ describe('meridian check', () => {
     }
   });
 
+  it('prints a line per GeoIP database: path, slot, type, build date, what it holds; a corrupt one fails naming the file', async () => {
+    const r = await runCli(['check', '--zones', fixtureZones]);
+    assert.equal(r.code, 0, r.stderr);
+    const db = path.join(projectRoot, 'geoip/geo-whois-asn-country.mmdb');
+    assert.match(
+      r.stdout,
+      new RegExp(`^${db.replace(/[.]/g, '\\.')}: location database geo-whois-asn-country \\(flat-country, IPv6\\), built \\d{4}-\\d\\d-\\d\\d, \\d{6,} networks, \\d{3} distinct records, no coordinates \\(proximity places clients at their country centroid\\): OK$`, 'm'),
+    );
+    const city = await runCli(['check', '--config', path.join(projectRoot, 'test/fixtures/steer/meridian.yaml'), '--zones', fixtureZones]);
+    assert.equal(city.code, 0, city.stderr);
+    assert.match(city.stdout, /GeoIP2-City-Test\.mmdb: location database GeoIP2-City \(city, IPv6\), built 2026-02-04, 250 networks, 63 distinct records, with coordinates: OK/);
+    assert.match(city.stdout, /GeoLite2-ASN-Test\.mmdb: asn database GeoLite2-ASN \(asn, IPv6\), built 2026-02-04, \d+ networks, \d+ distinct records: OK/);
+
+    const t = zoneDir({});
+    try {
+      const corrupt = path.join(projectRoot, 'test/fixtures/geoip/GeoIP2-City-Test-Invalid-Node-Count.mmdb');
+      const conf = path.join(t.dir, 'meridian.yaml');
+      fs.writeFileSync(conf, `geoip:\n  location: ${corrupt}\n`);
+      const bad = await runCli(['check', '--config', conf, '--zones', fixtureZones]);
+      assert.equal(bad.code, 1);
+      assert.ok(bad.stderr.includes(`${corrupt}: `), bad.stderr);
+      assert.match(bad.stderr, /corrupt node count/);
+    } finally {
+      t.remove();
+    }
+  });
+
   const cases: Array<[string, string, number, RegExp]> = [
     ['no SOA', '$TTL 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n', 0, /no SOA/],
     ['two SOAs', '$TTL 300\n' + SOA + '@ IN SOA ns2 hostmaster 2 7200 3600 1209600 300\n@ IN NS ns1\n', 2, /SOA/],

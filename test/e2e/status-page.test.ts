@@ -81,7 +81,11 @@ describe('status page', () => {
     assert.deepEqual(answerOf('NA'), ['us-east']);
     assert.deepEqual(answerOf('AS'), ['ap-southeast']);
     assert.deepEqual(answerOf('OC'), ['ap-southeast']);
-    assert.deepEqual(answerOf('SA'), ['us-east'], 'no rule for South America: the default');
+    // Real addresses of the database (GeoIP2-City-Test), located as the data plane locates them.
+    assert.deepEqual([continent(d, 'EU').address, continent(d, 'EU').client], ['2a02:d180::1', '2a02:d180::1 (DE)']);
+    assert.deepEqual([continent(d, 'OC').address, continent(d, 'OC').client], ['214.0.1.1', '214.0.1.1 (AU)']);
+    // The test database has no South American address: no client to show, not an invented one.
+    assert.deepEqual([continent(d, 'SA').outcome, continent(d, 'SA').address, answerOf('SA')], ['no-client', null, []]);
     assert.deepEqual(continent(d, 'EU').answers[0]!.addresses, ['192.0.2.1']);
     assert.equal(continent(d, 'EU').answers[0]!.share, 1);
   });

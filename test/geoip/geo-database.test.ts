@@ -16,6 +16,7 @@ import {
   GeoDatabaseError,
   GeoResolver,
   openGeoDatabase,
+  countryCentroid,
 } from '../../src/geoip/geo-database.js';
 import type { GeoInfo } from '../../src/steer/types.js';
 import { formatAddress } from '../../src/net/ip-format.js';
@@ -341,7 +342,9 @@ describe('GeoResolver with other layouts', () => {
     const r = new GeoResolver(country, null);
     const g = r.lookup('81.2.69.142');
     assert.equal(where(g), 'GB EU - 31');
-    assert.equal(g.location, null);
+    // No coordinates in the record: the middle of the country, marked approximate.
+    assert.deepEqual(g.location, { lat: 54, lon: -2 });
+    assert.equal(g.locationApprox, 'country-centroid');
     assert.equal(g.source, 'GeoLite2-Country 81.2.69.142/31');
     assert.equal(where(r.lookup('217.65.48.1')), 'GI EU - 29');
     assert.equal(where(r.lookup('2a02:e700::1')), 'LY AF - 29');
@@ -473,7 +476,8 @@ describe('the default database (geoip/geo-whois-asn-country.mmdb)', () => {
       const g = r.lookup(ip);
       assert.equal(`${g.country} ${g.continent}`, expected, ip);
       assert.ok(g.geoPrefix !== null && g.geoPrefix > 0 && g.geoPrefix <= (ip.includes(':') ? 128 : 32), ip);
-      assert.equal(g.location, null);
+      assert.deepEqual(g.location, countryCentroid(g.country), `${ip}: the country's centroid`);
+      assert.equal(g.locationApprox, 'country-centroid');
       assert.deepEqual(g.subdivisions, []);
       assert.match(g.source, /^geo-whois-asn-country \S+\/\d+$/);
     }

@@ -26,6 +26,6 @@ export const dashboardRoutes =
 
     app.get('/v1/dashboard', { config: { access: 'read' } }, async (_req, reply) => {
       reply.header('cache-control', 'no-store');
-      return buildDashboard(deps.store.current, deps.monitor, await answers.counts());
+      return buildDashboard(deps.store.current, deps.monitor, await answers.counts(), deps.geo.continentSamples());
     });
   };

@@ -6,7 +6,8 @@
  *
  * With no client location there is nothing to measure: the candidates pass unchanged and
  * the answer does not depend on the client (no scope). Otherwise the order came from the
- * location record, so the scope is that record's network.
+ * location record, so the scope is that record's network; for a country-only record the
+ * location is the country's centroid (geoip/), and the scope the country network's prefix.
  */
 import { clientNetworkPrefix } from '../cidr.js';
 import type { Filter, GeoPoint, ProximityConfig, Target } from '../types.js';
@@ -44,11 +45,13 @@ export const proximityFilter: Filter<ProximityConfig> = (candidates, config, ctx
   const geo = ctx.client.geo;
   const scope = geo.geoPrefix ?? clientNetworkPrefix(ctx.client.family, ctx.client.sourcePrefix);
   ctx.useScope(scope);
+  // A country centroid is a guess for the whole country: say so wherever the decision is shown.
+  const approx = geo.locationApprox === 'country-centroid' ? ` (approximate: country centroid of ${geo.country})` : '';
   const km = kept.map(({ t, km }) => (Number.isFinite(km) ? `${t.id} ${Math.round(km)} km` : `${t.id} (no location)`));
   ctx.trace(() => ({
     filter: 'proximity',
     kept: kept.map(({ t }) => t.id),
-    why: `nearest ${count} to ${here.lat.toFixed(2)},${here.lon.toFixed(2)}: ${km.join(', ')} (scope /${scope})`,
+    why: `nearest ${count} to ${here.lat.toFixed(2)},${here.lon.toFixed(2)}${approx}: ${km.join(', ')} (scope /${scope})`,
   }));
   return kept.map(({ t }) => t);
 };
