@@ -21,7 +21,7 @@ import { formatProblem } from '../problems/problem-list.js';
 import type { ZoneRecord } from '../zone/record.js';
 import { bumpSerial, serializeZone, serializeZoneSliced, zoneRecords } from '../zone/serialize.js';
 import { buildZone, type RRset, type Zone } from '../zone/zone.js';
-import { updateZoneSliced, type RRsetChange } from '../zone/zone-update.js';
+import { updateZoneSliced, type PolicyChange, type RRsetChange } from '../zone/zone-update.js';
 import { TimeSlicer } from '../zone/time-slice.js';
 import { encodeEntrySliced, journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
 import { compactOffThread } from '../storage/journal-compaction.js';
@@ -205,21 +205,32 @@ export class ZoneEditor {
    * The write path of record changes, as Knot applies a zone update: the new zone is built
    * from the old by copy-on-write (zone-update.ts, in time slices), the changed RRsets (old and
    * new) are appended to the journal and fsync'd, then the zone is served as built. Nothing
-   * is acknowledged before the journal entry is on disk.
+   * is acknowledged before the journal entry is on disk. A policy write comes this way too,
+   * with no record changes: its file is written (atomically) before the journal entry of the
+   * serial it bumps.
    */
-  async #writeChanges(status: ZoneFileStatus, zone: Zone, changes: RRsetChange[], slicer: TimeSlicer): Promise<WriteResult> {
+  async #writeChanges(status: ZoneFileStatus, zone: Zone, changes: RRsetChange[], slicer: TimeSlicer, policy?: PolicyWrite): Promise<WriteResult> {
     const lastSoa = changes.filter((c) => c.type === RRType.SOA && nameKey(c.owner) === zone.originKey).pop();
     const soaRdata = lastSoa?.rdatas?.[0] ?? zone.soa.rdatas[0]!;
     const previous = zone.serial;
     const bumped = bumpSerial(soaRdata, Math.max(previous, soaSerial(soaRdata)));
     changes.push({ owner: zone.soa.owner, type: RRType.SOA, class: 1, ttl: lastSoa?.ttl ?? zone.soa.ttl, rdatas: [bumped], source: lastSoa?.source ?? zone.soa.source });
-    const built = await updateZoneSliced(zone, changes, slicer);
+    const built = await updateZoneSliced(zone, changes, slicer, policy?.compiled);
     rejectProblems(built.problems);
     const next = built.zone!;
     const journalFile = journalFileFor(status.file);
+    const writePolicy = async (): Promise<void> => {
+      if (policy === undefined) return;
+      if (policy.text !== null) await writeFileAtomicAsync(policy.file, [Buffer.from(policy.text, 'utf8')]);
+      else if (fs.existsSync(policy.file)) {
+        fs.rmSync(policy.file);
+        syncDir(path.dirname(policy.file));
+      }
+    };
     if (status.problems.some((p) => p.severity === 'error' && p.file !== journalFile)) {
       // The file on disk does not load (a broken hand edit): a journal on top of it could never
-      // be compacted, so this write repairs the file with the served zone, as a policy write does.
+      // be compacted, so this write repairs the file with the served zone.
+      await writePolicy();
       await writeFileAtomicAsync(status.file, await serializeZoneSliced(next, NOTE, slicer));
       this.#dropJournal(status.file);
       this.#publish(this.#dir.adopt(status.file, next));
@@ -238,7 +249,9 @@ export class ZoneEditor {
       await writer.reset();
     }
     const entry = { from: previous, to: next.serial, changes: await journalChanges(zone, next, changes, slicer) };
-    await writer.append(entry, await encodeEntrySliced(entry, slicer));
+    const encoded = await encodeEntrySliced(entry, slicer);
+    await writePolicy();
+    await writer.append(entry, encoded);
     this.#publish(this.#dir.adopt(status.file, next));
     this.#scheduleCompaction(status.file, writer);
     return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
@@ -401,17 +414,37 @@ export class ZoneEditor {
     return parseYamlSource(fs.readFileSync(file, 'utf8'), file).value ?? null;
   }
 
-  /** Replaces the policy (null deletes it), validated by the policy schema against the zone. */
+  /**
+   * Replaces the policy (null deletes it), validated by the policy schema against the zone.
+   * The zone changes incrementally (its steered names, and the serial), as a record write does:
+   * a policy change on a large zone costs what the policy holds, never a rebuild of the zone.
+   */
   putPolicy(zoneName: string, policy: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
-    return this.#serial(() => {
-      const status = this.status(zoneName);
-      const zone = this.zone(zoneName);
-      checkIfMatch(ifMatch, zone.serial);
-      const existing = policyFileFor(status.file);
-      if (policy === null && existing === null) throw notFound(`a policy for ${zoneName}`);
-      const target = existing ?? status.file.replace(/\.zone$/, '.policy.yaml');
-      return this.#writeZone(status, zone, zoneRecords(zone), { file: target, policy });
-    });
+    return this.#serial(() => this.#putPolicy(zoneName, policy, ifMatch));
+  }
+
+  /** putPolicy, in the writers' queue already. */
+  #putPolicy(zoneName: string, policy: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
+    const status = this.status(zoneName);
+    const zone = this.zone(zoneName);
+    checkIfMatch(ifMatch, zone.serial);
+    if (!this.#dir.isCurrent(status.file)) throw conflict(`${status.file} changed on disk and is being reloaded; retry`);
+    const existing = policyFileFor(status.file);
+    if (policy === null && existing === null) throw notFound(`a policy for ${zoneName}`);
+    const file = existing ?? status.file.replace(/\.zone$/, '.policy.yaml');
+    if (policy === null) return this.#writeChanges(status, zone, [], new TimeSlicer(), { file, text: null, compiled: { steered: [], monitored: [] } });
+    checkDepth(policy);
+    const text = `# ${NOTE}\n` + toYaml(policy);
+    let compiled;
+    try {
+      compiled = compilePolicyText(text, file, zone.origin);
+    } catch (err) {
+      // The compiler is meant to report problems, not throw; if it throws anyway, the
+      // input is what it could not take: refuse it and keep the file as it was.
+      throw badRequest('policy', `cannot be compiled: ${(err as Error).message}`);
+    }
+    rejectProblems(compiled.problems, 'policy');
+    return this.#writeChanges(status, zone, [], new TimeSlicer(), { file, text, compiled });
   }
 
   /** One part of the policy (targets.<id>, names.<name>, probes.<id>), or undefined. */
@@ -424,66 +457,28 @@ export class ZoneEditor {
   /** Read-modify-write of one part of the policy (targets.<id>, names.<name>, probes.<id>). */
   patchPolicy(zoneName: string, section: PolicySection, id: string, value: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
     if (RESERVED_KEYS.has(id)) throw badRequest('id', `"${id}" is reserved and cannot name a policy entry`);
-    const doc = (this.policy(zoneName) ?? { targets: {}, names: {} }) as Record<string, unknown>;
-    // A null-prototype copy: any id is a plain own key here, never a prototype or a method.
-    const part: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, sectionOf(doc, section));
-    if (value === null) {
-      if (!Object.hasOwn(part, id)) throw notFound(`${section}.${id} in the policy of ${zoneName}`);
-      delete part[id];
-    } else {
-      part[id] = value;
-    }
-    return this.putPolicy(zoneName, { ...doc, [section]: { ...part } }, ifMatch);
+    // Read, changed and written in the writers' queue: two patches never start from one version.
+    return this.#serial(() => {
+      const doc = (this.policy(zoneName) ?? { targets: {}, names: {} }) as Record<string, unknown>;
+      // A null-prototype copy: any id is a plain own key here, never a prototype or a method.
+      const part: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, sectionOf(doc, section));
+      if (value === null) {
+        if (!Object.hasOwn(part, id)) throw notFound(`${section}.${id} in the policy of ${zoneName}`);
+        delete part[id];
+      } else {
+        part[id] = value;
+      }
+      return this.#putPolicy(zoneName, { ...doc, [section]: { ...part } }, ifMatch);
+    });
   }
 
-  /** Validates everything, then writes the policy (if given) and the zone with a bumped serial, then reloads. */
-  #writeZone(status: ZoneFileStatus, zone: Zone, records: ZoneRecord[], policy: { file: string; policy: unknown | null } | null): WriteResult {
-    const soa = records.find((r) => r.type === RRType.SOA && nameKey(r.owner) === zone.originKey);
-    if (!soa) throw badRequest('type', 'the zone needs its SOA');
-    const previous = zone.serial;
-    const bumped = { ...soa, rdata: bumpSerial(soa.rdata, Math.max(previous, soaSerial(soa.rdata))) };
-    const next = records.map((r) => (r === soa ? bumped : r));
+}
 
-    let policyText: string | null = null;
-    let compiled;
-    if (policy) {
-      if (policy.policy !== null) {
-        checkDepth(policy.policy);
-        policyText = `# ${NOTE}\n` + toYaml(policy.policy);
-        try {
-          compiled = compilePolicyText(policyText, policy.file, zone.origin);
-        } catch (err) {
-          // The compiler is meant to report problems, not throw; if it throws anyway, the
-          // input is what it could not take: refuse it and keep the file as it was.
-          throw badRequest('policy', `cannot be compiled: ${(err as Error).message}`);
-        }
-        rejectProblems(compiled.problems, 'policy');
-      }
-    } else {
-      const file = policyFileFor(status.file);
-      compiled = file ? compilePolicyText(fs.readFileSync(file, 'utf8'), file, zone.origin) : undefined;
-    }
-    const built = buildZone(zone.origin, status.file, next, compiled?.steered ?? [], compiled?.monitored ?? []);
-    rejectProblems(built.problems);
-
-    if (policy) {
-      if (policyText !== null) writeFileAtomic(policy.file, policyText);
-      else if (fs.existsSync(policy.file)) {
-        fs.rmSync(policy.file);
-        syncDir(path.dirname(policy.file));
-      }
-    }
-    writeFileAtomic(status.file, serializeZone(zone.origin, next, NOTE));
-    // The file holds every journal entry now (its records came from the served zone).
-    this.#dropJournal(status.file);
-    syncDir(path.dirname(status.file));
-    this.#reload();
-    const after = this.status(nameToText(zone.origin));
-    if (after.zone?.serial !== soaSerial(bumped.rdata)) {
-      throw new AdminError(500, 'GSLB_ERR_API_RELOAD', 'the change was written but did not load', null, after.problems.map(formatProblem));
-    }
-    return { zone: nameToText(zone.origin), serial: after.zone.serial, previousSerial: previous };
-  }
+/** A policy write: the file, its new text (null removes it), and the policy compiled from it. */
+interface PolicyWrite {
+  readonly file: string;
+  readonly text: string | null;
+  readonly compiled: PolicyChange;
 }
 
 export interface RRsetJson {

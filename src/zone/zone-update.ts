@@ -12,6 +12,8 @@ import type { FileProblem, SourcePos } from '../problems/types.js';
 import type { ZoneRecord } from './record.js';
 import { zoneRecords } from './serialize.js';
 import type { TimeSlicer } from './time-slice.js';
+import type { SteeredName } from '../steer/types.js';
+import type { MonitoredTarget } from '../health/types.js';
 import { buildZone, checkApex, checkNode, checkSteered, soaFields, TypeMap, type BuildResult, type NodeCheck, type RRset, type Zone, type ZoneNode } from './zone.js';
 
 /** A new RRset for an owner and type (replacing any there), or `rdatas: null` to delete it. */
@@ -31,9 +33,15 @@ interface WorkNode {
   children: number;
 }
 
-/** `zone` with `changes` applied in order; `zone` itself is not touched. */
-export function updateZone(zone: Zone, changes: readonly RRsetChange[]): BuildResult {
-  const steps = updateSteps(zone, changes);
+/** A new policy for the zone: its steered names and probed targets (compiled by steer/policy-file.ts). */
+export interface PolicyChange {
+  readonly steered: readonly SteeredName[];
+  readonly monitored: readonly MonitoredTarget[];
+}
+
+/** `zone` with `changes` applied in order (and `policy`, when given); `zone` itself is not touched. */
+export function updateZone(zone: Zone, changes: readonly RRsetChange[], policy?: PolicyChange): BuildResult {
+  const steps = updateSteps(zone, changes, policy);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -41,8 +49,8 @@ export function updateZone(zone: Zone, changes: readonly RRsetChange[]): BuildRe
 }
 
 /** updateZone in time slices: a batch of thousands of changes does not hold the event loop. */
-export async function updateZoneSliced(zone: Zone, changes: readonly RRsetChange[], slicer: TimeSlicer): Promise<BuildResult> {
-  const steps = updateSteps(zone, changes);
+export async function updateZoneSliced(zone: Zone, changes: readonly RRsetChange[], slicer: TimeSlicer, policy?: PolicyChange): Promise<BuildResult> {
+  const steps = updateSteps(zone, changes, policy);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -52,8 +60,9 @@ export async function updateZoneSliced(zone: Zone, changes: readonly RRsetChange
 }
 
 /** The update, yielding after each change and each node checked (the base zone is immutable, so it may pause anywhere). */
-function* updateSteps(zone: Zone, changes: readonly RRsetChange[]): Generator<void, BuildResult> {
+function* updateSteps(zone: Zone, changes: readonly RRsetChange[], policy: PolicyChange | undefined): Generator<void, BuildResult> {
   const origin = zone.origin;
+  const steered = policy === undefined ? zone.steered : new Map(policy.steered.map((s) => [s.key, s]));
   const overlay = new Map<string, WorkNode | null>();
   const current = (key: string): ZoneNode | WorkNode | undefined => {
     const o = overlay.get(key);
@@ -94,13 +103,19 @@ function* updateSteps(zone: Zone, changes: readonly RRsetChange[]): Generator<vo
     node.rrsets.set(c.type, { owner: node.name, type: c.type, class: c.class, ttl: c.ttl, rdatas, source: c.source });
     recordCount += rdatas.length;
   }
+  if (policy !== undefined) {
+    // A steered name exists in the zone even without records (its other types get NODATA);
+    // one no longer steered may leave an empty node, which the pruning below removes.
+    for (const s of steered.values()) if (current(s.key) === undefined) ensure(s.owner);
+    for (const key of zone.steered.keys()) if (!steered.has(key) && current(key) !== undefined) writable(key);
+  }
 
   // A node left without RRsets and without names below it goes, and so may its ancestors.
   for (const key of [...overlay.keys()]) {
     let k = key;
     for (;;) {
       const node = overlay.get(k);
-      if (!node || node.rrsets.size > 0 || node.children > 0 || k === zone.originKey || zone.steered.has(k)) break;
+      if (!node || node.rrsets.size > 0 || node.children > 0 || k === zone.originKey || steered.has(k)) break;
       overlay.set(k, null);
       if (node.name.length <= origin.length) break;
       const parentKey = nameKey(node.name.slice(1));
@@ -120,7 +135,7 @@ function* updateSteps(zone: Zone, changes: readonly RRsetChange[]): Generator<vo
     if (isCut !== was) {
       cutsChanged = true;
       // Names below a new cut must be glue: checking them needs the whole zone.
-      if (isCut && node.children > 0) return rebuild(zone, changes);
+      if (isCut && node.children > 0) return rebuild(zone, changes, policy);
     }
     node.isCut = isCut;
   }
@@ -145,8 +160,8 @@ function* updateSteps(zone: Zone, changes: readonly RRsetChange[]): Generator<vo
     if (node !== null) checkNode(key, node, check);
     yield;
   }
-  for (const s of zone.steered.values()) {
-    if (cutsChanged || overlay.has(s.key)) checkSteered(s, current(s.key)!, check);
+  for (const s of steered.values()) {
+    if (policy !== undefined || cutsChanged || overlay.has(s.key)) checkSteered(s, current(s.key)!, check);
   }
   const apex = current(zone.originKey)!;
   const soa = overlay.has(zone.originKey) ? checkApex(apex, zone.file, error) : zone.soa;
@@ -155,7 +170,7 @@ function* updateSteps(zone: Zone, changes: readonly RRsetChange[]): Generator<vo
   const { serial, minimum } = soaFields(soa.rdatas[0]!);
   const nodes = yield* zone.nodes.withSteps(overlay);
   return {
-    zone: { ...zone, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount },
+    zone: { ...zone, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount, ...(policy === undefined ? {} : { steered, monitored: policy.monitored }) },
     problems,
   };
 }
@@ -167,7 +182,7 @@ function withoutType(map: TypeMap<RRset>, type: number): TypeMap<RRset> {
 }
 
 /** The zone built afresh from its records with `changes` applied: the same outcome, at the cost of the zone. */
-function rebuild(zone: Zone, changes: readonly RRsetChange[]): BuildResult {
+function rebuild(zone: Zone, changes: readonly RRsetChange[], policy: PolicyChange | undefined): BuildResult {
   const replaced = new Set(changes.map((c) => `${nameKey(c.owner)}|${c.type}`));
   const records: ZoneRecord[] = zoneRecords(zone).filter((r) => !replaced.has(`${nameKey(r.owner)}|${r.type}`));
   const last = new Map<string, RRsetChange>();
@@ -175,5 +190,5 @@ function rebuild(zone: Zone, changes: readonly RRsetChange[]): BuildResult {
   for (const c of last.values()) {
     for (const rdata of c.rdatas ?? []) records.push({ owner: c.owner, type: c.type, class: c.class, ttl: c.ttl, rdata, source: c.source });
   }
-  return buildZone(zone.origin, zone.file, records, [...zone.steered.values()], zone.monitored);
+  return buildZone(zone.origin, zone.file, records, policy?.steered ?? [...zone.steered.values()], policy?.monitored ?? zone.monitored);
 }
