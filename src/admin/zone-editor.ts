@@ -21,6 +21,7 @@ import { formatProblem } from '../problems/problem-list.js';
 import type { ZoneRecord } from '../zone/record.js';
 import { bumpSerial, serializeZone, serializeZoneSliced, zoneRecords } from '../zone/serialize.js';
 import { buildZone, type RRset, type Zone } from '../zone/zone.js';
+import { ZoneLoadThread } from '../control/zone-load-thread-pool.js';
 import { updateZoneSliced, type PolicyChange, type RRsetChange } from '../zone/zone-update.js';
 import { TimeSlicer } from '../zone/time-slice.js';
 import { encodeEntrySliced, journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
@@ -73,6 +74,8 @@ export class ZoneEditor {
   readonly #compactTimers = new Map<string, NodeJS.Timeout>();
   /** The compaction running per zone file, and whether another was asked for meanwhile. */
   readonly #compacting = new Map<string, Promise<void>>();
+  /** Zone files whose nodes are being packed anew (#maybeRepack). */
+  readonly #repacking = new Set<string>();
   #closed = false;
 
   /**
@@ -254,7 +257,39 @@ export class ZoneEditor {
     await writer.append(entry, encoded);
     this.#publish(this.#dir.adopt(status.file, next));
     this.#scheduleCompaction(status.file, writer);
+    this.#maybeRepack(status.file, next);
     return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
+  }
+
+  /**
+   * Once REPACK_AT nodes were written since the zone was packed, packs it anew on a thread
+   * (zone/zone-nodes.ts): the written nodes leave the answering thread's heap, where the
+   * collector traces them on every major collection. Writes go on meanwhile; those made
+   * during the repack stay in the new version's delta. Never rejects.
+   */
+  #maybeRepack(file: string, zone: Zone): void {
+    if (zone.nodes.deltaSize < REPACK_AT || this.#repacking.has(file) || this.#closed) return;
+    this.#repacking.add(file);
+    const started = performance.now();
+    const thread = new ZoneLoadThread();
+    void thread
+      .repack(zone.nodes)
+      .then((base) =>
+        this.#dir.exclusive(() => {
+          const now = this.#dir.statuses.find((s) => s.file === file);
+          // Replaced by a load meanwhile (a new base anyway), or edited by hand and not reloaded yet.
+          if (!now?.zone || !this.#dir.isCurrent(file)) return;
+          const nodes = now.zone.nodes.rebased(base, zone.nodes);
+          if (nodes === null) return;
+          this.#publish(this.#dir.adopt(file, { ...now.zone, nodes }));
+          this.#log?.info({ file, nodes: base.size, written: zone.nodes.deltaSize, ms: Math.round(performance.now() - started) }, 'zone repacked with its written nodes');
+        }),
+      )
+      .catch((err: unknown) => this.#log?.error({ err, file }, 'repacking the zone failed; it keeps serving as it is'))
+      .finally(() => {
+        this.#repacking.delete(file);
+        void thread.close();
+      });
   }
 
   /** The journal of a zone file, opened on first use; a corrupt one refuses the write, naming the file. */
@@ -480,6 +515,9 @@ interface PolicyWrite {
   readonly text: string | null;
   readonly compiled: PolicyChange;
 }
+
+/** Written nodes that start a repack of a zone: few enough for the collector not to notice. */
+export const REPACK_AT = 25_000;
 
 export interface RRsetJson {
   name: string;

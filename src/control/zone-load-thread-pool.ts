@@ -10,7 +10,9 @@ import { nameKey, type Name } from '../dns/name.js';
 import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
 import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
-import { zoneFromImage } from '../zone/zone-transfer.js';
+import { chunkBuffers, encodeNodes, zoneFromImage, type NodeChunk } from '../zone/zone-transfer.js';
+import { PackedNodes } from '../zone/packed-nodes.js';
+import type { ZoneNodes } from '../zone/zone-nodes.js';
 import type { LoadReply } from '../zone/zone-load-thread.js';
 
 export interface LoadedFile {
@@ -79,6 +81,7 @@ export class ZoneLoadThread {
       const fail = (message: string): void => done({ zone: null, problems: [{ file, line: 0, message, severity: 'error' }] });
       const handle = (m: LoadReply): void => {
         if (m.kind === 'failed') return done({ zone: null, problems: m.problems });
+        if (m.kind !== 'zone') return fail(`the reload thread answered a load with ${m.kind}`);
         if (previous !== null && digests.get(previous) === m.digest) return done({ zone: null, problems: m.problems, unchanged: true });
         const policyFile = policyFileFor(file);
         const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
@@ -104,6 +107,36 @@ export class ZoneLoadThread {
       if (this.#closed) return done({ zone: null, problems: [{ file, line: 0, message: 'the reload was stopped', severity: 'error' }] });
       this.#worker ??= this.#start();
       this.#worker.postMessage({ kind: 'load', file, origin: [...origin] });
+    });
+  }
+
+  /**
+   * `nodes` packed anew, base and delta together, on the thread: the new base for
+   * ZoneNodes.rebased. Rejects when the thread fails or dies.
+   */
+  async repack(nodes: ZoneNodes): Promise<PackedNodes> {
+    const { set, removed } = nodes.deltaEntries();
+    const chunks: NodeChunk[] = [];
+    // One chunk per turn of the event loop: tens of thousands of written nodes are encoded
+    // between queries, not in one go.
+    for (const chunk of encodeNodes(set)) {
+      chunks.push(chunk);
+      await new Promise((r) => setImmediate(r));
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending = (m) => {
+        this.#pending = null;
+        if (m instanceof Error) return reject(m);
+        if (m.kind !== 'repacked') return reject(new Error(m.kind === 'failed' ? m.problems.map((p) => p.message).join('; ') : `unexpected ${m.kind}`));
+        try {
+          resolve(new PackedNodes(m.image));
+        } catch (err) {
+          reject(err as Error);
+        }
+      };
+      if (this.#closed) return reject(new Error('the thread was closed'));
+      this.#worker ??= this.#start();
+      this.#worker.postMessage({ kind: 'repack', image: nodes.base.image, set: chunks, removed }, chunks.flatMap(chunkBuffers));
     });
   }
 

@@ -12,7 +12,9 @@ import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
 import { policyFileFor } from '../steer/policy-file.js';
 import { loadZoneFile } from './zone-directory.js';
-import type { PackedImage } from './packed-nodes.js';
+import { packNodes, PackedNodes, type PackedImage } from './packed-nodes.js';
+import { decodeNodes, type NodeChunk } from './zone-transfer.js';
+import type { ZoneNode } from './zone.js';
 
 export interface LoadRequest {
   readonly kind: 'load';
@@ -20,9 +22,21 @@ export interface LoadRequest {
   readonly origin: Name;
 }
 
-/** What the thread answers a load with. */
+/**
+ * Packs a zone's nodes anew: its base (shared, not copied) with the delta of written nodes
+ * applied, so the answering thread's heap sheds the written nodes (ZoneNodes.rebased).
+ */
+export interface RepackRequest {
+  readonly kind: 'repack';
+  readonly image: PackedImage;
+  readonly set: readonly NodeChunk[];
+  readonly removed: readonly string[];
+}
+
+/** What the thread answers a load or a repack with. */
 export type LoadReply =
   | { readonly kind: 'zone'; readonly image: PackedImage; readonly recordCount: number; readonly digest: string; readonly problems: FileProblem[] }
+  | { readonly kind: 'repacked'; readonly image: PackedImage }
   | { readonly kind: 'failed'; readonly problems: FileProblem[] };
 
 /**
@@ -76,7 +90,27 @@ function digestingReader(policyFile: string | null): { read: (file: string) => s
   };
 }
 
-parentPort!.on('message', (m: LoadRequest) => {
+function repack(m: RepackRequest): PackedImage {
+  const written = new Map<string, ZoneNode | null>();
+  for (const chunk of m.set) decodeNodes(chunk, (key, node) => written.set(key, node));
+  for (const key of m.removed) written.set(key, null);
+  const base = new PackedNodes(m.image);
+  function* merged(): Generator<[string, ZoneNode]> {
+    for (const [key, node] of base.entriesFrom(null)) if (!written.has(key)) yield [key, node];
+    for (const [key, node] of written) if (node !== null) yield [key, node];
+  }
+  return packNodes(merged()).image;
+}
+
+parentPort!.on('message', (m: LoadRequest | RepackRequest) => {
+  if (m.kind === 'repack') {
+    try {
+      reply({ kind: 'repacked', image: repack(m) });
+    } catch (err) {
+      failed('(repack)', err);
+    }
+    return;
+  }
   if (m.kind !== 'load') return;
   try {
     const reader = digestingReader(policyFileFor(m.file));

@@ -49,6 +49,29 @@ export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
     return this.#delta.size;
   }
 
+  /** The delta: nodes set since the base was packed, and the base's keys removed. */
+  deltaEntries(): { set: Array<[string, ZoneNode]>; removed: string[] } {
+    const set: Array<[string, ZoneNode]> = [];
+    const removed: string[] = [];
+    for (const [key, node] of this.#delta) {
+      if (node === REMOVED) removed.push(key);
+      else set.push([key, node]);
+    }
+    return { set, removed };
+  }
+
+  /**
+   * These nodes over `base`, a packing of `packed` (an earlier version of this one, over the
+   * same base as this): what was written since `packed` is kept as the new delta. Null when
+   * `packed` is not an earlier version of this one.
+   */
+  rebased(base: PackedNodes, packed: ZoneNodes): ZoneNodes | null {
+    if (base.size !== packed.size) return null;
+    const since = this.changesSince(packed);
+    if (since === null) return null;
+    return ZoneNodes.over(base).with(since);
+  }
+
   get(key: string): ZoneNode | undefined {
     if (this.#delta.size === 0) return this.base.get(key);
     const hash = hashKey(key);

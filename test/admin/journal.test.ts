@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, describe, it } from 'node:test';
+import { REPACK_AT } from '../../src/admin/zone-editor.js';
 import { addresses, call, INITIAL_SERIAL, rcode, runMeridian, RW_TOKEN, soaSerial, startMeridian, workspace, ZONE, ZONE_TEXT, type Meridian, type Workspace } from './helpers.js';
 
 const env = { MERIDIAN_ADMIN_TOKEN: RW_TOKEN };
@@ -322,6 +323,41 @@ describe('GET /zones/{zone}/records pages', () => {
       assert.equal(r.status, 400, `${query}: ${r.text}`);
       assert.match(r.text, new RegExp(field), query);
     }
+    await m.kill();
+  });
+});
+
+describe('zone repack', () => {
+  it(`packs a zone anew after ${REPACK_AT.toLocaleString('en-US')} written names, off the answering thread, and every write stays answered`, async () => {
+    const ws = space();
+    const m = await start(ws);
+    const BATCH = 9_000;
+    const batches = Math.ceil(REPACK_AT / BATCH) + 1;
+    for (let b = 0; b < batches; b++) {
+      const operations = Array.from({ length: BATCH }, (_, j) => {
+        const i = b * BATCH + j;
+        return { op: 'put', name: `r${i}`, type: 'A', ttl: 60, rdata: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`] };
+      });
+      const r = await call(m, 'POST', `/v1/zones/${ZONE}/records/batch`, { operations });
+      assert.equal(r.status, 200, r.text);
+    }
+    await logged(m, /zone repacked with its written nodes/, 60_000);
+    await put(m, 'after', '192.0.2.77');
+    const last = batches * BATCH - 1;
+    for (const i of [0, 1, BATCH, last - 1, last]) {
+      assert.deepEqual(await addresses(m, `r${i}.adm.test`), [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], `r${i}`);
+    }
+    assert.deepEqual(await addresses(m, 'after.adm.test'), ['192.0.2.77']);
+    // Every name once in the record pages of the repacked zone.
+    const names = new Set<string>();
+    for (let cursor: string | null = null, pages = 0; pages < 100; pages++) {
+      const r = await call(m, 'GET', `/v1/zones/${ZONE}/records?limit=10000${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(r.status, 200, r.text);
+      for (const rec of r.json.records as Array<{ name: string; type: string }>) if (rec.type === 'A' && /^r\d+\./.test(rec.name)) names.add(rec.name);
+      cursor = r.json.next;
+      if (cursor === null) break;
+    }
+    assert.equal(names.size, batches * BATCH);
     await m.kill();
   });
 });

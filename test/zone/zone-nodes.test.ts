@@ -12,6 +12,7 @@ import { TypeMap } from '../../src/zone/type-map.js';
 import type { RRset, ZoneNode } from '../../src/zone/zone.js';
 import { ZoneNodes } from '../../src/zone/zone-nodes.js';
 import type { PackedImage } from '../../src/zone/packed-nodes.js';
+import { ZoneLoadThread } from '../../src/control/zone-load-thread-pool.js';
 
 function node(text: string, sets: Array<[number, string[]]> = [], extra: Partial<ZoneNode> = {}): [string, ZoneNode] {
   const name = parseName(text, null);
@@ -120,6 +121,32 @@ describe('packed zone nodes', () => {
     for (const k of kept) assert.ok(seenSet.has(k), `${k} missed`);
     const full = [...v.entriesFrom(null)].map(([k]) => k);
     assert.equal(full.length, v.size);
+  });
+
+  it('repacks on the load thread: base and delta become one base, and writes made meanwhile stay as the delta', async () => {
+    const many = Array.from({ length: 2000 }, (_, i) => node(`r${i}.q.`, [[1, [String(i)]]]));
+    let v1 = ZoneNodes.pack(many);
+    const changes = new Map<string, ZoneNode | null>();
+    for (let i = 0; i < 300; i++) changes.set(`r${i}.q`, null);
+    for (let i = 0; i < 500; i++) changes.set(...node(`w${i}.q.`, [[16, [`w${i}`]]]));
+    for (let i = 300; i < 400; i++) changes.set(...node(`r${i}.q.`, [[1, ['changed']]]));
+    v1 = v1.with(changes);
+    const thread = new ZoneLoadThread();
+    try {
+      const base = await thread.repack(v1);
+      assert.equal(base.size, v1.size);
+      // Written while the thread packed: kept over the new base.
+      const v2 = v1.with(new Map<string, ZoneNode | null>([['w0.q', null], [...node('late.q.', [[1, ['late']]])], ['r1999.q', null]]));
+      const rebased = v2.rebased(base, v1)!;
+      assert.equal(rebased.deltaSize, 3);
+      assert.equal(rebased.size, v2.size);
+      assert.deepEqual([...rebased.keys()].sort(), [...v2.keys()].sort());
+      for (const [key, n] of v2) assert.equal(show(rebased.get(key)), show(n), key);
+      assert.equal(rebased.get('r5.q'), undefined);
+      assert.equal(v2.rebased(base, ZoneNodes.pack(many)), null, 'not an earlier version of it');
+    } finally {
+      await thread.close();
+    }
   });
 
   it('crosses to another thread as one shared buffer, read there as it is here', async () => {
