@@ -93,7 +93,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
   const address = parseListenAddress(config.admin.listen!);
   if (config.admin.tokens.length === 0 && !isLoopbackHost(address.host)) {
     throw new GslbError(
-      ErrorCode.CONFIG_INVALID,
+      ErrorCode.GSLB_ERR_CONFIG_INVALID,
       `refusing to serve the admin API on ${config.admin.listen} without a token: set MERIDIAN_ADMIN_TOKEN or admin.tokens, or listen on loopback`,
     );
   }
@@ -152,9 +152,9 @@ function loadFirstZones(zones: ZoneDirectory, log: Logger): LoadOutcome {
   try {
     first = zones.load(true);
   } catch (err) {
-    throw new GslbError(ErrorCode.ZONE_INVALID, `${zones.directory}: cannot load the zones: ${(err as Error).message}`);
+    throw new GslbError(ErrorCode.GSLB_ERR_ZONE_INVALID, `${zones.directory}: cannot load the zones: ${(err as Error).message}`);
   }
-  if (first.folderProblem) throw new GslbError(ErrorCode.CONFIG_INVALID, formatProblem(first.folderProblem));
+  if (first.folderProblem) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, formatProblem(first.folderProblem));
   for (const p of first.problems) {
     if (p.severity === 'error') log.error({ file: p.file, line: p.line }, formatProblem(p));
     else log.warn({ file: p.file, line: p.line }, formatProblem(p));
@@ -169,7 +169,7 @@ function openAudit(opts: AuditOptions): AuditLog {
   try {
     return new AuditLog({ ...opts, file });
   } catch (err) {
-    throw new GslbError(ErrorCode.CONFIG_INVALID, `admin.audit.file: cannot open ${file}: ${(err as Error).message}`);
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `admin.audit.file: cannot open ${file}: ${(err as Error).message}`);
   }
 }
 

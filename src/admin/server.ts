@@ -11,7 +11,8 @@ import type { LatencySamples } from '../steer/latency-samples.js';
 import type { GeoResolver } from '../geoip/geo-database.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
 import { authenticate, type Access, type ApiToken } from './auth.js';
-import { AdminError } from './errors.js';
+import { AdminError, apiError } from './errors.js';
+import { ErrorCode } from '../errors.js';
 import type { AuditEntry, AuditLog } from './audit-log.js';
 import { BrowserGuard } from './browser-guard.js';
 import type { AnswerTotals } from './answer-window.js';
@@ -92,10 +93,10 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
     const token = authenticate(req.headers.authorization, deps.tokens);
     if (token === null) {
       reply.header('www-authenticate', 'Bearer realm="meridian"');
-      throw new AdminError(401, 'GSLB_ERR_API_UNAUTHENTICATED', 'a valid bearer token is required (Authorization: Bearer <token>)');
+      throw apiError(ErrorCode.GSLB_ERR_API_UNAUTHENTICATED, 'a valid bearer token is required (Authorization: Bearer <token>)');
     }
     if (need === 'write' && token.access !== 'write') {
-      throw new AdminError(403, 'GSLB_ERR_API_FORBIDDEN', `token "${token.name}" is read-only; this needs a read-write token`);
+      throw apiError(ErrorCode.GSLB_ERR_API_FORBIDDEN, `token "${token.name}" is read-only; this needs a read-write token`);
     }
     req.token = token;
   });
@@ -110,13 +111,13 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       const extra = v.params?.additionalProperty as string | undefined;
       const path = [err.validationContext, ...v.instancePath.split('/').filter(Boolean), missing ?? extra].filter(Boolean).join('.');
       const message = extra ? 'unknown field' : v.message ?? 'is invalid';
-      return reply.status(400).send({ error: 'GSLB_ERR_API_INVALID', message: `${path}: ${message}`, field: path, details: [] });
+      return reply.status(400).send({ error: ErrorCode.GSLB_ERR_API_INVALID, message: `${path}: ${message}`, field: path, details: [] });
     }
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).send({ error: 'GSLB_ERR_API_INVALID', message: err.message, field: null, details: [] });
+      return reply.status(err.statusCode).send({ error: ErrorCode.GSLB_ERR_API_INVALID, message: err.message, field: null, details: [] });
     }
     req.log.error({ err }, 'admin API request failed');
-    return reply.status(500).send({ error: 'GSLB_ERR_API_INTERNAL', message: 'internal error; see the server log', field: null, details: [] });
+    return reply.status(500).send({ error: ErrorCode.GSLB_ERR_API_INTERNAL, message: 'internal error; see the server log', field: null, details: [] });
   });
 
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
@@ -146,7 +147,7 @@ export async function auditAsync(deps: Pick<AdminDeps, 'audit' | 'log'>, req: Fa
       await deps.audit.recordAsync(line);
     } catch (err) {
       deps.log.error({ err, unrecorded: line }, 'admin: the audit line of a change could not be written');
-      throw new AdminError(500, 'GSLB_ERR_API_AUDIT', `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
+      throw apiError(ErrorCode.GSLB_ERR_API_AUDIT, `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
     }
   }
   deps.log.info({ audit: true, ...line }, `admin: ${entry.change}`);
@@ -169,7 +170,7 @@ export function audit(deps: Pick<AdminDeps, 'audit' | 'log'>, req: FastifyReques
       deps.audit.record(line);
     } catch (err) {
       deps.log.error({ err, unrecorded: line }, 'admin: the audit line of a change could not be written');
-      throw new AdminError(500, 'GSLB_ERR_API_AUDIT', `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
+      throw apiError(ErrorCode.GSLB_ERR_API_AUDIT, `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
     }
   }
   deps.log.info({ audit: true, ...line }, `admin: ${entry.change}`);

@@ -24,6 +24,7 @@ import { nonGlobalReason } from '../net/ip-class.js';
 import { parseIPOctets, validAddress, type ValidAddress } from '../net/ip-parse.js';
 import { detectKind, readRecord, type GeoDbKind, type RecordFields } from './geo-schema.js';
 import { checkLayout, firstRecordNetwork, hasMetadataMarker } from './mmdb-check.js';
+import { ErrorCode } from '../errors.js';
 
 export type { GeoDbKind } from './geo-schema.js';
 export { continentOfCountry, COUNTRY_CONTINENT, CONTINENT_NAMES, LEGACY_CODES } from './continents.js';
@@ -44,7 +45,7 @@ export interface GeoDbInfo {
 
 /** Raised by openGeoDatabase / GeoResolver for a file that cannot serve lookups. */
 export class GeoDatabaseError extends Error {
-  readonly code = 'GSLB_ERR_GEOIP_INVALID' as const;
+  readonly code = ErrorCode.GSLB_ERR_GEOIP_INVALID;
   /** The file concerned. */
   readonly file: string;
   constructor(file: string, message: string, options?: { cause?: unknown }) {

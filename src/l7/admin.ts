@@ -67,7 +67,7 @@ const DrainBody = {
 export async function createBalancerAdmin(balancer: BalancerControl, config: BalancerConfig['admin'], log: Logger): Promise<BalancerAdmin> {
   const listen = parseListenAddress(config.listen!);
   if (config.token === null && !isLoopbackHost(listen.host)) {
-    throw new GslbError(ErrorCode.CONFIG_INVALID, `admin.listen: refusing to serve ${config.listen} off loopback without admin.token`);
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `admin.listen: refusing to serve ${config.listen} off loopback without admin.token`);
   }
   const app: FastifyInstance = Fastify({
     // Warnings only: a log line per /healthz probe would drown the balancer's own log.
@@ -103,9 +103,9 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
   });
 
   const change = (draining: boolean) => async (req: { body: unknown; headers: { authorization?: string } }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
-    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
+    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: ErrorCode.L7_UNAUTHENTICATED, message: 'a valid bearer token is required' });
     const target = (req.body as { backend?: string } | undefined)?.backend ?? null;
-    if (!(await balancer.setDraining(target, draining))) return reply.status(404).send({ error: 'L7_NO_SUCH_BACKEND', message: `backend: no backend "${target}"`, field: 'backend' });
+    if (!(await balancer.setDraining(target, draining))) return reply.status(404).send({ error: ErrorCode.L7_NO_SUCH_BACKEND, message: `backend: no backend "${target}"`, field: 'backend' });
     const status = await balancer.status();
     if (target === null) return reply.status(200).send({ draining: status.draining, drained: status.drained });
     const [poolName, id] = target.split('/') as [string, string];
@@ -115,16 +115,16 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
   app.post('/drain', { schema: { body: { ...DrainBody, nullable: true } } }, change(true));
   app.post('/undrain', { schema: { body: { ...DrainBody, nullable: true } } }, change(false));
   app.post('/reload', async (req, reply) => {
-    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
+    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: ErrorCode.L7_UNAUTHENTICATED, message: 'a valid bearer token is required' });
     const outcome = await balancer.reload();
-    return outcome.ok ? reply.status(200).send({ reloaded: true }) : reply.status(400).send({ error: 'L7_CONFIG_INVALID', message: outcome.errors.join('\n'), details: outcome.errors });
+    return outcome.ok ? reply.status(200).send({ reloaded: true }) : reply.status(400).send({ error: ErrorCode.L7_CONFIG_INVALID, message: outcome.errors.join('\n'), details: outcome.errors });
   });
   const register = (remove: boolean) => async (req: { params: unknown; body: unknown; headers: { authorization?: string } }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
-    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
+    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: ErrorCode.L7_UNAUTHENTICATED, message: 'a valid bearer token is required' });
     const { pool, id } = req.params as { pool: string; id: string };
     const outcome = await balancer.setBackend(pool, id, remove ? null : (req.body as BackendSpec));
     if (!outcome.ok) {
-      const error = outcome.status === 404 ? 'L7_NO_SUCH_BACKEND' : outcome.status === 409 ? 'L7_CONFLICT' : 'L7_INVALID_REQUEST';
+      const error = outcome.status === 404 ? ErrorCode.L7_NO_SUCH_BACKEND : outcome.status === 409 ? ErrorCode.L7_CONFLICT : ErrorCode.L7_INVALID_REQUEST;
       return reply.status(outcome.status).send({ error, message: outcome.errors.join('\n'), details: outcome.errors });
     }
     const status = await balancer.status();
@@ -135,7 +135,7 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
   app.delete('/pools/:pool/backends/:id', { schema: { params: BackendParams } }, register(true));
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    return reply.status(status).send({ error: status === 500 ? 'L7_INTERNAL' : 'L7_INVALID_REQUEST', message: err.message });
+    return reply.status(status).send({ error: status === 500 ? ErrorCode.L7_INTERNAL : ErrorCode.L7_INVALID_REQUEST, message: err.message });
   });
   await app.listen({ host: listen.host, port: listen.port });
   return { address: app.server.address() as AddressInfo, close: () => app.close() };

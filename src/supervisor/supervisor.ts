@@ -172,7 +172,7 @@ export class Supervisor<R> {
         const message = `${o.role} ${slot} (pid ${pid}) was not ready ${o.startTimeoutMs} ms after it started; killed`;
         o.log.error({ worker: slot, pid, startTimeoutMs: o.startTimeoutMs }, message);
         worker.process.kill('SIGKILL');
-        reject(new GslbError(ErrorCode.LISTEN_FAILED, message));
+        reject(new GslbError(ErrorCode.GSLB_ERR_LISTEN_FAILED, message));
       }, o.startTimeoutMs);
       worker.once('exit', (code: number | null, signal: string | null) => {
         clearTimeout(timer);
@@ -185,7 +185,7 @@ export class Supervisor<R> {
         o.onExit?.(worker, slot);
         if (!settled) {
           settled = true;
-          reject(new GslbError(ErrorCode.LISTEN_FAILED, `${o.role} ${slot} (pid ${pid}) exited (${signal ?? code}) before it was ready`));
+          reject(new GslbError(ErrorCode.GSLB_ERR_LISTEN_FAILED, `${o.role} ${slot} (pid ${pid}) exited (${signal ?? code}) before it was ready`));
         }
         if (!this.#stopping) this.#scheduleRestart(slot, pid, code, signal);
       });

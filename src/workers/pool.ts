@@ -157,7 +157,7 @@ export class WorkerPool {
           this.#metrics.settle(worker, m.id, m.metrics);
         } else if (m.kind === 'failed') {
           this.#o.log.error({ worker: slot, pid: worker.process.pid, error: m.message }, 'DNS worker failed');
-          reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker: ${m.message}`));
+          reject(new GslbError(ErrorCode.GSLB_ERR_LISTEN_FAILED, `DNS worker: ${m.message}`));
         }
       });
     });
