@@ -41,7 +41,6 @@ export const ERRORS = {
   // The balancer's admin listener (JSON, as the admin API's).
   L7_INVALID_REQUEST: { where: 'balancer-admin', status: 400, summary: 'the request is invalid (a body the HTTP layer refuses keeps its 4xx)' },
   L7_CONFIG_INVALID: { where: 'balancer-admin', status: 400, summary: 'a reload found the config file invalid; the old config keeps serving' },
-  L7_UNAUTHENTICATED: { where: 'balancer-admin', status: 401, summary: 'no valid bearer token' },
   L7_NO_SUCH_BACKEND: { where: 'balancer-admin', status: 404, summary: 'no such pool or backend' },
   L7_CONFLICT: { where: 'balancer-admin', status: 409, summary: "the change is refused as it stands (a pool's last backend), or no worker applied it in time" },
   L7_INTERNAL: { where: 'balancer-admin', status: 500, summary: 'an unexpected failure; the balancer log has it' },

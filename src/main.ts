@@ -8,7 +8,7 @@ import { ZoneReloader } from './control/zone-reloader.js';
 import type { Responder } from './dns/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
 import { createDataPlane, type BoundAddress } from './server/dns-server.js';
-import { isLoopbackHost, parseListenAddress } from './net/listen-address.js';
+import { parseListenAddress } from './net/listen-address.js';
 import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
 import type { GeoResolver } from './geoip/geo-database.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';
@@ -23,7 +23,7 @@ import { HealthStateWriter, loadHealthState } from './health/state-file.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.js';
-import { makeToken } from './admin/auth.js';
+import { makeToken, requireTokenOffLoopback } from './admin/auth.js';
 import { ZoneEditor } from './admin/zone-editor.js';
 import { AuditLog, type AuditOptions } from './admin/audit-log.js';
 import { LatencySamples } from './steer/latency-samples.js';
@@ -91,12 +91,7 @@ interface AdminParts {
 /** The admin API, refusing a non-loopback address without a token (issue #5). */
 async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstance> {
   const address = parseListenAddress(config.admin.listen!);
-  if (config.admin.tokens.length === 0 && !isLoopbackHost(address.host)) {
-    throw new GslbError(
-      ErrorCode.GSLB_ERR_CONFIG_INVALID,
-      `refusing to serve the admin API on ${config.admin.listen} without a token: set MERIDIAN_ADMIN_TOKEN or admin.tokens, or listen on loopback`,
-    );
-  }
+  requireTokenOffLoopback(config.admin.listen!, config.admin.tokens.length > 0, 'the admin API', 'set MERIDIAN_ADMIN_TOKEN or admin.tokens, or listen on loopback');
   if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
   const metrics = createMetricsRegistry({
     queryStats: p.responder.stats,
