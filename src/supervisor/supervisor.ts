@@ -92,6 +92,8 @@ export class Supervisor<R> {
   readonly #restart: RestartPolicy;
   readonly #slots: Slot[];
   readonly #exited = new Map<Worker, Promise<void>>();
+  /** Set once start() succeeded: a worker lost before that fails the start instead of being replaced. */
+  #running = false;
   #stopping = false;
 
   constructor(options: SupervisorOptions<R>) {
@@ -114,6 +116,7 @@ export class Supervisor<R> {
       await this.stop();
       throw (failed as PromiseRejectedResult).reason;
     }
+    this.#running = true;
     return started.map((r) => (r as PromiseFulfilledResult<R>).value);
   }
 
@@ -187,7 +190,7 @@ export class Supervisor<R> {
           settled = true;
           reject(new GslbError(ErrorCode.GSLB_ERR_LISTEN_FAILED, `${o.role} ${slot} (pid ${pid}) exited (${signal ?? code}) before it was ready`));
         }
-        if (!this.#stopping) this.#scheduleRestart(slot, pid, code, signal);
+        if (this.#running && !this.#stopping) this.#scheduleRestart(slot, pid, code, signal);
       });
       o.boot(worker, slot).then(
         (ready) => {
@@ -202,7 +205,9 @@ export class Supervisor<R> {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          o.log.error({ worker: slot, pid, error: (err as Error).message }, `${o.role} failed to start`);
+          o.log.error({ worker: slot, pid, error: (err as Error).message }, `${o.role} failed to start; killed`);
+          // Not left half-started: once running, the slot is retried after the back-off.
+          worker.process.kill('SIGKILL');
           reject(err);
         },
       );

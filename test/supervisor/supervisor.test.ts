@@ -99,7 +99,10 @@ describe('worker supervisor', () => {
   it('starts N workers, each serving on loopback under its worker id, and stop leaves no process', async () => {
     const { log, lines } = capture();
     const s = supervisor('ready', 3, { log });
-    const ports = await s.start();
+    const ports = await s.start().catch(async (err: unknown) => {
+      await s.stop();
+      throw err;
+    });
     const pids = s.pids;
     assert.equal(pids.length, 3);
     assert.deepEqual((await Promise.all(ports.map(connectTo))).sort(), ['0', '1', '2']);
@@ -121,7 +124,7 @@ describe('worker supervisor', () => {
     });
     const [fork] = forks;
     assert.ok(fork);
-    assert.equal(alive(fork.pid), false, 'killed');
+    await eventually('killed', async () => !alive(fork.pid));
     assert.ok(lines.some((l) => l.level === 50 && l.worker === 0 && l.pid === fork.pid && /was not ready 600 ms/.test(l.msg)), 'reported with its worker id');
     assert.deepEqual(workerProcesses(), []);
     assert.equal(forks.length, 1, 'a failed start is not retried');
@@ -132,13 +135,17 @@ describe('worker supervisor', () => {
     const forks: { slot: number; pid: number; at: number }[] = [];
     const s = supervisor('ready', 1, { log }, { startTimeoutMs: 800, forks, restart: { initialMs: 200, maxMs: 400, stableMs: 60_000, crashLoopRestarts: 10, windowMs: 60_000 } });
     await s.start();
-    process.env.SUPERVISED_MODE = 'hang'; // every replacement hangs
-    process.kill(s.pids[0]!, 'SIGKILL');
-    await eventually('two hanging replacements killed', async () => lines.filter((l) => /was not ready 800 ms/.test(l.msg)).length >= 2, 15_000);
-    const hung = forks.slice(1, 3);
-    for (const f of hung) assert.equal(alive(f.pid), false, `replacement ${f.pid} killed`);
-    assert.deepEqual(lines.filter((l) => l.restartInMs !== undefined).slice(0, 3).map((l) => l.restartInMs), [200, 400, 400]);
-    await s.stop();
+    try {
+      process.env.SUPERVISED_MODE = 'hang'; // every replacement hangs
+      process.kill(s.pids[0]!, 'SIGKILL');
+      await eventually('two hanging replacements killed', async () => lines.filter((l) => /was not ready 800 ms/.test(l.msg)).length >= 2, 15_000);
+      const hung = forks.slice(1, 3);
+      for (const f of hung) await eventually(`replacement ${f.pid} killed`, async () => !alive(f.pid));
+      await eventually('the third restart', async () => lines.filter((l) => l.restartInMs !== undefined).length >= 3, 5000);
+      assert.deepEqual(lines.filter((l) => l.restartInMs !== undefined).slice(0, 3).map((l) => l.restartInMs), [200, 400, 400]);
+    } finally {
+      await s.stop();
+    }
     assert.deepEqual(workerProcesses(), []);
   });
 
@@ -147,22 +154,25 @@ describe('worker supervisor', () => {
     const forks: { slot: number; pid: number; at: number }[] = [];
     const s = supervisor('ready', 2, { log }, { forks, restart: { initialMs: 100, maxMs: 400, stableMs: 60_000, crashLoopRestarts: 4, windowMs: 60_000 } });
     await s.start();
-    const steady = s.pids[1]!;
-    process.env.SUPERVISED_MODE = 'die';
-    process.kill(s.pids[0]!, 'SIGKILL');
-    await eventually('six restarts of slot 0', async () => lines.filter((l) => l.worker === 0 && l.restartInMs !== undefined).length >= 6, 20_000);
-    const restarts = lines.filter((l) => l.worker === 0 && l.restartInMs !== undefined);
-    assert.deepEqual(restarts.slice(0, 6).map((l) => l.restartInMs), [100, 200, 400, 400, 400, 400]);
-    assert.deepEqual(restarts.slice(0, 6).map((l) => l.crashLoop === true), [false, false, false, true, true, true]);
-    assert.match(restarts[3]!.msg, /test worker 0 is crash-looping: 4 restarts in 60 s/);
-    // Each fork of slot 0 came no sooner than the back-off after the one before died (lower bounds only).
-    const slot0 = forks.filter((f) => f.slot === 0);
-    for (let i = 2; i < Math.min(slot0.length, 6); i++) assert.ok(slot0[i]!.at - slot0[i - 1]!.at >= restarts[i - 1]!.restartInMs!, `fork ${i} waited ${restarts[i - 1]!.restartInMs} ms`);
-    assert.equal(s.status()[0]!.crashLooping, true);
-    assert.equal(s.status()[1]!.crashLooping, false);
-    assert.ok(alive(steady), 'the other slot is untouched');
-    assert.equal(forks.filter((f) => f.slot === 1).length, 1);
-    await s.stop();
+    try {
+      const steady = s.pids[1]!;
+      process.env.SUPERVISED_MODE = 'die';
+      process.kill(s.pids[0]!, 'SIGKILL');
+      await eventually('six restarts of slot 0', async () => lines.filter((l) => l.worker === 0 && l.restartInMs !== undefined).length >= 6, 20_000);
+      const restarts = lines.filter((l) => l.worker === 0 && l.restartInMs !== undefined);
+      assert.deepEqual(restarts.slice(0, 6).map((l) => l.restartInMs), [100, 200, 400, 400, 400, 400]);
+      assert.deepEqual(restarts.slice(0, 6).map((l) => l.crashLoop === true), [false, false, false, true, true, true]);
+      assert.match(restarts[3]!.msg, /test worker 0 is crash-looping: 4 restarts in 60 s/);
+      // Each fork of slot 0 came no sooner than the back-off after the one before died (lower bounds only).
+      const slot0 = forks.filter((f) => f.slot === 0);
+      for (let i = 2; i < Math.min(slot0.length, 6); i++) assert.ok(slot0[i]!.at - slot0[i - 1]!.at >= restarts[i - 1]!.restartInMs!, `fork ${i} waited ${restarts[i - 1]!.restartInMs} ms`);
+      assert.equal(s.status()[0]!.crashLooping, true);
+      assert.equal(s.status()[1]!.crashLooping, false);
+      assert.ok(alive(steady), 'the other slot is untouched');
+      assert.equal(forks.filter((f) => f.slot === 1).length, 1);
+    } finally {
+      await s.stop();
+    }
     const count = forks.length;
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(forks.length, count, 'nothing is restarted after stop');
