@@ -69,92 +69,75 @@ function pageRequests(port: number): Array<[string, Record<string, string>, stri
   ];
 }
 
-describe('one access check for the admin API and the balancer admin listener', () => {
-  let backends: TestBackend[];
+/** The admin API (a meridian process) and a balancer's admin listener, both with `token` or both without, for one describe block. */
+function bothListeners(token: string | null): { m: Meridian; lb: TestBalancer; lbPort: number } {
+  const both = {} as { m: Meridian; lb: TestBalancer; lbPort: number; ws: Workspace; backends: TestBackend[] };
   before(async () => {
-    backends = await startBackends(1);
+    both.backends = await startBackends(1);
+    both.ws = workspace();
+    both.m = await startMeridian(both.ws, { env: token === null ? {} : { MERIDIAN_ADMIN_TOKEN: token } });
+    both.lb = await startBalancer({ admin: { listen: '127.0.0.1:0', ...(token !== null && { token }) }, pools: { default: pool(both.backends) } });
+    both.lbPort = Number(new URL(both.lb.adminUrl).port);
   });
   after(async () => {
-    for (const b of backends) await b.close();
+    await both.m?.stop();
+    both.ws?.remove();
+    await both.lb?.close();
+    for (const b of both.backends ?? []) await b.close();
   });
+  return both;
+}
 
+describe('one access check for the admin API and the balancer admin listener', () => {
   describe('with a token', () => {
-    let ws: Workspace;
-    let m: Meridian;
-    let lb: TestBalancer;
-    let lbPort: number;
-    before(async () => {
-      ws = workspace();
-      m = await startMeridian(ws, { env: { MERIDIAN_ADMIN_TOKEN: RW_TOKEN } });
-      lb = await startBalancer({ admin: { listen: '127.0.0.1:0', token: RW_TOKEN }, pools: { default: pool(backends) } });
-      lbPort = Number(new URL(lb.adminUrl).port);
-    });
-    after(async () => {
-      await m?.stop();
-      ws?.remove();
-      await lb?.close();
-    });
+    const both = bothListeners(RW_TOKEN);
 
     it('both refuse every bad credential alike: 401 GSLB_ERR_API_UNAUTHENTICATED with WWW-Authenticate', async () => {
-      for (const [what, headers, body] of badCredentials(m.api)) {
-        const api = await send(m.api, 'POST', '/v1/regions/one/drain', headers, body);
-        const bal = await send(lbPort, 'POST', '/drain', { ...headers, host: headers.host!.replace(String(m.api), String(lbPort)) }, body);
+      for (const [what, headers, body] of badCredentials(both.m.api)) {
+        const api = await send(both.m.api, 'POST', '/v1/regions/one/drain', headers, body);
+        const bal = await send(both.lbPort, 'POST', '/drain', { ...headers, host: headers.host!.replace(String(both.m.api), String(both.lbPort)) }, body);
         assert.deepEqual(api, { status: 401, error: 'GSLB_ERR_API_UNAUTHENTICATED', field: null, wwwAuthenticate: 'Bearer realm="meridian"' }, `admin API, ${what}`);
         assert.deepEqual(bal, api, `balancer, ${what}`);
       }
       for (const [path, method] of [['/pools/default/backends/x', 'PUT'], ['/pools/default/backends/a', 'DELETE'], ['/reload', 'POST'], ['/undrain', 'POST']] as const) {
-        const r = await send(lbPort, method, path, { host: `127.0.0.1:${lbPort}`, 'content-type': 'application/json' }, method === 'PUT' ? '{"address":"127.0.0.1:9"}' : undefined);
+        const r = await send(both.lbPort, method, path, { host: `127.0.0.1:${both.lbPort}`, 'content-type': 'application/json' }, method === 'PUT' ? '{"address":"127.0.0.1:9"}' : undefined);
         assert.equal(r.status, 401, `${method} ${path}`);
         assert.equal(r.error, 'GSLB_ERR_API_UNAUTHENTICATED', `${method} ${path}`);
       }
-      const status = JSON.parse((await request(`${lb.adminUrl}/status`)).body) as { draining: boolean; pools: Array<{ backends: unknown[] }> };
+      const status = JSON.parse((await request(`${both.lb.adminUrl}/status`)).body) as { draining: boolean; pools: Array<{ backends: unknown[] }> };
       assert.equal(status.draining, false, 'the balancer never drained');
       assert.equal(status.pools[0]!.backends.length, 1, 'no backend registered or removed');
-      const health = JSON.parse((await request(`http://127.0.0.1:${m.api}/v1/health`, { headers: { authorization: `Bearer ${RW_TOKEN}` } })).body) as { targets: Array<{ region: string; forced: unknown }> };
+      const health = JSON.parse((await request(`http://127.0.0.1:${both.m.api}/v1/health`, { headers: { authorization: `Bearer ${RW_TOKEN}` } })).body) as { targets: Array<{ region: string; forced: unknown }> };
       assert.ok(health.targets.filter((t) => t.region === 'one').every((t) => t.forced === null), 'the region never drained');
     });
 
     it('both let the token in, in any letter case of the scheme and whatever the Host', async () => {
       for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
         const auth = { authorization: `${scheme} ${RW_TOKEN}`, 'content-type': 'application/json' };
-        assert.equal((await send(m.api, 'POST', '/v1/regions/one/undrain', { ...auth, host: `gslb.example.net:${m.api}` }, '{}')).status, 200, scheme);
-        assert.equal((await send(lbPort, 'POST', '/undrain', { ...auth, host: `lb.example.net:${lbPort}` }, '{}')).status, 200, scheme);
+        assert.equal((await send(both.m.api, 'POST', '/v1/regions/one/undrain', { ...auth, host: `gslb.example.net:${both.m.api}` }, '{}')).status, 200, scheme);
+        assert.equal((await send(both.lbPort, 'POST', '/undrain', { ...auth, host: `lb.example.net:${both.lbPort}` }, '{}')).status, 200, scheme);
       }
     });
   });
 
   describe('without a token', () => {
-    let ws: Workspace;
-    let m: Meridian;
-    let lb: TestBalancer;
-    let lbPort: number;
-    before(async () => {
-      ws = workspace();
-      m = await startMeridian(ws, { env: {} });
-      lb = await startBalancer({ admin: { listen: '127.0.0.1:0' }, pools: { default: pool(backends) } });
-      lbPort = Number(new URL(lb.adminUrl).port);
-    });
-    after(async () => {
-      await m?.stop();
-      ws?.remove();
-      await lb?.close();
-    });
+    const both = bothListeners(null);
 
     it('both refuse what only a web page sends, with the same status, code and field', async () => {
-      for (const [what, headers, body] of pageRequests(m.api)) {
-        const api = await send(m.api, 'POST', '/v1/regions/one/drain', headers, body);
-        const swap = (v: string): string => v.replaceAll(String(m.api), String(lbPort)).replaceAll(String(m.api + 1), String(lbPort + 1));
-        const bal = await send(lbPort, 'POST', '/drain', Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, swap(v)])), body);
+      for (const [what, headers, body] of pageRequests(both.m.api)) {
+        const api = await send(both.m.api, 'POST', '/v1/regions/one/drain', headers, body);
+        const swap = (v: string): string => v.replaceAll(String(both.m.api), String(both.lbPort)).replaceAll(String(both.m.api + 1), String(both.lbPort + 1));
+        const bal = await send(both.lbPort, 'POST', '/drain', Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, swap(v)])), body);
         assert.ok([403, 415].includes(api.status), `admin API, ${what}: ${JSON.stringify(api)}`);
         assert.ok(api.error?.startsWith('GSLB_ERR_API_'), `admin API, ${what}`);
         assert.deepEqual(bal, api, `balancer, ${what}`);
       }
-      assert.equal(JSON.parse((await request(`${lb.adminUrl}/status`)).body).draining, false, 'the balancer never drained');
+      assert.equal(JSON.parse((await request(`${both.lb.adminUrl}/status`)).body).draining, false, 'the balancer never drained');
     });
 
     it('both leave their probe routes open to any Host', async () => {
-      assert.equal((await send(m.api, 'GET', '/livez', { host: `pod-ip.example:${m.api}` })).status, 200);
-      assert.equal((await send(lbPort, 'GET', '/healthz', { host: `region.example:${lbPort}` })).status, 200);
+      assert.equal((await send(both.m.api, 'GET', '/livez', { host: `pod-ip.example:${both.m.api}` })).status, 200);
+      assert.equal((await send(both.lbPort, 'GET', '/healthz', { host: `region.example:${both.lbPort}` })).status, 200);
     });
   });
 });
