@@ -23,6 +23,7 @@ const FOLDERS = [
   { layer: 'services', name: 'l7', files: [folder('l7')], not: [TYPES_FILES] },
   { layer: 'services', name: 'workers', files: [folder('workers')], not: [TYPES_FILES] },
   { layer: 'services', name: 'admin', files: [folder('admin')], not: [TYPES_FILES] },
+  { layer: 'services', name: 'supervisor', files: [folder('supervisor')], not: [TYPES_FILES] },
   { layer: 'control', name: 'control', files: [folder('control')], not: [TYPES_FILES] },
   { layer: 'control', name: 'server', files: [folder('server')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'responder', files: [DATA_PLANE_FILES] },

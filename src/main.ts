@@ -8,8 +8,7 @@ import { ZoneReloader } from './control/zone-reloader.js';
 import type { Responder } from './dns/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
 import { createDataPlane, type BoundAddress } from './server/dns-server.js';
-import { isLoopbackHost, parseListenAddress } from './net/listen-address.js';
-import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
+import { parseListenAddress } from './net/listen-address.js';
 import type { GeoView } from './geoip/geo-database.js';
 import { GeoReloader } from './control/geo-reloader.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';
@@ -18,6 +17,8 @@ import { ZoneLoadThread } from './control/zone-load-thread-pool.js';
 import { ZoneDirectory, type LoadOutcome } from './zone/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';
+import { SnapshotBuilder } from './control/snapshot-builder.js';
+import type { SnapshotStore } from './snapshot/snapshot.js';
 import { removeStaleTemps } from './storage/atomic-write.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { runProbe } from './health/probes/index.js';
@@ -25,7 +26,7 @@ import { HealthStateWriter, loadHealthState } from './health/state-file.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.js';
-import { makeToken } from './admin/auth.js';
+import { makeToken, requireTokenOffLoopback } from './admin/auth.js';
 import { ZoneEditor } from './admin/zone-editor.js';
 import { AuditLog, type AuditOptions } from './admin/audit-log.js';
 import { LatencySamples } from './steer/latency-samples.js';
@@ -96,12 +97,7 @@ interface AdminParts {
 /** The admin API, refusing a non-loopback address without a token (issue #5). */
 async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstance> {
   const address = parseListenAddress(config.admin.listen!);
-  if (config.admin.tokens.length === 0 && !isLoopbackHost(address.host)) {
-    throw new GslbError(
-      ErrorCode.CONFIG_INVALID,
-      `refusing to serve the admin API on ${config.admin.listen} without a token: set MERIDIAN_ADMIN_TOKEN or admin.tokens, or listen on loopback`,
-    );
-  }
+  requireTokenOffLoopback(config.admin.listen!, config.admin.tokens.length > 0, 'the admin API', 'set MERIDIAN_ADMIN_TOKEN or admin.tokens, or listen on loopback');
   if (config.admin.tokens.length === 0) p.log.warn('admin API without tokens: anyone on this machine can change zones (loopback only)');
   const metrics = createMetricsRegistry({
     queryStats: p.responder.stats,
@@ -163,12 +159,12 @@ async function loadFirstZones(zones: ZoneDirectory, log: Logger): Promise<LoadOu
   try {
     first = await zones.loadAsync(true, (file, origin, previous) => thread.load(file, origin, previous));
   } catch (err) {
-    throw new GslbError(ErrorCode.ZONE_INVALID, `${zones.directory}: cannot load the zones: ${(err as Error).message}`);
+    throw new GslbError(ErrorCode.GSLB_ERR_ZONE_INVALID, `${zones.directory}: cannot load the zones: ${(err as Error).message}`);
   } finally {
     void thread.close();
   }
-  if (first === null) throw new GslbError(ErrorCode.ZONE_INVALID, `${zones.directory}: the first load was overtaken`);
-  if (first.folderProblem) throw new GslbError(ErrorCode.CONFIG_INVALID, formatProblem(first.folderProblem));
+  if (first === null) throw new GslbError(ErrorCode.GSLB_ERR_ZONE_INVALID, `${zones.directory}: the first load was overtaken`);
+  if (first.folderProblem) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, formatProblem(first.folderProblem));
   for (const p of first.problems) {
     if (p.severity === 'error') log.error({ file: p.file, line: p.line }, formatProblem(p));
     else log.warn({ file: p.file, line: p.line }, formatProblem(p));
@@ -183,7 +179,7 @@ function openAudit(opts: AuditOptions): AuditLog {
   try {
     return new AuditLog({ ...opts, file });
   } catch (err) {
-    throw new GslbError(ErrorCode.CONFIG_INVALID, `admin.audit.file: cannot open ${file}: ${(err as Error).message}`);
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `admin.audit.file: cannot open ${file}: ${(err as Error).message}`);
   }
 }
 
@@ -203,10 +199,11 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const zones = new ZoneDirectory(config.zones.directory);
   const first = await loadFirstZones(zones, log);
   const geo = openGeo(config, log);
-  const store = new SnapshotStore(createSnapshot({ version: 1, zones: first.zones, chaos: config.dns.chaos, locate: clientLocator(geo) }));
+  const builder = new SnapshotBuilder(config.dns.chaos, clientLocator(geo));
+  const store = builder.store(1, { zones: first.zones });
   const health = startHealth(config, log, () => publisher.publish());
   const samples = new LatencySamples();
-  const publisher = new SnapshotPublisher(store, health.monitor, samples);
+  const publisher = new SnapshotPublisher(store, builder, health.monitor, samples);
   warnSlowFailover(first.zones, config.health.failoverBudgetSec, log);
   publisher.setZones(first.zones);
   health.monitor.start();

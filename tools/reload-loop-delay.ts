@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { ZoneDirectory } from '../src/zone/zone-directory.js';
 import { ZoneReloader } from '../src/control/zone-reloader.js';
 import { SnapshotPublisher } from '../src/control/publisher.js';
-import { createSnapshot, SnapshotStore } from '../src/snapshot/snapshot.js';
+import { SnapshotBuilder } from '../src/control/snapshot-builder.js';
 import { writeBigZone } from './perf/big-zone.js';
 
 const { values } = parseArgs({ options: { records: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '2' }, touch: { type: 'boolean', default: false } } });
@@ -26,9 +26,10 @@ writeBigZone(file, Number(values.records));
 
 const zones = new ZoneDirectory(dir);
 const first = zones.load(true);
-const store = new SnapshotStore(createSnapshot({ version: 0, zones: first.zones, chaos: { version: null, identity: null }, locate: (address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs }) as never }));
+const builder = SnapshotBuilder.offline((address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs }) as never);
+const store = builder.store(0, { zones: first.zones });
 const log = pino({ level: 'warn' });
-const reloader = new ZoneReloader(zones, new SnapshotPublisher(store, null), log);
+const reloader = new ZoneReloader(zones, new SnapshotPublisher(store, builder, null), log);
 
 /** Gaps between timer ticks above 5 ms while `work` runs. */
 async function gapsDuring(work: () => Promise<unknown>): Promise<{ ms: number; gaps: number[] }> {

@@ -20,11 +20,11 @@ import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { isLoopbackHost } from '../net/listen-address.js';
 import { unmapIPv4 } from '../net/ip-parse.js';
-import { GuardCode } from './errors.js';
+import { ErrorCode, httpStatus, type ErrorCodeValue } from '../errors.js';
 
 export interface GuardRefusal {
-  readonly status: 403 | 415;
-  readonly code: (typeof GuardCode)[keyof typeof GuardCode];
+  readonly status: number;
+  readonly code: ErrorCodeValue;
   /** The header at fault: "host", "origin" or "content-type". */
   readonly field: string;
   readonly message: string;
@@ -80,8 +80,8 @@ export class BrowserGuard {
 }
 
 function refuse(field: 'host' | 'origin' | 'content-type', message: string): GuardRefusal {
-  if (field === 'content-type') return { status: 415, code: GuardCode.CONTENT_TYPE, field, message };
-  return { status: 403, code: field === 'host' ? GuardCode.HOST : GuardCode.ORIGIN, field, message };
+  const code = field === 'content-type' ? ErrorCode.GSLB_ERR_API_CONTENT_TYPE : field === 'host' ? ErrorCode.GSLB_ERR_API_HOST_NOT_ALLOWED : ErrorCode.GSLB_ERR_API_CROSS_ORIGIN;
+  return { status: httpStatus(code), code, field, message };
 }
 
 function normalizeName(name: string): string {

@@ -10,10 +10,10 @@ import type { SnapshotStore } from '../snapshot/snapshot.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
 import type { GeoView } from '../geoip/geo-database.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
-import { authenticate, type Access, type ApiToken } from './auth.js';
-import { AdminError } from './errors.js';
+import { AccessCheck, type ApiToken } from './auth.js';
+import { AdminError, apiError } from './errors.js';
+import { ErrorCode } from '../errors.js';
 import type { AuditEntry, AuditLog } from './audit-log.js';
-import { BrowserGuard } from './browser-guard.js';
 import type { AnswerTotals } from './answer-window.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { operationRoutes } from './routes/operations.js';
@@ -44,21 +44,6 @@ export interface AdminDeps {
   readonly audit: AuditLog | null;
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    token: ApiToken | null;
-  }
-  interface FastifyContextConfig {
-    /** The access a route needs; every route declares it. */
-    access?: Access | 'public';
-  }
-}
-
-/** Open routes for orchestrators' probes: no token, no browser guard. */
-const PROBE_ROUTES: ReadonlySet<string> = new Set(['/livez', '/readyz']);
-
-const ANONYMOUS: ApiToken = { name: 'anonymous (no tokens configured)', access: 'write', digest: Buffer.alloc(32) };
-
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'admin' }) as unknown as FastifyBaseLogger,
@@ -75,31 +60,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
     },
   });
 
-  app.decorateRequest('token', null);
-  const guard = deps.tokens.length === 0 ? new BrowserGuard(deps.allowedHosts) : null;
-  app.addHook('onRequest', async (req, reply) => {
-    // Without a token, a browser on this machine must not be able to act for a web page.
-    // Probe routes are read by orchestrators with whatever Host they pick (a pod IP) and say nothing.
-    const refusal = PROBE_ROUTES.has(req.routeOptions.url ?? '') ? null : guard?.check(req.raw);
-    if (refusal) throw new AdminError(refusal.status, refusal.code, refusal.message, refusal.field);
-    const need = req.routeOptions.config.access ?? 'write';
-    if (need === 'public') return;
-    // No tokens configured: only allowed on loopback (main.ts refuses otherwise), where the
-    // machine's users are trusted as with a local socket.
-    if (deps.tokens.length === 0) {
-      req.token = ANONYMOUS;
-      return;
-    }
-    const token = authenticate(req.headers.authorization, deps.tokens);
-    if (token === null) {
-      reply.header('www-authenticate', 'Bearer realm="meridian"');
-      throw new AdminError(401, 'GSLB_ERR_API_UNAUTHENTICATED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-    }
-    if (need === 'write' && token.access !== 'write') {
-      throw new AdminError(403, 'GSLB_ERR_API_FORBIDDEN', `token "${token.name}" is read-only; this needs a read-write token`);
-    }
-    req.token = token;
-  });
+  new AccessCheck({ tokens: deps.tokens, allowedHosts: deps.allowedHosts }).install(app);
 
   app.setErrorHandler((err: Error & { validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>; validationContext?: string; statusCode?: number }, req, reply) => {
     if (err instanceof AdminError) {
@@ -111,20 +72,20 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       const extra = v.params?.additionalProperty as string | undefined;
       const path = [err.validationContext, ...v.instancePath.split('/').filter(Boolean), missing ?? extra].filter(Boolean).join('.');
       const message = extra ? 'unknown field' : v.message ?? 'is invalid';
-      return reply.status(400).send({ error: 'GSLB_ERR_API_INVALID', message: `${path}: ${message}`, field: path, details: [] });
+      return reply.status(400).send({ error: ErrorCode.GSLB_ERR_API_INVALID, message: `${path}: ${message}`, field: path, details: [] });
     }
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).send({ error: 'GSLB_ERR_API_INVALID', message: err.message, field: null, details: [] });
+      return reply.status(err.statusCode).send({ error: ErrorCode.GSLB_ERR_API_INVALID, message: err.message, field: null, details: [] });
     }
     req.log.error({ err }, 'admin API request failed');
-    return reply.status(500).send({ error: 'GSLB_ERR_API_INTERNAL', message: 'internal error; see the server log', field: null, details: [] });
+    return reply.status(500).send({ error: ErrorCode.GSLB_ERR_API_INTERNAL, message: 'internal error; see the server log', field: null, details: [] });
   });
 
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   // Liveness and readiness for Kubernetes and load balancers: open without a token, so they
   // tell only whether the process answers and whether a zone is served.
-  app.get('/livez', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
-  app.get('/readyz', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => {
+  app.get('/livez', { config: { access: 'probe' }, schema: { hide: true } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
+  app.get('/readyz', { config: { access: 'probe' }, schema: { hide: true } }, async (_req, reply) => {
     const ready = deps.store.current.zones.size > 0;
     return reply.status(ready ? 200 : 503).type('text/plain; charset=utf-8').send(ready ? 'ready\n' : 'no zone is served\n');
   });
@@ -147,7 +108,7 @@ export async function auditAsync(deps: Pick<AdminDeps, 'audit' | 'log'>, req: Fa
       await deps.audit.recordAsync(line);
     } catch (err) {
       deps.log.error({ err, unrecorded: line }, 'admin: the audit line of a change could not be written');
-      throw new AdminError(500, 'GSLB_ERR_API_AUDIT', `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
+      throw apiError(ErrorCode.GSLB_ERR_API_AUDIT, `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
     }
   }
   deps.log.info({ audit: true, ...line }, `admin: ${entry.change}`);
@@ -170,7 +131,7 @@ export function audit(deps: Pick<AdminDeps, 'audit' | 'log'>, req: FastifyReques
       deps.audit.record(line);
     } catch (err) {
       deps.log.error({ err, unrecorded: line }, 'admin: the audit line of a change could not be written');
-      throw new AdminError(500, 'GSLB_ERR_API_AUDIT', `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
+      throw apiError(ErrorCode.GSLB_ERR_API_AUDIT, `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
     }
   }
   deps.log.info({ audit: true, ...line }, `admin: ${entry.change}`);

@@ -1,10 +1,9 @@
 import { closeOnSignal } from './shutdown.js';
-import cluster from 'node:cluster';
 import type { LevelWithSilent } from 'pino';
 import { parseWorkers } from '../config/load-config.js';
 import { GslbError } from '../errors.js';
 import { Balancer } from '../l7/balancer.js';
-import { runBalancerWorker, startBalancerCluster } from '../l7/cluster.js';
+import { startBalancerCluster } from '../l7/cluster.js';
 import { loadBalancerConfig } from '../l7/config.js';
 import { createLogger } from '../log/logger.js';
 
@@ -30,18 +29,12 @@ export async function runBalance(flags: BalanceFlags): Promise<number> {
     process.stderr.write(`meridian balance: invalid configuration:\n${(err as Error).message}\n`);
     return 2;
   }
-  const log = createLogger((flags.logLevel ?? process.env.MERIDIAN_LOG_LEVEL ?? 'info') as LevelWithSilent);
+  const logLevel = flags.logLevel ?? process.env.MERIDIAN_LOG_LEVEL ?? 'info';
+  const log = createLogger(logLevel as LevelWithSilent);
   let running: { reload(): unknown; close(): Promise<void> };
   try {
-    if (cluster.isWorker) {
-      // The primary coordinates shutdown (a signal to the process group reaches both); a worker ends when asked or when the primary is gone.
-      process.on('SIGTERM', () => undefined);
-      process.on('SIGINT', () => undefined);
-      await runBalancerWorker(config, flags.config, log.child({ worker: cluster.worker?.id }));
-      return await new Promise<number>(() => undefined); // the primary decides when this ends
-    }
     if (workers > 1) {
-      const c = await startBalancerCluster(config, workers, log);
+      const c = await startBalancerCluster(config, workers, log, { configFile: flags.config, logLevel });
       running = { reload: () => c.control.reload(), close: () => c.close() };
     } else {
       const b = await Balancer.start(config, { log, configFile: flags.config });

@@ -1,7 +1,8 @@
 import { pino } from 'pino';
 import { loadConfig } from '../config/load-config.js';
 import { openGeo } from '../geoip/open-geo.js';
-import { createSnapshot, type ClientLocator } from '../snapshot/snapshot.js';
+import type { ClientLocator } from '../snapshot/snapshot.js';
+import { SnapshotBuilder } from '../control/snapshot-builder.js';
 import { explain, ExplainInputError, formatExplanation } from '../steer/explain.js';
 import { formatProblem } from '../problems/problem-list.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
@@ -23,7 +24,7 @@ export function runExplain(name: string, type: string, flags: ExplainFlags): num
     if (errors.length > 0) return 1;
     const geo = openGeo(config, pino({ level: 'silent' }));
     const locate: ClientLocator = (address, family, sourcePrefix, fromEcs) => ({ address, family, sourcePrefix, fromEcs, geo: geo.lookup(address) });
-    const snapshot = createSnapshot({ version: 1, zones: loaded.zones, chaos: { version: null, identity: null }, locate });
+    const snapshot = SnapshotBuilder.offline(locate).build(1, { zones: loaded.zones });
     const e = explain(snapshot, name, type, flags.client);
     process.stdout.write((flags.json ? JSON.stringify(e, null, 2) : formatExplanation(e)) + '\n');
     return 0;

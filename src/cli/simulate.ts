@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../config/load-config.js';
 import { openGeo, clientLocator } from '../geoip/open-geo.js';
 import { loadHealthState } from '../health/state-file.js';
-import { createSnapshot } from '../snapshot/snapshot.js';
+import { SnapshotBuilder } from '../control/snapshot-builder.js';
 import { PopulationError, readPopulationFile, samplePopulation } from '../steer/population.js';
 import { POLICY_SUFFIXES } from '../steer/policy-file.js';
 import { formatComparison, policyChange, SimulationError, whatIf, worldOf, type Change } from '../steer/simulate.js';
@@ -41,7 +41,7 @@ export async function runSimulate(flags: SimulateFlags): Promise<number> {
     const now = Date.now();
     const geo = openGeo(config, pino({ level: 'silent' }));
     const health = config.health.stateFile === null ? new Map() : loadHealthState(path.resolve(config.health.stateFile), now);
-    const snapshot = createSnapshot({ version: 1, zones: loaded.zones, chaos: { version: null, identity: null }, locate: clientLocator(geo), health });
+    const snapshot = SnapshotBuilder.offline(clientLocator(geo)).build(1, { zones: loaded.zones, health });
     const population = flags.clients === undefined ? samplePopulation() : await readPopulationFile(flags.clients);
     const change: Change = { drain: flags.drain ?? [], undrain: flags.undrain ?? [], down: flags.down ?? [], up: flags.up ?? [] };
     let policy: Change['policy'];

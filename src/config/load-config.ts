@@ -29,7 +29,7 @@ export const MAX_WORKERS = 256;
 /** Parses a worker count as the CLI and the environment give it: a whole number 1..256, else a message saying so. */
 export function parseWorkers(text: string, what: string): number {
   const n = /^[0-9]{1,3}$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!(n >= 1 && n <= MAX_WORKERS)) throw new GslbError(ErrorCode.CONFIG_INVALID, `${what}: "${text}" is not a whole number from 1 to ${MAX_WORKERS}`);
+  if (!(n >= 1 && n <= MAX_WORKERS)) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${what}: "${text}" is not a whole number from 1 to ${MAX_WORKERS}`);
   return n;
 }
 
@@ -46,25 +46,25 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
-      throw new GslbError(ErrorCode.CONFIG_INVALID, `${file}:0: cannot read the config file: ${(err as Error).message}`);
+      throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${file}:0: cannot read the config file: ${(err as Error).message}`);
     }
     source = parseYamlSource(text, file);
     if (source.problems.length > 0) {
       const details = source.problems.map(formatProblem);
-      throw new GslbError(ErrorCode.CONFIG_INVALID, details.join('\n'), details);
+      throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, details.join('\n'), details);
     }
     raw = source.value;
   }
   const candidate = structuredClone(raw);
   if (!validate(candidate)) {
     const details = (validate.errors ?? []).map((e) => `${label}:${source?.lineOf(e.instancePath) ?? 0}: ${describeSchemaError(e)}`);
-    throw new GslbError(ErrorCode.CONFIG_INVALID, details.join('\n'), details);
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, details.join('\n'), details);
   }
   const config = candidate;
   // A schema cannot say "0 or at least 100" with a readable error; 60 here usually means seconds.
   const scanMs = config.dns.interfaceScanMs;
   if (scanMs > 0 && scanMs < 100) {
-    throw new GslbError(ErrorCode.CONFIG_INVALID, `${label}:${source?.lineOf('/dns/interfaceScanMs') ?? 0}: dns.interfaceScanMs: ${scanMs} is in milliseconds; must be 0 (only at start and on SIGHUP) or >= 100`);
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/dns/interfaceScanMs') ?? 0}: dns.interfaceScanMs: ${scanMs} is in milliseconds; must be 0 (only at start and on SIGHUP) or >= 100`);
   }
   // Zones: relative to the config file, else the working folder. A GeoIP path written in the file is relative to the file; a default one to the project.
   const given = (raw as { geoip?: Record<string, unknown> } | null)?.geoip ?? {};
@@ -79,7 +79,7 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   else if (env.MERIDIAN_ADMIN !== undefined) config.admin.listen = env.MERIDIAN_ADMIN === '' || env.MERIDIAN_ADMIN === 'off' ? null : env.MERIDIAN_ADMIN;
   const envToken = env.MERIDIAN_ADMIN_TOKEN;
   if (envToken) {
-    if (envToken.length < 16) throw new GslbError(ErrorCode.CONFIG_INVALID, 'MERIDIAN_ADMIN_TOKEN: must be at least 16 characters');
+    if (envToken.length < 16) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, 'MERIDIAN_ADMIN_TOKEN: must be at least 16 characters');
     config.admin.tokens = [{ name: 'MERIDIAN_ADMIN_TOKEN', token: envToken, access: 'write' }, ...config.admin.tokens];
   }
   if (overrides.workers !== undefined) config.dns.workers = parseWorkers(String(overrides.workers), '--workers');
@@ -89,7 +89,7 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   const level = overrides.logLevel ?? env.MERIDIAN_LOG_LEVEL;
   if (level) {
     const allowed = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-    if (!allowed.includes(level)) throw new GslbError(ErrorCode.CONFIG_INVALID, `log level "${level}" is not one of ${allowed.join(', ')}`);
+    if (!allowed.includes(level)) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `log level "${level}" is not one of ${allowed.join(', ')}`);
     config.log.level = level as Config['log']['level'];
   }
   return deepFreeze(config);

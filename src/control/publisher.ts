@@ -1,6 +1,7 @@
 import type { HealthMonitor } from '../health/health-monitor.js';
 import type { MonitoredTarget } from '../health/types.js';
-import { createSnapshot, type ChaosAnswers, type ClientLocator, type SnapshotStore } from '../snapshot/snapshot.js';
+import type { ClientLocator, SnapshotStore } from '../snapshot/snapshot.js';
+import type { SnapshotBuilder } from './snapshot-builder.js';
 import type { Zone } from '../zone/zone.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
 
@@ -10,21 +11,16 @@ import type { LatencySamples } from '../steer/latency-samples.js';
  */
 export class SnapshotPublisher {
   readonly #store: SnapshotStore;
-  readonly #chaos: ChaosAnswers;
-  #locate: ClientLocator;
-  /** Moves with every GeoIP reload, so DNS workers know to reopen the databases. */
-  #geoGeneration: number;
+  readonly #builder: SnapshotBuilder;
   readonly #monitor: HealthMonitor | null;
   #zones: ReadonlyMap<string, Zone>;
 
   readonly #samples: LatencySamples | null;
 
-  constructor(store: SnapshotStore, monitor: HealthMonitor | null, samples: LatencySamples | null = null) {
+  constructor(store: SnapshotStore, builder: SnapshotBuilder, monitor: HealthMonitor | null, samples: LatencySamples | null = null) {
     this.#samples = samples;
     this.#store = store;
-    this.#chaos = store.current.chaos;
-    this.#locate = store.current.locate;
-    this.#geoGeneration = store.current.geoGeneration;
+    this.#builder = builder;
     this.#zones = store.current.zones;
     this.#monitor = monitor;
   }
@@ -38,20 +34,15 @@ export class SnapshotPublisher {
 
   /** New GeoIP databases: a new snapshot version, so no cached decision made with the old ones is served. */
   setLocate(locate: ClientLocator): void {
-    this.#locate = locate;
-    this.#geoGeneration++;
+    this.#builder.setLocate(locate);
     this.publish();
   }
 
   publish(): void {
     const monitor = this.#monitor;
     this.#store.publish(
-      createSnapshot({
-        version: this.#store.current.version + 1,
+      this.#builder.build(this.#store.current.version + 1, {
         zones: this.#zones,
-        chaos: this.#chaos,
-        locate: this.#locate,
-        geoGeneration: this.#geoGeneration,
         health: monitor?.view(),
         regionRtt: monitor ? (region) => monitor.regionRtt(region) : undefined,
         samples: this.#samples,

@@ -26,6 +26,7 @@ import { parseIPOctets, parseIPv6, validAddress, type ValidAddress } from '../ne
 import { detectKind, readRecord, type GeoDbKind, type RecordFields } from './geo-schema.js';
 import { checkLayout, firstRecordNetwork, forEachNetwork, hasMetadataMarker } from './mmdb-check.js';
 import { SAMPLE_COUNTRIES } from './continents.js';
+import { ErrorCode } from '../errors.js';
 
 export type { GeoDbKind } from './geo-schema.js';
 export { continentOfCountry, COUNTRY_CONTINENT, CONTINENT_NAMES, LEGACY_CODES } from './continents.js';
@@ -53,7 +54,7 @@ export interface GeoView {
 
 /** Raised by openGeoDatabase / GeoResolver for a file that cannot serve lookups. */
 export class GeoDatabaseError extends Error {
-  readonly code = 'GSLB_ERR_GEOIP_INVALID' as const;
+  readonly code = ErrorCode.GSLB_ERR_GEOIP_INVALID;
   /** The file concerned. */
   readonly file: string;
   constructor(file: string, message: string, options?: { cause?: unknown }) {

@@ -1,16 +1,16 @@
 /**
  * The balancer's own admin listener, apart from the traffic port: /healthz for the GSLB's
  * balancer probe, /status, /metrics, drain/undrain and reload. Reads are open; changes need
- * the bearer token when one is set, and a token is required off loopback. Without a token,
- * the admin API's browser guard applies (../admin/browser-guard.ts).
+ * the bearer token when one is set, and a token is required off loopback. Who may do what is
+ * checked as on the admin API, by the same module (../admin/auth.ts): the same token
+ * comparison, browser guard and refusals.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { BrowserGuard } from '../admin/browser-guard.js';
-import { ErrorCode, GslbError } from '../errors.js';
-import { isLoopbackHost, parseListenAddress } from '../net/listen-address.js';
+import { AccessCheck, makeToken, requireTokenOffLoopback } from '../admin/auth.js';
+import { ErrorCode } from '../errors.js';
+import { parseListenAddress } from '../net/listen-address.js';
 import type { BalancerConfig } from './config.js';
 import type { HealthReport, StatusReport } from './status.js';
 
@@ -66,46 +66,29 @@ const DrainBody = {
 
 export async function createBalancerAdmin(balancer: BalancerControl, config: BalancerConfig['admin'], log: Logger): Promise<BalancerAdmin> {
   const listen = parseListenAddress(config.listen!);
-  if (config.token === null && !isLoopbackHost(listen.host)) {
-    throw new GslbError(ErrorCode.CONFIG_INVALID, `admin.listen: refusing to serve ${config.listen} off loopback without admin.token`);
-  }
+  requireTokenOffLoopback(config.listen!, config.token !== null, 'the balancer admin listener', 'set admin.token, or listen on loopback');
   const app: FastifyInstance = Fastify({
     // Warnings only: a log line per /healthz probe would drown the balancer's own log.
     loggerInstance: log.child({ component: 'balancer-admin' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
-  const digest = (t: string): Buffer => createHash('sha256').update(t).digest();
-  const expected = config.token === null ? null : digest(config.token);
-  const authorized = (header: string | undefined): boolean => {
-    if (expected === null) return true;
-    const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return m !== null && timingSafeEqual(digest(m[1]!), expected);
-  };
+  // admin.token is a read-write token; reads are public, /healthz a probe (any Host: the DNS
+  // tier's policy names it), so without a token only the browser guard stands before them.
+  new AccessCheck({ tokens: config.token === null ? [] : [makeToken('admin.token', config.token, 'write')], allowedHosts: config.allowedHosts }).install(app);
 
-  // Without a token, a browser on this machine must not act for a web page (CSRF, DNS
-  // rebinding). /healthz is left out: a read-only probe target, probed with whatever Host the
-  // DNS tier's policy names.
-  const guard = config.token === null ? new BrowserGuard(config.allowedHosts) : null;
-  app.addHook('onRequest', async (req, reply) => {
-    if (guard === null || req.routeOptions.url === '/healthz') return;
-    const refusal = guard.check(req.raw);
-    if (refusal) return reply.status(refusal.status).send({ error: refusal.code, message: refusal.message, field: refusal.field });
-  });
-
-  app.get('/healthz', async (_req, reply) => {
+  app.get('/healthz', { config: { access: 'probe' } }, async (_req, reply) => {
     const h = await balancer.health();
     return reply.status(h.up ? 200 : 503).send(h);
   });
-  app.get('/status', async () => balancer.status());
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/status', { config: { access: 'public' } }, async () => balancer.status());
+  app.get('/metrics', { config: { access: 'public' } }, async (_req, reply) => {
     const m = await balancer.metrics();
     return reply.type(m.contentType).send(m.body);
   });
 
-  const change = (draining: boolean) => async (req: { body: unknown; headers: { authorization?: string } }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
-    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
+  const change = (draining: boolean) => async (req: { body: unknown }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
     const target = (req.body as { backend?: string } | undefined)?.backend ?? null;
-    if (!(await balancer.setDraining(target, draining))) return reply.status(404).send({ error: 'L7_NO_SUCH_BACKEND', message: `backend: no backend "${target}"`, field: 'backend' });
+    if (!(await balancer.setDraining(target, draining))) return reply.status(404).send({ error: ErrorCode.L7_NO_SUCH_BACKEND, message: `backend: no backend "${target}"`, field: 'backend' });
     const status = await balancer.status();
     if (target === null) return reply.status(200).send({ draining: status.draining, drained: status.drained });
     const [poolName, id] = target.split('/') as [string, string];
@@ -115,16 +98,14 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
   app.post('/drain', { schema: { body: { ...DrainBody, nullable: true } } }, change(true));
   app.post('/undrain', { schema: { body: { ...DrainBody, nullable: true } } }, change(false));
   app.post('/reload', async (req, reply) => {
-    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
     const outcome = await balancer.reload();
-    return outcome.ok ? reply.status(200).send({ reloaded: true }) : reply.status(400).send({ error: 'L7_CONFIG_INVALID', message: outcome.errors.join('\n'), details: outcome.errors });
+    return outcome.ok ? reply.status(200).send({ reloaded: true }) : reply.status(400).send({ error: ErrorCode.L7_CONFIG_INVALID, message: outcome.errors.join('\n'), details: outcome.errors });
   });
-  const register = (remove: boolean) => async (req: { params: unknown; body: unknown; headers: { authorization?: string } }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
-    if (!authorized(req.headers.authorization)) return reply.status(401).send({ error: 'L7_UNAUTHENTICATED', message: 'a valid bearer token is required' });
+  const register = (remove: boolean) => async (req: { params: unknown; body: unknown }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
     const { pool, id } = req.params as { pool: string; id: string };
     const outcome = await balancer.setBackend(pool, id, remove ? null : (req.body as BackendSpec));
     if (!outcome.ok) {
-      const error = outcome.status === 404 ? 'L7_NO_SUCH_BACKEND' : outcome.status === 409 ? 'L7_CONFLICT' : 'L7_INVALID_REQUEST';
+      const error = outcome.status === 404 ? ErrorCode.L7_NO_SUCH_BACKEND : outcome.status === 409 ? ErrorCode.L7_CONFLICT : ErrorCode.L7_INVALID_REQUEST;
       return reply.status(outcome.status).send({ error, message: outcome.errors.join('\n'), details: outcome.errors });
     }
     const status = await balancer.status();
@@ -135,7 +116,7 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
   app.delete('/pools/:pool/backends/:id', { schema: { params: BackendParams } }, register(true));
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    return reply.status(status).send({ error: status === 500 ? 'L7_INTERNAL' : 'L7_INVALID_REQUEST', message: err.message });
+    return reply.status(status).send({ error: status === 500 ? ErrorCode.L7_INTERNAL : ErrorCode.L7_INVALID_REQUEST, message: err.message });
   });
   await app.listen({ host: listen.host, port: listen.port });
   return { address: app.server.address() as AddressInfo, close: () => app.close() };

@@ -143,7 +143,7 @@ function readTls(t: BackendTlsConfig, field: string): { options: tls.ConnectionO
 }
 
 function invalid(message: string): GslbError {
-  return new GslbError(ErrorCode.CONFIG_INVALID, message, [message]);
+  return new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, message, [message]);
 }
 
 export interface DispatcherTimeouts {

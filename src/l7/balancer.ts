@@ -14,7 +14,7 @@ import { AccessLog } from './access-log.js';
 import { createBalancerAdmin, type BackendSpec, type BalancerAdmin, type BalancerControl } from './admin.js';
 import { checkBalancerConfig, loadBalancerConfig, type BackendConfig, type BalancerConfig } from './config.js';
 import { BalancerMetrics } from './metrics.js';
-import { createRequestHandler, ProxyError, rawReply, type ProxyState } from './proxy.js';
+import { createRequestHandler, rawReply, type ProxyState } from './proxy.js';
 import { BodyRateMonitor } from './body-rate.js';
 import type { RemoteBuckets } from './rate-limit.js';
 import { buildRuntime, firstChecks, retireRuntime, startChecks, type Runtime } from './runtime.js';
@@ -326,7 +326,7 @@ function openAccessLog(config: BalancerConfig, log: Logger, trustedHops: () => n
   try {
     return new AccessLog({ ...o, path: o.path }, log, trustedHops);
   } catch (err) {
-    throw new GslbError(ErrorCode.CONFIG_INVALID, `accessLog.path: cannot open ${o.path}: ${(err as Error).message}`);
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `accessLog.path: cannot open ${o.path}: ${(err as Error).message}`);
   }
 }
 
@@ -363,12 +363,12 @@ function answerClientError(state: ProxyState, err: NodeJS.ErrnoException, socket
   const client = state.runtime.config.client;
   if (err.code === 'HPE_HEADER_OVERFLOW') {
     state.metrics.badRequests++;
-    rawReply(socket, 431, ProxyError.HEADER_TOO_LARGE, `the request header is larger than ${client.maxHeaderBytes} bytes (client.maxHeaderBytes)`);
+    rawReply(socket, 431, ErrorCode.L7_HEADER_TOO_LARGE, `the request header is larger than ${client.maxHeaderBytes} bytes (client.maxHeaderBytes)`);
   } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    rawReply(socket, 408, ProxyError.REQUEST_TIMEOUT, `the request was not received whole in time (timeouts.clientHeadersMs, client.requestMs)`);
+    rawReply(socket, 408, ErrorCode.L7_REQUEST_TIMEOUT, `the request was not received whole in time (timeouts.clientHeadersMs, client.requestMs)`);
   } else {
     state.metrics.badRequests++;
-    rawReply(socket, 400, ProxyError.BAD_REQUEST, `malformed request (${err.code ?? err.message})`);
+    rawReply(socket, 400, ErrorCode.L7_BAD_REQUEST, `malformed request (${err.code ?? err.message})`);
   }
 }
 
@@ -402,7 +402,7 @@ function capConnectionsPerClient(servers: readonly NetServer[], state: ProxyStat
 
 function listenOn(server: NetServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(new GslbError(ErrorCode.LISTEN_FAILED, `cannot listen on ${host}:${port}: ${err.message}`));
+    const onError = (err: Error): void => reject(new GslbError(ErrorCode.GSLB_ERR_LISTEN_FAILED, `cannot listen on ${host}:${port}: ${err.message}`));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);

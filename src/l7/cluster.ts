@@ -7,7 +7,9 @@
  * also holds the rate-limit buckets for all workers (rate-limit.ts), so a limit is the
  * balancer's, not N times it.
  */
-import cluster, { type Worker } from 'node:cluster';
+import type { Worker } from 'node:cluster';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { createBalancerAdmin, type BackendSpec, type BalancerAdmin, type BalancerControl } from './admin.js';
@@ -15,6 +17,7 @@ import { Balancer, withBackend, type BackendChange, type ReloadOutcome } from '.
 import type { BalancerConfig } from './config.js';
 import { RemoteBuckets, SharedBuckets, type LimitsConfig, type TakeAnswer, type TakeBatch } from './rate-limit.js';
 import type { HealthReport, StatusReport } from './status.js';
+import { Supervisor } from '../supervisor/supervisor.js';
 
 type Op =
   | { op: 'health' }
@@ -112,10 +115,30 @@ export interface BalancerCluster {
   close(): Promise<void>;
 }
 
-/** In the primary: fork the workers (re-forking any that dies), then serve the admin listener. */
-export async function startBalancerCluster(config: BalancerConfig, workers: number, log: Logger): Promise<BalancerCluster> {
+export interface BalancerClusterOptions {
+  /** The config file, which each worker reads when it starts. */
+  readonly configFile: string;
+  /** The workers' log level. */
+  readonly logLevel: string;
+}
+
+/** The entry of a balancer worker process (worker-main.ts), run by the Supervisor. */
+const WORKER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-main.js');
+/** A worker asked to shut down lets its requests in flight finish (5 s at most) first. */
+const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * How long a worker may take to serve: it resolves its discovery names (each up to the pool's
+ * timeoutMs) and waits for its first round of health checks before it is ready.
+ */
+export function workerStartTimeoutMs(config: BalancerConfig): number {
+  const discovery = Object.values(config.pools).reduce((n, p) => n + (p.discovery?.timeoutMs ?? 0), 0);
+  return 30_000 + discovery;
+}
+
+/** In the primary: fork the workers (the Supervisor replaces any that dies), then serve the admin listener. */
+export async function startBalancerCluster(config: BalancerConfig, workers: number, log: Logger, options: BalancerClusterOptions): Promise<BalancerCluster> {
   let nextId = 1;
-  let stopping = false;
   const pending = new Map<number, (result: unknown) => void>();
   const buckets = new SharedBuckets();
   buckets.configure(config.rateLimit, Date.now());
@@ -137,22 +160,18 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     pending.get(id)?.(result);
     pending.delete(id);
   };
-  const fork = (): Promise<{ worker: Worker; port: number }> =>
-    new Promise((resolve, reject) => {
-      const worker = cluster.fork();
+  const boot = (worker: Worker): Promise<number> =>
+    new Promise((resolve) => {
       worker.on('message', onMessage);
       const onReady = (m: unknown): void => {
         if (!isMessage(m, 'meridian-l7-ready')) return;
         worker.off('message', onReady);
-        worker.off('exit', onEarlyExit);
-        resolve({ worker, port: (m as Ready).port });
+        resolve((m as Ready).port);
       };
-      const onEarlyExit = (code: number): void => reject(new Error(`a balancer worker exited with code ${code} while starting`));
       worker.on('message', onReady);
-      worker.once('exit', onEarlyExit);
     });
-  const started = await Promise.all(Array.from({ length: workers }, fork));
-  const live = new Set(started.map((s) => s.worker));
+  /** Workers that serve: ready, and a replacement only once it has taken the registrations and drains. */
+  const live = new Set<Worker>();
   // Drains the operator asked for, replayed to a worker that replaces a dead one: else it would
   // serve during a drain and keep /healthz from ever saying drained.
   const drains = new Map<string | null, boolean>();
@@ -177,33 +196,6 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     }
     for (const [target, draining] of drains) if (draining) await ask(w, { op: 'drain', target, draining });
   };
-  const watch = (worker: Worker): void => {
-    worker.once('exit', (code, signal) => {
-      live.delete(worker);
-      if (stopping) return;
-      log.error({ pid: worker.process.pid, code, signal }, 'balancer worker died; starting another');
-      fork()
-        .then(async ({ worker: w }) => {
-          watch(w);
-          if (stopping) return void w.kill(); // started while shutting down: nothing to serve
-          // In the registrations' turn, so none is made between its replay and it joining the live set.
-          await inRegistrationTurn(async () => {
-            try {
-              await replay(w);
-            } catch (err) {
-              log.error({ err, pid: w.process.pid }, 'a new balancer worker did not take the registrations and drains; replacing it');
-              w.kill();
-              return;
-            }
-            live.add(w);
-            log.info({ pid: w.process.pid }, 'balancer worker replaced');
-          });
-        })
-        .catch((err: Error) => log.error({ err }, 'could not replace a balancer worker'));
-    });
-  };
-  for (const w of live) watch(w);
-
   const ask = <T>(worker: Worker, call: Op, timeoutMs = 5000): Promise<T> =>
     new Promise((resolve, reject) => {
       const id = nextId++;
@@ -217,6 +209,32 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
       });
       worker.send({ kind: 'meridian-l7', id, call } satisfies Request);
     });
+  const supervisor = new Supervisor<number>({
+    role: 'balancer worker',
+    count: workers,
+    exec: WORKER_MAIN,
+    args: [options.configFile, options.logLevel],
+    log,
+    startTimeoutMs: workerStartTimeoutMs(config),
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+    boot,
+    requestStop: (w) => void ask(w, { op: 'shutdown' }, STOP_TIMEOUT_MS).catch(() => w.kill()),
+    // In the registrations' turn, so none is made between its replay and it joining the live set.
+    onReplacement: (w, slot) =>
+      inRegistrationTurn(async () => {
+        try {
+          await replay(w);
+        } catch (err) {
+          throw new Error(`it did not take the registrations and drains: ${(err as Error).message}`);
+        }
+        live.add(w);
+        log.info({ worker: slot, pid: w.process.pid }, 'balancer worker replaced');
+      }),
+    onExit: (w) => live.delete(w),
+  });
+  const ports = await supervisor.start();
+  for (const w of supervisor.workers) live.add(w);
+
   const askAll = <T>(call: Op): Promise<T[]> => Promise.all([...live].map((w) => ask<T>(w, call)));
 
   /**
@@ -268,27 +286,13 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
   };
   let admin: BalancerAdmin | null = null;
   if (config.admin.listen !== null) admin = await createBalancerAdmin(control, config.admin, log);
-  log.info({ workers, port: started[0]!.port, admin: admin?.address ?? null }, 'balancer workers listening');
+  log.info({ workers, port: ports[0]!, admin: admin?.address ?? null }, 'balancer workers listening');
   return {
-    port: started[0]!.port,
+    port: ports[0]!,
     adminPort: admin?.address.port ?? null,
     control,
     async close() {
-      stopping = true;
-      // Also a replacement still starting or replaying, which is not live yet.
-      const all = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
-      await Promise.all(
-        all.map(async (w) => {
-          if (!live.has(w)) {
-            const exited = new Promise((r) => w.once('exit', r));
-            w.kill();
-            return void (await exited);
-          }
-          const exited = new Promise((r) => w.once('exit', r));
-          await ask(w, { op: 'shutdown' }, 10_000).catch(() => w.kill());
-          await exited;
-        }),
-      );
+      await supervisor.stop();
       await admin?.close();
     },
   };

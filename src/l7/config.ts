@@ -377,5 +377,5 @@ export function parseBackendAddress(text: string): { host: string; port: number 
 }
 
 function invalid(details: string[]): GslbError {
-  return new GslbError(ErrorCode.CONFIG_INVALID, details.join('\n'), details);
+  return new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, details.join('\n'), details);
 }

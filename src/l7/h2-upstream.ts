@@ -14,7 +14,8 @@ import { h2TlsOptions, type BackendTls } from './backend-tls.js';
 import type { BalancerConfig, RetryCondition } from './config.js';
 import { formatListenAddress } from '../net/listen-address.js';
 import { responseHeaders } from './forwarding.js';
-import { addSetCookie, backendCaused, classify, ProxyError, reply, retry, retryTarget, type Exchange, type ProxyErrorCode, type ProxyState } from './proxy.js';
+import { addSetCookie, backendCaused, classify, reply, retry, retryTarget, type Exchange, type ProxyErrorCode, type ProxyState } from './proxy.js';
+import { ErrorCode } from '../errors.js';
 
 type Timeouts = BalancerConfig['timeouts'];
 
@@ -174,7 +175,7 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
     stream = upstreamOf(b, timeouts).request(h2RequestHeaders(ex, b), ex.body === null);
   } catch (err) {
     finish();
-    reply(res, 502, ProxyError.UPSTREAM_FAILED, `backend ${b.key}: ${(err as Error).message}`);
+    reply(res, 502, ErrorCode.L7_UPSTREAM_FAILED, `backend ${b.key}: ${(err as Error).message}`);
     return { clientClosed: () => undefined };
   }
   const expire = (grpcDeadline: boolean): void => {
@@ -185,8 +186,8 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
       b.countStatus(504);
       pool.reportOutcome(b, false);
     }
-    if (grpcDeadline) reply(res, 504, ProxyError.DEADLINE_EXCEEDED, `the call's grpc-timeout (${deadline} ms) passed before backend ${b.key} finished`);
-    else reply(res, 504, ProxyError.HEADERS_TIMEOUT, `backend ${b.key}: no response header in time`);
+    if (grpcDeadline) reply(res, 504, ErrorCode.L7_DEADLINE_EXCEEDED, `the call's grpc-timeout (${deadline} ms) passed before backend ${b.key} finished`);
+    else reply(res, 504, ErrorCode.L7_HEADERS_TIMEOUT, `backend ${b.key}: no response header in time`);
   };
   timer = setTimeout(() => expire(deadline !== null && deadline <= timeouts.headersMs), deadline === null ? timeouts.headersMs : Math.min(deadline, timeouts.headersMs));
   // The client left, or its body stalled (the body watch answers it): not the backend's doing.
@@ -332,7 +333,7 @@ function failureOf(stream: ClientHttp2Stream, streamErr: Error | null): H2Failur
     return { ...f, backendCaused: backendCaused(err) };
   }
   if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) {
-    return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryOn: 'refused-stream', what: 'refused the stream (REFUSED_STREAM)', backendCaused: false };
+    return { status: 502, code: ErrorCode.L7_UPSTREAM_FAILED, retryOn: 'refused-stream', what: 'refused the stream (REFUSED_STREAM)', backendCaused: false };
   }
-  return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryOn: 'reset-before-response', what: `reset the stream before a response (HTTP/2 code ${stream.rstCode ?? 'none'})`, backendCaused: true };
+  return { status: 502, code: ErrorCode.L7_UPSTREAM_FAILED, retryOn: 'reset-before-response', what: `reset the stream before a response (HTTP/2 code ${stream.rstCode ?? 'none'})`, backendCaused: true };
 }

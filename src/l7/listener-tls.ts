@@ -38,5 +38,5 @@ export function useListenerTls(server: tls.Server, pair: ListenerTls): void {
 }
 
 function invalid(message: string): GslbError {
-  return new GslbError(ErrorCode.CONFIG_INVALID, message, [message]);
+  return new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, message, [message]);
 }

@@ -7,6 +7,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { ErrorCode, type ErrorCodeOf } from '../errors.js';
 import { TLS_CODE } from '../health/probes/guard.js';
 import type { AccessEntry, AccessLog } from './access-log.js';
 import type { Backend } from './backend.js';
@@ -38,27 +39,8 @@ export interface ProxyState {
   readonly accessLog?: AccessLog | null;
 }
 
-/** Stable codes in the X-Meridian-Error header of every response the balancer writes itself. */
-export const ProxyError = {
-  DRAINING: 'L7_DRAINING',
-  RATE_LIMITED: 'L7_RATE_LIMITED',
-  NO_ROUTE: 'L7_NO_ROUTE',
-  NO_BACKEND: 'L7_NO_BACKEND',
-  QUEUE_FULL: 'L7_QUEUE_FULL',
-  QUEUE_TIMEOUT: 'L7_QUEUE_TIMEOUT',
-  CONNECT_FAILED: 'L7_CONNECT_FAILED',
-  CONNECT_TIMEOUT: 'L7_CONNECT_TIMEOUT',
-  BACKEND_TLS: 'L7_BACKEND_TLS',
-  HEADERS_TIMEOUT: 'L7_HEADERS_TIMEOUT',
-  UPSTREAM_FAILED: 'L7_UPSTREAM_FAILED',
-  BAD_REQUEST: 'L7_BAD_REQUEST',
-  BODY_TIMEOUT: 'L7_BODY_TIMEOUT',
-  BODY_TOO_SLOW: 'L7_BODY_TOO_SLOW',
-  REQUEST_TIMEOUT: 'L7_REQUEST_TIMEOUT',
-  HEADER_TOO_LARGE: 'L7_HEADER_TOO_LARGE',
-  DEADLINE_EXCEEDED: 'L7_DEADLINE_EXCEEDED',
-} as const;
-export type ProxyErrorCode = (typeof ProxyError)[keyof typeof ProxyError];
+/** The codes of the answers the balancer writes itself (X-Meridian-Error), from the one table in ../errors.ts. */
+export type ProxyErrorCode = ErrorCodeOf<'balancer'>;
 
 /** One client request on its way through the balancer. */
 export interface Exchange {
@@ -90,15 +72,15 @@ export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admissio
   const h2 = (req as { h2Problem?: H2Problem }).h2Problem; // what h2-front.ts found first
   if (h2 !== undefined) {
     state.metrics.badRequests++;
-    return { ok: false, status: h2.status, code: h2.status === 431 ? ProxyError.HEADER_TOO_LARGE : ProxyError.BAD_REQUEST, message: h2.message, headers: {} };
+    return { ok: false, status: h2.status, code: h2.status === 431 ? ErrorCode.L7_HEADER_TOO_LARGE : ErrorCode.L7_BAD_REQUEST, message: h2.message, headers: {} };
   }
   const problem = requestProblem(req);
   if (problem !== null) {
     state.metrics.badRequests++;
     // Its framing cannot be trusted, so neither can whatever follows on the connection.
-    return { ok: false, status: 400, code: ProxyError.BAD_REQUEST, message: problem, headers: { connection: 'close' } };
+    return { ok: false, status: 400, code: ErrorCode.L7_BAD_REQUEST, message: problem, headers: { connection: 'close' } };
   }
-  if (state.draining) return { ok: false, status: 503, code: ProxyError.DRAINING, message: 'this balancer is draining', headers: { 'retry-after': '5', connection: 'close' } };
+  if (state.draining) return { ok: false, status: 503, code: ErrorCode.L7_DRAINING, message: 'this balancer is draining', headers: { 'retry-after': '5', connection: 'close' } };
   const client = requestClient(req, rt.config.trustedHops);
   if (rt.perClient !== null || rt.global !== null) {
     if (state.remoteBuckets !== null) return state.remoteBuckets.take(client).then((wait) => (wait > 0 ? limited(state, wait) : route(state, req, client)));
@@ -110,7 +92,7 @@ export function admitAndRoute(state: ProxyState, req: IncomingMessage): Admissio
 
 function limited(state: ProxyState, wait: number): Admission {
   state.metrics.rateLimited++;
-  return { ok: false, status: 429, code: ProxyError.RATE_LIMITED, message: 'too many requests', headers: { 'retry-after': String(Math.ceil(wait)) } };
+  return { ok: false, status: 429, code: ErrorCode.L7_RATE_LIMITED, message: 'too many requests', headers: { 'retry-after': String(Math.ceil(wait)) } };
 }
 
 function route(state: ProxyState, req: IncomingMessage, client: string): Admission {
@@ -119,12 +101,12 @@ function route(state: ProxyState, req: IncomingMessage, client: string): Admissi
   const target = normalizePath(url);
   if (!target.ok) {
     state.metrics.badRequests++;
-    return { ok: false, status: 400, code: ProxyError.BAD_REQUEST, message: target.problem, headers: {} };
+    return { ok: false, status: 400, code: ErrorCode.L7_BAD_REQUEST, message: target.problem, headers: {} };
   }
   const r = matchRoute(rt.routes, { method: req.method ?? 'GET', host: req.headers.host, headers: req.headers, path: target.path, query: target.query });
   const pool = r === undefined ? undefined : rt.pools.get(r.pool);
   if (pool === undefined) {
-    return { ok: false, status: 404, code: ProxyError.NO_ROUTE, message: `no route for host "${req.headers.host ?? ''}" and path "${target.path}"`, headers: {} };
+    return { ok: false, status: 404, code: ErrorCode.L7_NO_ROUTE, message: `no route for host "${req.headers.host ?? ''}" and path "${target.path}"`, headers: {} };
   }
   // What the backend is sent, and what the rest of the request path (hash key, upgrade) reads.
   if (r!.replacePrefix !== null || target.changed) req.url = rewritePath(r!, target.path, target.query);
@@ -170,7 +152,7 @@ function handle(state: ProxyState, req: IncomingMessage, res: ServerResponse, ad
     return;
   }
   if (pool.usable.length === 0) {
-    reply(res, 503, ProxyError.NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
+    reply(res, 503, ErrorCode.L7_NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
     return;
   }
   const queued = pool.wait(ex.hashKey, (picked) => {
@@ -178,10 +160,10 @@ function handle(state: ProxyState, req: IncomingMessage, res: ServerResponse, ad
       if (res.destroyed) return; // the client left while waiting: nothing was begun
       forward(state, ex, picked, 0);
     } else {
-      reply(res, 503, ProxyError.QUEUE_TIMEOUT, `pool ${pool.name}: every backend stayed at its request limit for ${pool.config.queue.timeoutMs} ms`, { 'retry-after': '1' });
+      reply(res, 503, ErrorCode.L7_QUEUE_TIMEOUT, `pool ${pool.name}: every backend stayed at its request limit for ${pool.config.queue.timeoutMs} ms`, { 'retry-after': '1' });
     }
   });
-  if (!queued) reply(res, 503, ProxyError.QUEUE_FULL, `pool ${pool.name}: every backend is at its request limit and the queue is full`, { 'retry-after': '1' });
+  if (!queued) reply(res, 503, ErrorCode.L7_QUEUE_FULL, `pool ${pool.name}: every backend is at its request limit and the queue is full`, { 'retry-after': '1' });
 }
 
 function forward(state: ProxyState, ex: Exchange, b: Backend, attempt: number): void {
@@ -230,10 +212,10 @@ function watchBody(state: ProxyState, ex: Exchange, handler: { clientClosed(): v
     handler.clientClosed(); // the client's doing: the backend is not blamed
     reply(res, 408, code, message, { connection: 'close' });
   };
-  req.setTimeout(client.bodyIdleMs, () => cut(ProxyError.BODY_TIMEOUT, `no request body data for ${client.bodyIdleMs} ms (client.bodyIdleMs)`));
+  req.setTimeout(client.bodyIdleMs, () => cut(ErrorCode.L7_BODY_TIMEOUT, `no request body data for ${client.bodyIdleMs} ms (client.bodyIdleMs)`));
   req.once('end', () => req.setTimeout(0));
   state.bodyRates.watch(req, () =>
-    cut(ProxyError.BODY_TOO_SLOW, `the request body arrived slower than ${client.minBodyBytesPerSec} bytes/s over ${client.bodyRateGraceMs} ms (client.minBodyBytesPerSec)`),
+    cut(ErrorCode.L7_BODY_TOO_SLOW, `the request body arrived slower than ${client.minBodyBytesPerSec} bytes/s over ${client.bodyRateGraceMs} ms (client.minBodyBytesPerSec)`),
   );
 }
 
@@ -362,28 +344,28 @@ export function classify(err: Error): Failure {
   const code = (err as { code?: string }).code ?? '';
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
-      return { status: 504, code: ProxyError.CONNECT_TIMEOUT, retryOn: 'connect-failure', what: 'connect timed out' };
+      return { status: 504, code: ErrorCode.L7_CONNECT_TIMEOUT, retryOn: 'connect-failure', what: 'connect timed out' };
     case 'UND_ERR_HEADERS_TIMEOUT':
-      return { status: 504, code: ProxyError.HEADERS_TIMEOUT, retryOn: null, what: 'no response header in time' };
+      return { status: 504, code: ErrorCode.L7_HEADERS_TIMEOUT, retryOn: null, what: 'no response header in time' };
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return { status: 502, code: ProxyError.CONNECT_FAILED, retryOn: 'connect-failure', what: `cannot connect (${code})` };
+      return { status: 502, code: ErrorCode.L7_CONNECT_FAILED, retryOn: 'connect-failure', what: `cannot connect (${code})` };
     case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
     case 'EPIPE':
       // Often a keep-alive connection the backend closed as we reused it, but the backend may have read and run the request.
-      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryOn: 'reset-before-response', what: `connection closed before a response (${code})` };
+      return { status: 502, code: ErrorCode.L7_UPSTREAM_FAILED, retryOn: 'reset-before-response', what: `connection closed before a response (${code})` };
     case 'UND_ERR_INVALID_ARG':
     case 'UND_ERR_NOT_SUPPORTED':
       // undici refused what the client sent before any byte left: the client's request, not the backend.
-      return { status: 400, code: ProxyError.BAD_REQUEST, retryOn: null, what: `the request cannot be forwarded: ${err.message}` };
+      return { status: 400, code: ErrorCode.L7_BAD_REQUEST, retryOn: null, what: `the request cannot be forwarded: ${err.message}` };
     default:
       // A certificate that does not verify, or a handshake the backend refused (mTLS): it never saw the request.
-      if (isTlsFailure(code)) return { status: 502, code: ProxyError.BACKEND_TLS, retryOn: 'connect-failure', what: `TLS handshake failed (${code})` };
-      return { status: 502, code: ProxyError.UPSTREAM_FAILED, retryOn: null, what: `${code || err.name}: ${err.message}` };
+      if (isTlsFailure(code)) return { status: 502, code: ErrorCode.L7_BACKEND_TLS, retryOn: 'connect-failure', what: `TLS handshake failed (${code})` };
+      return { status: 502, code: ErrorCode.L7_UPSTREAM_FAILED, retryOn: null, what: `${code || err.name}: ${err.message}` };
   }
 }
 

@@ -15,7 +15,8 @@ import type { Duplex } from 'node:stream';
 import type { Backend } from './backend.js';
 import { requestHeaders, responseHeaders } from './forwarding.js';
 import type { Pool } from './pool.js';
-import { admitAndRoute, backendCaused, classify, hashKeyOf, ProxyError, rawReply, type Admission, type ProxyState } from './proxy.js';
+import { admitAndRoute, backendCaused, classify, hashKeyOf, rawReply, type Admission, type ProxyErrorCode, type ProxyState } from './proxy.js';
+import { ErrorCode } from '../errors.js';
 
 /** `resume` hands a connection back to the HTTP server once an upgrade was declined. */
 export function createUpgradeHandler(state: ProxyState, resume: (socket: Duplex) => void): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
@@ -31,11 +32,11 @@ function upgrade(state: ProxyState, req: IncomingMessage, socket: Duplex, head: 
   // Node hands the socket over right after the header, so a body is still raw bytes on it; a chunked one would need a parser of our own.
   if (req.headers['transfer-encoding'] !== undefined) {
     state.metrics.badRequests++;
-    return rawReply(socket, 400, ProxyError.BAD_REQUEST, 'a chunked body on a request with Upgrade is not supported; send Content-Length');
+    return rawReply(socket, 400, ErrorCode.L7_BAD_REQUEST, 'a chunked body on a request with Upgrade is not supported; send Content-Length');
   }
   const { pool, client } = admission;
   const b = pool.pick(pool.hashBased ? hashKeyOf(pool, req, client) : '');
-  if (b === undefined) return rawReply(socket, 503, ProxyError.NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
+  if (b === undefined) return rawReply(socket, 503, ErrorCode.L7_NO_BACKEND, `pool ${pool.name} has no usable backend`, { 'retry-after': '1' });
   new UpgradeExchange(state, req, socket, head, pool, b, client, resume).start();
 }
 
@@ -136,7 +137,7 @@ class UpgradeExchange {
     if (!this.websocket || this.answered) {
       // It was not asked to: what it sends next is not HTTP we could pass on.
       upSocket.destroy();
-      this.fail(502, ProxyError.UPSTREAM_FAILED, `backend ${b.key}: switched protocols without being asked`);
+      this.fail(502, ErrorCode.L7_UPSTREAM_FAILED, `backend ${b.key}: switched protocols without being asked`);
       return;
     }
     this.answered = true;
@@ -225,7 +226,7 @@ class UpgradeExchange {
     this.fail(failure.status, failure.code, failure.status === 400 ? failure.what : `backend ${this.b.key}: ${failure.what}`);
   }
 
-  private fail(status: number, code: (typeof ProxyError)[keyof typeof ProxyError], message: string): void {
+  private fail(status: number, code: ProxyErrorCode, message: string): void {
     this.answered = true;
     this.release();
     this.detach();

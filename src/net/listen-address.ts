@@ -11,7 +11,7 @@ export interface ListenAddress {
 export function parseListenAddress(text: string): ListenAddress {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
   const fail = (why: string): never => {
-    throw new GslbError(ErrorCode.LISTEN_ADDRESS_INVALID, `listen address "${text}": ${why}; write ADDR:PORT, e.g. 127.0.0.1:5300 or [::1]:5300`);
+    throw new GslbError(ErrorCode.GSLB_ERR_LISTEN_ADDRESS_INVALID, `listen address "${text}": ${why}; write ADDR:PORT, e.g. 127.0.0.1:5300 or [::1]:5300`);
   };
   if (!m) return fail('not of the form ADDR:PORT');
   const host = m[1]!;

@@ -19,7 +19,7 @@ export interface Protection {
 
 export function createProtection(dns: Config['dns'], log: Logger): Protection {
   const c = dns.cookies;
-  if (c.enabled && c.secret === null) throw new GslbError(ErrorCode.CONFIG_INVALID, 'dns.cookies.secret: missing (withCookieSecret fills it before the data plane starts)');
+  if (c.enabled && c.secret === null) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, 'dns.cookies.secret: missing (withCookieSecret fills it before the data plane starts)');
   const cookies = c.enabled ? new ServerCookies({ secret: parseSecret(c.secret!), previous: c.previousSecret === null ? null : parseSecret(c.previousSecret) }) : null;
   const rrl = dns.rrl.enabled ? new ResponseRateLimiter(dns.rrl) : null;
   let queryLog: QueryLog | null = null;
@@ -27,7 +27,7 @@ export function createProtection(dns: Config['dns'], log: Logger): Protection {
     try {
       queryLog = new QueryLog({ ...dns.queryLog, path: dns.queryLog.path }, log);
     } catch (err) {
-      throw new GslbError(ErrorCode.CONFIG_INVALID, `dns.queryLog.path: cannot open ${dns.queryLog.path}: ${(err as Error).message}`);
+      throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `dns.queryLog.path: cannot open ${dns.queryLog.path}: ${(err as Error).message}`);
     }
   }
   return { cookies, nsid: nsidOption(dns.nsid), rrl, queryLog };

@@ -121,7 +121,7 @@ export class DnsServer {
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => (this.#closed ? Promise.reject(new GslbError(ErrorCode.LISTEN_FAILED, 'the DNS server is closed')) : task()));
+    const run = this.#queue.then(() => (this.#closed ? Promise.reject(new GslbError(ErrorCode.GSLB_ERR_LISTEN_FAILED, 'the DNS server is closed')) : task()));
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -240,5 +240,5 @@ export class DnsServer {
 }
 
 function listenFailed(address: ListenAddress, err: unknown): GslbError {
-  return new GslbError(ErrorCode.LISTEN_FAILED, `cannot listen on ${formatListenAddress(address)}: ${(err as Error)?.message ?? 'unknown error'}`);
+  return new GslbError(ErrorCode.GSLB_ERR_LISTEN_FAILED, `cannot listen on ${formatListenAddress(address)}: ${(err as Error)?.message ?? 'unknown error'}`);
 }

@@ -23,7 +23,7 @@ export function reusePortUnsupported(platform: string = process.platform, versio
 export function resolveReusePort(setting: 'auto' | 'on' | 'off', workers: number, why: string | null = reusePortUnsupported()): boolean {
   if (workers <= 1 || setting === 'off') return false;
   if (why === null) return true;
-  if (setting === 'on') throw new GslbError(ErrorCode.CONFIG_INVALID, `dns.reusePort: "on" but ${why}; set it to "auto" or "off"`);
+  if (setting === 'on') throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `dns.reusePort: "on" but ${why}; set it to "auto" or "off"`);
   return false;
 }
 
@@ -138,5 +138,5 @@ async function assertFree(a: ListenAddress): Promise<void> {
 }
 
 function reserveFailed(address: ListenAddress, err: unknown): GslbError {
-  return new GslbError(ErrorCode.LISTEN_FAILED, `cannot pick a port for ${formatListenAddress(address)}: ${(err as Error)?.message ?? 'unknown error'}`);
+  return new GslbError(ErrorCode.GSLB_ERR_LISTEN_FAILED, `cannot pick a port for ${formatListenAddress(address)}: ${(err as Error)?.message ?? 'unknown error'}`);
 }

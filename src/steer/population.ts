@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { ExplainInputError, parseClientArg } from './explain.js';
 import { SAMPLE_POPULATION } from './sample-population.js';
+import { ErrorCode } from '../errors.js';
 
 /** One client network and how many of the queries it sends. */
 export interface PopulationEntry {
@@ -31,7 +32,7 @@ export interface Population {
 export const POPULATION_LIMITS = { maxNetworks: 100_000, maxFileBytes: 256 * 1024 * 1024, maxWeight: 1e12 } as const;
 
 export class PopulationError extends Error {
-  readonly code = 'GSLB_ERR_SIM_POPULATION' as const;
+  readonly code = ErrorCode.GSLB_ERR_SIM_POPULATION;
 }
 
 /** Adds one network's weight; duplicates add up (a query log names a network once per query). */

@@ -16,6 +16,7 @@ import { decide, type Decision, type DecisionEnv } from './decide.js';
 import { compilePolicyText, MAX_POLICY_BYTES } from './policy-file.js';
 import type { PopulationEntry, Population } from './population.js';
 import type { ClientInfo, RandomOutcome, SteeredName, Target } from './types.js';
+import { ErrorCode } from '../errors.js';
 
 /** What the decisions read: the steered names, health (drains included), latency and capacity as of now. */
 export interface World {
@@ -51,7 +52,7 @@ export interface Change {
 }
 
 export class SimulationError extends Error {
-  readonly code = 'GSLB_ERR_SIM_INPUT' as const;
+  readonly code = ErrorCode.GSLB_ERR_SIM_INPUT;
   /** The input at fault, e.g. "drain", "policy". */
   readonly field: string;
   constructor(field: string, message: string) {

@@ -6,7 +6,7 @@
  * without, cluster shares them: UDP as one socket every worker reads (SharedHandle), TCP
  * accepted here and handed out round robin.
  */
-import cluster, { type Worker } from 'node:cluster';
+import type { Worker } from 'node:cluster';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -21,14 +21,13 @@ import type { LatencySamples } from '../steer/latency-samples.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
 import { zoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';
 import { WorkerMetrics } from './metrics.js';
+import { Supervisor } from '../supervisor/supervisor.js';
 
 const WORKER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-main.js');
 /** Live latency (probe RTTs, admin samples) reaches the workers within this long. */
 const LIVE_PUSH_MS = 1000;
 const STOP_TIMEOUT_MS = 10_000;
 const START_TIMEOUT_MS = 30_000;
-/** A worker that dies is replaced after this long, so a crash loop does not spin. */
-const RESTART_DELAY_MS = 1000;
 
 export interface WorkerPoolOptions {
   readonly count: number;
@@ -40,7 +39,9 @@ export interface WorkerPoolOptions {
 
 export class WorkerPool {
   readonly #o: WorkerPoolOptions;
+  /** Workers given their config: each takes every published snapshot and live update. */
   readonly #workers = new Set<Worker>();
+  readonly #supervisor: Supervisor<readonly BoundAddress[]>;
   readonly #reusePort: boolean;
   /** What the workers bind: dns.listen, with each port 0 resolved by the primary when reusePort. */
   #listen: readonly ListenAddress[];
@@ -49,7 +50,6 @@ export class WorkerPool {
   #zonesGeneration = 0;
   #liveText = '';
   #liveTimer: NodeJS.Timeout | null = null;
-  #stopping = false;
   readonly #metrics = new WorkerMetrics();
 
   /** Throws, naming dns.reusePort, when it is `on` where it cannot work. */
@@ -57,6 +57,21 @@ export class WorkerPool {
     this.#o = options;
     this.#reusePort = resolveReusePort(options.config.dns.reusePort, options.count);
     this.#listen = options.config.dns.listen.map(parseListenAddress);
+    this.#supervisor = new Supervisor({
+      role: 'DNS worker',
+      count: options.count,
+      exec: WORKER_MAIN,
+      serialization: 'advanced',
+      log: options.log,
+      startTimeoutMs: START_TIMEOUT_MS,
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      boot: (worker, slot) => this.#boot(worker, slot),
+      requestStop: (worker) => this.#send(worker, { kind: 'stop' }),
+      onExit: (worker) => {
+        this.#workers.delete(worker);
+        this.#metrics.forget(worker);
+      },
+    });
   }
 
   /** Whether the workers bind their own SO_REUSEPORT sockets (else cluster shares one). */
@@ -66,25 +81,24 @@ export class WorkerPool {
 
   /** Forks the workers with the current snapshot; resolves with the bound addresses once every one listens. */
   async start(current: Snapshot): Promise<readonly BoundAddress[]> {
-    cluster.setupPrimary({ exec: WORKER_MAIN, args: [], serialization: 'advanced' });
     this.#state = this.#stateOf(current);
     // Checked free and held until a worker listens (PortReservation): nothing else joins the
     // port's group unnoticed, and a port 0 cannot fall free before the first worker binds it.
     const reservation = this.#reusePort ? await PortReservation.reserve(this.#listen) : null;
     if (reservation !== null) this.#listen = reservation.addresses;
-    const forks = Array.from({ length: this.#o.count }, (_, slot) => this.#fork(slot));
+    const forks: Promise<readonly BoundAddress[]>[] = [];
+    const starting = this.#supervisor.start((ready) => forks.push(ready));
     // One worker in the group holds the port: the reservation's sockets would only take (and drop) a share from then on.
     if (reservation !== null) void Promise.any(forks).then(() => reservation.release(), () => {});
-    const started = await Promise.allSettled(forks);
-    await reservation?.release();
-    const failed = started.find((r) => r.status === 'rejected');
-    if (failed) {
-      await this.stop();
-      throw (failed as PromiseRejectedResult).reason;
+    let started: (readonly BoundAddress[])[];
+    try {
+      started = await starting;
+    } finally {
+      await reservation?.release();
     }
     this.#liveTimer = setInterval(() => this.#pushLive(), LIVE_PUSH_MS);
     this.#liveTimer.unref();
-    return (started[0] as PromiseFulfilledResult<readonly BoundAddress[]>).value;
+    return started[0]!;
   }
 
   /** Sends a newly published snapshot to every worker. */
@@ -102,13 +116,12 @@ export class WorkerPool {
 
   /** Asks every worker to finish and exit; kills those that do not within the timeout. */
   async stop(): Promise<void> {
-    this.#stopping = true;
     if (this.#liveTimer) clearInterval(this.#liveTimer);
-    await Promise.all([...this.#workers].map((w) => this.#stopOne(w)));
+    await this.#supervisor.stop();
   }
 
   get size(): number {
-    return this.#workers.size;
+    return this.#supervisor.workers.length;
   }
 
   /** Every worker's metrics, for the primary's /metrics; a slow worker counts with its last answer. */
@@ -118,64 +131,35 @@ export class WorkerPool {
       w.send({ kind: 'metrics', id } satisfies ToWorker);
       return true;
     };
-    return this.#metrics.collect(this.#workers, send, timeoutMs);
+    return this.#metrics.collect(this.#supervisor.workers, send, timeoutMs);
   }
 
   /** Process ids of the workers (for tests and logs). */
   get pids(): number[] {
-    return [...this.#workers].map((w) => w.process.pid!);
+    return this.#supervisor.pids;
   }
 
-  /** Forks the worker of `slot` (0 to N-1: its metric label, which a replacement takes over). */
-  #fork(slot: number): Promise<readonly BoundAddress[]> {
-    const worker = cluster.fork();
-    this.#workers.add(worker);
-    const ready = new Promise<readonly BoundAddress[]>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker ${worker.process.pid} did not start in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+  /**
+   * One forked worker of `slot` (0 to N-1: its metric label, which a replacement takes over):
+   * given the config and the current state once it listens for orders, ready once it listens.
+   */
+  #boot(worker: Worker, slot: number): Promise<readonly BoundAddress[]> {
+    return new Promise<readonly BoundAddress[]>((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
         if (m.kind === 'started') {
           this.#send(worker, { kind: 'init', config: this.#o.config, slot, listen: this.#listen, reusePort: this.#reusePort });
           this.#send(worker, this.#state!);
+          // From now on it takes every published snapshot; one sent before init would be refused.
+          this.#workers.add(worker);
         } else if (m.kind === 'ready') {
-          clearTimeout(timer);
           resolve(m.addresses);
         } else if (m.kind === 'metrics') {
           this.#metrics.settle(worker, m.id, m.metrics);
         } else if (m.kind === 'failed') {
-          clearTimeout(timer);
-          this.#o.log.error({ worker: worker.process.pid, error: m.message }, 'DNS worker failed');
-          reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker: ${m.message}`));
+          this.#o.log.error({ worker: slot, pid: worker.process.pid, error: m.message }, 'DNS worker failed');
+          reject(new GslbError(ErrorCode.GSLB_ERR_LISTEN_FAILED, `DNS worker: ${m.message}`));
         }
       });
-      worker.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        this.#workers.delete(worker);
-        this.#metrics.forget(worker);
-        reject(new GslbError(ErrorCode.LISTEN_FAILED, `DNS worker ${worker.process.pid} exited (${signal ?? code}) before it was ready`));
-        if (!this.#stopping) this.#replace(worker, slot, code, signal);
-      });
-    });
-    return ready;
-  }
-
-  #replace(dead: Worker, slot: number, code: number | null, signal: string | null): void {
-    this.#o.log.error({ worker: dead.process.pid, slot, code, signal }, 'DNS worker exited; starting another');
-    setTimeout(() => {
-      if (this.#stopping) return;
-      // With reusePort it binds the resolved port, which the other workers still hold.
-      this.#fork(slot).catch((err: unknown) => this.#o.log.error({ err }, 'replacement DNS worker failed'));
-    }, RESTART_DELAY_MS).unref();
-  }
-
-  #stopOne(worker: Worker): Promise<void> {
-    return new Promise((resolve) => {
-      if (worker.isDead()) return resolve();
-      const timer = setTimeout(() => worker.process.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      worker.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.#send(worker, { kind: 'stop' });
     });
   }
 

@@ -1,16 +1,17 @@
 /**
- * Entry point of a DNS worker process, forked by WorkerPool through node:cluster. Not a
+ * Entry point of a DNS worker process, forked by WorkerPool's Supervisor through node:cluster. Not a
  * command of its own: it only takes orders from the primary over IPC.
  */
 import process from 'node:process';
 import { createLogger } from '../log/logger.js';
 import type { FromWorker, ToWorker } from './messages.js';
 import { runWorker } from './worker.js';
+import { workerId } from '../supervisor/supervisor.js';
 
 const send = (m: FromWorker): void => {
   if (process.connected) process.send!(m);
 };
-const worker = runWorker(send, (config) => createLogger(config.log.level).child({ worker: process.pid }));
+const worker = runWorker(send, (config) => createLogger(config.log.level).child({ worker: workerId() }));
 const exit = (): void => {
   void worker.stop().then(() => process.exit(0));
 };

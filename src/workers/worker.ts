@@ -10,7 +10,8 @@ import type { Config } from '../config/schema.js';
 import { clientLocator, openGeo } from '../geoip/open-geo.js';
 import { createDataPlane, type DnsServer } from '../server/dns-server.js';
 import { parseListenAddress } from '../net/listen-address.js';
-import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator } from '../snapshot/snapshot.js';
+import type { SnapshotStore } from '../snapshot/snapshot.js';
+import { SnapshotBuilder } from '../control/snapshot-builder.js';
 import { LatencySamples } from '../steer/latency-samples.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
 import { formatProblem } from '../problems/problem-list.js';
@@ -28,9 +29,8 @@ type Init = Extract<ToWorker, { kind: 'init' }>;
 export class WorkerState {
   readonly store: SnapshotStore;
   readonly #zones: ZoneDirectory;
-  readonly #chaos: ChaosAnswers;
+  readonly #builder: SnapshotBuilder;
   readonly #config: Config;
-  #locate: ClientLocator;
   /** The primary's GeoIP generation the databases were opened for; -1 before the first state. */
   #geoGeneration = -1;
   readonly #log: Logger;
@@ -47,9 +47,8 @@ export class WorkerState {
     this.#log = log;
     this.#config = config;
     this.#zones = new ZoneDirectory(config.zones.directory);
-    this.#chaos = config.dns.chaos;
-    this.#locate = clientLocator(openGeo(config));
-    this.store = new SnapshotStore(createSnapshot({ version: 0, zones: new Map(), chaos: this.#chaos, locate: this.#locate }));
+    this.#builder = new SnapshotBuilder(config.dns.chaos, clientLocator(openGeo(config)));
+    this.store = this.#builder.store(0, { zones: new Map() });
   }
 
   /**
@@ -95,7 +94,7 @@ export class WorkerState {
     this.#geoGeneration = generation;
     if (first) return; // opened by the constructor, from the same files
     try {
-      this.#locate = clientLocator(openGeo(this.#config));
+      this.#builder.setLocate(clientLocator(openGeo(this.#config)), generation);
       this.#log.info({ generation }, 'GeoIP databases reopened');
     } catch (err) {
       const file = (err as { file?: unknown }).file;
@@ -162,11 +161,8 @@ export class WorkerState {
     const state = this.#last!;
     const rtt = this.#live.rtt;
     this.store.publish(
-      createSnapshot({
-        version: this.#version,
+      this.#builder.build(this.#version, {
         zones: this.#zonesServed,
-        chaos: this.#chaos,
-        locate: this.#locate,
         health: state.health,
         regionRtt: (region) => rtt.get(region) ?? null,
         samples,

@@ -7,6 +7,7 @@ import { audit, auditAsync, type AdminDeps } from '../server.js';
 import { badRequest } from '../errors.js';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type PolicySection, type WriteResult } from '../zone-editor.js';
 import { ID_PATTERN } from '../../steer/policy-schema.js';
+import { ErrorCode } from '../../errors.js';
 
 const ZoneParam = Type.Object({ zone: Type.String({ minLength: 1 }) });
 const PageQuery = Type.Object(
@@ -139,7 +140,7 @@ export const zoneRoutes =
     app.get('/zones/:zone/records/:name/:type', { config: { access: 'read' }, schema: { params: RecordParams } }, async (req, reply) => {
       const { zone, name, type } = req.params as { zone: string; name: string; type: string };
       const found = editor.records(zone, name, type);
-      if (found.length === 0) return reply.status(404).send({ error: 'GSLB_ERR_API_NOT_FOUND', message: `no ${type} records at ${name} in ${zone}`, field: null, details: [] });
+      if (found.length === 0) return reply.status(404).send({ error: ErrorCode.GSLB_ERR_API_NOT_FOUND, message: `no ${type} records at ${name} in ${zone}`, field: null, details: [] });
       reply.header('etag', `"${editor.zone(zone).serial}"`);
       return found[0];
     });
@@ -173,7 +174,7 @@ export const zoneRoutes =
       const { zone } = req.params as { zone: string };
       reply.header('etag', `"${editor.zone(zone).serial}"`);
       const policy = editor.policy(zone);
-      if (policy === null) return reply.status(404).send({ error: 'GSLB_ERR_API_NOT_FOUND', message: `zone ${zone} has no policy`, field: null, details: [] });
+      if (policy === null) return reply.status(404).send({ error: ErrorCode.GSLB_ERR_API_NOT_FOUND, message: `zone ${zone} has no policy`, field: null, details: [] });
       return policy;
     });
 
@@ -192,7 +193,7 @@ export const zoneRoutes =
     app.get('/zones/:zone/policy/:section/:id', { config: { access: 'read' }, schema: { params: SectionParams } }, async (req, reply) => {
       const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       const value = editor.policyEntry(zone, section, id);
-      if (value === undefined) return reply.status(404).send({ error: 'GSLB_ERR_API_NOT_FOUND', message: `${section}.${id} not found in the policy of ${zone}`, field: null, details: [] });
+      if (value === undefined) return reply.status(404).send({ error: ErrorCode.GSLB_ERR_API_NOT_FOUND, message: `${section}.${id} not found in the policy of ${zone}`, field: null, details: [] });
       reply.header('etag', `"${editor.zone(zone).serial}"`);
       return value;
     });
