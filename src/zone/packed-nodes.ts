@@ -24,7 +24,7 @@
 import type { Name } from '../dns/name.js';
 import type { RRset, ZoneNode } from './zone.js';
 import { TypeMap } from './type-map.js';
-import { hashKey } from './node-map.js';
+import { compareHashKey, hashKey } from './node-map.js';
 
 const MAGIC = 0x314e5a4d; // "MZN1"
 const HEADER = 28;
@@ -42,10 +42,6 @@ interface Entry {
   readonly hash: number;
 }
 
-/** (hash, key) order: the order of records in the image and of a zone's record pages. */
-export function compareHashKey(ah: number, ak: string, bh: number, bk: string): number {
-  return ah !== bh ? ah - bh : ak < bk ? -1 : ak > bk ? 1 : 0;
-}
 
 function recordSize(e: Entry): number {
   let n = 4 + 2 + e.key.length + 1 + 1 + 4 + 2;
