@@ -23,6 +23,7 @@ const FOLDERS = [
   { layer: 'control', name: 'control', files: [folder('control')], not: [TYPES_FILES] },
   { layer: 'control', name: 'server', files: [folder('server')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'answer', files: [folder('answer')], not: [TYPES_FILES] },
+  { layer: 'data plane', name: 'explain', files: [folder('explain')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'resolve', files: [folder('resolve')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'snapshot', files: [folder('snapshot')], not: [TYPES_FILES] },
   { layer: 'domain', name: 'metrics', files: [folder('metrics')], not: [TYPES_FILES] },
@@ -48,10 +49,6 @@ const KNOWN = [
   ['src/steer/types.ts', 'src/health/failover-bound.ts', 1],
   // item 1: ClientLocator becomes vocabulary (geoip/ or snapshot/types.ts)
   ['src/geoip/open-geo.ts', 'src/snapshot/snapshot.ts', 1],
-  // item 2: explain and simulate run the resolver over a snapshot; they move up beside the data plane
-  ['src/steer/explain.ts', 'src/resolve/resolver.ts', 2],
-  ['src/steer/explain.ts', 'src/snapshot/snapshot.ts', 2],
-  ['src/steer/simulate.ts', 'src/snapshot/snapshot.ts', 2],
   // item 3: loading a zone with its policy file and journal is built in one place, in the control plane
   ['src/zone/zone-directory.ts', 'src/steer/policy-file.ts', 3],
   ['src/zone/zone-directory.ts', 'src/storage/journal.ts', 3],
