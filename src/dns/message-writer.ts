@@ -13,6 +13,7 @@ const MAX_POINTER = 0x3fff;
 
 /** One RRset placed in a section, as the writer needs it: the owner and TTL it is sent with, its type, class and RDATA. */
 export interface WireEntry {
+  /** Owner as sent; for wildcard synthesis this is QNAME (RFC 4592 §3.3.1). */
   readonly owner: Name;
   readonly set: { readonly type: number; readonly class: number; readonly rdatas: readonly Buffer[] };
   readonly ttl: number;
