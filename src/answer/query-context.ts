@@ -52,7 +52,11 @@ export class QueryContext {
   /** What rate limiting did to the answer. */
   rrlAction: RrlAction = RrlAction.PASS;
 
-  /** Starts a query: every field written, so nothing of the previous one is left. */
+  /**
+   * Starts a query. Written here: the query, and every field a path may leave unset that
+   * the end of respond() reads. Not written: ecs, bits, cookieDnssecOk, withCookie and
+   * withNsid, which each path writes before it reads them (a store fewer per query each).
+   */
   reset(packet: Buffer, transport: Transport, source: string, port: number, started: number): void {
     this.packet = packet;
     this.transport = transport;
@@ -61,17 +65,12 @@ export class QueryContext {
     this.started = started;
     this.indexed = false;
     this.clientRead = false;
-    this.ecs = null;
-    this.bits = null;
     this.client = null;
     this.zone = '';
     this.qtype = 0;
     this.extendedRcode = 0;
     this.decision = null;
     this.cookieVerdict = CookieVerdict.NONE;
-    this.cookieDnssecOk = false;
-    this.withCookie = false;
-    this.withNsid = false;
     this.rrlAction = RrlAction.PASS;
   }
 }
