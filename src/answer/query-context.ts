@@ -4,8 +4,8 @@
  * steering decision, cookie verdict, rate-limit action) for the counters and the query log.
  * The fast path fills it and hands it to the full path when it cannot answer; both write it,
  * the end of respond() reads it. One per responder, reset per query, as CoreDNS's
- * request.Request and Knot's knotd_qdata_t: a query allocates nothing for it, and no field
- * of one query can be mistaken for another's, since reset() writes every field.
+ * request.Request and Knot's knotd_qdata_t: a query allocates nothing for it, and nothing of
+ * one query is read as another's (reset() writes every field a path may leave unset).
  */
 import type { ClientSubnet } from '../dns/client-subnet.js';
 import { CookieVerdict } from '../protect/cookies.js';
