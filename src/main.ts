@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { DEFAULT_HEALTH_STATE_FILE, type Config } from './config/schema.js';
 import { ZoneReloader } from './control/zone-reloader.js';
-import type { Responder } from './dns/responder.js';
+import type { Responder } from './answer/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
 import { createDataPlane, type BoundAddress } from './server/dns-server.js';
 import { parseListenAddress } from './net/listen-address.js';

@@ -4,7 +4,6 @@
  * never calls prom-client.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { AnswerCache } from '../dns/answer-cache.js';
 import { nameKey } from '../dns/name.js';
 import type { GeoDbInfo } from '../geoip/geo-database.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
@@ -15,11 +14,19 @@ import { precountedHistogram } from './precounted-histogram.js';
 import { selfFillingMetrics } from './self-filling.js';
 import type { ZoneFileStatus } from '../zone/zone-directory.js';
 
+/** What the registry reads of a cache of the data plane (src/answer): plain counters, so metrics imports none of it. */
+export interface CacheCounters {
+  readonly hits: number;
+  readonly misses: number;
+  readonly size: number;
+}
+
 export interface MetricsSources {
   readonly queryStats: QueryStats;
-  readonly cache: AnswerCache;
+  /** The encoded-answer cache. */
+  readonly cache: CacheCounters;
   /** The steering decision cache (issue #7); absent in tests that do not have one. */
-  readonly decisions?: { readonly hits: number; readonly misses: number; readonly size: number };
+  readonly decisions?: CacheCounters;
   /** null when nothing is probed: the health metrics are then left out. */
   readonly health: HealthMonitor | null;
   /** Left out in a DNS worker, which numbers its snapshots itself. */

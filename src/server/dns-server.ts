@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { Responder } from '../dns/responder.js';
+import { Responder } from '../answer/responder.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { interfaceAddresses, type InterfaceTable } from './interface-addresses.js';
@@ -10,6 +10,7 @@ import { TcpConnectionTable } from './tcp-connections.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener, type Received } from './udp-listener.js';
 import { createProtection } from '../protect/protection.js';
+import { openQueryLog } from '../log/query-log.js';
 
 export interface BoundAddress {
   readonly host: string;
@@ -31,7 +32,7 @@ const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 
 /** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false): { responder: Responder; server: DnsServer } {
-  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log) });
+  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log), queryLog: openQueryLog(dns.queryLog, log) });
   const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort };
   return { responder, server: new DnsServer(responder, options, log) };
 }

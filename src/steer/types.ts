@@ -113,7 +113,7 @@ export interface FilterContext {
   /** Uniform in [0, 1). Injected so tests are deterministic. */
   readonly rand: () => number;
   /**
-   * Set only by the what-if simulation (simulate.ts): a random pick hands it every outcome it
+   * Set only by the what-if simulation (src/explain/simulate.ts): a random pick hands it every outcome it
    * can have, with its exact probability, instead of drawing; it returns the one to follow.
    */
   readonly branch?: (outcomes: readonly RandomOutcome[]) => readonly Target[];

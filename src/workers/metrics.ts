@@ -8,7 +8,7 @@
  */
 import type { Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import type { Responder } from '../dns/responder.js';
+import type { Responder } from '../answer/responder.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { selfFillingMetrics } from '../metrics/self-filling.js';
 import type { Received } from '../server/udp-listener.js';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { QuestionIndex } from '../../src/dns/question-index.js';
+import { QuestionIndex } from '../../src/answer/question-index.js';
 import { buildQuery, sendTcp, sendUdp, type QueryOptions } from '../support/dns-client.js';
 import { ecsOption } from '../support/ecs.js';
 import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';

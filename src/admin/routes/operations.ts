@@ -2,7 +2,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { isHealthy, type ForcedState } from '../../health/state-machine.js';
-import { explain, ExplainInputError } from '../../steer/explain.js';
+import { explain } from '../../explain/explain.js';
+import { ExplainInputError } from '../../steer/client-arg.js';
 import { badRequest, notFound } from '../errors.js';
 import { parseCidr } from '../../steer/cidr.js';
 import { audit, type AdminDeps } from '../server.js';

@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { badRequest } from '../errors.js';
 import { populationOfBody, PopulationError, samplePopulation } from '../../steer/population.js';
 import { MAX_POLICY_BYTES } from '../../steer/policy-file.js';
-import { policyChange, SimulationError, whatIfSliced, worldOf, type Change } from '../../steer/simulate.js';
+import { policyChange, SimulationError, whatIfSliced, worldOf, type Change } from '../../explain/simulate.js';
 import type { AdminDeps } from '../server.js';
 
 /** Networks one request may simulate: each costs a decision per steered name, twice. */
