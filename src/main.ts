@@ -8,6 +8,7 @@ import { ZoneReloader } from './control/zone-reloader.js';
 import type { Responder } from './dns/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
 import { createDataPlane, type BoundAddress } from './server/dns-server.js';
+import type { NativeUdpCounters, UdpSocketKind } from './server/native-udp.js';
 import { isLoopbackHost, parseListenAddress } from './net/listen-address.js';
 import { createSnapshot, SnapshotStore } from './snapshot/snapshot.js';
 import type { GeoResolver } from './geoip/geo-database.js';
@@ -40,6 +41,8 @@ export interface RunningServer {
   readonly addresses: readonly BoundAddress[];
   /** Process ids of the DNS workers (`dns.workers` > 1); empty when this process answers itself. */
   readonly workerPids: readonly number[];
+  /** This process's UDP socket layer (`dns.udpSocket` resolved) and its native sockets' counters; null with workers (each has its own). */
+  readonly udp: { readonly socket: UdpSocketKind; counters(): NativeUdpCounters | null } | null;
   readonly store: SnapshotStore;
   readonly zones: ZoneDirectory;
   readonly responder: Responder;
@@ -244,10 +247,11 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   };
   if (options.handleSignals) process.on('SIGHUP', onHup);
   const adminAddress = admin ? (admin.server.address() as AddressInfo) : null;
-  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses, workers: pool?.pids, reusePort: pool?.reusePort, admin: adminAddress && { host: adminAddress.address, port: adminAddress.port } }, 'meridian is serving');
+  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses, udpSocket: server?.udpSocket, workers: pool?.pids, reusePort: pool?.reusePort, admin: adminAddress && { host: adminAddress.address, port: adminAddress.port } }, 'meridian is serving');
   return {
     addresses,
     workerPids: pool?.pids ?? [],
+    udp: server && { socket: server.udpSocket, counters: () => server.udpCounters() },
     adminAddress: adminAddress && { host: adminAddress.address, port: adminAddress.port },
     store,
     zones,

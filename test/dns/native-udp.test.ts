@@ -9,6 +9,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { ErrorCode, type GslbError } from '../../src/errors.js';
+import { resolveUdpSocket } from '../../src/server/native-udp.js';
+import { buildQuery, sendUdp } from '../support/dns-client.js';
+import { fixtureZones, startTestServer } from '../support/test-server.js';
 import { createNetNs, netnsUnavailable, type NetNs } from '../support/netns.js';
 import { client, echo, nativeUdpOrSkip, openEcho, type EchoSocket } from '../support/native-udp.js';
 
@@ -140,5 +145,35 @@ describe('native UDP layer in a network namespace', { skip: nsSkip ?? false, tim
     assert.equal(out.counters.sendErrors, 0);
     await ns.remove();
     ns = null;
+  });
+});
+
+describe('dns.udpSocket', () => {
+  const unavailable = (): { addon: null; reason: string } => ({ addon: null, reason: 'not built here' });
+  it('"native" where the addon cannot load is an error naming the field; "auto" falls back to node:dgram and says so once', () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    assert.throws(() => resolveUdpSocket('native', log, false, unavailable), (err: GslbError) => err.code === ErrorCode.CONFIG_INVALID && /dns\.udpSocket: "native" but not built here/.test(err.message));
+    assert.equal(resolveUdpSocket('auto', log, false, unavailable), 'dgram');
+    assert.equal(resolveUdpSocket('auto', log, false, unavailable), 'dgram');
+    assert.equal(lines.length, 1, lines.join(''));
+    assert.match(lines[0]!, /using node:dgram.*not built here|not built here.*using node:dgram/);
+    assert.equal(resolveUdpSocket('dgram', log, false), 'dgram');
+  });
+
+  it('"native" serves where the addon is built, and counts what it reads and sends', { skip }, async () => {
+    const server = await startTestServer(fixtureZones, null, { udpSocket: 'native' });
+    try {
+      assert.equal(server.udp?.socket, 'native');
+      const query = buildQuery('example.com', 'SOA');
+      const reply = await sendUdp(server.port, query, '127.0.0.1', 2000);
+      assert.equal(reply.readUInt16BE(0), query.readUInt16BE(0), 'the query id');
+      assert.ok(reply[2]! & 0x80, 'a response');
+      const n = server.udp!.counters()!;
+      assert.equal(n.received, 1);
+      assert.equal(n.sent, 1);
+    } finally {
+      await server.close();
+    }
   });
 });
