@@ -76,7 +76,8 @@ export function loadNativeUdp(): { addon: NativeUdpAddon | null; reason: string 
   // dist/src/server/ or src/server/: the project root is two or three folders up.
   const here = path.dirname(fileURLToPath(import.meta.url));
   const candidates = ['../../..', '../..'].map((up) => path.resolve(here, up, 'native/udp/build/Release/meridian_udp.node'));
-  const file = candidates.find((c) => fs.existsSync(c));
+  // MERIDIAN_NATIVE_UDP names another build of it (native/asan-test.sh: the AddressSanitizer one).
+  const file = process.env.MERIDIAN_NATIVE_UDP || candidates.find((c) => fs.existsSync(c));
   if (file === undefined) return (loaded = { addon: null, reason: 'native/udp is not built (npm ci builds it; see native/build.mjs)' });
   try {
     return (loaded = { addon: createRequire(import.meta.url)(file) as NativeUdpAddon, reason: '' });
