@@ -477,25 +477,30 @@ napi_value Open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// close(socket): stops reading; the descriptor closes on the loop's next turn. Idempotent.
-napi_value Close(napi_env env, napi_callback_info info) {
+// The socket object that is a native function's first argument; null (with an exception) if not.
+Sock* SockArg(napi_env env, napi_callback_info info, const char* usage) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   void* data = nullptr;
-  if (argc < 1 || napi_unwrap(env, argv[0], &data) != napi_ok) return Throw(env, EINVAL, "close(socket)");
-  Shutdown(static_cast<Sock*>(data));
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1 || napi_unwrap(env, argv[0], &data) != napi_ok) {
+    Throw(env, EINVAL, usage);
+    return nullptr;
+  }
+  return static_cast<Sock*>(data);
+}
+
+// close(socket): stops reading and closes the descriptor (the port is free on return). Idempotent.
+napi_value Close(napi_env env, napi_callback_info info) {
+  Sock* s = SockArg(env, info, "close(socket)");
+  if (s != nullptr) Shutdown(s);
   return nullptr;
 }
 
 // counters(socket) → the socket's counters (see Counters).
 napi_value GetCounters(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  void* data = nullptr;
-  if (argc < 1 || napi_unwrap(env, argv[0], &data) != napi_ok) return Throw(env, EINVAL, "counters(socket)");
-  const Counters& c = static_cast<Sock*>(data)->n;
+  Sock* s = SockArg(env, info, "counters(socket)");
+  if (s == nullptr) return nullptr;
+  const Counters& c = s->n;
   napi_value out, v;
   CHECK(napi_create_object(env, &out));
   const struct {
