@@ -88,6 +88,8 @@ interface AdminParts {
   responder: Responder;
   /** With --workers: /metrics sums the workers' figures with this process's. */
   pool: WorkerPool | null;
+  /** This process's native UDP counters (null on node:dgram or with workers, whose /metrics carry their own). */
+  udpNative: () => NativeUdpCounters | null;
   log: Logger;
 }
 
@@ -108,6 +110,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     health: p.monitor,
     snapshotVersion: () => p.store.current.version,
     protection: p.responder.protection,
+    udpNative: p.udpNative,
     build: { version: VERSION, node: process.version },
     zones: p.zones,
     geoDatabases: p.geo.databases,
@@ -231,7 +234,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo, reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, udpNative: () => server?.udpCounters() ?? null, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();

@@ -161,17 +161,23 @@ describe('dns.udpSocket', () => {
     assert.equal(resolveUdpSocket('dgram', log, false), 'dgram');
   });
 
-  it('"native" serves where the addon is built, and counts what it reads and sends', { skip }, async () => {
-    const server = await startTestServer(fixtureZones, null, { udpSocket: 'native' });
+  it('"native" serves where the addon is built, counts what it reads and sends, and shows its drops in /metrics', { skip }, async () => {
+    const server = await startTestServer(fixtureZones, null, { udpSocket: 'native', admin: '127.0.0.1:0' });
     try {
       assert.equal(server.udp?.socket, 'native');
       const query = buildQuery('example.com', 'SOA');
       const reply = await sendUdp(server.port, query, '127.0.0.1', 2000);
       assert.equal(reply.readUInt16BE(0), query.readUInt16BE(0), 'the query id');
       assert.ok(reply[2]! & 0x80, 'a response');
+      // A query longer than a slot (4096 octets) is dropped, and counted.
+      await assert.rejects(sendUdp(server.port, Buffer.concat([query, Buffer.alloc(5000)]), '127.0.0.1', 300));
       const n = server.udp!.counters()!;
-      assert.equal(n.received, 1);
+      assert.equal(n.received, 2);
       assert.equal(n.sent, 1);
+      assert.equal(n.truncated, 1);
+      const metrics = await (await fetch(`http://127.0.0.1:${server.adminAddress!.port}/metrics`)).text();
+      assert.match(metrics, /^meridian_dns_udp_native_dropped_total\{reason="truncated"\} 1$/m);
+      assert.match(metrics, /^meridian_dns_udp_native_send_waits_total 0$/m);
     } finally {
       await server.close();
     }
