@@ -30,7 +30,13 @@ if (gyp === undefined) giveUp('node-gyp not found');
 // The headers of the node running us, when its install has them (the official builds and the
 // npm registry's node-linux-* packages do): node-gyp then downloads nothing.
 const args = [gyp, 'rebuild', '--directory', path.join(here, 'udp')];
+// npm's own config may name other headers (Debian's npm sets nodedir=/usr, its own node's),
+// and node-gyp prefers npm_config_nodedir to --nodedir: set both.
 const nodeDir = path.resolve(path.dirname(process.execPath), '..');
-if (fs.existsSync(path.join(nodeDir, 'include/node/node_api.h'))) args.push(`--nodedir=${nodeDir}`);
-const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+const env = { ...process.env };
+if (fs.existsSync(path.join(nodeDir, 'include/node/node_api.h'))) {
+  args.push(`--nodedir=${nodeDir}`);
+  env.npm_config_nodedir = nodeDir;
+}
+const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
 if (r.status !== 0) giveUp(r.error ? r.error.message : `node-gyp exited with ${r.status ?? r.signal}`);
