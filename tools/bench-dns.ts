@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freeLoopbackPort, startKnot, type RunningKnot } from '../test/support/knot.js';
 import { NODE_FLAGS } from '../src/cli/node-flags.js';
-import { MIXES, pinned, requireDnsperf, root, startBareDgram, startMeridian, stopMeridian } from './perf/dnsperf-run.js';
+import { cpuSeconds, MIXES, pinned, requireDnsperf, root, startBareDgram, startMeridian, stopMeridian } from './perf/dnsperf-run.js';
 
 const { values } = parseArgs({
   options: {
@@ -272,16 +272,20 @@ async function main(): Promise<void> {
 
   console.log(`dnsperf -c ${clients} -q 200, ${seconds} s per run; servers on CPU ${SERVER_CPUS}, dnsperf on CPU ${LOAD_CPU}; zone ${ORIGIN} with ${names} names`);
 
-  const results: Array<{ server: Server; udp: Run; tcp: Run | null; half: Run[] }> = [];
+  // CPU per query (user + system of the server and its children): unlike queries/s it does not
+  // depend on how much of the pinned core a neighbour took, so it compares on a shared machine.
+  const results: Array<{ server: Server; udp: Run; udpCpuUs: number; tcp: Run | null; half: Run[] }> = [];
   const measure = async (start: () => Promise<Server | null>, withTcp = true, half = true): Promise<Server | null> => {
     const s = await start();
     if (s === null) return null;
     dnsperf(s.port, { file: staticFile }, { secs: 2 }); // warm-up
+    const cpuBefore = cpuSeconds(s.pid) ?? NaN;
     const udp = dnsperf(s.port, { file: staticFile });
+    const udpCpuUs = (((cpuSeconds(s.pid) ?? NaN) - cpuBefore) * 1e6) / Math.max(1, udp.sent - udp.lost);
     const tcp = withTcp && s.tcp ? dnsperf(s.port, { file: staticFile }, { tcp: true }) : null;
     // Three windows: one pause of the machine (not of the server) can move a single window's p99.
     const halfRun = half ? [0, 1, 2].map(() => dnsperf(s.port, { file: staticFile }, { rate: udp.qps / 2, verbose: true, secs: Math.min(seconds, 5) })) : [];
-    results.push({ server: s, udp, tcp, half: halfRun });
+    results.push({ server: s, udp, udpCpuUs, tcp, half: halfRun });
     return s;
   };
 
@@ -313,7 +317,7 @@ async function main(): Promise<void> {
     `/NSD ${ratio(pick(r)!, n && pick(n))}, /gdnsd ${ratio(pick(r)!, g && pick(g))}, /Knot ${ratio(pick(r)!, k && pick(k))}` + (r === native ? `, native/dgram ${ratio(pick(r)!, dgram && pick(dgram))}` : '');
   table(
     'Static mix over UDP (A, AAAA, MX, NXDOMAIN, NODATA)',
-    results.map((r) => [r.server.name, r.udp, r === native || r === dgram ? versus(r, (x) => x.udp.qps) : r === b ? 'node:dgram ceiling' : '']),
+    results.map((r) => [r.server.name, r.udp, `CPU ${fmt(r.udpCpuUs, 1)} µs/query` + (r === native || r === dgram ? `; q/s ${versus(r, (x) => x.udp.qps)}; CPU/query ${versus(r, (x) => 1 / x.udpCpuUs)}` : r === b ? '; node:dgram ceiling' : '')]),
   );
   table('Static mix over TCP', results.filter((r) => r.tcp !== null).map((r) => [r.server.name, r.tcp!, r === native || r === dgram ? versus(r, (x) => x.tcp?.qps) : '']));
   table('Steered names, meridian only', steeredRows);
