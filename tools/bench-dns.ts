@@ -317,7 +317,7 @@ async function main(): Promise<void> {
     `/NSD ${ratio(pick(r)!, n && pick(n))}, /gdnsd ${ratio(pick(r)!, g && pick(g))}, /Knot ${ratio(pick(r)!, k && pick(k))}` + (r === native ? `, native/dgram ${ratio(pick(r)!, dgram && pick(dgram))}` : '');
   table(
     'Static mix over UDP (A, AAAA, MX, NXDOMAIN, NODATA)',
-    results.map((r) => [r.server.name, r.udp, `CPU ${fmt(r.udpCpuUs, 1)} µs/query` + (r === native || r === dgram ? `; q/s ${versus(r, (x) => x.udp.qps)}; CPU/query ${versus(r, (x) => 1 / x.udpCpuUs)}` : r === b ? '; node:dgram ceiling' : '')]),
+    results.map((r) => [r.server.name, r.udp, `CPU ${fmt(r.udpCpuUs, 1)} µs/query` + (r === native || r === dgram ? `; q/s ${versus(r, (x) => x.udp.qps)}; queries per CPU second ${versus(r, (x) => 1 / x.udpCpuUs)}` : r === b ? '; node:dgram ceiling' : '')]),
   );
   table('Static mix over TCP', results.filter((r) => r.tcp !== null).map((r) => [r.server.name, r.tcp!, r === native || r === dgram ? versus(r, (x) => x.tcp?.qps) : '']));
   table('Steered names, meridian only', steeredRows);
