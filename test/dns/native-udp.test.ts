@@ -96,6 +96,24 @@ describe('native UDP layer over loopback', { skip }, () => {
     assert.equal(n.sent, 1);
   });
 
+  it('closed from inside its own batch: reads nothing more, sends nothing of that batch, frees the port', async () => {
+    let socket: EchoSocket | null = null;
+    let calls = 0;
+    socket = serve({ family: 4, host: '127.0.0.1', port: 0, batch: 2 }, (q, i) => {
+      calls++;
+      if (i === 0) socket!.close();
+      return echo(q, i);
+    });
+    const c = await connect('udp4', '127.0.0.1');
+    for (let i = 0; i < 6; i++) c.socket.send(Buffer.from(`q${i}`), socket.port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(c.replies.length, 0);
+    assert.ok(calls >= 1 && calls <= 2, `answered ${calls} in the batch it was closed in`);
+    assert.equal(socket.counters().sent, 0);
+    const again = serve({ family: 4, host: '127.0.0.1', port: socket.port });
+    assert.equal(again.port, socket.port);
+  });
+
   it('fails to bind a port in use with the errno code, and frees the port on close', async () => {
     const s = serve({ family: 4, host: '127.0.0.1', port: 0 });
     assert.throws(() => addon!.open({ family: 4, host: '127.0.0.1', port: s.port }, () => {}), (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE');
