@@ -189,7 +189,11 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const config = withCookieSecret(given);
   const listen = config.dns.listen.map(parseListenAddress);
   // dns.reusePort "on" where it cannot work is refused before anything starts (WorkerPool uses it).
-  resolveReusePort(config.dns.reusePort, config.dns.workers);
+  const reusePort = resolveReusePort(config.dns.reusePort, config.dns.workers);
+  if (config.dns.udpSocket === 'native' && config.dns.workers > 1 && !reusePort) {
+    // Workers sharing one socket through node:cluster read it with node:dgram.
+    throw new GslbError(ErrorCode.CONFIG_INVALID, 'dns.udpSocket: "native" with dns.workers > 1 needs dns.reusePort (each worker its own socket); set it to "auto" or "dgram"');
+  }
   const stale = removeStaleTemps(config.zones.directory);
   if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');
   const zones = new ZoneDirectory(config.zones.directory);

@@ -182,6 +182,18 @@ void Describe(Sock* s, unsigned i) {
   ReadDest(s, i);
 }
 
+// Makes `data` the one control message of `m`, written in `ctl` (kCtl octets).
+void PutControl(msghdr& m, uint8_t* ctl, int level, int type, const void* data, size_t len) {
+  m.msg_control = ctl;
+  m.msg_controllen = CMSG_SPACE(len);
+  memset(ctl, 0, m.msg_controllen);
+  cmsghdr* c = reinterpret_cast<cmsghdr*>(ctl);
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(len);
+  memcpy(CMSG_DATA(c), data, len);
+}
+
 // Prepares the answer of slot i as the next message of smsg; false when there is none.
 bool PrepareAnswer(Sock* s, unsigned i, unsigned at) {
   int32_t len = s->meta[i * kMeta + 1];
@@ -202,25 +214,12 @@ bool PrepareAnswer(Sock* s, unsigned i, unsigned at) {
   // From the address the query was sent to. IPv4: the source address only, the route picks
   // the interface; IPv6: the interface too, which a link-local address needs.
   uint8_t* ctl = s->sctl + static_cast<size_t>(at) * kCtl;
-  m.msg_control = ctl;
-  cmsghdr* c = reinterpret_cast<cmsghdr*>(ctl);
   if (d.kind == 4) {
     in_pktinfo pi = {};
     pi.ipi_spec_dst = d.v4.ipi_addr;
-    m.msg_controllen = CMSG_SPACE(sizeof pi);
-    memset(ctl, 0, m.msg_controllen);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof pi);
-    memcpy(CMSG_DATA(c), &pi, sizeof pi);
+    PutControl(m, ctl, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
   } else {
-    in6_pktinfo pi = d.v6;
-    m.msg_controllen = CMSG_SPACE(sizeof pi);
-    memset(ctl, 0, m.msg_controllen);
-    c->cmsg_level = IPPROTO_IPV6;
-    c->cmsg_type = IPV6_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof pi);
-    memcpy(CMSG_DATA(c), &pi, sizeof pi);
+    PutControl(m, ctl, IPPROTO_IPV6, IPV6_PKTINFO, &d.v6, sizeof d.v6);
   }
   return true;
 }

@@ -11,6 +11,8 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ErrorCode, type GslbError } from '../../src/errors.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { startServer } from '../../src/main.js';
 import { resolveUdpSocket } from '../../src/server/native-udp.js';
 import { buildQuery, sendUdp } from '../support/dns-client.js';
 import { fixtureZones, startTestServer } from '../support/test-server.js';
@@ -177,6 +179,12 @@ describe('dns.udpSocket', () => {
     assert.equal(lines.length, 1, lines.join(''));
     assert.match(lines[0]!, /using node:dgram.*not built here|not built here.*using node:dgram/);
     assert.equal(resolveUdpSocket('dgram', log, false), 'dgram');
+  });
+
+  it('"native" with workers sharing one socket (dns.reusePort off) is refused at start, naming the field', async () => {
+    const base = loadConfig(null, { listen: ['127.0.0.1:0'], zonesDir: fixtureZones, logLevel: 'silent' }, {});
+    const config = { ...base, dns: { ...base.dns, udpSocket: 'native' as const, workers: 2, reusePort: 'off' as const }, admin: { ...base.admin, listen: null } };
+    await assert.rejects(startServer(config, pino({ level: 'silent' })), (err: GslbError) => err.code === ErrorCode.CONFIG_INVALID && /dns\.udpSocket: "native" with dns\.workers > 1 needs dns\.reusePort/.test(err.message));
   });
 
   it('"native" serves where the addon is built, counts what it reads and sends, and shows its drops in /metrics', { skip }, async () => {
