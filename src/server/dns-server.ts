@@ -82,6 +82,8 @@ export class DnsServer {
   #queue: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** What the native UDP sockets a rescan closed had counted. */
+  readonly #retiredUdp: NativeUdpCounters = { received: 0, truncated: 0, sent: 0, sendErrors: 0, sendWaits: 0, badLengths: 0, recvErrors: 0, batches: 0 };
   /** Messages read by every socket of this server so far (the listeners count into it). */
   readonly received: Received = { udp: 0, tcp: 0 };
 
@@ -117,12 +119,8 @@ export class DnsServer {
   /** The native sockets' counters summed (drops among them); null on node:dgram. */
   udpCounters(): NativeUdpCounters | null {
     if (this.udpSocket !== 'native') return null;
-    const sum: NativeUdpCounters = { received: 0, truncated: 0, sent: 0, sendErrors: 0, sendWaits: 0, badLengths: 0, recvErrors: 0, batches: 0 };
-    for (const e of this.#endpoints.values()) {
-      if (!(e.udp instanceof NativeUdpListener)) continue;
-      const c = e.udp.counters();
-      for (const k of Object.keys(sum) as Array<keyof NativeUdpCounters>) sum[k] += c[k];
-    }
+    const sum = { ...this.#retiredUdp };
+    for (const e of this.#endpoints.values()) addNativeCounters(sum, e.udp);
     return sum;
   }
 
@@ -198,6 +196,8 @@ export class DnsServer {
       const e = this.#endpoints.get(key)!;
       this.#endpoints.delete(key);
       w.served.delete(host);
+      // Its counts stay in udpCounters(): a Prometheus counter never goes down.
+      addNativeCounters(this.#retiredUdp, e.udp);
       await Promise.all([e.udp.close(), e.tcp.close()]);
       this.#log.info({ address: key }, 'address left the interfaces: stopped serving it');
     }
@@ -259,6 +259,13 @@ export class DnsServer {
     }
     throw lastError;
   }
+}
+
+/** Adds a native socket's counters into `sum` (node:dgram sockets count nothing of the kind). */
+function addNativeCounters(sum: NativeUdpCounters, udp: UdpListener | NativeUdpListener): void {
+  if (!(udp instanceof NativeUdpListener)) return;
+  const c = udp.counters();
+  for (const k of Object.keys(sum) as Array<keyof NativeUdpCounters>) sum[k] += c[k];
 }
 
 function listenFailed(address: ListenAddress, err: unknown): GslbError {
