@@ -37,12 +37,23 @@ export interface MetricsSources {
   readonly zones?: { readonly statuses: readonly ZoneFileStatus[]; loadErrors(file: string): number };
   /** The open GeoIP databases, read at each scrape (a reload changes them). */
   readonly geoDatabases?: () => readonly GeoDbInfo[];
+  /** The native UDP layer's counters (DnsServer.udpCounters); null on node:dgram, absent where no server answers. */
+  readonly udpNative?: () => NativeUdpDrops | null;
   /** Internet-facing protection (Responder.protection): each part's counters, when it is on. */
   readonly protection?: {
     readonly cookies: { readonly clientOnly: number; readonly valid: number; readonly invalid: number } | null;
     readonly rrl: { readonly passed: number; readonly dropped: number; readonly slipped: number } | null;
     readonly queryLog: { readonly written: number; readonly dropped: number } | null;
   };
+}
+
+/** What the native UDP layer's sockets have counted (src/server/native-udp.ts, NativeUdpCounters). */
+export interface NativeUdpDrops {
+  readonly truncated: number;
+  readonly sendErrors: number;
+  readonly badLengths: number;
+  readonly recvErrors: number;
+  readonly sendWaits: number;
 }
 
 export interface MetricsRegistryOptions {
@@ -63,6 +74,18 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
   );
   registry.registerMetric(precountedHistogram('meridian_dns_query_duration_seconds', 'time to answer one DNS query, from packet in to answer built', () => [{ labels: {}, histogram: stats.latency() }]));
   counter('meridian_dns_dropped_total', 'packets dropped without an answer (responses, runts, unreadable headers)', [], unlabelled(() => stats.dropped));
+  const udpNative = src.udpNative;
+  if (udpNative !== undefined) {
+    counter('meridian_dns_udp_native_dropped_total', 'datagrams the native UDP layer dropped: longer than 4096 octets (truncated), answers the kernel refused (send_error), answer lengths out of range (bad_length), failed reads (recv_error)', ['reason'], (set) => {
+      const c = udpNative();
+      if (c === null) return;
+      set({ reason: 'truncated' }, c.truncated);
+      set({ reason: 'send_error' }, c.sendErrors);
+      set({ reason: 'bad_length' }, c.badLengths);
+      set({ reason: 'recv_error' }, c.recvErrors);
+    });
+    counter('meridian_dns_udp_native_send_waits_total', 'times the native UDP layer found its send buffer full and waited to write (nothing dropped)', [], unlabelled(() => udpNative()?.sendWaits ?? 0));
+  }
 
   const cache = src.cache;
   counter('meridian_answer_cache_hits_total', 'answers served from the encoded-answer cache', [], unlabelled(() => cache.hits));

@@ -9,6 +9,7 @@ import { formatListenAddress, isWildcardHost, type ListenAddress } from '../net/
 import { TcpConnectionTable } from './tcp-connections.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener, type Received } from './udp-listener.js';
+import { loadNativeUdp, NativeUdpListener, resolveUdpSocket, type NativeUdpCounters, type UdpSocketKind } from './native-udp.js';
 import { createProtection } from '../protect/protection.js';
 import { openQueryLog } from '../log/query-log.js';
 
@@ -25,6 +26,8 @@ export interface DnsServerOptions {
   readonly interfaces?: () => InterfaceTable;
   /** Bind sockets of this process's own in each port's SO_REUSEPORT group (a DNS worker with dns.reusePort). */
   readonly reusePort?: boolean;
+  /** The UDP socket layer (resolveUdpSocket): the native addon or node:dgram (the default). */
+  readonly udpSocket?: UdpSocketKind;
 }
 
 /** A TCP client that stops reading is not written to beyond this (back-pressure). */
@@ -33,13 +36,14 @@ const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 /** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false): { responder: Responder; server: DnsServer } {
   const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log), queryLog: openQueryLog(dns.queryLog, log) });
-  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort };
+  const udpSocket = resolveUdpSocket(dns.udpSocket, log, reusePort);
+  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, udpSocket };
   return { responder, server: new DnsServer(responder, options, log) };
 }
 
 /** One address served: a UDP socket and a TCP listener on the same port. */
 interface Endpoint extends BoundAddress {
-  readonly udp: UdpListener;
+  readonly udp: UdpListener | NativeUdpListener;
   readonly tcp: TcpListener;
 }
 
@@ -79,6 +83,8 @@ export class DnsServer {
   #queue: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** What the native UDP sockets a rescan closed had counted. */
+  readonly #retiredUdp: NativeUdpCounters = { received: 0, truncated: 0, sent: 0, sendErrors: 0, sendWaits: 0, badLengths: 0, recvErrors: 0, batches: 0 };
   /** Messages read by every socket of this server so far (the listeners count into it). */
   readonly received: Received = { udp: 0, tcp: 0 };
 
@@ -104,6 +110,19 @@ export class DnsServer {
     return this.#enqueue(async () => {
       for (const w of this.#wildcards) await this.#sync(w);
     }).catch((err: unknown) => this.#log.error({ err }, 'interface scan failed'));
+  }
+
+  /** The UDP socket layer in use. */
+  get udpSocket(): UdpSocketKind {
+    return this.#options.udpSocket ?? 'dgram';
+  }
+
+  /** The native sockets' counters summed (drops among them); null on node:dgram. */
+  udpCounters(): NativeUdpCounters | null {
+    if (this.udpSocket !== 'native') return null;
+    const sum = { ...this.#retiredUdp };
+    for (const e of this.#endpoints.values()) addNativeCounters(sum, e.udp);
+    return sum;
   }
 
   /** The concrete addresses served now (a wildcard's are listed one by one). */
@@ -178,6 +197,8 @@ export class DnsServer {
       const e = this.#endpoints.get(key)!;
       this.#endpoints.delete(key);
       w.served.delete(host);
+      // Its counts stay in udpCounters(): a Prometheus counter never goes down.
+      addNativeCounters(this.#retiredUdp, e.udp);
       await Promise.all([e.udp.close(), e.tcp.close()]);
       this.#log.info({ address: key }, 'address left the interfaces: stopped serving it');
     }
@@ -217,7 +238,8 @@ export class DnsServer {
     let lastError: unknown;
     for (let i = 0; i < attempts; i++) {
       const reusePort = this.#options.reusePort ?? false;
-      const udp = new UdpListener(address, this.#responder, this.#log, this.received, reusePort);
+      const native = this.#options.udpSocket === 'native' ? loadNativeUdp().addon : null;
+      const udp = native !== null ? new NativeUdpListener(native, this.#responder, this.#log, this.received, reusePort) : new UdpListener(address, this.#responder, this.#log, this.received, reusePort);
       let port: number;
       try {
         port = (await udp.listen(address)).port;
@@ -238,6 +260,13 @@ export class DnsServer {
     }
     throw lastError;
   }
+}
+
+/** Adds a native socket's counters into `sum` (node:dgram sockets count nothing of the kind). */
+function addNativeCounters(sum: NativeUdpCounters, udp: UdpListener | NativeUdpListener): void {
+  if (!(udp instanceof NativeUdpListener)) return;
+  const c = udp.counters();
+  for (const k of Object.keys(sum) as Array<keyof NativeUdpCounters>) sum[k] += c[k];
 }
 
 function listenFailed(address: ListenAddress, err: unknown): GslbError {

@@ -189,7 +189,7 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
   const listen = async (init: Init, l: Logger, s: WorkerState): Promise<void> => {
     const plane = createDataPlane(init.config.dns, s.store, l, init.reusePort);
     server = plane.server;
-    metrics = workerMetricsRegistry(plane.responder, init.slot, plane.server.received);
+    metrics = workerMetricsRegistry(plane.responder, init.slot, plane.server.received, () => plane.server.udpCounters());
     const addresses = await server.listen(init.listen);
     send({ kind: 'ready', addresses });
   };
