@@ -67,6 +67,9 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
     },
   });
 
+  // RFC 7396 bodies (PATCH of policy entries), read as JSON is, __proto__ and constructor.prototype refused.
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
   new AccessCheck({ tokens: deps.tokens, allowedHosts: deps.allowedHosts }).install(app);
 
   app.setErrorHandler((err: Error & { validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>; validationContext?: string; statusCode?: number }, req, reply) => {

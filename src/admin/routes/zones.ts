@@ -223,6 +223,25 @@ export const zoneRoutes =
       return written(reply, `put policy ${section}.${id}`, r, req);
     });
 
+    app.patch(
+      '/zones/:zone/policy/:section/:id',
+      {
+        config: { access: 'write' },
+        schema: {
+          params: SectionParams,
+          consumes: ['application/merge-patch+json', 'application/json'],
+          body: Type.Object({}, { additionalProperties: true, description: 'an RFC 7396 merge patch: members to change, null to remove one' }),
+          ...routeDoc({ summary: 'Change members of one target, steered name or probe (JSON merge patch)', operationId: 'patchPolicyEntry', tags: ['policy'], ok: { 200: WrittenSchema } }),
+        },
+      },
+      async (req, reply) => {
+        const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
+        checkPolicyId(section, id);
+        const r = await editor.mergePolicyEntry(zone, section, id, req.body, ifMatch(req.headers['if-match']));
+        return written(reply, `patch policy ${section}.${id}`, r, req);
+      },
+    );
+
     app.delete('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams, ...routeDoc({ summary: 'Delete one target, steered name or probe', operationId: 'deletePolicyEntry', tags: ['policy'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
       const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       const r = await editor.patchPolicy(zone, section, id, null, ifMatch(req.headers['if-match']));
