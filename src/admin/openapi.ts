@@ -6,7 +6,8 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { PROBLEM_JSON } from './errors.js';
 
-const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
+/** A schema or null. */
+export const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
 
 export const ProblemSchema = Type.Object(
   {

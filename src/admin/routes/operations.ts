@@ -1,12 +1,12 @@
 /** Health, drain and force-up, explain, latency samples, reload and status. */
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { isHealthy, type ForcedState } from '../../health/state-machine.js';
 import { explain, ExplainInputError } from '../../steer/explain.js';
 import { badRequest, notFound } from '../errors.js';
 import { parseCidr } from '../../steer/cidr.js';
 import { audit, type AdminDeps } from '../server.js';
-import { NextCursor, routeDoc } from '../openapi.js';
+import { NextCursor, Nullable, routeDoc } from '../openapi.js';
 import { PageQuery, pageOf } from '../paging.js';
 
 const IdParam = Type.Object({ id: Type.String({ minLength: 1 }) });
@@ -28,7 +28,6 @@ const ExplainQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
 const Forced = Nullable(Type.Union([Type.Literal('up'), Type.Literal('down')]));
 const HealthTarget = Type.Object({
   id: Type.String({ description: 'zone/target' }),
@@ -39,12 +38,14 @@ const HealthTarget = Type.Object({
   healthy: Type.Boolean(),
   since: Type.String({ format: 'date-time' }),
   reason: Nullable(Type.String()),
-  lastResult: Nullable(Type.Object({}, { additionalProperties: true })),
+  lastResult: Nullable(
+    Type.Object({ ok: Type.Boolean(), reason: Nullable(Type.String()), detail: Type.String(), rttMs: Nullable(Type.Number()), capacity: Nullable(Type.Number()), at: Type.Number({ description: 'ms since the epoch' }) }),
+  ),
   lastFailure: Nullable(Type.Object({ reason: Type.String(), detail: Type.String(), at: Type.Number() })),
   rttMs: Nullable(Type.Number()),
   capacity: Nullable(Type.Number()),
   restoredAgeMs: Nullable(Type.Number()),
-  history: Type.Array(Type.Object({}, { additionalProperties: true })),
+  history: Type.Array(Type.Object({ at: Type.Number(), from: Type.String(), to: Type.String(), why: Type.String() })),
 });
 const HealthList = Type.Object({ targets: Type.Array(HealthTarget), next: NextCursor });
 const TargetOverride = Type.Object({ id: Type.String(), state: Type.String(), forced: Forced, healthy: Type.Boolean() });
@@ -77,7 +78,7 @@ const Status = Type.Object({
   snapshot: Type.Integer(),
   zones: Type.Array(Type.Object({ zone: Type.String(), serial: Type.Integer() })),
   geoip: Type.Array(Type.Object({ file: Type.String(), type: Type.String(), built: Type.String({ format: 'date-time' }) })),
-  health: Type.Object({ targets: Type.Integer() }, { additionalProperties: Type.Number() }),
+  health: Type.Object({ targets: Type.Integer(), probes: Type.Integer(), failures: Type.Integer(), transitions: Type.Integer() }),
 });
 
 export const operationRoutes =

@@ -1,18 +1,17 @@
 /** Zones, records and steering policies. Every write is on disk before the answer. */
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { nameToText } from '../../dns/name.js';
 import { formatProblem } from '../../problems/problem-list.js';
 import { audit, auditAsync, type AdminDeps } from '../server.js';
 import { apiError, badRequest } from '../errors.js';
 import { DEFAULT_PAGE_LIMIT, type PolicySection, type WriteResult } from '../zone-editor.js';
-import { NextCursor, PolicyValue, routeDoc, WrittenSchema } from '../openapi.js';
+import { NextCursor, Nullable, PolicyValue, routeDoc, WrittenSchema } from '../openapi.js';
 import { PageQuery, pageLimit, pageOf } from '../paging.js';
 import { ID_PATTERN } from '../../steer/policy-schema.js';
 import { ErrorCode } from '../../errors.js';
 
 const ZoneParam = Type.Object({ zone: Type.String({ minLength: 1 }) });
-const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
 const RRsetJson = Type.Object({ name: Type.String(), type: Type.String(), ttl: Type.Integer(), rdata: Type.Array(Type.String()) });
 const ZoneSummary = Type.Object({
   zone: Type.String(),
