@@ -500,6 +500,8 @@ export class ZoneEditor {
    * the writers' queue (null deletes a member), the result validated as a whole policy.
    */
   mergePolicyEntry(zoneName: string, section: PolicySection, id: string, patch: unknown, ifMatch: string | undefined): Promise<WriteResult> {
+    // The entry sits two levels down in the policy; mergePatch recurses, so the bound comes first.
+    checkDepth(patch, 2, `${section}.${id}`);
     return this.#changeEntry(
       zoneName,
       section,
