@@ -212,6 +212,13 @@ describe('admin API for clients', () => {
     assert.equal(fs.readFileSync(ws.policyFile, 'utf8'), file);
   });
 
+  it('keeps every member of concurrent PATCHes of one target (each reads its base in the writers\' queue)', async () => {
+    const patches = ['{"weight":7}', '{"ipv6":["2001:db8::b"]}', '{"location":{"lat":50.1,"lon":8.7}}', '{"ipv4":["198.51.100.21"]}'];
+    const rs = await Promise.all(patches.map((b) => call(m, 'PATCH', `${P}/targets/heavy`, b, RW_TOKEN, MERGE)));
+    assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200], rs.map((r) => r.text).join('\n'));
+    assert.deepEqual((await call(m, 'GET', `${P}/targets/heavy`)).json, { region: 'three', ipv4: ['198.51.100.21'], ipv6: ['2001:db8::b'], weight: 7, location: { lat: 50.1, lon: 8.7 } });
+  });
+
   it('refuses __proto__, constructor and prototype members and deep nesting in a patch, changing nothing', async () => {
     const serial = await soaSerial(m);
     const file = fs.readFileSync(ws.policyFile, 'utf8');
