@@ -82,7 +82,7 @@ after(async () => {
 function assertUnauthenticated(r: Reply, what: string): void {
   assert.equal(r.status, 401, `${what}: ${r.status} ${r.text}`);
   assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="meridian"', `${what}: WWW-Authenticate`);
-  assert.match(r.headers.get('content-type') ?? '', /application\/json/, `${what}: JSON body`);
+  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, `${what}: a problem document`);
   assert.equal(r.json.error, 'GSLB_ERR_API_UNAUTHENTICATED', what);
   assert.match(r.json.message, /bearer token/i, what);
 }
