@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../support/process.js';
 import { childPids, json, startBackends, startBalanceCli, tally, waitFor, type TestBackend } from './helpers.js';
 
 describe('runtime registration with --workers 2', () => {
@@ -22,7 +23,7 @@ describe('runtime registration with --workers 2', () => {
   it('every worker applies a PUT or DELETE before it is acknowledged, a replaced worker starts with them, and a reload replaces them', async () => {
     const [a, b, c] = backends as [TestBackend, TestBackend, TestBackend];
     const file = path.join(dir, 'lb.json');
-    const fileConfig = { listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, pools: { default: { backends: [{ id: 'a', address: a.address }] } } };
+    const fileConfig = { listen: `127.0.0.1:${await freePort()}`, admin: { listen: `127.0.0.1:${await freePort()}` }, pools: { default: { backends: [{ id: 'a', address: a.address }] } } };
     fs.writeFileSync(file, JSON.stringify(fileConfig));
     const lb = await startBalanceCli(file, ['--workers', '2']);
     const at = (id: string): string => `${lb.adminUrl}/pools/default/backends/${id}`;
@@ -69,10 +70,14 @@ describe('runtime registration with --workers 2', () => {
         found: { backends: [], discovery: { dns: 'never.test', type: 'A', port: 80, resolver: `127.0.0.1:${silent.address().port}`, timeoutMs: 1500 } },
       },
     });
-    const listen = '127.0.0.1:0';
-    const adminListen = '127.0.0.1:0';
+    const listen = `127.0.0.1:${await freePort()}`;
+    const adminListen = `127.0.0.1:${await freePort()}`;
     fs.writeFileSync(file, JSON.stringify(config(a)));
-    const lb = await startBalanceCli(file, ['--workers', '2']);
+    // Closed however the start goes: an open socket would keep this test file running for ever.
+    const lb = await startBalanceCli(file, ['--workers', '2']).catch((err: unknown) => {
+      silent.close();
+      throw err;
+    });
     try {
       assert.deepEqual([...(await tally(`${lb.url}/`, 6)).entries()], [['a', 6]]);
       const before = queries;
