@@ -36,7 +36,7 @@ import { aggregateMetrics } from './workers/metrics.js';
 import { WorkerPool } from './workers/pool.js';
 import { resolveReusePort } from './server/reuse-port.js';
 import { withCookieSecret } from './protect/protection.js';
-import { failoverWarnings } from './cli/check.js';
+import { failoverWarnings } from './health/failover-bound.js';
 import type { Zone } from './zone/zone.js';
 import { VERSION } from './version.js';
 

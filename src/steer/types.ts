@@ -7,7 +7,7 @@
  * latency, randomness and time all come in through the context.
  */
 import type { Name } from '../dns/name.js';
-import type { FailoverBound } from '../health/failover-bound.js';
+import type { FailoverBound } from '../health/types.js';
 import type { SourcePos } from '../problems/types.js';
 
 /** A regional endpoint that can be answered. Immutable once loaded. */
@@ -249,3 +249,6 @@ export interface SteeredName {
   readonly failover: FailoverBound | null;
   readonly source: SourcePos;
 }
+
+/** Turns an address (ECS or resolver) into ClientInfo. */
+export type ClientLocator = (address: string, family: 4 | 6, sourcePrefix: number, fromEcs: boolean) => ClientInfo;
