@@ -2,7 +2,8 @@
  * The nodes of a zone: a packed base (packed-nodes.ts, built with the zone off the answering
  * thread, one object to the garbage collector) under a persistent delta of the nodes admin
  * writes changed since (node-map.ts, copy-on-write). A write copies the delta's touched
- * shards, never the base; the next full load packs the written nodes into a new base.
+ * shards, never the base; the next full load, or a repack on the load thread once many names
+ * were written (admin/zone-editor.ts REPACK_AT), packs the written nodes into a new base.
  */
 import { compareHashKey, hashKey, NodeMap, NodeMapBuilder } from './node-map.js';
 import { packNodes, PackedNodes, type PackedImage } from './packed-nodes.js';
