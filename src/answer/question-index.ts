@@ -10,7 +10,7 @@
  * is never found here and takes the full reader (src/dns/query-reader.ts).
  */
 
-import { BoundedSnapshotMap } from '../snapshot/per-snapshot-cache.js';
+import { BoundedSnapshotMap, type AnswerTags } from '../snapshot/per-snapshot-cache.js';
 
 /** The transport a query came over: ANY is answered differently over UDP (RFC 8482). */
 export type Transport = 'udp' | 'tcp';
@@ -21,7 +21,11 @@ interface Entry<V> {
   /** Set for ANY only, the one type whose answer depends on it. */
   readonly transport: Transport | null;
   readonly value: V;
+  readonly tags: AnswerTags;
 }
+
+/** Tags of a value no change may leave in place. */
+const DEPENDS_ON_ANYTHING: AnswerTags = { name: '', own: false };
 
 const HEADER = 12;
 const QTYPE_ANY = 255;
@@ -30,6 +34,10 @@ const FNV_PRIME = 0x01000193;
 
 /** Keyed by the hash of the folded question, a small integer so V8 keeps the keys unboxed. */
 export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
+  constructor(maxEntries: number) {
+    super(maxEntries, (e) => e.tags);
+  }
+
   /** After a hit: the offset just past the question section. */
   questionEnd = 0;
 
@@ -44,8 +52,8 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
     return e.value;
   }
 
-  /** Keeps `value` for `packet`'s question; a packet that is not a plain query is ignored. */
-  set(packet: Buffer, transport: Transport, value: V): void {
+  /** Keeps `value` for `packet`'s question; a packet that is not a plain query is ignored. `tags`: what the value depends on. */
+  set(packet: Buffer, transport: Transport, value: V, tags: AnswerTags = DEPENDS_ON_ANYTHING): void {
     if (this.maxEntries <= 0) return;
     const hash = hashPlainQuestion(packet, transport);
     if (hash < 0) return;
@@ -56,7 +64,7 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
       question[i] = i < nameEnd && c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
     }
     const qtype = (question[nameEnd]! << 8) | question[nameEnd + 1]!;
-    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, value });
+    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, value, tags });
   }
 }
 
