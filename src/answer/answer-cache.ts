@@ -22,7 +22,8 @@ export class AnswerCache extends BoundedSnapshotMap<string, CachedAnswer> {
   }
 
   get(key: string): CachedAnswer | undefined {
-    const e = this.entries.get(key);
+    let e = this.entries.get(key);
+    if (e !== undefined && !this.fresh(key, e)) e = undefined;
     if (e === undefined) this.misses++;
     else this.hits++;
     return e;

@@ -47,7 +47,7 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
     const hash = hashPlainQuestion(packet, transport);
     if (hash < 0) return undefined;
     const e = this.entries.get(hash);
-    if (e === undefined || !sameQuestion(packet, e, transport)) return undefined;
+    if (e === undefined || !sameQuestion(packet, e, transport) || !this.fresh(hash, e)) return undefined;
     this.questionEnd = scannedQuestionEnd;
     return e.value;
   }

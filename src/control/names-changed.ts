@@ -27,6 +27,8 @@ export function namesChanged(prev: ReadonlyMap<string, Zone>, next: ReadonlyMap<
     if (before === undefined) return null;
     if (before === zone) continue;
     if (before.steered !== zone.steered || before.monitored !== zone.monitored) return null;
+    // Names new to the delta: at least that many changed, without listing them (a large batch).
+    if (names.length + zone.nodes.deltaSize - before.nodes.deltaSize > MAX_NAMES) return null;
     const changes = zone.nodes.changesSince(before.nodes);
     if (changes === null || names.length + changes.size > MAX_NAMES) return null;
     for (const [key, node] of changes) {

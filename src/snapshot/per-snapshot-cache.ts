@@ -75,8 +75,14 @@ export class BoundedSnapshotMap<K, V> extends PerSnapshotCache {
   readonly #tagsOf: ((value: V) => AnswerTags) | null;
   /** Keys of the entries that depend on their own name only, by that name. */
   readonly #byName = new Map<string, K[]>();
-  /** Keys of the entries that depend on more: every change drops them. */
-  readonly #broad = new Set<K>();
+  /**
+   * The entries that depend on more than their own name, with the count of forgets when they
+   * were made: every forget outdates them all at once (counting, not deleting: a write
+   * after a while of queries would otherwise delete thousands of entries in one go), and a
+   * lookup that finds an outdated one drops it (`fresh`).
+   */
+  readonly #broad = new Map<K, number>();
+  #forgets = 0;
 
   constructor(maxEntries: number, tagsOf: ((value: V) => AnswerTags) | null = null) {
     super();
@@ -96,14 +102,21 @@ export class BoundedSnapshotMap<K, V> extends PerSnapshotCache {
 
   protected override forget(names: ReadonlySet<string>): void {
     if (this.#tagsOf === null) return this.clear();
-    for (const key of this.#broad) this.entries.delete(key);
-    this.#broad.clear();
+    this.#forgets++;
     for (const name of names) {
       const keys = this.#byName.get(name);
       if (keys === undefined) continue;
       for (const key of keys) this.entries.delete(key);
       this.#byName.delete(name);
     }
+  }
+
+  /** Whether an entry found under `key` still holds; an outdated one is dropped. */
+  protected fresh(key: K, value: V): boolean {
+    if (this.#tagsOf === null || this.#tagsOf(value).own || this.#broad.get(key) === this.#forgets) return true;
+    this.entries.delete(key);
+    this.#broad.delete(key);
+    return false;
   }
 
   protected remember(key: K, value: V): void {
@@ -125,7 +138,7 @@ export class BoundedSnapshotMap<K, V> extends PerSnapshotCache {
     if (this.#tagsOf === null) return;
     const tags = this.#tagsOf(value);
     if (!tags.own) {
-      this.#broad.add(key);
+      this.#broad.set(key, this.#forgets);
       return;
     }
     const keys = this.#byName.get(tags.name);

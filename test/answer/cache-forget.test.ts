@@ -10,8 +10,10 @@ class Tagged extends BoundedSnapshotMap<string, AnswerTags> {
   set(key: string, tags: AnswerTags): void {
     this.remember(key, tags);
   }
+  /** Found, as a lookup would (an outdated entry is not). */
   has(key: string): boolean {
-    return this.entries.has(key);
+    const v = this.entries.get(key);
+    return v !== undefined && this.fresh(key, v);
   }
 }
 
