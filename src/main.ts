@@ -250,7 +250,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(false), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, udpNative: () => server?.udpCounters() ?? null, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, udpNative: () => server?.udpCounters() ?? null, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();
@@ -261,7 +261,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   if (config.geoip.watch) geoReloader.watch(config.geoip.debounceMs);
   const onHup = (): void => {
     log.info('SIGHUP: reloading zones and GeoIP databases, re-reading the interface addresses');
-    geoReloader.reload(true);
+    geoReloader.reload();
     void reloader.reloadInBackground(true);
     void server?.rescan();
     pool?.rescan();
