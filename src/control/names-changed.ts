@@ -29,14 +29,34 @@ export function namesChanged(prev: ReadonlyMap<string, Zone>, next: ReadonlyMap<
     if (before.steered !== zone.steered || before.monitored !== zone.monitored) return null;
     // Names new to the delta: at least that many changed, without listing them (a large batch).
     if (names.length + zone.nodes.deltaSize - before.nodes.deltaSize > MAX_NAMES) return null;
-    const changes = zone.nodes.changesSince(before.nodes);
-    if (changes === null || names.length + changes.size > MAX_NAMES) return null;
-    for (const [key, node] of changes) {
-      if (reachesBelow(node) || reachesBelow(before.nodes.get(key))) return null;
+    const keys = changedKeys(before, zone);
+    if (keys === null || names.length + keys.length > MAX_NAMES) return null;
+    for (const key of keys) {
+      if (reachesBelow(zone.nodes.get(key)) || reachesBelow(before.nodes.get(key))) return null;
       names.push(key);
     }
   }
   return names;
+}
+
+/**
+ * The keys whose nodes may differ between two versions of a zone: what writes changed since
+ * `before` (the same packed base), or, for a zone reloaded over `before`'s base, the names
+ * the reload thread found different plus those written over either base.
+ */
+function changedKeys(before: Zone, zone: Zone): string[] | null {
+  const written = zone.nodes.changesSince(before.nodes);
+  if (written !== null) return [...written.keys()];
+  const over = zone.reloadedOver;
+  if (over === undefined || over.base !== before.nodes.base) return null;
+  if (over.changed.length + before.nodes.deltaSize + zone.nodes.deltaSize > MAX_NAMES) return null;
+  const keys = new Set(over.changed);
+  for (const nodes of [before.nodes, zone.nodes]) {
+    const { set, removed } = nodes.deltaEntries();
+    for (const [key] of set) keys.add(key);
+    for (const key of removed) keys.add(key);
+  }
+  return [...keys];
 }
 
 /** A zone cut or a DNAME: the node decides the answers for the names below it. */

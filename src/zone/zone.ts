@@ -6,6 +6,7 @@ import type { SteeredName } from '../steer/types.js';
 import type { MonitoredTarget } from '../health/types.js';
 import { TypeMap } from './type-map.js';
 import { ZoneNodes } from './zone-nodes.js';
+import type { PackedNodes } from './packed-nodes.js';
 
 /** All records of one owner, type and class (RFC 2181 §5). Immutable once the zone is built. */
 export interface RRset {
@@ -43,6 +44,12 @@ export interface Zone {
   readonly steered: ReadonlyMap<string, SteeredName>;
   /** The probed targets of the zone's policy file (issue #4). */
   readonly monitored: readonly MonitoredTarget[];
+  /**
+   * Set on a zone loaded afresh over a served one (a reload): the packed base served before
+   * and the names whose nodes differ from it, so the answer caches forget only those
+   * (control/names-changed.ts). Absent: unknown.
+   */
+  readonly reloadedOver?: { readonly base: PackedNodes; readonly changed: readonly string[] };
 }
 
 export interface BuildResult {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { udp } from '../support/dns-client.js';
-import { addresses, call, INITIAL_SERIAL, startMeridian, workspace, ZONE, ZONE_TEXT, type Meridian, type Workspace } from './helpers.js';
+import { addresses, call, INITIAL_SERIAL, nextLog, startMeridian, workspace, ZONE, ZONE_TEXT, type Meridian, type Workspace } from './helpers.js';
 
 let ws: Workspace;
 let m: Meridian;
@@ -105,6 +105,21 @@ describe('the answer caches after an admin write', () => {
     assert.ok(await cached('old'));
     assert.equal((await call(m, 'DELETE', `/v1/zones/${ZONE}/records/old/A`)).status, 200);
     assert.deepEqual(await addresses(m, `old.${ZONE}`), []);
+  });
+
+  it('after a reload that changed one name, keep the answers of the others (the reload thread lists what differs)', async () => {
+    await ask();
+    await udp(m.dns, `ns1.${ZONE}`, 'A');
+    assert.ok(await cached('ns1'));
+    // A name added and a line inserted at the top: every line below moves, no other node changes.
+    const text = fs.readFileSync(ws.zoneFile, 'utf8').replace('$TTL 300\n', '$TTL 300\n; a comment line\n');
+    fs.writeFileSync(ws.zoneFile, `${text}fresh IN A 192.0.2.99\n`);
+    const reloaded = nextLog(m, 'zones reloaded');
+    m.child.kill('SIGHUP');
+    await reloaded;
+    assert.deepEqual(await addresses(m, `fresh.${ZONE}`), ['192.0.2.99']);
+    assert.ok(await cached('ns1'), 'an unchanged name is still answered from the cache');
+    assert.equal(await negativeSerial('nothing-here'), (await udp(m.dns, ZONE, 'SOA')).msg.answers.find((a) => a.type === 'SOA')?.data.serial);
   });
 
   it('empty the caches for a change that reaches other names: a new zone cut', async () => {
