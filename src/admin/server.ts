@@ -9,7 +9,7 @@ import type { HealthMonitor } from '../health/health-monitor.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
 import type { GeoView } from '../geoip/geo-database.js';
-import type { ZoneDirectory } from '../zone/zone-directory.js';
+import type { ZoneDirectory } from '../control/zone-directory.js';
 import { AccessCheck, type ApiToken } from './auth.js';
 import { AdminError, apiError, problem, PROBLEM_JSON } from './errors.js';
 import { ErrorCode } from '../errors.js';

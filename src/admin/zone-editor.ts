@@ -26,7 +26,7 @@ import { updateZoneSliced, type PolicyChange, type RRsetChange } from '../zone/z
 import { TimeSlicer } from '../zone/time-slice.js';
 import { encodeEntrySliced, journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
 import { compactOffThread } from '../storage/journal-compaction.js';
-import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
+import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../control/zone-directory.js';
 import { AdminError, apiError, badRequest, conflict, journalCorrupt, notFound, stale, stopping } from './errors.js';
 import { ErrorCode } from '../errors.js';
 

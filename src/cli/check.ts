@@ -6,7 +6,7 @@ import { describeBound, failoverWarnings } from '../health/failover-bound.js';
 import { formatProblem } from '../problems/problem-list.js';
 import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
-import { ZoneDirectory } from '../zone/zone-directory.js';
+import { ZoneDirectory } from '../control/zone-directory.js';
 
 /** One line per steered name: its worst-case failover and recovery, term by term. */
 function printBounds(zones: ReadonlyMap<string, Zone>): void {

@@ -1,5 +1,5 @@
 /**
- * Loads zone files on a worker_thread (zone/zone-load-thread.ts) so that a full reload of a
+ * Loads zone files on a worker_thread (zone-load-thread.ts) so that a full reload of a
  * large zone never holds the answering thread: parsing, checking, building and packing happen
  * there; the packed nodes arrive as one shared buffer, used as they are (zone/packed-nodes.ts).
  * The policy beside the zone is compiled here (its filters are functions, which cannot cross
@@ -13,7 +13,7 @@ import type { Zone } from '../zone/zone.js';
 import { chunkBuffers, encodeNodes, zoneFromImage, type NodeChunk } from '../zone/zone-transfer.js';
 import { PackedNodes } from '../zone/packed-nodes.js';
 import type { ZoneNodes } from '../zone/zone-nodes.js';
-import type { LoadReply, LoadRequest } from '../zone/zone-load-thread.js';
+import type { LoadReply, LoadRequest } from './zone-load-thread.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 
@@ -70,7 +70,7 @@ export class ZoneLoadThread {
   }
 
   #start(): Worker {
-    const worker = new Worker(new URL('../zone/zone-load-thread.js', import.meta.url), {
+    const worker = new Worker(new URL('./zone-load-thread.js', import.meta.url), {
       workerData: { background: this.#background },
       ...(this.#resourceLimits ? { resourceLimits: this.#resourceLimits } : {}),
     });

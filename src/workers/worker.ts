@@ -13,14 +13,13 @@ import { parseListenAddress } from '../net/listen-address.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { SnapshotBuilder } from '../control/snapshot-builder.js';
 import { LatencySamples } from '../steer/latency-samples.js';
-import { ZoneDirectory } from '../zone/zone-directory.js';
+import { ZoneDirectory, type LoadOutcome } from '../control/zone-directory.js';
 import { formatProblem } from '../problems/problem-list.js';
 import type { Zone } from '../zone/zone.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
 import { applyZoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';
 import { ZoneLoadThread } from '../control/zone-load-thread-pool.js';
 import { namesChanged, nextChanges, sameHealth } from '../control/names-changed.js';
-import type { LoadOutcome } from '../zone/zone-directory.js';
 import type { Registry } from 'prom-client';
 import { registryJson, workerMetricsRegistry } from './metrics.js';
 

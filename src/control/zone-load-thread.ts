@@ -1,5 +1,5 @@
 /**
- * Entry of the reload thread (a worker_thread, see control/zone-load-thread-pool.ts): reads,
+ * Entry of the reload thread (a worker_thread, see zone-load-thread-pool.ts): reads,
  * parses, checks and builds a zone file off the answering thread, and sends the built zone
  * as its packed image (zone/packed-nodes.ts), a shared buffer the main thread uses as it is.
  * Nothing here touches what the main thread serves.
@@ -12,10 +12,10 @@ import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
 import { policyFileFor } from '../steer/policy-file.js';
 import { loadZoneFile } from './zone-directory.js';
-import { PackedNodes, type PackedImage } from './packed-nodes.js';
-import { ZoneNodes } from './zone-nodes.js';
-import { decodeNodes, type NodeChunk } from './zone-transfer.js';
-import type { ZoneNode } from './zone.js';
+import { PackedNodes, type PackedImage } from '../zone/packed-nodes.js';
+import { ZoneNodes } from '../zone/zone-nodes.js';
+import { decodeNodes, type NodeChunk } from '../zone/zone-transfer.js';
+import type { ZoneNode } from '../zone/zone.js';
 
 export interface LoadRequest {
   readonly kind: 'load';
