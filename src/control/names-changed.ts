@@ -11,13 +11,13 @@ import type { Zone, ZoneNode } from '../zone/zone.js';
 import type { TargetHealth } from '../health/state-machine.js';
 
 /** Above this many names a change empties the caches: forgetting name by name would cost more than refilling. */
-const MAX_NAMES = 4096;
+const MAX_NAMES = 20_000;
 
 /**
  * The name keys `next` changed from `prev`, or null when it changed more than some names'
  * records: a zone added or dropped, a zone rebuilt or reloaded (a new packed base), a policy
- * (steered names, probed targets), or a zone cut or DNAME set or removed (they change the
- * answers for every name below them).
+ * (steered names, probed targets), or a zone cut or DNAME set (they change the answers for
+ * every name below them).
  */
 export function namesChanged(prev: ReadonlyMap<string, Zone>, next: ReadonlyMap<string, Zone>): string[] | null {
   if (prev.size !== next.size) return null;
@@ -31,8 +31,10 @@ export function namesChanged(prev: ReadonlyMap<string, Zone>, next: ReadonlyMap<
     if (names.length + zone.nodes.deltaSize - before.nodes.deltaSize > MAX_NAMES) return null;
     const keys = changedKeys(before, zone);
     if (keys === null || names.length + keys.length > MAX_NAMES) return null;
+    // Only the new nodes: answers below a cut or DNAME that went were referrals or DNAME
+    // answers, which read more than their own name, and every change drops those already.
     for (const key of keys) {
-      if (reachesBelow(zone.nodes.get(key)) || reachesBelow(before.nodes.get(key))) return null;
+      if (reachesBelow(zone.nodes.get(key))) return null;
       names.push(key);
     }
   }

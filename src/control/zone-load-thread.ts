@@ -29,7 +29,7 @@ export interface LoadRequest {
  * Above this many differing names a reload does not list them: the answer caches empty
  * instead (control/names-changed.ts has the same limit for writes).
  */
-export const MAX_LISTED_CHANGES = 4096;
+export const MAX_LISTED_CHANGES = 20_000;
 
 /**
  * Packs a zone's nodes anew: its base (shared, not copied) with the delta of written nodes
