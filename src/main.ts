@@ -28,7 +28,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.js';
 import { makeToken, requireTokenOffLoopback } from './admin/auth.js';
-import { ZoneEditor } from './admin/zone-editor.js';
+import { ZoneEditor } from './control/zone-editor.js';
 import { AuditLog, type AuditOptions } from './admin/audit-log.js';
 import { LatencySamples } from './steer/latency-samples.js';
 import { createMetricsRegistry } from './metrics/registry.js';
