@@ -257,7 +257,7 @@ export class Responder {
     this.cache.useVersion(snapshot.version, snapshot.changes);
     this.decisions.useVersion(snapshot.version, snapshot.changes);
 
-    // A steered name's answer is cached by its decision, so steering runs first (DESIGN.md).
+    // A steered name's answer is cached by its decision, so steering runs first (src/answer/README.md "Description": read → steer → cache).
     const steered = (q.qtype === RRType.A || q.qtype === RRType.AAAA) && q.qclass === RRClass.IN ? snapshot.steered.get(q.key) : undefined;
     const direct = steered ? this.#steer(ctx, snapshot, steered.name, q.qtype) : null;
     // Without DNSSEC signing the DO bit does not change an answer; ANY differs by transport (RFC 8482).
