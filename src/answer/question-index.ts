@@ -5,6 +5,9 @@
  * strings, no key string, no string hashing. Bounded like the answer cache: the oldest
  * entry goes first.
  *
+ * The key is the question, the transport for ANY (RFC 8482) and the DO bit (a signed zone's
+ * answers carry RRSIGs only for DO=1).
+ *
  * Plain means: QR 0, opcode QUERY, one question of uncompressed labels, no answer or
  * authority records, at most one additional. Anything else, malformed packets included,
  * is never found here and takes the full reader (src/dns/query-reader.ts).
@@ -20,6 +23,8 @@ interface Entry<V> {
   readonly question: Uint8Array;
   /** Set for ANY only, the one type whose answer depends on it. */
   readonly transport: Transport | null;
+  /** The query's DO bit: a signed zone's answer differs with it. */
+  readonly dnssecOk: boolean;
   readonly value: V;
 }
 
@@ -56,12 +61,22 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
       question[i] = i < nameEnd && c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
     }
     const qtype = (question[nameEnd]! << 8) | question[nameEnd + 1]!;
-    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, value });
+    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, dnssecOk: scannedDnssecOk, value });
   }
 }
 
-/** Offset just past the question hashPlainQuestion last read (module state: no allocation per query). */
+/** Offset just past the question hashPlainQuestion last read, and its DO bit (module state: no allocation per query). */
 let scannedQuestionEnd = 0;
+let scannedDnssecOk = false;
+
+/**
+ * The DO bit of an OPT record right after the question (RFC 6891 §6.1.3): a signed zone
+ * answers DO=1 with RRSIGs, so the two are different questions here. A query whose one
+ * additional record is not a well-formed OPT goes to the full reader anyway.
+ */
+function dnssecOkAt(p: Buffer, at: number): boolean {
+  return p[11] === 1 && at + 11 <= p.length && p[at] === 0 && p[at + 1] === 0 && p[at + 2] === 41 && (p[at + 7]! & 0x80) !== 0;
+}
 
 /** FNV-1a of a plain query's folded question (and of the transport, for ANY) as a non-negative small integer; -1 when not plain. */
 function hashPlainQuestion(p: Buffer, transport: Transport): number {
@@ -88,6 +103,8 @@ function hashPlainQuestion(p: Buffer, transport: Transport): number {
   for (let i = pos; i < pos + 4; i++) h = Math.imul(h ^ p[i]!, FNV_PRIME);
   if (p[pos] === 0 && p[pos + 1] === QTYPE_ANY) h = Math.imul(h ^ (transport === 'tcp' ? 1 : 2), FNV_PRIME);
   scannedQuestionEnd = pos + 4;
+  scannedDnssecOk = dnssecOkAt(p, pos + 4);
+  if (scannedDnssecOk) h = Math.imul(h ^ 4, FNV_PRIME);
   return h & 0x3fffffff;
 }
 
@@ -101,5 +118,5 @@ function sameQuestion<V>(p: Buffer, e: Entry<V>, transport: Transport): boolean 
     if (i < nameEnd && c >= 0x41 && c <= 0x5a) c |= 0x20;
     if (c !== q[i]) return false;
   }
-  return e.transport === null || e.transport === transport;
+  return (e.transport === null || e.transport === transport) && e.dnssecOk === scannedDnssecOk;
 }

@@ -32,7 +32,7 @@ const prober: Prober = async (_spec, address) => {
   return r;
 };
 
-const encoded = { bytes: Buffer.alloc(12), additionalCuts: [], glueRequired: false, rcode: 0, zone: 'example.com' } satisfies EncodedResponse;
+const encoded = { bytes: Buffer.alloc(12), additionalCuts: [], glueRequired: false, rcode: 0, zone: 'example.com', staleAt: Infinity } satisfies EncodedResponse;
 
 async function scrape(registry: { metrics(): Promise<string> }): Promise<Exposition> {
   return parseExposition(await registry.metrics());
