@@ -1,0 +1,199 @@
+/**
+ * Issue #16: a real validator trusts what meridian signs. Unbound, with example.com's DS as
+ * its trust anchor and a stub zone pointing at meridian, must validate (AD bit) static,
+ * steered (per ECS subnet), wildcard, CNAME, NXDOMAIN and NODATA answers (compact denial), a
+ * secure referral (DS in the parent's referral, an Ed25519-signed child served by a second
+ * meridian on 127.x.y.z:53 that Unbound reaches through the glue) and an insecure one (NSEC
+ * without DS), and must refuse them (SERVFAIL) when the zone's key is not the anchored one.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildQuery, decode, rcodeOf, sendUdp, udp, type Decoded } from '../support/dns-client.js';
+import { ecsOption } from '../support/ecs.js';
+import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
+import { findBinary, startUnbound, type RunningUnbound } from './helpers/unbound.js';
+import { parseName } from '../../src/dns/name.js';
+import { RRType } from '../../src/dns/constants.js';
+import { ALGORITHMS, dsRdata, generateKey } from '../../src/dnssec/keys.js';
+import { rdataToText } from '../../src/zone/rdata/index.js';
+
+const missing = findBinary('unbound') === null ? 'unbound is not installed (Debian package unbound)' : false;
+const SUBNETS = { eu: '2.3.3.0/24', us: '214.78.120.0/24', ap: '175.16.199.0/24' } as const;
+const ADDRESSES = { eu: '192.0.2.1', us: '192.0.2.2', ap: '192.0.2.3' } as const;
+
+function parentZone(childAddress: string, childDs: string): string {
+  return `$ORIGIN example.com.
+$TTL 60
+@        IN SOA ns1 hostmaster 1 7200 3600 1209600 30
+         IN NS  ns1
+         IN MX  10 mail
+ns1      IN A   192.0.2.53
+mail     IN A   192.0.2.25
+info     IN TXT "hello" "signed"
+alias    IN CNAME www
+*.wild   IN A   192.0.2.99
+a.b.ent  IN TXT "below an empty non-terminal"
+deleg    IN NS  ns.deleg
+deleg    IN DS  ${childDs}
+ns.deleg IN A   ${childAddress}
+insecure IN NS  ns.insecure
+ns.insecure IN A ${childAddress}
+`;
+}
+
+const POLICY = `targets:
+  eu: { region: eu-west, ipv4: [${ADDRESSES.eu}] }
+  us: { region: us-east, ipv4: [${ADDRESSES.us}] }
+  ap: { region: ap-southeast, ipv4: [${ADDRESSES.ap}] }
+names:
+  www:
+    ttl: 30
+    policy:
+      - geo:
+          rules:
+            - { continents: [EU], targets: [eu] }
+            - { continents: [NA], targets: [us] }
+            - { continents: [AS, OC], targets: [ap] }
+          default: { targets: [us] }
+`;
+
+const childZone = (origin: string): string => `$ORIGIN ${origin}.
+$TTL 60
+@    IN SOA ns hostmaster 1 7200 3600 1209600 30
+     IN NS  ns
+ns   IN A   192.0.2.53
+www  IN A   192.0.2.77
+`;
+
+const dsText = (zone: string, dnskey: Buffer): string => rdataToText(RRType.DS, dsRdata(parseName(`${zone}.`, null), dnskey));
+
+let dir: string;
+let parent: TestServer;
+let child: TestServer | null = null;
+let childSkip: string | false = false;
+let unbound: RunningUnbound;
+let misanchored: RunningUnbound;
+
+function writeServer(name: string, zones: Record<string, string>, dnssec: string): { zonesDir: string; config: string } {
+  const zonesDir = path.join(dir, name, 'zones');
+  fs.mkdirSync(zonesDir, { recursive: true });
+  for (const [file, text] of Object.entries(zones)) fs.writeFileSync(path.join(zonesDir, file), text);
+  const config = path.join(dir, name, 'meridian.yaml');
+  fs.writeFileSync(config, `geoip:\n  location: ${path.join(projectRoot, 'test/fixtures/geoip/GeoIP2-City-Test.mmdb')}\ndns:\n  dnssec:\n    zones:\n${dnssec}`);
+  return { zonesDir, config };
+}
+
+/** A recursive query through `resolver`, DO set (RFC 6840 §5.7: AD is only set for a query with DO or AD). */
+async function ask(resolver: RunningUnbound, name: string, type: string, subnet?: string): Promise<{ raw: Buffer; msg: Decoded; ad: boolean }> {
+  const query = buildQuery(name, type, { edns: true, dnssecOk: true, recursionDesired: true, options: subnet ? [ecsOption(subnet)] : [] });
+  const raw = await sendUdp(resolver.port, query, '127.0.0.1', 5000);
+  return { raw, msg: decode(raw), ad: (raw[3]! & 0x20) !== 0 };
+}
+
+const data = (msg: Decoded, type: string): string[] => msg.answers.filter((a) => a.type === type).map((a) => (Array.isArray(a.data) ? a.data.map(String).join(' ') : String(a.data)));
+
+describe('Unbound validates the answers meridian signs online', { skip: missing }, () => {
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-dnssec-'));
+    const keyDir = path.join(dir, 'keys');
+    const parentKey = generateKey(parseName('example.com.', null), ALGORITHMS.ECDSAP256SHA256, keyDir).key;
+    const childKey = generateKey(parseName('deleg.example.com.', null), ALGORITHMS.ED25519, keyDir).key;
+    // A key for the same zone that never signs: the anchor of a resolver that did not follow a key change.
+    const otherDir = path.join(dir, 'other-keys');
+    const otherKey = generateKey(parseName('example.com.', null), ALGORITHMS.ECDSAP256SHA256, otherDir).key;
+
+    // The child, at a random loopback address on port 53 (glue has no port): Unbound follows the referral there.
+    const childAddress = `127.${20 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    const c = writeServer('child', { 'deleg.example.com.zone': childZone('deleg.example.com'), 'insecure.example.com.zone': childZone('insecure.example.com') }, `      deleg.example.com: { algorithm: ED25519, keyDir: ${keyDir} }\n`);
+    try {
+      child = await startTestServer(c.zonesDir, c.config, { listen: `${childAddress}:53` });
+    } catch (err) {
+      childSkip = `cannot serve the child zone on ${childAddress}:53: ${(err as Error).message}`;
+    }
+    const p = writeServer('parent', { 'example.com.zone': parentZone(childAddress, dsText('deleg.example.com', childKey.dnskey)), 'example.com.policy.yaml': POLICY }, `      example.com: { keyDir: ${keyDir} }\n`);
+    parent = await startTestServer(p.zonesDir, p.config);
+    const anchor = (ds: string): string => `  trust-anchor: "example.com. DS ${ds}"\n  val-log-level: 2\n`;
+    unbound = await startUnbound({ zone: 'example.com', stubPort: parent.port, serverExtra: anchor(dsText('example.com', parentKey.dnskey)) });
+    misanchored = await startUnbound({ zone: 'example.com', stubPort: parent.port, serverExtra: anchor(dsText('example.com', otherKey.dnskey)), readyRcode: 2 });
+  });
+  after(async () => {
+    await unbound?.stop();
+    await misanchored?.stop();
+    await parent?.close();
+    await child?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('validates static answers and the DNSKEY RRset', async () => {
+    for (const [name, type, expected] of [
+      ['mail.example.com', 'A', ['192.0.2.25']],
+      ['info.example.com', 'TXT', ['hello signed']],
+      ['example.com', 'MX', []],
+      ['example.com', 'DNSKEY', []],
+    ] as const) {
+      const r = await ask(unbound, name, type);
+      assert.equal(rcodeOf(r.raw), 0, `${name} ${type}\n${unbound.output()}`);
+      assert.ok(r.ad, `${name} ${type}: AD bit\n${unbound.output()}`);
+      if (expected.length > 0) assert.deepEqual(data(r.msg, type), expected);
+      else assert.ok(r.msg.answers.some((a) => a.type === type));
+    }
+  });
+
+  it('validates steered answers, each ECS subnet getting its own region', async () => {
+    for (const [region, subnet] of Object.entries(SUBNETS)) {
+      const r = await ask(unbound, 'www.example.com', 'A', subnet);
+      assert.equal(rcodeOf(r.raw), 0, `${subnet}\n${unbound.output()}`);
+      assert.ok(r.ad, `${subnet}: AD bit\n${unbound.output()}`);
+      assert.deepEqual(data(r.msg, 'A'), [ADDRESSES[region as keyof typeof ADDRESSES]]);
+    }
+  });
+
+  it('validates a wildcard expansion, a CNAME to a steered name, and a CNAME chain', async () => {
+    const wild = await ask(unbound, 'x.y.wild.example.com', 'A');
+    assert.ok(wild.ad, `wildcard: AD bit\n${unbound.output()}`);
+    assert.deepEqual(data(wild.msg, 'A'), ['192.0.2.99']);
+    const alias = await ask(unbound, 'alias.example.com', 'A', SUBNETS.ap);
+    assert.ok(alias.ad, `CNAME: AD bit\n${unbound.output()}`);
+    assert.deepEqual(data(alias.msg, 'A'), [ADDRESSES.ap]);
+  });
+
+  it('validates denial of existence: NXDOMAIN (compact, RFC 9824), NODATA, an empty non-terminal', async () => {
+    for (const [name, type] of [['nope.example.com', 'A'], ['deeper.nope.example.com', 'TXT'], ['info.example.com', 'AAAA'], ['b.ent.example.com', 'A'], ['www.example.com', 'TXT'], ['example.com', 'A']] as const) {
+      const r = await ask(unbound, name, type, SUBNETS.eu);
+      assert.equal(rcodeOf(r.raw), 0, `${name} ${type}\n${unbound.output()}`);
+      assert.equal(r.msg.answers.length, 0, `${name} ${type}`);
+      assert.ok(r.ad, `${name} ${type}: AD bit\n${unbound.output()}`);
+    }
+  });
+
+  it('follows a signed referral to a signed child (DS in the referral) and an unsigned one (no DS, proven)', async (t) => {
+    if (childSkip) return t.skip(childSkip);
+    const secure = await ask(unbound, 'www.deleg.example.com', 'A');
+    assert.equal(rcodeOf(secure.raw), 0, unbound.output());
+    assert.deepEqual(data(secure.msg, 'A'), ['192.0.2.77']);
+    assert.ok(secure.ad, `secure child: AD bit\n${unbound.output()}`);
+    const insecure = await ask(unbound, 'www.insecure.example.com', 'A');
+    assert.equal(rcodeOf(insecure.raw), 0, `an insecure delegation is not bogus\n${unbound.output()}`);
+    assert.deepEqual(data(insecure.msg, 'A'), ['192.0.2.77']);
+    assert.equal(insecure.ad, false, 'an unsigned child is insecure, not secure');
+  });
+
+  it('fails validation (SERVFAIL) when the zone is signed with a key the resolver does not trust', async () => {
+    for (const [name, type] of [['mail.example.com', 'A'], ['www.example.com', 'A'], ['nope.example.com', 'A']] as const) {
+      const r = await ask(misanchored, name, type, SUBNETS.us);
+      assert.equal(rcodeOf(r.raw), 2, `${name} ${type} must be bogus`);
+    }
+  });
+
+  it('sends no DNSSEC records to a query without DO, and answers DNSKEY to it', async () => {
+    const plain = await udp(parent.port, 'nope.example.com', 'A', { edns: true });
+    assert.equal(rcodeOf(plain.raw), 3, 'NXDOMAIN stays NXDOMAIN without DO');
+    assert.ok(!plain.msg.authorities.some((a) => a.type === 'RRSIG' || a.type === 'NSEC'));
+    const keys = await udp(parent.port, 'example.com', 'DNSKEY', { edns: true });
+    assert.equal(keys.msg.answers.filter((a) => a.type === 'DNSKEY').length, 1);
+    assert.ok(!keys.msg.answers.some((a) => a.type === 'RRSIG'));
+  });
+});
