@@ -200,7 +200,7 @@ export class Responder {
     const indexed = this.questions.get(packet, ctx.transport);
     if (indexed === undefined) return null;
     // Signatures due for refresh: the full path signs again and indexes the new answer.
-    if (indexed.steered === null && indexed.answer.staleAt < ctx.started) return null;
+    if (indexed.steered === null && this.#stale(indexed.answer)) return null;
     ctx.indexed = true;
     const questionEnd = this.questions.questionEnd;
     let edns: EdnsInfo | null = null;
@@ -225,7 +225,7 @@ export class Responder {
       const bits = clientBits(ecs, ctx.source);
       const d = bits === null ? undefined : this.decisions.peek(indexed.steered, indexed.qtype, bits);
       encoded = d === undefined ? undefined : this.decisions.answerFor(d, this.#dnssec !== null && edns !== null && edns.dnssecOk);
-      if (encoded === undefined || encoded.staleAt < ctx.started) {
+      if (encoded === undefined || this.#stale(encoded)) {
         // To be decided by the full path: it takes the client as read here rather than reading it again.
         ctx.bits = bits;
         ctx.clientRead = true;
@@ -277,7 +277,7 @@ export class Responder {
     const signing = this.#dnssec !== null && q.edns !== null && q.edns.dnssecOk;
     let encoded = direct ? this.decisions.answerFor(direct, signing) : undefined;
     // An answer whose signatures are due for refresh is built again.
-    if (encoded !== undefined && encoded.staleAt < ctx.started) encoded = undefined;
+    if (encoded !== undefined && this.#stale(encoded)) encoded = undefined;
     let key = '';
     if (encoded === undefined) {
       key = `${q.key}|${q.qtype}|${q.qclass}`;
@@ -285,7 +285,7 @@ export class Responder {
       else if (q.qtype === RRType.ANY) key += `|${transport}`;
       if (signing) key += '|do';
       encoded = this.cache.get(key);
-      if (encoded !== undefined && encoded.staleAt < ctx.started) encoded = undefined;
+      if (encoded !== undefined && this.#stale(encoded)) encoded = undefined;
       // Decisions for other networks may share this answer: the next query for this one needs no key.
       if (encoded !== undefined && direct) this.decisions.setAnswer(direct, encoded, signing);
     }
@@ -309,7 +309,7 @@ export class Responder {
       if (signing) {
         const signed = this.#dnssec!.sign(snapshot, q, res);
         res = signed.message;
-        if (signed.refreshAt !== Infinity) staleAt = ctx.started + (signed.refreshAt - this.#dnssec!.nowSec()) * 1000;
+        staleAt = signed.refreshAt * 1000;
       }
       encoded = { ...this.#writer.encode(packet, q, res), zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '', staleAt };
       if (!dependsOnClient) {
@@ -325,6 +325,11 @@ export class Responder {
     }
     ctx.zone = encoded.zone;
     return this.#finish(ctx, q.questionEnd, q.edns, encoded, echoedScope(ecs, scope, clientSpecific));
+  }
+
+  /** Whether a cached answer's signatures are due for refresh (by the signer's clock; an unsigned answer never is). */
+  #stale(encoded: EncodedResponse): boolean {
+    return encoded.staleAt !== Infinity && encoded.staleAt <= this.#dnssec!.nowMs();
   }
 
   /** The decision for a steered name and this query's client: from the decision cache, else decided and cached when it may be. */

@@ -42,7 +42,7 @@ export interface EncodedResponse {
   readonly rcode: number;
   /** Origin key of the zone that answered ("" for none), for the query counters. */
   readonly zone: string;
-  /** performance.now() from which the answer is built afresh: its DNSSEC signatures are due for refresh (Infinity: never). */
+  /** Milliseconds since the epoch from which the answer is built afresh: its DNSSEC signatures are due for refresh (Infinity: never). */
   readonly staleAt: number;
 }
 

@@ -87,7 +87,11 @@ export class DnssecSigner {
     return this.#sigs.size;
   }
 
-  /** Seconds since the epoch, by the signer's clock. */
+  /** Milliseconds since the epoch, by the signer's clock. */
+  nowMs(): number {
+    return this.#now();
+  }
+
   nowSec(): number {
     return Math.floor(this.#now() / 1000);
   }
