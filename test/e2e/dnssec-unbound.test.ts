@@ -7,6 +7,8 @@
  * without DS), and must refuse them (SERVFAIL) when the zone's key is not the anchored one.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,6 +78,8 @@ let child: TestServer | null = null;
 let childSkip: string | false = false;
 let unbound: RunningUnbound;
 let misanchored: RunningUnbound;
+/** delv trust-anchors files: the zone's DS, and another key's. */
+let anchors: { right: string; wrong: string };
 
 function writeServer(name: string, zones: Record<string, string>, dnssec: string): { zonesDir: string; config: string } {
   const zonesDir = path.join(dir, name, 'zones');
@@ -115,6 +119,13 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
     }
     const p = writeServer('parent', { 'example.com.zone': parentZone(childAddress, dsText('deleg.example.com', childKey.dnskey)), 'example.com.policy.yaml': POLICY }, `      example.com: { keyDir: ${keyDir} }\n`);
     parent = await startTestServer(p.zonesDir, p.config);
+    const anchorFile = (name: string, ds: string): string => {
+      const [tag, alg, digestType, digest] = ds.split(' ');
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, `trust-anchors {\n  example.com. static-ds ${tag} ${alg} ${digestType} "${digest}";\n};\n`);
+      return file;
+    };
+    anchors = { right: anchorFile('anchor.conf', dsText('example.com', parentKey.dnskey)), wrong: anchorFile('wrong-anchor.conf', dsText('example.com', otherKey.dnskey)) };
     const anchor = (ds: string): string => `  trust-anchor: "example.com. DS ${ds}"\n  val-log-level: 2\n`;
     unbound = await startUnbound({ zone: 'example.com', stubPort: parent.port, serverExtra: anchor(dsText('example.com', parentKey.dnskey)) });
     misanchored = await startUnbound({ zone: 'example.com', stubPort: parent.port, serverExtra: anchor(dsText('example.com', otherKey.dnskey)), readyRcode: 2 });
@@ -195,5 +206,32 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
     const keys = await udp(parent.port, 'example.com', 'DNSKEY', { edns: true });
     assert.equal(keys.msg.answers.filter((a) => a.type === 'DNSKEY').length, 1);
     assert.ok(!keys.msg.answers.some((a) => a.type === 'RRSIG'));
+  });
+
+  const delvMissing = findBinary('delv') === null || findBinary('kdig') === null ? 'delv or kdig is not installed (Debian bind9-dnsutils, knot-dnsutils)' : false;
+  it('delv validates the same answers straight from meridian, and kdig +dnssec sees their RRSIGs', { skip: delvMissing }, async () => {
+    // Asynchronously: meridian answers from this process.
+    const run = async (bin: string, args: string[]): Promise<string> => {
+      try {
+        const r = await promisify(execFile)(findBinary(bin)!, args, { encoding: 'utf8', timeout: 20_000 });
+        return `${r.stdout}${r.stderr}`;
+      } catch (err) {
+        const e = err as { stdout?: string; stderr?: string };
+        return `${e.stdout ?? ''}${e.stderr ?? ''}`;
+      }
+    };
+    const delv = (anchor: string, name: string, type: string): Promise<string> => run('delv', ['@127.0.0.1', '-p', String(parent.port), '-a', anchor, '+root=example.com', name, type]);
+    for (const [name, type, expected] of [
+      ['mail.example.com', 'A', /; fully validated\nmail\.example\.com\.\s+60\s+IN\s+A\s+192\.0\.2\.25/],
+      ['www.example.com', 'A', /; fully validated\nwww\.example\.com\.\s+30\s+IN\s+A\s+192\.0\.2\.2\b/],
+      ['x.y.wild.example.com', 'A', /; fully validated\nx\.y\.wild\.example\.com\.\s+\d+\s+IN\s+A\s+192\.0\.2\.99/],
+      ['nope.example.com', 'A', /; negative response, fully validated/],
+      ['info.example.com', 'AAAA', /; negative response, fully validated/],
+    ] as const) {
+      assert.match(await delv(anchors.right, name, type), expected, `${name} ${type}`);
+      assert.doesNotMatch(await delv(anchors.wrong, name, type), /fully validated/, `${name} ${type} with another key's anchor`);
+      const k = await run('kdig', ['@127.0.0.1', '-p', String(parent.port), '+dnssec', '+norec', name, type]);
+      assert.match(k, new RegExp(`IN\\s+RRSIG\\s+(${type}|SOA) 13 `), `kdig: ${name} ${type}`);
+    }
   });
 });
