@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, flagsOf, rcodeOf, tcp, udp } from '../support/dns-client.js';
 import { ecsOption } from '../support/ecs.js';
 import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
+import { runCli } from '../support/process.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { parseName } from '../../src/dns/name.js';
 import { ALGORITHMS, generateKey } from '../../src/dnssec/keys.js';
@@ -177,6 +178,37 @@ describe('DNSSEC configuration', () => {
       assert.throws(() => loadSigner(config.dns), /dns\.dnssec\.zones\.example\.com: .*\.private is readable by every user \(mode 644\); chmod 600 it/);
       const off = loadConfig(configWith(d, '    zones:\n      example.com: { enabled: false, keyDir: nowhere }\n'), {}, {});
       assert.equal(loadSigner(off.dns), null, 'a disabled zone needs no keys');
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('meridian dnssec keygen writes a key serve loads; meridian check lists the keys and DS, and fails on a key problem', async () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-dnssec-cli-'));
+    try {
+      const config = writeWorld(d, '      example.com: { algorithm: ED25519, keyDir: keys }\n');
+      const bad = await runCli(['dnssec', 'keygen', 'example.com', '--algorithm', 'RSASHA256', '--key-dir', path.join(d, 'keys')]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--algorithm: "RSASHA256" is not ECDSAP256SHA256 \(13\) or ED25519 \(15\)/);
+      const missing = await runCli(['check', '--config', config]);
+      assert.equal(missing.code, 1, 'no key yet');
+      assert.match(missing.stderr, /dns\.dnssec\.zones\.example\.com: cannot read the key folder|dns\.dnssec\.zones\.example\.com: .*keys: cannot read/);
+      const made = await runCli(['dnssec', 'keygen', 'example.com', '--algorithm', '15', '--key-dir', path.join(d, 'keys')]);
+      assert.equal(made.code, 0, made.stderr);
+      const [keyFile, privateFile] = made.stdout.split('\n');
+      assert.match(path.basename(keyFile!), /^Kexample\.com\.\+015\+\d{5}\.key$/);
+      assert.equal(fs.statSync(privateFile!).mode & 0o777, 0o600);
+      const ds = /example\.com\. IN DS (\d+ 15 2 [0-9A-F]{64})/.exec(made.stdout)?.[1];
+      assert.ok(ds, made.stdout);
+      assert.ok(!made.stdout.includes(fs.readFileSync(privateFile!, 'utf8').match(/PrivateKey: (\S+)/)![1]!), 'the private key is never printed');
+      const ok = await runCli(['check', '--config', config]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /dns\.dnssec\.zones: example\.com\. signed with key \d+ \(ED25519, SEP\): OK/);
+      assert.ok(ok.stdout.includes(`example.com. IN DS ${ds}`));
+      fs.chmodSync(privateFile!, 0o604);
+      const readable = await runCli(['check', '--config', config]);
+      assert.equal(readable.code, 1);
+      assert.match(readable.stderr, /readable by every user/);
     } finally {
       fs.rmSync(d, { recursive: true, force: true });
     }
