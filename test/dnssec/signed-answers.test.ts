@@ -15,6 +15,7 @@ import { buildQuery, decode, flagsOf, rcodeOf, tcp, udp } from '../support/dns-c
 import { ecsOption } from '../support/ecs.js';
 import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
 import { runCli } from '../support/process.js';
+import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { parseName } from '../../src/dns/name.js';
 import { ALGORITHMS, generateKey } from '../../src/dnssec/keys.js';
@@ -93,6 +94,10 @@ describe('signed answers from the responder', () => {
       assert.deepEqual(again.msg.answers.find((a) => a.type === 'RRSIG')?.data, first.msg.answers.find((a) => a.type === 'RRSIG')?.data, subnet);
     }
     assert.equal(signer.signatures, made, 'no signature made for answers already signed');
+    const r = server.responder;
+    const metrics = await createMetricsRegistry({ queryStats: r.stats, cache: r.cache, health: null, dnssec: r.dnssec }, { defaultMetrics: false }).metrics();
+    assert.match(metrics, new RegExp(`^meridian_dnssec_signatures_total ${made}$`, 'm'));
+    assert.match(metrics, /^meridian_dnssec_signature_cache_entries [1-9]\d*$/m);
   });
 
   it('truncates a signed answer larger than the EDNS size, and sends it whole over TCP', async () => {
