@@ -5,8 +5,9 @@
  * strings, no key string, no string hashing. Bounded like the answer cache: the oldest
  * entry goes first.
  *
- * The key is the question, the transport for ANY (RFC 8482) and the DO bit (a signed zone's
- * answers carry RRSIGs only for DO=1).
+ * The key is the question, the transport for ANY (RFC 8482) and, when some zone is signed
+ * (`byDnssecOk`), the DO bit: a signed zone's answers carry RRSIGs only for DO=1. Without
+ * signing DO changes no answer, and one entry serves both.
  *
  * Plain means: QR 0, opcode QUERY, one question of uncompressed labels, no answer or
  * authority records, at most one additional. Anything else, malformed packets included,
@@ -35,13 +36,20 @@ const FNV_PRIME = 0x01000193;
 
 /** Keyed by the hash of the folded question, a small integer so V8 keeps the keys unboxed. */
 export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
+  readonly #byDnssecOk: boolean;
+
+  constructor(maxEntries: number, byDnssecOk = false) {
+    super(maxEntries);
+    this.#byDnssecOk = byDnssecOk;
+  }
+
   /** After a hit: the offset just past the question section. */
   questionEnd = 0;
 
   /** The value kept for `packet`'s question, when `packet` is a plain query. */
   get(packet: Buffer, transport: Transport): V | undefined {
     if (this.entries.size === 0) return undefined;
-    const hash = hashPlainQuestion(packet, transport);
+    const hash = hashPlainQuestion(packet, transport, this.#byDnssecOk);
     if (hash < 0) return undefined;
     const e = this.entries.get(hash);
     if (e === undefined || !sameQuestion(packet, e, transport)) return undefined;
@@ -52,7 +60,7 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
   /** Keeps `value` for `packet`'s question; a packet that is not a plain query is ignored. */
   set(packet: Buffer, transport: Transport, value: V): void {
     if (this.maxEntries <= 0) return;
-    const hash = hashPlainQuestion(packet, transport);
+    const hash = hashPlainQuestion(packet, transport, this.#byDnssecOk);
     if (hash < 0) return;
     const question = new Uint8Array(scannedQuestionEnd - HEADER);
     const nameEnd = question.length - 4;
@@ -78,8 +86,8 @@ function dnssecOkAt(p: Buffer, at: number): boolean {
   return p[11] === 1 && at + 11 <= p.length && p[at] === 0 && p[at + 1] === 0 && p[at + 2] === 41 && (p[at + 7]! & 0x80) !== 0;
 }
 
-/** FNV-1a of a plain query's folded question (and of the transport, for ANY) as a non-negative small integer; -1 when not plain. */
-function hashPlainQuestion(p: Buffer, transport: Transport): number {
+/** FNV-1a of a plain query's folded question (and of the transport, for ANY; of the DO bit, when keyed by it) as a non-negative small integer; -1 when not plain. */
+function hashPlainQuestion(p: Buffer, transport: Transport, byDnssecOk: boolean): number {
   if (p.length < HEADER + 5 || (p[2]! & 0xf8) !== 0) return -1;
   if (p[4] !== 0 || p[5] !== 1 || p[6] !== 0 || p[7] !== 0 || p[8] !== 0 || p[9] !== 0 || p[10] !== 0 || p[11]! > 1) return -1;
   let h = FNV_OFFSET;
@@ -103,7 +111,7 @@ function hashPlainQuestion(p: Buffer, transport: Transport): number {
   for (let i = pos; i < pos + 4; i++) h = Math.imul(h ^ p[i]!, FNV_PRIME);
   if (p[pos] === 0 && p[pos + 1] === QTYPE_ANY) h = Math.imul(h ^ (transport === 'tcp' ? 1 : 2), FNV_PRIME);
   scannedQuestionEnd = pos + 4;
-  scannedDnssecOk = dnssecOkAt(p, pos + 4);
+  scannedDnssecOk = byDnssecOk && dnssecOkAt(p, pos + 4);
   if (scannedDnssecOk) h = Math.imul(h ^ 4, FNV_PRIME);
   return h & 0x3fffffff;
 }

@@ -81,7 +81,7 @@ export class Responder {
     this.#watching = this.#rrl !== null || this.#queryLog !== null;
     this.cache = new AnswerCache(options.cacheMaxEntries);
     this.decisions = new DecisionCache<EncodedResponse>(options.cacheMaxEntries);
-    this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries);
+    this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries, this.#dnssec !== null);
   }
 
   /** The online signer (null when no zone is signed), for its counters. */

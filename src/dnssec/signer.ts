@@ -230,7 +230,7 @@ export class DnssecSigner {
     const cacheKey = `${nameKey(keys.origin)}|${labels}|${canonical.toString('latin1')}`;
     let sig = this.#sigs.get(cacheKey);
     if (sig === undefined || sig.refreshAt <= now) {
-      const jitter = Math.floor(Math.random() * (this.#jitter + 1));
+      const jitter = Math.floor(Math.random() * this.#jitter);
       const times = { inception: now - this.#inceptionOffset, expiration: now + this.#validity - jitter };
       const rdatas = keys.active.map((key) => rrsigRdata(key, set.type, labels, set.ttl, times, canonical));
       this.signatures += rdatas.length;

@@ -13,7 +13,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, flagsOf, rcodeOf, tcp, udp } from '../support/dns-client.js';
 import { ecsOption } from '../support/ecs.js';
-import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+import { GEO_POLICY, SUBNETS, writeSignedServer } from '../support/signed-zone.js';
 import { runCli } from '../support/process.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -34,29 +35,11 @@ ns1   IN A   192.0.2.53
 mail  IN A   192.0.2.25
 big   IN TXT ${BIG_TXT}
 `;
-const POLICY = `targets:
-  eu: { region: eu-west, ipv4: [192.0.2.1] }
-  us: { region: us-east, ipv4: [192.0.2.2] }
-names:
-  www:
-    ttl: 30
-    policy:
-      - geo:
-          rules:
-            - { continents: [EU], targets: [eu] }
-          default: { targets: [us] }
-`;
-
 let dir: string;
 let server: TestServer;
 
 function writeWorld(into: string, dnssec = '      example.com: { keyDir: keys }\n'): string {
-  fs.mkdirSync(path.join(into, 'zones'), { recursive: true });
-  fs.writeFileSync(path.join(into, 'zones', 'example.com.zone'), ZONE);
-  fs.writeFileSync(path.join(into, 'zones', 'example.com.policy.yaml'), POLICY);
-  const config = path.join(into, 'meridian.yaml');
-  fs.writeFileSync(config, `geoip:\n  location: ${path.join(projectRoot, 'test/fixtures/geoip/GeoIP2-City-Test.mmdb')}\ndns:\n  dnssec:\n    zones:\n${dnssec}`);
-  return config;
+  return writeSignedServer(into, { 'example.com.zone': ZONE, 'example.com.policy.yaml': GEO_POLICY }, dnssec).config;
 }
 
 const types = (rrs: readonly { type: string }[]): string[] => rrs.map((r) => r.type);
@@ -77,7 +60,7 @@ describe('signed answers from the responder', () => {
     for (const [name, order] of [['mail.example.com', [false, true]], ['ns1.example.com', [true, false]], ['www.example.com', [false, true]], ['www.example.com', [true, false]]] as const) {
       for (let round = 0; round < 2; round++) {
         for (const dnssecOk of order) {
-          const { msg } = await udp(server.port, name, 'A', { edns: true, dnssecOk, options: [ecsOption(round === 0 ? '2.3.3.0/24' : '214.78.120.0/24')] });
+          const { msg } = await udp(server.port, name, 'A', { edns: true, dnssecOk, options: [ecsOption(round === 0 ? SUBNETS.eu : SUBNETS.us)] });
           assert.deepEqual(types(msg.answers), dnssecOk ? ['A', 'RRSIG'] : ['A'], `${name} DO=${dnssecOk} round ${round}`);
         }
       }
@@ -86,10 +69,11 @@ describe('signed answers from the responder', () => {
 
   it('signs a steered answer once: a cached decision, and another network with the same answer, cost no signature', async () => {
     const signer = server.responder.dnssec!;
-    const first = await udp(server.port, 'www.example.com', 'A', { edns: true, dnssecOk: true, options: [ecsOption('175.16.199.0/24')] });
+    const first = await udp(server.port, 'www.example.com', 'A', { edns: true, dnssecOk: true, options: [ecsOption(SUBNETS.us)] });
     assert.deepEqual(types(first.msg.answers), ['A', 'RRSIG']);
     const made = signer.signatures;
-    for (const subnet of ['175.16.199.0/24', '175.16.199.0/24', '214.78.120.0/24']) {
+    // 198.51.100.0/24 has no location: the default, us, as for the NA subnet.
+    for (const subnet of [SUBNETS.us, SUBNETS.us, '198.51.100.0/24']) {
       const again = await udp(server.port, 'www.example.com', 'A', { edns: true, dnssecOk: true, options: [ecsOption(subnet)] });
       assert.deepEqual(again.msg.answers.find((a) => a.type === 'RRSIG')?.data, first.msg.answers.find((a) => a.type === 'RRSIG')?.data, subnet);
     }

@@ -15,7 +15,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, rcodeOf, sendUdp, udp, type Decoded } from '../support/dns-client.js';
 import { ecsOption } from '../support/ecs.js';
-import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+import { ADDRESSES, GEO_POLICY, SUBNETS, writeSignedServer } from '../support/signed-zone.js';
 import { findBinary, startUnbound, type RunningUnbound } from './helpers/unbound.js';
 import { parseName } from '../../src/dns/name.js';
 import { RRType } from '../../src/dns/constants.js';
@@ -23,8 +24,6 @@ import { ALGORITHMS, dsRdata, generateKey } from '../../src/dnssec/keys.js';
 import { rdataToText } from '../../src/zone/rdata/index.js';
 
 const missing = findBinary('unbound') === null ? 'unbound is not installed (Debian package unbound)' : false;
-const SUBNETS = { eu: '2.3.3.0/24', us: '214.78.120.0/24', ap: '175.16.199.0/24' } as const;
-const ADDRESSES = { eu: '192.0.2.1', us: '192.0.2.2', ap: '192.0.2.3' } as const;
 
 function parentZone(childAddress: string, childDs: string): string {
   return `$ORIGIN example.com.
@@ -46,22 +45,6 @@ ns.insecure IN A ${childAddress}
 `;
 }
 
-const POLICY = `targets:
-  eu: { region: eu-west, ipv4: [${ADDRESSES.eu}] }
-  us: { region: us-east, ipv4: [${ADDRESSES.us}] }
-  ap: { region: ap-southeast, ipv4: [${ADDRESSES.ap}] }
-names:
-  www:
-    ttl: 30
-    policy:
-      - geo:
-          rules:
-            - { continents: [EU], targets: [eu] }
-            - { continents: [NA], targets: [us] }
-            - { continents: [AS, OC], targets: [ap] }
-          default: { targets: [us] }
-`;
-
 const childZone = (origin: string): string => `$ORIGIN ${origin}.
 $TTL 60
 @    IN SOA ns hostmaster 1 7200 3600 1209600 30
@@ -80,15 +63,6 @@ let unbound: RunningUnbound;
 let misanchored: RunningUnbound;
 /** delv trust-anchors files: the zone's DS, and another key's. */
 let anchors: { right: string; wrong: string };
-
-function writeServer(name: string, zones: Record<string, string>, dnssec: string): { zonesDir: string; config: string } {
-  const zonesDir = path.join(dir, name, 'zones');
-  fs.mkdirSync(zonesDir, { recursive: true });
-  for (const [file, text] of Object.entries(zones)) fs.writeFileSync(path.join(zonesDir, file), text);
-  const config = path.join(dir, name, 'meridian.yaml');
-  fs.writeFileSync(config, `geoip:\n  location: ${path.join(projectRoot, 'test/fixtures/geoip/GeoIP2-City-Test.mmdb')}\ndns:\n  dnssec:\n    zones:\n${dnssec}`);
-  return { zonesDir, config };
-}
 
 /** A recursive query through `resolver`, DO set (RFC 6840 §5.7: AD is only set for a query with DO or AD). */
 async function ask(resolver: RunningUnbound, name: string, type: string, subnet?: string): Promise<{ raw: Buffer; msg: Decoded; ad: boolean }> {
@@ -111,13 +85,13 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
 
     // The child, at a random loopback address on port 53 (glue has no port): Unbound follows the referral there.
     const childAddress = `127.${20 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-    const c = writeServer('child', { 'deleg.example.com.zone': childZone('deleg.example.com'), 'insecure.example.com.zone': childZone('insecure.example.com') }, `      deleg.example.com: { algorithm: ED25519, keyDir: ${keyDir} }\n`);
+    const c = writeSignedServer(path.join(dir, 'child'), { 'deleg.example.com.zone': childZone('deleg.example.com'), 'insecure.example.com.zone': childZone('insecure.example.com') }, `      deleg.example.com: { algorithm: ED25519, keyDir: ${keyDir} }\n`);
     try {
       child = await startTestServer(c.zonesDir, c.config, { listen: `${childAddress}:53` });
     } catch (err) {
       childSkip = `cannot serve the child zone on ${childAddress}:53: ${(err as Error).message}`;
     }
-    const p = writeServer('parent', { 'example.com.zone': parentZone(childAddress, dsText('deleg.example.com', childKey.dnskey)), 'example.com.policy.yaml': POLICY }, `      example.com: { keyDir: ${keyDir} }\n`);
+    const p = writeSignedServer(path.join(dir, 'parent'), { 'example.com.zone': parentZone(childAddress, dsText('deleg.example.com', childKey.dnskey)), 'example.com.policy.yaml': GEO_POLICY }, `      example.com: { keyDir: ${keyDir} }\n`);
     parent = await startTestServer(p.zonesDir, p.config);
     const anchorFile = (name: string, ds: string): string => {
       const [tag, alg, digestType, digest] = ds.split(' ');
