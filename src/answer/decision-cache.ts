@@ -55,6 +55,15 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
     this.#maxEntries = maxEntries;
   }
 
+  /**
+   * An admin write changed some names' records: decisions hold (they read policies, health
+   * and GeoIP, none of which changed), their encoded answers go (a NODATA one carries the SOA).
+   */
+  protected override forget(): void {
+    this.#answers.clear();
+    this.#signedAnswers.clear();
+  }
+
   clear(): void {
     this.#byName.clear();
     this.#answers.clear();

@@ -14,7 +14,7 @@
  * is never found here and takes the full reader (src/dns/query-reader.ts).
  */
 
-import { BoundedSnapshotMap } from '../snapshot/per-snapshot-cache.js';
+import { BoundedSnapshotMap, type AnswerTags } from '../snapshot/per-snapshot-cache.js';
 
 /** The transport a query came over: ANY is answered differently over UDP (RFC 8482). */
 export type Transport = 'udp' | 'tcp';
@@ -27,7 +27,11 @@ interface Entry<V> {
   /** The query's DO bit: a signed zone's answer differs with it. */
   readonly dnssecOk: boolean;
   readonly value: V;
+  readonly tags: AnswerTags;
 }
+
+/** Tags of a value no change may leave in place. */
+const DEPENDS_ON_ANYTHING: AnswerTags = { name: '', own: false };
 
 const HEADER = 12;
 const QTYPE_ANY = 255;
@@ -39,7 +43,7 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
   readonly #byDnssecOk: boolean;
 
   constructor(maxEntries: number, byDnssecOk = false) {
-    super(maxEntries);
+    super(maxEntries, (e) => e.tags);
     this.#byDnssecOk = byDnssecOk;
   }
 
@@ -52,13 +56,13 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
     const hash = hashPlainQuestion(packet, transport, this.#byDnssecOk);
     if (hash < 0) return undefined;
     const e = this.entries.get(hash);
-    if (e === undefined || !sameQuestion(packet, e, transport)) return undefined;
+    if (e === undefined || !sameQuestion(packet, e, transport) || !this.fresh(hash, e)) return undefined;
     this.questionEnd = scannedQuestionEnd;
     return e.value;
   }
 
-  /** Keeps `value` for `packet`'s question; a packet that is not a plain query is ignored. */
-  set(packet: Buffer, transport: Transport, value: V): void {
+  /** Keeps `value` for `packet`'s question; a packet that is not a plain query is ignored. `tags`: what the value depends on. */
+  set(packet: Buffer, transport: Transport, value: V, tags: AnswerTags = DEPENDS_ON_ANYTHING): void {
     if (this.maxEntries <= 0) return;
     const hash = hashPlainQuestion(packet, transport, this.#byDnssecOk);
     if (hash < 0) return;
@@ -69,7 +73,7 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
       question[i] = i < nameEnd && c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
     }
     const qtype = (question[nameEnd]! << 8) | question[nameEnd + 1]!;
-    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, dnssecOk: scannedDnssecOk, value });
+    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, dnssecOk: scannedDnssecOk, value, tags });
   }
 }
 

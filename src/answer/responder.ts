@@ -9,7 +9,7 @@ import { decide, type Decision } from '../steer/decide.js';
 import type { ClientInfo, SteeredName } from '../steer/types.js';
 import { findZone, steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { QueryStats } from '../metrics/query-stats.js';
-import { AnswerCache } from './answer-cache.js';
+import { AnswerCache, ownAnswer, type CachedAnswer } from './answer-cache.js';
 import { QuestionIndex, type Transport } from './question-index.js';
 import { cacheablePrefix, DecisionCache, type ClientBits } from './decision-cache.js';
 import { QueryContext } from './query-context.js';
@@ -41,7 +41,7 @@ export interface ResponderOptions {
 }
 
 /** Where a question seen before leads: its answer, or (A/AAAA of a steered name) the name whose decisions to look up. */
-type IndexedQuestion = { readonly steered: null; readonly answer: EncodedResponse } | { readonly steered: SteeredName; readonly qtype: number; readonly answer: null };
+type IndexedQuestion = { readonly steered: null; readonly answer: CachedAnswer } | { readonly steered: SteeredName; readonly qtype: number; readonly answer: null };
 
 const HEADER = 12;
 const OPT_LENGTH = 11;
@@ -55,7 +55,7 @@ export class Responder {
   readonly #writer = new MessageWriter();
   readonly cache: AnswerCache;
   /** Steering decisions per client network (issue #7); same size limit as the answer cache. */
-  readonly decisions: DecisionCache<EncodedResponse>;
+  readonly decisions: DecisionCache<CachedAnswer>;
   readonly stats = new QueryStats();
   /** The fast path's index of questions seen in this snapshot; same size limit as the answer cache. */
   readonly questions: QuestionIndex<IndexedQuestion>;
@@ -80,7 +80,7 @@ export class Responder {
     this.#dnssec = options.dnssec ?? null;
     this.#watching = this.#rrl !== null || this.#queryLog !== null;
     this.cache = new AnswerCache(options.cacheMaxEntries);
-    this.decisions = new DecisionCache<EncodedResponse>(options.cacheMaxEntries);
+    this.decisions = new DecisionCache<CachedAnswer>(options.cacheMaxEntries);
     this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries, this.#dnssec !== null);
   }
 
@@ -196,7 +196,7 @@ export class Responder {
   #fromQuestionIndex(ctx: QueryContext): Buffer | null {
     const packet = ctx.packet;
     const snapshot = this.#store.current;
-    this.questions.useVersion(snapshot.version);
+    this.questions.useVersion(snapshot.version, snapshot.changes);
     const indexed = this.questions.get(packet, ctx.transport);
     if (indexed === undefined) return null;
     // Signatures due for refresh: the full path signs again and indexes the new answer.
@@ -215,13 +215,13 @@ export class Responder {
       }
     }
     ctx.ecs = ecs;
-    let encoded: EncodedResponse | undefined;
+    let encoded: CachedAnswer | undefined;
     let scope = 0;
     if (indexed.steered === null) {
       encoded = indexed.answer;
       this.cache.hits++;
     } else {
-      this.decisions.useVersion(snapshot.version);
+      this.decisions.useVersion(snapshot.version, snapshot.changes);
       const bits = clientBits(ecs, ctx.source);
       const d = bits === null ? undefined : this.decisions.peek(indexed.steered, indexed.qtype, bits);
       encoded = d === undefined ? undefined : this.decisions.answerFor(d, this.#dnssec !== null && edns !== null && edns.dnssecOk);
@@ -266,8 +266,8 @@ export class Responder {
     }
     const ecs = ctx.ecs;
     const snapshot = this.#store.current;
-    this.cache.useVersion(snapshot.version);
-    this.decisions.useVersion(snapshot.version);
+    this.cache.useVersion(snapshot.version, snapshot.changes);
+    this.decisions.useVersion(snapshot.version, snapshot.changes);
 
     // A steered name's answer is cached by its decision, so steering runs first (DESIGN.md).
     const steered = (q.qtype === RRType.A || q.qtype === RRType.AAAA) && q.qclass === RRClass.IN ? snapshot.steered.get(q.key) : undefined;
@@ -311,7 +311,7 @@ export class Responder {
         res = signed.message;
         staleAt = signed.refreshAt * 1000;
       }
-      encoded = { ...this.#writer.encode(packet, q, res), zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '', staleAt };
+      encoded = { ...this.#writer.encode(packet, q, res), zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '', staleAt, name: q.key, own: ownAnswer(res, q.key) };
       if (!dependsOnClient) {
         this.cache.set(key, encoded);
         if (direct) this.decisions.setAnswer(direct, encoded, signing);
@@ -320,8 +320,8 @@ export class Responder {
     // The next such question takes the fast path: a steered name to its decisions, an answer
     // that depends on nothing but the question to itself.
     if (!ctx.indexed) {
-      if (steered) this.questions.set(packet, transport, { steered: steered.name, qtype: q.qtype, answer: null });
-      else if (!clientSpecific) this.questions.set(packet, transport, { steered: null, answer: encoded });
+      if (steered) this.questions.set(packet, transport, { steered: steered.name, qtype: q.qtype, answer: null }, { name: q.key, own: true });
+      else if (!clientSpecific) this.questions.set(packet, transport, { steered: null, answer: encoded }, encoded);
     }
     ctx.zone = encoded.zone;
     return this.#finish(ctx, q.questionEnd, q.edns, encoded, echoedScope(ecs, scope, clientSpecific));
