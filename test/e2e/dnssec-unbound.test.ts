@@ -4,7 +4,8 @@
  * steered (per ECS subnet), wildcard, CNAME, NXDOMAIN and NODATA answers (compact denial), a
  * secure referral (DS in the parent's referral, an Ed25519-signed child served by a second
  * meridian on 127.x.y.z:53 that Unbound reaches through the glue) and an insecure one (NSEC
- * without DS), and must refuse them (SERVFAIL) when the zone's key is not the anchored one.
+ * without DS), and must refuse them (SERVFAIL) when the zone's key is not the anchored one;
+ * the same with `serve --workers 2`. delv validates the same answers straight from meridian.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -16,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, rcodeOf, sendUdp, udp, type Decoded } from '../support/dns-client.js';
 import { ecsOption } from '../support/ecs.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
+import { servingPorts, startCli } from '../support/process.js';
 import { ADDRESSES, GEO_POLICY, SUBNETS, writeSignedServer } from '../support/signed-zone.js';
 import { findBinary, startUnbound, type RunningUnbound } from './helpers/unbound.js';
 import { parseName } from '../../src/dns/name.js';
@@ -63,6 +65,9 @@ let unbound: RunningUnbound;
 let misanchored: RunningUnbound;
 /** delv trust-anchors files: the zone's DS, and another key's. */
 let anchors: { right: string; wrong: string };
+/** The parent's files and its DS, for a second parent served with --workers. */
+let parentFiles: { zonesDir: string; config: string };
+let parentDs: string;
 
 /** A recursive query through `resolver`, DO set (RFC 6840 §5.7: AD is only set for a query with DO or AD). */
 async function ask(resolver: RunningUnbound, name: string, type: string, subnet?: string): Promise<{ raw: Buffer; msg: Decoded; ad: boolean }> {
@@ -91,7 +96,8 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
     } catch (err) {
       childSkip = `cannot serve the child zone on ${childAddress}:53: ${(err as Error).message}`;
     }
-    const p = writeSignedServer(path.join(dir, 'parent'), { 'example.com.zone': parentZone(childAddress, dsText('deleg.example.com', childKey.dnskey)), 'example.com.policy.yaml': GEO_POLICY }, `      example.com: { keyDir: ${keyDir} }\n`);
+    const p = (parentFiles = writeSignedServer(path.join(dir, 'parent'), { 'example.com.zone': parentZone(childAddress, dsText('deleg.example.com', childKey.dnskey)), 'example.com.policy.yaml': GEO_POLICY }, `      example.com: { keyDir: ${keyDir} }\n`));
+    parentDs = dsText('example.com', parentKey.dnskey);
     parent = await startTestServer(p.zonesDir, p.config);
     const anchorFile = (name: string, ds: string): string => {
       const [tag, alg, digestType, digest] = ds.split(' ');
@@ -206,6 +212,29 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
       assert.doesNotMatch(await delv(anchors.wrong, name, type), /fully validated/, `${name} ${type} with another key's anchor`);
       const k = await run('kdig', ['@127.0.0.1', '-p', String(parent.port), '+dnssec', '+norec', name, type]);
       assert.match(k, new RegExp(`IN\\s+RRSIG\\s+(${type}|SOA) 13 `), `kdig: ${name} ${type}`);
+    }
+  });
+
+  it('validates answers from serve --workers 2: each worker signs with the same key', async () => {
+    const served = await startCli(
+      ['serve', '--workers', '2', '--config', parentFiles.config, '--zones', parentFiles.zonesDir, '--listen', '127.0.0.1:0', '--admin', 'off', '--log-level', 'info'],
+      (out) => out.includes('meridian is serving'),
+      60_000,
+    );
+    let resolver: RunningUnbound | null = null;
+    try {
+      resolver = await startUnbound({ zone: 'example.com', stubPort: servingPorts(served.output()).dns, serverExtra: `  trust-anchor: "example.com. DS ${parentDs}"\n` });
+      // Unbound asks from changing source ports: the kernel spreads the queries over both workers.
+      for (let i = 0; i < 12; i++) {
+        const [region, subnet] = Object.entries(SUBNETS)[i % 3]!;
+        const r = await ask(resolver, i % 4 === 3 ? `n${i}.nope.example.com` : 'www.example.com', 'A', subnet);
+        assert.equal(rcodeOf(r.raw), 0, `query ${i}\n${resolver.output()}`);
+        assert.ok(r.ad, `query ${i}: AD bit\n${resolver.output()}`);
+        if (i % 4 !== 3) assert.deepEqual(data(r.msg, 'A'), [ADDRESSES[region as keyof typeof ADDRESSES]]);
+      }
+    } finally {
+      await resolver?.stop();
+      await served.stop();
     }
   });
 });
