@@ -156,7 +156,7 @@ export class DnssecSigner {
       const denied = deniedName(q.labels, res);
       const signed = this.#signedZone(snapshot, denied.map(labelKey), q.qtype);
       if (signed !== null) {
-        const types = this.#typesAt(snapshot, signed.zone, denied, q.qtype);
+        const types = this.#typesAt(signed.zone, denied, q.qtype);
         // RFC 9824 §3: NXDOMAIN becomes NOERROR, with NXNAME in the bitmap saying why.
         if (rcode === Rcode.NXDOMAIN) rcode = Rcode.NOERROR;
         const nsec = nsecSet(denied, ['\0', ...denied], types, signed.zone.negativeTtl);
@@ -194,7 +194,7 @@ export class DnssecSigner {
   }
 
   /** The types that exist at `name` for a NODATA proof (never `qtype`, which is what is denied), or NXNAME's set when nothing is there. */
-  #typesAt(snapshot: Snapshot, zone: Zone, name: Name, qtype: number): number[] {
+  #typesAt(zone: Zone, name: Name, qtype: number): number[] {
     const keys = name.map(labelKey);
     const found = lookupName(zone, keys, qtype);
     if (found.kind !== 'node') return [RRType.RRSIG, RRType.NSEC, NXNAME];
@@ -202,9 +202,11 @@ export class DnssecSigner {
     if (!found.wildcard) {
       const steered = zone.steered.get(suffixKey(keys, 0));
       if (steered !== undefined) {
-        for (const r of steered.rdata.values()) {
-          if (r.a.length > 0) types.add(RRType.A);
-          if (r.aaaa.length > 0) types.add(RRType.AAAA);
+        // The name's own targets (the rdata map is shared by every name of the policy file).
+        for (const t of steered.targets) {
+          const r = steered.rdata.get(t.id);
+          if (r !== undefined && r.a.length > 0) types.add(RRType.A);
+          if (r !== undefined && r.aaaa.length > 0) types.add(RRType.AAAA);
         }
       }
       if (suffixKey(keys, 0) === zone.originKey && this.zones.has(zone.originKey)) {
@@ -216,7 +218,6 @@ export class DnssecSigner {
     types.add(RRType.RRSIG);
     types.add(RRType.NSEC);
     types.delete(qtype);
-    // RRSIGs of the zone's own (unsigned-file) DNSSEC records are not served; NSEC is ours.
     return [...types];
   }
 
