@@ -151,8 +151,8 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
     assert.deepEqual(data(alias.msg, 'A'), [ADDRESSES.ap]);
   });
 
-  it('validates denial of existence: NXDOMAIN (compact, RFC 9824), NODATA, an empty non-terminal', async () => {
-    for (const [name, type] of [['nope.example.com', 'A'], ['deeper.nope.example.com', 'TXT'], ['info.example.com', 'AAAA'], ['b.ent.example.com', 'A'], ['www.example.com', 'TXT'], ['example.com', 'A']] as const) {
+  it('validates denial of existence: NXDOMAIN (compact, RFC 9824), NODATA, an empty non-terminal, NODATA at a wildcard', async () => {
+    for (const [name, type] of [['nope.example.com', 'A'], ['deeper.nope.example.com', 'TXT'], ['info.example.com', 'AAAA'], ['b.ent.example.com', 'A'], ['www.example.com', 'TXT'], ['example.com', 'A'], ['x.wild.example.com', 'TXT']] as const) {
       const r = await ask(unbound, name, type, SUBNETS.eu);
       assert.equal(rcodeOf(r.raw), 0, `${name} ${type}\n${unbound.output()}`);
       assert.equal(r.msg.answers.length, 0, `${name} ${type}`);
