@@ -4,11 +4,14 @@
  * steered (per ECS subnet), wildcard, CNAME, NXDOMAIN and NODATA answers (compact denial), a
  * secure referral (DS in the parent's referral, an Ed25519-signed child served by a second
  * meridian on 127.x.y.z:53 that Unbound reaches through the glue) and an insecure one (NSEC
- * without DS), and must refuse them (SERVFAIL) when the zone's key is not the anchored one;
+ * without DS), and must refuse them (SERVFAIL) when the zone's key is not the anchored one,
+ * or a signature was altered on the way;
  * the same with `serve --workers 2`. delv validates the same answers straight from meridian.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
+import dnsPacket from 'dns-packet';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -235,6 +238,34 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
     } finally {
       await resolver?.stop();
       await served.stop();
+    }
+  });
+
+  it('fails validation of an answer whose signature was altered on the way, and of that answer only', async () => {
+    // A UDP relay between Unbound and meridian that flips one bit of the RRSIG over mail.example.com's A RRset.
+    const relay = dgram.createSocket('udp4');
+    relay.on('message', (query, client) => {
+      const upstream = dgram.createSocket('udp4');
+      upstream.once('message', (reply) => {
+        const msg = dnsPacket.decode(reply);
+        const rrsig = msg.answers?.find((a) => a.type === 'RRSIG' && a.name.toLowerCase() === 'mail.example.com');
+        if (rrsig !== undefined) (rrsig as unknown as { data: { signature: Buffer } }).data.signature[10] ^= 0x01;
+        relay.send(rrsig !== undefined ? dnsPacket.encode(msg) : reply, client.port, client.address, () => upstream.close());
+      });
+      upstream.send(query, parent.port, '127.0.0.1');
+    });
+    await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', resolve));
+    let resolver: RunningUnbound | null = null;
+    try {
+      resolver = await startUnbound({ zone: 'example.com', stubPort: relay.address().port, serverExtra: `  trust-anchor: "example.com. DS ${parentDs}"\n` });
+      const tampered = await ask(resolver, 'mail.example.com', 'A');
+      assert.equal(rcodeOf(tampered.raw), 2, `a flipped signature bit is bogus\n${resolver.output()}`);
+      const intact = await ask(resolver, 'info.example.com', 'TXT');
+      assert.equal(rcodeOf(intact.raw), 0);
+      assert.ok(intact.ad, 'the other answers still validate');
+    } finally {
+      await resolver?.stop();
+      relay.close();
     }
   });
 });
