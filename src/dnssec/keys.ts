@@ -19,6 +19,8 @@ export type AlgorithmNumber = (typeof ALGORITHMS)[AlgorithmName];
 /** DNSKEY flags: ZONE (bit 7), and SEP (bit 15) for a key signing or combined key (RFC 4034 §2.1.1). */
 export const FLAGS_ZONE = 256;
 export const FLAGS_SEP = 1;
+/** REVOKE (bit 8, RFC 5011 §7): published to tell RFC 5011 resolvers, never signing. */
+export const FLAGS_REVOKE = 128;
 const PROTOCOL = 3;
 /** DS digest type SHA-256 (RFC 4509). */
 export const DIGEST_SHA256 = 2;
@@ -277,8 +279,8 @@ export function isPublished(key: SigningKey, now: number): boolean {
   return (t.publish === null || t.publish <= now) && (t.delete === null || t.delete > now);
 }
 
-/** Whether a key signs at `now` (seconds): activated and not yet inactive. */
+/** Whether a key signs at `now` (seconds): activated, not yet inactive, not revoked. */
 export function isActive(key: SigningKey, now: number): boolean {
   const t = key.timing;
-  return (t.activate === null || t.activate <= now) && (t.inactive === null || t.inactive > now) && isPublished(key, now);
+  return (key.flags & FLAGS_REVOKE) === 0 && (t.activate === null || t.activate <= now) && (t.inactive === null || t.inactive > now) && isPublished(key, now);
 }

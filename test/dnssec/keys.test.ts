@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, describe, it } from 'node:test';
 import { RRType } from '../../src/dns/constants.js';
 import { parseName } from '../../src/dns/name.js';
-import { ALGORITHMS, dsRdata, generateKey, keyTag, readKey, readZoneKeys, KeyFileError } from '../../src/dnssec/keys.js';
+import { ALGORITHMS, dsRdata, generateKey, isActive, isPublished, keyTag, readKey, readZoneKeys, KeyFileError } from '../../src/dnssec/keys.js';
 import { canonicalRRset, rrsigRdata } from '../../src/dnssec/sign.js';
 import { encodeRdataText, rdataToText } from '../../src/zone/rdata/index.js';
 import { findBinary } from '../e2e/helpers/unbound.js';
@@ -90,6 +90,21 @@ describe('DNSSEC key files (BIND format)', () => {
       assert.equal(back.timing.activate, made.key.timing.activate);
     }
     assert.equal(readZoneKeys(dir, parseName('example.com.', null), ALGORITHMS.ED25519).length, 1);
+  });
+
+  it('says which keys are published and which sign, from their timing fields and the REVOKE flag', () => {
+    const dir = tmp();
+    const zone = parseName('example.com.', null);
+    const key = generateKey(zone, ALGORITHMS.ECDSAP256SHA256, dir, 1_000_000).key;
+    const t = (timing: Partial<typeof key.timing>, flags = key.flags): typeof key => ({ ...key, flags, timing: { ...key.timing, ...timing } });
+    assert.deepEqual([isPublished(key, 1_000_000), isActive(key, 1_000_000)], [true, true]);
+    assert.deepEqual([isPublished(key, 999_999), isActive(key, 999_999)], [false, false], 'before Publish');
+    const successor = t({ publish: 1_000_000, activate: 2_000_000 });
+    assert.deepEqual([isPublished(successor, 1_500_000), isActive(successor, 1_500_000)], [true, false], 'pre-published, not yet active');
+    const retiring = t({ inactive: 2_000_000, delete: 3_000_000 });
+    assert.deepEqual([isPublished(retiring, 2_500_000), isActive(retiring, 2_500_000)], [true, false], 'inactive, still published');
+    assert.deepEqual([isPublished(retiring, 3_000_000), isActive(retiring, 3_000_000)], [false, false], 'deleted');
+    assert.deepEqual([isPublished(t({}, 257 | 128), 1_000_000), isActive(t({}, 257 | 128), 1_000_000)], [true, false], 'revoked');
     assert.equal(readZoneKeys(dir, parseName('example.org.', null), ALGORITHMS.ED25519).length, 0);
   });
 
