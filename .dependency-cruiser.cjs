@@ -27,6 +27,7 @@ const FOLDERS = [
   { layer: 'control', name: 'server', files: [folder('server')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'answer', files: [folder('answer')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'explain', files: [folder('explain')], not: [TYPES_FILES] },
+  { layer: 'data plane', name: 'dnssec', files: [folder('dnssec')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'resolve', files: [folder('resolve')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'snapshot', files: [folder('snapshot')], not: [TYPES_FILES] },
   { layer: 'domain', name: 'metrics', files: [folder('metrics')], not: [TYPES_FILES] },

@@ -111,6 +111,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     health: p.monitor,
     snapshotVersion: () => p.store.current.version,
     protection: p.responder.protection,
+    dnssec: p.responder.dnssec,
     udpNative: p.udpNative,
     build: { version: VERSION, node: process.version },
     zones: p.zones,

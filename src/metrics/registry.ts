@@ -58,6 +58,8 @@ export interface MetricsSources {
     readonly rrl: { readonly passed: number; readonly dropped: number; readonly slipped: number } | null;
     readonly queryLog: { readonly written: number; readonly dropped: number } | null;
   };
+  /** The online DNSSEC signer (Responder.dnssec); null or absent when no zone is signed. */
+  readonly dnssec?: { readonly signatures: number; readonly size: number } | null;
 }
 
 /** What the native UDP layer's sockets have counted (src/server/native-udp.ts, NativeUdpCounters). */
@@ -135,6 +137,12 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
     gauge('meridian_health_probe_rtt_seconds', 'smoothed probe round-trip time (EWMA), once a probe has answered', ['target'], (set) => {
       for (const [key, { health: h }] of health.states()) if (h.rttMs !== null) set({ target: key }, h.rttMs / 1000);
     });
+  }
+
+  const dnssec = src.dnssec ?? null;
+  if (dnssec !== null) {
+    counter('meridian_dnssec_signatures_total', 'RRSIGs made by the online signer (a cached answer or a cached signature costs none)', [], unlabelled(() => dnssec.signatures));
+    gauge('meridian_dnssec_signature_cache_entries', 'RRset signatures kept for reuse', [], unlabelled(() => dnssec.size));
   }
 
   const { cookies, rrl, queryLog } = src.protection ?? { cookies: null, rrl: null, queryLog: null };

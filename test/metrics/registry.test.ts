@@ -31,7 +31,7 @@ const prober: Prober = async (_spec, address) => {
   return r;
 };
 
-const encoded = { bytes: Buffer.alloc(12), additionalCuts: [], glueRequired: false, rcode: 0, zone: 'example.com', name: 'www.example.com', own: true } satisfies CachedAnswer;
+const encoded = { bytes: Buffer.alloc(12), additionalCuts: [], glueRequired: false, rcode: 0, zone: 'example.com', staleAt: Infinity, name: 'www.example.com', own: true } satisfies CachedAnswer;
 
 async function scrape(registry: { metrics(): Promise<string> }): Promise<Exposition> {
   return parseExposition(await registry.metrics());
