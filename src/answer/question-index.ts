@@ -28,8 +28,6 @@ interface Entry<V> {
   readonly dnssecOk: boolean;
   readonly value: V;
   readonly tags: AnswerTags;
-  /** The cache's forget count when it was made: an entry that reads more than its own name holds while it has not moved. */
-  readonly forgets: number;
 }
 
 /** Tags of a value no change may leave in place. */
@@ -58,12 +56,7 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
     const hash = hashPlainQuestion(packet, transport, this.#byDnssecOk);
     if (hash < 0) return undefined;
     const e = this.entries.get(hash);
-    if (e === undefined || !sameQuestion(packet, e, transport)) return undefined;
-    // The generation in the entry, not the base class's map: this is the hot path.
-    if (!e.tags.own && e.forgets !== this.forgets) {
-      this.drop(hash);
-      return undefined;
-    }
+    if (e === undefined || !sameQuestion(packet, e, transport) || !this.fresh(hash, e)) return undefined;
     this.questionEnd = scannedQuestionEnd;
     return e.value;
   }
@@ -80,7 +73,7 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
       question[i] = i < nameEnd && c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
     }
     const qtype = (question[nameEnd]! << 8) | question[nameEnd + 1]!;
-    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, dnssecOk: scannedDnssecOk, value, tags, forgets: this.forgets });
+    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, dnssecOk: scannedDnssecOk, value, tags });
   }
 }
 

@@ -111,22 +111,12 @@ export class BoundedSnapshotMap<K, V> extends PerSnapshotCache {
     }
   }
 
-  /** Forgets so far: an entry that reads more than its own name holds while this has not moved since it was made. */
-  protected get forgets(): number {
-    return this.#forgets;
-  }
-
   /** Whether an entry found under `key` still holds; an outdated one is dropped. */
   protected fresh(key: K, value: V): boolean {
     if (this.#tagsOf === null || this.#tagsOf(value).own || this.#broad.get(key) === this.#forgets) return true;
-    this.drop(key);
-    return false;
-  }
-
-  /** Drops an entry found outdated. */
-  protected drop(key: K): void {
     this.entries.delete(key);
     this.#broad.delete(key);
+    return false;
   }
 
   protected remember(key: K, value: V): void {
