@@ -10,12 +10,12 @@ import { nameKey, type Name } from '../dns/name.js';
 import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
 import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
+import type { SteeredName } from '../steer/types.js';
+import type { MonitoredTarget } from '../health/types.js';
 import { chunkBuffers, encodeNodes, zoneFromImage, type NodeChunk } from '../zone/zone-transfer.js';
 import { PackedNodes } from '../zone/packed-nodes.js';
 import type { ZoneNodes } from '../zone/zone-nodes.js';
 import type { LoadReply, LoadRequest } from './zone-load-thread.js';
-import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 
 export interface LoadedFile {
   zone: Zone | null;
@@ -33,19 +33,11 @@ const digests = new WeakMap<Zone, string>();
 
 /**
  * The digest of the policy file each compiled set of steered names came from, by that set
- * (kept by record writes, which leave the policy alone): a reload that reads the same policy
- * keeps the same steered names, so steering decisions and the answers of other names stay
+ * (kept by record writes, which leave the policy alone; the load thread hashes the file as it
+ * reads it): a reload that reads the same policy keeps the same steered names, so steering decisions and the answers of other names stay
  * cached.
  */
 const policyDigests = new WeakMap<ReadonlyMap<string, unknown>, string>();
-
-function policyDigest(file: string | null): string {
-  try {
-    return file === null ? 'none' : createHash('sha256').update(fs.readFileSync(file)).digest('base64');
-  } catch {
-    return 'unreadable';
-  }
-}
 
 /**
  * One reload's thread: files load one after another; close() ends the thread. A thread that
@@ -101,17 +93,23 @@ export class ZoneLoadThread {
         if (m.kind === 'failed') return done({ zone: null, problems: m.problems });
         if (m.kind !== 'zone') return fail(`the reload thread answered a load with ${m.kind}`);
         if (previous !== null && digests.get(previous) === m.digest) return done({ zone: null, problems: m.problems, unchanged: true });
-        const policyFile = policyFileFor(file);
-        // Hashed before it is compiled: a change in between makes the next reload compile it again.
-        const policyHash = policyDigest(policyFile);
-        const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
-        // The thread checked the same policy; a change made since then waits for the next reload.
-        if (policy.problems.some((p) => p.severity === 'error')) return done({ zone: null, problems: policy.problems });
+        // The policy the thread read is the one compiled before: keep those steered names (the
+        // decisions cached for them stay), without compiling it again here.
+        const same = previous !== null && policyDigests.get(previous.steered) === m.policyDigest ? previous : null;
+        let policy: { steered: readonly SteeredName[]; monitored: readonly MonitoredTarget[] };
+        if (same !== null) policy = { steered: [...same.steered.values()], monitored: same.monitored };
+        else {
+          const policyFile = policyFileFor(file);
+          const compiled = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
+          // The thread checked the same policy; a change made since then waits for the next reload.
+          if (compiled.problems.some((p) => p.severity === 'error')) return done({ zone: null, problems: compiled.problems });
+          policy = compiled;
+        }
         const built = zoneFromImage(m.image, m.recordCount, origin, nameKey(origin), file, policy.steered, policy.monitored);
         let zone = built.zone;
         if (zone !== null) {
-          if (previous !== null && policyDigests.get(previous.steered) === policyHash) zone = { ...zone, steered: previous.steered, monitored: previous.monitored };
-          else policyDigests.set(zone.steered, policyHash);
+          if (same !== null) zone = { ...zone, steered: same.steered, monitored: same.monitored };
+          else policyDigests.set(zone.steered, m.policyDigest);
           if (previous !== null && m.changed !== null) zone = { ...zone, reloadedOver: { base: previous.nodes.base, changed: m.changed } };
           digests.set(zone, m.digest);
         }

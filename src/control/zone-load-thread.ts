@@ -49,6 +49,8 @@ export type LoadReply =
       readonly image: PackedImage;
       readonly recordCount: number;
       readonly digest: string;
+      /** The policy file's bytes as this thread read them (or its absence). */
+      readonly policyDigest: string;
       readonly problems: FileProblem[];
       /** The keys whose nodes differ from the request's `previous`; null without one, or when more than MAX_LISTED_CHANGES do. */
       readonly changed: string[] | null;
@@ -88,15 +90,19 @@ function failed(file: string, err: unknown): void {
  * one as the parser read them. The main thread keeps it with the zone it built, and a
  * forced reload (SIGHUP) that reads the same skips sending and rebuilding the zone.
  */
-function digestingReader(policyFile: string | null): { read: (file: string) => string; digest: (serial: number) => string } {
+function digestingReader(policyFile: string | null): { read: (file: string) => string; digest: (serial: number) => string; policyDigest: string } {
   const hash = createHash('sha256');
+  let policy: Buffer | string = 'no policy';
   try {
     // Hashed before it is parsed: a change in between makes the next reload read it again.
-    if (policyFile !== null) hash.update(fs.readFileSync(policyFile));
+    if (policyFile !== null) policy = fs.readFileSync(policyFile);
   } catch {
-    hash.update('no policy');
+    policy = 'unreadable policy';
   }
+  hash.update(policy);
   return {
+    /** The policy file's alone: a reload that reads the same keeps the steered names compiled before. */
+    policyDigest: createHash('sha256').update(policy).digest('base64'),
     read: (file) => {
       const text = fs.readFileSync(file, 'utf8');
       hash.update(`${file}\0${text.length}\0`).update(text);
@@ -132,7 +138,7 @@ parentPort!.on('message', (m: LoadRequest | RepackRequest) => {
     const { zone } = result;
     // Found here, off the answering thread: the caches there then forget only these names.
     const changed = m.previous === undefined ? null : new PackedNodes(m.previous).differingKeys(zone.nodes.base, MAX_LISTED_CHANGES);
-    reply({ kind: 'zone', image: zone.nodes.base.image, recordCount: zone.recordCount, digest: reader.digest(zone.serial), problems: result.problems, changed });
+    reply({ kind: 'zone', image: zone.nodes.base.image, recordCount: zone.recordCount, digest: reader.digest(zone.serial), policyDigest: reader.policyDigest, problems: result.problems, changed });
   } catch (err) {
     failed(m.file, err);
   }
