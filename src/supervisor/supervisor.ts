@@ -164,6 +164,10 @@ export class Supervisor<R> {
     cluster.setupPrimary({ exec: o.exec, args: [...(o.args ?? [])], serialization: o.serialization ?? 'json' });
     const worker = cluster.fork({ [WORKER_ID_ENV]: String(slot) });
     const pid = worker.process.pid;
+    // A send to a worker that has just died (its exit not yet seen) fails with EPIPE as an
+    // 'error' event; unheard, it would end the primary and every zone with it. The exit that
+    // follows replaces the worker.
+    worker.on('error', (err: Error) => o.log.warn({ worker: slot, pid, error: err.message }, `could not send to ${o.role} ${slot}: ${err.message}`));
     s.worker = worker;
     s.ready = false;
     let exited!: () => void;

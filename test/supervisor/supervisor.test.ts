@@ -179,6 +179,29 @@ describe('worker supervisor', () => {
     assert.deepEqual(workerProcesses(), []);
   });
 
+  it('a message sent to a worker that has just died does not take the primary down (EPIPE is logged)', async () => {
+    // Found by a CI run: a /metrics scrape right after a worker's SIGKILL wrote to its closed
+    // IPC pipe, and the unhandled 'error' event ended the primary and every zone with it.
+    const { log, lines } = capture();
+    const s = supervisor('ready', 1, { log }, { restart: { initialMs: 100, maxMs: 100, stableMs: 60_000, crashLoopRestarts: 10, windowMs: 60_000 } });
+    await s.start();
+    try {
+      const [worker] = s.workers;
+      assert.ok(worker);
+      const pid = worker.process.pid!;
+      process.kill(pid, 'SIGKILL');
+      // Dead for sure, while this loop has not yet seen the pipe close: the send hits EPIPE.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      assert.equal(worker.isConnected(), true);
+      worker.send({ kind: 'anything' });
+      await eventually('replaced', async () => s.pids.length === 1 && s.pids[0] !== pid, 10_000);
+      assert.ok(lines.some((l) => l.level === 40 && /could not send to test worker 0/.test(l.msg)), JSON.stringify(lines.map((l) => l.msg)));
+    } finally {
+      await s.stop();
+    }
+    assert.deepEqual(workerProcesses(), []);
+  });
+
   it('stop kills a worker that does not stop when asked, after the stop timeout', async () => {
     const { log, lines } = capture();
     const s = supervisor('stubborn', 2, { log }, { stopTimeoutMs: 500 });
