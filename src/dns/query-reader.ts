@@ -126,9 +126,10 @@ export function readQuery(buf: Buffer): ReadResult {
       }
       labels.push(label);
       labelKeys.push(lkey);
-      key = key.length === 0 ? lkey : key + '.' + lkey;
       pos += len + 1;
     }
+    // Joined once, not concatenated label by label: caches keep the key, and a concatenation is a chain of string objects.
+    key = labelKeys.join('.');
     if (pos + 4 > buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
     qtype = buf.readUInt16BE(pos);
     qclass = buf.readUInt16BE(pos + 2);
