@@ -155,6 +155,8 @@ async function settle(port: number, queries: string, rate: number): Promise<void
 
 /** Runs `op` under load, with a second of load before it and one after, so the window holds the whole stall. */
 async function measure(label: string, goal: number | null, port: number, queries: string, rate: number, op: () => Promise<void>): Promise<Window> {
+  // The end of the previous load (dnsperf closing its sockets) is not this window's.
+  await sleep(1000);
   const load = startLoad(port, queries, rate);
   let opMs: number;
   try {
