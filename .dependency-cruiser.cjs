@@ -26,6 +26,7 @@ const FOLDERS = [
   { layer: 'services', name: 'supervisor', files: [folder('supervisor')], not: [TYPES_FILES] },
   { layer: 'control', name: 'control', files: [folder('control')], not: [TYPES_FILES] },
   { layer: 'control', name: 'server', files: [folder('server')], not: [TYPES_FILES] },
+  { layer: 'control', name: 'transfer', files: [folder('transfer')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'responder', files: [DATA_PLANE_FILES] },
   { layer: 'data plane', name: 'resolve', files: [folder('resolve')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'snapshot', files: [folder('snapshot')], not: [TYPES_FILES] },

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { formatProblem } from '../problems/problem-list.js';
+import { parseAddressAsWritten } from '../net/ip-parse.js';
 import { describeSchemaError, parseYamlSource, type YamlSource } from './yaml-source.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';
@@ -66,6 +67,10 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   if (scanMs > 0 && scanMs < 100) {
     throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/dns/interfaceScanMs') ?? 0}: dns.interfaceScanMs: ${scanMs} is in milliseconds; must be 0 (only at start and on SIGHUP) or >= 100`);
   }
+  config.dns.transfer.allow.forEach((text, i) => {
+    const why = prefixProblem(text);
+    if (why !== null) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf(`/dns/transfer/allow/${i}`) ?? 0}: dns.transfer.allow[${i}]: ${why}`);
+  });
   // Zones: relative to the config file, else the working folder. A GeoIP path written in the file is relative to the file; a default one to the project.
   const given = (raw as { geoip?: Record<string, unknown> } | null)?.geoip ?? {};
   const baseFor = (field: string): string => (file !== null && given[field] !== undefined ? path.dirname(file) : packageRoot);
@@ -93,6 +98,22 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
     config.log.level = level as Config['log']['level'];
   }
   return deepFreeze(config);
+}
+
+/** Why an address or address/prefix is not one (as `ip route` does, host bits past the prefix are refused: a typo, usually); null when it is. */
+export function prefixProblem(text: string): string | null {
+  const slash = text.indexOf('/');
+  const addressText = slash < 0 ? text : text.slice(0, slash);
+  const address = parseAddressAsWritten(addressText);
+  if (address === null) return `"${addressText}" is not an IPv4 or IPv6 address`;
+  if (slash < 0) return null;
+  const bits = address.family === 4 ? 32 : 128;
+  const prefixText = text.slice(slash + 1);
+  const prefix = /^[0-9]{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix <= bits)) return `"${text}": the prefix length must be a number from 0 to ${bits}`;
+  const hostBits = (1n << BigInt(bits - prefix)) - 1n;
+  if ((address.value & hostBits) !== 0n) return `"${text}" has host bits set beyond the /${prefix} prefix`;
+  return null;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -87,6 +87,16 @@ export const ConfigSchema = Type.Object(
           },
           { default: {}, additionalProperties: false },
         ),
+        transfer: Type.Object(
+          {
+            allow: Type.Array(Type.String({ minLength: 1, maxLength: 64, description: 'an address (192.0.2.1, 2001:db8::1) or a prefix (192.0.2.0/24)' }), {
+              default: [],
+              maxItems: 10_000,
+              description: 'clients allowed AXFR and IXFR of every zone over TCP; everyone else is REFUSED (empty: nobody)',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
         ...InternetFacing,
       },
       { default: {}, additionalProperties: false },

@@ -10,6 +10,7 @@ import { TcpConnectionTable } from './tcp-connections.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener, type Received } from './udp-listener.js';
 import { createProtection } from '../protect/protection.js';
+import { TransferServer, type TransferHandler } from '../transfer/transfer-server.js';
 
 export interface BoundAddress {
   readonly host: string;
@@ -24,6 +25,8 @@ export interface DnsServerOptions {
   readonly interfaces?: () => InterfaceTable;
   /** Bind sockets of this process's own in each port's SO_REUSEPORT group (a DNS worker with dns.reusePort). */
   readonly reusePort?: boolean;
+  /** Answers AXFR and IXFR over TCP (null: the responder refuses them). */
+  readonly transfer?: TransferHandler | null;
 }
 
 /** A TCP client that stops reading is not written to beyond this (back-pressure). */
@@ -32,7 +35,8 @@ const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 /** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false): { responder: Responder; server: DnsServer } {
   const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log) });
-  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort };
+  const transfer = new TransferServer(store, dns.transfer, log);
+  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, transfer };
   return { responder, server: new DnsServer(responder, options, log) };
 }
 
@@ -224,7 +228,7 @@ export class DnsServer {
         lastError = err;
         continue;
       }
-      const tcp = new TcpListener(this.#responder, this.#options.tcp, this.#table, this.#log, this.received, reusePort);
+      const tcp = new TcpListener(this.#responder, this.#options.tcp, this.#table, this.#log, this.received, reusePort, this.#options.transfer ?? null);
       try {
         await tcp.listen({ ...address, port });
       } catch (err) {

@@ -1,0 +1,211 @@
+/**
+ * Zone transfer out over TCP: AXFR (RFC 5936) and IXFR answered AXFR-style (RFC 1995 §4),
+ * to the addresses and prefixes `dns.transfer.allow` lists; anything else is REFUSED.
+ *
+ * A transfer serves the zone object of the snapshot current when the query arrived (zone
+ * versions are immutable, so a write meanwhile does not tear it), in messages of about
+ * MESSAGE_TARGET bytes with name compression, a few at a time: the answering thread is
+ * handed back after each slice, and a slice stops as soon as the socket's buffer is full
+ * (`socket.write` returned false) until it drains.
+ */
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import { Opcode, Rcode, RRClass, RRType } from '../dns/constants.js';
+import { MessageWriter } from '../dns/message-writer.js';
+import { nameToText, wireLength } from '../dns/name.js';
+import { readQuery, type Query } from '../dns/query-reader.js';
+import type { SnapshotStore } from '../snapshot/snapshot.js';
+import type { Zone } from '../zone/zone.js';
+import type { SectionEntry } from '../resolve/resolution.js';
+import { cidrContains, parseCidr, type Cidr } from '../steer/cidr.js';
+
+/** A message of a transfer is cut near this size (BIND's 16 KB; far below the 64 KB limit, so one RRset rarely splits a message). */
+const MESSAGE_TARGET = 16 * 1024;
+/** A slice of a transfer runs at most this long before the answering thread is handed back. */
+const SLICE_MS = 5;
+
+export interface TransferOptions {
+  /** Addresses ("192.0.2.1") and prefixes ("192.0.2.0/24") allowed to transfer every zone. */
+  readonly allow: readonly string[];
+}
+
+/** What the TCP listener hands a connection's query to; `take` returns false for a query that is not a transfer. */
+export interface TransferHandler {
+  take(socket: net.Socket, packet: Buffer, touch: () => void): boolean;
+}
+
+/** An address (a /32 or /128) or a prefix, as `dns.transfer.allow` takes them. */
+export function parseAllowed(text: string): Cidr {
+  if (text.includes('/')) return parseCidr(text);
+  return parseCidr(`${text}/${text.includes(':') ? 128 : 32}`);
+}
+
+export class TransferServer implements TransferHandler {
+  readonly #store: SnapshotStore;
+  readonly #allow: readonly Cidr[];
+  readonly #log: Logger;
+  readonly #writer = new MessageWriter();
+
+  constructor(store: SnapshotStore, options: TransferOptions, log: Logger) {
+    this.#store = store;
+    this.#allow = options.allow.map(parseAllowed);
+    this.#log = log;
+  }
+
+  take(socket: net.Socket, packet: Buffer, touch: () => void): boolean {
+    const read = readQuery(packet);
+    if (read.kind !== 'query') return false;
+    const q = read.query;
+    if (q.opcode !== Opcode.QUERY || (q.qtype !== RRType.AXFR && q.qtype !== RRType.IXFR)) return false;
+    const client = socket.remoteAddress ?? '';
+    const zone = this.#store.current.zones.get(q.key);
+    const kind = q.qtype === RRType.AXFR ? 'AXFR' : 'IXFR';
+    if (q.qclass !== RRClass.IN || zone === undefined || !this.#allowed(client)) {
+      this.#log.info({ client, zone: nameToText(q.labels), kind }, 'zone transfer refused');
+      send(socket, this.#writer.encode(packet, q, empty(Rcode.REFUSED)).bytes);
+      return true;
+    }
+    const clientSerial = q.qtype === RRType.IXFR ? ixfrSerial(packet, q) : null;
+    if (clientSerial !== null && !serialBefore(clientSerial, zone.serial)) {
+      // The secondary is current (RFC 1995 §2): one SOA, ours.
+      send(socket, this.#writer.encode(packet, q, { ...empty(Rcode.NOERROR, true), answer: [soaEntry(zone)] }).bytes);
+      return true;
+    }
+    this.#log.info({ client, zone: nameToText(zone.origin), serial: zone.serial, kind }, 'zone transfer started');
+    void this.#stream(socket, packet, q, zone, touch).then(
+      (messages) => this.#log.info({ client, zone: nameToText(zone.origin), serial: zone.serial, messages }, 'zone transfer done'),
+      (err: unknown) => {
+        this.#log.warn({ err, client, zone: nameToText(zone.origin) }, 'zone transfer failed');
+        socket.destroy();
+      },
+    );
+    return true;
+  }
+
+  #allowed(client: string): boolean {
+    for (const cidr of this.#allow) if (cidrContains(cidr, client)) return true;
+    return false;
+  }
+
+  /** Sends the whole zone, SOA first and last (RFC 5936 §2.2); resolves with the number of messages. */
+  async #stream(socket: net.Socket, packet: Buffer, q: Query, zone: Zone, touch: () => void): Promise<number> {
+    const records = axfrEntries(zone);
+    let carried: SectionEntry[] = [];
+    let done = false;
+    let messages = 0;
+    while (!done) {
+      const sliceEnd = performance.now() + SLICE_MS;
+      let room = true;
+      while (room && !done && performance.now() < sliceEnd) {
+        if (socket.destroyed) return messages;
+        const batch = carried;
+        let size = 12 + q.questionEnd;
+        for (const e of batch) size += entrySize(e);
+        while (size < MESSAGE_TARGET) {
+          const next = records.next();
+          if (next.done) {
+            done = true;
+            break;
+          }
+          batch.push(next.value);
+          size += entrySize(next.value);
+        }
+        const encoded = this.#writer.encode(packet, q, { ...empty(Rcode.NOERROR, true), answer: batch });
+        const fitted = fittedEntries(batch, encoded.bytes.readUInt16BE(6));
+        if (fitted === 0) throw new Error(`an RRset of ${nameToText(batch[0]!.owner)} does not fit in one message`);
+        carried = batch.slice(fitted);
+        if (carried.length > 0) done = false;
+        room = send(socket, encoded.bytes);
+        messages++;
+        touch();
+      }
+      if (done && carried.length === 0) break;
+      if (!room) await drained(socket);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+    return messages;
+  }
+}
+
+/** The records of an AXFR in order: the SOA, every other RRset, the SOA again. */
+export function* axfrEntries(zone: Zone): Generator<SectionEntry> {
+  const soa = soaEntry(zone);
+  yield soa;
+  for (const [key, node] of zone.nodes.entriesFrom(null)) {
+    for (const set of node.rrsets.values()) {
+      if (set.type === RRType.SOA && key === zone.originKey) continue;
+      yield { owner: node.name, set, ttl: set.ttl };
+    }
+  }
+  yield soa;
+}
+
+function soaEntry(zone: Zone): SectionEntry {
+  return { owner: zone.origin, set: zone.soa, ttl: zone.soa.ttl };
+}
+
+function empty(rcode: number, authoritative = false): { rcode: number; authoritative: boolean; answer: SectionEntry[]; authority: SectionEntry[]; additional: SectionEntry[]; glueRequired: boolean } {
+  return { rcode, authoritative, answer: [], authority: [], additional: [], glueRequired: false };
+}
+
+/** An upper bound of an RRset's size uncompressed. */
+function entrySize(e: SectionEntry): number {
+  let size = 0;
+  const owner = wireLength(e.owner);
+  for (const r of e.set.rdatas) size += owner + 10 + r.length;
+  return size;
+}
+
+/** How many whole entries of `batch` the writer fitted, from the ANCOUNT it wrote. */
+function fittedEntries(batch: readonly SectionEntry[], ancount: number): number {
+  let records = 0;
+  for (let i = 0; i < batch.length; i++) {
+    records += batch[i]!.set.rdatas.length;
+    if (records > ancount) return i;
+  }
+  return batch.length;
+}
+
+/** Writes one length-framed message; false when the socket's buffer is full. */
+function send(socket: net.Socket, message: Buffer): boolean {
+  const framed = Buffer.allocUnsafe(message.length + 2);
+  framed.writeUInt16BE(message.length, 0);
+  message.copy(framed, 2);
+  return socket.write(framed);
+}
+
+function drained(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
+/** The serial of the SOA in an IXFR query's authority section (RFC 1995 §3); null when absent or malformed. */
+function ixfrSerial(packet: Buffer, q: Query): number | null {
+  if (packet.length < 12 || packet.readUInt16BE(8) < 1) return null;
+  let pos = q.questionEnd;
+  // Owner name (possibly a pointer to QNAME), then type, class, TTL, RDLENGTH.
+  while (pos < packet.length) {
+    const len = packet[pos]!;
+    if (len === 0) { pos += 1; break; }
+    if ((len & 0xc0) === 0xc0) { pos += 2; break; }
+    pos += len + 1;
+  }
+  if (pos + 10 > packet.length || packet.readUInt16BE(pos) !== RRType.SOA) return null;
+  const rdlen = packet.readUInt16BE(pos + 8);
+  const end = pos + 10 + rdlen;
+  if (end > packet.length || rdlen < 22) return null;
+  // SERIAL is the first of the five 32-bit fields closing the RDATA.
+  return packet.readUInt32BE(end - 20);
+}
+
+/** RFC 1982 serial arithmetic: a comes before b. */
+export function serialBefore(a: number, b: number): boolean {
+  return a !== b && ((b - a) >>> 0) < 0x80000000;
+}
