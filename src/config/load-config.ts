@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { formatProblem } from '../problems/problem-list.js';
 import { parseAddressAsWritten } from '../net/ip-parse.js';
+import { parseName, ROOT } from '../dns/name.js';
 import { describeSchemaError, parseYamlSource, type YamlSource } from './yaml-source.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';
@@ -71,6 +72,16 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
     const why = prefixProblem(text);
     if (why !== null) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf(`/dns/transfer/allow/${i}`) ?? 0}: dns.transfer.allow[${i}]: ${why}`);
   });
+  const transferKeys = new Set<string>();
+  config.dns.transfer.keys.forEach((key, i) => {
+    const at = (field: string): string =>
+      `${label}:${source?.lineOf(`/dns/transfer/keys/${i}${field === '' ? '' : `/${field}`}`) ?? 0}: dns.transfer.keys[${i}]${field === '' ? '' : `.${field}`}`;
+    const why = keyProblem(key, file);
+    if (why !== null) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${at(why.field)}: ${why.message}`);
+    const name = key.name.toLowerCase().replace(/\.$/, '');
+    if (transferKeys.has(name)) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${at('name')}: "${key.name}" is listed twice`);
+    transferKeys.add(name);
+  });
   // Zones: relative to the config file, else the working folder. A GeoIP path written in the file is relative to the file; a default one to the project.
   const given = (raw as { geoip?: Record<string, unknown> } | null)?.geoip ?? {};
   const baseFor = (field: string): string => (file !== null && given[field] !== undefined ? path.dirname(file) : packageRoot);
@@ -98,6 +109,35 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
     config.log.level = level as Config['log']['level'];
   }
   return deepFreeze(config);
+}
+
+type TransferKey = Config['dns']['transfer']['keys'][number];
+
+/**
+ * Why a TSIG key is unusable, naming the field; null when it is fine. A secretFile is read
+ * here and its content becomes `secret`, so the rest of the server sees one form. The
+ * messages never quote a secret.
+ */
+function keyProblem(key: TransferKey, file: string | null): { field: string; message: string } | null {
+  try {
+    parseName(key.name, ROOT);
+  } catch (err) {
+    return { field: 'name', message: `"${key.name}" is not a domain name: ${(err as Error).message}` };
+  }
+  if ((key.secret === undefined) === (key.secretFile === undefined)) return { field: '', message: 'give exactly one of secret and secretFile' };
+  if (key.secretFile !== undefined) {
+    const where = path.resolve(file !== null ? path.dirname(file) : process.cwd(), key.secretFile);
+    let text: string;
+    try {
+      text = fs.readFileSync(where, 'utf8').trim();
+    } catch (err) {
+      return { field: 'secretFile', message: `cannot read ${where}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
+    }
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length > 1024) return { field: 'secretFile', message: `${where} does not hold one base64 secret` };
+    (key as { secret?: string }).secret = text;
+  }
+  if (Buffer.from(key.secret!, 'base64').length === 0) return { field: 'secret', message: 'the secret is empty' };
+  return null;
 }
 
 /** Why an address or address/prefix is not one (as `ip route` does, host bits past the prefix are refused: a typo, usually); null when it is. */

@@ -94,6 +94,18 @@ export const ConfigSchema = Type.Object(
               maxItems: 10_000,
               description: 'clients allowed AXFR and IXFR of every zone over TCP; everyone else is REFUSED (empty: nobody)',
             }),
+            keys: Type.Array(
+              Type.Object(
+                {
+                  name: Type.String({ minLength: 1, maxLength: 253, description: 'the key name both sides use, e.g. xfr.example.' }),
+                  algorithm: Type.Union([Type.Literal('hmac-sha256'), Type.Literal('hmac-sha512')], { default: 'hmac-sha256' }),
+                  secret: Type.Optional(Type.String({ minLength: 4, maxLength: 1024, pattern: '^[A-Za-z0-9+/]+={0,2}$', description: 'the shared secret in base64' })),
+                  secretFile: Type.Optional(Type.String({ minLength: 1, description: 'a file holding the base64 secret (relative to the config file); instead of secret' })),
+                },
+                { additionalProperties: false },
+              ),
+              { default: [], maxItems: 1000, description: 'TSIG keys (RFC 8945); when any is listed, a transfer also needs a valid signature with one of them' },
+            ),
           },
           { default: {}, additionalProperties: false },
         ),

@@ -18,6 +18,8 @@ import type { SnapshotStore } from '../snapshot/snapshot.js';
 import type { Zone } from '../zone/zone.js';
 import type { SectionEntry } from '../resolve/resolution.js';
 import { cidrContains, parseCidr, type Cidr } from '../steer/cidr.js';
+import { parseName, ROOT } from '../dns/name.js';
+import { appendUnsignedTsig, readRequestTsig, ResponseSigner, TsigError, TsigKeyring, verifyRequest, type TsigAlgorithm } from './tsig.js';
 
 /** A message of a transfer is cut near this size (BIND's 16 KB; far below the 64 KB limit, so one RRset rarely splits a message). */
 const MESSAGE_TARGET = 16 * 1024;
@@ -27,7 +29,13 @@ const SLICE_MS = 5;
 export interface TransferOptions {
   /** Addresses ("192.0.2.1") and prefixes ("192.0.2.0/24") allowed to transfer every zone. */
   readonly allow: readonly string[];
+  /** TSIG keys (secrets in base64); when any is given, a transfer needs a valid signature with one. */
+  readonly keys: readonly { readonly name: string; readonly algorithm: TsigAlgorithm; readonly secret?: string }[];
 }
+
+/** Signs each message of one answer, or leaves it as it is. */
+type Seal = (message: Buffer) => Buffer;
+const unsigned: Seal = (message) => message;
 
 /** What the TCP listener hands a connection's query to; `take` returns false for a query that is not a transfer. */
 export interface TransferHandler {
@@ -43,13 +51,18 @@ export function parseAllowed(text: string): Cidr {
 export class TransferServer implements TransferHandler {
   readonly #store: SnapshotStore;
   readonly #allow: readonly Cidr[];
+  readonly #keys: TsigKeyring;
   readonly #log: Logger;
   readonly #writer = new MessageWriter();
+  /** Seconds since the epoch (a test may move the clock). */
+  readonly #now: () => number;
 
-  constructor(store: SnapshotStore, options: TransferOptions, log: Logger) {
+  constructor(store: SnapshotStore, options: TransferOptions, log: Logger, now = (): number => Math.floor(Date.now() / 1000)) {
     this.#store = store;
     this.#allow = options.allow.map(parseAllowed);
+    this.#keys = new TsigKeyring(options.keys.map((k) => ({ name: parseName(k.name, ROOT), algorithm: k.algorithm, secret: Buffer.from(k.secret ?? '', 'base64') })));
     this.#log = log;
+    this.#now = now;
   }
 
   take(socket: net.Socket, packet: Buffer, touch: () => void): boolean {
@@ -58,21 +71,48 @@ export class TransferServer implements TransferHandler {
     const q = read.query;
     if (q.opcode !== Opcode.QUERY || (q.qtype !== RRType.AXFR && q.qtype !== RRType.IXFR)) return false;
     const client = socket.remoteAddress ?? '';
-    const zone = this.#store.current.zones.get(q.key);
     const kind = q.qtype === RRType.AXFR ? 'AXFR' : 'IXFR';
-    if (q.qclass !== RRClass.IN || zone === undefined || !this.#allowed(client)) {
-      this.#log.info({ client, zone: nameToText(q.labels), kind }, 'zone transfer refused');
-      send(socket, this.#writer.encode(packet, q, empty(Rcode.REFUSED)).bytes);
+    const tsig = readRequestTsig(packet, q.questionEnd);
+    if (tsig === 'malformed') {
+      send(socket, this.#writer.encode(packet, q, empty(Rcode.FORMERR)).bytes);
+      return true;
+    }
+    let seal = unsigned;
+    let keyName: string | null = null;
+    if (tsig !== 'none') {
+      const now = this.#now();
+      const verdict = verifyRequest(packet, tsig, this.#keys, now);
+      keyName = nameToText(tsig.keyName);
+      if (!verdict.ok) {
+        this.#log.info({ client, zone: nameToText(q.labels), kind, key: keyName, tsigError: verdict.error }, 'zone transfer refused: bad TSIG');
+        const message = this.#writer.encode(packet, q, empty(Rcode.NOTAUTH)).bytes;
+        if (verdict.key === null) send(socket, appendUnsignedTsig(message, tsig, verdict.error));
+        else {
+          // BADTIME: signed, with the server's time in Other Data (RFC 8945 §5.2.3).
+          const other = Buffer.alloc(6);
+          other.writeUInt16BE(Math.floor(now / 2 ** 32) & 0xffff, 0);
+          other.writeUInt32BE(now % 2 ** 32, 2);
+          send(socket, new ResponseSigner(verdict.key, tsig.mac, tsig.originalId).sign(message, now, TsigError.BADTIME, other));
+        }
+        return true;
+      }
+      const signer = new ResponseSigner(verdict.key, tsig.mac, tsig.originalId);
+      seal = (message) => signer.sign(message, this.#now());
+    }
+    const zone = this.#store.current.zones.get(q.key);
+    if (q.qclass !== RRClass.IN || zone === undefined || !this.#allowed(client) || (this.#keys.size > 0 && tsig === 'none')) {
+      this.#log.info({ client, zone: nameToText(q.labels), kind, key: keyName }, 'zone transfer refused');
+      send(socket, seal(this.#writer.encode(packet, q, empty(Rcode.REFUSED)).bytes));
       return true;
     }
     const clientSerial = q.qtype === RRType.IXFR ? ixfrSerial(packet, q) : null;
     if (clientSerial !== null && !serialBefore(clientSerial, zone.serial)) {
       // The secondary is current (RFC 1995 §2): one SOA, ours.
-      send(socket, this.#writer.encode(packet, q, { ...empty(Rcode.NOERROR, true), answer: [soaEntry(zone)] }).bytes);
+      send(socket, seal(this.#writer.encode(packet, q, { ...empty(Rcode.NOERROR, true), answer: [soaEntry(zone)] }).bytes));
       return true;
     }
-    this.#log.info({ client, zone: nameToText(zone.origin), serial: zone.serial, kind }, 'zone transfer started');
-    void this.#stream(socket, packet, q, zone, touch).then(
+    this.#log.info({ client, zone: nameToText(zone.origin), serial: zone.serial, kind, key: keyName }, 'zone transfer started');
+    void this.#stream(socket, packet, q, zone, touch, seal).then(
       (messages) => this.#log.info({ client, zone: nameToText(zone.origin), serial: zone.serial, messages }, 'zone transfer done'),
       (err: unknown) => {
         this.#log.warn({ err, client, zone: nameToText(zone.origin) }, 'zone transfer failed');
@@ -88,7 +128,7 @@ export class TransferServer implements TransferHandler {
   }
 
   /** Sends the whole zone, SOA first and last (RFC 5936 §2.2); resolves with the number of messages. */
-  async #stream(socket: net.Socket, packet: Buffer, q: Query, zone: Zone, touch: () => void): Promise<number> {
+  async #stream(socket: net.Socket, packet: Buffer, q: Query, zone: Zone, touch: () => void, seal: Seal): Promise<number> {
     const records = axfrEntries(zone);
     let carried: SectionEntry[] = [];
     let done = false;
@@ -115,7 +155,7 @@ export class TransferServer implements TransferHandler {
         if (fitted === 0) throw new Error(`an RRset of ${nameToText(batch[0]!.owner)} does not fit in one message`);
         carried = batch.slice(fitted);
         if (carried.length > 0) done = false;
-        room = send(socket, encoded.bytes);
+        room = send(socket, seal(encoded.bytes));
         messages++;
         touch();
       }
