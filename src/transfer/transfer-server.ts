@@ -1,6 +1,6 @@
 /**
  * Zone transfer out over TCP: AXFR (RFC 5936) and IXFR answered AXFR-style (RFC 1995 §4),
- * to the addresses and prefixes `dns.transfer.allow` lists; anything else is REFUSED.
+ * to the addresses and prefixes `dns.transfer.allow` lists; anything else is NOTAUTH (as Knot).
  *
  * A transfer serves the zone object of the snapshot current when the query arrived (zone
  * versions are immutable, so a write meanwhile does not tear it), in messages of about
@@ -101,8 +101,9 @@ export class TransferServer implements TransferHandler {
     }
     const zone = this.#store.current.zones.get(q.key);
     if (q.qclass !== RRClass.IN || zone === undefined || !this.#allowed(client) || (this.#keys.size > 0 && tsig === 'none')) {
+      // NOTAUTH, as Knot answers a transfer its ACL denies or of a zone it does not serve.
       this.#log.info({ client, zone: nameToText(q.labels), kind, key: keyName }, 'zone transfer refused');
-      send(socket, seal(this.#writer.encode(packet, q, empty(Rcode.REFUSED)).bytes));
+      send(socket, seal(this.#writer.encode(packet, q, empty(Rcode.NOTAUTH)).bytes));
       return true;
     }
     const clientSerial = q.qtype === RRType.IXFR ? ixfrSerial(packet, q) : null;
