@@ -38,6 +38,7 @@ import { withCookieSecret } from './protect/protection.js';
 import { failoverWarnings } from './cli/check.js';
 import type { Zone } from './zone/zone.js';
 import { VERSION } from './version.js';
+import { Notifier } from './transfer/notifier.js';
 
 export interface RunningServer {
   readonly addresses: readonly BoundAddress[];
@@ -247,6 +248,8 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
       throw err;
     }
   }
+  const notifier = new Notifier(store, config.dns.transfer.notify.map(parseListenAddress), log);
+  notifier.start();
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
   if (config.geoip.watch) geoReloader.watch(config.geoip.debounceMs);
   const onHup = (): void => {
@@ -270,6 +273,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     reload: (force = true) => reloader.reload(force),
     async close() {
       process.off('SIGHUP', onHup);
+      notifier.close();
       reloader.stop();
       geoReloader.stop();
       await admin?.close();

@@ -5,6 +5,7 @@ import { Ajv } from 'ajv';
 import { formatProblem } from '../problems/problem-list.js';
 import { parseAddressAsWritten } from '../net/ip-parse.js';
 import { parseName, ROOT } from '../dns/name.js';
+import { parseListenAddress } from '../net/listen-address.js';
 import { describeSchemaError, parseYamlSource, type YamlSource } from './yaml-source.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';
@@ -71,6 +72,13 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   config.dns.transfer.allow.forEach((text, i) => {
     const why = prefixProblem(text);
     if (why !== null) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf(`/dns/transfer/allow/${i}`) ?? 0}: dns.transfer.allow[${i}]: ${why}`);
+  });
+  config.dns.transfer.notify.forEach((text, i) => {
+    try {
+      parseListenAddress(text);
+    } catch (err) {
+      throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf(`/dns/transfer/notify/${i}`) ?? 0}: dns.transfer.notify[${i}]: ${(err as Error).message.replace(/^listen address/, 'secondary')}`);
+    }
   });
   const transferKeys = new Set<string>();
   config.dns.transfer.keys.forEach((key, i) => {

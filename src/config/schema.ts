@@ -106,6 +106,11 @@ export const ConfigSchema = Type.Object(
               ),
               { default: [], maxItems: 1000, description: 'TSIG keys (RFC 8945); when any is listed, a transfer also needs a valid signature with one of them' },
             ),
+            notify: Type.Array(Type.String({ minLength: 1, maxLength: 64, description: 'ADDR:PORT of a secondary; IPv6 as [2001:db8::53]:53' }), {
+              default: [],
+              maxItems: 1000,
+              description: 'secondaries sent a NOTIFY (RFC 1996) for every zone at start and on each serial change',
+            }),
           },
           { default: {}, additionalProperties: false },
         ),

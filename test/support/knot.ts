@@ -92,6 +92,13 @@ export interface KnotOptions {
   readonly cookieSecret?: string;
   /** Knot's UDP threads (`udp-workers`); 1 by default. */
   readonly udpWorkers?: number;
+  /**
+   * Run Knot as a secondary of the primary on 127.0.0.1 at this port: it takes each zone by
+   * zone transfer (the zone's `file` need not exist) and takes NOTIFY from 127.0.0.1.
+   */
+  readonly primaryPort?: number;
+  /** Listen on this port (one picked beforehand with freeLoopbackPort) instead of a fresh one. */
+  readonly port?: number;
 }
 
 export interface RunningKnot {
@@ -149,6 +156,9 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
     '    any: info',
     '',
     ...(opts.cookieSecret === undefined ? [] : ['mod-cookies:', '  - id: cookies', `    secret: 0x${opts.cookieSecret}`, '']),
+    ...(opts.primaryPort === undefined
+      ? []
+      : ['remote:', '  - id: primary', `    address: 127.0.0.1@${opts.primaryPort}`, '', 'acl:', '  - id: from-primary', '    address: 127.0.0.1', '    action: notify', '']),
     'template:',
     '  - id: default',
     `    storage: ${yamlString(path.join(dir, 'db'))}`,
@@ -164,6 +174,7 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
   ];
   for (const z of zones) {
     lines.push(`  - domain: ${yamlString(z.origin)}`, `    file: ${yamlString(z.file)}`);
+    if (opts.primaryPort !== undefined) lines.push('    master: primary', '    acl: from-primary');
   }
   return lines.join('\n') + '\n';
 }
@@ -201,7 +212,7 @@ async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotO
   fs.mkdirSync(path.join(dir, 'db'));
   let port: number;
   try {
-    port = await freeLoopbackPort();
+    port = opts.port ?? (await freeLoopbackPort());
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;

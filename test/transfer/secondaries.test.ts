@@ -1,0 +1,74 @@
+/**
+ * Standard secondaries on loopback: Knot (knotd, started by the test) takes meridian's zones
+ * by zone transfer, and an admin API write reaches it within 2 s through NOTIFY (Knot's own
+ * refresh timer would wait the SOA refresh, 7200 s here).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startTestServer, fixtureZones, type TestServer } from '../support/test-server.js';
+import { knotUnavailableReason, startKnot, freeLoopbackPort, type RunningKnot } from '../support/knot.js';
+import { udp } from '../support/dns-client.js';
+
+const skip = knotUnavailableReason();
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('Knot as a secondary', { skip: skip ?? false }, () => {
+  let dir: string;
+  let server: TestServer;
+  let knot: RunningKnot;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-secondary-'));
+    const zones = path.join(dir, 'zones');
+    fs.cpSync(fixtureZones, zones, { recursive: true });
+    // Knot's port first, so meridian's NOTIFYs have somewhere to go from the start.
+    const knotPort = await freeLoopbackPort();
+    const config = path.join(dir, 'config.yaml');
+    fs.writeFileSync(config, `dns:\n  transfer:\n    allow: [127.0.0.1]\n    notify: ["127.0.0.1:${knotPort}"]\n`);
+    server = await startTestServer(zones, config, { admin: '127.0.0.1:0' });
+    const secondaryFiles = path.join(dir, 'knot-zones');
+    fs.mkdirSync(secondaryFiles);
+    knot = await startKnot(
+      ['rules.test.', 'other.test.'].map((origin) => ({ origin, file: path.join(secondaryFiles, `${origin}zone`) })),
+      { primaryPort: server.port, port: knotPort },
+    );
+  });
+
+  after(async () => {
+    await knot?.stop();
+    await server?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the zones it transferred, and an admin API write within 2 s', async () => {
+    const www = await udp(knot.port, 'ns1.rules.test.', 'A');
+    assert.equal(www.msg.answers[0]?.data, '192.0.2.1');
+    const admin = server.adminAddress!;
+    const res = await fetch(`http://127.0.0.1:${admin.port}/v1/zones/rules.test/records/fresh/A`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ttl: 60, rdata: ['198.51.100.7'] }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    const started = Date.now();
+    const seen = await until('Knot answers the written record', 2000, async () => {
+      const r = await udp(knot.port, 'fresh.rules.test.', 'A');
+      return r.msg.answers.length > 0 ? r.msg.answers[0]!.data : null;
+    });
+    assert.equal(seen, '198.51.100.7');
+    assert.ok(Date.now() - started <= 2000);
+    assert.match(knot.output(), /notify|NOTIFY/);
+  });
+});
