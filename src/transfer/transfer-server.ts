@@ -19,6 +19,7 @@ import type { Zone } from '../zone/zone.js';
 import type { SectionEntry } from '../resolve/resolution.js';
 import { cidrContains, parseCidr, type Cidr } from '../steer/cidr.js';
 import { parseName, ROOT } from '../dns/name.js';
+import { ixfrEntries, journalChain } from './ixfr.js';
 import { appendUnsignedTsig, readRequestTsig, ResponseSigner, TsigError, TsigKeyring, verifyRequest, type TsigAlgorithm } from './tsig.js';
 
 /** A message of a transfer is cut near this size (BIND's 16 KB; far below the 64 KB limit, so one RRset rarely splits a message). */
@@ -112,8 +113,7 @@ export class TransferServer implements TransferHandler {
       send(socket, seal(this.#writer.encode(packet, q, { ...empty(Rcode.NOERROR, true), answer: [soaEntry(zone)] }).bytes));
       return true;
     }
-    this.#log.info({ client, zone: nameToText(zone.origin), serial: zone.serial, kind, key: keyName }, 'zone transfer started');
-    void this.#stream(socket, packet, q, zone, touch, seal).then(
+    void this.#transfer(socket, packet, q, zone, clientSerial, touch, seal).then(
       (messages) => this.#log.info({ client, zone: nameToText(zone.origin), serial: zone.serial, messages }, 'zone transfer done'),
       (err: unknown) => {
         this.#log.warn({ err, client, zone: nameToText(zone.origin) }, 'zone transfer failed');
@@ -128,9 +128,16 @@ export class TransferServer implements TransferHandler {
     return false;
   }
 
-  /** Sends the whole zone, SOA first and last (RFC 5936 §2.2); resolves with the number of messages. */
-  async #stream(socket: net.Socket, packet: Buffer, q: Query, zone: Zone, touch: () => void, seal: Seal): Promise<number> {
-    const records = axfrEntries(zone);
+  /** The differences from the journal when it reaches back to `clientSerial`, else the whole zone (RFC 1995 §4). */
+  async #transfer(socket: net.Socket, packet: Buffer, q: Query, zone: Zone, clientSerial: number | null, touch: () => void, seal: Seal): Promise<number> {
+    const chain = clientSerial === null ? null : await journalChain(zone, clientSerial);
+    const kind = chain !== null ? 'IXFR' : q.qtype === RRType.IXFR ? 'IXFR as AXFR' : 'AXFR';
+    this.#log.info({ client: socket.remoteAddress, zone: nameToText(zone.origin), from: clientSerial, serial: zone.serial, kind }, 'zone transfer started');
+    return this.#stream(socket, packet, q, chain !== null ? ixfrEntries(zone, chain) : axfrEntries(zone), touch, seal);
+  }
+
+  /** Sends `records` in messages; resolves with the number of messages. */
+  async #stream(socket: net.Socket, packet: Buffer, q: Query, records: Generator<SectionEntry>, touch: () => void, seal: Seal): Promise<number> {
     let carried: SectionEntry[] = [];
     let done = false;
     let messages = 0;
@@ -168,7 +175,7 @@ export class TransferServer implements TransferHandler {
   }
 }
 
-/** The records of an AXFR in order: the SOA, every other RRset, the SOA again. */
+/** The records of an AXFR in order (RFC 5936 §2.2): the SOA, every other RRset, the SOA again. */
 export function* axfrEntries(zone: Zone): Generator<SectionEntry> {
   const soa = soaEntry(zone);
   yield soa;
