@@ -14,8 +14,9 @@ import { Opcode, Rcode, RRClass, RRType } from '../dns/constants.js';
 import { MessageWriter } from '../dns/message-writer.js';
 import { nameToText, wireLength } from '../dns/name.js';
 import { readQuery, type Query } from '../dns/query-reader.js';
-import type { SnapshotStore } from '../snapshot/snapshot.js';
-import type { Zone } from '../zone/zone.js';
+import { targetIsDrained, type Snapshot, type SnapshotStore } from '../snapshot/snapshot.js';
+import type { RRset, Zone } from '../zone/zone.js';
+import type { SteeredName } from '../steer/types.js';
 import type { SectionEntry } from '../resolve/resolution.js';
 import { cidrContains, parseCidr, type Cidr } from '../steer/cidr.js';
 import { parseName, ROOT } from '../dns/name.js';
@@ -113,7 +114,8 @@ export class TransferServer implements TransferHandler {
       send(socket, seal(this.#writer.encode(packet, q, { ...empty(Rcode.NOERROR, true), answer: [soaEntry(zone)] }).bytes));
       return true;
     }
-    void this.#transfer(socket, packet, q, zone, clientSerial, touch, seal).then(
+    const snapshot = this.#store.current;
+    void this.#transfer(socket, packet, q, zone, snapshot, clientSerial, touch, seal).then(
       (messages) => this.#log.info({ client, zone: nameToText(zone.origin), serial: zone.serial, messages }, 'zone transfer done'),
       (err: unknown) => {
         this.#log.warn({ err, client, zone: nameToText(zone.origin) }, 'zone transfer failed');
@@ -129,11 +131,11 @@ export class TransferServer implements TransferHandler {
   }
 
   /** The differences from the journal when it reaches back to `clientSerial`, else the whole zone (RFC 1995 §4). */
-  async #transfer(socket: net.Socket, packet: Buffer, q: Query, zone: Zone, clientSerial: number | null, touch: () => void, seal: Seal): Promise<number> {
+  async #transfer(socket: net.Socket, packet: Buffer, q: Query, zone: Zone, snapshot: Snapshot, clientSerial: number | null, touch: () => void, seal: Seal): Promise<number> {
     const chain = clientSerial === null ? null : await journalChain(zone, clientSerial);
     const kind = chain !== null ? 'IXFR' : q.qtype === RRType.IXFR ? 'IXFR as AXFR' : 'AXFR';
     this.#log.info({ client: socket.remoteAddress, zone: nameToText(zone.origin), from: clientSerial, serial: zone.serial, kind }, 'zone transfer started');
-    return this.#stream(socket, packet, q, chain !== null ? ixfrEntries(zone, chain) : axfrEntries(zone), touch, seal);
+    return this.#stream(socket, packet, q, chain !== null ? ixfrEntries(zone, chain) : axfrEntries(zone, snapshot), touch, seal);
   }
 
   /** Sends `records` in messages; resolves with the number of messages. */
@@ -175,17 +177,40 @@ export class TransferServer implements TransferHandler {
   }
 }
 
-/** The records of an AXFR in order (RFC 5936 §2.2): the SOA, every other RRset, the SOA again. */
-export function* axfrEntries(zone: Zone): Generator<SectionEntry> {
+/**
+ * The records of an AXFR in order (RFC 5936 §2.2): the SOA, every other RRset, the SOA again.
+ * A steered name goes as the A/AAAA of its targets that are up and not drained in `snapshot`
+ * (every target when none is), with the policy TTL: a secondary cannot steer, and must not
+ * answer NODATA for the name.
+ */
+export function* axfrEntries(zone: Zone, snapshot: Snapshot): Generator<SectionEntry> {
   const soa = soaEntry(zone);
   yield soa;
   for (const [key, node] of zone.nodes.entriesFrom(null)) {
+    const steered = zone.steered.has(key);
     for (const set of node.rrsets.values()) {
       if (set.type === RRType.SOA && key === zone.originKey) continue;
+      if (steered && (set.type === RRType.A || set.type === RRType.AAAA)) continue;
       yield { owner: node.name, set, ttl: set.ttl };
     }
   }
+  for (const name of zone.steered.values()) yield* steeredFallback(name, snapshot);
   yield soa;
+}
+
+/** A steered name's A and AAAA sets for a secondary: its healthy targets, else all of them. */
+function* steeredFallback(name: SteeredName, snapshot: Snapshot): Generator<SectionEntry> {
+  const healthy = name.targets.filter((t) => snapshot.isUp(t) && !targetIsDrained(snapshot.health, t));
+  const targets = healthy.length > 0 ? healthy : name.targets;
+  for (const [type, field] of [[RRType.A, 'a'], [RRType.AAAA, 'aaaa']] as const) {
+    const rdatas: Buffer[] = [];
+    for (const t of targets) {
+      for (const r of name.rdata.get(t.id)?.[field] ?? []) if (!rdatas.some((x) => x.equals(r))) rdatas.push(r);
+    }
+    if (rdatas.length === 0) continue;
+    const set: RRset = { owner: name.owner, type, class: RRClass.IN, ttl: name.ttl, rdatas, source: name.source };
+    yield { owner: name.owner, set, ttl: name.ttl };
+  }
 }
 
 function soaEntry(zone: Zone): SectionEntry {
