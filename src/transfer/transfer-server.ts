@@ -68,6 +68,7 @@ export class TransferServer implements TransferHandler {
   }
 
   take(socket: net.Socket, packet: Buffer, touch: () => void): boolean {
+    if (!asksTransfer(packet)) return false;
     const read = readQuery(packet);
     if (read.kind !== 'query') return false;
     const q = read.query;
@@ -101,7 +102,9 @@ export class TransferServer implements TransferHandler {
       const signer = new ResponseSigner(verdict.key, tsig.mac, tsig.originalId);
       seal = (message) => signer.sign(message, this.#now());
     }
-    const zone = this.#store.current.zones.get(q.key);
+    // One snapshot for the whole transfer: its zone version and, for steered names, its health.
+    const snapshot = this.#store.current;
+    const zone = snapshot.zones.get(q.key);
     if (q.qclass !== RRClass.IN || zone === undefined || !this.#allowed(client) || (this.#keys.size > 0 && tsig === 'none')) {
       // NOTAUTH, as Knot answers a transfer its ACL denies or of a zone it does not serve.
       this.#log.info({ client, zone: nameToText(q.labels), kind, key: keyName }, 'zone transfer refused');
@@ -114,7 +117,6 @@ export class TransferServer implements TransferHandler {
       send(socket, seal(this.#writer.encode(packet, q, { ...empty(Rcode.NOERROR, true), answer: [soaEntry(zone)] }).bytes));
       return true;
     }
-    const snapshot = this.#store.current;
     void this.#transfer(socket, packet, q, zone, snapshot, clientSerial, touch, seal).then(
       (messages) => this.#log.info({ client, zone: nameToText(zone.origin), serial: zone.serial, messages }, 'zone transfer done'),
       (err: unknown) => {
@@ -276,6 +278,16 @@ function ixfrSerial(packet: Buffer, q: Query): number | null {
   if (end > packet.length || rdlen < 22) return null;
   // SERIAL is the first of the five 32-bit fields closing the RDATA.
   return packet.readUInt32BE(end - 20);
+}
+
+/** Whether the one question's QTYPE is AXFR or IXFR: a look at the type, so other TCP queries are not read twice. */
+function asksTransfer(packet: Buffer): boolean {
+  if (packet.length < 17 || packet.readUInt16BE(4) !== 1) return false;
+  let pos = 12;
+  while (pos < packet.length && packet[pos]! !== 0 && packet[pos]! < 64) pos += packet[pos]! + 1;
+  if (pos + 3 > packet.length) return false;
+  const qtype = packet.readUInt16BE(pos + 1);
+  return qtype === RRType.AXFR || qtype === RRType.IXFR;
 }
 
 /** RFC 1982 serial arithmetic: a comes before b. */
