@@ -9,9 +9,13 @@
 # /app/geoip (MMDB files), /app/.meridian-state (health state kept across restarts).
 # deploy/docker-compose.yml runs the same with a health check and a read-only root.
 FROM node:24-bookworm-slim AS build
+# node-gyp builds the native UDP socket layer (native/udp) at `npm ci`; the image's node has
+# its headers, and MERIDIAN_REQUIRE_NATIVE makes a failed build fail the image build.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends g++ make python3 >/dev/null && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY native ./native
+RUN MERIDIAN_REQUIRE_NATIVE=1 npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY test ./test
@@ -25,6 +29,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 # The country centroid table (compiled into dist/src/geoip) is ODbL: its licence goes with it.
 COPY src/geoip/LICENSE-country-centroids.txt ./dist/src/geoip/
+COPY --from=build /src/native/udp/build/Release/meridian_udp.node ./native/udp/build/Release/meridian_udp.node
 COPY package.json ./
 COPY deploy/healthcheck.mjs ./deploy/healthcheck.mjs
 # Owned by the runtime user: the admin API writes zone files (temp file + rename in the

@@ -23,7 +23,7 @@ export const ERRORS = {
   GSLB_ERR_GEOIP_INVALID: { where: 'start', status: 500, summary: 'a GeoIP database cannot serve lookups' },
   GSLB_ERR_SIM_INPUT: { where: 'start', status: 400, summary: '`meridian simulate`: a change names no target, or contradicts itself' },
   GSLB_ERR_SIM_POPULATION: { where: 'start', status: 400, summary: '`meridian simulate`: the client population file is invalid' },
-  // The admin API (JSON `{"error", "message", "field", "details"}`).
+  // The admin API (RFC 9457 problem documents with `code` and `field`: admin/errors.ts problem()).
   GSLB_ERR_API_INVALID: { where: 'api', status: 400, summary: 'the request is invalid; `field` names what (a body the HTTP layer refuses keeps its 4xx: 413, 415)' },
   GSLB_ERR_API_UNAUTHENTICATED: { where: 'api', status: 401, summary: 'no valid bearer token' },
   GSLB_ERR_API_FORBIDDEN: { where: 'api', status: 403, summary: 'a read-only token on a write' },

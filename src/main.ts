@@ -5,9 +5,10 @@
 import type { Logger } from 'pino';
 import { DEFAULT_HEALTH_STATE_FILE, type Config } from './config/schema.js';
 import { ZoneReloader } from './control/zone-reloader.js';
-import type { Responder } from './dns/responder.js';
+import type { Responder } from './answer/responder.js';
 import { ErrorCode, GslbError } from './errors.js';
 import { createDataPlane, type BoundAddress } from './server/dns-server.js';
+import type { NativeUdpCounters, UdpSocketKind } from './server/native-udp.js';
 import { parseListenAddress } from './net/listen-address.js';
 import type { GeoView } from './geoip/geo-database.js';
 import { GeoReloader } from './control/geo-reloader.js';
@@ -35,7 +36,7 @@ import { aggregateMetrics } from './workers/metrics.js';
 import { WorkerPool } from './workers/pool.js';
 import { resolveReusePort } from './server/reuse-port.js';
 import { withCookieSecret } from './protect/protection.js';
-import { failoverWarnings } from './cli/check.js';
+import { failoverWarnings } from './health/failover-bound.js';
 import type { Zone } from './zone/zone.js';
 import { VERSION } from './version.js';
 import { Notifier } from './transfer/notifier.js';
@@ -44,6 +45,8 @@ export interface RunningServer {
   readonly addresses: readonly BoundAddress[];
   /** Process ids of the DNS workers (`dns.workers` > 1); empty when this process answers itself. */
   readonly workerPids: readonly number[];
+  /** This process's UDP socket layer (`dns.udpSocket` resolved) and its native sockets' counters; null with workers (each has its own). */
+  readonly udp: { readonly socket: UdpSocketKind; counters(): NativeUdpCounters | null } | null;
   readonly store: SnapshotStore;
   readonly zones: ZoneDirectory;
   readonly responder: Responder;
@@ -92,6 +95,8 @@ interface AdminParts {
   responder: Responder;
   /** With --workers: /metrics sums the workers' figures with this process's. */
   pool: WorkerPool | null;
+  /** This process's native UDP counters (null on node:dgram or with workers, whose /metrics carry their own). */
+  udpNative: () => NativeUdpCounters | null;
   log: Logger;
 }
 
@@ -107,6 +112,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     health: p.monitor,
     snapshotVersion: () => p.store.current.version,
     protection: p.responder.protection,
+    udpNative: p.udpNative,
     build: { version: VERSION, node: process.version },
     zones: p.zones,
     geoDatabases: () => p.geo.databases,
@@ -194,7 +200,11 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const config = withCookieSecret(given);
   const listen = config.dns.listen.map(parseListenAddress);
   // dns.reusePort "on" where it cannot work is refused before anything starts (WorkerPool uses it).
-  resolveReusePort(config.dns.reusePort, config.dns.workers);
+  const reusePort = resolveReusePort(config.dns.reusePort, config.dns.workers);
+  if (config.dns.udpSocket === 'native' && config.dns.workers > 1 && !reusePort) {
+    // Workers sharing one socket through node:cluster read it with node:dgram.
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, 'dns.udpSocket: "native" with dns.workers > 1 needs dns.reusePort (each worker its own socket); set it to "auto" or "dgram"');
+  }
   const stale = removeStaleTemps(config.zones.directory);
   if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');
   const zones = new ZoneDirectory(config.zones.directory);
@@ -241,7 +251,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(false), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, log });
+      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(false), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, udpNative: () => server?.udpCounters() ?? null, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();
@@ -261,10 +271,11 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   };
   if (options.handleSignals) process.on('SIGHUP', onHup);
   const adminAddress = admin ? (admin.server.address() as AddressInfo) : null;
-  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses, workers: pool?.pids, reusePort: pool?.reusePort, admin: adminAddress && { host: adminAddress.address, port: adminAddress.port } }, 'meridian is serving');
+  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses, udpSocket: server?.udpSocket, workers: pool?.pids, reusePort: pool?.reusePort, admin: adminAddress && { host: adminAddress.address, port: adminAddress.port } }, 'meridian is serving');
   return {
     addresses,
     workerPids: pool?.pids ?? [],
+    udp: server && { socket: server.udpSocket, counters: () => server.udpCounters() },
     adminAddress: adminAddress && { host: adminAddress.address, port: adminAddress.port },
     store,
     zones,

@@ -1,11 +1,12 @@
 /**
- * DNS benchmark (issue #7): dnsperf against meridian and, in the same run, Knot and NSD
- * serving the same zone, and a bare node:dgram server (the ceiling of Node's UDP path). Each
+ * DNS benchmark (issues #7, #19): dnsperf against meridian on each UDP socket layer (the native
+ * one, `dns.udpSocket: native`, and node:dgram) and, in the same run, Knot, NSD and gdnsd
+ * serving the same zone, and a bare node:dgram server (the ceiling of node:dgram). Each
  * server is pinned to CPU 0 and dnsperf to CPU 1. Prints queries/s, average latency, lost
  * queries and the ratios; then a run at 50% of each server's saturation rate with loss and
  * p99; then the load time and resident memory of a 1,000,000-record zone in meridian and Knot.
  *   node dist/tools/bench-dns.js [--seconds 10] [--names 3000] [--zone-records 1000000] [--skip-big | --big-only] [--workers N]
- * Needs dnsperf, knot and nsd (Debian packages dnsperf, knot, nsd).
+ * Needs dnsperf, knot and nsd (Debian packages dnsperf, knot, nsd); gdnsd when installed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freeLoopbackPort, startKnot, type RunningKnot } from '../test/support/knot.js';
 import { NODE_FLAGS } from '../src/cli/node-flags.js';
-import { MIXES, pinned, requireDnsperf, root, startBareDgram, startMeridian, stopMeridian } from './perf/dnsperf-run.js';
+import { cpuSeconds, MIXES, pinned, requireDnsperf, root, startBareDgram, startMeridian, stopMeridian } from './perf/dnsperf-run.js';
 
 const { values } = parseArgs({
   options: {
@@ -109,11 +110,28 @@ function pinAll(pid: number, cpus: string): void {
   spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 
-async function startMeridianServer(zonesDir: string): Promise<Server> {
+async function startMeridianServer(zonesDir: string, udpSocket: 'native' | 'dgram'): Promise<Server> {
   const port = await freeLoopbackPort();
   const extra = workers > 1 ? ['--workers', String(workers)] : [];
-  const child = await startMeridian({ port, cpus: SERVER_CPUS, serveArgs: ['--zones', zonesDir, ...extra] });
-  return { name: `meridian${workers > 1 ? ` (${workers} workers)` : ''}`, port, pid: child.pid!, tcp: true, stop: () => stopMeridian(child) };
+  const config = path.join(dir, `meridian-${udpSocket}.yaml`);
+  fs.writeFileSync(config, `dns:\n  udpSocket: ${udpSocket}\n`);
+  const child = await startMeridian({ port, cpus: SERVER_CPUS, serveArgs: ['--zones', zonesDir, '--config', config, ...extra] });
+  return { name: `meridian, ${udpSocket} UDP${workers > 1 ? ` (${workers} workers)` : ''}`, port, pid: child.pid!, tcp: true, stop: () => stopMeridian(child) };
+}
+
+/** gdnsd (3.x) on the same zone, one UDP thread; null when it is not installed. */
+async function startGdnsdServer(zoneFile: string): Promise<Server | null> {
+  const gdnsd = ['/usr/sbin/gdnsd', '/usr/local/sbin/gdnsd'].find((p) => fs.existsSync(p));
+  if (gdnsd === undefined) return null;
+  const port = await freeLoopbackPort();
+  const d = fs.mkdtempSync(path.join(dir, 'gdnsd-'));
+  fs.mkdirSync(path.join(d, 'zones'));
+  fs.copyFileSync(zoneFile, path.join(d, 'zones', ORIGIN));
+  fs.writeFileSync(path.join(d, 'config'), `options => {\n  listen => [ 127.0.0.1:${port} ]\n  udp_threads => 1\n  tcp_threads => 1\n  run_dir => ${d}/run\n  state_dir => ${d}/state\n}\n`);
+  const [cmd, args] = pinned(SERVER_CPUS, gdnsd, ['-c', d, 'start']);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForSoa(port, ORIGIN, 30_000);
+  return { name: `gdnsd ${version(gdnsd, ['-h'], /gdnsd version (\S+)/)}`, port, pid: child.pid!, tcp: true, stop: () => stopChild(child) };
 }
 
 async function startKnotServer(zonesDir: string, name = 'Knot'): Promise<Server> {
@@ -254,44 +272,55 @@ async function main(): Promise<void> {
 
   console.log(`dnsperf -c ${clients} -q 200, ${seconds} s per run; servers on CPU ${SERVER_CPUS}, dnsperf on CPU ${LOAD_CPU}; zone ${ORIGIN} with ${names} names`);
 
-  const results: Array<{ server: Server; udp: Run; tcp: Run | null; half: Run[] }> = [];
+  // CPU per query (user + system of the server and its children): unlike queries/s it does not
+  // depend on how much of the pinned core a neighbour took, so it compares on a shared machine.
+  const results: Array<{ server: Server; udp: Run; udpCpuUs: number; tcp: Run | null; half: Run[] }> = [];
   const measure = async (start: () => Promise<Server | null>, withTcp = true, half = true): Promise<Server | null> => {
     const s = await start();
     if (s === null) return null;
     dnsperf(s.port, { file: staticFile }, { secs: 2 }); // warm-up
+    const cpuBefore = cpuSeconds(s.pid) ?? NaN;
     const udp = dnsperf(s.port, { file: staticFile });
+    const udpCpuUs = (((cpuSeconds(s.pid) ?? NaN) - cpuBefore) * 1e6) / Math.max(1, udp.sent - udp.lost);
     const tcp = withTcp && s.tcp ? dnsperf(s.port, { file: staticFile }, { tcp: true }) : null;
     // Three windows: one pause of the machine (not of the server) can move a single window's p99.
     const halfRun = half ? [0, 1, 2].map(() => dnsperf(s.port, { file: staticFile }, { rate: udp.qps / 2, verbose: true, secs: Math.min(seconds, 5) })) : [];
-    results.push({ server: s, udp, tcp, half: halfRun });
+    results.push({ server: s, udp, udpCpuUs, tcp, half: halfRun });
     return s;
   };
 
-  const meridian = await measure(() => startMeridianServer(zones));
-  // Steered mixes, meridian only (the C servers have no steering).
-  const steered = dnsperf(meridian!.port, { file: steeredFile });
-  const ecs = dnsperf(meridian!.port, { file: ecsFile, binary: true });
-  await meridian!.stop();
+  // Steered mixes, meridian only (gdnsd's geoip plugin is not set up here; the others have no steering).
+  const steeredRows: Array<[string, Run, string]> = [];
+  for (const udpSocket of ['native', 'dgram'] as const) {
+    const meridian = await measure(() => startMeridianServer(zones, udpSocket));
+    const staticQps = results.at(-1)!.udp.qps;
+    const steered = dnsperf(meridian!.port, { file: steeredFile });
+    const ecs = dnsperf(meridian!.port, { file: ecsFile, binary: true });
+    steeredRows.push([`${udpSocket} UDP: no ECS`, steered, `${(steered.qps / staticQps).toFixed(2)}x of static`]);
+    steeredRows.push([`${udpSocket} UDP: ECS from 20,000 /24s`, ecs, `${(ecs.qps / staticQps).toFixed(2)}x of static`]);
+    await meridian!.stop();
+  }
   const knot = await measure(() => startKnotServer(knotZones));
   await knot?.stop();
   const nsd = await measure(() => startNsdServer(path.join(knotZones, `${ORIGIN}.zone`)));
   await nsd?.stop();
+  const gdnsd = await measure(() => startGdnsdServer(path.join(knotZones, `${ORIGIN}.zone`)));
+  await gdnsd?.stop();
+  if (gdnsd === null) console.log('gdnsd is not installed (Debian package gdnsd): left out');
   const bare = await measure(startBare, false, false);
   await bare?.stop();
 
-  const m = results[0]!;
-  const k = results.find((r) => r.server.name.startsWith('Knot'));
-  const b = results.find((r) => r.server.name.startsWith('bare'));
-  const ratio = (x: number, y: number | undefined): string => (y === undefined ? '' : `${(x / y).toFixed(2)}x`);
+  const by = (prefix: string): (typeof results)[number] | undefined => results.find((r) => r.server.name.startsWith(prefix));
+  const [native, dgram, k, n, g, b] = ['meridian, native', 'meridian, dgram', 'Knot', 'NSD', 'gdnsd', 'bare'].map(by);
+  const ratio = (x: number, y: number | undefined): string => (y === undefined ? '-' : `${(x / y).toFixed(2)}x`);
+  const versus = (r: (typeof results)[number], pick: (x: (typeof results)[number]) => number | undefined): string =>
+    `/NSD ${ratio(pick(r)!, n && pick(n))}, /gdnsd ${ratio(pick(r)!, g && pick(g))}, /Knot ${ratio(pick(r)!, k && pick(k))}` + (r === native ? `, native/dgram ${ratio(pick(r)!, dgram && pick(dgram))}` : '');
   table(
     'Static mix over UDP (A, AAAA, MX, NXDOMAIN, NODATA)',
-    results.map((r) => [r.server.name, r.udp, r === m ? `meridian/Knot ${ratio(m.udp.qps, k?.udp.qps)}, meridian/bare ${ratio(m.udp.qps, b?.udp.qps)}` : '']),
+    results.map((r) => [r.server.name, r.udp, `CPU ${fmt(r.udpCpuUs, 1)} µs/query` + (r === native || r === dgram ? `; q/s ${versus(r, (x) => x.udp.qps)}; queries per CPU second ${versus(r, (x) => 1 / x.udpCpuUs)}` : r === b ? '; node:dgram ceiling' : '')]),
   );
-  table('Static mix over TCP', results.filter((r) => r.tcp !== null).map((r) => [r.server.name, r.tcp!, r === m ? `meridian/Knot ${ratio(m.tcp!.qps, k?.tcp?.qps)}` : '']));
-  table('Steered names, meridian only', [
-    ['no ECS', steered, `${ratio(steered.qps, m.udp.qps)} of static`],
-    ['ECS from 20,000 different /24s', ecs, `${ratio(ecs.qps, m.udp.qps)} of static`],
-  ]);
+  table('Static mix over TCP', results.filter((r) => r.tcp !== null).map((r) => [r.server.name, r.tcp!, r === native || r === dgram ? versus(r, (x) => x.tcp?.qps) : '']));
+  table('Steered names, meridian only', steeredRows);
   table(
     'At 50% of each server\'s saturation rate (static, UDP; the window with the median p99 of three)',
     results.filter((r) => r.half.length > 0).map((r) => {

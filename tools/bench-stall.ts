@@ -6,7 +6,7 @@
  * one batch of `--batch` operations. Knot gets the same zone, the same load, `knotc
  * zone-reload` for the reload and `zone-begin / zone-set / zone-commit` transactions for
  * the writes (the 10,000-change one only with --knot-batch). Prints p50/p99/p99.9/max and lost queries per window against the goals.
- *   node dist/tools/bench-stall.js [--records 1000000] [--writes 100] [--batch 10000] [--rate Q] [--skip-knot] [--skip-meridian] [--knot-batch] [--workers N] [--only write|reload|batch] [--compact-delay-ms MS]
+ *   node dist/tools/bench-stall.js [--records 1000000] [--writes 100] [--batch 10000] [--rate Q] [--skip-knot] [--skip-meridian] [--knot-batch] [--workers N] [--only write|reload|batch] [--compact-delay-ms MS] [--udp-socket native|dgram]
  * The server runs on CPU 0 (every thread, the reload worker too), dnsperf and this process on
  * the last CPU. Needs dnsperf and knot (Debian packages dnsperf, knot).
  */
@@ -33,6 +33,8 @@ const { values } = parseArgs({
     // zones.journal.compactDelayMs for meridian: the background rewrite of the 1M-record file may overlap later windows
     'compact-delay-ms': { type: 'string' },
     only: { type: 'string' },
+    // dns.udpSocket for meridian: native (the recvmmsg layer) or dgram (node:dgram)
+    'udp-socket': { type: 'string' },
   },
 });
 const RECORDS = Number(values.records);
@@ -176,7 +178,8 @@ async function startMeridianServer(zones: string): Promise<Meridian> {
   // No watching: the admin writes reload by themselves, and SIGHUP is the reload we measure.
   const config = path.join(dir, 'meridian.yaml');
   const journal = values['compact-delay-ms'] === undefined ? '' : `  journal: { compactDelayMs: ${Number(values['compact-delay-ms'])} }\n`;
-  fs.writeFileSync(config, `zones:\n  directory: ${JSON.stringify(zones)}\n  watch: false\n${journal}`);
+  const udp = values['udp-socket'] === undefined ? '' : `dns:\n  udpSocket: ${values['udp-socket']}\n`;
+  fs.writeFileSync(config, `${udp}zones:\n  directory: ${JSON.stringify(zones)}\n  watch: false\n${journal}`);
   const cli = path.join(root, 'dist/src/cli/main.js');
   const extra = WORKERS > 1 ? ['--workers', String(WORKERS)] : [];
   const [cmd, args] = pinned(SERVER_CPUS, process.execPath, [...NODE_FLAGS, cli, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'info', ...extra]);

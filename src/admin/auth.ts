@@ -17,6 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import { ErrorCode, GslbError, httpStatus, type ErrorCodeValue } from '../errors.js';
 import { isLoopbackHost, parseListenAddress } from '../net/listen-address.js';
 import { BrowserGuard } from './browser-guard.js';
+import { problem, PROBLEM_JSON } from './errors.js';
 
 export type Access = 'read' | 'write';
 export type RouteAccess = Access | 'public' | 'probe';
@@ -116,7 +117,7 @@ export class AccessCheck {
         return;
       }
       const r = outcome.refusal;
-      return reply.status(r.status).headers(r.headers).send({ error: r.code, message: r.message, field: r.field, details: [] });
+      return reply.status(r.status).headers(r.headers).type(PROBLEM_JSON).send(problem(r.code, r.status, r.message, req.url, r.field));
     });
   }
 }

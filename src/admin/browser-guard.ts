@@ -71,7 +71,8 @@ export class BrowserGuard {
     if (!SAFE_METHODS.has(req.method ?? 'GET')) {
       const type = req.headers['content-type'];
       const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
-      if ((type !== undefined || hasBody) && mediaType(type) !== 'application/json') {
+      // application/merge-patch+json (PATCH) is no more a form's than JSON: it needs a preflight too.
+      if ((type !== undefined || hasBody) && mediaType(type) !== 'application/json' && mediaType(type) !== 'application/merge-patch+json') {
         return refuse('content-type', `a write without a token must send application/json${type === undefined ? '' : `, not "${type}"`}`);
       }
     }

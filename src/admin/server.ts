@@ -11,7 +11,7 @@ import type { LatencySamples } from '../steer/latency-samples.js';
 import type { GeoView } from '../geoip/geo-database.js';
 import type { ZoneDirectory } from '../zone/zone-directory.js';
 import { AccessCheck, type ApiToken } from './auth.js';
-import { AdminError, apiError } from './errors.js';
+import { AdminError, apiError, problem, PROBLEM_JSON } from './errors.js';
 import { ErrorCode } from '../errors.js';
 import type { AuditEntry, AuditLog } from './audit-log.js';
 import type { AnswerTotals } from './answer-window.js';
@@ -54,17 +54,27 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'meridian admin API', version: deps.version, description: 'Manage zones, records and steering; drain targets; read health; explain answers; simulate a change before making it.' },
+      openapi: '3.1.0',
+      info: {
+        title: 'meridian admin API',
+        version: deps.version,
+        description: 'Manage zones, records and steering; drain targets; read health; explain answers; simulate a change before making it. Errors are RFC 9457 problem documents.',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      servers: [{ url: '/', description: 'this listener' }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
   });
 
+  // RFC 7396 bodies (PATCH of policy entries), read as JSON is, __proto__ and constructor.prototype refused.
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
   new AccessCheck({ tokens: deps.tokens, allowedHosts: deps.allowedHosts }).install(app);
 
   app.setErrorHandler((err: Error & { validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>; validationContext?: string; statusCode?: number }, req, reply) => {
     if (err instanceof AdminError) {
-      return reply.status(err.status).send({ error: err.code, message: err.message, field: err.field, details: err.details });
+      return reply.status(err.status).type(PROBLEM_JSON).send(problem(err.code, err.status, err.message, req.url, err.field, err.details));
     }
     if (err.validation) {
       const v = err.validation[0]!;
@@ -72,15 +82,18 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       const extra = v.params?.additionalProperty as string | undefined;
       const path = [err.validationContext, ...v.instancePath.split('/').filter(Boolean), missing ?? extra].filter(Boolean).join('.');
       const message = extra ? 'unknown field' : v.message ?? 'is invalid';
-      return reply.status(400).send({ error: ErrorCode.GSLB_ERR_API_INVALID, message: `${path}: ${message}`, field: path, details: [] });
+      return reply.status(400).type(PROBLEM_JSON).send(problem(ErrorCode.GSLB_ERR_API_INVALID, 400, `${path}: ${message}`, req.url, path));
     }
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).send({ error: ErrorCode.GSLB_ERR_API_INVALID, message: err.message, field: null, details: [] });
+      return reply.status(err.statusCode).type(PROBLEM_JSON).send(problem(ErrorCode.GSLB_ERR_API_INVALID, err.statusCode, err.message, req.url));
     }
     req.log.error({ err }, 'admin API request failed');
-    return reply.status(500).send({ error: ErrorCode.GSLB_ERR_API_INTERNAL, message: 'internal error; see the server log', field: null, details: [] });
+    return reply.status(500).type(PROBLEM_JSON).send(problem(ErrorCode.GSLB_ERR_API_INTERNAL, 500, 'internal error; see the server log', req.url));
   });
 
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).type(PROBLEM_JSON).send(problem(ErrorCode.GSLB_ERR_API_NOT_FOUND, 404, `no route ${req.method} ${req.url.split('?')[0]}`, req.url)),
+  );
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   // Liveness and readiness for Kubernetes and load balancers: open without a token, so they
   // tell only whether the process answers and whether a zone is served.

@@ -27,7 +27,8 @@ import { TimeSlicer } from '../zone/time-slice.js';
 import { encodeEntrySliced, journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
 import { compactOffThread } from '../storage/journal-compaction.js';
 import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
-import { AdminError, badRequest, conflict, journalCorrupt, notFound, stale, stopping } from './errors.js';
+import { AdminError, apiError, badRequest, conflict, journalCorrupt, notFound, stale, stopping } from './errors.js';
+import { ErrorCode } from '../errors.js';
 
 export interface RRsetBody {
   readonly ttl: number;
@@ -491,12 +492,38 @@ export class ZoneEditor {
 
   /** Read-modify-write of one part of the policy (targets.<id>, names.<name>, probes.<id>). */
   patchPolicy(zoneName: string, section: PolicySection, id: string, value: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
+    return this.#changeEntry(zoneName, section, id, () => value, ifMatch);
+  }
+
+  /**
+   * PATCH …/policy/{section}/{id}: an RFC 7396 merge patch applied to the entry as it is inside
+   * the writers' queue (null deletes a member), the result validated as a whole policy.
+   */
+  mergePolicyEntry(zoneName: string, section: PolicySection, id: string, patch: unknown, ifMatch: string | undefined): Promise<WriteResult> {
+    // The entry sits two levels down in the policy; mergePatch recurses, so the bound comes first.
+    checkDepth(patch, 2, `${section}.${id}`);
+    return this.#changeEntry(
+      zoneName,
+      section,
+      id,
+      (current) => {
+        if (current === undefined) throw notFound(`${section}.${id} in the policy of ${zoneName}`);
+        const merged = mergePatch(current, patch, `${section}.${id}`);
+        if (merged === null) throw badRequest('body', 'a merge patch of null would delete the entry; use DELETE');
+        return merged;
+      },
+      ifMatch,
+    );
+  }
+
+  #changeEntry(zoneName: string, section: PolicySection, id: string, change: (current: unknown) => unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
     if (RESERVED_KEYS.has(id)) throw badRequest('id', `"${id}" is reserved and cannot name a policy entry`);
     // Read, changed and written in the writers' queue: two patches never start from one version.
     return this.#serial(() => {
       const doc = (this.policy(zoneName) ?? { targets: {}, names: {} }) as Record<string, unknown>;
       // A null-prototype copy: any id is a plain own key here, never a prototype or a method.
       const part: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, sectionOf(doc, section));
+      const value = change(Object.hasOwn(part, id) ? part[id] : undefined);
       if (value === null) {
         if (!Object.hasOwn(part, id)) throw notFound(`${section}.${id} in the policy of ${zoneName}`);
         delete part[id];
@@ -571,6 +598,26 @@ async function journalChanges(before: Zone, after: Zone, changes: readonly RRset
 /** Keys that JavaScript objects give a meaning of their own (a YAML or JSON map key `__proto__` sets the prototype). */
 const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__']);
 
+/** Keys a merge patch may not name: they would reach a prototype in a careless reader (none is a policy field). */
+const PATCH_RESERVED: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** RFC 7396 §2: objects merge member by member, null removes one, anything else replaces. */
+export function mergePatch(target: unknown, patch: unknown, path: string): unknown {
+  if (!isObject(patch)) return patch;
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  if (isObject(target)) for (const k of Object.keys(target)) out[k] = target[k];
+  for (const k of Object.keys(patch)) {
+    if (PATCH_RESERVED.has(k)) throw badRequest(`${path}.${k}`, `"${k}" is reserved and cannot be a member`);
+    const v = patch[k];
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v, `${path}.${k}`);
+  }
+  // A plain object again (the policy reader expects one); every key is checked above.
+  return Object.fromEntries(Object.entries(out));
+}
+
 function sectionOf(doc: unknown, section: PolicySection): Record<string, unknown> {
   const part = doc !== null && typeof doc === 'object' && Object.hasOwn(doc, section) ? (doc as Record<string, unknown>)[section] : undefined;
   return part !== null && typeof part === 'object' ? (part as Record<string, unknown>) : {};
@@ -616,7 +663,12 @@ function checkIfMatch(ifMatch: string | undefined, serial: number): void {
 
 function rejectProblems(problems: readonly { severity: string; message: string; file: string; line: number }[], field = 'records'): void {
   const errors = problems.filter((p) => p.severity === 'error');
-  if (errors.length > 0) throw badRequest(field, errors.map((e) => e.message).join('; '), errors.map((e) => formatProblem(e as never)));
+  if (errors.length === 0) return;
+  // A policy problem starts with its path ("targets.eu.weight: must be number"): that is the field.
+  const path = field === 'policy' ? /^([A-Za-z_][\w-]*(?:\.[\w.-]+)+): /.exec(errors[0]!.message)?.[1] : undefined;
+  const message = errors.map((e) => e.message).join('; ');
+  const details = errors.map((e) => formatProblem(e as never));
+  throw path === undefined ? badRequest(field, message, details) : apiError(ErrorCode.GSLB_ERR_API_INVALID, message, path, details);
 }
 
 function parseOrigin(text: string, field = 'zone'): Name {

@@ -2,43 +2,11 @@ import { loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { GeoResolver, openGeoDatabase } from '../geoip/geo-database.js';
 import { nameToText } from '../dns/name.js';
-import { describeBound, type FailoverBound } from '../health/failover-bound.js';
+import { describeBound, failoverWarnings } from '../health/failover-bound.js';
 import { formatProblem } from '../problems/problem-list.js';
 import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
-
-/** The largest term of a failover bound, named by its policy field, so a warning says what to shrink. */
-function largestTerm(b: FailoverBound): string {
-  const terms: Array<[string, number]> = [
-    ['ttl', b.ttlSec],
-    ['probe interval × fall', b.fall * b.intervalSec],
-    ['probe jitter × fall', b.fall * b.jitterSec],
-    ['probe timeout', b.timeoutSec],
-  ];
-  const [field, sec] = terms.reduce((m, t) => (t[1] > m[1] ? t : m));
-  return `the largest term is ${field} (${Number(sec.toFixed(3))} s)`;
-}
-
-/** Warns, at the policy's file:line, about steered names whose worst-case failover is over the budget (issue #20). */
-export function failoverWarnings(zones: ReadonlyMap<string, Zone>, budgetSec: number): FileProblem[] {
-  const out: FileProblem[] = [];
-  for (const zone of zones.values()) {
-    for (const name of zone.steered.values()) {
-      const b = name.failover;
-      if (b !== null && b.failoverSec > budgetSec) {
-        out.push({
-          ...name.source,
-          severity: 'warning',
-          message:
-            `${nameToText(name.owner)} may take ${b.failoverSec.toFixed(1)} s to fail over, over the ${budgetSec} s budget (health.failoverBudgetSec); ` +
-            `${largestTerm(b)}: ${describeBound(b)}`,
-        });
-      }
-    }
-  }
-  return out;
-}
 
 /** One line per steered name: its worst-case failover and recovery, term by term. */
 function printBounds(zones: ReadonlyMap<string, Zone>): void {

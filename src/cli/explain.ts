@@ -3,7 +3,8 @@ import { loadConfig } from '../config/load-config.js';
 import { openGeo } from '../geoip/open-geo.js';
 import type { ClientLocator } from '../snapshot/snapshot.js';
 import { SnapshotBuilder } from '../control/snapshot-builder.js';
-import { explain, ExplainInputError, formatExplanation } from '../steer/explain.js';
+import { explain, formatExplanation } from '../explain/explain.js';
+import { ExplainInputError } from '../steer/client-arg.js';
 import { formatProblem } from '../problems/problem-list.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
 

@@ -20,6 +20,12 @@ function workersArg(value: string): number {
   }
 }
 
+/** `--config` wins; else MERIDIAN_CONFIG (a container or unit sets one file for every command); else none. */
+function withEnvConfig<T extends { config?: string }>(opts: T): T {
+  const env = process.env.MERIDIAN_CONFIG;
+  return opts.config !== undefined || !env ? opts : { ...opts, config: env };
+}
+
 const program = new Command()
   .name('meridian')
   .description('meridian: a global server load balancer (authoritative DNS with steering)')
@@ -29,23 +35,23 @@ const program = new Command()
 program
   .command('serve', { isDefault: true })
   .description('serve the zones over UDP and TCP (the default command)')
-  .option('-c, --config <file>', 'config file (YAML or JSON); see README "Configuration"')
+  .option('-c, --config <file>', 'config file (YAML or JSON); see README "Configuration"; env MERIDIAN_CONFIG')
   .option('-z, --zones <dir>', 'zones folder (default: zones/ beside the config, or ./zones); env MERIDIAN_ZONES')
   .option('-l, --listen <addr:port>', 'address to serve UDP and TCP on, repeatable (default 127.0.0.1:5300 and [::1]:5300; 0.0.0.0 or [::] serve each interface address); env MERIDIAN_LISTEN=a,b', collect)
   .option('-a, --admin <addr:port>', 'admin HTTP API address (default 127.0.0.1:5380; "off" for none); env MERIDIAN_ADMIN; tokens from config or MERIDIAN_ADMIN_TOKEN')
   .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('-w, --workers <n>', 'DNS worker processes sharing the sockets, 1..256 (default 1: no workers, one process); env MERIDIAN_WORKERS', workersArg)
   .action(async (opts: { config?: string; zones?: string; listen?: string[]; admin?: string; logLevel?: string; workers?: number }) => {
-    process.exitCode = await runServe(opts);
+    process.exitCode = await runServe(withEnvConfig(opts));
   });
 
 program
   .command('check')
   .description('validate the config and every zone file without serving; prints file:line: message, exits 1 on any error')
-  .option('-c, --config <file>', 'config file to validate')
+  .option('-c, --config <file>', 'config file to validate; env MERIDIAN_CONFIG')
   .option('-z, --zones <dir>', 'zones folder to validate')
   .action((opts: { config?: string; zones?: string }) => {
-    process.exitCode = runCheck(opts);
+    process.exitCode = runCheck(withEnvConfig(opts));
   });
 
 program
@@ -54,11 +60,11 @@ program
   .argument('<name>', 'the name, e.g. www.example.com')
   .argument('[type]', 'A or AAAA', 'A')
   .requiredOption('--client <ip[/prefix]>', 'client address; with /prefix, as if sent in EDNS Client Subnet')
-  .option('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', 'config file; env MERIDIAN_CONFIG')
   .option('-z, --zones <dir>', 'zones folder')
   .option('--json', 'print the trace as JSON')
   .action((name: string, type: string, opts: { client: string; config?: string; zones?: string; json?: boolean }) => {
-    process.exitCode = runExplain(name, type, opts);
+    process.exitCode = runExplain(name, type, withEnvConfig(opts));
   });
 
 program
@@ -72,13 +78,13 @@ program
   .option('--policy <file>', 'a changed policy file (<zone>.policy.yaml), validated as the server loads it')
   .option('--zone <zone>', 'the zone of --policy when its file name does not say')
   .option('--type <type>', 'A or AAAA', 'A')
-  .option('-c, --config <file>', 'config file (zones, GeoIP databases, health state file)')
+  .option('-c, --config <file>', 'config file (zones, GeoIP databases, health state file); env MERIDIAN_CONFIG')
   .option('-z, --zones <dir>', 'zones folder')
   .option('--json', 'print JSON')
   .action(async (opts: SimulateFlags) => {
     // Loaded on use: the other commands do not pay for the simulation and its sample at start.
     const { runSimulate } = await import('./simulate.js');
-    process.exitCode = await runSimulate(opts);
+    process.exitCode = await runSimulate(withEnvConfig(opts));
   });
 
 program

@@ -7,7 +7,7 @@ import { loadHealthState } from '../health/state-file.js';
 import { SnapshotBuilder } from '../control/snapshot-builder.js';
 import { PopulationError, readPopulationFile, samplePopulation } from '../steer/population.js';
 import { POLICY_SUFFIXES } from '../steer/policy-file.js';
-import { formatComparison, policyChange, SimulationError, whatIf, worldOf, type Change } from '../steer/simulate.js';
+import { formatComparison, policyChange, SimulationError, whatIf, worldOf, type Change } from '../explain/simulate.js';
 import { formatProblem } from '../problems/problem-list.js';
 import { ZoneDirectory } from '../zone/zone-directory.js';
 

@@ -71,6 +71,10 @@ export const ConfigSchema = Type.Object(
           default: 'auto',
           description: 'with workers > 1: each worker binds its own UDP and TCP sockets (SO_REUSEPORT) and the kernel spreads queries; off: one socket shared through node:cluster; auto: on where supported (Linux)',
         }),
+        udpSocket: Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('dgram')], {
+          default: 'auto',
+          description: 'UDP socket layer: native (recvmmsg/sendmmsg batches, each answer from the address its query was sent to; Linux, built at install), dgram (node:dgram), auto: native where it loads, else dgram (logged once)',
+        }),
         tcp: Type.Object(
           {
             idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),

@@ -1,16 +1,34 @@
 /**
- * Encodes a Resolution into wire format (RFC 1035 §4.1) with name compression (§4.1.4)
- * for owner names and for the RDATA names RFC 3597 §4 allows (NS, CNAME, PTR, MX, SOA).
- * Writes into one reused buffer; the caller copies out the bytes it keeps.
+ * Encodes a WireMessage (resolve's Resolution is one) into wire format (RFC 1035 §4.1) with
+ * name compression (§4.1.4) for owner names and for the RDATA names RFC 3597 §4 allows (NS,
+ * CNAME, PTR, MX, SOA). Writes into one reused buffer; the caller copies out the bytes it keeps.
  */
 import { RRType } from './constants.js';
 import { type Name, labelKey, readWireName } from './name.js';
 import type { Query } from './query-reader.js';
-import type { Resolution, SectionEntry } from '../resolve/resolution.js';
 
 const MAX_MESSAGE = 65535;
 /** Compression pointers hold 14 bits. */
 const MAX_POINTER = 0x3fff;
+
+/** One RRset placed in a section, as the writer needs it: the owner and TTL it is sent with, its type, class and RDATA. */
+export interface WireEntry {
+  /** Owner as sent; for wildcard synthesis this is QNAME (RFC 4592 §3.3.1). */
+  readonly owner: Name;
+  readonly set: { readonly type: number; readonly class: number; readonly rdatas: readonly Buffer[] };
+  readonly ttl: number;
+}
+
+/** The sections of a response and the header bits they decide; the codec's view of an answer, whoever made it. */
+export interface WireMessage {
+  readonly rcode: number;
+  readonly authoritative: boolean;
+  readonly answer: readonly WireEntry[];
+  readonly authority: readonly WireEntry[];
+  readonly additional: readonly WireEntry[];
+  /** A referral whose in-domain glue must not be dropped to fit (RFC 9471): truncate instead. */
+  readonly glueRequired: boolean;
+}
 
 export interface EncodedResponse {
   /** The whole message without OPT: header, question, answer, authority, additional. */
@@ -36,7 +54,7 @@ export class MessageWriter {
    * [12, questionEnd) of `packet`). The ID and RD are written as in the query; a cache hit
    * patches them. RCODEs above 15 are the caller's to place in OPT.
    */
-  encode(packet: Buffer, q: Pick<Query, 'labels' | 'labelKeys' | 'questionEnd'>, res: Resolution): EncodedResponse {
+  encode(packet: Buffer, q: Pick<Query, 'labels' | 'labelKeys' | 'questionEnd'>, res: WireMessage): EncodedResponse {
     const buf = this.#buf;
     this.#names.clear();
     packet.copy(buf, 0, 0, 2);
@@ -88,7 +106,7 @@ export class MessageWriter {
   }
 
   /** Writes all records of one RRset; false (and nothing written) if it would not fit. */
-  #writeEntry(entry: SectionEntry): boolean {
+  #writeEntry(entry: WireEntry): boolean {
     const start = this.#pos;
     const namesBefore = this.#names.size;
     try {

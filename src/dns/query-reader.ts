@@ -187,7 +187,7 @@ export function readQuery(buf: Buffer): ReadResult {
 }
 
 /**
- * The EDNS of a plain query (see question-index.ts) whose one additional record
+ * The EDNS of a plain query (see src/answer/question-index.ts) whose one additional record
  * starts at `at`: null unless that record is a well-formed, root-owned OPT of version 0, so
  * that every other case goes to readQuery and gets the same answer as before.
  */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { ClientLocator } from '../snapshot/snapshot.js';
+import type { ClientLocator } from '../steer/types.js';
 import { GeoResolver, openGeoDatabase } from './geo-database.js';
 
 /** The configured database files, as absolute paths (what a reload watches). */

@@ -19,29 +19,13 @@
  *
  * Assumes the `health.concurrency` cap is not saturated (a probe waiting for a slot starts late).
  */
-import type { ProbeSpec } from './types.js';
+import { nameToText } from '../dns/name.js';
+import type { FileProblem } from '../problems/types.js';
+import type { Zone } from '../zone/zone.js';
+import type { FailoverBound, ProbeSpec } from './types.js';
 
-/** Every term in seconds, so `check` can print where the time goes. */
-export interface FailoverBound {
-  readonly fall: number;
-  readonly rise: number;
-  readonly intervalSec: number;
-  /** The jitter in effect (the policy's, capped at half the interval). */
-  readonly jitterSec: number;
-  readonly timeoutSec: number;
-  /** TTL of an answer given while every target was up. */
-  readonly ttlSec: number;
-  /** TTL of the degraded answer, given while a target is down: min(ttl, downTtl). */
-  readonly downTtlSec: number;
-  /** Failure to the last DNS answer naming the target: fall × (interval + jitter) + timeout. */
-  readonly detectSec: number;
-  /** detectSec + ttl: until the last resolver drops the old answer. */
-  readonly failoverSec: number;
-  /** Recovery to the first answer naming it again: rise × (interval + jitter) + timeout. */
-  readonly recoverDetectSec: number;
-  /** recoverDetectSec + min(ttl, downTtl). */
-  readonly recoverySec: number;
-}
+export type { FailoverBound } from './types.js';
+
 
 /** The worst case for one probe spec and a name's TTLs. */
 export function failoverBound(probe: Pick<ProbeSpec, 'fall' | 'rise' | 'intervalSec' | 'jitterMs' | 'timeoutMs'>, ttl: number, downTtl: number | null): FailoverBound {
@@ -82,4 +66,36 @@ export function describeBound(b: FailoverBound): string {
     `failover ≤ ${b.fall} fall × ${step} + ${s(b.ttlSec)} ttl = ${s(b.failoverSec)}; ` +
     `recovery ≤ ${b.rise} rise × ${step} + ${s(b.downTtlSec)} min(ttl, downTtl) = ${s(b.recoverySec)}`
   );
+}
+
+/** The largest term of a failover bound, named by its policy field, so a warning says what to shrink. */
+function largestTerm(b: FailoverBound): string {
+  const terms: Array<[string, number]> = [
+    ['ttl', b.ttlSec],
+    ['probe interval × fall', b.fall * b.intervalSec],
+    ['probe jitter × fall', b.fall * b.jitterSec],
+    ['probe timeout', b.timeoutSec],
+  ];
+  const [field, sec] = terms.reduce((m, t) => (t[1] > m[1] ? t : m));
+  return `the largest term is ${field} (${Number(sec.toFixed(3))} s)`;
+}
+
+/** Warns, at the policy's file:line, about steered names whose worst-case failover is over the budget (issue #20). */
+export function failoverWarnings(zones: ReadonlyMap<string, Zone>, budgetSec: number): FileProblem[] {
+  const out: FileProblem[] = [];
+  for (const zone of zones.values()) {
+    for (const name of zone.steered.values()) {
+      const b = name.failover;
+      if (b !== null && b.failoverSec > budgetSec) {
+        out.push({
+          ...name.source,
+          severity: 'warning',
+          message:
+            `${nameToText(name.owner)} may take ${b.failoverSec.toFixed(1)} s to fail over, over the ${budgetSec} s budget (health.failoverBudgetSec); ` +
+            `${largestTerm(b)}: ${describeBound(b)}`,
+        });
+      }
+    }
+  }
+  return out;
 }

@@ -103,3 +103,25 @@ export interface MonitoredTarget {
   readonly address: string;
   readonly probe: ProbeSpec | null;
 }
+
+/** Every term in seconds, so `check` can print where the time goes. */
+export interface FailoverBound {
+  readonly fall: number;
+  readonly rise: number;
+  readonly intervalSec: number;
+  /** The jitter in effect (the policy's, capped at half the interval). */
+  readonly jitterSec: number;
+  readonly timeoutSec: number;
+  /** TTL of an answer given while every target was up. */
+  readonly ttlSec: number;
+  /** TTL of the degraded answer, given while a target is down: min(ttl, downTtl). */
+  readonly downTtlSec: number;
+  /** Failure to the last DNS answer naming the target: fall × (interval + jitter) + timeout. */
+  readonly detectSec: number;
+  /** detectSec + ttl: until the last resolver drops the old answer. */
+  readonly failoverSec: number;
+  /** Recovery to the first answer naming it again: rise × (interval + jitter) + timeout. */
+  readonly recoverDetectSec: number;
+  /** recoverDetectSec + min(ttl, downTtl). */
+  readonly recoverySec: number;
+}

@@ -6,10 +6,11 @@
  * comparison, browser guard and refusals.
  */
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AccessCheck, makeToken, requireTokenOffLoopback } from '../admin/auth.js';
-import { ErrorCode } from '../errors.js';
+import { problem, PROBLEM_JSON } from '../admin/errors.js';
+import { ErrorCode, type ErrorCodeValue } from '../errors.js';
 import { parseListenAddress } from '../net/listen-address.js';
 import type { BalancerConfig } from './config.js';
 import type { HealthReport, StatusReport } from './status.js';
@@ -86,9 +87,13 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
     return reply.type(m.contentType).send(m.body);
   });
 
-  const change = (draining: boolean) => async (req: { body: unknown }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
+  // Errors are RFC 9457 problem documents, as on the admin API.
+  const refuse = (req: FastifyRequest, reply: FastifyReply, status: number, code: ErrorCodeValue, message: string, field: string | null, details: readonly string[] = []) =>
+    reply.status(status).type(PROBLEM_JSON).send(problem(code, status, message, req.url, field, details));
+
+  const change = (draining: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     const target = (req.body as { backend?: string } | undefined)?.backend ?? null;
-    if (!(await balancer.setDraining(target, draining))) return reply.status(404).send({ error: ErrorCode.L7_NO_SUCH_BACKEND, message: `backend: no backend "${target}"`, field: 'backend' });
+    if (!(await balancer.setDraining(target, draining))) return refuse(req, reply, 404, ErrorCode.L7_NO_SUCH_BACKEND, `backend: no backend "${target}"`, 'backend');
     const status = await balancer.status();
     if (target === null) return reply.status(200).send({ draining: status.draining, drained: status.drained });
     const [poolName, id] = target.split('/') as [string, string];
@@ -99,14 +104,14 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
   app.post('/undrain', { schema: { body: { ...DrainBody, nullable: true } } }, change(false));
   app.post('/reload', async (req, reply) => {
     const outcome = await balancer.reload();
-    return outcome.ok ? reply.status(200).send({ reloaded: true }) : reply.status(400).send({ error: ErrorCode.L7_CONFIG_INVALID, message: outcome.errors.join('\n'), details: outcome.errors });
+    return outcome.ok ? reply.status(200).send({ reloaded: true }) : refuse(req, reply, 400, ErrorCode.L7_CONFIG_INVALID, outcome.errors.join('\n'), null, outcome.errors);
   });
-  const register = (remove: boolean) => async (req: { params: unknown; body: unknown }, reply: { status(n: number): { send(v: unknown): unknown } }) => {
+  const register = (remove: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     const { pool, id } = req.params as { pool: string; id: string };
     const outcome = await balancer.setBackend(pool, id, remove ? null : (req.body as BackendSpec));
     if (!outcome.ok) {
       const error = outcome.status === 404 ? ErrorCode.L7_NO_SUCH_BACKEND : outcome.status === 409 ? ErrorCode.L7_CONFLICT : ErrorCode.L7_INVALID_REQUEST;
-      return reply.status(outcome.status).send({ error, message: outcome.errors.join('\n'), details: outcome.errors });
+      return refuse(req, reply, outcome.status, error, outcome.errors.join('\n'), null, outcome.errors);
     }
     const status = await balancer.status();
     const b = status.pools.find((p) => p.name === pool)?.backends.find((x) => x.id === id);
@@ -114,9 +119,9 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
   };
   app.put('/pools/:pool/backends/:id', { schema: { params: BackendParams, body: BackendBody } }, register(false));
   app.delete('/pools/:pool/backends/:id', { schema: { params: BackendParams } }, register(true));
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    return reply.status(status).send({ error: status === 500 ? ErrorCode.L7_INTERNAL : ErrorCode.L7_INVALID_REQUEST, message: err.message });
+    return refuse(req, reply, status, status === 500 ? ErrorCode.L7_INTERNAL : ErrorCode.L7_INVALID_REQUEST, err.message, null);
   });
   await app.listen({ host: listen.host, port: listen.port });
   return { address: app.server.address() as AddressInfo, close: () => app.close() };

@@ -8,10 +8,12 @@
  * dropped and counted when the sink cannot keep up.
  */
 import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
 import { rcodeToText, typeToText } from '../dns/constants.js';
 import { parseClientSubnet } from '../dns/client-subnet.js';
 import { nameToText } from '../dns/name.js';
 import { readQuery } from '../dns/query-reader.js';
+import { ErrorCode, GslbError } from '../errors.js';
 import type { Decision } from '../steer/decide.js';
 import { CookieVerdict } from '../protect/cookies.js';
 import { RrlAction } from '../protect/rrl.js';
@@ -30,6 +32,16 @@ export class QueryLog extends LineSink {
   /** Formats and queues one query's line; `out` is null when no answer was sent, `rcode` is the full (extended) RCODE of `out`. */
   add(packet: Buffer, out: Buffer | null, rcode: number, transport: string, client: string, port: number, latencyUs: number, decision: Decision | null, rrl: RrlAction, cookie: CookieVerdict): void {
     if (this.room()) this.push(formatLine(packet, out, rcode, transport, client, port, latencyUs, decision, rrl, cookie));
+  }
+}
+
+/** The query log `dns.queryLog` configures, or null when it is off (no path, or a sample of 0). */
+export function openQueryLog(config: Config['dns']['queryLog'], log: Logger): QueryLog | null {
+  if (config.path === null || config.sample <= 0) return null;
+  try {
+    return new QueryLog({ ...config, path: config.path }, log);
+  } catch (err) {
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `dns.queryLog.path: cannot open ${config.path}: ${(err as Error).message}`);
   }
 }
 

@@ -4,7 +4,6 @@
  * never calls prom-client.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { AnswerCache } from '../dns/answer-cache.js';
 import { nameKey } from '../dns/name.js';
 import type { GeoDbInfo } from '../geoip/geo-database.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
@@ -15,11 +14,19 @@ import { precountedHistogram } from './precounted-histogram.js';
 import { selfFillingMetrics } from './self-filling.js';
 import type { ZoneFileStatus } from '../zone/zone-directory.js';
 
+/** What the registry reads of a cache of the data plane (src/answer): plain counters, so metrics imports none of it. */
+export interface CacheCounters {
+  readonly hits: number;
+  readonly misses: number;
+  readonly size: number;
+}
+
 export interface MetricsSources {
   readonly queryStats: QueryStats;
-  readonly cache: AnswerCache;
+  /** The encoded-answer cache. */
+  readonly cache: CacheCounters;
   /** The steering decision cache (issue #7); absent in tests that do not have one. */
-  readonly decisions?: { readonly hits: number; readonly misses: number; readonly size: number };
+  readonly decisions?: CacheCounters;
   /** null when nothing is probed: the health metrics are then left out. */
   readonly health: HealthMonitor | null;
   /** Left out in a DNS worker, which numbers its snapshots itself. */
@@ -30,12 +37,23 @@ export interface MetricsSources {
   readonly zones?: { readonly statuses: readonly ZoneFileStatus[]; loadErrors(file: string): number };
   /** The open GeoIP databases, read at each scrape (a reload changes them). */
   readonly geoDatabases?: () => readonly GeoDbInfo[];
+  /** The native UDP layer's counters (DnsServer.udpCounters); null on node:dgram, absent where no server answers. */
+  readonly udpNative?: () => NativeUdpDrops | null;
   /** Internet-facing protection (Responder.protection): each part's counters, when it is on. */
   readonly protection?: {
     readonly cookies: { readonly clientOnly: number; readonly valid: number; readonly invalid: number } | null;
     readonly rrl: { readonly passed: number; readonly dropped: number; readonly slipped: number } | null;
     readonly queryLog: { readonly written: number; readonly dropped: number } | null;
   };
+}
+
+/** What the native UDP layer's sockets have counted (src/server/native-udp.ts, NativeUdpCounters). */
+export interface NativeUdpDrops {
+  readonly truncated: number;
+  readonly sendErrors: number;
+  readonly badLengths: number;
+  readonly recvErrors: number;
+  readonly sendWaits: number;
 }
 
 export interface MetricsRegistryOptions {
@@ -56,6 +74,18 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
   );
   registry.registerMetric(precountedHistogram('meridian_dns_query_duration_seconds', 'time to answer one DNS query, from packet in to answer built', () => [{ labels: {}, histogram: stats.latency() }]));
   counter('meridian_dns_dropped_total', 'packets dropped without an answer (responses, runts, unreadable headers)', [], unlabelled(() => stats.dropped));
+  const udpNative = src.udpNative;
+  if (udpNative !== undefined) {
+    counter('meridian_dns_udp_native_dropped_total', 'datagrams the native UDP layer dropped: longer than 4096 octets (truncated), answers the kernel refused (send_error), answer lengths out of range (bad_length), failed reads (recv_error)', ['reason'], (set) => {
+      const c = udpNative();
+      if (c === null) return;
+      set({ reason: 'truncated' }, c.truncated);
+      set({ reason: 'send_error' }, c.sendErrors);
+      set({ reason: 'bad_length' }, c.badLengths);
+      set({ reason: 'recv_error' }, c.recvErrors);
+    });
+    counter('meridian_dns_udp_native_send_waits_total', 'times the native UDP layer found its send buffer full and waited to write (nothing dropped)', [], unlabelled(() => udpNative()?.sendWaits ?? 0));
+  }
 
   const cache = src.cache;
   counter('meridian_answer_cache_hits_total', 'answers served from the encoded-answer cache', [], unlabelled(() => cache.hits));

@@ -1,11 +1,11 @@
 /**
  * Builds the data plane's Internet-facing protection from `dns` config: each part null when
- * off, so the responder pays one test per query for it.
+ * off, so the responder pays one test per query for it. The query log, which the responder
+ * also holds, is opened beside it (openQueryLog in src/log/query-log.ts).
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ErrorCode, GslbError } from '../errors.js';
-import { QueryLog } from '../log/query-log.js';
 import { generateSecret, parseSecret, ServerCookies } from './cookies.js';
 import { nsidOption } from './nsid.js';
 import { ResponseRateLimiter } from './rrl.js';
@@ -14,7 +14,6 @@ export interface Protection {
   readonly cookies: ServerCookies | null;
   readonly nsid: Buffer | null;
   readonly rrl: ResponseRateLimiter | null;
-  readonly queryLog: QueryLog | null;
 }
 
 export function createProtection(dns: Config['dns'], log: Logger): Protection {
@@ -22,15 +21,7 @@ export function createProtection(dns: Config['dns'], log: Logger): Protection {
   if (c.enabled && c.secret === null) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, 'dns.cookies.secret: missing (withCookieSecret fills it before the data plane starts)');
   const cookies = c.enabled ? new ServerCookies({ secret: parseSecret(c.secret!), previous: c.previousSecret === null ? null : parseSecret(c.previousSecret) }) : null;
   const rrl = dns.rrl.enabled ? new ResponseRateLimiter(dns.rrl) : null;
-  let queryLog: QueryLog | null = null;
-  if (dns.queryLog.path !== null && dns.queryLog.sample > 0) {
-    try {
-      queryLog = new QueryLog({ ...dns.queryLog, path: dns.queryLog.path }, log);
-    } catch (err) {
-      throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `dns.queryLog.path: cannot open ${dns.queryLog.path}: ${(err as Error).message}`);
-    }
-  }
-  return { cookies, nsid: nsidOption(dns.nsid), rrl, queryLog };
+  return { cookies, nsid: nsidOption(dns.nsid), rrl };
 }
 
 /**

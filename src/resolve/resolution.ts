@@ -1,23 +1,16 @@
-import type { Name } from '../dns/name.js';
+import type { WireEntry, WireMessage } from '../dns/message-writer.js';
 import type { RRset } from '../zone/zone.js';
 
-/** One RRset placed in a section, with the owner and TTL it is sent with. */
-export interface SectionEntry {
-  /** Owner as sent; for wildcard synthesis this is QNAME (RFC 4592 §3.3.1). */
-  readonly owner: Name;
+/** One RRset of the zone placed in a section, with the owner and TTL it is sent with. */
+export interface SectionEntry extends WireEntry {
   readonly set: RRset;
-  readonly ttl: number;
 }
 
-/** The outcome of answering one question, before it is encoded. */
-export interface Resolution {
-  readonly rcode: number;
-  readonly authoritative: boolean;
+/** The outcome of answering one question, before it is encoded: the message the writer encodes, of the zone's RRsets. */
+export interface Resolution extends WireMessage {
   readonly answer: readonly SectionEntry[];
   readonly authority: readonly SectionEntry[];
   readonly additional: readonly SectionEntry[];
-  /** A referral whose in-domain glue must not be dropped to fit (RFC 9471): truncate instead. */
-  readonly glueRequired: boolean;
 }
 
 export function emptyResolution(rcode: number, authoritative = false): Resolution {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { Responder } from '../dns/responder.js';
+import { Responder } from '../answer/responder.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { interfaceAddresses, type InterfaceTable } from './interface-addresses.js';
@@ -9,8 +9,10 @@ import { formatListenAddress, isWildcardHost, type ListenAddress } from '../net/
 import { TcpConnectionTable } from './tcp-connections.js';
 import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener, type Received } from './udp-listener.js';
+import { loadNativeUdp, NativeUdpListener, resolveUdpSocket, type NativeUdpCounters, type UdpSocketKind } from './native-udp.js';
 import { createProtection } from '../protect/protection.js';
 import { TransferServer, type TransferHandler } from '../transfer/transfer-server.js';
+import { openQueryLog } from '../log/query-log.js';
 
 export interface BoundAddress {
   readonly host: string;
@@ -27,6 +29,8 @@ export interface DnsServerOptions {
   readonly reusePort?: boolean;
   /** Answers AXFR and IXFR over TCP (null: the responder refuses them). */
   readonly transfer?: TransferHandler | null;
+  /** The UDP socket layer (resolveUdpSocket): the native addon or node:dgram (the default). */
+  readonly udpSocket?: UdpSocketKind;
 }
 
 /** A TCP client that stops reading is not written to beyond this (back-pressure). */
@@ -34,15 +38,16 @@ const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 
 /** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false): { responder: Responder; server: DnsServer } {
-  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log) });
+  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log), queryLog: openQueryLog(dns.queryLog, log) });
+  const udpSocket = resolveUdpSocket(dns.udpSocket, log, reusePort);
   const transfer = new TransferServer(store, dns.transfer, log);
-  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, transfer };
+  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, udpSocket, transfer };
   return { responder, server: new DnsServer(responder, options, log) };
 }
 
 /** One address served: a UDP socket and a TCP listener on the same port. */
 interface Endpoint extends BoundAddress {
-  readonly udp: UdpListener;
+  readonly udp: UdpListener | NativeUdpListener;
   readonly tcp: TcpListener;
 }
 
@@ -82,6 +87,8 @@ export class DnsServer {
   #queue: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** What the native UDP sockets a rescan closed had counted. */
+  readonly #retiredUdp: NativeUdpCounters = { received: 0, truncated: 0, sent: 0, sendErrors: 0, sendWaits: 0, badLengths: 0, recvErrors: 0, batches: 0 };
   /** Messages read by every socket of this server so far (the listeners count into it). */
   readonly received: Received = { udp: 0, tcp: 0 };
 
@@ -107,6 +114,19 @@ export class DnsServer {
     return this.#enqueue(async () => {
       for (const w of this.#wildcards) await this.#sync(w);
     }).catch((err: unknown) => this.#log.error({ err }, 'interface scan failed'));
+  }
+
+  /** The UDP socket layer in use. */
+  get udpSocket(): UdpSocketKind {
+    return this.#options.udpSocket ?? 'dgram';
+  }
+
+  /** The native sockets' counters summed (drops among them); null on node:dgram. */
+  udpCounters(): NativeUdpCounters | null {
+    if (this.udpSocket !== 'native') return null;
+    const sum = { ...this.#retiredUdp };
+    for (const e of this.#endpoints.values()) addNativeCounters(sum, e.udp);
+    return sum;
   }
 
   /** The concrete addresses served now (a wildcard's are listed one by one). */
@@ -181,6 +201,8 @@ export class DnsServer {
       const e = this.#endpoints.get(key)!;
       this.#endpoints.delete(key);
       w.served.delete(host);
+      // Its counts stay in udpCounters(): a Prometheus counter never goes down.
+      addNativeCounters(this.#retiredUdp, e.udp);
       await Promise.all([e.udp.close(), e.tcp.close()]);
       this.#log.info({ address: key }, 'address left the interfaces: stopped serving it');
     }
@@ -220,7 +242,8 @@ export class DnsServer {
     let lastError: unknown;
     for (let i = 0; i < attempts; i++) {
       const reusePort = this.#options.reusePort ?? false;
-      const udp = new UdpListener(address, this.#responder, this.#log, this.received, reusePort);
+      const native = this.#options.udpSocket === 'native' ? loadNativeUdp().addon : null;
+      const udp = native !== null ? new NativeUdpListener(native, this.#responder, this.#log, this.received, reusePort) : new UdpListener(address, this.#responder, this.#log, this.received, reusePort);
       let port: number;
       try {
         port = (await udp.listen(address)).port;
@@ -241,6 +264,13 @@ export class DnsServer {
     }
     throw lastError;
   }
+}
+
+/** Adds a native socket's counters into `sum` (node:dgram sockets count nothing of the kind). */
+function addNativeCounters(sum: NativeUdpCounters, udp: UdpListener | NativeUdpListener): void {
+  if (!(udp instanceof NativeUdpListener)) return;
+  const c = udp.counters();
+  for (const k of Object.keys(sum) as Array<keyof NativeUdpCounters>) sum[k] += c[k];
 }
 
 function listenFailed(address: ListenAddress, err: unknown): GslbError {

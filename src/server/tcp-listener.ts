@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { Responder } from '../dns/responder.js';
+import type { Responder } from '../answer/responder.js';
 import type { ListenAddress } from '../net/listen-address.js';
 import type { TcpConnection, TcpConnectionTable, TcpTableLimits } from './tcp-connections.js';
 import type { Received } from './udp-listener.js';

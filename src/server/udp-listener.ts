@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
-import type { Responder } from '../dns/responder.js';
+import type { Responder } from '../answer/responder.js';
 import type { ListenAddress } from '../net/listen-address.js';
 
 /** Messages the sockets of one process have read, by transport (meridian_dns_worker_messages_total). */

@@ -2,7 +2,7 @@ import { RRType } from '../dns/constants.js';
 import { suffixKey } from '../zone/lookup.js';
 import type { Zone } from '../zone/zone.js';
 import type { SteeredName } from '../steer/types.js';
-import type { ClientInfo, Target } from '../steer/types.js';
+import type { ClientLocator, Target } from '../steer/types.js';
 import { isHealthy, type TargetHealth } from '../health/state-machine.js';
 import type { DecisionEnv } from '../steer/decide.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
@@ -41,8 +41,7 @@ export interface Snapshot {
   readonly samples: LatencySamples | null;
 }
 
-/** Turns an address (ECS or resolver) into ClientInfo. */
-export type ClientLocator = (address: string, family: 4 | 6, sourcePrefix: number, fromEcs: boolean) => ClientInfo;
+export type { ClientLocator } from '../steer/types.js';
 
 export interface SnapshotParts {
   readonly version: number;

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
-import { ExplainInputError, parseClientArg } from './explain.js';
+import { ExplainInputError, parseClientArg } from './client-arg.js';
 import { SAMPLE_POPULATION } from './sample-population.js';
 import { ErrorCode } from '../errors.js';
 

@@ -7,7 +7,7 @@
  * latency, randomness and time all come in through the context.
  */
 import type { Name } from '../dns/name.js';
-import type { FailoverBound } from '../health/failover-bound.js';
+import type { FailoverBound } from '../health/types.js';
 import type { SourcePos } from '../problems/types.js';
 
 /** A regional endpoint that can be answered. Immutable once loaded. */
@@ -113,7 +113,7 @@ export interface FilterContext {
   /** Uniform in [0, 1). Injected so tests are deterministic. */
   readonly rand: () => number;
   /**
-   * Set only by the what-if simulation (simulate.ts): a random pick hands it every outcome it
+   * Set only by the what-if simulation (src/explain/simulate.ts): a random pick hands it every outcome it
    * can have, with its exact probability, instead of drawing; it returns the one to follow.
    */
   readonly branch?: (outcomes: readonly RandomOutcome[]) => readonly Target[];
@@ -249,3 +249,6 @@ export interface SteeredName {
   readonly failover: FailoverBound | null;
   readonly source: SourcePos;
 }
+
+/** Turns an address (ECS or resolver) into ClientInfo. */
+export type ClientLocator = (address: string, family: 4 | 6, sourcePrefix: number, fromEcs: boolean) => ClientInfo;

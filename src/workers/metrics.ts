@@ -8,8 +8,8 @@
  */
 import type { Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import type { Responder } from '../dns/responder.js';
-import { createMetricsRegistry } from '../metrics/registry.js';
+import type { Responder } from '../answer/responder.js';
+import { createMetricsRegistry, type NativeUdpDrops } from '../metrics/registry.js';
 import { selfFillingMetrics } from '../metrics/self-filling.js';
 import type { Received } from '../server/udp-listener.js';
 
@@ -30,9 +30,9 @@ export type WorkerMetricsJson = Array<{
  * primary's), and what its own sockets read, labelled with its slot: the one figure the sum
  * keeps apart per worker, to show how the kernel (or cluster) spreads the queries.
  */
-export function workerMetricsRegistry(responder: Responder, slot: number, received: Readonly<Received>): Registry {
+export function workerMetricsRegistry(responder: Responder, slot: number, received: Readonly<Received>, udpNative: () => NativeUdpDrops | null = () => null): Registry {
   const registry = createMetricsRegistry(
-    { queryStats: responder.stats, cache: responder.cache, decisions: responder.decisions, health: null, protection: responder.protection },
+    { queryStats: responder.stats, cache: responder.cache, decisions: responder.decisions, health: null, protection: responder.protection, udpNative },
     { defaultMetrics: false },
   );
   selfFillingMetrics(registry).counter('meridian_dns_worker_messages_total', 'DNS messages read by each worker\'s sockets, by worker slot (0 to N-1, kept by a replacement) and transport', ['worker', 'transport'], (set) => {

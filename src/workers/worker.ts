@@ -54,8 +54,9 @@ export class WorkerState {
   /**
    * Applies the primary's state: the node changes of admin writes to the zones served, or
    * re-reads the zone files when they changed there (or a delta does not fit), then publishes.
+   * Resolves when a re-read this state started is served (at once when none was needed).
    */
-  apply(state: SnapshotState): void {
+  apply(state: SnapshotState): Promise<void> {
     this.#followGeo(state.geoGeneration);
     let reread = state.zonesGeneration !== this.#zonesGeneration;
     if (!reread && state.deltas.length > 0) {
@@ -73,14 +74,15 @@ export class WorkerState {
       }
     }
     this.#last = state;
+    let served = Promise.resolve();
     if (reread) {
       // Forced: the primary may have reloaded for an $INCLUDE'd file the stamps cannot see.
-      // The first load comes before listening; later ones run off this thread, like the primary's.
-      if (this.#zonesGeneration === -1) this.#serve(this.#zones.load(true), state);
-      else this.#rereadInBackground(state);
+      // Off this thread, the first load too (which comes before listening), like the primary's.
+      served = this.#rereadInBackground(state, this.#zonesGeneration === -1);
       this.#zonesGeneration = state.zonesGeneration;
     }
     this.#setLive(state.live);
+    return served;
   }
 
   /**
@@ -102,11 +104,12 @@ export class WorkerState {
     }
   }
 
-  #rereadInBackground(state: SnapshotState): void {
-    const thread = new ZoneLoadThread();
+  /** `first`: nothing is served yet, so the thread runs at full priority. */
+  #rereadInBackground(state: SnapshotState, first: boolean): Promise<void> {
+    const thread = new ZoneLoadThread(undefined, !first);
     const arrived: ZoneDelta[] = [];
     this.#rereads.add(arrived);
-    this.#zones
+    return this.#zones
       .exclusive(() => this.#zones.loadAsync(true, (file, origin, previous) => thread.load(file, origin, previous)))
       .then((outcome) => {
         if (outcome === null) return;
@@ -183,13 +186,14 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
   let server: DnsServer | null = null;
   let metrics: Registry | null = null;
   let stopping: Promise<void> | null = null;
+  let listening = false;
 
   const stop = (): Promise<void> => (stopping ??= server === null ? Promise.resolve() : server.close());
 
   const listen = async (init: Init, l: Logger, s: WorkerState): Promise<void> => {
     const plane = createDataPlane(init.config.dns, s.store, l, init.reusePort);
     server = plane.server;
-    metrics = workerMetricsRegistry(plane.responder, init.slot, plane.server.received);
+    metrics = workerMetricsRegistry(plane.responder, init.slot, plane.server.received, () => plane.server.udpCounters());
     const addresses = await server.listen(init.listen);
     send({ kind: 'ready', addresses });
   };
@@ -204,9 +208,13 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
           return;
         case 'snapshot': {
           if (state === null) throw new Error('snapshot before init');
-          const first = state.store.current.version === 0;
-          state.apply(m);
-          if (first) listen(init!, log!, state).catch((err: unknown) => send({ kind: 'failed', message: (err as Error).message }));
+          const served = state.apply(m);
+          if (!listening) {
+            // Listens once the first zones are served: before, every query would be REFUSED.
+            listening = true;
+            const s = state;
+            served.then(() => (stopping === null ? listen(init!, log!, s) : undefined)).catch((err: unknown) => send({ kind: 'failed', message: (err as Error).message }));
+          }
           return;
         }
         case 'live':

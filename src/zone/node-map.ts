@@ -19,6 +19,19 @@ export function hashKey(key: string): number {
   return h >>> 0;
 }
 
+/** (hash, key) order: the order of a zone's record pages (and of a packed zone's order table). */
+export function compareHashKey(ah: number, ak: string, bh: number, bk: string): number {
+  return ah !== bh ? ah - bh : ak < bk ? -1 : ak > bk ? 1 : 0;
+}
+
+/**
+ * The shard of a hash among `count` (a power of two): its high bits, so that each shard holds
+ * one contiguous range of hashes and the shards in turn walk the keys in hash order.
+ */
+function shardOf(hash: number, count: number): number {
+  return count === 1 ? 0 : hash >>> (32 - Math.log2(count));
+}
+
 /** Shards per block of the shard table: a change copies the table of blocks and one block of shard pointers, never the whole table. */
 const BLOCK_BITS = 8;
 const BLOCK = 1 << BLOCK_BITS;
@@ -51,13 +64,13 @@ export class NodeMap implements ReadonlyMap<string, ZoneNode> {
   }
 
   #shard(key: string): ReadonlyMap<string, ZoneNode> {
-    const i = hashKey(key) & this.#mask;
+    const i = shardOf(hashKey(key), this.#mask + 1);
     return this.#blocks[i >>> BLOCK_BITS]![i & (BLOCK - 1)]!;
   }
 
   /** `hash`: hashKey(key), when the caller has it already. */
   get(key: string, hash = hashKey(key)): ZoneNode | undefined {
-    const i = hash & this.#mask;
+    const i = shardOf(hash, this.#mask + 1);
     return this.#blocks[i >>> BLOCK_BITS]![i & (BLOCK - 1)]!.get(key);
   }
 
@@ -86,7 +99,7 @@ export class NodeMap implements ReadonlyMap<string, ZoneNode> {
     let n = 0;
     for (const [key, node] of changes) {
       if ((++n & 255) === 0) yield;
-      const i = hashKey(key) & this.#mask;
+      const i = shardOf(hashKey(key), this.#mask + 1);
       const b = i >>> BLOCK_BITS;
       if (!copiedBlocks.has(b)) {
         blocks[b] = blocks[b]!.slice();
@@ -152,20 +165,19 @@ export class NodeMap implements ReadonlyMap<string, ZoneNode> {
   }
 
   /**
-   * The entries in an order that pages can resume (shard by shard, keys sorted within each)
-   * from the key `from` on (null: from the start): a page costs its own entries and
-   * one small shard sort, not the map. The order holds across the copy-on-write versions of
-   * one build (a key removed meanwhile still names its place: its hash); a full reload may change it.
+   * The entries in (hash, key) order from the first at or after (`fromHash`, `fromKey`) on
+   * (from the start when `fromKey` is null), each with its hash: a page costs the shards it
+   * walks, each sorted on its own (a few entries), never a sort of the whole map.
    */
-  *entriesFrom(from: string | null): Generator<[string, ZoneNode]> {
-    let first = 0;
-    if (from !== null) {
-      const shard = this.#shard(from);
-      for (const k of [...shard.keys()].sort()) if (k >= from) yield [k, shard.get(k)!];
-      first = (hashKey(from) & this.#mask) + 1;
-    }
-    for (const shard of this.#shards(first)) {
-      for (const k of [...shard.keys()].sort()) yield [k, shard.get(k)!];
+  *entriesInOrder(fromHash: number, fromKey: string | null): Generator<[string, ZoneNode, number]> {
+    const count = this.#mask + 1;
+    for (let i = fromKey === null ? 0 : shardOf(fromHash, count); i < count; i++) {
+      const shard = this.#blocks[i >>> BLOCK_BITS]![i & (BLOCK - 1)]!;
+      if (shard.size === 0) continue;
+      const items: Array<[string, ZoneNode, number]> = [];
+      for (const [k, v] of shard) items.push([k, v, hashKey(k)]);
+      items.sort((a, b) => compareHashKey(a[2], a[0], b[2], b[0]));
+      for (const item of items) if (fromKey === null || compareHashKey(item[2], item[0], fromHash, fromKey) >= 0) yield item;
     }
   }
 
@@ -200,13 +212,13 @@ export class NodeMapBuilder {
   }
 
   set(key: string, node: ZoneNode): void {
-    const shard = this.#shards[hashKey(key) & this.#mask]!;
+    const shard = this.#shards[shardOf(hashKey(key), this.#mask + 1)]!;
     if (!shard.has(key)) this.#size++;
     shard.set(key, node);
   }
 
   get(key: string): ZoneNode | undefined {
-    return this.#shards[hashKey(key) & this.#mask]!.get(key);
+    return this.#shards[shardOf(hashKey(key), this.#mask + 1)]!.get(key);
   }
 
   finish(): NodeMap {

@@ -18,13 +18,13 @@
  *   order   u32[nodes]: offsets of the records in (hash, key) order
  *   files   u32 count, then per file u32 length and UTF-8 bytes
  *   record  u32 hash, u16 key length, key (latin1), u8 labels, per label u8 length and bytes,
- *           u8 flags (1: zone cut), u32 children, u16 RRsets, per RRset
+ *           u8 flags (1: zone cut), u32 children, u32 RRsets, per RRset
  *           u16 type, u16 class, u32 ttl, u32 line, u32 file, u32 RDATAs, per RDATA u16 length and bytes
  */
 import type { Name } from '../dns/name.js';
 import type { RRset, ZoneNode } from './zone.js';
 import { TypeMap } from './type-map.js';
-import { hashKey } from './node-map.js';
+import { compareHashKey, hashKey } from './node-map.js';
 
 const MAGIC = 0x314e5a4d; // "MZN1"
 const HEADER = 28;
@@ -42,13 +42,9 @@ interface Entry {
   readonly hash: number;
 }
 
-/** (hash, key) order: the order of records in the image and of a zone's record pages. */
-export function compareHashKey(ah: number, ak: string, bh: number, bk: string): number {
-  return ah !== bh ? ah - bh : ak < bk ? -1 : ak > bk ? 1 : 0;
-}
 
 function recordSize(e: Entry): number {
-  let n = 4 + 2 + e.key.length + 1 + 1 + 4 + 2;
+  let n = 4 + 2 + e.key.length + 1 + 1 + 4 + 4;
   for (const label of e.node.name) n += 1 + label.length;
   for (const set of e.node.rrsets.values()) {
     n += 2 + 2 + 4 + 4 + 4 + 4;
@@ -84,6 +80,8 @@ export function packNodes(nodes: Iterable<readonly [string, ZoneNode]>): PackedN
   const orderAt = slotsAt + slotCount * 4;
   const filesAt = orderAt + entries.length * 4;
   const recordsAt = filesAt + 4 + fileBytes.reduce((n, b) => n + 4 + b.length, 0);
+  // Offsets are 32-bit: about 40 million records. Beyond, the zone fails to load, with this reason.
+  if (recordsAt + recordBytes > 0xffff_ffff) throw new Error(`the zone is too large to serve: ${recordsAt + recordBytes} bytes packed, at most 4 GiB`);
   const sab = new SharedArrayBuffer(recordsAt + recordBytes);
   // Byte by byte through a DataView and charCodeAt: Buffer's write methods check their
   // arguments and cross into C++ per call, which made packing the slowest step of a reload.
@@ -123,8 +121,8 @@ export function packNodes(nodes: Iterable<readonly [string, ZoneNode]>): PackedN
     }
     u8[o] = node.isCut ? 1 : 0;
     dv.setUint32(o + 1, node.children, true);
-    dv.setUint16(o + 5, node.rrsets.size, true);
-    o += 7;
+    dv.setUint32(o + 5, node.rrsets.size, true);
+    o += 9;
     for (const set of node.rrsets.values()) {
       dv.setUint16(o, set.type, true);
       dv.setUint16(o + 2, set.class, true);
@@ -225,8 +223,8 @@ export class PackedNodes {
     }
     const isCut = buf[o++] === 1;
     const children = buf.readUInt32LE(o);
-    const setCount = buf.readUInt16LE(o + 4);
-    o += 6;
+    const setCount = buf.readUInt32LE(o + 4);
+    o += 8;
     const rrsets = new TypeMap<RRset>();
     for (let s = 0; s < setCount; s++) {
       const type = buf.readUInt16LE(o);

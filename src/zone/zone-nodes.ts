@@ -2,10 +2,11 @@
  * The nodes of a zone: a packed base (packed-nodes.ts, built with the zone off the answering
  * thread, one object to the garbage collector) under a persistent delta of the nodes admin
  * writes changed since (node-map.ts, copy-on-write). A write copies the delta's touched
- * shards, never the base; the next full load packs the written nodes into a new base.
+ * shards, never the base; the next full load, or a repack on the load thread once many names
+ * were written (admin/zone-editor.ts REPACK_AT), packs the written nodes into a new base.
  */
-import { hashKey, NodeMap, NodeMapBuilder } from './node-map.js';
-import { compareHashKey, packNodes, PackedNodes, type PackedImage } from './packed-nodes.js';
+import { compareHashKey, hashKey, NodeMap, NodeMapBuilder } from './node-map.js';
+import { packNodes, PackedNodes, type PackedImage } from './packed-nodes.js';
 import { TypeMap } from './type-map.js';
 import type { RRset, ZoneNode } from './zone.js';
 
@@ -22,7 +23,6 @@ export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
   readonly base: PackedNodes;
   readonly #delta: NodeMap;
   readonly size: number;
-  #written: ReadonlyArray<readonly [string, ZoneNode, number]> | null = null;
 
   private constructor(base: PackedNodes, delta: NodeMap, size: number) {
     this.base = base;
@@ -128,40 +128,25 @@ export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
 
   /**
    * The entries in (hash, key) order, from the key `from` on (null: from the start). A page
-   * costs its own entries, a binary search of the base and a sort of the delta's entries
-   * after `from`. The order holds across every version of one base (a key removed meanwhile
+   * costs its own entries, a binary search of the base and the delta's shards in its range
+   * of hashes. The order holds across every version of one base (a key removed meanwhile
    * still names its place: its hash); a full reload may change it.
    */
   *entriesFrom(from: string | null): Generator<[string, ZoneNode]> {
     const fromHash = from === null ? 0 : hashKey(from);
-    const written = this.#writtenInOrder();
-    let w = 0;
-    if (from !== null) {
-      let hi = written.length;
-      while (w < hi) {
-        const mid = (w + hi) >>> 1;
-        if (compareHashKey(written[mid]![2], written[mid]![0], fromHash, from) < 0) w = mid + 1;
-        else hi = mid;
-      }
-    }
+    const written = this.#delta.entriesInOrder(fromHash, from);
+    let next = written.next();
     for (const [key, node, hash] of this.base.entriesFrom(from, fromHash)) {
-      while (w < written.length && compareHashKey(written[w]![2], written[w]![0], hash, key) < 0) {
-        const [k, v] = written[w++]!;
-        yield [k, v];
+      for (; !next.done && compareHashKey(next.value[2], next.value[0], hash, key) < 0; next = written.next()) {
+        if (next.value[1] !== REMOVED) yield [next.value[0], next.value[1]];
       }
-      if (this.#delta.size === 0 || this.#delta.get(key, hash) === undefined) yield [key, node];
+      // The base's node, unless the delta has the key (then it came, or comes, from there).
+      if (!next.done && next.value[0] === key) {
+        if (next.value[1] !== REMOVED) yield [key, next.value[1]];
+        next = written.next();
+      } else yield [key, node];
     }
-    for (; w < written.length; w++) yield [written[w]![0], written[w]![1]];
-  }
-
-  /** The delta's nodes (not its removals) in (hash, key) order: sorted once per version, for a walk of many pages. */
-  #writtenInOrder(): ReadonlyArray<readonly [string, ZoneNode, number]> {
-    if (this.#written !== null) return this.#written;
-    const written: Array<[string, ZoneNode, number]> = [];
-    for (const [key, node] of this.#delta) if (node !== REMOVED) written.push([key, node, hashKey(key)]);
-    written.sort((a, b) => compareHashKey(a[2], a[0], b[2], b[0]));
-    this.#written = written;
-    return written;
+    for (; !next.done; next = written.next()) if (next.value[1] !== REMOVED) yield [next.value[0], next.value[1]];
   }
 
   *entries(): MapIterator<[string, ZoneNode]> {

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../support/process.js';
 import { addresses, call, RO_TOKEN, runMeridian, RW_TOKEN, startMeridian, workspace, ZONE, type Meridian, type Reply, type Workspace } from './helpers.js';
 
 let ws: Workspace;
@@ -83,7 +82,7 @@ after(async () => {
 function assertUnauthenticated(r: Reply, what: string): void {
   assert.equal(r.status, 401, `${what}: ${r.status} ${r.text}`);
   assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="meridian"', `${what}: WWW-Authenticate`);
-  assert.match(r.headers.get('content-type') ?? '', /application\/json/, `${what}: JSON body`);
+  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, `${what}: a problem document`);
   assert.equal(r.json.error, 'GSLB_ERR_API_UNAUTHENTICATED', what);
   assert.match(r.json.message, /bearer token/i, what);
 }
@@ -157,9 +156,10 @@ describe('admin API: refuses to serve off loopback without a token', () => {
   it('exits non-zero with a clear message for 0.0.0.0, [::] and a LAN address', async () => {
     const bare = workspace(); // no tokens in the config, none in the environment
     try {
-      const admins = [`0.0.0.0:${await freePort()}`, `[::]:${await freePort()}`, `192.0.2.1:${await freePort()}`];
+      // port 0: the refusal comes before any bind; a regression would bind and serve (no exit), failing on the timeout
+      const admins = ['0.0.0.0:0', '[::]:0', '192.0.2.1:0'];
       const runs = await Promise.all(
-        admins.map(async (admin) => runMeridian(['serve', '--config', bare.config, '--zones', bare.zones, '--listen', `127.0.0.1:${await freePort()}`, '--admin', admin])),
+        admins.map(async (admin) => runMeridian(['serve', '--config', bare.config, '--zones', bare.zones, '--listen', '127.0.0.1:0', '--admin', admin])),
       );
       runs.forEach((r, i) => {
         const admin = admins[i]!;
@@ -176,7 +176,7 @@ describe('admin API: refuses to serve off loopback without a token', () => {
   it('refuses a MERIDIAN_ADMIN_TOKEN shorter than 16 characters', async () => {
     const bare = workspace();
     try {
-      const r = await runMeridian(['serve', '--config', bare.config, '--zones', bare.zones, '--listen', `127.0.0.1:${await freePort()}`, '--admin', `127.0.0.1:${await freePort()}`], {
+      const r = await runMeridian(['serve', '--config', bare.config, '--zones', bare.zones, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
         MERIDIAN_ADMIN_TOKEN: 'short',
       });
       assert.notEqual(r.code, 0);

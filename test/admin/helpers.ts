@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { udp } from '../support/dns-client.js';
-import { cliPath, runCli, untilServing } from '../support/process.js';
+import { cliPath, runCli, servingPortsWithApi, untilServing } from '../support/process.js';
 
 export const RW_TOKEN = 'rw-admin-token-0123456789abcdef';
 export const RO_TOKEN = 'ro-admin-token-0123456789abcdef';
@@ -118,7 +118,7 @@ export async function startMeridian(ws: Workspace, opts: { env?: Record<string, 
     resolve(code);
   }));
   const output = await untilServing(child, opts.startTimeoutMs);
-  const { dns, api } = servingPorts(output());
+  const { dns, api } = servingPortsWithApi(output());
   return {
     dns,
     api,
@@ -133,16 +133,6 @@ export async function startMeridian(ws: Workspace, opts: { env?: Record<string, 
       await exited;
     },
   };
-}
-
-/** The DNS and admin ports of the "meridian is serving" log line. */
-function servingPorts(output: string): { dns: number; api: number } {
-  const line = output.split('\n').find((l) => l.includes('"meridian is serving"'));
-  const serving = line === undefined ? null : (JSON.parse(line) as { listen?: Array<{ port: number }>; admin?: { port: number } | null });
-  const dns = serving?.listen?.[0]?.port;
-  const api = serving?.admin?.port;
-  if (dns === undefined || api === undefined) throw new Error(`no DNS and admin port in the serving line:\n${output}`);
-  return { dns, api };
 }
 
 /** Runs the CLI to completion with our environment rules (no inherited MERIDIAN_*). */

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { rcodeOf, udp } from '../support/dns-client.js';
-import { freePort, runCli, startCliServer, tempCopy } from '../support/process.js';
+import { servingPortsWithApi, runCli, startCliServer, tempCopy } from '../support/process.js';
 import { projectRoot } from '../support/test-server.js';
 
 const RW = 'rw-token-0123456789abcdef';
@@ -25,9 +25,8 @@ let dir: { dir: string; remove: () => void };
 let configFile: string;
 
 async function start(): Promise<Running> {
-  const dns = await freePort();
-  const api = await freePort();
-  const s = await startCliServer(['--config', configFile, '--zones', dir.dir, '--listen', `127.0.0.1:${dns}`, '--admin', `127.0.0.1:${api}`]);
+  const s = await startCliServer(['--config', configFile, '--zones', dir.dir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+  const { dns, api } = servingPortsWithApi(s.output());
   return { dns, api, stop: s.stop, kill: () => s.child.kill('SIGKILL') };
 }
 

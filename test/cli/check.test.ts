@@ -122,6 +122,24 @@ describe('meridian check', () => {
     }
   });
 
+  it('reads the config named by MERIDIAN_CONFIG when --config is not given; --config wins', async () => {
+    const t = zoneDir({});
+    try {
+      const bad = path.join(t.dir, 'bad.yaml');
+      fs.writeFileSync(bad, 'dns:\n  udpPayloadSize: 100\n');
+      const good = path.join(t.dir, 'good.yaml');
+      fs.writeFileSync(good, 'dns:\n  udpPayloadSize: 1232\n');
+      const env = { ...process.env, MERIDIAN_CONFIG: bad };
+      const r = await runCli(['check', '--zones', fixtureZones], 20_000, env);
+      assert.equal(r.code, 1);
+      assert.ok(r.stderr.includes(`${bad}:2: dns.udpPayloadSize`), r.stderr);
+      const flag = await runCli(['check', '--config', good, '--zones', fixtureZones], 20_000, env);
+      assert.equal(flag.code, 0, flag.stderr);
+    } finally {
+      t.remove();
+    }
+  });
+
   it('prints help for every command', async () => {
     for (const args of [['--help'], ['serve', '--help'], ['check', '--help']]) {
       const r = await runCli(args);

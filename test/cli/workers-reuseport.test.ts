@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, sendTcp, sendUdp } from '../support/dns-client.js';
-import { cliPath, freePort, untilServing } from '../support/process.js';
+import { cliPath, servingPortsWithApi, untilServing } from '../support/process.js';
 import { childrenOf, eventually, socketsOn, workerMessages } from '../support/workers.js';
 import { call, childEnv, RW_TOKEN, runMeridian, startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
 import { resolveReusePort } from '../../src/server/reuse-port.js';
@@ -55,14 +55,14 @@ describe('serve --workers 2 with dns.reusePort (the default on Linux), on port 0
   let workers: number[];
   before(async () => {
     ws = workspace();
-    api = await freePort();
-    child = spawn(process.execPath, [cliPath, 'serve', '--config', ws.config, '--zones', ws.zones, '--listen', '127.0.0.1:0', '--listen', '[::1]:0', '--admin', `127.0.0.1:${api}`, '--workers', '2', '--log-level', 'info'], {
+    child = spawn(process.execPath, [cliPath, 'serve', '--config', ws.config, '--zones', ws.zones, '--listen', '127.0.0.1:0', '--listen', '[::1]:0', '--admin', '127.0.0.1:0', '--workers', '2', '--log-level', 'info'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: childEnv({ MERIDIAN_ADMIN_TOKEN: RW_TOKEN }),
       cwd: ws.root,
     });
     exited = new Promise((resolve) => child.once('exit', () => resolve()));
     output = await untilServing(child, 30_000);
+    api = servingPortsWithApi(output()).api;
     const serving = servingLine(output());
     [port4, port6] = serving.listen.map((a) => a.port) as [number, number];
     workers = serving.workers;

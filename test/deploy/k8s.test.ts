@@ -17,7 +17,7 @@ import { parseAllDocuments } from 'yaml';
 import { loadBalancerConfig } from '../../src/l7/config.js';
 import { childEnv, RW_TOKEN } from '../admin/helpers.js';
 import { udp } from '../support/dns-client.js';
-import { cliPath, freePort, untilServing } from '../support/process.js';
+import { cliPath, servingPortsWithApi, untilServing } from '../support/process.js';
 import { projectRoot } from '../support/test-server.js';
 
 const K8S = path.join(projectRoot, 'deploy/k8s');
@@ -174,12 +174,10 @@ describe('Kubernetes manifests', () => {
         .replace('/app/geoip/', `${path.join(projectRoot, 'geoip')}/`)
         .replace('/var/lib/meridian/', `${path.join(root, 'state')}/`);
       fs.writeFileSync(path.join(root, 'meridian.yaml'), config);
-      dns = await freePort();
-      api = await freePort();
-      // the Deployment's args, with the listen addresses on loopback for the test
-      const args = [cliPath, 'serve', '--config', path.join(root, 'meridian.yaml'), '--listen', `127.0.0.1:${dns}`, '--admin', `127.0.0.1:${api}`];
+      // the Deployment's args, with the listen addresses on loopback (port 0) for the test
+      const args = [cliPath, 'serve', '--config', path.join(root, 'meridian.yaml'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
       server = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({ MERIDIAN_ADMIN_TOKEN: RW_TOKEN }) });
-      await untilServing(server, 30_000);
+      ({ dns, api } = servingPortsWithApi((await untilServing(server, 30_000))()));
     });
     after(async () => {
       if (server !== undefined && server.exitCode === null && server.signalCode === null) {

@@ -14,7 +14,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { startMeridian, workspace, type Meridian, type Workspace } from '../admin/helpers.js';
-import { freePort } from '../support/process.js';
 import { projectRoot } from '../support/test-server.js';
 import { startBalanceCli } from '../l7/helpers.js';
 import { parseExposition } from '../metrics/exposition.js';
@@ -132,8 +131,8 @@ describe('Prometheus rules and Grafana dashboard', () => {
       fs.writeFileSync(
         config,
         JSON.stringify({
-          listen: `127.0.0.1:${await freePort()}`,
-          admin: { listen: `127.0.0.1:${await freePort()}` },
+          listen: '127.0.0.1:0',
+          admin: { listen: '127.0.0.1:0' },
           pools: { default: { backends: [{ id: 'b1', address: `127.0.0.1:${(backend.address() as AddressInfo).port}` }] } },
         }),
       );

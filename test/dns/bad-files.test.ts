@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { rcodeOf, udp } from '../support/dns-client.js';
-import { freePort, runCli, startCliServer, tempCopy } from '../support/process.js';
+import { runCli, servingPorts, servingPortsWithApi, startCliServer, tempCopy } from '../support/process.js';
 import { projectRoot, startTestServer } from '../support/test-server.js';
 
 const zoneText = (extra = ''): string => '$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n' + extra;
@@ -127,8 +127,8 @@ describe('bad policy files', () => {
 
   it('a watch reload keeps the previous data of each and the process alive; a start-up serves the other zones', async () => {
     const t = hostileFolder();
-    const [port, adminPort] = [await freePort(), await freePort()];
-    const srv = await startCliServer(['--zones', t.dir, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`]);
+    const srv = await startCliServer(['--zones', t.dir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+    const { dns: port, api: adminPort } = servingPortsWithApi(srv.output());
     let restarted: CliServer | null = null;
     const previousAnswers = async (when: string): Promise<void> => {
       for (const [i, zone] of names.entries()) assert.deepEqual(await answerOf(port, `www.${zone}.test`), [ipOf(i)], `${zone}, ${when}: the previous policy answers`);
@@ -154,8 +154,8 @@ describe('bad policy files', () => {
       await previousAnswers('after the admin reload');
       assert.equal(await srv.stop(), 0);
 
-      const port2 = await freePort();
-      restarted = await startCliServer(['--zones', t.dir, '--listen', `127.0.0.1:${port2}`]);
+      restarted = await startCliServer(['--zones', t.dir, '--listen', '127.0.0.1:0']);
+      const port2 = servingPorts(restarted.output()).dns;
       assertNamed(logText(restarted.output()), t.dir, 'start-up');
       assert.equal(rcodeOf((await udp(port2, 'www.edge.test', 'A')).raw), 5, 'a zone whose policy is bad is REFUSED');
       assert.deepEqual(await answerOf(port2, 'www.ctor.test'), ['192.0.2.90'], 'the good zone is served');
@@ -213,10 +213,10 @@ describe('files with 500,000 errors', () => {
     fs.writeFileSync(path.join(t.dir, 'later.test.zone'), zoneText('www IN A 192.0.2.81\n'));
     fs.writeFileSync(path.join(t.dir, 'later.test.policy.yaml'), goodPolicy('192.0.2.82').replace('www:', 'steered:'));
     writeBroken(t.dir, 'broken.test');
-    const port = await freePort();
     // check and start-up read the same files at the same time: two processes, two cores
     // generous limits: about 5 s of CPU each, on a machine that may be busy with other tests
-    const [check, srv] = await Promise.all([runCli(['check', '--zones', t.dir], 120_000), startCliServer(['--zones', t.dir, '--listen', `127.0.0.1:${port}`], 120_000)]);
+    const [check, srv] = await Promise.all([runCli(['check', '--zones', t.dir], 120_000), startCliServer(['--zones', t.dir, '--listen', '127.0.0.1:0'], 120_000)]);
+    const port = servingPorts(srv.output()).dns;
     try {
       assert.equal(check.code, 1);
       assertReported(check.stderr, t.dir, 'broken.test');

@@ -9,9 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { QuestionIndex } from '../../src/dns/question-index.js';
+import { QuestionIndex } from '../../src/answer/question-index.js';
 import { buildQuery, sendTcp, sendUdp, type QueryOptions } from '../support/dns-client.js';
 import { ecsOption } from '../support/ecs.js';
+import { nativeUdpOrSkip } from '../support/native-udp.js';
 import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
 
 /** The example zones (steered names, every record type) beside the fixture zones (a large TXT RRset, referrals with glue). */
@@ -109,7 +110,9 @@ describe('QuestionIndex', () => {
   });
 });
 
-describe('question index over real sockets: byte for byte the answers of a server without caches', () => {
+// Both UDP socket layers (issue #19): the native one where it is built, and node:dgram.
+const { skip: nativeSkip } = nativeUdpOrSkip();
+for (const udpSocket of ['native', 'dgram'] as const) describe(`question index over real sockets (${udpSocket} UDP): byte for byte the answers of a server without caches`, { skip: udpSocket === 'native' ? nativeSkip : false }, () => {
   let cached: TestServer;
   let reference: TestServer;
   let tmp: string;
@@ -118,8 +121,11 @@ describe('question index over real sockets: byte for byte the answers of a serve
     const zones = zonesDir(tmp);
     const config = path.join(tmp, 'meridian.yaml');
     fs.writeFileSync(config, `dns:\n  cacheMaxEntries: 0\nzones:\n  directory: ${JSON.stringify(zones)}\n  watch: false\n`);
-    cached = await startTestServer(zones);
-    reference = await startTestServer(zones, config);
+    cached = await startTestServer(zones, null, { udpSocket });
+    // The reference always answers through node:dgram: the native layer must match it byte for byte.
+    reference = await startTestServer(zones, config, { udpSocket: 'dgram' });
+    assert.equal(cached.udp?.socket, udpSocket);
+    assert.equal(reference.udp?.socket, 'dgram');
   });
   after(async () => {
     await cached?.close();

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildQuery, decode, rcodeOf, udp } from '../support/dns-client.js';
-import { freePort, startCliServer, runCli, tempCopy } from '../support/process.js';
+import { servingPorts, startCliServer, runCli, tempCopy } from '../support/process.js';
 import { fixtureZones, startTestServer } from '../support/test-server.js';
 
 function version(n: number): string {
@@ -78,8 +78,8 @@ describe('zone reload', () => {
     const t = tempCopy(fixtureZones);
     const file = path.join(t.dir, 'swap.test.zone');
     fs.writeFileSync(file, version(1));
-    const port = await freePort();
-    const srv = await startCliServer(['--zones', t.dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'info']);
+    const srv = await startCliServer(['--zones', t.dir, '--listen', '127.0.0.1:0', '--log-level', 'info']);
+    const port = servingPorts(srv.output()).dns;
     try {
       fs.writeFileSync(file, version(2));
       srv.child.kill('SIGHUP');
@@ -98,8 +98,8 @@ describe('zone reload', () => {
     const t = tempCopy(fixtureZones);
     const file = path.join(t.dir, 'swap.test.zone');
     fs.writeFileSync(file, version(1) + 'x IN MX notanumber mail\n');
-    const port = await freePort();
-    const srv = await startCliServer(['--zones', t.dir, '--listen', `127.0.0.1:${port}`]);
+    const srv = await startCliServer(['--zones', t.dir, '--listen', '127.0.0.1:0']);
+    const port = servingPorts(srv.output()).dns;
     try {
       assert.ok(srv.output().includes(`${file}:7:`), srv.output());
       assert.equal(rcodeOf((await udp(port, 'pair.swap.test', 'A')).raw), 5, 'the bad zone is REFUSED');

@@ -16,6 +16,7 @@ import { DnsServer, type DnsServerOptions } from '../../src/server/dns-server.js
 import { interfaceAddresses, type InterfaceTable } from '../../src/server/interface-addresses.js';
 import { parseListenAddress } from '../../src/net/listen-address.js';
 import { buildQuery, sendTcp } from '../support/dns-client.js';
+import { nativeUdpOrSkip } from '../support/native-udp.js';
 import { freePort } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -82,14 +83,16 @@ describe('the config of the interface scan and the TCP limits', () => {
   });
 });
 
-describe('a wildcard listen address', () => {
+// On both UDP layers (issue #19): the native one where it is built, and node:dgram.
+const { skip: nativeSkip } = nativeUdpOrSkip();
+for (const udpSocket of ['native', 'dgram'] as const) describe(`a wildcard listen address (${udpSocket} UDP)`, { skip: udpSocket === 'native' ? nativeSkip : false }, () => {
   let base: TestServer;
   let table: InterfaceTable;
   const servers: DnsServer[] = [];
   const make = (extra: Partial<DnsServerOptions> = {}): DnsServer => {
     const s = new DnsServer(
       base.responder,
-      { tcp: { idleTimeoutMs: 2000, messageTimeoutMs: 2000, maxConnections: 100, maxConnectionsPerClient: 16, maxPendingOutputBytes: 65536 }, interfaceScanMs: 0, interfaces: () => table, ...extra },
+      { tcp: { idleTimeoutMs: 2000, messageTimeoutMs: 2000, maxConnections: 100, maxConnectionsPerClient: 16, maxPendingOutputBytes: 65536 }, interfaceScanMs: 0, interfaces: () => table, udpSocket, ...extra },
       pino({ level: 'silent' }),
     );
     servers.push(s);
@@ -125,8 +128,11 @@ describe('a wildcard listen address', () => {
     const server = make({ interfaceScanMs: 100 });
     const [v4] = await server.listen([parseListenAddress('0.0.0.0:0')]);
     const port = v4!.port;
+    assert.equal((await askFrom127('127.0.0.2', port)).from, '127.0.0.2');
+    const before = server.udpCounters();
     table = loopbacks('127.0.0.1', '127.0.0.3');
     await server.rescan();
+    if (udpSocket === 'native') assert.ok(server.udpCounters()!.received >= before!.received, 'what a closed socket counted is kept');
     assert.deepEqual(server.endpoints.map((e) => e.host).sort(), ['127.0.0.1', '127.0.0.3']);
     assert.equal((await askFrom127('127.0.0.3', port)).from, '127.0.0.3');
     assert.ok(await refused('127.0.0.2', port), 'the address that went is closed (port unreachable), not answered from elsewhere');

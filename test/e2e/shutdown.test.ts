@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, frame } from '../support/dns-client.js';
-import { freePort, startCliServer } from '../support/process.js';
+import { servingPorts, startCliServer } from '../support/process.js';
 import { fixtureZones } from '../support/test-server.js';
 
 const QUERIES = 50;
@@ -44,8 +44,8 @@ function collect(socket: net.Socket): Promise<{ answers: Buffer[]; ended: boolea
 
 describe('SIGTERM', () => {
   it('answers every query already received, closes cleanly, refuses new connections and exits 0', async () => {
-    const port = await freePort();
-    const server = await startCliServer(['--config', path.join(dir, 'meridian.yaml'), '--zones', fixtureZones, '--listen', `127.0.0.1:${port}`]);
+    const server = await startCliServer(['--config', path.join(dir, 'meridian.yaml'), '--zones', fixtureZones, '--listen', '127.0.0.1:0']);
+    const port = servingPorts(server.output()).dns;
     const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
     try {
       const client = net.connect(port, '127.0.0.1');

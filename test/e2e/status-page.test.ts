@@ -144,7 +144,8 @@ describe('status page', () => {
     assert.equal(elementWith(dom, 'data-region', 'us-east')?.['data-region-state'], 'up');
     assert.equal(elementWith(dom, 'data-continent', 'EU')?.['data-answer'], 'us-east');
     assert.match(dom, /forced down/);
-    assert.ok(dom.includes(` ${reason}<`), `the page shows why ap is down (${reason})`);
+    // The reason read above may have moved on (a probe in flight saw a reset, the next ones are refused).
+    assert.ok(dom.includes(' refused<') || dom.includes(' reset<'), `the page shows why ap is down (${reason} when the API was asked)`);
     assert.match(dom, /3 regions, 2 not up/);
   });
 });

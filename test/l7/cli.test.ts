@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, runCli } from '../support/process.js';
+import { runCli } from '../support/process.js';
 import { childPids, json, request, startBalanceCli as startCli, startBackends, tally, waitFor, type TestBackend } from './helpers.js';
 
 describe('meridian balance', () => {
@@ -21,7 +21,7 @@ describe('meridian balance', () => {
 
   const writeConfig = async (name: string, pools: object, extra: object = {}): Promise<string> => {
     const file = path.join(dir, name);
-    fs.writeFileSync(file, JSON.stringify({ listen: `127.0.0.1:${await freePort()}`, admin: { listen: `127.0.0.1:${await freePort()}` }, pools, ...extra }, null, 2));
+    fs.writeFileSync(file, JSON.stringify({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, pools, ...extra }, null, 2));
     return file;
   };
 

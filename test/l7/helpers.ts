@@ -162,7 +162,14 @@ export async function startBalanceCli(configFile: string, extra: string[] = []):
   const listening = (out: string): boolean => /"msg":"balancer (workers )?listening"/.test(out) && (!extra.includes('--workers') || out.includes('workers listening'));
   // Generous: on a loaded 2-core machine forking workers takes seconds.
   const cli = await startCli(['balance', '--config', configFile, ...extra], listening, 30_000);
-  return Object.assign(cli, { url: `http://${config.listen}`, adminUrl: `http://${config.admin.listen}` });
+  // The ports it logs, not the config's: a config may say port 0 (no freePort() race).
+  const lines = cli.output().split('\n');
+  // with --workers, the primary's line (it holds the admin listener), not a worker's
+  const line = lines.find((l) => l.includes('"msg":"balancer workers listening"')) ?? lines.find((l) => l.includes('"msg":"balancer listening"'));
+  const logged = JSON.parse(line!) as { listen?: { port: number }; port?: number; admin: { port: number } | null };
+  const host = (listen: string): string => listen.slice(0, listen.lastIndexOf(':'));
+  const port = logged.listen?.port ?? logged.port;
+  return Object.assign(cli, { url: `http://${host(config.listen)}:${port}`, adminUrl: `http://${host(config.admin.listen)}:${logged.admin?.port}` });
 }
 
 /** The pids of `pid`'s child processes (the workers of `balance --workers N`). */

@@ -13,7 +13,7 @@ import { describe, it } from 'node:test';
 import { mergeHealth } from '../../src/l7/cluster.js';
 import { stopHttp } from '../health/probes/servers.js';
 import { udp } from '../support/dns-client.js';
-import { freePort, startCliServer } from '../support/process.js';
+import { freePort, servingPorts, startCliServer } from '../support/process.js';
 import { json, startBackend, startBalanceCli, startBalancer, tally, waitFor, type TestBackend } from './helpers.js';
 
 describe('the DNS tier and a region whose backends are all dead', { timeout: 120_000 }, () => {
@@ -24,15 +24,14 @@ describe('the DNS tier and a region whose backends are all dead', { timeout: 120
     const revived: TestBackend[] = [];
     const stops: (() => Promise<unknown>)[] = [];
     try {
-      const balancerFile = async (name: string, addresses: string[]): Promise<{ file: string; admin: number }> => {
-        const admin = await freePort();
+      const balancerFile = (name: string, addresses: string[]): { file: string } => {
         const file = path.join(dir, `${name}.json`);
         const backends = addresses.map((address, i) => ({ id: `${name}${i + 1}`, address }));
-        fs.writeFileSync(file, JSON.stringify({ listen: `127.0.0.1:${await freePort()}`, admin: { listen: `127.0.0.1:${admin}` }, pools: { default: { backends } } }));
-        return { file, admin };
+        fs.writeFileSync(file, JSON.stringify({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, pools: { default: { backends } } }));
+        return { file };
       };
-      const dead = await balancerFile('dead', deadPorts.map((p) => `127.0.0.1:${p}`));
-      const alive = await balancerFile('alive', [live.address]);
+      const dead = balancerFile('dead', deadPorts.map((p) => `127.0.0.1:${p}`));
+      const alive = balancerFile('alive', [live.address]);
       const deadLb = await startBalanceCli(dead.file, ['--workers', '2']);
       stops.push(() => deadLb.stop());
       const aliveLb = await startBalanceCli(alive.file);
@@ -50,8 +49,8 @@ describe('the DNS tier and a region whose backends are all dead', { timeout: 120
       fs.writeFileSync(
         path.join(zones, 'rh.test.policy.yaml'),
         `probes:
-  deadlb: { type: balancer, port: ${dead.admin}, interval: 1, timeout: 500, fall: 1, rise: 1, jitter: 0 }
-  alivelb: { type: balancer, port: ${alive.admin}, interval: 1, timeout: 500, fall: 1, rise: 1, jitter: 0 }
+  deadlb: { type: balancer, port: ${new URL(deadLb.adminUrl).port}, interval: 1, timeout: 500, fall: 1, rise: 1, jitter: 0 }
+  alivelb: { type: balancer, port: ${new URL(aliveLb.adminUrl).port}, interval: 1, timeout: 500, fall: 1, rise: 1, jitter: 0 }
 targets:
   dead: { region: one, ipv4: [192.0.2.1], probe: deadlb, probeAddress: 127.0.0.1 }
   alive: { region: two, ipv4: [192.0.2.2], probe: alivelb, probeAddress: 127.0.0.1 }
@@ -64,8 +63,8 @@ names:
           groups: [{ targets: [dead] }, { targets: [alive] }]
 `,
       );
-      const dnsPort = await freePort();
-      const serve = await startCliServer(['--listen', `127.0.0.1:${dnsPort}`, '--zones', zones]);
+      const serve = await startCliServer(['--listen', '127.0.0.1:0', '--zones', zones]);
+      const dnsPort = servingPorts(serve.output()).dns;
       stops.push(() => serve.stop());
       const answer = async (): Promise<string> => String((await udp(dnsPort, 'www.rh.test', 'A')).msg.answers[0]?.data);
       await waitFor(async () => (await answer()) === '192.0.2.2', 5000, 'the dead region to leave the answers');

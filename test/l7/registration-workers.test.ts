@@ -73,7 +73,11 @@ describe('runtime registration with --workers 2', () => {
     const listen = `127.0.0.1:${await freePort()}`;
     const adminListen = `127.0.0.1:${await freePort()}`;
     fs.writeFileSync(file, JSON.stringify(config(a)));
-    const lb = await startBalanceCli(file, ['--workers', '2']);
+    // Closed however the start goes: an open socket would keep this test file running for ever.
+    const lb = await startBalanceCli(file, ['--workers', '2']).catch((err: unknown) => {
+      silent.close();
+      throw err;
+    });
     try {
       assert.deepEqual([...(await tally(`${lb.url}/`, 6)).entries()], [['a', 6]]);
       const before = queries;

@@ -48,6 +48,11 @@ describe('runtime registration', () => {
     const gone = await json(at('default', 'zz'), { method: 'DELETE' });
     assert.equal(gone.status, 404);
     assert.equal(gone.body.error, 'L7_NO_SUCH_BACKEND');
+    // an RFC 9457 problem document, as the admin API's errors
+    const raw = await fetch(at('default', 'zz'), { method: 'DELETE' });
+    assert.match(raw.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    const p = (await raw.json()) as { code: string; status: number; type: string };
+    assert.deepEqual([p.code, p.status, p.type], ['L7_NO_SUCH_BACKEND', 404, 'urn:meridian:error:L7_NO_SUCH_BACKEND']);
   });
 
   it('refuses hostile names and bad specs, naming the field, and changes nothing', async () => {

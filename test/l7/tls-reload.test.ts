@@ -5,7 +5,6 @@ import https from 'node:https';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../support/process.js';
 import { TestPki, type Issued } from './pki.js';
 import { pool, startBackend, startBalanceCli, startBalancer, waitFor, type TestBackend } from './helpers.js';
 
@@ -86,12 +85,12 @@ describe('TLS certificate reload', () => {
     const dir = fs.mkdtempSync(path.join(pki.dir, 'workers-'));
     install(dir, first);
     const file = path.join(dir, 'lb.json');
-    const listen = `127.0.0.1:${await freePort()}`;
-    fs.writeFileSync(file, JSON.stringify({ listen, admin: { listen: `127.0.0.1:${await freePort()}` }, tls: { cert: 'live.pem', key: 'live.key' }, pools: { default: pool([backend]) } }));
+    const listen = '127.0.0.1:0';
+    fs.writeFileSync(file, JSON.stringify({ listen, admin: { listen: '127.0.0.1:0' }, tls: { cert: 'live.pem', key: 'live.key' }, pools: { default: pool([backend]) } }));
     const lb = await startBalanceCli(file, ['--workers', '2']);
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const port = Number(listen.split(':')[1]);
+      const port = Number(new URL(lb.url).port);
       const open = await get(port, caPem, agent);
       assert.equal(open.serial, first.serial);
       install(dir, second);

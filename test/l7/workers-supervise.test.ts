@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../support/process.js';
 import { childPids, startBackends, startBalanceCli, tally, waitFor, type TestBackend } from './helpers.js';
 
 interface Line {
@@ -39,7 +38,7 @@ describe('balance --workers 2: supervised workers', () => {
 
   it('a SIGKILLed worker is restarted with a back-off that doubles, and SIGTERM leaves no process', async () => {
     const file = path.join(dir, 'lb.json');
-    fs.writeFileSync(file, JSON.stringify({ listen: `127.0.0.1:${await freePort()}`, admin: { listen: `127.0.0.1:${await freePort()}` }, pools: { default: { backends: [{ id: 'a', address: backends[0]!.address }] } } }));
+    fs.writeFileSync(file, JSON.stringify({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, pools: { default: { backends: [{ id: 'a', address: backends[0]!.address }] } } }));
     const lb = await startBalanceCli(file, ['--workers', '2']);
     const seen = new Set<number>([lb.child.pid!]);
     try {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Rcode, RRType } from '../../src/dns/constants.js';
-import { AnswerCache } from '../../src/dns/answer-cache.js';
+import { AnswerCache } from '../../src/answer/answer-cache.js';
 import type { EncodedResponse } from '../../src/dns/message-writer.js';
 import { HealthMonitor } from '../../src/health/health-monitor.js';
 import type { MonitoredTarget } from '../../src/health/types.js';

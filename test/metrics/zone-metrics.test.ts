@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { udp } from '../support/dns-client.js';
-import { freePort, startCliServer, tempCopy } from '../support/process.js';
+import { servingPortsWithApi, startCliServer, tempCopy } from '../support/process.js';
 import { projectRoot } from '../support/test-server.js';
 import { VERSION } from '../../src/version.js';
 
@@ -39,9 +39,8 @@ function sample(text: string, series: string): number | undefined {
 
 describe('zone and build metrics', () => {
   it('report build info, serials, reload outcomes and GeoIP build dates; a broken file counts an error and keeps its serial serving', async () => {
-    const dns = await freePort();
-    const api = await freePort();
-    const s = await startCliServer(['--config', configFile, '--zones', dir.dir, '--listen', `127.0.0.1:${dns}`, '--admin', `127.0.0.1:${api}`]);
+    const s = await startCliServer(['--config', configFile, '--zones', dir.dir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+    const { dns, api } = servingPortsWithApi(s.output());
     try {
       const scrape = (): Promise<string> => fetch(`http://127.0.0.1:${api}/metrics`).then((r) => r.text());
       const soaSerial = async (): Promise<number> => {

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, rcodeOf, sendUdp } from '../support/dns-client.js';
 import { ecsOf, ecsOption } from '../support/ecs.js';
 import { runCli } from '../support/process.js';
-import { explain } from '../../src/steer/explain.js';
+import { explain } from '../../src/explain/explain.js';
 import { projectRoot, startTestServer, type TestServer } from '../support/test-server.js';
 
 const ZONES = path.join(projectRoot, 'test/fixtures/steer/zones');

@@ -10,7 +10,7 @@ import { parseName } from '../../src/dns/name.js';
 import { MAX_WEIGHTED_OUTCOMES, weightedFilter, weightedOutcomes } from '../../src/steer/filters/weighted.js';
 import { compilePolicyText } from '../../src/steer/policy-file.js';
 import { parsePopulation } from '../../src/steer/population.js';
-import { applyChange, decisionOutcomes, SimulationError, whatIf, type NameComparison, type World } from '../../src/steer/simulate.js';
+import { applyChange, decisionOutcomes, SimulationError, whatIf, type NameComparison, type World } from '../../src/explain/simulate.js';
 import { force, initialHealth, type TargetHealth } from '../../src/health/state-machine.js';
 import type { ClientLocator } from '../../src/snapshot/snapshot.js';
 import type { SteeredName, Target } from '../../src/steer/types.js';

@@ -37,7 +37,7 @@ describe('dependency rules', () => {
     'src/main.ts': "import './zone/zone.js';",
     'src/zone/rdata/ok.ts': "import '../zone.js'; import '../../dns/name.js';",
     'src/dns/name.ts': '',
-    'src/dns/responder.ts': "import '../steer/decide.js';",
+    'src/answer/responder.ts': "import '../steer/decide.js';",
     'src/steer/decide.ts': "import '../zone/zone.js'; import '../health/types.js';",
     'src/steer/policy-file.ts': '',
     'src/health/types.ts': '',
@@ -50,7 +50,7 @@ describe('dependency rules', () => {
     // violations
     'src/zone/up.ts': "import '../cli/ok.js';",
     'src/newfolder/unplaced.ts': "import '../dns/name.js';",
-    'src/dns/codec.ts': "import '../dns/responder.js';",
+    'src/dns/codec.ts': "import '../answer/responder.js';",
     'src/health/probe.ts': "import '../steer/decide.js';",
     'src/storage/oops.ts': "import 'dns-packet'; import 'ws'; import '../../test/support/helper.js';",
     'tools/bad.ts': "import '../test/zone/some.test.js';",
@@ -87,7 +87,7 @@ describe('dependency rules', () => {
     const ofKnownFile = violations.filter((v) => v.from === knownFrom).map((v) => `${v.from} -> ${v.to}`);
     assert.deepEqual(ofKnownFile, knownFrom === undefined ? [] : [`${knownFrom} -> ${neighbour}`]);
     assert.deepEqual(found, [
-      'src/dns/codec.ts -> src/dns/responder.ts: layers: dns imports responder',
+      'src/dns/codec.ts -> src/answer/responder.ts: layers: dns imports answer',
       'src/health/probe.ts -> src/steer/decide.ts: layers: health imports steer',
       'src/newfolder/unplaced.ts -> src/dns/name.ts: src file in no listed folder',
       'src/storage/oops.ts -> node_modules/dns-packet/index.js: src imports dns-packet',

@@ -43,6 +43,26 @@ export async function freePort(): Promise<number> {
   }
 }
 
+/**
+ * The ports of the "meridian is serving" log line, for a server started on port 0 (bind 0 and
+ * read the port back: a port found free beforehand can be taken by another test before the bind).
+ * `dns` is the first listen address's port; `api` null when the admin API is off.
+ */
+export function servingPorts(output: string): { dns: number; api: number | null } {
+  const line = output.split('\n').find((l) => l.includes('"meridian is serving"'));
+  const serving = line === undefined ? null : (JSON.parse(line) as { listen?: Array<{ port: number }>; admin?: { port: number } | null });
+  const dns = serving?.listen?.[0]?.port;
+  if (dns === undefined) throw new Error(`no DNS port in the serving line:\n${output}`);
+  return { dns, api: serving?.admin?.port ?? null };
+}
+
+/** servingPorts, when the admin API must be on. */
+export function servingPortsWithApi(output: string): { dns: number; api: number } {
+  const { dns, api } = servingPorts(output);
+  if (api === null) throw new Error(`no admin port in the serving line:\n${output}`);
+  return { dns, api };
+}
+
 export interface RunningCli {
   readonly child: ChildProcess;
   /** Everything it printed so far. */

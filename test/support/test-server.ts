@@ -13,12 +13,13 @@ export interface TestServer extends RunningServer {
   readonly port: number;
 }
 
-export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean; admin?: string } = {}): Promise<TestServer> {
+export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean; admin?: string; udpSocket?: 'native' | 'dgram' } = {}): Promise<TestServer> {
   const base = loadConfig(configFile, { listen: ['127.0.0.1:0'], zonesDir, logLevel: 'silent' }, {});
   // Health state stays in memory, no audit file is kept, and the admin API is off unless a
   // test asks for it: tests must not share state through a file or a fixed port.
   const config = {
     ...base,
+    dns: { ...base.dns, udpSocket: extra.udpSocket ?? base.dns.udpSocket },
     zones: { ...base.zones, watch: extra.watch ?? false },
     health: { ...base.health, stateFile: null },
     admin: { ...base.admin, listen: extra.admin ?? null, audit: { ...base.admin.audit, file: null } },

@@ -95,32 +95,36 @@ export async function startBareDgram(port: number, cpus: string): Promise<ChildP
 }
 
 /**
- * CPU time (user + system, seconds) used so far by a process and its children (the workers
- * of `--workers N`), from /proc; null where /proc is missing. The server's CPU per query does
- * not depend on how much CPU the load generator or a neighbour takes.
+ * CPU time (user + system, seconds) used so far by a process and its descendants (the workers
+ * of `--workers N`; NSD's server process is a grandchild of the one started), from /proc; null
+ * where /proc is missing. The server's CPU per query does not depend on how much CPU the load
+ * generator or a neighbour takes.
  */
 export function cpuSeconds(pid: number): number | null {
-  const one = (p: number): number => {
-    const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  };
+  const stats = new Map<number, string[]>();
   try {
-    let total = one(pid);
     for (const dir of fs.readdirSync('/proc')) {
       if (!/^[0-9]+$/.test(dir)) continue;
       try {
         const stat = fs.readFileSync(`/proc/${dir}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === pid) total += one(Number(dir));
+        stats.set(Number(dir), stat.slice(stat.lastIndexOf(')') + 2).split(' '));
       } catch {
         // gone meanwhile
       }
     }
-    return total;
   } catch {
     return null;
   }
+  if (!stats.has(pid)) return null;
+  let total = 0;
+  const todo = [pid];
+  while (todo.length > 0) {
+    const p = todo.pop()!;
+    const fields = stats.get(p)!;
+    total += (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    for (const [child, f] of stats) if (Number(f[1]) === p) todo.push(child);
+  }
+  return total;
 }
 
 /** Stops the server with SIGTERM and waits for it to exit. */

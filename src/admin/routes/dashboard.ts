@@ -4,9 +4,22 @@ import { AnswerWindow } from '../answer-window.js';
 import { buildDashboard } from '../dashboard.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from '../dashboard-page.js';
 import type { AdminDeps } from '../server.js';
+import { Type } from '@sinclair/typebox';
+import { routeDoc } from '../openapi.js';
 
 /** Nothing from elsewhere: scripts, styles and requests only from this origin, no inline code. */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const Any = Type.Object({}, { additionalProperties: true });
+const DashboardSchema = Type.Object({
+  generatedAt: Type.String({ format: 'date-time' }),
+  snapshot: Type.Integer(),
+  window: Type.Object({ since: Type.String(), until: Type.String(), bucketSec: Type.Integer(), bucketStarts: Type.Array(Type.String()) }),
+  totalAnswers: Type.Integer(),
+  regions: Type.Array(Any),
+  names: Type.Array(Any),
+  namesLeftOut: Type.Integer(),
+});
 
 function sendStatic(reply: FastifyReply, type: string, body: string): FastifyReply {
   return reply.type(type).header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache').send(body);
@@ -24,7 +37,7 @@ export const dashboardRoutes =
     app.get('/dashboard.js', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => sendStatic(reply, 'text/javascript; charset=utf-8', DASHBOARD_JS));
     app.get('/dashboard.css', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => sendStatic(reply, 'text/css; charset=utf-8', DASHBOARD_CSS));
 
-    app.get('/v1/dashboard', { config: { access: 'read' } }, async (_req, reply) => {
+    app.get('/v1/dashboard', { config: { access: 'read' }, schema: routeDoc({ summary: 'What the status page shows', operationId: 'dashboard', tags: ['operations'], ok: { 200: DashboardSchema } }) }, async (_req, reply) => {
       reply.header('cache-control', 'no-store');
       return buildDashboard(deps.store.current, deps.monitor, await answers.counts(), deps.geo.continentSamples());
     });

@@ -2,10 +2,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { isHealthy, type ForcedState } from '../../health/state-machine.js';
-import { explain, ExplainInputError } from '../../steer/explain.js';
+import { explain } from '../../explain/explain.js';
+import { ExplainInputError } from '../../steer/client-arg.js';
 import { badRequest, notFound } from '../errors.js';
 import { parseCidr } from '../../steer/cidr.js';
 import { audit, type AdminDeps } from '../server.js';
+import { NextCursor, Nullable, routeDoc } from '../openapi.js';
+import { PageQuery, pageOf } from '../paging.js';
 
 const IdParam = Type.Object({ id: Type.String({ minLength: 1 }) });
 const LatencyBody = Type.Object(
@@ -26,13 +29,67 @@ const ExplainQuery = Type.Object(
   { additionalProperties: false },
 );
 
+const Forced = Nullable(Type.Union([Type.Literal('up'), Type.Literal('down')]));
+const HealthTarget = Type.Object({
+  id: Type.String({ description: 'zone/target' }),
+  region: Type.String(),
+  probe: Nullable(Type.Object({ type: Type.String(), address: Type.String(), port: Type.Integer() })),
+  state: Type.String(),
+  forced: Forced,
+  healthy: Type.Boolean(),
+  since: Type.String({ format: 'date-time' }),
+  reason: Nullable(Type.String()),
+  lastResult: Nullable(
+    Type.Object({ ok: Type.Boolean(), reason: Nullable(Type.String()), detail: Type.String(), rttMs: Nullable(Type.Number()), capacity: Nullable(Type.Number()), at: Type.Number({ description: 'ms since the epoch' }) }),
+  ),
+  lastFailure: Nullable(Type.Object({ reason: Type.String(), detail: Type.String(), at: Type.Number() })),
+  rttMs: Nullable(Type.Number()),
+  capacity: Nullable(Type.Number()),
+  restoredAgeMs: Nullable(Type.Number()),
+  history: Type.Array(Type.Object({ at: Type.Number(), from: Type.String(), to: Type.String(), why: Type.String() })),
+});
+const HealthList = Type.Object({ targets: Type.Array(HealthTarget), next: NextCursor });
+const TargetOverride = Type.Object({ id: Type.String(), state: Type.String(), forced: Forced, healthy: Type.Boolean() });
+const RegionOverride = Type.Object({ region: Type.String(), targets: Type.Array(Type.String()), forced: Forced });
+const Explanation = Type.Object(
+  {
+    name: Type.String(),
+    type: Type.String(),
+    steered: Type.Boolean(),
+    client: Type.Object({}, { additionalProperties: true }),
+    trace: Type.Array(Type.Object({}, { additionalProperties: true })),
+    outcome: Type.Union([Type.Literal('answer'), Type.Literal('nodata'), Type.Literal('servfail'), Type.Literal('not-steered')]),
+    addresses: Type.Array(Type.String()),
+    ttl: Nullable(Type.Integer()),
+    scope: Type.Integer(),
+    allDown: Type.Boolean(),
+    cnames: Type.Array(Type.String()),
+    steeredName: Nullable(Type.String()),
+  },
+  { description: 'the decision trace, as meridian explain prints it' },
+);
+const LatencySample = Type.Object({ network: Type.String(), region: Type.String(), ms: Type.Number(), expiresAt: Type.String({ format: 'date-time' }) });
+const LatencyList = Type.Object({ samples: Type.Array(LatencySample), next: NextCursor });
+const LatencyAccepted = Type.Object({ accepted: Type.Integer(), ttlSec: Type.Integer() });
+const Reloaded = Type.Object({ changed: Type.Boolean(), snapshot: Type.Integer(), errors: Type.Array(Type.String()) });
+const Status = Type.Object({
+  version: Type.String(),
+  startedAt: Type.String({ format: 'date-time' }),
+  uptimeSec: Type.Integer(),
+  snapshot: Type.Integer(),
+  zones: Type.Array(Type.Object({ zone: Type.String(), serial: Type.Integer() })),
+  geoip: Type.Array(Type.Object({ file: Type.String(), type: Type.String(), built: Type.String({ format: 'date-time' }) })),
+  health: Type.Object({ targets: Type.Integer(), probes: Type.Integer(), failures: Type.Integer(), transitions: Type.Integer() }),
+});
+
 export const operationRoutes =
   (deps: AdminDeps): FastifyPluginAsync =>
   async (app) => {
     const { monitor } = deps;
 
-    app.get('/health', { config: { access: 'read' } }, async () => ({
-      targets: [...monitor.states()].map(([key, { target, health }]) => ({
+    app.get('/health', { config: { access: 'read' }, schema: { querystring: PageQuery, ...routeDoc({ summary: 'Every target: state, reason, probe results', operationId: 'listHealth', tags: ['health'], ok: { 200: HealthList } }) } }, async (req) => {
+      const page = pageOf([...monitor.states()], ([key]) => key, req.query as { limit?: string; cursor?: string });
+      return { targets: page.items.map(([key, { target, health }]) => ({
         id: key,
         region: target.region,
         probe: target.probe ? { type: target.probe.type, address: target.address, port: target.probe.port } : null,
@@ -47,8 +104,8 @@ export const operationRoutes =
         capacity: health.capacity,
         restoredAgeMs: health.restoredAgeMs,
         history: health.history,
-      })),
-    }));
+      })), next: page.next };
+    });
 
     /** "eu-west" (when one zone has it), "example.com/eu-west" or "eu-west@example.com". */
     const resolveTarget = (id: string): string => {
@@ -72,9 +129,9 @@ export const operationRoutes =
       const h = monitor.states().get(key)!.health;
       return { id: key, state: h.status, forced: h.forced, healthy: isHealthy(h) };
     };
-    app.post('/targets/:id/drain', { config: { access: 'write' }, schema: { params: IdParam } }, override('down', 'drain'));
-    app.post('/targets/:id/undrain', { config: { access: 'write' }, schema: { params: IdParam } }, override(null, 'undrain'));
-    app.post('/targets/:id/force-up', { config: { access: 'write' }, schema: { params: IdParam } }, override('up', 'force up'));
+    app.post('/targets/:id/drain', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: 'Drain a target', operationId: 'drainTarget', tags: ['health'], ok: { 200: TargetOverride } }) } }, override('down', 'drain'));
+    app.post('/targets/:id/undrain', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: 'Undo a drain or force-up', operationId: 'undrainTarget', tags: ['health'], ok: { 200: TargetOverride } }) } }, override(null, 'undrain'));
+    app.post('/targets/:id/force-up', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: 'Force a target up', operationId: 'forceUpTarget', tags: ['health'], ok: { 200: TargetOverride } }) } }, override('up', 'force up'));
 
     const regionOverride = (forced: ForcedState, verb: string) => async (req: FastifyRequest) => {
       const region = (req.params as { id: string }).id;
@@ -84,11 +141,11 @@ export const operationRoutes =
       audit(deps, req, { change: `${verb} region ${region}`, targets: keys });
       return { region, targets: keys, forced };
     };
-    app.post('/regions/:id/drain', { config: { access: 'write' }, schema: { params: IdParam } }, regionOverride('down', 'drain'));
-    app.post('/regions/:id/undrain', { config: { access: 'write' }, schema: { params: IdParam } }, regionOverride(null, 'undrain'));
-    app.post('/regions/:id/force-up', { config: { access: 'write' }, schema: { params: IdParam } }, regionOverride('up', 'force up'));
+    app.post('/regions/:id/drain', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: "Drain a region's targets", operationId: 'drainRegion', tags: ['health'], ok: { 200: RegionOverride } }) } }, regionOverride('down', 'drain'));
+    app.post('/regions/:id/undrain', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: "Undo a region's drain or force-up", operationId: 'undrainRegion', tags: ['health'], ok: { 200: RegionOverride } }) } }, regionOverride(null, 'undrain'));
+    app.post('/regions/:id/force-up', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: "Force a region's targets up", operationId: 'forceUpRegion', tags: ['health'], ok: { 200: RegionOverride } }) } }, regionOverride('up', 'force up'));
 
-    app.get('/explain', { config: { access: 'read' }, schema: { querystring: ExplainQuery } }, async (req) => {
+    app.get('/explain', { config: { access: 'read' }, schema: { querystring: ExplainQuery, ...routeDoc({ summary: 'Why a client gets the answer it gets', operationId: 'explain', tags: ['steering'], ok: { 200: Explanation } }) } }, async (req) => {
       const q = req.query as { name: string; type: string; client: string };
       try {
         return explain(deps.store.current, q.name, q.type, q.client);
@@ -101,8 +158,11 @@ export const operationRoutes =
       }
     });
 
-    app.get('/latency', { config: { access: 'read' } }, async () => ({ samples: deps.samples.list() }));
-    app.post('/latency', { config: { access: 'write' }, schema: { body: LatencyBody } }, async (req) => {
+    app.get('/latency', { config: { access: 'read' }, schema: { querystring: PageQuery, ...routeDoc({ summary: 'The RTT samples in force', operationId: 'listLatency', tags: ['steering'], ok: { 200: LatencyList } }) } }, async (req) => {
+      const page = pageOf(deps.samples.list(), (s) => `${s.region} ${s.network}`, req.query as { limit?: string; cursor?: string });
+      return { samples: page.items, next: page.next };
+    });
+    app.post('/latency', { config: { access: 'write' }, schema: { body: LatencyBody, ...routeDoc({ summary: 'Add RTT samples', operationId: 'addLatency', tags: ['steering'], ok: { 200: LatencyAccepted } }) } }, async (req) => {
       const body = req.body as { samples: Array<{ network: string; region: string; ms: number }>; ttlSec: number };
       // Check all before adding any: nothing is half-applied.
       body.samples.forEach((s, i) => {
@@ -117,7 +177,7 @@ export const operationRoutes =
       return { accepted: body.samples.length, ttlSec: body.ttlSec };
     });
 
-    app.post('/reload', { config: { access: 'write' } }, async (req) => {
+    app.post('/reload', { config: { access: 'write' }, schema: routeDoc({ summary: 'Re-read every file', operationId: 'reload', tags: ['operations'], ok: { 200: Reloaded } }) }, async (req) => {
       const changed = await deps.reload();
       audit(deps, req, { change: 'reload' });
       return {
@@ -127,7 +187,7 @@ export const operationRoutes =
       };
     });
 
-    app.get('/status', { config: { access: 'read' } }, async () => {
+    app.get('/status', { config: { access: 'read' }, schema: routeDoc({ summary: 'Version, uptime, snapshot, serials, GeoIP build dates', operationId: 'status', tags: ['operations'], ok: { 200: Status } }) }, async () => {
       const snap = deps.store.current;
       return {
         version: deps.version,

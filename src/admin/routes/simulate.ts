@@ -4,8 +4,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { badRequest } from '../errors.js';
 import { populationOfBody, PopulationError, samplePopulation } from '../../steer/population.js';
 import { MAX_POLICY_BYTES } from '../../steer/policy-file.js';
-import { policyChange, SimulationError, whatIfSliced, worldOf, type Change } from '../../steer/simulate.js';
+import { policyChange, SimulationError, whatIfSliced, worldOf, type Change } from '../../explain/simulate.js';
 import type { AdminDeps } from '../server.js';
+import { routeDoc } from '../openapi.js';
 
 /** Networks one request may simulate: each costs a decision per steered name, twice. */
 export const MAX_API_NETWORKS = 10_000;
@@ -38,6 +39,16 @@ const SimulateBody = Type.Object(
   { additionalProperties: false },
 );
 
+const Share = Type.Object({}, { additionalProperties: true });
+const Comparison = Type.Object(
+  {
+    type: Type.Union([Type.Literal('A'), Type.Literal('AAAA')]),
+    population: Type.Object({ source: Type.String(), networks: Type.Integer(), weight: Type.Number() }),
+    names: Type.Array(Share),
+  },
+  { description: 'answers before and after, per steered name, as meridian simulate prints them' },
+);
+
 interface Body {
   clients?: { network: string; weight: number }[] | string;
   drain: string[];
@@ -53,7 +64,7 @@ export const simulateRoutes =
   async (app) => {
     // It changes nothing, but it is CPU in the process that answers DNS: a write token, like
     // every POST. Large populations are sliced (whatIfSliced) so DNS keeps answering.
-    app.post('/simulate', { config: { access: 'write' }, bodyLimit: BODY_LIMIT, schema: { body: SimulateBody } }, async (req) => {
+    app.post('/simulate', { config: { access: 'write' }, bodyLimit: BODY_LIMIT, schema: { body: SimulateBody, ...routeDoc({ summary: 'What a change would do to answers', operationId: 'simulate', tags: ['steering'], ok: { 200: Comparison } }) } }, async (req) => {
       const body = req.body as Body;
       const snapshot = deps.store.current;
       try {

@@ -4,20 +4,37 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { nameToText } from '../../dns/name.js';
 import { formatProblem } from '../../problems/problem-list.js';
 import { audit, auditAsync, type AdminDeps } from '../server.js';
-import { badRequest } from '../errors.js';
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type PolicySection, type WriteResult } from '../zone-editor.js';
+import { apiError, badRequest } from '../errors.js';
+import { DEFAULT_PAGE_LIMIT, type PolicySection, type WriteResult } from '../zone-editor.js';
+import { NextCursor, Nullable, PolicyValue, routeDoc, WrittenSchema } from '../openapi.js';
+import { PageQuery, pageLimit, pageOf } from '../paging.js';
 import { ID_PATTERN } from '../../steer/policy-schema.js';
 import { ErrorCode } from '../../errors.js';
 
 const ZoneParam = Type.Object({ zone: Type.String({ minLength: 1 }) });
-const PageQuery = Type.Object(
-  {
-    // a string: query values are not coerced here; checked below, naming the field
-    limit: Type.Optional(Type.String({ minLength: 1, maxLength: 12 })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
-  },
-  { additionalProperties: false },
-);
+const RRsetJson = Type.Object({ name: Type.String(), type: Type.String(), ttl: Type.Integer(), rdata: Type.Array(Type.String()) });
+const ZoneSummary = Type.Object({
+  zone: Type.String(),
+  file: Type.String(),
+  serial: Nullable(Type.Integer()),
+  records: Type.Integer(),
+  steeredNames: Type.Array(Type.String()),
+  loadedAt: Nullable(Type.String({ format: 'date-time' })),
+  errors: Type.Array(Type.String()),
+});
+const ZoneList = Type.Object({ zones: Type.Array(ZoneSummary), next: NextCursor });
+const ZoneDetail = Type.Object({
+  zone: Type.String(),
+  file: Type.String(),
+  serial: Nullable(Type.Integer()),
+  loadedAt: Nullable(Type.String({ format: 'date-time' })),
+  lastLoadErrors: Type.Array(Type.String()),
+  warnings: Type.Array(Type.String()),
+  records: Type.Array(RRsetJson),
+  recordsNext: NextCursor,
+  policy: Nullable(PolicyValue),
+});
+const RecordsPage = Type.Object({ records: Type.Array(RRsetJson), next: NextCursor });
 const RecordParams = Type.Object({ zone: Type.String({ minLength: 1 }), name: Type.String({ minLength: 1 }), type: Type.String({ minLength: 1 }) });
 const RRsetBody = Type.Object(
   { ttl: Type.Integer({ minimum: 0, maximum: 2147483647 }), rdata: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }) },
@@ -85,8 +102,9 @@ export const zoneRoutes =
     };
     const ifMatch = (h: string | string[] | undefined): string | undefined => (Array.isArray(h) ? h.join(',') : h);
 
-    app.get('/zones', { config: { access: 'read' } }, async () => ({
-      zones: deps.zones.statuses.map((s) => ({
+    app.get('/zones', { config: { access: 'read' }, schema: { querystring: PageQuery, ...routeDoc({ summary: 'List zones', operationId: 'listZones', tags: ['zones'], ok: { 200: ZoneList } }) } }, async (req) => {
+      const page = pageOf(deps.zones.statuses, (s) => nameToText(s.origin), req.query as { limit?: string; cursor?: string });
+      return { zones: page.items.map((s) => ({
         zone: nameToText(s.origin),
         file: s.file,
         serial: s.zone?.serial ?? null,
@@ -94,15 +112,15 @@ export const zoneRoutes =
         steeredNames: s.zone ? [...s.zone.steered.values()].map((n) => nameToText(n.owner)) : [],
         loadedAt: s.loadedAt?.toISOString() ?? null,
         errors: s.problems.filter((p) => p.severity === 'error').map(formatProblem),
-      })),
-    }));
+      })), next: page.next };
+    });
 
-    app.post('/zones', { config: { access: 'write' }, schema: { body: CreateZoneBody } }, async (req, reply) => {
+    app.post('/zones', { config: { access: 'write' }, schema: { body: CreateZoneBody, ...routeDoc({ summary: 'Create a zone', operationId: 'createZone', tags: ['zones'], ok: { 201: WrittenSchema } }) } }, async (req, reply) => {
       const r = await editor.createZone(req.body as never);
       return written(reply, `create zone ${r.zone}`, r, req, 201);
     });
 
-    app.get('/zones/:zone', { config: { access: 'read' }, schema: { params: ZoneParam } }, async (req, reply) => {
+    app.get('/zones/:zone', { config: { access: 'read' }, schema: { params: ZoneParam, ...routeDoc({ summary: 'A zone: serial, load errors, policy and the first page of records', operationId: 'getZone', tags: ['zones'], ok: { 200: ZoneDetail } }) } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       const s = editor.status(zone);
       if (s.zone) reply.header('etag', `"${s.zone.serial}"`);
@@ -121,43 +139,42 @@ export const zoneRoutes =
       };
     });
 
-    app.delete('/zones/:zone', { config: { access: 'write' }, schema: { params: ZoneParam } }, async (req, reply) => {
+    app.delete('/zones/:zone', { config: { access: 'write' }, schema: { params: ZoneParam, ...routeDoc({ summary: 'Delete a zone and its policy', operationId: 'deleteZone', tags: ['zones'], ok: { 204: null } }) } }, async (req, reply) => {
       const r = await editor.deleteZone((req.params as { zone: string }).zone, ifMatch(req.headers['if-match']));
       audit(deps, req, { change: `delete zone ${r.zone}`, zone: r.zone, oldSerial: r.previousSerial });
       return reply.status(204).send();
     });
 
-    app.get('/zones/:zone/records', { config: { access: 'read' }, schema: { params: ZoneParam, querystring: PageQuery } }, async (req, reply) => {
+    app.get('/zones/:zone/records', { config: { access: 'read' }, schema: { params: ZoneParam, querystring: PageQuery, ...routeDoc({ summary: 'A page of RRsets', operationId: 'listRecords', tags: ['records'], ok: { 200: RecordsPage } }) } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       const query = req.query as { limit?: string; cursor?: string };
-      const limit = query.limit === undefined ? DEFAULT_PAGE_LIMIT : Number(query.limit);
-      if (!/^[0-9]+$/.test(query.limit ?? '1') || limit < 1 || limit > MAX_PAGE_LIMIT) throw badRequest('limit', `must be a whole number from 1 to ${MAX_PAGE_LIMIT}`);
+      const limit = pageLimit(query.limit);
       reply.header('etag', `"${editor.zone(zone).serial}"`);
       const page = editor.recordsPage(zone, limit, query.cursor);
       return { records: page.records, next: page.next };
     });
 
-    app.get('/zones/:zone/records/:name/:type', { config: { access: 'read' }, schema: { params: RecordParams } }, async (req, reply) => {
+    app.get('/zones/:zone/records/:name/:type', { config: { access: 'read' }, schema: { params: RecordParams, ...routeDoc({ summary: 'One RRset', operationId: 'getRRset', tags: ['records'], ok: { 200: RRsetJson } }) } }, async (req, reply) => {
       const { zone, name, type } = req.params as { zone: string; name: string; type: string };
       const found = editor.records(zone, name, type);
-      if (found.length === 0) return reply.status(404).send({ error: ErrorCode.GSLB_ERR_API_NOT_FOUND, message: `no ${type} records at ${name} in ${zone}`, field: null, details: [] });
+      if (found.length === 0) throw apiError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `no ${type} records at ${name} in ${zone}`);
       reply.header('etag', `"${editor.zone(zone).serial}"`);
       return found[0];
     });
 
-    app.put('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams, body: RRsetBody } }, async (req, reply) => {
+    app.put('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams, body: RRsetBody, ...routeDoc({ summary: 'Replace one RRset', operationId: 'putRRset', tags: ['records'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
       const { zone, name, type } = req.params as { zone: string; name: string; type: string };
       const r = await editor.putRRset(zone, name, type, req.body as { ttl: number; rdata: string[] }, ifMatch(req.headers['if-match']));
       return written(reply, `put ${name} ${type}`, r, req);
     });
 
-    app.delete('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams } }, async (req, reply) => {
+    app.delete('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams, ...routeDoc({ summary: 'Delete one RRset', operationId: 'deleteRRset', tags: ['records'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
       const { zone, name, type } = req.params as { zone: string; name: string; type: string };
       const r = await editor.deleteRRset(zone, name, type, ifMatch(req.headers['if-match']));
       return written(reply, `delete ${name} ${type}`, r, req);
     });
 
-    app.post('/zones/:zone/records/batch', { config: { access: 'write' }, schema: { params: ZoneParam, body: BatchBody } }, async (req, reply) => {
+    app.post('/zones/:zone/records/batch', { config: { access: 'write' }, schema: { params: ZoneParam, body: BatchBody, ...routeDoc({ summary: 'Put and delete RRsets, all or nothing', operationId: 'batchRecords', tags: ['records'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       const { operations } = req.body as { operations: Array<{ op: 'put' | 'delete'; name: string; type: string; ttl?: number; rdata?: string[] }> };
       const ops = operations.map((o, i) => {
@@ -170,42 +187,61 @@ export const zoneRoutes =
       return written(reply, `batch of ${ops.length} operations`, r, req);
     });
 
-    app.get('/zones/:zone/policy', { config: { access: 'read' }, schema: { params: ZoneParam } }, async (req, reply) => {
+    app.get('/zones/:zone/policy', { config: { access: 'read' }, schema: { params: ZoneParam, ...routeDoc({ summary: "The zone's steering policy", operationId: 'getPolicy', tags: ['policy'], ok: { 200: PolicyValue } }) } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       reply.header('etag', `"${editor.zone(zone).serial}"`);
       const policy = editor.policy(zone);
-      if (policy === null) return reply.status(404).send({ error: ErrorCode.GSLB_ERR_API_NOT_FOUND, message: `zone ${zone} has no policy`, field: null, details: [] });
+      if (policy === null) throw apiError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `zone ${zone} has no policy`);
       return policy;
     });
 
-    app.put('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam, body: Type.Object({}, { additionalProperties: true }) } }, async (req, reply) => {
+    app.put('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam, body: Type.Object({}, { additionalProperties: true }), ...routeDoc({ summary: "Replace the zone's policy", operationId: 'putPolicy', tags: ['policy'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       const r = await editor.putPolicy(zone, req.body, ifMatch(req.headers['if-match']));
       return written(reply, 'put policy', r, req);
     });
 
-    app.delete('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam } }, async (req, reply) => {
+    app.delete('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam, ...routeDoc({ summary: "Delete the zone's policy", operationId: 'deletePolicy', tags: ['policy'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       const r = await editor.putPolicy(zone, null, ifMatch(req.headers['if-match']));
       return written(reply, 'delete policy', r, req);
     });
 
-    app.get('/zones/:zone/policy/:section/:id', { config: { access: 'read' }, schema: { params: SectionParams } }, async (req, reply) => {
+    app.get('/zones/:zone/policy/:section/:id', { config: { access: 'read' }, schema: { params: SectionParams, ...routeDoc({ summary: 'One target, steered name or probe', operationId: 'getPolicyEntry', tags: ['policy'], ok: { 200: PolicyValue } }) } }, async (req, reply) => {
       const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       const value = editor.policyEntry(zone, section, id);
-      if (value === undefined) return reply.status(404).send({ error: ErrorCode.GSLB_ERR_API_NOT_FOUND, message: `${section}.${id} not found in the policy of ${zone}`, field: null, details: [] });
+      if (value === undefined) throw apiError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `${section}.${id} not found in the policy of ${zone}`);
       reply.header('etag', `"${editor.zone(zone).serial}"`);
       return value;
     });
 
-    app.put('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams, body: Type.Object({}, { additionalProperties: true }) } }, async (req, reply) => {
+    app.put('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams, body: Type.Object({}, { additionalProperties: true }), ...routeDoc({ summary: 'Replace one target, steered name or probe', operationId: 'putPolicyEntry', tags: ['policy'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
       const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       checkPolicyId(section, id);
       const r = await editor.patchPolicy(zone, section, id, req.body, ifMatch(req.headers['if-match']));
       return written(reply, `put policy ${section}.${id}`, r, req);
     });
 
-    app.delete('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams } }, async (req, reply) => {
+    app.patch(
+      '/zones/:zone/policy/:section/:id',
+      {
+        config: { access: 'write' },
+        schema: {
+          params: SectionParams,
+          consumes: ['application/merge-patch+json', 'application/json'],
+          body: Type.Object({}, { additionalProperties: true, description: 'an RFC 7396 merge patch: members to change, null to remove one' }),
+          ...routeDoc({ summary: 'Change members of one target, steered name or probe (JSON merge patch)', operationId: 'patchPolicyEntry', tags: ['policy'], ok: { 200: WrittenSchema } }),
+        },
+      },
+      async (req, reply) => {
+        const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
+        checkPolicyId(section, id);
+        const r = await editor.mergePolicyEntry(zone, section, id, req.body, ifMatch(req.headers['if-match']));
+        return written(reply, `patch policy ${section}.${id}`, r, req);
+      },
+    );
+
+    app.delete('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams, ...routeDoc({ summary: 'Delete one target, steered name or probe', operationId: 'deletePolicyEntry', tags: ['policy'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
       const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       const r = await editor.patchPolicy(zone, section, id, null, ifMatch(req.headers['if-match']));
       return written(reply, `delete policy ${section}.${id}`, r, req);

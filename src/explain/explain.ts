@@ -2,16 +2,13 @@
  * The decision trace for (name, type, client): what `meridian explain` prints and what
  * the admin API (issue #5) will serve. Runs the same decide() the data plane runs.
  */
-import { isIP } from 'node:net';
 import { RRClass, RRType, typeToText } from '../dns/constants.js';
 import { labelKey, nameToText, parseName, readWireName } from '../dns/name.js';
 import { resolve } from '../resolve/resolver.js';
-import { isLocatable } from '../net/ip-class.js';
-import { parseIPOctets, unmapIPv4 } from '../net/ip-parse.js';
-import { truncateAddress } from './cidr.js';
 import { steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
-import { decide, type Decision } from './decide.js';
-import type { ClientInfo, SteeredName, TraceEntry } from './types.js';
+import { ExplainInputError, parseClientArg } from '../steer/client-arg.js';
+import { decide, type Decision } from '../steer/decide.js';
+import type { ClientInfo, SteeredName, TraceEntry } from '../steer/types.js';
 
 export interface Explanation {
   readonly name: string;
@@ -32,31 +29,6 @@ export interface Explanation {
    */
   readonly cnames: readonly string[];
   readonly steeredName: string | null;
-}
-
-export class ExplainInputError extends Error {}
-
-/**
- * "81.2.69.0/24" or "2001:db8::1" → address, family, prefix. A prefix means "as if sent by
- * ECS": the address is cut to the prefix as a resolver would send it, and a subnet the
- * server would not use (private, /0…) is refused, since the server would decide on the
- * resolver's own address instead.
- */
-export function parseClientArg(text: string): { address: string; family: 4 | 6; prefix: number; fromEcs: boolean } {
-  const [addr, prefixText] = text.split('/');
-  let address = unmapIPv4(addr ?? '');
-  const family = isIP(address);
-  if (family === 0) throw new ExplainInputError(`client "${text}" is not an IP address or prefix`);
-  const max = family === 4 ? 32 : 128;
-  const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new ExplainInputError(`prefix length in "${text}" must be 0..${max}`);
-  if (prefixText !== undefined) {
-    address = truncateAddress(address, prefix);
-    if (prefix === 0 || !isLocatable(parseIPOctets(address)!)) {
-      throw new ExplainInputError(`the server does not locate clients by the subnet ${address}/${prefix} (private, unroutable or /0): it uses the resolver's address; pass that as --client`);
-    }
-  }
-  return { address, family: family as 4 | 6, prefix, fromEcs: prefixText !== undefined };
 }
 
 export function explain(snapshot: Snapshot, name: string, type: string, clientArg: string, now = Date.now(), rand = Math.random): Explanation {

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Decision } from '../../src/steer/decide.js';
-import { cacheablePrefix, DecisionCache, type ClientBits } from '../../src/steer/decision-cache.js';
+import { cacheablePrefix, DecisionCache, type ClientBits } from '../../src/answer/decision-cache.js';
 import type { SteeredName } from '../../src/steer/types.js';
-import { client } from './context.js';
+import { client } from '../steer/context.js';
 
 const NAME = { key: 'www.example.com' } as unknown as SteeredName;
 const OTHER = { key: 'api.example.com' } as unknown as SteeredName;

@@ -1,4 +1,4 @@
-import type { EncodedResponse } from './message-writer.js';
+import type { EncodedResponse } from '../dns/message-writer.js';
 import { BoundedSnapshotMap } from '../snapshot/per-snapshot-cache.js';
 
 /**

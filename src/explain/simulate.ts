@@ -12,10 +12,10 @@ import { nameKey, nameToText, parseName } from '../dns/name.js';
 import { formatProblem } from '../problems/problem-list.js';
 import { steeringEnv, targetIsDrained, targetIsUp, type ClientLocator, type Snapshot } from '../snapshot/snapshot.js';
 import { force, initialHealth, type TargetHealth } from '../health/state-machine.js';
-import { decide, type Decision, type DecisionEnv } from './decide.js';
-import { compilePolicyText, MAX_POLICY_BYTES } from './policy-file.js';
-import type { PopulationEntry, Population } from './population.js';
-import type { ClientInfo, RandomOutcome, SteeredName, Target } from './types.js';
+import { decide, type Decision, type DecisionEnv } from '../steer/decide.js';
+import { compilePolicyText, MAX_POLICY_BYTES } from '../steer/policy-file.js';
+import type { PopulationEntry, Population } from '../steer/population.js';
+import type { ClientInfo, RandomOutcome, SteeredName, Target } from '../steer/types.js';
 import { ErrorCode } from '../errors.js';
 
 /** What the decisions read: the steered names, health (drains included), latency and capacity as of now. */

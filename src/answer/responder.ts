@@ -3,18 +3,19 @@
  * Synchronous, no I/O. Answers are cached encoded; a hit only copies bytes and patches
  * the ID, the RD/CD bits, the question's case and the OPT record.
  */
-import { Rcode, RRClass, RRType } from './constants.js';
-import { clientSubnetOptionLength, parseClientSubnet, writeClientSubnetOption, type ClientSubnet } from './client-subnet.js';
+import { Rcode, RRClass, RRType } from '../dns/constants.js';
+import { clientSubnetOptionLength, parseClientSubnet, writeClientSubnetOption, type ClientSubnet } from '../dns/client-subnet.js';
 import { decide, type Decision } from '../steer/decide.js';
 import type { ClientInfo, SteeredName } from '../steer/types.js';
 import { findZone, steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { QueryStats } from '../metrics/query-stats.js';
 import { AnswerCache } from './answer-cache.js';
 import { QuestionIndex, type Transport } from './question-index.js';
-import { cacheablePrefix, DecisionCache, type ClientBits } from '../steer/decision-cache.js';
+import { cacheablePrefix, DecisionCache, type ClientBits } from './decision-cache.js';
+import { QueryContext } from './query-context.js';
 import { ipv4Number, parseAddress, unmapIPv4 } from '../net/ip-parse.js';
-import { MessageWriter, type EncodedResponse } from './message-writer.js';
-import { readQuery, readSoleOpt, type EdnsInfo } from './query-reader.js';
+import { MessageWriter, type EncodedResponse } from '../dns/message-writer.js';
+import { readQuery, readSoleOpt, type EdnsInfo } from '../dns/query-reader.js';
 import { resolve } from '../resolve/resolver.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { ClientAddressReader } from '../protect/client-address.js';
@@ -62,6 +63,8 @@ export class Responder {
   readonly #queryLog: QueryLog | null;
   readonly #addresses = new ClientAddressReader();
   readonly #watching: boolean;
+  /** The query being answered (one context, reset per query: see query-context.ts). */
+  readonly #ctx = new QueryContext();
 
   constructor(store: SnapshotStore, options: ResponderOptions) {
     this.#store = store;
@@ -91,41 +94,30 @@ export class Responder {
    * query came from: the client's location when the query has no usable ECS option.
    */
   respond(packet: Buffer, transport: Transport, source: string, port = 0): Buffer | null {
-    const started = performance.now();
+    const ctx = this.#ctx;
+    ctx.reset(packet, transport, source, port, performance.now());
     // Rate limiting and the query log look at each answer; without them, one test.
-    if (this.#watching) return this.#respondWatched(packet, transport, source, port, started);
-    const out = this.#fromQuestionIndex(packet, transport, source) ?? this.#respond(packet, transport, source);
+    if (this.#watching) return this.#respondWatched(ctx);
+    const out = this.#fromQuestionIndex(ctx) ?? this.#respond(ctx);
     if (out === null) this.stats.dropped++;
-    else this.stats.record(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), (performance.now() - started) * 1000);
+    else this.stats.record(ctx.zone, ctx.qtype, (out[3]! & 0x0f) | (ctx.extendedRcode << 4), (performance.now() - ctx.started) * 1000);
     return out;
   }
 
   /** respond() with rate limiting, the query log, or both. */
-  #respondWatched(packet: Buffer, transport: Transport, source: string, port: number, started: number): Buffer | null {
-    this.#cookieVerdict = CookieVerdict.NONE;
-    this.#rrlAction = RrlAction.PASS;
-    this.#lastDecision = null;
-    let out = this.#fromQuestionIndex(packet, transport, source) ?? this.#respond(packet, transport, source);
+  #respondWatched(ctx: QueryContext): Buffer | null {
+    let out = this.#fromQuestionIndex(ctx) ?? this.#respond(ctx);
     if (out === null) this.stats.dropped++;
     else {
-      this.stats.record(this.#lastZone, this.#lastQtype, (out[3]! & 0x0f) | (this.#lastExtended << 4), (performance.now() - started) * 1000);
+      this.stats.record(ctx.zone, ctx.qtype, (out[3]! & 0x0f) | (ctx.extendedRcode << 4), (performance.now() - ctx.started) * 1000);
       // TCP is never limited: a TCP client has shown that its address is its own.
-      if (this.#rrl !== null && transport === 'udp') out = this.#limit(out, source, started);
+      if (this.#rrl !== null && ctx.transport === 'udp') out = this.#limit(ctx, out);
     }
     if (this.#queryLog !== null && this.#queryLog.sampled()) {
-      this.#queryLog.add(packet, out, out === null ? 0 : (out[3]! & 0x0f) | (this.#lastExtended << 4), transport, source, port, (performance.now() - started) * 1000, this.#lastDecision, this.#rrlAction, this.#cookieVerdict);
+      this.#queryLog.add(ctx.packet, out, out === null ? 0 : (out[3]! & 0x0f) | (ctx.extendedRcode << 4), ctx.transport, ctx.source, ctx.port, (performance.now() - ctx.started) * 1000, ctx.decision, ctx.rrlAction, ctx.cookieVerdict);
     }
     return out;
   }
-
-  /** What the cookie of the query being answered said (set by #extraOptions; reset only when someone reads it). */
-  #cookieVerdict: CookieVerdict = CookieVerdict.NONE;
-  /** What rate limiting did to the answer being sent (set by #limit). */
-  #rrlAction: RrlAction = RrlAction.PASS;
-  /** The last steering decision made or reused for the query being answered, for the query log. */
-  #lastDecision: Decision | null = null;
-  /** The DO bit of the query whose cookie #extraOptions judged, for a BADCOOKIE answer to it. */
-  #cookieDnssecOk = false;
 
   /**
    * Response rate limiting (src/protect/rrl.ts) of one UDP answer: the answer, null to drop
@@ -133,9 +125,9 @@ export class Responder {
    * cookie (it retries with it, and a valid cookie is never limited, as in Knot and BIND), else the
    * answer truncated to its question, with TC=1, so the client retries over TCP.
    */
-  #limit(out: Buffer, source: string, nowMs: number): Buffer | null {
-    if (this.#cookieVerdict === CookieVerdict.VALID) return out;
-    const address = this.#addresses.read(source);
+  #limit(ctx: QueryContext, out: Buffer): Buffer | null {
+    if (ctx.cookieVerdict === CookieVerdict.VALID) return out;
+    const address = this.#addresses.read(ctx.source);
     if (address === null) return out;
     const questionEnd = questionEndOf(out);
     const rcode = out[3]! & 0x0f;
@@ -153,17 +145,17 @@ export class Responder {
         nameHash = hashWireName(out, HEADER, questionEnd - 4, 0);
       } else {
         kind = ResponseKind.REFERRAL;
-        nameHash = hashText(this.#lastZone);
+        nameHash = hashText(ctx.zone);
       }
     } else if (questionEnd > HEADER && rcode === Rcode.NXDOMAIN) {
       kind = ResponseKind.NXDOMAIN;
-      nameHash = hashText(this.#lastZone);
+      nameHash = hashText(ctx.zone);
     }
-    const action = this.#rrl!.account(address, kind, nameHash, nowMs);
-    this.#rrlAction = action;
+    const action = this.#rrl!.account(address, kind, nameHash, ctx.started);
+    ctx.rrlAction = action;
     if (action === RrlAction.PASS) return out;
     if (action === RrlAction.DROP) return null;
-    if (this.#cookieVerdict !== CookieVerdict.NONE) return this.#badCookie(out, questionEnd);
+    if (ctx.cookieVerdict !== CookieVerdict.NONE) return this.#badCookie(ctx, out, questionEnd);
     const slip = Buffer.from(out.subarray(0, questionEnd));
     slip[2] = slip[2]! | 0x02;
     slip.fill(0, 6, 12);
@@ -171,24 +163,19 @@ export class Responder {
   }
 
   /** BADCOOKIE (RFC 7873 §5.2.3): header and question of `out`, OPT with the fresh cookie #finish made. */
-  #badCookie(out: Buffer, questionEnd: number): Buffer {
+  #badCookie(ctx: QueryContext, out: Buffer, questionEnd: number): Buffer {
     const b = Buffer.allocUnsafe(questionEnd + OPT_LENGTH + RESPONSE_COOKIE_OPTION_LENGTH);
     out.copy(b, 0, 0, questionEnd);
     b[2] = b[2]! & ~0x02;
     b[3] = (b[3]! & 0xf0) | (BADCOOKIE & 0x0f);
     b.fill(0, 6, 10);
     writeUint16(b, 10, 1);
-    this.#lastExtended = BADCOOKIE >> 4;
-    writeOpt(b, questionEnd, this.#options.udpPayloadSize, BADCOOKIE >> 4, this.#cookieDnssecOk);
+    ctx.extendedRcode = BADCOOKIE >> 4;
+    writeOpt(b, questionEnd, this.#options.udpPayloadSize, BADCOOKIE >> 4, ctx.cookieDnssecOk);
     writeUint16(b, questionEnd + 9, RESPONSE_COOKIE_OPTION_LENGTH);
     writeCookieOption(b, questionEnd + OPT_LENGTH, this.#cookies!.response);
     return b;
   }
-
-  /** Zone and type of the query being answered, for the counters (set by #respond). */
-  #lastZone = '';
-  #lastQtype = 0;
-  #lastExtended = 0;
 
   /**
    * The fast path: a question seen before in this snapshot, found straight from the packet
@@ -196,12 +183,13 @@ export class Responder {
    * this client network. Null sends the query down the full path (#respond), which handles
    * every packet that is not a plain query with well-formed EDNS, and every cache miss.
    */
-  #fromQuestionIndex(packet: Buffer, transport: Transport, source: string): Buffer | null {
+  #fromQuestionIndex(ctx: QueryContext): Buffer | null {
+    const packet = ctx.packet;
     const snapshot = this.#store.current;
     this.questions.useVersion(snapshot.version);
-    const indexed = this.questions.get(packet, transport);
-    this.#indexed = indexed !== undefined;
+    const indexed = this.questions.get(packet, ctx.transport);
     if (indexed === undefined) return null;
+    ctx.indexed = true;
     const questionEnd = this.questions.questionEnd;
     let edns: EdnsInfo | null = null;
     let ecs: ClientSubnet | null = null;
@@ -214,6 +202,7 @@ export class Responder {
         ecs = parsed.value;
       }
     }
+    ctx.ecs = ecs;
     let encoded: EncodedResponse | undefined;
     let scope = 0;
     if (indexed.steered === null) {
@@ -221,48 +210,38 @@ export class Responder {
       this.cache.hits++;
     } else {
       this.decisions.useVersion(snapshot.version);
-      const bits = clientBits(ecs, source);
+      const bits = clientBits(ecs, ctx.source);
       const d = bits === null ? undefined : this.decisions.peek(indexed.steered, indexed.qtype, bits);
       encoded = d === undefined ? undefined : this.decisions.answerFor(d);
       if (encoded === undefined) {
         // To be decided by the full path: it takes the client as read here rather than reading it again.
-        this.#ecs = ecs;
-        this.#bits = bits;
-        this.#clientReadFor = packet;
+        ctx.bits = bits;
+        ctx.clientRead = true;
         return null;
       }
       this.decisions.hits++;
-      this.#countDecision(indexed.steered, d!);
+      this.#countDecision(ctx, indexed.steered, d!);
       scope = d!.scope;
     }
-    this.#lastZone = encoded.zone;
-    this.#lastQtype = (packet[questionEnd - 4]! << 8) | packet[questionEnd - 3]!;
-    this.#lastExtended = 0;
-    return this.#finish(packet, questionEnd, edns, encoded, transport, source, ecs, echoedScope(ecs, scope, indexed.steered !== null));
+    ctx.zone = encoded.zone;
+    ctx.qtype = (packet[questionEnd - 4]! << 8) | packet[questionEnd - 3]!;
+    return this.#finish(ctx, questionEnd, edns, encoded, echoedScope(ecs, scope, indexed.steered !== null));
   }
 
-  /** Whether the query being answered was found in the question index (set by #fromQuestionIndex). */
-  #indexed = false;
-  /** The packet whose #ecs and #bits the fast path has read already, if any. */
-  #clientReadFor: Buffer | null = null;
-
-  #respond(packet: Buffer, transport: Transport, source: string): Buffer | null {
-    this.#lastZone = '';
-    this.#lastQtype = 0;
-    this.#lastExtended = 0;
-    const clientRead = this.#clientReadFor === packet;
-    this.#clientReadFor = null;
+  #respond(ctx: QueryContext): Buffer | null {
+    const packet = ctx.packet;
+    const transport = ctx.transport;
     const read = readQuery(packet);
     if (read.kind === 'drop') return null;
     if (read.kind === 'error') {
-      this.#lastExtended = read.rcode >> 4;
+      ctx.extendedRcode = read.rcode >> 4;
       return this.#errorResponse(packet, read.rcode, read.questionEnd, read.edns);
     }
     const q = read.query;
-    this.#lastQtype = q.qtype;
+    ctx.qtype = q.qtype;
     // Refused before steering: a malformed query is no answer to count or cache.
     if (q.edns !== null && this.#malformedCookie(q.edns)) return this.#errorResponse(packet, Rcode.FORMERR, q.questionEnd, q.edns);
-    if (!clientRead) {
+    if (!ctx.clientRead) {
       let parsedEcs: ClientSubnet | null = null;
       if (q.edns?.clientSubnet) {
         const parsed = parseClientSubnet(q.edns.clientSubnet);
@@ -270,19 +249,17 @@ export class Responder {
         if (!parsed.ok) return this.#errorResponse(packet, Rcode.FORMERR, q.questionEnd, q.edns);
         parsedEcs = parsed.value;
       }
-      this.#ecs = parsedEcs;
-      this.#bits = null;
+      ctx.ecs = parsedEcs;
+      ctx.bits = null;
     }
-    const ecs = this.#ecs;
+    const ecs = ctx.ecs;
     const snapshot = this.#store.current;
     this.cache.useVersion(snapshot.version);
     this.decisions.useVersion(snapshot.version);
-    this.#source = source;
-    this.#client = null;
 
     // A steered name's answer is cached by its decision, so steering runs first (DESIGN.md).
     const steered = (q.qtype === RRType.A || q.qtype === RRType.AAAA) && q.qclass === RRClass.IN ? snapshot.steered.get(q.key) : undefined;
-    const direct = steered ? this.#steer(snapshot, steered.name, q.qtype) : null;
+    const direct = steered ? this.#steer(ctx, snapshot, steered.name, q.qtype) : null;
     // Without DNSSEC signing the DO bit does not change an answer; ANY differs by transport (RFC 8482).
     // A decision from the decision cache carries its encoded answer: no key string to build.
     let encoded = direct ? this.decisions.answerFor(direct) : undefined;
@@ -306,7 +283,7 @@ export class Responder {
           if (direct && name === steered!.name && qtype === q.qtype) return direct;
           dependsOnClient = true;
           clientSpecific = true;
-          const d = this.#steer(snapshot, name, qtype);
+          const d = this.#steer(ctx, snapshot, name, qtype);
           if (d.scope > scope) scope = d.scope;
           return d;
         },
@@ -319,28 +296,20 @@ export class Responder {
     }
     // The next such question takes the fast path: a steered name to its decisions, an answer
     // that depends on nothing but the question to itself.
-    if (!this.#indexed) {
+    if (!ctx.indexed) {
       if (steered) this.questions.set(packet, transport, { steered: steered.name, qtype: q.qtype, answer: null });
       else if (!clientSpecific) this.questions.set(packet, transport, { steered: null, answer: encoded });
     }
-    this.#lastZone = encoded.zone;
-    return this.#finish(packet, q.questionEnd, q.edns, encoded, transport, source, ecs, echoedScope(ecs, scope, clientSpecific));
+    ctx.zone = encoded.zone;
+    return this.#finish(ctx, q.questionEnd, q.edns, encoded, echoedScope(ecs, scope, clientSpecific));
   }
 
-  // The client of the query being answered (set by #respond). Kept in fields rather than
-  // closures so a cached answer costs no allocation for them; #client (the GeoIP lookup)
-  // and #bits are filled only when a decision needs them.
-  #ecs: ClientSubnet | null = null;
-  #source = '';
-  #client: ClientInfo | null = null;
-  #bits: ClientBits | null = null;
-
   /** The decision for a steered name and this query's client: from the decision cache, else decided and cached when it may be. */
-  #steer(snapshot: Snapshot, name: SteeredName, qtype: number): Decision {
-    const bits = (this.#bits ??= clientBits(this.#ecs, this.#source));
+  #steer(ctx: QueryContext, snapshot: Snapshot, name: SteeredName, qtype: number): Decision {
+    const bits = (ctx.bits ??= clientBits(ctx.ecs, ctx.source));
     let d = bits === null ? undefined : this.decisions.get(name, qtype, bits);
     if (d === undefined) {
-      const client = (this.#client ??= locateClient(snapshot, this.#ecs, this.#source));
+      const client = (ctx.client ??= locateClient(snapshot, ctx.ecs, ctx.source));
       const env = steeringEnv(snapshot, Math.random, Date.now());
       let volatile = false;
       d = decide(name, qtype === RRType.A ? 4 : 6, client, {
@@ -357,28 +326,30 @@ export class Responder {
       const prefix = cacheablePrefix(d, client, volatile);
       if (bits !== null && prefix !== null) this.decisions.set(name, qtype, bits, prefix, d);
     }
-    this.#countDecision(name, d);
+    this.#countDecision(ctx, name, d);
     return d;
   }
 
-  #countDecision(name: SteeredName, d: Decision): void {
-    this.#lastDecision = d;
+  #countDecision(ctx: QueryContext, name: SteeredName, d: Decision): void {
+    ctx.decision = d;
     this.stats.recordAnswer(d.targets);
     if (d.allDown) this.stats.recordFailOpen(name.key, name.whenAllDown.action);
   }
 
-  #finish(packet: Buffer, questionEnd: number, edns: EdnsInfo | null, encoded: EncodedResponse, transport: Transport, source: string, ecs: ClientSubnet | null, scope: number): Buffer {
+  #finish(ctx: QueryContext, questionEnd: number, edns: EdnsInfo | null, encoded: EncodedResponse, scope: number): Buffer {
+    const packet = ctx.packet;
+    const ecs = ctx.ecs;
     let optLen = 0;
     let extraLen = 0;
     if (edns) {
       optLen = OPT_LENGTH + (ecs ? clientSubnetOptionLength(ecs) : 0);
       // A query with neither a COOKIE nor an NSID option costs one test here (and #finish stays small enough to inline).
       if (edns.cookieAt >= 0 || edns.nsid) {
-        extraLen = this.#extraOptions(packet, edns, source);
+        extraLen = this.#extraOptions(ctx, edns);
         optLen += extraLen;
       }
     }
-    const limit = transport === 'tcp' ? 65535 : edns ? Math.min(edns.udpSize, this.#options.udpPayloadSize) : CLASSIC_UDP_LIMIT;
+    const limit = ctx.transport === 'tcp' ? 65535 : edns ? Math.min(edns.udpSize, this.#options.udpPayloadSize) : CLASSIC_UDP_LIMIT;
     let bodyLen = encoded.bytes.length;
     let truncated = false;
     let additionalCount = -1;
@@ -411,16 +382,12 @@ export class Responder {
         writeUint16(out, bodyLen + 9, optLen - OPT_LENGTH);
         // RFC 7871 §7.2.1: echo ECS with the scope the answer is valid for.
         if (ecs) writeClientSubnetOption(out, bodyLen + OPT_LENGTH, ecs, scope);
-        if (extraLen > 0) this.#writeExtraOptions(out, bodyLen + optLen - extraLen);
+        if (extraLen > 0) this.#writeExtraOptions(ctx, out, bodyLen + optLen - extraLen);
       }
       writeUint16(out, 10, ((out[10]! << 8) | out[11]!) + 1);
     }
     return out;
   }
-
-  // Which options #extraOptions said the answer carries, for #writeExtraOptions.
-  #withCookie = false;
-  #withNsid = false;
 
   /** A COOKIE option of a length no cookie has, with cookies on: a malformed query (RFC 7873 §5.2.2: FORMERR). */
   #malformedCookie(edns: EdnsInfo): boolean {
@@ -431,30 +398,30 @@ export class Responder {
    * Judges the query's COOKIE option (its length already checked by #malformedCookie) and NSID
    * request: the length of the options the answer gets for them (0 when the features are off).
    */
-  #extraOptions(packet: Buffer, edns: EdnsInfo, source: string): number {
+  #extraOptions(ctx: QueryContext, edns: EdnsInfo): number {
     let length = 0;
-    this.#withCookie = false;
-    this.#withNsid = false;
+    ctx.withCookie = false;
+    ctx.withNsid = false;
     if (edns.cookieAt >= 0 && this.#cookies !== null) {
-      const address = this.#addresses.read(source);
+      const address = this.#addresses.read(ctx.source);
       if (address !== null) {
-        this.#cookieVerdict = this.#cookies.check(packet, edns.cookieAt, edns.cookieLength, address);
-        this.#cookieDnssecOk = edns.dnssecOk;
-        this.#withCookie = true;
+        ctx.cookieVerdict = this.#cookies.check(ctx.packet, edns.cookieAt, edns.cookieLength, address);
+        ctx.cookieDnssecOk = edns.dnssecOk;
+        ctx.withCookie = true;
         length += RESPONSE_COOKIE_OPTION_LENGTH;
       }
     }
     if (edns.nsid && this.#nsid !== null) {
-      this.#withNsid = true;
+      ctx.withNsid = true;
       length += this.#nsid.length;
     }
     return length;
   }
 
   /** Writes the options #extraOptions counted, at `at`. */
-  #writeExtraOptions(out: Buffer, at: number): void {
-    if (this.#withCookie) at = writeCookieOption(out, at, this.#cookies!.response);
-    if (this.#withNsid) out.set(this.#nsid!, at);
+  #writeExtraOptions(ctx: QueryContext, out: Buffer, at: number): void {
+    if (ctx.withCookie) at = writeCookieOption(out, at, this.#cookies!.response);
+    if (ctx.withNsid) out.set(this.#nsid!, at);
   }
 
   /** FORMERR, NOTIMP, BADVERS…: the header, the question when it could be read, and OPT when the query had one. */

@@ -7,7 +7,7 @@
  *
  * Plain means: QR 0, opcode QUERY, one question of uncompressed labels, no answer or
  * authority records, at most one additional. Anything else, malformed packets included,
- * is never found here and takes the full reader (query-reader.ts).
+ * is never found here and takes the full reader (src/dns/query-reader.ts).
  */
 
 import { BoundedSnapshotMap } from '../snapshot/per-snapshot-cache.js';

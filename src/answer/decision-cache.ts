@@ -16,8 +16,8 @@
  * Bounded: when the entries reach the limit everything is dropped (a generation clear), so
  * a flood of distinct /24s costs recomputation, never memory.
  */
-import type { Decision } from './decide.js';
-import type { ClientInfo, SteeredName } from './types.js';
+import type { Decision } from '../steer/decide.js';
+import type { ClientInfo, SteeredName } from '../steer/types.js';
 import { PerSnapshotCache } from '../snapshot/per-snapshot-cache.js';
 
 /** The client address in the form the cache masks: numbers, not text. */
