@@ -12,7 +12,8 @@ import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
 import { policyFileFor } from '../steer/policy-file.js';
 import { loadZoneFile } from './zone-directory.js';
-import { packNodes, PackedNodes, type PackedImage } from './packed-nodes.js';
+import type { PackedImage } from './packed-nodes.js';
+import { ZoneNodes } from './zone-nodes.js';
 import { decodeNodes, type NodeChunk } from './zone-transfer.js';
 import type { ZoneNode } from './zone.js';
 
@@ -94,12 +95,8 @@ function repack(m: RepackRequest): PackedImage {
   const written = new Map<string, ZoneNode | null>();
   for (const chunk of m.set) decodeNodes(chunk, (key, node) => written.set(key, node));
   for (const key of m.removed) written.set(key, null);
-  const base = new PackedNodes(m.image);
-  function* merged(): Generator<[string, ZoneNode]> {
-    for (const [key, node] of base.entriesFrom(null)) if (!written.has(key)) yield [key, node];
-    for (const [key, node] of written) if (node !== null) yield [key, node];
-  }
-  return packNodes(merged()).image;
+  // The same merge of base and writes the answering thread reads through, packed anew.
+  return ZoneNodes.pack(ZoneNodes.fromImage(m.image).with(written)).base.image;
 }
 
 parentPort!.on('message', (m: LoadRequest | RepackRequest) => {

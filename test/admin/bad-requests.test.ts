@@ -87,6 +87,7 @@ describe('admin API: bad requests', () => {
       ['PUT', `${Z}/policy/names/n`, { targets: ['nosuch'], policy: [{ all: {} }] }, /names\.n\.targets\.0: unknown target "nosuch"/],
       ['PUT', `${Z}/policy/names/n`, { targets: ['primary'], policy: [{ bogus: {} }] }, /names\.n\.policy\.0\.bogus/],
       ['PUT', `${Z}/policy/names/www`, { targets: ['primary'], policy: [{ all: {} }] }, /steered name www\.adm\.test\. also has a static A/],
+      ['PUT', `${Z}/policy/names/alias`, { targets: ['primary'], policy: [{ all: {} }] }, /steered name alias\.adm\.test\. also has a static CNAME/],
       ['DELETE', `${Z}/policy/targets/primary`, undefined, /unknown target "primary"/],
       ['PUT', `${Z}/policy/bogus/x`, {}, 'params.section'],
       ['PUT', `${Z}/policy`, [], 'body'],

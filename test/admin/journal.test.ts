@@ -181,6 +181,17 @@ describe('zone journal: policy writes', () => {
     const clash = await call(m, 'PUT', `/v1/zones/${ZONE}/policy/names/www`, { ttl: 5, targets: ['primary'], policy: [{ first: 1 }] });
     assert.equal(clash.status, 400, clash.text);
     assert.match(clash.text, /steered name www\.adm\.test\. also has a static A/);
+    // Steered names at or below a delegation are refused as in a file, and leave nothing behind.
+    const deleg = await call(m, 'PUT', `/v1/zones/${ZONE}/records/deleg/NS`, { ttl: 60, rdata: ['ns.elsewhere.example.'] });
+    assert.equal(deleg.status, 200, deleg.text);
+    const before = await soaSerial(m);
+    for (const [name, why] of [['x.deleg', /below a delegation/], ['deleg', /is a delegation point/]] as const) {
+      const r = await call(m, 'PUT', `/v1/zones/${ZONE}/policy/names/${name}`, { ttl: 5, targets: ['primary'], policy: [{ first: 1 }] });
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.text, why);
+    }
+    assert.equal(await soaSerial(m), before, 'a refused policy write changes nothing');
+    assert.equal((await call(m, 'GET', `/v1/zones/${ZONE}/policy/names/x.deleg`)).status, 404);
     await put(m, 'p2', '192.0.2.62');
     const serial = await soaSerial(m);
     m.child.kill('SIGKILL');

@@ -109,7 +109,9 @@ describe('passive health (outlier ejection)', () => {
       assert.equal(ba.ejectedUntil - ba.ejectedAt, 300, 'the first ejection lasts baseEjectionMs');
       if (ba.isEjected(Date.now())) assert.deepEqual([...(await tally(`${lb.url}/`, 4)).entries()], [['b', 4]]);
       await waitFor(() => !ba.isEjected(Date.now()), 2000, 'a back');
-      await tally(`${lb.url}/`, 6);
+      // Requests until a has failed three more times: how many reach it first depends on how
+      // the balancer spreads them right after a comes back (once 6 were not enough in CI).
+      for (let i = 0; i < 10 && ba.ejections < 2; i++) await tally(`${lb.url}/`, 3);
       assert.equal(ba.ejections, 2);
       assert.equal(ba.ejectedUntil - ba.ejectedAt, 600, 'the second lasts twice as long');
       const metrics = await request(`${lb.adminUrl}/metrics`);

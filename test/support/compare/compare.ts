@@ -9,6 +9,7 @@
  */
 import { formatIPv6 } from '../../../src/net/ip-format.js';
 import { flagsOf } from '../dns-client.js';
+import type { AcceptedDifference } from './corpus.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 
@@ -605,17 +606,6 @@ export function exchangeTcp(port: number, query: Buffer, timeoutMs = 3000): Prom
   });
 }
 
-export interface AcceptedLike {
-  /** Query ids, or a pattern over them. */
-  readonly queries: readonly string[] | RegExp;
-  readonly field: Field;
-  readonly meridian?: string;
-  readonly knot?: string;
-  /** A few words for the table. */
-  readonly summary: string;
-  readonly reason: string;
-}
-
 export interface CorpusEntryLike {
   readonly id: string;
   readonly name: string;
@@ -652,10 +642,10 @@ const matchesQuery = (queries: readonly string[] | RegExp, id: string): boolean 
 export function classify(
   queryId: string,
   differences: readonly Difference[],
-  accepted: readonly AcceptedLike[],
-  knownBugs: readonly AcceptedLike[] = [],
+  accepted: readonly AcceptedDifference[],
+  knownBugs: readonly AcceptedDifference[] = [],
 ): { status: Status; differences: ClassifiedDifference[] } {
-  const find = (table: readonly AcceptedLike[], d: Difference): AcceptedLike | undefined =>
+  const find = (table: readonly AcceptedDifference[], d: Difference): AcceptedDifference | undefined =>
     table.find((a) => matchesQuery(a.queries, queryId) && a.field === d.field && (a.meridian === undefined || a.meridian === d.a) && (a.knot === undefined || a.knot === d.b));
   const out = differences.map((d) => {
     const ok = find(accepted, d);
@@ -675,8 +665,8 @@ export function classify(
 export async function runCorpus<Q extends CorpusEntryLike>(
   queries: readonly Q[],
   ports: { readonly meridian: number; readonly knot: number },
-  accepted: readonly AcceptedLike[],
-  knownBugs: readonly AcceptedLike[] = [],
+  accepted: readonly AcceptedDifference[],
+  knownBugs: readonly AcceptedDifference[] = [],
 ): Promise<Array<Outcome<Q>>> {
   const outcomes: Array<Outcome<Q>> = [];
   let n = 0;
@@ -697,7 +687,7 @@ export async function runCorpus<Q extends CorpusEntryLike>(
 }
 
 /** Entries of an ACCEPTED or KNOWN_BUGS table (per query id and field) that no outcome needed: a table must not claim differences that are gone. */
-export function unusedAcceptances(outcomes: readonly Outcome[], accepted: readonly AcceptedLike[]): Array<{ query: string; field: Field; reason: string }> {
+export function unusedAcceptances(outcomes: readonly Outcome[], accepted: readonly AcceptedDifference[]): Array<{ query: string; field: Field; reason: string }> {
   const used = new Set<string>();
   for (const o of outcomes) for (const d of o.differences) if (d.reason !== null) used.add(`${o.query.id}\u0000${d.field}`);
   const ran = new Set(outcomes.map((o) => o.query.id));
