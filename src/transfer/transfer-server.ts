@@ -1,6 +1,7 @@
 /**
  * Zone transfer out over TCP: AXFR (RFC 5936) and IXFR answered AXFR-style (RFC 1995 §4),
- * to the addresses and prefixes `dns.transfer.allow` lists; anything else is NOTAUTH (as Knot).
+ * to the addresses and prefixes `dns.transfer.allow` lists; anything else is refused as knotd
+ * refuses it (NOTAUTH, mostly; see `take`).
  *
  * A transfer serves the zone object of the snapshot current when the query arrived (zone
  * versions are immutable, so a write meanwhile does not tear it), in messages of about
@@ -80,37 +81,41 @@ export class TransferServer implements TransferHandler {
       send(socket, this.#writer.encode(packet, q, empty(Rcode.FORMERR)).bytes);
       return true;
     }
-    let seal = unsigned;
-    let keyName: string | null = null;
-    if (tsig !== 'none') {
-      const now = this.#now();
-      const verdict = verifyRequest(packet, tsig, this.#keys, now);
-      keyName = nameToText(tsig.keyName);
-      if (!verdict.ok) {
-        this.#log.info({ client, zone: nameToText(q.labels), kind, key: keyName, tsigError: verdict.error }, 'zone transfer refused: bad TSIG');
-        const message = this.#writer.encode(packet, q, empty(Rcode.NOTAUTH)).bytes;
-        if (verdict.key === null) send(socket, appendUnsignedTsig(message, tsig, verdict.error));
-        else {
-          // BADTIME: signed, with the server's time in Other Data (RFC 8945 §5.2.3).
-          const other = Buffer.alloc(6);
-          other.writeUInt16BE(Math.floor(now / 2 ** 32) & 0xffff, 0);
-          other.writeUInt32BE(now % 2 ** 32, 2);
-          send(socket, new ResponseSigner(verdict.key, tsig.mac, tsig.originalId).sign(message, now, TsigError.BADTIME, other));
-        }
-        return true;
-      }
-      const signer = new ResponseSigner(verdict.key, tsig.mac, tsig.originalId);
-      seal = (message) => signer.sign(message, this.#now());
-    }
+    const keyName = tsig === 'none' ? null : nameToText(tsig.keyName);
+    const refuse = (rcode: number, reason: string, message = this.#writer.encode(packet, q, empty(rcode)).bytes): true => {
+      this.#log.info({ client, zone: nameToText(q.labels), kind, key: keyName, rcode }, `zone transfer refused: ${reason}`);
+      send(socket, message);
+      return true;
+    };
+    // The checks in Knot's order (knotd 3.2, measured: README "Zone transfer to secondaries"),
+    // each answered as it answers: the class, then the zone, both unsigned whatever the
+    // request carries; then the ACL, then the signature.
+    if (q.qclass !== RRClass.IN) return refuse(q.qclass === RRClass.CH ? Rcode.NOTIMP : q.qclass === RRClass.ANY ? Rcode.NOTAUTH : Rcode.REFUSED, 'class');
     // One snapshot for the whole transfer: its zone version and, for steered names, its health.
     const snapshot = this.#store.current;
     const zone = snapshot.zones.get(q.key);
-    if (q.qclass !== RRClass.IN || zone === undefined || !this.#allowed(client) || (this.#keys.size > 0 && tsig === 'none')) {
-      // NOTAUTH, as Knot answers a transfer its ACL denies or of a zone it does not serve.
-      this.#log.info({ client, zone: nameToText(q.labels), kind, key: keyName }, 'zone transfer refused');
-      send(socket, seal(this.#writer.encode(packet, q, empty(Rcode.NOTAUTH)).bytes));
-      return true;
+    if (zone === undefined) return refuse(Rcode.NOTAUTH, 'not a zone served');
+    if (!this.#allowed(client)) {
+      // A signed request from an address not allowed: BADKEY, unsigned, whatever its signature.
+      const message = this.#writer.encode(packet, q, empty(Rcode.NOTAUTH)).bytes;
+      return refuse(Rcode.NOTAUTH, 'client not allowed', tsig === 'none' ? message : appendUnsignedTsig(message, tsig, TsigError.BADKEY));
     }
+    let seal = unsigned;
+    if (tsig !== 'none') {
+      const now = this.#now();
+      const verdict = verifyRequest(packet, tsig, this.#keys, now);
+      if (!verdict.ok) {
+        const message = this.#writer.encode(packet, q, empty(Rcode.NOTAUTH)).bytes;
+        if (verdict.key === null) return refuse(Rcode.NOTAUTH, `bad TSIG (${verdict.error})`, appendUnsignedTsig(message, tsig, verdict.error));
+        // BADTIME: signed, with the server's time in Other Data (RFC 8945 §5.2.3).
+        const other = Buffer.alloc(6);
+        other.writeUInt16BE(Math.floor(now / 2 ** 32) & 0xffff, 0);
+        other.writeUInt32BE(now % 2 ** 32, 2);
+        return refuse(Rcode.NOTAUTH, `bad TSIG (${verdict.error})`, new ResponseSigner(verdict.key, tsig.mac, tsig.originalId).sign(message, now, TsigError.BADTIME, other));
+      }
+      const signer = new ResponseSigner(verdict.key, tsig.mac, tsig.originalId);
+      seal = (message) => signer.sign(message, this.#now());
+    } else if (this.#keys.size > 0) return refuse(Rcode.NOTAUTH, 'unsigned');
     const clientSerial = q.qtype === RRType.IXFR ? ixfrSerial(packet, q) : null;
     if (clientSerial !== null && !serialBefore(clientSerial, zone.serial)) {
       // The secondary is current (RFC 1995 §2): one SOA, ours.

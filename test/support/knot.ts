@@ -99,6 +99,11 @@ export interface KnotOptions {
   readonly primaryPort?: number;
   /** Listen on this port (one picked beforehand with freeLoopbackPort) instead of a fresh one. */
   readonly port?: number;
+  /**
+   * Let these addresses transfer every zone, as meridian's `dns.transfer.allow`; with
+   * `keys`, only signed with one of them (hmac-sha256, base64 secrets), as `dns.transfer.keys`.
+   */
+  readonly transferAcl?: { readonly allow: readonly string[]; readonly keys?: readonly { readonly name: string; readonly secret: string }[] };
 }
 
 export interface RunningKnot {
@@ -159,6 +164,7 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
     ...(opts.primaryPort === undefined
       ? []
       : ['remote:', '  - id: primary', `    address: 127.0.0.1@${opts.primaryPort}`, '', 'acl:', '  - id: from-primary', '    address: 127.0.0.1', '    action: notify', '']),
+    ...transferAclLines(opts.transferAcl),
     'template:',
     '  - id: default',
     `    storage: ${yamlString(path.join(dir, 'db'))}`,
@@ -175,8 +181,24 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
   for (const z of zones) {
     lines.push(`  - domain: ${yamlString(z.origin)}`, `    file: ${yamlString(z.file)}`);
     if (opts.primaryPort !== undefined) lines.push('    master: primary', '    acl: from-primary');
+    else if (opts.transferAcl !== undefined) lines.push('    acl: transfer-out');
   }
   return lines.join('\n') + '\n';
+}
+
+/** Knot's key: and acl: sections for `KnotOptions.transferAcl`. */
+function transferAclLines(acl: KnotOptions['transferAcl']): string[] {
+  if (acl === undefined) return [];
+  const keys = acl.keys ?? [];
+  return [
+    ...(keys.length === 0 ? [] : ['key:', ...keys.flatMap((k) => [`  - id: ${yamlString(k.name)}`, '    algorithm: hmac-sha256', `    secret: ${yamlString(k.secret)}`])]),
+    'acl:',
+    '  - id: transfer-out',
+    `    address: [${acl.allow.map(yamlString).join(', ')}]`,
+    ...(keys.length === 0 ? [] : [`    key: [${keys.map((k) => yamlString(k.name)).join(', ')}]`]),
+    '    action: transfer',
+    '',
+  ];
 }
 
 /** Starts knotd for `zones` (or every `<origin>.zone` in a folder) and waits until every zone answers its SOA. */
