@@ -141,6 +141,7 @@ export class DnsServer {
     const all = [...this.#endpoints.values()];
     this.#endpoints.clear();
     await Promise.all(all.flatMap((e) => [e.udp.close(), e.tcp.close()]));
+    await this.#options.transfer?.close?.();
     await this.#responder.close();
   }
 

@@ -5,15 +5,17 @@
  *
  * A transfer serves the zone object of the snapshot current when the query arrived (zone
  * versions are immutable, so a write meanwhile does not tear it), in messages of about
- * MESSAGE_TARGET bytes with name compression, a few at a time: the answering thread is
- * handed back after each slice, and a slice stops as soon as the socket's buffer is full
- * (`socket.write` returned false) until it drains.
+ * 16 KB with name compression (messages.ts). An AXFR's messages are made on the AXFR thread
+ * (axfr-thread.ts), from the zone's shared packed nodes; walking and encoding a 1M-record
+ * zone here held queries for tens of ms at a time (its garbage, mostly). An IXFR from the
+ * journal is small and made here, a slice at a time. Either stops while the socket's buffer
+ * is full (`socket.write` returned false) until it drains.
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { Opcode, Rcode, RRClass, RRType } from '../dns/constants.js';
 import { MessageWriter } from '../dns/message-writer.js';
-import { nameToText, wireLength } from '../dns/name.js';
+import { nameToText } from '../dns/name.js';
 import { readQuery, type Query } from '../dns/query-reader.js';
 import { targetIsDrained, type Snapshot, type SnapshotStore } from '../snapshot/snapshot.js';
 import type { RRset, Zone } from '../zone/zone.js';
@@ -22,12 +24,12 @@ import type { SectionEntry } from '../resolve/resolution.js';
 import { cidrContains, parseCidr, type Cidr } from '../steer/cidr.js';
 import { parseName, ROOT } from '../dns/name.js';
 import { ixfrEntries, journalChain } from './ixfr.js';
+import { AxfrThread } from './axfr-threads.js';
+import { emptyMessage, transferMessages } from './messages.js';
 import { appendUnsignedTsig, readRequestTsig, ResponseSigner, TsigError, TsigKeyring, verifyRequest, type TsigAlgorithm } from './tsig.js';
 
-/** A message of a transfer is cut near this size (BIND's 16 KB; far below the 64 KB limit, so one RRset rarely splits a message). */
-const MESSAGE_TARGET = 16 * 1024;
-/** A slice of a transfer runs at most this long before the answering thread is handed back. */
-const SLICE_MS = 5;
+/** A slice of an IXFR from the journal runs at most this long before the answering thread is handed back. */
+const SLICE_MS = 2;
 
 export interface TransferOptions {
   /** Addresses ("192.0.2.1") and prefixes ("192.0.2.0/24") allowed to transfer every zone. */
@@ -43,6 +45,7 @@ const unsigned: Seal = (message) => message;
 /** What the TCP listener hands a connection's query to; `take` returns false for a query that is not a transfer. */
 export interface TransferHandler {
   take(socket: net.Socket, packet: Buffer, touch: () => void): boolean;
+  close?(): Promise<void>;
 }
 
 /** An address (a /32 or /128) or a prefix, as `dns.transfer.allow` takes them. */
@@ -57,6 +60,7 @@ export class TransferServer implements TransferHandler {
   readonly #keys: TsigKeyring;
   readonly #log: Logger;
   readonly #writer = new MessageWriter();
+  readonly #thread = new AxfrThread();
   /** Seconds since the epoch (a test may move the clock). */
   readonly #now: () => number;
 
@@ -78,11 +82,11 @@ export class TransferServer implements TransferHandler {
     const kind = q.qtype === RRType.AXFR ? 'AXFR' : 'IXFR';
     const tsig = readRequestTsig(packet, q.questionEnd);
     if (tsig === 'malformed') {
-      send(socket, this.#writer.encode(packet, q, empty(Rcode.FORMERR)).bytes);
+      send(socket, this.#writer.encode(packet, q, emptyMessage(Rcode.FORMERR)).bytes);
       return true;
     }
     const keyName = tsig === 'none' ? null : nameToText(tsig.keyName);
-    const refuse = (rcode: number, reason: string, message = this.#writer.encode(packet, q, empty(rcode)).bytes): true => {
+    const refuse = (rcode: number, reason: string, message = this.#writer.encode(packet, q, emptyMessage(rcode)).bytes): true => {
       this.#log.info({ client, zone: nameToText(q.labels), kind, key: keyName, rcode }, `zone transfer refused: ${reason}`);
       send(socket, message);
       return true;
@@ -97,7 +101,7 @@ export class TransferServer implements TransferHandler {
     if (zone === undefined) return refuse(Rcode.NOTAUTH, 'not a zone served');
     if (!this.#allowed(client)) {
       // A signed request from an address not allowed: BADKEY, unsigned, whatever its signature.
-      const message = this.#writer.encode(packet, q, empty(Rcode.NOTAUTH)).bytes;
+      const message = this.#writer.encode(packet, q, emptyMessage(Rcode.NOTAUTH)).bytes;
       return refuse(Rcode.NOTAUTH, 'client not allowed', tsig === 'none' ? message : appendUnsignedTsig(message, tsig, TsigError.BADKEY));
     }
     let seal = unsigned;
@@ -105,7 +109,7 @@ export class TransferServer implements TransferHandler {
       const now = this.#now();
       const verdict = verifyRequest(packet, tsig, this.#keys, now);
       if (!verdict.ok) {
-        const message = this.#writer.encode(packet, q, empty(Rcode.NOTAUTH)).bytes;
+        const message = this.#writer.encode(packet, q, emptyMessage(Rcode.NOTAUTH)).bytes;
         if (verdict.key === null) return refuse(Rcode.NOTAUTH, `bad TSIG (${verdict.error})`, appendUnsignedTsig(message, tsig, verdict.error));
         // BADTIME: signed, with the server's time in Other Data (RFC 8945 §5.2.3).
         const other = Buffer.alloc(6);
@@ -119,7 +123,7 @@ export class TransferServer implements TransferHandler {
     const clientSerial = q.qtype === RRType.IXFR ? ixfrSerial(packet, q) : null;
     if (clientSerial !== null && !serialBefore(clientSerial, zone.serial)) {
       // The secondary is current (RFC 1995 §2): one SOA, ours.
-      send(socket, seal(this.#writer.encode(packet, q, { ...empty(Rcode.NOERROR, true), answer: [soaEntry(zone)] }).bytes));
+      send(socket, seal(this.#writer.encode(packet, q, { ...emptyMessage(Rcode.NOERROR, true), answer: [soaEntry(zone)] }).bytes));
       return true;
     }
     void this.#transfer(socket, packet, q, zone, snapshot, clientSerial, touch, seal).then(
@@ -142,67 +146,57 @@ export class TransferServer implements TransferHandler {
     const chain = clientSerial === null ? null : await journalChain(zone, clientSerial);
     const kind = chain !== null ? 'IXFR' : q.qtype === RRType.IXFR ? 'IXFR as AXFR' : 'AXFR';
     this.#log.info({ client: socket.remoteAddress, zone: nameToText(zone.origin), from: clientSerial, serial: zone.serial, kind }, 'zone transfer started');
-    return this.#stream(socket, packet, q, chain !== null ? ixfrEntries(zone, chain) : axfrEntries(zone, snapshot), touch, seal);
-  }
-
-  /** Sends `records` in messages; resolves with the number of messages. */
-  async #stream(socket: net.Socket, packet: Buffer, q: Query, records: Generator<SectionEntry>, touch: () => void, seal: Seal): Promise<number> {
-    let carried: SectionEntry[] = [];
-    let done = false;
+    if (chain !== null) return this.#stream(socket, transferMessages(this.#writer, packet, q, ixfrEntries(zone, chain)), touch, seal);
+    // The whole zone is walked and encoded on the AXFR thread: only the writes happen here.
+    const fallback = [...zone.steered.values()].flatMap((name) => [...steeredFallback(name, snapshot)]);
+    const windows = this.#thread.messages({ packet, nodes: zone.nodes, originKey: zone.originKey, soa: soaEntry(zone), steered: [...zone.steered.keys()], fallback });
     let messages = 0;
-    while (!done) {
-      const sliceEnd = performance.now() + SLICE_MS;
-      let room = true;
-      while (room && !done && performance.now() < sliceEnd) {
-        if (socket.destroyed) return messages;
-        const batch = carried;
-        let size = 12 + q.questionEnd;
-        for (const e of batch) size += entrySize(e);
-        while (size < MESSAGE_TARGET) {
-          const next = records.next();
-          if (next.done) {
-            done = true;
-            break;
-          }
-          batch.push(next.value);
-          size += entrySize(next.value);
+    for await (const window of windows) {
+      if (socket.destroyed) return messages;
+      let room: boolean;
+      if (seal === unsigned) {
+        // As framed on the thread; the buffer goes back once the socket has taken it.
+        room = socket.write(window.framed, () => window.release());
+      } else {
+        room = true;
+        let at = 0;
+        for (const length of window.lengths) {
+          room = send(socket, seal(window.framed.subarray(at + 2, at + 2 + length)));
+          at += 2 + length;
         }
-        const encoded = this.#writer.encode(packet, q, { ...empty(Rcode.NOERROR, true), answer: batch });
-        const fitted = fittedEntries(batch, encoded.bytes.readUInt16BE(6));
-        if (fitted === 0) throw new Error(`an RRset of ${nameToText(batch[0]!.owner)} does not fit in one message`);
-        carried = batch.slice(fitted);
-        if (carried.length > 0) done = false;
-        room = send(socket, seal(encoded.bytes));
-        messages++;
-        touch();
+        window.release();
       }
-      if (done && carried.length === 0) break;
+      messages += window.lengths.length;
+      touch();
       if (!room) await drained(socket);
-      else await new Promise((resolve) => setImmediate(resolve));
+      if (socket.destroyed) return messages;
     }
     return messages;
   }
-}
 
-/**
- * The records of an AXFR in order (RFC 5936 §2.2): the SOA, every other RRset, the SOA again.
- * A steered name goes as the A/AAAA of its targets that are up and not drained in `snapshot`
- * (every target when none is), with the policy TTL: a secondary cannot steer, and must not
- * answer NODATA for the name.
- */
-export function* axfrEntries(zone: Zone, snapshot: Snapshot): Generator<SectionEntry> {
-  const soa = soaEntry(zone);
-  yield soa;
-  for (const [key, node] of zone.nodes.entriesFrom(null)) {
-    const steered = zone.steered.has(key);
-    for (const set of node.rrsets.values()) {
-      if (set.type === RRType.SOA && key === zone.originKey) continue;
-      if (steered && (set.type === RRType.A || set.type === RRType.AAAA)) continue;
-      yield { owner: node.name, set, ttl: set.ttl };
+  /** Sends `messages` a few at a time (at most SLICE_MS per turn of the event loop); resolves with their number. */
+  async #stream(socket: net.Socket, messages: Generator<Buffer>, touch: () => void, seal: Seal): Promise<number> {
+    let sent = 0;
+    for (;;) {
+      const sliceEnd = performance.now() + SLICE_MS;
+      let room = true;
+      while (room && performance.now() < sliceEnd) {
+        if (socket.destroyed) return sent;
+        const next = messages.next();
+        if (next.done) return sent;
+        room = send(socket, seal(next.value));
+        sent++;
+        touch();
+      }
+      if (!room) await drained(socket);
+      else await new Promise((resolve) => setImmediate(resolve));
     }
   }
-  for (const name of zone.steered.values()) yield* steeredFallback(name, snapshot);
-  yield soa;
+
+  /** Ends the AXFR thread (transfers in progress fail). */
+  close(): Promise<void> {
+    return this.#thread.close();
+  }
 }
 
 /** A steered name's A and AAAA sets for a secondary: its healthy targets, else all of them. */
@@ -222,28 +216,6 @@ function* steeredFallback(name: SteeredName, snapshot: Snapshot): Generator<Sect
 
 function soaEntry(zone: Zone): SectionEntry {
   return { owner: zone.origin, set: zone.soa, ttl: zone.soa.ttl };
-}
-
-function empty(rcode: number, authoritative = false): { rcode: number; authoritative: boolean; answer: SectionEntry[]; authority: SectionEntry[]; additional: SectionEntry[]; glueRequired: boolean } {
-  return { rcode, authoritative, answer: [], authority: [], additional: [], glueRequired: false };
-}
-
-/** An upper bound of an RRset's size uncompressed. */
-function entrySize(e: SectionEntry): number {
-  let size = 0;
-  const owner = wireLength(e.owner);
-  for (const r of e.set.rdatas) size += owner + 10 + r.length;
-  return size;
-}
-
-/** How many whole entries of `batch` the writer fitted, from the ANCOUNT it wrote. */
-function fittedEntries(batch: readonly SectionEntry[], ancount: number): number {
-  let records = 0;
-  for (let i = 0; i < batch.length; i++) {
-    records += batch[i]!.set.rdatas.length;
-    if (records > ancount) return i;
-  }
-  return batch.length;
 }
 
 /** Writes one length-framed message; false when the socket's buffer is full. */
