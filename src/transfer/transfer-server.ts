@@ -199,18 +199,30 @@ export class TransferServer implements TransferHandler {
   }
 }
 
-/** A steered name's A and AAAA sets for a secondary: its healthy targets, else all of them. */
+/**
+ * A steered name's A and AAAA sets for a secondary: its declared `transferFallback`, else its
+ * targets up and not drained in `snapshot`, else all of them (never none: NODATA).
+ */
 function* steeredFallback(name: SteeredName, snapshot: Snapshot): Generator<SectionEntry> {
-  const healthy = name.targets.filter((t) => snapshot.isUp(t) && !targetIsDrained(snapshot.health, t));
-  const targets = healthy.length > 0 ? healthy : name.targets;
-  for (const [type, field] of [[RRType.A, 'a'], [RRType.AAAA, 'aaaa']] as const) {
-    const rdatas: Buffer[] = [];
-    for (const t of targets) {
-      for (const r of name.rdata.get(t.id)?.[field] ?? []) if (!rdatas.some((x) => x.equals(r))) rdatas.push(r);
-    }
+  const declared = name.transferFallback;
+  const ttl = declared?.ttl ?? name.ttl;
+  let sets: readonly (readonly [number, readonly Buffer[]])[];
+  if (declared !== null) sets = [[RRType.A, declared.a], [RRType.AAAA, declared.aaaa]];
+  else {
+    const healthy = name.targets.filter((t) => snapshot.isUp(t) && !targetIsDrained(snapshot.health, t));
+    const targets = healthy.length > 0 ? healthy : name.targets;
+    sets = ([[RRType.A, 'a'], [RRType.AAAA, 'aaaa']] as const).map(([type, field]) => {
+      const rdatas: Buffer[] = [];
+      for (const t of targets) {
+        for (const r of name.rdata.get(t.id)?.[field] ?? []) if (!rdatas.some((x) => x.equals(r))) rdatas.push(r);
+      }
+      return [type, rdatas] as const;
+    });
+  }
+  for (const [type, rdatas] of sets) {
     if (rdatas.length === 0) continue;
-    const set: RRset = { owner: name.owner, type, class: RRClass.IN, ttl: name.ttl, rdatas, source: name.source };
-    yield { owner: name.owner, set, ttl: name.ttl };
+    const set: RRset = { owner: name.owner, type, class: RRClass.IN, ttl, rdatas, source: name.source };
+    yield { owner: name.owner, set, ttl };
   }
 }
 
