@@ -18,6 +18,7 @@ import { ZoneLoadThread } from './control/zone-load-thread-pool.js';
 import { ZoneDirectory, type LoadOutcome } from './zone/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';
+import { catalogName } from './transfer/catalog.js';
 import { SnapshotBuilder } from './control/snapshot-builder.js';
 import type { SnapshotStore } from './snapshot/snapshot.js';
 import { removeStaleTemps } from './storage/atomic-write.js';
@@ -214,7 +215,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const store = builder.store(1, { zones: first.zones });
   const health = startHealth(config, log, () => publisher.publish());
   const samples = new LatencySamples();
-  const publisher = new SnapshotPublisher(store, builder, health.monitor, samples);
+  const publisher = new SnapshotPublisher(store, builder, health.monitor, samples, catalogName(config.dns.transfer.catalog));
   warnSlowFailover(first.zones, config.health.failoverBudgetSec, log);
   publisher.setZones(first.zones);
   health.monitor.start();

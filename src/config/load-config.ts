@@ -80,6 +80,15 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
       throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf(`/dns/transfer/notify/${i}`) ?? 0}: dns.transfer.notify[${i}]: ${(err as Error).message.replace(/^listen address/, 'secondary')}`);
     }
   });
+  const catalog = config.dns.transfer.catalog;
+  if (catalog !== null) {
+    try {
+      parseName(catalog, ROOT);
+    } catch (err) {
+      throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/dns/transfer/catalog') ?? 0}: dns.transfer.catalog: ${(err as Error).message}`);
+    }
+    if (catalog === '.') throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/dns/transfer/catalog') ?? 0}: dns.transfer.catalog: the root cannot be a catalog zone`);
+  }
   const transferKeys = new Set<string>();
   config.dns.transfer.keys.forEach((key, i) => {
     const at = (field: string): string =>

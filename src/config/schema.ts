@@ -96,7 +96,7 @@ export const ConfigSchema = Type.Object(
             allow: Type.Array(Type.String({ minLength: 1, maxLength: 64, description: 'an address (192.0.2.1, 2001:db8::1) or a prefix (192.0.2.0/24)' }), {
               default: [],
               maxItems: 10_000,
-              description: 'clients allowed AXFR and IXFR of every zone over TCP; everyone else is REFUSED (empty: nobody)',
+              description: 'clients allowed AXFR and IXFR of every zone over TCP; everyone else is refused as knotd refuses them (empty: nobody)',
             }),
             keys: Type.Array(
               Type.Object(
@@ -114,6 +114,10 @@ export const ConfigSchema = Type.Object(
               default: [],
               maxItems: 1000,
               description: 'secondaries sent a NOTIFY (RFC 1996) for every zone at start and on each serial change',
+            }),
+            catalog: Type.Union([Type.String({ minLength: 1, maxLength: 253, description: 'e.g. catalog.invalid.' }), Type.Null()], {
+              default: null,
+              description: 'the name of a catalog zone (RFC 9432, version 2) listing every zone served, transferred like them; null: none',
             }),
           },
           { default: {}, additionalProperties: false },

@@ -4,6 +4,8 @@ import type { ClientLocator, SnapshotStore } from '../snapshot/snapshot.js';
 import type { SnapshotBuilder } from './snapshot-builder.js';
 import type { Zone } from '../zone/zone.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
+import { nameKey, type Name } from '../dns/name.js';
+import { catalogZone } from '../transfer/catalog.js';
 
 /**
  * Assembles and publishes snapshots: zones from the reloader, health from the monitor.
@@ -16,17 +18,30 @@ export class SnapshotPublisher {
   #zones: ReadonlyMap<string, Zone>;
 
   readonly #samples: LatencySamples | null;
+  /** `dns.transfer.catalog`: the catalog zone's name, and the catalog served now. */
+  readonly #catalog: Name | null;
+  #catalogZone: Zone | null = null;
 
-  constructor(store: SnapshotStore, builder: SnapshotBuilder, monitor: HealthMonitor | null, samples: LatencySamples | null = null) {
+  constructor(store: SnapshotStore, builder: SnapshotBuilder, monitor: HealthMonitor | null, samples: LatencySamples | null = null, catalog: Name | null = null) {
     this.#samples = samples;
+    this.#catalog = catalog;
     this.#store = store;
     this.#builder = builder;
     this.#zones = store.current.zones;
     this.#monitor = monitor;
   }
 
-  /** New zones: probes follow them (new targets start, removed ones stop), then publish. */
+  /**
+   * New zones: probes follow them (new targets start, removed ones stop), then publish; with
+   * the catalog zone listing them (a new serial only when the set of zones changed). A zone
+   * file of the catalog's own name is served instead of it.
+   */
   setZones(zones: ReadonlyMap<string, Zone>): void {
+    const catalog = this.#catalog;
+    if (catalog !== null && !zones.has(nameKey(catalog))) {
+      this.#catalogZone = catalogZone(catalog, zones.values(), this.#catalogZone);
+      zones = new Map([...zones, [this.#catalogZone.originKey, this.#catalogZone]]);
+    }
     this.#zones = zones;
     this.#monitor?.sync(monitoredOf(zones));
     this.publish();

@@ -69,3 +69,8 @@ function soaAt(zone: Zone, recorded: JournalRRset | null, serial: number): Secti
 function rrset(owner: readonly string[], type: number, cls: number, ttl: number, rdatas: readonly Buffer[]): RRset {
   return { owner, type, class: cls, ttl, rdatas, source: { file: '', line: 0 } };
 }
+
+/** RFC 1982 serial arithmetic: a comes before b. */
+export function serialBefore(a: number, b: number): boolean {
+  return a !== b && ((b - a) >>> 0) < 0x80000000;
+}

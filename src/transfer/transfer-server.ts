@@ -23,8 +23,9 @@ import type { SteeredName } from '../steer/types.js';
 import type { SectionEntry } from '../resolve/resolution.js';
 import { cidrContains, parseCidr, type Cidr } from '../steer/cidr.js';
 import { parseName, ROOT } from '../dns/name.js';
-import { ixfrEntries, journalChain } from './ixfr.js';
+import { ixfrEntries, journalChain, serialBefore } from './ixfr.js';
 import { AxfrThread } from './axfr-threads.js';
+import { CATALOG_FILE } from './catalog.js';
 import { emptyMessage, transferMessages } from './messages.js';
 import { appendUnsignedTsig, readRequestTsig, ResponseSigner, TsigError, TsigKeyring, verifyRequest, type TsigAlgorithm } from './tsig.js';
 
@@ -143,7 +144,8 @@ export class TransferServer implements TransferHandler {
 
   /** The differences from the journal when it reaches back to `clientSerial`, else the whole zone (RFC 1995 §4). */
   async #transfer(socket: net.Socket, packet: Buffer, q: Query, zone: Zone, snapshot: Snapshot, clientSerial: number | null, touch: () => void, seal: Seal): Promise<number> {
-    const chain = clientSerial === null ? null : await journalChain(zone, clientSerial);
+    // The catalog zone keeps no journal (nor a file): an IXFR of it is answered AXFR-style.
+    const chain = clientSerial === null || zone.file === CATALOG_FILE ? null : await journalChain(zone, clientSerial);
     const kind = chain !== null ? 'IXFR' : q.qtype === RRType.IXFR ? 'IXFR as AXFR' : 'AXFR';
     this.#log.info({ client: socket.remoteAddress, zone: nameToText(zone.origin), from: clientSerial, serial: zone.serial, kind }, 'zone transfer started');
     if (chain !== null) return this.#stream(socket, transferMessages(this.#writer, packet, q, ixfrEntries(zone, chain)), touch, seal);
@@ -277,9 +279,4 @@ function asksTransfer(packet: Buffer): boolean {
   if (pos + 3 > packet.length) return false;
   const qtype = packet.readUInt16BE(pos + 1);
   return qtype === RRType.AXFR || qtype === RRType.IXFR;
-}
-
-/** RFC 1982 serial arithmetic: a comes before b. */
-export function serialBefore(a: number, b: number): boolean {
-  return a !== b && ((b - a) >>> 0) < 0x80000000;
 }
