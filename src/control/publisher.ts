@@ -4,8 +4,8 @@ import type { ClientLocator, SnapshotStore } from '../snapshot/snapshot.js';
 import type { SnapshotBuilder } from './snapshot-builder.js';
 import type { Zone } from '../zone/zone.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
-import { nameKey, type Name } from '../dns/name.js';
-import { catalogZone } from '../transfer/catalog.js';
+import type { Name } from '../dns/name.js';
+import { withCatalog } from '../transfer/catalog.js';
 
 /**
  * Assembles and publishes snapshots: zones from the reloader, health from the monitor.
@@ -37,10 +37,10 @@ export class SnapshotPublisher {
    * file of the catalog's own name is served instead of it.
    */
   setZones(zones: ReadonlyMap<string, Zone>): void {
-    const catalog = this.#catalog;
-    if (catalog !== null && !zones.has(nameKey(catalog))) {
-      this.#catalogZone = catalogZone(catalog, zones.values(), this.#catalogZone);
-      zones = new Map([...zones, [this.#catalogZone.originKey, this.#catalogZone]]);
+    if (this.#catalog !== null) {
+      const listed = withCatalog(this.#catalog, zones, this.#catalogZone);
+      this.#catalogZone = listed.catalog;
+      zones = listed.zones;
     }
     this.#zones = zones;
     this.#monitor?.sync(monitoredOf(zones));

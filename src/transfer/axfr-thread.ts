@@ -72,7 +72,7 @@ function* startOrFail(m: Extract<AxfrRequest, { kind: 'start' }>): Generator<Buf
  * same few of them: a new buffer per message made the answering thread's collector run full
  * collections for the external memory it had to free, tens of ms each on a 1M-record zone.
  */
-export function windowBytes(count: number): number {
+function windowBytes(count: number): number {
   return count * (2 + 65535);
 }
 

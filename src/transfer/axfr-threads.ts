@@ -77,7 +77,7 @@ export class AxfrThread {
     };
     this.#thread().postMessage(start, [packet.buffer as ArrayBuffer, ...chunks.flatMap(chunkBuffers)]);
     let done = false;
-    // Written buffers, to be filled again; at most two are out at a time (one written, one filled).
+    // Buffers written to the socket, to be filled again: a transfer cycles through a few of them.
     const free: ArrayBuffer[] = [];
     try {
       while (!done) {

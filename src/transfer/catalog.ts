@@ -28,15 +28,16 @@ export function memberId(origin: Name): string {
 
 /**
  * The catalog `origin` listing `zones` (the catalog itself left out). `previous`, the catalog
- * served now, is returned as it is when it lists the same zones; otherwise the new one's
- * serial is the time in seconds, or one more than the previous serial when that is not later.
+ * served now, is returned as it is when it lists the same zones (and has `serial`, when one
+ * is given); otherwise the new one's serial is `serial` (a DNS worker takes the primary's),
+ * else the time in seconds, or one more than the previous serial when that is not later.
  */
-export function catalogZone(origin: Name, zones: Iterable<Zone>, previous: Zone | null, now = Math.floor(Date.now() / 1000)): Zone {
+export function catalogZone(origin: Name, zones: Iterable<Zone>, previous: Zone | null, serial: number | null = null, now = Math.floor(Date.now() / 1000)): Zone {
   const key = nameKey(origin);
   const members = [...zones].filter((z) => z.originKey !== key).sort((a, b) => (a.originKey < b.originKey ? -1 : a.originKey > b.originKey ? 1 : 0));
   const listed = members.map((z) => z.originKey).join(' ');
-  if (previous !== null && listedIn.get(previous) === listed) return previous;
-  const serial = previous === null || serialBefore(previous.serial, now >>> 0) ? now >>> 0 : (previous.serial + 1) >>> 0;
+  if (previous !== null && listedIn.get(previous) === listed && (serial === null || previous.serial === serial)) return previous;
+  serial ??= previous === null || serialBefore(previous.serial, now >>> 0) ? now >>> 0 : (previous.serial + 1) >>> 0;
   const source = { file: CATALOG_FILE, line: 0 };
   const rr = (owner: Name, type: number, text: string): ZoneRecord => ({ owner, type, class: RRClass.IN, ttl: 0, rdata: encodeRdataText(type, text, ROOT), source });
   const records = [
@@ -50,6 +51,17 @@ export function catalogZone(origin: Name, zones: Iterable<Zone>, previous: Zone 
   if (built.zone === null) throw new Error(`the catalog zone ${nameToText(origin)} could not be built: ${built.problems.map((p) => p.message).join('; ')}`);
   listedIn.set(built.zone, listed);
   return built.zone;
+}
+
+/**
+ * `zones` with the catalog `origin` listing them, unless one of them has its name (a zone
+ * file of the catalog's name is served instead). `current` is the catalog served now.
+ */
+export function withCatalog(origin: Name, zones: ReadonlyMap<string, Zone>, current: Zone | null, serial: number | null = null): { zones: ReadonlyMap<string, Zone>; catalog: Zone | null } {
+  const key = nameKey(origin);
+  if (zones.has(key)) return { zones, catalog: null };
+  const catalog = catalogZone(origin, zones.values(), current, serial);
+  return { zones: new Map([...zones, [key, catalog]]), catalog };
 }
 
 /** The member list each catalog was built from. */

@@ -74,5 +74,9 @@ describe('IXFR from the journal', () => {
     const records = await kdig(server.port, 'IXFR=12345', 'rules.test.');
     assert.equal(records.length, zone.recordCount + 1);
     assert.equal(records.filter((l) => /\sSOA\s/.test(l)).length, 2);
+    // The zone as written: the AXFR thread walks the packed base with the written nodes over it.
+    const flat = records.map((l) => l.split(/\s+/).filter(Boolean).join(' '));
+    assert.ok(flat.includes('fresh.rules.test. 60 IN A 198.51.100.7'), flat.join('\n'));
+    assert.deepEqual(flat.filter((l) => l.startsWith('ns1.rules.test. ') && l.includes(' A ')).sort(), ['ns1.rules.test. 300 IN A 192.0.2.1', 'ns1.rules.test. 300 IN A 192.0.2.99']);
   });
 });
