@@ -8,7 +8,7 @@
  * server's own longest run without returning to its event loop is printed too, by its main
  * thread's CPU time (tools/perf/busy-monitor.ts), the figure that other processes cannot move. Then
  * writes one record through the admin API and asks IXFR from the old serial, printing its size.
- *   node dist/tools/bench-transfer.js [--records N] [--probe-ms MS] [--transfers K] [--node-option FLAG]…
+ *   node dist/tools/bench-transfer.js [--records N] [--probe-ms MS] [--transfers K] [--idle-ms MS] [--node-option FLAG]…
  */
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     records: { type: 'string', default: '1000000' },
     'probe-ms': { type: 'string', default: '2' },
     transfers: { type: 'string', default: '1' },
+    // How long to measure before the first transfer (the server's own start-up work ends in it)
+    'idle-ms': { type: 'string', default: '2000' },
     // Extra node options for the server, e.g. --node-option=--cpu-prof
     'node-option': { type: 'string', multiple: true, default: [] },
     'log-level': { type: 'string', default: 'warn' },
@@ -163,10 +165,10 @@ try {
   }
   await busy();
   const idle = await (async () => {
-    const until = performance.now() + 2000;
+    const until = performance.now() + Number(values['idle-ms']);
     return probeWhile(port, () => performance.now() < until);
   })();
-  console.log(`idle 2 s: UDP answers: ${describeDelays(idle)}; ${describeBusy(await busy())}`);
+  console.log(`idle ${Number(values['idle-ms']) / 1000} s: UDP answers: ${describeDelays(idle)}; ${describeBusy(await busy())}`);
   for (let n = 1; n <= TRANSFERS; n++) {
     await busy();
     let transferring = true;
