@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { freeLoopbackPort, knotUnavailableReason, startKnot, type RunningKnot } from '../support/knot.js';
 import { udp } from '../support/dns-client.js';
+import { until } from '../support/process.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startMeridian, workspace } from '../admin/helpers.js';
 
@@ -29,16 +30,6 @@ const zoneText = (origin: string, address: string): string =>
 function idOf(origin: string): string {
   const wire = Buffer.concat([...origin.toLowerCase().split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
   return crypto.createHash('sha256').update(wire).digest('hex').slice(0, 16);
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('the catalog zone', () => {

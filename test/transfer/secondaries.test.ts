@@ -11,19 +11,10 @@ import path from 'node:path';
 import { startTestServer, fixtureZones, type TestServer } from '../support/test-server.js';
 import { knotUnavailableReason, startKnot, freeLoopbackPort, type RunningKnot } from '../support/knot.js';
 import { udp } from '../support/dns-client.js';
+import { until } from '../support/process.js';
 import { nsdUnavailableReason, startNsdSecondary, type RunningNsd } from '../support/nsd.js';
 
 const skip = knotUnavailableReason();
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('Knot as a secondary', { skip: skip ?? false }, () => {
   let dir: string;

@@ -17,7 +17,7 @@ import { writeSteeredZone } from '../support/steered-zone.js';
 import { freeLoopbackPort, knotUnavailableReason, startKnot, type RunningKnot } from '../support/knot.js';
 import { nsdUnavailableReason, startNsdSecondary, type RunningNsd } from '../support/nsd.js';
 import { udp } from '../support/dns-client.js';
-import { runCli, tempCopy } from '../support/process.js';
+import { runCli, tempCopy, until } from '../support/process.js';
 import { compilePolicyText } from '../../src/steer/policy-file.js';
 import { parseName, ROOT } from '../../src/dns/name.js';
 
@@ -131,10 +131,8 @@ for (const [kind, skip] of secondaries) {
         }
       };
       // The secondary takes the zone by AXFR once it starts: ask until it has it.
-      const deadline = Date.now() + 10_000;
-      let api: string[] | null = null;
-      while ((api = await answers('api.st.test.', 'A')) === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(api, ['600 192.0.2.80', '600 192.0.2.81'], secondary.output());
+      const api = await until(`${kind} serves api.st.test.\n${secondary.output()}`, 10_000, () => answers('api.st.test.', 'A'));
+      assert.deepEqual(api, ['600 192.0.2.80', '600 192.0.2.81']);
       assert.deepEqual(await answers('api.st.test.', 'AAAA'), ['600 2001:db8::80']);
       assert.deepEqual(await answers('www.st.test.', 'A'), ['30 10.0.0.1', '30 10.0.0.4']);
       assert.deepEqual(await answers('www.st.test.', 'AAAA'), ['30 2001:db8::1']);
