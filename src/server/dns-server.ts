@@ -13,6 +13,8 @@ import { loadNativeUdp, NativeUdpListener, resolveUdpSocket, type NativeUdpCount
 import { createProtection } from '../protect/protection.js';
 import { TransferServer, type TransferHandler } from '../transfer/transfer-server.js';
 import { openQueryLog } from '../log/query-log.js';
+import { loadSigner } from '../dnssec/load.js';
+import { nameToText } from '../dns/name.js';
 
 export interface BoundAddress {
   readonly host: string;
@@ -38,7 +40,10 @@ const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 
 /** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false): { responder: Responder; server: DnsServer } {
-  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log), queryLog: openQueryLog(dns.queryLog, log) });
+  // Keys first: a key problem stops the start before any socket or log file is opened.
+  const dnssec = loadSigner(dns);
+  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log), queryLog: openQueryLog(dns.queryLog, log), dnssec });
+  if (dnssec !== null) log.info({ zones: [...dnssec.zones.values()].map((z) => ({ zone: nameToText(z.origin), keys: z.active.map((k) => k.tag) })) }, 'DNSSEC: signing answers to DO=1 queries');
   const udpSocket = resolveUdpSocket(dns.udpSocket, log, reusePort);
   const transfer = new TransferServer(store, dns.transfer, log);
   const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, udpSocket, transfer };
