@@ -25,6 +25,7 @@ const FOLDERS = [
   { layer: 'services', name: 'supervisor', files: [folder('supervisor')], not: [TYPES_FILES] },
   { layer: 'control', name: 'control', files: [folder('control')], not: [TYPES_FILES] },
   { layer: 'control', name: 'server', files: [folder('server')], not: [TYPES_FILES] },
+  { layer: 'control', name: 'transfer', files: [folder('transfer')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'answer', files: [folder('answer')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'explain', files: [folder('explain')], not: [TYPES_FILES] },
   { layer: 'data plane', name: 'dnssec', files: [folder('dnssec')], not: [TYPES_FILES] },

@@ -18,6 +18,7 @@ import { ZoneLoadThread } from './control/zone-load-thread-pool.js';
 import { ZoneDirectory, type LoadOutcome } from './control/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';
+import { catalogName } from './transfer/catalog.js';
 import { SnapshotBuilder } from './control/snapshot-builder.js';
 import type { SnapshotStore } from './snapshot/snapshot.js';
 import { removeStaleTemps } from './storage/atomic-write.js';
@@ -39,6 +40,7 @@ import { withCookieSecret } from './protect/protection.js';
 import { failoverWarnings } from './health/failover-bound.js';
 import type { Zone } from './zone/zone.js';
 import { VERSION } from './version.js';
+import { Notifier } from './transfer/notifier.js';
 
 export interface RunningServer {
   readonly addresses: readonly BoundAddress[];
@@ -214,7 +216,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const store = builder.store(1, { zones: first.zones });
   const health = startHealth(config, log, () => publisher.publish());
   const samples = new LatencySamples();
-  const publisher = new SnapshotPublisher(store, builder, health.monitor, samples);
+  const publisher = new SnapshotPublisher(store, builder, health.monitor, samples, catalogName(config.dns.transfer.catalog));
   warnSlowFailover(first.zones, config.health.failoverBudgetSec, log);
   publisher.setZones(first.zones);
   health.monitor.start();
@@ -258,6 +260,8 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
       throw err;
     }
   }
+  const notifier = new Notifier(store, config.dns.transfer.notify.map(parseListenAddress), log);
+  notifier.start();
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
   if (config.geoip.watch) geoReloader.watch(config.geoip.debounceMs);
   const onHup = (): void => {
@@ -282,6 +286,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     reload: (force = true) => reloader.reload(force),
     async close() {
       process.off('SIGHUP', onHup);
+      notifier.close();
       reloader.stop();
       geoReloader.stop();
       await admin?.close();

@@ -117,6 +117,37 @@ export const ConfigSchema = Type.Object(
           },
           { default: {}, additionalProperties: false },
         ),
+        transfer: Type.Object(
+          {
+            allow: Type.Array(Type.String({ minLength: 1, maxLength: 64, description: 'an address (192.0.2.1, 2001:db8::1) or a prefix (192.0.2.0/24)' }), {
+              default: [],
+              maxItems: 10_000,
+              description: 'clients allowed AXFR and IXFR of every zone over TCP; everyone else is refused as knotd refuses them (empty: nobody)',
+            }),
+            keys: Type.Array(
+              Type.Object(
+                {
+                  name: Type.String({ minLength: 1, maxLength: 253, description: 'the key name both sides use, e.g. xfr.example.' }),
+                  algorithm: Type.Union([Type.Literal('hmac-sha256'), Type.Literal('hmac-sha512')], { default: 'hmac-sha256' }),
+                  secret: Type.Optional(Type.String({ minLength: 4, maxLength: 1024, pattern: '^[A-Za-z0-9+/]+={0,2}$', description: 'the shared secret in base64' })),
+                  secretFile: Type.Optional(Type.String({ minLength: 1, description: 'a file holding the base64 secret (relative to the config file); instead of secret' })),
+                },
+                { additionalProperties: false },
+              ),
+              { default: [], maxItems: 1000, description: 'TSIG keys (RFC 8945); when any is listed, a transfer also needs a valid signature with one of them' },
+            ),
+            notify: Type.Array(Type.String({ minLength: 1, maxLength: 64, description: 'ADDR:PORT of a secondary; IPv6 as [2001:db8::53]:53' }), {
+              default: [],
+              maxItems: 1000,
+              description: 'secondaries sent a NOTIFY (RFC 1996) for every zone at start and on each serial change',
+            }),
+            catalog: Type.Union([Type.String({ minLength: 1, maxLength: 253, description: 'e.g. catalog.invalid.' }), Type.Null()], {
+              default: null,
+              description: 'the name of a catalog zone (RFC 9432, version 2) listing every zone served, transferred like them; null: none',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
         ...InternetFacing,
         dnssec: Dnssec,
       },

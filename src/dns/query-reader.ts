@@ -163,6 +163,8 @@ export function readQuery(buf: Buffer): ReadResult {
     edns = parsed;
   }
   if (edns !== null && edns.version > 0) return errorResult(buf, Rcode.BADVERS, questionEnd, edns);
+  // A primary takes no NOTIFY (RFC 1996): NOTAUTH, as Knot answers one no ACL allows.
+  if (opcode === Opcode.NOTIFY && qdcount === 1) return errorResult(buf, Rcode.NOTAUTH, questionEnd, edns);
   if (opcode !== Opcode.QUERY) return errorResult(buf, Rcode.NOTIMP, questionEnd, edns);
   // RFC 9619: a query has exactly one question.
   if (qdcount !== 1) return errorResult(buf, Rcode.FORMERR, HEADER, edns);

@@ -11,6 +11,7 @@ import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener, type Received } from './udp-listener.js';
 import { loadNativeUdp, NativeUdpListener, resolveUdpSocket, type NativeUdpCounters, type UdpSocketKind } from './native-udp.js';
 import { createProtection } from '../protect/protection.js';
+import { TransferServer, type TransferHandler } from '../transfer/transfer-server.js';
 import { openQueryLog } from '../log/query-log.js';
 import { loadSigner } from '../dnssec/load.js';
 import { nameToText } from '../dns/name.js';
@@ -28,6 +29,8 @@ export interface DnsServerOptions {
   readonly interfaces?: () => InterfaceTable;
   /** Bind sockets of this process's own in each port's SO_REUSEPORT group (a DNS worker with dns.reusePort). */
   readonly reusePort?: boolean;
+  /** Answers AXFR and IXFR over TCP (null: the responder refuses them). */
+  readonly transfer?: TransferHandler | null;
   /** The UDP socket layer (resolveUdpSocket): the native addon or node:dgram (the default). */
   readonly udpSocket?: UdpSocketKind;
 }
@@ -42,7 +45,8 @@ export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: L
   const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log), queryLog: openQueryLog(dns.queryLog, log), dnssec });
   if (dnssec !== null) log.info({ zones: [...dnssec.zones.values()].map((z) => ({ zone: nameToText(z.origin), keys: z.active.map((k) => k.tag) })) }, 'DNSSEC: signing answers to DO=1 queries');
   const udpSocket = resolveUdpSocket(dns.udpSocket, log, reusePort);
-  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, udpSocket };
+  const transfer = new TransferServer(store, dns.transfer, log);
+  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, udpSocket, transfer };
   return { responder, server: new DnsServer(responder, options, log) };
 }
 
@@ -142,6 +146,7 @@ export class DnsServer {
     const all = [...this.#endpoints.values()];
     this.#endpoints.clear();
     await Promise.all(all.flatMap((e) => [e.udp.close(), e.tcp.close()]));
+    await this.#options.transfer?.close?.();
     await this.#responder.close();
   }
 
@@ -252,7 +257,7 @@ export class DnsServer {
         lastError = err;
         continue;
       }
-      const tcp = new TcpListener(this.#responder, this.#options.tcp, this.#table, this.#log, this.received, reusePort);
+      const tcp = new TcpListener(this.#responder, this.#options.tcp, this.#table, this.#log, this.received, reusePort, this.#options.transfer ?? null);
       try {
         await tcp.listen({ ...address, port });
       } catch (err) {

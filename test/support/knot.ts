@@ -92,6 +92,24 @@ export interface KnotOptions {
   readonly cookieSecret?: string;
   /** Knot's UDP threads (`udp-workers`); 1 by default. */
   readonly udpWorkers?: number;
+  /**
+   * Run Knot as a secondary of the primary on 127.0.0.1 at this port: it takes each zone by
+   * zone transfer (the zone's `file` need not exist) and takes NOTIFY from 127.0.0.1.
+   */
+  readonly primaryPort?: number;
+  /** Listen on this port (one picked beforehand with freeLoopbackPort) instead of a fresh one. */
+  readonly port?: number;
+  /**
+   * Let these addresses transfer every zone, as meridian's `dns.transfer.allow`; with
+   * `keys`, only signed with one of them (hmac-sha256, base64 secrets), as `dns.transfer.keys`.
+   */
+  readonly transferAcl?: { readonly allow: readonly string[]; readonly keys?: readonly { readonly name: string; readonly secret: string }[] };
+  /**
+   * With `primaryPort`: the zone of this name (one of `zones`) is a catalog zone (RFC 9432)
+   * Knot interprets (`catalog-role: interpret`): each member it lists is served as a
+   * secondary of the same primary, with no zone: entry of its own.
+   */
+  readonly catalog?: string;
 }
 
 export interface RunningKnot {
@@ -149,6 +167,10 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
     '    any: info',
     '',
     ...(opts.cookieSecret === undefined ? [] : ['mod-cookies:', '  - id: cookies', `    secret: 0x${opts.cookieSecret}`, '']),
+    ...(opts.primaryPort === undefined
+      ? []
+      : ['remote:', '  - id: primary', `    address: 127.0.0.1@${opts.primaryPort}`, '', 'acl:', '  - id: from-primary', '    address: 127.0.0.1', '    action: notify', '']),
+    ...transferAclLines(opts.transferAcl),
     'template:',
     '  - id: default',
     `    storage: ${yamlString(path.join(dir, 'db'))}`,
@@ -159,13 +181,43 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
     '    journal-content: none',
     '    dnssec-signing: off',
     '    semantic-checks: off',
+    ...(opts.catalog === undefined || opts.primaryPort === undefined
+      ? []
+      : [
+          '  - id: catalog-member',
+          `    storage: ${yamlString(path.join(dir, 'db'))}`,
+          '    master: primary',
+          '    acl: from-primary',
+          '    zonefile-sync: -1',
+          '    journal-content: none',
+          '    semantic-checks: off',
+        ]),
     '',
     'zone:',
   ];
   for (const z of zones) {
     lines.push(`  - domain: ${yamlString(z.origin)}`, `    file: ${yamlString(z.file)}`);
+    if (opts.primaryPort !== undefined) {
+      lines.push('    master: primary', '    acl: from-primary');
+      if (opts.catalog?.toLowerCase() === z.origin.toLowerCase()) lines.push('    catalog-role: interpret', '    catalog-template: catalog-member');
+    } else if (opts.transferAcl !== undefined) lines.push('    acl: transfer-out');
   }
   return lines.join('\n') + '\n';
+}
+
+/** Knot's key: and acl: sections for `KnotOptions.transferAcl`. */
+function transferAclLines(acl: KnotOptions['transferAcl']): string[] {
+  if (acl === undefined) return [];
+  const keys = acl.keys ?? [];
+  return [
+    ...(keys.length === 0 ? [] : ['key:', ...keys.flatMap((k) => [`  - id: ${yamlString(k.name)}`, '    algorithm: hmac-sha256', `    secret: ${yamlString(k.secret)}`])]),
+    'acl:',
+    '  - id: transfer-out',
+    `    address: [${acl.allow.map(yamlString).join(', ')}]`,
+    ...(keys.length === 0 ? [] : [`    key: [${keys.map((k) => yamlString(k.name)).join(', ')}]`]),
+    '    action: transfer',
+    '',
+  ];
 }
 
 /** Starts knotd for `zones` (or every `<origin>.zone` in a folder) and waits until every zone answers its SOA. */
@@ -201,7 +253,7 @@ async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotO
   fs.mkdirSync(path.join(dir, 'db'));
   let port: number;
   try {
-    port = await freeLoopbackPort();
+    port = opts.port ?? (await freeLoopbackPort());
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -233,7 +285,9 @@ async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotO
   try {
     // A zone Knot cannot load is logged as "error: [zone.] ..."; stop waiting for it then.
     const zoneError = (): string | null => /^.*error: \[[^\]]+\].*$/m.exec(daemon.output())?.[0] ?? null;
-    await waitForZones(port, list, opts.startTimeoutMs ?? 15_000, daemon.exited, zoneError);
+    // A catalog Knot interprets is not answered as a zone: its members are the test's to wait for.
+    const answered = list.filter((z) => z.origin.toLowerCase() !== opts.catalog?.toLowerCase());
+    await waitForZones(port, answered, opts.startTimeoutMs ?? 15_000, daemon.exited, zoneError);
   } catch (err) {
     await daemon.stop();
     if (/cannot bind address/.test(daemon.output())) throw new PortTakenError(`port ${port} was taken before knotd bound it`);
