@@ -32,6 +32,7 @@ const FOLDERS = [
   { layer: 'domain', name: 'protect', files: [folder('protect')], not: [TYPES_FILES] },
   { layer: 'domain', name: 'steer', files: [folder('steer')], not: [TYPES_FILES] },
   { layer: 'domain', name: 'health', files: [folder('health')], not: [TYPES_FILES] },
+  { layer: 'domain', name: 'cluster', files: [folder('cluster')], not: [TYPES_FILES] },
   { layer: 'domain', name: 'storage', files: [folder('storage')], not: [TYPES_FILES] },
   { layer: 'domain', name: 'zone', files: [folder('zone')], not: [TYPES_FILES] },
   { layer: 'vocabulary', name: 'geoip', files: [folder('geoip')], not: [TYPES_FILES] },

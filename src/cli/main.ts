@@ -41,7 +41,8 @@ program
   .option('-a, --admin <addr:port>', 'admin HTTP API address (default 127.0.0.1:5380; "off" for none); env MERIDIAN_ADMIN; tokens from config or MERIDIAN_ADMIN_TOKEN')
   .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('-w, --workers <n>', 'DNS worker processes sharing the sockets, 1..256 (default 1: no workers, one process); env MERIDIAN_WORKERS', workersArg)
-  .action(async (opts: { config?: string; zones?: string; listen?: string[]; admin?: string; logLevel?: string; workers?: number }) => {
+  .option('--cluster <urls>', 'share zones, policies and drains with other nodes through NATS JetStream KV: nats://HOST:PORT[,…] (README "Cluster mode"); env MERIDIAN_CLUSTER')
+  .action(async (opts: { config?: string; zones?: string; listen?: string[]; admin?: string; logLevel?: string; workers?: number; cluster?: string }) => {
     process.exitCode = await runServe(withEnvConfig(opts));
   });
 

@@ -170,6 +170,39 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    cluster: Type.Object(
+      {
+        servers: Type.Array(Type.String({ minLength: 1, pattern: '^(nats|tls)://[^\\s,/]+$', description: 'nats://HOST:PORT or tls://HOST:PORT' }), {
+          default: [],
+          maxItems: 64,
+          description: 'NATS servers of the cluster store (any of them; the client learns the rest); empty: one node, files only',
+        }),
+        bucket: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'meridian', description: 'the JetStream KV bucket the nodes share' }),
+        replicas: Type.Integer({ minimum: 1, maximum: 5, default: 1, description: 'copies of the bucket when this node creates it; 3 on a 3-server NATS cluster, so one server can be lost' }),
+        node: Type.Union([Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.Null()], { default: null, description: "this node's name in the cluster; null: the host name" }),
+        credentials: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'a NATS .creds file (user JWT and NKey seed), read at each connect' }),
+        token: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'a NATS token' }),
+        user: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+        password: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+        tls: Type.Union(
+          [
+            Type.Object(
+              {
+                caFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'CA bundle to verify the servers by; null: the system roots' }),
+                certFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'client certificate (mutual TLS)' }),
+                keyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: "the client certificate's key" }),
+              },
+              { additionalProperties: false },
+            ),
+            Type.Null(),
+          ],
+          { default: null, description: 'TLS to the NATS servers; null: as the URL says (tls:// asks for it)' },
+        ),
+        writeTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000, description: 'a write the store has not acknowledged by then is answered 503' }),
+        pingIntervalMs: Type.Integer({ minimum: 500, maximum: 600_000, default: 5_000, description: 'a silent server is given up after two missed pings' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

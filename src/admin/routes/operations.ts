@@ -1,5 +1,5 @@
 /** Health, drain and force-up, explain, latency samples, reload and status. */
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { isHealthy, type ForcedState } from '../../health/state-machine.js';
 import { explain } from '../../explain/explain.js';
@@ -80,7 +80,28 @@ const Status = Type.Object({
   zones: Type.Array(Type.Object({ zone: Type.String(), serial: Type.Integer() })),
   geoip: Type.Array(Type.Object({ file: Type.String(), type: Type.String(), built: Type.String({ format: 'date-time' }) })),
   health: Type.Object({ targets: Type.Integer(), probes: Type.Integer(), failures: Type.Integer(), transitions: Type.Integer() }),
+  cluster: Nullable(
+    Type.Object(
+      {
+        node: Type.String(),
+        servers: Type.Array(Type.String()),
+        bucket: Type.String(),
+        connected: Type.Boolean({ description: 'connected to a NATS server' }),
+        synced: Type.Boolean({ description: 'caught up with the store since the last (re)connect: writes are taken; false: this node serves its last state and refuses writes (503)' }),
+        since: Type.String({ format: 'date-time', description: 'when synced last changed' }),
+        revision: Type.Integer({ description: 'the highest store revision this node has seen' }),
+        lastError: Nullable(Type.String()),
+      },
+      { description: 'cluster mode (cluster.servers); null: one node, files only' },
+    ),
+  ),
 });
+
+function clusterStatus(deps: AdminDeps): Static<typeof Status>['cluster'] {
+  if (!deps.cluster) return null;
+  const s = deps.cluster.state();
+  return { ...s, servers: [...s.servers], since: new Date(s.since).toISOString() };
+}
 
 export const operationRoutes =
   (deps: AdminDeps): FastifyPluginAsync =>
@@ -124,6 +145,8 @@ export const operationRoutes =
 
     const override = (forced: ForcedState, verb: string) => async (req: FastifyRequest) => {
       const key = resolveTarget((req.params as { id: string }).id);
+      // In a cluster the store takes it first (503 when it cannot), then every node applies it.
+      await deps.cluster?.force([key], forced);
       monitor.force(key, forced);
       audit(deps, req, { change: `${verb} target ${key}`, targets: [key] });
       const h = monitor.states().get(key)!.health;
@@ -137,6 +160,7 @@ export const operationRoutes =
       const region = (req.params as { id: string }).id;
       const keys = [...monitor.states()].filter(([, s]) => s.target.region === region).map(([k]) => k);
       if (keys.length === 0) throw notFound(`region ${region}`);
+      await deps.cluster?.force(keys, forced);
       for (const k of keys) monitor.force(k, forced);
       audit(deps, req, { change: `${verb} region ${region}`, targets: keys });
       return { region, targets: keys, forced };
@@ -197,6 +221,7 @@ export const operationRoutes =
         zones: [...snap.zones.values()].map((z) => ({ zone: z.originKey + '.', serial: z.serial })),
         geoip: deps.geo.databases.map((d) => ({ file: d.file, type: d.databaseType, built: d.buildEpoch.toISOString() })),
         health: { targets: monitor.states().size, ...monitor.counters },
+        cluster: clusterStatus(deps),
       };
     });
   };

@@ -1,0 +1,172 @@
+/**
+ * This node's side of the cluster store (cluster/): what the admin API commits there before
+ * it changes anything here, and what every node applies of the others' writes. Keys:
+ * `zone.<name>` holds a zone's file and policy file, whole (gzip'd JSON); `op.<target>` a
+ * target's operator override (drain, force-up). Names are base64url in keys (NATS keys take
+ * few characters). Files stay this node's copy: it serves them, and serves them again after
+ * a restart with no NATS. A value this node cannot read is logged and skipped; the old data
+ * keeps serving.
+ */
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { ForcedState } from '../health/state-machine.js';
+import { nameKey, nameToText, parseName, type Name } from '../dns/name.js';
+import { SharedWriteError, type SharedEntry, type SharedReplica, type SharedStore, type SharedStoreState } from '../cluster/types.js';
+import { AdminError, apiError } from './errors.js';
+import { ErrorCode } from '../errors.js';
+import type { ZoneDirectory } from '../zone/zone-directory.js';
+import type { SharedZones, ZoneDoc, ZoneEditor } from './zone-editor.js';
+
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+
+/** Keys: a prefix and the name in base64url (NATS keys are [-/_=.A-Za-z0-9]). */
+export const zoneKey = (origin: Name): string => `zone.${Buffer.from(nameToText(origin)).toString('base64url')}`;
+export const operatorKey = (target: string): string => `op.${Buffer.from(target).toString('base64url')}`;
+
+function decodeKey(key: string): { kind: 'zone' | 'op'; name: string } | null {
+  const m = /^(zone|op)\.([A-Za-z0-9_-]+)$/.exec(key);
+  return m ? { kind: m[1] as 'zone' | 'op', name: Buffer.from(m[2]!, 'base64url').toString('utf8') } : null;
+}
+
+export async function encodeZoneDoc(doc: ZoneDoc): Promise<Uint8Array> {
+  return gzip(Buffer.from(JSON.stringify({ v: 1, zone: doc.zone, policy: doc.policy })));
+}
+
+export async function decodeZoneDoc(value: Uint8Array): Promise<ZoneDoc> {
+  const v = JSON.parse((await gunzip(value)).toString('utf8')) as { v?: unknown; zone?: unknown; policy?: unknown };
+  if (v.v !== 1 || typeof v.zone !== 'string' || !(typeof v.policy === 'string' || v.policy === null)) throw new Error('not a zone document of version 1');
+  return { zone: v.zone, policy: v.policy };
+}
+
+export interface ReplicaLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** The health monitor as the replica uses it. */
+export interface Overrides {
+  force(key: string, forced: ForcedState): boolean;
+}
+
+export class ClusterReplica implements SharedReplica, SharedZones {
+  readonly #dir: ZoneDirectory;
+  readonly #monitor: Overrides;
+  readonly #log: ReplicaLog;
+  #editor: ZoneEditor | null = null;
+  #store: SharedStore | null = null;
+  /** The revision of each zone (by name key) this node serves. */
+  readonly #served = new Map<string, number>();
+  /** The cluster's operator overrides, kept for targets this node does not know yet. */
+  readonly #forced = new Map<string, ForcedState>();
+
+  constructor(dir: ZoneDirectory, monitor: Overrides, log: ReplicaLog) {
+    this.#dir = dir;
+    this.#monitor = monitor;
+    this.#log = log;
+  }
+
+  /** The editor and the store are built after the replica (each needs it); both before the first sync. */
+  attach(editor: ZoneEditor, store: SharedStore): void {
+    this.#editor = editor;
+    this.#store = store;
+  }
+
+  state(): SharedStoreState {
+    return this.#store!.state();
+  }
+
+  revision(originKey: string): number {
+    return this.#served.get(originKey) ?? 0;
+  }
+
+  served(originKey: string, revision: number): void {
+    if (revision > (this.#served.get(originKey) ?? 0)) this.#served.set(originKey, revision);
+    // Targets of a zone just loaded take the cluster's overrides.
+    for (const [target, forced] of this.#forced) this.#monitor.force(target, forced);
+  }
+
+  forgotten(originKey: string): void {
+    this.#served.delete(originKey);
+  }
+
+  async commit(origin: Name, doc: ZoneDoc | null, expected: number): Promise<number> {
+    return this.#write(zoneKey(origin), doc === null ? null : await encodeZoneDoc(doc), expected, `zone ${nameToText(origin)}`);
+  }
+
+  /** Drain, force-up or clear targets for the whole cluster: committed first, then applied here. */
+  async force(targets: readonly string[], forced: ForcedState): Promise<void> {
+    for (const t of targets) await this.#write(operatorKey(t), Buffer.from(JSON.stringify({ forced })), null, `target ${t}`);
+    for (const t of targets) this.#forced.set(t, forced);
+  }
+
+  async #write(key: string, value: Uint8Array | null, expected: number | null, what: string): Promise<number> {
+    try {
+      return await this.#store!.write(key, value, expected);
+    } catch (err) {
+      if (!(err instanceof SharedWriteError)) throw err;
+      if (err.reason === 'stale') {
+        throw expected === 0 ? apiError(ErrorCode.GSLB_ERR_API_CONFLICT, `${what} exists in the cluster`) : apiError(ErrorCode.GSLB_ERR_API_STALE, `${what} was changed on another node meanwhile; read it again and retry`);
+      }
+      if (err.reason === 'too-large') throw apiError(ErrorCode.GSLB_ERR_API_CLUSTER_TOO_LARGE, `${what}: ${err.message}`);
+      throw apiError(ErrorCode.GSLB_ERR_API_CLUSTER_UNAVAILABLE, `${what}: ${err.message}`);
+    }
+  }
+
+  async resync(entries: readonly SharedEntry[]): Promise<void> {
+    const zones = new Set<string>();
+    for (const e of entries) {
+      const k = decodeKey(e.key);
+      if (k?.kind === 'zone') zones.add(e.key);
+      await this.apply(e);
+    }
+    // Zones this node has and the store lacks: a first node seeds the store with its files
+    // (the first to write wins; the others take its version from the watch). A zone the
+    // store deleted is deleted here too.
+    for (const s of this.#dir.statuses) {
+      if (zones.has(zoneKey(s.origin)) || s.zone === null) continue;
+      const known = await this.#store!.read(zoneKey(s.origin));
+      if (known !== null && known.value === null) {
+        await this.#editor!.applyShared(s.origin, null, known.revision);
+        continue;
+      }
+      if (known !== null) continue;
+      try {
+        const revision = await this.commit(s.origin, this.#editor!.exportZone(s.origin), 0);
+        this.served(nameKey(s.origin), revision);
+        this.#log.info({ zone: nameToText(s.origin), revision }, 'cluster: seeded the store with this zone');
+      } catch (err) {
+        if (err instanceof AdminError && err.code === ErrorCode.GSLB_ERR_API_CONFLICT) this.#log.info({ zone: nameToText(s.origin) }, 'cluster: another node seeded this zone first');
+        else throw err;
+      }
+    }
+  }
+
+  async apply(e: SharedEntry): Promise<void> {
+    const k = decodeKey(e.key);
+    if (k === null) {
+      this.#log.warn({ key: e.key }, 'cluster: a key this version does not know; skipped');
+      return;
+    }
+    try {
+      if (k.kind === 'op') {
+        const forced = e.value === null ? null : parseForced(e.value);
+        this.#forced.set(k.name, forced);
+        this.#monitor.force(k.name, forced);
+        return;
+      }
+      const origin = parseName(k.name, null);
+      const doc = e.value === null ? null : await decodeZoneDoc(e.value);
+      await this.#editor!.applyShared(origin, doc, e.revision);
+    } catch (err) {
+      this.#log.error({ key: e.key, revision: e.revision, err }, 'cluster: a shared value could not be applied; the old data keeps serving');
+    }
+  }
+}
+
+function parseForced(value: Uint8Array): ForcedState {
+  const v = JSON.parse(Buffer.from(value).toString('utf8')) as { forced?: unknown };
+  if (v.forced === 'up' || v.forced === 'down' || v.forced === null) return v.forced;
+  throw new Error(`forced: ${JSON.stringify(v.forced)} is not "up", "down" or null`);
+}

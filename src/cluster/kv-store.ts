@@ -1,0 +1,278 @@
+/**
+ * The shared store over NATS JetStream KV: one bucket, written compare-and-set on each key's
+ * revision, watched by every node. The connection is kept (reconnecting without end); after
+ * every (re)connect the node reads the whole bucket again and hands it to the replica before
+ * it takes writes (`synced`), then follows the changes from the revision it read at. While
+ * not synced every write is refused (never a silent local write); the node serves what it has.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import { SharedWriteError, type SharedEntry, type SharedReplica, type SharedStore, type SharedStoreState } from './types.js';
+
+export interface KvStoreOptions {
+  readonly servers: readonly string[];
+  readonly bucket: string;
+  readonly replicas: number;
+  readonly node: string | null;
+  readonly credentials: string | null;
+  readonly token: string | null;
+  readonly user: string | null;
+  readonly password: string | null;
+  readonly tls: { readonly caFile: string | null; readonly certFile: string | null; readonly keyFile: string | null } | null;
+  readonly writeTimeoutMs: number;
+  readonly pingIntervalMs: number;
+}
+
+export interface StoreLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** The NATS client's options from cluster config: credentials and TLS as NATS clients take them. */
+export function connectionOptions(o: KvStoreOptions): ConnectionOptions {
+  const opts: ConnectionOptions = {
+    servers: [...o.servers],
+    name: `meridian ${o.node ?? os.hostname()}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    pingInterval: o.pingIntervalMs,
+    maxPingOut: 2,
+    timeout: o.writeTimeoutMs,
+  };
+  if (o.credentials !== null) {
+    const file = o.credentials;
+    opts.authenticator = credsAuthenticator(() => fs.readFileSync(file));
+  }
+  if (o.token !== null) opts.token = o.token;
+  if (o.user !== null) {
+    opts.user = o.user;
+    if (o.password !== null) opts.pass = o.password;
+  }
+  if (o.tls !== null) {
+    opts.tls = {
+      ...(o.tls.caFile !== null && { caFile: o.tls.caFile }),
+      ...(o.tls.certFile !== null && { certFile: o.tls.certFile }),
+      ...(o.tls.keyFile !== null && { keyFile: o.tls.keyFile }),
+    };
+  }
+  return opts;
+}
+
+export class KvStore implements SharedStore {
+  readonly #opts: KvStoreOptions;
+  readonly #replica: SharedReplica;
+  readonly #log: StoreLog;
+  #nc: NatsConnection | null = null;
+  #kv: KV | null = null;
+  #connected = false;
+  #synced = false;
+  #since = Date.now();
+  #revision = 0;
+  #lastError: string | null = null;
+  #closed = false;
+  /** While the replica brings itself in line: its own writes (seeding the store) are taken. */
+  #resyncing = false;
+  /** The running watch, stopped on reconnect (a new sync starts its own). */
+  #watch: { stop(): void } | null = null;
+  /** Syncs run one at a time; a reconnect during one asks for another. */
+  #syncing: Promise<void> = Promise.resolve();
+  #generation = 0;
+  readonly #started: Promise<void>;
+
+  constructor(opts: KvStoreOptions, replica: SharedReplica, log: StoreLog) {
+    this.#opts = opts;
+    this.#replica = replica;
+    this.#log = log;
+    this.#started = this.#run();
+  }
+
+  state(): SharedStoreState {
+    return {
+      node: this.#opts.node ?? os.hostname(),
+      servers: this.#opts.servers,
+      bucket: this.#opts.bucket,
+      connected: this.#connected,
+      synced: this.#synced,
+      since: this.#since,
+      revision: this.#revision,
+      lastError: this.#lastError,
+    };
+  }
+
+  /** Resolves once connected and synced (tests and start-up logging); never rejects. */
+  async ready(): Promise<void> {
+    await this.#started;
+    while (!this.#synced && !this.#closed) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async #run(): Promise<void> {
+    // The node serves its files at once; the link comes up in the background, tried again
+    // every half second until close().
+    let nc: NatsConnection | null = null;
+    while (nc === null) {
+      if (this.#closed) return;
+      try {
+        nc = await connect(connectionOptions(this.#opts));
+      } catch (err) {
+        if (this.#lastError === null || !this.#lastError.startsWith('cannot connect')) this.#fail(err, 'cannot connect to NATS');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    if (this.#closed) {
+      await nc.close();
+      return;
+    }
+    this.#nc = nc;
+    this.#connected = true;
+    this.#log.info({ server: nc.getServer(), bucket: this.#opts.bucket }, 'cluster: connected to NATS');
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') {
+          this.#connected = false;
+          this.#setSynced(false);
+          this.#lastError = 'disconnected from NATS';
+          this.#log.warn({ server: s.server }, 'cluster: lost NATS; serving the last state, refusing writes');
+        } else if (s.type === 'reconnect') {
+          this.#connected = true;
+          this.#log.info({ server: s.server }, 'cluster: NATS is back; catching up');
+          this.#scheduleSync();
+        }
+      }
+    })();
+    this.#scheduleSync();
+  }
+
+  #setSynced(synced: boolean): void {
+    if (this.#synced === synced) return;
+    this.#synced = synced;
+    this.#since = Date.now();
+  }
+
+  #fail(err: unknown, what: string): void {
+    this.#lastError = `${what}: ${(err as Error).message}`;
+    this.#log.error({ err }, `cluster: ${what}`);
+  }
+
+  #scheduleSync(): void {
+    const generation = ++this.#generation;
+    this.#syncing = this.#syncing.then(() => this.#syncUntilDone(generation));
+  }
+
+  /** Retries a failed sync (JetStream electing a leader, say) while it is still the latest asked for. */
+  async #syncUntilDone(generation: number): Promise<void> {
+    while (!this.#closed && generation === this.#generation && this.#connected) {
+      try {
+        await this.#sync(generation);
+        return;
+      } catch (err) {
+        this.#fail(err, 'cannot read the shared state');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  /**
+   * Reads every key (from the revision the bucket was at before the read), hands them to the
+   * replica, then watches from that revision on: a write made during the read comes through
+   * the watch, at worst twice (the replica skips what it has).
+   */
+  async #sync(generation: number): Promise<void> {
+    this.#setSynced(false);
+    this.#watch?.stop();
+    this.#watch = null;
+    const nc = this.#nc!;
+    const kv = this.#kv ?? (await new Kvm(nc).create(this.#opts.bucket, { history: 5, replicas: this.#opts.replicas, timeout: this.#opts.writeTimeoutMs }));
+    this.#kv = kv;
+    const status = await kv.status();
+    const from = status.streamInfo.state.last_seq;
+    const entries: SharedEntry[] = [];
+    const keys = await kv.keys();
+    const names: string[] = [];
+    for await (const k of keys) names.push(k);
+    for (const key of names) {
+      const e = await kv.get(key);
+      if (e !== null) entries.push(entryOf(e));
+    }
+    if (generation !== this.#generation) return;
+    for (const e of entries) this.#revision = Math.max(this.#revision, e.revision);
+    this.#revision = Math.max(this.#revision, from);
+    this.#resyncing = true;
+    try {
+      await this.#replica.resync(entries);
+    } finally {
+      this.#resyncing = false;
+    }
+    if (generation !== this.#generation || this.#closed) return;
+    const watch = await kv.watch({ resumeFromRevision: from + 1 });
+    this.#watch = watch;
+    this.#lastError = null;
+    this.#setSynced(true);
+    this.#log.info({ revision: this.#revision, keys: entries.length }, 'cluster: in step with the shared state');
+    void (async () => {
+      try {
+        for await (const e of watch) {
+          this.#revision = Math.max(this.#revision, e.revision);
+          await this.#replica.apply(entryOf(e));
+        }
+      } catch (err) {
+        this.#fail(err, 'applying a shared change failed');
+      }
+      // A watch that ends by itself (its consumer gone): read everything again.
+      if (this.#watch === watch && !this.#closed) {
+        this.#watch = null;
+        this.#scheduleSync();
+      }
+    })();
+  }
+
+  async write(key: string, value: Uint8Array | null, expected: number | null): Promise<number> {
+    const kv = this.#kv;
+    const nc = this.#nc;
+    if (!(this.#synced || this.#resyncing) || kv === null || nc === null) throw new SharedWriteError('unavailable', `not in step with the cluster store (${this.#lastError ?? 'connecting'}); the write is refused, nothing changed`);
+    if (value !== null && value.length > nc.info!.max_payload - 1024) {
+      throw new SharedWriteError('too-large', `${value.length} bytes is more than the NATS server takes in one message (max_payload ${nc.info!.max_payload})`);
+    }
+    try {
+      let revision: number;
+      if (value === null) {
+        await kv.delete(key, expected === null ? {} : { previousSeq: expected });
+        // The delete marker's revision: the bucket's last, read back.
+        revision = (await kv.get(key))?.revision ?? (await kv.status()).streamInfo.state.last_seq;
+      } else if (expected === 0) revision = await kv.create(key, value);
+      else if (expected === null) revision = await kv.put(key, value);
+      else revision = await kv.update(key, value, expected, this.#opts.writeTimeoutMs);
+      this.#revision = Math.max(this.#revision, revision);
+      return revision;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/wrong last sequence|key exists/i.test(message)) throw new SharedWriteError('stale', `the cluster store has a newer version of ${key}`);
+      throw new SharedWriteError('unavailable', `the cluster store did not acknowledge the write (${message}); it may or may not have been applied, read it back`);
+    }
+  }
+
+  async read(key: string): Promise<SharedEntry | null> {
+    const kv = this.#kv;
+    if (kv === null) throw new SharedWriteError('unavailable', 'not connected to the cluster store');
+    const e = await kv.get(key);
+    return e === null ? null : entryOf(e);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#generation++;
+    this.#watch?.stop();
+    this.#watch = null;
+    const nc = this.#nc;
+    this.#nc = null;
+    this.#kv = null;
+    if (nc !== null) await nc.close().catch(() => {});
+    await this.#started;
+  }
+}
+
+function entryOf(e: KvWatchEntry | { key: string; value: Uint8Array; revision: number; operation: string }): SharedEntry {
+  return { key: e.key, value: e.operation === 'PUT' ? e.value : null, revision: e.revision };
+}
