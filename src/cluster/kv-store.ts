@@ -61,6 +61,9 @@ export function connectionOptions(o: KvStoreOptions): ConnectionOptions {
   return opts;
 }
 
+/** How often the watch is checked against the bucket (#checkWatch). */
+const WATCH_CHECK_MS = 1_000;
+
 export class KvStore implements SharedStore {
   readonly #opts: KvStoreOptions;
   readonly #replica: SharedReplica;
@@ -80,6 +83,10 @@ export class KvStore implements SharedStore {
   /** Syncs run one at a time; a reconnect during one asks for another. */
   #syncing: Promise<void> = Promise.resolve();
   #generation = 0;
+  /** Checks the watch keeps up (#checkWatch). */
+  #liveness: NodeJS.Timeout | null = null;
+  /** The bucket's last revision at the previous check, when the watch had not reached it. */
+  #behind: number | null = null;
   readonly #started: Promise<void>;
 
   constructor(opts: KvStoreOptions, replica: SharedReplica, log: StoreLog) {
@@ -184,7 +191,7 @@ export class KvStore implements SharedStore {
     this.#watch?.stop();
     this.#watch = null;
     const nc = this.#nc!;
-    const kv = this.#kv ?? (await new Kvm(nc).create(this.#opts.bucket, { history: 5, replicas: this.#opts.replicas, timeout: this.#opts.writeTimeoutMs }));
+    const kv = this.#kv ?? (await this.#bucket(nc));
     this.#kv = kv;
     const status = await kv.status();
     const from = status.streamInfo.state.last_seq;
@@ -210,6 +217,11 @@ export class KvStore implements SharedStore {
     this.#watch = watch;
     this.#lastError = null;
     this.#setSynced(true);
+    this.#behind = null;
+    if (this.#liveness === null) {
+      this.#liveness = setInterval(() => void this.#checkWatch(), WATCH_CHECK_MS);
+      this.#liveness.unref();
+    }
     this.#log.info({ revision: this.#revision, keys: entries.length }, 'cluster: in step with the shared state');
     void (async () => {
       try {
@@ -226,6 +238,48 @@ export class KvStore implements SharedStore {
         this.#scheduleSync();
       }
     })();
+  }
+
+  /**
+   * The bucket, created by the first node that finds none. An existing one is only bound
+   * (its stream leader answers), not created again: creating asks the NATS cluster's
+   * metadata leader, which a node must not need to catch up while a NATS server is down.
+   */
+  async #bucket(nc: NatsConnection): Promise<KV> {
+    const kvm = new Kvm(nc);
+    const kv = await kvm.open(this.#opts.bucket);
+    try {
+      await kv.status();
+      return kv;
+    } catch (err) {
+      if (!/stream not found/i.test((err as Error).message)) throw err;
+    }
+    this.#log.info({ bucket: this.#opts.bucket, replicas: this.#opts.replicas }, 'cluster: creating the bucket');
+    return kvm.create(this.#opts.bucket, { history: 5, replicas: this.#opts.replicas, timeout: this.#opts.writeTimeoutMs });
+  }
+
+  /**
+   * The client notices a watch whose server died only after a minute of missed heartbeats
+   * (its ordered consumer's 30 s, twice); a node must not serve stale data that long. Every
+   * WATCH_CHECK_MS the bucket's last revision is read: one the watch has not delivered by the
+   * next check means it stalled, and everything is read again.
+   */
+  async #checkWatch(): Promise<void> {
+    const kv = this.#kv;
+    if (kv === null || !this.#synced || this.#closed) return;
+    let last: number;
+    try {
+      last = (await kv.status()).streamInfo.state.last_seq;
+    } catch {
+      return; // the connection's own handling (disconnect, reconnect) takes over
+    }
+    if (this.#behind !== null && this.#revision < this.#behind) {
+      this.#log.warn({ revision: this.#revision, bucket: this.#behind }, 'cluster: the watch fell behind the store; reading it again');
+      this.#behind = null;
+      this.#scheduleSync();
+      return;
+    }
+    this.#behind = last > this.#revision ? last : null;
   }
 
   async write(key: string, value: Uint8Array | null, expected: number | null): Promise<number> {
@@ -263,6 +317,7 @@ export class KvStore implements SharedStore {
   async close(): Promise<void> {
     this.#closed = true;
     this.#generation++;
+    if (this.#liveness !== null) clearInterval(this.#liveness);
     this.#watch?.stop();
     this.#watch = null;
     const nc = this.#nc;

@@ -8,29 +8,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { natsServerPath, startNats, startRelay, type CuttableRelay, type NatsServer } from '../support/nats.js';
-import { answerA, api, clusterStatus, eventually, startClusterNode, type ClusterNode } from '../support/cluster-nodes.js';
+import { answerA, api, CLUSTER_POLICY_TEXT, CLUSTER_ZONE, CLUSTER_ZONE_TEXT, clusterStatus, eventually, startClusterNode, type ClusterNode } from '../support/cluster-nodes.js';
 
 const skip = natsServerPath() === null ? 'nats-server is not installed' : false;
 
-export const CLUSTER_ZONE = 'cl.test';
-export const CLUSTER_ZONE_TEXT = `$ORIGIN cl.test.
-$TTL 300
-@    3600 IN SOA ns1 hostmaster 100 7200 3600 1209600 300
-@    3600 IN NS  ns1
-ns1       IN A   192.0.2.53
-www       IN A   192.0.2.80
-`;
-export const CLUSTER_POLICY_TEXT = `targets:
-  primary:   { region: one, ipv4: [198.51.100.1] }
-  secondary: { region: two, ipv4: [198.51.100.2] }
-names:
-  fo:
-    ttl: 5
-    targets: [primary, secondary]
-    policy:
-      - failover:
-          groups: [{ targets: [primary] }, { targets: [secondary] }]
-`;
 const FILES = { [`${CLUSTER_ZONE}.zone`]: CLUSTER_ZONE_TEXT, [`${CLUSTER_ZONE}.policy.yaml`]: CLUSTER_POLICY_TEXT };
 
 let nats: NatsServer;

@@ -12,6 +12,27 @@ import { cliPath, servingPortsWithApi, untilServing } from './process.js';
 
 export const CLUSTER_TOKEN = 'cluster-test-token-0123456789';
 
+/** A small zone and policy (no probes: every target is up until drained). */
+export const CLUSTER_ZONE = 'cl.test';
+export const CLUSTER_ZONE_TEXT = `$ORIGIN cl.test.
+$TTL 300
+@    3600 IN SOA ns1 hostmaster 100 7200 3600 1209600 300
+@    3600 IN NS  ns1
+ns1       IN A   192.0.2.53
+www       IN A   192.0.2.80
+`;
+export const CLUSTER_POLICY_TEXT = `targets:
+  primary:   { region: one, ipv4: [198.51.100.1] }
+  secondary: { region: two, ipv4: [198.51.100.2] }
+names:
+  fo:
+    ttl: 5
+    targets: [primary, secondary]
+    policy:
+      - failover:
+          groups: [{ targets: [primary] }, { targets: [secondary] }]
+`;
+
 export interface ClusterNode {
   readonly name: string;
   readonly dns: number;

@@ -123,10 +123,14 @@ export async function startNatsCluster(): Promise<NatsCluster> {
     const seed = servers[0]!.routeUrl!;
     servers.push(await startNats({ name: 'n2', cluster: { routes: [seed] } }));
     servers.push(await startNats({ name: 'n3', cluster: { routes: [seed] } }));
-    await waitFor(() => (servers.every((s) => /metadata leader/.test(s.output())) ? true : null), 20_000, 'the NATS cluster to elect a JetStream leader');
+    // Each routed to the two others, and a metadata leader elected (a server that joins after
+    // the election does not log it).
+    const routed = (s: NatsServer): boolean => (s.output().match(/Route connection created/g) ?? []).length >= 2;
+    await waitFor(() => (servers.every(routed) && servers.some((s) => /metadata leader/.test(s.output())) ? true : null), 30_000, 'the NATS cluster to route and elect a JetStream leader');
   } catch (err) {
+    const logs = servers.map((s) => `--- ${s.name}\n${s.output().split('\n').slice(-15).join('\n')}`).join('\n');
     await stop();
-    throw err;
+    throw new Error(`${(err as Error).message}\n${logs}`);
   }
   return { servers, urls: servers.map((s) => s.url).join(','), stop };
 }
