@@ -20,7 +20,7 @@ export interface KvStoreOptions {
   readonly token: string | null;
   readonly user: string | null;
   readonly password: string | null;
-  readonly tls: { readonly caFile: string | null; readonly certFile: string | null; readonly keyFile: string | null } | null;
+  readonly tls: { readonly caFile: string | null; readonly certFile: string | null; readonly keyFile: string | null };
   readonly writeTimeoutMs: number;
   readonly pingIntervalMs: number;
 }
@@ -51,7 +51,7 @@ export function connectionOptions(o: KvStoreOptions): ConnectionOptions {
     opts.user = o.user;
     if (o.password !== null) opts.pass = o.password;
   }
-  if (o.tls !== null) {
+  if (o.tls.caFile !== null || o.tls.certFile !== null) {
     opts.tls = {
       ...(o.tls.caFile !== null && { caFile: o.tls.caFile }),
       ...(o.tls.certFile !== null && { certFile: o.tls.certFile }),

@@ -90,7 +90,7 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   if (cluster !== undefined) config.cluster.servers = parseClusterServers(cluster, overrides.cluster !== undefined ? '--cluster' : 'MERIDIAN_CLUSTER');
   for (const [i, url] of config.cluster.servers.entries()) checkNatsUrl(url, `${label}:${source?.lineOf(`/cluster/servers/${i}`) ?? 0}: cluster.servers[${i}]`);
   const tls = config.cluster.tls;
-  if (tls !== null && (tls.certFile === null) !== (tls.keyFile === null)) {
+  if ((tls.certFile === null) !== (tls.keyFile === null)) {
     throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/cluster/tls') ?? 0}: cluster.tls: certFile and keyFile go together`);
   }
   if (config.cluster.password !== null && config.cluster.user === null) {

@@ -184,19 +184,13 @@ export const ConfigSchema = Type.Object(
         token: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'a NATS token' }),
         user: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
         password: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
-        tls: Type.Union(
-          [
-            Type.Object(
-              {
-                caFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'CA bundle to verify the servers by; null: the system roots' }),
-                certFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'client certificate (mutual TLS)' }),
-                keyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: "the client certificate's key" }),
-              },
-              { additionalProperties: false },
-            ),
-            Type.Null(),
-          ],
-          { default: null, description: 'TLS to the NATS servers; null: as the URL says (tls:// asks for it)' },
+        tls: Type.Object(
+          {
+            caFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'CA bundle to verify the servers by; null: the system roots' }),
+            certFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'client certificate (mutual TLS)' }),
+            keyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: "the client certificate's key" }),
+          },
+          { default: {}, additionalProperties: false, description: 'TLS to the NATS servers: any file set (or a tls:// URL) asks for it' },
         ),
         writeTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000, description: 'a write the store has not acknowledged by then is answered 503' }),
         pingIntervalMs: Type.Integer({ minimum: 500, maximum: 600_000, default: 5_000, description: 'a silent server is given up after two missed pings' }),

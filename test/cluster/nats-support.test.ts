@@ -39,7 +39,8 @@ test('a 3-server cluster keeps a replicated KV value when one server is killed',
   const cluster = await startNatsCluster();
   const nc = await connect({ servers: cluster.urls.split(','), reconnectTimeWait: 100 });
   try {
-    const kv = await new Kvm(nc).create('t', { replicas: 3 });
+    // The third server may not be a JetStream peer yet: "no suitable peers for placement".
+    const kv = await waitFor(() => new Kvm(nc).create('t', { replicas: 3 }).catch(() => null), 30_000, 'a bucket with 3 replicas');
     await kv.put('a', 'one');
     cluster.servers[2]!.kill();
     // The stream may have lost its leader: the write waits for the election.
