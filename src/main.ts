@@ -197,7 +197,7 @@ function openAudit(opts: AuditOptions): AuditLog {
 
 /** Cluster mode: the replica (admin/) and the store it follows (cluster/), started once the editor exists. */
 function clusterParts(config: Config, zones: ZoneDirectory, monitor: HealthMonitor, log: Logger): { replica: ClusterReplica; store: KvStore; start(editor: ZoneEditor): void } {
-  const replica = new ClusterReplica(zones, monitor, log);
+  const replica = new ClusterReplica(zones, monitor, log, { reportMs: config.cluster.healthReportMs, quorum: config.health.quorum });
   let store: KvStore | null = null;
   return {
     replica,
@@ -207,6 +207,7 @@ function clusterParts(config: Config, zones: ZoneDirectory, monitor: HealthMonit
     start(editor) {
       store = new KvStore(config.cluster, replica, log);
       replica.attach(editor, store);
+      replica.startReporting();
     },
   };
 }
@@ -233,7 +234,11 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const geo = openGeo(config, log);
   const builder = new SnapshotBuilder(config.dns.chaos, clientLocator(geo));
   const store = builder.store(1, { zones: first.zones });
-  const health = startHealth(config, log, () => publisher.publish());
+  // In a cluster a change of this node's view is reported to the others, and the verdicts decided again.
+  const health = startHealth(config, log, () => {
+    publisher.publish();
+    cluster?.replica.healthChanged();
+  });
   const cluster = config.cluster.servers.length === 0 ? null : clusterParts(config, zones, health.monitor, log);
   const samples = new LatencySamples();
   const publisher = new SnapshotPublisher(store, builder, health.monitor, samples);
@@ -311,6 +316,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
       reloader.stop();
       geoReloader.stop();
       await admin?.close();
+      cluster?.replica.stopReporting();
       await cluster?.store.close();
       // Clean shutdown: every zone's journal goes into its zone file.
       await editor.close();

@@ -9,7 +9,8 @@
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import type { ForcedState } from '../health/state-machine.js';
+import type { ForcedState, HealthStatus } from '../health/state-machine.js';
+import { quorumVerdicts, type NodeReport, type QuorumVerdict } from '../health/quorum.js';
 import { nameKey, nameToText, parseName, type Name } from '../dns/name.js';
 import { SharedWriteError, type SharedEntry, type SharedReplica, type SharedStore, type SharedStoreState } from '../cluster/types.js';
 import { AdminError, apiError } from './errors.js';
@@ -23,10 +24,12 @@ const gunzip = promisify(zlib.gunzip);
 /** Keys: a prefix and the name in base64url (NATS keys are [-/_=.A-Za-z0-9]). */
 export const zoneKey = (origin: Name): string => `zone.${Buffer.from(nameToText(origin)).toString('base64url')}`;
 export const operatorKey = (target: string): string => `op.${Buffer.from(target).toString('base64url')}`;
+/** A node's health report: what its own probes see of each target. */
+export const reportKey = (node: string): string => `obs.${Buffer.from(node).toString('base64url')}`;
 
-function decodeKey(key: string): { kind: 'zone' | 'op'; name: string } | null {
-  const m = /^(zone|op)\.([A-Za-z0-9_-]+)$/.exec(key);
-  return m ? { kind: m[1] as 'zone' | 'op', name: Buffer.from(m[2]!, 'base64url').toString('utf8') } : null;
+function decodeKey(key: string): { kind: 'zone' | 'op' | 'obs'; name: string } | null {
+  const m = /^(zone|op|obs)\.([A-Za-z0-9_-]+)$/.exec(key);
+  return m ? { kind: m[1] as 'zone' | 'op' | 'obs', name: Buffer.from(m[2]!, 'base64url').toString('utf8') } : null;
 }
 
 export async function encodeZoneDoc(doc: ZoneDoc): Promise<Uint8Array> {
@@ -48,6 +51,16 @@ export interface ReplicaLog {
 /** The health monitor as the replica uses it. */
 export interface Overrides {
   force(key: string, forced: ForcedState): boolean;
+  /** This node's own view (its probes). */
+  view(): ReadonlyMap<string, { readonly status: HealthStatus }>;
+  setVerdicts(verdicts: ReadonlyMap<string, QuorumVerdict> | null): void;
+}
+
+export interface QuorumOptions {
+  /** How often this node reports (and re-reads the others' reports' ages); a report counts for 2 × this. */
+  readonly reportMs: number;
+  /** health.quorum: nodes that must see a target down; null: a majority of those reporting. */
+  readonly quorum: number | null;
 }
 
 export class ClusterReplica implements SharedReplica, SharedZones {
@@ -60,11 +73,64 @@ export class ClusterReplica implements SharedReplica, SharedZones {
   readonly #served = new Map<string, number>();
   /** The cluster's operator overrides, kept for targets this node does not know yet. */
   readonly #forced = new Map<string, ForcedState>();
+  readonly #quorum: QuorumOptions;
+  /** The other nodes' latest health reports, by node name. */
+  readonly #reports = new Map<string, NodeReport>();
+  #reportTimer: NodeJS.Timeout | null = null;
+  #reportSoon: NodeJS.Timeout | null = null;
 
-  constructor(dir: ZoneDirectory, monitor: Overrides, log: ReplicaLog) {
+  constructor(dir: ZoneDirectory, monitor: Overrides, log: ReplicaLog, quorum: QuorumOptions) {
     this.#dir = dir;
     this.#monitor = monitor;
     this.#log = log;
+    this.#quorum = quorum;
+  }
+
+  /** Reports this node's view every reportMs and recomputes the verdicts (reports age out). */
+  startReporting(): void {
+    if (this.#reportTimer !== null) return;
+    this.#reportTimer = setInterval(() => {
+      void this.#report();
+      this.#decide();
+    }, this.#quorum.reportMs);
+    this.#reportTimer.unref();
+  }
+
+  stopReporting(): void {
+    if (this.#reportTimer !== null) clearInterval(this.#reportTimer);
+    if (this.#reportSoon !== null) clearTimeout(this.#reportSoon);
+    this.#reportTimer = this.#reportSoon = null;
+  }
+
+  /** This node's view changed: decide again now, and report it within 50 ms (a burst of changes reports once). */
+  healthChanged(): void {
+    this.#decide();
+    if (this.#reportSoon !== null || this.#store === null) return;
+    this.#reportSoon = setTimeout(() => {
+      this.#reportSoon = null;
+      void this.#report();
+    }, 50);
+    this.#reportSoon.unref();
+  }
+
+  /** Own statuses as plain data (what the others count). */
+  #ownView(): Map<string, HealthStatus> {
+    return new Map([...this.#monitor.view()].map(([k, h]) => [k, h.status]));
+  }
+
+  async #report(): Promise<void> {
+    const store = this.#store;
+    if (store === null || !store.state().synced) return;
+    const targets = Object.fromEntries(this.#ownView());
+    try {
+      await store.write(reportKey(store.state().node), Buffer.from(JSON.stringify({ targets })), null);
+    } catch {
+      // Not in step: the others age this node's last report out, as they should.
+    }
+  }
+
+  #decide(): void {
+    this.#monitor.setVerdicts(quorumVerdicts(this.#ownView(), this.#reports.values(), Date.now(), 2 * this.#quorum.reportMs, this.#quorum.quorum));
   }
 
   /** The editor and the store are built after the replica (each needs it); both before the first sync. */
@@ -150,6 +216,13 @@ export class ClusterReplica implements SharedReplica, SharedZones {
       return;
     }
     try {
+      if (k.kind === 'obs') {
+        if (k.name === this.#store?.state().node) return;
+        if (e.value === null) this.#reports.delete(k.name);
+        else this.#reports.set(k.name, { node: k.name, at: e.created, targets: parseReport(e.value) });
+        this.#decide();
+        return;
+      }
       if (k.kind === 'op') {
         const forced = e.value === null ? null : parseForced(e.value);
         this.#forced.set(k.name, forced);
@@ -163,6 +236,17 @@ export class ClusterReplica implements SharedReplica, SharedZones {
       this.#log.error({ key: e.key, revision: e.revision, err }, 'cluster: a shared value could not be applied; the old data keeps serving');
     }
   }
+}
+
+function parseReport(value: Uint8Array): Record<string, HealthStatus> {
+  const v = JSON.parse(Buffer.from(value).toString('utf8')) as { targets?: unknown };
+  if (typeof v.targets !== 'object' || v.targets === null || Array.isArray(v.targets)) throw new Error('targets: not an object');
+  const out: Record<string, HealthStatus> = Object.create(null) as Record<string, HealthStatus>;
+  for (const [k, s] of Object.entries(v.targets)) {
+    if (s !== 'up' && s !== 'down' && s !== 'unknown') throw new Error(`targets.${k}: ${JSON.stringify(s)} is not up, down or unknown`);
+    out[k] = s;
+  }
+  return out;
 }
 
 function parseForced(value: Uint8Array): ForcedState {

@@ -328,6 +328,6 @@ export class KvStore implements SharedStore {
   }
 }
 
-function entryOf(e: KvWatchEntry | { key: string; value: Uint8Array; revision: number; operation: string }): SharedEntry {
-  return { key: e.key, value: e.operation === 'PUT' ? e.value : null, revision: e.revision };
+function entryOf(e: KvWatchEntry | { key: string; value: Uint8Array; revision: number; operation: string; created: Date }): SharedEntry {
+  return { key: e.key, value: e.operation === 'PUT' ? e.value : null, revision: e.revision, created: e.created.getTime() };
 }

@@ -6,6 +6,8 @@ export interface SharedEntry {
   readonly value: Uint8Array | null;
   /** The store's revision of this write (grows over the whole bucket). */
   readonly revision: number;
+  /** When the store took it (ms since the epoch, the NATS server's clock). */
+  readonly created: number;
 }
 
 /** What /v1/status and /metrics say of this node's link to the store. */

@@ -131,6 +131,10 @@ export const ConfigSchema = Type.Object(
         startupWaitMs: Type.Integer({ minimum: 0, maximum: 120_000, default: 5_000, description: 'how long start-up waits for the first probe round before serving' }),
         concurrency: Type.Integer({ minimum: 1, maximum: 10_000, default: 64, description: 'probes in flight at once, over all targets' }),
         failoverBudgetSec: Type.Integer({ minimum: 1, maximum: 86_400, default: 45, description: '`check` warns when a name may take longer to fail over' }),
+        quorum: Type.Union([Type.Integer({ minimum: 1, maximum: 64 }), Type.Null()], {
+          default: null,
+          description: 'cluster mode: a target is down everywhere when this many nodes (of those that reported within 2 × cluster.healthReportMs) see it down; null: a majority of them',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -192,6 +196,7 @@ export const ConfigSchema = Type.Object(
           },
           { default: {}, additionalProperties: false, description: 'TLS to the NATS servers: any file set (or a tls:// URL) asks for it' },
         ),
+        healthReportMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 2_000, description: "how often this node reports its targets' health to the others (and at once on a change)" }),
         writeTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000, description: 'a write the store has not acknowledged by then is answered 503' }),
         pingIntervalMs: Type.Integer({ minimum: 500, maximum: 600_000, default: 5_000, description: 'a silent server is given up after two missed pings' }),
       },

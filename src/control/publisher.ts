@@ -43,7 +43,7 @@ export class SnapshotPublisher {
     this.#store.publish(
       this.#builder.build(this.#store.current.version + 1, {
         zones: this.#zones,
-        health: monitor?.view(),
+        health: monitor?.answerView(),
         regionRtt: monitor ? (region) => monitor.regionRtt(region) : undefined,
         samples: this.#samples,
       }),

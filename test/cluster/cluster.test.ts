@@ -37,7 +37,7 @@ before(async () => {
     for (const n of nodes) if ((await clusterStatus(n))?.synced !== true) return false;
     const tags = await Promise.all(nodes.map(etagOf));
     return tags[0]!.startsWith('"r') && tags.every((t) => t === tags[0]);
-  }, 20_000);
+  }, 60_000);
   assert.ok(ready, `the nodes did not get in step:\n${nodes.map((n) => n.output()).join('\n')}`);
 });
 

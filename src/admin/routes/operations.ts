@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { isHealthy, type ForcedState } from '../../health/state-machine.js';
+import type { QuorumVerdict } from '../../health/quorum.js';
 import { explain } from '../../explain/explain.js';
 import { ExplainInputError } from '../../steer/client-arg.js';
 import { badRequest, notFound } from '../errors.js';
@@ -34,9 +35,20 @@ const HealthTarget = Type.Object({
   id: Type.String({ description: 'zone/target' }),
   region: Type.String(),
   probe: Nullable(Type.Object({ type: Type.String(), address: Type.String(), port: Type.Integer() })),
-  state: Type.String(),
+  state: Type.String({ description: "this node's own view: what its probes say" }),
   forced: Forced,
-  healthy: Type.Boolean(),
+  healthy: Type.Boolean({ description: 'whether answers use it: the override, else (cluster mode) the quorum verdict, else state' }),
+  quorum: Nullable(
+    Type.Object(
+      {
+        state: Type.Union([Type.Literal('up'), Type.Literal('down')]),
+        down: Type.Integer({ description: 'nodes (this one included) that see it down' }),
+        reporting: Type.Integer({ description: 'nodes that reported it recently' }),
+        needed: Type.Integer({ description: 'how many must see it down (health.quorum, or a majority)' }),
+      },
+      { description: "cluster mode: the cluster's verdict; null on a single node" },
+    ),
+  ),
   since: Type.String({ format: 'date-time' }),
   reason: Nullable(Type.String()),
   lastResult: Nullable(
@@ -97,6 +109,10 @@ const Status = Type.Object({
   ),
 });
 
+function quorumOf(v: QuorumVerdict | null): Static<typeof HealthTarget>['quorum'] {
+  return v === null ? null : { state: v.status, down: v.down, reporting: v.reporting, needed: v.needed };
+}
+
 function clusterStatus(deps: AdminDeps): Static<typeof Status>['cluster'] {
   if (!deps.cluster) return null;
   const s = deps.cluster.state();
@@ -110,13 +126,15 @@ export const operationRoutes =
 
     app.get('/health', { config: { access: 'read' }, schema: { querystring: PageQuery, ...routeDoc({ summary: 'Every target: state, reason, probe results', operationId: 'listHealth', tags: ['health'], ok: { 200: HealthList } }) } }, async (req) => {
       const page = pageOf([...monitor.states()], ([key]) => key, req.query as { limit?: string; cursor?: string });
+      const answers = monitor.answerView();
       return { targets: page.items.map(([key, { target, health }]) => ({
         id: key,
         region: target.region,
         probe: target.probe ? { type: target.probe.type, address: target.address, port: target.probe.port } : null,
         state: health.status,
         forced: health.forced,
-        healthy: isHealthy(health),
+        healthy: isHealthy(answers.get(key) ?? health),
+        quorum: quorumOf(monitor.verdict(key)),
         since: new Date(health.since).toISOString(),
         reason: health.lastFailure && !isHealthy(health) ? health.lastFailure.reason : null,
         lastResult: health.lastResult,
