@@ -98,4 +98,24 @@ program
     process.exitCode = await runBalance(opts);
   });
 
+const cluster = program.command('cluster').description('cluster mode\'s store (NATS JetStream KV; README "Cluster mode"): its zones and policies as files, and back');
+cluster
+  .command('export <dir>')
+  .description('write every zone of the store (and its policy) into <dir> as <zone>.zone and <zone>.policy.yaml')
+  .option('-c, --config <file>', 'config file (cluster:); env MERIDIAN_CONFIG')
+  .option('--cluster <urls>', 'NATS servers, nats://HOST:PORT[,…]; env MERIDIAN_CLUSTER')
+  .action(async (dir: string, opts: { config?: string; cluster?: string }) => {
+    const { runClusterExport } = await import('./cluster.js');
+    process.exitCode = await runClusterExport(dir, withEnvConfig(opts));
+  });
+cluster
+  .command('import <dir>')
+  .description('load <dir> as the server would (any error refuses it all), then write each zone and its policy to the store; every node applies them')
+  .option('-c, --config <file>', 'config file (cluster:); env MERIDIAN_CONFIG')
+  .option('--cluster <urls>', 'NATS servers, nats://HOST:PORT[,…]; env MERIDIAN_CLUSTER')
+  .action(async (dir: string, opts: { config?: string; cluster?: string }) => {
+    const { runClusterImport } = await import('./cluster.js');
+    process.exitCode = await runClusterImport(dir, withEnvConfig(opts));
+  });
+
 await program.parseAsync(process.argv);

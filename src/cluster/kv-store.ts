@@ -61,6 +61,28 @@ export function connectionOptions(o: KvStoreOptions): ConnectionOptions {
   return opts;
 }
 
+/**
+ * The bucket for a one-off command (`meridian cluster import|export`): connected once (no
+ * retries), created when missing. close() ends the connection.
+ */
+export async function openBucket(opts: KvStoreOptions): Promise<{ kv: KV; close(): Promise<void> }> {
+  const nc = await connect({ ...connectionOptions(opts), maxReconnectAttempts: 0 });
+  try {
+    const kvm = new Kvm(nc);
+    const kv = await kvm.open(opts.bucket);
+    try {
+      await kv.status();
+      return { kv, close: () => nc.close() };
+    } catch (err) {
+      if (!/stream not found/i.test((err as Error).message)) throw err;
+    }
+    return { kv: await kvm.create(opts.bucket, { history: 5, replicas: opts.replicas, timeout: opts.writeTimeoutMs }), close: () => nc.close() };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
+
 /** How often the watch is checked against the bucket (#checkWatch). */
 const WATCH_CHECK_MS = 1_000;
 
