@@ -230,7 +230,16 @@ export class ClusterReplica implements SharedReplica, SharedZones {
         return;
       }
       const origin = parseName(k.name, null);
-      const doc = e.value === null ? null : await decodeZoneDoc(e.value);
+      let doc: ZoneDoc | null;
+      try {
+        doc = e.value === null ? null : await decodeZoneDoc(e.value);
+      } catch (err) {
+        // Not a zone this version can read (written by hand, say): the old data keeps serving,
+        // and the revision counts as seen, so the next write (on any node) replaces the value.
+        this.#log.error({ key: e.key, revision: e.revision, err }, 'cluster: a zone value that cannot be read; the old zone keeps serving until the next write replaces it');
+        this.served(nameKey(origin), e.revision);
+        return;
+      }
       await this.#editor!.applyShared(origin, doc, e.revision);
     } catch (err) {
       this.#log.error({ key: e.key, revision: e.revision, err }, 'cluster: a shared value could not be applied; the old data keeps serving');

@@ -53,7 +53,7 @@ const natsPid = (out: string): number | null => {
  * to solicit; JetStream in cluster mode refuses to start without a configured route, so the
  * first server of a cluster is given one nobody answers (port 1) and the others solicit it.
  */
-export async function startNats(opts: { name?: string; cluster?: { routes: readonly string[] } } = {}): Promise<NatsServer> {
+export async function startNats(opts: { name?: string; cluster?: { routes: readonly string[] }; maxPayload?: number } = {}): Promise<NatsServer> {
   const bin = natsServerPath();
   if (bin === null) throw new Error('nats-server is not installed (apt-get install nats-server)');
   const name = opts.name ?? 'n1';
@@ -61,6 +61,7 @@ export async function startNats(opts: { name?: string; cluster?: { routes: reado
   const conf = [
     `server_name: ${JSON.stringify(name)}`,
     'listen: "127.0.0.1:-1"',
+    ...(opts.maxPayload !== undefined ? [`max_payload: ${opts.maxPayload}`] : []),
     `jetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))} }`,
     ...(opts.cluster ? [`cluster { name: "c", listen: "127.0.0.1:-1", routes: [${opts.cluster.routes.map((r) => JSON.stringify(r)).join(', ')}] }`] : []),
   ].join('\n');
