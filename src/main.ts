@@ -196,8 +196,8 @@ function openAudit(opts: AuditOptions): AuditLog {
 }
 
 /** Cluster mode: the replica (admin/) and the store it follows (cluster/), started once the editor exists. */
-function clusterParts(config: Config, zones: ZoneDirectory, monitor: HealthMonitor, log: Logger): { replica: ClusterReplica; store: KvStore; start(editor: ZoneEditor): void } {
-  const replica = new ClusterReplica(zones, monitor, log, { reportMs: config.cluster.healthReportMs, quorum: config.health.quorum });
+function clusterParts(config: Config, zones: ZoneDirectory, monitor: HealthMonitor, samples: LatencySamples, log: Logger): { replica: ClusterReplica; store: KvStore; start(editor: ZoneEditor): void } {
+  const replica = new ClusterReplica(zones, monitor, log, { reportMs: config.cluster.healthReportMs, quorum: config.health.quorum }, samples);
   let store: KvStore | null = null;
   return {
     replica,
@@ -239,8 +239,8 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     publisher.publish();
     cluster?.replica.healthChanged();
   });
-  const cluster = config.cluster.servers.length === 0 ? null : clusterParts(config, zones, health.monitor, log);
   const samples = new LatencySamples();
+  const cluster = config.cluster.servers.length === 0 ? null : clusterParts(config, zones, health.monitor, samples, log);
   const publisher = new SnapshotPublisher(store, builder, health.monitor, samples);
   warnSlowFailover(first.zones, config.health.failoverBudgetSec, log);
   publisher.setZones(first.zones);

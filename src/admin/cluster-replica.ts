@@ -27,9 +27,38 @@ export const operatorKey = (target: string): string => `op.${Buffer.from(target)
 /** A node's health report: what its own probes see of each target. */
 export const reportKey = (node: string): string => `obs.${Buffer.from(node).toString('base64url')}`;
 
-function decodeKey(key: string): { kind: 'zone' | 'op' | 'obs'; name: string } | null {
-  const m = /^(zone|op|obs)\.([A-Za-z0-9_-]+)$/.exec(key);
-  return m ? { kind: m[1] as 'zone' | 'op' | 'obs', name: Buffer.from(m[2]!, 'base64url').toString('utf8') } : null;
+/** One POST /v1/latency: `lat.<node>.<unique>`. */
+const latencyKey = (node: string, unique: string): string => `lat.${Buffer.from(node).toString('base64url')}.${unique}`;
+
+function decodeKey(key: string): { kind: 'zone' | 'op' | 'obs' | 'lat'; name: string } | null {
+  const m = /^(zone|op|obs|lat)\.([A-Za-z0-9_-]+)(\.[0-9a-z]+)?$/.exec(key);
+  if (m === null || (m[1] === 'lat') !== (m[3] !== undefined)) return null;
+  return { kind: m[1] as 'zone' | 'op' | 'obs' | 'lat', name: Buffer.from(m[2]!, 'base64url').toString('utf8') };
+}
+
+export interface LatencySample {
+  readonly network: string;
+  readonly region: string;
+  readonly ms: number;
+}
+
+async function encodeLatency(expiresAt: number, samples: readonly LatencySample[]): Promise<Uint8Array> {
+  return gzip(Buffer.from(JSON.stringify({ expiresAt, samples: samples.map((x) => [x.network, x.region, x.ms]) })));
+}
+
+async function decodeLatency(value: Uint8Array): Promise<{ expiresAt: number; samples: LatencySample[] }> {
+  const v = JSON.parse((await gunzip(value)).toString('utf8')) as { expiresAt?: unknown; samples?: unknown };
+  if (typeof v.expiresAt !== 'number' || !Array.isArray(v.samples)) throw new Error('not a latency batch');
+  const samples = v.samples.map((x: unknown, i) => {
+    if (!Array.isArray(x) || typeof x[0] !== 'string' || typeof x[1] !== 'string' || typeof x[2] !== 'number' || !(x[2] >= 0 && x[2] <= 60_000)) throw new Error(`samples[${i}]: not [network, region, ms]`);
+    return { network: x[0], region: x[1], ms: x[2] };
+  });
+  return { expiresAt: v.expiresAt, samples };
+}
+
+/** The latency table as the replica feeds it (steer/latency-samples.ts). */
+export interface LatencyTable {
+  add(network: string, region: string, ms: number, ttlSec: number): void;
 }
 
 export async function encodeZoneDoc(doc: ZoneDoc): Promise<Uint8Array> {
@@ -79,11 +108,64 @@ export class ClusterReplica implements SharedReplica, SharedZones {
   #reportTimer: NodeJS.Timeout | null = null;
   #reportSoon: NodeJS.Timeout | null = null;
 
-  constructor(dir: ZoneDirectory, monitor: Overrides, log: ReplicaLog, quorum: QuorumOptions) {
+  readonly #latency: LatencyTable;
+  /** Latency batches applied here (a resync reads them again: the table smooths, so each counts once), with when they expire. */
+  readonly #latencyApplied = new Map<string, number>();
+  #latencySeq = 0;
+
+  constructor(dir: ZoneDirectory, monitor: Overrides, log: ReplicaLog, quorum: QuorumOptions, latency: LatencyTable) {
     this.#dir = dir;
     this.#monitor = monitor;
     this.#log = log;
     this.#quorum = quorum;
+    this.#latency = latency;
+  }
+
+  /**
+   * POST /v1/latency in a cluster: the batch goes to the store (all of it, or nothing: one
+   * value), then every node adds it with what is left of its TTL. The bucket keeps no TTL of
+   * its own on NATS 2.9: a batch found expired is deleted by the node that finds it.
+   */
+  async addLatency(samples: readonly LatencySample[], ttlSec: number): Promise<void> {
+    const node = this.#store!.state().node;
+    const expiresAt = Date.now() + ttlSec * 1000;
+    const key = latencyKey(node, `${Date.now().toString(36)}${(this.#latencySeq++).toString(36)}`);
+    await this.#write(key, await encodeLatency(expiresAt, samples), 0, `${samples.length} latency samples`);
+    this.#latencyApplied.set(key, expiresAt);
+  }
+
+  async #applyLatency(e: SharedEntry): Promise<void> {
+    if (e.value === null) {
+      this.#latencyApplied.delete(e.key);
+      return;
+    }
+    if (this.#latencyApplied.has(e.key)) return;
+    const batch = await decodeLatency(e.value);
+    const left = batch.expiresAt - Date.now();
+    if (left <= 0) {
+      // Expired: whoever sees it first deletes it (compare-and-set: once).
+      this.#store!.write(e.key, null, e.revision).catch(() => {});
+      return;
+    }
+    this.#latencyApplied.set(e.key, batch.expiresAt);
+    for (const x of batch.samples) {
+      try {
+        this.#latency.add(x.network, x.region, x.ms, left / 1000);
+      } catch (err) {
+        this.#log.warn({ key: e.key, network: x.network, err: (err as Error).message }, 'cluster: a latency sample that cannot be read; skipped');
+      }
+    }
+  }
+
+  /** Forgets expired batches (the table ages their samples out by itself) and deletes this node's from the store. */
+  #sweepLatency(): void {
+    const now = Date.now();
+    const own = `lat.${Buffer.from(this.#store?.state().node ?? '').toString('base64url')}.`;
+    for (const [key, expiresAt] of this.#latencyApplied) {
+      if (expiresAt > now) continue;
+      this.#latencyApplied.delete(key);
+      if (key.startsWith(own)) this.#store?.write(key, null, null).catch(() => {});
+    }
   }
 
   /** Reports this node's view every reportMs and recomputes the verdicts (reports age out). */
@@ -92,6 +174,7 @@ export class ClusterReplica implements SharedReplica, SharedZones {
     this.#reportTimer = setInterval(() => {
       void this.#report();
       this.#decide();
+      this.#sweepLatency();
     }, this.#quorum.reportMs);
     this.#reportTimer.unref();
   }
@@ -216,6 +299,10 @@ export class ClusterReplica implements SharedReplica, SharedZones {
       return;
     }
     try {
+      if (k.kind === 'lat') {
+        await this.#applyLatency(e);
+        return;
+      }
       if (k.kind === 'obs') {
         if (k.name === this.#store?.state().node) return;
         if (e.value === null) this.#reports.delete(k.name);

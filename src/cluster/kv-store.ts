@@ -109,6 +109,11 @@ export class KvStore implements SharedStore {
   #liveness: NodeJS.Timeout | null = null;
   /** The bucket's last revision at the previous check, when the watch had not reached it. */
   #behind: number | null = null;
+  /**
+   * The highest revision the last sync read or the watch delivered. Unlike #revision, this
+   * node's own writes do not move it: they must not hide a watch that stopped delivering.
+   */
+  #watched = 0;
   readonly #started: Promise<void>;
 
   constructor(opts: KvStoreOptions, replica: SharedReplica, log: StoreLog) {
@@ -228,6 +233,7 @@ export class KvStore implements SharedStore {
     if (generation !== this.#generation) return;
     for (const e of entries) this.#revision = Math.max(this.#revision, e.revision);
     this.#revision = Math.max(this.#revision, from);
+    this.#watched = entries.reduce((max, e) => Math.max(max, e.revision), from);
     this.#resyncing = true;
     try {
       await this.#replica.resync(entries);
@@ -249,6 +255,7 @@ export class KvStore implements SharedStore {
       try {
         for await (const e of watch) {
           this.#revision = Math.max(this.#revision, e.revision);
+          this.#watched = Math.max(this.#watched, e.revision);
           await this.#replica.apply(entryOf(e));
         }
       } catch (err) {
@@ -295,13 +302,13 @@ export class KvStore implements SharedStore {
     } catch {
       return; // the connection's own handling (disconnect, reconnect) takes over
     }
-    if (this.#behind !== null && this.#revision < this.#behind) {
-      this.#log.warn({ revision: this.#revision, bucket: this.#behind }, 'cluster: the watch fell behind the store; reading it again');
+    if (this.#behind !== null && this.#watched < this.#behind) {
+      this.#log.warn({ revision: this.#watched, bucket: this.#behind }, 'cluster: the watch fell behind the store; reading it again');
       this.#behind = null;
       this.#scheduleSync();
       return;
     }
-    this.#behind = last > this.#revision ? last : null;
+    this.#behind = last > this.#watched ? last : null;
   }
 
   async write(key: string, value: Uint8Array | null, expected: number | null): Promise<number> {

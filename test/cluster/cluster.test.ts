@@ -85,6 +85,17 @@ test('a policy written on C steers on A and B; a drain on B applies on every nod
   for (const n of [a, b, c]) assert.ok(await eventually(async () => (await answerA(n, `fo.${CLUSTER_ZONE}`)).join() === '198.51.100.7', 10_000), `node ${n.name} (undrain)`);
 });
 
+test('latency samples posted on A are in force on B and C, and age out there with their TTL', { skip, timeout: 30_000 }, async () => {
+  const post = await api(a, 'POST', '/v1/latency', { samples: [{ network: '203.0.113.0/24', region: 'one', ms: 42 }, { network: '2001:db8::/48', region: 'two', ms: 7 }], ttlSec: 2 });
+  assert.equal(post.status, 200, post.text);
+  const listed = async (n: ClusterNode): Promise<string> =>
+    (await api(n, 'GET', '/v1/latency')).json.samples.map((x: { network: string; region: string; ms: number }) => `${x.region} ${x.network} ${x.ms}`).sort().join(', ');
+  for (const n of [b, c]) assert.ok(await eventually(async () => (await listed(n)) === 'one 203.0.113.0/24 42, two 2001:db8::/48 7', 10_000), `node ${n.name}: ${await listed(n)}`);
+  for (const n of [a, b, c]) assert.ok(await eventually(async () => (await listed(n)) === '', 10_000), `node ${n.name} kept an expired sample`);
+  const bad = await api(b, 'POST', '/v1/latency', { samples: [{ network: 'not-a-network', region: 'one', ms: 1 }] });
+  assert.equal(bad.status, 400, bad.text);
+});
+
 test('a node cut off NATS keeps answering, refuses writes with 503 and says so, then catches up', { skip, timeout: 60_000 }, async () => {
   relay.cut();
   assert.ok(await eventually(async () => (await clusterStatus(c)).synced === false, 20_000), 'C never noticed');
@@ -101,6 +112,9 @@ test('a node cut off NATS keeps answering, refuses writes with 503 and says so, 
   assert.equal(refused.json.code, 'GSLB_ERR_API_CLUSTER_UNAVAILABLE');
   const drain = await api(c, 'POST', '/v1/targets/secondary/drain');
   assert.equal(drain.status, 503, drain.text);
+  const latency = await api(c, 'POST', '/v1/latency', { samples: [{ network: '198.18.0.0/15', region: 'one', ms: 5 }] });
+  assert.equal(latency.status, 503, latency.text);
+  assert.deepEqual((await api(c, 'GET', '/v1/latency')).json.samples, []);
   assert.deepEqual(await answerA(c, `cut.${CLUSTER_ZONE}`), []);
   assert.equal((await api(c, 'GET', '/v1/health')).json.targets.find((t: { id: string }) => t.id.endsWith('/secondary')).forced, null);
 

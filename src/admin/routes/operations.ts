@@ -214,6 +214,8 @@ export const operationRoutes =
           throw badRequest(`body.samples.${i}.network`, (err as Error).message);
         }
       });
+      // In a cluster the whole batch goes to the store first (503 when it cannot), then every node adds it.
+      await deps.cluster?.addLatency(body.samples, body.ttlSec);
       for (const s of body.samples) deps.samples.add(s.network, s.region, s.ms, body.ttlSec);
       audit(deps, req, { change: `add ${body.samples.length} latency samples` });
       return { accepted: body.samples.length, ttlSec: body.ttlSec };
