@@ -331,12 +331,7 @@ export class ZoneEditor {
       const status = this.#dir.statuses.find((st) => nameKey(st.origin) === key);
       if (doc === null) {
         if (status !== undefined) {
-          const policy = policyFileFor(status.file);
-          fs.rmSync(status.file, { force: true });
-          this.#dropJournal(status.file);
-          if (policy) fs.rmSync(policy, { force: true });
-          syncDir(path.dirname(status.file));
-          this.#reload();
+          this.#removeZone(status.file);
           this.#log?.info({ zone: nameToText(origin), revision }, 'cluster: zone deleted on another node');
         }
         shared.forgotten(key);
@@ -529,15 +524,20 @@ export class ZoneEditor {
       if (status.zone) checkIfMatch(ifMatch, this.#etagOf(status.zone));
       const key = nameKey(status.origin);
       if (this.#shared !== null) await this.#shared.commit(status.origin, null, this.#shared.revision(key));
-      const policy = policyFileFor(status.file);
-      fs.rmSync(status.file, { force: true });
-      this.#dropJournal(status.file);
-      if (policy) fs.rmSync(policy, { force: true });
-      syncDir(path.dirname(status.file));
-      this.#reload();
+      this.#removeZone(status.file);
       this.#shared?.forgotten(key);
       return { zone: nameToText(status.origin), serial: 0, previousSerial: status.zone?.serial ?? null, etag: '"0"' };
     });
+  }
+
+  /** Removes a zone's file, journal and policy file, and reloads: the zone is no longer served. */
+  #removeZone(file: string): void {
+    const policy = policyFileFor(file);
+    fs.rmSync(file, { force: true });
+    this.#dropJournal(file);
+    if (policy) fs.rmSync(policy, { force: true });
+    syncDir(path.dirname(file));
+    this.#reload();
   }
 
   /** The policy file as data (null when the zone has none). */

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { loadConfig } from '../config/load-config.js';
 import { decodeZoneDoc, encodeZoneDoc, zoneKey } from '../admin/cluster-replica.js';
 import { openBucket } from '../cluster/kv-store.js';
+import type { KV } from '@nats-io/kv';
 import { nameToText, parseName } from '../dns/name.js';
 import { formatProblem } from '../problems/problem-list.js';
 import { policyFileFor } from '../steer/policy-file.js';
@@ -28,20 +29,28 @@ function clusterOptions(flags: ClusterFlags): ReturnType<typeof loadConfig>['clu
   return config.cluster;
 }
 
-/** Writes every zone of the bucket into `dir` (created if missing); returns the exit code. */
-export async function runClusterExport(dir: string, flags: ClusterFlags): Promise<number> {
+/** Runs `work` on the bucket, then closes it; any failure is one line on stderr and exit code 1. */
+async function withBucket(flags: ClusterFlags, command: string, work: (kv: KV) => Promise<void>): Promise<number> {
   let bucket;
   try {
     bucket = await openBucket(clusterOptions(flags));
+    await work(bucket.kv);
+    return 0;
   } catch (err) {
-    process.stderr.write(`meridian cluster export: ${(err as Error).message}\n`);
+    process.stderr.write(`meridian cluster ${command}: ${(err as Error).message}\n`);
     return 1;
+  } finally {
+    await bucket?.close();
   }
-  try {
+}
+
+/** Writes every zone of the bucket into `dir` (created if missing); returns the exit code. */
+export function runClusterExport(dir: string, flags: ClusterFlags): Promise<number> {
+  return withBucket(flags, 'export', async (kv) => {
     fs.mkdirSync(dir, { recursive: true });
     let zones = 0;
-    for await (const key of await bucket.kv.keys('zone.>')) {
-      const e = await bucket.kv.get(key);
+    for await (const key of await kv.keys('zone.>')) {
+      const e = await kv.get(key);
       if (e === null || e.operation !== 'PUT') continue;
       const origin = parseName(Buffer.from(key.slice('zone.'.length), 'base64url').toString('utf8'), null);
       const base = nameToText(origin).replace(/\.$/, '') || 'root';
@@ -55,13 +64,7 @@ export async function runClusterExport(dir: string, flags: ClusterFlags): Promis
       zones++;
     }
     process.stdout.write(`${zones} zone(s) exported\n`);
-    return 0;
-  } catch (err) {
-    process.stderr.write(`meridian cluster export: ${(err as Error).message}\n`);
-    return 1;
-  } finally {
-    await bucket.close();
-  }
+  });
 }
 
 /** Loads `dir` as the server would, refuses it whole on any error, then writes each zone to the bucket. */
@@ -84,27 +87,14 @@ export async function runClusterImport(dir: string, flags: ClusterFlags): Promis
     process.stderr.write('meridian cluster import: nothing imported (fix the files above)\n');
     return 2;
   }
-  let bucket;
-  try {
-    bucket = await openBucket(clusterOptions(flags));
-  } catch (err) {
-    process.stderr.write(`meridian cluster import: ${(err as Error).message}\n`);
-    return 1;
-  }
-  try {
+  return withBucket(flags, 'import', async (kv) => {
     for (const s of zones.statuses) {
       // The files as they are (comments kept), as a node writes them back.
       const policyFile = policyFileFor(s.file);
       const doc = { zone: fs.readFileSync(s.file, 'utf8'), policy: policyFile === null ? null : fs.readFileSync(policyFile, 'utf8') };
-      const revision = await bucket.kv.put(zoneKey(s.origin), await encodeZoneDoc(doc));
+      const revision = await kv.put(zoneKey(s.origin), await encodeZoneDoc(doc));
       process.stdout.write(`${s.file} → ${nameToText(s.origin)} revision ${revision}\n`);
     }
     process.stdout.write(`${zones.statuses.length} zone(s) imported\n`);
-    return 0;
-  } catch (err) {
-    process.stderr.write(`meridian cluster import: ${(err as Error).message}\n`);
-    return 1;
-  } finally {
-    await bucket.close();
-  }
+  });
 }

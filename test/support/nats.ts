@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startGuarded, type GuardedDaemon } from './guarded-daemon.js';
+import { configDaemonGuardian, daemonPid, startGuarded, type GuardedDaemon } from './guarded-daemon.js';
 
 export const NATS_SERVER_CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
 
@@ -32,21 +32,8 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-const GUARDIAN = [
-  'exec 3<&0',
-  '"$1" -c "$2" </dev/null & k=$!',
-  'echo "meridian-nats-pid $k" >&2',
-  '( read line <&3; kill $k 2>/dev/null ) & w=$!',
-  'wait $k; status=$?',
-  'kill $w 2>/dev/null',
-  'rm -rf "$3"',
-  'exit $status',
-].join('\n');
-
-const natsPid = (out: string): number | null => {
-  const m = /meridian-nats-pid (\d+)/.exec(out);
-  return m ? Number(m[1]) : null;
-};
+const GUARDIAN = configDaemonGuardian('nats');
+const natsPid = (out: string): number | null => daemonPid(out, 'nats');
 
 /**
  * One server. `cluster` gives it a route listener (port 0) in cluster `c` and these routes
