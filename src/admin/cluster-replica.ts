@@ -81,7 +81,7 @@ export interface ReplicaLog {
 export interface Overrides {
   force(key: string, forced: ForcedState): boolean;
   /** This node's own view (its probes). */
-  view(): ReadonlyMap<string, { readonly status: HealthStatus }>;
+  view(): ReadonlyMap<string, { readonly status: HealthStatus; readonly forced: ForcedState }>;
   setVerdicts(verdicts: ReadonlyMap<string, QuorumVerdict> | null): void;
 }
 
@@ -232,8 +232,13 @@ export class ClusterReplica implements SharedReplica, SharedZones {
 
   served(originKey: string, revision: number): void {
     if (revision > (this.#served.get(originKey) ?? 0)) this.#served.set(originKey, revision);
-    // Targets of a zone just loaded take the cluster's overrides.
-    for (const [target, forced] of this.#forced) this.#monitor.force(target, forced);
+    // Targets of a zone just loaded take the cluster's overrides (only where they differ: each is logged and republished).
+    if (this.#forced.size === 0) return;
+    const now = this.#monitor.view();
+    for (const [target, forced] of this.#forced) {
+      const h = now.get(target);
+      if (h !== undefined && h.forced !== forced) this.#monitor.force(target, forced);
+    }
   }
 
   forgotten(originKey: string): void {
