@@ -15,7 +15,7 @@ import { GeoReloader } from './control/geo-reloader.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';
 import { formatProblem } from './problems/problem-list.js';
 import { ZoneLoadThread } from './control/zone-load-thread-pool.js';
-import { ZoneDirectory, type LoadOutcome } from './zone/zone-directory.js';
+import { ZoneDirectory, type LoadOutcome } from './control/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';
 import { SnapshotBuilder } from './control/snapshot-builder.js';
@@ -23,12 +23,12 @@ import type { SnapshotStore } from './snapshot/snapshot.js';
 import { removeStaleTemps } from './storage/atomic-write.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { runProbe } from './health/probes/index.js';
-import { HealthStateWriter, loadHealthState } from './health/state-file.js';
+import { HealthStateWriter, loadHealthState } from './storage/health-state.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.js';
 import { makeToken, requireTokenOffLoopback } from './admin/auth.js';
-import { ZoneEditor } from './admin/zone-editor.js';
+import { ZoneEditor } from './control/zone-editor.js';
 import { AuditLog, type AuditOptions } from './admin/audit-log.js';
 import { LatencySamples } from './steer/latency-samples.js';
 import { createMetricsRegistry } from './metrics/registry.js';
@@ -118,6 +118,7 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     health: p.monitor,
     snapshotVersion: () => p.store.current.version,
     protection: p.responder.protection,
+    dnssec: p.responder.dnssec,
     udpNative: p.udpNative,
     build: { version: VERSION, node: process.version },
     zones: p.zones,
@@ -279,7 +280,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { editor, cluster: cluster?.replica ?? null, zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(false), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, udpNative: () => server?.udpCounters() ?? null, log });
+      admin = await startAdmin(config, { editor, cluster: cluster?.replica ?? null, zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, udpNative: () => server?.udpCounters() ?? null, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();
@@ -292,7 +293,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   if (config.geoip.watch) geoReloader.watch(config.geoip.debounceMs);
   const onHup = (): void => {
     log.info('SIGHUP: reloading zones and GeoIP databases, re-reading the interface addresses');
-    geoReloader.reload(true);
+    geoReloader.reload();
     void reloader.reloadInBackground(true);
     void server?.rescan();
     pool?.rescan();

@@ -142,6 +142,17 @@ function saturation(port: number, queries: string): number {
   return Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
 }
 
+/**
+ * Five seconds of the load before the first window, not measured: the saturation run leaves
+ * garbage (meridian's heap, its caches refilled at full speed) whose collection would
+ * otherwise land in the idle window.
+ */
+async function settle(port: number, queries: string, rate: number): Promise<void> {
+  const load = startLoad(port, queries, rate);
+  await sleep(5000);
+  await load.stop();
+}
+
 /** Runs `op` under load, with a second of load before it and one after, so the window holds the whole stall. */
 async function measure(label: string, goal: number | null, port: number, queries: string, rate: number, op: () => Promise<void>): Promise<Window> {
   const load = startLoad(port, queries, rate);
@@ -228,6 +239,7 @@ async function benchMeridian(zones: string, queries: string): Promise<{ rate: nu
     const rate = values.rate ? Number(values.rate) : sat / 2;
     console.log(`meridian: saturation ${fmt(sat)} q/s, load ${fmt(rate)} q/s`);
     const windows: Window[] = [];
+    await settle(m.port, queries, rate);
     windows.push(await measure('idle', null, m.port, queries, rate, () => sleep(IDLE_SECONDS * 1000)));
     if (only('write')) windows.push(
       await measure(`${WRITES} single-record PUTs`, GOALS['write']!, m.port, queries, rate, async () => {
@@ -303,6 +315,7 @@ async function benchKnot(zones: string, queries: string): Promise<{ rate: number
     const rate = values.rate ? Number(values.rate) : sat / 2;
     console.log(`Knot: saturation ${fmt(sat)} q/s, load ${fmt(rate)} q/s`);
     const windows: Window[] = [];
+    await settle(knot.port, queries, rate);
     windows.push(await measure('idle', null, knot.port, queries, rate, () => sleep(IDLE_SECONDS * 1000)));
     const write = !only('write') ? null : await measure(`${WRITES} single-record transactions`, GOALS['write']!, knot.port, queries, rate, async () => {
       for (let j = 0; j < WRITES; j++) knotTransaction(knot, [(j * 104_729) % NAMES], 1);

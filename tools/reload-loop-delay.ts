@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { ZoneDirectory } from '../src/zone/zone-directory.js';
+import { ZoneDirectory } from '../src/control/zone-directory.js';
 import { ZoneReloader } from '../src/control/zone-reloader.js';
 import { SnapshotPublisher } from '../src/control/publisher.js';
 import { SnapshotBuilder } from '../src/control/snapshot-builder.js';

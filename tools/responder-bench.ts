@@ -3,9 +3,10 @@
  * prebuilt packets of each dnsperf mix (tools/perf/dnsperf-run.ts), on the example zones.
  * Shows what one query costs in CPU, which a loaded 2-core machine makes hard to see with
  * dnsperf alone.
- *   node dist/tools/responder-bench.js [--seconds 3] [--mix static|steered|steered-ecs] [--config meridian.yaml] [--option CODE:HEX]
+ *   node dist/tools/responder-bench.js [--seconds 3] [--mix static|steered|steered-ecs] [--config meridian.yaml] [--option CODE:HEX] [--dnssec-ok]
  * --config turns on what that file turns on (cookies, RRL, NSID...); --option adds an EDNS
- * option to every query instead of the mix's own (e.g. 10:0102030405060708, a client cookie).
+ * option to every query instead of the mix's own (e.g. 10:0102030405060708, a client cookie);
+ * --dnssec-ok sets DO in every query (with a config that signs example.com: signed answers).
  */
 import dnsPacket from 'dns-packet';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { createLogger } from '../src/log/logger.js';
 import { startServer } from '../src/main.js';
 import { MIXES, root } from './perf/dnsperf-run.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, mix: { type: 'string' }, config: { type: 'string' }, option: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, mix: { type: 'string' }, config: { type: 'string' }, option: { type: 'string' }, 'dnssec-ok': { type: 'boolean' } } });
 const seconds = Number(values.seconds);
 
 /** A query as dnsperf sends it: EDNS with a 4096 payload, and the mix's option when it has one. */
@@ -26,7 +27,7 @@ function packetOf(line: string, ecs: string | undefined): Buffer {
     type: 'query',
     id: 1,
     questions: [{ name: name!, type: type as dnsPacket.RecordType, class: 'IN' }],
-    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: 0, options } as unknown as dnsPacket.Answer],
+    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: values['dnssec-ok'] ? dnsPacket.DNSSEC_OK : 0, options } as unknown as dnsPacket.Answer],
   });
 }
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseName } from '../src/dns/name.js';
-import { loadZoneFile } from '../src/zone/zone-directory.js';
+import { loadZoneFile } from '../src/control/zone-directory.js';
 import { writeBigZone } from './perf/big-zone.js';
 
 const { values } = parseArgs({ options: { records: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } } });

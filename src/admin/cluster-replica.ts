@@ -13,10 +13,10 @@ import type { ForcedState, HealthStatus } from '../health/state-machine.js';
 import { quorumVerdicts, type NodeReport, type QuorumVerdict } from '../health/quorum.js';
 import { nameKey, nameToText, parseName, type Name } from '../dns/name.js';
 import { SharedWriteError, type SharedEntry, type SharedReplica, type SharedStore, type SharedStoreState } from '../cluster/types.js';
-import { AdminError, apiError } from './errors.js';
+import { ControlError, controlError } from './errors.js';
 import { ErrorCode } from '../errors.js';
-import type { ZoneDirectory } from '../zone/zone-directory.js';
-import type { SharedZones, ZoneDoc, ZoneEditor } from './zone-editor.js';
+import type { ZoneDirectory } from '../control/zone-directory.js';
+import type { SharedZones, ZoneDoc, ZoneEditor } from '../control/zone-editor.js';
 
 const gzip = promisify(zlib.gzip);
 const gunzip = promisify(zlib.gunzip);
@@ -261,10 +261,10 @@ export class ClusterReplica implements SharedReplica, SharedZones {
     } catch (err) {
       if (!(err instanceof SharedWriteError)) throw err;
       if (err.reason === 'stale') {
-        throw expected === 0 ? apiError(ErrorCode.GSLB_ERR_API_CONFLICT, `${what} exists in the cluster`) : apiError(ErrorCode.GSLB_ERR_API_STALE, `${what} was changed on another node meanwhile; read it again and retry`);
+        throw expected === 0 ? controlError(ErrorCode.GSLB_ERR_API_CONFLICT, `${what} exists in the cluster`) : controlError(ErrorCode.GSLB_ERR_API_STALE, `${what} was changed on another node meanwhile; read it again and retry`);
       }
-      if (err.reason === 'too-large') throw apiError(ErrorCode.GSLB_ERR_API_CLUSTER_TOO_LARGE, `${what}: ${err.message}`);
-      throw apiError(ErrorCode.GSLB_ERR_API_CLUSTER_UNAVAILABLE, `${what}: ${err.message}`);
+      if (err.reason === 'too-large') throw controlError(ErrorCode.GSLB_ERR_API_CLUSTER_TOO_LARGE, `${what}: ${err.message}`);
+      throw controlError(ErrorCode.GSLB_ERR_API_CLUSTER_UNAVAILABLE, `${what}: ${err.message}`);
     }
   }
 
@@ -291,7 +291,7 @@ export class ClusterReplica implements SharedReplica, SharedZones {
         this.served(nameKey(s.origin), revision);
         this.#log.info({ zone: nameToText(s.origin), revision }, 'cluster: seeded the store with this zone');
       } catch (err) {
-        if (err instanceof AdminError && err.code === ErrorCode.GSLB_ERR_API_CONFLICT) this.#log.info({ zone: nameToText(s.origin) }, 'cluster: another node seeded this zone first');
+        if (err instanceof ControlError && err.code === ErrorCode.GSLB_ERR_API_CONFLICT) this.#log.info({ zone: nameToText(s.origin) }, 'cluster: another node seeded this zone first');
         else throw err;
       }
     }

@@ -5,7 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { badRequest } from './errors.js';
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './zone-editor.js';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../control/zone-editor.js';
 
 export const PageQuery = Type.Object(
   {

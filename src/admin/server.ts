@@ -9,10 +9,10 @@ import type { HealthMonitor } from '../health/health-monitor.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
 import type { GeoView } from '../geoip/geo-database.js';
-import type { ZoneDirectory } from '../zone/zone-directory.js';
+import type { ZoneDirectory } from '../control/zone-directory.js';
 import { AccessCheck, type ApiToken } from './auth.js';
-import { AdminError, apiError, problem, PROBLEM_JSON } from './errors.js';
-import { ErrorCode } from '../errors.js';
+import { ControlError, controlError, problem, PROBLEM_JSON } from './errors.js';
+import { ErrorCode, httpStatus } from '../errors.js';
 import type { AuditEntry, AuditLog } from './audit-log.js';
 import type { AnswerTotals } from './answer-window.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -20,7 +20,7 @@ import { operationRoutes } from './routes/operations.js';
 import { simulateRoutes } from './routes/simulate.js';
 import { zoneRoutes } from './routes/zones.js';
 import type { ClusterReplica } from './cluster-replica.js';
-import type { ZoneEditor } from './zone-editor.js';
+import type { ZoneEditor } from '../control/zone-editor.js';
 
 export interface AdminDeps {
   readonly editor: ZoneEditor;
@@ -76,8 +76,10 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   new AccessCheck({ tokens: deps.tokens, allowedHosts: deps.allowedHosts }).install(app);
 
   app.setErrorHandler((err: Error & { validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>; validationContext?: string; statusCode?: number }, req, reply) => {
-    if (err instanceof AdminError) {
-      return reply.status(err.status).type(PROBLEM_JSON).send(problem(err.code, err.status, err.message, req.url, err.field, err.details));
+    // The control plane's refusals are domain results: the table gives each code its status.
+    if (err instanceof ControlError) {
+      const status = httpStatus(err.code);
+      return reply.status(status).type(PROBLEM_JSON).send(problem(err.code, status, err.message, req.url, err.field, err.details));
     }
     if (err.validation) {
       const v = err.validation[0]!;
@@ -124,7 +126,7 @@ export async function auditAsync(deps: Pick<AdminDeps, 'audit' | 'log'>, req: Fa
       await deps.audit.recordAsync(line);
     } catch (err) {
       deps.log.error({ err, unrecorded: line }, 'admin: the audit line of a change could not be written');
-      throw apiError(ErrorCode.GSLB_ERR_API_AUDIT, `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
+      throw controlError(ErrorCode.GSLB_ERR_API_AUDIT, `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
     }
   }
   deps.log.info({ audit: true, ...line }, `admin: ${entry.change}`);
@@ -147,7 +149,7 @@ export function audit(deps: Pick<AdminDeps, 'audit' | 'log'>, req: FastifyReques
       deps.audit.record(line);
     } catch (err) {
       deps.log.error({ err, unrecorded: line }, 'admin: the audit line of a change could not be written');
-      throw apiError(ErrorCode.GSLB_ERR_API_AUDIT, `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
+      throw controlError(ErrorCode.GSLB_ERR_API_AUDIT, `the change was applied but its audit line could not be written to ${deps.audit.file}; see the server log`);
     }
   }
   deps.log.info({ audit: true, ...line }, `admin: ${entry.change}`);

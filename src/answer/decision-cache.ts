@@ -40,8 +40,9 @@ interface Bucket {
 
 export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
   readonly #byName = new Map<SteeredName, Map<number, Bucket>>();
-  /** The encoded answer of each cached decision, so a hit needs no answer-cache key. */
+  /** The encoded answer of each cached decision, so a hit needs no answer-cache key; and its signed form (DO=1, a signed zone). */
   readonly #answers = new Map<Decision, Answer>();
+  readonly #signedAnswers = new Map<Decision, Answer>();
   /** Decisions held since the last clear (setAnswer ignores others). */
   #held = new WeakSet<Decision>();
   readonly #maxEntries: number;
@@ -54,9 +55,19 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
     this.#maxEntries = maxEntries;
   }
 
+  /**
+   * An admin write changed some names' records: decisions hold (they read policies, health
+   * and GeoIP, none of which changed), their encoded answers go (a NODATA one carries the SOA).
+   */
+  protected override forget(): void {
+    this.#answers.clear();
+    this.#signedAnswers.clear();
+  }
+
   clear(): void {
     this.#byName.clear();
     this.#answers.clear();
+    this.#signedAnswers.clear();
     this.#held = new WeakSet();
     this.#size = 0;
   }
@@ -83,14 +94,14 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
     return undefined;
   }
 
-  /** The answer kept for a decision this cache holds, if any. */
-  answerFor(decision: Decision): Answer | undefined {
-    return this.#answers.get(decision);
+  /** The answer kept for a decision this cache holds, if any; `signed`: the one with RRSIGs. */
+  answerFor(decision: Decision, signed = false): Answer | undefined {
+    return (signed ? this.#signedAnswers : this.#answers).get(decision);
   }
 
   /** Keeps the answer of a decision this cache holds (decisions it does not hold are ignored, so nothing outlives a clear). */
-  setAnswer(decision: Decision, answer: Answer): void {
-    if (this.#held.has(decision)) this.#answers.set(decision, answer);
+  setAnswer(decision: Decision, answer: Answer, signed = false): void {
+    if (this.#held.has(decision)) (signed ? this.#signedAnswers : this.#answers).set(decision, answer);
   }
 
   /** Keeps `decision` for every client sharing the first `prefix` bits (and the source prefix) with `client`. */

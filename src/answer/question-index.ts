@@ -5,12 +5,16 @@
  * strings, no key string, no string hashing. Bounded like the answer cache: the oldest
  * entry goes first.
  *
+ * The key is the question, the transport for ANY (RFC 8482) and, when some zone is signed
+ * (`byDnssecOk`), the DO bit: a signed zone's answers carry RRSIGs only for DO=1. Without
+ * signing DO changes no answer, and one entry serves both.
+ *
  * Plain means: QR 0, opcode QUERY, one question of uncompressed labels, no answer or
  * authority records, at most one additional. Anything else, malformed packets included,
  * is never found here and takes the full reader (src/dns/query-reader.ts).
  */
 
-import { BoundedSnapshotMap } from '../snapshot/per-snapshot-cache.js';
+import { BoundedSnapshotMap, type AnswerTags } from '../snapshot/per-snapshot-cache.js';
 
 /** The transport a query came over: ANY is answered differently over UDP (RFC 8482). */
 export type Transport = 'udp' | 'tcp';
@@ -20,8 +24,16 @@ interface Entry<V> {
   readonly question: Uint8Array;
   /** Set for ANY only, the one type whose answer depends on it. */
   readonly transport: Transport | null;
+  /** The query's DO bit: a signed zone's answer differs with it. */
+  readonly dnssecOk: boolean;
   readonly value: V;
+  readonly tags: AnswerTags;
+  /** The cache's forget count when it was made: an entry that reads more than its own name holds while it has not moved. */
+  readonly forgets: number;
 }
+
+/** Tags of a value no change may leave in place. */
+const DEPENDS_ON_ANYTHING: AnswerTags = { name: '', own: false };
 
 const HEADER = 12;
 const QTYPE_ANY = 255;
@@ -30,24 +42,36 @@ const FNV_PRIME = 0x01000193;
 
 /** Keyed by the hash of the folded question, a small integer so V8 keeps the keys unboxed. */
 export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
+  readonly #byDnssecOk: boolean;
+
+  constructor(maxEntries: number, byDnssecOk = false) {
+    super(maxEntries, (e) => e.tags);
+    this.#byDnssecOk = byDnssecOk;
+  }
+
   /** After a hit: the offset just past the question section. */
   questionEnd = 0;
 
   /** The value kept for `packet`'s question, when `packet` is a plain query. */
   get(packet: Buffer, transport: Transport): V | undefined {
     if (this.entries.size === 0) return undefined;
-    const hash = hashPlainQuestion(packet, transport);
+    const hash = hashPlainQuestion(packet, transport, this.#byDnssecOk);
     if (hash < 0) return undefined;
     const e = this.entries.get(hash);
     if (e === undefined || !sameQuestion(packet, e, transport)) return undefined;
+    // The generation in the entry, not the base class's map: this is the hot path.
+    if (!e.tags.own && e.forgets !== this.forgets) {
+      this.drop(hash);
+      return undefined;
+    }
     this.questionEnd = scannedQuestionEnd;
     return e.value;
   }
 
-  /** Keeps `value` for `packet`'s question; a packet that is not a plain query is ignored. */
-  set(packet: Buffer, transport: Transport, value: V): void {
+  /** Keeps `value` for `packet`'s question; a packet that is not a plain query is ignored. `tags`: what the value depends on. */
+  set(packet: Buffer, transport: Transport, value: V, tags: AnswerTags = DEPENDS_ON_ANYTHING): void {
     if (this.maxEntries <= 0) return;
-    const hash = hashPlainQuestion(packet, transport);
+    const hash = hashPlainQuestion(packet, transport, this.#byDnssecOk);
     if (hash < 0) return;
     const question = new Uint8Array(scannedQuestionEnd - HEADER);
     const nameEnd = question.length - 4;
@@ -56,15 +80,25 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
       question[i] = i < nameEnd && c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
     }
     const qtype = (question[nameEnd]! << 8) | question[nameEnd + 1]!;
-    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, value });
+    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, dnssecOk: scannedDnssecOk, value, tags, forgets: this.forgets });
   }
 }
 
-/** Offset just past the question hashPlainQuestion last read (module state: no allocation per query). */
+/** Offset just past the question hashPlainQuestion last read, and its DO bit (module state: no allocation per query). */
 let scannedQuestionEnd = 0;
+let scannedDnssecOk = false;
 
-/** FNV-1a of a plain query's folded question (and of the transport, for ANY) as a non-negative small integer; -1 when not plain. */
-function hashPlainQuestion(p: Buffer, transport: Transport): number {
+/**
+ * The DO bit of an OPT record right after the question (RFC 6891 §6.1.3): a signed zone
+ * answers DO=1 with RRSIGs, so the two are different questions here. A query whose one
+ * additional record is not a well-formed OPT goes to the full reader anyway.
+ */
+function dnssecOkAt(p: Buffer, at: number): boolean {
+  return p[11] === 1 && at + 11 <= p.length && p[at] === 0 && p[at + 1] === 0 && p[at + 2] === 41 && (p[at + 7]! & 0x80) !== 0;
+}
+
+/** FNV-1a of a plain query's folded question (and of the transport, for ANY; of the DO bit, when keyed by it) as a non-negative small integer; -1 when not plain. */
+function hashPlainQuestion(p: Buffer, transport: Transport, byDnssecOk: boolean): number {
   if (p.length < HEADER + 5 || (p[2]! & 0xf8) !== 0) return -1;
   if (p[4] !== 0 || p[5] !== 1 || p[6] !== 0 || p[7] !== 0 || p[8] !== 0 || p[9] !== 0 || p[10] !== 0 || p[11]! > 1) return -1;
   let h = FNV_OFFSET;
@@ -88,6 +122,8 @@ function hashPlainQuestion(p: Buffer, transport: Transport): number {
   for (let i = pos; i < pos + 4; i++) h = Math.imul(h ^ p[i]!, FNV_PRIME);
   if (p[pos] === 0 && p[pos + 1] === QTYPE_ANY) h = Math.imul(h ^ (transport === 'tcp' ? 1 : 2), FNV_PRIME);
   scannedQuestionEnd = pos + 4;
+  scannedDnssecOk = byDnssecOk && dnssecOkAt(p, pos + 4);
+  if (scannedDnssecOk) h = Math.imul(h ^ 4, FNV_PRIME);
   return h & 0x3fffffff;
 }
 
@@ -101,5 +137,5 @@ function sameQuestion<V>(p: Buffer, e: Entry<V>, transport: Transport): boolean 
     if (i < nameEnd && c >= 0x41 && c <= 0x5a) c |= 0x20;
     if (c !== q[i]) return false;
   }
-  return e.transport === null || e.transport === transport;
+  return (e.transport === null || e.transport === transport) && e.dnssecOk === scannedDnssecOk;
 }

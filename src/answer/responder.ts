@@ -9,7 +9,7 @@ import { decide, type Decision } from '../steer/decide.js';
 import type { ClientInfo, SteeredName } from '../steer/types.js';
 import { findZone, steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
 import { QueryStats } from '../metrics/query-stats.js';
-import { AnswerCache } from './answer-cache.js';
+import { AnswerCache, ownAnswer, type CachedAnswer } from './answer-cache.js';
 import { QuestionIndex, type Transport } from './question-index.js';
 import { cacheablePrefix, DecisionCache, type ClientBits } from './decision-cache.js';
 import { QueryContext } from './query-context.js';
@@ -22,6 +22,7 @@ import { ClientAddressReader } from '../protect/client-address.js';
 import { COOKIE_OPTION, cookieLengthIsValid, CookieVerdict, RESPONSE_COOKIE_LENGTH, RESPONSE_COOKIE_OPTION_LENGTH, type ServerCookies } from '../protect/cookies.js';
 import { hashText, hashWireName, ResponseKind, RrlAction, type ResponseRateLimiter } from '../protect/rrl.js';
 import type { QueryLog } from '../log/query-log.js';
+import type { DnssecSigner } from '../dnssec/signer.js';
 
 export type { Transport };
 
@@ -35,10 +36,12 @@ export interface ResponderOptions {
   readonly nsid?: Buffer | null;
   readonly rrl?: ResponseRateLimiter | null;
   readonly queryLog?: QueryLog | null;
+  /** Online DNSSEC signing of the zones it holds keys for (src/dnssec); null when no zone is signed. */
+  readonly dnssec?: DnssecSigner | null;
 }
 
 /** Where a question seen before leads: its answer, or (A/AAAA of a steered name) the name whose decisions to look up. */
-type IndexedQuestion = { readonly steered: null; readonly answer: EncodedResponse } | { readonly steered: SteeredName; readonly qtype: number; readonly answer: null };
+type IndexedQuestion = { readonly steered: null; readonly answer: CachedAnswer } | { readonly steered: SteeredName; readonly qtype: number; readonly answer: null };
 
 const HEADER = 12;
 const OPT_LENGTH = 11;
@@ -52,7 +55,7 @@ export class Responder {
   readonly #writer = new MessageWriter();
   readonly cache: AnswerCache;
   /** Steering decisions per client network (issue #7); same size limit as the answer cache. */
-  readonly decisions: DecisionCache<EncodedResponse>;
+  readonly decisions: DecisionCache<CachedAnswer>;
   readonly stats = new QueryStats();
   /** The fast path's index of questions seen in this snapshot; same size limit as the answer cache. */
   readonly questions: QuestionIndex<IndexedQuestion>;
@@ -61,6 +64,7 @@ export class Responder {
   readonly #nsid: Buffer | null;
   readonly #rrl: ResponseRateLimiter | null;
   readonly #queryLog: QueryLog | null;
+  readonly #dnssec: DnssecSigner | null;
   readonly #addresses = new ClientAddressReader();
   readonly #watching: boolean;
   /** The query being answered (one context, reset per query: see query-context.ts). */
@@ -73,10 +77,16 @@ export class Responder {
     this.#nsid = options.nsid ?? null;
     this.#rrl = options.rrl ?? null;
     this.#queryLog = options.queryLog ?? null;
+    this.#dnssec = options.dnssec ?? null;
     this.#watching = this.#rrl !== null || this.#queryLog !== null;
     this.cache = new AnswerCache(options.cacheMaxEntries);
-    this.decisions = new DecisionCache<EncodedResponse>(options.cacheMaxEntries);
-    this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries);
+    this.decisions = new DecisionCache<CachedAnswer>(options.cacheMaxEntries);
+    this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries, this.#dnssec !== null);
+  }
+
+  /** The online signer (null when no zone is signed), for its counters. */
+  get dnssec(): DnssecSigner | null {
+    return this.#dnssec;
   }
 
   /** The protection parts in use (null when off), for their counters. */
@@ -186,9 +196,11 @@ export class Responder {
   #fromQuestionIndex(ctx: QueryContext): Buffer | null {
     const packet = ctx.packet;
     const snapshot = this.#store.current;
-    this.questions.useVersion(snapshot.version);
+    this.questions.useVersion(snapshot.version, snapshot.changes);
     const indexed = this.questions.get(packet, ctx.transport);
     if (indexed === undefined) return null;
+    // Signatures due for refresh: the full path signs again and indexes the new answer.
+    if (indexed.steered === null && this.#stale(indexed.answer)) return null;
     ctx.indexed = true;
     const questionEnd = this.questions.questionEnd;
     let edns: EdnsInfo | null = null;
@@ -203,17 +215,17 @@ export class Responder {
       }
     }
     ctx.ecs = ecs;
-    let encoded: EncodedResponse | undefined;
+    let encoded: CachedAnswer | undefined;
     let scope = 0;
     if (indexed.steered === null) {
       encoded = indexed.answer;
       this.cache.hits++;
     } else {
-      this.decisions.useVersion(snapshot.version);
+      this.decisions.useVersion(snapshot.version, snapshot.changes);
       const bits = clientBits(ecs, ctx.source);
       const d = bits === null ? undefined : this.decisions.peek(indexed.steered, indexed.qtype, bits);
-      encoded = d === undefined ? undefined : this.decisions.answerFor(d);
-      if (encoded === undefined) {
+      encoded = d === undefined ? undefined : this.decisions.answerFor(d, this.#dnssec !== null && edns !== null && edns.dnssecOk);
+      if (encoded === undefined || this.#stale(encoded)) {
         // To be decided by the full path: it takes the client as read here rather than reading it again.
         ctx.bits = bits;
         ctx.clientRead = true;
@@ -254,30 +266,35 @@ export class Responder {
     }
     const ecs = ctx.ecs;
     const snapshot = this.#store.current;
-    this.cache.useVersion(snapshot.version);
-    this.decisions.useVersion(snapshot.version);
+    this.cache.useVersion(snapshot.version, snapshot.changes);
+    this.decisions.useVersion(snapshot.version, snapshot.changes);
 
-    // A steered name's answer is cached by its decision, so steering runs first (DESIGN.md).
+    // A steered name's answer is cached by its decision, so steering runs first (src/answer/README.md "Description": read → steer → cache).
     const steered = (q.qtype === RRType.A || q.qtype === RRType.AAAA) && q.qclass === RRClass.IN ? snapshot.steered.get(q.key) : undefined;
     const direct = steered ? this.#steer(ctx, snapshot, steered.name, q.qtype) : null;
-    // Without DNSSEC signing the DO bit does not change an answer; ANY differs by transport (RFC 8482).
+    // With a signed zone DO=1 adds RRSIGs; ANY differs by transport (RFC 8482).
     // A decision from the decision cache carries its encoded answer: no key string to build.
-    let encoded = direct ? this.decisions.answerFor(direct) : undefined;
+    const signing = this.#dnssec !== null && q.edns !== null && q.edns.dnssecOk;
+    let encoded = direct ? this.decisions.answerFor(direct, signing) : undefined;
+    // An answer whose signatures are due for refresh is built again.
+    if (encoded !== undefined && this.#stale(encoded)) encoded = undefined;
     let key = '';
     if (encoded === undefined) {
       key = `${q.key}|${q.qtype}|${q.qclass}`;
       if (direct) key += `|=${direct.key}`;
       else if (q.qtype === RRType.ANY) key += `|${transport}`;
+      if (signing) key += '|do';
       encoded = this.cache.get(key);
+      if (encoded !== undefined && this.#stale(encoded)) encoded = undefined;
       // Decisions for other networks may share this answer: the next query for this one needs no key.
-      if (encoded !== undefined && direct) this.decisions.setAnswer(direct, encoded);
+      if (encoded !== undefined && direct) this.decisions.setAnswer(direct, encoded, signing);
     }
     let scope = direct ? direct.scope : 0;
     let clientSpecific = direct !== null;
     if (encoded === undefined) {
       // Names reached through a CNAME are steered afresh; such answers vary per client and are not cached.
       let dependsOnClient = false;
-      const res = resolve(snapshot, q, {
+      let res = this.#dnssec?.apexAnswer(snapshot, q) ?? resolve(snapshot, q, {
         minimalAny: transport === 'udp',
         steer: (name, qtype) => {
           if (direct && name === steered!.name && qtype === q.qtype) return direct;
@@ -288,20 +305,31 @@ export class Responder {
           return d;
         },
       });
-      encoded = { ...this.#writer.encode(packet, q, res), zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '' };
+      let staleAt = Infinity;
+      if (signing) {
+        const signed = this.#dnssec!.sign(snapshot, q, res);
+        res = signed.message;
+        staleAt = signed.refreshAt * 1000;
+      }
+      encoded = { ...this.#writer.encode(packet, q, res), zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '', staleAt, name: q.key, own: ownAnswer(res, q.key) };
       if (!dependsOnClient) {
         this.cache.set(key, encoded);
-        if (direct) this.decisions.setAnswer(direct, encoded);
+        if (direct) this.decisions.setAnswer(direct, encoded, signing);
       }
     }
     // The next such question takes the fast path: a steered name to its decisions, an answer
     // that depends on nothing but the question to itself.
     if (!ctx.indexed) {
-      if (steered) this.questions.set(packet, transport, { steered: steered.name, qtype: q.qtype, answer: null });
-      else if (!clientSpecific) this.questions.set(packet, transport, { steered: null, answer: encoded });
+      if (steered) this.questions.set(packet, transport, { steered: steered.name, qtype: q.qtype, answer: null }, { name: q.key, own: true });
+      else if (!clientSpecific) this.questions.set(packet, transport, { steered: null, answer: encoded }, encoded);
     }
     ctx.zone = encoded.zone;
     return this.#finish(ctx, q.questionEnd, q.edns, encoded, echoedScope(ecs, scope, clientSpecific));
+  }
+
+  /** Whether a cached answer's signatures are due for refresh (by the signer's clock; an unsigned answer never is). */
+  #stale(encoded: EncodedResponse): boolean {
+    return encoded.staleAt !== Infinity && encoded.staleAt <= this.#dnssec!.nowMs();
   }
 
   /** The decision for a steered name and this query's client: from the decision cache, else decided and cached when it may be. */

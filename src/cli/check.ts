@@ -6,7 +6,36 @@ import { describeBound, failoverWarnings } from '../health/failover-bound.js';
 import { formatProblem } from '../problems/problem-list.js';
 import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
-import { ZoneDirectory } from '../zone/zone-directory.js';
+import { ZoneDirectory } from '../control/zone-directory.js';
+import { algorithmName, dsRdata } from '../dnssec/keys.js';
+import { loadZoneKeys } from '../dnssec/load.js';
+import { RRType } from '../dns/constants.js';
+import { nameKey } from '../dns/name.js';
+import { rdataToText } from '../zone/rdata/index.js';
+
+/**
+ * The signed zones' keys: per zone its signing keys and the DS records for the parent, or the
+ * error serve would stop on (a missing, unreadable, mismatched or world-readable key); and a
+ * warning for a signed zone the zones folder does not hold.
+ */
+function dnssecLines(config: Config, zones: ReadonlyMap<string, Zone>): { lines: string[]; errors: string[] } {
+  let signed;
+  try {
+    signed = loadZoneKeys(config.dns.dnssec);
+  } catch (err) {
+    return { lines: [], errors: [(err as Error).message] };
+  }
+  const lines: string[] = [];
+  const errors: string[] = [];
+  for (const z of signed) {
+    const zone = nameToText(z.origin);
+    const keys = z.active.map((k) => `${k.tag} (${algorithmName(k.algorithm)}${k.flags & 1 ? ', SEP' : ''})`).join(', ');
+    lines.push(`dns.dnssec.zones: ${zone} signed with key ${keys}: OK`);
+    for (const k of z.published.filter((p) => (p.flags & 1) !== 0)) lines.push(`  ${zone.toLowerCase()} IN DS ${rdataToText(RRType.DS, dsRdata(z.origin, k.dnskey))}`);
+    if (!zones.has(nameKey(z.origin))) errors.push(`dns.dnssec.zones: ${zone} is signed but the zones folder has no valid ${zone.toLowerCase()}zone file`);
+  }
+  return { lines, errors };
+}
 
 /** One line per steered name: its worst-case failover and recovery, term by term. */
 function printBounds(zones: ReadonlyMap<string, Zone>): void {
@@ -70,6 +99,9 @@ export function runCheck(flags: { config?: string; zones?: string }): number {
   for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
   const errors = outcome.problems.filter((p) => p.severity === 'error').length;
   printBounds(outcome.zones);
+  const dnssec = dnssecLines(config, outcome.zones);
+  for (const line of dnssec.lines) process.stdout.write(line + '\n');
+  for (const line of dnssec.errors) process.stderr.write(line + '\n');
   for (const s of outcome.statuses) {
     if (s.zone && !s.problems.some((p) => p.severity === 'error')) {
       process.stdout.write(`${s.file}: zone ${s.zone.originKey}. serial ${s.zone.serial}, ${s.zone.recordCount} records: OK\n`);
@@ -79,5 +111,5 @@ export function runCheck(flags: { config?: string; zones?: string }): number {
     process.stderr.write(`${config.zones.directory}: no *.zone files found\n`);
     return 1;
   }
-  return errors + geoErrors > 0 ? 1 : 0;
+  return errors + geoErrors + dnssec.errors.length > 0 ? 1 : 0;
 }

@@ -16,7 +16,7 @@ import { nameToText, parseName } from '../dns/name.js';
 import { formatProblem } from '../problems/problem-list.js';
 import { policyFileFor } from '../steer/policy-file.js';
 import { writeFileAtomic } from '../storage/atomic-write.js';
-import { ZONE_FILE_SUFFIX, ZoneDirectory } from '../zone/zone-directory.js';
+import { ZONE_FILE_SUFFIX, ZoneDirectory } from '../control/zone-directory.js';
 
 export interface ClusterFlags {
   config?: string;

@@ -6,7 +6,7 @@ import { SnapshotBuilder } from '../control/snapshot-builder.js';
 import { explain, formatExplanation } from '../explain/explain.js';
 import { ExplainInputError } from '../steer/client-arg.js';
 import { formatProblem } from '../problems/problem-list.js';
-import { ZoneDirectory } from '../zone/zone-directory.js';
+import { ZoneDirectory } from '../control/zone-directory.js';
 
 export interface ExplainFlags {
   config?: string;

@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
-/** The `meridian` command: serve, check, explain, simulate, balance. */
+/** The `meridian` command: serve, check, explain, simulate, balance, dnssec keygen. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseWorkers } from '../config/load-config.js';
 import { runCheck } from './check.js';
@@ -86,6 +86,18 @@ program
     // Loaded on use: the other commands do not pay for the simulation and its sample at start.
     const { runSimulate } = await import('./simulate.js');
     process.exitCode = await runSimulate(withEnvConfig(opts));
+  });
+
+const dnssec = program.command('dnssec').description('DNSSEC keys (see README "DNSSEC")');
+dnssec
+  .command('keygen')
+  .description('make a combined signing key for ZONE: K<zone>.+<alg>+<tag>.key and .private (mode 0600), as BIND names them; prints the DS record for the parent')
+  .argument('<zone>', 'the zone, e.g. example.com')
+  .option('--algorithm <alg>', 'ECDSAP256SHA256 (13) or ED25519 (15)', 'ECDSAP256SHA256')
+  .option('--key-dir <dir>', 'folder to write the files into (made if missing)', 'keys')
+  .action(async (zone: string, opts: { algorithm?: string; keyDir?: string }) => {
+    const { runKeygen } = await import('./dnssec.js');
+    process.exitCode = runKeygen(zone, opts);
   });
 
 program

@@ -3,13 +3,13 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../config/load-config.js';
 import { openGeo, clientLocator } from '../geoip/open-geo.js';
-import { loadHealthState } from '../health/state-file.js';
+import { loadHealthState } from '../storage/health-state.js';
 import { SnapshotBuilder } from '../control/snapshot-builder.js';
 import { PopulationError, readPopulationFile, samplePopulation } from '../steer/population.js';
 import { POLICY_SUFFIXES } from '../steer/policy-file.js';
 import { formatComparison, policyChange, SimulationError, whatIf, worldOf, type Change } from '../explain/simulate.js';
 import { formatProblem } from '../problems/problem-list.js';
-import { ZoneDirectory } from '../zone/zone-directory.js';
+import { ZoneDirectory } from '../control/zone-directory.js';
 
 export interface SimulateFlags {
   config?: string;

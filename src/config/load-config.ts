@@ -68,6 +68,12 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   if (scanMs > 0 && scanMs < 100) {
     throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/dns/interfaceScanMs') ?? 0}: dns.interfaceScanMs: ${scanMs} is in milliseconds; must be 0 (only at start and on SIGHUP) or >= 100`);
   }
+  const dnssec = config.dns.dnssec;
+  if (dnssec.refreshDays >= dnssec.validityDays) {
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/dns/dnssec/refreshDays') ?? 0}: dns.dnssec.refreshDays: ${dnssec.refreshDays} must be below validityDays (${dnssec.validityDays})`);
+  }
+  // Key folders: relative to the config file, else the working folder (as the zones folder).
+  for (const zone of Object.values(dnssec.zones)) zone.keyDir = path.resolve(file !== null ? path.dirname(file) : process.cwd(), zone.keyDir);
   // Zones: relative to the config file, else the working folder. A GeoIP path written in the file is relative to the file; a default one to the project.
   const given = (raw as { geoip?: Record<string, unknown> } | null)?.geoip ?? {};
   const baseFor = (field: string): string => (file !== null && given[field] !== undefined ? path.dirname(file) : packageRoot);

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { Keyed } from './keyed-record.js';
 
 /** The default health.stateFile; its folder is also where the audit file goes by default. */
 export const DEFAULT_HEALTH_STATE_FILE = '.meridian-state/health.json';
@@ -49,6 +50,31 @@ const InternetFacing = {
   ),
 };
 
+/**
+ * Online DNSSEC signing (README "DNSSEC"), per zone: the zone's name as key (no leading "_",
+ * which also keeps out `__proto__`).
+ */
+export const ZONE_KEY_PATTERN = '^(?!_)([A-Za-z0-9_-]{1,63}\\.)*[A-Za-z0-9_-]{1,63}\\.?$';
+const Dnssec = Type.Object(
+  {
+    zones: Keyed(
+      Type.String({ pattern: ZONE_KEY_PATTERN, description: 'zone name, e.g. example.com' }),
+      Type.Object(
+        {
+          enabled: Type.Boolean({ default: true, description: 'sign the zone\'s answers to DO=1 queries' }),
+          algorithm: Type.Union([Type.Literal('ECDSAP256SHA256'), Type.Literal('ED25519')], { default: 'ECDSAP256SHA256', description: 'the algorithm of the keys used (13 or 15)' }),
+          keyDir: Type.String({ minLength: 1, default: 'keys', description: 'folder of the BIND K<zone>.+<alg>+<tag>.key/.private files, relative to the config file' }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: {} },
+    ),
+    validityDays: Type.Integer({ minimum: 2, maximum: 365, default: 14, description: 'signatures expire this long after they are made (less up to a day of jitter)' }),
+    refreshDays: Type.Integer({ minimum: 1, maximum: 364, default: 7, description: 'a signature with less than this left is made afresh; below validityDays' }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 /** Every knob with its type, default and bounds (as gdnsd documents them); README lists the same. */
 export const ConfigSchema = Type.Object(
   {
@@ -92,6 +118,7 @@ export const ConfigSchema = Type.Object(
           { default: {}, additionalProperties: false },
         ),
         ...InternetFacing,
+        dnssec: Dnssec,
       },
       { default: {}, additionalProperties: false },
     ),

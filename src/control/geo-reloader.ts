@@ -11,6 +11,8 @@ interface FileStamp {
   readonly ino: number;
   readonly size: number;
   readonly mtimeMs: number;
+  /** Moves on every write to the file, and unlike mtime no one can set it back: a file rewritten in place is seen too. */
+  readonly ctimeMs: number;
 }
 
 /**
@@ -54,13 +56,16 @@ export class GeoReloader implements GeoView {
   }
 
   /**
-   * Opens the configured files again and swaps them in; `force` reopens files that look
-   * unchanged too (SIGHUP). Returns whether new databases serve. Never throws.
+   * Opens the configured files again and swaps them in, when one changed (another file, or
+   * the same one written since: its stamp). Returns whether new databases serve. Never
+   * throws. Unchanged files are not reopened, on SIGHUP either: a swap publishes a snapshot
+   * that no cached answer or decision survives, and every query would then take the full path
+   * at once (issue #14 item 3).
    */
-  reload(force: boolean): boolean {
+  reload(): boolean {
     const files = geoFiles(this.#config);
     const stamps = stampAll(files);
-    if (!force && sameStamps(stamps, this.#stamps)) return false;
+    if (sameStamps(stamps, this.#stamps)) return false;
     this.#stamps = stamps;
     const started = performance.now();
     let next: GeoResolver;
@@ -95,7 +100,7 @@ export class GeoReloader implements GeoView {
           if (this.#timer) clearTimeout(this.#timer);
           this.#timer = setTimeout(() => {
             this.#timer = null;
-            this.reload(false);
+            this.reload();
           }, debounceMs);
         });
         watcher.on('error', (err) => this.#log.warn({ err, directory: dir }, 'GeoIP folder watch failed; SIGHUP still reloads'));
@@ -119,7 +124,7 @@ function stampAll(files: readonly string[]): ReadonlyMap<string, FileStamp | nul
   for (const file of files) {
     try {
       const s = fs.statSync(file);
-      out.set(file, { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs });
+      out.set(file, { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs });
     } catch {
       out.set(file, null);
     }
@@ -132,7 +137,7 @@ function sameStamps(a: ReadonlyMap<string, FileStamp | null>, b: ReadonlyMap<str
   for (const [file, s] of a) {
     const t = b.get(file);
     if (t === undefined) return false;
-    if (s === null || t === null ? s !== t : s.ino !== t.ino || s.size !== t.size || s.mtimeMs !== t.mtimeMs) return false;
+    if (s === null || t === null ? s !== t : s.ino !== t.ino || s.size !== t.size || s.mtimeMs !== t.mtimeMs || s.ctimeMs !== t.ctimeMs) return false;
   }
   return true;
 }

@@ -4,6 +4,7 @@ import type { ClientLocator, SnapshotStore } from '../snapshot/snapshot.js';
 import type { SnapshotBuilder } from './snapshot-builder.js';
 import type { Zone } from '../zone/zone.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
+import { namesChanged, nextChanges, sameHealth } from './names-changed.js';
 
 /**
  * Assembles and publishes snapshots: zones from the reloader, health from the monitor.
@@ -25,11 +26,16 @@ export class SnapshotPublisher {
     this.#monitor = monitor;
   }
 
-  /** New zones: probes follow them (new targets start, removed ones stop), then publish. */
+  /**
+   * New zones: probes follow them (new targets start, removed ones stop), then publish. When
+   * only some names' records changed (an admin write), the snapshot says which, so the caches
+   * keep every other answer.
+   */
   setZones(zones: ReadonlyMap<string, Zone>): void {
+    const names = namesChanged(this.#zones, zones);
     this.#zones = zones;
     this.#monitor?.sync(monitoredOf(zones));
-    this.publish();
+    this.publish(names);
   }
 
   /** New GeoIP databases: a new snapshot version, so no cached decision made with the old ones is served. */
@@ -38,14 +44,20 @@ export class SnapshotPublisher {
     this.publish();
   }
 
-  publish(): void {
+  /** A new snapshot; `names`: the only names whose records changed since the current one (else anything may have). */
+  publish(names: readonly string[] | null = null): void {
     const monitor = this.#monitor;
+    const current = this.#store.current;
+    const health = monitor?.answerView();
+    // The caches may keep answers only when health is as the current snapshot has it (the monitor publishes its own changes).
+    if (names !== null && health !== undefined && !sameHealth(current.health, health)) names = null;
     this.#store.publish(
-      this.#builder.build(this.#store.current.version + 1, {
+      this.#builder.build(current.version + 1, {
         zones: this.#zones,
-        health: monitor?.answerView(),
+        health,
         regionRtt: monitor ? (region) => monitor.regionRtt(region) : undefined,
         samples: this.#samples,
+        changes: nextChanges(current, names),
       }),
     );
   }

@@ -8,6 +8,7 @@
 import type { TargetHealth } from '../health/state-machine.js';
 import { createSnapshot, SnapshotStore, type ChaosAnswers, type ClientLocator, type Snapshot } from '../snapshot/snapshot.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
+import type { NamesChange } from '../snapshot/per-snapshot-cache.js';
 import type { Zone } from '../zone/zone.js';
 
 /** What changes from one snapshot to the next. */
@@ -19,6 +20,8 @@ export interface SnapshotInputs {
   readonly regionRtt?: (region: string) => number | null;
   /** Admin API RTT samples, read live; absent: none. */
   readonly samples?: LatencySamples | null;
+  /** The names an admin write changed, with those of the versions before (Snapshot.changes); absent: anything may have changed. */
+  readonly changes?: readonly NamesChange[];
 }
 
 /** A command answering from the files once: no CHAOS answers (REFUSED), as `meridian check` serves nothing. */

@@ -1,5 +1,5 @@
 /**
- * Loads zone files on a worker_thread (zone/zone-load-thread.ts) so that a full reload of a
+ * Loads zone files on a worker_thread (zone-load-thread.ts) so that a full reload of a
  * large zone never holds the answering thread: parsing, checking, building and packing happen
  * there; the packed nodes arrive as one shared buffer, used as they are (zone/packed-nodes.ts).
  * The policy beside the zone is compiled here (its filters are functions, which cannot cross
@@ -13,7 +13,9 @@ import type { Zone } from '../zone/zone.js';
 import { chunkBuffers, encodeNodes, zoneFromImage, type NodeChunk } from '../zone/zone-transfer.js';
 import { PackedNodes } from '../zone/packed-nodes.js';
 import type { ZoneNodes } from '../zone/zone-nodes.js';
-import type { LoadReply } from '../zone/zone-load-thread.js';
+import type { LoadReply, LoadRequest } from './zone-load-thread.js';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 
 export interface LoadedFile {
   zone: Zone | null;
@@ -28,6 +30,22 @@ export interface LoadedFile {
  * so a reload after a write always rebuilds.
  */
 const digests = new WeakMap<Zone, string>();
+
+/**
+ * The digest of the policy file each compiled set of steered names came from, by that set
+ * (kept by record writes, which leave the policy alone): a reload that reads the same policy
+ * keeps the same steered names, so steering decisions and the answers of other names stay
+ * cached.
+ */
+const policyDigests = new WeakMap<ReadonlyMap<string, unknown>, string>();
+
+function policyDigest(file: string | null): string {
+  try {
+    return file === null ? 'none' : createHash('sha256').update(fs.readFileSync(file)).digest('base64');
+  } catch {
+    return 'unreadable';
+  }
+}
 
 /**
  * One reload's thread: files load one after another; close() ends the thread. A thread that
@@ -52,7 +70,7 @@ export class ZoneLoadThread {
   }
 
   #start(): Worker {
-    const worker = new Worker(new URL('../zone/zone-load-thread.js', import.meta.url), {
+    const worker = new Worker(new URL('./zone-load-thread.js', import.meta.url), {
       workerData: { background: this.#background },
       ...(this.#resourceLimits ? { resourceLimits: this.#resourceLimits } : {}),
     });
@@ -84,12 +102,20 @@ export class ZoneLoadThread {
         if (m.kind !== 'zone') return fail(`the reload thread answered a load with ${m.kind}`);
         if (previous !== null && digests.get(previous) === m.digest) return done({ zone: null, problems: m.problems, unchanged: true });
         const policyFile = policyFileFor(file);
+        // Hashed before it is compiled: a change in between makes the next reload compile it again.
+        const policyHash = policyDigest(policyFile);
         const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
         // The thread checked the same policy; a change made since then waits for the next reload.
         if (policy.problems.some((p) => p.severity === 'error')) return done({ zone: null, problems: policy.problems });
         const built = zoneFromImage(m.image, m.recordCount, origin, nameKey(origin), file, policy.steered, policy.monitored);
-        if (built.zone !== null) digests.set(built.zone, m.digest);
-        done({ zone: built.zone, problems: [...m.problems, ...built.problems] });
+        let zone = built.zone;
+        if (zone !== null) {
+          if (previous !== null && policyDigests.get(previous.steered) === policyHash) zone = { ...zone, steered: previous.steered, monitored: previous.monitored };
+          else policyDigests.set(zone.steered, policyHash);
+          if (previous !== null && m.changed !== null) zone = { ...zone, reloadedOver: { base: previous.nodes.base, changed: m.changed } };
+          digests.set(zone, m.digest);
+        }
+        done({ zone, problems: [...m.problems, ...built.problems] });
       };
       const internal = (err: unknown): void =>
         fail(`internal error while loading this zone or its policy (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); please report it`);
@@ -106,7 +132,8 @@ export class ZoneLoadThread {
       this.#pending = pending;
       if (this.#closed) return done({ zone: null, problems: [{ file, line: 0, message: 'the reload was stopped', severity: 'error' }] });
       this.#worker ??= this.#start();
-      this.#worker.postMessage({ kind: 'load', file, origin: [...origin] });
+      const request: LoadRequest = { kind: 'load', file, origin: [...origin], ...(previous === null ? {} : { previous: previous.nodes.base.image }) };
+      this.#worker.postMessage(request);
     });
   }
 

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { formatProblem } from '../problems/problem-list.js';
-import type { ZoneDirectory } from '../zone/zone-directory.js';
+import type { LoadOutcome, ZoneDirectory } from './zone-directory.js';
 import type { SnapshotPublisher } from './publisher.js';
 import { ZoneLoadThread } from './zone-load-thread-pool.js';
-import type { LoadOutcome } from '../zone/zone-directory.js';
 
 /**
  * Reloads zones on SIGHUP and (debounced) when files in the zones folder change, then

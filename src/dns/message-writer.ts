@@ -42,6 +42,8 @@ export interface EncodedResponse {
   readonly rcode: number;
   /** Origin key of the zone that answered ("" for none), for the query counters. */
   readonly zone: string;
+  /** Milliseconds since the epoch from which the answer is built afresh: its DNSSEC signatures are due for refresh (Infinity: never). */
+  readonly staleAt: number;
 }
 
 export class MessageWriter {
@@ -91,6 +93,7 @@ export class MessageWriter {
       glueRequired: res.glueRequired,
       rcode: res.rcode,
       zone: '',
+      staleAt: Infinity,
     };
   }
 

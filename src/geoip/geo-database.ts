@@ -1,6 +1,6 @@
 /**
  * GeoIP: opens MaxMind DB (.mmdb) files and answers "where is this address" for the
- * steering context (DESIGN.md "Steering"; GeoInfo in src/steer/types.ts).
+ * steering context (src/steer/README.md "Description"; GeoInfo in src/steer/types.ts).
  *
  * - openGeoDatabase() is synchronous and strict: it reads the file, checks its layout, walks
  *   to a real record and decodes it (a corrupt file that `maxmind` would open is rejected

@@ -19,9 +19,8 @@
  *
  * Assumes the `health.concurrency` cap is not saturated (a probe waiting for a slot starts late).
  */
-import { nameToText } from '../dns/name.js';
-import type { FileProblem } from '../problems/types.js';
-import type { Zone } from '../zone/zone.js';
+import { nameToText, type Name } from '../dns/name.js';
+import type { FileProblem, SourcePos } from '../problems/types.js';
 import type { FailoverBound, ProbeSpec } from './types.js';
 
 export type { FailoverBound } from './types.js';
@@ -80,8 +79,16 @@ function largestTerm(b: FailoverBound): string {
   return `the largest term is ${field} (${Number(sec.toFixed(3))} s)`;
 }
 
+/**
+ * What failoverWarnings reads of a zone (zone/zone.ts Zone and its steered names): zones
+ * sit above health (src/README.md "Layers"), so health names only what it reads.
+ */
+export interface ZoneWithBounds {
+  readonly steered: ReadonlyMap<string, { readonly owner: Name; readonly failover: FailoverBound | null; readonly source: SourcePos }>;
+}
+
 /** Warns, at the policy's file:line, about steered names whose worst-case failover is over the budget (issue #20). */
-export function failoverWarnings(zones: ReadonlyMap<string, Zone>, budgetSec: number): FileProblem[] {
+export function failoverWarnings(zones: ReadonlyMap<string, ZoneWithBounds>, budgetSec: number): FileProblem[] {
   const out: FileProblem[] = [];
   for (const zone of zones.values()) {
     for (const name of zone.steered.values()) {

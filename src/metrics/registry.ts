@@ -4,15 +4,28 @@
  * never calls prom-client.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { nameKey } from '../dns/name.js';
+import { nameKey, type Name } from '../dns/name.js';
 import type { GeoDbInfo } from '../geoip/geo-database.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import { isHealthy } from '../health/state-machine.js';
 import type { FailureReason } from '../health/types.js';
+import type { FileProblem } from '../problems/types.js';
 import type { QueryStats } from './query-stats.js';
 import { precountedHistogram } from './precounted-histogram.js';
 import { selfFillingMetrics } from './self-filling.js';
-import type { ZoneFileStatus } from '../zone/zone-directory.js';
+
+/**
+ * What the registry reads of one zone file's status (control/zone-directory.ts ZoneFileStatus,
+ * which has more): metrics sits below the control plane, so it names only what it reads.
+ */
+export interface ZoneFileMetrics {
+  readonly file: string;
+  readonly origin: Name;
+  /** The zone version served, if any. */
+  readonly zone: { readonly serial: number } | null;
+  readonly problems: readonly { readonly severity: FileProblem['severity'] }[];
+  readonly loadedAt: Date | null;
+}
 
 /** What the registry reads of a cache of the data plane (src/answer): plain counters, so metrics imports none of it. */
 export interface CacheCounters {
@@ -34,7 +47,7 @@ export interface MetricsSources {
   /** meridian_build_info's labels; left out when absent. */
   readonly build?: { readonly version: string; readonly node: string };
   /** The zones folder (ZoneDirectory), read at scrape time for the per-zone reload metrics. */
-  readonly zones?: { readonly statuses: readonly ZoneFileStatus[]; loadErrors(file: string): number };
+  readonly zones?: { readonly statuses: readonly ZoneFileMetrics[]; loadErrors(file: string): number };
   /** The open GeoIP databases, read at each scrape (a reload changes them). */
   readonly geoDatabases?: () => readonly GeoDbInfo[];
   /** Cluster mode: this node's link to the cluster store; absent on a single node. */
@@ -47,6 +60,8 @@ export interface MetricsSources {
     readonly rrl: { readonly passed: number; readonly dropped: number; readonly slipped: number } | null;
     readonly queryLog: { readonly written: number; readonly dropped: number } | null;
   };
+  /** The online DNSSEC signer (Responder.dnssec); null or absent when no zone is signed. */
+  readonly dnssec?: { readonly signatures: number; readonly size: number } | null;
 }
 
 /** What the native UDP layer's sockets have counted (src/server/native-udp.ts, NativeUdpCounters). */
@@ -126,6 +141,12 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
     });
   }
 
+  const dnssec = src.dnssec ?? null;
+  if (dnssec !== null) {
+    counter('meridian_dnssec_signatures_total', 'RRSIGs made by the online signer (a cached answer or a cached signature costs none)', [], unlabelled(() => dnssec.signatures));
+    gauge('meridian_dnssec_signature_cache_entries', 'RRset signatures kept for reuse', [], unlabelled(() => dnssec.size));
+  }
+
   const { cookies, rrl, queryLog } = src.protection ?? { cookies: null, rrl: null, queryLog: null };
   if (cookies !== null) {
     counter('meridian_dns_cookies_total', 'queries with a DNS cookie, by what it was (RFC 7873)', ['cookie'], (set) => {
@@ -154,7 +175,7 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
   const zones = src.zones;
   if (zones !== undefined) {
     // read at scrape time: the reload path only bumps the error count
-    const label = (s: ZoneFileStatus): string => (s.origin.length === 0 ? '.' : `${nameKey(s.origin)}.`);
+    const label = (s: ZoneFileMetrics): string => (s.origin.length === 0 ? '.' : `${nameKey(s.origin)}.`);
     gauge('meridian_zone_serial', 'SOA serial of the zone version being served (absent while none is)', ['zone'], (set) => {
       for (const s of zones.statuses) if (s.zone !== null) set({ zone: label(s) }, s.zone.serial);
     });

@@ -12,6 +12,8 @@ import { UdpListener, type Received } from './udp-listener.js';
 import { loadNativeUdp, NativeUdpListener, resolveUdpSocket, type NativeUdpCounters, type UdpSocketKind } from './native-udp.js';
 import { createProtection } from '../protect/protection.js';
 import { openQueryLog } from '../log/query-log.js';
+import { loadSigner } from '../dnssec/load.js';
+import { nameToText } from '../dns/name.js';
 
 export interface BoundAddress {
   readonly host: string;
@@ -35,7 +37,10 @@ const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 
 /** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false): { responder: Responder; server: DnsServer } {
-  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log), queryLog: openQueryLog(dns.queryLog, log) });
+  // Keys first: a key problem stops the start before any socket or log file is opened.
+  const dnssec = loadSigner(dns);
+  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log), queryLog: openQueryLog(dns.queryLog, log), dnssec });
+  if (dnssec !== null) log.info({ zones: [...dnssec.zones.values()].map((z) => ({ zone: nameToText(z.origin), keys: z.active.map((k) => k.tag) })) }, 'DNSSEC: signing answers to DO=1 queries');
   const udpSocket = resolveUdpSocket(dns.udpSocket, log, reusePort);
   const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, udpSocket };
   return { responder, server: new DnsServer(responder, options, log) };

@@ -20,7 +20,7 @@ function literalLookup(family: 4 | 6): (hostname: string, options: unknown, call
   return (hostname, _options, callback) => callback(null, hostname, family);
 }
 
-/** One UDP socket. The message handler is synchronous: parse, answer, send (DESIGN.md, the hot path). */
+/** One UDP socket. The message handler is synchronous: parse, answer, send (src/answer/README.md "Hot path rules"). */
 export class UdpListener {
   readonly #socket: dgram.Socket;
   readonly #responder: Responder;

@@ -1,50 +1,172 @@
 /**
  * A cache whose entries hold for one snapshot version only: the first use with another
  * version empties it, so nothing cached can outlive the zones, policies or health it was
- * computed from. The responder calls useVersion with the current snapshot's version before
- * each lookup.
+ * computed from. The responder calls useVersion with the current snapshot's version (and
+ * what changed to reach it) before each lookup.
+ *
+ * An admin write changes a few names' records; emptying every cache for it would send every
+ * query down the full path after each write (issue #14 item 3). So a snapshot says, when it
+ * knows, which names changed since the versions before it (`NamesChange`), and a cache that
+ * tags its entries drops only those entries, plus the ones that depend on more than their
+ * own name (negative answers carry the SOA, whose serial every write moves; CNAME chains,
+ * wildcards, additional addresses).
  */
+
+/** Snapshot `version` differs from `version - 1` only in the records of these names (and the SOA serial): no zone added or dropped, no policy, health or GeoIP change, no zone cut or DNAME touched. */
+export interface NamesChange {
+  readonly version: number;
+  /** Name keys (src/dns/name.ts nameKey) of the nodes set or removed, across zones. */
+  readonly names: readonly string[];
+}
+
+/** What a cached answer depends on. */
+export interface AnswerTags {
+  /** The question's name key. */
+  readonly name: string;
+  /** True when the answer depends on nothing but the records at its own name: a positive answer of the name's own RRsets, no CNAME target, wildcard, SOA or additional address. */
+  readonly own: boolean;
+}
+
+/** Consecutive changes a snapshot carries: a cache that missed more versions than this empties. */
+export const MAX_CHANGES_KEPT = 16;
+
+/**
+ * The names changed from version `from` to version `to`, when `changes` (consecutive, ending
+ * at `to`) covers every version in between; null when it does not, and everything must go.
+ */
+export function namesSince(from: number, to: number, changes: readonly NamesChange[]): Set<string> | null {
+  if (from < 0 || to <= from || changes.length === 0) return null;
+  const first = changes.length - (to - from);
+  if (first < 0 || changes[changes.length - 1]!.version !== to || changes[first]!.version !== from + 1) return null;
+  const out = new Set<string>();
+  for (let i = first; i < changes.length; i++) for (const n of changes[i]!.names) out.add(n);
+  return out;
+}
+
 export abstract class PerSnapshotCache {
   #version = -1;
 
-  /** Drops every entry when `version` differs from the one the entries were made for. */
-  useVersion(version: number): void {
+  /** Drops every entry made for another version, unless `changes` says which names changed since: then only what depends on them. */
+  useVersion(version: number, changes: readonly NamesChange[] = []): void {
     if (version !== this.#version) {
-      this.clear();
+      const names = namesSince(this.#version, version, changes);
+      if (names === null) this.clear();
+      else this.forget(names);
       this.#version = version;
     }
   }
 
   abstract clear(): void;
+
+  /** Drops what depends on these names; a cache that does not tag its entries drops everything. */
+  protected forget(_names: ReadonlySet<string>): void {
+    this.clear();
+  }
 }
 
 /**
  * A per-snapshot Map of at most `maxEntries` entries (0 keeps none): when full, the oldest
  * entry goes first (Map insertion order), which is O(1) and enough against floods of new names.
+ * With `tagsOf`, entries are indexed by name so a change forgets only what it touches.
  */
 export class BoundedSnapshotMap<K, V> extends PerSnapshotCache {
   protected readonly entries = new Map<K, V>();
   readonly maxEntries: number;
+  readonly #tagsOf: ((value: V) => AnswerTags) | null;
+  /** Keys of the entries that depend on their own name only, by that name. */
+  readonly #byName = new Map<string, K[]>();
+  /**
+   * The entries that depend on more than their own name, with the count of forgets when they
+   * were made: every forget outdates them all at once (counting, not deleting: a write
+   * after a while of queries would otherwise delete thousands of entries in one go), and a
+   * lookup that finds an outdated one drops it (`fresh`).
+   */
+  readonly #broad = new Map<K, number>();
+  #forgets = 0;
 
-  constructor(maxEntries: number) {
+  constructor(maxEntries: number, tagsOf: ((value: V) => AnswerTags) | null = null) {
     super();
     this.maxEntries = maxEntries;
+    this.#tagsOf = tagsOf;
   }
 
   clear(): void {
     this.entries.clear();
+    this.#byName.clear();
+    this.#broad.clear();
   }
 
   get size(): number {
     return this.entries.size;
   }
 
+  protected override forget(names: ReadonlySet<string>): void {
+    if (this.#tagsOf === null) return this.clear();
+    this.#forgets++;
+    for (const name of names) {
+      const keys = this.#byName.get(name);
+      if (keys === undefined) continue;
+      for (const key of keys) this.entries.delete(key);
+      this.#byName.delete(name);
+    }
+  }
+
+  /** Forgets so far: an entry that reads more than its own name holds while this has not moved since it was made. */
+  protected get forgets(): number {
+    return this.#forgets;
+  }
+
+  /** Whether an entry found under `key` still holds; an outdated one is dropped. */
+  protected fresh(key: K, value: V): boolean {
+    if (this.#tagsOf === null || this.#tagsOf(value).own || this.#broad.get(key) === this.#forgets) return true;
+    this.drop(key);
+    return false;
+  }
+
+  /** Drops an entry found outdated. */
+  protected drop(key: K): void {
+    this.entries.delete(key);
+    this.#broad.delete(key);
+  }
+
   protected remember(key: K, value: V): void {
     if (this.maxEntries <= 0) return;
-    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
+    const old = this.entries.get(key);
+    if (old !== undefined) this.#untag(key, old);
+    else if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.entries().next();
+      if (!oldest.done) {
+        this.entries.delete(oldest.value[0]);
+        this.#untag(oldest.value[0], oldest.value[1]);
+      }
     }
     this.entries.set(key, value);
+    this.#tag(key, value);
+  }
+
+  #tag(key: K, value: V): void {
+    if (this.#tagsOf === null) return;
+    const tags = this.#tagsOf(value);
+    if (!tags.own) {
+      this.#broad.set(key, this.#forgets);
+      return;
+    }
+    const keys = this.#byName.get(tags.name);
+    if (keys === undefined) this.#byName.set(tags.name, [key]);
+    else keys.push(key);
+  }
+
+  #untag(key: K, value: V): void {
+    if (this.#tagsOf === null) return;
+    const tags = this.#tagsOf(value);
+    if (!tags.own) {
+      this.#broad.delete(key);
+      return;
+    }
+    const keys = this.#byName.get(tags.name);
+    if (keys === undefined) return;
+    const i = keys.indexOf(key);
+    if (i >= 0) keys.splice(i, 1);
+    if (keys.length === 0) this.#byName.delete(tags.name);
   }
 }

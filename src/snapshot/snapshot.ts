@@ -6,6 +6,7 @@ import type { ClientLocator, Target } from '../steer/types.js';
 import { isHealthy, type TargetHealth } from '../health/state-machine.js';
 import type { DecisionEnv } from '../steer/decide.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
+import type { NamesChange } from './per-snapshot-cache.js';
 
 /** Answers to CHAOS-class queries (version.bind, id.server); null means REFUSED. */
 export interface ChaosAnswers {
@@ -39,6 +40,12 @@ export interface Snapshot {
   readonly regionRtt: (region: string) => number | null;
   /** RTT samples pushed through the admin API, read live (they age out by themselves). */
   readonly samples: LatencySamples | null;
+  /**
+   * When this version differs from the one before only in some names' records (an admin
+   * write): the names, with those of up to MAX_CHANGES_KEPT versions before it, so the
+   * caches forget only those. Empty otherwise (a reload, a policy, health or GeoIP change).
+   */
+  readonly changes: readonly NamesChange[];
 }
 
 export type { ClientLocator } from '../steer/types.js';
@@ -52,6 +59,7 @@ export interface SnapshotParts {
   readonly health?: ReadonlyMap<string, TargetHealth>;
   readonly regionRtt?: (region: string) => number | null;
   readonly samples?: LatencySamples | null;
+  readonly changes?: readonly NamesChange[];
 }
 
 const NO_HEALTH: ReadonlyMap<string, TargetHealth> = new Map();
@@ -74,6 +82,7 @@ export function createSnapshot(parts: SnapshotParts): Snapshot {
     capacity: (t) => health.get(t.key)?.capacity ?? 1,
     regionRtt: parts.regionRtt ?? (() => null),
     samples: parts.samples ?? null,
+    changes: parts.changes ?? [],
   };
 }
 

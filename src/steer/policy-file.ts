@@ -4,14 +4,13 @@
  * into the immutable form the data plane reads. Errors name file, line and field.
  */
 import fs from 'node:fs';
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import { Ajv } from 'ajv';
 import { parseYamlSource, schemaProblems } from '../config/yaml-source.js';
 import { type Name, nameKey, NameSyntaxError, parseName, isSubdomain, nameToText } from '../dns/name.js';
-import { encodeRdataText } from '../zone/rdata/index.js';
 import type { FileProblem } from '../problems/types.js';
 import { ProblemList } from '../problems/problem-list.js';
-import { RRType } from '../dns/constants.js';
+import { parseIPv4, parseIPv6 } from '../net/ip-parse.js';
 import { parseCidr } from './cidr.js';
 import { compileLatencyTable } from './latency-table.js';
 import { ID_PATTERN, ID_RULE, PolicyFileSchema, type PolicyFile } from './policy-schema.js';
@@ -217,10 +216,11 @@ function compileTargets(data: PolicyFile, zoneKey: string, at: Report): Map<stri
   const out = new Map<string, CompiledTarget>();
   for (const [id, t] of Object.entries(data.targets)) {
     const path = ['targets', id];
-    t.ipv4.forEach((a, i) => isIPv4(a) || at([...path, 'ipv4', i], `"${a}" is not an IPv4 address`));
-    t.ipv6.forEach((a, i) => isIPv6(a) || at([...path, 'ipv6', i], `"${a}" is not an IPv6 address`));
+    // The A and AAAA RDATA of the answers: the address octets, parsed as a zone file's A and AAAA are.
+    const a = rdataOf(t.ipv4, parseIPv4, (i, text) => at([...path, 'ipv4', i], `"${text}" is not an IPv4 address`));
+    const aaaa = rdataOf(t.ipv6, parseIPv6, (i, text) =>
+      at([...path, 'ipv6', i], `"${text}" is not an IPv6 address${text.includes('%') ? ' an answer can carry (no %zone index)' : ''}`));
     if (t.ipv4.length + t.ipv6.length === 0) at(path, 'a target needs at least one address in ipv4 or ipv6');
-    const ok = t.ipv4.every((a) => isIPv4(a)) && t.ipv6.every((a) => isIPv6(a));
     out.set(id, {
       target: Object.freeze({
         id,
@@ -234,12 +234,21 @@ function compileTargets(data: PolicyFile, zoneKey: string, at: Report): Map<stri
         probe: t.probe ?? null,
         enabled: t.enabled,
       }),
-      rdata: ok
-        ? { a: t.ipv4.map((a) => encodeRdataText(RRType.A, a, null)), aaaa: t.ipv6.map((a) => encodeRdataText(RRType.AAAA, a, null)) }
-        : { a: [], aaaa: [] },
+      rdata: a !== null && aaaa !== null ? { a, aaaa } : { a: [], aaaa: [] },
     });
   }
   return out;
+}
+
+/** Each address's octets as RDATA; null (each bad one reported) when any is not an address. */
+function rdataOf(texts: readonly string[], parse: (text: string) => Uint8Array | null, bad: (i: number, text: string) => void): Buffer[] | null {
+  const out: Buffer[] = [];
+  texts.forEach((text, i) => {
+    const octets = parse(text);
+    if (octets === null) bad(i, text);
+    else out.push(Buffer.from(octets.buffer, octets.byteOffset, octets.byteLength));
+  });
+  return out.length === texts.length ? out : null;
 }
 
 function compileLatency(data: PolicyFile, at: Report): LatencyTable {

@@ -1,5 +1,5 @@
 /**
- * The steering model (issue #3, DESIGN.md "Steering: a chain of filters").
+ * The steering model (issue #3; src/steer/README.md "Description": a chain of filters).
  *
  * A steered name has targets and a policy: an ordered chain of filters, each a pure
  * function (candidates, ctx) -> candidates. Groups (geo rules, failover groups) hold their

@@ -32,7 +32,7 @@ export type WorkerMetricsJson = Array<{
  */
 export function workerMetricsRegistry(responder: Responder, slot: number, received: Readonly<Received>, udpNative: () => NativeUdpDrops | null = () => null): Registry {
   const registry = createMetricsRegistry(
-    { queryStats: responder.stats, cache: responder.cache, decisions: responder.decisions, health: null, protection: responder.protection, udpNative },
+    { queryStats: responder.stats, cache: responder.cache, decisions: responder.decisions, health: null, protection: responder.protection, dnssec: responder.dnssec, udpNative },
     { defaultMetrics: false },
   );
   selfFillingMetrics(registry).counter('meridian_dns_worker_messages_total', 'DNS messages read by each worker\'s sockets, by worker slot (0 to N-1, kept by a replacement) and transport', ['worker', 'transport'], (set) => {

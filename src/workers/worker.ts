@@ -13,13 +13,13 @@ import { parseListenAddress } from '../net/listen-address.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { SnapshotBuilder } from '../control/snapshot-builder.js';
 import { LatencySamples } from '../steer/latency-samples.js';
-import { ZoneDirectory } from '../zone/zone-directory.js';
+import { ZoneDirectory, type LoadOutcome } from '../control/zone-directory.js';
 import { formatProblem } from '../problems/problem-list.js';
 import type { Zone } from '../zone/zone.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
 import { applyZoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';
 import { ZoneLoadThread } from '../control/zone-load-thread-pool.js';
-import type { LoadOutcome } from '../zone/zone-directory.js';
+import { namesChanged, nextChanges, sameHealth } from '../control/names-changed.js';
 import type { Registry } from 'prom-client';
 import { registryJson, workerMetricsRegistry } from './metrics.js';
 
@@ -163,12 +163,16 @@ export class WorkerState {
     this.#live = { rtt: live.regionRtt, samples };
     const state = this.#last!;
     const rtt = this.#live.rtt;
+    const current = this.store.current;
+    // An admin write's deltas change some names: the caches keep every other answer, as on the primary.
+    const names = changed && current.geoGeneration === state.geoGeneration && sameHealth(current.health, state.health) ? namesChanged(current.zones, this.#zonesServed) : null;
     this.store.publish(
       this.#builder.build(this.#version, {
         zones: this.#zonesServed,
         health: state.health,
         regionRtt: (region) => rtt.get(region) ?? null,
         samples,
+        changes: current.version === this.#version - 1 ? nextChanges(current, names) : [],
       }),
     );
   }

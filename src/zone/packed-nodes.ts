@@ -265,7 +265,86 @@ export class PackedNodes {
     }
   }
 
+  /**
+   * The keys whose nodes differ between this zone and `other` (set in one only, or with other
+   * content), in (hash, key) order; null when more than `max` do. Where a record came from in
+   * the files (line, file) is not content: a line inserted above moves every line below it.
+   */
+  differingKeys(other: PackedNodes, max: number): string[] | null {
+    const a = this.#buf;
+    const b = other.#buf;
+    const ao = this.#order;
+    const bo = other.#order;
+    const out: string[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < ao.length || j < bo.length) {
+      let c: number;
+      if (i >= ao.length) c = 1;
+      else if (j >= bo.length) c = -1;
+      else c = compareRecordKeys(a, ao[i]!, b, bo[j]!);
+      if (c < 0) out.push(this.#keyAt(ao[i++]!));
+      else if (c > 0) out.push(other.#keyAt(bo[j++]!));
+      else {
+        if (!sameContent(a, ao[i]!, b, bo[j]!)) out.push(this.#keyAt(ao[i]!));
+        i++;
+        j++;
+      }
+      if (out.length > max) return null;
+    }
+    return out;
+  }
+
   *keys(): Generator<string> {
     for (let i = 0; i < this.#order.length; i++) yield this.#keyAt(this.#order[i]!);
   }
+}
+
+/** Two records' (hash, key) in the order table's order (compareHashKey), without making strings. */
+function compareRecordKeys(a: Buffer, at: number, b: Buffer, bt: number): number {
+  const ha = a.readUInt32LE(at);
+  const hb = b.readUInt32LE(bt);
+  if (ha !== hb) return ha < hb ? -1 : 1;
+  const la = a.readUInt16LE(at + 4);
+  const lb = b.readUInt16LE(bt + 4);
+  for (let k = 0; k < la && k < lb; k++) {
+    const x = a[at + 6 + k]!;
+    const y = b[bt + 6 + k]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return la - lb;
+}
+
+/** Whether two records with the same key hold the same node: labels, flags, children, RRsets and RDATA, in order (not their lines). */
+function sameContent(a: Buffer, at: number, b: Buffer, bt: number): boolean {
+  let o = at + 6 + a.readUInt16LE(at + 4);
+  let p = bt + 6 + b.readUInt16LE(bt + 4);
+  // Labels, flags, children and the RRset count.
+  const ha = headLength(a, o);
+  if (ha !== headLength(b, p) || a.compare(b, p, p + ha, o, o + ha) !== 0) return false;
+  const sets = a.readUInt32LE(o + ha - 4);
+  o += ha;
+  p += ha;
+  for (let s = 0; s < sets; s++) {
+    // type, class and ttl (8 octets), then line and file (not compared), then the RDATA count.
+    const count = a.readUInt32LE(o + 16);
+    if (a.compare(b, p, p + 8, o, o + 8) !== 0 || count !== b.readUInt32LE(p + 16)) return false;
+    const la = rdataLength(a, o + 20, count);
+    if (la !== rdataLength(b, p + 20, count) || a.compare(b, p + 20, p + 20 + la, o + 20, o + 20 + la) !== 0) return false;
+    o += 20 + la;
+    p += 20 + la;
+  }
+  return true;
+}
+
+function headLength(buf: Buffer, o: number): number {
+  let end = o + 1;
+  for (let l = buf[o]!; l > 0; l--) end += 1 + buf[end]!;
+  return end + 9 - o;
+}
+
+function rdataLength(buf: Buffer, o: number, count: number): number {
+  let end = o;
+  for (let r = 0; r < count; r++) end += 2 + buf.readUInt16LE(end);
+  return end - o;
 }

@@ -3,7 +3,7 @@
  * thread, one object to the garbage collector) under a persistent delta of the nodes admin
  * writes changed since (node-map.ts, copy-on-write). A write copies the delta's touched
  * shards, never the base; the next full load, or a repack on the load thread once many names
- * were written (admin/zone-editor.ts REPACK_AT), packs the written nodes into a new base.
+ * were written (control/zone-editor.ts REPACK_AT), packs the written nodes into a new base.
  */
 import { compareHashKey, hashKey, NodeMap, NodeMapBuilder } from './node-map.js';
 import { packNodes, PackedNodes, type PackedImage } from './packed-nodes.js';

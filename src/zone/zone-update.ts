@@ -14,7 +14,8 @@ import { zoneRecords } from './serialize.js';
 import type { TimeSlicer } from './time-slice.js';
 import type { SteeredName } from '../steer/types.js';
 import type { MonitoredTarget } from '../health/types.js';
-import { buildZone, checkApex, checkNode, checkSteered, soaFields, TypeMap, type BuildResult, type NodeCheck, type RRset, type Zone, type ZoneNode } from './zone.js';
+import { buildZone, soaFields, TypeMap, type BuildResult, type RRset, type Zone, type ZoneNode } from './zone.js';
+import { checkApex, checkNode, checkSteered, type NodeCheck } from './semantic-check.js';
 
 /** A new RRset for an owner and type (replacing any there), or `rdatas: null` to delete it. */
 export interface RRsetChange {

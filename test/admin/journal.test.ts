@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { REPACK_AT } from '../../src/admin/zone-editor.js';
+import { REPACK_AT } from '../../src/control/zone-editor.js';
 import { addresses, call, INITIAL_SERIAL, rcode, runMeridian, RW_TOKEN, soaSerial, startMeridian, workspace, ZONE, ZONE_TEXT, type Meridian, type Workspace } from './helpers.js';
 
 const env = { MERIDIAN_ADMIN_TOKEN: RW_TOKEN };

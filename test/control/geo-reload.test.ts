@@ -158,5 +158,15 @@ for (const workers of [1, 2]) {
       assert.equal(r.status, 200, r.text);
       await eventually('answers from the file reloaded through the API', async () => (await answers(m)).join() === DE, 10_000);
     });
+
+    it('SIGHUP with the files unchanged reopens nothing (a swap would empty the answer caches)', async () => {
+      const reloaded = lines(m, 'GeoIP database reloaded').length;
+      const signals = lines(m, 'SIGHUP: reloading').length;
+      m.child.kill('SIGHUP');
+      // The GeoIP reload runs in the signal's handler, right after this line, and logs when it swaps.
+      await eventually('the signal is handled', async () => lines(m, 'SIGHUP: reloading').length > signals, 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(lines(m, 'GeoIP database reloaded').length, reloaded);
+    });
   });
 }

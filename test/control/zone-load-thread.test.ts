@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ZoneLoadThread } from '../../src/control/zone-load-thread-pool.js';
-import { ZoneDirectory } from '../../src/zone/zone-directory.js';
+import { ZoneDirectory } from '../../src/control/zone-directory.js';
 import { RRType } from '../../src/dns/constants.js';
 import { parseName } from '../../src/dns/name.js';
 import { encodeEntry, journalFileFor } from '../../src/storage/journal.js';

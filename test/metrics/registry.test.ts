@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Rcode, RRType } from '../../src/dns/constants.js';
-import { AnswerCache } from '../../src/answer/answer-cache.js';
-import type { EncodedResponse } from '../../src/dns/message-writer.js';
+import { AnswerCache, type CachedAnswer } from '../../src/answer/answer-cache.js';
 import { HealthMonitor } from '../../src/health/health-monitor.js';
 import type { MonitoredTarget } from '../../src/health/types.js';
 import type { ProbeResult, ProbeSpec, Prober } from '../../src/health/types.js';
@@ -32,7 +31,7 @@ const prober: Prober = async (_spec, address) => {
   return r;
 };
 
-const encoded = { bytes: Buffer.alloc(12), additionalCuts: [], glueRequired: false, rcode: 0, zone: 'example.com' } satisfies EncodedResponse;
+const encoded = { bytes: Buffer.alloc(12), additionalCuts: [], glueRequired: false, rcode: 0, zone: 'example.com', staleAt: Infinity, name: 'www.example.com', own: true } satisfies CachedAnswer;
 
 async function scrape(registry: { metrics(): Promise<string> }): Promise<Exposition> {
   return parseExposition(await registry.metrics());

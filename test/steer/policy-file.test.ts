@@ -69,6 +69,14 @@ describe('policy files', () => {
     assert.equal(r.problems[0]!.line, 4);
   });
 
+  it('reports an IPv6 address with a zone index, which no answer can carry', () => {
+    // node:net's isIPv6 takes "fe80::1%eth0"; compiling it used to throw (the zone then failed with "internal error")
+    const r = compile('targets:\n  a:\n    region: r1\n    ipv6: ["2001:db8::1", "fe80::1%eth0"]\nnames:\n  www:\n    policy:\n      - all: {}\n');
+    assert.equal(r.steered.length, 0);
+    assert.match(r.problems[0]!.message, /targets\.a\.ipv6\.1: "fe80::1%eth0" is not an IPv6 address an answer can carry/);
+    assert.equal(r.problems[0]!.line, 4);
+  });
+
   it('reports YAML syntax errors with their line', () => {
     const r = compile('targets:\n  a: [unclosed\n');
     assert.ok(r.problems[0]!.line >= 2);

@@ -1,13 +1,12 @@
 /**
  * Issue #18 item 4: the dependency rules of .dependency-cruiser.cjs (run by `npm run check:deps`
- * before the tests) catch a new violation, skip only the KNOWN ones, and list no KNOWN import
- * that has gone. The violations are written into a scratch tree that has the repository's
- * config, package.json and node_modules, and cruised there.
+ * before the tests) report each kind of violation, upward imports and folder cycles (those that
+ * only the types.ts files make too), and nothing that is allowed. The imports are written into
+ * a scratch tree that has the repository's config, package.json and node_modules, and cruised there.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +14,6 @@ import { projectRoot } from '../support/test-server.js';
 
 const config = path.join(projectRoot, '.dependency-cruiser.cjs');
 const depcruise = path.join(projectRoot, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
-const known = (createRequire(import.meta.url)(config) as { known: [string, string, number][] }).known;
 
 interface Violation { readonly from: string; readonly to: string; readonly rule: { readonly name: string } }
 interface Cruise {
@@ -32,21 +30,21 @@ function cruise(cwd: string, roots: string[]): Cruise {
 describe('dependency rules', () => {
   let tree = '';
   const files: Record<string, string> = {
-    // allowed: down the layers, inside a folder, a tool using test/support, the demo's test
+    // allowed: down the layers, inside a folder, types.ts from anywhere (no cycle), a tool using test/support, the demo's test
     'src/cli/ok.ts': "import '../main.js';",
-    'src/main.ts': "import './zone/zone.js';",
+    'src/main.ts': "import './dns/name.js';",
     'src/zone/rdata/ok.ts': "import '../zone.js'; import '../../dns/name.js';",
     'src/dns/name.ts': '',
     'src/answer/responder.ts': "import '../steer/decide.js';",
-    'src/steer/decide.ts': "import '../zone/zone.js'; import '../health/types.js';",
-    'src/steer/policy-file.ts': '',
+    'src/zone/zone.ts': "import '../steer/types.js'; import '../health/types.js';",
+    'src/steer/decide.ts': "import './types.js';",
+    'src/steer/types.ts': '',
     'src/health/types.ts': '',
-    'src/health/health-monitor.ts': '',
+    'src/geoip/locate.ts': "import '../steer/types.js';",
     'tools/ok.ts': "import '../test/support/helper.js';",
     'test/support/helper.ts': "import '../../src/dns/name.js';",
     'test/demo/ok.test.ts': "import '../../tools/demo/topology.js';",
     'tools/demo/topology.ts': '',
-    'src/zone/zone.ts': '',
     // violations
     'src/zone/up.ts': "import '../cli/ok.js';",
     'src/newfolder/unplaced.ts': "import '../dns/name.js';",
@@ -57,17 +55,12 @@ describe('dependency rules', () => {
     'test/zone/some.test.ts': "import '../../tools/ok.js';",
     'test/support/bad.ts': "import '../../tools/demo/topology.js';",
     'test/demo/bad.test.ts': "import '../../tools/ok.js';",
+    // folder cycles that no layer rule sees: each import goes down, or to a types.ts
+    'src/config/limits.ts': "import '../health/types.js';",
+    'src/health/budget.ts': "import '../config/limits.js';",
+    'src/log/types.ts': "import '../protect/types.js';",
+    'src/protect/types.ts': "import '../log/types.js';",
   };
-
-  // The first KNOWN import is skipped; the same file importing a neighbour of its target is not.
-  const [knownFrom, knownTo] = known[0] ?? [];
-  const neighbour = knownTo === undefined ? undefined : path.posix.join(path.posix.dirname(knownTo), 'neighbour.ts');
-  if (knownFrom !== undefined && knownTo !== undefined && neighbour !== undefined) {
-    const rel = (to: string) => `./${path.posix.relative(path.posix.dirname(knownFrom), to)}`.replace(/^\.\/\.\.\//, '../').replace(/\.ts$/, '.js');
-    files[knownFrom] = `import '${rel(knownTo)}'; import '${rel(neighbour)}';`;
-    files[knownTo] ??= '';
-    files[neighbour] = '';
-  }
 
   before(() => {
     tree = mkdtempSync(path.join(tmpdir(), 'meridian-deps-'));
@@ -80,16 +73,17 @@ describe('dependency rules', () => {
   });
   after(() => { if (tree !== '') rmSync(tree, { recursive: true, force: true }); });
 
-  it('reports each new violation, and nothing that is allowed or KNOWN', () => {
+  it('reports each new violation and folder cycle, and nothing that is allowed', () => {
     const violations = cruise(tree, ['src', 'test', 'tools']).summary.violations;
-    const found = violations.filter((v) => v.from !== knownFrom)
-      .map((v) => `${v.from} -> ${v.to.replace(/^.*\/node_modules\//, 'node_modules/')}: ${v.rule.name}`).sort();
-    const ofKnownFile = violations.filter((v) => v.from === knownFrom).map((v) => `${v.from} -> ${v.to}`);
-    assert.deepEqual(ofKnownFile, knownFrom === undefined ? [] : [`${knownFrom} -> ${neighbour}`]);
+    const found = violations.map((v) => `${v.from} -> ${v.to.replace(/^.*\/node_modules\//, 'node_modules/')}: ${v.rule.name}`).sort();
     assert.deepEqual(found, [
+      'src/config -> src/health: no-folder-cycle',
       'src/dns/codec.ts -> src/answer/responder.ts: layers: dns imports answer',
+      'src/health -> src/config: no-folder-cycle',
       'src/health/probe.ts -> src/steer/decide.ts: layers: health imports steer',
+      'src/log -> src/protect: no-folder-cycle',
       'src/newfolder/unplaced.ts -> src/dns/name.ts: src file in no listed folder',
+      'src/protect -> src/log: no-folder-cycle',
       'src/storage/oops.ts -> node_modules/dns-packet/index.js: src imports dns-packet',
       'src/storage/oops.ts -> node_modules/ws/index.js: src imports a devDependency',
       'src/storage/oops.ts -> test/support/helper.ts: src imports test or tools',
@@ -99,11 +93,5 @@ describe('dependency rules', () => {
       'test/zone/some.test.ts -> tools/ok.ts: tests import tools',
       'tools/bad.ts -> test/zone/some.test.ts: tools import test files',
     ]);
-  });
-
-  it('lists no KNOWN exception whose import has gone (remove it when its item lands)', () => {
-    const edges = new Set(cruise(projectRoot, ['src']).modules.flatMap((m) => m.dependencies.map((d) => `${m.source} -> ${d.resolved}`)));
-    const stale = known.filter(([from, to]) => !edges.has(`${from} -> ${to}`)).map(([from, to, item]) => `${from} -> ${to} (item ${item})`);
-    assert.deepEqual(stale, [], 'KNOWN in .dependency-cruiser.cjs lists imports that no longer exist: delete them');
   });
 });

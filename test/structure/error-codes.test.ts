@@ -39,7 +39,7 @@ describe('error codes: one table', () => {
   });
 
   it('a status written beside a code is the table\'s', () => {
-    // `new AdminError(409, 'GSLB_ERR_…'`, `reply(res, 503, ErrorCode.L7_…`, `{ status: 504, code: ErrorCode.L7_…`
+    // `reply(res, 503, ErrorCode.L7_…`, `{ status: 504, code: ErrorCode.L7_…`
     const pair = /\b([1-5]\d\d),\s*(?:code:\s*)?(?:ErrorCode\.|')((?:GSLB_ERR|L7)_[A-Z0-9_]+)/g;
     const wrong: string[] = [];
     let pairs = 0;

@@ -13,8 +13,8 @@ export interface TestServer extends RunningServer {
   readonly port: number;
 }
 
-export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean; admin?: string; udpSocket?: 'native' | 'dgram' } = {}): Promise<TestServer> {
-  const base = loadConfig(configFile, { listen: ['127.0.0.1:0'], zonesDir, logLevel: 'silent' }, {});
+export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean; admin?: string; udpSocket?: 'native' | 'dgram'; listen?: string } = {}): Promise<TestServer> {
+  const base = loadConfig(configFile, { listen: [extra.listen ?? '127.0.0.1:0'], zonesDir, logLevel: 'silent' }, {});
   // Health state stays in memory, no audit file is kept, and the admin API is off unless a
   // test asks for it: tests must not share state through a file or a fixed port.
   const config = {

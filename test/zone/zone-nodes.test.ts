@@ -168,3 +168,32 @@ describe('packed zone nodes', () => {
 // Names used above must parse as the test means them.
 const _check: Name = parseName('\\128\\255x.example.', null);
 assert.equal(_check[0], '\u0080\u00ffx');
+
+describe('PackedNodes.differingKeys: what a reload changed', () => {
+  const moved = (e: [string, ZoneNode]): [string, ZoneNode] => {
+    const rrsets = new TypeMap<RRset>();
+    for (const [t, set] of e[1].rrsets) rrsets.set(t, { ...set, source: { file: 'other.zone', line: set.source.line + 7 } });
+    return [e[0], { ...e[1], rrsets }];
+  };
+  const base = ZoneNodes.pack(NODES).base;
+
+  it('finds nothing between a zone and itself packed again, whatever lines the records came from', () => {
+    assert.deepEqual(base.differingKeys(ZoneNodes.pack(NODES.map(moved)).base, 100), []);
+  });
+
+  it('finds the names added, removed, and changed in any part of their node', () => {
+    const www = nameKey(parseName('WWW.Example.', null));
+    const rest = NODES.filter(([k]) => k !== www);
+    const changedTtl = node('a\\.b.example.', [[16, ['\x05hello']]]);
+    (changedTtl[1].rrsets.get(16) as { ttl: number }).ttl = 1;
+    const next = [
+      node('WWW.Example.', [[1, ['\x01\x02\x03\x05']], [28, ['x'.repeat(16)]]], { children: 2 }),
+      ...rest.filter(([k]) => k !== changedTtl[0] && k !== nameKey(parseName('sub.example.', null))),
+      changedTtl,
+      node('new.example.', [[1, ['\x01\x01\x01\x01']]]),
+    ];
+    const got = base.differingKeys(ZoneNodes.pack(next).base, 100);
+    assert.deepEqual(new Set(got), new Set([www, changedTtl[0], nameKey(parseName('sub.example.', null)), nameKey(parseName('new.example.', null))]));
+    assert.equal(base.differingKeys(ZoneNodes.pack(next).base, 3), null, 'more than the limit: not listed');
+  });
+});

@@ -4,8 +4,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { nameToText } from '../../dns/name.js';
 import { formatProblem } from '../../problems/problem-list.js';
 import { audit, auditAsync, type AdminDeps } from '../server.js';
-import { apiError, badRequest } from '../errors.js';
-import { DEFAULT_PAGE_LIMIT, type PolicySection, type WriteResult } from '../zone-editor.js';
+import { controlError, badRequest } from '../errors.js';
+import { DEFAULT_PAGE_LIMIT, type PolicySection, type WriteResult } from '../../control/zone-editor.js';
 import { NextCursor, Nullable, PolicyValue, routeDoc, WrittenSchema } from '../openapi.js';
 import { PageQuery, pageLimit, pageOf } from '../paging.js';
 import { ID_PATTERN } from '../../steer/policy-schema.js';
@@ -157,7 +157,7 @@ export const zoneRoutes =
     app.get('/zones/:zone/records/:name/:type', { config: { access: 'read' }, schema: { params: RecordParams, ...routeDoc({ summary: 'One RRset', operationId: 'getRRset', tags: ['records'], ok: { 200: RRsetJson } }) } }, async (req, reply) => {
       const { zone, name, type } = req.params as { zone: string; name: string; type: string };
       const found = editor.records(zone, name, type);
-      if (found.length === 0) throw apiError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `no ${type} records at ${name} in ${zone}`);
+      if (found.length === 0) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `no ${type} records at ${name} in ${zone}`);
       reply.header('etag', editor.etag(zone));
       return found[0];
     });
@@ -191,7 +191,7 @@ export const zoneRoutes =
       const { zone } = req.params as { zone: string };
       reply.header('etag', editor.etag(zone));
       const policy = editor.policy(zone);
-      if (policy === null) throw apiError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `zone ${zone} has no policy`);
+      if (policy === null) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `zone ${zone} has no policy`);
       return policy;
     });
 
@@ -210,7 +210,7 @@ export const zoneRoutes =
     app.get('/zones/:zone/policy/:section/:id', { config: { access: 'read' }, schema: { params: SectionParams, ...routeDoc({ summary: 'One target, steered name or probe', operationId: 'getPolicyEntry', tags: ['policy'], ok: { 200: PolicyValue } }) } }, async (req, reply) => {
       const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       const value = editor.policyEntry(zone, section, id);
-      if (value === undefined) throw apiError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `${section}.${id} not found in the policy of ${zone}`);
+      if (value === undefined) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `${section}.${id} not found in the policy of ${zone}`);
       reply.header('etag', editor.etag(zone));
       return value;
     });

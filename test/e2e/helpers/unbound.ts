@@ -31,6 +31,10 @@ export interface UnboundOptions {
   readonly zone: string;
   /** meridian's DNS port on 127.0.0.1. */
   readonly stubPort: number;
+  /** More `server:` lines (a DNSSEC trust anchor, say). */
+  readonly serverExtra?: string;
+  /** The RCODE of the zone's SOA that says Unbound is up: NOERROR, or SERVFAIL for one that is to find the zone bogus. */
+  readonly readyRcode?: number;
 }
 
 export interface RunningUnbound {
@@ -80,7 +84,7 @@ export function unboundConfig(dir: string, port: number, opts: UnboundOptions): 
   serve-expired: no
   qname-minimisation: no
   minimal-responses: no
-
+${opts.serverExtra ?? ''}
 stub-zone:
   name: "${opts.zone}"
   stub-addr: 127.0.0.1@${opts.stubPort}
@@ -123,7 +127,7 @@ async function startOnce(bin: string, port: number, opts: UnboundOptions): Promi
   const guardian = ['exec 3<&0', '"$1" -d -c "$2" </dev/null & u=$!', '( read line <&3; kill $u 2>/dev/null ) & w=$!', 'wait $u; s=$?', 'kill $w 2>/dev/null', 'exit $s'].join('\n');
   const daemon = startGuarded(guardian, ['unbound-guardian', bin, confFile], dir);
   try {
-    await waitUntilAnswering(port, opts.zone, daemon.exited);
+    await waitUntilAnswering(port, opts.zone, daemon.exited, opts.readyRcode ?? 0);
   } catch (err) {
     await daemon.stop();
     if (/could not open ports|bind: address already in use/i.test(daemon.output())) throw new PortTakenError(`port ${port} taken`);
@@ -133,13 +137,13 @@ async function startOnce(bin: string, port: number, opts: UnboundOptions): Promi
 }
 
 /** Polls the zone's SOA through Unbound until it answers NOERROR (it is up and reaches meridian). */
-async function waitUntilAnswering(port: number, zone: string, exited: () => boolean): Promise<void> {
+async function waitUntilAnswering(port: number, zone: string, exited: () => boolean, readyRcode: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (exited()) throw new Error('unbound exited');
     try {
       const answer = await sendUdp(port, buildQuery(zone, 'SOA'), '127.0.0.1', 500);
-      if (rcodeOf(answer) === 0) return;
+      if (rcodeOf(answer) === readyRcode) return;
     } catch {
       // not listening yet
     }

@@ -1,5 +1,5 @@
 /**
- * Entry of the reload thread (a worker_thread, see control/zone-load-thread-pool.ts): reads,
+ * Entry of the reload thread (a worker_thread, see zone-load-thread-pool.ts): reads,
  * parses, checks and builds a zone file off the answering thread, and sends the built zone
  * as its packed image (zone/packed-nodes.ts), a shared buffer the main thread uses as it is.
  * Nothing here touches what the main thread serves.
@@ -12,16 +12,24 @@ import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
 import { policyFileFor } from '../steer/policy-file.js';
 import { loadZoneFile } from './zone-directory.js';
-import type { PackedImage } from './packed-nodes.js';
-import { ZoneNodes } from './zone-nodes.js';
-import { decodeNodes, type NodeChunk } from './zone-transfer.js';
-import type { ZoneNode } from './zone.js';
+import { PackedNodes, type PackedImage } from '../zone/packed-nodes.js';
+import { ZoneNodes } from '../zone/zone-nodes.js';
+import { decodeNodes, type NodeChunk } from '../zone/zone-transfer.js';
+import type { ZoneNode } from '../zone/zone.js';
 
 export interface LoadRequest {
   readonly kind: 'load';
   readonly file: string;
   readonly origin: Name;
+  /** The packed nodes served now (shared, not copied): the reply says which names differ from them. */
+  readonly previous?: PackedImage;
 }
+
+/**
+ * Above this many differing names a reload does not list them: the answer caches empty
+ * instead (control/names-changed.ts has the same limit for writes).
+ */
+export const MAX_LISTED_CHANGES = 20_000;
 
 /**
  * Packs a zone's nodes anew: its base (shared, not copied) with the delta of written nodes
@@ -36,7 +44,15 @@ export interface RepackRequest {
 
 /** What the thread answers a load or a repack with. */
 export type LoadReply =
-  | { readonly kind: 'zone'; readonly image: PackedImage; readonly recordCount: number; readonly digest: string; readonly problems: FileProblem[] }
+  | {
+      readonly kind: 'zone';
+      readonly image: PackedImage;
+      readonly recordCount: number;
+      readonly digest: string;
+      readonly problems: FileProblem[];
+      /** The keys whose nodes differ from the request's `previous`; null without one, or when more than MAX_LISTED_CHANGES do. */
+      readonly changed: string[] | null;
+    }
   | { readonly kind: 'repacked'; readonly image: PackedImage }
   | { readonly kind: 'failed'; readonly problems: FileProblem[] };
 
@@ -114,7 +130,9 @@ parentPort!.on('message', (m: LoadRequest | RepackRequest) => {
     const result = loadZoneFile(m.file, m.origin, reader.read);
     if (result.zone === null) return reply({ kind: 'failed', problems: result.problems });
     const { zone } = result;
-    reply({ kind: 'zone', image: zone.nodes.base.image, recordCount: zone.recordCount, digest: reader.digest(zone.serial), problems: result.problems });
+    // Found here, off the answering thread: the caches there then forget only these names.
+    const changed = m.previous === undefined ? null : new PackedNodes(m.previous).differingKeys(zone.nodes.base, MAX_LISTED_CHANGES);
+    reply({ kind: 'zone', image: zone.nodes.base.image, recordCount: zone.recordCount, digest: reader.digest(zone.serial), problems: result.problems, changed });
   } catch (err) {
     failed(m.file, err);
   }

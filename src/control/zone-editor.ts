@@ -21,13 +21,13 @@ import { formatProblem } from '../problems/problem-list.js';
 import type { ZoneRecord } from '../zone/record.js';
 import { bumpSerial, serializeZone, serializeZoneSliced, zoneRecords } from '../zone/serialize.js';
 import { buildZone, type RRset, type Zone } from '../zone/zone.js';
-import { ZoneLoadThread } from '../control/zone-load-thread-pool.js';
+import { ZoneLoadThread } from './zone-load-thread-pool.js';
 import { updateZoneSliced, type PolicyChange, type RRsetChange } from '../zone/zone-update.js';
 import { TimeSlicer } from '../zone/time-slice.js';
 import { encodeEntrySliced, journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
 import { compactOffThread } from '../storage/journal-compaction.js';
-import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from '../zone/zone-directory.js';
-import { AdminError, apiError, badRequest, conflict, journalCorrupt, notFound, stale, stopping } from './errors.js';
+import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from './zone-directory.js';
+import { ControlError, controlError, badRequest, conflict, journalCorrupt, notFound, stale, stopping } from './errors.js';
 import { ErrorCode } from '../errors.js';
 
 export interface RRsetBody {
@@ -56,7 +56,7 @@ export interface ZoneDoc {
 /**
  * The cluster store as the editor writes to it (admin/cluster-replica.ts): every write is
  * committed there, compare-and-set on the revision this node serves, before anything
- * changes here; a refusal (AdminError: 503 unreachable, 412 stale) changes nothing.
+ * changes here; a refusal (ControlError: GSLB_ERR_API_CLUSTER_UNAVAILABLE, 503; GSLB_ERR_API_STALE, 412) changes nothing.
  */
 export interface SharedZones {
   /** The store's revision of the zone this node serves; 0: none. */
@@ -153,7 +153,7 @@ export class ZoneEditor {
 
   zone(zoneName: string): Zone {
     const s = this.status(zoneName);
-    if (!s.zone) throw new AdminError(409, 'GSLB_ERR_ZONE_INVALID', `zone ${zoneName} has no valid version loaded`, null, s.problems.map(formatProblem));
+    if (!s.zone) throw controlError(ErrorCode.GSLB_ERR_ZONE_INVALID, `zone ${zoneName} has no valid version loaded`, null, s.problems.map(formatProblem));
     return s.zone;
   }
 
@@ -512,7 +512,7 @@ export class ZoneEditor {
       this.#reload();
       if (revision > 0) this.#shared!.served(nameKey(origin), revision);
       if (!this.#dir.statuses.some((st) => st.file === file && st.zone !== null)) {
-        throw new AdminError(500, 'GSLB_ERR_API_RELOAD', 'the zone was written but did not load');
+        throw controlError(ErrorCode.GSLB_ERR_API_RELOAD, 'the zone was written but did not load');
       }
       return { zone: nameToText(origin), serial: 1, previousSerial: null, etag: revision > 0 ? `"r${revision}"` : '"1"' };
     });
@@ -788,7 +788,7 @@ function rejectProblems(problems: readonly { severity: string; message: string; 
   const path = field === 'policy' ? /^([A-Za-z_][\w-]*(?:\.[\w.-]+)+): /.exec(errors[0]!.message)?.[1] : undefined;
   const message = errors.map((e) => e.message).join('; ');
   const details = errors.map((e) => formatProblem(e as never));
-  throw path === undefined ? badRequest(field, message, details) : apiError(ErrorCode.GSLB_ERR_API_INVALID, message, path, details);
+  throw path === undefined ? badRequest(field, message, details) : controlError(ErrorCode.GSLB_ERR_API_INVALID, message, path, details);
 }
 
 function parseOrigin(text: string, field = 'zone'): Name {

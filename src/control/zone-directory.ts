@@ -7,11 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseName, nameKey, type Name } from '../dns/name.js';
-import { parseMasterFile } from './master-file.js';
+import { parseMasterFile } from '../zone/master-file.js';
 import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
 import type { FileProblem } from '../problems/types.js';
 import { capProblems } from '../problems/problem-list.js';
-import { buildZone, type Zone } from './zone.js';
+import { buildZone, type Zone } from '../zone/zone.js';
 import { applyJournal, readJournalForLoad } from '../storage/journal.js';
 
 export const ZONE_FILE_SUFFIX = '.zone';
@@ -98,7 +98,7 @@ function stampOf(file: string): string {
 }
 
 /**
- * Loads one zone file: loadZoneFile here, or the reload thread (control/zone-load-thread-pool.ts),
+ * Loads one zone file: loadZoneFile here, or the reload thread (zone-load-thread-pool.ts),
  * which answers `unchanged` (and no zone) when the files read the same as when `previous` was loaded.
  */
 export type ZoneFileLoader = (file: string, origin: Name, previous: Zone | null) => Promise<{ zone: Zone | null; problems: FileProblem[]; unchanged?: boolean }>;

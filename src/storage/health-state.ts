@@ -4,8 +4,8 @@
  */
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from '../storage/atomic-write.js';
-import { restored, type TargetHealth } from './state-machine.js';
+import { restored, type TargetHealth } from '../health/state-machine.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 interface SavedFile {
   readonly version: 1;

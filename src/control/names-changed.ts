@@ -1,0 +1,90 @@
+/**
+ * Which names an update of the zones changed, when that is all it changed (issue #14 item 3):
+ * the caches then forget only the answers for those names (src/snapshot/per-snapshot-cache.ts)
+ * instead of every answer, so a stream of admin writes does not send every query down the
+ * full path.
+ */
+import { RRType } from '../dns/constants.js';
+import { MAX_CHANGES_KEPT, type NamesChange } from '../snapshot/per-snapshot-cache.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import type { Zone, ZoneNode } from '../zone/zone.js';
+import type { TargetHealth } from '../health/state-machine.js';
+
+/** Above this many names a change empties the caches: forgetting name by name would cost more than refilling. */
+const MAX_NAMES = 20_000;
+
+/**
+ * The name keys `next` changed from `prev`, or null when it changed more than some names'
+ * records: a zone added or dropped, a zone rebuilt or reloaded (a new packed base), a policy
+ * (steered names, probed targets), or a zone cut or DNAME set (they change the answers for
+ * every name below them).
+ */
+export function namesChanged(prev: ReadonlyMap<string, Zone>, next: ReadonlyMap<string, Zone>): string[] | null {
+  if (prev.size !== next.size) return null;
+  const names: string[] = [];
+  for (const [origin, zone] of next) {
+    const before = prev.get(origin);
+    if (before === undefined) return null;
+    if (before === zone) continue;
+    if (before.steered !== zone.steered || before.monitored !== zone.monitored) return null;
+    // Names new to the delta: at least that many changed, without listing them (a large batch).
+    if (names.length + zone.nodes.deltaSize - before.nodes.deltaSize > MAX_NAMES) return null;
+    const keys = changedKeys(before, zone);
+    if (keys === null || names.length + keys.length > MAX_NAMES) return null;
+    // Only the new nodes: answers below a cut or DNAME that went were referrals or DNAME
+    // answers, which read more than their own name, and every change drops those already.
+    for (const key of keys) {
+      if (reachesBelow(zone.nodes.get(key))) return null;
+      names.push(key);
+    }
+  }
+  return names;
+}
+
+/**
+ * The keys whose nodes may differ between two versions of a zone: what writes changed since
+ * `before` (the same packed base), or, for a zone reloaded over `before`'s base, the names
+ * the reload thread found different plus those written over either base.
+ */
+function changedKeys(before: Zone, zone: Zone): string[] | null {
+  const written = zone.nodes.changesSince(before.nodes);
+  if (written !== null) return [...written.keys()];
+  const over = zone.reloadedOver;
+  if (over === undefined || over.base !== before.nodes.base) return null;
+  if (over.changed.length + before.nodes.deltaSize + zone.nodes.deltaSize > MAX_NAMES) return null;
+  const keys = new Set(over.changed);
+  for (const nodes of [before.nodes, zone.nodes]) {
+    const { set, removed } = nodes.deltaEntries();
+    for (const [key] of set) keys.add(key);
+    for (const key of removed) keys.add(key);
+  }
+  return [...keys];
+}
+
+/** A zone cut or a DNAME: the node decides the answers for the names below it. */
+function reachesBelow(node: ZoneNode | null | undefined): boolean {
+  return node != null && (node.isCut || node.rrsets.has(RRType.DNAME));
+}
+
+/**
+ * Snapshot.changes for the version after `prev` when that version changes only `names`:
+ * prev's changes (when they end at prev's version) with this one added, the oldest dropped.
+ */
+export function nextChanges(prev: Snapshot, names: readonly string[] | null): readonly NamesChange[] {
+  if (names === null) return [];
+  const version = prev.version + 1;
+  const kept = prev.changes.length > 0 && prev.changes[prev.changes.length - 1]!.version === prev.version ? prev.changes.slice(-(MAX_CHANGES_KEPT - 1)) : [];
+  kept.push({ version, names });
+  return kept;
+}
+
+/** Whether two health maps say the same of every target (a DNS worker gets its copy in a message, so equal values count). */
+export function sameHealth(a: ReadonlyMap<string, TargetHealth>, b: ReadonlyMap<string, TargetHealth>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [key, h] of b) {
+    const other = a.get(key);
+    if (other !== h && (other === undefined || JSON.stringify(other) !== JSON.stringify(h))) return false;
+  }
+  return true;
+}

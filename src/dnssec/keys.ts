@@ -1,0 +1,286 @@
+/**
+ * DNSSEC signing keys as BIND keeps them: `K<zone>.+<alg>+<tag>.key` (the DNSKEY record) and
+ * `.private` (Private-key-format v1.3, with the key's timing metadata), so keys made by
+ * `dnssec-keygen`, `keymgr` or `meridian dnssec keygen` are interchangeable. Only what Node's
+ * crypto signs with natively: ECDSAP256SHA256 (13, RFC 6605) and Ed25519 (15, RFC 8080).
+ * Private key material never appears in an error message or a log line: they name the file.
+ */
+import crypto, { type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { RRType } from '../dns/constants.js';
+import { type Name, nameToText, nameToWire, parseName } from '../dns/name.js';
+import { encodeRdataText } from '../zone/rdata/index.js';
+
+export const ALGORITHMS = { ECDSAP256SHA256: 13, ED25519: 15 } as const;
+export type AlgorithmName = keyof typeof ALGORITHMS;
+export type AlgorithmNumber = (typeof ALGORITHMS)[AlgorithmName];
+
+/** DNSKEY flags: ZONE (bit 7), and SEP (bit 15) for a key signing or combined key (RFC 4034 §2.1.1). */
+export const FLAGS_ZONE = 256;
+export const FLAGS_SEP = 1;
+/** REVOKE (bit 8, RFC 5011 §7): published to tell RFC 5011 resolvers, never signing. */
+export const FLAGS_REVOKE = 128;
+const PROTOCOL = 3;
+/** DS digest type SHA-256 (RFC 4509). */
+export const DIGEST_SHA256 = 2;
+
+/** When a key is published, used and removed (BIND's timing metadata); null: not set. Seconds since the epoch. */
+export interface KeyTiming {
+  readonly created: number | null;
+  readonly publish: number | null;
+  readonly activate: number | null;
+  readonly inactive: number | null;
+  readonly delete: number | null;
+}
+
+export interface SigningKey {
+  readonly zone: Name;
+  readonly algorithm: AlgorithmNumber;
+  readonly flags: number;
+  readonly tag: number;
+  /** DNSKEY RDATA: flags, protocol, algorithm, public key. */
+  readonly dnskey: Buffer;
+  readonly privateKey: KeyObject;
+  readonly timing: KeyTiming;
+  /** The file name without .key/.private, for messages. */
+  readonly base: string;
+}
+
+export class KeyFileError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+    this.name = 'KeyFileError';
+  }
+}
+
+export function algorithmName(n: number): string {
+  for (const [name, v] of Object.entries(ALGORITHMS)) if (v === n) return name;
+  return `algorithm ${n}`;
+}
+
+/** RFC 4034 Appendix B: the key tag of DNSKEY RDATA (algorithm 1 aside, which we never use). */
+export function keyTag(dnskey: Uint8Array): number {
+  let ac = 0;
+  for (let i = 0; i < dnskey.length; i++) ac += i & 1 ? dnskey[i]! : dnskey[i]! << 8;
+  ac += (ac >>> 16) & 0xffff;
+  return ac & 0xffff;
+}
+
+/** Owner name in canonical form (RFC 4034 §6.2): uncompressed, ASCII letters lower-cased. */
+export function canonicalName(name: Name): Buffer {
+  const wire = nameToWire(name);
+  for (let i = 0, len = wire[0]!; len !== 0; i += len + 1, len = wire[i]!) {
+    for (let j = i + 1; j <= i + len; j++) if (wire[j]! >= 0x41 && wire[j]! <= 0x5a) wire[j] = wire[j]! | 0x20;
+  }
+  return wire;
+}
+
+/** DS RDATA with a SHA-256 digest (RFC 4034 §5.1.4, RFC 4509): key tag, algorithm, digest type, digest over owner and DNSKEY RDATA. */
+export function dsRdata(owner: Name, dnskey: Buffer): Buffer {
+  const digest = crypto.createHash('sha256').update(canonicalName(owner)).update(dnskey).digest();
+  const out = Buffer.allocUnsafe(4 + digest.length);
+  out.writeUInt16BE(keyTag(dnskey), 0);
+  out[2] = dnskey[3]!;
+  out[3] = DIGEST_SHA256;
+  digest.copy(out, 4);
+  return out;
+}
+
+/** The public key field of a DNSKEY for a key pair: P-256 X||Y (RFC 6605 §4), Ed25519's 32 octets (RFC 8080 §3). */
+function publicKeyField(algorithm: AlgorithmNumber, publicKey: KeyObject): Buffer {
+  const jwk = publicKey.export({ format: 'jwk' });
+  if (algorithm === ALGORITHMS.ECDSAP256SHA256) return Buffer.concat([Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  return Buffer.from(jwk.x!, 'base64url');
+}
+
+function dnskeyRdata(flags: number, algorithm: AlgorithmNumber, publicKey: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + publicKey.length);
+  out.writeUInt16BE(flags, 0);
+  out[2] = PROTOCOL;
+  out[3] = algorithm;
+  publicKey.copy(out, 4);
+  return out;
+}
+
+/** The private key from the PrivateKey field: the P-256 scalar d, or the Ed25519 seed. */
+function privateKeyFrom(algorithm: AlgorithmNumber, secret: Buffer): KeyObject {
+  if (algorithm === ALGORITHMS.ECDSAP256SHA256) {
+    if (secret.length !== 32) throw new Error(`PrivateKey is ${secret.length} octets; ECDSAP256SHA256 needs 32`);
+    const ecdh = crypto.createECDH('prime256v1');
+    ecdh.setPrivateKey(secret);
+    const pub = ecdh.getPublicKey();
+    return crypto.createPrivateKey({
+      key: { kty: 'EC', crv: 'P-256', d: secret.toString('base64url'), x: pub.subarray(1, 33).toString('base64url'), y: pub.subarray(33, 65).toString('base64url') },
+      format: 'jwk',
+    });
+  }
+  if (secret.length !== 32) throw new Error(`PrivateKey is ${secret.length} octets; ED25519 needs 32`);
+  // PKCS#8 of an Ed25519 seed (RFC 8410 §7): a fixed prefix, then the 32 octets.
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), secret]);
+  return crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+}
+
+function secretOf(key: KeyObject): Buffer {
+  return Buffer.from(key.export({ format: 'jwk' }).d!, 'base64url');
+}
+
+/** `K<zone>.+<alg>+<tag>` as BIND names it (zone lower-cased, with its trailing dot). */
+export function keyBaseName(zone: Name, algorithm: number, tag: number): string {
+  return `K${nameToText(zone).toLowerCase()}+${String(algorithm).padStart(3, '0')}+${String(tag).padStart(5, '0')}`;
+}
+
+const TIMING_FIELDS = [['Created', 'created'], ['Publish', 'publish'], ['Activate', 'activate'], ['Inactive', 'inactive'], ['Delete', 'delete']] as const;
+
+/** YYYYMMDDHHMMSS (UTC) as in BIND's key files. */
+function timeText(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+function parseTime(text: string): number | null {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(text.trim());
+  if (m === null) return null;
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  return Number.isNaN(ms) ? null : ms / 1000;
+}
+
+export interface GeneratedKey {
+  readonly key: SigningKey;
+  readonly keyFile: string;
+  readonly privateFile: string;
+}
+
+/**
+ * Makes a combined signing key (flags 257) for `zone` and writes its two files into `dir`:
+ * the .private file readable by its owner only (0600), neither file ever overwritten.
+ */
+export function generateKey(zone: Name, algorithm: AlgorithmNumber, dir: string, now = Math.floor(Date.now() / 1000)): GeneratedKey {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (;;) {
+    const pair = algorithm === ALGORITHMS.ECDSAP256SHA256 ? crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }) : crypto.generateKeyPairSync('ed25519');
+    const flags = FLAGS_ZONE | FLAGS_SEP;
+    const dnskey = dnskeyRdata(flags, algorithm, publicKeyField(algorithm, pair.publicKey));
+    const tag = keyTag(dnskey);
+    const base = path.join(dir, keyBaseName(zone, algorithm, tag));
+    // Another key of the zone with the same tag and algorithm: make a new one, as dnssec-keygen does.
+    if (fs.existsSync(`${base}.key`) || fs.existsSync(`${base}.private`)) continue;
+    const owner = nameToText(zone).toLowerCase();
+    const created = timeText(now);
+    const keyText =
+      `; This is a key-signing key, keyid ${tag}, for ${owner}\n` +
+      `; Created: ${created} (${new Date(now * 1000).toUTCString()})\n` +
+      `; Publish: ${created}\n; Activate: ${created}\n` +
+      `${owner} IN DNSKEY ${flags} ${PROTOCOL} ${algorithm} ${dnskey.subarray(4).toString('base64')}\n`;
+    const privateText =
+      `Private-key-format: v1.3\nAlgorithm: ${algorithm} (${algorithmName(algorithm)})\n` +
+      `PrivateKey: ${secretOf(pair.privateKey).toString('base64')}\n` +
+      `Created: ${created}\nPublish: ${created}\nActivate: ${created}\n`;
+    fs.writeFileSync(`${base}.private`, privateText, { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(`${base}.key`, keyText, { mode: 0o644, flag: 'wx' });
+    const timing: KeyTiming = { created: now, publish: now, activate: now, inactive: null, delete: null };
+    return { key: { zone, algorithm, flags, tag, dnskey, privateKey: pair.privateKey, timing, base }, keyFile: `${base}.key`, privateFile: `${base}.private` };
+  }
+}
+
+/** Reads one key from `<base>.key` and `<base>.private`; throws KeyFileError naming the file and what is wrong. */
+export function readKey(base: string, zone: Name): SigningKey {
+  const keyFile = `${base}.key`;
+  const privateFile = `${base}.private`;
+  const keyText = readText(keyFile);
+  let dnskey: Buffer | null = null;
+  for (const raw of keyText.split('\n')) {
+    const line = raw.replace(/;.*$/, '').trim();
+    if (line === '') continue;
+    const m = /^(\S+)\s+(?:\d+\s+)?(?:IN\s+)?(?:\d+\s+)?DNSKEY\s+(.+)$/i.exec(line);
+    if (m === null) throw new KeyFileError(keyFile, `"${line.slice(0, 40)}" is not a DNSKEY record`);
+    let owner: Name;
+    try {
+      owner = parseName(m[1]!, null);
+      dnskey = encodeRdataText(RRType.DNSKEY, m[2]!, null);
+    } catch (err) {
+      throw new KeyFileError(keyFile, (err as Error).message);
+    }
+    if (nameToText(owner).toLowerCase() !== nameToText(zone).toLowerCase()) throw new KeyFileError(keyFile, `the key is for ${nameToText(owner)}, not ${nameToText(zone)}`);
+    break;
+  }
+  if (dnskey === null) throw new KeyFileError(keyFile, 'no DNSKEY record');
+  const flags = dnskey.readUInt16BE(0);
+  const algorithm = dnskey[3]!;
+  if (algorithm !== ALGORITHMS.ECDSAP256SHA256 && algorithm !== ALGORITHMS.ED25519) {
+    throw new KeyFileError(keyFile, `algorithm ${algorithm} is not supported (ECDSAP256SHA256 = 13, ED25519 = 15)`);
+  }
+  if ((flags & FLAGS_ZONE) === 0) throw new KeyFileError(keyFile, `flags ${flags} lack the ZONE bit (256): not a zone key`);
+
+  const fields = new Map<string, string>();
+  for (const raw of readText(privateFile).split('\n')) {
+    const i = raw.indexOf(':');
+    if (i > 0) fields.set(raw.slice(0, i).trim().toLowerCase(), raw.slice(i + 1).trim());
+  }
+  if (!/^v1\.[0-9]+$/.test(fields.get('private-key-format') ?? '')) throw new KeyFileError(privateFile, 'no "Private-key-format: v1.x" line');
+  const privAlg = Number(/^\d+/.exec(fields.get('algorithm') ?? '')?.[0] ?? NaN);
+  if (privAlg !== algorithm) throw new KeyFileError(privateFile, `Algorithm ${fields.get('algorithm') ?? '(missing)'} differs from ${algorithm} in ${path.basename(keyFile)}`);
+  const secretText = fields.get('privatekey');
+  if (secretText === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(secretText)) throw new KeyFileError(privateFile, 'no PrivateKey field in base64');
+  let privateKey: KeyObject;
+  try {
+    privateKey = privateKeyFrom(algorithm, Buffer.from(secretText, 'base64'));
+  } catch (err) {
+    throw new KeyFileError(privateFile, (err as Error).message);
+  }
+  if (!publicKeyField(algorithm, crypto.createPublicKey(privateKey)).equals(dnskey.subarray(4))) {
+    throw new KeyFileError(privateFile, `the private key does not belong to the public key in ${path.basename(keyFile)}`);
+  }
+  const time = (name: string, field: string): number | null => {
+    const text = fields.get(name.toLowerCase());
+    if (text === undefined) return null;
+    const t = parseTime(text);
+    if (t === null) throw new KeyFileError(privateFile, `${field}: "${text.slice(0, 20)}" is not YYYYMMDDHHMMSS`);
+    return t;
+  };
+  const timing = Object.fromEntries(TIMING_FIELDS.map(([field, k]) => [k, time(field, field)])) as unknown as KeyTiming;
+  return { zone, algorithm, flags, tag: keyTag(dnskey), dnskey, privateKey, timing, base };
+}
+
+function readText(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new KeyFileError(file, 'not a file');
+    if (st.size > 64 * 1024) throw new KeyFileError(file, `${st.size} bytes is too large for a key file`);
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof KeyFileError) throw err;
+    throw new KeyFileError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** The keys of `zone` with `algorithm` in `dir` (BIND file names), each read and checked. */
+export function readZoneKeys(dir: string, zone: Name, algorithm: AlgorithmNumber): SigningKey[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    throw new KeyFileError(dir, `cannot read the key folder: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const prefix = `K${nameToText(zone).toLowerCase()}+${String(algorithm).padStart(3, '0')}+`;
+  const keys: SigningKey[] = [];
+  for (const file of names.sort()) {
+    if (!file.toLowerCase().startsWith(prefix.toLowerCase()) || !/\+\d{5}\.key$/.test(file)) continue;
+    keys.push(readKey(path.join(dir, file.slice(0, -'.key'.length)), zone));
+  }
+  return keys;
+}
+
+/** Whether a key is in the DNSKEY RRset at `now` (seconds): published and not yet deleted. */
+export function isPublished(key: SigningKey, now: number): boolean {
+  const t = key.timing;
+  return (t.publish === null || t.publish <= now) && (t.delete === null || t.delete > now);
+}
+
+/** Whether a key signs at `now` (seconds): activated, not yet inactive, not revoked. */
+export function isActive(key: SigningKey, now: number): boolean {
+  const t = key.timing;
+  return (key.flags & FLAGS_REVOKE) === 0 && (t.activate === null || t.activate <= now) && (t.inactive === null || t.inactive > now) && isPublished(key, now);
+}

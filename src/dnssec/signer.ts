@@ -1,0 +1,335 @@
+/**
+ * Online signing (issue #16): turns the Resolution of one DO=1 query into a signed message.
+ * Every authoritative RRset gets its RRSIGs; denial of existence is compact (RFC 9824: the
+ * name "exists" with only NSEC and RRSIG, plus NXNAME when it does not), so no NSEC chain is
+ * kept and none can be walked; a wildcard expansion carries an NSEC covering just its next
+ * closer name (minimally covering, RFC 4470 §3); a referral carries the DS, or the cut's NSEC
+ * proving there is none. DNSKEY, CDS and CDNSKEY (RFC 7344) are answered at the apex from
+ * the keys. Signatures are cached by the canonical RRset they cover, so an RRset signed once
+ * (a static answer, or a steered answer another decision already produced) is not signed
+ * again until its signature is due for refresh. Runs on a cache miss only: the responder
+ * caches the encoded result.
+ */
+import { RRClass, Rcode, RRType } from '../dns/constants.js';
+import { type Name, labelKey, nameKey, readWireName } from '../dns/name.js';
+import { findZone, type Snapshot } from '../snapshot/snapshot.js';
+import { lookupName, suffixKey } from '../zone/lookup.js';
+import type { RRset, Zone } from '../zone/zone.js';
+import type { Resolution, SectionEntry } from '../resolve/resolution.js';
+import { dsRdata, FLAGS_SEP, type SigningKey } from './keys.js';
+import { canonicalRRset, rrsigRdata } from './sign.js';
+
+/** RFC 9824 §2: the pseudo-type that marks a name that does not exist. */
+export const NXNAME = 128;
+
+/** A signed zone: its keys, and the apex RRsets they make. */
+export interface ZoneKeys {
+  readonly origin: Name;
+  /** Keys in the DNSKEY RRset. */
+  readonly published: readonly SigningKey[];
+  /** Keys that sign (a subset of published). */
+  readonly active: readonly SigningKey[];
+}
+
+export interface SignerOptions {
+  /** Milliseconds since the epoch; tests move it. */
+  readonly now?: () => number;
+  /** Signatures valid this long after signing (seconds); 14 days, as Knot's default. */
+  readonly validitySec?: number;
+  /** A signature is made afresh when less than this is left (seconds); 7 days. */
+  readonly refreshSec?: number;
+  /** Up to this much (seconds) is taken off each validity at random, so signatures do not all expire at once. */
+  readonly jitterSec?: number;
+  /** Inception this far in the past (seconds), for validators whose clock is behind. */
+  readonly inceptionOffsetSec?: number;
+  /** Signatures kept (one per RRset and key set); 0 keeps none. */
+  readonly cacheMaxEntries: number;
+}
+
+export interface SignedMessage {
+  readonly message: Resolution;
+  /** Seconds since the epoch: from then on an answer holding these signatures is to be signed again. */
+  readonly refreshAt: number;
+}
+
+interface CachedSignature {
+  readonly rdatas: readonly Buffer[];
+  readonly refreshAt: number;
+}
+
+const NOWHERE = { file: '', line: 0 };
+const DAY = 86_400;
+
+export class DnssecSigner {
+  /** Signed zones by origin key. */
+  readonly zones: ReadonlyMap<string, ZoneKeys>;
+  /** Signatures made (not taken from the cache), for the metrics and the benchmark. */
+  signatures = 0;
+  readonly #sigs = new Map<string, CachedSignature>();
+  readonly #now: () => number;
+  readonly #validity: number;
+  readonly #refresh: number;
+  readonly #jitter: number;
+  readonly #inceptionOffset: number;
+  readonly #maxEntries: number;
+
+  constructor(zones: readonly ZoneKeys[], options: SignerOptions) {
+    this.zones = new Map(zones.map((z) => [nameKey(z.origin), z]));
+    this.#now = options.now ?? Date.now;
+    this.#validity = options.validitySec ?? 14 * DAY;
+    this.#refresh = Math.min(options.refreshSec ?? 7 * DAY, this.#validity);
+    this.#jitter = Math.min(options.jitterSec ?? DAY, this.#validity - this.#refresh);
+    this.#inceptionOffset = options.inceptionOffsetSec ?? 3600;
+    this.#maxEntries = options.cacheMaxEntries;
+  }
+
+  get size(): number {
+    return this.#sigs.size;
+  }
+
+  /** Milliseconds since the epoch, by the signer's clock. */
+  nowMs(): number {
+    return this.#now();
+  }
+
+  nowSec(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+
+  /** The signed zone holding `labelKeys` for `qtype`, with its keys; null when that zone is not signed. */
+  #signedZone(snapshot: Snapshot, labelKeys: readonly string[], qtype: number): { zone: Zone; keys: ZoneKeys } | null {
+    const zone = findZone(snapshot, labelKeys, qtype);
+    if (zone === null) return null;
+    const keys = this.zones.get(zone.originKey);
+    return keys === undefined ? null : { zone, keys };
+  }
+
+  /** DNSKEY, CDS or CDNSKEY at the apex of a signed zone, answered with or without DO; null for any other question. */
+  apexAnswer(snapshot: Snapshot, q: { readonly labelKeys: readonly string[]; readonly qtype: number; readonly qclass: number }): Resolution | null {
+    if (q.qtype !== RRType.DNSKEY && q.qtype !== RRType.CDS && q.qtype !== RRType.CDNSKEY) return null;
+    if (q.qclass !== RRClass.IN || !this.zones.has(suffixKey(q.labelKeys, 0))) return null;
+    const signed = this.#signedZone(snapshot, q.labelKeys, q.qtype);
+    if (signed === null || signed.zone.originKey !== suffixKey(q.labelKeys, 0)) return null;
+    const set = apexSet(signed.zone, signed.keys, q.qtype);
+    if (set === null) return null;
+    return { rcode: Rcode.NOERROR, authoritative: true, answer: [{ owner: signed.zone.origin, set, ttl: set.ttl }], authority: [], additional: [], glueRequired: false };
+  }
+
+  /** The answer to a DO=1 query with its RRSIGs and denial of existence; `res` unchanged when no signed zone is involved. */
+  sign(snapshot: Snapshot, q: { readonly labels: readonly string[]; readonly labelKeys: readonly string[]; readonly qtype: number }, res: Resolution): SignedMessage {
+    const now = this.nowSec();
+    const state = { refreshAt: Infinity };
+    if (res.rcode !== Rcode.NOERROR && res.rcode !== Rcode.NXDOMAIN) return { message: res, refreshAt: Infinity };
+    const answer: SectionEntry[] = [];
+    const authority: SectionEntry[] = [];
+    const proved = new Set<string>();
+    for (const entry of res.answer) {
+      answer.push(entry);
+      const signed = this.#signedZone(snapshot, entry.set.owner.map(labelKey), entry.set.type);
+      if (signed === null) continue;
+      this.#addRrsig(answer, signed.keys, entry, now, state);
+      // A wildcard expansion: prove the next closer name does not exist (RFC 4035 §3.1.3.3).
+      if (entry.set.owner[0] === '*' && entry.owner.length > entry.set.owner.length - 1 && entry.owner[0] !== '*') {
+        const nextCloser = entry.owner.slice(entry.owner.length - entry.set.owner.length);
+        const key = nameKey(nextCloser);
+        if (!proved.has(key)) {
+          proved.add(key);
+          const nsec = nsecSet(predecessor(nextCloser), successor(nextCloser), [RRType.RRSIG, RRType.NSEC], signed.zone.negativeTtl);
+          authority.push({ owner: nsec.owner, set: nsec, ttl: nsec.ttl });
+          this.#addRrsig(authority, signed.keys, authority[authority.length - 1]!, now, state);
+        }
+      }
+    }
+    let rcode = res.rcode;
+    const negative = res.authoritative && res.authority.some((e) => e.set.type === RRType.SOA) && !answer.some((e) => e.set.type === q.qtype || q.qtype === RRType.ANY);
+    for (const entry of res.authority) {
+      authority.push(entry);
+      if (!res.authoritative) {
+        // A referral: the NS RRset is not signed (it is the child's); the DS, or its absence, is (RFC 4035 §3.1.4).
+        if (entry.set.type === RRType.NS) this.#delegation(snapshot, authority, entry, now, state);
+        continue;
+      }
+      const signed = this.#signedZone(snapshot, entry.set.owner.map(labelKey), entry.set.type);
+      if (signed !== null) this.#addRrsig(authority, signed.keys, entry, now, state);
+    }
+    if (negative) {
+      const denied = deniedName(q.labels, res);
+      const signed = this.#signedZone(snapshot, denied.map(labelKey), q.qtype);
+      if (signed !== null) {
+        const types = this.#typesAt(signed.zone, denied, q.qtype);
+        // RFC 9824 §3: NXDOMAIN becomes NOERROR, with NXNAME in the bitmap saying why.
+        if (rcode === Rcode.NXDOMAIN) rcode = Rcode.NOERROR;
+        const nsec = nsecSet(denied, ['\0', ...denied], types, signed.zone.negativeTtl);
+        authority.push({ owner: nsec.owner, set: nsec, ttl: nsec.ttl });
+        this.#addRrsig(authority, signed.keys, authority[authority.length - 1]!, now, state);
+      }
+    }
+    const additional: SectionEntry[] = [];
+    for (const entry of res.additional) {
+      additional.push(entry);
+      // Glue is not authoritative data and is not signed; the addresses of in-zone MX/SRV/NS targets are.
+      if (!res.authoritative) continue;
+      const signed = this.#signedZone(snapshot, entry.set.owner.map(labelKey), entry.set.type);
+      if (signed !== null && lookupName(signed.zone, entry.set.owner.map(labelKey), entry.set.type).kind === 'node') this.#addRrsig(additional, signed.keys, entry, now, state);
+    }
+    return { message: { ...res, rcode, answer, authority, additional }, refreshAt: state.refreshAt };
+  }
+
+  /** A referral from a signed zone: the cut's DS RRset signed, or its NSEC showing there is no DS. */
+  #delegation(snapshot: Snapshot, out: SectionEntry[], ns: SectionEntry, now: number, state: { refreshAt: number }): void {
+    const cutKeys = ns.set.owner.map(labelKey);
+    const signed = this.#signedZone(snapshot, cutKeys, RRType.DS);
+    if (signed === null) return;
+    const found = lookupName(signed.zone, cutKeys, RRType.DS);
+    if (found.kind !== 'node') return;
+    const ds = found.node.rrsets.get(RRType.DS);
+    if (ds !== undefined) {
+      out.push({ owner: ns.owner, set: ds, ttl: ds.ttl });
+    } else {
+      const types = [...found.node.rrsets.keys(), RRType.RRSIG, RRType.NSEC];
+      const nsec = nsecSet(ns.set.owner, ['\0', ...ns.set.owner], types, signed.zone.negativeTtl);
+      out.push({ owner: ns.owner, set: nsec, ttl: nsec.ttl });
+    }
+    this.#addRrsig(out, signed.keys, out[out.length - 1]!, now, state);
+  }
+
+  /** The types that exist at `name` for a NODATA proof (never `qtype`, which is what is denied), or NXNAME's set when nothing is there. */
+  #typesAt(zone: Zone, name: Name, qtype: number): number[] {
+    const keys = name.map(labelKey);
+    const found = lookupName(zone, keys, qtype);
+    if (found.kind !== 'node') return [RRType.RRSIG, RRType.NSEC, NXNAME];
+    const types = new Set<number>(found.node.rrsets.keys());
+    if (!found.wildcard) {
+      const steered = zone.steered.get(suffixKey(keys, 0));
+      if (steered !== undefined) {
+        // The name's own targets (the rdata map is shared by every name of the policy file).
+        for (const t of steered.targets) {
+          const r = steered.rdata.get(t.id);
+          if (r !== undefined && r.a.length > 0) types.add(RRType.A);
+          if (r !== undefined && r.aaaa.length > 0) types.add(RRType.AAAA);
+        }
+      }
+      if (suffixKey(keys, 0) === zone.originKey && this.zones.has(zone.originKey)) {
+        types.add(RRType.DNSKEY);
+        types.add(RRType.CDS);
+        types.add(RRType.CDNSKEY);
+      }
+    }
+    types.add(RRType.RRSIG);
+    types.add(RRType.NSEC);
+    types.delete(qtype);
+    return [...types];
+  }
+
+  /** Appends the RRSIG RRset of `entry` (one per active key) to `out`. */
+  #addRrsig(out: SectionEntry[], keys: ZoneKeys, entry: SectionEntry, now: number, state: { refreshAt: number }): void {
+    const set = entry.set;
+    if (set.rdatas.length === 0 || keys.active.length === 0 || set.type === RRType.RRSIG) return;
+    const owner = set.owner;
+    const labels = owner[0] === '*' ? owner.length - 1 : owner.length;
+    const canonical = canonicalRRset(owner, set.type, set.class, set.ttl, set.rdatas);
+    const cacheKey = `${nameKey(keys.origin)}|${labels}|${canonical.toString('latin1')}`;
+    let sig = this.#sigs.get(cacheKey);
+    if (sig === undefined || sig.refreshAt <= now) {
+      const jitter = Math.floor(Math.random() * this.#jitter);
+      const times = { inception: now - this.#inceptionOffset, expiration: now + this.#validity - jitter };
+      const rdatas = keys.active.map((key) => rrsigRdata(key, set.type, labels, set.ttl, times, canonical));
+      this.signatures += rdatas.length;
+      sig = { rdatas, refreshAt: times.expiration - this.#refresh };
+      if (this.#maxEntries > 0) {
+        if (this.#sigs.size >= this.#maxEntries) this.#sigs.clear();
+        this.#sigs.set(cacheKey, sig);
+      }
+    }
+    if (sig.refreshAt < state.refreshAt) state.refreshAt = sig.refreshAt;
+    const rrsig: RRset = { owner: entry.owner, type: RRType.RRSIG, class: set.class, ttl: entry.ttl, rdatas: sig.rdatas, source: NOWHERE };
+    out.push({ owner: entry.owner, set: rrsig, ttl: entry.ttl });
+  }
+}
+
+/** DNSKEY (every published key), CDS and CDNSKEY (the SEP keys, RFC 7344 §4) of a signed zone's apex, with the SOA's TTL. */
+function apexSet(zone: Zone, keys: ZoneKeys, qtype: number): RRset | null {
+  let rdatas: Buffer[];
+  if (qtype === RRType.DNSKEY) rdatas = keys.published.map((k) => k.dnskey);
+  else {
+    const sep = keys.published.filter((k) => (k.flags & FLAGS_SEP) !== 0);
+    rdatas = qtype === RRType.CDS ? sep.map((k) => dsRdata(zone.origin, k.dnskey)) : sep.map((k) => k.dnskey);
+  }
+  if (rdatas.length === 0) return null;
+  return { owner: zone.origin, type: qtype, class: RRClass.IN, ttl: zone.soa.ttl, rdatas, source: NOWHERE };
+}
+
+/** The name a negative answer denies: QNAME, or the target of the CNAME chain's last link. */
+function deniedName(qname: readonly string[], res: Resolution): Name {
+  const last = res.answer[res.answer.length - 1];
+  if (last !== undefined && last.set.type === RRType.CNAME) return readWireName(last.set.rdatas[0]!, 0).name;
+  return qname;
+}
+
+/** An NSEC RRset: next name uncompressed (RFC 4034 §4.1.1), then the type bitmap (§4.1.2). */
+function nsecSet(owner: Name, next: Name, types: readonly number[], ttl: number): RRset {
+  const parts: Buffer[] = [];
+  for (const label of next) parts.push(Buffer.from([label.length]), Buffer.from(lowerLabel(label), 'latin1'));
+  parts.push(Buffer.from([0]), typeBitmap(types));
+  return { owner, type: RRType.NSEC, class: RRClass.IN, ttl, rdatas: [Buffer.concat(parts)], source: NOWHERE };
+}
+
+/** RFC 4034 §4.1.2: per window of 256 types, its number, the bitmap's length and the bitmap. */
+export function typeBitmap(types: readonly number[]): Buffer {
+  const windows = new Map<number, number[]>();
+  for (const t of new Set(types)) {
+    const w = t >> 8;
+    if (!windows.has(w)) windows.set(w, []);
+    windows.get(w)!.push(t & 0xff);
+  }
+  const parts: Buffer[] = [];
+  for (const w of [...windows.keys()].sort((a, b) => a - b)) {
+    const low = windows.get(w)!;
+    const len = (Math.max(...low) >> 3) + 1;
+    const bits = Buffer.alloc(2 + len);
+    bits[0] = w;
+    bits[1] = len;
+    for (const t of low) bits[2 + (t >> 3)] = bits[2 + (t >> 3)]! | (0x80 >> (t & 7));
+    parts.push(bits);
+  }
+  return Buffer.concat(parts);
+}
+
+function lowerLabel(label: string): string {
+  let out = '';
+  for (let i = 0; i < label.length; i++) {
+    const c = label.charCodeAt(i);
+    out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+  }
+  return out;
+}
+
+/**
+ * A name just before `name` in canonical order (RFC 4034 §6.1), among its siblings: the first
+ * label's last octet one lower, then \255 appended while the label has room. Only names made
+ * of \255 octets can fall between the two, so the NSEC that starts here denies nothing real.
+ */
+export function predecessor(name: Name): Name {
+  const first = lowerLabel(name[0]!);
+  const last = first.charCodeAt(first.length - 1);
+  let label: string;
+  if (last === 0) label = first.slice(0, -1);
+  else {
+    let c = last - 1;
+    // Canonical order compares lower-cased names: a decremented octet must not become a capital.
+    if (c >= 0x41 && c <= 0x5a) c = 0x40;
+    label = first.slice(0, -1) + String.fromCharCode(c);
+    if (label.length < 63) label += '\xff';
+  }
+  return label.length === 0 ? name.slice(1) : [label, ...name.slice(1)];
+}
+
+/** The first sibling after `name` in canonical order: its first label with a \0 octet appended (or its last octet raised when the label is full). */
+export function successor(name: Name): Name {
+  const first = lowerLabel(name[0]!);
+  if (first.length < 63) return [first + '\0', ...name.slice(1)];
+  const last = first.charCodeAt(62);
+  let c = last + 1;
+  if (c >= 0x41 && c <= 0x5a) c = 0x5b;
+  return [first.slice(0, 62) + String.fromCharCode(Math.min(c, 0xff)), ...name.slice(1)];
+}
