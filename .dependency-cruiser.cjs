@@ -38,6 +38,7 @@ const FOLDERS = [
   { layer: 'domain', name: 'zone', files: [folder('zone')], not: [TYPES_FILES] },
   { layer: 'domain', name: 'steer', files: [folder('steer')], not: [TYPES_FILES] },
   { layer: 'domain', name: 'health', files: [folder('health')], not: [TYPES_FILES] },
+  { layer: 'domain', name: 'cluster', files: [folder('cluster')], not: [TYPES_FILES] },
   { layer: 'vocabulary', name: 'geoip', files: [folder('geoip')], not: [TYPES_FILES] },
   { layer: 'vocabulary', name: 'config', files: [folder('config')], not: [TYPES_FILES] },
   { layer: 'vocabulary', name: 'problems', files: [folder('problems')], not: [TYPES_FILES] },

@@ -25,6 +25,8 @@ export interface ConfigOverrides {
   logLevel?: string;
   /** DNS worker processes (`--workers`, env MERIDIAN_WORKERS). */
   workers?: number;
+  /** NATS servers of the cluster store (`--cluster a,b`, env MERIDIAN_CLUSTER). */
+  cluster?: string;
 }
 
 export const MAX_WORKERS = 256;
@@ -123,6 +125,16 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   }
   if (overrides.workers !== undefined) config.dns.workers = parseWorkers(String(overrides.workers), '--workers');
   else if (env.MERIDIAN_WORKERS) config.dns.workers = parseWorkers(env.MERIDIAN_WORKERS, 'MERIDIAN_WORKERS');
+  const cluster = overrides.cluster ?? env.MERIDIAN_CLUSTER;
+  if (cluster !== undefined) config.cluster.servers = parseClusterServers(cluster, overrides.cluster !== undefined ? '--cluster' : 'MERIDIAN_CLUSTER');
+  for (const [i, url] of config.cluster.servers.entries()) checkNatsUrl(url, `${label}:${source?.lineOf(`/cluster/servers/${i}`) ?? 0}: cluster.servers[${i}]`);
+  const tls = config.cluster.tls;
+  if ((tls.certFile === null) !== (tls.keyFile === null)) {
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/cluster/tls') ?? 0}: cluster.tls: certFile and keyFile go together`);
+  }
+  if (config.cluster.password !== null && config.cluster.user === null) {
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/cluster/password') ?? 0}: cluster.password: needs cluster.user`);
+  }
   const zonesDir = overrides.zonesDir ?? env.MERIDIAN_ZONES;
   if (zonesDir) config.zones.directory = path.resolve(zonesDir);
   const level = overrides.logLevel ?? env.MERIDIAN_LOG_LEVEL;
@@ -177,6 +189,22 @@ export function prefixProblem(text: string): string | null {
   const hostBits = (1n << BigInt(bits - prefix)) - 1n;
   if ((address.value & hostBits) !== 0n) return `"${text}" has host bits set beyond the /${prefix} prefix`;
   return null;
+}
+
+/** `nats://a:4222,nats://b:4222` as `--cluster` and MERIDIAN_CLUSTER give it; "" or "off": one node. */
+export function parseClusterServers(text: string, what: string): string[] {
+  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0 || (list.length === 1 && list[0] === 'off')) return [];
+  for (const url of list) checkNatsUrl(url, what);
+  return list;
+}
+
+/** A server URL the NATS client takes: nats:// or tls://, a host, a port from 1 to 65535, nothing else. */
+function checkNatsUrl(url: string, what: string): void {
+  const m = /^(nats|tls):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(url);
+  if (m === null || Number(m[3]) < 1 || Number(m[3]) > 65_535) {
+    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${what}: "${url}" is not a NATS server URL (nats://HOST:PORT or tls://HOST:PORT)`);
+  }
 }
 
 function deepFreeze<T>(value: T): T {

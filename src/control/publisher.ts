@@ -59,7 +59,7 @@ export class SnapshotPublisher {
   publish(names: readonly string[] | null = null): void {
     const monitor = this.#monitor;
     const current = this.#store.current;
-    const health = monitor?.view();
+    const health = monitor?.answerView();
     // The caches may keep answers only when health is as the current snapshot has it (the monitor publishes its own changes).
     if (names !== null && health !== undefined && !sameHealth(current.health, health)) names = null;
     this.#store.publish(

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startGuarded } from './guarded-daemon.js';
+import { configDaemonGuardian, daemonPid, startGuarded } from './guarded-daemon.js';
 
 export const KNOTD_CANDIDATES = ['/usr/sbin/knotd', '/usr/local/sbin/knotd'];
 
@@ -264,20 +264,8 @@ async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotO
   // knotd runs under a small sh guardian that holds our end of a pipe on its stdin: when that
   // pipe closes (stop(), or this process dying in any way, even by SIGKILL) it stops knotd
   // and removes the temp dir, so no knotd outlives the test. It exits when knotd does.
-  const guardian = [
-    'exec 3<&0',
-    '"$1" -c "$2" </dev/null & k=$!',
-    'echo "meridian-knotd-pid $k" >&2',
-    '( read line <&3; kill $k 2>/dev/null ) & w=$!',
-    'wait $k; status=$?',
-    'kill $w 2>/dev/null',
-    'rm -rf "$3"',
-    'exit $status',
-  ].join('\n');
-  const knotdPid = (out: string): number | null => {
-    const m = /meridian-knotd-pid (\d+)/.exec(out);
-    return m ? Number(m[1]) : null;
-  };
+  const guardian = configDaemonGuardian('knotd');
+  const knotdPid = (out: string): number | null => daemonPid(out, 'knotd');
   const daemon = startGuarded(guardian, ['knotd-guardian', bin, confFile, dir], dir, (out) => {
     const k = knotdPid(out);
     if (k !== null) killQuietly(k, 'SIGKILL');
