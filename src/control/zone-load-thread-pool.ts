@@ -156,7 +156,7 @@ export class ZoneLoadThread {
         try {
           resolve(new PackedNodes(m.image));
         } catch (err) {
-          reject(err as Error);
+          reject(err);
         }
       };
       if (this.#closed) return reject(new Error('the thread was closed'));

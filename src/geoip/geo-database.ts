@@ -319,7 +319,7 @@ export class GeoResolver {
    * @throws GeoDatabaseError when a database is of the wrong kind for its slot
    */
   constructor(location: GeoDatabase | null, asn: GeoDatabase | null, options: { cacheSize?: number } = {}) {
-    if (location !== null && location.info.kind === 'asn') {
+    if (location?.info.kind === 'asn') {
       throw new GeoDatabaseError(location.info.file, `is an ASN database (${location.info.databaseType}); the location database must be a city, country or flat country one`);
     }
     if (asn !== null && asn.info.kind !== 'asn') {
@@ -390,7 +390,7 @@ export class GeoResolver {
       asn = loc.asn;
       asnPrefix = loc.prefix;
     }
-    const centroid = loc !== null && loc.location === null ? countryCentroid(loc.country) : null;
+    const centroid = loc?.location === null ? countryCentroid(loc.country) : null;
     return Object.freeze({
       continent: loc?.continent ?? null,
       country: loc?.country ?? null,

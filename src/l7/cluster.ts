@@ -225,7 +225,7 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
         try {
           await replay(w);
         } catch (err) {
-          throw new Error(`it did not take the registrations and drains: ${(err as Error).message}`);
+          throw new Error(`it did not take the registrations and drains: ${(err as Error).message}`, { cause: err });
         }
         live.add(w);
         log.info({ worker: slot, pid: w.process.pid }, 'balancer worker replaced');

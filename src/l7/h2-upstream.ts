@@ -245,7 +245,7 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
   stream.on('end', () => {
     if (answered()) return;
     finish();
-    if (trailers !== null && clientStream(res) !== null) (res as unknown as http2.Http2ServerResponse).addTrailers(trailers as OutgoingHttpHeaders);
+    if (trailers !== null && clientStream(res) !== null) (res as unknown as http2.Http2ServerResponse).addTrailers(trailers);
     res.end();
   });
   stream.on('close', () => {

@@ -240,7 +240,7 @@ export class PackedNodes {
         rdatas[r] = buf.subarray(o + 2, o + 2 + n);
         o += 2 + n;
       }
-      rrsets.set(type, { owner: name as Name, type, class: cls, ttl, rdatas, source: { file, line } });
+      rrsets.set(type, { owner: name, type, class: cls, ttl, rdatas, source: { file, line } });
     }
     return { name, rrsets, isCut, children };
   }

@@ -5,7 +5,8 @@
  * shards, never the base; the next full load, or a repack on the load thread once many names
  * were written (control/zone-editor.ts REPACK_AT), packs the written nodes into a new base.
  */
-import { compareHashKey, hashKey, NodeMap, NodeMapBuilder } from './node-map.js';
+import type { NodeMap} from './node-map.js';
+import { compareHashKey, hashKey, NodeMapBuilder } from './node-map.js';
 import { packNodes, PackedNodes, type PackedImage } from './packed-nodes.js';
 import { TypeMap } from './type-map.js';
 import type { RRset, ZoneNode } from './zone.js';

@@ -143,7 +143,7 @@ describe('Kubernetes manifests', () => {
       assert.equal(config.admin.listen, '0.0.0.0:8081');
       const deployment = manifests().find((m) => m.doc.metadata.name === 'meridian-balancer' && m.doc.kind === 'Deployment')!.doc as unknown as DeploymentDoc;
       const ports = deployment.spec.template.spec.containers[0]!.ports!.map((p) => p.containerPort).sort();
-      assert.deepEqual(ports, [Number(config.listen.split(':')[1]), Number(config.admin.listen!.split(':')[1])].sort());
+      assert.deepEqual(ports, [Number(config.listen.split(':')[1]), Number(config.admin.listen.split(':')[1])].sort());
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -180,7 +180,7 @@ describe('Kubernetes manifests', () => {
       ({ dns, api } = servingPortsWithApi((await untilServing(server, 30_000))()));
     });
     after(async () => {
-      if (server !== undefined && server.exitCode === null && server.signalCode === null) {
+      if (server?.exitCode === null && server.signalCode === null) {
         const exited = new Promise((r) => server!.once('exit', r));
         server.kill('SIGTERM');
         await exited;

@@ -29,7 +29,7 @@ describe('zone reload', () => {
     const answers = new Map<number, string[]>();
     sock.on('message', (msg) => {
       const d = decode(msg);
-      answers.set(d.id!, (d.answers ?? []).map((a) => String(a.data)).sort());
+      answers.set(d.id, (d.answers ?? []).map((a) => String(a.data)).sort());
     });
     let sent = 0;
     try {

@@ -161,7 +161,7 @@ describe('l7 gRPC through the balancer', () => {
       assert.deepEqual(r.err.metadata.get('x-why'), ['because']);
       assert.ok(lb.balancer.runtime.pools.get('default')!.backends.every((x) => x.ejectedUntil === 0), 'a gRPC error status is not a backend failure');
     } finally {
-      a.say = b.say = (call, cb) => cb(null, { text: `${call.request.text}`, n: 1 });
+      a.say = b.say = (call, cb) => cb(null, { text: call.request.text, n: 1 });
     }
   });
 
@@ -182,7 +182,7 @@ describe('l7 gRPC through the balancer', () => {
       assert.ok(!viaClient.ok);
       assert.equal(viaClient.err.code, grpc.status.DEADLINE_EXCEEDED);
     } finally {
-      a.say = b.say = (call, cb) => cb(null, { text: `${call.request.text}`, n: 1 });
+      a.say = b.say = (call, cb) => cb(null, { text: call.request.text, n: 1 });
     }
   });
 });
