@@ -7,7 +7,7 @@ import { Rcode, RRClass, RRType } from '../dns/constants.js';
 import { clientSubnetOptionLength, parseClientSubnet, writeClientSubnetOption, type ClientSubnet } from '../dns/client-subnet.js';
 import { decide, type Decision } from '../steer/decide.js';
 import type { ClientInfo, SteeredName } from '../steer/types.js';
-import { findZone, steeringEnv, type Snapshot,type SnapshotStore } from '../snapshot/snapshot.js';
+import { findZone, steeringEnv, type Snapshot, type SnapshotStore } from '../snapshot/snapshot.js';
 import { QueryStats } from '../metrics/query-stats.js';
 import { AnswerCache, ownAnswer, type CachedAnswer } from './answer-cache.js';
 import { QuestionIndex, type Transport } from './question-index.js';

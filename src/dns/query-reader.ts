@@ -193,7 +193,7 @@ export function readSoleOpt(buf: Buffer, at: number): EdnsInfo | null {
   if (at + 11 > buf.length || buf[at] !== 0 || buf.readUInt16BE(at + 1) !== RRType.OPT) return null;
   if (at + 11 + buf.readUInt16BE(at + 9) > buf.length) return null;
   const edns = readOpt(buf, at + 1);
-  return edns?.version === 0 ? edns : null;
+  return edns !== null && edns.version === 0 ? edns : null;
 }
 
 /** Reads an OPT pseudo-RR whose TYPE field starts at `at`; null when its options are malformed. */

@@ -319,7 +319,7 @@ export class GeoResolver {
    * @throws GeoDatabaseError when a database is of the wrong kind for its slot
    */
   constructor(location: GeoDatabase | null, asn: GeoDatabase | null, options: { cacheSize?: number } = {}) {
-    if (location?.info.kind === 'asn') {
+    if (location !== null && location.info.kind === 'asn') {
       throw new GeoDatabaseError(location.info.file, `is an ASN database (${location.info.databaseType}); the location database must be a city, country or flat country one`);
     }
     if (asn !== null && asn.info.kind !== 'asn') {
@@ -370,7 +370,7 @@ export class GeoResolver {
 
   #resolve(address: string): GeoInfo {
     const a = validAddress(address);
-    if (a === null) return emptyGeoInfo(`invalid address ${JSON.stringify(String(address)).slice(0, 60)}`);
+    if (a === null) return emptyGeoInfo(`invalid address ${JSON.stringify(address).slice(0, 60)}`);
     if (this.#location === null && this.#asn === null) return emptyGeoInfo('no GeoIP database');
     const special = nonGlobalReason(parseIPOctets(a.address)!);
     if (special !== null) return emptyGeoInfo(`not located: ${a.address} is ${special}`);
@@ -390,7 +390,7 @@ export class GeoResolver {
       asn = loc.asn;
       asnPrefix = loc.prefix;
     }
-    const centroid = loc?.location === null ? countryCentroid(loc.country) : null;
+    const centroid = loc !== null && loc.location === null ? countryCentroid(loc.country) : null;
     return Object.freeze({
       continent: loc?.continent ?? null,
       country: loc?.country ?? null,

@@ -198,7 +198,7 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
     stream.close(constants.NGHTTP2_CANCEL);
   };
   res.once('close', clientClosed);
-  stream.on('error', (err) => (streamError = err));
+  stream.on('error', (err: Error) => (streamError = err));
   stream.on('response', (headers, flags) => {
     if (finished) return;
     const status = Number(headers[':status']);
@@ -241,7 +241,7 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
       res.once('drain', () => stream.resume());
     }
   });
-  stream.on('trailers', (t) => (trailers = withoutPseudo(t)));
+  stream.on('trailers', (t: IncomingHttpHeaders) => (trailers = withoutPseudo(t)));
   stream.on('end', () => {
     if (answered()) return;
     finish();

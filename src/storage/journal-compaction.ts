@@ -20,7 +20,7 @@ export function compactOffThread(request: CompactRequest, keepAlive = false): Pr
       void worker.terminate();
     };
     worker.on('message', (m: CompactReply) => done(m));
-    worker.on('error', (err) => done({ ok: false, message: err.message }));
+    worker.on('error', (err: Error) => done({ ok: false, message: err.message }));
     worker.on('exit', (code) => done({ ok: false, message: `the compaction thread exited (${code})` }));
     worker.postMessage({ ...request, origin: [...request.origin] });
   });

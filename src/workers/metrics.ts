@@ -56,7 +56,7 @@ export class WorkerMetrics {
   settle(worker: Worker, id: number, metrics: WorkerMetricsJson): void {
     this.#last.set(worker, metrics);
     const p = this.#pending.get(id);
-    if (p?.worker === worker) p.settle();
+    if (p !== undefined && p.worker === worker) p.settle();
   }
 
   /** The worker exited: its figures go with it. */

@@ -1,7 +1,7 @@
 /** The sliding window of steered answers behind the status page, on an injected clock. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AnswerWindow, type AnswerTotals } from '../../src/admin/answer-window.js';
+import { AnswerWindow } from '../../src/admin/answer-window.js';
 
 const MIN = 60_000;
 

@@ -68,7 +68,7 @@ describe('serve --workers 2 with dns.reusePort (the default on Linux), on port 0
     workers = serving.workers;
   });
   after(async () => {
-    if (child?.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
     ws?.remove();
   });

@@ -180,7 +180,7 @@ describe('Kubernetes manifests', () => {
       ({ dns, api } = servingPortsWithApi((await untilServing(server, 30_000))()));
     });
     after(async () => {
-      if (server?.exitCode === null && server.signalCode === null) {
+      if (server !== undefined && server.exitCode === null && server.signalCode === null) {
         const exited = new Promise((r) => server!.once('exit', r));
         server.kill('SIGTERM');
         await exited;

@@ -10,9 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Reader, type Response } from 'maxmind';
-import type {
-  GeoDatabase} from '../../src/geoip/geo-database.js';
 import {
+  type GeoDatabase,
   emptyGeoInfo,
   GeoDatabaseError,
   GeoResolver,

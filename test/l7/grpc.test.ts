@@ -51,15 +51,19 @@ async function startGrpcBackend(id: string, credentials = grpc.ServerCredentials
       backend.calls++;
       backend.say(call, cb);
     },
-    Count: async (call: grpc.ServerWritableStream<Msg, Msg>) => {
+    Count: (call: grpc.ServerWritableStream<Msg, Msg>) => {
       backend.calls++;
       call.sendMetadata(new grpc.Metadata()); // the response header at once, before any message
-      for (let i = 1; i <= call.request.n; i++) {
-        if (backend.countGapMs > 0) await new Promise((r) => setTimeout(r, backend.countGapMs));
-        if (call.cancelled) return;
-        call.write({ text: `${id}:${i}`, n: i });
-      }
-      call.end();
+      const stream = async (): Promise<void> => {
+        for (let i = 1; i <= call.request.n; i++) {
+          if (backend.countGapMs > 0) await new Promise((r) => setTimeout(r, backend.countGapMs));
+          if (call.cancelled) return;
+          call.write({ text: `${id}:${i}`, n: i });
+        }
+        call.end();
+      };
+      // grpc-js does not wait for a handler: a failure ends this call instead of escaping as an unhandled rejection.
+      stream().catch((err: unknown) => call.destroy(err instanceof Error ? err : new Error(String(err))));
     },
   });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))));

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { Rcode, RRType } from '../../src/dns/constants.js';
 import { AnswerCache, type CachedAnswer } from '../../src/answer/answer-cache.js';
 import { HealthMonitor } from '../../src/health/health-monitor.js';
-import type { MonitoredTarget,ProbeResult,ProbeSpec,Prober } from '../../src/health/types.js';
+import type { MonitoredTarget, ProbeResult, ProbeSpec, Prober } from '../../src/health/types.js';
 import { QueryStats } from '../../src/metrics/query-stats.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { target } from '../steer/context.js';

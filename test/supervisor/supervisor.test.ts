@@ -67,7 +67,8 @@ function connectTo(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
     let data = '';
-    s.on('data', (d) => (data += d));
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => (data += d));
     s.on('end', () => resolve(data.trim()));
     s.on('error', reject);
   });
