@@ -169,7 +169,9 @@ describe('Kubernetes manifests', () => {
         fs.writeFileSync(path.join(stamped, key), text);
         fs.symlinkSync(path.join('..data', key), path.join(zonesDir, key));
       }
-      const config = data('meridian-config')['meridian.yaml']!
+      const shipped = data('meridian-config')['meridian.yaml'];
+      assert.ok(shipped !== undefined, 'the ConfigMap holds meridian.yaml');
+      const config = shipped
         .replace('/etc/meridian/zones', zonesDir)
         .replace('/app/geoip/', `${path.join(projectRoot, 'geoip')}/`)
         .replace('/var/lib/meridian/', `${path.join(root, 'state')}/`);
