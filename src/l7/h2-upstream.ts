@@ -99,7 +99,8 @@ export function closeUpstreams(backends: Iterable<Backend>, now: boolean): void 
 export function isGrpc(req: IncomingMessage | undefined): boolean {
   if (req === undefined || req.httpVersionMajor !== 2) return false;
   const type = req.headers['content-type'];
-  return type !== undefined && type.startsWith('application/grpc') && (type.length === 16 || type.charCodeAt(16) === 43 /* + */ || type.charCodeAt(16) === 59 /* ; */);
+  // application/grpc alone, or followed by "+" (application/grpc+proto) or ";" (parameters).
+  return type !== undefined && type.startsWith('application/grpc') && (type.length === 16 || type.charCodeAt(16) === 0x2b || type.charCodeAt(16) === 0x3b);
 }
 
 /** Whether this request goes to this backend over HTTP/2. */
