@@ -1,6 +1,6 @@
 /** `meridian dnssec keygen ZONE`: a signing key in BIND's file format, and the DS to give the parent. */
 import path from 'node:path';
-import { nameToText, NameSyntaxError, parseName } from '../dns/name.js';
+import { type NameSyntaxError, nameToText, parseName } from '../dns/name.js';
 import { ALGORITHMS, type AlgorithmName, dsRdata, generateKey } from '../dnssec/keys.js';
 import { rdataToText } from '../zone/rdata/index.js';
 import { RRType } from '../dns/constants.js';

@@ -42,7 +42,7 @@ const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false): { responder: Responder; server: DnsServer } {
   // Keys first: a key problem stops the start before any socket or log file is opened.
   const dnssec = loadSigner(dns);
-  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log), queryLog: openQueryLog(dns.queryLog, log), dnssec });
+  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns), queryLog: openQueryLog(dns.queryLog, log), dnssec });
   if (dnssec !== null) log.info({ zones: [...dnssec.zones.values()].map((z) => ({ zone: nameToText(z.origin), keys: z.active.map((k) => k.tag) })) }, 'DNSSEC: signing answers to DO=1 queries');
   const udpSocket = resolveUdpSocket(dns.udpSocket, log, reusePort);
   const transfer = new TransferServer(store, dns.transfer, log);
@@ -157,7 +157,7 @@ export class DnsServer {
   }
 
   async #listenAll(addresses: readonly ListenAddress[]): Promise<BoundAddress[]> {
-    const bound: BoundAddress[] = new Array(addresses.length);
+    const bound = new Array<BoundAddress>(addresses.length);
     // Named addresses first: a wildcard on the same port leaves them to their own entry.
     for (const [i, address] of addresses.entries()) {
       if (isWildcardHost(address.host)) continue;

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { HealthMonitor } from '../../src/health/health-monitor.js';
-import type { MonitoredTarget } from '../../src/health/types.js';
-import type { ProbeResult, ProbeSpec, Prober } from '../../src/health/types.js';
+import type { MonitoredTarget, ProbeResult, ProbeSpec, Prober } from '../../src/health/types.js';
 
 const spec: ProbeSpec = { type: 'tcp', port: 1, intervalSec: 1, timeoutMs: 100, rise: 1, fall: 1, jitterMs: 0 };
 const targets = (n: number): MonitoredTarget[] =>
