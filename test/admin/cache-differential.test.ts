@@ -1,0 +1,171 @@
+/**
+ * No stale answer after a change (issue #14 item 3): a server whose caches were warmed before
+ * each change answers every question of a list exactly as a server with no caches does, after
+ * admin writes of every kind (names that CNAME chains, wildcards, MX/SRV additional addresses,
+ * referrals and their glue, empty non-terminals and other zones read), policy edits, drains,
+ * hand edits reloaded, and more writes between two queries than a snapshot lists.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ServerPair, type Question } from './differential.js';
+
+export const ADM = `$ORIGIN adm.test.
+$TTL 300
+@       3600 IN SOA  ns1 hostmaster 100 7200 3600 1209600 300
+@       3600 IN NS   ns1
+ns1          IN A    192.0.2.53
+www          IN A    192.0.2.80
+old          IN A    192.0.2.81
+txt          IN TXT  "hello"
+alias        IN CNAME www
+ext          IN CNAME www.elsewhere.example.
+cross        IN CNAME x.other.test.
+*.wild       IN A    192.0.2.90
+*.wild       IN TXT  "wild"
+mx           IN MX   10 mail
+mail         IN A    192.0.2.25
+srv          IN SRV  0 0 443 mail
+sub          IN NS   ns.sub
+ns.sub       IN A    192.0.2.60
+h.cutme      IN A    192.0.2.61
+deep.ent.x   IN A    192.0.2.62
+MiXeD        IN A    192.0.2.63
+dn           IN DNAME other.test.
+fo           IN TXT  "steered too"
+`;
+
+export const OTHER = `$ORIGIN other.test.
+$TTL 300
+@       3600 IN SOA  ns1.adm.test. hostmaster 7 7200 3600 1209600 300
+@       3600 IN NS   ns1.adm.test.
+x            IN A    192.0.2.70
+`;
+
+export const POLICY = `targets:
+  primary:   { region: one, ipv4: [198.51.100.1] }
+  secondary: { region: two, ipv4: [198.51.100.2] }
+names:
+  fo:
+    ttl: 5
+    targets: [primary, secondary]
+    policy:
+      - failover:
+          groups: [{ targets: [primary] }, { targets: [secondary] }]
+`;
+
+const q = (name: string, type = 'A', more: Partial<Question> = {}): Question => ({ name: name === '@' ? 'adm.test' : `${name}.adm.test`, type, ...more });
+
+export const QUESTIONS: readonly Question[] = [
+  q('www'),
+  q('WwW'),
+  q('www', 'ANY'),
+  q('www', 'ANY', { tcp: true }),
+  q('www', 'A', { ecs: '192.0.2.0/24' }),
+  q('old'),
+  q('txt', 'TXT'),
+  q('alias'),
+  q('ext'),
+  q('cross'),
+  { name: 'x.other.test', type: 'A' },
+  { name: 'other.test', type: 'SOA' },
+  q('a.wild'),
+  q('y.wild'),
+  q('y.wild', 'TXT'),
+  q('z.wild'),
+  q('z.wild', 'TXT'),
+  q('mx', 'MX'),
+  q('mail'),
+  q('srv', 'SRV'),
+  q('x.sub'),
+  q('ns.sub'),
+  q('sub', 'NS'),
+  q('sub', 'DS'),
+  q('h.cutme'),
+  q('cutme'),
+  q('deep.ent.x'),
+  q('ent.x'),
+  q('x'),
+  q('mixed'),
+  q('MIXED', 'TXT'),
+  q('dn', 'DNAME'),
+  q('a.dn'),
+  q('fo'),
+  q('fo', 'TXT'),
+  q('fo', 'AAAA'),
+  q('fo', 'A', { ecs: '203.0.113.0/24' }),
+  q('nothing'),
+  q('@', 'SOA'),
+  q('@', 'NS'),
+  q('@', 'ANY'),
+  q('@', 'ANY', { tcp: true }),
+  q('@', 'MX'),
+];
+
+const FILES = { 'adm.test.zone': ADM, 'adm.test.policy.yaml': POLICY, 'other.test.zone': OTHER };
+
+/** Warms the caches, makes the change, and checks that no answer differs from the uncached server's. */
+async function afterChange(pair: ServerPair, what: string, change: () => Promise<unknown>, settleMs = 0): Promise<void> {
+  await pair.warm(QUESTIONS);
+  await change();
+  const diffs = await pair.differences(QUESTIONS, settleMs);
+  assert.deepEqual(diffs, [], `stale after ${what}`);
+}
+
+const put = (pair: ServerPair, zone: string, name: string, type: string, rdata: string[], ttl = 300) => () => pair.call('PUT', `/v1/zones/${zone}/records/${name}/${type}`, { ttl, rdata });
+const del = (pair: ServerPair, zone: string, name: string, type: string) => () => pair.call('DELETE', `/v1/zones/${zone}/records/${name}/${type}`);
+
+/** Every kind of change, in turn; `settleMs`: how long a change may take to reach DNS workers. */
+export function changes(pair: () => ServerPair, settleMs: number): void {
+  const run = (what: string, change: (p: ServerPair) => () => Promise<unknown>) => it(what, () => afterChange(pair(), what, change(pair()), settleMs));
+  run('a name\'s address (its CNAME chains, 0x20, ANY, ECS)', (p) => put(p, 'adm.test', 'www', 'A', ['192.0.2.180']));
+  run('a name in another zone a CNAME leads to', (p) => put(p, 'other.test', 'x', 'A', ['192.0.2.71']));
+  run('an exact name under a wildcard', (p) => put(p, 'adm.test', 'y.wild', 'A', ['192.0.2.91']));
+  run('a name below a wildcard\'s sibling (an empty non-terminal appears)', (p) => put(p, 'adm.test', 'a.z.wild', 'A', ['192.0.2.92']));
+  run('the wildcard itself', (p) => put(p, 'adm.test', '*.wild', 'A', ['192.0.2.93']));
+  run('the exact name removed', (p) => del(p, 'adm.test', 'y.wild', 'A'));
+  run('the name below removed (the empty non-terminal goes)', (p) => del(p, 'adm.test', 'a.z.wild', 'A'));
+  run('a glue address below a cut', (p) => put(p, 'adm.test', 'ns.sub', 'A', ['192.0.2.64']));
+  run('an NS at a new cut', (p) => put(p, 'adm.test', 'cutme', 'NS', ['ns.elsewhere.example.']));
+  run('a cut removed', (p) => del(p, 'adm.test', 'sub', 'NS'));
+  run('an MX and SRV target\'s address', (p) => put(p, 'adm.test', 'mail', 'A', ['192.0.2.26', '192.0.2.27']));
+  run('the apex NS', (p) => put(p, 'adm.test', '@', 'NS', ['ns1', 'mail'], 3600));
+  run('the SOA (negative TTL)', (p) => put(p, 'adm.test', '@', 'SOA', ['ns1 hostmaster 500 7200 3600 1209600 60'], 3600));
+  run('a DNAME', (p) => put(p, 'adm.test', 'dn', 'DNAME', ['elsewhere.example.']));
+  run('a name by another case', (p) => put(p, 'adm.test', 'mIxEd', 'TXT', ['case']));
+  run('the only name below an empty non-terminal removed', (p) => del(p, 'adm.test', 'deep.ent.x', 'A'));
+  run('records at a steered name', (p) => put(p, 'adm.test', 'fo', 'TXT', ['other']));
+  run('a batch across names', (p) => () =>
+    p.call('POST', '/v1/zones/adm.test/records/batch', {
+      operations: [
+        { op: 'put', name: 'deep.ent.x', type: 'A', ttl: 300, rdata: ['192.0.2.65'] },
+        { op: 'delete', name: 'old', type: 'A' },
+        { op: 'put', name: 'alias', type: 'CNAME', ttl: 300, rdata: ['mail'] },
+        { op: 'put', name: 'h.cutme', type: 'A', ttl: 300, rdata: ['192.0.2.66'] },
+      ],
+    }),
+  );
+  run('a policy edit', (p) => () => p.call('PUT', '/v1/zones/adm.test/policy/names/fo', { ttl: 7, targets: ['secondary', 'primary'], policy: [{ failover: { groups: [{ targets: ['secondary'] }, { targets: ['primary'] }] } }] }));
+  run('a drain', (p) => () => p.call('POST', '/v1/targets/secondary/drain'));
+  run('a hand edit reloaded', (p) => async () => {
+    p.edit('adm.test.zone', (t) => `${t}www2 IN A 192.0.2.82\ntxt IN TXT "more"\n`);
+    await p.call('POST', '/v1/reload');
+  });
+  run('more writes between two queries than a snapshot lists', (p) => async () => {
+    for (let i = 0; i < 20; i++) await put(p, 'adm.test', i % 2 === 0 ? 'www' : `n${i}`, 'A', [`192.0.2.${100 + i}`])();
+  });
+  run('a zone added and removed', (p) => async () => {
+    await p.call('POST', '/v1/zones', { name: 'elsewhere.example', soa: { mname: 'ns1.adm.test.', rname: 'hostmaster.adm.test.' }, ns: ['ns1.adm.test.'] }, 201);
+    await put(p, 'elsewhere.example', 'www', 'A', ['192.0.2.72'])();
+  });
+}
+
+describe('answers after every kind of change: cached as uncached', () => {
+  let pair: ServerPair;
+  before(async () => {
+    pair = await ServerPair.start({ files: FILES });
+  });
+  after(async () => {
+    await pair?.stop();
+  });
+  changes(() => pair, 0);
+});
