@@ -6,7 +6,12 @@
  * hand edits reloaded, and more writes between two queries than a snapshot lists.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parseName } from '../../src/dns/name.js';
+import { ALGORITHMS, generateKey } from '../../src/dnssec/keys.js';
 import { ServerPair, type Question } from './differential.js';
 
 export const ADM = `$ORIGIN adm.test.
@@ -104,10 +109,10 @@ export const QUESTIONS: readonly Question[] = [
 const FILES = { 'adm.test.zone': ADM, 'adm.test.policy.yaml': POLICY, 'other.test.zone': OTHER };
 
 /** Warms the caches, makes the change, and checks that no answer differs from the uncached server's. */
-async function afterChange(pair: ServerPair, what: string, change: () => Promise<unknown>, settleMs = 0): Promise<void> {
-  await pair.warm(QUESTIONS);
+async function afterChange(pair: ServerPair, what: string, change: () => Promise<unknown>, settleMs: number, questions: readonly Question[]): Promise<void> {
+  await pair.warm(questions);
   await change();
-  const diffs = await pair.differences(QUESTIONS, settleMs);
+  const diffs = await pair.differences(questions, settleMs);
   assert.deepEqual(diffs, [], `stale after ${what}`);
 }
 
@@ -115,8 +120,8 @@ const put = (pair: ServerPair, zone: string, name: string, type: string, rdata: 
 const del = (pair: ServerPair, zone: string, name: string, type: string) => () => pair.call('DELETE', `/v1/zones/${zone}/records/${name}/${type}`);
 
 /** Every kind of change, in turn; `settleMs`: how long a change may take to reach DNS workers. */
-export function changes(pair: () => ServerPair, settleMs: number): void {
-  const run = (what: string, change: (p: ServerPair) => () => Promise<unknown>) => it(what, () => afterChange(pair(), what, change(pair()), settleMs));
+export function changes(pair: () => ServerPair, settleMs: number, questions = QUESTIONS): void {
+  const run = (what: string, change: (p: ServerPair) => () => Promise<unknown>) => it(what, () => afterChange(pair(), what, change(pair()), settleMs, questions));
   run('a name\'s address (its CNAME chains, 0x20, ANY, ECS)', (p) => put(p, 'adm.test', 'www', 'A', ['192.0.2.180']));
   run('a name in another zone a CNAME leads to', (p) => put(p, 'other.test', 'x', 'A', ['192.0.2.71']));
   run('an exact name under a wildcard', (p) => put(p, 'adm.test', 'y.wild', 'A', ['192.0.2.91']));
@@ -168,4 +173,31 @@ describe('answers after every kind of change: cached as uncached', () => {
     await pair?.stop();
   });
   changes(() => pair, 0);
+});
+
+describe('answers after every kind of change, DNS workers (--workers 2): cached as uncached', () => {
+  let pair: ServerPair;
+  before(async () => {
+    pair = await ServerPair.start({ files: FILES, cachedEnv: { MERIDIAN_WORKERS: '2' } });
+  });
+  after(async () => {
+    await pair?.stop();
+  });
+  changes(() => pair, 10_000);
+});
+
+describe('answers after every kind of change, a signed zone (DO=1): cached as uncached', () => {
+  let pair: ServerPair;
+  let keys: string;
+  before(async () => {
+    keys = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-diff-keys-'));
+    generateKey(parseName('adm.test.', null), ALGORITHMS.ECDSAP256SHA256, keys);
+    pair = await ServerPair.start({ files: FILES, dnsConfig: '  dnssec:\n    zones:\n      adm.test: { keyDir: keys }\n', copy: { from: keys, to: 'keys' } });
+  });
+  after(async () => {
+    await pair?.stop();
+    if (keys) fs.rmSync(keys, { recursive: true, force: true });
+  });
+  const signed = [...QUESTIONS.filter((x) => !x.ecs).map((x) => ({ ...x, dnssecOk: true })), q('@', 'DNSKEY', { dnssecOk: true }), q('@', 'CDS'), q('fo', 'A', { dnssecOk: true, ecs: '203.0.113.0/24' })];
+  changes(() => pair, 0, [...QUESTIONS, ...signed]);
 });

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildQuery, sendTcp, sendUdp } from '../support/dns-client.js';
+import { buildQuery, decode, sendTcp, sendUdp } from '../support/dns-client.js';
 import { ecsOption } from '../support/ecs.js';
 import { call, RW_TOKEN, startMeridian, type Meridian, type Reply, type Workspace } from './helpers.js';
 
@@ -99,7 +99,7 @@ export class ServerPair {
         const want = normalize((await this.#ask(this.reference, q, 1))[0]!);
         for (const got of await this.#ask(this.cached, q, this.spread)) {
           const n = normalize(got);
-          if (!n.equals(want)) {
+          if (!n.equals(want) && !(q.type === 'ANY' && sameRecords(n, want))) {
             out.push(`${q.name} ${q.type}${q.tcp ? ' tcp' : ''}${q.dnssecOk ? ' do' : ''}${q.ecs ? ` ecs ${q.ecs}` : ''}:\n  cached    ${n.toString('hex')}\n  reference ${want.toString('hex')}`);
             break;
           }
@@ -112,9 +112,10 @@ export class ServerPair {
 
   async #ask(m: Meridian, q: Question, times: number): Promise<Buffer[]> {
     const packet = buildQuery(q.name, q.type, { id: 0x5eed, edns: q.dnssecOk === true || q.ecs !== undefined, dnssecOk: q.dnssecOk, options: q.ecs ? [ecsOption(q.ecs)] : [] });
-    if (q.tcp) return [(await sendTcp(m.dns, [packet]))[0]!];
+    // Generous timeouts: a loaded machine delays DNS workers, which is not what is tested here.
+    if (q.tcp) return [(await sendTcp(m.dns, [packet], '127.0.0.1', 10_000))[0]!];
     const out: Buffer[] = [];
-    for (let i = 0; i < times; i++) out.push(await sendUdp(m.dns, packet));
+    for (let i = 0; i < times; i++) out.push(await sendUdp(m.dns, packet, '127.0.0.1', 5000));
     return out;
   }
 
@@ -135,6 +136,20 @@ function space(o: PairOptions, cacheMaxEntries: number | null): Workspace {
   fs.writeFileSync(config, `health: { stateFile: null }\nzones: { watch: false }\n${o.config ?? ''}${dns === '' ? '' : `dns:\n${dns}`}`);
   const first = Object.keys(o.files).find((f) => f.endsWith('.zone')) ?? '';
   return { root, zones, zoneFile: path.join(zones, first), policyFile: path.join(zones, first.replace(/\.zone$/, '.policy.yaml')), config, remove: () => fs.rmSync(root, { recursive: true, force: true }) };
+}
+
+/**
+ * Whether two answers hold the same records in each section, in any order: the RRsets of an
+ * ANY answer come in the node's order, which a re-read from the files (DNS workers follow
+ * some writes that way) may have otherwise than the write that built the node.
+ */
+function sameRecords(a: Buffer, b: Buffer): boolean {
+  const sections = (m: Buffer): string[] => {
+    const d = decode(m);
+    const sorted = (rrs: readonly unknown[]): string => JSON.stringify(rrs.map((r) => JSON.stringify(r)).sort());
+    return [String(d.flags), JSON.stringify(d.questions), sorted(d.answers), sorted(d.authorities), sorted(d.additionals)];
+  };
+  return JSON.stringify(sections(a)) === JSON.stringify(sections(b));
 }
 
 const RRSIG = 46;
