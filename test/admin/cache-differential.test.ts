@@ -37,6 +37,7 @@ deep.ent.x   IN A    192.0.2.62
 MiXeD        IN A    192.0.2.63
 dn           IN DNAME other.test.
 fo           IN TXT  "steered too"
+tofo         IN CNAME fo
 `;
 
 export const OTHER = `$ORIGIN other.test.
@@ -98,6 +99,7 @@ export const QUESTIONS: readonly Question[] = [
   q('fo', 'TXT'),
   q('fo', 'AAAA'),
   q('fo', 'A', { ecs: '203.0.113.0/24' }),
+  q('tofo'),
   q('nothing'),
   q('@', 'SOA'),
   q('@', 'NS'),
@@ -155,6 +157,11 @@ export function changes(pair: () => ServerPair, settleMs: number, questions = QU
     p.edit('adm.test.zone', (t) => `${t}www2 IN A 192.0.2.82\ntxt IN TXT "more"\n`);
     await p.call('POST', '/v1/reload');
   });
+  run('the policy file edited by hand and reloaded', (p) => async () => {
+    p.edit('adm.test.policy.yaml', (t) => t.replace('groups: [{ targets: [primary] }, { targets: [secondary] }]', 'groups: [{ targets: [secondary] }, { targets: [primary] }]'));
+    await p.call('POST', '/v1/reload');
+  });
+  run('a CNAME to a steered name', (p) => put(p, 'adm.test', 'tofo', 'CNAME', ['fo.adm.test.']));
   run('more writes between two queries than a snapshot lists', (p) => async () => {
     for (let i = 0; i < 20; i++) await put(p, 'adm.test', i % 2 === 0 ? 'www' : `n${i}`, 'A', [`192.0.2.${100 + i}`])();
   });
@@ -173,6 +180,18 @@ describe('answers after every kind of change: cached as uncached', () => {
     await pair?.stop();
   });
   changes(() => pair, 0);
+});
+
+describe('answers after every kind of change, a zone of many names: cached as uncached', () => {
+  let pair: ServerPair;
+  before(async () => {
+    const many = Array.from({ length: 6000 }, (_, i) => `h${i} IN A 198.18.${i >> 8}.${i & 255}\n`).join('');
+    pair = await ServerPair.start({ files: { ...FILES, 'adm.test.zone': ADM + many } });
+  });
+  after(async () => {
+    await pair?.stop();
+  });
+  changes(() => pair, 0, [...QUESTIONS, q('h1'), q('h77'), q('h5999', 'TXT')]);
 });
 
 describe('answers after every kind of change, DNS workers (--workers 2): cached as uncached', () => {
