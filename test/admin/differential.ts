@@ -54,7 +54,7 @@ export class ServerPair {
     const env = { MERIDIAN_ADMIN_TOKEN: RW_TOKEN };
     try {
       const [cached, reference] = await Promise.all([startMeridian(spaces[0]!, { env: { ...env, ...o.cachedEnv }, startTimeoutMs: 30_000 }), startMeridian(spaces[1]!, { env, startTimeoutMs: 30_000 })]);
-      return new ServerPair(cached, reference, spaces, o.cachedEnv?.MERIDIAN_WORKERS ? 8 : 1);
+      return new ServerPair(cached, reference, spaces, o.cachedEnv?.MERIDIAN_WORKERS ? 4 : 1);
     } catch (err) {
       for (const s of spaces) s.remove();
       throw err;
