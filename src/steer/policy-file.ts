@@ -66,12 +66,9 @@ export function readPolicyFile(file: string): PolicyRead {
   }
 }
 
+/** Compiles what readPolicyFile read (its problems when it could not). */
 export function compilePolicyRead(read: PolicyRead, file: string, origin: Name): CompiledPolicy {
   return 'text' in read ? compilePolicyText(read.text, file, origin) : failed(read.problems);
-}
-
-export function loadPolicyFile(file: string, origin: Name): CompiledPolicy {
-  return compilePolicyRead(readPolicyFile(file), file, origin);
 }
 
 /** Each problem of the text is a file:line value (at most MAX_PROBLEMS_PER_FILE kept); what passes the schema compiles. */

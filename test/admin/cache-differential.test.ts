@@ -12,9 +12,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseName } from '../../src/dns/name.js';
 import { ALGORITHMS, generateKey } from '../../src/dnssec/keys.js';
+import { MAX_CHANGES_KEPT } from '../../src/snapshot/per-snapshot-cache.js';
 import { ServerPair, type Question } from './differential.js';
+import { POLICY_TEXT } from './helpers.js';
 
-export const ADM = `$ORIGIN adm.test.
+const ADM = `$ORIGIN adm.test.
 $TTL 300
 @       3600 IN SOA  ns1 hostmaster 100 7200 3600 1209600 300
 @       3600 IN NS   ns1
@@ -40,28 +42,16 @@ fo           IN TXT  "steered too"
 tofo         IN CNAME fo
 `;
 
-export const OTHER = `$ORIGIN other.test.
+const OTHER = `$ORIGIN other.test.
 $TTL 300
 @       3600 IN SOA  ns1.adm.test. hostmaster 7 7200 3600 1209600 300
 @       3600 IN NS   ns1.adm.test.
 x            IN A    192.0.2.70
 `;
 
-export const POLICY = `targets:
-  primary:   { region: one, ipv4: [198.51.100.1] }
-  secondary: { region: two, ipv4: [198.51.100.2] }
-names:
-  fo:
-    ttl: 5
-    targets: [primary, secondary]
-    policy:
-      - failover:
-          groups: [{ targets: [primary] }, { targets: [secondary] }]
-`;
-
 const q = (name: string, type = 'A', more: Partial<Question> = {}): Question => ({ name: name === '@' ? 'adm.test' : `${name}.adm.test`, type, ...more });
 
-export const QUESTIONS: readonly Question[] = [
+const QUESTIONS: readonly Question[] = [
   q('www'),
   q('WwW'),
   q('www', 'ANY'),
@@ -108,7 +98,8 @@ export const QUESTIONS: readonly Question[] = [
   q('@', 'MX'),
 ];
 
-const FILES = { 'adm.test.zone': ADM, 'adm.test.policy.yaml': POLICY, 'other.test.zone': OTHER };
+/** The admin tests' policy: `fo` fails over from primary to secondary (its random `w` is not asked). */
+const FILES = { 'adm.test.zone': ADM, 'adm.test.policy.yaml': POLICY_TEXT, 'other.test.zone': OTHER };
 
 /** Warms the caches, makes the change, and checks that no answer differs from the uncached server's. */
 async function afterChange(pair: ServerPair, what: string, change: () => Promise<unknown>, settleMs: number, questions: readonly Question[]): Promise<void> {
@@ -122,7 +113,7 @@ const put = (pair: ServerPair, zone: string, name: string, type: string, rdata: 
 const del = (pair: ServerPair, zone: string, name: string, type: string) => () => pair.call('DELETE', `/v1/zones/${zone}/records/${name}/${type}`);
 
 /** Every kind of change, in turn; `settleMs`: how long a change may take to reach DNS workers. */
-export function changes(pair: () => ServerPair, settleMs: number, questions = QUESTIONS): void {
+function changes(pair: () => ServerPair, settleMs: number, questions = QUESTIONS): void {
   const run = (what: string, change: (p: ServerPair) => () => Promise<unknown>) => it(what, () => afterChange(pair(), what, change(pair()), settleMs, questions));
   run('a name\'s address (its CNAME chains, 0x20, ANY, ECS)', (p) => put(p, 'adm.test', 'www', 'A', ['192.0.2.180']));
   run('a name in another zone a CNAME leads to', (p) => put(p, 'other.test', 'x', 'A', ['192.0.2.71']));
@@ -162,6 +153,9 @@ export function changes(pair: () => ServerPair, settleMs: number, questions = QU
     await p.call('POST', '/v1/reload');
   });
   run('a CNAME to a steered name', (p) => put(p, 'adm.test', 'tofo', 'CNAME', ['fo.adm.test.']));
+  run('as many writes between two queries as a snapshot lists, the first to a name asked', (p) => async () => {
+    for (let i = 0; i < MAX_CHANGES_KEPT; i++) await put(p, 'adm.test', i === 0 ? 'www' : `m${i}`, 'A', [`192.0.2.${150 + i}`])();
+  });
   run('more writes between two queries than a snapshot lists', (p) => async () => {
     for (let i = 0; i < 20; i++) await put(p, 'adm.test', i % 2 === 0 ? 'www' : `n${i}`, 'A', [`192.0.2.${100 + i}`])();
   });
