@@ -24,7 +24,7 @@ export interface Question {
 export interface PairOptions {
   /** Files of the zones folder, by name. */
   readonly files: Record<string, string>;
-  /** meridian.yaml of both, before the cache size the reference gets appended under `dns:`. */
+  /** Lines under `dns:` in both meridian.yaml files, indented two spaces (the reference adds `cacheMaxEntries: 0`). */
   readonly dnsConfig?: string;
   /** Other top-level YAML for both. */
   readonly config?: string;
