@@ -85,13 +85,18 @@ export function nextChanges(prev: Snapshot, names: readonly string[] | null): re
   return kept;
 }
 
-/** Whether two health maps say the same of every target (a DNS worker gets its copy in a message, so equal values count). */
+/**
+ * Whether two health maps say the same of every target as far as answers read them: status,
+ * the operator's override and capacity (snapshot.ts targetIsUp, targetIsDrained, capacity).
+ * Each probe result moves a target's streak, last result and RTT without changing its answers;
+ * counting those would empty every cache on each write while probes run.
+ */
 export function sameHealth(a: ReadonlyMap<string, TargetHealth>, b: ReadonlyMap<string, TargetHealth>): boolean {
   if (a === b) return true;
   if (a.size !== b.size) return false;
   for (const [key, h] of b) {
     const other = a.get(key);
-    if (other !== h && (other === undefined || JSON.stringify(other) !== JSON.stringify(h))) return false;
+    if (other !== h && (other === undefined || other.status !== h.status || other.forced !== h.forced || other.capacity !== h.capacity)) return false;
   }
   return true;
 }

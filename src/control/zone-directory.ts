@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseName, nameKey, type Name } from '../dns/name.js';
 import { parseMasterFile } from '../zone/master-file.js';
-import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
+import { compilePolicyRead, policyFileFor, readPolicyFile, type PolicyRead } from '../steer/policy-file.js';
 import type { FileProblem } from '../problems/types.js';
 import { capProblems } from '../problems/problem-list.js';
 import { buildZone, type Zone } from '../zone/zone.js';
@@ -45,8 +45,25 @@ export function originFromFileName(fileName: string): Name {
   return base === 'root' || base === '.' ? [] : parseName(base.endsWith('.') ? base : base + '.', null);
 }
 
-/** `read` reads the zone file and each $INCLUDE'd one (the reload thread hashes what it reads). */
-export function loadZoneFile(file: string, origin: Name, read = (f: string): string => fs.readFileSync(f, 'utf8')): { zone: Zone | null; problems: FileProblem[] } {
+/** The policy file beside a zone as read already (null: there is none). */
+export type ReadPolicy = { readonly file: string; readonly read: PolicyRead } | null;
+
+/** Reads the policy file beside `zoneFile`, once: what is hashed is what is compiled. */
+export function readPolicyBeside(zoneFile: string): ReadPolicy {
+  const file = policyFileFor(zoneFile);
+  return file === null ? null : { file, read: readPolicyFile(file) };
+}
+
+/**
+ * `read` reads the zone file and each $INCLUDE'd one (the reload thread hashes what it reads);
+ * `policy`, the policy file as the caller read (and hashed) it, else it is read here.
+ */
+export function loadZoneFile(
+  file: string,
+  origin: Name,
+  read = (f: string): string => fs.readFileSync(f, 'utf8'),
+  policy?: ReadPolicy,
+): { zone: Zone | null; problems: FileProblem[] } {
   const journal = readJournalForLoad(file); // first: see readJournalForLoad
   let text: string;
   try {
@@ -55,13 +72,13 @@ export function loadZoneFile(file: string, origin: Name, read = (f: string): str
     return { zone: null, problems: [{ file, line: 0, message: `cannot read: ${(err as Error).message}`, severity: 'error' }] };
   }
   const parsed = parseMasterFile(text, { file, origin, readFile: read });
-  const policyFile = policyFileFor(file);
-  const policy = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
+  const source = policy === undefined ? readPolicyBeside(file) : policy;
+  const compiled = source === null ? { steered: [], monitored: [], problems: [] } : compilePolicyRead(source.read, source.file, origin);
   // Each source is capped on its own (MAX_PROBLEMS_PER_FILE), so concatenating stays small.
-  const problems = [...parsed.problems, ...policy.problems];
+  const problems = [...parsed.problems, ...compiled.problems];
   if (problems.some((p) => p.severity === 'error')) return { zone: null, problems };
   const journaled = applyJournal(file, origin, parsed.records, journal);
-  const built = buildZone(origin, file, journaled.records, policy.steered, policy.monitored);
+  const built = buildZone(origin, file, journaled.records, compiled.steered, compiled.monitored);
   return { zone: built.zone, problems: [...problems, ...journaled.problems, ...capProblems(file, built.problems)] };
 }
 

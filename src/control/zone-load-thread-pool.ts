@@ -7,7 +7,7 @@
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { nameKey, type Name } from '../dns/name.js';
-import { loadPolicyFile, policyFileFor } from '../steer/policy-file.js';
+import { compilePolicyRead } from '../steer/policy-file.js';
 import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
 import type { SteeredName } from '../steer/types.js';
@@ -99,9 +99,8 @@ export class ZoneLoadThread {
         let policy: { steered: readonly SteeredName[]; monitored: readonly MonitoredTarget[] };
         if (same !== null) policy = { steered: [...same.steered.values()], monitored: same.monitored };
         else {
-          const policyFile = policyFileFor(file);
-          const compiled = policyFile ? loadPolicyFile(policyFile, origin) : { steered: [], monitored: [], problems: [] };
-          // The thread checked the same policy; a change made since then waits for the next reload.
+          const compiled = m.policy === null ? { steered: [], monitored: [], problems: [] } : compilePolicyRead(m.policy.read, m.policy.file, origin);
+          // The bytes the thread hashed and checked; a change made since then waits for the next reload.
           if (compiled.problems.some((p) => p.severity === 'error')) return done({ zone: null, problems: compiled.problems });
           policy = compiled;
         }

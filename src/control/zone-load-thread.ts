@@ -9,8 +9,7 @@ import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
-import { policyFileFor } from '../steer/policy-file.js';
-import { loadZoneFile } from './zone-directory.js';
+import { loadZoneFile, readPolicyBeside, type ReadPolicy } from './zone-directory.js';
 import { PackedNodes, type PackedImage } from '../zone/packed-nodes.js';
 import { ZoneNodes } from '../zone/zone-nodes.js';
 import { decodeNodes, type NodeChunk } from '../zone/zone-transfer.js';
@@ -51,6 +50,8 @@ export type LoadReply =
       readonly digest: string;
       /** The policy file's bytes as this thread read them (or its absence). */
       readonly policyDigest: string;
+      /** Those bytes: the answering thread compiles them, not the file as it may be by then. */
+      readonly policy: ReadPolicy;
       readonly problems: FileProblem[];
       /** The keys whose nodes differ from the request's `previous`; null without one, or when more than MAX_LISTED_CHANGES do. */
       readonly changed: string[] | null;
@@ -82,19 +83,15 @@ function failed(file: string, err: unknown): void {
  * one as the parser read them. The main thread keeps it with the zone it built, and a
  * forced reload (SIGHUP) that reads the same skips sending and rebuilding the zone.
  */
-function digestingReader(policyFile: string | null): { read: (file: string) => string; digest: (serial: number) => string; policyDigest: string } {
+function digestingReader(policy: ReadPolicy): { read: (file: string) => string; digest: (serial: number) => string; policyDigest: string } {
   const hash = createHash('sha256');
-  let policy: Buffer | string = 'no policy';
-  try {
-    // Hashed before it is parsed: a change in between makes the next reload read it again.
-    if (policyFile !== null) policy = fs.readFileSync(policyFile);
-  } catch {
-    policy = 'unreadable policy';
-  }
-  hash.update(policy);
+  // The bytes this load compiles, here and on the answering thread: a digest of any other
+  // read could say "unchanged" of files whose policy was never compiled (an edit undone).
+  const text = policy === null ? 'no policy' : 'text' in policy.read ? policy.read.text : `unreadable policy: ${policy.read.problems.map((p) => p.message).join('; ')}`;
+  hash.update(text);
   return {
     /** The policy file's alone: a reload that reads the same keeps the steered names compiled before. */
-    policyDigest: createHash('sha256').update(policy).digest('base64'),
+    policyDigest: createHash('sha256').update(text).digest('base64'),
     read: (file) => {
       const text = fs.readFileSync(file, 'utf8');
       hash.update(`${file}\0${text.length}\0`).update(text);
@@ -124,13 +121,14 @@ parentPort!.on('message', (m: LoadRequest | RepackRequest) => {
   }
   if (m.kind !== 'load') return;
   try {
-    const reader = digestingReader(policyFileFor(m.file));
-    const result = loadZoneFile(m.file, m.origin, reader.read);
+    const policy = readPolicyBeside(m.file);
+    const reader = digestingReader(policy);
+    const result = loadZoneFile(m.file, m.origin, reader.read, policy);
     if (result.zone === null) return reply({ kind: 'failed', problems: result.problems });
     const { zone } = result;
     // Found here, off the answering thread: the caches there then forget only these names.
     const changed = m.previous === undefined ? null : new PackedNodes(m.previous).differingKeys(zone.nodes.base, MAX_LISTED_CHANGES);
-    reply({ kind: 'zone', image: zone.nodes.base.image, recordCount: zone.recordCount, digest: reader.digest(zone.serial), policyDigest: reader.policyDigest, problems: result.problems, changed });
+    reply({ kind: 'zone', image: zone.nodes.base.image, recordCount: zone.recordCount, digest: reader.digest(zone.serial), policyDigest: reader.policyDigest, policy, problems: result.problems, changed });
   } catch (err) {
     failed(m.file, err);
   }

@@ -51,18 +51,25 @@ export const MAX_POLICY_BYTES = 4 * 1024 * 1024;
 
 const failed = (problems: FileProblem[]): CompiledPolicy => ({ steered: [], monitored: [], problems });
 
-export function loadPolicyFile(file: string, origin: Name): CompiledPolicy {
-  let text: string;
+/** A policy file as one read saw it: its text, or why there is none. */
+export type PolicyRead = { readonly text: string } | { readonly problems: FileProblem[] };
+
+/** Reads a policy file once (its size checked first): a reload hashes and compiles these same bytes. */
+export function readPolicyFile(file: string): PolicyRead {
   try {
     const size = fs.statSync(file).size;
     if (size > MAX_POLICY_BYTES) {
-      return failed([{ file, line: 0, message: `${size} bytes is over the ${MAX_POLICY_BYTES}-byte limit for a policy file`, severity: 'error' }]);
+      return { problems: [{ file, line: 0, message: `${size} bytes is over the ${MAX_POLICY_BYTES}-byte limit for a policy file`, severity: 'error' }] };
     }
-    text = fs.readFileSync(file, 'utf8');
+    return { text: fs.readFileSync(file, 'utf8') };
   } catch (err) {
-    return failed([{ file, line: 0, message: `cannot read: ${(err as Error).message}`, severity: 'error' }]);
+    return { problems: [{ file, line: 0, message: `cannot read: ${(err as Error).message}`, severity: 'error' }] };
   }
-  return compilePolicyText(text, file, origin);
+}
+
+/** Compiles what readPolicyFile read (its problems when it could not). */
+export function compilePolicyRead(read: PolicyRead, file: string, origin: Name): CompiledPolicy {
+  return 'text' in read ? compilePolicyText(read.text, file, origin) : failed(read.problems);
 }
 
 /** Each problem of the text is a file:line value (at most MAX_PROBLEMS_PER_FILE kept); what passes the schema compiles. */

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { udp } from '../support/dns-client.js';
 import { addresses, call, INITIAL_SERIAL, nextLog, startMeridian, workspace, ZONE, ZONE_TEXT, type Meridian, type Workspace } from './helpers.js';
@@ -132,5 +133,41 @@ describe('the answer caches after an admin write', () => {
     // The cut removed: the cached referral reads more than its own name, so it goes with any write.
     assert.equal((await call(m, 'DELETE', `/v1/zones/${ZONE}/records/sub/NS`)).status, 200);
     assert.equal((await udp(m.dns, `a.sub.${ZONE}`, 'A')).raw[3]! & 0x0f, 3, 'NXDOMAIN once the delegation is gone');
+  });
+});
+
+describe('the answer caches after an admin write, while probes run', () => {
+  let pws: Workspace;
+  let pm: Meridian;
+  let backend: net.Server;
+  before(async () => {
+    // A TCP probe that succeeds every second: each result moves the target's streak and RTT, never its status.
+    backend = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    pws = workspace();
+    const probes = `probes:\n  open: { type: tcp, port: ${(backend.address() as net.AddressInfo).port}, interval: 1, timeout: 900, jitter: 0 }\n`;
+    fs.writeFileSync(pws.policyFile, probes + fs.readFileSync(pws.policyFile, 'utf8').replace('primary:   { region: one, ipv4: [198.51.100.1] }', 'primary:   { region: one, ipv4: [198.51.100.1], probe: open, probeAddress: 127.0.0.1 }'));
+    pm = await startMeridian(pws);
+  });
+  after(async () => {
+    await pm?.stop();
+    pws?.remove();
+    await new Promise((r) => backend?.close(r));
+  });
+
+  it('keep the answers of names the write did not touch (a probe result that changes no answer is no health change)', async () => {
+    const hits = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${pm.api}/metrics`)).text();
+      return Number(/^meridian_answer_cache_hits_total(?:\{[^}]*\})? (\d+)/m.exec(text)![1]);
+    };
+    await udp(pm.dns, `old.${ZONE}`, 'A');
+    // Probes answered since the snapshot the cached answer was made in.
+    await new Promise((r) => setTimeout(r, 2500));
+    const r = await call(pm, 'PUT', `/v1/zones/${ZONE}/records/www/A`, { ttl: 300, rdata: ['192.0.2.182'] });
+    assert.equal(r.status, 200, r.text);
+    const before = await hits();
+    assert.deepEqual(await addresses(pm, `old.${ZONE}`), ['192.0.2.81']);
+    assert.equal(await hits(), before + 1, 'an untouched name is still answered from the cache');
+    assert.deepEqual(await addresses(pm, `www.${ZONE}`), ['192.0.2.182']);
   });
 });

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { rcodeOf, udp } from '../support/dns-client.js';
 import { call, RW_TOKEN, startMeridian, workspace, ZONE, type Meridian, type Workspace } from '../admin/helpers.js';
+import { find, parseExposition } from '../metrics/exposition.js';
+import { workerMessages } from '../support/workers.js';
 
 describe('serve --workers 2: admin writes reach the workers as changes', () => {
   let ws: Workspace;
@@ -38,6 +40,49 @@ describe('serve --workers 2: admin writes reach the workers as changes', () => {
       const gone = await udp(m.dns, `old.${ZONE}`, 'A');
       assert.equal(rcodeOf(gone.raw), 3, 'NXDOMAIN');
     }
+  });
+
+  it('keeps in each worker the cached answers of the names a write did not touch, and serves none stale', async () => {
+    /** The cache counters summed over the workers, and the messages each worker read. */
+    const counters = async (): Promise<{ hits: number; misses: number; perWorker: number[] }> => {
+      const text = (await call(m, 'GET', '/metrics')).text;
+      const e = parseExposition(text);
+      const sum = (name: string): number => find(e, name, {}).reduce((n, s) => n + s.value, 0);
+      assert.equal(find(e, 'meridian_dns_worker_metrics', { answer: 'fresh' }).reduce((n, s) => n + s.value, 0), 2, 'both workers answered the scrape');
+      return { hits: sum('meridian_answer_cache_hits_total'), misses: sum('meridian_answer_cache_misses_total'), perWorker: [...workerMessages(text)].filter(([k]) => k.endsWith('/udp')).map(([, v]) => v) };
+    };
+    // From a new socket each time: the kernel's SO_REUSEPORT hash of the source port spreads them over both workers.
+    const SPREAD = 24;
+    const each = async (name: string, type: string): Promise<string[][]> => {
+      const out: string[][] = [];
+      for (let i = 0; i < SPREAD; i++) out.push((await udp(m.dns, name, type)).msg.answers.map((r) => JSON.stringify(r.data)));
+      return out;
+    };
+    const start = await counters();
+    await each(`txt.${ZONE}`, 'TXT');
+    await each(`alias.${ZONE}`, 'A');
+    const warmed = await counters();
+    assert.ok(warmed.perWorker.length === 2 && warmed.perWorker.every((n, i) => n > (start.perWorker[i] ?? 0)), `both workers were asked: ${warmed.perWorker}`);
+
+    const put = await call(m, 'PUT', `/v1/zones/${ZONE}/records/www/A`, { ttl: 60, rdata: ['192.0.2.181'] });
+    assert.equal(put.status, 200, put.text);
+    // Both workers applied it once every answer through the CNAME to www says so (never the old address after that).
+    const deadline = Date.now() + 20_000;
+    let aliases = await each(`alias.${ZONE}`, 'A');
+    while (!aliases.every((a) => a.includes('"192.0.2.181"')) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      aliases = await each(`alias.${ZONE}`, 'A');
+    }
+    assert.ok(aliases.every((a) => a.includes('"192.0.2.181"')), `the CNAME chain through the written name, in both workers: ${JSON.stringify(aliases)}`);
+    for (const a of await each(`alias.${ZONE}`, 'A')) assert.ok(a.includes('"192.0.2.181"'), 'no worker serves the old chain again');
+
+    const before = await counters();
+    const texts = await each(`txt.${ZONE}`, 'TXT');
+    const after = await counters();
+    assert.equal(after.misses - before.misses, 0, 'an untouched name is answered from each worker\'s cache after the write');
+    assert.equal(after.hits - before.hits, SPREAD);
+    assert.ok(after.perWorker.every((n, i) => n > before.perWorker[i]!), `both workers answered: ${before.perWorker} → ${after.perWorker}`);
+    assert.ok(texts.every((t) => t.length === 1));
   });
 });
 
