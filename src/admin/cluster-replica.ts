@@ -226,6 +226,16 @@ export class ClusterReplica implements SharedReplica, SharedZones {
     return this.#store!.state();
   }
 
+  /**
+   * The other nodes this node has a health report of (the status page): when each last
+   * reported, and whether that report still counts towards quorum (younger than 2 × reportMs).
+   */
+  peers(now = Date.now()): Array<{ node: string; reportedAt: number; counted: boolean }> {
+    return [...this.#reports.values()]
+      .map((r) => ({ node: r.node, reportedAt: r.at, counted: now - r.at <= 2 * this.#quorum.reportMs }))
+      .sort((a, b) => a.node.localeCompare(b.node));
+  }
+
   revision(originKey: string): number {
     return this.#served.get(originKey) ?? 0;
   }
