@@ -302,6 +302,9 @@ export class ClusterReplica implements SharedReplica, SharedZones {
         this.#log.info({ zone: nameToText(s.origin), revision }, 'cluster: seeded the store with this zone');
       } catch (err) {
         if (err instanceof ControlError && err.code === ErrorCode.GSLB_ERR_API_CONFLICT) this.#log.info({ zone: nameToText(s.origin) }, 'cluster: another node seeded this zone first');
+        // Too large for one NATS message: it can never be shared, and failing here would keep
+        // the node out of step (refusing every write) for good. It serves from this node's file.
+        else if (err instanceof ControlError && err.code === ErrorCode.GSLB_ERR_API_CLUSTER_TOO_LARGE) this.#log.error({ zone: nameToText(s.origin), err: err.message }, 'cluster: this zone is too large to share; it is served from this node\'s file only (raise max_payload on the NATS servers, or keep it as a file on every node)');
         else throw err;
       }
     }
