@@ -111,7 +111,7 @@ test('the status page shows the cluster: this node, in step, writes taken, and t
   assert.deepEqual([d.link, d.connected, d.synced, d.writes], ['in-step', true, true, 'accepted']);
   assert.deepEqual(d.servers, [nats.url]);
   assert.deepEqual(d.peers.map((p) => p.node), ['b', 'c']);
-  for (const p of d.peers) assert.ok(p.ageSec >= 0 && p.ageSec <= 4, `${p.node} reported ${p.ageSec} s ago`);
+  for (const p of d.peers) assert.ok(p.ageSec >= 0 && p.ageSec < 60, `${p.node} reported ${p.ageSec} s ago`);
   assert.ok(Date.parse(d.since) <= Date.now());
   const dom = await page(a);
   if (dom !== null) {
