@@ -226,6 +226,16 @@ export class ClusterReplica implements SharedReplica, SharedZones {
     return this.#store!.state();
   }
 
+  /**
+   * The other nodes this node has a health report of (the status page): when each last
+   * reported, and whether that report still counts towards quorum (younger than 2 × reportMs).
+   */
+  peers(now = Date.now()): Array<{ node: string; reportedAt: number; counted: boolean }> {
+    return [...this.#reports.values()]
+      .map((r) => ({ node: r.node, reportedAt: r.at, counted: now - r.at <= 2 * this.#quorum.reportMs }))
+      .sort((a, b) => a.node.localeCompare(b.node));
+  }
+
   revision(originKey: string): number {
     return this.#served.get(originKey) ?? 0;
   }
@@ -292,6 +302,9 @@ export class ClusterReplica implements SharedReplica, SharedZones {
         this.#log.info({ zone: nameToText(s.origin), revision }, 'cluster: seeded the store with this zone');
       } catch (err) {
         if (err instanceof ControlError && err.code === ErrorCode.GSLB_ERR_API_CONFLICT) this.#log.info({ zone: nameToText(s.origin) }, 'cluster: another node seeded this zone first');
+        // Too large for one NATS message: it can never be shared, and failing here would keep
+        // the node out of step (refusing every write) for good. It serves from this node's file.
+        else if (err instanceof ControlError && err.code === ErrorCode.GSLB_ERR_API_CLUSTER_TOO_LARGE) this.#log.error({ zone: nameToText(s.origin), err: err.message }, 'cluster: this zone is too large to share; it is served from this node\'s file only (raise max_payload on the NATS servers, or keep it as a file on every node)');
         else throw err;
       }
     }

@@ -27,6 +27,11 @@ export const DASHBOARD_HTML = `<!doctype html>
 </header>
 <main>
   <p id="error" hidden></p>
+  <section id="cluster" hidden>
+    <h2>Cluster</h2>
+    <p id="cluster-link"></p>
+    <p class="note" id="cluster-peers"></p>
+  </section>
   <section>
     <h2>Regions and targets</h2>
     <p class="note" id="window-note"></p>
@@ -76,6 +81,7 @@ tr.target td:first-child { padding-left: 2em; }
 #preview { background: #fff; border: 2px solid #bf8700; padding: 0 1em 0.5em; margin-top: 1em; }
 #preview-body table { margin: 0 0 0.8em; }
 .losing { color: #a40e26; font-weight: 600; }
+#cluster-link.cut-off, #cluster-link.catching-up { background: #ffebe9; color: #a40e26; padding: 0.6em 1em; }
 `;
 
 export const DASHBOARD_JS = `'use strict';
@@ -241,6 +247,34 @@ export const DASHBOARD_JS = `'use strict';
     });
   }
 
+  // Cluster mode: whether this node is in step with the store, and the other nodes it hears from.
+  function renderCluster(d) {
+    var section = document.getElementById('cluster');
+    var c = d.cluster;
+    section.hidden = c === null;
+    if (c === null) { section.removeAttribute('data-link'); return; }
+    section.setAttribute('data-link', c.link);
+    section.setAttribute('data-writes', c.writes);
+    var since = new Date(c.since).toLocaleTimeString() + ' (' + ago(c.since) + ')';
+    var text = 'node ' + c.node + ': ' + (c.link === 'in-step'
+      ? 'in step with the cluster store (NATS ' + c.servers.join(', ') + ') since ' + since + '; writes are taken.'
+      : (c.link === 'cut-off' ? 'cut off from NATS (' + c.servers.join(', ') + ')' : 'connected to NATS, catching up with the store') +
+        ' since ' + since + ': serving its last state; writes are refused (503) until it is back in step.' +
+        (c.lastError ? ' Last error: ' + c.lastError : ''));
+    var link = document.getElementById('cluster-link');
+    link.className = c.link;
+    link.textContent = text;
+    var peers = document.getElementById('cluster-peers');
+    peers.replaceChildren();
+    if (c.peers.length === 0) { peers.textContent = 'No health report from another node yet.'; return; }
+    peers.appendChild(document.createTextNode('Health reports from the other nodes: '));
+    c.peers.forEach(function (p, i) {
+      if (i > 0) peers.appendChild(document.createTextNode(', '));
+      peers.appendChild(el('span', { 'data-peer': p.node, 'data-counted': String(p.counted), title: p.reportedAt,
+        text: p.node + ' (' + ago(p.reportedAt) + (p.counted ? '' : ', too old to count towards quorum') + ')' }));
+    });
+  }
+
   function render(d) {
     var down = d.regions.filter(function (r) { return r.state !== 'up'; }).length;
     document.getElementById('summary').textContent = d.regions.length + ' regions, ' + (down === 0 ? 'all up' : down + ' not up') +
@@ -248,6 +282,7 @@ export const DASHBOARD_JS = `'use strict';
     var span = Math.round((Date.parse(d.window.until) - Date.parse(d.window.since)) / 1000);
     document.getElementById('window-note').textContent = 'Answers and shares count steered answers over the last ' +
       (span < 120 ? span + ' s' : Math.round(span / 60) + ' min') + ' (since ' + d.window.since + ').';
+    renderCluster(d);
     renderRegions(d);
     renderContinents(d);
     document.documentElement.setAttribute('data-loaded', d.generatedAt);

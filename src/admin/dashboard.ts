@@ -17,6 +17,7 @@ import type { ContinentSample } from '../geoip/geo-database.js';
 import { validAddress } from '../net/ip-parse.js';
 import { nameToText } from '../dns/name.js';
 import type { WindowCounts } from './answer-window.js';
+import type { SharedStoreState } from '../cluster/types.js';
 
 /** Steered names shown per continent at most: the page stays readable and cheap to build. */
 const MAX_NAMES = 50;
@@ -66,8 +67,34 @@ export interface ContinentAnswer {
   readonly allDown: boolean;
 }
 
+/** This node's link to the cluster store (cluster mode), as /v1/status has it, and the other nodes it hears from. */
+export interface DashboardCluster {
+  readonly node: string;
+  readonly servers: readonly string[];
+  /** 'in-step': writes are taken; 'catching-up': connected, reading the store again; 'cut-off': no NATS server. */
+  readonly link: 'in-step' | 'catching-up' | 'cut-off';
+  readonly connected: boolean;
+  readonly synced: boolean;
+  /** When `synced` last changed: cut off (or back in step) since then. */
+  readonly since: string;
+  /** Whether admin writes (zones, drains, latency) are taken here; refused with 503 while not in step. */
+  readonly writes: 'accepted' | 'refused';
+  readonly revision: number;
+  readonly lastError: string | null;
+  /** The other nodes whose health reports this node holds; `counted`: young enough to count towards quorum. */
+  readonly peers: ReadonlyArray<{ readonly node: string; readonly reportedAt: string; readonly ageSec: number; readonly counted: boolean }>;
+}
+
+/** What the dashboard needs of the cluster replica. */
+export interface ClusterView {
+  state(): SharedStoreState;
+  peers(now?: number): ReadonlyArray<{ readonly node: string; readonly reportedAt: number; readonly counted: boolean }>;
+}
+
 export interface Dashboard {
   readonly generatedAt: string;
+  /** null: one node, files only (no `cluster`). */
+  readonly cluster: DashboardCluster | null;
   readonly snapshot: number;
   readonly window: { readonly since: string; readonly until: string; readonly bucketSec: number; readonly bucketStarts: readonly string[] };
   readonly totalAnswers: number;
@@ -76,7 +103,7 @@ export interface Dashboard {
   readonly namesLeftOut: number;
 }
 
-export function buildDashboard(snapshot: Snapshot, monitor: HealthMonitor, window: WindowCounts, samples: ReadonlyMap<string, ContinentSample>, now = Date.now()): Dashboard {
+export function buildDashboard(snapshot: Snapshot, monitor: HealthMonitor, window: WindowCounts, samples: ReadonlyMap<string, ContinentSample>, cluster: ClusterView | null = null, now = Date.now()): Dashboard {
   const totalAnswers = [...window.total.values()].reduce((n, v) => n + v.count, 0);
   const targets = targetsByKey(snapshot);
   const regions = new Map<string, DashboardTarget[]>();
@@ -105,6 +132,7 @@ export function buildDashboard(snapshot: Snapshot, monitor: HealthMonitor, windo
   const steered = [...snapshot.steered.values()];
   return {
     generatedAt: new Date(now).toISOString(),
+    cluster: cluster === null ? null : clusterRow(cluster, now),
     snapshot: snapshot.version,
     window: {
       since: new Date(window.since).toISOString(),
@@ -116,6 +144,22 @@ export function buildDashboard(snapshot: Snapshot, monitor: HealthMonitor, windo
     regions: [...regions].sort(([a], [b]) => a.localeCompare(b)).map(([region, list]) => regionRow(region, list, totalAnswers)),
     names: steered.slice(0, MAX_NAMES).map(({ name }) => continentAnswers(snapshot, name, samples, now)),
     namesLeftOut: Math.max(0, steered.length - MAX_NAMES),
+  };
+}
+
+function clusterRow(cluster: ClusterView, now: number): DashboardCluster {
+  const s = cluster.state();
+  return {
+    node: s.node,
+    servers: [...s.servers],
+    link: s.synced ? 'in-step' : s.connected ? 'catching-up' : 'cut-off',
+    connected: s.connected,
+    synced: s.synced,
+    since: new Date(s.since).toISOString(),
+    writes: s.synced ? 'accepted' : 'refused',
+    revision: s.revision,
+    lastError: s.lastError,
+    peers: cluster.peers(now).map((p) => ({ node: p.node, reportedAt: new Date(p.reportedAt).toISOString(), ageSec: Math.max(0, Math.round((now - p.reportedAt) / 1000)), counted: p.counted })),
   };
 }
 

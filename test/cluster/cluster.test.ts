@@ -8,7 +8,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { natsServerPath, startNats, startRelay, type CuttableRelay, type NatsServer } from '../support/nats.js';
-import { answerA, api, CLUSTER_POLICY_TEXT, CLUSTER_ZONE, CLUSTER_ZONE_TEXT, clusterStatus, eventually, startClusterNode, type ClusterNode } from '../support/cluster-nodes.js';
+import { answerA, api, CLUSTER_POLICY_TEXT, CLUSTER_TOKEN, CLUSTER_ZONE, CLUSTER_ZONE_TEXT, clusterStatus, eventually, startClusterNode, type ClusterNode } from '../support/cluster-nodes.js';
+import { dumpDom, elementWith, findChromium } from '../e2e/helpers/chromium.js';
+import type { DashboardCluster } from '../../src/admin/dashboard.js';
 
 const skip = natsServerPath() === null ? 'nats-server is not installed' : false;
 
@@ -18,6 +20,11 @@ let nats: NatsServer;
 let relay: CuttableRelay;
 let nodes: ClusterNode[] = [];
 let a: ClusterNode, b: ClusterNode, c: ClusterNode;
+
+const noChromium = findChromium() === null;
+const dashboardCluster = async (n: ClusterNode): Promise<DashboardCluster> => (await api(n, 'GET', '/v1/dashboard')).json.cluster;
+/** The status page as a browser renders it, or null without chromium (the JSON checks still run). */
+const page = async (n: ClusterNode): Promise<string | null> => (noChromium ? null : dumpDom(`http://127.0.0.1:${n.api}/dashboard#token=${CLUSTER_TOKEN}`));
 
 const etagOf = async (n: ClusterNode): Promise<string | null> => (await api(n, 'GET', `/v1/zones/${CLUSTER_ZONE}`)).etag;
 
@@ -96,6 +103,24 @@ test('latency samples posted on A are in force on B and C, and age out there wit
   assert.equal(bad.status, 400, bad.text);
 });
 
+test('the status page shows the cluster: this node, in step, writes taken, and the other nodes heard from', { skip, timeout: 30_000 }, async () => {
+  // Every node reports its health view every 2 s: A soon holds a fresh report of B and of C.
+  assert.ok(await eventually(async () => (await dashboardCluster(a)).peers.filter((p) => p.counted).length === 2, 10_000), JSON.stringify(await dashboardCluster(a)));
+  const d = await dashboardCluster(a);
+  assert.equal(d.node, 'a');
+  assert.deepEqual([d.link, d.connected, d.synced, d.writes], ['in-step', true, true, 'accepted']);
+  assert.deepEqual(d.servers, [nats.url]);
+  assert.deepEqual(d.peers.map((p) => p.node), ['b', 'c']);
+  for (const p of d.peers) assert.ok(p.ageSec >= 0 && p.ageSec < 60, `${p.node} reported ${p.ageSec} s ago`);
+  assert.ok(Date.parse(d.since) <= Date.now());
+  const dom = await page(a);
+  if (dom !== null) {
+    assert.equal(elementWith(dom, 'id', 'cluster')?.['data-link'], 'in-step', dom);
+    assert.match(dom, /node a: in step with the cluster store/);
+    assert.equal(elementWith(dom, 'data-peer', 'b')?.['data-counted'], 'true');
+  }
+});
+
 test('a node cut off NATS keeps answering, refuses writes with 503 and says so, then catches up', { skip, timeout: 60_000 }, async () => {
   relay.cut();
   assert.ok(await eventually(async () => (await clusterStatus(c)).synced === false, 20_000), 'C never noticed');
@@ -105,6 +130,17 @@ test('a node cut off NATS keeps answering, refuses writes with 503 and says so, 
   const metrics = (await api(c, 'GET', '/metrics')).text;
   assert.match(metrics, /^meridian_cluster_synced 0$/m);
   assert.match(metrics, /^meridian_cluster_connected 0$/m);
+  // The status page says so too: cut off since when, writes refused.
+  const cut = await dashboardCluster(c);
+  assert.deepEqual([cut.node, cut.link, cut.connected, cut.writes], ['c', 'cut-off', false, 'refused']);
+  assert.equal(cut.since, status.since);
+  assert.ok(cut.lastError);
+  const dom = await page(c);
+  if (dom !== null) {
+    assert.equal(elementWith(dom, 'id', 'cluster')?.['data-link'], 'cut-off', dom);
+    assert.equal(elementWith(dom, 'id', 'cluster')?.['data-writes'], 'refused');
+    assert.match(dom, /node c: cut off from NATS \([^)]*\) since \d+:\d+:\d+[^(]* \(\d+ s ago\): serving its last state; writes are refused \(503\)/);
+  }
 
   // Refused, and nothing written here.
   const refused = await api(c, 'PUT', `/v1/zones/${CLUSTER_ZONE}/records/cut/A`, { ttl: 60, rdata: ['192.0.2.66'] });
@@ -130,6 +166,9 @@ test('a node cut off NATS keeps answering, refuses writes with 503 and says so, 
   assert.ok(await eventually(async () => (await clusterStatus(c)).synced === true, 10_000));
   assert.ok(await eventually(async () => (await api(c, 'GET', '/v1/health')).json.targets.find((t: { id: string }) => t.id.endsWith('/secondary')).forced === 'down', 10_000));
   assert.match((await api(c, 'GET', '/metrics')).text, /^meridian_cluster_synced 1$/m);
+  const back = await dashboardCluster(c);
+  assert.deepEqual([back.link, back.connected, back.writes], ['in-step', true, 'accepted']);
+  assert.ok(Date.parse(back.since) > Date.parse(cut.since), 'in step since the reconnect');
   const after = await api(c, 'PUT', `/v1/zones/${CLUSTER_ZONE}/records/cut/A`, { ttl: 60, rdata: ['192.0.2.66'] });
   assert.equal(after.status, 200, after.text);
   for (const n of [a, b]) assert.ok(await eventually(async () => (await answerA(n, `cut.${CLUSTER_ZONE}`)).join() === '192.0.2.66', 10_000), `node ${n.name}`);

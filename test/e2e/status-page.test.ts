@@ -53,6 +53,7 @@ describe('status page', () => {
   it('GET /v1/dashboard: each target with its health and share of the answers, and what each continent gets', async () => {
     const d = await dashboard();
     assert.equal(d.totalAnswers, 10);
+    assert.equal(d.cluster, null, 'one node: no cluster block');
     assert.deepEqual(
       d.regions.map((r) => [r.region, r.state, r.answers, r.share]),
       [
@@ -112,6 +113,7 @@ describe('status page', () => {
     assert.equal(elementWith(dom, 'data-continent', 'EU')?.['data-answer'], 'eu-west');
     assert.match(dom, /60\.0 %/, "eu-west's share");
     assert.match(dom, /3 regions, all up/);
+    assert.match(dom, /<section id="cluster" hidden/, 'one node: no cluster section');
   });
 
   it('tells the operator to pass a token when none is given', { skip: noChromium }, async () => {

@@ -5,14 +5,33 @@ import { buildDashboard } from '../dashboard.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from '../dashboard-page.js';
 import type { AdminDeps } from '../server.js';
 import { Type } from '@sinclair/typebox';
-import { routeDoc } from '../openapi.js';
+import { Nullable, routeDoc } from '../openapi.js';
 
 /** Nothing from elsewhere: scripts, styles and requests only from this origin, no inline code. */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const Any = Type.Object({}, { additionalProperties: true });
+const ClusterSchema = Type.Object(
+  {
+    node: Type.String(),
+    servers: Type.Array(Type.String()),
+    link: Type.Union([Type.Literal('in-step'), Type.Literal('catching-up'), Type.Literal('cut-off')], { description: 'in-step: writes taken; catching-up: connected, reading the store again; cut-off: no NATS server (serving the last state)' }),
+    connected: Type.Boolean(),
+    synced: Type.Boolean(),
+    since: Type.String({ format: 'date-time', description: 'when synced last changed' }),
+    writes: Type.Union([Type.Literal('accepted'), Type.Literal('refused')], { description: 'refused (503) while not in step' }),
+    revision: Type.Integer(),
+    lastError: Nullable(Type.String()),
+    peers: Type.Array(
+      Type.Object({ node: Type.String(), reportedAt: Type.String({ format: 'date-time' }), ageSec: Type.Integer(), counted: Type.Boolean({ description: 'young enough (2 × the report interval) to count towards quorum' }) }),
+      { description: 'the other nodes whose health reports this node holds' },
+    ),
+  },
+  { description: 'cluster mode; null: one node, files only' },
+);
 const DashboardSchema = Type.Object({
   generatedAt: Type.String({ format: 'date-time' }),
+  cluster: Nullable(ClusterSchema),
   snapshot: Type.Integer(),
   window: Type.Object({ since: Type.String(), until: Type.String(), bucketSec: Type.Integer(), bucketStarts: Type.Array(Type.String()) }),
   totalAnswers: Type.Integer(),
@@ -39,6 +58,6 @@ export const dashboardRoutes =
 
     app.get('/v1/dashboard', { config: { access: 'read' }, schema: routeDoc({ summary: 'What the status page shows', operationId: 'dashboard', tags: ['operations'], ok: { 200: DashboardSchema } }) }, async (_req, reply) => {
       reply.header('cache-control', 'no-store');
-      return buildDashboard(deps.store.current, deps.monitor, await answers.counts(), deps.geo.continentSamples());
+      return buildDashboard(deps.store.current, deps.monitor, await answers.counts(), deps.geo.continentSamples(), deps.cluster ?? null);
     });
   };
