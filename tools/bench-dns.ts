@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { freeLoopbackPort, startKnot, type RunningKnot } from '../test/support/knot.js';
 import { NODE_FLAGS } from '../src/cli/node-flags.js';
 import { MIXES, pinned, requireDnsperf, root, startBareDgram, startMeridian, stopMeridian } from './perf/dnsperf-run.js';
-import { dnsperfRunner, fmt, halfLoad, halfRow, pinAll, ratio, stopChild, table, version, waitForSoa, writeEcsManyFile, type HalfLoad, type Run, type Server } from './perf/dns-bench-kit.js';
+import { BENCH_ORIGIN as ORIGIN, benchZone, dnsperfRunner, fmt, halfLoad, halfRow, pinAll, ratio, staticQueries, stopChild, table, version, waitForSoa, writeEcsManyFile, type HalfLoad, type Run, type Server } from './perf/dns-bench-kit.js';
 import { writeGeoip2City } from './perf/geoip2-city.js';
 import { gdnsdGeoFromPolicy } from './perf/gdnsd-geoip.js';
 import { describeSteering, sampleSteering, steers } from './perf/steering-check.js';
@@ -49,36 +49,6 @@ requireDnsperf();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-bench-dns-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 const dnsperf = dnsperfRunner(dir, LOAD_CPU, seconds, clients);
-
-// ---------------------------------------------------------------- zone and query files
-
-const ORIGIN = 'bench.test';
-
-/** A zone of `n` names: each has an A, every other one an AAAA; the apex has MX. */
-function benchZone(n: number): string {
-  const lines = [`$ORIGIN ${ORIGIN}.`, '$TTL 300', '@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300', '@ IN NS ns1', '@ IN MX 10 mail', 'ns1 IN A 192.0.2.53', 'mail IN A 192.0.2.25'];
-  for (let i = 0; i < n; i++) {
-    lines.push(`h${i} IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
-    if (i % 2 === 0) lines.push(`h${i} IN AAAA 2001:db8::${i.toString(16)}`);
-  }
-  return lines.join('\n') + '\n';
-}
-
-/** The static mix: A, AAAA, MX, NXDOMAIN and NODATA in equal parts, over every name, shuffled. */
-function staticQueries(n: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const k = (i * 7919) % n; // spread over the zone without a random generator
-    switch (i % 5) {
-      case 0: out.push(`h${k}.${ORIGIN} A`); break;
-      case 1: out.push(`h${k - (k % 2)}.${ORIGIN} AAAA`); break;
-      case 2: out.push(`${ORIGIN} MX`); break;
-      case 3: out.push(`nx${k}.${ORIGIN} A`); break;
-      default: out.push(`h${k}.${ORIGIN} TXT`);
-    }
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------- servers
 

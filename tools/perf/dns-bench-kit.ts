@@ -99,6 +99,37 @@ export function halfLoad(dnsperf: Dnsperf, port: number, data: QueryData, satura
   return { offered: saturation / 2, windows: byP99, median: byP99[1]!, lost: windows.reduce((n, w) => n + w.lost, 0) };
 }
 
+// ---------------------------------------------------------------- zone and query files
+
+export const BENCH_ORIGIN = 'bench.test';
+const ORIGIN = BENCH_ORIGIN;
+
+/** A zone of `n` names: each has an A, every other one an AAAA; the apex has MX. */
+export function benchZone(n: number): string {
+  const lines = [`$ORIGIN ${ORIGIN}.`, '$TTL 300', '@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300', '@ IN NS ns1', '@ IN MX 10 mail', 'ns1 IN A 192.0.2.53', 'mail IN A 192.0.2.25'];
+  for (let i = 0; i < n; i++) {
+    lines.push(`h${i} IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    if (i % 2 === 0) lines.push(`h${i} IN AAAA 2001:db8::${i.toString(16)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The static mix: A, AAAA, MX, NXDOMAIN and NODATA in equal parts, over every name, shuffled. */
+export function staticQueries(n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = (i * 7919) % n; // spread over the zone without a random generator
+    switch (i % 5) {
+      case 0: out.push(`h${k}.${ORIGIN} A`); break;
+      case 1: out.push(`h${k - (k % 2)}.${ORIGIN} AAAA`); break;
+      case 2: out.push(`${ORIGIN} MX`); break;
+      case 3: out.push(`nx${k}.${ORIGIN} A`); break;
+      default: out.push(`h${k}.${ORIGIN} TXT`);
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- queries with ECS
 
 /** The steered names of the ECS mix (zones/example.com.policy.yaml). */
@@ -172,11 +203,12 @@ export const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toLocal
 export const ratio = (x: number, y: number | undefined): string => (y === undefined || !Number.isFinite(x / y) ? '-' : `${(x / y).toFixed(2)}x`);
 
 export function table(title: string, rows: ReadonlyArray<readonly [string, Run, string]>): void {
+  const w = Math.max(40, ...rows.map(([name]) => name.length));
   console.log(`\n${title}`);
-  console.log(`  ${'server'.padEnd(40)} ${'queries/s'.padStart(10)} ${'CPU µs/q'.padStart(9)} ${'avg ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'lost'.padStart(7)}  note`);
+  console.log(`  ${'server'.padEnd(w)} ${'queries/s'.padStart(10)} ${'CPU µs/q'.padStart(9)} ${'avg ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'lost'.padStart(7)}  note`);
   for (const [name, r, note] of rows) {
     console.log(
-      `  ${name.padEnd(40)} ${fmt(r.qps).padStart(10)} ${fmt(r.cpuUs, 1).padStart(9)} ${fmt(r.avgMs, 3).padStart(8)} ${(r.p99Ms === null ? '-' : fmt(r.p99Ms, 3)).padStart(8)} ${fmt(r.lost).padStart(7)}  ${note}`,
+      `  ${name.padEnd(w)} ${fmt(r.qps).padStart(10)} ${fmt(r.cpuUs, 1).padStart(9)} ${fmt(r.avgMs, 3).padStart(8)} ${(r.p99Ms === null ? '-' : fmt(r.p99Ms, 3)).padStart(8)} ${fmt(r.lost).padStart(7)}  ${note}`,
     );
   }
 }
