@@ -6,7 +6,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cpuSeconds, pinned } from './dnsperf-run.js';
+import { cpuTimes, pinned } from './dnsperf-run.js';
 
 export interface Server {
   readonly name: string;
@@ -24,6 +24,8 @@ export interface Run {
   readonly p99Ms: number | null;
   /** The server's CPU time (user + system, itself and its children) per answered query, µs. */
   readonly cpuUs: number;
+  /** The system (kernel) part of cpuUs. */
+  readonly sysUs: number;
 }
 
 /** A query file: text (`name type` lines) or dnsperf's -B framing (length-prefixed packets). */
@@ -72,14 +74,17 @@ export function dnsperfRunner(dir: string, loadCpu: string, seconds: number, cli
       const lat = [...out.matchAll(/^> \S+ .* ([\d.]+)$/gm)].map((m) => Number(m[1])).sort((a, b) => a - b);
       if (lat.length > 0) p99 = lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]! * 1000;
     }
-    return { qps: num(/Queries per second:\s+([\d.]+)/), avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000, lost: num(/Queries lost:\s+(\d+)/), sent: num(/Queries sent:\s+(\d+)/), p99Ms: p99, cpuUs: NaN };
+    return { qps: num(/Queries per second:\s+([\d.]+)/), avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000, lost: num(/Queries lost:\s+(\d+)/), sent: num(/Queries sent:\s+(\d+)/), p99Ms: p99, cpuUs: NaN, sysUs: NaN };
   };
   // CPU per query does not depend on how much of the pinned core a neighbour (or a SIGSTOP of
   // the whole benchmark) took, so unlike queries/s it compares across a shared machine.
   const measured = (pid: number, port: number, data: QueryData, opts: RunOptions = {}): Run => {
-    const before = cpuSeconds(pid) ?? NaN;
+    const before = cpuTimes(pid);
     const r = run(port, data, opts);
-    return { ...r, cpuUs: (((cpuSeconds(pid) ?? NaN) - before) * 1e6) / Math.max(1, r.sent - r.lost) };
+    const after = cpuTimes(pid);
+    const perQuery = (s: number): number => (s * 1e6) / Math.max(1, r.sent - r.lost);
+    if (before === null || after === null) return r;
+    return { ...r, cpuUs: perQuery(after.user + after.system - before.user - before.system), sysUs: perQuery(after.system - before.system) };
   };
   return Object.assign(run, { measured });
 }
@@ -205,10 +210,10 @@ export const ratio = (x: number, y: number | undefined): string => (y === undefi
 export function table(title: string, rows: ReadonlyArray<readonly [string, Run, string]>): void {
   const w = Math.max(40, ...rows.map(([name]) => name.length));
   console.log(`\n${title}`);
-  console.log(`  ${'server'.padEnd(w)} ${'queries/s'.padStart(10)} ${'CPU µs/q'.padStart(9)} ${'avg ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'lost'.padStart(7)}  note`);
+  console.log(`  ${'server'.padEnd(w)} ${'queries/s'.padStart(10)} ${'CPU µs/q (sys)'.padStart(14)} ${'avg ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'lost'.padStart(7)}  note`);
   for (const [name, r, note] of rows) {
     console.log(
-      `  ${name.padEnd(w)} ${fmt(r.qps).padStart(10)} ${fmt(r.cpuUs, 1).padStart(9)} ${fmt(r.avgMs, 3).padStart(8)} ${(r.p99Ms === null ? '-' : fmt(r.p99Ms, 3)).padStart(8)} ${fmt(r.lost).padStart(7)}  ${note}`,
+      `  ${name.padEnd(w)} ${fmt(r.qps).padStart(10)} ${(Number.isFinite(r.cpuUs) ? `${fmt(r.cpuUs, 1)} (${fmt(r.sysUs, 1)})` : '-').padStart(14)} ${fmt(r.avgMs, 3).padStart(8)} ${(r.p99Ms === null ? '-' : fmt(r.p99Ms, 3)).padStart(8)} ${fmt(r.lost).padStart(7)}  ${note}`,
     );
   }
 }
