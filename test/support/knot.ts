@@ -110,6 +110,13 @@ export interface KnotOptions {
    * secondary of the same primary, with no zone: entry of its own.
    */
   readonly catalog?: string;
+  /**
+   * Sign the zones with a combined key of this algorithm (Knot's names: ecdsap256sha256,
+   * ed25519): `signing` with Knot's automatic signing (`dnssec-signing: on`, signed at load,
+   * NSEC chain), `onlinesign` with mod-onlinesign (each answer signed as it is sent). Knot
+   * refuses the two together ("incompatible with automatic signing").
+   */
+  readonly dnssec?: { readonly mode: 'signing' | 'onlinesign'; readonly algorithm: string };
 }
 
 export interface RunningKnot {
@@ -171,15 +178,19 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
       ? []
       : ['remote:', '  - id: primary', `    address: 127.0.0.1@${opts.primaryPort}`, '', 'acl:', '  - id: from-primary', '    address: 127.0.0.1', '    action: notify', '']),
     ...transferAclLines(opts.transferAcl),
+    ...(opts.dnssec === undefined ? [] : ['policy:', '  - id: csk', `    algorithm: ${opts.dnssec.algorithm}`, '    single-type-signing: on', '']),
+    ...(opts.dnssec?.mode === 'onlinesign' ? ['mod-onlinesign:', '  - id: online', '    policy: csk', ''] : []),
     'template:',
     '  - id: default',
     `    storage: ${yamlString(path.join(dir, 'db'))}`,
     ...(opts.cookieSecret === undefined ? [] : ['    global-module: mod-cookies/cookies']),
-    // Read the zone files as they are: never write them back, keep no journal, no signing.
+    // Read the zone files as they are: never write them back, keep no journal, no signing
+    // unless asked (then in memory only).
     '    zonefile-sync: -1',
     '    zonefile-load: whole',
     '    journal-content: none',
-    '    dnssec-signing: off',
+    ...(opts.dnssec?.mode === 'signing' ? ['    dnssec-signing: on', '    dnssec-policy: csk'] : ['    dnssec-signing: off']),
+    ...(opts.dnssec?.mode === 'onlinesign' ? ['    module: mod-onlinesign/online'] : []),
     '    semantic-checks: off',
     ...(opts.catalog === undefined || opts.primaryPort === undefined
       ? []

@@ -95,12 +95,12 @@ export async function startBareDgram(port: number, cpus: string): Promise<ChildP
 }
 
 /**
- * CPU time (user + system, seconds) used so far by a process and its descendants (the workers
+ * CPU time (user and system, seconds) used so far by a process and its descendants (the workers
  * of `--workers N`; NSD's server process is a grandchild of the one started), from /proc; null
  * where /proc is missing. The server's CPU per query does not depend on how much CPU the load
  * generator or a neighbour takes.
  */
-export function cpuSeconds(pid: number): number | null {
+export function cpuTimes(pid: number): { user: number; system: number } | null {
   const stats = new Map<number, string[]>();
   try {
     for (const dir of fs.readdirSync('/proc')) {
@@ -116,15 +116,22 @@ export function cpuSeconds(pid: number): number | null {
     return null;
   }
   if (!stats.has(pid)) return null;
-  let total = 0;
+  const total = { user: 0, system: 0 };
   const todo = [pid];
   while (todo.length > 0) {
     const p = todo.pop()!;
     const fields = stats.get(p)!;
-    total += (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    total.user += Number(fields[11]) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    total.system += Number(fields[12]) / 100;
     for (const [child, f] of stats) if (Number(f[1]) === p) todo.push(child);
   }
   return total;
+}
+
+/** User + system seconds of cpuTimes(). */
+export function cpuSeconds(pid: number): number | null {
+  const t = cpuTimes(pid);
+  return t === null ? null : t.user + t.system;
 }
 
 /** Stops the server with SIGTERM and waits for it to exit. */
