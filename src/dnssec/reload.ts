@@ -52,7 +52,7 @@ export class KeyReloader {
   start(): void {
     for (const dir of new Set(Object.values(this.#config.zones).filter((z) => z.enabled).map((z) => z.keyDir))) {
       try {
-        const w = fs.watch(dir, () => this.#changed());
+        const w = fs.watch(dir, { persistent: false }, () => this.#changed());
         w.on('error', (err) => this.#log.warn({ err, directory: dir }, 'DNSSEC key folder watch failed; SIGHUP still reloads the keys'));
         this.#watchers.push(w);
       } catch (err) {

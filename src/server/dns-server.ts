@@ -50,11 +50,13 @@ export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: L
   if (dnssec !== null) {
     log.info({ zones: [...dnssec.zones.keys()].map((k) => ({ zone: nameToText(dnssec.zones.get(k)!.origin), ...describeState(dnssec.stateOf(k)!) })) }, 'DNSSEC: signing answers to DO=1 queries');
     keys = new KeyReloader(dnssec, dns.dnssec, log);
-    keys.start();
   }
   const udpSocket = resolveUdpSocket(dns.udpSocket, log, reusePort);
   const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, udpSocket };
-  return { responder, server: new DnsServer(responder, options, log), keys };
+  const server = new DnsServer(responder, options, log);
+  // Last: nothing above may throw with a watch left open.
+  keys?.start();
+  return { responder, server, keys };
 }
 
 /** One address served: a UDP socket and a TCP listener on the same port. */
