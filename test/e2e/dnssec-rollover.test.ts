@@ -27,7 +27,7 @@ import { writeSignedServer } from '../support/signed-zone.js';
 import { findBinary, startUnbound, type RunningUnbound } from './helpers/unbound.js';
 import { parseName } from '../../src/dns/name.js';
 import { RRType } from '../../src/dns/constants.js';
-import { ALGORITHMS, dsRdata, generateKey, readZoneKeys, timeText, type SigningKey } from '../../src/dnssec/keys.js';
+import { ALGORITHMS, dsRdata, generateKey, keyTag, readZoneKeys, timeText, type SigningKey } from '../../src/dnssec/keys.js';
 import { rdataToText } from '../../src/zone/rdata/index.js';
 
 const missing = findBinary('unbound') === null ? 'unbound is not installed (Debian package unbound)' : false;
@@ -102,12 +102,7 @@ async function keysServed(zone: string): Promise<{ published: number[]; signing:
   const www = await udp(server.port, `www.${zone}`, 'A', opts);
   const cds = await udp(server.port, zone, 'CDS', opts);
   const tags = (msg: Decoded, type: string): number[] => msg.answers.filter((a) => a.type === 'RRSIG' && a.data.typeCovered === type).map((a) => a.data.keyTag as number).sort();
-  const published = keys.msg.answers.filter((a) => a.type === 'DNSKEY').map((a) => {
-    const rdata = Buffer.concat([Buffer.from([a.data.flags >> 8, a.data.flags & 0xff, 3, a.data.algorithm]), a.data.key as Buffer]);
-    let ac = 0;
-    for (let i = 0; i < rdata.length; i++) ac += i & 1 ? rdata[i]! : rdata[i]! << 8;
-    return (ac + ((ac >>> 16) & 0xffff)) & 0xffff;
-  });
+  const published = keys.msg.answers.filter((a) => a.type === 'DNSKEY').map((a) => keyTag(Buffer.concat([Buffer.from([a.data.flags >> 8, a.data.flags & 0xff, 3, a.data.algorithm]), a.data.key as Buffer])));
   return { published: published.sort(), signing: tags(www.msg, 'A'), keySigning: tags(keys.msg, 'DNSKEY'), cds: cds.msg.answers.filter((a) => a.type === 'CDS').map((a) => (Buffer.isBuffer(a.data) ? a.data.readUInt16BE(0) : (a.data.keyTag as number))).sort() };
 }
 
