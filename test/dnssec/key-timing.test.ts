@@ -15,6 +15,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { buildQuery, decode, rcodeOf, udp } from '../support/dns-client.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
+import { servingPorts, startCli } from '../support/process.js';
 import { writeSignedServer } from '../support/signed-zone.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { parseName } from '../../src/dns/name.js';
@@ -210,5 +211,33 @@ describe('keys reloaded without a restart (real sockets)', () => {
     const r = new KeyReloader(signer, config.dns.dnssec, pino({ level: 'silent' }));
     r.stop();
     assert.deepEqual(r.reload(), []);
+  });
+});
+
+describe('keys reloaded in every worker (serve --workers 2)', () => {
+  it('a new key and SIGHUP to the main process: both workers publish and sign with it', async () => {
+    const d = tmp();
+    const keyDir = path.join(d, 'keys');
+    const first = generateKey(origin, ALGORITHMS.ECDSAP256SHA256, keyDir).key;
+    const files = writeSignedServer(d, { 'example.com.zone': ZONE }, '      example.com: { keyDir: keys }\n');
+    const served = await startCli(['serve', '--workers', '2', '--config', files.config, '--zones', files.zonesDir, '--listen', '127.0.0.1:0', '--admin', 'off', '--log-level', 'info'], (out) => out.includes('meridian is serving'), 60_000);
+    try {
+      const port = servingPorts(served.output()).dns;
+      const second = generateKey(origin, ALGORITHMS.ECDSAP256SHA256, keyDir).key;
+      served.child.kill('SIGHUP');
+      // Each query from a new source port: the kernel spreads them over both workers.
+      const signers = async (): Promise<string> => {
+        const r = await udp(port, 'mail.example.com', 'A', { edns: true, dnssecOk: true });
+        return r.msg.answers.filter((a) => a.type === 'RRSIG').map((a) => a.data.keyTag as number).sort().join(',');
+      };
+      const both = [first.tag, second.tag].sort().join(',');
+      await until('every worker signs with both keys', async () => {
+        for (let i = 0; i < 12; i++) if ((await signers()) !== both) return false;
+        return true;
+      }, 20_000);
+      assert.ok((served.output().match(/DNSSEC keys reloaded/g) ?? []).length >= 2, served.output());
+    } finally {
+      await served.stop();
+    }
   });
 });
