@@ -152,4 +152,22 @@ describe('DNSSEC key files (BIND format)', () => {
       assert.equal(`${rdataToText(RRType.DS, dsRdata(zone, key.dnskey))}`.toUpperCase(), theirs);
     }
   });
+
+  const settime = findBinary('dnssec-keygen') !== null && findBinary('dnssec-settime') !== null ? false : 'dnssec-keygen is not installed (Debian package bind9-utils)';
+  it('reads the timing dnssec-keygen writes (-P -A -I -D, -P sync, -D sync), and dnssec-settime reads the timing meridian writes', { skip: settime }, () => {
+    const dir = tmp();
+    const zone = parseName('example.com.', null);
+    const r = spawnSync(findBinary('dnssec-keygen')!, ['-q', '-K', dir, '-a', 'ECDSAP256SHA256', '-f', 'KSK', '-P', '20270101000000', '-A', '20270102000000', '-I', '20270301000000', '-D', '20270401000000', '-P', 'sync', '20270103000000', '-D', 'sync', '20270302000000', 'example.com'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [theirs] = readZoneKeys(dir, zone, ALGORITHMS.ECDSAP256SHA256);
+    const at = (y: number, m: number, d: number): number => Date.UTC(y, m - 1, d) / 1000;
+    assert.deepEqual({ ...theirs!.timing, created: null }, { created: null, publish: at(2027, 1, 1), activate: at(2027, 1, 2), inactive: at(2027, 3, 1), delete: at(2027, 4, 1), syncPublish: at(2027, 1, 3), syncDelete: at(2027, 3, 2) });
+    const ours = generateKey(zone, ALGORITHMS.ED25519, dir, at(2027, 1, 1), { timing: { inactive: at(2027, 6, 1), delete: at(2027, 7, 1), syncPublish: at(2027, 1, 5) } });
+    // It prints local time: UTC here.
+    const p = spawnSync(findBinary('dnssec-settime')!, ['-p', 'all', ours.key.base], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(p.stdout, /^Inactive: Tue Jun {2}1 00:00:00 2027$/m);
+    assert.match(p.stdout, /^Delete: Thu Jul {2}1 00:00:00 2027$/m);
+    assert.match(p.stdout, /^SYNC Publish: Tue Jan {2}5 00:00:00 2027$/m);
+  });
 });
