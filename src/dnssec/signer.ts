@@ -208,16 +208,16 @@ export class DnssecSigner {
 
   /**
    * DNSKEY, CDS or CDNSKEY at the apex of a signed zone, answered with or without DO; null for
-   * any other question (or a CDS question when no key is offered: the zone's NODATA). Its
-   * refreshAt is the next timing event, when the RRset changes.
+   * any other question. `message` is null when the RRset is empty (no key offered as CDS: the
+   * zone's NODATA is the answer). refreshAt is the next timing event, when the RRset changes.
    */
-  apexAnswer(snapshot: Snapshot, q: { readonly labelKeys: readonly string[]; readonly qtype: number; readonly qclass: number }): SignedMessage | null {
+  apexAnswer(snapshot: Snapshot, q: { readonly labelKeys: readonly string[]; readonly qtype: number; readonly qclass: number }): { readonly message: Resolution | null; readonly refreshAt: number } | null {
     if (q.qtype !== RRType.DNSKEY && q.qtype !== RRType.CDS && q.qtype !== RRType.CDNSKEY) return null;
     if (q.qclass !== RRClass.IN || !this.#zones.has(suffixKey(q.labelKeys, 0))) return null;
     const signed = this.#signedZone(snapshot, q.labelKeys, q.qtype, this.nowSec());
     if (signed === null || signed.zone.originKey !== suffixKey(q.labelKeys, 0)) return null;
     const set = apexSet(signed.zone, signed.keys.state, q.qtype);
-    if (set === null) return null;
+    if (set === null) return { message: null, refreshAt: signed.keys.state.until };
     return { message: { rcode: Rcode.NOERROR, authoritative: true, answer: [{ owner: signed.zone.origin, set, ttl: set.ttl }], authority: [], additional: [], glueRequired: false }, refreshAt: signed.keys.state.until };
   }
 
