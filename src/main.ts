@@ -18,6 +18,7 @@ import { ZoneLoadThread } from './control/zone-load-thread-pool.js';
 import { ZoneDirectory, type LoadOutcome } from './control/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';
+import { catalogName } from './transfer/catalog.js';
 import { SnapshotBuilder } from './control/snapshot-builder.js';
 import type { SnapshotStore } from './snapshot/snapshot.js';
 import { removeStaleTemps } from './storage/atomic-write.js';
@@ -39,6 +40,10 @@ import { withCookieSecret } from './protect/protection.js';
 import { failoverWarnings } from './health/failover-bound.js';
 import type { Zone } from './zone/zone.js';
 import { VERSION } from './version.js';
+import { Notifier } from './transfer/notifier.js';
+import { ClusterReplica } from './admin/cluster-replica.js';
+import { KvStore } from './cluster/kv-store.js';
+import type { SharedStoreState } from './cluster/types.js';
 
 export interface RunningServer {
   readonly addresses: readonly BoundAddress[];
@@ -50,6 +55,8 @@ export interface RunningServer {
   readonly zones: ZoneDirectory;
   readonly responder: Responder;
   readonly health: HealthMonitor;
+  /** Cluster mode: this node's link to the cluster store (null on a single node). */
+  readonly cluster: { state(): SharedStoreState; ready(): Promise<void> } | null;
   /** Where the admin API listens; null when it is off. */
   readonly adminAddress: { host: string; port: number } | null;
   /** Re-reads the zones folder (`force` re-reads unchanged files too); true when answers changed. */
@@ -81,6 +88,8 @@ function warnSlowFailover(zones: ReadonlyMap<string, Zone>, budgetSec: number, l
 }
 
 interface AdminParts {
+  editor: ZoneEditor;
+  cluster: ClusterReplica | null;
   zones: ZoneDirectory;
   store: SnapshotStore;
   monitor: HealthMonitor;
@@ -118,14 +127,15 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     build: { version: VERSION, node: process.version },
     zones: p.zones,
     geoDatabases: () => p.geo.databases,
+    ...(p.cluster !== null && { cluster: () => p.cluster!.state() }),
   });
   const { file, maxBytes, keep } = config.admin.audit;
   // by default in the folder the server already keeps its state in
   const auditFile = file === undefined ? path.join(path.dirname(config.health.stateFile ?? DEFAULT_HEALTH_STATE_FILE), 'audit.log') : file;
   const audit = auditFile === null ? null : openAudit({ file: auditFile, maxBytes, keep });
-  const editor = new ZoneEditor(p.zones, () => p.reload(false), p.publishZones, { reloadInBackground: () => p.reloadInBackground(false), journal: config.zones.journal, log: p.log });
   const app = await createAdminServer({
-    editor,
+    editor: p.editor,
+    cluster: p.cluster,
     zones: p.zones,
     store: p.store,
     monitor: p.monitor,
@@ -145,8 +155,6 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     log: p.log,
   });
   app.addHook('onClose', async () => {
-    // Clean shutdown: every zone's journal goes into its zone file.
-    await editor.close();
     audit?.close();
   });
   await app.listen({ host: address.host, port: address.port });
@@ -192,6 +200,23 @@ function openAudit(opts: AuditOptions): AuditLog {
   }
 }
 
+/** Cluster mode: the replica (admin/) and the store it follows (cluster/), started once the editor exists. */
+function clusterParts(config: Config, zones: ZoneDirectory, monitor: HealthMonitor, samples: LatencySamples, log: Logger): { replica: ClusterReplica; store: KvStore; start(editor: ZoneEditor): void } {
+  const replica = new ClusterReplica(zones, monitor, log, { reportMs: config.cluster.healthReportMs, quorum: config.health.quorum }, samples);
+  let store: KvStore | null = null;
+  return {
+    replica,
+    get store(): KvStore {
+      return store!;
+    },
+    start(editor) {
+      store = new KvStore(config.cluster, replica, log);
+      replica.attach(editor, store);
+      replica.startReporting();
+    },
+  };
+}
+
 export interface StartOptions {
   /** Install SIGHUP for reloads (the CLI does; tests call reload() instead). */
   readonly handleSignals?: boolean;
@@ -216,9 +241,14 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const geo = openGeo(config, log);
   const builder = new SnapshotBuilder(config.dns.chaos, clientLocator(geo));
   const store = builder.store(1, { zones: first.zones });
-  const health = startHealth(config, log, () => publisher.publish());
+  // In a cluster a change of this node's view is reported to the others, and the verdicts decided again.
+  const health = startHealth(config, log, () => {
+    publisher.publish();
+    cluster?.replica.healthChanged();
+  });
   const samples = new LatencySamples();
-  const publisher = new SnapshotPublisher(store, builder, health.monitor, samples);
+  const cluster = config.cluster.servers.length === 0 ? null : clusterParts(config, zones, health.monitor, samples, log);
+  const publisher = new SnapshotPublisher(store, builder, health.monitor, samples, catalogName(config.dns.transfer.catalog));
   warnSlowFailover(first.zones, config.health.failoverBudgetSec, log);
   publisher.setZones(first.zones);
   health.monitor.start();
@@ -253,16 +283,21 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   });
   const reloader = new ZoneReloader(zones, publisher, log);
   const geoReloader = new GeoReloader(config, publisher, log, geo);
+  const editor = new ZoneEditor(zones, () => reloader.reload(false), (z) => publisher.setZones(z), { reloadInBackground: () => reloader.reloadInBackground(false), journal: config.zones.journal, log, ...(cluster !== null && { shared: cluster.replica }) });
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, udpNative: () => server?.udpCounters() ?? null, log });
+      admin = await startAdmin(config, { editor, cluster: cluster?.replica ?? null, zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, udpNative: () => server?.udpCounters() ?? null, log });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();
       throw err;
     }
   }
+  const notifier = new Notifier(store, config.dns.transfer.notify.map(parseListenAddress), log);
+  notifier.start();
+  // In a cluster the store is followed from here on (in the background: the files serve meanwhile).
+  if (cluster !== null) cluster.start(editor);
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
   if (config.geoip.watch) geoReloader.watch(config.geoip.debounceMs);
   const onHup = (): void => {
@@ -285,13 +320,19 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     zones,
     responder,
     health: health.monitor,
+    cluster: cluster && { state: () => cluster.store.state(), ready: () => cluster.store.ready() },
     reload: (force = true) => reloader.reload(force),
     reloadKeys: () => dataPlane.keys?.reload() ?? [],
     async close() {
       process.off('SIGHUP', onHup);
+      notifier.close();
       reloader.stop();
       geoReloader.stop();
       await admin?.close();
+      cluster?.replica.stopReporting();
+      await cluster?.store.close();
+      // Clean shutdown: every zone's journal goes into its zone file.
+      await editor.close();
       await health.monitor.stop();
       health.writer?.flush();
       await stopDataPlane();

@@ -6,7 +6,7 @@
  * one batch of `--batch` operations. Knot gets the same zone, the same load, `knotc
  * zone-reload` for the reload and `zone-begin / zone-set / zone-commit` transactions for
  * the writes (the 10,000-change one only with --knot-batch). Prints p50/p99/p99.9/max and lost queries per window against the goals.
- *   node dist/tools/bench-stall.js [--records 1000000] [--writes 100] [--batch 10000] [--rate Q] [--skip-knot] [--skip-meridian] [--knot-batch] [--workers N] [--only write|reload|batch] [--compact-delay-ms MS] [--udp-socket native|dgram]
+ *   node dist/tools/bench-stall.js [--records 1000000] [--writes 100] [--batch 10000] [--rate Q] [--skip-knot] [--skip-meridian] [--knot-batch] [--workers N] [--only write|reload|batch] [--compact-delay-ms MS] [--udp-socket native|dgram] [--node-flag F]...
  * The server runs on CPU 0 (every thread, the reload worker too), dnsperf and this process on
  * the last CPU. Needs dnsperf and knot (Debian packages dnsperf, knot).
  */
@@ -35,6 +35,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     // dns.udpSocket for meridian: native (the recvmmsg layer) or dgram (node:dgram)
     'udp-socket': { type: 'string' },
+    // more node/V8 flags for meridian, beside the ones every launcher passes (experiments)
+    'node-flag': { type: 'string', multiple: true, default: [] },
   },
 });
 const RECORDS = Number(values.records);
@@ -155,6 +157,8 @@ async function settle(port: number, queries: string, rate: number): Promise<void
 
 /** Runs `op` under load, with a second of load before it and one after, so the window holds the whole stall. */
 async function measure(label: string, goal: number | null, port: number, queries: string, rate: number, op: () => Promise<void>): Promise<Window> {
+  // The end of the previous load (dnsperf closing its sockets) is not this window's.
+  await sleep(1000);
   const load = startLoad(port, queries, rate);
   let opMs: number;
   try {
@@ -193,7 +197,7 @@ async function startMeridianServer(zones: string): Promise<Meridian> {
   fs.writeFileSync(config, `${udp}zones:\n  directory: ${JSON.stringify(zones)}\n  watch: false\n${journal}`);
   const cli = path.join(root, 'dist/src/cli/main.js');
   const extra = WORKERS > 1 ? ['--workers', String(WORKERS)] : [];
-  const [cmd, args] = pinned(SERVER_CPUS, process.execPath, [...NODE_FLAGS, cli, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'info', ...extra]);
+  const [cmd, args] = pinned(SERVER_CPUS, process.execPath, [...NODE_FLAGS, ...values['node-flag'], cli, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'info', ...extra]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir });
   let waiters: Array<() => void> = [];
   /** Workers yet to re-read the zones after the primary's reload. */

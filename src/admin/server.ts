@@ -19,6 +19,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { operationRoutes } from './routes/operations.js';
 import { simulateRoutes } from './routes/simulate.js';
 import { zoneRoutes } from './routes/zones.js';
+import type { ClusterReplica } from './cluster-replica.js';
 import type { ZoneEditor } from '../control/zone-editor.js';
 
 export interface AdminDeps {
@@ -42,6 +43,8 @@ export interface AdminDeps {
   readonly log: Logger;
   /** The audit file; null: audit lines go to the log only. */
   readonly audit: AuditLog | null;
+  /** Cluster mode (`cluster.servers`): operator overrides go through the store; null: one node. */
+  readonly cluster?: ClusterReplica | null;
 }
 
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {

@@ -19,31 +19,35 @@ import { BoundedSnapshotMap, type AnswerTags } from '../snapshot/per-snapshot-ca
 /** The transport a query came over: ANY is answered differently over UDP (RFC 8482). */
 export type Transport = 'udp' | 'tcp';
 
+/**
+ * Two objects per question (this and its question string): every object here is traced by
+ * each major collection on the answering thread (issue #14 item 3).
+ */
 interface Entry<V> {
-  /** QNAME with ASCII letters lower-cased (RFC 4343), then QTYPE and QCLASS, as on the wire: rules out hash collisions. */
-  readonly question: Uint8Array;
-  /** Set for ANY only, the one type whose answer depends on it. */
-  readonly transport: Transport | null;
-  /** The query's DO bit: a signed zone's answer differs with it. */
-  readonly dnssecOk: boolean;
+  /** QNAME with ASCII letters lower-cased (RFC 4343), then QTYPE and QCLASS, as on the wire, one octet per character: rules out hash collisions. */
+  readonly question: string;
+  /** ANY_UDP or ANY_TCP for ANY only (the one type whose answer depends on the transport), plus DNSSEC_OK for the query's DO bit (a signed zone's answer differs with it). */
+  readonly flags: number;
   readonly value: V;
-  readonly tags: AnswerTags;
 }
 
-/** Tags of a value no change may leave in place. */
-const DEPENDS_ON_ANYTHING: AnswerTags = { name: '', own: false };
+const ANY_UDP = 1;
+const ANY_TCP = 2;
+const DNSSEC_OK = 4;
+/** Room to fold one question in (RFC 1035: a name is at most 255 octets, then QTYPE and QCLASS). */
+const folded = Buffer.alloc(259);
 
 const HEADER = 12;
 const QTYPE_ANY = 255;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-/** Keyed by the hash of the folded question, a small integer so V8 keeps the keys unboxed. */
-export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
+/** Keyed by the hash of the folded question, a small integer so V8 keeps the keys unboxed. Each value says what it depends on. */
+export class QuestionIndex<V extends AnswerTags> extends BoundedSnapshotMap<number, Entry<V>> {
   readonly #byDnssecOk: boolean;
 
   constructor(maxEntries: number, byDnssecOk = false) {
-    super(maxEntries, (e) => e.tags);
+    super(maxEntries, (e) => e.value);
     this.#byDnssecOk = byDnssecOk;
   }
 
@@ -61,19 +65,19 @@ export class QuestionIndex<V> extends BoundedSnapshotMap<number, Entry<V>> {
     return e.value;
   }
 
-  /** Keeps `value` for `packet`'s question; a packet that is not a plain query is ignored. `tags`: what the value depends on. */
-  set(packet: Buffer, transport: Transport, value: V, tags: AnswerTags = DEPENDS_ON_ANYTHING): void {
+  /** Keeps `value` for `packet`'s question; a packet that is not a plain query is ignored. */
+  set(packet: Buffer, transport: Transport, value: V): void {
     if (this.maxEntries <= 0) return;
     const hash = hashPlainQuestion(packet, transport, this.#byDnssecOk);
     if (hash < 0) return;
-    const question = new Uint8Array(scannedQuestionEnd - HEADER);
-    const nameEnd = question.length - 4;
-    for (let i = 0; i < question.length; i++) {
+    const length = scannedQuestionEnd - HEADER;
+    const nameEnd = length - 4;
+    for (let i = 0; i < length; i++) {
       const c = packet[HEADER + i]!;
-      question[i] = i < nameEnd && c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+      folded[i] = i < nameEnd && c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
     }
-    const qtype = (question[nameEnd]! << 8) | question[nameEnd + 1]!;
-    this.remember(hash, { question, transport: qtype === QTYPE_ANY ? transport : null, dnssecOk: scannedDnssecOk, value, tags });
+    const question = folded.toString('latin1', 0, length);
+    this.remember(hash, { question, flags: questionFlags(packet[HEADER + nameEnd] === 0 && packet[HEADER + nameEnd + 1] === QTYPE_ANY, transport), value });
   }
 }
 
@@ -120,6 +124,11 @@ function hashPlainQuestion(p: Buffer, transport: Transport, byDnssecOk: boolean)
   return h & 0x3fffffff;
 }
 
+/** The flags of the question hashPlainQuestion just read. */
+function questionFlags(any: boolean, transport: Transport): number {
+  return (any ? (transport === 'tcp' ? ANY_TCP : ANY_UDP) : 0) | (scannedDnssecOk ? DNSSEC_OK : 0);
+}
+
 /** Whether the question hashPlainQuestion just read is `e`'s, byte for byte after folding. */
 function sameQuestion<V>(p: Buffer, e: Entry<V>, transport: Transport): boolean {
   const q = e.question;
@@ -128,7 +137,7 @@ function sameQuestion<V>(p: Buffer, e: Entry<V>, transport: Transport): boolean 
   for (let i = 0; i < q.length; i++) {
     let c = p[HEADER + i]!;
     if (i < nameEnd && c >= 0x41 && c <= 0x5a) c |= 0x20;
-    if (c !== q[i]) return false;
+    if (c !== q.charCodeAt(i)) return false;
   }
-  return (e.transport === null || e.transport === transport) && e.dnssecOk === scannedDnssecOk;
+  return e.flags === questionFlags(q.charCodeAt(nameEnd) === 0 && q.charCodeAt(nameEnd + 1) === QTYPE_ANY, transport);
 }

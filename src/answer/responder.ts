@@ -14,7 +14,7 @@ import { QuestionIndex, type Transport } from './question-index.js';
 import { cacheablePrefix, DecisionCache, type ClientBits } from './decision-cache.js';
 import { QueryContext } from './query-context.js';
 import { ipv4Number, parseAddress, unmapIPv4 } from '../net/ip-parse.js';
-import { MessageWriter, type EncodedResponse } from '../dns/message-writer.js';
+import { MessageWriter, NEVER_STALE, type AdditionalCut, type EncodedResponse } from '../dns/message-writer.js';
 import { readQuery, readSoleOpt, type EdnsInfo } from '../dns/query-reader.js';
 import { resolve } from '../resolve/resolver.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
@@ -41,7 +41,20 @@ export interface ResponderOptions {
 }
 
 /** Where a question seen before leads: its answer, or (A/AAAA of a steered name) the name whose decisions to look up. */
-type IndexedQuestion = { readonly steered: null; readonly answer: CachedAnswer } | { readonly steered: SteeredName; readonly qtype: number; readonly answer: null };
+/** A steered name's question in the question index: its answer depends on the client, so the index keeps the name and the decision cache the answers. */
+class SteeredQuestion {
+  /** Depends on its own name only (AnswerTags): a decision cache entry holds the rest. */
+  readonly own = true;
+  constructor(
+    readonly steered: SteeredName,
+    readonly qtype: number,
+    /** The question's name key (AnswerTags). */
+    readonly name: string,
+  ) {}
+}
+
+/** What the question index keeps: a static answer itself, or a steered name's question. */
+type IndexedQuestion = CachedAnswer | SteeredQuestion;
 
 const HEADER = 12;
 const OPT_LENGTH = 11;
@@ -206,7 +219,8 @@ export class Responder {
     const indexed = this.questions.get(packet, ctx.transport);
     if (indexed === undefined) return null;
     // Signatures due for refresh: the full path signs again and indexes the new answer.
-    if (indexed.steered === null && this.#stale(indexed.answer)) return null;
+    const steered = indexed instanceof SteeredQuestion ? indexed : null;
+    if (steered === null && this.#stale(indexed as CachedAnswer)) return null;
     ctx.indexed = true;
     const questionEnd = this.questions.questionEnd;
     let edns: EdnsInfo | null = null;
@@ -223,13 +237,13 @@ export class Responder {
     ctx.ecs = ecs;
     let encoded: CachedAnswer | undefined;
     let scope = 0;
-    if (indexed.steered === null) {
-      encoded = indexed.answer;
+    if (steered === null) {
+      encoded = indexed as CachedAnswer;
       this.cache.hits++;
     } else {
       this.decisions.useVersion(snapshot.version, snapshot.changes);
       const bits = clientBits(ecs, ctx.source);
-      const d = bits === null ? undefined : this.decisions.peek(indexed.steered, indexed.qtype, bits);
+      const d = bits === null ? undefined : this.decisions.peek(steered.steered, steered.qtype, bits);
       encoded = d === undefined ? undefined : this.decisions.answerFor(d, this.#dnssec !== null && edns !== null && edns.dnssecOk);
       if (encoded === undefined || this.#stale(encoded)) {
         // To be decided by the full path: it takes the client as read here rather than reading it again.
@@ -238,12 +252,12 @@ export class Responder {
         return null;
       }
       this.decisions.hits++;
-      this.#countDecision(ctx, indexed.steered, d!);
+      this.#countDecision(ctx, steered.steered, d!);
       scope = d!.scope;
     }
     ctx.zone = encoded.zone;
     ctx.qtype = (packet[questionEnd - 4]! << 8) | packet[questionEnd - 3]!;
-    return this.#finish(ctx, questionEnd, edns, encoded, echoedScope(ecs, scope, indexed.steered !== null));
+    return this.#finish(ctx, questionEnd, edns, encoded, echoedScope(ecs, scope, steered !== null));
   }
 
   #respond(ctx: QueryContext): Buffer | null {
@@ -286,10 +300,8 @@ export class Responder {
     if (encoded !== undefined && this.#stale(encoded)) encoded = undefined;
     let key = '';
     if (encoded === undefined) {
-      key = `${q.key}|${q.qtype}|${q.qclass}`;
-      if (direct) key += `|=${direct.key}`;
-      else if (q.qtype === RRType.ANY) key += `|${transport}`;
-      if (signing) key += '|do';
+      // Joined, not concatenated: a concatenation is a chain of string objects, and the cache keeps the key.
+      key = [q.key, q.qtype, q.qclass, direct ? `=${direct.key}` : q.qtype === RRType.ANY ? transport : '', signing ? 'do' : ''].join('|');
       encoded = this.cache.get(key);
       if (encoded !== undefined && this.#stale(encoded)) encoded = undefined;
       // Decisions for other networks may share this answer: the next query for this one needs no key.
@@ -302,7 +314,7 @@ export class Responder {
       let dependsOnClient = false;
       // DNSKEY/CDS/CDNSKEY at a signed apex come from the keys, and change at their next timing event.
       const apex = this.#dnssec?.apexAnswer(snapshot, q) ?? null;
-      let staleAt = apex === null ? Infinity : apex.refreshAt * 1000;
+      let staleAt = apex === null || apex.refreshAt >= NEVER_STALE ? NEVER_STALE : Math.floor(apex.refreshAt);
       let res = apex?.message ?? resolve(snapshot, q, {
         minimalAny: transport === 'udp',
         steer: (name, qtype) => {
@@ -317,9 +329,20 @@ export class Responder {
       if (signing) {
         const signed = this.#dnssec!.sign(snapshot, q, res);
         res = signed.message;
-        staleAt = Math.min(staleAt, signed.refreshAt * 1000);
+        if (signed.refreshAt < staleAt) staleAt = Math.floor(signed.refreshAt);
       }
-      encoded = { ...this.#writer.encode(packet, q, res), zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '', staleAt, name: q.key, own: ownAnswer(res, q.key) };
+      const e = this.#writer.encode(packet, q, res);
+      // Every field in one literal: kept in the object itself, no property array beside it.
+      encoded = {
+        bytes: e.bytes,
+        additionalCuts: e.additionalCuts,
+        glueRequired: e.glueRequired,
+        rcode: e.rcode,
+        zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '',
+        staleAt,
+        name: q.key,
+        own: ownAnswer(res, q.key),
+      };
       if (!dependsOnClient) {
         this.cache.set(key, encoded);
         if (direct) this.decisions.setAnswer(direct, encoded, signing);
@@ -328,8 +351,8 @@ export class Responder {
     // The next such question takes the fast path: a steered name to its decisions, an answer
     // that depends on nothing but the question to itself.
     if (!ctx.indexed) {
-      if (steered) this.questions.set(packet, transport, { steered: steered.name, qtype: q.qtype, answer: null }, { name: q.key, own: true });
-      else if (!clientSpecific) this.questions.set(packet, transport, { steered: null, answer: encoded }, encoded);
+      if (steered) this.questions.set(packet, transport, new SteeredQuestion(steered.name, q.qtype, q.key));
+      else if (!clientSpecific) this.questions.set(packet, transport, encoded);
     }
     ctx.zone = encoded.zone;
     return this.#finish(ctx, q.questionEnd, q.edns, encoded, echoedScope(ecs, scope, clientSpecific));
@@ -337,7 +360,7 @@ export class Responder {
 
   /** Whether a cached answer's signatures are due for refresh (by the signer's clock; an unsigned answer never is). */
   #stale(encoded: EncodedResponse): boolean {
-    return encoded.staleAt !== Infinity && encoded.staleAt <= this.#dnssec!.nowMs();
+    return encoded.staleAt !== NEVER_STALE && encoded.staleAt * 1000 <= this.#dnssec!.nowMs();
   }
 
   /** The decision for a steered name and this query's client: from the decision cache, else decided and cached when it may be. */
@@ -514,9 +537,11 @@ function locateClient(snapshot: Snapshot, ecs: ClientSubnet | null, source: stri
   return snapshot.locate(address, family, family === 4 ? 32 : 128, false);
 }
 
-function lastCutWithin(encoded: EncodedResponse, limit: number): { length: number; count: number } | undefined {
-  let best: { length: number; count: number } | undefined;
-  for (const cut of encoded.additionalCuts) if (cut.length <= limit) best = cut;
+function lastCutWithin(encoded: EncodedResponse, limit: number): AdditionalCut | undefined {
+  const cuts = encoded.additionalCuts;
+  if (cuts === null) return encoded.bytes.length <= limit ? { length: encoded.bytes.length, count: 0 } : undefined;
+  let best: AdditionalCut | undefined;
+  for (const cut of cuts) if (cut.length <= limit) best = cut;
   return best;
 }
 

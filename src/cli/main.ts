@@ -42,7 +42,8 @@ program
   .option('-a, --admin <addr:port>', 'admin HTTP API address (default 127.0.0.1:5380; "off" for none); env MERIDIAN_ADMIN; tokens from config or MERIDIAN_ADMIN_TOKEN')
   .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('-w, --workers <n>', 'DNS worker processes sharing the sockets, 1..256 (default 1: no workers, one process); env MERIDIAN_WORKERS', workersArg)
-  .action(async (opts: { config?: string; zones?: string; listen?: string[]; admin?: string; logLevel?: string; workers?: number }) => {
+  .option('--cluster <urls>', 'share zones, policies and drains with other nodes through NATS JetStream KV: nats://HOST:PORT[,…] (README "Cluster mode"); env MERIDIAN_CLUSTER')
+  .action(async (opts: { config?: string; zones?: string; listen?: string[]; admin?: string; logLevel?: string; workers?: number; cluster?: string }) => {
     process.exitCode = await runServe(withEnvConfig(opts));
   });
 
@@ -131,6 +132,26 @@ program
   .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .action(async (opts: { config: string; workers?: string; logLevel?: string }) => {
     process.exitCode = await runBalance(opts);
+  });
+
+const cluster = program.command('cluster').description('cluster mode\'s store (NATS JetStream KV; README "Cluster mode"): its zones and policies as files, and back');
+cluster
+  .command('export <dir>')
+  .description('write every zone of the store (and its policy) into <dir> as <zone>.zone and <zone>.policy.yaml')
+  .option('-c, --config <file>', 'config file (cluster:); env MERIDIAN_CONFIG')
+  .option('--cluster <urls>', 'NATS servers, nats://HOST:PORT[,…]; env MERIDIAN_CLUSTER')
+  .action(async (dir: string, opts: { config?: string; cluster?: string }) => {
+    const { runClusterExport } = await import('./cluster.js');
+    process.exitCode = await runClusterExport(dir, withEnvConfig(opts));
+  });
+cluster
+  .command('import <dir>')
+  .description('load <dir> as the server would (any error refuses it all), then write each zone and its policy to the store; every node applies them')
+  .option('-c, --config <file>', 'config file (cluster:); env MERIDIAN_CONFIG')
+  .option('--cluster <urls>', 'NATS servers, nats://HOST:PORT[,…]; env MERIDIAN_CLUSTER')
+  .action(async (dir: string, opts: { config?: string; cluster?: string }) => {
+    const { runClusterImport } = await import('./cluster.js');
+    process.exitCode = await runClusterImport(dir, withEnvConfig(opts));
   });
 
 await program.parseAsync(process.argv);

@@ -12,6 +12,7 @@ export interface ServeFlags {
   admin?: string;
   logLevel?: string;
   workers?: number;
+  cluster?: string;
 }
 
 /** Runs until SIGTERM/SIGINT; returns the exit code for start-up failures. */
@@ -19,7 +20,7 @@ export async function runServe(flags: ServeFlags): Promise<number> {
   let config;
   try {
     const admin = flags.admin === undefined ? undefined : flags.admin === 'off' ? null : flags.admin;
-    config = loadConfig(flags.config ?? null, { listen: flags.listen, zonesDir: flags.zones, logLevel: flags.logLevel, admin, workers: flags.workers });
+    config = loadConfig(flags.config ?? null, { listen: flags.listen, zonesDir: flags.zones, logLevel: flags.logLevel, admin, workers: flags.workers, cluster: flags.cluster });
   } catch (err) {
     process.stderr.write(`meridian: invalid configuration:\n${(err as Error).message}\n`);
     return 2;

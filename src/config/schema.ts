@@ -118,6 +118,37 @@ export const ConfigSchema = Type.Object(
           },
           { default: {}, additionalProperties: false },
         ),
+        transfer: Type.Object(
+          {
+            allow: Type.Array(Type.String({ minLength: 1, maxLength: 64, description: 'an address (192.0.2.1, 2001:db8::1) or a prefix (192.0.2.0/24)' }), {
+              default: [],
+              maxItems: 10_000,
+              description: 'clients allowed AXFR and IXFR of every zone over TCP; everyone else is refused as knotd refuses them (empty: nobody)',
+            }),
+            keys: Type.Array(
+              Type.Object(
+                {
+                  name: Type.String({ minLength: 1, maxLength: 253, description: 'the key name both sides use, e.g. xfr.example.' }),
+                  algorithm: Type.Union([Type.Literal('hmac-sha256'), Type.Literal('hmac-sha512')], { default: 'hmac-sha256' }),
+                  secret: Type.Optional(Type.String({ minLength: 4, maxLength: 1024, pattern: '^[A-Za-z0-9+/]+={0,2}$', description: 'the shared secret in base64' })),
+                  secretFile: Type.Optional(Type.String({ minLength: 1, description: 'a file holding the base64 secret (relative to the config file); instead of secret' })),
+                },
+                { additionalProperties: false },
+              ),
+              { default: [], maxItems: 1000, description: 'TSIG keys (RFC 8945); when any is listed, a transfer also needs a valid signature with one of them' },
+            ),
+            notify: Type.Array(Type.String({ minLength: 1, maxLength: 64, description: 'ADDR:PORT of a secondary; IPv6 as [2001:db8::53]:53' }), {
+              default: [],
+              maxItems: 1000,
+              description: 'secondaries sent a NOTIFY (RFC 1996) for every zone at start and on each serial change',
+            }),
+            catalog: Type.Union([Type.String({ minLength: 1, maxLength: 253, description: 'e.g. catalog.invalid.' }), Type.Null()], {
+              default: null,
+              description: 'the name of a catalog zone (RFC 9432, version 2) listing every zone served, transferred like them; null: none',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
         ...InternetFacing,
         dnssec: Dnssec,
       },
@@ -159,6 +190,10 @@ export const ConfigSchema = Type.Object(
         startupWaitMs: Type.Integer({ minimum: 0, maximum: 120_000, default: 5_000, description: 'how long start-up waits for the first probe round before serving' }),
         concurrency: Type.Integer({ minimum: 1, maximum: 10_000, default: 64, description: 'probes in flight at once, over all targets' }),
         failoverBudgetSec: Type.Integer({ minimum: 1, maximum: 86_400, default: 45, description: '`check` warns when a name may take longer to fail over' }),
+        quorum: Type.Union([Type.Integer({ minimum: 1, maximum: 64 }), Type.Null()], {
+          default: null,
+          description: 'cluster mode: a target is down everywhere when this many nodes (of those that reported within 2 × cluster.healthReportMs) see it down; null: a majority of them',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -195,6 +230,34 @@ export const ConfigSchema = Type.Object(
           },
           { default: {}, additionalProperties: false },
         ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    cluster: Type.Object(
+      {
+        servers: Type.Array(Type.String({ minLength: 1, pattern: '^(nats|tls)://[^\\s,/]+$', description: 'nats://HOST:PORT or tls://HOST:PORT' }), {
+          default: [],
+          maxItems: 64,
+          description: 'NATS servers of the cluster store (any of them; the client learns the rest); empty: one node, files only',
+        }),
+        bucket: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'meridian', description: 'the JetStream KV bucket the nodes share' }),
+        replicas: Type.Integer({ minimum: 1, maximum: 5, default: 1, description: 'copies of the bucket when this node creates it; 3 on a 3-server NATS cluster, so one server can be lost' }),
+        node: Type.Union([Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.Null()], { default: null, description: "this node's name in the cluster; null: the host name" }),
+        credentials: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'a NATS .creds file (user JWT and NKey seed), read at each connect' }),
+        token: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'a NATS token' }),
+        user: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+        password: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+        tls: Type.Object(
+          {
+            caFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'CA bundle to verify the servers by; null: the system roots' }),
+            certFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'client certificate (mutual TLS)' }),
+            keyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: "the client certificate's key" }),
+          },
+          { default: {}, additionalProperties: false, description: 'TLS to the NATS servers: any file set (or a tls:// URL) asks for it' },
+        ),
+        healthReportMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 2_000, description: "how often this node reports its targets' health to the others (and at once on a change)" }),
+        writeTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000, description: 'a write the store has not acknowledged by then is answered 503' }),
+        pingIntervalMs: Type.Integer({ minimum: 500, maximum: 600_000, default: 5_000, description: 'a silent server is given up after two missed pings' }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -29,10 +29,17 @@ export function namesChanged(prev: ReadonlyMap<string, Zone>, next: ReadonlyMap<
     if (before.steered !== zone.steered || before.monitored !== zone.monitored) return null;
     // Names new to the delta: at least that many changed, without listing them (a large batch).
     if (names.length + zone.nodes.deltaSize - before.nodes.deltaSize > MAX_NAMES) return null;
-    const keys = changedKeys(before, zone);
-    if (keys === null || names.length + keys.length > MAX_NAMES) return null;
     // Only the new nodes: answers below a cut or DNAME that went were referrals or DNAME
     // answers, which read more than their own name, and every change drops those already.
+    const written = zone.writtenOver;
+    if (written !== undefined && written.nodes === before.nodes) {
+      // The update listed what it set and checked it.
+      if (written.reachesBelow || names.length + written.keys.length > MAX_NAMES) return null;
+      for (const key of written.keys) names.push(key);
+      continue;
+    }
+    const keys = changedKeys(before, zone);
+    if (keys === null || names.length + keys.length > MAX_NAMES) return null;
     for (const key of keys) {
       if (reachesBelow(zone.nodes.get(key))) return null;
       names.push(key);

@@ -4,6 +4,8 @@ import type { ClientLocator, SnapshotStore } from '../snapshot/snapshot.js';
 import type { SnapshotBuilder } from './snapshot-builder.js';
 import type { Zone } from '../zone/zone.js';
 import type { LatencySamples } from '../steer/latency-samples.js';
+import type { Name } from '../dns/name.js';
+import { withCatalog } from '../transfer/catalog.js';
 import { namesChanged, nextChanges, sameHealth } from './names-changed.js';
 
 /**
@@ -17,9 +19,13 @@ export class SnapshotPublisher {
   #zones: ReadonlyMap<string, Zone>;
 
   readonly #samples: LatencySamples | null;
+  /** `dns.transfer.catalog`: the catalog zone's name, and the catalog served now. */
+  readonly #catalog: Name | null;
+  #catalogZone: Zone | null = null;
 
-  constructor(store: SnapshotStore, builder: SnapshotBuilder, monitor: HealthMonitor | null, samples: LatencySamples | null = null) {
+  constructor(store: SnapshotStore, builder: SnapshotBuilder, monitor: HealthMonitor | null, samples: LatencySamples | null = null, catalog: Name | null = null) {
     this.#samples = samples;
+    this.#catalog = catalog;
     this.#store = store;
     this.#builder = builder;
     this.#zones = store.current.zones;
@@ -27,11 +33,16 @@ export class SnapshotPublisher {
   }
 
   /**
-   * New zones: probes follow them (new targets start, removed ones stop), then publish. When
-   * only some names' records changed (an admin write), the snapshot says which, so the caches
-   * keep every other answer.
+   * New zones: probes follow them (new targets start, removed ones stop), then publish; with
+   * the catalog zone listing them (a new serial only when the set of zones changed). A zone
+   * file of the catalog's own name is served instead of it.
    */
   setZones(zones: ReadonlyMap<string, Zone>): void {
+    if (this.#catalog !== null) {
+      const listed = withCatalog(this.#catalog, zones, this.#catalogZone);
+      this.#catalogZone = listed.catalog;
+      zones = listed.zones;
+    }
     const names = namesChanged(this.#zones, zones);
     this.#zones = zones;
     this.#monitor?.sync(monitoredOf(zones));
@@ -48,7 +59,7 @@ export class SnapshotPublisher {
   publish(names: readonly string[] | null = null): void {
     const monitor = this.#monitor;
     const current = this.#store.current;
-    const health = monitor?.view();
+    const health = monitor?.answerView();
     // The caches may keep answers only when health is as the current snapshot has it (the monitor publishes its own changes).
     if (names !== null && health !== undefined && !sameHealth(current.health, health)) names = null;
     this.#store.publish(

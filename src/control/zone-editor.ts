@@ -43,6 +43,28 @@ export interface WriteResult {
   readonly zone: string;
   readonly serial: number;
   readonly previousSerial: number | null;
+  /** The zone's ETag after the write: its serial, or in a cluster its revision in the store. */
+  readonly etag: string;
+}
+
+/** A zone as the cluster store holds it: its file and its policy file (null: none), whole. */
+export interface ZoneDoc {
+  readonly zone: string;
+  readonly policy: string | null;
+}
+
+/**
+ * The cluster store as the editor writes to it (admin/cluster-replica.ts): every write is
+ * committed there, compare-and-set on the revision this node serves, before anything
+ * changes here; a refusal (ControlError: GSLB_ERR_API_CLUSTER_UNAVAILABLE, 503; GSLB_ERR_API_STALE, 412) changes nothing.
+ */
+export interface SharedZones {
+  /** The store's revision of the zone this node serves; 0: none. */
+  revision(originKey: string): number;
+  commit(origin: Name, doc: ZoneDoc | null, expected: number): Promise<number>;
+  /** This node serves that revision now. */
+  served(originKey: string, revision: number): void;
+  forgotten(originKey: string): void;
 }
 
 const API_SOURCE = { file: '(admin API)', line: 0 };
@@ -70,6 +92,7 @@ export class ZoneEditor {
   readonly #publish: (zones: ReadonlyMap<string, Zone>) => void;
   readonly #journal: JournalOptions;
   readonly #log: EditorLog | null;
+  readonly #shared: SharedZones | null;
   /** The open journal of each zone file written since start. */
   readonly #writers = new Map<string, JournalWriter>();
   readonly #compactTimers = new Map<string, NodeJS.Timeout>();
@@ -88,7 +111,7 @@ export class ZoneEditor {
     dir: ZoneDirectory,
     reload: () => void,
     publish: (zones: ReadonlyMap<string, Zone>) => void,
-    opts: { reloadInBackground?: () => Promise<unknown>; journal?: JournalOptions; log?: EditorLog } = {},
+    opts: { reloadInBackground?: () => Promise<unknown>; journal?: JournalOptions; log?: EditorLog; shared?: SharedZones } = {},
   ) {
     this.#dir = dir;
     this.#reload = reload;
@@ -96,6 +119,17 @@ export class ZoneEditor {
     this.#publish = publish;
     this.#journal = opts.journal ?? DEFAULT_JOURNAL_OPTIONS;
     this.#log = opts.log ?? null;
+    this.#shared = opts.shared ?? null;
+  }
+
+  /** A zone's ETag: `"<serial>"`, or in a cluster `"r<revision>"` (the store's revision, the same on every node). */
+  etag(zoneName: string): string {
+    return this.#etagOf(this.zone(zoneName));
+  }
+
+  #etagOf(zone: Zone): string {
+    const revision = this.#shared?.revision(zone.originKey) ?? 0;
+    return revision > 0 ? `"r${revision}"` : `"${zone.serial}"`;
   }
 
   /**
@@ -165,7 +199,7 @@ export class ZoneEditor {
     return this.#serial(async () => {
       const status = this.status(zoneName);
       const zone = this.zone(zoneName);
-      checkIfMatch(ifMatch, zone.serial);
+      checkIfMatch(ifMatch, this.#etagOf(zone));
       // Edited by hand since the check before the queue: building on the old zone would lose the edit.
       if (!this.#dir.isCurrent(status.file)) throw conflict(`${status.file} changed on disk and is being reloaded; retry`);
       const changes: RRsetChange[] = [];
@@ -222,6 +256,12 @@ export class ZoneEditor {
     const built = await updateZoneSliced(zone, changes, slicer, policy?.compiled);
     rejectProblems(built.problems);
     const next = built.zone!;
+    // In a cluster the store takes the write first; refused there, nothing changes here.
+    const revision = this.#shared === null ? 0 : await this.#commit(status, zone, next, slicer, policy);
+    const result = (): WriteResult => {
+      if (revision > 0) this.#shared!.served(zone.originKey, revision);
+      return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous, etag: this.#etagOf(next) };
+    };
     const journalFile = journalFileFor(status.file);
     const writePolicy = async (): Promise<void> => {
       if (policy === undefined) return;
@@ -238,7 +278,7 @@ export class ZoneEditor {
       await writeFileAtomicAsync(status.file, await serializeZoneSliced(next, NOTE, slicer));
       this.#dropJournal(status.file);
       this.#publish(this.#dir.adopt(status.file, next));
-      return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
+      return result();
     }
     if (status.problems.some((p) => p.severity === 'error' && p.file === journalFile)) {
       // A reload found the journal corrupt: read it again (and refuse) rather than append after the bad entry.
@@ -259,7 +299,59 @@ export class ZoneEditor {
     this.#publish(this.#dir.adopt(status.file, next));
     this.#scheduleCompaction(status.file, writer);
     this.#maybeRepack(status.file, next);
-    return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous };
+    return result();
+  }
+
+  /** Commits the zone as `next` to the cluster store, on the revision this node serves. */
+  async #commit(status: ZoneFileStatus, zone: Zone, next: Zone, slicer: TimeSlicer, policy?: PolicyWrite): Promise<number> {
+    const text = Buffer.concat(await serializeZoneSliced(next, NOTE, slicer)).toString('utf8');
+    const policyText = policy !== undefined ? policy.text : readPolicyText(status.file);
+    return this.#shared!.commit(zone.origin, { zone: text, policy: policyText }, this.#shared!.revision(zone.originKey));
+  }
+
+  /** A served zone as the cluster store holds it (seeding the store, `meridian cluster export`). */
+  exportZone(origin: Name): ZoneDoc {
+    const status = this.#dir.statuses.find((st) => nameKey(st.origin) === nameKey(origin));
+    if (!status?.zone) throw notFound(`zone ${nameToText(origin)}`);
+    return { zone: serializeZone(status.zone.origin, zoneRecords(status.zone), NOTE), policy: readPolicyText(status.file) };
+  }
+
+  /**
+   * Applies another node's write (or the store's state at start): the zone file and policy
+   * file are written whole, the journal dropped, and the zone reloaded. A revision this node
+   * serves already (its own write, a watch delivering twice) is skipped; so is a zone whose
+   * files say the same.
+   */
+  applyShared(origin: Name, doc: ZoneDoc | null, revision: number): Promise<void> {
+    const shared = this.#shared;
+    if (shared === null) return Promise.resolve();
+    return this.#dir.exclusive(async () => {
+      const key = nameKey(origin);
+      if (this.#closed || revision <= shared.revision(key)) return;
+      const status = this.#dir.statuses.find((st) => nameKey(st.origin) === key);
+      if (doc === null) {
+        if (status !== undefined) {
+          this.#removeZone(status.file);
+          this.#log?.info({ zone: nameToText(origin), revision }, 'cluster: zone deleted on another node');
+        }
+        shared.forgotten(key);
+        return;
+      }
+      const file = status?.file ?? path.join(this.#dir.directory, zoneFileName(origin));
+      const policyFile = policyFileFor(file) ?? file.replace(/\.zone$/, '') + '.policy.yaml';
+      const same = status?.zone != null && readText(file) === doc.zone && !fs.existsSync(journalFileFor(file)) && readPolicyText(file) === doc.policy;
+      if (!same) {
+        if (doc.policy !== null) await writeFileAtomicAsync(policyFile, [Buffer.from(doc.policy, 'utf8')]);
+        else if (fs.existsSync(policyFile)) fs.rmSync(policyFile);
+        await writeFileAtomicAsync(file, [Buffer.from(doc.zone, 'utf8')]);
+        this.#dropJournal(file);
+        syncDir(path.dirname(file));
+        this.#reload();
+        const now = this.#dir.statuses.find((st) => st.file === file);
+        if (!now?.zone) this.#log?.error({ zone: nameToText(origin), revision, problems: now?.problems.map(formatProblem) }, 'cluster: a shared zone does not load here');
+      }
+      shared.served(key, revision);
+    });
   }
 
   /**
@@ -392,15 +484,10 @@ export class ZoneEditor {
 
   /** Creates `<name>.zone` with an SOA and NS records (and any extra records). */
   createZone(body: { name: string; ttl: number; soa: { mname: string; rname: string; refresh: number; retry: number; expire: number; minimum: number }; ns: string[]; records?: Array<{ name: string; type: string; ttl?: number; rdata: string[] }> }): Promise<WriteResult> {
-    return this.#serial(() => {
+    return this.#serial(async () => {
       const origin = parseOrigin(body.name, 'name');
       if (this.#dir.statuses.some((s) => nameKey(s.origin) === nameKey(origin))) throw conflict(`zone ${nameToText(origin)} exists`);
-      const base = `${nameToText(origin).replace(/\.$/, '') || 'root'}${ZONE_FILE_SUFFIX}`;
-      // The file name must load back as this very zone, inside the zones folder.
-      if (base.includes('/') || base.includes('\\') || base.startsWith('.') || !loadsAs(base, origin)) {
-        throw badRequest('name', `"${body.name}" cannot be stored as a zone file name; use letters, digits, "-" and "_" in labels`);
-      }
-      const file = path.join(this.#dir.directory, base);
+      const file = path.join(this.#dir.directory, zoneFileName(origin, body.name));
       const records: ZoneRecord[] = [];
       const add = (owner: Name, type: number, ttl: number, text: string, field: string): void => {
         try {
@@ -419,27 +506,38 @@ export class ZoneEditor {
       });
       const built = buildZone(origin, file, records);
       rejectProblems(built.problems);
-      writeFileAtomic(file, serializeZone(origin, records, NOTE));
+      const text = serializeZone(origin, records, NOTE);
+      const revision = this.#shared === null ? 0 : await this.#shared.commit(origin, { zone: text, policy: null }, 0);
+      writeFileAtomic(file, text);
       this.#reload();
+      if (revision > 0) this.#shared!.served(nameKey(origin), revision);
       if (!this.#dir.statuses.some((st) => st.file === file && st.zone !== null)) {
         throw controlError(ErrorCode.GSLB_ERR_API_RELOAD, 'the zone was written but did not load');
       }
-      return { zone: nameToText(origin), serial: 1, previousSerial: null };
+      return { zone: nameToText(origin), serial: 1, previousSerial: null, etag: revision > 0 ? `"r${revision}"` : '"1"' };
     });
   }
 
   deleteZone(zoneName: string, ifMatch: string | undefined): Promise<WriteResult> {
-    return this.#serial(() => {
+    return this.#serial(async () => {
       const status = this.status(zoneName);
-      if (status.zone) checkIfMatch(ifMatch, status.zone.serial);
-      const policy = policyFileFor(status.file);
-      fs.rmSync(status.file, { force: true });
-      this.#dropJournal(status.file);
-      if (policy) fs.rmSync(policy, { force: true });
-      syncDir(path.dirname(status.file));
-      this.#reload();
-      return { zone: nameToText(status.origin), serial: 0, previousSerial: status.zone?.serial ?? null };
+      if (status.zone) checkIfMatch(ifMatch, this.#etagOf(status.zone));
+      const key = nameKey(status.origin);
+      if (this.#shared !== null) await this.#shared.commit(status.origin, null, this.#shared.revision(key));
+      this.#removeZone(status.file);
+      this.#shared?.forgotten(key);
+      return { zone: nameToText(status.origin), serial: 0, previousSerial: status.zone?.serial ?? null, etag: '"0"' };
     });
+  }
+
+  /** Removes a zone's file, journal and policy file, and reloads: the zone is no longer served. */
+  #removeZone(file: string): void {
+    const policy = policyFileFor(file);
+    fs.rmSync(file, { force: true });
+    this.#dropJournal(file);
+    if (policy) fs.rmSync(policy, { force: true });
+    syncDir(path.dirname(file));
+    this.#reload();
   }
 
   /** The policy file as data (null when the zone has none). */
@@ -463,7 +561,7 @@ export class ZoneEditor {
   #putPolicy(zoneName: string, policy: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
     const status = this.status(zoneName);
     const zone = this.zone(zoneName);
-    checkIfMatch(ifMatch, zone.serial);
+    checkIfMatch(ifMatch, this.#etagOf(zone));
     if (!this.#dir.isCurrent(status.file)) throw conflict(`${status.file} changed on disk and is being reloaded; retry`);
     const existing = policyFileFor(status.file);
     if (policy === null && existing === null) throw notFound(`a policy for ${zoneName}`);
@@ -654,9 +752,31 @@ function soaSerial(rdata: Buffer): number {
   return rdata.readUInt32BE(rdata.length - 20);
 }
 
-function checkIfMatch(ifMatch: string | undefined, serial: number): void {
+/** The file name a zone is kept in: it must load back as this very zone, inside the zones folder. */
+function zoneFileName(origin: Name, given = nameToText(origin)): string {
+  const base = `${nameToText(origin).replace(/\.$/, '') || 'root'}${ZONE_FILE_SUFFIX}`;
+  if (base.includes('/') || base.includes('\\') || base.startsWith('.') || !loadsAs(base, origin)) {
+    throw badRequest('name', `"${given}" cannot be stored as a zone file name; use letters, digits, "-" and "_" in labels`);
+  }
+  return base;
+}
+
+function readText(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** The text of a zone file's policy file; null when it has none. */
+function readPolicyText(zoneFile: string): string | null {
+  const file = policyFileFor(zoneFile);
+  return file === null ? null : readText(file);
+}
+
+function checkIfMatch(ifMatch: string | undefined, current: string): void {
   if (ifMatch === undefined || ifMatch === '*') return;
-  const current = `"${serial}"`;
   const wanted = ifMatch.split(',').map((s) => s.trim().replace(/^W\//, ''));
   if (!wanted.includes(current)) throw stale(ifMatch, current);
 }

@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
@@ -16,6 +15,7 @@ import { PackedNodes, type PackedImage } from '../zone/packed-nodes.js';
 import { ZoneNodes } from '../zone/zone-nodes.js';
 import { decodeNodes, type NodeChunk } from '../zone/zone-transfer.js';
 import type { ZoneNode } from '../zone/zone.js';
+import { lowerThreadPriority } from '../zone/thread-priority.js';
 
 export interface LoadRequest {
   readonly kind: 'load';
@@ -59,23 +59,15 @@ export type LoadReply =
   | { readonly kind: 'failed'; readonly problems: FileProblem[] };
 
 /**
- * This thread 10 nice levels below the answering one (Linux: a thread id is a pid to
- * setpriority): where the server has a single CPU, or is pinned to one, the answering thread
- * would otherwise wait out this thread's time slices, and parsing a 1,000,000-record zone
- * takes seconds of them. Not the lowest (19): on a host busy with other work, a reload at
- * nice 19 gets about 1.5 % of a CPU against each busy process, and takes a minute.
+ * This thread 10 nice levels below the answering one: where the server has a single CPU, or
+ * is pinned to one, the answering thread would otherwise wait out this thread's time slices,
+ * and parsing a 1,000,000-record zone takes seconds of them. Not the lowest (19): on a host
+ * busy with other work, a reload at nice 19 gets about 1.5 % of a CPU against each busy
+ * process, and takes a minute.
  */
 const RELOAD_THREAD_NICENESS = 10;
 
-function lowerPriority(): void {
-  try {
-    const tid = Number(/task\/(\d+)$/.exec(fs.readlinkSync('/proc/thread-self'))?.[1]);
-    if (tid > 0) os.setPriority(tid, Math.min(19, os.getPriority(tid) + RELOAD_THREAD_NICENESS));
-  } catch {
-    // not Linux, or not allowed: the reload still works, only less politely
-  }
-}
-if ((workerData as { background?: boolean } | null)?.background !== false) lowerPriority();
+if ((workerData as { background?: boolean } | null)?.background !== false) lowerThreadPriority(RELOAD_THREAD_NICENESS);
 
 function reply(m: LoadReply): void {
   parentPort!.postMessage(m);

@@ -30,19 +30,34 @@ export interface WireMessage {
   readonly glueRequired: boolean;
 }
 
+/** A place the message may be cut inside the additional section, and the ARCOUNT it leaves. */
+export interface AdditionalCut {
+  readonly length: number;
+  readonly count: number;
+}
+
+/** Seconds since the epoch of an answer that is never stale: the largest small integer, so V8 stores it unboxed. */
+export const NEVER_STALE = 0x7fffffff;
+
+/**
+ * An encoded answer. Answer caches keep one per question, hundreds of thousands of them, so
+ * it is kept to few objects: every object is traced by each major collection, on the
+ * answering thread (issue #14 item 3).
+ */
 export interface EncodedResponse {
   /** The whole message without OPT: header, question, answer, authority, additional. */
   readonly bytes: Buffer;
   /**
    * Where the message may be cut inside the additional section (RFC 2181 §9): after the
    * authority section, then after each additional RRset, with the ARCOUNT each cut leaves.
+   * Null when the message has no additional records: its one cut is the whole message.
    */
-  readonly additionalCuts: readonly { readonly length: number; readonly count: number }[];
+  readonly additionalCuts: readonly AdditionalCut[] | null;
   readonly glueRequired: boolean;
   readonly rcode: number;
   /** Origin key of the zone that answered ("" for none), for the query counters. */
   readonly zone: string;
-  /** Milliseconds since the epoch from which the answer is built afresh: its DNSSEC signatures are due for refresh (Infinity: never). */
+  /** Seconds since the epoch from which the answer is built afresh: its DNSSEC signatures are due for refresh (NEVER_STALE: never). */
   readonly staleAt: number;
 }
 
@@ -70,20 +85,19 @@ export class MessageWriter {
     let overflow = false;
     const counts = [0, 0, 0];
     const sections = [res.answer, res.authority, res.additional];
-    const additionalCuts: { length: number; count: number }[] = [];
+    let additionalCuts: AdditionalCut[] | null = null;
     for (let s = 0; s < 3; s++) {
-      if (s === 2) additionalCuts.push({ length: this.#pos, count: 0 });
+      if (s === 2 && res.additional.length > 0) additionalCuts = [{ length: this.#pos, count: 0 }];
       for (const entry of sections[s]!) {
         if (!this.#writeEntry(entry)) {
           overflow = true;
           break;
         }
         counts[s]! += entry.set.rdatas.length;
-        if (s === 2) additionalCuts.push({ length: this.#pos, count: counts[2]! });
+        if (s === 2) additionalCuts!.push({ length: this.#pos, count: counts[2]! });
       }
       if (overflow) break;
     }
-    if (additionalCuts.length === 0) additionalCuts.push({ length: this.#pos, count: 0 });
     buf.writeUInt16BE(counts[0]!, 6);
     buf.writeUInt16BE(counts[1]!, 8);
     buf.writeUInt16BE(counts[2]!, 10);
@@ -93,7 +107,7 @@ export class MessageWriter {
       glueRequired: res.glueRequired,
       rcode: res.rcode,
       zone: '',
-      staleAt: Infinity,
+      staleAt: NEVER_STALE,
     };
   }
 

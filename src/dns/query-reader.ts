@@ -126,9 +126,10 @@ export function readQuery(buf: Buffer): ReadResult {
       }
       labels.push(label);
       labelKeys.push(lkey);
-      key = key.length === 0 ? lkey : key + '.' + lkey;
       pos += len + 1;
     }
+    // Joined once, not concatenated label by label: caches keep the key, and a concatenation is a chain of string objects.
+    key = labelKeys.join('.');
     if (pos + 4 > buf.length) return errorResult(buf, Rcode.FORMERR, HEADER, null);
     qtype = buf.readUInt16BE(pos);
     qclass = buf.readUInt16BE(pos + 2);
@@ -162,6 +163,8 @@ export function readQuery(buf: Buffer): ReadResult {
     edns = parsed;
   }
   if (edns !== null && edns.version > 0) return errorResult(buf, Rcode.BADVERS, questionEnd, edns);
+  // A primary takes no NOTIFY (RFC 1996): NOTAUTH, as Knot answers one no ACL allows.
+  if (opcode === Opcode.NOTIFY && qdcount === 1) return errorResult(buf, Rcode.NOTAUTH, questionEnd, edns);
   if (opcode !== Opcode.QUERY) return errorResult(buf, Rcode.NOTIMP, questionEnd, edns);
   // RFC 9619: a query has exactly one question.
   if (qdcount !== 1) return errorResult(buf, Rcode.FORMERR, HEADER, edns);

@@ -9,6 +9,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { applyResult, force, initialHealth, isHealthy, type ForcedState, type TargetHealth } from './state-machine.js';
 import type { FailureReason, MonitoredTarget, ProbeResult, Prober } from './types.js';
+import type { QuorumVerdict } from './quorum.js';
 
 export interface HealthMonitorOptions {
   readonly prober: Prober;
@@ -40,6 +41,7 @@ export class HealthMonitor {
   #running = 0;
   #task: ScheduledTask | null = null;
   #firstRoundWaiters: Array<() => void> = [];
+  #verdicts: ReadonlyMap<string, QuorumVerdict> | null = null;
   readonly #wakeups = new Set<NodeJS.Timeout>();
   /** Counters for metrics: probes run and transitions, by outcome. */
   readonly counters = { probes: 0, failures: 0, transitions: 0 };
@@ -201,9 +203,37 @@ export class HealthMonitor {
     return new Map([...this.#entries].map(([k, e]) => [k, { target: e.watched, health: e.health }]));
   }
 
-  /** Healthy-or-not of every target, frozen for a snapshot. */
+  /** This node's own view of every target (what its probes say), as saved across restarts. */
   view(): ReadonlyMap<string, TargetHealth> {
     return new Map([...this.#entries].map(([k, e]) => [k, e.health]));
+  }
+
+  /**
+   * What answers use, frozen for a snapshot: this node's view, with the cluster's quorum
+   * verdict (setVerdicts) in place of a target's probe status; an operator override wins over both.
+   */
+  answerView(): ReadonlyMap<string, TargetHealth> {
+    const verdicts = this.#verdicts;
+    if (verdicts === null) return this.view();
+    return new Map(
+      [...this.#entries].map(([k, e]) => {
+        const v = verdicts.get(k);
+        return [k, v === undefined || v.status === (e.health.status === 'down' ? 'down' : 'up') ? e.health : { ...e.health, status: v.status }];
+      }),
+    );
+  }
+
+  /** The cluster's verdict on a target (cluster mode), or null. */
+  verdict(key: string): QuorumVerdict | null {
+    return this.#verdicts?.get(key) ?? null;
+  }
+
+  /** Cluster mode: the quorum verdicts (health/quorum.ts); answers change when a verdict does. */
+  setVerdicts(verdicts: ReadonlyMap<string, QuorumVerdict> | null): void {
+    const before = this.#verdicts;
+    this.#verdicts = verdicts;
+    const changed = [...this.#entries.keys()].some((k) => (before?.get(k)?.status ?? null) !== (verdicts?.get(k)?.status ?? null));
+    if (changed) this.#opts.onChange();
   }
 
   /** Mean smoothed probe RTT of a region's targets, or null. */

@@ -50,6 +50,8 @@ export interface MetricsSources {
   readonly zones?: { readonly statuses: readonly ZoneFileMetrics[]; loadErrors(file: string): number };
   /** The open GeoIP databases, read at each scrape (a reload changes them). */
   readonly geoDatabases?: () => readonly GeoDbInfo[];
+  /** Cluster mode: this node's link to the cluster store; absent on a single node. */
+  readonly cluster?: () => { readonly connected: boolean; readonly synced: boolean; readonly revision: number; readonly since: number };
   /** The native UDP layer's counters (DnsServer.udpCounters); null on node:dgram, absent where no server answers. */
   readonly udpNative?: () => NativeUdpDrops | null;
   /** Internet-facing protection (Responder.protection): each part's counters, when it is on. */
@@ -195,6 +197,13 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
     });
   }
 
+  const cluster = src.cluster;
+  if (cluster !== undefined) {
+    gauge('meridian_cluster_connected', 'cluster mode: 1 while connected to a NATS server', [], unlabelled(() => (cluster().connected ? 1 : 0)));
+    gauge('meridian_cluster_synced', 'cluster mode: 1 while in step with the cluster store (writes taken); 0: serving the last state, writes refused', [], unlabelled(() => (cluster().synced ? 1 : 0)));
+    gauge('meridian_cluster_revision', 'cluster mode: the highest store revision this node has seen', [], unlabelled(() => cluster().revision));
+    gauge('meridian_cluster_synced_change_seconds', 'cluster mode: when meridian_cluster_synced last changed (seconds since the epoch)', [], unlabelled(() => cluster().since / 1000));
+  }
   const version = src.snapshotVersion;
   if (version !== undefined) gauge('meridian_snapshot_version', 'version of the snapshot being served', [], unlabelled(version));
   return registry;

@@ -41,8 +41,10 @@ export function resolve(snapshot: Snapshot, q: Question, options: ResolveOptions
   if (q.qtype === RRType.OPT) return emptyResolution(Rcode.FORMERR);
   if (q.qclass === RRClass.CH) return chaosAnswer(snapshot.chaos, q);
   if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) return emptyResolution(Rcode.REFUSED);
-  // Zone transfers are not offered (yet); meta-queries for mailboxes are obsolete.
-  if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return emptyResolution(Rcode.REFUSED);
+  // Zone transfers go over TCP to src/transfer/; here (UDP) they get what Knot answers.
+  if (q.qtype === RRType.AXFR) return emptyResolution(Rcode.NOTIMP);
+  if (q.qtype === RRType.IXFR) return emptyResolution(Rcode.NOTAUTH);
+  // Meta-queries for mailboxes are obsolete.
   if (q.qtype === RRType.MAILA || q.qtype === RRType.MAILB) return emptyResolution(Rcode.NOTIMP);
 
   const zone = findZone(snapshot, q.labelKeys, q.qtype);

@@ -11,6 +11,7 @@ import { TcpListener, type TcpOptions } from './tcp-listener.js';
 import { UdpListener, type Received } from './udp-listener.js';
 import { loadNativeUdp, NativeUdpListener, resolveUdpSocket, type NativeUdpCounters, type UdpSocketKind } from './native-udp.js';
 import { createProtection } from '../protect/protection.js';
+import { TransferServer, type TransferHandler } from '../transfer/transfer-server.js';
 import { openQueryLog } from '../log/query-log.js';
 import { loadSigner } from '../dnssec/load.js';
 import { describeState, KeyReloader } from '../dnssec/reload.js';
@@ -29,6 +30,8 @@ export interface DnsServerOptions {
   readonly interfaces?: () => InterfaceTable;
   /** Bind sockets of this process's own in each port's SO_REUSEPORT group (a DNS worker with dns.reusePort). */
   readonly reusePort?: boolean;
+  /** Answers AXFR and IXFR over TCP (null: the responder refuses them). */
+  readonly transfer?: TransferHandler | null;
   /** The UDP socket layer (resolveUdpSocket): the native addon or node:dgram (the default). */
   readonly udpSocket?: UdpSocketKind;
 }
@@ -52,7 +55,8 @@ export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: L
     keys = new KeyReloader(dnssec, dns.dnssec, log);
   }
   const udpSocket = resolveUdpSocket(dns.udpSocket, log, reusePort);
-  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, udpSocket };
+  const transfer = new TransferServer(store, dns.transfer, log);
+  const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, udpSocket, transfer };
   const server = new DnsServer(responder, options, log);
   // Last: nothing above may throw with a watch left open.
   keys?.start();
@@ -155,6 +159,7 @@ export class DnsServer {
     const all = [...this.#endpoints.values()];
     this.#endpoints.clear();
     await Promise.all(all.flatMap((e) => [e.udp.close(), e.tcp.close()]));
+    await this.#options.transfer?.close?.();
     await this.#responder.close();
   }
 
@@ -265,7 +270,7 @@ export class DnsServer {
         lastError = err;
         continue;
       }
-      const tcp = new TcpListener(this.#responder, this.#options.tcp, this.#table, this.#log, this.received, reusePort);
+      const tcp = new TcpListener(this.#responder, this.#options.tcp, this.#table, this.#log, this.received, reusePort, this.#options.transfer ?? null);
       try {
         await tcp.listen({ ...address, port });
       } catch (err) {

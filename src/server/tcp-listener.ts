@@ -2,8 +2,9 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Responder } from '../answer/responder.js';
 import type { ListenAddress } from '../net/listen-address.js';
-import type { TcpConnectionTable, TcpTableLimits } from './tcp-connections.js';
+import type { TcpConnection, TcpConnectionTable, TcpTableLimits } from './tcp-connections.js';
 import type { Received } from './udp-listener.js';
+import type { TransferHandler } from '../transfer/transfer-server.js';
 
 export interface TcpOptions extends TcpTableLimits {
   /** A started message must arrive whole within this time, so a slow client cannot hold a slot. */
@@ -27,9 +28,14 @@ export class TcpListener {
   readonly #log: Logger;
   readonly #received: Received;
   readonly #reusePort: boolean;
+  readonly #transfer: TransferHandler | null;
 
-  /** `reusePort`: as UdpListener's (the kernel then spreads connections over the group's listeners). */
-  constructor(responder: Responder, options: TcpOptions, table: TcpConnectionTable, log: Logger, received: Received, reusePort = false) {
+  /**
+   * `reusePort`: as UdpListener's (the kernel then spreads connections over the group's listeners).
+   * `transfer`: takes AXFR and IXFR queries, which it answers in many messages of its own.
+   */
+  constructor(responder: Responder, options: TcpOptions, table: TcpConnectionTable, log: Logger, received: Received, reusePort = false, transfer: TransferHandler | null = null) {
+    this.#transfer = transfer;
     this.#received = received;
     this.#reusePort = reusePort;
     this.#responder = responder;
@@ -73,7 +79,7 @@ export class TcpListener {
         const packet = pending.subarray(2, 2 + len);
         pending = pending.subarray(2 + len);
         completed = true;
-        this.#answer(socket, packet);
+        this.#answer(socket, packet, conn);
         if (socket.destroyed) return;
       }
       // The clock runs from the first byte of a message: trickling bytes does not reset it.
@@ -85,10 +91,11 @@ export class TcpListener {
     });
   }
 
-  #answer(socket: net.Socket, packet: Buffer): void {
+  #answer(socket: net.Socket, packet: Buffer, conn: TcpConnection): void {
     this.#received.tcp++;
     let out: Buffer | null;
     try {
+      if (this.#transfer?.take(socket, packet, () => this.#table.touch(conn))) return;
       out = this.#responder.respond(packet, 'tcp', socket.remoteAddress ?? '', socket.remotePort ?? 0);
     } catch (err) {
       this.#log.error({ err, client: socket.remoteAddress }, 'failed to answer a TCP query');

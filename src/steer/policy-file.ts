@@ -4,7 +4,8 @@
  * into the immutable form the data plane reads. Errors name file, line and field.
  */
 import fs from 'node:fs';
-import { isIP } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { RRType } from '../dns/constants.js';
 import { Ajv } from 'ajv';
 import { parseYamlSource, schemaProblems } from '../config/yaml-source.js';
 import { type Name, nameKey, NameSyntaxError, parseName, isSubdomain, nameToText } from '../dns/name.js';
@@ -104,6 +105,7 @@ export function compilePolicyText(text: string, file: string, origin: Name): Com
     checkChain(def.policy as unknown as FilterStep[], [...path, 'policy'], known, at);
     const whenAllDown = compileWhenAllDown(def.whenAllDown);
     if (whenAllDown.action === 'fallback') whenAllDown.targets.forEach((id, i) => known(id, [...path, 'whenAllDown', 'fallback', i]));
+    const transferFallback = def.transferFallback === undefined ? null : compileTransferFallback(def.transferFallback, def.ttl, [...path, 'transferFallback'], at);
     if (problems.size > 0) continue;
     const candidates = ids.map((id) => targets.get(id)!.target);
     // the name's bound is its slowest probed target's
@@ -123,6 +125,7 @@ export function compilePolicyText(text: string, file: string, origin: Name): Com
       latency,
       rdata,
       downTtl: def.downTtl ?? null,
+      transferFallback,
       failover: bound,
       source: { file, line: source.lineOf(path) },
     });
@@ -238,6 +241,31 @@ function compileTargets(data: PolicyFile, zoneKey: string, at: Report): Map<stri
     });
   }
   return out;
+}
+
+/**
+ * A name's `transferFallback`: each address of its family, none twice (as written or as
+ * encoded: 2001:db8::1 and 2001:DB8:0::1 are one), and at least one: an empty set would
+ * make the secondaries answer NODATA, which a transfer never does for a steered name.
+ */
+function compileTransferFallback(def: NonNullable<PolicyFile['names'][string]['transferFallback']>, ttl: number, path: readonly (string | number)[], at: Report): SteeredName['transferFallback'] {
+  const encode = (field: 'ipv4' | 'ipv6', type: number, valid: (a: string) => boolean, other: (a: string) => boolean): Buffer[] => {
+    const out: Buffer[] = [];
+    def[field].forEach((a, i) => {
+      const p = [...path, field, i];
+      const octets = valid(a) ? (type === RRType.A ? parseIPv4(a) : parseIPv6(a)) : null;
+      if (octets === null) return at(p, `"${a}" is not an ${field === 'ipv4' ? 'IPv4' : 'IPv6'} address${other(a) ? ` (it is an ${field === 'ipv4' ? 'IPv6' : 'IPv4'} one: list it under ${field === 'ipv4' ? 'ipv6' : 'ipv4'})` : ''}`);
+      const rdata = Buffer.from(octets.buffer, octets.byteOffset, octets.byteLength);
+      const first = out.findIndex((r) => r.equals(rdata));
+      if (first >= 0) return at(p, `"${a}" is listed twice (as ${field}.${first} too)`);
+      out.push(rdata);
+    });
+    return out;
+  };
+  const a = encode('ipv4', RRType.A, isIPv4, isIPv6);
+  const aaaa = encode('ipv6', RRType.AAAA, isIPv6, isIPv4);
+  if (def.ipv4.length + def.ipv6.length === 0) at(path, 'needs at least one address in ipv4 or ipv6 (leave transferFallback out to send the targets up at the time of the transfer)');
+  return { ttl: def.ttl ?? ttl, a, aaaa };
 }
 
 /** Each address's octets as RDATA; null (each bad one reported) when any is not an address. */

@@ -139,6 +139,20 @@ const Probe = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * What a standard secondary (which cannot steer) serves for the name, sent in zone transfers
+ * (README "Zone transfer to secondaries"); absent: the targets up at the transfer's time.
+ * Up to 256 addresses of each family, as a target.
+ */
+const TransferFallback = Type.Object(
+  {
+    ipv4: Type.Array(Type.String({ minLength: 2 }), { default: [], maxItems: 256 }),
+    ipv6: Type.Array(Type.String({ minLength: 2 }), { default: [], maxItems: 256 }),
+    ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647, description: 'TTL of the fallback records; default: the name\'s ttl' })),
+  },
+  { additionalProperties: false },
+);
+
 const SteeredName = Type.Object(
   {
     ttl: Type.Integer({ minimum: 0, maximum: 2147483647, default: 30 }),
@@ -146,6 +160,7 @@ const SteeredName = Type.Object(
     targets: Type.Optional(IdList),
     policy: Type.Array(FilterStep, { minItems: 1 }),
     whenAllDown: Type.Optional(WhenAllDown),
+    transferFallback: Type.Optional(TransferFallback),
   },
   { additionalProperties: false },
 );

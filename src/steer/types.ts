@@ -243,6 +243,11 @@ export interface SteeredName {
   /** TTL while any of the name's targets is down; null keeps `ttl`. */
   readonly downTtl: number | null;
   /**
+   * The A and AAAA RDATA (and TTL) a zone transfer sends for the name (policy
+   * `transferFallback`); null: the A/AAAA of its targets up at the time of the transfer.
+   */
+  readonly transferFallback: { readonly ttl: number; readonly a: readonly Buffer[]; readonly aaaa: readonly Buffer[] } | null;
+  /**
    * Worst case until resolvers stop using a failed target (and use it again once it is
    * back), for the slowest probed target (health/failover-bound.ts). null when nothing is probed.
    */

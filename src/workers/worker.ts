@@ -17,6 +17,8 @@ import { LatencySamples } from '../steer/latency-samples.js';
 import { ZoneDirectory, type LoadOutcome } from '../control/zone-directory.js';
 import { formatProblem } from '../problems/problem-list.js';
 import type { Zone } from '../zone/zone.js';
+import { nameKey, type Name } from '../dns/name.js';
+import { catalogName, withCatalog } from '../transfer/catalog.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
 import { applyZoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';
 import { ZoneLoadThread } from '../control/zone-load-thread-pool.js';
@@ -43,10 +45,14 @@ export class WorkerState {
   #lastLive: LiveLatency = { regionRtt: new Map(), samples: [] };
   #version = 0;
   #live: { rtt: ReadonlyMap<string, number>; samples: LatencySamples | null } = { rtt: new Map(), samples: null };
+  /** `dns.transfer.catalog`, and the catalog zone this worker serves: the primary's, rebuilt here with its serial. */
+  readonly #catalog: Name | null;
+  #catalogZone: Zone | null = null;
 
   constructor(config: Config, log: Logger) {
     this.#log = log;
     this.#config = config;
+    this.#catalog = catalogName(config.dns.transfer.catalog);
     this.#zones = new ZoneDirectory(config.zones.directory);
     this.#builder = new SnapshotBuilder(config.dns.chaos, clientLocator(openGeo(config)));
     this.store = this.#builder.store(0, { zones: new Map() });
@@ -138,6 +144,7 @@ export class WorkerState {
     this.#zonesServed = outcome.zones;
     for (const p of outcome.problems) if (p.severity === 'error') this.#log.error(formatProblem(p));
     for (const [origin, serial] of state.serials) {
+      if (this.#catalog !== null && origin === nameKey(this.#catalog) && !outcome.zones.has(origin)) continue; // built, not read
       const mine = outcome.zones.get(origin)?.serial;
       if (mine !== serial) this.#log.warn({ zone: `${origin}.`, primary: serial, worker: mine ?? null }, 'worker read a different zone file than the primary serves');
     }
@@ -164,12 +171,21 @@ export class WorkerState {
     this.#live = { rtt: live.regionRtt, samples };
     const state = this.#last!;
     const rtt = this.#live.rtt;
+    let zones = this.#zonesServed;
+    const catalogSerial = this.#catalog === null ? undefined : state.serials.get(nameKey(this.#catalog));
+    if (this.#catalog !== null && catalogSerial !== undefined) {
+      // The primary's catalog, member for member and with its serial, so that a secondary
+      // sees one catalog whichever process takes its transfer.
+      const listed = withCatalog(this.#catalog, zones, this.#catalogZone, catalogSerial);
+      this.#catalogZone = listed.catalog;
+      zones = listed.zones;
+    }
     const current = this.store.current;
     // An admin write's deltas change some names: the caches keep every other answer, as on the primary.
-    const names = changed && current.geoGeneration === state.geoGeneration && sameHealth(current.health, state.health) ? namesChanged(current.zones, this.#zonesServed) : null;
+    const names = changed && current.geoGeneration === state.geoGeneration && sameHealth(current.health, state.health) ? namesChanged(current.zones, zones) : null;
     this.store.publish(
       this.#builder.build(this.#version, {
-        zones: this.#zonesServed,
+        zones,
         health: state.health,
         regionRtt: (region) => rtt.get(region) ?? null,
         samples,

@@ -80,8 +80,13 @@ export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
     return this.base.get(key, hash);
   }
 
+  /** Whether `key` has a node, without decoding it. */
   has(key: string): boolean {
-    return this.get(key) !== undefined;
+    if (this.#delta.size === 0) return this.base.has(key);
+    const hash = hashKey(key);
+    const d = this.#delta.get(key, hash);
+    if (d !== undefined) return d !== REMOVED;
+    return this.base.has(key, hash);
   }
 
   /** A new version with `changes` applied (a node to set, or null to remove); this one is left as it was. */
@@ -99,8 +104,8 @@ export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
     let size = this.size;
     let n = 0;
     for (const [key, node] of changes) {
-      if ((++n & 255) === 0) yield;
-      const had = this.get(key) !== undefined;
+      if ((++n & 63) === 0) yield;
+      const had = this.has(key);
       if (node === null) {
         if (had) size--;
         // A removed base node is remembered as removed; one that only the delta had just goes.

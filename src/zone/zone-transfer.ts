@@ -192,7 +192,10 @@ export function applyZoneDelta(zone: Zone, delta: ZoneDelta): Zone | null {
   const soa = nodes.get(zone.originKey)?.rrsets.get(RRType.SOA);
   if (!soa) return null;
   const { serial, minimum } = soaFields(soa.rdatas[0]!);
-  return { ...zone, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount: delta.recordCount };
+  let reachesBelow = false;
+  for (const node of changes.values()) if (node !== null && (node.isCut || node.rrsets.has(RRType.DNAME))) reachesBelow = true;
+  const writtenOver = { nodes: zone.nodes, keys: [...changes.keys()], reachesBelow };
+  return { ...zone, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount: delta.recordCount, writtenOver };
 }
 
 /**

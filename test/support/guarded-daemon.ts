@@ -65,3 +65,27 @@ export function startGuarded(guardian: string, args: readonly string[], dir: str
     },
   };
 }
+
+/**
+ * The guardian for a daemon started as `"$1" -c "$2"` owning folder "$3": it prints
+ * `meridian-<tag>-pid N` (daemonPid reads it), stops the daemon when our end of its stdin
+ * closes, removes the folder, and exits with the daemon's status.
+ */
+export function configDaemonGuardian(tag: string): string {
+  return [
+    'exec 3<&0',
+    '"$1" -c "$2" </dev/null & k=$!',
+    `echo "meridian-${tag}-pid $k" >&2`,
+    '( read line <&3; kill $k 2>/dev/null ) & w=$!',
+    'wait $k; status=$?',
+    'kill $w 2>/dev/null',
+    'rm -rf "$3"',
+    'exit $status',
+  ].join('\n');
+}
+
+/** The daemon's pid a configDaemonGuardian(tag) printed, or null before it has. */
+export function daemonPid(output: string, tag: string): number | null {
+  const m = new RegExp(`meridian-${tag}-pid (\\d+)`).exec(output);
+  return m ? Number(m[1]) : null;
+}

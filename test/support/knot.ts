@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startGuarded } from './guarded-daemon.js';
+import { configDaemonGuardian, daemonPid, startGuarded } from './guarded-daemon.js';
 
 export const KNOTD_CANDIDATES = ['/usr/sbin/knotd', '/usr/local/sbin/knotd'];
 
@@ -92,6 +92,24 @@ export interface KnotOptions {
   readonly cookieSecret?: string;
   /** Knot's UDP threads (`udp-workers`); 1 by default. */
   readonly udpWorkers?: number;
+  /**
+   * Run Knot as a secondary of the primary on 127.0.0.1 at this port: it takes each zone by
+   * zone transfer (the zone's `file` need not exist) and takes NOTIFY from 127.0.0.1.
+   */
+  readonly primaryPort?: number;
+  /** Listen on this port (one picked beforehand with freeLoopbackPort) instead of a fresh one. */
+  readonly port?: number;
+  /**
+   * Let these addresses transfer every zone, as meridian's `dns.transfer.allow`; with
+   * `keys`, only signed with one of them (hmac-sha256, base64 secrets), as `dns.transfer.keys`.
+   */
+  readonly transferAcl?: { readonly allow: readonly string[]; readonly keys?: readonly { readonly name: string; readonly secret: string }[] };
+  /**
+   * With `primaryPort`: the zone of this name (one of `zones`) is a catalog zone (RFC 9432)
+   * Knot interprets (`catalog-role: interpret`): each member it lists is served as a
+   * secondary of the same primary, with no zone: entry of its own.
+   */
+  readonly catalog?: string;
 }
 
 export interface RunningKnot {
@@ -149,6 +167,10 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
     '    any: info',
     '',
     ...(opts.cookieSecret === undefined ? [] : ['mod-cookies:', '  - id: cookies', `    secret: 0x${opts.cookieSecret}`, '']),
+    ...(opts.primaryPort === undefined
+      ? []
+      : ['remote:', '  - id: primary', `    address: 127.0.0.1@${opts.primaryPort}`, '', 'acl:', '  - id: from-primary', '    address: 127.0.0.1', '    action: notify', '']),
+    ...transferAclLines(opts.transferAcl),
     'template:',
     '  - id: default',
     `    storage: ${yamlString(path.join(dir, 'db'))}`,
@@ -159,13 +181,43 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
     '    journal-content: none',
     '    dnssec-signing: off',
     '    semantic-checks: off',
+    ...(opts.catalog === undefined || opts.primaryPort === undefined
+      ? []
+      : [
+          '  - id: catalog-member',
+          `    storage: ${yamlString(path.join(dir, 'db'))}`,
+          '    master: primary',
+          '    acl: from-primary',
+          '    zonefile-sync: -1',
+          '    journal-content: none',
+          '    semantic-checks: off',
+        ]),
     '',
     'zone:',
   ];
   for (const z of zones) {
     lines.push(`  - domain: ${yamlString(z.origin)}`, `    file: ${yamlString(z.file)}`);
+    if (opts.primaryPort !== undefined) {
+      lines.push('    master: primary', '    acl: from-primary');
+      if (opts.catalog?.toLowerCase() === z.origin.toLowerCase()) lines.push('    catalog-role: interpret', '    catalog-template: catalog-member');
+    } else if (opts.transferAcl !== undefined) lines.push('    acl: transfer-out');
   }
   return lines.join('\n') + '\n';
+}
+
+/** Knot's key: and acl: sections for `KnotOptions.transferAcl`. */
+function transferAclLines(acl: KnotOptions['transferAcl']): string[] {
+  if (acl === undefined) return [];
+  const keys = acl.keys ?? [];
+  return [
+    ...(keys.length === 0 ? [] : ['key:', ...keys.flatMap((k) => [`  - id: ${yamlString(k.name)}`, '    algorithm: hmac-sha256', `    secret: ${yamlString(k.secret)}`])]),
+    'acl:',
+    '  - id: transfer-out',
+    `    address: [${acl.allow.map(yamlString).join(', ')}]`,
+    ...(keys.length === 0 ? [] : [`    key: [${keys.map((k) => yamlString(k.name)).join(', ')}]`]),
+    '    action: transfer',
+    '',
+  ];
 }
 
 /** Starts knotd for `zones` (or every `<origin>.zone` in a folder) and waits until every zone answers its SOA. */
@@ -201,7 +253,7 @@ async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotO
   fs.mkdirSync(path.join(dir, 'db'));
   let port: number;
   try {
-    port = await freeLoopbackPort();
+    port = opts.port ?? (await freeLoopbackPort());
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -212,20 +264,8 @@ async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotO
   // knotd runs under a small sh guardian that holds our end of a pipe on its stdin: when that
   // pipe closes (stop(), or this process dying in any way, even by SIGKILL) it stops knotd
   // and removes the temp dir, so no knotd outlives the test. It exits when knotd does.
-  const guardian = [
-    'exec 3<&0',
-    '"$1" -c "$2" </dev/null & k=$!',
-    'echo "meridian-knotd-pid $k" >&2',
-    '( read line <&3; kill $k 2>/dev/null ) & w=$!',
-    'wait $k; status=$?',
-    'kill $w 2>/dev/null',
-    'rm -rf "$3"',
-    'exit $status',
-  ].join('\n');
-  const knotdPid = (out: string): number | null => {
-    const m = /meridian-knotd-pid (\d+)/.exec(out);
-    return m ? Number(m[1]) : null;
-  };
+  const guardian = configDaemonGuardian('knotd');
+  const knotdPid = (out: string): number | null => daemonPid(out, 'knotd');
   const daemon = startGuarded(guardian, ['knotd-guardian', bin, confFile, dir], dir, (out) => {
     const k = knotdPid(out);
     if (k !== null) killQuietly(k, 'SIGKILL');
@@ -233,7 +273,9 @@ async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotO
   try {
     // A zone Knot cannot load is logged as "error: [zone.] ..."; stop waiting for it then.
     const zoneError = (): string | null => /^.*error: \[[^\]]+\].*$/m.exec(daemon.output())?.[0] ?? null;
-    await waitForZones(port, list, opts.startTimeoutMs ?? 15_000, daemon.exited, zoneError);
+    // A catalog Knot interprets is not answered as a zone: its members are the test's to wait for.
+    const answered = list.filter((z) => z.origin.toLowerCase() !== opts.catalog?.toLowerCase());
+    await waitForZones(port, answered, opts.startTimeoutMs ?? 15_000, daemon.exited, zoneError);
   } catch (err) {
     await daemon.stop();
     if (/cannot bind address/.test(daemon.output())) throw new PortTakenError(`port ${port} was taken before knotd bound it`);

@@ -148,3 +148,14 @@ export function tempCopy(dir: string): { dir: string; remove: () => void } {
   fs.cpSync(dir, tmp, { recursive: true });
   return { dir: tmp, remove: () => fs.rmSync(tmp, { recursive: true, force: true }) };
 }
+
+/** Polls `probe` (every 50 ms) until it gives a value other than null; throws, naming `what`, after `timeoutMs`. */
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,7 +1,8 @@
 /** Health, drain and force-up, explain, latency samples, reload and status. */
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { isHealthy, type ForcedState } from '../../health/state-machine.js';
+import type { QuorumVerdict } from '../../health/quorum.js';
 import { explain } from '../../explain/explain.js';
 import { ExplainInputError } from '../../steer/client-arg.js';
 import { badRequest, notFound } from '../errors.js';
@@ -34,9 +35,20 @@ const HealthTarget = Type.Object({
   id: Type.String({ description: 'zone/target' }),
   region: Type.String(),
   probe: Nullable(Type.Object({ type: Type.String(), address: Type.String(), port: Type.Integer() })),
-  state: Type.String(),
+  state: Type.String({ description: "this node's own view: what its probes say" }),
   forced: Forced,
-  healthy: Type.Boolean(),
+  healthy: Type.Boolean({ description: 'whether answers use it: the override, else (cluster mode) the quorum verdict, else state' }),
+  quorum: Nullable(
+    Type.Object(
+      {
+        state: Type.Union([Type.Literal('up'), Type.Literal('down')]),
+        down: Type.Integer({ description: 'nodes (this one included) that see it down' }),
+        reporting: Type.Integer({ description: 'nodes that reported it recently' }),
+        needed: Type.Integer({ description: 'how many must see it down (health.quorum, or a majority)' }),
+      },
+      { description: "cluster mode: the cluster's verdict; null on a single node" },
+    ),
+  ),
   since: Type.String({ format: 'date-time' }),
   reason: Nullable(Type.String()),
   lastResult: Nullable(
@@ -80,7 +92,32 @@ const Status = Type.Object({
   zones: Type.Array(Type.Object({ zone: Type.String(), serial: Type.Integer() })),
   geoip: Type.Array(Type.Object({ file: Type.String(), type: Type.String(), built: Type.String({ format: 'date-time' }) })),
   health: Type.Object({ targets: Type.Integer(), probes: Type.Integer(), failures: Type.Integer(), transitions: Type.Integer() }),
+  cluster: Nullable(
+    Type.Object(
+      {
+        node: Type.String(),
+        servers: Type.Array(Type.String()),
+        bucket: Type.String(),
+        connected: Type.Boolean({ description: 'connected to a NATS server' }),
+        synced: Type.Boolean({ description: 'caught up with the store since the last (re)connect: writes are taken; false: this node serves its last state and refuses writes (503)' }),
+        since: Type.String({ format: 'date-time', description: 'when synced last changed' }),
+        revision: Type.Integer({ description: 'the highest store revision this node has seen' }),
+        lastError: Nullable(Type.String()),
+      },
+      { description: 'cluster mode (cluster.servers); null: one node, files only' },
+    ),
+  ),
 });
+
+function quorumOf(v: QuorumVerdict | null): Static<typeof HealthTarget>['quorum'] {
+  return v === null ? null : { state: v.status, down: v.down, reporting: v.reporting, needed: v.needed };
+}
+
+function clusterStatus(deps: AdminDeps): Static<typeof Status>['cluster'] {
+  if (!deps.cluster) return null;
+  const s = deps.cluster.state();
+  return { ...s, servers: [...s.servers], since: new Date(s.since).toISOString() };
+}
 
 export const operationRoutes =
   (deps: AdminDeps): FastifyPluginAsync =>
@@ -89,13 +126,15 @@ export const operationRoutes =
 
     app.get('/health', { config: { access: 'read' }, schema: { querystring: PageQuery, ...routeDoc({ summary: 'Every target: state, reason, probe results', operationId: 'listHealth', tags: ['health'], ok: { 200: HealthList } }) } }, async (req) => {
       const page = pageOf([...monitor.states()], ([key]) => key, req.query as { limit?: string; cursor?: string });
+      const answers = monitor.answerView();
       return { targets: page.items.map(([key, { target, health }]) => ({
         id: key,
         region: target.region,
         probe: target.probe ? { type: target.probe.type, address: target.address, port: target.probe.port } : null,
         state: health.status,
         forced: health.forced,
-        healthy: isHealthy(health),
+        healthy: isHealthy(answers.get(key) ?? health),
+        quorum: quorumOf(monitor.verdict(key)),
         since: new Date(health.since).toISOString(),
         reason: health.lastFailure && !isHealthy(health) ? health.lastFailure.reason : null,
         lastResult: health.lastResult,
@@ -124,6 +163,8 @@ export const operationRoutes =
 
     const override = (forced: ForcedState, verb: string) => async (req: FastifyRequest) => {
       const key = resolveTarget((req.params as { id: string }).id);
+      // In a cluster the store takes it first (503 when it cannot), then every node applies it.
+      await deps.cluster?.force([key], forced);
       monitor.force(key, forced);
       audit(deps, req, { change: `${verb} target ${key}`, targets: [key] });
       const h = monitor.states().get(key)!.health;
@@ -137,6 +178,7 @@ export const operationRoutes =
       const region = (req.params as { id: string }).id;
       const keys = [...monitor.states()].filter(([, s]) => s.target.region === region).map(([k]) => k);
       if (keys.length === 0) throw notFound(`region ${region}`);
+      await deps.cluster?.force(keys, forced);
       for (const k of keys) monitor.force(k, forced);
       audit(deps, req, { change: `${verb} region ${region}`, targets: keys });
       return { region, targets: keys, forced };
@@ -172,6 +214,8 @@ export const operationRoutes =
           throw badRequest(`body.samples.${i}.network`, (err as Error).message);
         }
       });
+      // In a cluster the whole batch goes to the store first (503 when it cannot), then every node adds it.
+      await deps.cluster?.addLatency(body.samples, body.ttlSec);
       for (const s of body.samples) deps.samples.add(s.network, s.region, s.ms, body.ttlSec);
       audit(deps, req, { change: `add ${body.samples.length} latency samples` });
       return { accepted: body.samples.length, ttlSec: body.ttlSec };
@@ -197,6 +241,7 @@ export const operationRoutes =
         zones: [...snap.zones.values()].map((z) => ({ zone: z.originKey + '.', serial: z.serial })),
         geoip: deps.geo.databases.map((d) => ({ file: d.file, type: d.databaseType, built: d.buildEpoch.toISOString() })),
         health: { targets: monitor.states().size, ...monitor.counters },
+        cluster: clusterStatus(deps),
       };
     });
   };

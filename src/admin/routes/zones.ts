@@ -97,7 +97,7 @@ export const zoneRoutes =
     const { editor } = deps;
     const written = async (reply: FastifyReply, what: string, r: WriteResult, req: FastifyRequest, status = 200) => {
       await auditAsync(deps, req, { change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial });
-      reply.header('etag', `"${r.serial}"`);
+      reply.header('etag', r.etag);
       return reply.status(status).send({ zone: r.zone, serial: r.serial });
     };
     const ifMatch = (h: string | string[] | undefined): string | undefined => (Array.isArray(h) ? h.join(',') : h);
@@ -123,7 +123,7 @@ export const zoneRoutes =
     app.get('/zones/:zone', { config: { access: 'read' }, schema: { params: ZoneParam, ...routeDoc({ summary: 'A zone: serial, load errors, policy and the first page of records', operationId: 'getZone', tags: ['zones'], ok: { 200: ZoneDetail } }) } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
       const s = editor.status(zone);
-      if (s.zone) reply.header('etag', `"${s.zone.serial}"`);
+      if (s.zone) reply.header('etag', editor.etag(zone));
       // The first page only: GET /zones/{zone}/records?cursor=… has the rest.
       const page = s.zone ? editor.recordsPage(zone, DEFAULT_PAGE_LIMIT, undefined) : { records: [], next: null };
       return {
@@ -149,7 +149,7 @@ export const zoneRoutes =
       const { zone } = req.params as { zone: string };
       const query = req.query as { limit?: string; cursor?: string };
       const limit = pageLimit(query.limit);
-      reply.header('etag', `"${editor.zone(zone).serial}"`);
+      reply.header('etag', editor.etag(zone));
       const page = editor.recordsPage(zone, limit, query.cursor);
       return { records: page.records, next: page.next };
     });
@@ -158,7 +158,7 @@ export const zoneRoutes =
       const { zone, name, type } = req.params as { zone: string; name: string; type: string };
       const found = editor.records(zone, name, type);
       if (found.length === 0) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `no ${type} records at ${name} in ${zone}`);
-      reply.header('etag', `"${editor.zone(zone).serial}"`);
+      reply.header('etag', editor.etag(zone));
       return found[0];
     });
 
@@ -189,7 +189,7 @@ export const zoneRoutes =
 
     app.get('/zones/:zone/policy', { config: { access: 'read' }, schema: { params: ZoneParam, ...routeDoc({ summary: "The zone's steering policy", operationId: 'getPolicy', tags: ['policy'], ok: { 200: PolicyValue } }) } }, async (req, reply) => {
       const { zone } = req.params as { zone: string };
-      reply.header('etag', `"${editor.zone(zone).serial}"`);
+      reply.header('etag', editor.etag(zone));
       const policy = editor.policy(zone);
       if (policy === null) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `zone ${zone} has no policy`);
       return policy;
@@ -211,7 +211,7 @@ export const zoneRoutes =
       const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
       const value = editor.policyEntry(zone, section, id);
       if (value === undefined) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `${section}.${id} not found in the policy of ${zone}`);
-      reply.header('etag', `"${editor.zone(zone).serial}"`);
+      reply.header('etag', editor.etag(zone));
       return value;
     });
 

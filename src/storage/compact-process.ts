@@ -1,12 +1,11 @@
 /**
- * Entry of the journal compaction thread (a worker_thread, see journal-compaction.ts): reads
- * the zone file and the first `journalBytes` of its journal, applies them, and writes the
- * result to a temp file beside the zone file, fsync'd. The rename is the main thread's, which
+ * Entry of the journal compaction process (a child process, see journal-compaction.ts):
+ * reads the zone file and the first `journalBytes` of its journal, applies them, and writes
+ * the result to a temp file beside the zone file, fsync'd. The rename is the server's, which
  * first checks that nobody edited the zone file meanwhile.
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { parentPort } from 'node:worker_threads';
 import type { Name } from '../dns/name.js';
 import { parseMasterFile } from '../zone/master-file.js';
 import { serializeZone } from '../zone/serialize.js';
@@ -23,15 +22,33 @@ export interface CompactRequest {
 
 export type CompactReply = { readonly ok: true; readonly tmp: string; readonly serial: number | null } | { readonly ok: false; readonly message: string };
 
-// A compaction is never urgent: on Linux, nice is per thread, so this lowers only this thread
-// and the answering thread wins the CPU when they share one.
-try {
-  os.setPriority(19);
-} catch {
-  // not permitted here: it runs at the process's priority
+/**
+ * A compaction is never urgent: every thread of this process goes to nice 19, so the
+ * server's answering thread wins a CPU they share. Every thread, not only this one: parsing a
+ * 1,000,000-record zone makes hundreds of megabytes for V8's collector, whose helper threads
+ * (in a worker_thread, the server's own) would otherwise compete at the server's priority.
+ * On Linux nice is per thread, and V8 started its threads before this code ran.
+ */
+function lowerEveryThread(): void {
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync('/proc/self/task');
+  } catch {
+    tasks = ['0']; // not Linux: the process, which its threads share
+  }
+  for (const tid of tasks) {
+    try {
+      os.setPriority(Number(tid), 19);
+    } catch {
+      // gone, or not permitted: it runs at the server's priority
+    }
+  }
 }
+lowerEveryThread();
+// The server went away (or stopped waiting): the journal stays valid without this compaction.
+process.on('disconnect', () => process.exit(0));
 
-parentPort!.on('message', (m: CompactRequest) => {
+process.on('message', (m: CompactRequest) => {
   let reply: CompactReply;
   try {
     // The editor compacts one zone at a time and is the only writer of both files meanwhile.
@@ -47,5 +64,5 @@ parentPort!.on('message', (m: CompactRequest) => {
   } catch (err) {
     reply = { ok: false, message: (err as Error).message };
   }
-  parentPort!.postMessage(reply);
+  process.send!(reply, () => process.exit(0));
 });
