@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       acked.push(performance.now() - started);
       const pending = new Set(nodes);
       while (pending.size > 0) {
-        for (const n of [...pending]) if ((await answerA(n, `c${i}.${CLUSTER_ZONE}`)).join() === address) pending.delete(n);
+        for (const n of Array.from(pending)) if ((await answerA(n, `c${i}.${CLUSTER_ZONE}`)).join() === address) pending.delete(n);
         if (pending.size > 0) await new Promise((res) => setTimeout(res, 1));
         if (performance.now() - started > 30_000) throw new Error(`write ${i} not answered by ${[...pending].map((n) => n.name).join(', ')} in 30 s`);
       }

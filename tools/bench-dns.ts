@@ -363,7 +363,7 @@ async function bigZone(records: number): Promise<void> {
     rows.push(`  ${'meridian'.padEnd(12)} loads in ${fmt(secs, 1)} s, RSS ${fmt(rssMb(child.pid!))} MB`);
     await stopChild(child);
   }
-  let knotRss = NaN;
+  let knotRss: number;
   {
     const started = Date.now();
     const knot = await startKnot(d, { startTimeoutMs: 180_000 });

@@ -205,7 +205,7 @@ async function startMeridianServer(zones: string): Promise<Meridian> {
   let started: () => void;
   const ready = new Promise<void>((r) => (started = r));
   let buffered = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     buffered += d.toString();
     let nl;
     while ((nl = buffered.indexOf('\n')) >= 0) {

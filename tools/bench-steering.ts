@@ -31,7 +31,7 @@ const port = Number(values.port);
 const rounds = Number(values.rounds);
 const perf = {
   port,
-  cpus: values['dnsperf-cpus']!,
+  cpus: values['dnsperf-cpus'],
   seconds: Number(values.seconds),
   clients: Number(values.clients),
   threads: values['dnsperf-threads'] === undefined ? undefined : Number(values['dnsperf-threads']),
@@ -72,14 +72,14 @@ function measure(server: ChildProcess, label: string, list: readonly Mix[]): Row
 
 const results: Row[] = [];
 if (values.bare) {
-  const bare = await startBareDgram(port, values['server-cpus']!);
+  const bare = await startBareDgram(port, values['server-cpus']);
   try {
     results.push(...measure(bare, 'bare node:dgram, ', mixes));
   } finally {
     await stopMeridian(bare);
   }
 }
-const server = await startMeridian({ port, cpus: values['server-cpus']!, serveArgs: values.workers === '1' ? [] : ['--workers', values.workers!] });
+const server = await startMeridian({ port, cpus: values['server-cpus'], serveArgs: values.workers === '1' ? [] : ['--workers', values.workers] });
 try {
   const ours = measure(server, values.workers === '1' ? '' : `${values.workers} workers, `, mixes);
   results.push(...ours);

@@ -116,7 +116,7 @@ const monitor = path.join(root, 'dist/tools/perf/busy-monitor.js');
 const server = spawn(process.execPath, [...NODE_FLAGS, '--import', monitor, ...values['node-option'], cli, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', values['log-level']], { stdio: ['ignore', 'inherit', 'pipe'], cwd: dir });
 let busyWaiter: ((line: string) => void) | null = null;
 let stderr = '';
-server.stderr!.on('data', (d: Buffer) => {
+server.stderr.on('data', (d: Buffer) => {
   stderr += d.toString();
   let nl;
   while ((nl = stderr.indexOf('\n')) >= 0) {

@@ -343,7 +343,7 @@ function parseReport(value: Uint8Array): Record<string, HealthStatus> {
   const v = JSON.parse(Buffer.from(value).toString('utf8')) as { targets?: unknown };
   if (typeof v.targets !== 'object' || v.targets === null || Array.isArray(v.targets)) throw new Error('targets: not an object');
   const out: Record<string, HealthStatus> = Object.create(null) as Record<string, HealthStatus>;
-  for (const [k, s] of Object.entries(v.targets)) {
+  for (const [k, s] of Object.entries(v.targets as Record<string, unknown>)) {
     if (s !== 'up' && s !== 'down' && s !== 'unknown') throw new Error(`targets.${k}: ${JSON.stringify(s)} is not up, down or unknown`);
     out[k] = s;
   }

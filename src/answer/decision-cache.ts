@@ -109,7 +109,7 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
     if (this.#maxEntries <= 0) return;
     if (this.#size >= this.#maxEntries) this.clear();
     let buckets = this.#byName.get(name);
-    if (buckets === undefined) this.#byName.set(name, (buckets = new Map()));
+    if (buckets === undefined) this.#byName.set(name, (buckets = new Map<number, Bucket>()));
     const index = bucketIndex(qtype, client);
     let bucket = buckets.get(index);
     if (bucket === undefined) buckets.set(index, (bucket = { prefixes: [], v4: new Map(), v6: new Map() }));

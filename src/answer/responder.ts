@@ -7,7 +7,7 @@ import { Rcode, RRClass, RRType } from '../dns/constants.js';
 import { clientSubnetOptionLength, parseClientSubnet, writeClientSubnetOption, type ClientSubnet } from '../dns/client-subnet.js';
 import { decide, type Decision } from '../steer/decide.js';
 import type { ClientInfo, SteeredName } from '../steer/types.js';
-import { findZone, steeringEnv, type Snapshot } from '../snapshot/snapshot.js';
+import { findZone, steeringEnv, type Snapshot, type SnapshotStore } from '../snapshot/snapshot.js';
 import { QueryStats } from '../metrics/query-stats.js';
 import { AnswerCache, ownAnswer, type CachedAnswer } from './answer-cache.js';
 import { QuestionIndex, type Transport } from './question-index.js';
@@ -17,7 +17,6 @@ import { ipv4Number, parseAddress, unmapIPv4 } from '../net/ip-parse.js';
 import { MessageWriter, NEVER_STALE, type AdditionalCut, type EncodedResponse } from '../dns/message-writer.js';
 import { readQuery, readSoleOpt, type EdnsInfo } from '../dns/query-reader.js';
 import { resolve } from '../resolve/resolver.js';
-import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { ClientAddressReader } from '../protect/client-address.js';
 import { COOKIE_OPTION, cookieLengthIsValid, CookieVerdict, RESPONSE_COOKIE_LENGTH, RESPONSE_COOKIE_OPTION_LENGTH, type ServerCookies } from '../protect/cookies.js';
 import { hashText, hashWireName, ResponseKind, RrlAction, type ResponseRateLimiter } from '../protect/rrl.js';
@@ -327,7 +326,7 @@ export class Responder {
         },
       });
       if (signing) {
-        const signed = this.#dnssec!.sign(snapshot, q, res);
+        const signed = this.#dnssec.sign(snapshot, q, res);
         res = signed.message;
         if (signed.refreshAt < staleAt) staleAt = Math.floor(signed.refreshAt);
       }

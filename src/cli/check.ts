@@ -1,17 +1,15 @@
 import { loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { GeoResolver, openGeoDatabase } from '../geoip/geo-database.js';
-import { nameToText } from '../dns/name.js';
+import { nameKey, nameToText } from '../dns/name.js';
 import { describeBound, failoverWarnings } from '../health/failover-bound.js';
 import { formatProblem } from '../problems/problem-list.js';
-import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
 import { ZoneDirectory } from '../control/zone-directory.js';
 import { algorithmName, dsRdata, FLAGS_SEP, nextKeyEvent } from '../dnssec/keys.js';
 import { checkParentDs, checkZoneKeys, formatKeyProblem, readParentDs, type KeyCheckProblem } from '../dnssec/check.js';
 import { keysAt, type ZoneKeys } from '../dnssec/signer.js';
 import { RRType } from '../dns/constants.js';
-import { nameKey } from '../dns/name.js';
 import { rdataToText } from '../zone/rdata/index.js';
 
 /**

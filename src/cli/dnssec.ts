@@ -1,6 +1,6 @@
 /** `meridian dnssec keygen ZONE` and `settime KEY`: signing keys in BIND's file format, their timing fields, and the DS to give the parent. */
 import path from 'node:path';
-import { nameToText, NameSyntaxError, parseName, type Name } from '../dns/name.js';
+import { type Name, type NameSyntaxError, nameToText, parseName } from '../dns/name.js';
 import { ALGORITHMS, type AlgorithmName, dsRdata, FLAGS_SEP, generateKey, type KeyTiming, parseTime, setKeyTiming, timeText } from '../dnssec/keys.js';
 import { rdataToText } from '../zone/rdata/index.js';
 import { RRType } from '../dns/constants.js';

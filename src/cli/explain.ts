@@ -30,7 +30,7 @@ export function runExplain(name: string, type: string, flags: ExplainFlags): num
     process.stdout.write((flags.json ? JSON.stringify(e, null, 2) : formatExplanation(e)) + '\n');
     return 0;
   } catch (err) {
-    process.stderr.write(`meridian explain: ${err instanceof ExplainInputError ? err.message : String((err as Error).message ?? err)}\n`);
+    process.stderr.write(`meridian explain: ${err instanceof ExplainInputError ? err.message : String((err as { message?: unknown }).message ?? err)}\n`);
     return 2;
   }
 }

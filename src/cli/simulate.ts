@@ -63,7 +63,7 @@ export async function runSimulate(flags: SimulateFlags): Promise<number> {
       process.stderr.write(`meridian simulate: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`meridian simulate: ${String((err as Error).message ?? err)}\n`);
+    process.stderr.write(`meridian simulate: ${String((err as { message?: unknown }).message ?? err)}\n`);
     return 2;
   }
 }

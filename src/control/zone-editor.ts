@@ -27,7 +27,7 @@ import { TimeSlicer } from '../zone/time-slice.js';
 import { encodeEntrySliced, journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
 import { compactOffThread } from '../storage/journal-compaction.js';
 import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from './zone-directory.js';
-import { ControlError, controlError, badRequest, conflict, journalCorrupt, notFound, stale, stopping } from './errors.js';
+import { controlError, badRequest, conflict, journalCorrupt, notFound, stale, stopping } from './errors.js';
 import { ErrorCode } from '../errors.js';
 
 export interface RRsetBody {
@@ -553,12 +553,12 @@ export class ZoneEditor {
    * The zone changes incrementally (its steered names, and the serial), as a record write does:
    * a policy change on a large zone costs what the policy holds, never a rebuild of the zone.
    */
-  putPolicy(zoneName: string, policy: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
+  putPolicy(zoneName: string, policy: unknown, ifMatch: string | undefined): Promise<WriteResult> {
     return this.#serial(() => this.#putPolicy(zoneName, policy, ifMatch));
   }
 
   /** putPolicy, in the writers' queue already. */
-  #putPolicy(zoneName: string, policy: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
+  #putPolicy(zoneName: string, policy: unknown, ifMatch: string | undefined): Promise<WriteResult> {
     const status = this.status(zoneName);
     const zone = this.zone(zoneName);
     checkIfMatch(ifMatch, this.#etagOf(zone));
@@ -589,7 +589,7 @@ export class ZoneEditor {
   }
 
   /** Read-modify-write of one part of the policy (targets.<id>, names.<name>, probes.<id>). */
-  patchPolicy(zoneName: string, section: PolicySection, id: string, value: unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
+  patchPolicy(zoneName: string, section: PolicySection, id: string, value: unknown, ifMatch: string | undefined): Promise<WriteResult> {
     return this.#changeEntry(zoneName, section, id, () => value, ifMatch);
   }
 
@@ -614,7 +614,7 @@ export class ZoneEditor {
     );
   }
 
-  #changeEntry(zoneName: string, section: PolicySection, id: string, change: (current: unknown) => unknown | null, ifMatch: string | undefined): Promise<WriteResult> {
+  #changeEntry(zoneName: string, section: PolicySection, id: string, change: (current: unknown) => unknown, ifMatch: string | undefined): Promise<WriteResult> {
     if (RESERVED_KEYS.has(id)) throw badRequest('id', `"${id}" is reserved and cannot name a policy entry`);
     // Read, changed and written in the writers' queue: two patches never start from one version.
     return this.#serial(() => {

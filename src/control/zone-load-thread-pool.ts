@@ -69,7 +69,7 @@ export class ZoneLoadThread {
     // A reload in progress must not keep a stopping server alive.
     worker.unref();
     worker.on('message', (m: LoadReply) => this.#pending?.(m));
-    worker.on('error', (err) => this.#died(worker, err));
+    worker.on('error', (err: Error) => this.#died(worker, err));
     worker.on('exit', (code) => this.#died(worker, new Error(`the reload thread exited (${code})`)));
     return worker;
   }
@@ -156,7 +156,7 @@ export class ZoneLoadThread {
         try {
           resolve(new PackedNodes(m.image));
         } catch (err) {
-          reject(err as Error);
+          reject(err);
         }
       };
       if (this.#closed) return reject(new Error('the thread was closed'));

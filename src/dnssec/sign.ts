@@ -37,7 +37,7 @@ export function canonicalRdata(type: number, rdata: Buffer): Buffer {
 /** An RRset's records in canonical form and order (RFC 4034 §6.3), as signed: owner, type, class, original TTL, RDLENGTH, RDATA each. */
 export function canonicalRRset(owner: Name, type: number, klass: number, originalTtl: number, rdatas: readonly Buffer[]): Buffer {
   const wireOwner = canonicalName(owner);
-  const sorted = rdatas.map((r) => canonicalRdata(type, r)).sort(Buffer.compare);
+  const sorted = rdatas.map((r) => canonicalRdata(type, r)).sort((a, b) => Buffer.compare(a, b));
   const parts: Buffer[] = [];
   let previous: Buffer | null = null;
   for (const rdata of sorted) {

@@ -3,6 +3,8 @@
  * Derived from the world-countries database by Mohammed Le Doze (https://github.com/mledoze/countries),
  * under the Open Database License (ODbL) 1.0, as this table is: LICENSE-country-centroids.txt.
  */
+// The rows as the source lists them, several to a line.
+// prettier-ignore
 const ROWS: readonly string[] = [
   'AD 42.5 1.5', 'AE 24 54', 'AF 33 65', 'AG 17.05 -61.8', 'AI 18.25 -63.17', 'AL 41 20', 'AM 40 45', 'AO -12.5 18.5',
   'AQ -90 0', 'AR -34 -64', 'AS -14.33 -170', 'AT 47.33 13.33', 'AU -27 133', 'AW 12.5 -69.97', 'AX 60.12 19.9',

@@ -370,7 +370,7 @@ export class GeoResolver {
 
   #resolve(address: string): GeoInfo {
     const a = validAddress(address);
-    if (a === null) return emptyGeoInfo(`invalid address ${JSON.stringify(String(address)).slice(0, 60)}`);
+    if (a === null) return emptyGeoInfo(`invalid address ${JSON.stringify(address).slice(0, 60)}`);
     if (this.#location === null && this.#asn === null) return emptyGeoInfo('no GeoIP database');
     const special = nonGlobalReason(parseIPOctets(a.address)!);
     if (special !== null) return emptyGeoInfo(`not located: ${a.address} is ${special}`);

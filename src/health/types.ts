@@ -3,6 +3,7 @@
  * Probes report raw pass/fail with a reason; the state machine (state-machine.ts) alone
  * owns anti-flap thresholds, as in gdnsd.
  */
+import type { ConnectionOptions } from 'node:tls';
 
 /** Status ranges such as [200, 299]. */
 export type StatusRange = readonly [number, number];
@@ -39,7 +40,7 @@ export interface HttpProbeSpec extends ProbeCommon {
   /** Check the server certificate (https). On by default. */
   readonly verifyTls: boolean;
   /** CAs and client certificate for https (the L7 balancer's backend TLS); absent: the system CAs, no client certificate. */
-  readonly tlsMaterial?: Readonly<Pick<import('node:tls').ConnectionOptions, 'ca' | 'cert' | 'key'>>;
+  readonly tlsMaterial?: Readonly<Pick<ConnectionOptions, 'ca' | 'cert' | 'key'>>;
   /** A response slower than this (but within the timeout) fails with reason "slow". */
   readonly slowMs?: number;
 }

@@ -342,7 +342,7 @@ function createServer(config: BalancerConfig): http.Server {
   if (config.tls === null) return http.createServer(options);
   // h2 first: a client that speaks both gets HTTP/2 (h2-front.ts takes those connections).
   const ALPNProtocols = config.http2.enabled ? ['h2', 'http/1.1'] : ['http/1.1'];
-  return https.createServer({ ...options, ...loadListenerTls(config.tls), ALPNProtocols }) as unknown as http.Server;
+  return https.createServer({ ...options, ...loadListenerTls(config.tls), ALPNProtocols });
 }
 
 /** Node reads these per connection (maxHeaderSize) or per check (the timeouts), so a reload applies them to new requests. */
@@ -379,7 +379,7 @@ function answerClientError(state: ProxyState, err: NodeJS.ErrnoException, socket
  */
 function capConnectionsPerClient(servers: readonly NetServer[], state: ProxyState): void {
   const open = new Map<string, number>();
-  const counted = new WeakSet<object>();
+  const counted = new WeakSet();
   for (const server of servers) server.on('connection', (socket: Socket) => {
     if (counted.has(socket)) return; // a socket handed back after an upgrade was declined
     const cap = state.runtime.config.client.maxConnectionsPerClient;

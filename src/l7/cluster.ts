@@ -225,7 +225,7 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
         try {
           await replay(w);
         } catch (err) {
-          throw new Error(`it did not take the registrations and drains: ${(err as Error).message}`);
+          throw new Error(`it did not take the registrations and drains: ${(err as Error).message}`, { cause: err });
         }
         live.add(w);
         log.info({ worker: slot, pid: w.process.pid }, 'balancer worker replaced');
@@ -247,7 +247,7 @@ export async function startBalancerCluster(config: BalancerConfig, workers: numb
     const workersNow = [...live];
     const outcomes = await Promise.all(
       workersNow.map((w) =>
-        ask<BackendChange>(w, call, REGISTER_TIMEOUT_MS).catch((err: Error) => {
+        ask<BackendChange>(w, call, REGISTER_TIMEOUT_MS).catch((err: unknown) => {
           log.error({ err, pid: w.process.pid, pool: call.pool, id: call.id }, 'a balancer worker did not apply a registration in time; replacing it');
           w.kill();
           return null;

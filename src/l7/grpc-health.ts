@@ -51,7 +51,7 @@ export function grpcHealthProbe(host: string, port: number, service: string, tim
     stream.on('response', (h) => {
       if (h['grpc-status'] !== undefined) status = String(h['grpc-status']); // trailers-only
     });
-    stream.on('trailers', (t) => (status = String(t['grpc-status'])));
+    stream.on('trailers', (t: http2.IncomingHttpHeaders) => (status = String(t['grpc-status'])));
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('close', () => {
       if (status === undefined) return finish({ ok: false, reason: 'invalid-response', detail: `no grpc-status (stream closed, HTTP/2 code ${stream.rstCode ?? 'none'})` }, true);

@@ -99,7 +99,8 @@ export function closeUpstreams(backends: Iterable<Backend>, now: boolean): void 
 export function isGrpc(req: IncomingMessage | undefined): boolean {
   if (req === undefined || req.httpVersionMajor !== 2) return false;
   const type = req.headers['content-type'];
-  return type !== undefined && type.startsWith('application/grpc') && (type.length === 16 || type.charCodeAt(16) === 43 /* + */ || type.charCodeAt(16) === 59 /* ; */);
+  // application/grpc alone, or followed by "+" (application/grpc+proto) or ";" (parameters).
+  return type !== undefined && type.startsWith('application/grpc') && (type.length === 16 || type.charCodeAt(16) === 0x2b || type.charCodeAt(16) === 0x3b);
 }
 
 /** Whether this request goes to this backend over HTTP/2. */
@@ -198,7 +199,7 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
     stream.close(constants.NGHTTP2_CANCEL);
   };
   res.once('close', clientClosed);
-  stream.on('error', (err) => (streamError = err));
+  stream.on('error', (err: Error) => (streamError = err));
   stream.on('response', (headers, flags) => {
     if (finished) return;
     const status = Number(headers[':status']);
@@ -241,11 +242,11 @@ export function forwardH2(state: ProxyState, ex: Exchange, b: Backend, attempt: 
       res.once('drain', () => stream.resume());
     }
   });
-  stream.on('trailers', (t) => (trailers = withoutPseudo(t)));
+  stream.on('trailers', (t: IncomingHttpHeaders) => (trailers = withoutPseudo(t)));
   stream.on('end', () => {
     if (answered()) return;
     finish();
-    if (trailers !== null && clientStream(res) !== null) (res as unknown as http2.Http2ServerResponse).addTrailers(trailers as OutgoingHttpHeaders);
+    if (trailers !== null && clientStream(res) !== null) (res as unknown as http2.Http2ServerResponse).addTrailers(trailers);
     res.end();
   });
   stream.on('close', () => {

@@ -5,6 +5,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketCounts, precountedHistogram } from '../metrics/precounted-histogram.js';
 import { selfFillingMetrics } from '../metrics/self-filling.js';
+import type { Backend } from './backend.js';
 import type { Runtime } from './runtime.js';
 import { isServing } from './status.js';
 
@@ -39,7 +40,7 @@ export class BalancerMetrics {
       ),
     );
     const { counter, gauge, unlabelled } = selfFillingMetrics(r);
-    const eachBackend = (fn: (labels: { pool: string; backend: string }, b: import('./backend.js').Backend) => void): void => {
+    const eachBackend = (fn: (labels: { pool: string; backend: string }, b: Backend) => void): void => {
       for (const pool of runtime().pools.values()) for (const b of pool.backends) fn({ pool: pool.name, backend: b.id }, b);
     };
     counter('meridian_l7_requests_total', 'requests sent to a backend (retries included)', ['pool', 'backend'], (set) => eachBackend((l, b) => set(l, b.requests)));

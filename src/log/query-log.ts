@@ -15,8 +15,8 @@ import { nameToText } from '../dns/name.js';
 import { readQuery } from '../dns/query-reader.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import type { Decision } from '../steer/decide.js';
-import { CookieVerdict } from '../protect/cookies.js';
-import { RrlAction } from '../protect/rrl.js';
+import type { CookieVerdict } from '../protect/cookies.js';
+import type { RrlAction } from '../protect/rrl.js';
 import { LineSink, type LineSinkOptions } from './line-sink.js';
 
 export type QueryLogOptions = LineSinkOptions;

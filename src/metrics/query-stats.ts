@@ -95,7 +95,7 @@ export class QueryStats {
 
   #newAnswerCell(t: Target): AnswerCell {
     let byRegion = this.#answers.get(t.key);
-    if (byRegion === undefined) this.#answers.set(t.key, (byRegion = new Map()));
+    if (byRegion === undefined) this.#answers.set(t.key, (byRegion = new Map<string, AnswerCell>()));
     let cell = byRegion.get(t.region);
     if (cell === undefined) byRegion.set(t.region, (cell = { count: 0 }));
     this.#answerCells.set(t, cell);
@@ -108,7 +108,7 @@ export class QueryStats {
    */
   recordFailOpen(nameKey: string, action = 'fail-open'): void {
     let byAction = this.#failOpen.get(nameKey);
-    if (byAction === undefined) this.#failOpen.set(nameKey, (byAction = new Map()));
+    if (byAction === undefined) this.#failOpen.set(nameKey, (byAction = new Map<string, number>()));
     byAction.set(action, (byAction.get(action) ?? 0) + 1);
   }
 

@@ -20,9 +20,15 @@ export function formatIPv6(b: Uint8Array, off = 0, dottedTail = false): string {
       cur = -1;
       continue;
     }
-    if (cur < 0) (cur = i), (curLen = 0);
+    if (cur < 0) {
+      cur = i;
+      curLen = 0;
+    }
     curLen++;
-    if (curLen > bestLen) (best = cur), (bestLen = curLen);
+    if (curLen > bestLen) {
+      best = cur;
+      bestLen = curLen;
+    }
   }
   if (bestLen < 2) best = -1;
   let out = '';

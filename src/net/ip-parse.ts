@@ -74,7 +74,10 @@ export function parseIPv6Into(text: string, out: Uint8Array, at = 0): boolean {
       if (digits > 0) words[n++] = v;
       v = 0;
       digits = 0;
-      if (text.charCodeAt(i + 1) === 0x3a) (gapAt = n), i++;
+      if (text.charCodeAt(i + 1) === 0x3a) {
+        gapAt = n;
+        i++;
+      }
     } else if (c === 0x2e /* . */) {
       // The dotted tail starts after the last colon (isIPv6 allows it only last).
       const quad = ipv4Number(text, text.lastIndexOf(':') + 1);

@@ -3,7 +3,6 @@
  * off, so the responder pays one test per query for it. The query log, which the responder
  * also holds, is opened beside it (openQueryLog in src/log/query-log.ts).
  */
-import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ErrorCode, GslbError } from '../errors.js';
 import { generateSecret, parseSecret, ServerCookies } from './cookies.js';
@@ -16,7 +15,7 @@ export interface Protection {
   readonly rrl: ResponseRateLimiter | null;
 }
 
-export function createProtection(dns: Config['dns'], log: Logger): Protection {
+export function createProtection(dns: Config['dns']): Protection {
   const c = dns.cookies;
   if (c.enabled && c.secret === null) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, 'dns.cookies.secret: missing (withCookieSecret fills it before the data plane starts)');
   const cookies = c.enabled ? new ServerCookies({ secret: parseSecret(c.secret!), previous: c.previousSecret === null ? null : parseSecret(c.previousSecret) }) : null;

@@ -48,7 +48,7 @@ const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false, clock?: () => number): { responder: Responder; server: DnsServer; keys: KeyReloader | null } {
   // Keys first: a key problem stops the start before any socket or log file is opened.
   const dnssec = loadSigner(dns, clock === undefined ? {} : { now: clock });
-  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns, log), queryLog: openQueryLog(dns.queryLog, log), dnssec });
+  const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns), queryLog: openQueryLog(dns.queryLog, log), dnssec });
   let keys: KeyReloader | null = null;
   if (dnssec !== null) {
     log.info({ zones: [...dnssec.zones.keys()].map((k) => ({ zone: nameToText(dnssec.zones.get(k)!.origin), ...describeState(dnssec.stateOf(k)!) })) }, 'DNSSEC: signing answers to DO=1 queries');
@@ -170,7 +170,7 @@ export class DnsServer {
   }
 
   async #listenAll(addresses: readonly ListenAddress[]): Promise<BoundAddress[]> {
-    const bound: BoundAddress[] = new Array(addresses.length);
+    const bound = new Array<BoundAddress>(addresses.length);
     // Named addresses first: a wildcard on the same port leaves them to their own entry.
     for (const [i, address] of addresses.entries()) {
       if (isWildcardHost(address.host)) continue;

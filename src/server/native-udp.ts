@@ -117,8 +117,8 @@ export class NativeUdpListener {
   readonly #received: Received;
   readonly #reusePort: boolean;
   #opened: NativeOpened | null = null;
-  #meta: Int32Array<ArrayBufferLike> = new Int32Array(0);
-  #metaBytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  #meta: Int32Array = new Int32Array(0);
+  #metaBytes: Uint8Array = new Uint8Array(0);
   /** The last source address formatted, by its octets as int32s: a client's queries come in runs. */
   #lastV4Key = 0;
   #lastV4 = '0.0.0.0';
@@ -173,7 +173,7 @@ export class NativeUdpListener {
       const source = this.#source(m);
       let out: Buffer | null;
       try {
-        out = this.#responder.respond(rx.subarray(at, at + length), 'udp', source, meta[m + 3]!);
+        out = this.#responder.respond(rx.subarray(at, at + length), 'udp', source, meta[m + 3]);
       } catch (err) {
         // A bug must cost one answer, never the process.
         this.#log.error({ err, client: source }, 'failed to answer a UDP query');

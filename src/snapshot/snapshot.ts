@@ -1,8 +1,7 @@
 import { RRType } from '../dns/constants.js';
 import { suffixKey } from '../zone/lookup.js';
 import type { Zone } from '../zone/zone.js';
-import type { SteeredName } from '../steer/types.js';
-import type { ClientLocator, Target } from '../steer/types.js';
+import type { SteeredName, ClientLocator, Target } from '../steer/types.js';
 import { isHealthy, type TargetHealth } from '../health/state-machine.js';
 import type { DecisionEnv } from '../steer/decide.js';
 import type { LatencySamples } from '../steer/latency-samples.js';

@@ -30,7 +30,7 @@ export class LatencySamples {
   add(network: string, region: string, ms: number, ttlSec: number): void {
     const cidr = parseCidr(network);
     let samples = this.#byRegion.get(region);
-    if (samples === undefined) this.#byRegion.set(region, (samples = new Map()));
+    if (samples === undefined) this.#byRegion.set(region, (samples = new Map<string, Sample>()));
     const existing = samples.get(cidr.text);
     const now = this.#now();
     const expires = now + ttlSec * 1000;

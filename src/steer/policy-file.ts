@@ -8,7 +8,7 @@ import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { RRType } from '../dns/constants.js';
 import { Ajv } from 'ajv';
 import { parseYamlSource, schemaProblems } from '../config/yaml-source.js';
-import { type Name, nameKey, NameSyntaxError, parseName, isSubdomain, nameToText } from '../dns/name.js';
+import { type Name, type NameSyntaxError, nameKey, parseName, isSubdomain, nameToText } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
 import { ProblemList } from '../problems/problem-list.js';
 import { parseIPv4, parseIPv6 } from '../net/ip-parse.js';

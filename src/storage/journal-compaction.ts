@@ -29,7 +29,7 @@ export function compactOffThread(request: CompactRequest, keepAlive = false): Pr
       if (child.exitCode === null) child.kill();
     };
     child.on('message', (m: CompactReply) => done(m));
-    child.on('error', (err) => done({ ok: false, message: err.message }));
+    child.on('error', (err: Error) => done({ ok: false, message: err.message }));
     child.on('exit', (code, signal) => done({ ok: false, message: `the compaction process exited (${signal ?? code})` }));
     child.send({ ...request, origin: [...request.origin] });
   });

@@ -114,7 +114,7 @@ export class Supervisor<R> {
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) {
       await this.stop();
-      throw (failed as PromiseRejectedResult).reason;
+      throw (failed).reason;
     }
     this.#running = true;
     return started.map((r) => (r as PromiseFulfilledResult<R>).value);

@@ -37,7 +37,7 @@ export class AxfrThread {
     const died = (err: Error): void => {
       if (this.#worker !== worker) return;
       this.#worker = null;
-      for (const waiter of [...this.#waiting.values()]) waiter(err);
+      for (const waiter of Array.from(this.#waiting.values())) waiter(err);
     };
     worker.on('error', died);
     worker.on('exit', (code) => died(new Error(`the AXFR thread exited (${code})`)));
@@ -75,7 +75,7 @@ export class AxfrThread {
       kind: 'start', id, packet, image: job.nodes.base.image, set: chunks, removed,
       originKey: job.originKey, soa: toPlain(job.soa), steered: job.steered, fallback: job.fallback.map(toPlain),
     };
-    this.#thread().postMessage(start, [packet.buffer as ArrayBuffer, ...chunks.flatMap(chunkBuffers)]);
+    this.#thread().postMessage(start, [packet.buffer, ...chunks.flatMap(chunkBuffers)]);
     let done = false;
     // Buffers written to the socket, to be filled again: a transfer cycles through a few of them.
     const free: ArrayBuffer[] = [];
@@ -97,7 +97,7 @@ export class AxfrThread {
   async close(): Promise<void> {
     const worker = this.#worker;
     this.#worker = null;
-    for (const waiter of [...this.#waiting.values()]) waiter(new Error('the transfer server was closed'));
+    for (const waiter of Array.from(this.#waiting.values())) waiter(new Error('the transfer server was closed'));
     await worker?.terminate();
   }
 }

@@ -10,7 +10,6 @@ import type { Config } from '../config/schema.js';
 import { clientLocator, openGeo } from '../geoip/open-geo.js';
 import { createDataPlane, type DnsServer } from '../server/dns-server.js';
 import type { KeyReloader } from '../dnssec/reload.js';
-import { parseListenAddress } from '../net/listen-address.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { SnapshotBuilder } from '../control/snapshot-builder.js';
 import { LatencySamples } from '../steer/latency-samples.js';
@@ -255,7 +254,6 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
           return;
         case 'metrics':
           void (metrics === null ? Promise.resolve([]) : registryJson(metrics)).then((json) => send({ kind: 'metrics', id: m.id, metrics: json }));
-          return;
       }
     } catch (err) {
       send({ kind: 'failed', message: (err as Error).message });

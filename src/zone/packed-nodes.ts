@@ -21,7 +21,6 @@
  *           u8 flags (1: zone cut), u32 children, u32 RRsets, per RRset
  *           u16 type, u16 class, u32 ttl, u32 line, u32 file, u32 RDATAs, per RDATA u16 length and bytes
  */
-import type { Name } from '../dns/name.js';
 import type { RRset, ZoneNode } from './zone.js';
 import { TypeMap } from './type-map.js';
 import { compareHashKey, hashKey } from './node-map.js';
@@ -215,7 +214,7 @@ export class PackedNodes {
   #decode(o: number): ZoneNode {
     const buf = this.#buf;
     const labels = buf[o++]!;
-    const name: string[] = new Array(labels);
+    const name = new Array<string>(labels);
     for (let i = 0; i < labels; i++) {
       const n = buf[o++]!;
       name[i] = buf.toString('latin1', o, o + n);
@@ -234,13 +233,13 @@ export class PackedNodes {
       const file = this.#files[buf.readUInt32LE(o + 12)]!;
       const count = buf.readUInt32LE(o + 16);
       o += 20;
-      const rdatas: Buffer[] = new Array(count);
+      const rdatas = new Array<Buffer>(count);
       for (let r = 0; r < count; r++) {
         const n = buf.readUInt16LE(o);
         rdatas[r] = buf.subarray(o + 2, o + 2 + n);
         o += 2 + n;
       }
-      rrsets.set(type, { owner: name as Name, type, class: cls, ttl, rdatas, source: { file, line } });
+      rrsets.set(type, { owner: name, type, class: cls, ttl, rdatas, source: { file, line } });
     }
     return { name, rrsets, isCut, children };
   }

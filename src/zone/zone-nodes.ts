@@ -5,7 +5,7 @@
  * shards, never the base; the next full load, or a repack on the load thread once many names
  * were written (control/zone-editor.ts REPACK_AT), packs the written nodes into a new base.
  */
-import { compareHashKey, hashKey, NodeMap, NodeMapBuilder } from './node-map.js';
+import { compareHashKey, hashKey, type NodeMap, NodeMapBuilder } from './node-map.js';
 import { packNodes, PackedNodes, type PackedImage } from './packed-nodes.js';
 import { TypeMap } from './type-map.js';
 import type { RRset, ZoneNode } from './zone.js';
@@ -158,7 +158,10 @@ export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
     yield* this.entriesFrom(null);
   }
   *keys(): MapIterator<string> {
-    if (this.#delta.size === 0) return yield* this.base.keys();
+    if (this.#delta.size === 0) {
+      yield* this.base.keys();
+      return;
+    }
     for (const [k] of this.entriesFrom(null)) yield k;
   }
   *values(): MapIterator<ZoneNode> {

@@ -138,13 +138,13 @@ export function decodeNodes(c: NodeChunk, take: (key: string, node: ZoneNode) =>
   let offset = 0;
   for (let i = 0; i < c.keys.length; i++) {
     const count = c.labelCounts[i]!;
-    const name: string[] = new Array(count);
+    const name = new Array<string>(count);
     for (let j = 0; j < count; j++) name[j] = c.labelTable[c.labels[label + j]!]!;
     label += count;
     const rrsets = new TypeMap<RRset>();
     for (let s = 0; s < c.setCounts[i]!; s++, set += 6) {
       const n = c.sets[set + 5]!;
-      const rdatas: Buffer[] = new Array(n);
+      const rdatas = new Array<Buffer>(n);
       for (let j = 0; j < n; j++, r++) {
         rdatas[j] = rdata.subarray(offset, offset + c.rdataLengths[r]!);
         offset += c.rdataLengths[r]!;

@@ -112,6 +112,8 @@ function* updateSteps(zone: Zone, changes: readonly RRsetChange[], policy: Polic
   }
 
   // A node left without RRsets and without names below it goes, and so may its ancestors.
+  // A copy of the keys: the loop sets entries (to null) and may add parents while it walks.
+  // oxlint-disable-next-line unicorn/no-useless-spread
   for (const key of [...overlay.keys()]) {
     yield;
     let k = key;

@@ -1,7 +1,7 @@
 /** The sliding window of steered answers behind the status page, on an injected clock. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AnswerWindow, type AnswerTotals } from '../../src/admin/answer-window.js';
+import { AnswerWindow } from '../../src/admin/answer-window.js';
 
 const MIN = 60_000;
 
@@ -19,7 +19,7 @@ describe('AnswerWindow', () => {
     let now = 1_000_000;
     const c = fakeCounters();
     c.add('z/eu', 100); // before the window started: never counted
-    const w = new AnswerWindow(async () => new Map(c.totals) as AnswerTotals, { now: () => now });
+    const w = new AnswerWindow(async () => new Map(c.totals), { now: () => now });
     await w.sample();
     c.add('z/eu', 3);
     now += 30_000;
@@ -55,7 +55,7 @@ describe('AnswerWindow', () => {
   it('a target that appears mid-window counts from zero', async () => {
     let now = 0;
     const c = fakeCounters();
-    const w = new AnswerWindow(async () => new Map(c.totals) as AnswerTotals, { now: () => now });
+    const w = new AnswerWindow(async () => new Map(c.totals), { now: () => now });
     await w.sample();
     now = MIN;
     c.add('z/new', 4);
@@ -69,7 +69,7 @@ describe('AnswerWindow', () => {
     const c = fakeCounters();
     const w = new AnswerWindow(async () => {
       if (fail) throw new Error('metrics unavailable');
-      return new Map(c.totals) as AnswerTotals;
+      return new Map(c.totals);
     }, { sampleMs: 60_000 });
     await w.start();
     w.stop();

@@ -35,11 +35,14 @@ function lint(file: string): Promise<{ code: number | null; problems: Array<{ ru
   return new Promise((resolve, reject) => {
     // --format=json: the problems on stdout; the exit code is 1 when there is an error.
     execFile(process.execPath, [redocly, 'lint', file, '--format=json'], { cwd: path.dirname(file), timeout: 60_000, env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } }, (err, stdout) => {
+      let problems: never[];
       try {
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, problems: (JSON.parse(stdout) as { problems: never[] }).problems });
+        problems = (JSON.parse(stdout) as { problems: never[] }).problems;
       } catch (e) {
         reject(new Error(`redocly printed no JSON: ${stdout} ${String(err)} ${String(e)}`));
+        return;
       }
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, problems });
     });
   });
 }

@@ -111,15 +111,18 @@ describe('zone journal: crash safety', () => {
     const good = fs.readFileSync(journalOf(ws));
     const starts = entryStarts(good);
     assert.equal(starts.length, 3);
+    const second = starts[1];
+    assert.ok(second !== undefined);
     // The second entry's frame broken (its length unreadable): the third, whole, proves it was no torn append.
     const frame = Buffer.from(good);
-    frame.fill(0, starts[1]!, starts[1]! + 8);
+    frame.fill(0, second, second + 8);
     fs.writeFileSync(journalOf(ws), frame);
     const framed = await runMeridian(['check', '--config', ws.config, '--zones', ws.zones]);
     assert.notEqual(framed.code, 0, 'check fails on a broken frame in the middle');
-    assert.match(framed.stdout + framed.stderr, new RegExp(`corrupt journal entry at byte ${starts[1]}`));
+    assert.match(framed.stdout + framed.stderr, new RegExp(`corrupt journal entry at byte ${second}`));
     const buf = Buffer.from(good);
-    buf[starts[1]! + 12 + 10] ^= 0xff; // a bit flip in the second entry's payload
+    const flipAt = second + 12 + 10; // a bit flip in the second entry's payload
+    buf.writeUInt8(buf.readUInt8(flipAt) ^ 0xff, flipAt);
     fs.writeFileSync(journalOf(ws), buf);
 
     // Running: a reload meets the corruption and keeps what it serves.

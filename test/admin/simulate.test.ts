@@ -264,7 +264,7 @@ describe('status page: a preview before drain and undrain', () => {
       assert.equal(elementWith(dom, 'id', 'preview')?.['data-ready'], 'true');
       const losing = /data-losing="(\d+)"[^>]*>([^<]*)</.exec(dom);
       assert.ok(losing !== null && Number(losing[1]) > 10, 'clients losing answers are counted');
-      assert.match(losing![2]!, /would lose answers for eu-data\.example\.com\./);
+      assert.match(losing[2]!, /would lose answers for eu-data\.example\.com\./);
       const back = await page('undrain:example.com/eu-central');
       assert.equal(elementWith(back, 'data-key', 'example.com/eu-central')?.['data-action'], 'undrain', 'a drained target offers undrain');
       assert.equal(elementWith(back, 'id', 'preview')?.['data-action'], 'undrain');

@@ -27,7 +27,7 @@ let configFile: string;
 async function start(): Promise<Running> {
   const s = await startCliServer(['--config', configFile, '--zones', dir.dir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
   const { dns, api } = servingPortsWithApi(s.output());
-  return { dns, api, stop: s.stop, kill: () => s.child.kill('SIGKILL') };
+  return { dns, api, stop: () => s.stop(), kill: () => s.child.kill('SIGKILL') };
 }
 
 async function call(r: Running, method: string, url: string, body?: unknown, token: string | null = RW, headers: Record<string, string> = {}) {

@@ -143,7 +143,7 @@ describe('Kubernetes manifests', () => {
       assert.equal(config.admin.listen, '0.0.0.0:8081');
       const deployment = manifests().find((m) => m.doc.metadata.name === 'meridian-balancer' && m.doc.kind === 'Deployment')!.doc as unknown as DeploymentDoc;
       const ports = deployment.spec.template.spec.containers[0]!.ports!.map((p) => p.containerPort).sort();
-      assert.deepEqual(ports, [Number(config.listen.split(':')[1]), Number(config.admin.listen!.split(':')[1])].sort());
+      assert.deepEqual(ports, [Number(config.listen.split(':')[1]), Number(config.admin.listen.split(':')[1])].sort());
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -169,7 +169,9 @@ describe('Kubernetes manifests', () => {
         fs.writeFileSync(path.join(stamped, key), text);
         fs.symlinkSync(path.join('..data', key), path.join(zonesDir, key));
       }
-      const config = data('meridian-config')['meridian.yaml']!
+      const shipped = data('meridian-config')['meridian.yaml'];
+      assert.ok(shipped !== undefined, 'the ConfigMap holds meridian.yaml');
+      const config = shipped
         .replace('/etc/meridian/zones', zonesDir)
         .replace('/app/geoip/', `${path.join(projectRoot, 'geoip')}/`)
         .replace('/var/lib/meridian/', `${path.join(root, 'state')}/`);

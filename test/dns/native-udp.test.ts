@@ -173,7 +173,7 @@ describe('dns.udpSocket', () => {
   it('"native" where the addon cannot load is an error naming the field; "auto" falls back to node:dgram and says so once', () => {
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
-    assert.throws(() => resolveUdpSocket('native', log, false, unavailable), (err: GslbError) => err.code === ErrorCode.GSLB_ERR_CONFIG_INVALID && /dns\.udpSocket: "native" but not built here/.test(err.message));
+    assert.throws(() => resolveUdpSocket('native', log, false, unavailable), (err: GslbError) => err.code === ErrorCode.GSLB_ERR_CONFIG_INVALID && err.message.includes('dns.udpSocket: "native" but not built here'));
     assert.equal(resolveUdpSocket('auto', log, false, unavailable), 'dgram');
     assert.equal(resolveUdpSocket('auto', log, false, unavailable), 'dgram');
     assert.equal(lines.length, 1, lines.join(''));
@@ -184,7 +184,7 @@ describe('dns.udpSocket', () => {
   it('"native" with workers sharing one socket (dns.reusePort off) is refused at start, naming the field', async () => {
     const base = loadConfig(null, { listen: ['127.0.0.1:0'], zonesDir: fixtureZones, logLevel: 'silent' }, {});
     const config = { ...base, dns: { ...base.dns, udpSocket: 'native' as const, workers: 2, reusePort: 'off' as const }, admin: { ...base.admin, listen: null } };
-    await assert.rejects(startServer(config, pino({ level: 'silent' })), (err: GslbError) => err.code === ErrorCode.GSLB_ERR_CONFIG_INVALID && /dns\.udpSocket: "native" with dns\.workers > 1 needs dns\.reusePort/.test(err.message));
+    await assert.rejects(startServer(config, pino({ level: 'silent' })), (err: GslbError) => err.code === ErrorCode.GSLB_ERR_CONFIG_INVALID && err.message.includes('dns.udpSocket: "native" with dns.workers > 1 needs dns.reusePort'));
   });
 
   it('"native" serves where the addon is built, counts what it reads and sends, and shows its drops in /metrics', { skip }, async () => {
@@ -197,7 +197,7 @@ describe('dns.udpSocket', () => {
       assert.ok(reply[2]! & 0x80, 'a response');
       // A query longer than a slot (4096 octets) is dropped, and counted.
       await assert.rejects(sendUdp(server.port, Buffer.concat([query, Buffer.alloc(5000)]), '127.0.0.1', 300));
-      const n = server.udp!.counters()!;
+      const n = server.udp.counters()!;
       assert.equal(n.received, 2);
       assert.equal(n.sent, 1);
       assert.equal(n.truncated, 1);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildQuery, decode, rcodeOf, udp } from '../support/dns-client.js';
-import { servingPorts, startCliServer, runCli, tempCopy } from '../support/process.js';
+import { servingPorts, startCliServer, tempCopy } from '../support/process.js';
 import { fixtureZones, startTestServer } from '../support/test-server.js';
 
 function version(n: number): string {
@@ -29,7 +29,7 @@ describe('zone reload', () => {
     const answers = new Map<number, string[]>();
     sock.on('message', (msg) => {
       const d = decode(msg);
-      answers.set(d.id!, (d.answers ?? []).map((a) => String(a.data)).sort());
+      answers.set(d.id, (d.answers ?? []).map((a) => String(a.data)).sort());
     });
     let sent = 0;
     try {

@@ -75,7 +75,7 @@ describe('meridian check: DNSSEC key problems', () => {
     assert.ok(problems.some((p) => /\+015\+\d{5}\.key:0: warning: GSLB_ERR_DNSSEC_KEY_ALGORITHM: never published nor used: the zone signs with ECDSAP256SHA256/.test(p)), problems.join('\n'));
     assert.ok(problems.some((p) => p.endsWith('Kexample.com.+013+00001.key:0: GSLB_ERR_DNSSEC_KEY_UNREADABLE: not a file')), problems.join('\n'));
     assert.ok(problems.some((p) => /\.private:\d+: warning: GSLB_ERR_DNSSEC_KEY_TIMING: Activate T is before Publish T/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /\.private:0: warning: GSLB_ERR_DNSSEC_KEY_MODE: readable by the file's group \(mode 640\)/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => p.includes(".private:0: warning: GSLB_ERR_DNSSEC_KEY_MODE: readable by the file's group (mode 640)")), problems.join('\n'));
     fs.chmodSync(ok.privateFile, 0o644);
     assert.ok(found(dir).some((p) => p === `${ok.privateFile}:0: GSLB_ERR_DNSSEC_KEY_MODE: readable by every user (mode 644): serve refuses it; chmod 600 it`));
     // The same key under a file name in another case: one tag, two files.
@@ -182,7 +182,7 @@ describe('dnssec keygen and settime: timing flags', () => {
     assert.throws(() => readKey(base, origin), (err: Error) => /\.private:\d+: Activate is not a date/.test(err.message) && !err.message.includes(secret));
     fs.writeFileSync(k.privateFile, privateText, { mode: 0o600 });
     fs.writeFileSync(k.keyFile, `${secret} is not a record\n`);
-    assert.throws(() => readKey(base, origin), (err: Error) => /\.key:1: not a DNSKEY record$/.test(err.message) && !err.message.includes(secret));
+    assert.throws(() => readKey(base, origin), (err: Error) => err.message.endsWith('.key:1: not a DNSKEY record') && !err.message.includes(secret));
     fs.writeFileSync(k.keyFile, keyText.replace(/^example\.com\./m, 'example.org.'));
     assert.throws(() => readKey(base, origin), /for example\.org\., not example\.com\./);
     // A copy under another tag's name.

@@ -149,7 +149,7 @@ describe('DNSSEC key files (BIND format)', () => {
       const r = spawnSync(findBinary('dnssec-dsfromkey')!, ['-2', `${key.base}.key`], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       const theirs = r.stdout.trim().replace(/^\S+\s+IN\s+DS\s+/, '').toUpperCase();
-      assert.equal(`${rdataToText(RRType.DS, dsRdata(zone, key.dnskey))}`.toUpperCase(), theirs);
+      assert.equal((rdataToText(RRType.DS, dsRdata(zone, key.dnskey))).toUpperCase(), theirs);
     }
   });
 

@@ -249,7 +249,10 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
       upstream.once('message', (reply) => {
         const msg = dnsPacket.decode(reply);
         const rrsig = msg.answers?.find((a) => a.type === 'RRSIG' && a.name.toLowerCase() === 'mail.example.com');
-        if (rrsig !== undefined) (rrsig as unknown as { data: { signature: Buffer } }).data.signature[10] ^= 0x01;
+        if (rrsig !== undefined) {
+          const { signature } = (rrsig as unknown as { data: { signature: Buffer } }).data;
+          signature.writeUInt8(signature.readUInt8(10) ^ 0x01, 10);
+        }
         relay.send(rrsig !== undefined ? dnsPacket.encode(msg) : reply, client.port, client.address, () => upstream.close());
       });
       upstream.send(query, parent.port, '127.0.0.1');

@@ -18,6 +18,7 @@ const noChromium = findChromium() === null ? 'chromium is not installed (Debian 
 let world: World;
 let base = '';
 
+// oxlint-disable-next-line typescript/no-unnecessary-type-parameters -- the caller names the JSON body's type
 async function api<T>(path: string, init: { method?: string; token?: string | null } = {}): Promise<{ status: number; body: T; headers: Headers }> {
   const token = init.token === undefined ? TOKEN : init.token;
   const res = await fetch(base + path, { method: init.method ?? 'GET', headers: token ? { authorization: `Bearer ${token}` } : {} });

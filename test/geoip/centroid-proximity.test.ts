@@ -106,7 +106,7 @@ for (const [label, db, cases] of [
           const r = await ask(server, name, `${client}/32`);
           assert.deepEqual(r.addrs, [expected], `${name} for ${client}`);
           // The database's network for the country, not the client's /24 nor everyone (/0).
-          assert.equal(r.scope, record!.prefix, `${name}: ECS scope is the country network ${record!.network}`);
+          assert.equal(r.scope, record.prefix, `${name}: ECS scope is the country network ${record.network}`);
           // Asked again from elsewhere in that network: the same answer (the decision cache keys on it).
           assert.deepEqual((await ask(server, name, `${client}/32`)).addrs, [expected]);
         }

@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Reader, type Response } from 'maxmind';
 import {
+  type GeoDatabase,
   emptyGeoInfo,
-  GeoDatabase,
   GeoDatabaseError,
   GeoResolver,
   openGeoDatabase,
@@ -117,7 +117,7 @@ describe('openGeoDatabase', () => {
 
   it('rejects a valid MMDB without a GeoIP schema (records like {"ip": "1.1.1.1"})', () => {
     assert.throws(() => openGeoDatabase(fixture('MaxMind-DB-test-ipv4-24.mmdb')), (err: unknown) =>
-      err instanceof GeoDatabaseError && /not a supported GeoIP schema/.test(err.message));
+      err instanceof GeoDatabaseError && err.message.includes('not a supported GeoIP schema'));
   });
 
   it('opens a gzip-compressed database', async () => {
@@ -409,7 +409,7 @@ describe('GeoResolver with other layouts', () => {
 
   it('refuses a database in the wrong slot', () => {
     assert.throws(() => new GeoResolver(asn, null), GeoDatabaseError);
-    assert.throws(() => new GeoResolver(city, city), (err: unknown) => err instanceof GeoDatabaseError && /not an ASN database/.test(err.message));
+    assert.throws(() => new GeoResolver(city, city), (err: unknown) => err instanceof GeoDatabaseError && err.message.includes('not an ASN database'));
   });
 });
 

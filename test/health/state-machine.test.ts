@@ -11,7 +11,7 @@ const T = { rise: 2, fall: 3 };
 function run(results: string, start: TargetHealth = initialHealth(0)): TargetHealth[] {
   const out: TargetHealth[] = [];
   let h = start;
-  [...results].forEach((c, i) => {
+  results.split('').forEach((c, i) => {
     h = applyResult(h, c === '+' ? ok(i + 1) : bad(i + 1), T);
     out.push(h);
   });

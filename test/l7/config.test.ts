@@ -52,8 +52,8 @@ describe('balancer config', () => {
       '  - { pool: nope }', // 10
     ].join('\n');
     const found = problems(text);
-    assert.ok(found.some((p) => /^b\.yaml:4: pools\.web\.algorithm: /.test(p)), found.join('\n'));
-    assert.ok(found.some((p) => /^b\.yaml:8: pools\.web\.backends\.1\.weight: must be >= 1/.test(p)), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('b.yaml:4: pools.web.algorithm: ')), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('b.yaml:8: pools.web.backends.1.weight: must be >= 1')), found.join('\n'));
     const semantic = problems(text.replace('algorithm: fastest', 'algorithm: consistent-hash').replace(', weight: 0', ''));
     assert.deepEqual(semantic, [
       'b.yaml:1: listen: listen address "nowhere": not of the form ADDR:PORT; write ADDR:PORT, e.g. 127.0.0.1:5300 or [::1]:5300',

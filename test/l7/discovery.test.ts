@@ -62,7 +62,7 @@ describe('DNS discovery', () => {
 
   it('A: each address with the configured port, static backends kept, a new address checked before it serves, and a reload keeps what was found', async () => {
     // Two servers on one port at two loopback addresses, and a third address with nothing listening.
-    const servers = await Promise.all(['127.0.0.2', '127.0.0.3'].map(() => http.createServer((_req, res) => res.end('x'))));
+    const servers = ['127.0.0.2', '127.0.0.3'].map(() => http.createServer((_req, res) => res.end('x')));
     await new Promise<void>((resolve) => servers[0]!.listen(0, '127.0.0.2', resolve));
     const port = (servers[0]!.address() as AddressInfo).port;
     await new Promise<void>((resolve, reject) => servers[1]!.once('error', reject).listen(port, '127.0.0.3', resolve));

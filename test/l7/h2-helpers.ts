@@ -1,5 +1,5 @@
 /** HTTP/2 clients for the l7 tests: node's (well-formed requests) and a raw frame writer (what node's refuses to send). */
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import net from 'node:net';
 
 export interface H2Reply {

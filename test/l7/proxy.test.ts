@@ -224,8 +224,9 @@ describe('rate limiting', () => {
         if (r.status === 429) limited = r;
       }
       assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
-      assert.equal(limited!.headers['retry-after'], '1');
-      assert.equal(limited!.headers['x-meridian-error'], 'L7_RATE_LIMITED');
+      assert.ok(limited !== undefined);
+      assert.equal(limited.headers['retry-after'], '1');
+      assert.equal(limited.headers['x-meridian-error'], 'L7_RATE_LIMITED');
       assert.equal((await request(`${lb.url}/`, { headers: { 'x-forwarded-for': '203.0.113.2' } })).status, 200, 'another client has its own bucket');
     } finally {
       await lb.close();

@@ -1,6 +1,6 @@
 /** Health and resilience over real sockets: checks, ejection, panic, slow start, drain, stickiness, retries, circuit breaking, reload. */
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import { describe, it } from 'node:test';
 import { runProbe } from '../../src/health/probes/index.js';
 import { json, pool, request, startBackends, startBalancer, tally, waitFor, type TestBackend, type TestBalancer } from './helpers.js';

@@ -45,7 +45,8 @@ describe('zone and build metrics', () => {
       const scrape = (): Promise<string> => fetch(`http://127.0.0.1:${api}/metrics`).then((r) => r.text());
       const soaSerial = async (): Promise<number> => {
         const answer = (await udp(dns, 'example.com', 'SOA')).msg.answers[0];
-        return (answer?.data as { serial: number }).serial;
+        assert.ok(answer !== undefined, 'an SOA answer');
+        return (answer.data as { serial: number }).serial;
       };
       const zone = (name: string, z = 'example.com.') => `${name}{zone="${z}"}`;
       const started = Date.now() / 1000;

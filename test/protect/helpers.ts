@@ -44,7 +44,10 @@ export function ednsOptions(raw: Buffer): Map<number, Buffer> | null {
   const skipName = (): void => {
     for (;;) {
       const len = raw[pos]!;
-      if (len === 0) return void pos++;
+      if (len === 0) {
+        pos++;
+        return;
+      }
       if ((len & 0xc0) === 0xc0) return void (pos += 2);
       pos += len + 1;
     }
@@ -77,10 +80,9 @@ export function ednsOptions(raw: Buffer): Map<number, Buffer> | null {
 
 /** The full RCODE of an answer: the header's four bits and the OPT's extended eight (RFC 6891 §6.1.3). */
 export function fullRcode(raw: Buffer): number {
-  let pos = 12;
   // The OPT we write is the last record: find it from the end.
   const low = raw[3]! & 0x0f;
-  for (pos = raw.length - 11; pos >= 12; pos--) {
+  for (let pos = raw.length - 11; pos >= 12; pos--) {
     if (raw[pos] === 0 && raw.readUInt16BE(pos + 1) === 41 && pos + 11 + raw.readUInt16BE(pos + 9) === raw.length) return (raw[pos + 5]! << 4) | low;
   }
   return low;

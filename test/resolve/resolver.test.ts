@@ -213,7 +213,9 @@ const rows: Row[] = [
   { title: 'a name in no zone: REFUSED', q: question('www.example.org.', 'A'), want: ['REFUSED --'] },
   { title: 'class HS: REFUSED', q: question('www.t.', 'A', RRClass.HS), want: ['REFUSED --'] },
   { title: 'class ANY is answered as IN', q: question('www.t.', 'A', RRClass.ANY), want: ['NOERROR aa', 'an: www.t. 300 A 192.0.2.10'] },
-  { title: 'AXFR: REFUSED', q: question('t.', 'AXFR'), want: ['REFUSED --'] },
+  // Transfers go to transfer/ before the resolver; what reaches it is what Knot answers without one (src/transfer/README.md).
+  { title: 'AXFR (over UDP): NOTIMP, as Knot', q: question('t.', 'AXFR'), want: ['NOTIMP --'] },
+  { title: 'IXFR (over UDP): NOTAUTH, as Knot', q: question('t.', 'IXFR'), want: ['NOTAUTH --'] },
   { title: 'MAILB: NOTIMP', q: question('t.', 'MAILB'), want: ['NOTIMP --'] },
   { title: 'OPT as a question: FORMERR', q: { ...question('t.', 'A'), qtype: RRType.OPT }, want: ['FORMERR --'] },
 ];

@@ -371,7 +371,7 @@ describe('steering over UDP and TCP', () => {
         assert.equal(r.addrs.length, 1, client);
         assert.ok(r.addrs[0] === HEAVY || r.addrs[0] === LIGHT, `${client}: ${r.addrs[0]}`);
         assertEcsEcho(r, client, 24, client);
-        byUdp.push(r.addrs[0]!);
+        byUdp.push(r.addrs[0]);
       }
       const heavy = byUdp.filter((a) => a === HEAVY).length;
       t.diagnostic(`heavy ${heavy}, light ${200 - heavy} of 200 networks`);
@@ -577,7 +577,7 @@ describe('policy reload', () => {
       assert.match(problem.message, /nowhere/);
 
       // Fixed again: the new file serves.
-      lines[at] = lines[at]!.replace('[sa, nowhere]', '[eu]');
+      lines[at] = lines[at].replace('[sa, nowhere]', '[eu]');
       fs.writeFileSync(file, lines.join('\n'));
       assert.equal(server.reload(true), true);
       assertSteered(await ask(server.port, 'udp', 'geo.geo.test', 'A', { ecs: '81.2.69.142/32' }), [EU], 'after the fix');

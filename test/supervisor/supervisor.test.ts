@@ -67,7 +67,8 @@ function connectTo(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
     let data = '';
-    s.on('data', (d) => (data += d));
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => (data += d));
     s.on('end', () => resolve(data.trim()));
     s.on('error', reject);
   });
@@ -125,7 +126,7 @@ describe('worker supervisor', () => {
     const [fork] = forks;
     assert.ok(fork);
     await eventually('killed', async () => !alive(fork.pid));
-    assert.ok(lines.some((l) => l.level === 50 && l.worker === 0 && l.pid === fork.pid && /was not ready 600 ms/.test(l.msg)), 'reported with its worker id');
+    assert.ok(lines.some((l) => l.level === 50 && l.worker === 0 && l.pid === fork.pid && l.msg.includes('was not ready 600 ms')), 'reported with its worker id');
     assert.deepEqual(workerProcesses(), []);
     assert.equal(forks.length, 1, 'a failed start is not retried');
   });
@@ -138,7 +139,7 @@ describe('worker supervisor', () => {
     try {
       process.env.SUPERVISED_MODE = 'hang'; // every replacement hangs
       process.kill(s.pids[0]!, 'SIGKILL');
-      await eventually('two hanging replacements killed', async () => lines.filter((l) => /was not ready 800 ms/.test(l.msg)).length >= 2, 15_000);
+      await eventually('two hanging replacements killed', async () => lines.filter((l) => l.msg.includes('was not ready 800 ms')).length >= 2, 15_000);
       const hung = forks.slice(1, 3);
       for (const f of hung) await eventually(`replacement ${f.pid} killed`, async () => !alive(f.pid));
       await eventually('the third restart', async () => lines.filter((l) => l.restartInMs !== undefined).length >= 3, 5000);
@@ -195,7 +196,7 @@ describe('worker supervisor', () => {
       assert.equal(worker.isConnected(), true);
       worker.send({ kind: 'anything' });
       await eventually('replaced', async () => s.pids.length === 1 && s.pids[0] !== pid, 10_000);
-      assert.ok(lines.some((l) => l.level === 40 && /could not send to test worker 0/.test(l.msg)), JSON.stringify(lines.map((l) => l.msg)));
+      assert.ok(lines.some((l) => l.level === 40 && l.msg.includes('could not send to test worker 0')), JSON.stringify(lines.map((l) => l.msg)));
     } finally {
       await s.stop();
     }
@@ -209,7 +210,7 @@ describe('worker supervisor', () => {
     const pids = s.pids;
     await s.stop();
     for (const pid of pids) assert.equal(alive(pid), false);
-    assert.equal(lines.filter((l) => /did not stop in 500 ms; killing it/.test(l.msg)).length, 2);
+    assert.equal(lines.filter((l) => l.msg.includes('did not stop in 500 ms; killing it')).length, 2);
     assert.deepEqual(workerProcesses(), []);
   });
 });

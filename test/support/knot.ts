@@ -278,8 +278,8 @@ async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotO
     await waitForZones(port, answered, opts.startTimeoutMs ?? 15_000, daemon.exited, zoneError);
   } catch (err) {
     await daemon.stop();
-    if (/cannot bind address/.test(daemon.output())) throw new PortTakenError(`port ${port} was taken before knotd bound it`);
-    throw new Error(`knotd did not start: ${(err as Error).message}\n--- knotd output ---\n${daemon.output()}`);
+    if (daemon.output().includes('cannot bind address')) throw new PortTakenError(`port ${port} was taken before knotd bound it`);
+    throw new Error(`knotd did not start: ${(err as Error).message}\n--- knotd output ---\n${daemon.output()}`, { cause: err });
   }
   return { port, pid: knotdPid(daemon.output()) ?? daemon.pid, dir, output: daemon.output, stop: () => daemon.stop() };
 }

@@ -114,11 +114,11 @@ export async function startNatsCluster(): Promise<NatsCluster> {
     // Each routed to the two others, and a metadata leader elected (a server that joins after
     // the election does not log it).
     const routed = (s: NatsServer): boolean => (s.output().match(/Route connection created/g) ?? []).length >= 2;
-    await waitFor(() => (servers.every(routed) && servers.some((s) => /metadata leader/.test(s.output())) ? true : null), 30_000, 'the NATS cluster to route and elect a JetStream leader');
+    await waitFor(() => (servers.every(routed) && servers.some((s) => s.output().includes('metadata leader')) ? true : null), 30_000, 'the NATS cluster to route and elect a JetStream leader');
   } catch (err) {
     const logs = servers.map((s) => `--- ${s.name}\n${s.output().split('\n').slice(-15).join('\n')}`).join('\n');
     await stop();
-    throw new Error(`${(err as Error).message}\n${logs}`);
+    throw new Error(`${(err as Error).message}\n${logs}`, { cause: err });
   }
   return { servers, urls: servers.map((s) => s.url).join(','), stop };
 }

@@ -96,8 +96,8 @@ export function startCli(args: string[], ready: (output: string) => boolean, tim
           }),
       });
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${what} exited with ${code}:\n${out}`));

@@ -134,7 +134,7 @@ describe('the catalog zone with serve --workers 2', () => {
       // TCP connections go to either worker: ten transfers reach both (all ten to one: 1 in 512).
       const seen = new Set<string>();
       for (let i = 0; i < 10; i++) {
-        const { stdout } = await run('kdig', ['-p', String(m.dns), '@127.0.0.1', '+nocomments', '+nostats', 'AXFR', 'catalog.invalid.']).catch((err: { stdout: string }) => err);
+        const { stdout } = await run('kdig', ['-p', String(m.dns), '@127.0.0.1', '+nocomments', '+nostats', 'AXFR', 'catalog.invalid.']).catch((err: unknown) => err as { stdout: string });
         seen.add(stdout.split('\n').filter((l) => l !== '' && !l.startsWith(';')).map((l) => l.split(/\s+/).filter(Boolean).join(' ')).sort().join('\n'));
       }
       assert.equal(seen.size, 1, [...seen].join('\n---\n'));

@@ -85,7 +85,7 @@ describe('NOTIFY out', () => {
     const text = fs.readFileSync(file, 'utf8');
     const serial = /SOA\s+\S+\s+\S+\s+\(?\s*(\d+)/.exec(text)![1]!;
     fs.writeFileSync(file, text.replace(serial, String(Number(serial) + 1)));
-    await server.reload();
+    server.reload();
     const r = await next((m) => zoneOf(m) === 'other.test' && decode(m.msg).answers[0]?.data.serial === Number(serial) + 1);
     answer(r);
   });

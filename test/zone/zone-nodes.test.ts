@@ -160,7 +160,7 @@ describe('packed zone nodes', () => {
     await worker.terminate();
     assert.equal(reply.shared, true);
     assert.equal(reply.length, packed.base.image.buffer.byteLength);
-    const there = ZoneNodes.fromImage(structuredClone(packed.base.image) as PackedImage);
+    const there = ZoneNodes.fromImage(structuredClone<PackedImage>(packed.base.image));
     for (const [key, n] of NODES) assert.equal(show(there.get(key)), show(n));
   });
 });

@@ -199,7 +199,7 @@ export async function startDemo(ports: DemoPorts = DEFAULT_PORTS, options: { log
     backends,
     async killBackends(region) {
       await Promise.all(
-        (backends.get(region) ?? []).map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => (p.once('exit', r), p.kill('SIGKILL'))))),
+        (backends.get(region) ?? []).filter((p) => p.exitCode === null && p.signalCode === null).map((p) => new Promise((r) => (p.once('exit', r), p.kill('SIGKILL')))),
       );
     },
     startBackends,

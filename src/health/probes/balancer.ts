@@ -38,8 +38,8 @@ export function parseReport(text: string): BalancerReport {
     up: r.up,
     healthy: r.healthy,
     total: r.total,
-    ...(r.capacity !== undefined && { capacity: r.capacity as number }),
-    ...(r.draining !== undefined && { draining: r.draining as boolean }),
+    ...(r.capacity !== undefined && { capacity: r.capacity }),
+    ...(r.draining !== undefined && { draining: r.draining }),
   };
 }
 

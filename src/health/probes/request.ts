@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import { BODY_LIMIT, ProbeFailure, USER_AGENT, type ProbeContext } from './guard.js';
 
 export interface RequestOptions {
@@ -18,7 +19,7 @@ export interface RequestOptions {
   /** TLS server name; omitted from the handshake when it is an IP address. */
   readonly servername?: string;
   readonly verifyTls: boolean;
-  readonly tlsMaterial?: Readonly<Pick<import('node:tls').ConnectionOptions, 'ca' | 'cert' | 'key'>>;
+  readonly tlsMaterial?: Readonly<Pick<ConnectionOptions, 'ca' | 'cert' | 'key'>>;
   /** Extra headers; they override the defaults except `Connection`. */
   readonly headers?: Readonly<Record<string, string>>;
 }

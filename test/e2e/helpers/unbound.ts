@@ -131,7 +131,7 @@ async function startOnce(bin: string, port: number, opts: UnboundOptions): Promi
   } catch (err) {
     await daemon.stop();
     if (/could not open ports|bind: address already in use/i.test(daemon.output())) throw new PortTakenError(`port ${port} taken`);
-    throw new Error(`unbound did not start: ${(err as Error).message}\n--- unbound output ---\n${daemon.output()}`);
+    throw new Error(`unbound did not start: ${(err as Error).message}\n--- unbound output ---\n${daemon.output()}`, { cause: err });
   }
   return { port, confFile, output: daemon.output, stop: () => daemon.stop() };
 }
