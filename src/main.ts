@@ -61,6 +61,8 @@ export interface RunningServer {
   readonly adminAddress: { host: string; port: number } | null;
   /** Re-reads the zones folder (`force` re-reads unchanged files too); true when answers changed. */
   reload(force?: boolean): boolean;
+  /** Re-reads the DNSSEC keys as SIGHUP does (this process's; workers on their own); the zones whose keys changed. */
+  reloadKeys(): string[];
   close(): Promise<void>;
 }
 
@@ -218,6 +220,8 @@ function clusterParts(config: Config, zones: ZoneDirectory, monitor: HealthMonit
 export interface StartOptions {
   /** Install SIGHUP for reloads (the CLI does; tests call reload() instead). */
   readonly handleSignals?: boolean;
+  /** Tests only (no config or flag sets it): the DNSSEC signer's clock, in milliseconds, to run a key rollover over simulated days; one process (no workers). */
+  readonly clock?: () => number;
 }
 
 export async function startServer(given: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
@@ -256,7 +260,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   // One process answers by itself; with workers, they answer and this process only feeds them.
   let dataPlane: ReturnType<typeof createDataPlane>;
   try {
-    dataPlane = createDataPlane(config.dns, store, log);
+    dataPlane = createDataPlane(config.dns, store, log, false, options.clock);
   } catch (err) {
     // A query log path that cannot be opened, say: nothing may keep running.
     await health.monitor.stop();
@@ -267,6 +271,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const pool = config.dns.workers > 1 ? new WorkerPool({ count: config.dns.workers, config, monitor: health.monitor, samples, log }) : null;
   const unfeed = pool === null ? () => {} : store.onPublish((s) => pool.publish(s));
   const stopDataPlane = async (): Promise<void> => {
+    dataPlane.keys?.stop();
     unfeed();
     await pool?.stop();
     await server?.close();
@@ -296,8 +301,9 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   if (config.zones.watch) reloader.watch(config.zones.debounceMs);
   if (config.geoip.watch) geoReloader.watch(config.geoip.debounceMs);
   const onHup = (): void => {
-    log.info('SIGHUP: reloading zones and GeoIP databases, re-reading the interface addresses');
+    log.info('SIGHUP: reloading zones, GeoIP databases and DNSSEC keys, re-reading the interface addresses');
     geoReloader.reload();
+    dataPlane.keys?.reload();
     void reloader.reloadInBackground(true);
     void server?.rescan();
     pool?.rescan();
@@ -316,6 +322,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
     health: health.monitor,
     cluster: cluster && { state: () => cluster.store.state(), ready: () => cluster.store.ready() },
     reload: (force = true) => reloader.reload(force),
+    reloadKeys: () => dataPlane.keys?.reload() ?? [],
     async close() {
       process.off('SIGHUP', onHup);
       notifier.close();

@@ -94,6 +94,12 @@ export class Responder {
     this.cache = new AnswerCache(options.cacheMaxEntries);
     this.decisions = new DecisionCache<CachedAnswer>(options.cacheMaxEntries);
     this.questions = new QuestionIndex<IndexedQuestion>(options.cacheMaxEntries, this.#dnssec !== null);
+    // Keys read afresh (SIGHUP, the key folder watch): no answer signed by a key now gone may be served again.
+    this.#dnssec?.onKeysChanged(() => {
+      this.cache.clear();
+      this.decisions.clear();
+      this.questions.clear();
+    });
   }
 
   /** The online signer (null when no zone is signed), for its counters. */
@@ -305,7 +311,10 @@ export class Responder {
     if (encoded === undefined) {
       // Names reached through a CNAME are steered afresh; such answers vary per client and are not cached.
       let dependsOnClient = false;
-      let res = this.#dnssec?.apexAnswer(snapshot, q) ?? resolve(snapshot, q, {
+      // DNSKEY/CDS/CDNSKEY at a signed apex come from the keys, and change at their next timing event.
+      const apex = this.#dnssec?.apexAnswer(snapshot, q) ?? null;
+      let staleAt = apex === null || apex.refreshAt >= NEVER_STALE ? NEVER_STALE : Math.floor(apex.refreshAt);
+      let res = apex?.message ?? resolve(snapshot, q, {
         minimalAny: transport === 'udp',
         steer: (name, qtype) => {
           if (direct && name === steered!.name && qtype === q.qtype) return direct;
@@ -316,11 +325,10 @@ export class Responder {
           return d;
         },
       });
-      let staleAt = NEVER_STALE;
       if (signing) {
         const signed = this.#dnssec.sign(snapshot, q, res);
         res = signed.message;
-        if (signed.refreshAt < NEVER_STALE) staleAt = Math.floor(signed.refreshAt);
+        if (signed.refreshAt < staleAt) staleAt = Math.floor(signed.refreshAt);
       }
       const e = this.#writer.encode(packet, q, res);
       // Every field in one literal: kept in the object itself, no property array beside it.

@@ -6,33 +6,49 @@ import { describeBound, failoverWarnings } from '../health/failover-bound.js';
 import { formatProblem } from '../problems/problem-list.js';
 import type { Zone } from '../zone/zone.js';
 import { ZoneDirectory } from '../control/zone-directory.js';
-import { algorithmName, dsRdata } from '../dnssec/keys.js';
-import { loadZoneKeys } from '../dnssec/load.js';
+import { algorithmName, dsRdata, FLAGS_SEP, nextKeyEvent } from '../dnssec/keys.js';
+import { checkParentDs, checkZoneKeys, formatKeyProblem, readParentDs, type KeyCheckProblem } from '../dnssec/check.js';
+import { keysAt, type ZoneKeys } from '../dnssec/signer.js';
 import { RRType } from '../dns/constants.js';
 import { rdataToText } from '../zone/rdata/index.js';
 
 /**
- * The signed zones' keys: per zone its signing keys and the DS records for the parent, or the
- * error serve would stop on (a missing, unreadable, mismatched or world-readable key); and a
- * warning for a signed zone the zones folder does not hold.
+ * The signed zones' keys: per zone its keys (what each does now, and its next timing event)
+ * and the DS records for the parent; every key problem as file:line: CODE: message (a broken,
+ * missing or world-readable key, a coming instant with no key signing, a parent DS that
+ * matches no signing key); and an error for a signed zone the zones folder does not hold.
  */
-function dnssecLines(config: Config, zones: ReadonlyMap<string, Zone>): { lines: string[]; errors: string[] } {
-  let signed;
-  try {
-    signed = loadZoneKeys(config.dns.dnssec);
-  } catch (err) {
-    return { lines: [], errors: [(err as Error).message] };
-  }
+function dnssecLines(config: Config, zones: ReadonlyMap<string, Zone>, parentDsFile: string | undefined): { lines: string[]; errors: string[]; warnings: string[] } {
+  const now = Math.floor(Date.now() / 1000);
   const lines: string[] = [];
+  const problems: KeyCheckProblem[] = [];
+  const signed: ZoneKeys[] = [];
   const errors: string[] = [];
-  for (const z of signed) {
-    const zone = nameToText(z.origin);
-    const keys = z.active.map((k) => `${k.tag} (${algorithmName(k.algorithm)}${k.flags & 1 ? ', SEP' : ''})`).join(', ');
-    lines.push(`dns.dnssec.zones: ${zone} signed with key ${keys}: OK`);
-    for (const k of z.published.filter((p) => (p.flags & 1) !== 0)) lines.push(`  ${zone.toLowerCase()} IN DS ${rdataToText(RRType.DS, dsRdata(z.origin, k.dnskey))}`);
-    if (!zones.has(nameKey(z.origin))) errors.push(`dns.dnssec.zones: ${zone} is signed but the zones folder has no valid ${zone.toLowerCase()}zone file`);
+  for (const [zoneText, z] of Object.entries(config.dns.dnssec.zones)) {
+    if (!z.enabled) continue;
+    const checked = checkZoneKeys(zoneText, z, now);
+    problems.push(...checked.problems);
+    if (checked.zone === null) continue;
+    const zone = checked.zone;
+    signed.push(zone);
+    const name = nameToText(zone.origin);
+    const state = keysAt(zone, now);
+    for (const k of zone.keys) {
+      const role = zone.split ? ((k.flags & FLAGS_SEP) !== 0 ? 'KSK' : 'ZSK') : (k.flags & FLAGS_SEP) !== 0 ? 'CSK' : 'ZSK';
+      const doing = [state.published.includes(k) ? 'published' : 'not published', state.active.includes(k) ? 'signing' : 'not signing', ...(state.synced.includes(k) ? ['CDS/CDNSKEY'] : [])].join(', ');
+      const next = nextKeyEvent([k], now);
+      lines.push(`${k.base}.key: ${name} key ${k.tag} (${algorithmName(k.algorithm)}, ${role}): ${doing}${next === Infinity ? '' : `; next timing event ${new Date(next * 1000).toISOString()}`}`);
+    }
+    for (const k of state.published.filter((p) => (p.flags & FLAGS_SEP) !== 0)) lines.push(`  ${name.toLowerCase()} IN DS ${rdataToText(RRType.DS, dsRdata(zone.origin, k.dnskey))}`);
+    if (!zones.has(nameKey(zone.origin))) errors.push(`dns.dnssec.zones: ${name} is signed but the zones folder has no valid ${name.toLowerCase()}zone file`);
   }
-  return { lines, errors };
+  if (parentDsFile !== undefined) {
+    const parent = readParentDs(parentDsFile);
+    problems.push(...parent.problems, ...checkParentDs(parent.records, signed, now));
+    if (parent.problems.length === 0 && parent.records.length === 0) errors.push(`${parentDsFile}:0: GSLB_ERR_DNSSEC_DS_MISMATCH: --parent-ds: no DS record in the file`);
+  }
+  for (const p of problems) if (p.severity === 'error') errors.push(formatKeyProblem(p));
+  return { lines, errors, warnings: problems.filter((p) => p.severity === 'warning').map(formatKeyProblem) };
 }
 
 /** One line per steered name: its worst-case failover and recovery, term by term. */
@@ -70,7 +86,7 @@ function geoLines(config: Config): string[] {
 }
 
 /** Like named-checkzone for the whole setup (config, GeoIP databases, zones, policies): every problem as file:line: message; 1 on any error. */
-export function runCheck(flags: { config?: string; zones?: string }): number {
+export function runCheck(flags: { config?: string; zones?: string; parentDs?: string }): number {
   let config;
   try {
     config = loadConfig(flags.config ?? null, { zonesDir: flags.zones });
@@ -97,9 +113,9 @@ export function runCheck(flags: { config?: string; zones?: string }): number {
   for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
   const errors = outcome.problems.filter((p) => p.severity === 'error').length;
   printBounds(outcome.zones);
-  const dnssec = dnssecLines(config, outcome.zones);
+  const dnssec = dnssecLines(config, outcome.zones, flags.parentDs);
   for (const line of dnssec.lines) process.stdout.write(line + '\n');
-  for (const line of dnssec.errors) process.stderr.write(line + '\n');
+  for (const line of [...dnssec.warnings, ...dnssec.errors]) process.stderr.write(line + '\n');
   for (const s of outcome.statuses) {
     if (s.zone && !s.problems.some((p) => p.severity === 'error')) {
       process.stdout.write(`${s.file}: zone ${s.zone.originKey}. serial ${s.zone.serial}, ${s.zone.recordCount} records: OK\n`);

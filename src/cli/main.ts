@@ -7,6 +7,7 @@ import { runServe } from './serve.js';
 import { runExplain } from './explain.js';
 import { runBalance } from './balance.js';
 import type { SimulateFlags } from './simulate.js';
+import type { KeygenFlags, TimingFlags } from './dnssec.js';
 import { VERSION } from '../version.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -51,7 +52,8 @@ program
   .description('validate the config and every zone file without serving; prints file:line: message, exits 1 on any error')
   .option('-c, --config <file>', 'config file to validate; env MERIDIAN_CONFIG')
   .option('-z, --zones <dir>', 'zones folder to validate')
-  .action((opts: { config?: string; zones?: string }) => {
+  .option('--parent-ds <file>', "the parent's DS records for the signed zones (one a line, as dig prints them): each must match a key, one a key that signs the DNSKEY RRset")
+  .action((opts: { config?: string; zones?: string; parentDs?: string }) => {
     process.exitCode = runCheck(withEnvConfig(opts));
   });
 
@@ -89,16 +91,38 @@ program
   });
 
 const dnssec = program.command('dnssec').description('DNSSEC keys (see README "DNSSEC")');
-dnssec
-  .command('keygen')
-  .description('make a combined signing key for ZONE: K<zone>.+<alg>+<tag>.key and .private (mode 0600), as BIND names them; prints the DS record for the parent')
-  .argument('<zone>', 'the zone, e.g. example.com')
-  .option('--algorithm <alg>', 'ECDSAP256SHA256 (13) or ED25519 (15)', 'ECDSAP256SHA256')
-  .option('--key-dir <dir>', 'folder to write the files into (made if missing)', 'keys')
-  .action(async (zone: string, opts: { algorithm?: string; keyDir?: string }) => {
-    const { runKeygen } = await import('./dnssec.js');
-    process.exitCode = runKeygen(zone, opts);
-  });
+/** The timing options of keygen and settime, as dnssec-keygen's -P -A -I -D and -P sync / -D sync. */
+function timingOptions(c: Command): Command {
+  const time = 'YYYYMMDDHHMMSS (UTC), now, +N or -N with a unit s, mi, h, d, w, mo, y (from now), or none';
+  return c
+    .option('-P, --publish <time>', `when the key enters the DNSKEY RRset: ${time}`)
+    .option('-A, --activate <time>', `when it starts signing: ${time}`)
+    .option('-I, --inactive <time>', `when it stops signing: ${time}`)
+    .option('-D, --delete <time>', `when it leaves the DNSKEY RRset: ${time}`)
+    .option('--sync-publish <time>', `when it is offered as CDS/CDNSKEY (a SEP key): ${time}`)
+    .option('--sync-delete <time>', `when it stops being offered as CDS/CDNSKEY: ${time}`);
+}
+timingOptions(
+  dnssec
+    .command('keygen')
+    .description('make a signing key for ZONE: K<zone>.+<alg>+<tag>.key and .private (mode 0600), as BIND names them; prints the DS record for the parent. Published and active at once unless the timing options say otherwise')
+    .argument('<zone>', 'the zone, e.g. example.com')
+    .option('--algorithm <alg>', 'ECDSAP256SHA256 (13) or ED25519 (15)', 'ECDSAP256SHA256')
+    .option('--key-dir <dir>', 'folder to write the files into (made if missing)', 'keys')
+    .option('--zsk', 'a zone-signing key (flags 256) for a KSK/ZSK split; default a combined or key-signing key (257)'),
+).action(async (zone: string, opts: KeygenFlags) => {
+  const { runKeygen } = await import('./dnssec.js');
+  process.exitCode = runKeygen(zone, opts);
+});
+timingOptions(
+  dnssec
+    .command('settime')
+    .description("change a key's timing fields (as dnssec-settime): KEY is its .key or .private file, or the name without either; serve picks the change up by itself")
+    .argument('<key>', 'e.g. keys/Kexample.com.+013+43996'),
+).action(async (key: string, opts: TimingFlags) => {
+  const { runSettime } = await import('./dnssec.js');
+  process.exitCode = runSettime(key, opts);
+});
 
 program
   .command('balance')

@@ -64,6 +64,7 @@ const Dnssec = Type.Object(
           enabled: Type.Boolean({ default: true, description: 'sign the zone\'s answers to DO=1 queries' }),
           algorithm: Type.Union([Type.Literal('ECDSAP256SHA256'), Type.Literal('ED25519')], { default: 'ECDSAP256SHA256', description: 'the algorithm of the keys used (13 or 15)' }),
           keyDir: Type.String({ minLength: 1, default: 'keys', description: 'folder of the BIND K<zone>.+<alg>+<tag>.key/.private files, relative to the config file' }),
+          split: Type.Boolean({ default: false, description: 'KSK/ZSK split: keys with the SEP flag (257) sign only the DNSKEY, CDS and CDNSKEY RRsets, the others (256) the rest; false: every active key signs everything' }),
         },
         { additionalProperties: false },
       ),

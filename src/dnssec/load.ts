@@ -4,41 +4,47 @@
  */
 import fs from 'node:fs';
 import type { Config } from '../config/schema.js';
-import { parseName, nameToText } from '../dns/name.js';
+import { type Name, parseName, nameToText } from '../dns/name.js';
 import { ErrorCode, GslbError } from '../errors.js';
-import { ALGORITHMS, isActive, isPublished, KeyFileError, readZoneKeys } from './keys.js';
-import { DnssecSigner, type SignerOptions, type ZoneKeys } from './signer.js';
+import { ALGORITHMS, KeyFileError, readZoneKeys } from './keys.js';
+import { DnssecSigner, keysAt, type SignerOptions, type ZoneKeys } from './signer.js';
 
 const DAY = 86_400;
+
+export type ZoneConfig = Config['dns']['dnssec']['zones'][string];
+
+export function zoneOrigin(zoneText: string): Name {
+  return parseName(zoneText.endsWith('.') ? zoneText : `${zoneText}.`, null);
+}
+
+/**
+ * One zone's keys, checked as serve needs them: at least one key, no private key every user
+ * can read, one key active at `nowSec`. Throws KeyFileError (a file at fault) or Error.
+ */
+export function readZone(zoneText: string, z: ZoneConfig, nowSec: number): ZoneKeys {
+  const origin = zoneOrigin(zoneText);
+  const keys = readZoneKeys(z.keyDir, origin, ALGORITHMS[z.algorithm]);
+  if (keys.length === 0) throw new Error(`no ${z.algorithm} key for ${nameToText(origin)} in ${z.keyDir}; make one with: meridian dnssec keygen ${zoneText} --algorithm ${z.algorithm} --key-dir ${z.keyDir}`);
+  for (const key of keys) {
+    // The private key is the zone: refuse one any local user can read.
+    const mode = fs.statSync(`${key.base}.private`).mode;
+    if ((mode & 0o007) !== 0) throw new KeyFileError(`${key.base}.private`, `readable by every user (mode ${(mode & 0o777).toString(8)}); chmod 600 it`, 'mode');
+  }
+  const zone = { origin, keys, split: z.split };
+  if (keysAt(zone, nowSec).active.length === 0) throw new Error(`none of the ${keys.length} key(s) in ${z.keyDir} for ${nameToText(origin)} is active now (Activate/Inactive/Delete in the .private files)`);
+  return zone;
+}
 
 /** The zones' keys; throws GslbError (GSLB_ERR_CONFIG_INVALID) naming `dns.dnssec.zones.<zone>`. */
 export function loadZoneKeys(dnssec: Config['dns']['dnssec'], nowSec = Math.floor(Date.now() / 1000)): ZoneKeys[] {
   const out: ZoneKeys[] = [];
   for (const [zoneText, z] of Object.entries(dnssec.zones)) {
     if (!z.enabled) continue;
-    const field = `dns.dnssec.zones.${zoneText}`;
-    const fail = (message: string): never => {
-      throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${field}: ${message}`);
-    };
-    const origin = parseName(zoneText.endsWith('.') ? zoneText : `${zoneText}.`, null);
-    const algorithm = ALGORITHMS[z.algorithm];
-    let keys;
     try {
-      keys = readZoneKeys(z.keyDir, origin, algorithm);
+      out.push(readZone(zoneText, z, nowSec));
     } catch (err) {
-      if (err instanceof KeyFileError) return fail(err.message);
-      throw err;
+      throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `dns.dnssec.zones.${zoneText}: ${(err as Error).message}`);
     }
-    if (keys.length === 0) fail(`no ${z.algorithm} key for ${nameToText(origin)} in ${z.keyDir}; make one with: meridian dnssec keygen ${zoneText} --algorithm ${z.algorithm} --key-dir ${z.keyDir}`);
-    for (const key of keys) {
-      // The private key is the zone: refuse one any local user can read.
-      const mode = fs.statSync(`${key.base}.private`).mode;
-      if ((mode & 0o007) !== 0) fail(`${key.base}.private is readable by every user (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
-    }
-    const published = keys.filter((k) => isPublished(k, nowSec));
-    const active = published.filter((k) => isActive(k, nowSec));
-    if (active.length === 0) fail(`none of the ${keys.length} key(s) in ${z.keyDir} for ${nameToText(origin)} is active now (Activate/Inactive/Delete in the .private files)`);
-    out.push({ origin, published, active });
   }
   return out;
 }

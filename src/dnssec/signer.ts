@@ -16,19 +16,74 @@ import { findZone, type Snapshot } from '../snapshot/snapshot.js';
 import { lookupName, suffixKey } from '../zone/lookup.js';
 import type { RRset, Zone } from '../zone/zone.js';
 import type { Resolution, SectionEntry } from '../resolve/resolution.js';
-import { dsRdata, FLAGS_SEP, type SigningKey } from './keys.js';
+import { dsRdata, FLAGS_SEP, isActive, isPublished, isSynced, nextKeyEvent, type SigningKey } from './keys.js';
 import { canonicalRRset, rrsigRdata } from './sign.js';
 
 /** RFC 9824 §2: the pseudo-type that marks a name that does not exist. */
 export const NXNAME = 128;
 
-/** A signed zone: its keys, and the apex RRsets they make. */
+/** A signed zone: every key read for it, each used as its timing fields say. */
 export interface ZoneKeys {
   readonly origin: Name;
-  /** Keys in the DNSKEY RRset. */
+  readonly keys: readonly SigningKey[];
+  /** KSK/ZSK split: SEP keys sign the apex DNSKEY, CDS and CDNSKEY RRsets, the others the rest; false: every active key signs everything (CSK). */
+  readonly split: boolean;
+}
+
+/** What a zone's keys do at one instant, and until when (keysAt). */
+export interface KeyState {
+  /** Keys in the DNSKEY RRset (Publish ≤ now < Delete). */
   readonly published: readonly SigningKey[];
-  /** Keys that sign (a subset of published). */
+  /** Keys that sign (Activate ≤ now < Inactive, published, not revoked). */
   readonly active: readonly SigningKey[];
+  /** SEP keys offered as CDS/CDNSKEY (SyncPublish ≤ now < SyncDelete). */
+  readonly synced: readonly SigningKey[];
+  /** Who signs the apex DNSKEY/CDS/CDNSKEY RRsets, and who every other RRset. */
+  readonly keySigners: readonly SigningKey[];
+  readonly zoneSigners: readonly SigningKey[];
+  /** Seconds: the state holds from `from` until just before `until` (the next timing event; Infinity: none). */
+  readonly from: number;
+  readonly until: number;
+}
+
+/**
+ * Which keys of a zone publish, sign and are offered to the parent at `now` (seconds). In a
+ * split zone the KSKs sign the key RRsets and the ZSKs the rest; a side with no active key
+ * leaves its RRsets to the other side's keys, so nothing goes unsigned while one exists.
+ */
+export function keysAt(zone: ZoneKeys, now: number): KeyState {
+  const published = zone.keys.filter((k) => isPublished(k, now));
+  const active = published.filter((k) => isActive(k, now));
+  const synced = published.filter((k) => isSynced(k, now));
+  let keySigners = active;
+  let zoneSigners = active;
+  if (zone.split) {
+    const ksk = active.filter((k) => (k.flags & FLAGS_SEP) !== 0);
+    const zsk = active.filter((k) => (k.flags & FLAGS_SEP) === 0);
+    if (ksk.length > 0) keySigners = ksk;
+    if (zsk.length > 0) zoneSigners = zsk;
+  }
+  return { published, active, synced, keySigners, zoneSigners, from: now, until: nextKeyEvent(zone.keys, now) };
+}
+
+/** A zone as the signer holds it: its keys, their state now, and the ids of its signer sets (for the signature cache). */
+interface HeldZone {
+  readonly keys: ZoneKeys;
+  state: KeyState;
+  keySignersId: string;
+  zoneSignersId: string;
+}
+
+function hold(keys: ZoneKeys, now: number): HeldZone {
+  const held = { keys, state: keysAt(keys, now), keySignersId: '', zoneSignersId: '' };
+  setIds(held);
+  return held;
+}
+
+function setIds(held: HeldZone): void {
+  const origin = nameKey(held.keys.origin);
+  held.keySignersId = `${origin}|${held.state.keySigners.map((k) => k.tag).join(',')}`;
+  held.zoneSignersId = `${origin}|${held.state.zoneSigners.map((k) => k.tag).join(',')}`;
 }
 
 export interface SignerOptions {
@@ -62,10 +117,11 @@ const DAY = 86_400;
 
 export class DnssecSigner {
   /** Signed zones by origin key. */
-  readonly zones: ReadonlyMap<string, ZoneKeys>;
+  #zones: Map<string, HeldZone>;
   /** Signatures made (not taken from the cache), for the metrics and the benchmark. */
   signatures = 0;
   readonly #sigs = new Map<string, CachedSignature>();
+  readonly #listeners: (() => void)[] = [];
   readonly #now: () => number;
   readonly #validity: number;
   readonly #refresh: number;
@@ -74,8 +130,8 @@ export class DnssecSigner {
   readonly #maxEntries: number;
 
   constructor(zones: readonly ZoneKeys[], options: SignerOptions) {
-    this.zones = new Map(zones.map((z) => [nameKey(z.origin), z]));
     this.#now = options.now ?? Date.now;
+    this.#zones = new Map(zones.map((z) => [nameKey(z.origin), hold(z, this.nowSec())]));
     this.#validity = options.validitySec ?? 14 * DAY;
     this.#refresh = Math.min(options.refreshSec ?? 7 * DAY, this.#validity);
     this.#jitter = Math.min(options.jitterSec ?? DAY, this.#validity - this.#refresh);
@@ -87,6 +143,52 @@ export class DnssecSigner {
     return this.#sigs.size;
   }
 
+  /** The signed zones' keys, by origin key. */
+  get zones(): ReadonlyMap<string, ZoneKeys> {
+    return new Map([...this.#zones].map(([k, h]) => [k, h.keys]));
+  }
+
+  /**
+   * Puts in keys read afresh (a reload); zones it does not name keep theirs. Signatures and
+   * the listeners' caches (signed answers) go, as they may hold a key that is gone.
+   */
+  setKeys(zones: readonly ZoneKeys[]): void {
+    const next = new Map(this.#zones);
+    for (const z of zones) next.set(nameKey(z.origin), hold(z, this.nowSec()));
+    this.#zones = next;
+    this.#sigs.clear();
+    for (const fn of this.#listeners) fn();
+  }
+
+  /** Called after setKeys: the responder empties its answer caches. */
+  onKeysChanged(fn: () => void): void {
+    this.#listeners.push(fn);
+  }
+
+  /** What a zone's keys do now (origin key), recomputed when a timing event has passed. */
+  stateOf(originKey: string): KeyState | null {
+    const held = this.#zones.get(originKey);
+    return held === undefined ? null : this.#current(held, this.nowSec()).state;
+  }
+
+  /** Milliseconds since the epoch of the next timing event of any zone's keys (Infinity: none). */
+  nextEventMs(): number {
+    const now = this.nowSec();
+    let next = Infinity;
+    for (const held of this.#zones.values()) next = Math.min(next, this.#current(held, now).state.until);
+    return next * 1000;
+  }
+
+  #current(held: HeldZone, now: number): HeldZone {
+    const s = held.state;
+    // A clock set back (a test's, or an operator's) is a new instant like any other.
+    if (now >= s.until || now < s.from) {
+      held.state = keysAt(held.keys, now);
+      setIds(held);
+    }
+    return held;
+  }
+
   /** Milliseconds since the epoch, by the signer's clock. */
   nowMs(): number {
     return this.#now();
@@ -96,23 +198,27 @@ export class DnssecSigner {
     return Math.floor(this.#now() / 1000);
   }
 
-  /** The signed zone holding `labelKeys` for `qtype`, with its keys; null when that zone is not signed. */
-  #signedZone(snapshot: Snapshot, labelKeys: readonly string[], qtype: number): { zone: Zone; keys: ZoneKeys } | null {
+  /** The signed zone holding `labelKeys` for `qtype`, with its keys now; null when that zone is not signed. */
+  #signedZone(snapshot: Snapshot, labelKeys: readonly string[], qtype: number, now: number): { zone: Zone; keys: HeldZone } | null {
     const zone = findZone(snapshot, labelKeys, qtype);
     if (zone === null) return null;
-    const keys = this.zones.get(zone.originKey);
-    return keys === undefined ? null : { zone, keys };
+    const held = this.#zones.get(zone.originKey);
+    return held === undefined ? null : { zone, keys: this.#current(held, now) };
   }
 
-  /** DNSKEY, CDS or CDNSKEY at the apex of a signed zone, answered with or without DO; null for any other question. */
-  apexAnswer(snapshot: Snapshot, q: { readonly labelKeys: readonly string[]; readonly qtype: number; readonly qclass: number }): Resolution | null {
+  /**
+   * DNSKEY, CDS or CDNSKEY at the apex of a signed zone, answered with or without DO; null for
+   * any other question. `message` is null when the RRset is empty (no key offered as CDS: the
+   * zone's NODATA is the answer). refreshAt is the next timing event, when the RRset changes.
+   */
+  apexAnswer(snapshot: Snapshot, q: { readonly labelKeys: readonly string[]; readonly qtype: number; readonly qclass: number }): { readonly message: Resolution | null; readonly refreshAt: number } | null {
     if (q.qtype !== RRType.DNSKEY && q.qtype !== RRType.CDS && q.qtype !== RRType.CDNSKEY) return null;
-    if (q.qclass !== RRClass.IN || !this.zones.has(suffixKey(q.labelKeys, 0))) return null;
-    const signed = this.#signedZone(snapshot, q.labelKeys, q.qtype);
+    if (q.qclass !== RRClass.IN || !this.#zones.has(suffixKey(q.labelKeys, 0))) return null;
+    const signed = this.#signedZone(snapshot, q.labelKeys, q.qtype, this.nowSec());
     if (signed === null || signed.zone.originKey !== suffixKey(q.labelKeys, 0)) return null;
-    const set = apexSet(signed.zone, signed.keys, q.qtype);
-    if (set === null) return null;
-    return { rcode: Rcode.NOERROR, authoritative: true, answer: [{ owner: signed.zone.origin, set, ttl: set.ttl }], authority: [], additional: [], glueRequired: false };
+    const set = apexSet(signed.zone, signed.keys.state, q.qtype);
+    if (set === null) return { message: null, refreshAt: signed.keys.state.until };
+    return { message: { rcode: Rcode.NOERROR, authoritative: true, answer: [{ owner: signed.zone.origin, set, ttl: set.ttl }], authority: [], additional: [], glueRequired: false }, refreshAt: signed.keys.state.until };
   }
 
   /** The answer to a DO=1 query with its RRSIGs and denial of existence; `res` unchanged when no signed zone is involved. */
@@ -125,7 +231,7 @@ export class DnssecSigner {
     const proved = new Set<string>();
     for (const entry of res.answer) {
       answer.push(entry);
-      const signed = this.#signedZone(snapshot, entry.set.owner.map(labelKey), entry.set.type);
+      const signed = this.#signedZone(snapshot, entry.set.owner.map(labelKey), entry.set.type, now);
       if (signed === null) continue;
       this.#addRrsig(answer, signed.keys, entry, now, state);
       // A wildcard expansion: prove the next closer name does not exist (RFC 4035 §3.1.3.3).
@@ -149,14 +255,14 @@ export class DnssecSigner {
         if (entry.set.type === RRType.NS) this.#delegation(snapshot, authority, entry, now, state);
         continue;
       }
-      const signed = this.#signedZone(snapshot, entry.set.owner.map(labelKey), entry.set.type);
+      const signed = this.#signedZone(snapshot, entry.set.owner.map(labelKey), entry.set.type, now);
       if (signed !== null) this.#addRrsig(authority, signed.keys, entry, now, state);
     }
     if (negative) {
       const denied = deniedName(q.labels, res);
-      const signed = this.#signedZone(snapshot, denied.map(labelKey), q.qtype);
+      const signed = this.#signedZone(snapshot, denied.map(labelKey), q.qtype, now);
       if (signed !== null) {
-        const types = this.#typesAt(signed.zone, denied, q.qtype);
+        const types = this.#typesAt(signed.zone, signed.keys.state, denied, q.qtype);
         // RFC 9824 §3: NXDOMAIN becomes NOERROR, with NXNAME in the bitmap saying why.
         if (rcode === Rcode.NXDOMAIN) rcode = Rcode.NOERROR;
         const nsec = nsecSet(denied, ['\0', ...denied], types, signed.zone.negativeTtl);
@@ -169,7 +275,7 @@ export class DnssecSigner {
       additional.push(entry);
       // Glue is not authoritative data and is not signed; the addresses of in-zone MX/SRV/NS targets are.
       if (!res.authoritative) continue;
-      const signed = this.#signedZone(snapshot, entry.set.owner.map(labelKey), entry.set.type);
+      const signed = this.#signedZone(snapshot, entry.set.owner.map(labelKey), entry.set.type, now);
       if (signed !== null && lookupName(signed.zone, entry.set.owner.map(labelKey), entry.set.type).kind === 'node') this.#addRrsig(additional, signed.keys, entry, now, state);
     }
     return { message: { ...res, rcode, answer, authority, additional }, refreshAt: state.refreshAt };
@@ -178,7 +284,7 @@ export class DnssecSigner {
   /** A referral from a signed zone: the cut's DS RRset signed, or its NSEC showing there is no DS. */
   #delegation(snapshot: Snapshot, out: SectionEntry[], ns: SectionEntry, now: number, state: { refreshAt: number }): void {
     const cutKeys = ns.set.owner.map(labelKey);
-    const signed = this.#signedZone(snapshot, cutKeys, RRType.DS);
+    const signed = this.#signedZone(snapshot, cutKeys, RRType.DS, now);
     if (signed === null) return;
     const found = lookupName(signed.zone, cutKeys, RRType.DS);
     if (found.kind !== 'node') return;
@@ -194,7 +300,7 @@ export class DnssecSigner {
   }
 
   /** The types that exist at `name` for a NODATA proof (never `qtype`, which is what is denied), or NXNAME's set when nothing is there. */
-  #typesAt(zone: Zone, name: Name, qtype: number): number[] {
+  #typesAt(zone: Zone, state: KeyState, name: Name, qtype: number): number[] {
     const keys = name.map(labelKey);
     const found = lookupName(zone, keys, qtype);
     if (found.kind !== 'node') return [RRType.RRSIG, RRType.NSEC, NXNAME];
@@ -209,10 +315,12 @@ export class DnssecSigner {
           if (r !== undefined && r.aaaa.length > 0) types.add(RRType.AAAA);
         }
       }
-      if (suffixKey(keys, 0) === zone.originKey && this.zones.has(zone.originKey)) {
-        types.add(RRType.DNSKEY);
-        types.add(RRType.CDS);
-        types.add(RRType.CDNSKEY);
+      if (suffixKey(keys, 0) === zone.originKey) {
+        if (state.published.length > 0) types.add(RRType.DNSKEY);
+        if (state.synced.length > 0) {
+          types.add(RRType.CDS);
+          types.add(RRType.CDNSKEY);
+        }
       }
     }
     types.add(RRType.RRSIG);
@@ -221,19 +329,24 @@ export class DnssecSigner {
     return [...types];
   }
 
-  /** Appends the RRSIG RRset of `entry` (one per active key) to `out`. */
-  #addRrsig(out: SectionEntry[], keys: ZoneKeys, entry: SectionEntry, now: number, state: { refreshAt: number }): void {
+  /** Appends the RRSIG RRset of `entry` (one per signing key) to `out`. */
+  #addRrsig(out: SectionEntry[], held: HeldZone, entry: SectionEntry, now: number, state: { refreshAt: number }): void {
     const set = entry.set;
-    if (set.rdatas.length === 0 || keys.active.length === 0 || set.type === RRType.RRSIG) return;
+    const keys = held.state;
+    // The answer is built afresh when the zone's keys next change, whatever its signatures' validity.
+    if (keys.until < state.refreshAt) state.refreshAt = keys.until;
     const owner = set.owner;
+    const apexKeys = (set.type === RRType.DNSKEY || set.type === RRType.CDS || set.type === RRType.CDNSKEY) && owner.length === held.keys.origin.length;
+    const signers = apexKeys ? keys.keySigners : keys.zoneSigners;
+    if (set.rdatas.length === 0 || signers.length === 0 || set.type === RRType.RRSIG) return;
     const labels = owner[0] === '*' ? owner.length - 1 : owner.length;
     const canonical = canonicalRRset(owner, set.type, set.class, set.ttl, set.rdatas);
-    const cacheKey = `${nameKey(keys.origin)}|${labels}|${canonical.toString('latin1')}`;
+    const cacheKey = `${apexKeys ? held.keySignersId : held.zoneSignersId}|${labels}|${canonical.toString('latin1')}`;
     let sig = this.#sigs.get(cacheKey);
     if (sig === undefined || sig.refreshAt <= now) {
       const jitter = Math.floor(Math.random() * this.#jitter);
       const times = { inception: now - this.#inceptionOffset, expiration: now + this.#validity - jitter };
-      const rdatas = keys.active.map((key) => rrsigRdata(key, set.type, labels, set.ttl, times, canonical));
+      const rdatas = signers.map((key) => rrsigRdata(key, set.type, labels, set.ttl, times, canonical));
       this.signatures += rdatas.length;
       sig = { rdatas, refreshAt: times.expiration - this.#refresh };
       if (this.#maxEntries > 0) {
@@ -247,14 +360,11 @@ export class DnssecSigner {
   }
 }
 
-/** DNSKEY (every published key), CDS and CDNSKEY (the SEP keys, RFC 7344 §4) of a signed zone's apex, with the SOA's TTL. */
-function apexSet(zone: Zone, keys: ZoneKeys, qtype: number): RRset | null {
+/** DNSKEY (every published key), CDS and CDNSKEY (the SEP keys offered to the parent, RFC 7344 §4) of a signed zone's apex, with the SOA's TTL. */
+function apexSet(zone: Zone, keys: KeyState, qtype: number): RRset | null {
   let rdatas: Buffer[];
   if (qtype === RRType.DNSKEY) rdatas = keys.published.map((k) => k.dnskey);
-  else {
-    const sep = keys.published.filter((k) => (k.flags & FLAGS_SEP) !== 0);
-    rdatas = qtype === RRType.CDS ? sep.map((k) => dsRdata(zone.origin, k.dnskey)) : sep.map((k) => k.dnskey);
-  }
+  else rdatas = qtype === RRType.CDS ? keys.synced.map((k) => dsRdata(zone.origin, k.dnskey)) : keys.synced.map((k) => k.dnskey);
   if (rdatas.length === 0) return null;
   return { owner: zone.origin, type: qtype, class: RRClass.IN, ttl: zone.soa.ttl, rdatas, source: NOWHERE };
 }

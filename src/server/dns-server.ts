@@ -14,6 +14,7 @@ import { createProtection } from '../protect/protection.js';
 import { TransferServer, type TransferHandler } from '../transfer/transfer-server.js';
 import { openQueryLog } from '../log/query-log.js';
 import { loadSigner } from '../dnssec/load.js';
+import { describeState, KeyReloader } from '../dnssec/reload.js';
 import { nameToText } from '../dns/name.js';
 
 export interface BoundAddress {
@@ -38,16 +39,28 @@ export interface DnsServerOptions {
 /** A TCP client that stops reading is not written to beyond this (back-pressure). */
 const MAX_PENDING_OUTPUT_BYTES = 256 * 1024;
 
-/** The data plane as `dns` configures it: one responder over `store` and the server that feeds it (the main process's, or a DNS worker's). */
-export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false): { responder: Responder; server: DnsServer } {
+/**
+ * The data plane as `dns` configures it: one responder over `store` and the server that feeds
+ * it (the main process's, or a DNS worker's), and the DNSSEC keys' reloader (null when no zone
+ * is signed; the caller reloads it on SIGHUP and stops it). `clock` is for tests only (the
+ * signer's, to run a key rollover over simulated days): no config or flag sets it.
+ */
+export function createDataPlane(dns: Config['dns'], store: SnapshotStore, log: Logger, reusePort = false, clock?: () => number): { responder: Responder; server: DnsServer; keys: KeyReloader | null } {
   // Keys first: a key problem stops the start before any socket or log file is opened.
-  const dnssec = loadSigner(dns);
+  const dnssec = loadSigner(dns, clock === undefined ? {} : { now: clock });
   const responder = new Responder(store, { udpPayloadSize: dns.udpPayloadSize, cacheMaxEntries: dns.cacheMaxEntries, ...createProtection(dns), queryLog: openQueryLog(dns.queryLog, log), dnssec });
-  if (dnssec !== null) log.info({ zones: [...dnssec.zones.values()].map((z) => ({ zone: nameToText(z.origin), keys: z.active.map((k) => k.tag) })) }, 'DNSSEC: signing answers to DO=1 queries');
+  let keys: KeyReloader | null = null;
+  if (dnssec !== null) {
+    log.info({ zones: [...dnssec.zones.keys()].map((k) => ({ zone: nameToText(dnssec.zones.get(k)!.origin), ...describeState(dnssec.stateOf(k)!) })) }, 'DNSSEC: signing answers to DO=1 queries');
+    keys = new KeyReloader(dnssec, dns.dnssec, log);
+  }
   const udpSocket = resolveUdpSocket(dns.udpSocket, log, reusePort);
   const transfer = new TransferServer(store, dns.transfer, log);
   const options = { tcp: { ...dns.tcp, maxPendingOutputBytes: MAX_PENDING_OUTPUT_BYTES }, interfaceScanMs: dns.interfaceScanMs, reusePort, udpSocket, transfer };
-  return { responder, server: new DnsServer(responder, options, log) };
+  const server = new DnsServer(responder, options, log);
+  // Last: nothing above may throw with a watch left open.
+  keys?.start();
+  return { responder, server, keys };
 }
 
 /** One address served: a UDP socket and a TCP listener on the same port. */

@@ -54,7 +54,7 @@ export type ToWorker =
     }
   | SnapshotState
   | { readonly kind: 'live'; readonly live: LiveLatency }
-  /** SIGHUP reached the primary: re-read the interface addresses behind a wildcard listen address. */
+  /** SIGHUP reached the primary: re-read the interface addresses behind a wildcard listen address, and the DNSSEC keys. */
   | { readonly kind: 'rescan' }
   /** Finish the TCP queries in flight, close the sockets and exit 0. */
   | { readonly kind: 'stop' }

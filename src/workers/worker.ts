@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { clientLocator, openGeo } from '../geoip/open-geo.js';
 import { createDataPlane, type DnsServer } from '../server/dns-server.js';
+import type { KeyReloader } from '../dnssec/reload.js';
 import type { SnapshotStore } from '../snapshot/snapshot.js';
 import { SnapshotBuilder } from '../control/snapshot-builder.js';
 import { LatencySamples } from '../steer/latency-samples.js';
@@ -203,15 +204,20 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
   let log: Logger | null = null;
   let state: WorkerState | null = null;
   let server: DnsServer | null = null;
+  let keys: KeyReloader | null = null;
   let metrics: Registry | null = null;
   let stopping: Promise<void> | null = null;
   let listening = false;
 
-  const stop = (): Promise<void> => (stopping ??= server === null ? Promise.resolve() : server.close());
+  const stop = (): Promise<void> => {
+    keys?.stop();
+    return (stopping ??= server === null ? Promise.resolve() : server.close());
+  };
 
   const listen = async (init: Init, l: Logger, s: WorkerState): Promise<void> => {
     const plane = createDataPlane(init.config.dns, s.store, l, init.reusePort);
     server = plane.server;
+    keys = plane.keys;
     metrics = workerMetricsRegistry(plane.responder, init.slot, plane.server.received, () => plane.server.udpCounters());
     const addresses = await server.listen(init.listen);
     send({ kind: 'ready', addresses });
@@ -241,6 +247,7 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
           return;
         case 'rescan':
           void server?.rescan();
+          keys?.reload();
           return;
         case 'stop':
           void stop();

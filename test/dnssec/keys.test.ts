@@ -67,6 +67,24 @@ describe('DNSSEC key files (BIND format)', () => {
     assert.ok(crypto.verify('sha256', data, { key: pub, dsaEncoding: 'ieee-p1363' }, sig));
   });
 
+  it('reads a P-256 key whose scalar BIND wrote without its leading zero octet (1 key in 256)', () => {
+    // A key pair whose d starts with 0x00, as dnssec-keygen writes it: 31 octets.
+    let jwk: crypto.JsonWebKey;
+    do jwk = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+    while (Buffer.from(jwk.d!, 'base64url')[0] !== 0);
+    const d = Buffer.from(jwk.d!, 'base64url').subarray(1);
+    const publicKey = Buffer.concat([Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+    const dnskey = Buffer.concat([Buffer.from([0x01, 0x01, 3, 13]), publicKey]);
+    const tag = keyTag(dnskey);
+    const dir = tmp();
+    const base = writeKey(dir, `Kexample.net.+013+${String(tag).padStart(5, '0')}`, `example.net. 3600 IN DNSKEY 257 3 13 ${publicKey.toString('base64')}`, `Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: ${d.toString('base64')}\n`);
+    const key = readKey(base, RFC6605.zone);
+    const rrset = canonicalRRset(RFC6605.zone, RRType.A, 1, 3600, [Buffer.from([192, 0, 2, 1])]);
+    const rdata = rrsigRdata(key, RRType.A, 2, 3600, { inception: 1000, expiration: 2000 }, rrset);
+    const pub = crypto.createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! }, format: 'jwk' });
+    assert.ok(crypto.verify('sha256', Buffer.concat([rdata.subarray(0, 18 + 13), rrset]), { key: pub, dsaEncoding: 'ieee-p1363' }, rdata.subarray(18 + 13)));
+  });
+
   it('reads the RFC 8080 Ed25519 key and signs its MX example byte for byte', () => {
     const dir = tmp();
     const key = readKey(writeKey(dir, 'Kexample.com.+015+03613', RFC8080.key, RFC8080.private), RFC8080.zone);
@@ -113,8 +131,10 @@ describe('DNSSEC key files (BIND format)', () => {
     const zone = RFC6605.zone;
     const secret = 'GU6SnQ/Ou+xC5RumuIUIuJZteXT2z0O/ok1s38Et6mQ=';
     const cases: [string, string, RegExp][] = [
-      [RFC6605.key, RFC6605.private.replace(secret, 'AAAA'), /PrivateKey is 3 octets; ECDSAP256SHA256 needs 32/],
-      [RFC6605.key, RFC6605.private.replace('Algorithm: 13', 'Algorithm: 15'), /Algorithm 15 .* differs from 13/],
+      [RFC6605.key, RFC6605.private.replace(secret, 'AAAA'.repeat(11)), /PrivateKey is 33 octets; ECDSAP256SHA256 needs 32/],
+      // short, as BIND writes a scalar with leading zeros, but not this key's
+      [RFC6605.key, RFC6605.private.replace(secret, 'AAAB'), /does not belong to the public key/],
+      [RFC6605.key, RFC6605.private.replace('Algorithm: 13', 'Algorithm: 15'), /:2: the Algorithm field differs from 13/],
       [RFC6605.key, RFC6605.private.replace(/Private-key-format.*\n/, ''), /Private-key-format/],
       [RFC6605.key, RFC8080.private.replace('15 (ED25519)', '13 (ECDSAP256SHA256)'), /does not belong to the public key/],
       [RFC6605.key.replace('example.net.', 'example.org.'), RFC6605.private, /for example\.org\., not example\.net\./],
@@ -151,5 +171,23 @@ describe('DNSSEC key files (BIND format)', () => {
       const theirs = r.stdout.trim().replace(/^\S+\s+IN\s+DS\s+/, '').toUpperCase();
       assert.equal((rdataToText(RRType.DS, dsRdata(zone, key.dnskey))).toUpperCase(), theirs);
     }
+  });
+
+  const settime = findBinary('dnssec-keygen') !== null && findBinary('dnssec-settime') !== null ? false : 'dnssec-keygen is not installed (Debian package bind9-utils)';
+  it('reads the timing dnssec-keygen writes (-P -A -I -D, -P sync, -D sync), and dnssec-settime reads the timing meridian writes', { skip: settime }, () => {
+    const dir = tmp();
+    const zone = parseName('example.com.', null);
+    const r = spawnSync(findBinary('dnssec-keygen')!, ['-q', '-K', dir, '-a', 'ECDSAP256SHA256', '-f', 'KSK', '-P', '20270101000000', '-A', '20270102000000', '-I', '20270301000000', '-D', '20270401000000', '-P', 'sync', '20270103000000', '-D', 'sync', '20270302000000', 'example.com'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [theirs] = readZoneKeys(dir, zone, ALGORITHMS.ECDSAP256SHA256);
+    const at = (y: number, m: number, d: number): number => Date.UTC(y, m - 1, d) / 1000;
+    assert.deepEqual({ ...theirs!.timing, created: null }, { created: null, publish: at(2027, 1, 1), activate: at(2027, 1, 2), inactive: at(2027, 3, 1), delete: at(2027, 4, 1), syncPublish: at(2027, 1, 3), syncDelete: at(2027, 3, 2) });
+    const ours = generateKey(zone, ALGORITHMS.ED25519, dir, at(2027, 1, 1), { timing: { inactive: at(2027, 6, 1), delete: at(2027, 7, 1), syncPublish: at(2027, 1, 5) } });
+    // It prints local time: UTC here.
+    const p = spawnSync(findBinary('dnssec-settime')!, ['-p', 'all', ours.key.base], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(p.stdout, /^Inactive: Tue Jun {2}1 00:00:00 2027$/m);
+    assert.match(p.stdout, /^Delete: Thu Jul {2}1 00:00:00 2027$/m);
+    assert.match(p.stdout, /^SYNC Publish: Tue Jan {2}5 00:00:00 2027$/m);
   });
 });

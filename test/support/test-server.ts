@@ -1,7 +1,7 @@
 /** Starts the real server in-process on an ephemeral loopback port, for integration tests. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 
@@ -13,7 +13,7 @@ export interface TestServer extends RunningServer {
   readonly port: number;
 }
 
-export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean; admin?: string; udpSocket?: 'native' | 'dgram'; listen?: string } = {}): Promise<TestServer> {
+export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean; admin?: string; udpSocket?: 'native' | 'dgram'; listen?: string; clock?: () => number; log?: Logger } = {}): Promise<TestServer> {
   const base = loadConfig(configFile, { listen: [extra.listen ?? '127.0.0.1:0'], zonesDir, logLevel: 'silent' }, {});
   // Health state stays in memory, no audit file is kept, and the admin API is off unless a
   // test asks for it: tests must not share state through a file or a fixed port.
@@ -24,6 +24,6 @@ export async function startTestServer(zonesDir = fixtureZones, configFile: strin
     health: { ...base.health, stateFile: null },
     admin: { ...base.admin, listen: extra.admin ?? null, audit: { ...base.admin.audit, file: null } },
   };
-  const server = await startServer(config, pino({ level: 'silent' }));
+  const server = await startServer(config, extra.log ?? pino({ level: 'silent' }), extra.clock === undefined ? {} : { clock: extra.clock });
   return Object.assign(server, { port: server.addresses[0]!.port });
 }
