@@ -23,14 +23,27 @@ export const ERRORS = {
   GSLB_ERR_GEOIP_INVALID: { where: 'start', status: 500, summary: 'a GeoIP database cannot serve lookups' },
   GSLB_ERR_SIM_INPUT: { where: 'start', status: 400, summary: '`meridian simulate`: a change names no target, or contradicts itself' },
   GSLB_ERR_SIM_POPULATION: { where: 'start', status: 400, summary: '`meridian simulate`: the client population file is invalid' },
-  GSLB_ERR_DNSSEC_KEY_INVALID: { where: 'start', status: 400, summary: '`meridian check`, DNSSEC keys: a key file is malformed (not a DNSKEY record, another zone\'s key, a private key that does not match, a bad date, a tag that is not the file name\'s or is another file\'s too)' },
+  GSLB_ERR_DNSSEC_KEY_INVALID: {
+    where: 'start',
+    status: 400,
+    summary:
+      "`meridian check`, DNSSEC keys: a key file is malformed (not a DNSKEY record, another zone's key, a private key that does not match, a bad date, a tag that is not the file name's or is another file's too)",
+  },
   GSLB_ERR_DNSSEC_KEY_UNREADABLE: { where: 'start', status: 500, summary: '`meridian check`, DNSSEC keys: a key file or the key folder cannot be read, or is not a file' },
   GSLB_ERR_DNSSEC_KEY_NO_PRIVATE: { where: 'start', status: 400, summary: '`meridian check`, DNSSEC keys: a .key file has no .private file beside it' },
-  GSLB_ERR_DNSSEC_KEY_ALGORITHM: { where: 'start', status: 400, summary: '`meridian check`, DNSSEC keys: a key\'s algorithm is not supported (13, 15) or is not the zone\'s, so it is never used' },
+  GSLB_ERR_DNSSEC_KEY_ALGORITHM: { where: 'start', status: 400, summary: "`meridian check`, DNSSEC keys: a key's algorithm is not supported (13, 15) or is not the zone's, so it is never used" },
   GSLB_ERR_DNSSEC_KEY_MODE: { where: 'start', status: 400, summary: '`meridian check`, DNSSEC keys: a .private file other users can read (every user: serve refuses it)' },
-  GSLB_ERR_DNSSEC_KEY_TIMING: { where: 'start', status: 400, summary: '`meridian check`, DNSSEC keys: a key\'s timing fields are out of order (Activate before Publish, Delete before Inactive …)' },
-  GSLB_ERR_DNSSEC_NO_SIGNING_KEY: { where: 'start', status: 400, summary: '`meridian check`, DNSSEC keys: now or from a coming timing event no key of the zone signs (validators would find it bogus)' },
-  GSLB_ERR_DNSSEC_DS_MISMATCH: { where: 'start', status: 400, summary: '`meridian check --parent-ds`: a parent DS record matches no key of the zone, or none matches a key that signs its DNSKEY RRset' },
+  GSLB_ERR_DNSSEC_KEY_TIMING: { where: 'start', status: 400, summary: "`meridian check`, DNSSEC keys: a key's timing fields are out of order (Activate before Publish, Delete before Inactive …)" },
+  GSLB_ERR_DNSSEC_NO_SIGNING_KEY: {
+    where: 'start',
+    status: 400,
+    summary: '`meridian check`, DNSSEC keys: now or from a coming timing event no key of the zone signs (validators would find it bogus)',
+  },
+  GSLB_ERR_DNSSEC_DS_MISMATCH: {
+    where: 'start',
+    status: 400,
+    summary: '`meridian check --parent-ds`: a parent DS record matches no key of the zone, or none matches a key that signs its DNSKEY RRset',
+  },
   // The admin API (RFC 9457 problem documents with `code` and `field`: admin/errors.ts problem()).
   GSLB_ERR_API_INVALID: { where: 'api', status: 400, summary: 'the request is invalid; `field` names what (a body the HTTP layer refuses keeps its 4xx: 413, 415)' },
   GSLB_ERR_API_UNAUTHENTICATED: { where: 'api', status: 401, summary: 'no valid bearer token' },

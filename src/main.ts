@@ -201,7 +201,13 @@ function openAudit(opts: AuditOptions): AuditLog {
 }
 
 /** Cluster mode: the replica (admin/) and the store it follows (cluster/), started once the editor exists. */
-function clusterParts(config: Config, zones: ZoneDirectory, monitor: HealthMonitor, samples: LatencySamples, log: Logger): { replica: ClusterReplica; store: KvStore; start(editor: ZoneEditor): void } {
+function clusterParts(
+  config: Config,
+  zones: ZoneDirectory,
+  monitor: HealthMonitor,
+  samples: LatencySamples,
+  log: Logger,
+): { replica: ClusterReplica; store: KvStore; start(editor: ZoneEditor): void } {
   const replica = new ClusterReplica(zones, monitor, log, { reportMs: config.cluster.healthReportMs, quorum: config.health.quorum }, samples);
   let store: KvStore | null = null;
   return {
@@ -283,11 +289,32 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   });
   const reloader = new ZoneReloader(zones, publisher, log);
   const geoReloader = new GeoReloader(config, publisher, log, geo);
-  const editor = new ZoneEditor(zones, () => reloader.reload(false), (z) => publisher.setZones(z), { reloadInBackground: () => reloader.reloadInBackground(false), journal: config.zones.journal, log, ...(cluster !== null && { shared: cluster.replica }) });
+  const editor = new ZoneEditor(
+    zones,
+    () => reloader.reload(false),
+    (z) => publisher.setZones(z),
+    { reloadInBackground: () => reloader.reloadInBackground(false), journal: config.zones.journal, log, ...(cluster !== null && { shared: cluster.replica }) },
+  );
   let admin: FastifyInstance | null = null;
   if (config.admin.listen !== null) {
     try {
-      admin = await startAdmin(config, { editor, cluster: cluster?.replica ?? null, zones, store, monitor: health.monitor, samples, geo: geoReloader, reloadGeo: () => geoReloader.reload(), reload: (force) => reloader.reload(force), reloadInBackground: (force) => reloader.reloadInBackground(force), publishZones: (z) => publisher.setZones(z), responder, pool, udpNative: () => server?.udpCounters() ?? null, log });
+      admin = await startAdmin(config, {
+        editor,
+        cluster: cluster?.replica ?? null,
+        zones,
+        store,
+        monitor: health.monitor,
+        samples,
+        geo: geoReloader,
+        reloadGeo: () => geoReloader.reload(),
+        reload: (force) => reloader.reload(force),
+        reloadInBackground: (force) => reloader.reloadInBackground(force),
+        publishZones: (z) => publisher.setZones(z),
+        responder,
+        pool,
+        udpNative: () => server?.udpCounters() ?? null,
+        log,
+      });
     } catch (err) {
       await health.monitor.stop();
       await stopDataPlane();
@@ -310,7 +337,17 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   };
   if (options.handleSignals) process.on('SIGHUP', onHup);
   const adminAddress = admin ? (admin.server.address() as AddressInfo) : null;
-  log.info({ zones: [...first.zones.keys()].map((k) => k + '.'), listen: addresses, udpSocket: server?.udpSocket, workers: pool?.pids, reusePort: pool?.reusePort, admin: adminAddress && { host: adminAddress.address, port: adminAddress.port } }, 'meridian is serving');
+  log.info(
+    {
+      zones: [...first.zones.keys()].map((k) => k + '.'),
+      listen: addresses,
+      udpSocket: server?.udpSocket,
+      workers: pool?.pids,
+      reusePort: pool?.reusePort,
+      admin: adminAddress && { host: adminAddress.address, port: adminAddress.port },
+    },
+    'meridian is serving',
+  );
   return {
     addresses,
     workerPids: pool?.pids ?? [],

@@ -176,7 +176,8 @@ async function main(): Promise<void> {
     }),
   );
   const workerArgs = workers > 1 ? ['--workers', String(workers)] : [];
-  const launchMeridian = (): ChildProcess => start(proxyCpus, process.execPath, [...NODE_FLAGS, path.join(root, 'dist/src/cli/main.js'), 'balance', '--config', mConf, '--log-level', 'warn', ...workerArgs]);
+  const launchMeridian = (): ChildProcess =>
+    start(proxyCpus, process.execPath, [...NODE_FLAGS, path.join(root, 'dist/src/cli/main.js'), 'balance', '--config', mConf, '--log-level', 'warn', ...workerArgs]);
   await measure(`meridian balance (${values.algorithm}${workers > 1 ? `, ${workers} workers` : ''})`, mPort, launchMeridian);
   await measure(`h2 meridian balance (h2c, ${values.algorithm})`, mH2cPort, launchMeridian, '/', runH2load, mPort);
 

@@ -21,7 +21,25 @@ import { parseArgs } from 'node:util';
 import { freeLoopbackPort, startKnot, type RunningKnot } from '../test/support/knot.js';
 import { NODE_FLAGS } from '../src/cli/node-flags.js';
 import { MIXES, pinned, requireDnsperf, root, startBareDgram, startMeridian, stopMeridian } from './perf/dnsperf-run.js';
-import { BENCH_ORIGIN as ORIGIN, benchZone, dnsperfRunner, fmt, halfLoad, halfRow, pinAll, ratio, staticQueries, stopChild, table, version, waitForSoa, writeEcsManyFile, type HalfLoad, type Run, type Server } from './perf/dns-bench-kit.js';
+import {
+  BENCH_ORIGIN as ORIGIN,
+  benchZone,
+  dnsperfRunner,
+  fmt,
+  halfLoad,
+  halfRow,
+  pinAll,
+  ratio,
+  staticQueries,
+  stopChild,
+  table,
+  version,
+  waitForSoa,
+  writeEcsManyFile,
+  type HalfLoad,
+  type Run,
+  type Server,
+} from './perf/dns-bench-kit.js';
 import { writeGeoip2City } from './perf/geoip2-city.js';
 import { gdnsdGeoFromPolicy } from './perf/gdnsd-geoip.js';
 import { describeSteering, sampleSteering, steers } from './perf/steering-check.js';
@@ -74,7 +92,10 @@ async function startGdnsdServer(zoneFile: string, mmdb: string): Promise<Server 
   fs.copyFileSync(zoneFile, path.join(d, 'zones', ORIGIN));
   const geo = gdnsdGeoFromPolicy(path.join(root, 'zones', 'example.com.policy.yaml'), mmdb);
   fs.writeFileSync(path.join(d, 'zones', 'example.com'), geo.zone);
-  fs.writeFileSync(path.join(d, 'config'), `options => {\n  listen => [ 127.0.0.1:${port} ]\n  udp_threads => 1\n  tcp_threads => 1\n  run_dir => ${d}/run\n  state_dir => ${d}/state\n}\n${geo.plugins}`);
+  fs.writeFileSync(
+    path.join(d, 'config'),
+    `options => {\n  listen => [ 127.0.0.1:${port} ]\n  udp_threads => 1\n  tcp_threads => 1\n  run_dir => ${d}/run\n  state_dir => ${d}/state\n}\n${geo.plugins}`,
+  );
   const [cmd, args] = pinned(SERVER_CPUS, gdnsd, ['-c', d, 'start']);
   // Its log (info lines on stderr) into a file, shown only when it does not come up.
   const log = path.join(d, 'gdnsd.log');
@@ -164,7 +185,12 @@ async function main(): Promise<void> {
   const mmdb = path.join(dir, 'GeoIP2-City-layout.mmdb');
   writeGeoip2City(path.join(root, 'geoip', 'geo-whois-asn-country.mmdb'), mmdb);
 
-  console.log(`dnsperf -c ${clients} -q 200, ${seconds} s per run; servers on CPU ${SERVER_CPUS}, dnsperf on CPU ${LOAD_CPU}; zone ${ORIGIN} with ${names} names; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `dnsperf -c ${clients} -q 200, ${seconds} s per run; servers on CPU ${SERVER_CPUS}, dnsperf on CPU ${LOAD_CPU}; zone ${ORIGIN} with ${names} names; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   interface Result {
     readonly server: Server;
@@ -214,15 +240,23 @@ async function main(): Promise<void> {
   const [native, dgram, k, n, g] = ['meridian, native', 'meridian, dgram', 'Knot', 'NSD', 'gdnsd'].map(by);
   const isMeridian = (r: Result): boolean => r === native || r === dgram;
   const versus = (r: Result, pick: (x: Result) => number | undefined): string =>
-    `/NSD ${ratio(pick(r)!, n && pick(n))}, /gdnsd ${ratio(pick(r)!, g && pick(g))}, /Knot ${ratio(pick(r)!, k && pick(k))}` + (r === native ? `, native/dgram ${ratio(pick(r)!, dgram && pick(dgram))}` : '');
+    `/NSD ${ratio(pick(r)!, n && pick(n))}, /gdnsd ${ratio(pick(r)!, g && pick(g))}, /Knot ${ratio(pick(r)!, k && pick(k))}` +
+    (r === native ? `, native/dgram ${ratio(pick(r)!, dgram && pick(dgram))}` : '');
 
   if (!steeredOnly) {
     const withUdp = results.filter((r) => r.udp !== undefined);
     table(
       'Static mix over UDP (A, AAAA, MX, NXDOMAIN, NODATA)',
-      withUdp.map((r) => [r.server.name, r.udp!, isMeridian(r) ? `q/s ${versus(r, (x) => x.udp?.qps)}; queries per CPU second ${versus(r, (x) => x.udp && 1 / x.udp.cpuUs)}` : r.server.name.startsWith('bare') ? 'node:dgram ceiling' : '']),
+      withUdp.map((r) => [
+        r.server.name,
+        r.udp!,
+        isMeridian(r) ? `q/s ${versus(r, (x) => x.udp?.qps)}; queries per CPU second ${versus(r, (x) => x.udp && 1 / x.udp.cpuUs)}` : r.server.name.startsWith('bare') ? 'node:dgram ceiling' : '',
+      ]),
     );
-    table('Static mix over TCP', results.filter((r) => r.tcp !== undefined).map((r) => [r.server.name, r.tcp!, isMeridian(r) ? versus(r, (x) => x.tcp?.qps) : '']));
+    table(
+      'Static mix over TCP',
+      results.filter((r) => r.tcp !== undefined).map((r) => [r.server.name, r.tcp!, isMeridian(r) ? versus(r, (x) => x.tcp?.qps) : '']),
+    );
     table(
       "At 50% of each server's saturation rate (static, UDP; the window with the median p99 of three)",
       results.filter((r) => r.half !== undefined).map((r) => halfRow(r.server.name, r.half!)),
@@ -247,7 +281,7 @@ async function main(): Promise<void> {
     steeredRows.push([`meridian ${layer}: ECS from 20,000 /24s`, r.ecs, of(r.ecs) + goal(r)]);
   }
   if (gSteers && g?.ecs) steeredRows.push([`${g.server.name} geoip: ECS from 20,000 /24s`, g.ecs, '']);
-  table('Steered names (www, api, near, pool A; see tools/perf/gdnsd-geoip.ts for gdnsd\'s mapping)', steeredRows);
+  table("Steered names (www, api, near, pool A; see tools/perf/gdnsd-geoip.ts for gdnsd's mapping)", steeredRows);
   table(
     "Steered with ECS at 50% of each server's saturation rate (the window with the median p99 of three)",
     [native, dgram, gSteers ? g : undefined].filter((r): r is Result => r?.ecsHalf !== undefined).map((r) => halfRow(r.server.name, r.ecsHalf!)),
@@ -278,7 +312,19 @@ async function bigZone(records: number): Promise<void> {
   {
     const port = await freeLoopbackPort();
     const started = Date.now();
-    const [cmd, args] = pinned('0', process.execPath, [...NODE_FLAGS, path.join(root, 'dist/src/cli/main.js'), 'serve', '--zones', d, '--listen', `127.0.0.1:${port}`, '--admin', 'off', '--log-level', 'warn']);
+    const [cmd, args] = pinned('0', process.execPath, [
+      ...NODE_FLAGS,
+      path.join(root, 'dist/src/cli/main.js'),
+      'serve',
+      '--zones',
+      d,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--admin',
+      'off',
+      '--log-level',
+      'warn',
+    ]);
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     await waitForSoa(port, 'big.test', 180_000);
     const secs = (Date.now() - started) / 1000;

@@ -137,7 +137,10 @@ async function main(): Promise<void> {
   const ecsDo = writeEcsManyFile(path.join(dir, 'ecs-do.bin'), true);
 
   console.log(
-    `dnsperf -c ${values.clients} -q 200, ${seconds} s per run; servers on CPU ${SERVER_CPUS}, dnsperf on CPU ${LOAD_CPU}; zone ${BENCH_ORIGIN} with ${names} names; ${algorithm}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `dnsperf -c ${values.clients} -q 200, ${seconds} s per run; servers on CPU ${SERVER_CPUS}, dnsperf on CPU ${LOAD_CPU}; zone ${BENCH_ORIGIN} with ${names} names; ${algorithm}; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   );
 
   const rows: Row[] = [];
@@ -187,8 +190,14 @@ async function main(): Promise<void> {
     return parts.join('; ');
   };
   const label = (r: Row): string => `${r.server}, ${r.mix}${r.signed ? ', DO=1' : ''}`;
-  table('Signed against unsigned over UDP (static: A, AAAA, MX, NXDOMAIN, NODATA; steered+ECS: www, api, near, pool A from 20,000 /24s)', rows.map((r) => [label(r), r.run, note(r)]));
-  table("At 50% of each server's saturation rate (the window with the median p99 of three)", rows.map((r) => halfRow(label(r), r.half)));
+  table(
+    'Signed against unsigned over UDP (static: A, AAAA, MX, NXDOMAIN, NODATA; steered+ECS: www, api, near, pool A from 20,000 /24s)',
+    rows.map((r) => [label(r), r.run, note(r)]),
+  );
+  table(
+    "At 50% of each server's saturation rate (the window with the median p99 of three)",
+    rows.map((r) => halfRow(label(r), r.half)),
+  );
 
   console.log(`\nSigning on one core (meridian's signer in this process, RRSIG over a one-record A RRset, CPU time):`);
   for (const [name, alg] of Object.entries(ALGORITHMS)) console.log(`  ${name.padEnd(16)} ${fmt(signaturesPerCpuSecond(alg, 1))} signatures per CPU second`);

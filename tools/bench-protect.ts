@@ -54,10 +54,24 @@ if (values.baseline) variants.unshift({ name: 'all off, baseline checkout', chec
 async function start(v: Variant, port: number): Promise<ChildProcess> {
   const config = path.join(dir, 'meridian.yaml');
   fs.writeFileSync(config, `health: { stateFile: null }\nzones: { watch: false }\n${v.config}\n`);
-  const args = [...NODE_FLAGS, path.join(v.checkout, 'dist/src/cli/main.js'), 'serve', '--config', config, '--zones', path.join(v.checkout, 'zones'), '--listen', `127.0.0.1:${port}`, '--admin', 'off', '--log-level', 'warn'];
+  const args = [
+    ...NODE_FLAGS,
+    path.join(v.checkout, 'dist/src/cli/main.js'),
+    'serve',
+    '--config',
+    config,
+    '--zones',
+    path.join(v.checkout, 'zones'),
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--admin',
+    'off',
+    '--log-level',
+    'warn',
+  ];
   const [cmd, full] = pinned('0', process.execPath, args);
   const child = spawn(cmd, full, { stdio: ['ignore', 'inherit', 'inherit'], cwd: dir });
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
     const r = spawnSync('dig', ['+short', '+tries=1', '+time=1', '-p', String(port), '@127.0.0.1', 'example.com', 'SOA']);
     if (r.status === 0 && r.stdout.toString().includes('ns1')) return child;
     await new Promise((res) => setTimeout(res, 200));
@@ -90,5 +104,7 @@ console.log(`\n  ${'variant'.padEnd(40)} ${'median q/s'.padStart(10)}  ${'range'
 for (const [name, qps] of results) {
   const m = median(qps);
   const cpu = median(cpuPerQuery.get(name)!);
-  console.log(`  ${name.padEnd(40)} ${Math.round(m).toLocaleString('en-US').padStart(10)}  ${`${Math.round(Math.min(...qps))}-${Math.round(Math.max(...qps))}`.padStart(17)}  ${(m / reference).toFixed(3)} ×     ${cpu.toFixed(2)} (${(cpu / referenceCpu).toFixed(3)} ×)`);
+  console.log(
+    `  ${name.padEnd(40)} ${Math.round(m).toLocaleString('en-US').padStart(10)}  ${`${Math.round(Math.min(...qps))}-${Math.round(Math.max(...qps))}`.padStart(17)}  ${(m / reference).toFixed(3)} ×     ${cpu.toFixed(2)} (${(cpu / referenceCpu).toFixed(3)} ×)`,
+  );
 }

@@ -86,7 +86,7 @@ function writeZone(file: string): void {
 }
 
 function addressOf(i: number, round: number): string {
-  return `10.${(i >> 16) & 255 | (round & 1) << 7}.${(i >> 8) & 255}.${i & 255}`;
+  return `10.${((i >> 16) & 255) | ((round & 1) << 7)}.${(i >> 8) & 255}.${i & 255}`;
 }
 
 /** Spread over the whole zone: A and AAAA of existing names, and some NXDOMAIN. */
@@ -197,7 +197,21 @@ async function startMeridianServer(zones: string): Promise<Meridian> {
   fs.writeFileSync(config, `${udp}zones:\n  directory: ${JSON.stringify(zones)}\n  watch: false\n${journal}`);
   const cli = path.join(root, 'dist/src/cli/main.js');
   const extra = WORKERS > 1 ? ['--workers', String(WORKERS)] : [];
-  const [cmd, args] = pinned(SERVER_CPUS, process.execPath, [...NODE_FLAGS, ...values['node-flag'], cli, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'info', ...extra]);
+  const [cmd, args] = pinned(SERVER_CPUS, process.execPath, [
+    ...NODE_FLAGS,
+    ...values['node-flag'],
+    cli,
+    'serve',
+    '--config',
+    config,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--admin',
+    `127.0.0.1:${adminPort}`,
+    '--log-level',
+    'info',
+    ...extra,
+  ]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir });
   let waiters: Array<() => void> = [];
   /** Workers yet to re-read the zones after the primary's reload. */
@@ -245,32 +259,35 @@ async function benchMeridian(zones: string, queries: string): Promise<{ rate: nu
     const windows: Window[] = [];
     await settle(m.port, queries, rate);
     windows.push(await measure('idle', null, m.port, queries, rate, () => sleep(IDLE_SECONDS * 1000)));
-    if (only('write')) windows.push(
-      await measure(`${WRITES} single-record PUTs`, GOALS['write']!, m.port, queries, rate, async () => {
-        for (let j = 0; j < WRITES; j++) {
-          const k = (j * 104_729) % NAMES;
-          await admin(m, 'PUT', `/zones/${ORIGIN}/records/h${k}/A`, { ttl: 300, rdata: [addressOf(k, 1)] });
-        }
-      }),
-    );
-    if (only('reload')) windows.push(
-      await measure('SIGHUP full reload', GOALS['reload']!, m.port, queries, rate, async () => {
-        // A new name, so the reload cannot find the files unchanged and skip the rebuild.
-        fs.appendFileSync(path.join(zones, `${ORIGIN}.zone`), `reloaded${Date.now()} IN A 192.0.2.1\n`);
-        const done = m.nextReload();
-        m.child.kill('SIGHUP');
-        await done;
-      }),
-    );
-    if (only('batch')) windows.push(
-      await measure(`batch of ${fmt(BATCH)} operations`, GOALS['batch']!, m.port, queries, rate, async () => {
-        const operations = Array.from({ length: BATCH }, (_, j) => {
-          const k = (j * 7_919 + 13) % NAMES;
-          return { op: 'put', name: `h${k}`, type: 'A', ttl: 300, rdata: [addressOf(k, 0)] };
-        });
-        await admin(m, 'POST', `/zones/${ORIGIN}/records/batch`, { operations });
-      }),
-    );
+    if (only('write'))
+      windows.push(
+        await measure(`${WRITES} single-record PUTs`, GOALS['write']!, m.port, queries, rate, async () => {
+          for (let j = 0; j < WRITES; j++) {
+            const k = (j * 104_729) % NAMES;
+            await admin(m, 'PUT', `/zones/${ORIGIN}/records/h${k}/A`, { ttl: 300, rdata: [addressOf(k, 1)] });
+          }
+        }),
+      );
+    if (only('reload'))
+      windows.push(
+        await measure('SIGHUP full reload', GOALS['reload']!, m.port, queries, rate, async () => {
+          // A new name, so the reload cannot find the files unchanged and skip the rebuild.
+          fs.appendFileSync(path.join(zones, `${ORIGIN}.zone`), `reloaded${Date.now()} IN A 192.0.2.1\n`);
+          const done = m.nextReload();
+          m.child.kill('SIGHUP');
+          await done;
+        }),
+      );
+    if (only('batch'))
+      windows.push(
+        await measure(`batch of ${fmt(BATCH)} operations`, GOALS['batch']!, m.port, queries, rate, async () => {
+          const operations = Array.from({ length: BATCH }, (_, j) => {
+            const k = (j * 7_919 + 13) % NAMES;
+            return { op: 'put', name: `h${k}`, type: 'A', ttl: 300, rdata: [addressOf(k, 0)] };
+          });
+          await admin(m, 'POST', `/zones/${ORIGIN}/records/batch`, { operations });
+        }),
+      );
     return { rate, windows };
   } finally {
     await stopChild(m.child);
@@ -321,19 +338,25 @@ async function benchKnot(zones: string, queries: string): Promise<{ rate: number
     const windows: Window[] = [];
     await settle(knot.port, queries, rate);
     windows.push(await measure('idle', null, knot.port, queries, rate, () => sleep(IDLE_SECONDS * 1000)));
-    const write = !only('write') ? null : await measure(`${WRITES} single-record transactions`, GOALS['write']!, knot.port, queries, rate, async () => {
-      for (let j = 0; j < WRITES; j++) knotTransaction(knot, [(j * 104_729) % NAMES], 1);
-    }).catch((err: unknown) => {
-      // knotd's control socket times out now and then under load; the reload figure matters more.
-      console.log(`Knot: the single-record transactions failed: ${(err as Error).message.split('\n')[0]}`);
-      return { label: `${WRITES} single-record transactions`, goal: GOALS['write']!, count: 0, lost: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN, opMs: NaN, load: os.loadavg()[0]! };
-    });
+    const write = !only('write')
+      ? null
+      : await measure(`${WRITES} single-record transactions`, GOALS['write']!, knot.port, queries, rate, async () => {
+          for (let j = 0; j < WRITES; j++) knotTransaction(knot, [(j * 104_729) % NAMES], 1);
+        }).catch((err: unknown) => {
+          // knotd's control socket times out now and then under load; the reload figure matters more.
+          console.log(`Knot: the single-record transactions failed: ${(err as Error).message.split('\n')[0]}`);
+          return { label: `${WRITES} single-record transactions`, goal: GOALS['write']!, count: 0, lost: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN, opMs: NaN, load: os.loadavg()[0]! };
+        });
     if (write) windows.push(write);
     if (only('reload')) windows.push(await measure('knotc -b zone-reload', GOALS['reload']!, knot.port, queries, rate, async () => knotc(knot, ['-b', 'zone-reload', ORIGIN])));
     if (values['knot-batch'] && only('batch')) {
       windows.push(
         await measure(`transaction of ${fmt(BATCH)} changes`, GOALS['batch']!, knot.port, queries, rate, async () => {
-          knotTransaction(knot, Array.from({ length: BATCH }, (_, j) => (j * 7_919 + 13) % NAMES), 0);
+          knotTransaction(
+            knot,
+            Array.from({ length: BATCH }, (_, j) => (j * 7_919 + 13) % NAMES),
+            0,
+          );
         }),
       );
     }
@@ -347,7 +370,9 @@ async function benchKnot(zones: string, queries: string): Promise<{ rate: number
 
 function table(title: string, rate: number, windows: readonly Window[]): void {
   console.log(`\n${title} at ${fmt(rate)} q/s (half of saturation); latency in ms`);
-  console.log(`  ${'window'.padEnd(34)} ${'queries'.padStart(9)} ${'lost'.padStart(6)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'p99.9'.padStart(8)} ${'max'.padStart(8)} ${'goal'.padStart(6)} ${'op ms'.padStart(8)} ${'load'.padStart(5)}  verdict`);
+  console.log(
+    `  ${'window'.padEnd(34)} ${'queries'.padStart(9)} ${'lost'.padStart(6)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'p99.9'.padStart(8)} ${'max'.padStart(8)} ${'goal'.padStart(6)} ${'op ms'.padStart(8)} ${'load'.padStart(5)}  verdict`,
+  );
   for (const w of windows) {
     const verdict = w.goal === null ? '' : w.p999 <= w.goal && w.lost === 0 ? 'meets the goal' : 'MISSES the goal';
     console.log(

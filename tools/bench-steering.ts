@@ -64,8 +64,16 @@ function measure(server: ChildProcess, label: string, list: readonly Mix[]): Row
   }
   return list.map((mix) => {
     const rs = runs.get(mix)!;
-    const row = { name: `${label}${mix.name}`, qps: median(rs.map((x) => x.qps)), cpuUs: median(rs.map((x) => x.cpuUs)), avgMs: median(rs.map((x) => x.avgMs)), lost: Math.max(...rs.map((x) => x.lost)) };
-    console.log(`${row.name.padEnd(46)} ${row.qps.toFixed(0).padStart(8)} q/s  (${rs.map((x) => x.qps.toFixed(0)).join(' ')})   ${row.cpuUs.toFixed(1).padStart(5)} µs CPU/query   avg ${row.avgMs.toFixed(3)} ms   lost ${row.lost}`);
+    const row = {
+      name: `${label}${mix.name}`,
+      qps: median(rs.map((x) => x.qps)),
+      cpuUs: median(rs.map((x) => x.cpuUs)),
+      avgMs: median(rs.map((x) => x.avgMs)),
+      lost: Math.max(...rs.map((x) => x.lost)),
+    };
+    console.log(
+      `${row.name.padEnd(46)} ${row.qps.toFixed(0).padStart(8)} q/s  (${rs.map((x) => x.qps.toFixed(0)).join(' ')})   ${row.cpuUs.toFixed(1).padStart(5)} µs CPU/query   avg ${row.avgMs.toFixed(3)} ms   lost ${row.lost}`,
+    );
     return row;
   });
 }

@@ -113,7 +113,26 @@ const port = await freeLoopbackPort();
 const adminPort = await freeLoopbackPort();
 const cli = path.join(root, 'dist/src/cli/main.js');
 const monitor = path.join(root, 'dist/tools/perf/busy-monitor.js');
-const server = spawn(process.execPath, [...NODE_FLAGS, '--import', monitor, ...values['node-option'], cli, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', values['log-level']], { stdio: ['ignore', 'inherit', 'pipe'], cwd: dir });
+const server = spawn(
+  process.execPath,
+  [
+    ...NODE_FLAGS,
+    '--import',
+    monitor,
+    ...values['node-option'],
+    cli,
+    'serve',
+    '--config',
+    config,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--admin',
+    `127.0.0.1:${adminPort}`,
+    '--log-level',
+    values['log-level'],
+  ],
+  { stdio: ['ignore', 'inherit', 'pipe'], cwd: dir },
+);
 let busyWaiter: ((line: string) => void) | null = null;
 let stderr = '';
 server.stderr.on('data', (d: Buffer) => {
@@ -127,7 +146,13 @@ server.stderr.on('data', (d: Buffer) => {
   }
 });
 /** The server's longest busy run (its CPU time) since the last call. */
-interface Busy { maxMs: number; p99Ms: number; ticks: number; gcMs: number; gcKind: string }
+interface Busy {
+  maxMs: number;
+  p99Ms: number;
+  ticks: number;
+  gcMs: number;
+  gcKind: string;
+}
 function busy(): Promise<Busy> {
   return new Promise((resolve) => {
     busyWaiter = (line) => {

@@ -145,7 +145,8 @@ async function measure(setup: Setup): Promise<Result> {
     runDnsperf(mix!, { port: server.port, cpus: '0,1', seconds: 2, clients: Number(values.clients), threads: 2, outstanding: Number(values.outstanding) }); // warm-up
     const before = budgets.map((b) => b.stat());
     const qps: number[] = [];
-    for (let r = 0; r < Number(values.rounds); r++) qps.push(runDnsperf(mix!, { port: server.port, cpus: '0,1', seconds: Number(values.seconds), clients: Number(values.clients), threads: 2, outstanding: Number(values.outstanding) }).qps);
+    for (let r = 0; r < Number(values.rounds); r++)
+      qps.push(runDnsperf(mix!, { port: server.port, cpus: '0,1', seconds: Number(values.seconds), clients: Number(values.clients), threads: 2, outstanding: Number(values.outstanding) }).qps);
     const throttled = budgets
       .map((b, i) => {
         const s = b.stat();
@@ -160,7 +161,9 @@ async function measure(setup: Setup): Promise<Result> {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`${mix.name}; each server process limited to ${share} of a CPU (CFS quota per ${PERIOD_US / 1000} ms); dnsperf unpinned, 2 threads, ${values.clients} sockets, ${values.outstanding} queries in flight; ${values.rounds} × ${values.seconds} s; ${os.loadavg()[0]!.toFixed(1)} load average at start`);
+console.log(
+  `${mix.name}; each server process limited to ${share} of a CPU (CFS quota per ${PERIOD_US / 1000} ms); dnsperf unpinned, 2 threads, ${values.clients} sockets, ${values.outstanding} queries in flight; ${values.rounds} × ${values.seconds} s; ${os.loadavg()[0]!.toFixed(1)} load average at start`,
+);
 const setups: Setup[] = [{ name: 'one process', start: meridian([], ''), workers: 1 }];
 for (const n of counts) {
   setups.push({ name: `${n} workers, reusePort`, start: meridian(['--workers', String(n)], 'reusePort: on'), workers: n });

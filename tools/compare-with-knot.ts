@@ -106,10 +106,7 @@ async function main(): Promise<number> {
   const legend = formatReasons(all);
   if (legend) console.log(`\n# accepted differences:\n${legend}`);
   const count = (s: string): number => all.filter((o) => o.status === s).length;
-  console.log(
-    `\n# ${all.length} queries: ${count('same')} same, ${count('accepted')} accepted differences, ` +
-      `${count('KNOWN BUG')} known meridian bugs, ${count('DIFFERENT')} DIFFERENT`,
-  );
+  console.log(`\n# ${all.length} queries: ${count('same')} same, ${count('accepted')} accepted differences, ` + `${count('KNOWN BUG')} known meridian bugs, ${count('DIFFERENT')} DIFFERENT`);
   let failed = count('DIFFERENT') > 0 || count('KNOWN BUG') > 0;
   if (corpusRan && !values.filter && !values.zones) {
     const unused = unusedAcceptances(all, ACCEPTED);

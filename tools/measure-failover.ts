@@ -85,6 +85,8 @@ const stats = (xs: number[]): string => {
 // the bound without the TTL term: this measures until the server's answer changes, not a resolver's cache
 const bound = failoverBound({ fall, rise, intervalSec: interval, jitterMs: Math.min(jitter, interval * 500), timeoutMs: timeout }, 0, null);
 console.log(`probe: interval ${interval} s, timeout ${timeout} ms, fall ${fall}, rise ${rise}, jitter ${jitter} ms`);
-console.log(`bounds: detection fall × (interval + jitter) + timeout = ${(bound.detectSec * 1000).toFixed(0)} ms, recovery rise × (interval + jitter) + timeout = ${(bound.recoverDetectSec * 1000).toFixed(0)} ms`);
+console.log(
+  `bounds: detection fall × (interval + jitter) + timeout = ${(bound.detectSec * 1000).toFixed(0)} ms, recovery rise × (interval + jitter) + timeout = ${(bound.recoverDetectSec * 1000).toFixed(0)} ms`,
+);
 console.log(`detection (${runs} runs): ${stats(detection)}`);
 console.log(`recovery  (${runs} runs): ${stats(recovery)}`);

@@ -48,7 +48,12 @@ const config = {
 };
 const t0 = performance.now();
 const server = await startServer(config, pino({ level: 'silent' }));
-console.log(`loaded ${NAMES * 2 + 3} records in ${((performance.now() - t0) / 1000).toFixed(1)} s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `loaded ${NAMES * 2 + 3} records in ${((performance.now() - t0) / 1000).toFixed(1)} s; load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 const admin = `http://127.0.0.1:${server.adminAddress!.port}/v1/zones/${ORIGIN}`;
 
 async function call(method: string, url: string, body: unknown): Promise<void> {
@@ -84,7 +89,16 @@ await window(`batch of ${BATCH} operations`, async () => {
   });
   await call('POST', `${admin}/records/batch`, { operations });
 });
-await window('GET records, one page of 1,000', () => fetch(`${admin}/records?limit=1000`).then((r) => r.arrayBuffer()).then(() => undefined));
-console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+await window('GET records, one page of 1,000', () =>
+  fetch(`${admin}/records?limit=1000`)
+    .then((r) => r.arrayBuffer())
+    .then(() => undefined),
+);
+console.log(
+  `load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 await server.close();
 process.exit(0);

@@ -56,5 +56,10 @@ for (let round = 0; round < Number(values.rounds); round++) {
   const at = performance.now();
   const { ms, gaps } = await gapsDuring(() => reloader.reloadInBackground(true));
   gaps.sort((a, b) => b - a);
-  console.log(`round ${round} (from ${at.toFixed(0)} ms): reload ${ms.toFixed(0)} ms, snapshot v${store.current.version}; ${gaps.length} gaps > 5 ms, longest: ${gaps.slice(0, 8).map((g) => g.toFixed(1)).join(' ')}`);
+  console.log(
+    `round ${round} (from ${at.toFixed(0)} ms): reload ${ms.toFixed(0)} ms, snapshot v${store.current.version}; ${gaps.length} gaps > 5 ms, longest: ${gaps
+      .slice(0, 8)
+      .map((g) => g.toFixed(1))
+      .join(' ')}`,
+  );
 }

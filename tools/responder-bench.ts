@@ -16,7 +16,9 @@ import { createLogger } from '../src/log/logger.js';
 import { startServer } from '../src/main.js';
 import { MIXES, root } from './perf/dnsperf-run.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, mix: { type: 'string' }, config: { type: 'string' }, option: { type: 'string' }, 'dnssec-ok': { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '3' }, mix: { type: 'string' }, config: { type: 'string' }, option: { type: 'string' }, 'dnssec-ok': { type: 'boolean' } },
+});
 const seconds = Number(values.seconds);
 
 /** A query as dnsperf sends it: EDNS with a 4096 payload, and the mix's option when it has one. */

@@ -102,7 +102,8 @@ export class AccessCheck {
     if (need === 'public') return { token: null };
     if (this.#tokens.length === 0) return { token: ANONYMOUS };
     const token = authenticate(req.headers.authorization, this.#tokens);
-    if (token === null) return { refusal: refused(ErrorCode.GSLB_ERR_API_UNAUTHENTICATED, 'a valid bearer token is required (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer realm="meridian"' }) };
+    if (token === null)
+      return { refusal: refused(ErrorCode.GSLB_ERR_API_UNAUTHENTICATED, 'a valid bearer token is required (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer realm="meridian"' }) };
     if (need === 'write' && token.access !== 'write') return { refusal: refused(ErrorCode.GSLB_ERR_API_FORBIDDEN, `token "${token.name}" is read-only; this needs a read-write token`) };
     return { token };
   }
@@ -117,7 +118,11 @@ export class AccessCheck {
         return;
       }
       const r = outcome.refusal;
-      return reply.status(r.status).headers(r.headers).type(PROBLEM_JSON).send(problem(r.code, r.status, r.message, req.url, r.field));
+      return reply
+        .status(r.status)
+        .headers(r.headers)
+        .type(PROBLEM_JSON)
+        .send(problem(r.code, r.status, r.message, req.url, r.field));
     });
   }
 }

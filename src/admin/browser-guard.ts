@@ -58,7 +58,10 @@ export class BrowserGuard {
     if (host !== undefined) {
       const h = splitHost(host, 80);
       if (h === null || !allowed(h.name, h.port)) {
-        return refuse('host', `Host "${host}" is not this listener; without a token only its own address${isLoopbackHost(address) ? ', localhost' : ''} or a configured allowedHosts name is accepted (DNS rebinding)`);
+        return refuse(
+          'host',
+          `Host "${host}" is not this listener; without a token only its own address${isLoopbackHost(address) ? ', localhost' : ''} or a configured allowedHosts name is accepted (DNS rebinding)`,
+        );
       }
     }
 

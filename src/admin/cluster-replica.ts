@@ -50,7 +50,8 @@ async function decodeLatency(value: Uint8Array): Promise<{ expiresAt: number; sa
   const v = JSON.parse((await gunzip(value)).toString('utf8')) as { expiresAt?: unknown; samples?: unknown };
   if (typeof v.expiresAt !== 'number' || !Array.isArray(v.samples)) throw new Error('not a latency batch');
   const samples = v.samples.map((x: unknown, i) => {
-    if (!Array.isArray(x) || typeof x[0] !== 'string' || typeof x[1] !== 'string' || typeof x[2] !== 'number' || !(x[2] >= 0 && x[2] <= 60_000)) throw new Error(`samples[${i}]: not [network, region, ms]`);
+    if (!Array.isArray(x) || typeof x[0] !== 'string' || typeof x[1] !== 'string' || typeof x[2] !== 'number' || !(x[2] >= 0 && x[2] <= 60_000))
+      throw new Error(`samples[${i}]: not [network, region, ms]`);
     return { network: x[0], region: x[1], ms: x[2] };
   });
   return { expiresAt: v.expiresAt, samples };
@@ -231,9 +232,7 @@ export class ClusterReplica implements SharedReplica, SharedZones {
    * reported, and whether that report still counts towards quorum (younger than 2 × reportMs).
    */
   peers(now = Date.now()): Array<{ node: string; reportedAt: number; counted: boolean }> {
-    return [...this.#reports.values()]
-      .map((r) => ({ node: r.node, reportedAt: r.at, counted: now - r.at <= 2 * this.#quorum.reportMs }))
-      .sort((a, b) => a.node.localeCompare(b.node));
+    return [...this.#reports.values()].map((r) => ({ node: r.node, reportedAt: r.at, counted: now - r.at <= 2 * this.#quorum.reportMs })).sort((a, b) => a.node.localeCompare(b.node));
   }
 
   revision(originKey: string): number {
@@ -271,7 +270,9 @@ export class ClusterReplica implements SharedReplica, SharedZones {
     } catch (err) {
       if (!(err instanceof SharedWriteError)) throw err;
       if (err.reason === 'stale') {
-        throw expected === 0 ? controlError(ErrorCode.GSLB_ERR_API_CONFLICT, `${what} exists in the cluster`) : controlError(ErrorCode.GSLB_ERR_API_STALE, `${what} was changed on another node meanwhile; read it again and retry`);
+        throw expected === 0
+          ? controlError(ErrorCode.GSLB_ERR_API_CONFLICT, `${what} exists in the cluster`)
+          : controlError(ErrorCode.GSLB_ERR_API_STALE, `${what} was changed on another node meanwhile; read it again and retry`);
       }
       if (err.reason === 'too-large') throw controlError(ErrorCode.GSLB_ERR_API_CLUSTER_TOO_LARGE, `${what}: ${err.message}`);
       throw controlError(ErrorCode.GSLB_ERR_API_CLUSTER_UNAVAILABLE, `${what}: ${err.message}`);
@@ -304,7 +305,11 @@ export class ClusterReplica implements SharedReplica, SharedZones {
         if (err instanceof ControlError && err.code === ErrorCode.GSLB_ERR_API_CONFLICT) this.#log.info({ zone: nameToText(s.origin) }, 'cluster: another node seeded this zone first');
         // Too large for one NATS message: it can never be shared, and failing here would keep
         // the node out of step (refusing every write) for good. It serves from this node's file.
-        else if (err instanceof ControlError && err.code === ErrorCode.GSLB_ERR_API_CLUSTER_TOO_LARGE) this.#log.error({ zone: nameToText(s.origin), err: err.message }, 'cluster: this zone is too large to share; it is served from this node\'s file only (raise max_payload on the NATS servers, or keep it as a file on every node)');
+        else if (err instanceof ControlError && err.code === ErrorCode.GSLB_ERR_API_CLUSTER_TOO_LARGE)
+          this.#log.error(
+            { zone: nameToText(s.origin), err: err.message },
+            "cluster: this zone is too large to share; it is served from this node's file only (raise max_payload on the NATS servers, or keep it as a file on every node)",
+          );
         else throw err;
       }
     }

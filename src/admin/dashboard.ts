@@ -103,7 +103,14 @@ export interface Dashboard {
   readonly namesLeftOut: number;
 }
 
-export function buildDashboard(snapshot: Snapshot, monitor: HealthMonitor, window: WindowCounts, samples: ReadonlyMap<string, ContinentSample>, cluster: ClusterView | null = null, now = Date.now()): Dashboard {
+export function buildDashboard(
+  snapshot: Snapshot,
+  monitor: HealthMonitor,
+  window: WindowCounts,
+  samples: ReadonlyMap<string, ContinentSample>,
+  cluster: ClusterView | null = null,
+  now = Date.now(),
+): Dashboard {
   const totalAnswers = [...window.total.values()].reduce((n, v) => n + v.count, 0);
   const targets = targetsByKey(snapshot);
   const regions = new Map<string, DashboardTarget[]>();
@@ -199,7 +206,12 @@ function continentAnswers(snapshot: Snapshot, name: SteeredName, samples: Readon
     let allDown = false;
     for (let i = 0; i < DRAWS; i++) {
       const draw = (i + 0.5) / DRAWS;
-      const d = decide(name, family, client, steeringEnv(snapshot, () => draw, now));
+      const d = decide(
+        name,
+        family,
+        client,
+        steeringEnv(snapshot, () => draw, now),
+      );
       outcome = d.outcome;
       allDown ||= d.allDown;
       const key = d.targets.map((t) => t.id).join(',');

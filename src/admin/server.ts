@@ -75,29 +75,46 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
 
   new AccessCheck({ tokens: deps.tokens, allowedHosts: deps.allowedHosts }).install(app);
 
-  app.setErrorHandler((err: Error & { validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>; validationContext?: string; statusCode?: number }, req, reply) => {
-    // The control plane's refusals are domain results: the table gives each code its status.
-    if (err instanceof ControlError) {
-      const status = httpStatus(err.code);
-      return reply.status(status).type(PROBLEM_JSON).send(problem(err.code, status, err.message, req.url, err.field, err.details));
-    }
-    if (err.validation) {
-      const v = err.validation[0]!;
-      const missing = v.params?.missingProperty as string | undefined;
-      const extra = v.params?.additionalProperty as string | undefined;
-      const path = [err.validationContext, ...v.instancePath.split('/').filter(Boolean), missing ?? extra].filter(Boolean).join('.');
-      const message = extra ? 'unknown field' : v.message ?? 'is invalid';
-      return reply.status(400).type(PROBLEM_JSON).send(problem(ErrorCode.GSLB_ERR_API_INVALID, 400, `${path}: ${message}`, req.url, path));
-    }
-    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).type(PROBLEM_JSON).send(problem(ErrorCode.GSLB_ERR_API_INVALID, err.statusCode, err.message, req.url));
-    }
-    req.log.error({ err }, 'admin API request failed');
-    return reply.status(500).type(PROBLEM_JSON).send(problem(ErrorCode.GSLB_ERR_API_INTERNAL, 500, 'internal error; see the server log', req.url));
-  });
+  app.setErrorHandler(
+    (err: Error & { validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>; validationContext?: string; statusCode?: number }, req, reply) => {
+      // The control plane's refusals are domain results: the table gives each code its status.
+      if (err instanceof ControlError) {
+        const status = httpStatus(err.code);
+        return reply
+          .status(status)
+          .type(PROBLEM_JSON)
+          .send(problem(err.code, status, err.message, req.url, err.field, err.details));
+      }
+      if (err.validation) {
+        const v = err.validation[0]!;
+        const missing = v.params?.missingProperty as string | undefined;
+        const extra = v.params?.additionalProperty as string | undefined;
+        const path = [err.validationContext, ...v.instancePath.split('/').filter(Boolean), missing ?? extra].filter(Boolean).join('.');
+        const message = extra ? 'unknown field' : (v.message ?? 'is invalid');
+        return reply
+          .status(400)
+          .type(PROBLEM_JSON)
+          .send(problem(ErrorCode.GSLB_ERR_API_INVALID, 400, `${path}: ${message}`, req.url, path));
+      }
+      if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+        return reply
+          .status(err.statusCode)
+          .type(PROBLEM_JSON)
+          .send(problem(ErrorCode.GSLB_ERR_API_INVALID, err.statusCode, err.message, req.url));
+      }
+      req.log.error({ err }, 'admin API request failed');
+      return reply
+        .status(500)
+        .type(PROBLEM_JSON)
+        .send(problem(ErrorCode.GSLB_ERR_API_INTERNAL, 500, 'internal error; see the server log', req.url));
+    },
+  );
 
   app.setNotFoundHandler((req, reply) =>
-    reply.status(404).type(PROBLEM_JSON).send(problem(ErrorCode.GSLB_ERR_API_NOT_FOUND, 404, `no route ${req.method} ${req.url.split('?')[0]}`, req.url)),
+    reply
+      .status(404)
+      .type(PROBLEM_JSON)
+      .send(problem(ErrorCode.GSLB_ERR_API_NOT_FOUND, 404, `no route ${req.method} ${req.url.split('?')[0]}`, req.url)),
   );
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   // Liveness and readiness for Kubernetes and load balancers: open without a token, so they
@@ -105,7 +122,10 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   app.get('/livez', { config: { access: 'probe' }, schema: { hide: true } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
   app.get('/readyz', { config: { access: 'probe' }, schema: { hide: true } }, async (_req, reply) => {
     const ready = deps.store.current.zones.size > 0;
-    return reply.status(ready ? 200 : 503).type('text/plain; charset=utf-8').send(ready ? 'ready\n' : 'no zone is served\n');
+    return reply
+      .status(ready ? 200 : 503)
+      .type('text/plain; charset=utf-8')
+      .send(ready ? 'ready\n' : 'no zone is served\n');
   });
   app.get('/metrics', { config: { access: 'read' }, schema: { hide: true } }, async (_req, reply) => {
     const m = await deps.metrics();

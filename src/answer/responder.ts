@@ -142,7 +142,18 @@ export class Responder {
       if (this.#rrl !== null && ctx.transport === 'udp') out = this.#limit(ctx, out);
     }
     if (this.#queryLog !== null && this.#queryLog.sampled()) {
-      this.#queryLog.add(ctx.packet, out, out === null ? 0 : (out[3]! & 0x0f) | (ctx.extendedRcode << 4), ctx.transport, ctx.source, ctx.port, (performance.now() - ctx.started) * 1000, ctx.decision, ctx.rrlAction, ctx.cookieVerdict);
+      this.#queryLog.add(
+        ctx.packet,
+        out,
+        out === null ? 0 : (out[3]! & 0x0f) | (ctx.extendedRcode << 4),
+        ctx.transport,
+        ctx.source,
+        ctx.port,
+        (performance.now() - ctx.started) * 1000,
+        ctx.decision,
+        ctx.rrlAction,
+        ctx.cookieVerdict,
+      );
     }
     return out;
   }
@@ -314,17 +325,19 @@ export class Responder {
       // DNSKEY/CDS/CDNSKEY at a signed apex come from the keys, and change at their next timing event.
       const apex = this.#dnssec?.apexAnswer(snapshot, q) ?? null;
       let staleAt = apex === null || apex.refreshAt >= NEVER_STALE ? NEVER_STALE : Math.floor(apex.refreshAt);
-      let res = apex?.message ?? resolve(snapshot, q, {
-        minimalAny: transport === 'udp',
-        steer: (name, qtype) => {
-          if (direct && name === steered!.name && qtype === q.qtype) return direct;
-          dependsOnClient = true;
-          clientSpecific = true;
-          const d = this.#steer(ctx, snapshot, name, qtype);
-          if (d.scope > scope) scope = d.scope;
-          return d;
-        },
-      });
+      let res =
+        apex?.message ??
+        resolve(snapshot, q, {
+          minimalAny: transport === 'udp',
+          steer: (name, qtype) => {
+            if (direct && name === steered!.name && qtype === q.qtype) return direct;
+            dependsOnClient = true;
+            clientSpecific = true;
+            const d = this.#steer(ctx, snapshot, name, qtype);
+            if (d.scope > scope) scope = d.scope;
+            return d;
+          },
+        });
       if (signing) {
         const signed = this.#dnssec.sign(snapshot, q, res);
         res = signed.message;

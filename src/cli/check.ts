@@ -35,7 +35,9 @@ function dnssecLines(config: Config, zones: ReadonlyMap<string, Zone>, parentDsF
     const state = keysAt(zone, now);
     for (const k of zone.keys) {
       const role = zone.split ? ((k.flags & FLAGS_SEP) !== 0 ? 'KSK' : 'ZSK') : (k.flags & FLAGS_SEP) !== 0 ? 'CSK' : 'ZSK';
-      const doing = [state.published.includes(k) ? 'published' : 'not published', state.active.includes(k) ? 'signing' : 'not signing', ...(state.synced.includes(k) ? ['CDS/CDNSKEY'] : [])].join(', ');
+      const doing = [state.published.includes(k) ? 'published' : 'not published', state.active.includes(k) ? 'signing' : 'not signing', ...(state.synced.includes(k) ? ['CDS/CDNSKEY'] : [])].join(
+        ', ',
+      );
       const next = nextKeyEvent([k], now);
       lines.push(`${k.base}.key: ${name} key ${k.tag} (${algorithmName(k.algorithm)}, ${role}): ${doing}${next === Infinity ? '' : `; next timing event ${new Date(next * 1000).toISOString()}`}`);
     }
@@ -71,7 +73,10 @@ function geoLines(config: Config): string[] {
   const asn = config.geoip.asn === null ? null : openGeoDatabase(config.geoip.asn);
   new GeoResolver(location, asn); // refuses a database in the wrong slot
   const out: string[] = [];
-  for (const [slot, db] of [['location', location], ['asn', asn]] as const) {
+  for (const [slot, db] of [
+    ['location', location],
+    ['asn', asn],
+  ] as const) {
     if (db === null) continue;
     const i = db.info;
     const c = db.contents();

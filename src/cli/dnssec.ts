@@ -21,7 +21,14 @@ export interface KeygenFlags extends TimingFlags {
   zsk?: boolean;
 }
 
-const FLAG_NAMES: Record<keyof TimingFlags, string> = { publish: '--publish', activate: '--activate', inactive: '--inactive', delete: '--delete', syncPublish: '--sync-publish', syncDelete: '--sync-delete' };
+const FLAG_NAMES: Record<keyof TimingFlags, string> = {
+  publish: '--publish',
+  activate: '--activate',
+  inactive: '--inactive',
+  delete: '--delete',
+  syncPublish: '--sync-publish',
+  syncDelete: '--sync-delete',
+};
 const UNITS: Record<string, number> = { '': 1, s: 1, mi: 60, h: 3600, d: 86_400, w: 7 * 86_400, mo: 30 * 86_400, y: 365 * 86_400 };
 
 /**
@@ -109,7 +116,9 @@ export function runSettime(keyArg: string, flags: TimingFlags, now = Math.floor(
   }
   try {
     const t = setKeyTiming(base, zone, changes).timing;
-    process.stdout.write(`${base}: publish ${when(t.publish)}, activate ${when(t.activate)}, inactive ${when(t.inactive)}, delete ${when(t.delete)}, sync publish ${when(t.syncPublish)}, sync delete ${when(t.syncDelete)}\n`);
+    process.stdout.write(
+      `${base}: publish ${when(t.publish)}, activate ${when(t.activate)}, inactive ${when(t.inactive)}, delete ${when(t.delete)}, sync publish ${when(t.syncPublish)}, sync delete ${when(t.syncDelete)}\n`,
+    );
     return 0;
   } catch (err) {
     process.stderr.write(`meridian dnssec settime: ${(err as Error).message}\n`);

@@ -27,18 +27,18 @@ function withEnvConfig<T extends { config?: string }>(opts: T): T {
   return opts.config !== undefined || !env ? opts : { ...opts, config: env };
 }
 
-const program = new Command()
-  .name('meridian')
-  .description('meridian: a global server load balancer (authoritative DNS with steering)')
-  .version(VERSION)
-  .showHelpAfterError();
+const program = new Command().name('meridian').description('meridian: a global server load balancer (authoritative DNS with steering)').version(VERSION).showHelpAfterError();
 
 program
   .command('serve', { isDefault: true })
   .description('serve the zones over UDP and TCP (the default command)')
   .option('-c, --config <file>', 'config file (YAML or JSON); see README "Configuration"; env MERIDIAN_CONFIG')
   .option('-z, --zones <dir>', 'zones folder (default: zones/ beside the config, or ./zones); env MERIDIAN_ZONES')
-  .option('-l, --listen <addr:port>', 'address to serve UDP and TCP on, repeatable (default 127.0.0.1:5300 and [::1]:5300; 0.0.0.0 or [::] serve each interface address); env MERIDIAN_LISTEN=a,b', collect)
+  .option(
+    '-l, --listen <addr:port>',
+    'address to serve UDP and TCP on, repeatable (default 127.0.0.1:5300 and [::1]:5300; 0.0.0.0 or [::] serve each interface address); env MERIDIAN_LISTEN=a,b',
+    collect,
+  )
   .option('-a, --admin <addr:port>', 'admin HTTP API address (default 127.0.0.1:5380; "off" for none); env MERIDIAN_ADMIN; tokens from config or MERIDIAN_ADMIN_TOKEN')
   .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('-w, --workers <n>', 'DNS worker processes sharing the sockets, 1..256 (default 1: no workers, one process); env MERIDIAN_WORKERS', workersArg)
@@ -72,12 +72,14 @@ program
 
 program
   .command('simulate')
-  .description('what a change would do to answers: each target\'s share of every steered name now and after, per target, region and client continent, and the clients that would lose answers (see README "Simulate a change before making it")')
+  .description(
+    'what a change would do to answers: each target\'s share of every steered name now and after, per target, region and client continent, and the clients that would lose answers (see README "Simulate a change before making it")',
+  )
   .option('--clients <file>', '"network weight" lines or a query log (JSON lines); default: the built-in sample, one /24 per country weighted by IPv4 space')
   .option('--drain <id>', 'drain a target (id, zone/id or id@zone), repeatable', collect)
   .option('--undrain <id>', 'undrain a target, repeatable', collect)
-  .option('--down <id>', 'a target\'s probe fails, repeatable', collect)
-  .option('--up <id>', 'a target\'s probe recovers, repeatable', collect)
+  .option('--down <id>', "a target's probe fails, repeatable", collect)
+  .option('--up <id>', "a target's probe recovers, repeatable", collect)
   .option('--policy <file>', 'a changed policy file (<zone>.policy.yaml), validated as the server loads it')
   .option('--zone <zone>', 'the zone of --policy when its file name does not say')
   .option('--type <type>', 'A or AAAA', 'A')
@@ -105,7 +107,9 @@ function timingOptions(c: Command): Command {
 timingOptions(
   dnssec
     .command('keygen')
-    .description('make a signing key for ZONE: K<zone>.+<alg>+<tag>.key and .private (mode 0600), as BIND names them; prints the DS record for the parent. Published and active at once unless the timing options say otherwise')
+    .description(
+      'make a signing key for ZONE: K<zone>.+<alg>+<tag>.key and .private (mode 0600), as BIND names them; prints the DS record for the parent. Published and active at once unless the timing options say otherwise',
+    )
     .argument('<zone>', 'the zone, e.g. example.com')
     .option('--algorithm <alg>', 'ECDSAP256SHA256 (13) or ED25519 (15)', 'ECDSAP256SHA256')
     .option('--key-dir <dir>', 'folder to write the files into (made if missing)', 'keys')

@@ -314,7 +314,8 @@ export class KvStore implements SharedStore {
   async write(key: string, value: Uint8Array | null, expected: number | null): Promise<number> {
     const kv = this.#kv;
     const nc = this.#nc;
-    if (!(this.#synced || this.#resyncing) || kv === null || nc === null) throw new SharedWriteError('unavailable', `not in step with the cluster store (${this.#lastError ?? 'connecting'}); the write is refused, nothing changed`);
+    if (!(this.#synced || this.#resyncing) || kv === null || nc === null)
+      throw new SharedWriteError('unavailable', `not in step with the cluster store (${this.#lastError ?? 'connecting'}); the write is refused, nothing changed`);
     if (value !== null && value.length > nc.info!.max_payload - 1024) {
       throw new SharedWriteError('too-large', `${value.length} bytes is more than the NATS server takes in one message (max_payload ${nc.info!.max_payload})`);
     }

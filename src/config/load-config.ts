@@ -69,7 +69,10 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   // A schema cannot say "0 or at least 100" with a readable error; 60 here usually means seconds.
   const scanMs = config.dns.interfaceScanMs;
   if (scanMs > 0 && scanMs < 100) {
-    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/dns/interfaceScanMs') ?? 0}: dns.interfaceScanMs: ${scanMs} is in milliseconds; must be 0 (only at start and on SIGHUP) or >= 100`);
+    throw new GslbError(
+      ErrorCode.GSLB_ERR_CONFIG_INVALID,
+      `${label}:${source?.lineOf('/dns/interfaceScanMs') ?? 0}: dns.interfaceScanMs: ${scanMs} is in milliseconds; must be 0 (only at start and on SIGHUP) or >= 100`,
+    );
   }
   config.dns.transfer.allow.forEach((text, i) => {
     const why = prefixProblem(text);
@@ -79,7 +82,10 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
     try {
       parseListenAddress(text);
     } catch (err) {
-      throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf(`/dns/transfer/notify/${i}`) ?? 0}: dns.transfer.notify[${i}]: ${(err as Error).message.replace(/^listen address/, 'secondary')}`);
+      throw new GslbError(
+        ErrorCode.GSLB_ERR_CONFIG_INVALID,
+        `${label}:${source?.lineOf(`/dns/transfer/notify/${i}`) ?? 0}: dns.transfer.notify[${i}]: ${(err as Error).message.replace(/^listen address/, 'secondary')}`,
+      );
     }
   });
   const catalog = config.dns.transfer.catalog;
@@ -93,8 +99,7 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   }
   const transferKeys = new Set<string>();
   config.dns.transfer.keys.forEach((key, i) => {
-    const at = (field: string): string =>
-      `${label}:${source?.lineOf(`/dns/transfer/keys/${i}${field === '' ? '' : `/${field}`}`) ?? 0}: dns.transfer.keys[${i}]${field === '' ? '' : `.${field}`}`;
+    const at = (field: string): string => `${label}:${source?.lineOf(`/dns/transfer/keys/${i}${field === '' ? '' : `/${field}`}`) ?? 0}: dns.transfer.keys[${i}]${field === '' ? '' : `.${field}`}`;
     const why = keyProblem(key, file);
     if (why !== null) throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${at(why.field)}: ${why.message}`);
     const name = key.name.toLowerCase().replace(/\.$/, '');
@@ -103,7 +108,10 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   });
   const dnssec = config.dns.dnssec;
   if (dnssec.refreshDays >= dnssec.validityDays) {
-    throw new GslbError(ErrorCode.GSLB_ERR_CONFIG_INVALID, `${label}:${source?.lineOf('/dns/dnssec/refreshDays') ?? 0}: dns.dnssec.refreshDays: ${dnssec.refreshDays} must be below validityDays (${dnssec.validityDays})`);
+    throw new GslbError(
+      ErrorCode.GSLB_ERR_CONFIG_INVALID,
+      `${label}:${source?.lineOf('/dns/dnssec/refreshDays') ?? 0}: dns.dnssec.refreshDays: ${dnssec.refreshDays} must be below validityDays (${dnssec.validityDays})`,
+    );
   }
   // Key folders: relative to the config file, else the working folder (as the zones folder).
   for (const zone of Object.values(dnssec.zones)) zone.keyDir = path.resolve(file !== null ? path.dirname(file) : process.cwd(), zone.keyDir);
@@ -113,7 +121,9 @@ export function loadConfig(file: string | null, overrides: ConfigOverrides = {},
   config.zones.directory = path.resolve(file !== null ? path.dirname(file) : process.cwd(), config.zones.directory);
   if (config.geoip.location !== null) config.geoip.location = path.resolve(baseFor('location'), config.geoip.location);
   if (config.geoip.asn !== null) config.geoip.asn = path.resolve(baseFor('asn'), config.geoip.asn);
-  const envListen = env.MERIDIAN_LISTEN?.split(',').map((s) => s.trim()).filter(Boolean);
+  const envListen = env.MERIDIAN_LISTEN?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const listen = overrides.listen?.length ? overrides.listen : envListen?.length ? envListen : null;
   if (listen) config.dns.listen = listen;
   if (overrides.admin !== undefined) config.admin.listen = overrides.admin;
@@ -193,7 +203,10 @@ export function prefixProblem(text: string): string | null {
 
 /** `nats://a:4222,nats://b:4222` as `--cluster` and MERIDIAN_CLUSTER give it; "" or "off": one node. */
 export function parseClusterServers(text: string, what: string): string[] {
-  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (list.length === 0 || (list.length === 1 && list[0] === 'off')) return [];
   for (const url of list) checkNatsUrl(url, what);
   return list;

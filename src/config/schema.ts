@@ -61,10 +61,13 @@ const Dnssec = Type.Object(
       Type.String({ pattern: ZONE_KEY_PATTERN, description: 'zone name, e.g. example.com' }),
       Type.Object(
         {
-          enabled: Type.Boolean({ default: true, description: 'sign the zone\'s answers to DO=1 queries' }),
+          enabled: Type.Boolean({ default: true, description: "sign the zone's answers to DO=1 queries" }),
           algorithm: Type.Union([Type.Literal('ECDSAP256SHA256'), Type.Literal('ED25519')], { default: 'ECDSAP256SHA256', description: 'the algorithm of the keys used (13 or 15)' }),
           keyDir: Type.String({ minLength: 1, default: 'keys', description: 'folder of the BIND K<zone>.+<alg>+<tag>.key/.private files, relative to the config file' }),
-          split: Type.Boolean({ default: false, description: 'KSK/ZSK split: keys with the SEP flag (257) sign only the DNSKEY, CDS and CDNSKEY RRsets, the others (256) the rest; false: every active key signs everything' }),
+          split: Type.Boolean({
+            default: false,
+            description: 'KSK/ZSK split: keys with the SEP flag (257) sign only the DNSKEY, CDS and CDNSKEY RRsets, the others (256) the rest; false: every active key signs everything',
+          }),
         },
         { additionalProperties: false },
       ),
@@ -96,11 +99,13 @@ export const ConfigSchema = Type.Object(
         workers: Type.Integer({ minimum: 1, maximum: 256, default: 1, description: 'DNS worker processes sharing the sockets (node:cluster); 1 answers in the main process' }),
         reusePort: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], {
           default: 'auto',
-          description: 'with workers > 1: each worker binds its own UDP and TCP sockets (SO_REUSEPORT) and the kernel spreads queries; off: one socket shared through node:cluster; auto: on where supported (Linux)',
+          description:
+            'with workers > 1: each worker binds its own UDP and TCP sockets (SO_REUSEPORT) and the kernel spreads queries; off: one socket shared through node:cluster; auto: on where supported (Linux)',
         }),
         udpSocket: Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('dgram')], {
           default: 'auto',
-          description: 'UDP socket layer: native (recvmmsg/sendmmsg batches, each answer from the address its query was sent to; Linux, built at install), dgram (node:dgram), auto: native where it loads, else dgram (logged once)',
+          description:
+            'UDP socket layer: native (recvmmsg/sendmmsg batches, each answer from the address its query was sent to; Linux, built at install), dgram (node:dgram), auto: native where it loads, else dgram (logged once)',
         }),
         tcp: Type.Object(
           {
@@ -263,13 +268,9 @@ export const ConfigSchema = Type.Object(
     ),
     log: Type.Object(
       {
-        level: Type.Union(
-          [
-            Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
-            Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
-          ],
-          { default: 'info' },
-        ),
+        level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], {
+          default: 'info',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

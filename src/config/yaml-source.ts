@@ -99,7 +99,12 @@ function duplicateKeys(root: unknown): Node[] {
 
 /** The path to the first value nested deeper than MAX_YAML_DEPTH, found without recursion; null if none. */
 function pathTooDeep(root: unknown): (string | number)[] | null {
-  interface Step { readonly value: unknown; readonly depth: number; readonly key: string | number; readonly parent: Step | null }
+  interface Step {
+    readonly value: unknown;
+    readonly depth: number;
+    readonly key: string | number;
+    readonly parent: Step | null;
+  }
   const stack: Step[] = [{ value: root, depth: 0, key: '', parent: null }];
   while (stack.length > 0) {
     const step = stack.pop()!;

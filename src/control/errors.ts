@@ -17,11 +17,9 @@ export class ControlError extends Error {
   }
 }
 
-export const controlError = (code: ErrorCodeValue, message: string, field: string | null = null, details: readonly string[] = []): ControlError =>
-  new ControlError(code, message, field, details);
+export const controlError = (code: ErrorCodeValue, message: string, field: string | null = null, details: readonly string[] = []): ControlError => new ControlError(code, message, field, details);
 
-export const badRequest = (field: string, message: string, details: readonly string[] = []): ControlError =>
-  controlError(ErrorCode.GSLB_ERR_API_INVALID, `${field}: ${message}`, field, details);
+export const badRequest = (field: string, message: string, details: readonly string[] = []): ControlError => controlError(ErrorCode.GSLB_ERR_API_INVALID, `${field}: ${message}`, field, details);
 export const notFound = (what: string): ControlError => controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `${what} not found`);
 export const conflict = (message: string): ControlError => controlError(ErrorCode.GSLB_ERR_API_CONFLICT, message);
 /** The zone's journal has a corrupt entry; writes wait until an operator moves it away. */

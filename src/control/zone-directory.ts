@@ -58,12 +58,7 @@ export function readPolicyBeside(zoneFile: string): ReadPolicy {
  * `read` reads the zone file and each $INCLUDE'd one (the reload thread hashes what it reads);
  * `policy`, the policy file as the caller read (and hashed) it, else it is read here.
  */
-export function loadZoneFile(
-  file: string,
-  origin: Name,
-  read = (f: string): string => fs.readFileSync(f, 'utf8'),
-  policy?: ReadPolicy,
-): { zone: Zone | null; problems: FileProblem[] } {
+export function loadZoneFile(file: string, origin: Name, read = (f: string): string => fs.readFileSync(f, 'utf8'), policy?: ReadPolicy): { zone: Zone | null; problems: FileProblem[] } {
   const journal = readJournalForLoad(file); // first: see readJournalForLoad
   let text: string;
   try {
@@ -202,7 +197,7 @@ export class ZoneDirectory {
    */
   load(force = false): LoadOutcome {
     const steps = this.#loadSteps(force);
-    for (let step = steps.next(); ; ) {
+    for (let step = steps.next(); ;) {
       if (step.done) return step.value;
       step = steps.next(loadZoneFileSafely(step.value.file, step.value.origin));
     }
@@ -215,7 +210,7 @@ export class ZoneDirectory {
   async loadAsync(force: boolean, loadFile: ZoneFileLoader): Promise<LoadOutcome | null> {
     const generation = this.#generation;
     const steps = this.#loadSteps(force, () => this.#generation !== generation);
-    for (let step = steps.next(); ; ) {
+    for (let step = steps.next(); ;) {
       if (step.done) return this.#generation === generation + 1 ? step.value : null;
       const { file, origin } = step.value;
       // as loadZoneFileSafely: whatever the loader throws is this file's problem, never the reload's end
@@ -232,7 +227,10 @@ export class ZoneDirectory {
     let names: string[];
     let folderProblem: FileProblem | null = null;
     try {
-      names = fs.readdirSync(this.directory).filter((n) => n.endsWith(ZONE_FILE_SUFFIX)).sort();
+      names = fs
+        .readdirSync(this.directory)
+        .filter((n) => n.endsWith(ZONE_FILE_SUFFIX))
+        .sort();
     } catch (err) {
       folderProblem = { file: this.directory, line: 0, message: `cannot read the zones folder: ${(err as Error).message}`, severity: 'error' };
       problems.push(folderProblem);
@@ -277,7 +275,7 @@ export class ZoneDirectory {
       const zone = loaded ?? previous?.zone ?? result.zone;
       if (loaded === null) this.#loadErrors.set(file, this.loadErrors(file) + 1);
       if (loaded !== null) changed = true;
-      next.set(file, { file, origin, zone, problems: result.problems, loadedAt: loaded ? new Date() : previous?.loadedAt ?? null, stamp });
+      next.set(file, { file, origin, zone, problems: result.problems, loadedAt: loaded ? new Date() : (previous?.loadedAt ?? null), stamp });
     }
     for (const file of this.#statuses.keys()) if (!next.has(file)) changed = true;
     if (overtaken()) return { zones: new Map(), statuses: [], problems: [], changed: false, folderProblem: null };

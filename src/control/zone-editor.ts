@@ -289,7 +289,10 @@ export class ZoneEditor {
     // A journal that does not lead to the served serial lost to a hand edit of the zone file
     // (which is what is served): start it again from here.
     if (writer.entries > 0 && writer.lastSerial !== previous) {
-      this.#log?.warn({ file: writer.file, journalSerial: writer.lastSerial, zoneSerial: previous }, 'the zone file was edited by hand since the journal was written; the journal is dropped and starts again');
+      this.#log?.warn(
+        { file: writer.file, journalSerial: writer.lastSerial, zoneSerial: previous },
+        'the zone file was edited by hand since the journal was written; the journal is dropped and starts again',
+      );
       await writer.reset();
     }
     const entry = { from: previous, to: next.serial, changes: await journalChanges(zone, next, changes, slicer) };
@@ -483,7 +486,13 @@ export class ZoneEditor {
   }
 
   /** Creates `<name>.zone` with an SOA and NS records (and any extra records). */
-  createZone(body: { name: string; ttl: number; soa: { mname: string; rname: string; refresh: number; retry: number; expire: number; minimum: number }; ns: string[]; records?: Array<{ name: string; type: string; ttl?: number; rdata: string[] }> }): Promise<WriteResult> {
+  createZone(body: {
+    name: string;
+    ttl: number;
+    soa: { mname: string; rname: string; refresh: number; retry: number; expire: number; minimum: number };
+    ns: string[];
+    records?: Array<{ name: string; type: string; ttl?: number; rdata: string[] }>;
+  }): Promise<WriteResult> {
     return this.#serial(async () => {
       const origin = parseOrigin(body.name, 'name');
       if (this.#dir.statuses.some((s) => nameKey(s.origin) === nameKey(origin))) throw conflict(`zone ${nameToText(origin)} exists`);
@@ -631,7 +640,6 @@ export class ZoneEditor {
       return this.#putPolicy(zoneName, { ...doc, [section]: { ...part } }, ifMatch);
     });
   }
-
 }
 
 /** A policy write: the file, its new text (null removes it), and the policy compiled from it. */
@@ -742,7 +750,9 @@ function encodeApiRdata(type: number, text: string, origin: Name): Buffer {
   if (type === RRType.TXT || type === RRType.SPF) {
     const { tokens } = tokenizeText(text);
     if (tokens.length > 1 && tokens.some((t) => !t.quoted)) {
-      throw new RdataError(`${typeToText(type)}: unquoted text with blank space makes ${tokens.length} strings, which readers join without the space; quote the whole value ("v=spf1 -all"), or quote each string to mean several ("part one" "part two")`);
+      throw new RdataError(
+        `${typeToText(type)}: unquoted text with blank space makes ${tokens.length} strings, which readers join without the space; quote the whole value ("v=spf1 -all"), or quote each string to mean several ("part one" "part two")`,
+      );
     }
   }
   return rdata;

@@ -114,8 +114,7 @@ export class ZoneLoadThread {
         }
         done({ zone, problems: [...m.problems, ...built.problems] });
       };
-      const internal = (err: unknown): void =>
-        fail(`internal error while loading this zone or its policy (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); please report it`);
+      const internal = (err: unknown): void => fail(`internal error while loading this zone or its policy (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); please report it`);
       const pending = (m: LoadReply | Error): void => {
         if (m instanceof Error) return fail(m.message);
         // This runs in the worker's message event: a throw here (the zone from its image, the policy read

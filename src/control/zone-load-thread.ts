@@ -128,7 +128,16 @@ parentPort!.on('message', (m: LoadRequest | RepackRequest) => {
     const { zone } = result;
     // Found here, off the answering thread: the caches there then forget only these names.
     const changed = m.previous === undefined ? null : new PackedNodes(m.previous).differingKeys(zone.nodes.base, MAX_LISTED_CHANGES);
-    reply({ kind: 'zone', image: zone.nodes.base.image, recordCount: zone.recordCount, digest: reader.digest(zone.serial), policyDigest: reader.policyDigest, policy, problems: result.problems, changed });
+    reply({
+      kind: 'zone',
+      image: zone.nodes.base.image,
+      recordCount: zone.recordCount,
+      digest: reader.digest(zone.serial),
+      policyDigest: reader.policyDigest,
+      policy,
+      problems: result.problems,
+      changed,
+    });
   } catch (err) {
     failed(m.file, err);
   }

@@ -73,7 +73,7 @@ function skipRecord(buf: Buffer, pos: number): number {
 
 /** Skips a possibly compressed name; returns the offset after it or -1 when malformed. */
 function skipName(buf: Buffer, pos: number): number {
-  for (let total = 0; pos < buf.length; ) {
+  for (let total = 0; pos < buf.length;) {
     const len = buf[pos]!;
     if (len === 0) return pos + 1;
     if ((len & 0xc0) === 0xc0) return pos + 2 <= buf.length ? pos + 2 : -1;

@@ -69,7 +69,10 @@ export function checkZoneKeys(zoneText: string, z: ZoneConfig, now: number): { z
     const m = /\+(\d{3})\+\d{5}\.key$/.exec(file);
     if (m === null || !file.toLowerCase().startsWith(zonePrefix) || Number(m[1]) === algorithm) continue;
     const n = Number(m[1]);
-    const why = n === ALGORITHMS.ECDSAP256SHA256 || n === ALGORITHMS.ED25519 ? `the zone signs with ${z.algorithm} (dns.dnssec.zones.${zoneText}.algorithm)` : `algorithm ${n} (${algorithmName(n)}) is not supported (ECDSAP256SHA256 = 13, ED25519 = 15)`;
+    const why =
+      n === ALGORITHMS.ECDSAP256SHA256 || n === ALGORITHMS.ED25519
+        ? `the zone signs with ${z.algorithm} (dns.dnssec.zones.${zoneText}.algorithm)`
+        : `algorithm ${n} (${algorithmName(n)}) is not supported (ECDSAP256SHA256 = 13, ED25519 = 15)`;
     add(path.join(z.keyDir, file), 0, 'GSLB_ERR_DNSSEC_KEY_ALGORITHM', `never published nor used: ${why}`, 'warning');
   }
   const keys: SigningKey[] = [];
@@ -91,7 +94,8 @@ export function checkZoneKeys(zoneText: string, z: ZoneConfig, now: number): { z
     byTag.set(key.tag, base);
     const mode = fs.statSync(`${base}.private`).mode & 0o777;
     if ((mode & 0o007) !== 0) add(`${base}.private`, 0, 'GSLB_ERR_DNSSEC_KEY_MODE', `readable by every user (mode ${mode.toString(8)}): serve refuses it; chmod 600 it`);
-    else if ((mode & 0o070) !== 0) add(`${base}.private`, 0, 'GSLB_ERR_DNSSEC_KEY_MODE', `readable by the file's group (mode ${mode.toString(8)}); chmod 600 it unless that group is the service's alone`, 'warning');
+    else if ((mode & 0o070) !== 0)
+      add(`${base}.private`, 0, 'GSLB_ERR_DNSSEC_KEY_MODE', `readable by the file's group (mode ${mode.toString(8)}); chmod 600 it unless that group is the service's alone`, 'warning');
     const t = key.timing;
     const order: [keyof typeof t, string, keyof typeof t, string][] = [
       ['activate', 'Activate', 'publish', 'Publish'],
@@ -108,7 +112,13 @@ export function checkZoneKeys(zoneText: string, z: ZoneConfig, now: number): { z
     keys.push(key);
   }
   if (keys.length === 0) {
-    if (problems.every((p) => p.severity === 'warning')) add(z.keyDir, 0, 'GSLB_ERR_DNSSEC_NO_SIGNING_KEY', `no ${z.algorithm} key for ${nameToText(origin)}; make one with: meridian dnssec keygen ${zoneText} --algorithm ${z.algorithm} --key-dir ${z.keyDir}`);
+    if (problems.every((p) => p.severity === 'warning'))
+      add(
+        z.keyDir,
+        0,
+        'GSLB_ERR_DNSSEC_NO_SIGNING_KEY',
+        `no ${z.algorithm} key for ${nameToText(origin)}; make one with: meridian dnssec keygen ${zoneText} --algorithm ${z.algorithm} --key-dir ${z.keyDir}`,
+      );
     return { zone: null, problems };
   }
   const zone: ZoneKeys = { origin, keys, split: z.split };
@@ -128,15 +138,28 @@ function timeline(zone: ZoneKeys, now: number, add: (file: string, line: number,
       const field = ended === undefined ? '' : ended.timing.inactive === at ? 'Inactive' : 'Delete';
       const when = at === now ? 'now' : `from ${date(at)}`;
       const detail = ended === undefined ? `none of its ${zone.keys.length} key(s) is active` : `key ${ended.tag} stops signing (its ${field}) and no successor is active`;
-      if (ended === undefined) add(path.dirname(zone.keys[0]!.base), 0, 'GSLB_ERR_DNSSEC_NO_SIGNING_KEY', `${nameToText(zone.origin)}: ${when} ${detail}: answers go unsigned and validators find the zone bogus`);
-      else add(`${ended.base}.private`, fieldLine(ended, field), 'GSLB_ERR_DNSSEC_NO_SIGNING_KEY', `${nameToText(zone.origin)}: ${when} ${detail}: answers go unsigned and validators find the zone bogus; make a successor first (README "DNSSEC", key rollover)`);
+      if (ended === undefined)
+        add(path.dirname(zone.keys[0]!.base), 0, 'GSLB_ERR_DNSSEC_NO_SIGNING_KEY', `${nameToText(zone.origin)}: ${when} ${detail}: answers go unsigned and validators find the zone bogus`);
+      else
+        add(
+          `${ended.base}.private`,
+          fieldLine(ended, field),
+          'GSLB_ERR_DNSSEC_NO_SIGNING_KEY',
+          `${nameToText(zone.origin)}: ${when} ${detail}: answers go unsigned and validators find the zone bogus; make a successor first (README "DNSSEC", key rollover)`,
+        );
       return;
     }
     if (zone.split) {
       const ksk = s.active.some((k) => (k.flags & FLAGS_SEP) !== 0);
       const zsk = s.active.some((k) => (k.flags & FLAGS_SEP) === 0);
       if (!ksk || !zsk) {
-        add(path.dirname(zone.keys[0]!.base), 0, 'GSLB_ERR_DNSSEC_NO_SIGNING_KEY', `${nameToText(zone.origin)}: ${at === now ? 'now' : `from ${date(at)}`} no active ${ksk ? 'ZSK (flags 256)' : 'KSK (flags 257)'} in a split zone: the ${ksk ? 'KSKs sign every RRset' : 'ZSKs sign the DNSKEY RRset too (a DS must then match one)'}`, 'warning');
+        add(
+          path.dirname(zone.keys[0]!.base),
+          0,
+          'GSLB_ERR_DNSSEC_NO_SIGNING_KEY',
+          `${nameToText(zone.origin)}: ${at === now ? 'now' : `from ${date(at)}`} no active ${ksk ? 'ZSK (flags 256)' : 'KSK (flags 257)'} in a split zone: the ${ksk ? 'KSKs sign every RRset' : 'ZSKs sign the DNSKEY RRset too (a DS must then match one)'}`,
+          'warning',
+        );
         return;
       }
     }
@@ -217,7 +240,9 @@ export function checkParentDs(records: readonly ParentDs[], zones: readonly Zone
     if (DIGESTS[ds.digestType] === undefined) add(`digest type ${ds.digestType} is not SHA-1 (1), SHA-256 (2) or SHA-384 (4)`);
     else if (!zone.keys.some((k) => dsMatches(ds, k))) {
       const sameTag = zone.keys.find((k) => k.tag === ds.tag);
-      add(`DS ${ds.tag} ${ds.algorithm} ${ds.digestType} matches no key of ${nameToText(zone.origin)}${sameTag ? ` (key ${sameTag.tag}, ${path.basename(sameTag.base)}, has that tag but another digest)` : ''}`);
+      add(
+        `DS ${ds.tag} ${ds.algorithm} ${ds.digestType} matches no key of ${nameToText(zone.origin)}${sameTag ? ` (key ${sameTag.tag}, ${path.basename(sameTag.base)}, has that tag but another digest)` : ''}`,
+      );
     }
     const list = seen.get(nameKey(ds.owner)) ?? [];
     list.push(ds);
@@ -229,7 +254,10 @@ export function checkParentDs(records: readonly ParentDs[], zones: readonly Zone
     if (!list.some((ds) => signers.some((k) => dsMatches(ds, k)))) {
       const first = list[0]!;
       problems.push({
-        file: first.file, line: first.line, code: 'GSLB_ERR_DNSSEC_DS_MISMATCH', severity: 'error',
+        file: first.file,
+        line: first.line,
+        code: 'GSLB_ERR_DNSSEC_DS_MISMATCH',
+        severity: 'error',
         message: `no DS of ${nameToText(zone.origin)} matches a key that signs its DNSKEY RRset now (${signers.map((k) => k.tag).join(', ') || 'none'}): validators would find the zone bogus`,
       });
     }

@@ -150,7 +150,13 @@ export function keyBaseName(zone: Name, algorithm: number, tag: number): string 
 
 /** The timing fields as BIND's files name them, in the order it writes them. */
 export const TIMING_FIELDS = [
-  ['Created', 'created'], ['Publish', 'publish'], ['Activate', 'activate'], ['Inactive', 'inactive'], ['Delete', 'delete'], ['SyncPublish', 'syncPublish'], ['SyncDelete', 'syncDelete'],
+  ['Created', 'created'],
+  ['Publish', 'publish'],
+  ['Activate', 'activate'],
+  ['Inactive', 'inactive'],
+  ['Delete', 'delete'],
+  ['SyncPublish', 'syncPublish'],
+  ['SyncDelete', 'syncDelete'],
 ] as const;
 
 export const NO_TIMING: KeyTiming = { created: null, publish: null, activate: null, inactive: null, delete: null, syncPublish: null, syncDelete: null };
@@ -215,9 +221,7 @@ export function generateKey(zone: Name, algorithm: AlgorithmNumber, dir: string,
       timingLines(timing, true) +
       `${owner} IN DNSKEY ${flags} ${PROTOCOL} ${algorithm} ${dnskey.subarray(4).toString('base64')}\n`;
     const privateText =
-      `Private-key-format: v1.3\nAlgorithm: ${algorithm} (${algorithmName(algorithm)})\n` +
-      `PrivateKey: ${secretOf(pair.privateKey).toString('base64')}\n` +
-      timingLines(timing, false);
+      `Private-key-format: v1.3\nAlgorithm: ${algorithm} (${algorithmName(algorithm)})\n` + `PrivateKey: ${secretOf(pair.privateKey).toString('base64')}\n` + timingLines(timing, false);
     fs.writeFileSync(`${base}.private`, privateText, { mode: 0o600, flag: 'wx' });
     fs.writeFileSync(`${base}.key`, keyText, { mode: 0o644, flag: 'wx' });
     return { key: { zone, algorithm, flags, tag, dnskey, privateKey: pair.privateKey, timing, base }, keyFile: `${base}.key`, privateFile: `${base}.private` };
@@ -348,10 +352,14 @@ export function setKeyTiming(base: string, zone: Name, changes: Partial<Record<E
   const timing: KeyTiming = { ...key.timing, ...changes };
   const isTiming = (line: string): boolean => TIMING_FIELDS.some(([field]) => line.toLowerCase().startsWith(`${field.toLowerCase()}:`));
   const privateFile = `${base}.private`;
-  const kept = readText(privateFile, true).split('\n').filter((l) => l.trim() !== '' && !isTiming(l));
+  const kept = readText(privateFile, true)
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !isTiming(l));
   replaceFile(privateFile, kept.join('\n') + '\n' + timingLines(timing, false));
   const keyFile = `${base}.key`;
-  const lines = readText(keyFile).split('\n').filter((l) => !(l.startsWith(';') && isTiming(l.slice(1).trim())) && l.trim() !== '');
+  const lines = readText(keyFile)
+    .split('\n')
+    .filter((l) => !(l.startsWith(';') && isTiming(l.slice(1).trim())) && l.trim() !== '');
   // BIND's order: the "This is a … key" comment, the timing comments, the record.
   const head = lines.filter((l) => l.startsWith(';'));
   const rest = lines.filter((l) => !l.startsWith(';'));

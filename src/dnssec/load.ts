@@ -24,14 +24,16 @@ export function zoneOrigin(zoneText: string): Name {
 export function readZone(zoneText: string, z: ZoneConfig, nowSec: number): ZoneKeys {
   const origin = zoneOrigin(zoneText);
   const keys = readZoneKeys(z.keyDir, origin, ALGORITHMS[z.algorithm]);
-  if (keys.length === 0) throw new Error(`no ${z.algorithm} key for ${nameToText(origin)} in ${z.keyDir}; make one with: meridian dnssec keygen ${zoneText} --algorithm ${z.algorithm} --key-dir ${z.keyDir}`);
+  if (keys.length === 0)
+    throw new Error(`no ${z.algorithm} key for ${nameToText(origin)} in ${z.keyDir}; make one with: meridian dnssec keygen ${zoneText} --algorithm ${z.algorithm} --key-dir ${z.keyDir}`);
   for (const key of keys) {
     // The private key is the zone: refuse one any local user can read.
     const mode = fs.statSync(`${key.base}.private`).mode;
     if ((mode & 0o007) !== 0) throw new KeyFileError(`${key.base}.private`, `readable by every user (mode ${(mode & 0o777).toString(8)}); chmod 600 it`, 'mode');
   }
   const zone = { origin, keys, split: z.split };
-  if (keysAt(zone, nowSec).active.length === 0) throw new Error(`none of the ${keys.length} key(s) in ${z.keyDir} for ${nameToText(origin)} is active now (Activate/Inactive/Delete in the .private files)`);
+  if (keysAt(zone, nowSec).active.length === 0)
+    throw new Error(`none of the ${keys.length} key(s) in ${z.keyDir} for ${nameToText(origin)} is active now (Activate/Inactive/Delete in the .private files)`);
   return zone;
 }
 

@@ -50,7 +50,11 @@ export class KeyReloader {
 
   /** Watches the key folders and arms the timer for the next timing event. */
   start(): void {
-    for (const dir of new Set(Object.values(this.#config.zones).filter((z) => z.enabled).map((z) => z.keyDir))) {
+    for (const dir of new Set(
+      Object.values(this.#config.zones)
+        .filter((z) => z.enabled)
+        .map((z) => z.keyDir),
+    )) {
       try {
         const w = fs.watch(dir, { persistent: false }, () => this.#changed());
         w.on('error', (err) => this.#log.warn({ err, directory: dir }, 'DNSSEC key folder watch failed; SIGHUP still reloads the keys'));
@@ -130,7 +134,8 @@ export class KeyReloader {
       const text = JSON.stringify(state);
       if (this.#said.get(key) === text) continue;
       this.#said.set(key, text);
-      if (state.signing.length === 0) this.#log.error({ zone: nameToText(zone.origin), ...state }, 'DNSSEC: no key of the zone signs now; validators will find its answers bogus (meridian check lists the keys)');
+      if (state.signing.length === 0)
+        this.#log.error({ zone: nameToText(zone.origin), ...state }, 'DNSSEC: no key of the zone signs now; validators will find its answers bogus (meridian check lists the keys)');
       else this.#log.info({ zone: nameToText(zone.origin), ...state }, 'DNSSEC: a key timing event changed what the keys do');
     }
   }

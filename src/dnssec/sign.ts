@@ -10,8 +10,15 @@ import { ALGORITHMS, canonicalName, type SigningKey } from './keys.js';
 
 /** The RDATA names RFC 4034 §6.2 (as amended by RFC 6840 §5.1) lower-cases: offsets of the fixed fields before each. */
 const NAME_FIELDS = new Map<number, 'first' | 'after2' | 'after6' | 'two'>([
-  [RRType.NS, 'first'], [RRType.CNAME, 'first'], [RRType.PTR, 'first'], [RRType.DNAME, 'first'],
-  [RRType.MX, 'after2'], [RRType.KX, 'after2'], [RRType.SRV, 'after6'], [RRType.SOA, 'two'], [RRType.RP, 'two'],
+  [RRType.NS, 'first'],
+  [RRType.CNAME, 'first'],
+  [RRType.PTR, 'first'],
+  [RRType.DNAME, 'first'],
+  [RRType.MX, 'after2'],
+  [RRType.KX, 'after2'],
+  [RRType.SRV, 'after6'],
+  [RRType.SOA, 'two'],
+  [RRType.RP, 'two'],
 ]);
 
 function lowerName(out: Buffer, at: number): number {
@@ -75,9 +82,6 @@ export function rrsigRdata(key: SigningKey, type: number, labels: number, origin
   head.writeUInt16BE(key.tag, 16);
   signer.copy(head, 18);
   const data = Buffer.concat([head, canonical]);
-  const signature =
-    key.algorithm === ALGORITHMS.ECDSAP256SHA256
-      ? crypto.sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
-      : crypto.sign(null, data, key.privateKey);
+  const signature = key.algorithm === ALGORITHMS.ECDSAP256SHA256 ? crypto.sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' }) : crypto.sign(null, data, key.privateKey);
   return Buffer.concat([head, signature]);
 }

@@ -211,14 +211,20 @@ export class DnssecSigner {
    * any other question. `message` is null when the RRset is empty (no key offered as CDS: the
    * zone's NODATA is the answer). refreshAt is the next timing event, when the RRset changes.
    */
-  apexAnswer(snapshot: Snapshot, q: { readonly labelKeys: readonly string[]; readonly qtype: number; readonly qclass: number }): { readonly message: Resolution | null; readonly refreshAt: number } | null {
+  apexAnswer(
+    snapshot: Snapshot,
+    q: { readonly labelKeys: readonly string[]; readonly qtype: number; readonly qclass: number },
+  ): { readonly message: Resolution | null; readonly refreshAt: number } | null {
     if (q.qtype !== RRType.DNSKEY && q.qtype !== RRType.CDS && q.qtype !== RRType.CDNSKEY) return null;
     if (q.qclass !== RRClass.IN || !this.#zones.has(suffixKey(q.labelKeys, 0))) return null;
     const signed = this.#signedZone(snapshot, q.labelKeys, q.qtype, this.nowSec());
     if (signed === null || signed.zone.originKey !== suffixKey(q.labelKeys, 0)) return null;
     const set = apexSet(signed.zone, signed.keys.state, q.qtype);
     if (set === null) return { message: null, refreshAt: signed.keys.state.until };
-    return { message: { rcode: Rcode.NOERROR, authoritative: true, answer: [{ owner: signed.zone.origin, set, ttl: set.ttl }], authority: [], additional: [], glueRequired: false }, refreshAt: signed.keys.state.until };
+    return {
+      message: { rcode: Rcode.NOERROR, authoritative: true, answer: [{ owner: signed.zone.origin, set, ttl: set.ttl }], authority: [], additional: [], glueRequired: false },
+      refreshAt: signed.keys.state.until,
+    };
   }
 
   /** The answer to a DO=1 query with its RRSIGs and denial of existence; `res` unchanged when no signed zone is involved. */

@@ -51,14 +51,18 @@ export function explain(snapshot: Snapshot, name: string, type: string, clientAr
   if (!entry) {
     // Follow the name as the server answers it (the resolver's own CNAME chase, loops and
     // chain limit included), so a CNAME to a steered name shows that name's decision.
-    const res = resolve(snapshot, { labels: owner, labelKeys: owner.map(labelKey), qtype, qclass: RRClass.IN }, {
-      minimalAny: false,
-      steer: (name, t) => {
-        const decision = decide(name, t === RRType.A ? 4 : 6, client, env, true);
-        reached.push({ name, decision });
-        return decision;
+    const res = resolve(
+      snapshot,
+      { labels: owner, labelKeys: owner.map(labelKey), qtype, qclass: RRClass.IN },
+      {
+        minimalAny: false,
+        steer: (name, t) => {
+          const decision = decide(name, t === RRType.A ? 4 : 6, client, env, true);
+          reached.push({ name, decision });
+          return decision;
+        },
       },
-    });
+    );
     cnames = res.answer.filter((e) => e.set.type === RRType.CNAME).map((e) => `${nameToText(e.owner)} CNAME ${readWireName(e.set.rdatas[0]!, 0).name.join('.')}.`);
   }
   const hit = reached[0];

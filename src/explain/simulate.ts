@@ -70,7 +70,13 @@ export function applyChange(world: World, change: Change): World {
     for (const id of ids ?? []) {
       // "zone/id" or "id@zone", as the admin API's drain takes them
       const at = id.indexOf('@');
-      const key = at > 0 ? `${id.slice(at + 1).replace(/\.$/, '').toLowerCase()}/${id.slice(0, at)}` : id;
+      const key =
+        at > 0
+          ? `${id
+              .slice(at + 1)
+              .replace(/\.$/, '')
+              .toLowerCase()}/${id.slice(0, at)}`
+          : id;
       if (known.has(key)) {
         out.add(key);
         continue;
@@ -86,7 +92,10 @@ export function applyChange(world: World, change: Change): World {
   const undrain = keysOf('undrain', change.undrain);
   const down = keysOf('down', change.down);
   const up = keysOf('up', change.up);
-  for (const [a, b, an, bn] of [[drain, undrain, 'drain', 'undrain'], [down, up, 'down', 'up']] as const) {
+  for (const [a, b, an, bn] of [
+    [drain, undrain, 'drain', 'undrain'],
+    [down, up, 'down', 'up'],
+  ] as const) {
     for (const k of a) if (b.has(k)) throw new SimulationError(bn, `${k} is also in ${an}`);
   }
   let names = world.names;
@@ -392,7 +401,9 @@ export function formatComparison(c: Comparison, describe: string): string {
     }
     if (n.losingAnswersTotal > 0) {
       const shown = n.losingAnswers.slice(0, TEXT_LOSING);
-      out.push(`  LOSING ANSWERS: ${n.losingAnswersTotal} client network(s)${n.losingAnswersTotal > shown.length ? ` (the ${shown.length} with the most queries shown; --json lists ${n.losingAnswers.length})` : ''}`);
+      out.push(
+        `  LOSING ANSWERS: ${n.losingAnswersTotal} client network(s)${n.losingAnswersTotal > shown.length ? ` (the ${shown.length} with the most queries shown; --json lists ${n.losingAnswers.length})` : ''}`,
+      );
       for (const l of shown) out.push(`    ${l.network} ${l.country ?? '??'} ${l.continent ?? '??'}: answered ${pct(l.answeredBefore)} → ${pct(l.answeredAfter)}`);
     }
   }
@@ -418,4 +429,3 @@ export function policyChange(snapshot: Snapshot, zone: string, text: string, fil
   if (errors.length > 0) throw new SimulationError('policy', `${errors.length} error(s):\n${errors.map(formatProblem).join('\n')}`);
   return { zone: key, names: compiled.steered };
 }
-

@@ -152,7 +152,10 @@ export function openGeoDatabase(file: string): GeoDatabase {
   const databaseType = typeof m.databaseType === 'string' ? m.databaseType : '';
   const kind = detectKind(databaseType, sample);
   if (kind === null) {
-    throw new GeoDatabaseError(abs, `database_type "${databaseType}" with records like ${JSON.stringify(sample).slice(0, 120)} is not a supported GeoIP schema (city, country, asn or flat country_code)`);
+    throw new GeoDatabaseError(
+      abs,
+      `database_type "${databaseType}" with records like ${JSON.stringify(sample).slice(0, 120)} is not a supported GeoIP schema (city, country, asn or flat country_code)`,
+    );
   }
   const label = /^[\w.-]+$/.test(databaseType) ? databaseType : path.basename(abs).replace(/\.mmdb(\.gz)?$/i, '');
   const info: GeoDbInfo = Object.freeze({

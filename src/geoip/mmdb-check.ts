@@ -47,9 +47,7 @@ function readRecord(db: Buffer, m: Metadata, node: number, right: number): numbe
       return db.readUIntBE(off + right * 3, 3);
     case 28:
       // 3 bytes left, a shared middle byte (high nibble left, low nibble right), 3 bytes right.
-      return right === 0
-        ? ((db[off + 3]! & 0xf0) << 20) | db.readUIntBE(off, 3)
-        : ((db[off + 3]! & 0x0f) << 24) | db.readUIntBE(off + 4, 3);
+      return right === 0 ? ((db[off + 3]! & 0xf0) << 20) | db.readUIntBE(off, 3) : ((db[off + 3]! & 0x0f) << 24) | db.readUIntBE(off + 4, 3);
     default:
       return db.readUInt32BE(off + right * 4);
   }

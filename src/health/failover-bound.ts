@@ -25,7 +25,6 @@ import type { FailoverBound, ProbeSpec } from './types.js';
 
 export type { FailoverBound } from './types.js';
 
-
 /** The worst case for one probe spec and a name's TTLs. */
 export function failoverBound(probe: Pick<ProbeSpec, 'fall' | 'rise' | 'intervalSec' | 'jitterMs' | 'timeoutMs'>, ttl: number, downTtl: number | null): FailoverBound {
   const jitterSec = probe.jitterMs / 1000;
@@ -61,10 +60,7 @@ const s = (x: number): string => `${Number(x.toFixed(3))} s`;
 /** "failover ≤ 2 × (1 s interval + 0.25 s jitter) + 0.3 s timeout + 5 s ttl = 7.8 s; recovery ≤ …" */
 export function describeBound(b: FailoverBound): string {
   const step = `(${s(b.intervalSec)} interval + ${s(b.jitterSec)} jitter) + ${s(b.timeoutSec)} timeout`;
-  return (
-    `failover ≤ ${b.fall} fall × ${step} + ${s(b.ttlSec)} ttl = ${s(b.failoverSec)}; ` +
-    `recovery ≤ ${b.rise} rise × ${step} + ${s(b.downTtlSec)} min(ttl, downTtl) = ${s(b.recoverySec)}`
-  );
+  return `failover ≤ ${b.fall} fall × ${step} + ${s(b.ttlSec)} ttl = ${s(b.failoverSec)}; ` + `recovery ≤ ${b.rise} rise × ${step} + ${s(b.downTtlSec)} min(ttl, downTtl) = ${s(b.recoverySec)}`;
 }
 
 /** The largest term of a failover bound, named by its policy field, so a warning says what to shrink. */
@@ -98,8 +94,7 @@ export function failoverWarnings(zones: ReadonlyMap<string, ZoneWithBounds>, bud
           ...name.source,
           severity: 'warning',
           message:
-            `${nameToText(name.owner)} may take ${b.failoverSec.toFixed(1)} s to fail over, over the ${budgetSec} s budget (health.failoverBudgetSec); ` +
-            `${largestTerm(b)}: ${describeBound(b)}`,
+            `${nameToText(name.owner)} may take ${b.failoverSec.toFixed(1)} s to fail over, over the ${budgetSec} s budget (health.failoverBudgetSec); ` + `${largestTerm(b)}: ${describeBound(b)}`,
         });
       }
     }

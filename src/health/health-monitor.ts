@@ -144,15 +144,18 @@ export class HealthMonitor {
   }
 
   #wakeAt(due: number): void {
-    const timer = setTimeout(() => {
-      this.#wakeups.delete(timer);
-      if (!this.#task) return;
-      // Timers run on the monotonic clock, `now` on the wall clock (misaligned ticks, NTP slew):
-      // a wake-up can come a little before `due`. Missed, the probe would wait for the next
-      // whole-second tick, up to a second past the failover bound.
-      if (this.#now() < due) this.#wakeAt(due);
-      else this.tick();
-    }, Math.max(1, due - this.#now()));
+    const timer = setTimeout(
+      () => {
+        this.#wakeups.delete(timer);
+        if (!this.#task) return;
+        // Timers run on the monotonic clock, `now` on the wall clock (misaligned ticks, NTP slew):
+        // a wake-up can come a little before `due`. Missed, the probe would wait for the next
+        // whole-second tick, up to a second past the failover bound.
+        if (this.#now() < due) this.#wakeAt(due);
+        else this.tick();
+      },
+      Math.max(1, due - this.#now()),
+    );
     timer.unref();
     this.#wakeups.add(timer);
   }

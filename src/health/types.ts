@@ -64,18 +64,7 @@ export interface BalancerProbeSpec extends ProbeCommon {
 
 export type ProbeSpec = HttpProbeSpec | TcpProbeSpec | BalancerProbeSpec;
 
-export type FailureReason =
-  | 'timeout'
-  | 'refused'
-  | 'unreachable'
-  | 'tls'
-  | 'status'
-  | 'body'
-  | 'slow'
-  | 'reset'
-  | 'invalid-response'
-  | 'balancer-down'
-  | 'error';
+export type FailureReason = 'timeout' | 'refused' | 'unreachable' | 'tls' | 'status' | 'body' | 'slow' | 'reset' | 'invalid-response' | 'balancer-down' | 'error';
 
 export interface ProbeResult {
   readonly ok: boolean;

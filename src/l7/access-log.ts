@@ -32,7 +32,11 @@ interface Marks {
 export class AccessLog extends LineSink {
   readonly #marks = new WeakMap<Socket, Marks>();
 
-  constructor(o: LineSinkOptions, log: Logger, private readonly trustedHops: () => number) {
+  constructor(
+    o: LineSinkOptions,
+    log: Logger,
+    private readonly trustedHops: () => number,
+  ) {
     super(o, log, 'access log');
   }
 

@@ -89,7 +89,10 @@ export async function createBalancerAdmin(balancer: BalancerControl, config: Bal
 
   // Errors are RFC 9457 problem documents, as on the admin API.
   const refuse = (req: FastifyRequest, reply: FastifyReply, status: number, code: ErrorCodeValue, message: string, field: string | null, details: readonly string[] = []) =>
-    reply.status(status).type(PROBLEM_JSON).send(problem(code, status, message, req.url, field, details));
+    reply
+      .status(status)
+      .type(PROBLEM_JSON)
+      .send(problem(code, status, message, req.url, field, details));
 
   const change = (draining: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     const target = (req.body as { backend?: string } | undefined)?.backend ?? null;

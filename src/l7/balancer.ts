@@ -69,13 +69,26 @@ export class Balancer {
     const deps = { now: Date.now, random: Math.random };
     let balancer: Balancer | null = null;
     // Pools with DNS discovery start with what the first resolution found.
-    const discovery = new Discovery(() => state.runtime.config, options.log, () => balancer?.rediscover());
+    const discovery = new Discovery(
+      () => state.runtime.config,
+      options.log,
+      () => balancer?.rediscover(),
+    );
     await discovery.start(config);
     config = discovery.merge(config);
     const runtime = buildRuntime(config, deps, options.log, () => balancer?.logHealth());
     const metrics = new BalancerMetrics(() => state.runtime, options.defaultMetrics ?? true);
     const accessLog = openAccessLog(config, options.log, () => state.runtime.config.trustedHops);
-    const state: ProxyState = { runtime, draining: false, proto: config.tls === null ? 'http' : 'https', metrics, now: Date.now, remoteBuckets: options.remoteBuckets ?? null, bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now), accessLog };
+    const state: ProxyState = {
+      runtime,
+      draining: false,
+      proto: config.tls === null ? 'http' : 'https',
+      metrics,
+      now: Date.now,
+      remoteBuckets: options.remoteBuckets ?? null,
+      bodyRates: new BodyRateMonitor(() => state.runtime.config.client, Date.now),
+      accessLog,
+    };
     metrics.accessLog = accessLog;
     metrics.discovery = discovery;
     await firstChecks(runtime, options.startupWaitMs ?? STARTUP_WAIT_MS);
@@ -221,12 +234,20 @@ export class Balancer {
     if (this.closed) return { ok: false, errors: ['the balancer is closing'] };
     const old = this.state.runtime;
     // tls files may change (reload() installs them); turning TLS on or off needs a restart
-    const same = (k: 'listen' | 'tls' | 'admin' | 'accessLog' | 'http2'): boolean => (k === 'tls' ? (old.config.tls === null) === (next.tls === null) : JSON.stringify(old.config[k]) === JSON.stringify(next[k]));
+    const same = (k: 'listen' | 'tls' | 'admin' | 'accessLog' | 'http2'): boolean =>
+      k === 'tls' ? (old.config.tls === null) === (next.tls === null) : JSON.stringify(old.config[k]) === JSON.stringify(next[k]);
     const fixed = (['listen', 'tls', 'admin', 'accessLog', 'http2'] as const).filter((k) => !same(k));
     if (fixed.length > 0) {
       this.options.log.warn({ fields: fixed }, 'these fields only change on restart; the rest of the new config applies now');
     }
-    const merged: BalancerConfig = { ...next, listen: old.config.listen, tls: same('tls') ? next.tls : old.config.tls, admin: old.config.admin, accessLog: old.config.accessLog, http2: old.config.http2 };
+    const merged: BalancerConfig = {
+      ...next,
+      listen: old.config.listen,
+      tls: same('tls') ? next.tls : old.config.tls,
+      admin: old.config.admin,
+      accessLog: old.config.accessLog,
+      http2: old.config.http2,
+    };
     applyClientLimits(this.server, merged);
     let runtime: Runtime;
     try {
@@ -294,14 +315,22 @@ export class Balancer {
     for (const pool of rt.pools.values()) pool.stop();
     retireRuntime(rt, null);
     await Promise.all([...rt.pools.values()].flatMap((p) => p.backends.map((b) => b.dispatcher.destroy().catch(() => undefined))));
-    closeUpstreams([...rt.pools.values()].flatMap((p) => p.backends), true);
+    closeUpstreams(
+      [...rt.pools.values()].flatMap((p) => p.backends),
+      true,
+    );
     await this.admin?.close();
     await this.state.accessLog?.close();
   }
 }
 
 /** `current` with one backend added or replaced (spec) or removed (null), checked as a file is. */
-export function withBackend(current: BalancerConfig, poolName: string, id: string, spec: BackendSpec | null): { ok: true; config: BalancerConfig; created: boolean } | Extract<BackendChange, { ok: false }> {
+export function withBackend(
+  current: BalancerConfig,
+  poolName: string,
+  id: string,
+  spec: BackendSpec | null,
+): { ok: true; config: BalancerConfig; created: boolean } | Extract<BackendChange, { ok: false }> {
   if (!Object.hasOwn(current.pools, poolName)) return { ok: false, status: 404, errors: [`pool: no pool named "${poolName}"`] };
   const next = structuredClone(current);
   const backends = next.pools[poolName]!.backends;
@@ -380,24 +409,25 @@ function answerClientError(state: ProxyState, err: NodeJS.ErrnoException, socket
 function capConnectionsPerClient(servers: readonly NetServer[], state: ProxyState): void {
   const open = new Map<string, number>();
   const counted = new WeakSet();
-  for (const server of servers) server.on('connection', (socket: Socket) => {
-    if (counted.has(socket)) return; // a socket handed back after an upgrade was declined
-    const cap = state.runtime.config.client.maxConnectionsPerClient;
-    const peer = socket.remoteAddress ?? '';
-    const n = (open.get(peer) ?? 0) + 1;
-    if (cap > 0 && n > cap) {
-      state.metrics.connectionsRefused++;
-      socket.destroy();
-      return;
-    }
-    counted.add(socket);
-    open.set(peer, n);
-    socket.once('close', () => {
-      const left = open.get(peer)! - 1;
-      if (left === 0) open.delete(peer);
-      else open.set(peer, left);
+  for (const server of servers)
+    server.on('connection', (socket: Socket) => {
+      if (counted.has(socket)) return; // a socket handed back after an upgrade was declined
+      const cap = state.runtime.config.client.maxConnectionsPerClient;
+      const peer = socket.remoteAddress ?? '';
+      const n = (open.get(peer) ?? 0) + 1;
+      if (cap > 0 && n > cap) {
+        state.metrics.connectionsRefused++;
+        socket.destroy();
+        return;
+      }
+      counted.add(socket);
+      open.set(peer, n);
+      socket.once('close', () => {
+        const left = open.get(peer)! - 1;
+        if (left === 0) open.delete(peer);
+        else open.set(peer, left);
+      });
     });
-  });
 }
 
 function listenOn(server: NetServer, host: string, port: number): Promise<void> {

@@ -73,7 +73,7 @@ export async function runBalancerWorker(fileConfig: BalancerConfig, configFile: 
   for (const call of await bootRegistrations()) {
     const change = withBackend(config, call.pool, call.id, call.spec);
     if (change.ok) config = change.config;
-    else log.error({ pool: call.pool, id: call.id, errors: change.errors }, 'a registration does not apply to this worker\'s config');
+    else log.error({ pool: call.pool, id: call.id, errors: change.errors }, "a registration does not apply to this worker's config");
   }
   const balancer = await Balancer.start({ ...config, admin: { ...config.admin, listen: null } }, { log, configFile, remoteBuckets });
   sendLimits();

@@ -28,7 +28,12 @@ const BackendSchema = Type.Object(
     maxConnections: Type.Integer({ minimum: 1, maximum: 100_000, default: 256, description: 'keep-alive connections the balancer opens to it' }),
     maxRequests: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1024, description: 'requests in flight to it at once (circuit breaker)' }),
     tls: Type.Optional(Type.Union([BackendTlsSchema, Type.Null()], { description: "TLS to this backend; absent: the pool's tls; null: plain HTTP" })),
-    protocol: Type.Optional(Type.Union([Type.Literal('http1'), Type.Literal('h2c')], { default: 'http1', description: 'http1: HTTP/1.1; h2c: HTTP/2 with prior knowledge for every request (gRPC requests always go over HTTP/2)' })),
+    protocol: Type.Optional(
+      Type.Union([Type.Literal('http1'), Type.Literal('h2c')], {
+        default: 'http1',
+        description: 'http1: HTTP/1.1; h2c: HTTP/2 with prior knowledge for every request (gRPC requests always go over HTTP/2)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -79,7 +84,10 @@ const RetriesSchema = obj({
 
 const PoolSchema = Type.Object(
   {
-    algorithm: Type.Union(ALGORITHM_NAMES.map((n) => Type.Literal(n)), { default: 'round-robin' }),
+    algorithm: Type.Union(
+      ALGORITHM_NAMES.map((n) => Type.Literal(n)),
+      { default: 'round-robin' },
+    ),
     hashKey: obj(
       {
         source: Type.Union([Type.Literal('client-ip'), Type.Literal('header'), Type.Literal('cookie'), Type.Literal('path')], { default: 'client-ip' }),
@@ -137,17 +145,25 @@ const RateSchema = Type.Union(
 const Http2Schema = obj(
   {
     enabled: Type.Boolean({ default: true, description: 'offer h2 by ALPN on the TLS listener (no effect without tls)' }),
-    cleartextListen: Type.Union([Type.String(), Type.Null()], { default: null, description: 'ADDR:PORT of a second listener that takes h2c with prior knowledge (as gRPC clients without TLS speak); null: none' }),
+    cleartextListen: Type.Union([Type.String(), Type.Null()], {
+      default: null,
+      description: 'ADDR:PORT of a second listener that takes h2c with prior knowledge (as gRPC clients without TLS speak); null: none',
+    }),
     maxConcurrentStreams: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'streams one connection may have open at once' }),
     maxStreamsPerConnection: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 0, description: 'requests one connection may make before it gets GOAWAY; 0: no cap' }),
-    maxResetsPerSec: Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'streams a client may cancel per second on one connection before it is closed with GOAWAY (rapid reset, CVE-2023-44487)' }),
+    maxResetsPerSec: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      default: 100,
+      description: 'streams a client may cancel per second on one connection before it is closed with GOAWAY (rapid reset, CVE-2023-44487)',
+    }),
     idleMs: ms(60_000, 1, 3_600_000, 'a stream (request body or response) making no progress this long is cancelled, so a slow reader cannot hold a backend slot'),
   },
   'HTTP/2 to clients; the client limits (maxHeaderBytes, bodyIdleMs, maxConnectionsPerClient, rate limits) apply to it as to HTTP/1.1',
 );
 // ──────────────────────────────────────────────────────────────────────────────────────────────
 
-const HEADER_NAME = '^[!#$%&\'*+.^_`|~0-9A-Za-z-]{1,256}$';
+const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$";
 
 const RouteSchema = Type.Object(
   {
@@ -239,7 +255,12 @@ export const BalancerConfigSchema = Type.Object(
         maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384, description: 'request line and headers larger than this get 431' }),
         bodyIdleMs: ms(60_000, 1, 3_600_000, 'a request body silent this long between two reads gets 408 (as nginx client_body_timeout)'),
         requestMs: ms(300_000, 1, 86_400_000, 'a request (header and body) not received whole in this time gets 408'),
-        minBodyBytesPerSec: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 240, description: 'past the grace period a body arriving slower than this on average gets 408 (as Kestrel MinRequestBodyDataRate); 0: off' }),
+        minBodyBytesPerSec: Type.Integer({
+          minimum: 0,
+          maximum: 1_000_000_000,
+          default: 240,
+          description: 'past the grace period a body arriving slower than this on average gets 408 (as Kestrel MinRequestBodyDataRate); 0: off',
+        }),
         bodyRateGraceMs: ms(5000, 100, 3_600_000, 'the window over which minBodyBytesPerSec is measured, and the grace before the first'),
         maxConnectionsPerClient: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 256, description: 'open connections from one peer address; more are closed at once; 0: no cap' }),
       },
@@ -248,7 +269,10 @@ export const BalancerConfigSchema = Type.Object(
     http2: Http2Schema,
     routes: Type.Array(RouteSchema, { default: [], description: 'first match wins; with no match the pool named "default" (if any) serves' }),
     accessLog: obj({
-      path: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'file to append one JSON line per request to ("-": standard output), relative to the config file; null: off' }),
+      path: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+        default: null,
+        description: 'file to append one JSON line per request to ("-": standard output), relative to the config file; null: off',
+      }),
       sample: Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'share of requests logged' }),
       maxPending: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000, description: 'lines queued while the sink is busy; more are dropped and counted' }),
       flushMs: Type.Integer({ minimum: 1, maximum: 10_000, default: 200, description: 'how often queued lines are written' }),
@@ -341,7 +365,10 @@ function semanticProblems(c: BalancerConfig): Problem[] {
   }
   out.push(...tlsProblems(c.pools), ...discoveryProblems(c.pools));
   if (c.client.requestMs < c.timeouts.clientHeadersMs) {
-    out.push({ pointer: '/client/requestMs', message: `client.requestMs: ${c.client.requestMs} is shorter than timeouts.clientHeadersMs (${c.timeouts.clientHeadersMs}); the whole request cannot take less time than its header` });
+    out.push({
+      pointer: '/client/requestMs',
+      message: `client.requestMs: ${c.client.requestMs} is shorter than timeouts.clientHeadersMs (${c.timeouts.clientHeadersMs}); the whole request cannot take less time than its header`,
+    });
   }
   c.routes.forEach((r, i) => {
     const at = `/routes/${i}`;
@@ -352,7 +379,11 @@ function semanticProblems(c: BalancerConfig): Problem[] {
     }
     r.match?.headers?.forEach((h, j) => {
       const given = (['exact', 'prefix', 'regex', 'present'] as const).filter((k) => h[k] !== undefined);
-      if (given.length !== 1) out.push({ pointer: `${at}/match/headers/${j}`, message: `${field}.match.headers.${j}: needs exactly one of exact, prefix, regex, present (has ${given.length === 0 ? 'none' : given.join(', ')})` });
+      if (given.length !== 1)
+        out.push({
+          pointer: `${at}/match/headers/${j}`,
+          message: `${field}.match.headers.${j}: needs exactly one of exact, prefix, regex, present (has ${given.length === 0 ? 'none' : given.join(', ')})`,
+        });
       const problem = h.regex === undefined ? null : regexProblem(h.regex);
       if (problem !== null) out.push({ pointer: `${at}/match/headers/${j}/regex`, message: `${field}.match.headers.${j}.regex: ${problem}` });
     });

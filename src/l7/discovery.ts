@@ -21,8 +21,8 @@ export const DiscoverySchema = Type.Object(
     type: Type.Union([Type.Literal('SRV'), Type.Literal('A'), Type.Literal('AAAA')], { default: 'SRV' }),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'port of A/AAAA backends (SRV gives its own)' })),
     weight: Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'weight of A/AAAA backends (SRV weights are used, clamped to 1..1000)' }),
-    maxConnections: Type.Integer({ minimum: 1, maximum: 100_000, default: 256, description: 'of each discovered backend, as a static backend\'s' }),
-    maxRequests: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1024, description: 'of each discovered backend, as a static backend\'s' }),
+    maxConnections: Type.Integer({ minimum: 1, maximum: 100_000, default: 256, description: "of each discovered backend, as a static backend's" }),
+    maxRequests: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1024, description: "of each discovered backend, as a static backend's" }),
     intervalMs: Type.Integer({ minimum: 100, maximum: 86_400_000, default: 30_000, description: 'time between resolutions' }),
     timeoutMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 2000, description: 'one resolution slower than this fails' }),
     resolver: Type.Optional(Type.String({ description: 'IP:PORT of the DNS server to ask ([::1]:53 for IPv6); absent: the system resolvers' })),
@@ -53,9 +53,14 @@ export function discoveryProblems(pools: BalancerConfig['pools']): { pointer: st
     }
     if (d.type !== 'SRV' && d.port === undefined) out.push({ pointer: at, message: `${field}.port: is required with type ${d.type}` });
     if (d.type === 'SRV' && d.port !== undefined) out.push({ pointer: `${at}/port`, message: `${field}.port: SRV records give the port; leave it out` });
-    if (d.resolver !== undefined && resolverAddress(d.resolver) === null) out.push({ pointer: `${at}/resolver`, message: `${field}.resolver: "${d.resolver}" is not IP:PORT (e.g. 10.0.0.2:53 or [::1]:53)` });
+    if (d.resolver !== undefined && resolverAddress(d.resolver) === null)
+      out.push({ pointer: `${at}/resolver`, message: `${field}.resolver: "${d.resolver}" is not IP:PORT (e.g. 10.0.0.2:53 or [::1]:53)` });
     pool.backends.forEach((b, i) => {
-      if (b.id.startsWith(DISCOVERED_PREFIX)) out.push({ pointer: `/pools/${name}/backends/${i}/id`, message: `pools.${name}.backends.${i}.id: "${b.id}": ids starting with ${DISCOVERED_PREFIX} are for discovered backends in a pool with discovery` });
+      if (b.id.startsWith(DISCOVERED_PREFIX))
+        out.push({
+          pointer: `/pools/${name}/backends/${i}/id`,
+          message: `pools.${name}.backends.${i}.id: "${b.id}": ids starting with ${DISCOVERED_PREFIX} are for discovered backends in a pool with discovery`,
+        });
     });
   }
   return out;

@@ -77,7 +77,10 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | n
   // The common values name no other header: answer without splitting.
   if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return null;
   const text = Array.isArray(value) ? value.join(',') : value;
-  const tokens = text.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== 'close' && t !== 'keep-alive' && t !== '');
+  const tokens = text
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== 'close' && t !== 'keep-alive' && t !== '');
   return tokens.length > 0 ? new Set(tokens) : null;
 }
 

@@ -336,5 +336,11 @@ function failureOf(stream: ClientHttp2Stream, streamErr: Error | null): H2Failur
   if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) {
     return { status: 502, code: ErrorCode.L7_UPSTREAM_FAILED, retryOn: 'refused-stream', what: 'refused the stream (REFUSED_STREAM)', backendCaused: false };
   }
-  return { status: 502, code: ErrorCode.L7_UPSTREAM_FAILED, retryOn: 'reset-before-response', what: `reset the stream before a response (HTTP/2 code ${stream.rstCode ?? 'none'})`, backendCaused: true };
+  return {
+    status: 502,
+    code: ErrorCode.L7_UPSTREAM_FAILED,
+    retryOn: 'reset-before-response',
+    what: `reset the stream before a response (HTTP/2 code ${stream.rstCode ?? 'none'})`,
+    backendCaused: true,
+  };
 }

@@ -22,7 +22,18 @@ export function probeSpecFor(check: HealthCheckConfig, b: Backend): ProbeSpec {
   // Over TLS the check verifies as requests do: a backend whose certificate fails is down.
   const o = b.tls.options;
   const tlsMaterial = { ...(o.ca !== undefined && { ca: o.ca }), ...(o.cert !== undefined && { cert: o.cert }), ...(o.key !== undefined && { key: o.key }) };
-  return { ...common, type: 'https', method: 'GET', path: check.path, expect: check.expect, headers: {}, verifyTls: o.rejectUnauthorized !== false, tlsMaterial, ...host, ...(b.tls.servername !== null && { sni: b.tls.servername }) };
+  return {
+    ...common,
+    type: 'https',
+    method: 'GET',
+    path: check.path,
+    expect: check.expect,
+    headers: {},
+    verifyTls: o.rejectUnauthorized !== false,
+    tlsMaterial,
+    ...host,
+    ...(b.tls.servername !== null && { sni: b.tls.servername }),
+  };
 }
 
 /** One check of `b`: its probe, or a TLS handshake for a TCP check of a TLS backend. */

@@ -66,7 +66,12 @@ export class BalancerMetrics {
     gauge('meridian_l7_panic', '1 while the pool spreads over all backends because too few are healthy', ['pool'], (set) => {
       for (const p of runtime().pools.values()) set({ pool: p.name }, p.panic ? 1 : 0);
     });
-    counter('meridian_l7_rate_limited_total', 'requests answered 429', [], unlabelled(() => this.rateLimited));
+    counter(
+      'meridian_l7_rate_limited_total',
+      'requests answered 429',
+      [],
+      unlabelled(() => this.rateLimited),
+    );
     counter('meridian_l7_client_refused_total', 'client requests or connections refused before any backend saw them', ['reason'], (set) => {
       set({ reason: 'bad-request' }, this.badRequests);
       set({ reason: 'body-timeout' }, this.bodyTimeouts);
@@ -85,7 +90,12 @@ export class BalancerMetrics {
     gauge('meridian_l7_discovery_backends', 'backends DNS discovery found in the last good resolution', ['pool'], (set) => {
       for (const [pool, n] of this.discovery?.counts() ?? []) set({ pool }, n);
     });
-    counter('meridian_l7_retries_total', 'requests retried on another backend after a connect failure', [], unlabelled(() => this.retries));
+    counter(
+      'meridian_l7_retries_total',
+      'requests retried on another backend after a connect failure',
+      [],
+      unlabelled(() => this.retries),
+    );
   }
 
   observe(pool: string, ms: number): void {

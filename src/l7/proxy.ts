@@ -375,7 +375,18 @@ export function classify(err: Error): Failure {
  * refuses, leaving mid-body) or the balancer did (a dispatcher closed by a reload) never is;
  * neither is any answer the balancer writes itself. 5xx the backend sent count in onResponseStart.
  */
-const BACKEND_FAULTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+const BACKEND_FAULTS = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'ECONNRESET',
+  'EPIPE',
+]);
 export function backendCaused(err: Error): boolean {
   const code = (err as { code?: string }).code ?? '';
   return BACKEND_FAULTS.has(code) || isTlsFailure(code);

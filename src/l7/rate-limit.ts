@@ -24,7 +24,10 @@ export type WaitSeconds = number;
 
 export class TokenBucket {
   private readonly bucket: Bucket;
-  constructor(private readonly rate: Rate, now: number) {
+  constructor(
+    private readonly rate: Rate,
+    now: number,
+  ) {
     this.bucket = { tokens: rate.burst, at: now };
   }
   take(now: number): WaitSeconds {
@@ -35,7 +38,11 @@ export class TokenBucket {
 export class KeyedTokenBuckets {
   private readonly buckets = new Map<string, Bucket>();
   private lastSweep: number;
-  constructor(private readonly rate: Rate, now: number, private readonly sweepEveryMs = 10_000) {
+  constructor(
+    private readonly rate: Rate,
+    now: number,
+    private readonly sweepEveryMs = 10_000,
+  ) {
     this.lastSweep = now;
   }
   take(key: string, now: number): WaitSeconds {

@@ -238,7 +238,8 @@ export function normalizePath(url: string): NormalizedPath {
     const hex = path.slice(i + 1, i + 3);
     if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return { ok: false, problem: `the path has a malformed percent-encoding at "${path.slice(i, i + 3)}"` };
     const ch = String.fromCharCode(parseInt(hex, 16));
-    if (ch === '/' || ch === '\\') return { ok: false, problem: `the path has an encoded ${ch === '/' ? 'slash (%2F)' : 'backslash (%5C)'}, which a backend could read as a separator the route did not see` };
+    if (ch === '/' || ch === '\\')
+      return { ok: false, problem: `the path has an encoded ${ch === '/' ? 'slash (%2F)' : 'backslash (%5C)'}, which a backend could read as a separator the route did not see` };
     decoded += UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
     i += 2;
   }

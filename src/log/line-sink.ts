@@ -91,7 +91,7 @@ export class LineSink {
       // close() gave up on this sink: nothing more goes to it.
       if (this.#closed && this.#idle === null) return;
       if (err) {
-        if ((err).code === 'EAGAIN') {
+        if (err.code === 'EAGAIN') {
           // A non-blocking pipe whose reader is behind: try the same bytes again shortly.
           this.#carry = buf;
           this.#timer = setTimeout(() => this.#flush(), RETRY_MS);
@@ -145,4 +145,3 @@ function countLines(buf: Buffer): number {
   for (let i = 0; i < buf.length; i++) if (buf[i] === 0x0a) n++;
   return n;
 }
-

@@ -46,7 +46,18 @@ export function openQueryLog(config: Config['dns']['queryLog'], log: Logger): Qu
 }
 
 /** One JSON line. Only sampled queries get here: clarity over speed. */
-export function formatLine(packet: Buffer, out: Buffer | null, rcode: number, transport: string, client: string, port: number, latencyUs: number, decision: Decision | null, rrl: RrlAction, cookie: CookieVerdict): string {
+export function formatLine(
+  packet: Buffer,
+  out: Buffer | null,
+  rcode: number,
+  transport: string,
+  client: string,
+  port: number,
+  latencyUs: number,
+  decision: Decision | null,
+  rrl: RrlAction,
+  cookie: CookieVerdict,
+): string {
   const read = readQuery(packet);
   const q = read.kind === 'query' ? read.query : null;
   const edns = read.kind === 'query' ? read.query.edns : read.kind === 'error' ? read.edns : null;
@@ -78,10 +89,7 @@ export function formatLine(packet: Buffer, out: Buffer | null, rcode: number, tr
     answers: out === null ? 0 : out.readUInt16BE(6),
     size: out === null ? 0 : out.length,
     ecs,
-    steered:
-      decision === null
-        ? null
-        : { outcome: decision.outcome, targets: decision.targets.map((t) => t.id), regions: [...new Set(decision.targets.map((t) => t.region))], scope: decision.scope },
+    steered: decision === null ? null : { outcome: decision.outcome, targets: decision.targets.map((t) => t.id), regions: [...new Set(decision.targets.map((t) => t.region))], scope: decision.scope },
     rrl: RRL_TEXT[rrl],
     cookie: COOKIE_TEXT[cookie],
     latencyUs: Math.round(latencyUs * 10) / 10,

@@ -89,44 +89,104 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
   counter('meridian_dns_queries_total', 'DNS queries answered, by zone, query type and response code', ['zone', 'type', 'rcode'], (set) =>
     stats.forEachQuery((zone, type, rcode, n) => set({ zone: zoneLabel(zone), type, rcode }, n)),
   );
-  registry.registerMetric(precountedHistogram('meridian_dns_query_duration_seconds', 'time to answer one DNS query, from packet in to answer built', () => [{ labels: {}, histogram: stats.latency() }]));
-  counter('meridian_dns_dropped_total', 'packets dropped without an answer (responses, runts, unreadable headers)', [], unlabelled(() => stats.dropped));
+  registry.registerMetric(
+    precountedHistogram('meridian_dns_query_duration_seconds', 'time to answer one DNS query, from packet in to answer built', () => [{ labels: {}, histogram: stats.latency() }]),
+  );
+  counter(
+    'meridian_dns_dropped_total',
+    'packets dropped without an answer (responses, runts, unreadable headers)',
+    [],
+    unlabelled(() => stats.dropped),
+  );
   const udpNative = src.udpNative;
   if (udpNative !== undefined) {
-    counter('meridian_dns_udp_native_dropped_total', 'datagrams the native UDP layer dropped: longer than 4096 octets (truncated), answers the kernel refused (send_error), answer lengths out of range (bad_length), failed reads (recv_error)', ['reason'], (set) => {
-      const c = udpNative();
-      if (c === null) return;
-      set({ reason: 'truncated' }, c.truncated);
-      set({ reason: 'send_error' }, c.sendErrors);
-      set({ reason: 'bad_length' }, c.badLengths);
-      set({ reason: 'recv_error' }, c.recvErrors);
-    });
-    counter('meridian_dns_udp_native_send_waits_total', 'times the native UDP layer found its send buffer full and waited to write (nothing dropped)', [], unlabelled(() => udpNative()?.sendWaits ?? 0));
+    counter(
+      'meridian_dns_udp_native_dropped_total',
+      'datagrams the native UDP layer dropped: longer than 4096 octets (truncated), answers the kernel refused (send_error), answer lengths out of range (bad_length), failed reads (recv_error)',
+      ['reason'],
+      (set) => {
+        const c = udpNative();
+        if (c === null) return;
+        set({ reason: 'truncated' }, c.truncated);
+        set({ reason: 'send_error' }, c.sendErrors);
+        set({ reason: 'bad_length' }, c.badLengths);
+        set({ reason: 'recv_error' }, c.recvErrors);
+      },
+    );
+    counter(
+      'meridian_dns_udp_native_send_waits_total',
+      'times the native UDP layer found its send buffer full and waited to write (nothing dropped)',
+      [],
+      unlabelled(() => udpNative()?.sendWaits ?? 0),
+    );
   }
 
   const cache = src.cache;
-  counter('meridian_answer_cache_hits_total', 'answers served from the encoded-answer cache', [], unlabelled(() => cache.hits));
-  counter('meridian_answer_cache_misses_total', 'answers that had to be resolved and encoded', [], unlabelled(() => cache.misses));
-  gauge('meridian_answer_cache_entries', 'encoded answers held for the current snapshot', [], unlabelled(() => cache.size));
+  counter(
+    'meridian_answer_cache_hits_total',
+    'answers served from the encoded-answer cache',
+    [],
+    unlabelled(() => cache.hits),
+  );
+  counter(
+    'meridian_answer_cache_misses_total',
+    'answers that had to be resolved and encoded',
+    [],
+    unlabelled(() => cache.misses),
+  );
+  gauge(
+    'meridian_answer_cache_entries',
+    'encoded answers held for the current snapshot',
+    [],
+    unlabelled(() => cache.size),
+  );
   const decisions = src.decisions;
   if (decisions !== undefined) {
-    counter('meridian_decision_cache_hits_total', 'steering decisions served from the decision cache (no GeoIP lookup, no filter chain)', [], unlabelled(() => decisions.hits));
-    counter('meridian_decision_cache_misses_total', 'steering decisions made afresh', [], unlabelled(() => decisions.misses));
-    gauge('meridian_decision_cache_entries', 'steering decisions held for the current snapshot', [], unlabelled(() => decisions.size));
+    counter(
+      'meridian_decision_cache_hits_total',
+      'steering decisions served from the decision cache (no GeoIP lookup, no filter chain)',
+      [],
+      unlabelled(() => decisions.hits),
+    );
+    counter(
+      'meridian_decision_cache_misses_total',
+      'steering decisions made afresh',
+      [],
+      unlabelled(() => decisions.misses),
+    );
+    gauge(
+      'meridian_decision_cache_entries',
+      'steering decisions held for the current snapshot',
+      [],
+      unlabelled(() => decisions.size),
+    );
   }
 
-  counter('meridian_steered_answers_total', 'steering decisions that answered with the target', ['target', 'region'], (set) =>
-    stats.forEachAnswer((target, region, n) => set({ target, region }, n)),
-  );
+  counter('meridian_steered_answers_total', 'steering decisions that answered with the target', ['target', 'region'], (set) => stats.forEachAnswer((target, region, n) => set({ target, region }, n)));
   counter('meridian_fail_open_total', 'steering decisions made while every target of the name was down, by what the policy did (whenAllDown)', ['name', 'action'], (set) =>
     stats.forEachFailOpen((name, action, n) => set({ name: `${name}.`, action }, n)),
   );
 
   const health = src.health;
   if (health !== null) {
-    counter('meridian_health_probes_total', 'health probes run', [], unlabelled(() => health.counters.probes));
-    counter('meridian_health_probe_failures_total', 'health probes that failed', [], unlabelled(() => health.counters.failures));
-    counter('meridian_health_transitions_total', 'health status transitions (unknown, up, down)', [], unlabelled(() => health.counters.transitions));
+    counter(
+      'meridian_health_probes_total',
+      'health probes run',
+      [],
+      unlabelled(() => health.counters.probes),
+    );
+    counter(
+      'meridian_health_probe_failures_total',
+      'health probes that failed',
+      [],
+      unlabelled(() => health.counters.failures),
+    );
+    counter(
+      'meridian_health_transitions_total',
+      'health status transitions (unknown, up, down)',
+      [],
+      unlabelled(() => health.counters.transitions),
+    );
     gauge('meridian_health_target_up', '1 when answers may use the target (probe status and operator override), else 0', ['target', 'region', 'forced'], (set) => {
       for (const [key, { target, health: h }] of health.states()) set({ target: key, region: target.region, forced: h.forced ?? '' }, isHealthy(h) ? 1 : 0);
     });
@@ -143,8 +203,18 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
 
   const dnssec = src.dnssec ?? null;
   if (dnssec !== null) {
-    counter('meridian_dnssec_signatures_total', 'RRSIGs made by the online signer (a cached answer or a cached signature costs none)', [], unlabelled(() => dnssec.signatures));
-    gauge('meridian_dnssec_signature_cache_entries', 'RRset signatures kept for reuse', [], unlabelled(() => dnssec.size));
+    counter(
+      'meridian_dnssec_signatures_total',
+      'RRSIGs made by the online signer (a cached answer or a cached signature costs none)',
+      [],
+      unlabelled(() => dnssec.signatures),
+    );
+    gauge(
+      'meridian_dnssec_signature_cache_entries',
+      'RRset signatures kept for reuse',
+      [],
+      unlabelled(() => dnssec.size),
+    );
   }
 
   const { cookies, rrl, queryLog } = src.protection ?? { cookies: null, rrl: null, queryLog: null };
@@ -199,10 +269,30 @@ export function createMetricsRegistry(src: MetricsSources, options: MetricsRegis
 
   const cluster = src.cluster;
   if (cluster !== undefined) {
-    gauge('meridian_cluster_connected', 'cluster mode: 1 while connected to a NATS server', [], unlabelled(() => (cluster().connected ? 1 : 0)));
-    gauge('meridian_cluster_synced', 'cluster mode: 1 while in step with the cluster store (writes taken); 0: serving the last state, writes refused', [], unlabelled(() => (cluster().synced ? 1 : 0)));
-    gauge('meridian_cluster_revision', 'cluster mode: the highest store revision this node has seen', [], unlabelled(() => cluster().revision));
-    gauge('meridian_cluster_synced_change_seconds', 'cluster mode: when meridian_cluster_synced last changed (seconds since the epoch)', [], unlabelled(() => cluster().since / 1000));
+    gauge(
+      'meridian_cluster_connected',
+      'cluster mode: 1 while connected to a NATS server',
+      [],
+      unlabelled(() => (cluster().connected ? 1 : 0)),
+    );
+    gauge(
+      'meridian_cluster_synced',
+      'cluster mode: 1 while in step with the cluster store (writes taken); 0: serving the last state, writes refused',
+      [],
+      unlabelled(() => (cluster().synced ? 1 : 0)),
+    );
+    gauge(
+      'meridian_cluster_revision',
+      'cluster mode: the highest store revision this node has seen',
+      [],
+      unlabelled(() => cluster().revision),
+    );
+    gauge(
+      'meridian_cluster_synced_change_seconds',
+      'cluster mode: when meridian_cluster_synced last changed (seconds since the epoch)',
+      [],
+      unlabelled(() => cluster().since / 1000),
+    );
   }
   const version = src.snapshotVersion;
   if (version !== undefined) gauge('meridian_snapshot_version', 'version of the snapshot being served', [], unlabelled(version));

@@ -14,7 +14,10 @@ export function formatIPv4(b: Uint8Array, off = 0): string {
 export function formatIPv6(b: Uint8Array, off = 0, dottedTail = false): string {
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!);
-  let best = -1, bestLen = 0, cur = -1, curLen = 0;
+  let best = -1,
+    bestLen = 0,
+    cur = -1,
+    curLen = 0;
   for (let i = 0; i < 8; i++) {
     if (words[i] !== 0) {
       cur = -1;

@@ -67,7 +67,10 @@ const words = new Uint16Array(8);
  */
 export function parseIPv6Into(text: string, out: Uint8Array, at = 0): boolean {
   if (!isIPv6(text) || text.includes('%')) return false;
-  let n = 0, gapAt = -1, v = 0, digits = 0;
+  let n = 0,
+    gapAt = -1,
+    v = 0,
+    digits = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x3a /* : */) {

@@ -75,10 +75,7 @@ export function resolve(snapshot: Snapshot, q: Question, options: ResolveOptions
   }
 }
 
-type Step =
-  | { kind: 'done'; resolution: Resolution }
-  | { kind: 'referral'; resolution: Resolution }
-  | { kind: 'cname'; cname: SectionEntry };
+type Step = { kind: 'done'; resolution: Resolution } | { kind: 'referral'; resolution: Resolution } | { kind: 'cname'; cname: SectionEntry };
 
 function answerName(zone: Zone, labels: readonly string[], labelKeys: readonly string[], qtype: number, options: ResolveOptions): Step {
   const found = lookupName(zone, labelKeys, qtype);

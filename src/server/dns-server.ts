@@ -262,7 +262,8 @@ export class DnsServer {
     for (let i = 0; i < attempts; i++) {
       const reusePort = this.#options.reusePort ?? false;
       const native = this.#options.udpSocket === 'native' ? loadNativeUdp().addon : null;
-      const udp = native !== null ? new NativeUdpListener(native, this.#responder, this.#log, this.received, reusePort) : new UdpListener(address, this.#responder, this.#log, this.received, reusePort);
+      const udp =
+        native !== null ? new NativeUdpListener(native, this.#responder, this.#log, this.received, reusePort) : new UdpListener(address, this.#responder, this.#log, this.received, reusePort);
       let port: number;
       try {
         port = (await udp.listen(address)).port;

@@ -72,8 +72,16 @@ export class PortReservation {
         }
         const host = wildcard ? interfaceAddresses(a.family, interfaces())[0] : a.host;
         if (host === undefined) throw reserveFailed(a, new Error(`this machine has no IPv${a.family} address`));
-        if (a.port !== 0) await assertFree(a).catch((err: unknown) => { throw reserveFailed(a, err); });
-        resolved.push({ ...a, port: await r.#hold({ ...a, host }).catch((err: unknown) => { throw reserveFailed(a, err); }) });
+        if (a.port !== 0)
+          await assertFree(a).catch((err: unknown) => {
+            throw reserveFailed(a, err);
+          });
+        resolved.push({
+          ...a,
+          port: await r.#hold({ ...a, host }).catch((err: unknown) => {
+            throw reserveFailed(a, err);
+          }),
+        });
       }
     } catch (err) {
       await r.release();

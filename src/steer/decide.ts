@@ -92,7 +92,7 @@ export function decide(name: SteeredName, family: 4 | 6, client: ClientInfo, env
   }
   // Never an accidental empty answer: the policy says what to do (issue #3). A geofence that
   // left nothing keeps whenAllDown inside it: data residency outranks answering (issue #20).
-  const inFence = (t: Target): boolean => fence === null || (fence).has(t.id);
+  const inFence = (t: Target): boolean => fence === null || fence.has(t.id);
   const rule = name.whenAllDown;
   switch (rule.action) {
     case 'nodata':

@@ -90,9 +90,7 @@ export class LatencySamples {
   list(): Array<{ network: string; region: string; ms: number; expiresAt: string }> {
     const now = this.#now();
     return [...this.#byRegion].flatMap(([region, samples]) =>
-      [...samples.values()]
-        .filter((s) => s.expires > now)
-        .map((s) => ({ network: s.cidr.text, region, ms: Math.round(s.ms * 10) / 10, expiresAt: new Date(s.expires).toISOString() })),
+      [...samples.values()].filter((s) => s.expires > now).map((s) => ({ network: s.cidr.text, region, ms: Math.round(s.ms * 10) / 10, expiresAt: new Date(s.expires).toISOString() })),
     );
   }
 }

@@ -228,8 +228,7 @@ function compileTargets(data: PolicyFile, zoneKey: string, at: Report): Map<stri
     const path = ['targets', id];
     // The A and AAAA RDATA of the answers: the address octets, parsed as a zone file's A and AAAA are.
     const a = rdataOf(t.ipv4, parseIPv4, (i, text) => at([...path, 'ipv4', i], `"${text}" is not an IPv4 address`));
-    const aaaa = rdataOf(t.ipv6, parseIPv6, (i, text) =>
-      at([...path, 'ipv6', i], `"${text}" is not an IPv6 address${text.includes('%') ? ' an answer can carry (no %zone index)' : ''}`));
+    const aaaa = rdataOf(t.ipv6, parseIPv6, (i, text) => at([...path, 'ipv6', i], `"${text}" is not an IPv6 address${text.includes('%') ? ' an answer can carry (no %zone index)' : ''}`));
     if (t.ipv4.length + t.ipv6.length === 0) at(path, 'a target needs at least one address in ipv4 or ipv6');
     out.set(id, {
       target: Object.freeze({
@@ -261,7 +260,11 @@ function compileTransferFallback(def: NonNullable<PolicyFile['names'][string]['t
     def[field].forEach((a, i) => {
       const p = [...path, field, i];
       const octets = valid(a) ? (type === RRType.A ? parseIPv4(a) : parseIPv6(a)) : null;
-      if (octets === null) return at(p, `"${a}" is not an ${field === 'ipv4' ? 'IPv4' : 'IPv6'} address${other(a) ? ` (it is an ${field === 'ipv4' ? 'IPv6' : 'IPv4'} one: list it under ${field === 'ipv4' ? 'ipv6' : 'ipv4'})` : ''}`);
+      if (octets === null)
+        return at(
+          p,
+          `"${a}" is not an ${field === 'ipv4' ? 'IPv4' : 'IPv6'} address${other(a) ? ` (it is an ${field === 'ipv4' ? 'IPv6' : 'IPv4'} one: list it under ${field === 'ipv4' ? 'ipv6' : 'ipv4'})` : ''}`,
+        );
       const rdata = Buffer.from(octets.buffer, octets.byteOffset, octets.byteLength);
       const first = out.findIndex((r) => r.equals(rdata));
       if (first >= 0) return at(p, `"${a}" is listed twice (as ${field}.${first} too)`);

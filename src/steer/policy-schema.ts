@@ -24,9 +24,7 @@ const Target = Type.Object(
     // 256 A records (16 bytes each) still fit a TCP answer; a site with more is several targets
     ipv4: Type.Array(Type.String({ minLength: 2 }), { default: [], maxItems: 256 }),
     ipv6: Type.Array(Type.String({ minLength: 2 }), { default: [], maxItems: 256 }),
-    location: Type.Optional(
-      Type.Object({ lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }) }, { additionalProperties: false }),
-    ),
+    location: Type.Optional(Type.Object({ lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }) }, { additionalProperties: false })),
     weight: Type.Number({ minimum: 0, maximum: 1_000_000, default: 1 }),
     bias: Type.Number({ minimum: -99, maximum: 99, default: 0 }),
     probe: Type.Optional(Type.String({ minLength: 1, description: 'name of a probe in the probes section' })),
@@ -58,48 +56,40 @@ const FilterStep = Type.Recursive((Step) => {
   );
   return Type.Object(
     {
-    health: Type.Optional(Empty),
-    geo: Type.Optional(
-      Type.Object(
-        {
-          rules: Type.Array(GeoRule, { minItems: 1 }),
-          default: Type.Optional(Type.Object({ targets: IdList, chain: Type.Optional(Chain) }, { additionalProperties: false })),
-        },
-        { additionalProperties: false },
+      health: Type.Optional(Empty),
+      geo: Type.Optional(
+        Type.Object(
+          {
+            rules: Type.Array(GeoRule, { minItems: 1 }),
+            default: Type.Optional(Type.Object({ targets: IdList, chain: Type.Optional(Chain) }, { additionalProperties: false })),
+          },
+          { additionalProperties: false },
+        ),
       ),
-    ),
-    proximity: Type.Optional(Type.Object({ count: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })) }, { additionalProperties: false })),
-    latency: Type.Optional(
-      Type.Object(
-        { toleranceMs: Type.Optional(Type.Number({ minimum: 0, maximum: 10_000 })), tolerancePercent: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })) },
-        { additionalProperties: false },
+      proximity: Type.Optional(Type.Object({ count: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })) }, { additionalProperties: false })),
+      latency: Type.Optional(
+        Type.Object(
+          { toleranceMs: Type.Optional(Type.Number({ minimum: 0, maximum: 10_000 })), tolerancePercent: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })) },
+          { additionalProperties: false },
+        ),
       ),
-    ),
-    weighted: Type.Optional(
-      Type.Object(
-        { mode: Type.Optional(Type.Union([Type.Literal('random'), Type.Literal('stable')])), count: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })) },
-        { additionalProperties: false },
+      weighted: Type.Optional(
+        Type.Object(
+          { mode: Type.Optional(Type.Union([Type.Literal('random'), Type.Literal('stable')])), count: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })) },
+          { additionalProperties: false },
+        ),
       ),
-    ),
-    failover: Type.Optional(
-      Type.Object(
-        { groups: Type.Array(Type.Object({ targets: IdList, chain: Type.Optional(Chain) }, { additionalProperties: false }), { minItems: 1 }) },
-        { additionalProperties: false },
+      failover: Type.Optional(
+        Type.Object({ groups: Type.Array(Type.Object({ targets: IdList, chain: Type.Optional(Chain) }, { additionalProperties: false }), { minItems: 1 }) }, { additionalProperties: false }),
       ),
-    ),
-    first: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
-    all: Type.Optional(Empty),
+      first: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+      all: Type.Optional(Empty),
     },
     { additionalProperties: false, minProperties: 1, maxProperties: 1 },
   );
 });
 
-const WhenAllDown = Type.Union([
-  Type.Literal('fail-open'),
-  Type.Literal('nodata'),
-  Type.Literal('servfail'),
-  Type.Object({ fallback: IdList }, { additionalProperties: false }),
-]);
+const WhenAllDown = Type.Union([Type.Literal('fail-open'), Type.Literal('nodata'), Type.Literal('servfail'), Type.Object({ fallback: IdList }, { additionalProperties: false })]);
 
 const LatencyRow = Type.Object(
   {
@@ -148,7 +138,7 @@ const TransferFallback = Type.Object(
   {
     ipv4: Type.Array(Type.String({ minLength: 2 }), { default: [], maxItems: 256 }),
     ipv6: Type.Array(Type.String({ minLength: 2 }), { default: [], maxItems: 256 }),
-    ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647, description: 'TTL of the fallback records; default: the name\'s ttl' })),
+    ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647, description: "TTL of the fallback records; default: the name's ttl" })),
   },
   { additionalProperties: false },
 );
@@ -156,7 +146,7 @@ const TransferFallback = Type.Object(
 const SteeredName = Type.Object(
   {
     ttl: Type.Integer({ minimum: 0, maximum: 2147483647, default: 30 }),
-    downTtl: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647, description: 'TTL while any of the name\'s targets is down (as gdnsd)' })),
+    downTtl: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647, description: "TTL while any of the name's targets is down (as gdnsd)" })),
     targets: Type.Optional(IdList),
     policy: Type.Array(FilterStep, { minItems: 1 }),
     whenAllDown: Type.Optional(WhenAllDown),

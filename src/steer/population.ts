@@ -44,7 +44,7 @@ class Builder {
     try {
       c = parseClientArg(networkText);
     } catch (err) {
-      throw new PopulationError(`${where}: ${err instanceof ExplainInputError ? err.message.replace('pass that as --client', 'list the resolver\'s address') : String(err)}`);
+      throw new PopulationError(`${where}: ${err instanceof ExplainInputError ? err.message.replace('pass that as --client', "list the resolver's address") : String(err)}`);
     }
     const network = `${c.address}/${c.prefix}${c.fromEcs ? '' : ' (resolver)'}`;
     const known = this.#byNetwork.get(network);
@@ -52,7 +52,8 @@ class Builder {
       known.weight += weight;
       return;
     }
-    if (this.#byNetwork.size >= POPULATION_LIMITS.maxNetworks) throw new PopulationError(`${where}: more than ${POPULATION_LIMITS.maxNetworks} distinct networks; aggregate them (a /24 per line is as fine as ECS gets)`);
+    if (this.#byNetwork.size >= POPULATION_LIMITS.maxNetworks)
+      throw new PopulationError(`${where}: more than ${POPULATION_LIMITS.maxNetworks} distinct networks; aggregate them (a /24 per line is as fine as ECS gets)`);
     this.#byNetwork.set(network, { entry: { network: c.fromEcs ? `${c.address}/${c.prefix}` : c.address, address: c.address, family: c.family, prefix: c.prefix, fromEcs: c.fromEcs }, weight });
   }
 

@@ -209,11 +209,7 @@ export type FilterStep =
   | { readonly all: Record<string, never> };
 
 /** What a policy answers when its chain leaves no target. */
-export type WhenAllDown =
-  | { readonly action: 'fail-open' }
-  | { readonly action: 'fallback'; readonly targets: readonly string[] }
-  | { readonly action: 'nodata' }
-  | { readonly action: 'servfail' };
+export type WhenAllDown = { readonly action: 'fail-open' } | { readonly action: 'fallback'; readonly targets: readonly string[] } | { readonly action: 'nodata' } | { readonly action: 'servfail' };
 
 export interface LatencyTable {
   /** Number of rows. */

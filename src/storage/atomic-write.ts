@@ -29,7 +29,7 @@ export function writeTempSynced(file: string, data: string | Uint8Array): string
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     // A write may take less than asked (a full disk throws on the next one).
-    for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done);
+    for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done);
     fs.fsyncSync(fd);
   } catch (err) {
     fs.closeSync(fd);
@@ -95,7 +95,7 @@ export async function writeFileAtomicAsync(file: string, chunks: readonly Uint8A
   try {
     for (const chunk of chunks) {
       // A write may take less than asked (a full disk throws on the next one).
-      for (let done = 0; done < chunk.length; ) done += (await handle.write(chunk, done)).bytesWritten;
+      for (let done = 0; done < chunk.length;) done += (await handle.write(chunk, done)).bytesWritten;
     }
     await handle.sync();
   } catch (err) {

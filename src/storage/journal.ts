@@ -349,7 +349,7 @@ export class JournalWriter {
     const handle = this.#handle!;
     const bytes = encoded ?? encodeEntry(entry);
     try {
-      for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done, this.#size + done)).bytesWritten;
+      for (let done = 0; done < bytes.length;) done += (await handle.write(bytes, done, bytes.length - done, this.#size + done)).bytesWritten;
       await handle.datasync();
     } catch (err) {
       // A later append must not land after a half-written entry (it would read as corruption).
@@ -410,7 +410,9 @@ export class JournalWriter {
 export class JournalCorrupt extends Error {
   readonly file: string;
   constructor(file: string, offset: number, reason: string) {
-    super(`${file}: corrupt journal entry at byte ${offset} (${reason}); writes to this zone are refused until the journal is moved away (then SIGHUP: the zone file alone is served, so re-apply what the journal held)`);
+    super(
+      `${file}: corrupt journal entry at byte ${offset} (${reason}); writes to this zone are refused until the journal is moved away (then SIGHUP: the zone file alone is served, so re-apply what the journal held)`,
+    );
     this.file = file;
   }
 }

@@ -114,7 +114,7 @@ export class Supervisor<R> {
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) {
       await this.stop();
-      throw (failed).reason;
+      throw failed.reason;
     }
     this.#running = true;
     return started.map((r) => (r as PromiseFulfilledResult<R>).value);
@@ -231,7 +231,10 @@ export class Supervisor<R> {
     s.restarts.push(now);
     const fields = { worker: slot, pid, code, signal, restartInMs: delayMs, recentRestarts: s.restarts.length };
     if (s.restarts.length >= r.crashLoopRestarts) {
-      this.#o.log.error({ ...fields, crashLoop: true }, `${this.#o.role} ${slot} is crash-looping: ${s.restarts.length} restarts in ${Math.round(r.windowMs / 1000)} s; starting another in ${delayMs} ms`);
+      this.#o.log.error(
+        { ...fields, crashLoop: true },
+        `${this.#o.role} ${slot} is crash-looping: ${s.restarts.length} restarts in ${Math.round(r.windowMs / 1000)} s; starting another in ${delayMs} ms`,
+      );
     } else {
       this.#o.log.error(fields, `${this.#o.role} exited; starting another in ${delayMs} ms`);
     }

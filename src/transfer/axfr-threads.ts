@@ -72,8 +72,16 @@ export class AxfrThread {
     }
     const packet = new Uint8Array(job.packet);
     const start: AxfrRequest = {
-      kind: 'start', id, packet, image: job.nodes.base.image, set: chunks, removed,
-      originKey: job.originKey, soa: toPlain(job.soa), steered: job.steered, fallback: job.fallback.map(toPlain),
+      kind: 'start',
+      id,
+      packet,
+      image: job.nodes.base.image,
+      set: chunks,
+      removed,
+      originKey: job.originKey,
+      soa: toPlain(job.soa),
+      steered: job.steered,
+      fallback: job.fallback.map(toPlain),
     };
     this.#thread().postMessage(start, [packet.buffer, ...chunks.flatMap(chunkBuffers)]);
     let done = false;

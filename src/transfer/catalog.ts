@@ -23,7 +23,10 @@ export const CATALOG_FILE = '(catalog zone)';
  * the member's name), so a member keeps its id across restarts and other members' changes.
  */
 export function memberId(origin: Name): string {
-  return createHash('sha256').update(nameToWire(origin.map((l) => l.toLowerCase()))).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(nameToWire(origin.map((l) => l.toLowerCase())))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /**

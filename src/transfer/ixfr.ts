@@ -72,5 +72,5 @@ function rrset(owner: readonly string[], type: number, cls: number, ttl: number,
 
 /** RFC 1982 serial arithmetic: a comes before b. */
 export function serialBefore(a: number, b: number): boolean {
-  return a !== b && ((b - a) >>> 0) < 0x80000000;
+  return a !== b && (b - a) >>> 0 < 0x80000000;
 }

@@ -12,7 +12,10 @@ import type { ZoneNode } from '../zone/zone.js';
 /** A message of a transfer is cut near this size (BIND's 16 KB; far below the 64 KB limit, so one RRset rarely splits a message). */
 export const MESSAGE_TARGET = 16 * 1024;
 
-export function emptyMessage(rcode: number, authoritative = false): { rcode: number; authoritative: boolean; answer: SectionEntry[]; authority: SectionEntry[]; additional: SectionEntry[]; glueRequired: boolean } {
+export function emptyMessage(
+  rcode: number,
+  authoritative = false,
+): { rcode: number; authoritative: boolean; answer: SectionEntry[]; authority: SectionEntry[]; additional: SectionEntry[]; glueRequired: boolean } {
   return { rcode, authoritative, answer: [], authority: [], additional: [], glueRequired: false };
 }
 

@@ -81,15 +81,21 @@ export class Notifier {
     const pending: Pending = previous ?? { id: crypto.randomInt(0, 65536), serial: zone.serial, timer: null };
     this.#pending.set(slot, pending);
     this.#socket(target.family).send(this.#message(zone, pending.id), target.port, target.host);
-    pending.timer = setTimeout(() => {
-      if (this.#pending.get(slot) !== pending) return;
-      if (attempt >= this.#attempts) {
-        this.#pending.delete(slot);
-        this.#log.warn({ zone: nameToText(zone.origin), serial: zone.serial, secondary: formatListenAddress(target), attempts: attempt }, 'NOTIFY not answered; the secondary will find the change at its next refresh');
-        return;
-      }
-      this.#send(zone, target, attempt + 1, pending);
-    }, this.#firstTimeoutMs * 2 ** (attempt - 1));
+    pending.timer = setTimeout(
+      () => {
+        if (this.#pending.get(slot) !== pending) return;
+        if (attempt >= this.#attempts) {
+          this.#pending.delete(slot);
+          this.#log.warn(
+            { zone: nameToText(zone.origin), serial: zone.serial, secondary: formatListenAddress(target), attempts: attempt },
+            'NOTIFY not answered; the secondary will find the change at its next refresh',
+          );
+          return;
+        }
+        this.#send(zone, target, attempt + 1, pending);
+      },
+      this.#firstTimeoutMs * 2 ** (attempt - 1),
+    );
     pending.timer.unref();
   }
 
@@ -102,7 +108,14 @@ export class Notifier {
     question.writeUInt16BE(RRType.SOA, 12 + owner.length);
     question.writeUInt16BE(RRClass.IN, 14 + owner.length);
     const q = { labels: [...zone.origin], labelKeys: zone.origin.map(labelKey), questionEnd: question.length };
-    const bytes = this.#writer.encode(question, q, { rcode: 0, authoritative: true, answer: [{ owner: zone.origin, set: zone.soa, ttl: zone.soa.ttl }], authority: [], additional: [], glueRequired: false }).bytes;
+    const bytes = this.#writer.encode(question, q, {
+      rcode: 0,
+      authoritative: true,
+      answer: [{ owner: zone.origin, set: zone.soa, ttl: zone.soa.ttl }],
+      authority: [],
+      additional: [],
+      glueRequired: false,
+    }).bytes;
     bytes[2] = (Opcode.NOTIFY << 3) | 0x04; // a request: QR clear, AA set
     bytes[3] = 0;
     return bytes;

@@ -15,7 +15,7 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import { Opcode, Rcode, RRClass, RRType } from '../dns/constants.js';
 import { MessageWriter } from '../dns/message-writer.js';
-import { nameToText,parseName,ROOT } from '../dns/name.js';
+import { nameToText, parseName, ROOT } from '../dns/name.js';
 import { readQuery, type Query } from '../dns/query-reader.js';
 import { targetIsDrained, type Snapshot, type SnapshotStore } from '../snapshot/snapshot.js';
 import type { RRset, Zone } from '../zone/zone.js';
@@ -208,11 +208,20 @@ function* steeredFallback(name: SteeredName, snapshot: Snapshot): Generator<Sect
   const declared = name.transferFallback;
   const ttl = declared?.ttl ?? name.ttl;
   let sets: readonly (readonly [number, readonly Buffer[]])[];
-  if (declared !== null) sets = [[RRType.A, declared.a], [RRType.AAAA, declared.aaaa]];
+  if (declared !== null)
+    sets = [
+      [RRType.A, declared.a],
+      [RRType.AAAA, declared.aaaa],
+    ];
   else {
     const healthy = name.targets.filter((t) => snapshot.isUp(t) && !targetIsDrained(snapshot.health, t));
     const targets = healthy.length > 0 ? healthy : name.targets;
-    sets = ([[RRType.A, 'a'], [RRType.AAAA, 'aaaa']] as const).map(([type, field]) => {
+    sets = (
+      [
+        [RRType.A, 'a'],
+        [RRType.AAAA, 'aaaa'],
+      ] as const
+    ).map(([type, field]) => {
       const rdatas: Buffer[] = [];
       for (const t of targets) {
         for (const r of name.rdata.get(t.id)?.[field] ?? []) if (!rdatas.some((x) => x.equals(r))) rdatas.push(r);
@@ -258,8 +267,14 @@ function ixfrSerial(packet: Buffer, q: Query): number | null {
   // Owner name (possibly a pointer to QNAME), then type, class, TTL, RDLENGTH.
   while (pos < packet.length) {
     const len = packet[pos]!;
-    if (len === 0) { pos += 1; break; }
-    if ((len & 0xc0) === 0xc0) { pos += 2; break; }
+    if (len === 0) {
+      pos += 1;
+      break;
+    }
+    if ((len & 0xc0) === 0xc0) {
+      pos += 2;
+      break;
+    }
     pos += len + 1;
   }
   if (pos + 10 > packet.length || packet.readUInt16BE(pos) !== RRType.SOA) return null;

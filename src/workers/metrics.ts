@@ -35,10 +35,15 @@ export function workerMetricsRegistry(responder: Responder, slot: number, receiv
     { queryStats: responder.stats, cache: responder.cache, decisions: responder.decisions, health: null, protection: responder.protection, dnssec: responder.dnssec, udpNative },
     { defaultMetrics: false },
   );
-  selfFillingMetrics(registry).counter('meridian_dns_worker_messages_total', 'DNS messages read by each worker\'s sockets, by worker slot (0 to N-1, kept by a replacement) and transport', ['worker', 'transport'], (set) => {
-    set({ worker: String(slot), transport: 'udp' }, received.udp);
-    set({ worker: String(slot), transport: 'tcp' }, received.tcp);
-  });
+  selfFillingMetrics(registry).counter(
+    'meridian_dns_worker_messages_total',
+    "DNS messages read by each worker's sockets, by worker slot (0 to N-1, kept by a replacement) and transport",
+    ['worker', 'transport'],
+    (set) => {
+      set({ worker: String(slot), transport: 'udp' }, received.udp);
+      set({ worker: String(slot), transport: 'tcp' }, received.tcp);
+    },
+  );
   return registry;
 }
 
@@ -65,7 +70,11 @@ export class WorkerMetrics {
   }
 
   /** Every worker's figures, and how many answered now, answered earlier only, or never did. */
-  async collect(workers: Iterable<Worker>, send: (w: Worker, id: number) => boolean, timeoutMs = WORKER_METRICS_TIMEOUT_MS): Promise<{ metrics: WorkerMetricsJson[]; fresh: number; stale: number; missing: number }> {
+  async collect(
+    workers: Iterable<Worker>,
+    send: (w: Worker, id: number) => boolean,
+    timeoutMs = WORKER_METRICS_TIMEOUT_MS,
+  ): Promise<{ metrics: WorkerMetricsJson[]; fresh: number; stale: number; missing: number }> {
     const asked = [...workers].map((worker) => {
       const id = this.#nextId++;
       return new Promise<boolean>((resolve) => {

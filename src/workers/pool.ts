@@ -89,7 +89,11 @@ export class WorkerPool {
     const forks: Promise<readonly BoundAddress[]>[] = [];
     const starting = this.#supervisor.start((ready) => forks.push(ready));
     // One worker in the group holds the port: the reservation's sockets would only take (and drop) a share from then on.
-    if (reservation !== null) void Promise.any(forks).then(() => reservation.release(), () => {});
+    if (reservation !== null)
+      void Promise.any(forks).then(
+        () => reservation.release(),
+        () => {},
+      );
     let started: (readonly BoundAddress[])[];
     try {
       started = await starting;

@@ -197,7 +197,11 @@ class MasterFileParser {
     if (st.owner === null || !st.ownerUsable) return;
     const ttl = this.#resolveTtl(body);
     this.records.push({
-      owner: st.owner, type: body.type, class: body.class, ttl, rdata: body.rdata,
+      owner: st.owner,
+      type: body.type,
+      class: body.class,
+      ttl,
+      rdata: body.rdata,
       source: { file: st.file, line: entry.line },
     });
   }

@@ -41,7 +41,6 @@ interface Entry {
   readonly hash: number;
 }
 
-
 function recordSize(e: Entry): number {
   let n = 4 + 2 + e.key.length + 1 + 1 + 4 + 4;
   for (const label of e.node.name) n += 1 + label.length;

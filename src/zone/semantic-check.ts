@@ -39,13 +39,7 @@ export interface NodeCheck {
  * each steered name (checkSteered, whose node must exist). Returns the apex SOA (undefined
  * when missing) and the keys of the zone cuts: names other than the apex with NS.
  */
-export function checkZone(
-  origin: Name,
-  file: string,
-  nodes: ReadonlyMap<string, CheckedNode>,
-  steered: readonly SteeredName[],
-  error: ProblemSink,
-): { soa: RRset | undefined; cuts: Set<string> } {
+export function checkZone(origin: Name, file: string, nodes: ReadonlyMap<string, CheckedNode>, steered: readonly SteeredName[], error: ProblemSink): { soa: RRset | undefined; cuts: Set<string> } {
   const originKey = nameKey(origin);
   const soa = checkApex(nodes.get(originKey)!, file, error);
   const cuts = new Set<string>();
@@ -116,4 +110,3 @@ export function checkSteered(s: SteeredName, node: { readonly rrsets: ReadonlyMa
     if (set) c.error(s.source, `${where} also has a static ${typeToText(type)} record at ${set.source.file}:${set.source.line}; a policy answers A/AAAA alone`);
   }
 }
-

@@ -20,8 +20,16 @@ export interface Entry {
   error?: string;
 }
 
-const TAB = 0x09, LF = 0x0a, CR = 0x0d, SPACE = 0x20, QUOTE = 0x22, LPAREN = 0x28, RPAREN = 0x29;
-const SEMI = 0x3b, BACKSLASH = 0x5c, EQUALS = 0x3d;
+const TAB = 0x09,
+  LF = 0x0a,
+  CR = 0x0d,
+  SPACE = 0x20,
+  QUOTE = 0x22,
+  LPAREN = 0x28,
+  RPAREN = 0x29;
+const SEMI = 0x3b,
+  BACKSLASH = 0x5c,
+  EQUALS = 0x3d;
 
 function isBlank(c: number): boolean {
   return c === SPACE || c === TAB || c === CR;

@@ -44,7 +44,6 @@ export interface NodeChunk {
   readonly rdata: ArrayBuffer;
 }
 
-
 /** The buffers of a chunk, for postMessage's transfer list. */
 export function chunkBuffers(c: NodeChunk): ArrayBuffer[] {
   return [c.labels.buffer, c.labelCounts.buffer, c.isCut.buffer, c.children.buffer, c.setCounts.buffer, c.sets.buffer, c.rdataLengths.buffer, c.rdata] as ArrayBuffer[];
@@ -202,7 +201,15 @@ export function applyZoneDelta(zone: Zone, delta: ZoneDelta): Zone | null {
  * A zone built on the reload thread, from its packed nodes (shared, not copied) and the
  * policy's steered names and probes, compiled on this thread (they hold functions).
  */
-export function zoneFromImage(image: PackedImage, recordCount: number, origin: Name, originKey: string, file: string, steered: readonly SteeredName[], monitored: readonly MonitoredTarget[]): { zone: Zone | null; problems: FileProblem[] } {
+export function zoneFromImage(
+  image: PackedImage,
+  recordCount: number,
+  origin: Name,
+  originKey: string,
+  file: string,
+  steered: readonly SteeredName[],
+  monitored: readonly MonitoredTarget[],
+): { zone: Zone | null; problems: FileProblem[] } {
   const nodes = ZoneNodes.fromImage(image);
   const soa = nodes.get(originKey)?.rrsets.get(RRType.SOA);
   if (!soa) return { zone: null, problems: [{ file, line: 0, message: 'the reload thread sent a zone without its SOA', severity: 'error' }] };

@@ -95,13 +95,7 @@ export function soaFields(rdata: Buffer): { serial: number; minimum: number } {
  * included), then checks the nodes the way named-checkzone and Knot do (semantic-check.ts).
  * Returns problems instead of throwing; a zone only when no problem is an error.
  */
-export function buildZone(
-  origin: Name,
-  file: string,
-  records: readonly ZoneRecord[],
-  steered: readonly SteeredName[] = [],
-  monitored: readonly MonitoredTarget[] = [],
-): BuildResult {
+export function buildZone(origin: Name, file: string, records: readonly ZoneRecord[], steered: readonly SteeredName[] = [], monitored: readonly MonitoredTarget[] = []): BuildResult {
   const problems: FileProblem[] = [];
   const error = (source: SourcePos, message: string): void => {
     problems.push({ file: source.file, line: source.line, message, severity: 'error' });

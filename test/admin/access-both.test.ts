@@ -99,7 +99,12 @@ describe('one access check for the admin API and the balancer admin listener', (
         assert.deepEqual(api, { status: 401, error: 'GSLB_ERR_API_UNAUTHENTICATED', field: null, wwwAuthenticate: 'Bearer realm="meridian"' }, `admin API, ${what}`);
         assert.deepEqual(bal, api, `balancer, ${what}`);
       }
-      for (const [path, method] of [['/pools/default/backends/x', 'PUT'], ['/pools/default/backends/a', 'DELETE'], ['/reload', 'POST'], ['/undrain', 'POST']] as const) {
+      for (const [path, method] of [
+        ['/pools/default/backends/x', 'PUT'],
+        ['/pools/default/backends/a', 'DELETE'],
+        ['/reload', 'POST'],
+        ['/undrain', 'POST'],
+      ] as const) {
         const r = await send(both.lbPort, method, path, { host: `127.0.0.1:${both.lbPort}`, 'content-type': 'application/json' }, method === 'PUT' ? '{"address":"127.0.0.1:9"}' : undefined);
         assert.equal(r.status, 401, `${method} ${path}`);
         assert.equal(r.error, 'GSLB_ERR_API_UNAUTHENTICATED', `${method} ${path}`);
@@ -107,8 +112,13 @@ describe('one access check for the admin API and the balancer admin listener', (
       const status = JSON.parse((await request(`${both.lb.adminUrl}/status`)).body) as { draining: boolean; pools: Array<{ backends: unknown[] }> };
       assert.equal(status.draining, false, 'the balancer never drained');
       assert.equal(status.pools[0]!.backends.length, 1, 'no backend registered or removed');
-      const health = JSON.parse((await request(`http://127.0.0.1:${both.m.api}/v1/health`, { headers: { authorization: `Bearer ${RW_TOKEN}` } })).body) as { targets: Array<{ region: string; forced: unknown }> };
-      assert.ok(health.targets.filter((t) => t.region === 'one').every((t) => t.forced === null), 'the region never drained');
+      const health = JSON.parse((await request(`http://127.0.0.1:${both.m.api}/v1/health`, { headers: { authorization: `Bearer ${RW_TOKEN}` } })).body) as {
+        targets: Array<{ region: string; forced: unknown }>;
+      };
+      assert.ok(
+        health.targets.filter((t) => t.region === 'one').every((t) => t.forced === null),
+        'the region never drained',
+      );
     });
 
     it('both let the token in, in any letter case of the scheme and whatever the Host', async () => {

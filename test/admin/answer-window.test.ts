@@ -67,10 +67,13 @@ describe('AnswerWindow', () => {
   it('a failing reading at start does not stop the server; counting starts with the next one', async () => {
     let fail = true;
     const c = fakeCounters();
-    const w = new AnswerWindow(async () => {
-      if (fail) throw new Error('metrics unavailable');
-      return new Map(c.totals);
-    }, { sampleMs: 60_000 });
+    const w = new AnswerWindow(
+      async () => {
+        if (fail) throw new Error('metrics unavailable');
+        return new Map(c.totals);
+      },
+      { sampleMs: 60_000 },
+    );
     await w.start();
     w.stop();
     fail = false;

@@ -26,12 +26,19 @@ interface Line {
 function readAudit(file: string): Line[] {
   const dir = path.dirname(file);
   const base = path.basename(file);
-  const rotated = fs.readdirSync(dir).filter((f) => f.startsWith(`${base}.`)).map((f) => Number(f.slice(base.length + 1))).sort((a, b) => b - a);
+  const rotated = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith(`${base}.`))
+    .map((f) => Number(f.slice(base.length + 1)))
+    .sort((a, b) => b - a);
   const files = [...rotated.map((n) => `${file}.${n}`), file].filter((f) => fs.existsSync(f));
   const text = files.map((f) => fs.readFileSync(f, 'utf8')).join('');
   assert.ok(!text.includes(RW_TOKEN), 'the audit trail never holds a token');
   assert.ok(text === '' || text.endsWith('\n'), 'no torn last line');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Line);
 }
 
 /** A write and what its audit line must say. */

@@ -23,14 +23,33 @@ admin:
 
 /** Every route the API must have (issue #5); the OpenAPI document may list more, never fewer. */
 const KNOWN = [
-  'GET /v1/zones', 'POST /v1/zones', 'GET /v1/zones/{zone}', 'DELETE /v1/zones/{zone}',
-  'GET /v1/zones/{zone}/records', 'GET /v1/zones/{zone}/records/{name}/{type}', 'PUT /v1/zones/{zone}/records/{name}/{type}',
-  'DELETE /v1/zones/{zone}/records/{name}/{type}', 'POST /v1/zones/{zone}/records/batch',
-  'GET /v1/zones/{zone}/policy', 'PUT /v1/zones/{zone}/policy', 'DELETE /v1/zones/{zone}/policy',
-  'GET /v1/zones/{zone}/policy/{section}/{id}', 'PUT /v1/zones/{zone}/policy/{section}/{id}', 'DELETE /v1/zones/{zone}/policy/{section}/{id}',
-  'GET /v1/health', 'POST /v1/targets/{id}/drain', 'POST /v1/targets/{id}/undrain', 'POST /v1/targets/{id}/force-up',
-  'POST /v1/regions/{id}/drain', 'POST /v1/regions/{id}/undrain', 'POST /v1/regions/{id}/force-up',
-  'GET /v1/explain', 'GET /v1/latency', 'POST /v1/latency', 'POST /v1/reload', 'GET /v1/status',
+  'GET /v1/zones',
+  'POST /v1/zones',
+  'GET /v1/zones/{zone}',
+  'DELETE /v1/zones/{zone}',
+  'GET /v1/zones/{zone}/records',
+  'GET /v1/zones/{zone}/records/{name}/{type}',
+  'PUT /v1/zones/{zone}/records/{name}/{type}',
+  'DELETE /v1/zones/{zone}/records/{name}/{type}',
+  'POST /v1/zones/{zone}/records/batch',
+  'GET /v1/zones/{zone}/policy',
+  'PUT /v1/zones/{zone}/policy',
+  'DELETE /v1/zones/{zone}/policy',
+  'GET /v1/zones/{zone}/policy/{section}/{id}',
+  'PUT /v1/zones/{zone}/policy/{section}/{id}',
+  'DELETE /v1/zones/{zone}/policy/{section}/{id}',
+  'GET /v1/health',
+  'POST /v1/targets/{id}/drain',
+  'POST /v1/targets/{id}/undrain',
+  'POST /v1/targets/{id}/force-up',
+  'POST /v1/regions/{id}/drain',
+  'POST /v1/regions/{id}/undrain',
+  'POST /v1/regions/{id}/force-up',
+  'GET /v1/explain',
+  'GET /v1/latency',
+  'POST /v1/latency',
+  'POST /v1/reload',
+  'GET /v1/status',
 ];
 
 /** Fills path parameters with values that exist, so a wrongly open route would really act. */
@@ -42,8 +61,7 @@ function fill(p: string, method: string): string {
       .replace('{name}', 'www')
       .replace('{type}', 'A')
       .replace('{section}', 'targets')
-      .replace('{id}', section ? 'primary' : p.includes('/regions/') ? 'one' : 'primary') +
-    (p === '/v1/explain' && method === 'GET' ? '?name=fo.adm.test&type=A&client=192.0.2.1' : '')
+      .replace('{id}', section ? 'primary' : p.includes('/regions/') ? 'one' : 'primary') + (p === '/v1/explain' && method === 'GET' ? '?name=fo.adm.test&type=A&client=192.0.2.1' : '')
   );
 }
 
@@ -90,7 +108,11 @@ function assertUnauthenticated(r: Reply, what: string): void {
 describe('admin API: auth on every route', () => {
   it('lists every route of the API in /openapi.json', () => {
     const listed = new Set(routes.map(([mth, p]) => `${mth} ${p}`));
-    assert.deepEqual(KNOWN.filter((k) => !listed.has(k)), [], 'routes missing from /openapi.json');
+    assert.deepEqual(
+      KNOWN.filter((k) => !listed.has(k)),
+      [],
+      'routes missing from /openapi.json',
+    );
   });
 
   it('answers 401 with a JSON body and WWW-Authenticate without a token or with a wrong one', async () => {
@@ -138,7 +160,10 @@ describe('admin API: auth on every route', () => {
     assert.deepEqual(await addresses(m, 'fo.adm.test'), ['198.51.100.1'], 'primary not drained');
     assert.deepEqual((await call(m, 'GET', '/v1/latency', undefined, RO_TOKEN)).json.samples, []);
     const health = (await call(m, 'GET', '/v1/health', undefined, RO_TOKEN)).json.targets as Array<{ forced: unknown }>;
-    assert.ok(health.every((t) => t.forced === null), 'no target forced');
+    assert.ok(
+      health.every((t) => t.forced === null),
+      'no target forced',
+    );
     assert.equal((await call(m, 'GET', '/v1/status', undefined, RO_TOKEN)).json.snapshot, status.snapshot, 'no reload, no new snapshot');
   });
 
@@ -158,9 +183,7 @@ describe('admin API: refuses to serve off loopback without a token', () => {
     try {
       // port 0: the refusal comes before any bind; a regression would bind and serve (no exit), failing on the timeout
       const admins = ['0.0.0.0:0', '[::]:0', '192.0.2.1:0'];
-      const runs = await Promise.all(
-        admins.map(async (admin) => runMeridian(['serve', '--config', bare.config, '--zones', bare.zones, '--listen', '127.0.0.1:0', '--admin', admin])),
-      );
+      const runs = await Promise.all(admins.map(async (admin) => runMeridian(['serve', '--config', bare.config, '--zones', bare.zones, '--listen', '127.0.0.1:0', '--admin', admin])));
       runs.forEach((r, i) => {
         const admin = admins[i]!;
         assert.notEqual(r.code, 0, `--admin ${admin}: ${r.stdout}`);

@@ -40,7 +40,13 @@ async function assertUnchanged(before: Files, what: string): Promise<void> {
   assert.equal((await call(m, 'GET', Z)).etag, `"${INITIAL_SERIAL}"`);
   assert.deepEqual(await addresses(m, 'www.adm.test'), ['192.0.2.80']);
   const alias = (await udp(m.dns, 'alias.adm.test', 'A')).msg.answers;
-  assert.deepEqual(alias.map((a) => [a.type, a.data]), [['CNAME', 'www.adm.test'], ['A', '192.0.2.80']]);
+  assert.deepEqual(
+    alias.map((a) => [a.type, a.data]),
+    [
+      ['CNAME', 'www.adm.test'],
+      ['A', '192.0.2.80'],
+    ],
+  );
 }
 
 function assertInvalid(r: Reply, field: string | RegExp, what: string): void {
@@ -103,7 +109,17 @@ describe('admin API: bad requests', () => {
       ['GET', '/v1/explain?name=fo.adm.test&type=MX&client=192.0.2.1', undefined, 'type'],
       ['GET', '/v1/explain?type=A&client=192.0.2.1', undefined, 'querystring.name'],
       ['POST', '/v1/latency', { samples: [{ network: '10.0.0.1/8', region: 'one', ms: 1 }] }, 'body.samples.0.network'],
-      ['POST', '/v1/latency', { samples: [{ network: '192.0.2.0/24', region: 'one', ms: 1 }, { network: 'nope', region: 'two', ms: 1 }] }, 'body.samples.1.network'],
+      [
+        'POST',
+        '/v1/latency',
+        {
+          samples: [
+            { network: '192.0.2.0/24', region: 'one', ms: 1 },
+            { network: 'nope', region: 'two', ms: 1 },
+          ],
+        },
+        'body.samples.1.network',
+      ],
       ['POST', '/v1/latency', { samples: [{ network: '192.0.2.0/24', region: 'one', ms: -1 }] }, 'body.samples.0.ms'],
       ['POST', '/v1/latency', { samples: [] }, 'body.samples'],
     ];
@@ -232,7 +248,12 @@ describe('admin API: bad requests that src/ once let through', () => {
 
   it('refuses unknown body fields instead of dropping them', async () => {
     // "record" for "records": the zone is created without its records, 201
-    const zone = await call(m2, 'POST', '/v1/zones', { name: 'typo.test', soa: { mname: 'ns1.typo.test.', rname: 'h.typo.test.' }, ns: ['ns1.typo.test.'], record: [{ name: 'www', type: 'A', rdata: ['192.0.2.1'] }] });
+    const zone = await call(m2, 'POST', '/v1/zones', {
+      name: 'typo.test',
+      soa: { mname: 'ns1.typo.test.', rname: 'h.typo.test.' },
+      ns: ['ns1.typo.test.'],
+      record: [{ name: 'www', type: 'A', rdata: ['192.0.2.1'] }],
+    });
     assertInvalid(zone, /record/, 'POST /v1/zones with "record"');
     // "ttl" for "ttlSec": the samples live 600 s instead of 5 s
     assertInvalid(await call(m2, 'POST', '/v1/latency', { samples: [{ network: '192.0.2.0/24', region: 'one', ms: 1 }], ttl: 5 }), /ttl/, 'POST /v1/latency with "ttl"');

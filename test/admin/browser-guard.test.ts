@@ -17,7 +17,13 @@ import { RW_TOKEN, startMeridian, workspace, ZONE, type Meridian, type Workspace
 const PAGE = 'http://evil.example';
 
 /** One HTTP/1.1 request with exactly these headers (Host included when given). */
-async function send(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; json: { error?: string; field?: string } & Record<string, unknown> }> {
+async function send(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; json: { error?: string; field?: string } & Record<string, unknown> }> {
   const r = await request(`http://127.0.0.1:${port}${path}`, { method, headers, body });
   let json = {};
   try {

@@ -62,7 +62,15 @@ async function negativeSerial(name: string): Promise<number> {
 }
 
 const ask = async (): Promise<void> => {
-  for (const [name, type] of [['www', 'A'], ['old', 'A'], ['txt', 'TXT'], ['alias', 'A'], ['x.wild', 'A'], ['mx', 'MX'], ['nothing', 'A']] as const) {
+  for (const [name, type] of [
+    ['www', 'A'],
+    ['old', 'A'],
+    ['txt', 'TXT'],
+    ['alias', 'A'],
+    ['x.wild', 'A'],
+    ['mx', 'MX'],
+    ['nothing', 'A'],
+  ] as const) {
     await udp(m.dns, `${name}.${ZONE}`, type);
   }
 };
@@ -146,7 +154,11 @@ describe('the answer caches after an admin write, while probes run', () => {
     await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
     pws = workspace();
     const probes = `probes:\n  open: { type: tcp, port: ${(backend.address() as net.AddressInfo).port}, interval: 1, timeout: 900, jitter: 0 }\n`;
-    fs.writeFileSync(pws.policyFile, probes + fs.readFileSync(pws.policyFile, 'utf8').replace('primary:   { region: one, ipv4: [198.51.100.1] }', 'primary:   { region: one, ipv4: [198.51.100.1], probe: open, probeAddress: 127.0.0.1 }'));
+    fs.writeFileSync(
+      pws.policyFile,
+      probes +
+        fs.readFileSync(pws.policyFile, 'utf8').replace('primary:   { region: one, ipv4: [198.51.100.1] }', 'primary:   { region: one, ipv4: [198.51.100.1], probe: open, probeAddress: 127.0.0.1 }'),
+    );
     pm = await startMeridian(pws);
   });
   after(async () => {

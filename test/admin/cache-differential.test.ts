@@ -109,41 +109,50 @@ async function afterChange(pair: ServerPair, what: string, change: () => Promise
   assert.deepEqual(diffs, [], `stale after ${what}`);
 }
 
-const put = (pair: ServerPair, zone: string, name: string, type: string, rdata: string[], ttl = 300) => () => pair.call('PUT', `/v1/zones/${zone}/records/${name}/${type}`, { ttl, rdata });
+const put =
+  (pair: ServerPair, zone: string, name: string, type: string, rdata: string[], ttl = 300) =>
+  () =>
+    pair.call('PUT', `/v1/zones/${zone}/records/${name}/${type}`, { ttl, rdata });
 const del = (pair: ServerPair, zone: string, name: string, type: string) => () => pair.call('DELETE', `/v1/zones/${zone}/records/${name}/${type}`);
 
 /** Every kind of change, in turn; `settleMs`: how long a change may take to reach DNS workers. */
 function changes(pair: () => ServerPair, settleMs: number, questions = QUESTIONS): void {
   // node:test queues each test itself: the promise it returns needs no await here.
   const run = (what: string, change: (p: ServerPair) => () => Promise<unknown>): void => void it(what, () => afterChange(pair(), what, change(pair()), settleMs, questions));
-  run('a name\'s address (its CNAME chains, 0x20, ANY, ECS)', (p) => put(p, 'adm.test', 'www', 'A', ['192.0.2.180']));
+  run("a name's address (its CNAME chains, 0x20, ANY, ECS)", (p) => put(p, 'adm.test', 'www', 'A', ['192.0.2.180']));
   run('a name in another zone a CNAME leads to', (p) => put(p, 'other.test', 'x', 'A', ['192.0.2.71']));
   run('an exact name under a wildcard', (p) => put(p, 'adm.test', 'y.wild', 'A', ['192.0.2.91']));
-  run('a name below a wildcard\'s sibling (an empty non-terminal appears)', (p) => put(p, 'adm.test', 'a.z.wild', 'A', ['192.0.2.92']));
+  run("a name below a wildcard's sibling (an empty non-terminal appears)", (p) => put(p, 'adm.test', 'a.z.wild', 'A', ['192.0.2.92']));
   run('the wildcard itself', (p) => put(p, 'adm.test', '*.wild', 'A', ['192.0.2.93']));
   run('the exact name removed', (p) => del(p, 'adm.test', 'y.wild', 'A'));
   run('the name below removed (the empty non-terminal goes)', (p) => del(p, 'adm.test', 'a.z.wild', 'A'));
   run('a glue address below a cut', (p) => put(p, 'adm.test', 'ns.sub', 'A', ['192.0.2.64']));
   run('an NS at a new cut', (p) => put(p, 'adm.test', 'cutme', 'NS', ['ns.elsewhere.example.']));
   run('a cut removed', (p) => del(p, 'adm.test', 'sub', 'NS'));
-  run('an MX and SRV target\'s address', (p) => put(p, 'adm.test', 'mail', 'A', ['192.0.2.26', '192.0.2.27']));
+  run("an MX and SRV target's address", (p) => put(p, 'adm.test', 'mail', 'A', ['192.0.2.26', '192.0.2.27']));
   run('the apex NS', (p) => put(p, 'adm.test', '@', 'NS', ['ns1', 'mail'], 3600));
   run('the SOA (negative TTL)', (p) => put(p, 'adm.test', '@', 'SOA', ['ns1 hostmaster 500 7200 3600 1209600 60'], 3600));
   run('a DNAME', (p) => put(p, 'adm.test', 'dn', 'DNAME', ['elsewhere.example.']));
   run('a name by another case', (p) => put(p, 'adm.test', 'mIxEd', 'TXT', ['case']));
   run('the only name below an empty non-terminal removed', (p) => del(p, 'adm.test', 'deep.ent.x', 'A'));
   run('records at a steered name', (p) => put(p, 'adm.test', 'fo', 'TXT', ['other']));
-  run('a batch across names', (p) => () =>
-    p.call('POST', '/v1/zones/adm.test/records/batch', {
-      operations: [
-        { op: 'put', name: 'deep.ent.x', type: 'A', ttl: 300, rdata: ['192.0.2.65'] },
-        { op: 'delete', name: 'old', type: 'A' },
-        { op: 'put', name: 'alias', type: 'CNAME', ttl: 300, rdata: ['mail'] },
-        { op: 'put', name: 'h.cutme', type: 'A', ttl: 300, rdata: ['192.0.2.66'] },
-      ],
-    }),
+  run(
+    'a batch across names',
+    (p) => () =>
+      p.call('POST', '/v1/zones/adm.test/records/batch', {
+        operations: [
+          { op: 'put', name: 'deep.ent.x', type: 'A', ttl: 300, rdata: ['192.0.2.65'] },
+          { op: 'delete', name: 'old', type: 'A' },
+          { op: 'put', name: 'alias', type: 'CNAME', ttl: 300, rdata: ['mail'] },
+          { op: 'put', name: 'h.cutme', type: 'A', ttl: 300, rdata: ['192.0.2.66'] },
+        ],
+      }),
   );
-  run('a policy edit', (p) => () => p.call('PUT', '/v1/zones/adm.test/policy/names/fo', { ttl: 7, targets: ['secondary', 'primary'], policy: [{ failover: { groups: [{ targets: ['secondary'] }, { targets: ['primary'] }] } }] }));
+  run(
+    'a policy edit',
+    (p) => () =>
+      p.call('PUT', '/v1/zones/adm.test/policy/names/fo', { ttl: 7, targets: ['secondary', 'primary'], policy: [{ failover: { groups: [{ targets: ['secondary'] }, { targets: ['primary'] }] } }] }),
+  );
   run('a drain', (p) => () => p.call('POST', '/v1/targets/secondary/drain'));
   run('a hand edit reloaded', (p) => async () => {
     p.edit('adm.test.zone', (t) => `${t}www2 IN A 192.0.2.82\ntxt IN TXT "more"\n`);
@@ -212,6 +221,11 @@ describe('answers after every kind of change, a signed zone (DO=1): cached as un
     await pair?.stop();
     if (keys) fs.rmSync(keys, { recursive: true, force: true });
   });
-  const signed = [...QUESTIONS.filter((x) => !x.ecs).map((x) => ({ ...x, dnssecOk: true })), q('@', 'DNSKEY', { dnssecOk: true }), q('@', 'CDS'), q('fo', 'A', { dnssecOk: true, ecs: '203.0.113.0/24' })];
+  const signed = [
+    ...QUESTIONS.filter((x) => !x.ecs).map((x) => ({ ...x, dnssecOk: true })),
+    q('@', 'DNSKEY', { dnssecOk: true }),
+    q('@', 'CDS'),
+    q('fo', 'A', { dnssecOk: true, ecs: '203.0.113.0/24' }),
+  ];
   changes(() => pair, 0, [...QUESTIONS, ...signed]);
 });

@@ -34,16 +34,21 @@ const redocly = path.resolve(import.meta.dirname, '../../../node_modules/@redocl
 function lint(file: string): Promise<{ code: number | null; problems: Array<{ ruleId: string; severity: string; message: string }> }> {
   return new Promise((resolve, reject) => {
     // --format=json: the problems on stdout; the exit code is 1 when there is an error.
-    execFile(process.execPath, [redocly, 'lint', file, '--format=json'], { cwd: path.dirname(file), timeout: 60_000, env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } }, (err, stdout) => {
-      let problems: never[];
-      try {
-        problems = (JSON.parse(stdout) as { problems: never[] }).problems;
-      } catch (e) {
-        reject(new Error(`redocly printed no JSON: ${stdout} ${String(err)} ${String(e)}`));
-        return;
-      }
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, problems });
-    });
+    execFile(
+      process.execPath,
+      [redocly, 'lint', file, '--format=json'],
+      { cwd: path.dirname(file), timeout: 60_000, env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } },
+      (err, stdout) => {
+        let problems: never[];
+        try {
+          problems = (JSON.parse(stdout) as { problems: never[] }).problems;
+        } catch (e) {
+          reject(new Error(`redocly printed no JSON: ${stdout} ${String(err)} ${String(e)}`));
+          return;
+        }
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, problems });
+      },
+    );
   });
 }
 
@@ -68,7 +73,10 @@ describe('admin API for clients', () => {
     const file = path.join(ws.root, 'openapi.json');
     fs.writeFileSync(file, r.text);
     const out = await lint(file);
-    assert.deepEqual(out.problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message}`), []);
+    assert.deepEqual(
+      out.problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message}`),
+      [],
+    );
     assert.equal(out.code, 0);
     for (const [route, ops] of Object.entries(doc.paths as Record<string, Record<string, Doc>>)) {
       for (const [method, op] of Object.entries(ops)) {
@@ -79,7 +87,7 @@ describe('admin API for clients', () => {
     }
   });
 
-  it("answers every documented route with what its schema says (successes and errors)", async () => {
+  it('answers every documented route with what its schema says (successes and errors)', async () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
     const calls: Array<[string, string, string, unknown?, Record<string, string>?]> = [
       ['GET', '/v1/zones', '/v1/zones'],
@@ -128,7 +136,11 @@ describe('admin API for clients', () => {
       assert.ok(validate(r.json), `${method} ${url} ${r.status}: ${ajv.errorsText(validate.errors)}\n${r.text.slice(0, 500)}`);
     }
     const documented = Object.entries(doc.paths as Record<string, Doc>).flatMap(([route, ops]) => Object.keys(ops).map((mth) => `${mth.toUpperCase()} ${route}`));
-    assert.deepEqual(documented.filter((d) => !seen.has(d)), [], 'every documented operation is called');
+    assert.deepEqual(
+      documented.filter((d) => !seen.has(d)),
+      [],
+      'every documented operation is called',
+    );
   });
 
   it('answers errors as RFC 9457 problem documents with the code, the field and the old members', async () => {
@@ -156,7 +168,12 @@ describe('admin API for clients', () => {
 
   it('pages every list route with limit and cursor', async () => {
     await call(m, 'POST', '/v1/zones', { name: 'second.test', soa: { mname: 'ns1.second.test.', rname: 'h.second.test.' }, ns: ['ns1.second.test.'] });
-    await call(m, 'POST', '/v1/latency', { samples: [{ network: '198.51.100.0/24', region: 'two', ms: 9 }, { network: '203.0.113.0/24', region: 'one', ms: 3 }] });
+    await call(m, 'POST', '/v1/latency', {
+      samples: [
+        { network: '198.51.100.0/24', region: 'two', ms: 9 },
+        { network: '203.0.113.0/24', region: 'one', ms: 3 },
+      ],
+    });
     const walk = async (url: string, member: string, key: (x: Doc) => string): Promise<string[]> => {
       const all = (await call(m, 'GET', url)).json[member].map(key);
       const paged: string[] = [];
@@ -215,10 +232,14 @@ describe('admin API for clients', () => {
     assert.equal(fs.readFileSync(ws.policyFile, 'utf8'), file);
   });
 
-  it('keeps every member of concurrent PATCHes of one target (each reads its base in the writers\' queue)', async () => {
+  it("keeps every member of concurrent PATCHes of one target (each reads its base in the writers' queue)", async () => {
     const patches = ['{"weight":7}', '{"ipv6":["2001:db8::b"]}', '{"location":{"lat":50.1,"lon":8.7}}', '{"ipv4":["198.51.100.21"]}'];
     const rs = await Promise.all(patches.map((b) => call(m, 'PATCH', `${P}/targets/heavy`, b, RW_TOKEN, MERGE)));
-    assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200], rs.map((r) => r.text).join('\n'));
+    assert.deepEqual(
+      rs.map((r) => r.status),
+      [200, 200, 200, 200],
+      rs.map((r) => r.text).join('\n'),
+    );
     assert.deepEqual((await call(m, 'GET', `${P}/targets/heavy`)).json, { region: 'three', ipv4: ['198.51.100.21'], ipv6: ['2001:db8::b'], weight: 7, location: { lat: 50.1, lon: 8.7 } });
   });
 

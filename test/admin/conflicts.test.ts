@@ -97,36 +97,42 @@ describe('admin API: If-Match and concurrent writes', () => {
     const serial = Number(JSON.parse(await etagNow()));
     const n = 12;
     const replies = await Promise.all(Array.from({ length: n }, (_, i) => call(m, 'PUT', `/v1/zones/${ZONE}/records/c${i}/A`, { ttl: 60, rdata: [`192.0.2.${i + 1}`] })));
-    assert.deepEqual(replies.map((r) => r.status), Array(n).fill(200));
-    assert.deepEqual(replies.map((r) => r.json.serial).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => serial + i + 1), 'one serial each, none shared');
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      Array(n).fill(200),
+    );
+    assert.deepEqual(
+      replies.map((r) => r.json.serial).sort((a, b) => a - b),
+      Array.from({ length: n }, (_, i) => serial + i + 1),
+      'one serial each, none shared',
+    );
     for (let i = 0; i < n; i++) assert.deepEqual(await addresses(m, `c${i}.adm.test`), [`192.0.2.${i + 1}`]);
     assert.equal(await soaSerial(m), serial + n);
   });
 
   it('loses no policy write among concurrent writes to different targets without If-Match', async () => {
     const n = 8;
-    const replies = await Promise.all(
-      Array.from({ length: n }, (_, i) => call(m, 'PUT', `/v1/zones/${ZONE}/policy/targets/extra${i}`, { region: `x${i}`, ipv4: [`203.0.113.${i + 1}`] })),
+    const replies = await Promise.all(Array.from({ length: n }, (_, i) => call(m, 'PUT', `/v1/zones/${ZONE}/policy/targets/extra${i}`, { region: `x${i}`, ipv4: [`203.0.113.${i + 1}`] })));
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      Array(n).fill(200),
+      replies.map((r) => r.text).join('\n'),
     );
-    assert.deepEqual(replies.map((r) => r.status), Array(n).fill(200), replies.map((r) => r.text).join('\n'));
     const policy = (await call(m, 'GET', `/v1/zones/${ZONE}/policy`)).json;
     const missing = Array.from({ length: n }, (_, i) => `extra${i}`).filter((id) => policy.targets[id] === undefined);
     assert.deepEqual(missing, [], 'every acknowledged target write is in the policy');
   });
 
-  it(
-    'does not silently discard a hand edit of the zone file that is not loaded yet',
-    async () => {
-      fs.appendFileSync(ws.zoneFile, 'hand.adm.test. 60 IN A 192.0.2.44\n');
-      const r = await call(m, 'PUT', `/v1/zones/${ZONE}/records/api/A`, { ttl: 60, rdata: ['192.0.2.45'] });
-      const onDisk = fs.readFileSync(ws.zoneFile, 'utf8');
-      if (r.status === 409) {
-        assert.ok(onDisk.includes('192.0.2.44'), 'refused, and the hand edit is still in the file');
-      } else {
-        assert.equal(r.status, 200, r.text);
-        assert.ok(onDisk.includes('192.0.2.44'), `the hand edit is gone from the file:\n${onDisk}`);
-        assert.deepEqual(await addresses(m, 'hand.adm.test'), ['192.0.2.44']);
-      }
-    },
-  );
+  it('does not silently discard a hand edit of the zone file that is not loaded yet', async () => {
+    fs.appendFileSync(ws.zoneFile, 'hand.adm.test. 60 IN A 192.0.2.44\n');
+    const r = await call(m, 'PUT', `/v1/zones/${ZONE}/records/api/A`, { ttl: 60, rdata: ['192.0.2.45'] });
+    const onDisk = fs.readFileSync(ws.zoneFile, 'utf8');
+    if (r.status === 409) {
+      assert.ok(onDisk.includes('192.0.2.44'), 'refused, and the hand edit is still in the file');
+    } else {
+      assert.equal(r.status, 200, r.text);
+      assert.ok(onDisk.includes('192.0.2.44'), `the hand edit is gone from the file:\n${onDisk}`);
+      assert.deepEqual(await addresses(m, 'hand.adm.test'), ['192.0.2.44']);
+    }
+  });
 });

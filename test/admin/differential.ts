@@ -53,7 +53,10 @@ export class ServerPair {
     const spaces = [space(o, null), space(o, 0)];
     const env = { MERIDIAN_ADMIN_TOKEN: RW_TOKEN };
     try {
-      const [cached, reference] = await Promise.all([startMeridian(spaces[0]!, { env: { ...env, ...o.cachedEnv }, startTimeoutMs: 30_000 }), startMeridian(spaces[1]!, { env, startTimeoutMs: 30_000 })]);
+      const [cached, reference] = await Promise.all([
+        startMeridian(spaces[0]!, { env: { ...env, ...o.cachedEnv }, startTimeoutMs: 30_000 }),
+        startMeridian(spaces[1]!, { env, startTimeoutMs: 30_000 }),
+      ]);
       return new ServerPair(cached, reference, spaces, o.cachedEnv?.MERIDIAN_WORKERS ? 4 : 1);
     } catch (err) {
       for (const s of spaces) s.remove();
@@ -135,7 +138,14 @@ function space(o: PairOptions, cacheMaxEntries: number | null): Workspace {
   const dns = `${o.dnsConfig ?? ''}${cacheMaxEntries === null ? '' : `  cacheMaxEntries: ${cacheMaxEntries}\n`}`;
   fs.writeFileSync(config, `health: { stateFile: null }\nzones: { watch: false }\n${o.config ?? ''}${dns === '' ? '' : `dns:\n${dns}`}`);
   const first = Object.keys(o.files).find((f) => f.endsWith('.zone')) ?? '';
-  return { root, zones, zoneFile: path.join(zones, first), policyFile: path.join(zones, first.replace(/\.zone$/, '.policy.yaml')), config, remove: () => fs.rmSync(root, { recursive: true, force: true }) };
+  return {
+    root,
+    zones,
+    zoneFile: path.join(zones, first),
+    policyFile: path.join(zones, first.replace(/\.zone$/, '.policy.yaml')),
+    config,
+    remove: () => fs.rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 /**

@@ -74,8 +74,11 @@ describe('admin API: SIGKILL in a stream of writes', () => {
     for (let round = 1; round <= 2; round++) {
       const m = await startMeridian(ws, { env });
       assert.equal(await soaSerial(m), serial);
-      const r = await writeUntilKilled(m, value + 1, 10 + Math.floor(Math.random() * 15), async (i) =>
-        (await call(m, 'PUT', `/v1/zones/${ZONE}/records/stream/TXT`, { ttl: 60, rdata: [`"${i}"`] })).status,
+      const r = await writeUntilKilled(
+        m,
+        value + 1,
+        10 + Math.floor(Math.random() * 15),
+        async (i) => (await call(m, 'PUT', `/v1/zones/${ZONE}/records/stream/TXT`, { ttl: 60, rdata: [`"${i}"`] })).status,
       );
       const tmp = leftovers(t, `record stream, crash ${round} (acked ${r.acked}, in flight ${r.sent})`);
       assert.ok(tmp.length - tmpBefore <= 1, `at most one temp file per crash: ${tmp.join(', ')}`);
@@ -104,8 +107,11 @@ describe('admin API: SIGKILL in a stream of writes', () => {
     const m = await startMeridian(ws, { env });
     const serialBefore = await soaSerial(m);
     const tmpBefore = fs.readdirSync(ws.zones).filter((f) => f.endsWith('.tmp')).length;
-    const r = await writeUntilKilled(m, 1, 10 + Math.floor(Math.random() * 15), async (i) =>
-      (await call(m, 'PUT', `/v1/zones/${ZONE}/policy/targets/light`, { region: 'four', ipv4: ['198.51.100.12'], weight: i })).status,
+    const r = await writeUntilKilled(
+      m,
+      1,
+      10 + Math.floor(Math.random() * 15),
+      async (i) => (await call(m, 'PUT', `/v1/zones/${ZONE}/policy/targets/light`, { region: 'four', ipv4: ['198.51.100.12'], weight: i })).status,
     );
     const tmp = leftovers(t, `policy stream (acked ${r.acked}, in flight ${r.sent})`);
     assert.ok(tmp.length - tmpBefore <= 1, `at most one new temp file: ${tmp.join(', ')}`);

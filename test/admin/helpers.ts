@@ -113,10 +113,12 @@ export async function startMeridian(ws: Workspace, opts: { env?: Record<string, 
   const args = [cliPath, 'serve', ...(opts.config === false ? [] : ['--config', ws.config]), '--zones', ws.zones, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env), cwd: ws.root });
   running.add(child);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    running.delete(child);
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   const output = await untilServing(child, opts.startTimeoutMs);
   const { dns, api } = servingPortsWithApi(output());
   return {
@@ -150,14 +152,7 @@ export interface Reply {
 }
 
 /** One HTTP call to the admin API; `token` null sends no Authorization header. */
-export async function call(
-  m: { api: number },
-  method: string,
-  url: string,
-  body?: unknown,
-  token: string | null = RW_TOKEN,
-  headers: Record<string, string> = {},
-): Promise<Reply> {
+export async function call(m: { api: number }, method: string, url: string, body?: unknown, token: string | null = RW_TOKEN, headers: Record<string, string> = {}): Promise<Reply> {
   const res = await fetch(`http://127.0.0.1:${m.api}${url}`, {
     method,
     headers: {
@@ -175,7 +170,10 @@ export async function call(
 
 /** The sorted A (or AAAA) addresses of a name over UDP; [] for NXDOMAIN/NODATA. */
 export async function addresses(m: { dns: number }, name: string, type = 'A'): Promise<string[]> {
-  return (await udp(m.dns, name, type)).msg.answers.filter((a) => a.type === type).map((a) => String(a.data)).sort();
+  return (await udp(m.dns, name, type)).msg.answers
+    .filter((a) => a.type === type)
+    .map((a) => String(a.data))
+    .sort();
 }
 
 /** The strings of the TXT RRset at a name over UDP, sorted. */

@@ -188,7 +188,10 @@ describe('zone journal: policy writes', () => {
     const deleg = await call(m, 'PUT', `/v1/zones/${ZONE}/records/deleg/NS`, { ttl: 60, rdata: ['ns.elsewhere.example.'] });
     assert.equal(deleg.status, 200, deleg.text);
     const before = await soaSerial(m);
-    for (const [name, why] of [['x.deleg', /below a delegation/], ['deleg', /is a delegation point/]] as const) {
+    for (const [name, why] of [
+      ['x.deleg', /below a delegation/],
+      ['deleg', /is a delegation point/],
+    ] as const) {
       const r = await call(m, 'PUT', `/v1/zones/${ZONE}/policy/names/${name}`, { ttl: 5, targets: ['primary'], policy: [{ first: 1 }] });
       assert.equal(r.status, 400, r.text);
       assert.match(r.text, why);
@@ -221,9 +224,11 @@ describe('zone journal: compaction', () => {
     const m = await start(ws);
     const WRITES = 120;
     // Four writers at once: each write is queued behind the others and behind compactions.
-    await Promise.all([0, 1, 2, 3].map(async (w) => {
-      for (let i = w; i < WRITES; i += 4) await put(m, `k${i}`, `192.0.2.${i}`);
-    }));
+    await Promise.all(
+      [0, 1, 2, 3].map(async (w) => {
+        for (let i = w; i < WRITES; i += 4) await put(m, `k${i}`, `192.0.2.${i}`);
+      }),
+    );
     await logged(m, /zone file rewritten with its journal applied/);
     const compactions = m.output().match(/zone file rewritten with its journal applied/g)!.length;
     // Each compaction took the entries up to its start; those that followed were written during it.
@@ -332,7 +337,12 @@ describe('GET /zones/{zone}/records pages', () => {
     assert.equal(first.json.records.length >= 1000 && first.json.records.length <= 1002, true);
     assert.equal(typeof first.json.recordsNext, 'string');
 
-    for (const [query, field] of [['limit=0', 'limit'], ['limit=10001', 'limit'], ['cursor=bm90LWEtY3Vyc29y', 'cursor'], ['cursor=%25%25', 'cursor']] as const) {
+    for (const [query, field] of [
+      ['limit=0', 'limit'],
+      ['limit=10001', 'limit'],
+      ['cursor=bm90LWEtY3Vyc29y', 'cursor'],
+      ['cursor=%25%25', 'cursor'],
+    ] as const) {
       const r = await call(m, 'GET', `/v1/zones/${ZONE}/records?${query}`);
       assert.equal(r.status, 400, `${query}: ${r.text}`);
       assert.match(r.text, new RegExp(field), query);

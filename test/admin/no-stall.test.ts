@@ -86,7 +86,7 @@ describe('writes and reloads on a 60,000-record zone, with queries in flight', (
   it('a SIGHUP full reload', async () => {
     // A hand edit the reload must pick up: h1 gets a new address. The writes above are in the
     // journal until it is compacted into the zone file (5 s after them): edit after that.
-    for (const until = Date.now() + 60_000; fs.existsSync(`${ws.zoneFile}.journal`) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
+    for (const until = Date.now() + 60_000; fs.existsSync(`${ws.zoneFile}.journal`) && Date.now() < until;) await new Promise((r) => setTimeout(r, 100));
     const text = fs.readFileSync(ws.zoneFile, 'utf8').replace(/^h1\.adm\.test\.\t60\tIN\tA\t198\.51\.100\.1$/m, 'h1.adm.test.\t60\tIN\tA\t203.0.113.1');
     fs.writeFileSync(ws.zoneFile, text);
     const p = probe();

@@ -46,7 +46,8 @@ targets:
   alive: { region: probed, ipv4: [192.0.2.201], probe: up, probeAddress: 127.0.0.1 }
   dead:  { region: probed, ipv4: [192.0.2.202], probe: down, probeAddress: 127.0.0.1 }
 `,
-    ) + `  probed:
+    ) +
+      `  probed:
     ttl: 5
     targets: [alive, dead]
     policy:
@@ -92,7 +93,10 @@ describe('admin API: operations', () => {
     assert.equal(d.state, 'down');
     assert.equal(d.healthy, false);
     assert.equal(d.reason, 'refused', 'the probe failure reason');
-    assert.ok(d.history.some((x) => x.to === 'down'), JSON.stringify(d.history));
+    assert.ok(
+      d.history.some((x) => x.to === 'down'),
+      JSON.stringify(d.history),
+    );
     const p = h.get('adm.test/primary')!;
     assert.equal(p.probe, null, 'no probe');
     assert.equal(p.healthy, true);
@@ -154,7 +158,10 @@ describe('admin API: operations', () => {
     assert.deepEqual(await fo(), ['198.51.100.1']);
     assert.deepEqual(await addresses(m, 'probed.adm.test'), ['192.0.2.201']);
     const h = await health();
-    assert.ok([...h.values()].every((t) => t.forced === null), 'no override left');
+    assert.ok(
+      [...h.values()].every((t) => t.forced === null),
+      'no override left',
+    );
   });
 
   it('explains an answer: client, trace per filter, addresses, TTL', async () => {
@@ -168,7 +175,10 @@ describe('admin API: operations', () => {
     assert.equal(r.json.ttl, 5);
     assert.equal(r.json.client.address, '81.2.69.160');
     assert.ok(Array.isArray(r.json.trace) && r.json.trace.length >= 1);
-    assert.ok(r.json.trace.some((e: { filter: string }) => e.filter === 'failover'), JSON.stringify(r.json.trace));
+    assert.ok(
+      r.json.trace.some((e: { filter: string }) => e.filter === 'failover'),
+      JSON.stringify(r.json.trace),
+    );
     // AAAA: no IPv6 addresses on these targets; type defaults to A
     const def = await call(m, 'GET', '/v1/explain?name=fo.adm.test&client=192.0.2.1', undefined, RO_TOKEN);
     assert.equal(def.json.type, 'A');
@@ -178,14 +188,25 @@ describe('admin API: operations', () => {
 
   it('takes latency samples that flip a latency-filter answer; a bad sample changes nothing', async () => {
     assert.deepEqual(await lat(), ['198.51.100.1'], 'no estimate: all kept, first wins');
-    const bad = await call(m, 'POST', '/v1/latency', { samples: [{ network: '127.0.0.0/8', region: 'two', ms: 1 }, { network: '127.0.0.1/8', region: 'one', ms: 900 }] });
+    const bad = await call(m, 'POST', '/v1/latency', {
+      samples: [
+        { network: '127.0.0.0/8', region: 'two', ms: 1 },
+        { network: '127.0.0.1/8', region: 'one', ms: 900 },
+      ],
+    });
     assert.equal(bad.status, 400, bad.text);
     assert.equal(bad.json.field, 'body.samples.1.network');
     assert.deepEqual((await call(m, 'GET', '/v1/latency', undefined, RO_TOKEN)).json.samples, [], 'the good sample in a bad request is not applied');
     assert.deepEqual(await lat(), ['198.51.100.1']);
 
     // the DNS client is 127.0.0.1: samples for 127.0.0.0/8 make region two (secondary) faster
-    const ok = await call(m, 'POST', '/v1/latency', { samples: [{ network: '127.0.0.0/8', region: 'two', ms: 5 }, { network: '127.0.0.0/8', region: 'one', ms: 80 }], ttlSec: 60 });
+    const ok = await call(m, 'POST', '/v1/latency', {
+      samples: [
+        { network: '127.0.0.0/8', region: 'two', ms: 5 },
+        { network: '127.0.0.0/8', region: 'one', ms: 80 },
+      ],
+      ttlSec: 60,
+    });
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(ok.json, { accepted: 2, ttlSec: 60 });
     assert.deepEqual(await lat(), ['198.51.100.2'], 'the sample flips the answer at once');
@@ -222,7 +243,10 @@ describe('admin API: operations', () => {
     fs.writeFileSync(ws.zoneFile, text + 'broken IN A not-an-address\n');
     const broken = await call(m, 'POST', '/v1/reload');
     assert.equal(broken.status, 200, broken.text);
-    assert.ok(broken.json.errors.some((e: string) => e.includes('adm.test.zone') && /not-an-address|IPv4/.test(e)), JSON.stringify(broken.json.errors));
+    assert.ok(
+      broken.json.errors.some((e: string) => e.includes('adm.test.zone') && /not-an-address|IPv4/.test(e)),
+      JSON.stringify(broken.json.errors),
+    );
     assert.deepEqual(await addresses(m, 'manual.adm.test'), ['192.0.2.123'], 'the last good version keeps serving');
     const zone = await call(m, 'GET', `/v1/zones/${ZONE}`, undefined, RO_TOKEN);
     assert.ok(zone.json.lastLoadErrors.length >= 1, 'the zone shows its load errors');

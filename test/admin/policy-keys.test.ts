@@ -80,6 +80,9 @@ describe('admin API: latency samples keyed by region', () => {
     });
     assert.equal(r.status, 200, r.text);
     const list = (await call(m, 'GET', '/v1/latency')).json.samples as Array<{ region: string; ms: number }>;
-    assert.deepEqual(list.map((s) => [s.region, s.ms]).sort(), [['a|b', 5], ['b', 50]]);
+    assert.deepEqual(list.map((s) => [s.region, s.ms]).sort(), [
+      ['a|b', 5],
+      ['b', 50],
+    ]);
   });
 });

@@ -88,7 +88,10 @@ describe('admin API: changes round-trip through DNS and a restart', () => {
     // a steered name
     wrote(await call(m, 'PUT', `/v1/zones/${ZONE}/policy/names/steered`, { ttl: 7, targets: ['secondary'], policy: [{ all: {} }] }), ++serial);
     const steered = (await udp(m.dns, 'steered.adm.test', 'A')).msg.answers;
-    assert.deepEqual(steered.map((a) => [a.data, a.ttl]), [['198.51.100.2', 7]]);
+    assert.deepEqual(
+      steered.map((a) => [a.data, a.ttl]),
+      [['198.51.100.2', 7]],
+    );
 
     // delete a steered name: no answer any more (NXDOMAIN: nothing else is at that name)
     wrote(await call(m, 'PUT', `/v1/zones/${ZONE}/policy/names/gone`, { targets: ['primary'], policy: [{ all: {} }] }), ++serial);

@@ -44,8 +44,18 @@ before(async () => {
   const zones = path.join(root, 'zones');
   fs.cpSync(path.join(projectRoot, 'zones'), zones, { recursive: true });
   const config = path.join(root, 'meridian.yaml');
-  fs.writeFileSync(config, `health: { stateFile: null }\nzones: { watch: false }\nadmin:\n  tokens:\n    - { name: ops, token: ${RW_TOKEN}, access: write }\n    - { name: viewer, token: ${RO_TOKEN}, access: read }\n`);
-  ws = { root, zones, zoneFile: path.join(zones, 'example.com.zone'), policyFile: path.join(zones, 'example.com.policy.yaml'), config, remove: () => fs.rmSync(root, { recursive: true, force: true }) };
+  fs.writeFileSync(
+    config,
+    `health: { stateFile: null }\nzones: { watch: false }\nadmin:\n  tokens:\n    - { name: ops, token: ${RW_TOKEN}, access: write }\n    - { name: viewer, token: ${RO_TOKEN}, access: read }\n`,
+  );
+  ws = {
+    root,
+    zones,
+    zoneFile: path.join(zones, 'example.com.zone'),
+    policyFile: path.join(zones, 'example.com.policy.yaml'),
+    config,
+    remove: () => fs.rmSync(root, { recursive: true, force: true }),
+  };
   m = await startMeridian(ws);
 });
 
@@ -140,7 +150,10 @@ describe('POST /v1/simulate predicts what real queries get', () => {
     for (const [name] of PLAN) {
       const r = await call(m, 'POST', '/v1/simulate', { clients: populations.get(name), drain: ['eu-west'] }, RW_TOKEN);
       assert.equal(r.status, 200, r.text);
-      sims.set(name, (r.json.names as SimName[]).find((n) => n.name === `${name}.`)!);
+      sims.set(
+        name,
+        (r.json.names as SimName[]).find((n) => n.name === `${name}.`)!,
+      );
     }
     // The drain moves something measurable: otherwise "after" would prove nothing.
     assert.ok(sims.get('cdn.example.com')!.targets.find((t) => t.id === 'eu-west')!.before > 0.1);
@@ -168,7 +181,14 @@ describe('POST /v1/simulate: inputs', () => {
     const ok = await call(m, 'POST', '/v1/simulate', { policy: { zone: 'example.com.', text: edit } }, RW_TOKEN);
     assert.equal(ok.status, 200, ok.text);
     const api = (ok.json.names as SimName[]).find((n) => n.name === 'api.example.com.')!;
-    assert.deepEqual(api.targets.map((t) => [t.id, t.before, t.after]), [['ap-southeast', 0, 0], ['eu-west', 1, 0], ['us-east', 0, 1]]);
+    assert.deepEqual(
+      api.targets.map((t) => [t.id, t.before, t.after]),
+      [
+        ['ap-southeast', 0, 0],
+        ['eu-west', 1, 0],
+        ['us-east', 0, 1],
+      ],
+    );
   });
 
   it('bad inputs are 400s naming the field; answers stay as they were', async () => {
@@ -195,7 +215,10 @@ describe('POST /v1/simulate: inputs', () => {
     assert.match(line.json.message, /body\.clients:2: expected "NETWORK WEIGHT"/);
     assert.deepEqual(await addresses(m, 'api.example.com'), answers);
     const health = await call(m, 'GET', '/v1/health', undefined, RW_TOKEN);
-    assert.ok((health.json.targets as { forced: string | null }[]).every((t) => t.forced === null), 'a simulation drained nothing');
+    assert.ok(
+      (health.json.targets as { forced: string | null }[]).every((t) => t.forced === null),
+      'a simulation drained nothing',
+    );
   });
 
   it('10,000 networks (the cap) do not hold DNS answers up: queries every 10 ms are answered within a second', async () => {
@@ -254,7 +277,10 @@ describe('status page: a preview before drain and undrain', () => {
     assert.match(www, /data-row="target eu-central" data-before="0\.\d+" data-after="0\.\d+"/);
     assert.match(dom, /Confirm drain example\.com\/eu-west/);
     assert.doesNotMatch(dom, /data-losing=/, 'with eu-central left, nobody loses answers');
-    assert.ok((await forced()).every((f) => f === null), 'a preview drains nothing');
+    assert.ok(
+      (await forced()).every((f) => f === null),
+      'a preview drains nothing',
+    );
   });
 
   it('with eu-central drained: draining eu-west too flags the European clients that lose eu-data; undrain previews the way back', { skip: noChromium }, async () => {

@@ -145,7 +145,18 @@ describe('admin API', () => {
         ['PUT', '/v1/zones/example.com/records/x/A', { ttl: 60, rdata: ['300.1.1.1'] }, /rdata\[0\]/],
         ['PUT', '/v1/zones/example.com/records/app/A', { ttl: 60, rdata: ['192.0.2.1'] }, /CNAME/],
         ['PUT', '/v1/zones/example.com/records/x/FOO', { ttl: 60, rdata: ['1'] }, /type/],
-        ['POST', '/v1/zones/example.com/records/batch', { operations: [{ op: 'put', name: 'ok1', type: 'A', ttl: 1, rdata: ['192.0.2.1'] }, { op: 'put', name: 'ok2', type: 'A', ttl: 1, rdata: ['192.0.2.2'] }, { op: 'put', name: 'bad', type: 'MX', ttl: 1, rdata: ['x y'] }] }, /operations\[2\]\.rdata\[0\]/],
+        [
+          'POST',
+          '/v1/zones/example.com/records/batch',
+          {
+            operations: [
+              { op: 'put', name: 'ok1', type: 'A', ttl: 1, rdata: ['192.0.2.1'] },
+              { op: 'put', name: 'ok2', type: 'A', ttl: 1, rdata: ['192.0.2.2'] },
+              { op: 'put', name: 'bad', type: 'MX', ttl: 1, rdata: ['x y'] },
+            ],
+          },
+          /operations\[2\]\.rdata\[0\]/,
+        ],
         ['PUT', '/v1/zones/example.com/policy/targets/t', { region: 'r', ipv4: ['nope'] }, /ipv4/],
       ];
       for (const [method, url, body, field] of cases) {
@@ -166,7 +177,7 @@ describe('admin API', () => {
     const r = await start();
     try {
       const before = await a(r, 'api.example.com');
-      assert.deepEqual(before, ['192.0.2.10'], 'eu-west is api\'s primary');
+      assert.deepEqual(before, ['192.0.2.10'], "eu-west is api's primary");
       assert.equal((await call(r, 'POST', '/v1/targets/eu-west/drain')).status, 200);
       assert.deepEqual(await a(r, 'api.example.com'), ['198.51.100.10']);
       const health = await call(r, 'GET', '/v1/health', undefined, RO);
@@ -228,7 +239,10 @@ describe('admin API', () => {
         name: 'new.test',
         soa: { mname: 'ns1.new.test.', rname: 'hostmaster.new.test.' },
         ns: ['ns1.new.test.'],
-        records: [{ name: 'ns1', type: 'A', rdata: ['192.0.2.53'] }, { name: 'www', type: 'A', rdata: ['192.0.2.80'] }],
+        records: [
+          { name: 'ns1', type: 'A', rdata: ['192.0.2.53'] },
+          { name: 'www', type: 'A', rdata: ['192.0.2.80'] },
+        ],
       });
       assert.equal(created.status, 201, JSON.stringify(created.json));
       assert.deepEqual(await a(r, 'www.new.test'), ['192.0.2.80']);
@@ -240,7 +254,13 @@ describe('admin API', () => {
       assert.equal((await call(r, 'PUT', '/v1/zones/new.test/policy', policy)).status, 200);
       const ask = async () => (await udp(r.dns, 'fast.new.test', 'A')).msg.answers.map((x) => String(x.data));
       assert.deepEqual(await ask(), ['192.0.2.1'], 'no estimate: all kept, the first wins');
-      const sample = await call(r, 'POST', '/v1/latency', { samples: [{ network: '127.0.0.0/8', region: 'two', ms: 5 }, { network: '127.0.0.0/8', region: 'one', ms: 50 }], ttlSec: 60 });
+      const sample = await call(r, 'POST', '/v1/latency', {
+        samples: [
+          { network: '127.0.0.0/8', region: 'two', ms: 5 },
+          { network: '127.0.0.0/8', region: 'one', ms: 50 },
+        ],
+        ttlSec: 60,
+      });
       assert.equal(sample.status, 200);
       assert.deepEqual(await ask(), ['192.0.2.2'], 'the sample makes region two faster');
       assert.equal((await call(r, 'POST', '/v1/latency', { samples: [{ network: '10.0.0.1/8', region: 'x', ms: 1 }] })).status, 400);

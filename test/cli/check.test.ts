@@ -29,7 +29,10 @@ describe('meridian check', () => {
     const db = path.join(projectRoot, 'geoip/geo-whois-asn-country.mmdb');
     assert.match(
       r.stdout,
-      new RegExp(`^${db.replace(/[.]/g, '\\.')}: location database geo-whois-asn-country \\(flat-country, IPv6\\), built \\d{4}-\\d\\d-\\d\\d, \\d{6,} networks, \\d{3} distinct records, no coordinates \\(proximity places clients at their country centroid\\): OK$`, 'm'),
+      new RegExp(
+        `^${db.replace(/[.]/g, '\\.')}: location database geo-whois-asn-country \\(flat-country, IPv6\\), built \\d{4}-\\d\\d-\\d\\d, \\d{6,} networks, \\d{3} distinct records, no coordinates \\(proximity places clients at their country centroid\\): OK$`,
+        'm',
+      ),
     );
     const city = await runCli(['check', '--config', path.join(projectRoot, 'test/fixtures/steer/meridian.yaml'), '--zones', fixtureZones]);
     assert.equal(city.code, 0, city.stderr);
@@ -74,7 +77,7 @@ describe('meridian check', () => {
     });
   }
 
-  it('prints each steered name\'s worst-case failover, term by term, and warns only over the budget', async () => {
+  it("prints each steered name's worst-case failover, term by term, and warns only over the budget", async () => {
     const t = zoneDir({
       'slow.test.zone': '$TTL 300\n' + SOA + '@ IN NS ns1\n',
       'slow.test.policy.yaml':
@@ -99,10 +102,7 @@ describe('meridian check', () => {
       );
       assert.ok(!r.stderr.includes(`${policy}:6:`), r.stderr);
       // 2 × (1 + 0.5) + 0.3 + 5 = 8.3 s > 8 s; without the jitter (7.3 s) it would pass unnoticed. downTtl only shortens recovery.
-      assert.ok(
-        r.stderr.includes(`${policy}:9: warning: slow.slow.test. may take 8.3 s to fail over, over the 8 s budget (health.failoverBudgetSec); the largest term is ttl (5 s)`),
-        r.stderr,
-      );
+      assert.ok(r.stderr.includes(`${policy}:9: warning: slow.slow.test. may take 8.3 s to fail over, over the 8 s budget (health.failoverBudgetSec); the largest term is ttl (5 s)`), r.stderr);
       assert.match(r.stdout, /slow\.slow\.test\. failover .* = 8\.3 s; recovery .* \+ 1 s min\(ttl, downTtl\) = 5\.8 s/);
     } finally {
       t.remove();

@@ -27,7 +27,7 @@ describe('node flags', () => {
   it('missingNodeFlags reads them from execArgv, in either spelling', () => {
     assert.deepEqual(missingNodeFlags([]), [...NODE_FLAGS]);
     assert.deepEqual(missingNodeFlags(['--max-semi-space-size=2']), []);
-    assert.deepEqual(missingNodeFlags(['--max_semi_space_size=8']), [], 'another value is the operator\'s choice');
+    assert.deepEqual(missingNodeFlags(['--max_semi_space_size=8']), [], "another value is the operator's choice");
   });
 
   it('the bin, run as a program, starts node with them: serve logs nothing about missing flags', async () => {
@@ -37,7 +37,10 @@ describe('node flags', () => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-flags-'));
     const run = (cmd: string, args: string[]): Promise<string> =>
       new Promise((resolve, reject) => {
-        const child = spawn(cmd, [...args, 'serve', '--zones', path.join(projectRoot, 'zones'), '--listen', '127.0.0.1:0', '--admin', 'off', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+        const child = spawn(cmd, [...args, 'serve', '--zones', path.join(projectRoot, 'zones'), '--listen', '127.0.0.1:0', '--admin', 'off', '--log-level', 'info'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          cwd,
+        });
         let out = '';
         child.stdout.on('data', (d: Buffer) => {
           out += d.toString();

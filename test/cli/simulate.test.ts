@@ -39,7 +39,16 @@ interface Row {
 interface Result {
   type: string;
   population: { source: string; networks: number; weight: number };
-  names: { name: string; targets: Row[]; regions: Row[]; noAnswer: Row; failOpen: Row; continents: { continent: string; targets: Row[] }[]; losingAnswersTotal: number; losingAnswers: { network: string; continent: string | null }[] }[];
+  names: {
+    name: string;
+    targets: Row[];
+    regions: Row[];
+    noAnswer: Row;
+    failOpen: Row;
+    continents: { continent: string; targets: Row[] }[];
+    losingAnswersTotal: number;
+    losingAnswers: { network: string; continent: string | null }[];
+  }[];
 }
 const json = async (...args: string[]): Promise<Result> => {
   const r = await simulate(...args, '--json');
@@ -72,13 +81,37 @@ describe('meridian simulate', { concurrency: 2 }, () => {
     assert.equal(row(eu.targets, 'eu-west').after, 0);
     assert.ok(eu.noAnswer.after > 0.1, 'European clients get NODATA inside the fence');
     assert.ok(eu.losingAnswersTotal > 10);
-    assert.ok(eu.losingAnswers.every((l) => l.continent === 'EU'), 'only European clients lose answers');
+    assert.ok(
+      eu.losingAnswers.every((l) => l.continent === 'EU'),
+      'only European clients lose answers',
+    );
     const www = nameOf(r, 'www.example.com.');
     assert.equal(www.losingAnswersTotal, 0, 'www falls through to the default rule');
   });
 
   it('drains in effect come from the health state file; --undrain undoes them', async () => {
-    const state = file('health.json', JSON.stringify({ version: 1, savedAt: Date.now(), targets: { 'example.com/us-east': { status: 'up', forced: 'down', successes: 0, failures: 0, lastResult: null, lastFailure: null, since: 0, rttMs: null, capacity: null, history: [], restoredAgeMs: null } } }));
+    const state = file(
+      'health.json',
+      JSON.stringify({
+        version: 1,
+        savedAt: Date.now(),
+        targets: {
+          'example.com/us-east': {
+            status: 'up',
+            forced: 'down',
+            successes: 0,
+            failures: 0,
+            lastResult: null,
+            lastFailure: null,
+            since: 0,
+            rttMs: null,
+            capacity: null,
+            history: [],
+            restoredAgeMs: null,
+          },
+        },
+      }),
+    );
     const cfg = file('with-state.yaml', `zones: { directory: ${ZONES}, watch: false }\nhealth: { stateFile: ${state} }\n`);
     const r = await runCli(['simulate', '--config', cfg, '--undrain', 'us-east', '--json']);
     assert.equal(r.code, 0, r.stderr);

@@ -36,7 +36,10 @@ describe('serve --workers 2: admin writes reach the workers as changes', () => {
     // UDP goes to whichever worker reads first: ask enough times to reach both.
     for (let i = 0; i < 20; i++) {
       const a = await udp(m.dns, `delta.${ZONE}`, 'A');
-      assert.deepEqual(a.msg.answers.map((r) => String(r.data)), ['192.0.2.77']);
+      assert.deepEqual(
+        a.msg.answers.map((r) => String(r.data)),
+        ['192.0.2.77'],
+      );
       const gone = await udp(m.dns, `old.${ZONE}`, 'A');
       assert.equal(rcodeOf(gone.raw), 3, 'NXDOMAIN');
     }
@@ -48,8 +51,16 @@ describe('serve --workers 2: admin writes reach the workers as changes', () => {
       const text = (await call(m, 'GET', '/metrics')).text;
       const e = parseExposition(text);
       const sum = (name: string): number => find(e, name, {}).reduce((n, s) => n + s.value, 0);
-      assert.equal(find(e, 'meridian_dns_worker_metrics', { answer: 'fresh' }).reduce((n, s) => n + s.value, 0), 2, 'both workers answered the scrape');
-      return { hits: sum('meridian_answer_cache_hits_total'), misses: sum('meridian_answer_cache_misses_total'), perWorker: [...workerMessages(text)].filter(([k]) => k.endsWith('/udp')).map(([, v]) => v) };
+      assert.equal(
+        find(e, 'meridian_dns_worker_metrics', { answer: 'fresh' }).reduce((n, s) => n + s.value, 0),
+        2,
+        'both workers answered the scrape',
+      );
+      return {
+        hits: sum('meridian_answer_cache_hits_total'),
+        misses: sum('meridian_answer_cache_misses_total'),
+        perWorker: [...workerMessages(text)].filter(([k]) => k.endsWith('/udp')).map(([, v]) => v),
+      };
     };
     // From a new socket each time: the kernel's SO_REUSEPORT hash of the source port spreads them over both workers.
     const SPREAD = 24;
@@ -73,20 +84,26 @@ describe('serve --workers 2: admin writes reach the workers as changes', () => {
       await new Promise((r) => setTimeout(r, 50));
       aliases = await each(`alias.${ZONE}`, 'A');
     }
-    assert.ok(aliases.every((a) => a.includes('"192.0.2.181"')), `the CNAME chain through the written name, in both workers: ${JSON.stringify(aliases)}`);
+    assert.ok(
+      aliases.every((a) => a.includes('"192.0.2.181"')),
+      `the CNAME chain through the written name, in both workers: ${JSON.stringify(aliases)}`,
+    );
     for (const a of await each(`alias.${ZONE}`, 'A')) assert.ok(a.includes('"192.0.2.181"'), 'no worker serves the old chain again');
 
     const before = await counters();
     const texts = await each(`txt.${ZONE}`, 'TXT');
     const after = await counters();
-    assert.equal(after.misses - before.misses, 0, 'an untouched name is answered from each worker\'s cache after the write');
+    assert.equal(after.misses - before.misses, 0, "an untouched name is answered from each worker's cache after the write");
     assert.equal(after.hits - before.hits, SPREAD);
-    assert.ok(after.perWorker.every((n, i) => n > before.perWorker[i]!), `both workers answered: ${before.perWorker} → ${after.perWorker}`);
+    assert.ok(
+      after.perWorker.every((n, i) => n > before.perWorker[i]!),
+      `both workers answered: ${before.perWorker} → ${after.perWorker}`,
+    );
     assert.ok(texts.every((t) => t.length === 1));
   });
 });
 
-describe('serve --workers 2: an admin write during the workers\' re-read of the files', () => {
+describe("serve --workers 2: an admin write during the workers' re-read of the files", () => {
   it('is not undone when the re-read, which read the file before the write, finishes', async () => {
     const ws = workspace();
     // A zone large enough that the workers' re-read is still running when the write arrives.
@@ -107,14 +124,18 @@ describe('serve --workers 2: an admin write during the workers\' re-read of the 
       assert.equal(put.status, 200, put.text);
       // Both workers finished their re-read once each answers the hand edit (UDP reaches either).
       const deadline = Date.now() + 60_000;
-      for (let seen = 0; seen < 30 && Date.now() < deadline; ) {
+      for (let seen = 0; seen < 30 && Date.now() < deadline;) {
         const a = await udp(m.dns, 'edited.big.test', 'A');
         seen = a.msg.answers.length === 1 ? seen + 1 : 0;
         if (seen === 0) await new Promise((r) => setTimeout(r, 50));
       }
       for (let i = 0; i < 30; i++) {
         const a = await udp(m.dns, `during.${ZONE}`, 'A');
-        assert.deepEqual(a.msg.answers.map((r) => String(r.data)), ['192.0.2.78'], `the acknowledged write is answered (query ${i})`);
+        assert.deepEqual(
+          a.msg.answers.map((r) => String(r.data)),
+          ['192.0.2.78'],
+          `the acknowledged write is answered (query ${i})`,
+        );
       }
     } finally {
       await m.kill();

@@ -17,7 +17,11 @@ import { call, childEnv, RW_TOKEN, runMeridian, startMeridian, workspace, type M
 import { resolveReusePort } from '../../src/server/reuse-port.js';
 
 const skip = process.platform === 'linux' ? false : 'SO_REUSEPORT spreads queries on Linux only';
-const aOf = (raw: Buffer): string[] => decode(raw).answers.filter((a) => a.type === 'A').map((a) => String(a.data)).sort();
+const aOf = (raw: Buffer): string[] =>
+  decode(raw)
+    .answers.filter((a) => a.type === 'A')
+    .map((a) => String(a.data))
+    .sort();
 
 /** 120 UDP queries, each from a socket of its own (so a port of its own), and 16 TCP connections of 4; all must be answered right. */
 async function queryMany(port: number, host = '127.0.0.1'): Promise<void> {
@@ -27,7 +31,12 @@ async function queryMany(port: number, host = '127.0.0.1'): Promise<void> {
     assert.deepEqual(aOf(raw), ['192.0.2.80']);
   });
   const tcpAll = Array.from({ length: 16 }, async (_, c) => {
-    const raws = await sendTcp(port, Array.from({ length: 4 }, (_, i) => buildQuery('www.adm.test', 'A', { id: c * 10 + i })), host, 10_000);
+    const raws = await sendTcp(
+      port,
+      Array.from({ length: 4 }, (_, i) => buildQuery('www.adm.test', 'A', { id: c * 10 + i })),
+      host,
+      10_000,
+    );
     for (const raw of raws) assert.deepEqual(aOf(raw), ['192.0.2.80']);
   });
   await Promise.all([...udpAll, ...tcpAll]);
@@ -55,11 +64,15 @@ describe('serve --workers 2 with dns.reusePort (the default on Linux), on port 0
   let workers: number[];
   before(async () => {
     ws = workspace();
-    child = spawn(process.execPath, [cliPath, 'serve', '--config', ws.config, '--zones', ws.zones, '--listen', '127.0.0.1:0', '--listen', '[::1]:0', '--admin', '127.0.0.1:0', '--workers', '2', '--log-level', 'info'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: childEnv({ MERIDIAN_ADMIN_TOKEN: RW_TOKEN }),
-      cwd: ws.root,
-    });
+    child = spawn(
+      process.execPath,
+      [cliPath, 'serve', '--config', ws.config, '--zones', ws.zones, '--listen', '127.0.0.1:0', '--listen', '[::1]:0', '--admin', '127.0.0.1:0', '--workers', '2', '--log-level', 'info'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: childEnv({ MERIDIAN_ADMIN_TOKEN: RW_TOKEN }),
+        cwd: ws.root,
+      },
+    );
     exited = new Promise((resolve) => child.once('exit', () => resolve()));
     output = await untilServing(child, 30_000);
     api = servingPortsWithApi(output()).api;
@@ -76,11 +89,18 @@ describe('serve --workers 2 with dns.reusePort (the default on Linux), on port 0
   it('each worker binds its own UDP socket and TCP listener on the one port picked for 0; the primary holds none', () => {
     assert.equal(servingLine(output()).reusePort, true);
     assert.ok(port4 > 0 && port6 > 0, output());
-    for (const [host, port] of [['127.0.0.1', port4], ['::1', port6]] as const) {
+    for (const [host, port] of [
+      ['127.0.0.1', port4],
+      ['::1', port6],
+    ] as const) {
       for (const transport of ['udp', 'tcp'] as const) {
         const sockets = socketsOn(transport, host, port);
         // Before: one socket, held by the primary (and, for UDP, shared with both workers).
-        assert.deepEqual(sockets, [...workers].sort((a, b) => a - b).map((pid) => [pid]), `${transport} on ${host}:${port}`);
+        assert.deepEqual(
+          sockets,
+          [...workers].sort((a, b) => a - b).map((pid) => [pid]),
+          `${transport} on ${host}:${port}`,
+        );
       }
     }
   });
@@ -99,22 +119,33 @@ describe('serve --workers 2 with dns.reusePort (the default on Linux), on port 0
     assert.notEqual(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout + r.stderr, new RegExp(`cannot pick a port for 127\\.0\\.0\\.1:${port4}: EADDRINUSE: the port is in use already`));
     // Before, its workers joined the group and the first one's sockets were 2 of 4.
-    assert.deepEqual(socketsOn('udp', '127.0.0.1', port4), [...workers].sort((a, b) => a - b).map((pid) => [pid]));
+    assert.deepEqual(
+      socketsOn('udp', '127.0.0.1', port4),
+      [...workers].sort((a, b) => a - b).map((pid) => [pid]),
+    );
     await queryMany(port4);
   });
 
   it('a killed worker is replaced in its slot; the replacement binds the port again and takes its share', async () => {
     const victim = workers[0]!;
     process.kill(victim, 'SIGKILL');
-    await eventually('a replacement worker', async () => {
-      const now = childrenOf(child.pid!);
-      return now.length === 2 && !now.includes(victim);
-    }, 15_000);
+    await eventually(
+      'a replacement worker',
+      async () => {
+        const now = childrenOf(child.pid!);
+        return now.length === 2 && !now.includes(victim);
+      },
+      15_000,
+    );
     workers = childrenOf(child.pid!).sort((a, b) => a - b);
-    await eventually('the replacement holds its own sockets', async () => {
-      const want = JSON.stringify(workers.map((pid) => [pid]));
-      return JSON.stringify(socketsOn('udp', '127.0.0.1', port4)) === want && JSON.stringify(socketsOn('tcp', '127.0.0.1', port4)) === want;
-    }, 15_000);
+    await eventually(
+      'the replacement holds its own sockets',
+      async () => {
+        const want = JSON.stringify(workers.map((pid) => [pid]));
+        return JSON.stringify(socketsOn('udp', '127.0.0.1', port4)) === want && JSON.stringify(socketsOn('tcp', '127.0.0.1', port4)) === want;
+      },
+      15_000,
+    );
     const before = await scrape(api);
     await queryMany(port4);
     const later = await scrape(api);
@@ -153,7 +184,10 @@ describe('serve --workers 2 with dns.reusePort: off (cluster shares the sockets)
 
 describe('dns.reusePort: on where it cannot work', () => {
   it('is refused, naming the field; auto falls back to the shared sockets', () => {
-    assert.throws(() => resolveReusePort('on', 2, 'the kernel of darwin does not spread queries'), (err: Error & { code?: string }) => err.code === 'GSLB_ERR_CONFIG_INVALID' && err.message.includes('dns.reusePort: "on" but the kernel of darwin'));
+    assert.throws(
+      () => resolveReusePort('on', 2, 'the kernel of darwin does not spread queries'),
+      (err: Error & { code?: string }) => err.code === 'GSLB_ERR_CONFIG_INVALID' && err.message.includes('dns.reusePort: "on" but the kernel of darwin'),
+    );
     assert.equal(resolveReusePort('auto', 2, 'the kernel of darwin does not spread queries'), false);
     assert.equal(resolveReusePort('on', 1, 'the kernel of darwin does not spread queries'), false);
   });

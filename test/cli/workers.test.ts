@@ -19,7 +19,13 @@ function alive(pid: number): boolean {
   }
 }
 
-const aOf = (raw: Buffer | null): string[] => (raw === null ? [] : decode(raw).answers.filter((a) => a.type === 'A').map((a) => String(a.data)).sort());
+const aOf = (raw: Buffer | null): string[] =>
+  raw === null
+    ? []
+    : decode(raw)
+        .answers.filter((a) => a.type === 'A')
+        .map((a) => String(a.data))
+        .sort();
 
 describe('serve --workers 2', () => {
   let ws: Workspace;
@@ -37,7 +43,10 @@ describe('serve --workers 2', () => {
 
   it('two worker processes answer; the primary logs them', () => {
     assert.equal(workers.length, 2, `children of the primary: ${workers.join(', ')}`);
-    const serving = m.output().split('\n').find((l) => l.includes('meridian is serving'))!;
+    const serving = m
+      .output()
+      .split('\n')
+      .find((l) => l.includes('meridian is serving'))!;
     assert.deepEqual([...JSON.parse(serving).workers].sort(), [...workers].sort());
   });
 
@@ -97,10 +106,14 @@ describe('serve --workers 2', () => {
     // With dns.reusePort (the default here) a datagram the kernel queued on the dying worker's
     // own socket goes with it, as a resolver's retry covers: a timeout is one more try.
     await eventually('answers after the kill', async () => aOf((await udp(m.dns, 'www.adm.test', 'A').catch(() => null))?.raw ?? null).join() === '192.0.2.80', 10_000);
-    await eventually('a replacement worker', async () => {
-      const now = childrenOf(m.child.pid!);
-      return now.length === 2 && !now.includes(victim);
-    }, 10_000);
+    await eventually(
+      'a replacement worker',
+      async () => {
+        const now = childrenOf(m.child.pid!);
+        return now.length === 2 && !now.includes(victim);
+      },
+      10_000,
+    );
     workers = childrenOf(m.child.pid!);
     assert.match(m.output(), /DNS worker exited; starting another/);
     await eventually('the replacement answers TCP too', async () => {

@@ -93,10 +93,19 @@ test('a policy written on C steers on A and B; a drain on B applies on every nod
 });
 
 test('latency samples posted on A are in force on B and C, and age out there with their TTL', { skip, timeout: 30_000 }, async () => {
-  const post = await api(a, 'POST', '/v1/latency', { samples: [{ network: '203.0.113.0/24', region: 'one', ms: 42 }, { network: '2001:db8::/48', region: 'two', ms: 7 }], ttlSec: 2 });
+  const post = await api(a, 'POST', '/v1/latency', {
+    samples: [
+      { network: '203.0.113.0/24', region: 'one', ms: 42 },
+      { network: '2001:db8::/48', region: 'two', ms: 7 },
+    ],
+    ttlSec: 2,
+  });
   assert.equal(post.status, 200, post.text);
   const listed = async (n: ClusterNode): Promise<string> =>
-    (await api(n, 'GET', '/v1/latency')).json.samples.map((x: { network: string; region: string; ms: number }) => `${x.region} ${x.network} ${x.ms}`).sort().join(', ');
+    (await api(n, 'GET', '/v1/latency')).json.samples
+      .map((x: { network: string; region: string; ms: number }) => `${x.region} ${x.network} ${x.ms}`)
+      .sort()
+      .join(', ');
   for (const n of [b, c]) assert.ok(await eventually(async () => (await listed(n)) === 'one 203.0.113.0/24 42, two 2001:db8::/48 7', 10_000), `node ${n.name}: ${await listed(n)}`);
   for (const n of [a, b, c]) assert.ok(await eventually(async () => (await listed(n)) === '', 10_000), `node ${n.name} kept an expired sample`);
   const bad = await api(b, 'POST', '/v1/latency', { samples: [{ network: 'not-a-network', region: 'one', ms: 1 }] });
@@ -110,7 +119,10 @@ test('the status page shows the cluster: this node, in step, writes taken, and t
   assert.equal(d.node, 'a');
   assert.deepEqual([d.link, d.connected, d.synced, d.writes], ['in-step', true, true, 'accepted']);
   assert.deepEqual(d.servers, [nats.url]);
-  assert.deepEqual(d.peers.map((p) => p.node), ['b', 'c']);
+  assert.deepEqual(
+    d.peers.map((p) => p.node),
+    ['b', 'c'],
+  );
   for (const p of d.peers) assert.ok(p.ageSec >= 0 && p.ageSec < 60, `${p.node} reported ${p.ageSec} s ago`);
   assert.ok(Date.parse(d.since) <= Date.now());
   const dom = await page(a);

@@ -25,11 +25,14 @@ before(async () => {
   nats = await startNats({ maxPayload: 8192 });
   const files = { [`${CLUSTER_ZONE}.zone`]: CLUSTER_ZONE_TEXT, [`${CLUSTER_ZONE}.policy.yaml`]: CLUSTER_POLICY_TEXT };
   nodes.push(...(await Promise.all(['a', 'b'].map((name) => startClusterNode({ name, servers: nats.url, zones: files })))));
-  assert.ok(await eventually(async () => {
-    for (const n of nodes) if ((await clusterStatus(n))?.synced !== true) return false;
-    const tags = await Promise.all(nodes.map(etagOf));
-    return tags[0]!.startsWith('"r') && tags.every((t) => t === tags[0]);
-  }, 60_000), nodes.map((n) => n.output()).join('\n'));
+  assert.ok(
+    await eventually(async () => {
+      for (const n of nodes) if ((await clusterStatus(n))?.synced !== true) return false;
+      const tags = await Promise.all(nodes.map(etagOf));
+      return tags[0]!.startsWith('"r') && tags.every((t) => t === tags[0]);
+    }, 60_000),
+    nodes.map((n) => n.output()).join('\n'),
+  );
   nc = await connect({ servers: nats.url });
 });
 
@@ -42,7 +45,13 @@ after(async () => {
 test('a zone over the NATS message limit is refused with 413 and nothing changes', { skip, timeout: 30_000 }, async () => {
   const [a, b] = nodes as [ClusterNode, ClusterNode];
   const before = await etagOf(a);
-  const operations = Array.from({ length: 400 }, (_, i) => ({ op: 'put', name: `big${i}`, type: 'TXT', ttl: 60, rdata: [`"${Buffer.from(`${i}-${Math.random()}`).toString('base64')}${'x'.repeat(i % 7)}"`] }));
+  const operations = Array.from({ length: 400 }, (_, i) => ({
+    op: 'put',
+    name: `big${i}`,
+    type: 'TXT',
+    ttl: 60,
+    rdata: [`"${Buffer.from(`${i}-${Math.random()}`).toString('base64')}${'x'.repeat(i % 7)}"`],
+  }));
   operations.push({ op: 'put', name: 'big-marker', type: 'A', ttl: 60, rdata: ['192.0.2.200'] });
   const r = await api(a, 'POST', `/v1/zones/${CLUSTER_ZONE}/records/batch`, { operations });
   assert.equal(r.status, 413, r.text);

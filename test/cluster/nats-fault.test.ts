@@ -50,14 +50,20 @@ test('a NATS server killed mid-stream of writes loses no acknowledged write', { 
     }
   }
   t.diagnostic(`${acknowledged.length} writes acknowledged; refused: ${refused.join(', ') || 'none'}`);
-  assert.ok(acknowledged.some((i) => i >= KILL_AT), `no write was taken after the kill: ${refused.join(', ')}\n${a.output()}`);
+  assert.ok(
+    acknowledged.some((i) => i >= KILL_AT),
+    `no write was taken after the kill: ${refused.join(', ')}\n${a.output()}`,
+  );
 
   // A node started now learns the zone from the store alone.
   const late = await startClusterNode({ name: 'late', servers: nats.urls, zones: {}, config: config('late') });
   nodes.push(late);
   for (const n of [a, b, late]) {
     for (const i of acknowledged) {
-      assert.ok(await eventually(async () => (await answerA(n, `w${i}.${CLUSTER_ZONE}`)).join() === `192.0.2.${(i % 250) + 1}`, 20_000), `node ${n.name} lost the acknowledged write w${i}:\n${n.output()}`);
+      assert.ok(
+        await eventually(async () => (await answerA(n, `w${i}.${CLUSTER_ZONE}`)).join() === `192.0.2.${(i % 250) + 1}`, 20_000),
+        `node ${n.name} lost the acknowledged write w${i}:\n${n.output()}`,
+      );
     }
   }
 });

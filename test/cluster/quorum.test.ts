@@ -60,7 +60,11 @@ before(async () => {
   if (skip) return;
   nats = await startNats();
   probeServer = http.createServer((req, res) => {
-    const pid = ownerOf(req.socket.remotePort!, (probeServer.address() as AddressInfo).port, nodes.map((n) => n.child.pid!));
+    const pid = ownerOf(
+      req.socket.remotePort!,
+      (probeServer.address() as AddressInfo).port,
+      nodes.map((n) => n.child.pid!),
+    );
     const node = nodes.find((n) => n.child.pid === pid);
     res.statusCode = node !== undefined && downFor.has(node.name) ? 503 : 200;
     res.end();
@@ -69,10 +73,13 @@ before(async () => {
   const port = (probeServer.address() as AddressInfo).port;
   const files = { [`${ZONE}.zone`]: zoneText, [`${ZONE}.policy.yaml`]: policyText(port) };
   nodes.push(...(await Promise.all(['a', 'b', 'c'].map((name) => startClusterNode({ name, servers: nats.url, zones: files, config: `cluster: { node: ${name}, healthReportMs: 300 }` })))));
-  assert.ok(await eventually(async () => {
-    for (const n of nodes) if ((await clusterStatus(n))?.synced !== true) return false;
-    return true;
-  }, 60_000), nodes.map((n) => n.output()).join('\n'));
+  assert.ok(
+    await eventually(async () => {
+      for (const n of nodes) if ((await clusterStatus(n))?.synced !== true) return false;
+      return true;
+    }, 60_000),
+    nodes.map((n) => n.output()).join('\n'),
+  );
 });
 
 after(async () => {

@@ -18,7 +18,11 @@ if (skip !== null) console.log(`# skipping the Knot comparison: ${skip}`);
 describe('the corpus and the accepted-differences table', () => {
   it('has unique query ids, and every accepted entry names corpus queries and a reason', () => {
     const ids = CORPUS.map((q) => q.id);
-    assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), [], 'duplicate query ids');
+    assert.deepEqual(
+      ids.filter((id, i) => ids.indexOf(id) !== i),
+      [],
+      'duplicate query ids',
+    );
     for (const a of [...ACCEPTED, ...KNOWN_BUGS]) {
       assert.ok(Array.isArray(a.queries), `ACCEPTED names queries by id, not by pattern: ${String(a.queries)}`);
       if (!Array.isArray(a.queries)) continue;
@@ -60,7 +64,10 @@ describe('meridian answers as Knot DNS does', { skip: skip ?? false, timeout: 30
 
   for (const set of Object.keys(ZONE_SETS) as ZoneSet[]) {
     it(`${set} (${ZONE_SETS[set]}): every difference is an accepted one`, async () => {
-      const results = await run(set, CORPUS.filter((q) => q.set === set && !buggy.has(q.id)));
+      const results = await run(
+        set,
+        CORPUS.filter((q) => q.set === set && !buggy.has(q.id)),
+      );
       const different = results.filter((o) => o.status !== 'same' && o.status !== 'accepted');
       assert.equal(different.length, 0, `unexplained differences from Knot:\n${formatOutcomes(different, true)}`);
     });
@@ -69,7 +76,13 @@ describe('meridian answers as Knot DNS does', { skip: skip ?? false, timeout: 30
   // Known meridian bugs (KNOWN_BUGS): reported as TODO until src/ is fixed, then this passes.
   it('known meridian bugs are fixed', { todo: KNOWN_BUGS.map((b) => b.summary).join('; ') || false }, async () => {
     const results: Outcome<CorpusQuery>[] = [];
-    for (const set of Object.keys(ZONE_SETS) as ZoneSet[]) results.push(...(await run(set, CORPUS.filter((q) => q.set === set && buggy.has(q.id)))));
+    for (const set of Object.keys(ZONE_SETS) as ZoneSet[])
+      results.push(
+        ...(await run(
+          set,
+          CORPUS.filter((q) => q.set === set && buggy.has(q.id)),
+        )),
+      );
     const wrong = results.filter((o) => o.status !== 'same' && o.status !== 'accepted');
     assert.equal(wrong.length, 0, `still differing from Knot:\n${formatOutcomes(wrong, true)}`);
   });

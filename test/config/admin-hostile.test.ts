@@ -29,11 +29,14 @@ describe('admin config: hostile values', () => {
       try {
         const file = path.join(dir, 'meridian.yaml');
         fs.writeFileSync(file, text);
-        assert.throws(() => loadConfig(file, {}, {}), (err: Error) => {
-          assert.match(err.message, field);
-          if (line > 0) assert.ok(err.message.includes(`${file}:${line}:`), err.message);
-          return true;
-        });
+        assert.throws(
+          () => loadConfig(file, {}, {}),
+          (err: Error) => {
+            assert.match(err.message, field);
+            if (line > 0) assert.ok(err.message.includes(`${file}:${line}:`), err.message);
+            return true;
+          },
+        );
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

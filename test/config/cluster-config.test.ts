@@ -56,11 +56,14 @@ describe('cluster config', () => {
   for (const [title, text, line, field] of cases) {
     it(`refuses ${title}, naming the field`, () => {
       withFile(text, (file) => {
-        assert.throws(() => loadConfig(file, {}, {}), (err: Error) => {
-          assert.match(err.message, field);
-          assert.ok(err.message.includes(`${file}:${line}:`), err.message);
-          return true;
-        });
+        assert.throws(
+          () => loadConfig(file, {}, {}),
+          (err: Error) => {
+            assert.match(err.message, field);
+            assert.ok(err.message.includes(`${file}:${line}:`), err.message);
+            return true;
+          },
+        );
       });
     });
   }

@@ -52,7 +52,12 @@ async function answers(m: Meridian): Promise<string[]> {
   const seen = new Set<string>();
   for (let i = 0; i < 8; i++) {
     const { msg } = await udp(m.dns, 'www.gr.test', 'A', { edns: true, options: [ecsOption(CLIENT)] });
-    seen.add(msg.answers.filter((a) => a.type === 'A').map((a) => String(a.data)).join() || '(none)');
+    seen.add(
+      msg.answers
+        .filter((a) => a.type === 'A')
+        .map((a) => String(a.data))
+        .join() || '(none)',
+    );
   }
   return [...seen].sort();
 }
@@ -65,7 +70,11 @@ function replaceAtomically(source: string, target: string, bytes?: number): void
   fs.renameSync(tmp, target);
 }
 
-const lines = (m: Meridian, text: string): string[] => m.output().split('\n').filter((l) => l.includes(text));
+const lines = (m: Meridian, text: string): string[] =>
+  m
+    .output()
+    .split('\n')
+    .filter((l) => l.includes(text));
 
 function setup(watch: boolean): { ws: Workspace; db: string } {
   const ws = workspace(`health: { stateFile: null }\nzones: { watch: false }\ngeoip:\n  location: geo/location.mmdb\n  watch: ${watch}\n  debounceMs: 100\n`);

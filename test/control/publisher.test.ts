@@ -91,7 +91,10 @@ describe('snapshot publishing', () => {
     publisher.publish();
     publisher.setLocate(locate2);
     assert.ok(monitor.force(base.monitored[0]!.key, 'down'));
-    assert.deepEqual(seen.map((s) => s.version), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      seen.map((s) => s.version),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(new Set(seen).size, 5, 'a new object each time');
     assert.equal(store.current, seen[4]);
     assert.equal(first.zones.get('p'), base, 'the first snapshot still holds the zone it had');
@@ -99,12 +102,12 @@ describe('snapshot publishing', () => {
     assert.equal(first.locate, locate1);
   });
 
-  it('carries the locator (with its generation) and the monitor\'s health into every version', () => {
+  it("carries the locator (with its generation) and the monitor's health into every version", () => {
     const base = zoneFromText('p.', ZONE, POLICY);
     const { store, publisher, monitor, seen } = setUp(base);
     const [a, b] = base.monitored.map((t) => t.key);
     publisher.setZones(zoneMap(base, OTHER));
-    assert.deepEqual([...store.current.health.keys()].sort(), [a, b], 'health of the policy\'s targets, none forced');
+    assert.deepEqual([...store.current.health.keys()].sort(), [a, b], "health of the policy's targets, none forced");
     publisher.setLocate(locate2);
     assert.equal(store.current.locate, locate2);
     assert.equal(store.current.geoGeneration, 1);
@@ -125,9 +128,13 @@ describe('snapshot publishing', () => {
 /** [what, the zones after the change (given the zone served), the changed names expected (null: [])] */
 const changeRows: Array<[string, (z: Zone) => ReadonlyMap<string, Zone>, string[] | null]> = [
   ['a records-only write lists its name', (z) => zoneMap(updated(z, set('www', RRType.A, '192.0.2.11'))), [key('www')]],
-  ['a write of several names lists each (one removed: its parent too, one child fewer)', (z) => zoneMap(updated(z, set('www', RRType.A, '192.0.2.11'), remove('mx', RRType.MX))), [key('www'), key('mx'), key('@')]],
+  [
+    'a write of several names lists each (one removed: its parent too, one child fewer)',
+    (z) => zoneMap(updated(z, set('www', RRType.A, '192.0.2.11'), remove('mx', RRType.MX))),
+    [key('www'), key('mx'), key('@')],
+  ],
   ['a new name lists it (and the empty non-terminal and parent it touches)', (z) => zoneMap(updated(z, set('a.new', RRType.TXT, '"x"'))), [key('a.new'), key('new'), key('@')]],
-  ['a write to a steered name\'s other types lists it', (z) => zoneMap(updated(z, set('lb', RRType.TXT, '"t"'))), [key('lb')]],
+  ["a write to a steered name's other types lists it", (z) => zoneMap(updated(z, set('lb', RRType.TXT, '"t"'))), [key('lb')]],
   ['a new zone cut: everything', (z) => zoneMap(updated(z, set('cut', RRType.NS, 'ns1'))), null],
   // What read the cut or the DNAME (referrals, DNAME answers) reads more than its own name, and every change drops it.
   ['a zone cut removed: its names only', (z) => zoneMap(updated(z, remove('sub', RRType.NS))), [key('sub'), key('@')]],
@@ -159,7 +166,10 @@ describe('Snapshot.changes', () => {
       const { store, publisher } = setUp(base);
       publisher.setZones(change(base));
       const want = names === null ? [] : [{ version: 2, names: [...names].sort() }];
-      assert.deepEqual(store.current.changes.map((c) => ({ version: c.version, names: [...c.names].sort() })), want);
+      assert.deepEqual(
+        store.current.changes.map((c) => ({ version: c.version, names: [...c.names].sort() })),
+        want,
+      );
     });
   }
 
@@ -172,7 +182,10 @@ describe('Snapshot.changes', () => {
     }
     const v = store.current.version;
     assert.equal(v, MAX_CHANGES_KEPT + 5);
-    assert.deepEqual(store.current.changes.map((c) => c.version), Array.from({ length: MAX_CHANGES_KEPT }, (_, i) => v - MAX_CHANGES_KEPT + 1 + i));
+    assert.deepEqual(
+      store.current.changes.map((c) => c.version),
+      Array.from({ length: MAX_CHANGES_KEPT }, (_, i) => v - MAX_CHANGES_KEPT + 1 + i),
+    );
     assert.deepEqual([...namesSince(v - 2, v, store.current.changes)!].sort(), [key(`h${MAX_CHANGES_KEPT + 2}`), key(`h${MAX_CHANGES_KEPT + 3}`), key('@')]);
     assert.equal(namesSince(v - MAX_CHANGES_KEPT - 1, v, store.current.changes), null, 'a cache further behind empties');
     publisher.publish();

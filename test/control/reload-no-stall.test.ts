@@ -73,8 +73,14 @@ function probe(): { stop(): Promise<{ maxMs: number; lost: number; answers: stri
 function assertSwappedOnce(answers: readonly string[], from: string, to: string): void {
   const firstNew = answers.indexOf(to);
   assert.ok(firstNew > 0, `answers: ${[...new Set(answers)].join(' ')}`);
-  assert.ok(answers.slice(0, firstNew).every((a) => a === from), 'before the swap, only the old address');
-  assert.ok(answers.slice(firstNew).every((a) => a === to), 'after the swap, only the new address');
+  assert.ok(
+    answers.slice(0, firstNew).every((a) => a === from),
+    'before the swap, only the old address',
+  );
+  assert.ok(
+    answers.slice(firstNew).every((a) => a === to),
+    'after the swap, only the new address',
+  );
 }
 
 describe('a full reload of a 200,000-record zone, with queries in flight', { timeout: 180_000 }, () => {

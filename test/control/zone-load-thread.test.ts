@@ -59,8 +59,7 @@ describe('the reload thread', () => {
     fs.writeFileSync(file, zoneText('www IN A 192.0.2.80\n'));
     const thread = new ZoneLoadThread();
     /** The nice value of each thread of this process (field 19 of /proc/self/task/<tid>/stat). */
-    const nices = (): number[] =>
-      fs.readdirSync('/proc/self/task').map((tid) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    const nices = (): number[] => fs.readdirSync('/proc/self/task').map((tid) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
     try {
       assert.ok(!nices().includes(expected), `no thread at nice ${expected} before`);
       const loaded = await within(thread.load(file, ['nice', 'test']), 30_000, 'the load');

@@ -28,7 +28,7 @@ describe('compose demo files', () => {
     }
   });
 
-  it('the zone loads, and the policy targets are the balancers\' addresses on the compose network', async () => {
+  it("the zone loads, and the policy targets are the balancers' addresses on the compose network", async () => {
     const r = await runCli(['check', '--zones', path.join(deploy, 'demo/zones')]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const policy = parse(fs.readFileSync(path.join(deploy, 'demo/zones/demo.example.policy.yaml'), 'utf8')) as { targets: Record<string, { ipv4: string[] }> };

@@ -66,7 +66,10 @@ describe('deploy/docker-compose.cluster.yml', () => {
   });
 
   it('has three meridian nodes, each in cluster mode on the NATS service, started after it', () => {
-    assert.deepEqual(nodes.map(([name]) => name), ['node-a', 'node-b', 'node-c']);
+    assert.deepEqual(
+      nodes.map(([name]) => name),
+      ['node-a', 'node-b', 'node-c'],
+    );
     for (const [name, s] of nodes) {
       const urls = parseClusterServers(flag(s.command!, '--cluster'), `${name} --cluster`);
       assert.ok(urls.length > 0, `${name}: --cluster names servers`);
@@ -94,10 +97,17 @@ describe('deploy/docker-compose.cluster.yml', () => {
         assert.match(s.hostname ?? '', /^[A-Za-z0-9_.-]{1,64}$/, `${name}: hostname`);
         assert.deepEqual(config.dns.listen, ['0.0.0.0:5300']);
         assert.equal(config.admin.listen, '0.0.0.0:5380');
-        assert.ok(config.admin.tokens.some((t) => t.token === TOKEN && t.access === 'write'), `${name}: the admin API has the token it needs off loopback`);
+        assert.ok(
+          config.admin.tokens.some((t) => t.token === TOKEN && t.access === 'write'),
+          `${name}: the admin API has the token it needs off loopback`,
+        );
         // What it listens on is what it publishes: DNS over UDP and TCP, the admin API on the host's loopback only.
         const ports = (s.ports ?? []).map(port);
-        for (const proto of ['udp', 'tcp']) assert.ok(ports.some((p) => p.container === 5300 && p.proto === proto), `${name}: DNS over ${proto} is published`);
+        for (const proto of ['udp', 'tcp'])
+          assert.ok(
+            ports.some((p) => p.container === 5300 && p.proto === proto),
+            `${name}: DNS over ${proto} is published`,
+          );
         const admin = ports.filter((p) => p.container === 5380);
         assert.equal(admin.length, 1, `${name}: the admin API is published once`);
         assert.equal(admin[0]!.ip, '127.0.0.1', `${name}: the admin API only on the host's loopback`);
@@ -109,9 +119,18 @@ describe('deploy/docker-compose.cluster.yml', () => {
 
   it('no two nodes share a name, a zones folder or a state folder, and no host port is published twice', () => {
     const distinct = (values: string[], what: string): void => assert.equal(new Set(values).size, values.length, `${what}: ${values.join(', ')}`);
-    distinct(nodes.map(([, s]) => s.hostname!), 'node names');
-    distinct(nodes.map(([, s]) => mountOf(s, flag(s.command!, '--zones'))), 'zones volumes');
-    distinct(nodes.map(([, s]) => mountOf(s, '/app/.meridian-state')), 'state volumes');
+    distinct(
+      nodes.map(([, s]) => s.hostname!),
+      'node names',
+    );
+    distinct(
+      nodes.map(([, s]) => mountOf(s, flag(s.command!, '--zones'))),
+      'zones volumes',
+    );
+    distinct(
+      nodes.map(([, s]) => mountOf(s, '/app/.meridian-state')),
+      'state volumes',
+    );
     for (const [name, s] of nodes) {
       for (const v of [mountOf(s, flag(s.command!, '--zones')), mountOf(s, '/app/.meridian-state')]) assert.ok(compose.volumes[v] !== undefined, `${name}: ${v} is a named volume`);
     }

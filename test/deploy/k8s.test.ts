@@ -29,7 +29,10 @@ interface Manifest {
 
 function manifests(): Manifest[] {
   const out: Manifest[] = [];
-  for (const file of fs.readdirSync(K8S).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of fs
+    .readdirSync(K8S)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     for (const d of parseAllDocuments(fs.readFileSync(path.join(K8S, file), 'utf8'))) {
       assert.deepEqual(d.errors, [], `${file}: YAML errors`);
       out.push({ file, doc: d.toJS() as Manifest['doc'] });
@@ -67,13 +70,24 @@ describe('Kubernetes manifests', () => {
   it('every document validates against the Kubernetes schema of its kind, all in one namespace', () => {
     const all = manifests();
     const kinds = all.map((m) => `${m.doc.kind}/${m.doc.metadata.name}`);
-    for (const want of ['Namespace/meridian', 'ConfigMap/meridian-config', 'ConfigMap/meridian-zones', 'Deployment/meridian-dns', 'Service/meridian-dns', 'Deployment/meridian-balancer', 'Service/meridian-balancer']) {
+    for (const want of [
+      'Namespace/meridian',
+      'ConfigMap/meridian-config',
+      'ConfigMap/meridian-zones',
+      'Deployment/meridian-dns',
+      'Service/meridian-dns',
+      'Deployment/meridian-balancer',
+      'Service/meridian-balancer',
+    ]) {
       assert.ok(kinds.includes(want), `${want} in ${kinds.join(', ')}`);
     }
     for (const { file, doc } of all) {
       const Model = MODELS[`${doc.apiVersion}/${doc.kind}`];
       assert.ok(Model, `${file}: no schema for ${doc.apiVersion} ${doc.kind}`);
-      assert.doesNotThrow(() => new Model(doc as never).validate(), (err: Error) => `${file} ${doc.kind}/${doc.metadata.name}: ${err.message}`);
+      assert.doesNotThrow(
+        () => new Model(doc as never).validate(),
+        (err: Error) => `${file} ${doc.kind}/${doc.metadata.name}: ${err.message}`,
+      );
       if (doc.kind !== 'Namespace') assert.equal(doc.metadata.namespace, 'meridian', `${file}: ${doc.kind}/${doc.metadata.name} namespace`);
     }
   });
@@ -107,7 +121,8 @@ describe('Kubernetes manifests', () => {
         const named = new Set((c.ports ?? []).map((p) => p.name));
         assert.ok(c.readinessProbe?.httpGet, `${where}: an HTTP readiness probe`);
         assert.ok(c.livenessProbe, `${where}: a liveness probe`);
-        for (const port of [c.readinessProbe.httpGet.port, c.livenessProbe.httpGet?.port ?? c.livenessProbe.tcpSocket?.port]) assert.ok(named.has(String(port)), `${where}: probe port ${port} is a named container port`);
+        for (const port of [c.readinessProbe.httpGet.port, c.livenessProbe.httpGet?.port ?? c.livenessProbe.tcpSocket?.port])
+          assert.ok(named.has(String(port)), `${where}: probe port ${port} is a named container port`);
         for (const m of c.volumeMounts ?? []) assert.ok(volumes.has(m.name), `${where}: volume ${m.name} exists`);
       }
     }
@@ -192,7 +207,10 @@ describe('Kubernetes manifests', () => {
 
     it('answers DNS from the ConfigMap zones', async () => {
       const r = await udp(dns, 'ns1.example.com', 'A');
-      assert.deepEqual(r.msg.answers.map((a) => a.data), ['192.0.2.53']);
+      assert.deepEqual(
+        r.msg.answers.map((a) => a.data),
+        ['192.0.2.53'],
+      );
       const www = await udp(dns, 'www.example.com', 'A');
       assert.equal(www.msg.answers.length, 1, 'the steered name answers');
     });

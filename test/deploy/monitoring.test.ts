@@ -52,8 +52,7 @@ interface Dashboard {
 
 const rules = (): Rule[] => (parse(fs.readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap((g) => g.rules);
 const dashboard = (): Dashboard => JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as Dashboard;
-const dashboardQueries = (): Array<{ panel: string; expr: string }> =>
-  dashboard().panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+const dashboardQueries = (): Array<{ panel: string; expr: string }> => dashboard().panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
 
 /** Grafana's variables replaced by what they stand for, so promtool can parse the query. */
 const asPromql = (expr: string): string => expr.replaceAll('$__rate_interval', '5m').replaceAll('$instance', '.*').replaceAll('$balancer', '.*');
@@ -73,13 +72,17 @@ describe('Prometheus rules and Grafana dashboard', () => {
   it('promtool test rules passes the unit tests, which cover at least two alerts', { skip: noPromtool }, () => {
     const tested = new Set([...fs.readFileSync(RULES_TEST, 'utf8').matchAll(/alertname: (\w+)/g)].map((m) => m[1]));
     assert.ok(tested.size >= 2, `alerts tested: ${[...tested].join(', ')}`);
-    for (const name of tested) assert.ok(rules().some((r) => r.alert === name), `${name} is a rule`);
+    for (const name of tested)
+      assert.ok(
+        rules().some((r) => r.alert === name),
+        `${name} is a rule`,
+      );
     const r = runPromtool(['test', 'rules', path.basename(RULES_TEST)], path.dirname(RULES_TEST));
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /SUCCESS/);
   });
 
-  it('the issue\'s alerts are there: region down, fail-open, reload failing, probe failure ratio, SERVFAIL rate', () => {
+  it("the issue's alerts are there: region down, fail-open, reload failing, probe failure ratio, SERVFAIL rate", () => {
     const names = rules().map((r) => r.alert);
     for (const a of ['MeridianRegionDown', 'MeridianFailOpenAnswering', 'MeridianZoneReloadFailing', 'MeridianProbeFailureRatioHigh', 'MeridianServfailRateHigh']) {
       assert.ok(names.includes(a), `${a} in ${names.join(', ')}`);
@@ -100,8 +103,21 @@ describe('Prometheus rules and Grafana dashboard', () => {
       for (const t of p.targets!) for (const v of t.expr.matchAll(/\$(\w+)/g)) if (!v[1]!.startsWith('__')) assert.ok(variables.has(v[1]!), `${p.title}: $${v[1]} is a dashboard variable`);
     }
     const queries = dashboardQueries();
-    for (const want of ['meridian_dns_queries_total', 'meridian_dns_query_duration_seconds_bucket', 'meridian_steered_answers_total', 'meridian_fail_open_total', 'meridian_health_target_up', 'meridian_zone_last_reload_success', 'meridian_l7_requests_total', 'meridian_l7_responses_total', 'meridian_l7_ejections_total']) {
-      assert.ok(queries.some((q) => q.expr.includes(want)), `a panel shows ${want}`);
+    for (const want of [
+      'meridian_dns_queries_total',
+      'meridian_dns_query_duration_seconds_bucket',
+      'meridian_steered_answers_total',
+      'meridian_fail_open_total',
+      'meridian_health_target_up',
+      'meridian_zone_last_reload_success',
+      'meridian_l7_requests_total',
+      'meridian_l7_responses_total',
+      'meridian_l7_ejections_total',
+    ]) {
+      assert.ok(
+        queries.some((q) => q.expr.includes(want)),
+        `a panel shows ${want}`,
+      );
     }
     // promtool parses the queries as recording rules
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-dash-'));

@@ -12,7 +12,10 @@ import { promisify } from 'node:util';
 import { projectRoot } from '../support/test-server.js';
 
 function jsUnder(dir: string): string[] {
-  return fs.readdirSync(path.join(projectRoot, dir), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => `${dir}/${f.split(path.sep).join('/')}`);
+  return fs
+    .readdirSync(path.join(projectRoot, dir), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => `${dir}/${f.split(path.sep).join('/')}`);
 }
 
 it('npm pack holds the runtime files and no test, tool or TypeScript source', async () => {
@@ -40,7 +43,13 @@ it('npm pack holds the runtime files and no test, tool or TypeScript source', as
     'package.json',
   ];
   assert.ok(must.length > 100);
-  assert.deepEqual(must.filter((f) => !packed.has(f)), [], 'missing from the package');
-  const unwanted = [...packed].filter((f) => /^(dist\/)?(test|tools)\//.test(f) || f.endsWith('.ts') || f.endsWith('.map') || f.startsWith('node_modules/') || f.startsWith('deploy/') || f.startsWith('native/udp/build/'));
+  assert.deepEqual(
+    must.filter((f) => !packed.has(f)),
+    [],
+    'missing from the package',
+  );
+  const unwanted = [...packed].filter(
+    (f) => /^(dist\/)?(test|tools)\//.test(f) || f.endsWith('.ts') || f.endsWith('.map') || f.startsWith('node_modules/') || f.startsWith('deploy/') || f.startsWith('native/udp/build/'),
+  );
   assert.deepEqual(unwanted, [], 'in the package but not run by a user');
 });

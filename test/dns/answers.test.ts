@@ -4,7 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, flagsOf, rcodeOf, sendTcp, sendUdp, tcp, udp } from '../support/dns-client.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
-const NOERROR = 0, FORMERR = 1, NXDOMAIN = 3, NOTIMP = 4, REFUSED = 5;
+const NOERROR = 0,
+  FORMERR = 1,
+  NXDOMAIN = 3,
+  NOTIMP = 4,
+  REFUSED = 5;
 
 let server: TestServer;
 let port: number;
@@ -23,7 +27,10 @@ describe('authoritative answers', () => {
     const f = flagsOf(raw);
     assert.equal(rcodeOf(raw), NOERROR);
     assert.ok(f.qr && f.aa && f.rd && !f.ra && !f.tc);
-    assert.deepEqual(msg.answers?.map((a) => [a.name, a.type, a.ttl, a.data]), [['www.rules.test', 'A', 300, '192.0.2.10']]);
+    assert.deepEqual(
+      msg.answers?.map((a) => [a.name, a.type, a.ttl, a.data]),
+      [['www.rules.test', 'A', 300, '192.0.2.10']],
+    );
     const noRd = await udp(port, 'www.rules.test', 'A', { recursionDesired: false });
     assert.equal(flagsOf(noRd.raw).rd, false);
   });
@@ -51,7 +58,10 @@ describe('authoritative answers', () => {
     assert.equal(rcodeOf(raw), NXDOMAIN);
     assert.ok(flagsOf(raw).aa);
     assert.equal(msg.answers?.length, 0);
-    assert.deepEqual(msg.authorities?.map((a) => [a.name, a.type, a.ttl]), [['rules.test', 'SOA', 60]]);
+    assert.deepEqual(
+      msg.authorities?.map((a) => [a.name, a.type, a.ttl]),
+      [['rules.test', 'SOA', 60]],
+    );
   });
 
   it('NODATA for an existing name without the type, and for empty non-terminals', async () => {
@@ -66,20 +76,32 @@ describe('authoritative answers', () => {
 
   it('follows a CNAME chain and stops at loops and at names outside our zones', async () => {
     const chain = await udp(port, 'c1.rules.test', 'A');
-    assert.deepEqual(chain.msg.answers?.map((a) => [a.name, a.type]), [
-      ['c1.rules.test', 'CNAME'],
-      ['c2.rules.test', 'CNAME'],
-      ['www.rules.test', 'A'],
-    ]);
+    assert.deepEqual(
+      chain.msg.answers?.map((a) => [a.name, a.type]),
+      [
+        ['c1.rules.test', 'CNAME'],
+        ['c2.rules.test', 'CNAME'],
+        ['www.rules.test', 'A'],
+      ],
+    );
     const loop = await udp(port, 'loop1.rules.test', 'A');
     assert.equal(rcodeOf(loop.raw), NOERROR);
     assert.deepEqual(names(loop.msg.answers), ['loop1.rules.test', 'loop2.rules.test']);
     const ext = await udp(port, 'cext.rules.test', 'A');
-    assert.deepEqual(ext.msg.answers?.map((a) => [a.type, a.data]), [['CNAME', 'www.example.org']]);
+    assert.deepEqual(
+      ext.msg.answers?.map((a) => [a.type, a.data]),
+      [['CNAME', 'www.example.org']],
+    );
     const cross = await udp(port, 'cother.rules.test', 'A');
-    assert.deepEqual(cross.msg.answers?.map((a) => a.data), ['www.other.test', '198.51.100.10']);
+    assert.deepEqual(
+      cross.msg.answers?.map((a) => a.data),
+      ['www.other.test', '198.51.100.10'],
+    );
     const cname = await udp(port, 'c1.rules.test', 'CNAME');
-    assert.deepEqual(cname.msg.answers?.map((a) => a.data), ['c2.rules.test']);
+    assert.deepEqual(
+      cname.msg.answers?.map((a) => a.data),
+      ['c2.rules.test'],
+    );
   });
 
   it('a CNAME to a missing name ends in NXDOMAIN with the CNAME kept (RFC 6604)', async () => {
@@ -91,20 +113,32 @@ describe('authoritative answers', () => {
 
   it('wildcards synthesise with QNAME as owner, never for existing names (RFC 4592)', async () => {
     const w = await udp(port, 'Anything.Wild.rules.test', 'A');
-    assert.deepEqual(w.msg.answers?.map((a) => [a.name, a.data]), [['Anything.Wild.rules.test', '192.0.2.50']]);
+    assert.deepEqual(
+      w.msg.answers?.map((a) => [a.name, a.data]),
+      [['Anything.Wild.rules.test', '192.0.2.50']],
+    );
     const deep = await udp(port, 'a.b.wild.rules.test', 'TXT');
     assert.equal(deep.msg.answers?.[0]?.name, 'a.b.wild.rules.test');
     const exists = await udp(port, 'exists.wild.rules.test', 'A');
     assert.equal(rcodeOf(exists.raw), NOERROR);
     assert.equal(exists.msg.answers?.length, 0, 'existing name gets NODATA, not the wildcard');
     const cw = await udp(port, 'cwild.rules.test', 'A');
-    assert.deepEqual(cw.msg.answers?.map((a) => [a.name, a.type]), [['cwild.rules.test', 'CNAME'], ['x.wild.rules.test', 'A']]);
+    assert.deepEqual(
+      cw.msg.answers?.map((a) => [a.name, a.type]),
+      [
+        ['cwild.rules.test', 'CNAME'],
+        ['x.wild.rules.test', 'A'],
+      ],
+    );
   });
 
   it('a wildcard does not match across a delegation', async () => {
     const { raw, msg } = await udp(port, 'x.d.w2.rules.test', 'A');
     assert.equal(flagsOf(raw).aa, false);
-    assert.deepEqual(msg.authorities?.map((a) => [a.name, a.type]), [['d.w2.rules.test', 'NS']]);
+    assert.deepEqual(
+      msg.authorities?.map((a) => [a.name, a.type]),
+      [['d.w2.rules.test', 'NS']],
+    );
   });
 
   it('refers queries at or below a cut: no AA, NS in authority, glue in additional', async () => {
@@ -117,7 +151,10 @@ describe('authoritative answers', () => {
         ['sub.rules.test', 'NS', 'ns.other.test'],
         ['sub.rules.test', 'NS', 'ns.sub.rules.test'],
       ]);
-      assert.deepEqual(msg.additionals?.map((a) => [a.name, a.type, a.data]), [['ns.sub.rules.test', 'A', '192.0.2.53']]);
+      assert.deepEqual(
+        msg.additionals?.map((a) => [a.name, a.type, a.data]),
+        [['ns.sub.rules.test', 'A', '192.0.2.53']],
+      );
     }
   });
 
@@ -127,7 +164,11 @@ describe('authoritative answers', () => {
     assert.deepEqual(types(msg.answers), ['DS']);
     const child = await udp(port, 'child.rules.test', 'DS');
     assert.ok(flagsOf(child.raw).aa);
-    assert.deepEqual(child.msg.authorities?.map((a) => [a.name, a.type]), [['rules.test', 'SOA']], 'DS for a served child comes from the parent');
+    assert.deepEqual(
+      child.msg.authorities?.map((a) => [a.name, a.type]),
+      [['rules.test', 'SOA']],
+      'DS for a served child comes from the parent',
+    );
   });
 
   it('serves a nested child zone beside its parent by longest match', async () => {
@@ -140,17 +181,35 @@ describe('authoritative answers', () => {
 
   it('adds in-zone addresses of NS, MX and SRV targets', async () => {
     const mx = await udp(port, 'rules.test', 'MX');
-    assert.deepEqual(mx.msg.additionals?.map((a) => [a.name, a.type]), [['mail.rules.test', 'A'], ['mail.rules.test', 'AAAA']]);
+    assert.deepEqual(
+      mx.msg.additionals?.map((a) => [a.name, a.type]),
+      [
+        ['mail.rules.test', 'A'],
+        ['mail.rules.test', 'AAAA'],
+      ],
+    );
     const ns = await udp(port, 'rules.test', 'NS');
-    assert.deepEqual(ns.msg.additionals?.map((a) => [a.name, a.type]), [['ns1.rules.test', 'A'], ['ns1.rules.test', 'AAAA']]);
+    assert.deepEqual(
+      ns.msg.additionals?.map((a) => [a.name, a.type]),
+      [
+        ['ns1.rules.test', 'A'],
+        ['ns1.rules.test', 'AAAA'],
+      ],
+    );
     const srv = await udp(port, '_sip._udp.rules.test', 'SRV');
-    assert.deepEqual(srv.msg.additionals?.map((a) => [a.name, a.type]), [['sip.rules.test', 'A']]);
+    assert.deepEqual(
+      srv.msg.additionals?.map((a) => [a.name, a.type]),
+      [['sip.rules.test', 'A']],
+    );
   });
 
   it('serves TXT longer than 255 octets as several strings and unknown types per RFC 3597', async () => {
     const { msg } = await udp(port, 'long.rules.test', 'TXT');
     const data = msg.answers?.[0]?.data as Buffer[];
-    assert.deepEqual(data.map((b) => b.length), [200, 150]);
+    assert.deepEqual(
+      data.map((b) => b.length),
+      [200, 150],
+    );
     const unknown = await udp(port, 'unknown.rules.test', 'TYPE65280');
     assert.equal(rcodeOf(unknown.raw), NOERROR);
     assert.deepEqual(unknown.raw.subarray(unknown.raw.length - 4), Buffer.from('0a000001', 'hex'));
@@ -184,7 +243,10 @@ describe('EDNS0 (RFC 6891)', () => {
     assert.ok(small.raw.length <= 512);
     const edns = await udp(port, 'big.rules.test', 'TXT', { edns: true, udpSize: 1232 });
     assert.ok(flagsOf(edns.raw).tc);
-    assert.ok(edns.msg.additionals?.some((a) => a.type === 'OPT'), 'TC answer still carries OPT');
+    assert.ok(
+      edns.msg.additionals?.some((a) => a.type === 'OPT'),
+      'TC answer still carries OPT',
+    );
     const large = await udp(port, 'big.rules.test', 'TXT', { edns: true, udpSize: 4096 });
     assert.ok(flagsOf(large.raw).tc, 'our own 1232 limit applies');
     const full = await tcp(port, 'big.rules.test', 'TXT');
@@ -205,7 +267,13 @@ describe('EDNS0 (RFC 6891)', () => {
     assert.equal(msg.answers?.length, 12);
     const kept = msg.additionals?.length ?? 0;
     assert.ok(kept > 0 && kept < 24, `${kept} additional records kept`);
-    assert.deepEqual(msg.additionals?.slice(0, 2).map((a) => [a.name, a.type]), [['mx00.rules.test', 'A'], ['mx00.rules.test', 'AAAA']]);
+    assert.deepEqual(
+      msg.additionals?.slice(0, 2).map((a) => [a.name, a.type]),
+      [
+        ['mx00.rules.test', 'A'],
+        ['mx00.rules.test', 'AAAA'],
+      ],
+    );
     assert.ok(raw.length <= 512);
     const big = await udp(port, 'mxbig.rules.test', 'MX', { edns: true, udpSize: 1232 });
     assert.equal(big.msg.additionals?.filter((a) => a.type !== 'OPT').length, 24);
@@ -256,7 +324,10 @@ describe('TCP (RFC 7766)', () => {
   it('answers many pipelined queries on one connection, in order', async () => {
     const qs = ['www.rules.test', 'mail.rules.test', 'nothere.rules.test', 'sip.rules.test'].map((n, i) => buildQuery(n, 'A', { id: 100 + i }));
     const answers = await sendTcp(port, [...qs, ...qs]);
-    assert.deepEqual(answers.map((a) => a.readUInt16BE(0)), [100, 101, 102, 103, 100, 101, 102, 103]);
+    assert.deepEqual(
+      answers.map((a) => a.readUInt16BE(0)),
+      [100, 101, 102, 103, 100, 101, 102, 103],
+    );
     assert.deepEqual(answers.slice(0, 4).map(rcodeOf), [0, 0, 3, 0]);
     assert.equal(decode(answers[1]!).answers?.[0]?.data, '192.0.2.25');
   });

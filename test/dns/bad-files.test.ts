@@ -25,7 +25,10 @@ function deepPolicy(depth: number): string {
 /** Ten anchors, each ten aliases of the one before: 10^10 nodes if expanded. */
 function aliasBomb(): string {
   let text = 'a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n';
-  for (let i = 1; i <= 10; i++) text += `a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]\n`;
+  for (let i = 1; i <= 10; i++)
+    text += `a${i}: &a${i} [${Array(10)
+      .fill(`*a${i - 1}`)
+      .join(', ')}]\n`;
   return text;
 }
 
@@ -106,7 +109,10 @@ function assertNamed(output: string, dir: string, what: string): void {
     const { line, message } = HOSTILE[zone]!;
     const at = `${policyFile(dir, zone)}:${line}: `;
     const lines = output.split('\n').filter((l) => l.includes(at));
-    assert.ok(lines.some((l) => message.test(l)), `${what}: expected ${at}${message} in:\n${output.slice(0, 4000)}`);
+    assert.ok(
+      lines.some((l) => message.test(l)),
+      `${what}: expected ${at}${message} in:\n${output.slice(0, 4000)}`,
+    );
   }
   assert.doesNotMatch(output, /\n\s+at \S+ \(|TypeError|RangeError/, `${what}: no stack trace`);
 }
@@ -138,7 +144,13 @@ describe('bad policy files', () => {
       assert.deepEqual(await answerOf(port, 'toString.ctor.test'), ['192.0.2.90']);
       for (const zone of names) writeBad(t.dir, zone);
       // one reload (debounced) reads them all; its log names each file
-      const reported = (from: number) => (): boolean => names.every((zone) => srv.output().slice(from).includes(`${policyFile(t.dir, zone)}:${HOSTILE[zone]!.line}: `));
+      const reported = (from: number) => (): boolean =>
+        names.every((zone) =>
+          srv
+            .output()
+            .slice(from)
+            .includes(`${policyFile(t.dir, zone)}:${HOSTILE[zone]!.line}: `),
+        );
       await waitFor(srv, reported(0), 'the watch reload to report every file');
       await previousAnswers('after the watch reload');
       assertNamed(logText(srv.output()), t.dir, 'watch reload');

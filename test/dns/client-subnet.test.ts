@@ -4,8 +4,7 @@ import { describe, it } from 'node:test';
 import { parseClientSubnet } from '../../src/dns/client-subnet.js';
 import { isLocatable } from '../../src/net/ip-class.js';
 
-const opt = (family: number, source: number, scope: number, bytes: number[]): Buffer =>
-  Buffer.from([family >> 8, family & 255, source, scope, ...bytes]);
+const opt = (family: number, source: number, scope: number, bytes: number[]): Buffer => Buffer.from([family >> 8, family & 255, source, scope, ...bytes]);
 
 describe('parseClientSubnet', () => {
   const good: Array<[string, Buffer, string, number, boolean]> = [

@@ -42,7 +42,10 @@ describe('native UDP layer over loopback', { skip }, () => {
   };
 
   it('answers IPv4 and IPv6 datagrams, from the address they were sent to, and counts them', async () => {
-    for (const [family, host, type] of [[4, '127.0.0.1', 'udp4'], [6, '::1', 'udp6']] as const) {
+    for (const [family, host, type] of [
+      [4, '127.0.0.1', 'udp4'],
+      [6, '::1', 'udp6'],
+    ] as const) {
       const s = serve({ family, host, port: 0 });
       const c = await connect(type, host);
       for (const text of ['one', 'two', 'three']) c.socket.send(Buffer.from(text), s.port, host);
@@ -64,8 +67,14 @@ describe('native UDP layer over loopback', { skip }, () => {
     const replies = await c.waitFor(count);
     assert.equal(replies.length, count);
     assert.deepEqual(new Set(replies.map((r) => r.data.toString())), new Set(Array.from({ length: count }, (_, i) => `Rq${i}`)));
-    assert.ok(s.batches.every((b) => b >= 1 && b <= 4), `batches ${s.batches.join(',')}`);
-    assert.equal(s.batches.reduce((a, b) => a + b, 0), count);
+    assert.ok(
+      s.batches.every((b) => b >= 1 && b <= 4),
+      `batches ${s.batches.join(',')}`,
+    );
+    assert.equal(
+      s.batches.reduce((a, b) => a + b, 0),
+      count,
+    );
   });
 
   it('drops and counts a datagram longer than its slot, answering its neighbours in the batch; an empty one is read as empty', async () => {
@@ -76,7 +85,10 @@ describe('native UDP layer over loopback', { skip }, () => {
     // 512 octets fit a 512-octet slot but its echo ("R" + 512) does not: refused as a bad length.
     const replies = await c.waitFor(3);
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(replies.map((r) => r.data.length).sort((a, b) => a - b), [1, 11, 12]);
+    assert.deepEqual(
+      replies.map((r) => r.data.length).sort((a, b) => a - b),
+      [1, 11, 12],
+    );
     const n = s.counters();
     assert.equal(n.received, sizes.length);
     assert.equal(n.truncated, 2, 'the 513- and 4000-octet datagrams');
@@ -92,7 +104,10 @@ describe('native UDP layer over loopback', { skip }, () => {
     c.socket.send(Buffer.from('ok'), s.port, '127.0.0.1');
     const replies = await c.waitFor(1);
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(replies.map((r) => r.data.toString()), ['Rok']);
+    assert.deepEqual(
+      replies.map((r) => r.data.toString()),
+      ['Rok'],
+    );
     const n = s.counters();
     assert.equal(n.badLengths, lengths.length);
     assert.equal(n.sent, 1);
@@ -118,8 +133,14 @@ describe('native UDP layer over loopback', { skip }, () => {
 
   it('fails to bind a port in use with the errno code, and frees the port on close', async () => {
     const s = serve({ family: 4, host: '127.0.0.1', port: 0 });
-    assert.throws(() => addon!.open({ family: 4, host: '127.0.0.1', port: s.port }, () => {}), (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE');
-    assert.throws(() => addon!.open({ family: 4, host: 'not-an-address', port: 0 }, () => {}), (err: NodeJS.ErrnoException) => err.code === 'EINVAL');
+    assert.throws(
+      () => addon!.open({ family: 4, host: '127.0.0.1', port: s.port }, () => {}),
+      (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE',
+    );
+    assert.throws(
+      () => addon!.open({ family: 4, host: 'not-an-address', port: 0 }, () => {}),
+      (err: NodeJS.ErrnoException) => err.code === 'EINVAL',
+    );
     s.close();
     const again = serve({ family: 4, host: '127.0.0.1', port: s.port });
     assert.equal(again.port, s.port);
@@ -173,7 +194,10 @@ describe('dns.udpSocket', () => {
   it('"native" where the addon cannot load is an error naming the field; "auto" falls back to node:dgram and says so once', () => {
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
-    assert.throws(() => resolveUdpSocket('native', log, false, unavailable), (err: GslbError) => err.code === ErrorCode.GSLB_ERR_CONFIG_INVALID && err.message.includes('dns.udpSocket: "native" but not built here'));
+    assert.throws(
+      () => resolveUdpSocket('native', log, false, unavailable),
+      (err: GslbError) => err.code === ErrorCode.GSLB_ERR_CONFIG_INVALID && err.message.includes('dns.udpSocket: "native" but not built here'),
+    );
     assert.equal(resolveUdpSocket('auto', log, false, unavailable), 'dgram');
     assert.equal(resolveUdpSocket('auto', log, false, unavailable), 'dgram');
     assert.equal(lines.length, 1, lines.join(''));
@@ -184,7 +208,10 @@ describe('dns.udpSocket', () => {
   it('"native" with workers sharing one socket (dns.reusePort off) is refused at start, naming the field', async () => {
     const base = loadConfig(null, { listen: ['127.0.0.1:0'], zonesDir: fixtureZones, logLevel: 'silent' }, {});
     const config = { ...base, dns: { ...base.dns, udpSocket: 'native' as const, workers: 2, reusePort: 'off' as const }, admin: { ...base.admin, listen: null } };
-    await assert.rejects(startServer(config, pino({ level: 'silent' })), (err: GslbError) => err.code === ErrorCode.GSLB_ERR_CONFIG_INVALID && err.message.includes('dns.udpSocket: "native" with dns.workers > 1 needs dns.reusePort'));
+    await assert.rejects(
+      startServer(config, pino({ level: 'silent' })),
+      (err: GslbError) => err.code === ErrorCode.GSLB_ERR_CONFIG_INVALID && err.message.includes('dns.udpSocket: "native" with dns.workers > 1 needs dns.reusePort'),
+    );
   });
 
   it('"native" serves where the addon is built, counts what it reads and sends, and shows its drops in /metrics', { skip }, async () => {

@@ -67,7 +67,10 @@ describe('zone reload', () => {
       assert.deepEqual(msg.answers?.map((a) => a.data).sort(), ['10.1.0.1', '10.1.0.2']);
       const status = server.zones.statuses.find((s) => s.file === file)!;
       assert.equal(status.zone?.serial, 1);
-      assert.ok(status.problems.some((p) => p.severity === 'error' && p.line === 7), JSON.stringify(status.problems));
+      assert.ok(
+        status.problems.some((p) => p.severity === 'error' && p.line === 7),
+        JSON.stringify(status.problems),
+      );
     } finally {
       await server.close();
       t.remove();
@@ -103,7 +106,11 @@ describe('zone reload', () => {
     try {
       assert.ok(srv.output().includes(`${file}:7:`), srv.output());
       assert.equal(rcodeOf((await udp(port, 'pair.swap.test', 'A')).raw), 5, 'the bad zone is REFUSED');
-      assert.deepEqual((await udp(port, 'www.rules.test', 'A')).msg.answers.map((a) => a.data), ['192.0.2.10'], 'the other zones are served');
+      assert.deepEqual(
+        (await udp(port, 'www.rules.test', 'A')).msg.answers.map((a) => a.data),
+        ['192.0.2.10'],
+        'the other zones are served',
+      );
       fs.writeFileSync(file, version(2));
       await waitFor(async () => (await udp(port, 'pair.swap.test', 'A')).msg.answers?.length === 2);
     } finally {

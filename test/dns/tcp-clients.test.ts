@@ -23,7 +23,13 @@ after(async () => {
 
 async function start(tcp: { idleTimeoutMs: number; maxConnections: number; maxConnectionsPerClient: number }): Promise<number> {
   const base = loadConfig(null, { listen: ['127.0.0.1:0'], zonesDir: fixtureZones, logLevel: 'silent' }, {});
-  const config = { ...base, zones: { ...base.zones, watch: false }, health: { ...base.health, stateFile: null }, admin: { ...base.admin, listen: null }, dns: { ...base.dns, tcp: { ...base.dns.tcp, ...tcp } } };
+  const config = {
+    ...base,
+    zones: { ...base.zones, watch: false },
+    health: { ...base.health, stateFile: null },
+    admin: { ...base.admin, listen: null },
+    dns: { ...base.dns, tcp: { ...base.dns.tcp, ...tcp } },
+  };
   const server = await startServer(config, pino({ level: 'silent' }));
   servers.push(server);
   return server.addresses[0]!.port;

@@ -29,7 +29,23 @@ interface Served {
 
 /** `meridian serve` on both wildcards inside `ns`, once it says it is serving. */
 async function serve(ns: NetNs, configFile: string, extra: string[] = [], port = PORT): Promise<Served> {
-  const child = ns.spawn(process.execPath, [cliPath, 'serve', '--config', configFile, '--zones', fixtureZones, '--listen', `0.0.0.0:${port}`, '--listen', `[::]:${port}`, '--admin', 'off', '--log-level', 'info', ...extra]);
+  const child = ns.spawn(process.execPath, [
+    cliPath,
+    'serve',
+    '--config',
+    configFile,
+    '--zones',
+    fixtureZones,
+    '--listen',
+    `0.0.0.0:${port}`,
+    '--listen',
+    `[::]:${port}`,
+    '--admin',
+    'off',
+    '--log-level',
+    'info',
+    ...extra,
+  ]);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const output = await untilServing(child, 20_000);
   return {
@@ -139,7 +155,12 @@ describe('wildcard listen addresses in a namespace with two interfaces', { skip:
   it('with --workers 2 and port 0 (dns.reusePort): both workers bind each address on the one port picked', async () => {
     const m = await serve(ns, path.join(dir, 'hup.yaml'), ['--workers', '2'], '0');
     try {
-      const serving = JSON.parse(m.output().split('\n').find((l) => l.includes('meridian is serving'))!);
+      const serving = JSON.parse(
+        m
+          .output()
+          .split('\n')
+          .find((l) => l.includes('meridian is serving'))!,
+      );
       const [port4, port6] = serving.listen.map((a: { port: number }) => String(a.port));
       assert.ok(Number(port4) > 0 && Number(port6) > 0, m.output());
       for (const [server, source] of PAIRS) assert.equal(await ask(ns, server, source, false, server.includes(':') ? port6 : port4), ANSWER, `UDP to ${server} from ${source}`);

@@ -53,17 +53,24 @@ describe('meridian check: DNSSEC key problems', () => {
     assert.match(problem!, /: GSLB_ERR_DNSSEC_NO_SIGNING_KEY: example\.com\.: now none of its 1 key\(s\) is active/);
     const coming = tmp();
     const retiring = key(coming, { inactive: now + 3 * DAY, delete: now + 4 * DAY });
-    const line = fs.readFileSync(retiring.privateFile, 'utf8').split('\n').findIndex((l) => l.startsWith('Inactive:')) + 1;
-    assert.deepEqual(found(coming).map((p) => p.replace(/from \S+ \(\S+\)/, 'from T')), [
-      `${retiring.privateFile}:${line}: GSLB_ERR_DNSSEC_NO_SIGNING_KEY: example.com.: from T key ${retiring.key.tag} stops signing (its Inactive) and no successor is active: answers go unsigned and validators find the zone bogus; make a successor first (README "DNSSEC", key rollover)`,
-    ]);
+    const line =
+      fs
+        .readFileSync(retiring.privateFile, 'utf8')
+        .split('\n')
+        .findIndex((l) => l.startsWith('Inactive:')) + 1;
+    assert.deepEqual(
+      found(coming).map((p) => p.replace(/from \S+ \(\S+\)/, 'from T')),
+      [
+        `${retiring.privateFile}:${line}: GSLB_ERR_DNSSEC_NO_SIGNING_KEY: example.com.: from T key ${retiring.key.tag} stops signing (its Inactive) and no successor is active: answers go unsigned and validators find the zone bogus; make a successor first (README "DNSSEC", key rollover)`,
+      ],
+    );
     // With a successor active by then: nothing to say.
     key(coming, { publish: now + DAY, activate: now + 2 * DAY });
     assert.deepEqual(found(coming), []);
     assert.ok(gone);
   });
 
-  it('an unsupported algorithm, the zone\'s other algorithm, an unreadable file, timing out of order, modes, duplicated tags', () => {
+  it("an unsupported algorithm, the zone's other algorithm, an unreadable file, timing out of order, modes, duplicated tags", () => {
     const dir = tmp();
     const ok = key(dir, { publish: now - DAY, activate: now - 2 * DAY });
     fs.writeFileSync(path.join(dir, 'Kexample.com.+008+01234.key'), 'example.com. IN DNSKEY 257 3 8 AwEAAa==\n');
@@ -71,11 +78,28 @@ describe('meridian check: DNSSEC key problems', () => {
     fs.mkdirSync(path.join(dir, 'Kexample.com.+013+00001.key'));
     fs.chmodSync(ok.privateFile, 0o640);
     const problems = found(dir).map((p) => p.replace(/\d{14} \(\S+\)/g, 'T'));
-    assert.ok(problems.some((p) => p.endsWith('Kexample.com.+008+01234.key:0: warning: GSLB_ERR_DNSSEC_KEY_ALGORITHM: never published nor used: algorithm 8 (algorithm 8) is not supported (ECDSAP256SHA256 = 13, ED25519 = 15)')), problems.join('\n'));
-    assert.ok(problems.some((p) => /\+015\+\d{5}\.key:0: warning: GSLB_ERR_DNSSEC_KEY_ALGORITHM: never published nor used: the zone signs with ECDSAP256SHA256/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => p.endsWith('Kexample.com.+013+00001.key:0: GSLB_ERR_DNSSEC_KEY_UNREADABLE: not a file')), problems.join('\n'));
-    assert.ok(problems.some((p) => /\.private:\d+: warning: GSLB_ERR_DNSSEC_KEY_TIMING: Activate T is before Publish T/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => p.includes(".private:0: warning: GSLB_ERR_DNSSEC_KEY_MODE: readable by the file's group (mode 640)")), problems.join('\n'));
+    assert.ok(
+      problems.some((p) =>
+        p.endsWith('Kexample.com.+008+01234.key:0: warning: GSLB_ERR_DNSSEC_KEY_ALGORITHM: never published nor used: algorithm 8 (algorithm 8) is not supported (ECDSAP256SHA256 = 13, ED25519 = 15)'),
+      ),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => /\+015\+\d{5}\.key:0: warning: GSLB_ERR_DNSSEC_KEY_ALGORITHM: never published nor used: the zone signs with ECDSAP256SHA256/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.endsWith('Kexample.com.+013+00001.key:0: GSLB_ERR_DNSSEC_KEY_UNREADABLE: not a file')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => /\.private:\d+: warning: GSLB_ERR_DNSSEC_KEY_TIMING: Activate T is before Publish T/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.includes(".private:0: warning: GSLB_ERR_DNSSEC_KEY_MODE: readable by the file's group (mode 640)")),
+      problems.join('\n'),
+    );
     fs.chmodSync(ok.privateFile, 0o644);
     assert.ok(found(dir).some((p) => p === `${ok.privateFile}:0: GSLB_ERR_DNSSEC_KEY_MODE: readable by every user (mode 644): serve refuses it; chmod 600 it`));
     // The same key under a file name in another case: one tag, two files.
@@ -84,7 +108,10 @@ describe('meridian check: DNSSEC key problems', () => {
     const upper = path.join(dup, path.basename(k.key.base).replace('example.com', 'EXAMPLE.com'));
     fs.copyFileSync(k.keyFile, `${upper}.key`);
     fs.copyFileSync(k.privateFile, `${upper}.private`);
-    assert.ok(found(dup).some((p) => p.includes(`GSLB_ERR_DNSSEC_KEY_INVALID: key tag ${k.key.tag} is also`)), found(dup).join('\n'));
+    assert.ok(
+      found(dup).some((p) => p.includes(`GSLB_ERR_DNSSEC_KEY_INVALID: key tag ${k.key.tag} is also`)),
+      found(dup).join('\n'),
+    );
     assert.throws(() => readZoneKeys(dup, origin, ALGORITHMS.ECDSAP256SHA256), /key tag \d+ is also/, 'serve refuses it too');
   });
 
@@ -102,9 +129,13 @@ describe('meridian check: DNSSEC key problems', () => {
     };
     assert.deepEqual(check(`; from dig\n${ds(active)}\n`), []);
     assert.deepEqual(check(`${ds(active)}\n${ds(coming)}\n`), [], 'a DS of a key not yet signing beside one that signs: fine (a rollover)');
-    assert.deepEqual(check(`${ds(coming)}\n`), [`${file}:1: GSLB_ERR_DNSSEC_DS_MISMATCH: no DS of example.com. matches a key that signs its DNSKEY RRset now (${active.key.tag}): validators would find the zone bogus`]);
+    assert.deepEqual(check(`${ds(coming)}\n`), [
+      `${file}:1: GSLB_ERR_DNSSEC_DS_MISMATCH: no DS of example.com. matches a key that signs its DNSKEY RRset now (${active.key.tag}): validators would find the zone bogus`,
+    ]);
     const wrong = ds(active).replace(/[0-9A-F]{8}$/, '00000000');
-    assert.deepEqual(check(`${ds(active)}\n${wrong}\n`), [`${file}:2: GSLB_ERR_DNSSEC_DS_MISMATCH: DS ${active.key.tag} 13 2 matches no key of example.com. (key ${active.key.tag}, ${path.basename(active.key.base)}, has that tag but another digest)`]);
+    assert.deepEqual(check(`${ds(active)}\n${wrong}\n`), [
+      `${file}:2: GSLB_ERR_DNSSEC_DS_MISMATCH: DS ${active.key.tag} 13 2 matches no key of example.com. (key ${active.key.tag}, ${path.basename(active.key.base)}, has that tag but another digest)`,
+    ]);
     assert.deepEqual(check(`${ds(active)}\nother.example. IN DS 1 13 2 00\ngarbage here\n`), [
       `${file}:3: GSLB_ERR_DNSSEC_DS_MISMATCH: not a DS record (owner [TTL] [IN] DS key-tag algorithm digest-type digest)`,
       `${file}:2: GSLB_ERR_DNSSEC_DS_MISMATCH: other.example. is not signed here (dns.dnssec.zones): validators would find every answer bogus`,
@@ -114,12 +145,19 @@ describe('meridian check: DNSSEC key problems', () => {
   it('meridian check --parent-ds exits 1 with the file:line: CODE line, 0 when the DS matches', async () => {
     const d = tmp();
     const k = key(path.join(d, 'keys'));
-    const config = writeSignedServer(d, { 'example.com.zone': '$ORIGIN example.com.\n$TTL 60\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 30\n  IN NS ns1\nns1 IN A 192.0.2.53\n' }, '      example.com: { keyDir: keys }\n').config;
+    const config = writeSignedServer(
+      d,
+      { 'example.com.zone': '$ORIGIN example.com.\n$TTL 60\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 30\n  IN NS ns1\nns1 IN A 192.0.2.53\n' },
+      '      example.com: { keyDir: keys }\n',
+    ).config;
     const dsFile = path.join(d, 'ds.txt');
     fs.writeFileSync(dsFile, `example.com. IN DS ${rdataToText(RRType.DS, dsRdata(origin, k.key.dnskey))}\n`);
     const good = await runCli(['check', '--config', config, '--parent-ds', dsFile]);
     assert.equal(good.code, 0, good.stderr);
-    assert.match(good.stdout, new RegExp(`Kexample\\.com\\.\\+013\\+${String(k.key.tag).padStart(5, '0')}\\.key: example\\.com\\. key ${k.key.tag} \\(ECDSAP256SHA256, CSK\\): published, signing, CDS/CDNSKEY`));
+    assert.match(
+      good.stdout,
+      new RegExp(`Kexample\\.com\\.\\+013\\+${String(k.key.tag).padStart(5, '0')}\\.key: example\\.com\\. key ${k.key.tag} \\(ECDSAP256SHA256, CSK\\): published, signing, CDS/CDNSKEY`),
+    );
     fs.writeFileSync(dsFile, 'example.com. IN DS 1 13 2 0000\n');
     const bad = await runCli(['check', '--config', config, '--parent-ds', dsFile]);
     assert.equal(bad.code, 1);
@@ -141,7 +179,22 @@ describe('dnssec keygen and settime: timing flags', () => {
 
   it('keygen writes the timing fields and a ZSK; settime changes them and keeps the key and the file mode; bad flags exit 2', async () => {
     const d = tmp();
-    const made = await runCli(['dnssec', 'keygen', 'example.com', '--key-dir', d, '--publish', '20270101000000', '--activate', '20270102000000', '--inactive', '+400d', '--sync-publish', '20270103000000', '--zsk']);
+    const made = await runCli([
+      'dnssec',
+      'keygen',
+      'example.com',
+      '--key-dir',
+      d,
+      '--publish',
+      '20270101000000',
+      '--activate',
+      '20270102000000',
+      '--inactive',
+      '+400d',
+      '--sync-publish',
+      '20270103000000',
+      '--zsk',
+    ]);
     assert.equal(made.code, 0, made.stderr);
     const base = made.stdout.split('\n')[0]!.replace(/\.key$/, '');
     const k = readKey(base, origin);
@@ -179,10 +232,16 @@ describe('dnssec keygen and settime: timing flags', () => {
     assert.throws(() => readKey(base, origin), /\.private: not a file/);
     fs.rmSync(k.privateFile);
     fs.writeFileSync(k.privateFile, privateText.replace(/^Activate: .*$/m, `Activate: ${secret}`), { mode: 0o600 });
-    assert.throws(() => readKey(base, origin), (err: Error) => /\.private:\d+: Activate is not a date/.test(err.message) && !err.message.includes(secret));
+    assert.throws(
+      () => readKey(base, origin),
+      (err: Error) => /\.private:\d+: Activate is not a date/.test(err.message) && !err.message.includes(secret),
+    );
     fs.writeFileSync(k.privateFile, privateText, { mode: 0o600 });
     fs.writeFileSync(k.keyFile, `${secret} is not a record\n`);
-    assert.throws(() => readKey(base, origin), (err: Error) => err.message.endsWith('.key:1: not a DNSKEY record') && !err.message.includes(secret));
+    assert.throws(
+      () => readKey(base, origin),
+      (err: Error) => err.message.endsWith('.key:1: not a DNSKEY record') && !err.message.includes(secret),
+    );
     fs.writeFileSync(k.keyFile, keyText.replace(/^example\.com\./m, 'example.org.'));
     assert.throws(() => readKey(base, origin), /for example\.org\., not example\.com\./);
     // A copy under another tag's name.

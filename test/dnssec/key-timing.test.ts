@@ -83,7 +83,13 @@ describe('which keys publish, sign and are offered at time T', () => {
       const s = keysAt(split, t);
       assert.deepEqual([s.keySigners.map((k) => k.tag), s.zoneSigners.map((k) => k.tag), s.synced.map((k) => k.tag)], [keySigners, zoneSigners, [ksk.tag]], `split T=${t}`);
     }
-    assert.deepEqual(keysAt({ origin, keys: [ksk, zsk], split: false }, 100).zoneSigners.map((k) => k.tag).sort(), [ksk.tag, zsk.tag].sort(), 'without split every active key signs');
+    assert.deepEqual(
+      keysAt({ origin, keys: [ksk, zsk], split: false }, 100)
+        .zoneSigners.map((k) => k.tag)
+        .sort(),
+      [ksk.tag, zsk.tag].sort(),
+      'without split every active key signs',
+    );
   });
 
   it('signs a cached answer afresh at the next timing event, with no reload', () => {
@@ -92,7 +98,11 @@ describe('which keys publish, sign and are offered at time T', () => {
     const keyDir = path.join(d, 'keys');
     const old = generateKey(origin, ALGORITHMS.ED25519, keyDir, start - 86_400, { timing: { inactive: start + 3600, syncDelete: start + 1000 } }).key;
     const next = generateKey(origin, ALGORITHMS.ED25519, keyDir, start - 86_400, { timing: { activate: start + 1800, syncPublish: start + 1800 } }).key;
-    const config = loadConfig(writeSignedServer(d, { 'example.com.zone': ZONE }, '      example.com: { algorithm: ED25519, keyDir: keys }\n').config, { zonesDir: path.join(d, 'zones'), logLevel: 'silent' }, {});
+    const config = loadConfig(
+      writeSignedServer(d, { 'example.com.zone': ZONE }, '      example.com: { algorithm: ED25519, keyDir: keys }\n').config,
+      { zonesDir: path.join(d, 'zones'), logLevel: 'silent' },
+      {},
+    );
     let now = start * 1000;
     const signer = loadSigner(config.dns, { now: () => now })!;
     const loaded = new ZoneDirectory(path.join(d, 'zones')).load(true);
@@ -102,7 +112,12 @@ describe('which keys publish, sign and are offered at time T', () => {
       const out = responder.respond(buildQuery(name, type, { id: 7, edns: true, dnssecOk }), 'udp', '127.0.0.1')!;
       assert.equal(rcodeOf(out), 0);
       const msg = decode(out);
-      return dnssecOk ? msg.answers.filter((a) => a.type === 'RRSIG').map((a) => a.data.keyTag as number).sort() : [msg.answers.filter((a) => a.type === type).length];
+      return dnssecOk
+        ? msg.answers
+            .filter((a) => a.type === 'RRSIG')
+            .map((a) => a.data.keyTag as number)
+            .sort()
+        : [msg.answers.filter((a) => a.type === type).length];
     };
     assert.deepEqual(signers('mail.example.com', 'A'), [old.tag]);
     assert.deepEqual(signers('example.com', 'DNSKEY', false), [2], 'both published');
@@ -124,7 +139,12 @@ function capture(): { log: pino.Logger; lines: string[] } {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       done();
     },
   });
@@ -146,7 +166,11 @@ describe('keys reloaded without a restart (real sockets)', () => {
   let first: SigningKey;
   const keyDir = (): string => path.join(d, 'keys');
   const dnskeys = async (): Promise<number> => (await udp(server.port, 'example.com', 'DNSKEY', { edns: true, dnssecOk: true })).msg.answers.filter((a) => a.type === 'DNSKEY').length;
-  const rrsigTags = async (): Promise<number[]> => (await udp(server.port, 'mail.example.com', 'A', { edns: true, dnssecOk: true })).msg.answers.filter((a) => a.type === 'RRSIG').map((a) => a.data.keyTag as number).sort();
+  const rrsigTags = async (): Promise<number[]> =>
+    (await udp(server.port, 'mail.example.com', 'A', { edns: true, dnssecOk: true })).msg.answers
+      .filter((a) => a.type === 'RRSIG')
+      .map((a) => a.data.keyTag as number)
+      .sort();
 
   before(async () => {
     d = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-key-reload-'));
@@ -195,7 +219,10 @@ describe('keys reloaded without a restart (real sockets)', () => {
     server.reloadKeys();
     assert.equal(await dnskeys(), 1, 'the old keys serve');
     assert.deepEqual(await rrsigTags(), [first.tag]);
-    const line = logged.lines.map((l) => JSON.parse(l) as { msg: string; file?: string; reason?: string }).reverse().find((l) => l.msg.startsWith('DNSSEC keys not reloaded'));
+    const line = logged.lines
+      .map((l) => JSON.parse(l) as { msg: string; file?: string; reason?: string })
+      .reverse()
+      .find((l) => l.msg.startsWith('DNSSEC keys not reloaded'));
     assert.ok(line, logged.lines.join('\n'));
     assert.equal(line.file, privateFile);
     assert.match(line.reason!, /does not belong to the public key/);
@@ -223,7 +250,11 @@ describe('keys reloaded in every worker (serve --workers 2)', () => {
     const keyDir = path.join(d, 'keys');
     const first = generateKey(origin, ALGORITHMS.ECDSAP256SHA256, keyDir).key;
     const files = writeSignedServer(d, { 'example.com.zone': ZONE }, '      example.com: { keyDir: keys }\n');
-    const served = await startCli(['serve', '--workers', '2', '--config', files.config, '--zones', files.zonesDir, '--listen', '127.0.0.1:0', '--admin', 'off', '--log-level', 'info'], (out) => out.includes('meridian is serving'), 60_000);
+    const served = await startCli(
+      ['serve', '--workers', '2', '--config', files.config, '--zones', files.zonesDir, '--listen', '127.0.0.1:0', '--admin', 'off', '--log-level', 'info'],
+      (out) => out.includes('meridian is serving'),
+      60_000,
+    );
     try {
       const port = servingPorts(served.output()).dns;
       const second = generateKey(origin, ALGORITHMS.ECDSAP256SHA256, keyDir).key;
@@ -231,13 +262,21 @@ describe('keys reloaded in every worker (serve --workers 2)', () => {
       // Each query from a new source port: the kernel spreads them over both workers.
       const signers = async (): Promise<string> => {
         const r = await udp(port, 'mail.example.com', 'A', { edns: true, dnssecOk: true });
-        return r.msg.answers.filter((a) => a.type === 'RRSIG').map((a) => a.data.keyTag as number).sort().join(',');
+        return r.msg.answers
+          .filter((a) => a.type === 'RRSIG')
+          .map((a) => a.data.keyTag as number)
+          .sort()
+          .join(',');
       };
       const both = [first.tag, second.tag].sort().join(',');
-      await until('every worker signs with both keys', async () => {
-        for (let i = 0; i < 12; i++) if ((await signers()) !== both) return false;
-        return true;
-      }, 20_000);
+      await until(
+        'every worker signs with both keys',
+        async () => {
+          for (let i = 0; i < 12; i++) if ((await signers()) !== both) return false;
+          return true;
+        },
+        20_000,
+      );
       assert.ok((served.output().match(/DNSSEC keys reloaded/g) ?? []).length >= 2, served.output());
     } finally {
       await served.stop();

@@ -77,7 +77,12 @@ describe('DNSSEC key files (BIND format)', () => {
     const dnskey = Buffer.concat([Buffer.from([0x01, 0x01, 3, 13]), publicKey]);
     const tag = keyTag(dnskey);
     const dir = tmp();
-    const base = writeKey(dir, `Kexample.net.+013+${String(tag).padStart(5, '0')}`, `example.net. 3600 IN DNSKEY 257 3 13 ${publicKey.toString('base64')}`, `Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: ${d.toString('base64')}\n`);
+    const base = writeKey(
+      dir,
+      `Kexample.net.+013+${String(tag).padStart(5, '0')}`,
+      `example.net. 3600 IN DNSKEY 257 3 13 ${publicKey.toString('base64')}`,
+      `Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: ${d.toString('base64')}\n`,
+    );
     const key = readKey(base, RFC6605.zone);
     const rrset = canonicalRRset(RFC6605.zone, RRType.A, 1, 3600, [Buffer.from([192, 0, 2, 1])]);
     const rdata = rrsigRdata(key, RRType.A, 2, 3600, { inception: 1000, expiration: 2000 }, rrset);
@@ -144,12 +149,15 @@ describe('DNSSEC key files (BIND format)', () => {
     ];
     for (const [keyLine, priv, expected] of cases) {
       const base = writeKey(dir, 'Kexample.net.+013+55648', keyLine, priv);
-      assert.throws(() => readKey(base, zone), (err: Error) => {
-        assert.ok(err instanceof KeyFileError, err.message);
-        assert.match(err.message, expected);
-        assert.ok(!err.message.includes(secret.slice(0, 12)), 'no key material');
-        return true;
-      });
+      assert.throws(
+        () => readKey(base, zone),
+        (err: Error) => {
+          assert.ok(err instanceof KeyFileError, err.message);
+          assert.match(err.message, expected);
+          assert.ok(!err.message.includes(secret.slice(0, 12)), 'no key material');
+          return true;
+        },
+      );
     }
     assert.throws(() => readKey(path.join(dir, 'Knope.+013+00001'), zone), /Knope\.\+013\+00001\.key: cannot read: ENOENT/);
   });
@@ -158,7 +166,10 @@ describe('DNSSEC key files (BIND format)', () => {
   it('loads keys dnssec-keygen made, and dnssec-dsfromkey gives the DS we compute, for its keys and ours', { skip: bindTools }, () => {
     const dir = tmp();
     const zone = parseName('example.com.', null);
-    for (const [alg, extra] of [['ECDSAP256SHA256', ['-f', 'KSK']], ['ED25519', []]] as const) {
+    for (const [alg, extra] of [
+      ['ECDSAP256SHA256', ['-f', 'KSK']],
+      ['ED25519', []],
+    ] as const) {
       const r = spawnSync(findBinary('dnssec-keygen')!, ['-q', '-K', dir, '-a', alg, ...extra, 'example.com'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
     }
@@ -168,8 +179,11 @@ describe('DNSSEC key files (BIND format)', () => {
     for (const key of keys) {
       const r = spawnSync(findBinary('dnssec-dsfromkey')!, ['-2', `${key.base}.key`], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
-      const theirs = r.stdout.trim().replace(/^\S+\s+IN\s+DS\s+/, '').toUpperCase();
-      assert.equal((rdataToText(RRType.DS, dsRdata(zone, key.dnskey))).toUpperCase(), theirs);
+      const theirs = r.stdout
+        .trim()
+        .replace(/^\S+\s+IN\s+DS\s+/, '')
+        .toUpperCase();
+      assert.equal(rdataToText(RRType.DS, dsRdata(zone, key.dnskey)).toUpperCase(), theirs);
     }
   });
 
@@ -177,11 +191,41 @@ describe('DNSSEC key files (BIND format)', () => {
   it('reads the timing dnssec-keygen writes (-P -A -I -D, -P sync, -D sync), and dnssec-settime reads the timing meridian writes', { skip: settime }, () => {
     const dir = tmp();
     const zone = parseName('example.com.', null);
-    const r = spawnSync(findBinary('dnssec-keygen')!, ['-q', '-K', dir, '-a', 'ECDSAP256SHA256', '-f', 'KSK', '-P', '20270101000000', '-A', '20270102000000', '-I', '20270301000000', '-D', '20270401000000', '-P', 'sync', '20270103000000', '-D', 'sync', '20270302000000', 'example.com'], { encoding: 'utf8' });
+    const r = spawnSync(
+      findBinary('dnssec-keygen')!,
+      [
+        '-q',
+        '-K',
+        dir,
+        '-a',
+        'ECDSAP256SHA256',
+        '-f',
+        'KSK',
+        '-P',
+        '20270101000000',
+        '-A',
+        '20270102000000',
+        '-I',
+        '20270301000000',
+        '-D',
+        '20270401000000',
+        '-P',
+        'sync',
+        '20270103000000',
+        '-D',
+        'sync',
+        '20270302000000',
+        'example.com',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const [theirs] = readZoneKeys(dir, zone, ALGORITHMS.ECDSAP256SHA256);
     const at = (y: number, m: number, d: number): number => Date.UTC(y, m - 1, d) / 1000;
-    assert.deepEqual({ ...theirs!.timing, created: null }, { created: null, publish: at(2027, 1, 1), activate: at(2027, 1, 2), inactive: at(2027, 3, 1), delete: at(2027, 4, 1), syncPublish: at(2027, 1, 3), syncDelete: at(2027, 3, 2) });
+    assert.deepEqual(
+      { ...theirs!.timing, created: null },
+      { created: null, publish: at(2027, 1, 1), activate: at(2027, 1, 2), inactive: at(2027, 3, 1), delete: at(2027, 4, 1), syncPublish: at(2027, 1, 3), syncDelete: at(2027, 3, 2) },
+    );
     const ours = generateKey(zone, ALGORITHMS.ED25519, dir, at(2027, 1, 1), { timing: { inactive: at(2027, 6, 1), delete: at(2027, 7, 1), syncPublish: at(2027, 1, 5) } });
     // It prints local time: UTC here.
     const p = spawnSync(findBinary('dnssec-settime')!, ['-p', 'all', ours.key.base], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });

@@ -57,7 +57,12 @@ describe('signed answers from the responder', () => {
   });
 
   it('keeps DO=1 and DO=0 answers apart in every cache, in either order', async () => {
-    for (const [name, order] of [['mail.example.com', [false, true]], ['ns1.example.com', [true, false]], ['www.example.com', [false, true]], ['www.example.com', [true, false]]] as const) {
+    for (const [name, order] of [
+      ['mail.example.com', [false, true]],
+      ['ns1.example.com', [true, false]],
+      ['www.example.com', [false, true]],
+      ['www.example.com', [true, false]],
+    ] as const) {
       for (let round = 0; round < 2; round++) {
         for (const dnssecOk of order) {
           const { msg } = await udp(server.port, name, 'A', { edns: true, dnssecOk, options: [ecsOption(round === 0 ? SUBNETS.eu : SUBNETS.us)] });

@@ -101,9 +101,23 @@ async function keysServed(zone: string): Promise<{ published: number[]; signing:
   const keys = await udp(server.port, zone, 'DNSKEY', opts);
   const www = await udp(server.port, `www.${zone}`, 'A', opts);
   const cds = await udp(server.port, zone, 'CDS', opts);
-  const tags = (msg: Decoded, type: string): number[] => msg.answers.filter((a) => a.type === 'RRSIG' && a.data.typeCovered === type).map((a) => a.data.keyTag as number).sort();
-  const published = keys.msg.answers.filter((a) => a.type === 'DNSKEY').map((a) => keyTag(Buffer.concat([Buffer.from([a.data.flags >> 8, a.data.flags & 0xff, 3, a.data.algorithm]), a.data.key as Buffer])));
-  return { published: published.sort(), signing: tags(www.msg, 'A'), keySigning: tags(keys.msg, 'DNSKEY'), cds: cds.msg.answers.filter((a) => a.type === 'CDS').map((a) => (Buffer.isBuffer(a.data) ? a.data.readUInt16BE(0) : (a.data.keyTag as number))).sort() };
+  const tags = (msg: Decoded, type: string): number[] =>
+    msg.answers
+      .filter((a) => a.type === 'RRSIG' && a.data.typeCovered === type)
+      .map((a) => a.data.keyTag as number)
+      .sort();
+  const published = keys.msg.answers
+    .filter((a) => a.type === 'DNSKEY')
+    .map((a) => keyTag(Buffer.concat([Buffer.from([a.data.flags >> 8, a.data.flags & 0xff, 3, a.data.algorithm]), a.data.key as Buffer])));
+  return {
+    published: published.sort(),
+    signing: tags(www.msg, 'A'),
+    keySigning: tags(keys.msg, 'DNSKEY'),
+    cds: cds.msg.answers
+      .filter((a) => a.type === 'CDS')
+      .map((a) => (Buffer.isBuffer(a.data) ? a.data.readUInt16BE(0) : (a.data.keyTag as number)))
+      .sort(),
+  };
 }
 
 /** The simulated clock to `day` days (and an hour) after the start: just past the event of that day. */
@@ -134,7 +148,11 @@ describe('a CSK rollover over simulated days never breaks validation (Unbound, r
     zskKey = generateKey(parseName('split.example.com.', null), ALGORITHMS.ED25519, keyDir, longAgo, { zsk: true }).key;
     const files = writeSignedServer(
       dir,
-      { 'example.com.zone': parentZone(serial, [dsOf('roll.example.com', oldKey), dsOf('split.example.com', kskKey)]), 'roll.example.com.zone': childZone('roll.example.com'), 'split.example.com.zone': childZone('split.example.com') },
+      {
+        'example.com.zone': parentZone(serial, [dsOf('roll.example.com', oldKey), dsOf('split.example.com', kskKey)]),
+        'roll.example.com.zone': childZone('roll.example.com'),
+        'split.example.com.zone': childZone('split.example.com'),
+      },
       `      example.com: { keyDir: ${keyDir} }\n      roll.example.com: { keyDir: ${keyDir} }\n      split.example.com: { algorithm: ED25519, keyDir: ${keyDir}, split: true }\n`,
     );
     zonesDir = files.zonesDir;
@@ -172,7 +190,12 @@ describe('a CSK rollover over simulated days never breaks validation (Unbound, r
 
     at(2);
     await validates('day 2, both keys sign (warm caches)');
-    assert.deepEqual(await keysServed('roll.example.com'), { published: sorted(oldKey.tag, newKey.tag), signing: sorted(oldKey.tag, newKey.tag), keySigning: sorted(oldKey.tag, newKey.tag), cds: [oldKey.tag] });
+    assert.deepEqual(await keysServed('roll.example.com'), {
+      published: sorted(oldKey.tag, newKey.tag),
+      signing: sorted(oldKey.tag, newKey.tag),
+      keySigning: sorted(oldKey.tag, newKey.tag),
+      cds: [oldKey.tag],
+    });
     await sleep((TTL + 1) * 1000);
     await validates('day 2, both keys sign');
 
@@ -206,7 +229,11 @@ describe('a CSK rollover over simulated days never breaks validation (Unbound, r
 
   it('validates a KSK/ZSK split zone: the KSK signs the DNSKEY RRset only, the ZSK the rest', async () => {
     at(7);
-    for (const [name, type] of [['www.split.example.com', 'A'], ['split.example.com', 'DNSKEY'], ['nope.split.example.com', 'A']] as const) {
+    for (const [name, type] of [
+      ['www.split.example.com', 'A'],
+      ['split.example.com', 'DNSKEY'],
+      ['nope.split.example.com', 'A'],
+    ] as const) {
       const r = await ask(name, type);
       assert.equal(rcodeOf(r.raw), 0, `${name} ${type}\n${unbound.output().slice(-3000)}`);
       assert.ok(r.ad, `${name} ${type}: AD bit\n${unbound.output().slice(-3000)}`);

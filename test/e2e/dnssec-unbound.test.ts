@@ -93,13 +93,21 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
 
     // The child, at a random loopback address on port 53 (glue has no port): Unbound follows the referral there.
     const childAddress = `127.${20 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-    const c = writeSignedServer(path.join(dir, 'child'), { 'deleg.example.com.zone': childZone('deleg.example.com'), 'insecure.example.com.zone': childZone('insecure.example.com') }, `      deleg.example.com: { algorithm: ED25519, keyDir: ${keyDir} }\n`);
+    const c = writeSignedServer(
+      path.join(dir, 'child'),
+      { 'deleg.example.com.zone': childZone('deleg.example.com'), 'insecure.example.com.zone': childZone('insecure.example.com') },
+      `      deleg.example.com: { algorithm: ED25519, keyDir: ${keyDir} }\n`,
+    );
     try {
       child = await startTestServer(c.zonesDir, c.config, { listen: `${childAddress}:53` });
     } catch (err) {
       childSkip = `cannot serve the child zone on ${childAddress}:53: ${(err as Error).message}`;
     }
-    const p = (parentFiles = writeSignedServer(path.join(dir, 'parent'), { 'example.com.zone': parentZone(childAddress, dsText('deleg.example.com', childKey.dnskey)), 'example.com.policy.yaml': GEO_POLICY }, `      example.com: { keyDir: ${keyDir} }\n`));
+    const p = (parentFiles = writeSignedServer(
+      path.join(dir, 'parent'),
+      { 'example.com.zone': parentZone(childAddress, dsText('deleg.example.com', childKey.dnskey)), 'example.com.policy.yaml': GEO_POLICY },
+      `      example.com: { keyDir: ${keyDir} }\n`,
+    ));
     parentDs = dsText('example.com', parentKey.dnskey);
     parent = await startTestServer(p.zonesDir, p.config);
     const anchorFile = (name: string, ds: string): string => {
@@ -155,7 +163,15 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
   });
 
   it('validates denial of existence: NXDOMAIN (compact, RFC 9824), NODATA, an empty non-terminal, NODATA at a wildcard', async () => {
-    for (const [name, type] of [['nope.example.com', 'A'], ['deeper.nope.example.com', 'TXT'], ['info.example.com', 'AAAA'], ['b.ent.example.com', 'A'], ['www.example.com', 'TXT'], ['example.com', 'A'], ['x.wild.example.com', 'TXT']] as const) {
+    for (const [name, type] of [
+      ['nope.example.com', 'A'],
+      ['deeper.nope.example.com', 'TXT'],
+      ['info.example.com', 'AAAA'],
+      ['b.ent.example.com', 'A'],
+      ['www.example.com', 'TXT'],
+      ['example.com', 'A'],
+      ['x.wild.example.com', 'TXT'],
+    ] as const) {
       const r = await ask(unbound, name, type, SUBNETS.eu);
       assert.equal(rcodeOf(r.raw), 0, `${name} ${type}\n${unbound.output()}`);
       assert.equal(r.msg.answers.length, 0, `${name} ${type}`);
@@ -176,7 +192,11 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
   });
 
   it('fails validation (SERVFAIL) when the zone is signed with a key the resolver does not trust', async () => {
-    for (const [name, type] of [['mail.example.com', 'A'], ['www.example.com', 'A'], ['nope.example.com', 'A']] as const) {
+    for (const [name, type] of [
+      ['mail.example.com', 'A'],
+      ['www.example.com', 'A'],
+      ['nope.example.com', 'A'],
+    ] as const) {
       const r = await ask(misanchored, name, type, SUBNETS.us);
       assert.equal(rcodeOf(r.raw), 2, `${name} ${type} must be bogus`);
     }

@@ -103,7 +103,7 @@ describe('status page', () => {
     for (const asset of ['/dashboard.js', '/dashboard.css']) assert.equal((await api(asset, { token: null })).status, 200, asset);
   });
 
-  it('shows every region up, the shares and each continent\'s answer in a browser', { skip: noChromium }, async () => {
+  it("shows every region up, the shares and each continent's answer in a browser", { skip: noChromium }, async () => {
     const dom = await dumpDom(`${base}/dashboard#token=${TOKEN}`);
     assert.match(dom, /<html[^>]* data-loaded="[^"]+"/, 'the script rendered the data');
     for (const key of ['example.com/eu', 'example.com/us', 'example.com/ap']) {

@@ -73,7 +73,10 @@ describe('Unbound in front of meridian (stub zone, ECS forwarding)', { skip: mis
   });
 
   it('follows a CNAME to a steered name, per subnet', async () => {
-    for (const [region, subnet] of [['ap', SUBNETS.ap], ['eu', SUBNETS.eu]] as const) {
+    for (const [region, subnet] of [
+      ['ap', SUBNETS.ap],
+      ['eu', SUBNETS.eu],
+    ] as const) {
       const { msg } = await ask('alias.example.com', 'A', subnet);
       assert.deepEqual(
         msg.answers.map((a) => [a.name, a.type, a.data]),

@@ -158,7 +158,10 @@ describe('the status page on the default database', () => {
     const d = (await res.json()) as Dashboard;
     const near = d.names.find((n) => n.name === 'near.prox.test.')!;
     const geo = openGeoDatabase(DEFAULT_DB);
-    assert.deepEqual(near.continents.map((c) => c.continent), ['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']);
+    assert.deepEqual(
+      near.continents.map((c) => c.continent),
+      ['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA'],
+    );
     for (const c of near.continents) {
       assert.ok(c.address !== null, `${c.continent}: an address`);
       assert.equal(geo.lookup(c.address)?.continent, c.continent, `${c.address} is on ${c.continent} in the database`);

@@ -17,7 +17,10 @@ describe('COUNTRY_CONTINENT', () => {
       }
     }
     assert.equal(iso.length, 249);
-    assert.deepEqual(iso.filter((c) => !COUNTRY_CONTINENT.has(c)), []);
+    assert.deepEqual(
+      iso.filter((c) => !COUNTRY_CONTINENT.has(c)),
+      [],
+    );
     const extra = [...COUNTRY_CONTINENT.keys()].filter((c) => !iso.includes(c)).sort();
     assert.deepEqual(extra, ['XK', ...Object.keys(LEGACY_CODES)].sort());
     for (const continent of COUNTRY_CONTINENT.values()) assert.ok(continent in CONTINENT_NAMES, continent);
@@ -25,10 +28,30 @@ describe('COUNTRY_CONTINENT', () => {
 
   it('follows the GeoNames / MaxMind assignment for the border cases', () => {
     const table: [string, string][] = [
-      ['GB', 'EU'], ['RU', 'EU'], ['CY', 'EU'], ['TR', 'AS'], ['GE', 'AS'], ['AM', 'AS'], ['AZ', 'AS'],
-      ['KZ', 'AS'], ['EG', 'AF'], ['LY', 'AF'], ['PA', 'NA'], ['GL', 'NA'], ['PR', 'NA'], ['BR', 'SA'],
-      ['GF', 'SA'], ['AU', 'OC'], ['TL', 'OC'], ['UM', 'OC'], ['AQ', 'AN'], ['TF', 'AN'], ['XK', 'EU'],
-      ['AN', 'NA'], ['EU', 'EU'], ['AP', 'AS'],
+      ['GB', 'EU'],
+      ['RU', 'EU'],
+      ['CY', 'EU'],
+      ['TR', 'AS'],
+      ['GE', 'AS'],
+      ['AM', 'AS'],
+      ['AZ', 'AS'],
+      ['KZ', 'AS'],
+      ['EG', 'AF'],
+      ['LY', 'AF'],
+      ['PA', 'NA'],
+      ['GL', 'NA'],
+      ['PR', 'NA'],
+      ['BR', 'SA'],
+      ['GF', 'SA'],
+      ['AU', 'OC'],
+      ['TL', 'OC'],
+      ['UM', 'OC'],
+      ['AQ', 'AN'],
+      ['TF', 'AN'],
+      ['XK', 'EU'],
+      ['AN', 'NA'],
+      ['EU', 'EU'],
+      ['AP', 'AS'],
     ];
     for (const [country, continent] of table) assert.equal(continentOfCountry(country), continent, country);
   });

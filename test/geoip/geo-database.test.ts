@@ -10,14 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Reader, type Response } from 'maxmind';
-import {
-  type GeoDatabase,
-  emptyGeoInfo,
-  GeoDatabaseError,
-  GeoResolver,
-  openGeoDatabase,
-  countryCentroid,
-} from '../../src/geoip/geo-database.js';
+import { type GeoDatabase, emptyGeoInfo, GeoDatabaseError, GeoResolver, openGeoDatabase, countryCentroid } from '../../src/geoip/geo-database.js';
 import type { GeoInfo } from '../../src/steer/types.js';
 import { formatAddress } from '../../src/net/ip-format.js';
 import { parseAddress } from '../../src/net/ip-parse.js';
@@ -56,8 +49,7 @@ function where(g: GeoInfo): string {
 }
 
 function isEmpty(g: GeoInfo): boolean {
-  return g.continent === null && g.country === null && g.subdivisions.length === 0 && g.location === null &&
-    g.asn === null && g.geoPrefix === null && g.asnPrefix === null;
+  return g.continent === null && g.country === null && g.subdivisions.length === 0 && g.location === null && g.asn === null && g.geoPrefix === null && g.asnPrefix === null;
 }
 
 describe('openGeoDatabase', () => {
@@ -85,13 +77,16 @@ describe('openGeoDatabase', () => {
     // The pitfall: mmdb-lib opens it, and a lookup throws later, on the query path.
     const raw = new Reader<Response>(fs.readFileSync(file));
     assert.throws(() => raw.get('81.2.69.142'));
-    assert.throws(() => openGeoDatabase(file), (err: unknown) => {
-      assert.ok(err instanceof GeoDatabaseError);
-      assert.equal(err.code, 'GSLB_ERR_GEOIP_INVALID');
-      assert.equal(err.file, file);
-      assert.match(err.message, /node count/);
-      return true;
-    });
+    assert.throws(
+      () => openGeoDatabase(file),
+      (err: unknown) => {
+        assert.ok(err instanceof GeoDatabaseError);
+        assert.equal(err.code, 'GSLB_ERR_GEOIP_INVALID');
+        assert.equal(err.file, file);
+        assert.match(err.message, /node count/);
+        return true;
+      },
+    );
   });
 
   it('rejects files that are not MaxMind DBs, or unreadable', () => {
@@ -101,7 +96,11 @@ describe('openGeoDatabase', () => {
     const truncated = path.join(tmp, 'truncated.mmdb');
     fs.writeFileSync(truncated, fs.readFileSync(fixture('GeoIP2-City-Test.mmdb')).subarray(0, 11_000));
     for (const file of [text, empty, truncated, path.join(tmp, 'missing.mmdb'), tmp]) {
-      assert.throws(() => openGeoDatabase(file), (err: unknown) => err instanceof GeoDatabaseError && err.code === 'GSLB_ERR_GEOIP_INVALID' && err.message.startsWith(file), file);
+      assert.throws(
+        () => openGeoDatabase(file),
+        (err: unknown) => err instanceof GeoDatabaseError && err.code === 'GSLB_ERR_GEOIP_INVALID' && err.message.startsWith(file),
+        file,
+      );
     }
   });
 
@@ -116,8 +115,10 @@ describe('openGeoDatabase', () => {
   });
 
   it('rejects a valid MMDB without a GeoIP schema (records like {"ip": "1.1.1.1"})', () => {
-    assert.throws(() => openGeoDatabase(fixture('MaxMind-DB-test-ipv4-24.mmdb')), (err: unknown) =>
-      err instanceof GeoDatabaseError && err.message.includes('not a supported GeoIP schema'));
+    assert.throws(
+      () => openGeoDatabase(fixture('MaxMind-DB-test-ipv4-24.mmdb')),
+      (err: unknown) => err instanceof GeoDatabaseError && err.message.includes('not a supported GeoIP schema'),
+    );
   });
 
   it('opens a gzip-compressed database', async () => {
@@ -152,8 +153,17 @@ describe('GeoDatabase.lookup', () => {
 
   it('reads ASN records, with and without an organisation', () => {
     assert.deepEqual(asn.lookup('89.160.20.128'), {
-      continent: null, country: null, subdivisions: [], city: null, location: null, accuracyRadiusKm: null,
-      asn: 29518, asnOrganization: 'Bredband2 AB', isAnycast: false, prefix: 17, network: '89.160.0.0/17',
+      continent: null,
+      country: null,
+      subdivisions: [],
+      city: null,
+      location: null,
+      accuracyRadiusKm: null,
+      asn: 29518,
+      asnOrganization: 'Bredband2 AB',
+      isAnycast: false,
+      prefix: 17,
+      network: '89.160.0.0/17',
     });
     const noOrg = asn.lookup('67.43.156.1');
     assert.equal(noOrg?.asn, 35908);
@@ -189,8 +199,17 @@ describe('GeoDatabase.lookup', () => {
 
   it('derives the continent from the country in the flat schema', () => {
     assert.deepEqual(flatV4.lookup('198.51.100.7'), {
-      continent: 'OC', country: 'AU', subdivisions: [], city: null, location: null, accuracyRadiusKm: null,
-      asn: null, asnOrganization: null, isAnycast: false, prefix: 24, network: '198.51.100.0/24',
+      continent: 'OC',
+      country: 'AU',
+      subdivisions: [],
+      city: null,
+      location: null,
+      accuracyRadiusKm: null,
+      asn: null,
+      asnOrganization: null,
+      isAnycast: false,
+      prefix: 24,
+      network: '198.51.100.0/24',
     });
     // An unknown code keeps the country and has no continent.
     const zz = flatV4.lookup('203.0.113.200');
@@ -332,7 +351,10 @@ describe('GeoResolver with GeoIP2-City + GeoLite2-ASN', () => {
   });
 
   it('lists its databases, location first', () => {
-    assert.deepEqual(r.databases.map((d) => d.databaseType), ['GeoIP2-City', 'GeoLite2-ASN']);
+    assert.deepEqual(
+      r.databases.map((d) => d.databaseType),
+      ['GeoIP2-City', 'GeoLite2-ASN'],
+    );
     assert.ok(Object.isFrozen(r.databases));
   });
 });
@@ -409,7 +431,10 @@ describe('GeoResolver with other layouts', () => {
 
   it('refuses a database in the wrong slot', () => {
     assert.throws(() => new GeoResolver(asn, null), GeoDatabaseError);
-    assert.throws(() => new GeoResolver(city, city), (err: unknown) => err instanceof GeoDatabaseError && err.message.includes('not an ASN database'));
+    assert.throws(
+      () => new GeoResolver(city, city),
+      (err: unknown) => err instanceof GeoDatabaseError && err.message.includes('not an ASN database'),
+    );
   });
 });
 

@@ -108,7 +108,10 @@ describe('failover driven by health probes', () => {
       assert.equal(await answer(s.port), '192.0.2.1');
       const states = [...s.health.states().values()];
       assert.deepEqual(states.map((x) => x.health.status).sort(), ['up', 'up']);
-      assert.ok(states.every((x) => x.health.rttMs !== null), 'probe RTTs are kept');
+      assert.ok(
+        states.every((x) => x.health.rttMs !== null),
+        'probe RTTs are kept',
+      );
     } finally {
       await s.close();
     }

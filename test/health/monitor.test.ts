@@ -6,8 +6,7 @@ import { HealthMonitor } from '../../src/health/health-monitor.js';
 import type { MonitoredTarget, ProbeResult, ProbeSpec, Prober } from '../../src/health/types.js';
 
 const spec: ProbeSpec = { type: 'tcp', port: 1, intervalSec: 1, timeoutMs: 100, rise: 1, fall: 1, jitterMs: 0 };
-const targets = (n: number): MonitoredTarget[] =>
-  Array.from({ length: n }, (_, i) => ({ key: `z/t${i}`, region: 'r', address: `127.0.0.${i + 1}`, probe: spec }));
+const targets = (n: number): MonitoredTarget[] => Array.from({ length: n }, (_, i) => ({ key: `z/t${i}`, region: 'r', address: `127.0.0.${i + 1}`, probe: spec }));
 
 /** A prober whose probes finish when the test says so. */
 function controlledProber() {
@@ -54,7 +53,10 @@ describe('health monitor', () => {
     c.pending.splice(0).forEach((p, i) => p.finish(i === 0));
     assert.equal(await round, true);
     assert.equal(changes, 2, 'unknown → up and unknown → down');
-    assert.deepEqual([...m.view().values()].map((h) => h.status), ['up', 'down']);
+    assert.deepEqual(
+      [...m.view().values()].map((h) => h.status),
+      ['up', 'down'],
+    );
     m.sync(targets(1));
     assert.deepEqual([...m.states().keys()], ['z/t0']);
     await m.stop();

@@ -19,8 +19,7 @@ async function withServer<T>(server: net.Server, fn: (port: number) => Promise<T
   }
 }
 
-const withHttp = <T>(handler: http.RequestListener, fn: (port: number) => Promise<T>, host?: string): Promise<T> =>
-  withServer(http.createServer(handler), fn, host);
+const withHttp = <T>(handler: http.RequestListener, fn: (port: number) => Promise<T>, host?: string): Promise<T> => withServer(http.createServer(handler), fn, host);
 
 /** Runs the probe and measures how long it took to settle. */
 async function timed(spec: ProbeSpec, address: string, signal = never): Promise<{ r: ProbeResult; ms: number }> {
@@ -35,9 +34,11 @@ function assertFailed(r: ProbeResult, reason: ProbeResult['reason'], detail?: Re
   if (detail) assert.match(r.detail, detail);
 }
 
-const reply = (status: number, body = 'ok'): http.RequestListener => (_req, res) => {
-  res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
-};
+const reply =
+  (status: number, body = 'ok'): http.RequestListener =>
+  (_req, res) => {
+    res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+  };
 
 describe('http probe', () => {
   it('is ok on 200, with an rtt and a fresh timestamp', async () => {
@@ -58,13 +59,19 @@ describe('http probe', () => {
   });
 
   it('honours custom expect ranges', async () => {
-    const expect = [[200, 200], [204, 204]] as const;
+    const expect = [
+      [200, 200],
+      [204, 204],
+    ] as const;
     let status = 204;
-    await withHttp((_req, res) => res.writeHead(status).end(), async (port) => {
-      assert.equal((await runProbe(httpSpec(port, { expect }), '127.0.0.1', never)).ok, true);
-      status = 201;
-      assertFailed(await runProbe(httpSpec(port, { expect }), '127.0.0.1', never), 'status', /^HTTP 201, expected 200, 204$/);
-    });
+    await withHttp(
+      (_req, res) => res.writeHead(status).end(),
+      async (port) => {
+        assert.equal((await runProbe(httpSpec(port, { expect }), '127.0.0.1', never)).ok, true);
+        status = 201;
+        assertFailed(await runProbe(httpSpec(port, { expect }), '127.0.0.1', never), 'status', /^HTTP 201, expected 200, 204$/);
+      },
+    );
   });
 
   it('matches the body against bodyMatch', async () => {
@@ -100,7 +107,10 @@ describe('http probe', () => {
   });
 
   it('times out waiting for headers from a server that never answers', async () => {
-    const { r, ms } = await withHttp(() => {}, (port) => timed(httpSpec(port, { timeoutMs: 200 }), '127.0.0.1'));
+    const { r, ms } = await withHttp(
+      () => {},
+      (port) => timed(httpSpec(port, { timeoutMs: 200 }), '127.0.0.1'),
+    );
     assertFailed(r, 'timeout', /200 ms \(waiting for headers\)/);
     assert.equal(r.rttMs, null);
     assert.ok(ms >= 190 && ms < 600, `settled after ${ms} ms`);
@@ -127,7 +137,10 @@ describe('http probe', () => {
   });
 
   it('fails with "reset" when the server drops the connection', async () => {
-    const r = await withHttp((req) => req.socket.destroy(), (port) => runProbe(httpSpec(port), '127.0.0.1', never));
+    const r = await withHttp(
+      (req) => req.socket.destroy(),
+      (port) => runProbe(httpSpec(port), '127.0.0.1', never),
+    );
     assertFailed(r, 'reset');
   });
 
@@ -147,11 +160,15 @@ describe('http probe', () => {
       res.end();
     };
     let port = 0;
-    await withHttp(handler, async (p) => {
-      port = p;
-      await runProbe(httpSpec(port, { method: 'HEAD', path: '/health?deep=1', headers: { 'X-Probe': 'yes' } }), '127.0.0.2', never);
-      await runProbe(httpSpec(port, { host: 'www.example.test', headers: { 'user-agent': 'custom' } }), '127.0.0.2', never);
-    }, '127.0.0.2');
+    await withHttp(
+      handler,
+      async (p) => {
+        port = p;
+        await runProbe(httpSpec(port, { method: 'HEAD', path: '/health?deep=1', headers: { 'X-Probe': 'yes' } }), '127.0.0.2', never);
+        await runProbe(httpSpec(port, { host: 'www.example.test', headers: { 'user-agent': 'custom' } }), '127.0.0.2', never);
+      },
+      '127.0.0.2',
+    );
     const [first, second] = seen;
     assert.equal(first?.method, 'HEAD');
     assert.equal(first?.url, '/health?deep=1');
@@ -195,7 +212,10 @@ describe('aborting', () => {
   it('settles promptly when the signal aborts mid-probe', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
-    const { r, ms } = await withHttp(() => {}, (port) => timed(httpSpec(port, { timeoutMs: 5000 }), '127.0.0.1', controller.signal));
+    const { r, ms } = await withHttp(
+      () => {},
+      (port) => timed(httpSpec(port, { timeoutMs: 5000 }), '127.0.0.1', controller.signal),
+    );
     assertFailed(r, 'error', /^aborted$/);
     assert.ok(ms < 1000, `settled after ${ms} ms`);
   });

@@ -41,7 +41,10 @@ describe('health state machine', () => {
     assert.equal(down.lastFailure?.reason, 'refused');
     assert.match(down.history[0]!.why, /3 probe\(s\) in a row failed \(fall 3\)/);
     const up = hs[5]!;
-    assert.deepEqual(up.history.map((t) => `${t.from}>${t.to}`), ['down>up', 'up>down', 'unknown>up']);
+    assert.deepEqual(
+      up.history.map((t) => `${t.from}>${t.to}`),
+      ['down>up', 'up>down', 'unknown>up'],
+    );
     assert.equal(up.since, 6);
   });
 

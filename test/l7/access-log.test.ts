@@ -14,7 +14,14 @@ import { request, startBackend, startBalancer, waitFor, type TestBackend, type T
 
 type Line = Record<string, unknown>;
 
-const readLines = (file: string): Line[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
+const readLines = (file: string): Line[] =>
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line)
+    : [];
 
 /** A port nothing listens on. */
 async function deadPort(): Promise<number> {
@@ -93,7 +100,7 @@ describe('access log', () => {
     assert.equal(l.peer, '127.0.0.1');
     assert.equal(l.userAgent, 'test/1');
     assert.ok(typeof l.upstreamMs === 'number' && l.upstreamMs >= 0);
-    assert.ok(typeof l.totalMs === 'number' && l.totalMs >= (l.upstreamMs));
+    assert.ok(typeof l.totalMs === 'number' && l.totalMs >= l.upstreamMs);
     assert.ok((l.bytesIn as number) > 'GET /v1/items?x=1 HTTP/1.1\r\n'.length, `bytesIn ${l.bytesIn}`);
     assert.ok((l.bytesOut as number) > 'hello'.length + 'HTTP/1.1 200 OK\r\n'.length, `bytesOut ${l.bytesOut}`);
     assert.ok(!Number.isNaN(Date.parse(l.time as string)));
@@ -178,6 +185,9 @@ describe('access log', () => {
   });
 
   it('refuses a path it cannot open, naming the field', async () => {
-    await assert.rejects(startBalancer({ accessLog: { path: path.join(dir, 'no', 'such', 'dir.log') }, pools: { default: { backends: [{ id: 'a', address: backend.address }] } } }), /accessLog\.path: cannot open/);
+    await assert.rejects(
+      startBalancer({ accessLog: { path: path.join(dir, 'no', 'such', 'dir.log') }, pools: { default: { backends: [{ id: 'a', address: backend.address }] } } }),
+      /accessLog\.path: cannot open/,
+    );
   });
 });

@@ -14,7 +14,9 @@ after(async () => {
 });
 
 function backends(weights: number[]): Backend[] {
-  const list = weights.map((weight, i) => new Backend('p', { id: `b${i}`, address: `127.0.0.1:${10_000 + i}`, weight, maxConnections: 10, maxRequests: 1000 }, { connectMs: 100, headersMs: 100, idleMs: 100 }, 0));
+  const list = weights.map(
+    (weight, i) => new Backend('p', { id: `b${i}`, address: `127.0.0.1:${10_000 + i}`, weight, maxConnections: 10, maxRequests: 1000 }, { connectMs: 100, headersMs: 100, idleMs: 100 }, 0),
+  );
   made.push(...list);
   return list;
 }
@@ -141,7 +143,13 @@ describe('power-of-two choices', () => {
 describe('random (weighted)', () => {
   it('follows weights within ±2% over 30,000 picks', () => {
     const list = backends([1, 2, 7]);
-    const picks = Array.from({ length: 30_000 }, ((algo) => () => algo.pick(list, { hashKey: '' }))(create('random', 11)));
+    const picks = Array.from(
+      { length: 30_000 },
+      (
+        (algo) => () =>
+          algo.pick(list, { hashKey: '' })
+      )(create('random', 11)),
+    );
     const s = shares(list, picks);
     [0.1, 0.2, 0.7].forEach((want, i) => assert.ok(Math.abs(s[i]! - want) < 0.02, `backend ${i}: ${s[i]} vs ${want}`));
   });
@@ -153,7 +161,11 @@ describe('ip-hash', () => {
     const algo = create('ip-hash');
     const keys = Array.from({ length: 4000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.7`);
     const first = keys.map((k) => algo.pick(list, { hashKey: k }));
-    assert.deepEqual(keys.map((k) => algo.pick(list, { hashKey: k })), first, 'same client, same backend');
+    assert.deepEqual(
+      keys.map((k) => algo.pick(list, { hashKey: k })),
+      first,
+      'same client, same backend',
+    );
     for (const s of shares(list, first)) assert.ok(Math.abs(s - 0.25) < 0.06, `share ${s}`);
   });
 });
@@ -163,7 +175,11 @@ describe('consistent-hash (ring with virtual nodes)', () => {
   it('spreads keys evenly (each of 5 within 20% ±5%)', () => {
     const list = backends([1, 1, 1, 1, 1]);
     const algo = create('consistent-hash');
-    for (const s of shares(list, keys.map((k) => algo.pick(list, { hashKey: k })))) assert.ok(Math.abs(s - 0.2) < 0.05, `share ${s}`);
+    for (const s of shares(
+      list,
+      keys.map((k) => algo.pick(list, { hashKey: k })),
+    ))
+      assert.ok(Math.abs(s - 0.2) < 0.05, `share ${s}`);
   });
   it('removing one of 5 backends remaps about 1/5 of keys, and only the keys it owned', () => {
     const list = backends([1, 1, 1, 1, 1]);
@@ -180,7 +196,10 @@ describe('consistent-hash (ring with virtual nodes)', () => {
   it('honours weight (2:1:1 → about 50/25/25 ±5%)', () => {
     const list = backends([2, 1, 1]);
     const algo = create('consistent-hash');
-    const s = shares(list, keys.map((k) => algo.pick(list, { hashKey: k })));
+    const s = shares(
+      list,
+      keys.map((k) => algo.pick(list, { hashKey: k })),
+    );
     [0.5, 0.25, 0.25].forEach((want, i) => assert.ok(Math.abs(s[i]! - want) < 0.05, `backend ${i}: ${s[i]}`));
   });
   it('moves on to the next backend on the ring when one is full', () => {

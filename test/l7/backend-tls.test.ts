@@ -184,7 +184,18 @@ describe('TLS to backends', () => {
   it('a backend-level tls overrides the pool default and tls: null is plain HTTP', () => {
     const dir = pki.dir;
     const c = parseBalancerConfig(
-      JSON.stringify({ pools: { p: { tls: { ca: 'ca.pem' }, backends: [{ id: 'a', address: '127.0.0.1:1' }, { id: 'b', address: '127.0.0.1:2', tls: null }, { id: 'c', address: '127.0.0.1:3', tls: { ca: 'other-ca.pem', sni: 'x.test' } }] } } }),
+      JSON.stringify({
+        pools: {
+          p: {
+            tls: { ca: 'ca.pem' },
+            backends: [
+              { id: 'a', address: '127.0.0.1:1' },
+              { id: 'b', address: '127.0.0.1:2', tls: null },
+              { id: 'c', address: '127.0.0.1:3', tls: { ca: 'other-ca.pem', sni: 'x.test' } },
+            ],
+          },
+        },
+      }),
       path.join(dir, 'lb.json'),
     );
     assert.equal(c.pools.p!.tls!.ca, ca.cert, 'paths resolved against the config file');

@@ -32,10 +32,19 @@ describe('balancer config', () => {
 
   it('names the field of a bad http2 setting or backend protocol', () => {
     const found = problems('http2:\n  maxConcurrentStreams: 0\npools:\n  default:\n    backends:\n      - { id: a, address: 127.0.0.1:9000, protocol: h3 }\n');
-    assert.ok(found.some((p) => p.startsWith('b.yaml:2: http2.maxConcurrentStreams:')), found.join('\n'));
-    assert.ok(found.some((p) => p.startsWith('b.yaml:6: pools.default.backends.0.protocol:')), found.join('\n'));
+    assert.ok(
+      found.some((p) => p.startsWith('b.yaml:2: http2.maxConcurrentStreams:')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => p.startsWith('b.yaml:6: pools.default.backends.0.protocol:')),
+      found.join('\n'),
+    );
     const listen = problems('http2:\n  cleartextListen: nowhere\npools:\n  default:\n    backends:\n      - { id: a, address: 127.0.0.1:9000 }\n');
-    assert.ok(listen.some((p) => p.startsWith('b.yaml:2: http2.cleartextListen:')), listen.join('\n'));
+    assert.ok(
+      listen.some((p) => p.startsWith('b.yaml:2: http2.cleartextListen:')),
+      listen.join('\n'),
+    );
   });
 
   it('names file, line and field for each problem', () => {
@@ -52,8 +61,14 @@ describe('balancer config', () => {
       '  - { pool: nope }', // 10
     ].join('\n');
     const found = problems(text);
-    assert.ok(found.some((p) => p.startsWith('b.yaml:4: pools.web.algorithm: ')), found.join('\n'));
-    assert.ok(found.some((p) => p.startsWith('b.yaml:8: pools.web.backends.1.weight: must be >= 1')), found.join('\n'));
+    assert.ok(
+      found.some((p) => p.startsWith('b.yaml:4: pools.web.algorithm: ')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => p.startsWith('b.yaml:8: pools.web.backends.1.weight: must be >= 1')),
+      found.join('\n'),
+    );
     const semantic = problems(text.replace('algorithm: fastest', 'algorithm: consistent-hash').replace(', weight: 0', ''));
     assert.deepEqual(semantic, [
       'b.yaml:1: listen: listen address "nowhere": not of the form ADDR:PORT; write ADDR:PORT, e.g. 127.0.0.1:5300 or [::1]:5300',
@@ -79,7 +94,14 @@ describe('balancer config', () => {
 
   it('client limits: defaults, bounds, and a request deadline no shorter than the header one', () => {
     const base = 'pools:\n  default:\n    backends:\n      - { id: a, address: 127.0.0.1:9000 }\n';
-    assert.deepEqual(parseBalancerConfig(base, 'b.yaml').client, { maxHeaderBytes: 16_384, bodyIdleMs: 60_000, requestMs: 300_000, minBodyBytesPerSec: 240, bodyRateGraceMs: 5000, maxConnectionsPerClient: 256 });
+    assert.deepEqual(parseBalancerConfig(base, 'b.yaml').client, {
+      maxHeaderBytes: 16_384,
+      bodyIdleMs: 60_000,
+      requestMs: 300_000,
+      minBodyBytesPerSec: 240,
+      bodyRateGraceMs: 5000,
+      maxConnectionsPerClient: 256,
+    });
     assert.deepEqual(problems(`${base}timeouts: { clientHeadersMs: 20000 }\nclient:\n  requestMs: 10000\n`), [
       'b.yaml:7: client.requestMs: 10000 is shorter than timeouts.clientHeadersMs (20000); the whole request cannot take less time than its header',
     ]);

@@ -11,7 +11,11 @@ import { DnsStub } from './dns-stub.js';
 import { json, request, startBackends, startBalancer, tally, waitFor, type TestBackend, type TestBalancer } from './helpers.js';
 
 const fast = { type: 'tcp', intervalMs: 200, timeoutMs: 1000, rise: 1, fall: 1 };
-const ids = (lb: TestBalancer): string[] => lb.balancer.runtime.pools.get('default')!.backends.map((b) => b.id).sort();
+const ids = (lb: TestBalancer): string[] =>
+  lb.balancer.runtime.pools
+    .get('default')!
+    .backends.map((b) => b.id)
+    .sort();
 const served = async (lb: TestBalancer, n: number): Promise<string[]> => [...(await tally(`${lb.url}/`, n)).keys()].sort();
 
 describe('DNS discovery', () => {
@@ -69,16 +73,26 @@ describe('DNS discovery', () => {
     for (const [i, s] of servers.entries()) s.removeAllListeners('request').on('request', (_req, res) => res.end(`ip${i + 2}`));
     const [a] = backends as [TestBackend];
     dns.records.set('web.test', [{ type: 'A', address: '127.0.0.2' }]);
-    const lb = await startBalancer({ pools: { default: { backends: [{ id: 'a', address: a.address }], healthCheck: fast, discovery: { dns: 'web.test', type: 'A', port, resolver, intervalMs: 150 } } } });
+    const lb = await startBalancer({
+      pools: { default: { backends: [{ id: 'a', address: a.address }], healthCheck: fast, discovery: { dns: 'web.test', type: 'A', port, resolver, intervalMs: 150 } } },
+    });
     try {
       assert.deepEqual(await served(lb, 6), ['a', 'ip2']);
-      dns.records.set('web.test', [{ type: 'A', address: '127.0.0.2' }, { type: 'A', address: '127.0.0.3' }, { type: 'A', address: '127.0.0.4' }]);
+      dns.records.set('web.test', [
+        { type: 'A', address: '127.0.0.2' },
+        { type: 'A', address: '127.0.0.3' },
+        { type: 'A', address: '127.0.0.4' },
+      ]);
       await waitFor(() => ids(lb).length === 4, 10_000, 'three discovered backends');
       const counts = await tally(`${lb.url}/`, 12);
       assert.deepEqual([...counts.keys()].sort(), ['a', 'ip2', 'ip3'], 'the dead address is never sent a request');
       assert.equal(counts.size, 3);
 
-      lb.write({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, pools: { default: { backends: [{ id: 'a', address: a.address }], healthCheck: fast, discovery: { dns: 'web.test', type: 'A', port, resolver, intervalMs: 150 } } } });
+      lb.write({
+        listen: '127.0.0.1:0',
+        admin: { listen: '127.0.0.1:0' },
+        pools: { default: { backends: [{ id: 'a', address: a.address }], healthCheck: fast, discovery: { dns: 'web.test', type: 'A', port, resolver, intervalMs: 150 } } },
+      });
       assert.deepEqual(await lb.balancer.reload(), { ok: true });
       assert.equal(ids(lb).length, 4, 'discovered backends survive a reload of the file');
     } finally {
@@ -109,7 +123,11 @@ describe('DNS discovery', () => {
     const srv = (port: number, target: string) => ({ type: 'SRV' as const, priority: 1, weight: 1, port, target });
     // port 0, names that are no host (':' would break HOST:PORT, ' ' and '/' a URL), and an address nobody should be sent to
     dns.records.set('_http._tcp.evil.test', [srv(a.port, '127.0.0.1'), srv(0, 'web.test'), srv(80, 'a:b'), srv(80, 'a b/c'), srv(80, '[x]'), srv(80, '169.254.169.254')]);
-    const config = { listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, pools: { default: { backends: [], healthCheck: fast, discovery: { dns: '_http._tcp.evil.test', resolver, intervalMs: 150 } } } };
+    const config = {
+      listen: '127.0.0.1:0',
+      admin: { listen: '127.0.0.1:0' },
+      pools: { default: { backends: [], healthCheck: fast, discovery: { dns: '_http._tcp.evil.test', resolver, intervalMs: 150 } } },
+    };
     const lb = await startBalancer(config);
     try {
       assert.deepEqual(ids(lb), [`dns-127.0.0.1-${a.port}`]);
@@ -119,11 +137,23 @@ describe('DNS discovery', () => {
     } finally {
       await lb.close();
     }
-    dns.records.set('hostile-a.test', ['127.0.0.1', '0.0.0.0', '255.255.255.255', '224.0.0.1', '169.254.169.254'].map((address) => ({ type: 'A' as const, address })));
-    dns.records.set('hostile-aaaa.test', ['::1', '::', 'ff02::1', 'fe80::1', '::ffff:a9fe:a9fe', '::ffff:0:0'].map((address) => ({ type: 'AAAA' as const, address })));
+    dns.records.set(
+      'hostile-a.test',
+      ['127.0.0.1', '0.0.0.0', '255.255.255.255', '224.0.0.1', '169.254.169.254'].map((address) => ({ type: 'A' as const, address })),
+    );
+    dns.records.set(
+      'hostile-aaaa.test',
+      ['::1', '::', 'ff02::1', 'fe80::1', '::ffff:a9fe:a9fe', '::ffff:0:0'].map((address) => ({ type: 'AAAA' as const, address })),
+    );
     const d = (dns: string, type: 'A' | 'AAAA') => ({ dns, type, port: a.port, resolver, weight: 1, maxConnections: 1, maxRequests: 1, intervalMs: 1000, timeoutMs: 2000 });
-    assert.deepEqual((await resolveDiscovery(d('hostile-a.test', 'A'))).map((b) => b.address), [`127.0.0.1:${a.port}`]);
-    assert.deepEqual((await resolveDiscovery(d('hostile-aaaa.test', 'AAAA'))).map((b) => b.address), [`[::1]:${a.port}`]);
+    assert.deepEqual(
+      (await resolveDiscovery(d('hostile-a.test', 'A'))).map((b) => b.address),
+      [`127.0.0.1:${a.port}`],
+    );
+    assert.deepEqual(
+      (await resolveDiscovery(d('hostile-aaaa.test', 'AAAA'))).map((b) => b.address),
+      [`[::1]:${a.port}`],
+    );
     dns.records.set('hostile-a.test', [{ type: 'A', address: '0.0.0.0' }]);
     await assert.rejects(resolveDiscovery(d('hostile-a.test', 'A')), /no usable A records/, 'nothing usable is a failure: the last good set stays');
   });
@@ -132,10 +162,17 @@ describe('DNS discovery', () => {
     const [a, b, c] = backends as [TestBackend, TestBackend, TestBackend];
     dns.records.set('found.test', [{ type: 'A', address: '127.0.0.1' }]);
     const lb = await startBalancer({
-      pools: { default: { backends: [{ id: 'b', address: b.address }], healthCheck: fast }, found: { backends: [], healthCheck: fast, discovery: { dns: 'found.test', type: 'A', port: a.port, resolver, intervalMs: 150 } } },
+      pools: {
+        default: { backends: [{ id: 'b', address: b.address }], healthCheck: fast },
+        found: { backends: [], healthCheck: fast, discovery: { dns: 'found.test', type: 'A', port: a.port, resolver, intervalMs: 150 } },
+      },
     });
     const at = (pool: string, id: string): string => `${lb.adminUrl}/pools/${pool}/backends/${id}`;
-    const found = (): string[] => lb.balancer.runtime.pools.get('found')!.backends.map((x) => x.id).sort();
+    const found = (): string[] =>
+      lb.balancer.runtime.pools
+        .get('found')!
+        .backends.map((x) => x.id)
+        .sort();
     try {
       const other = await json(at('default', 'c'), { method: 'PUT', body: { address: c.address } });
       assert.equal(other.status, 201, JSON.stringify(other.body));
@@ -144,7 +181,7 @@ describe('DNS discovery', () => {
       assert.deepEqual(found(), ['c', `dns-127.0.0.1-${a.port}`]);
       assert.equal((await json(at('found', 'c'), { method: 'DELETE' })).status, 200);
       assert.deepEqual(found(), [`dns-127.0.0.1-${a.port}`]);
-      assert.equal((await json(at('found', `dns-127.0.0.1-${a.port}`), { method: 'PUT', body: { address: c.address } })).status, 400, 'the dns- ids stay discovery\'s');
+      assert.equal((await json(at('found', `dns-127.0.0.1-${a.port}`), { method: 'PUT', body: { address: c.address } })).status, 400, "the dns- ids stay discovery's");
     } finally {
       await lb.close();
     }
@@ -164,7 +201,10 @@ describe('DNS discovery', () => {
     assert.match(load({ backends: [], discovery: { dns: 'web.test', type: 'A' } }), /pools\.p\.discovery\.port: is required with type A/);
     assert.match(load({ backends: [], discovery: { dns: 'web.test', port: 80 } }), /pools\.p\.discovery\.port: SRV records give the port/);
     assert.match(load({ backends: [], discovery: { dns: 'web.test', resolver: 'dns.example:53' } }), /pools\.p\.discovery\.resolver: "dns\.example:53" is not IP:PORT/);
-    assert.match(load({ backends: [{ id: 'dns-x', address: '127.0.0.1:1' }], discovery: { dns: 'web.test' } }), /pools\.p\.backends\.0\.id: "dns-x": ids starting with dns- are for discovered backends/);
+    assert.match(
+      load({ backends: [{ id: 'dns-x', address: '127.0.0.1:1' }], discovery: { dns: 'web.test' } }),
+      /pools\.p\.backends\.0\.id: "dns-x": ids starting with dns- are for discovered backends/,
+    );
     assert.match(load({ backends: [], discovery: { dns: 'bad name!' } }), /dns/);
     assert.equal(load({ backends: [], discovery: { dns: '_http._tcp.web.test', resolver: '[::1]:5353' } }), 'loaded');
   });

@@ -134,7 +134,10 @@ async function startRawBackend(): Promise<{ address: string; received: () => str
   return {
     address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     received,
-    requestLines: () => received().split('\r\n').filter((l) => /^[A-Z]+ \S+ HTTP\/1\.[01]$/.test(l)),
+    requestLines: () =>
+      received()
+        .split('\r\n')
+        .filter((l) => /^[A-Z]+ \S+ HTTP\/1\.[01]$/.test(l)),
     get connections() {
       return state.connections;
     },
@@ -202,12 +205,14 @@ describe('Upgrade without 101 (issue 15 item 1)', () => {
     }
   });
 
-  it('forwards another protocol\'s upgrade (h2c) without its Upgrade header, body and pipelined request intact', async () => {
+  it("forwards another protocol's upgrade (h2c) without its Upgrade header, body and pipelined request intact", async () => {
     const lb2 = await startBalancer({ pools: { default: pool([backend]) } });
     const c = await RawClient.open(lb2.balancer.address.port);
     try {
       backend.lastHeaders.length = 0;
-      c.write('POST /h2c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Length: 5\r\n\r\nhelloGET /after HTTP/1.1\r\nHost: x\r\n\r\n');
+      c.write(
+        'POST /h2c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Length: 5\r\n\r\nhelloGET /after HTTP/1.1\r\nHost: x\r\n\r\n',
+      );
       const first = await c.read();
       assert.equal(first?.status, 200);
       assert.equal(first?.body, 'POST /h2c body=5');
@@ -241,7 +246,7 @@ describe('slow and greedy clients (issue 15 item 2)', () => {
         assert.equal(r?.status, 408);
         assert.equal(r?.headers['x-meridian-error'], 'L7_BODY_TIMEOUT');
       }
-      assert.equal(b.consecutiveErrors, 0, 'a slow client is not the backend\'s error');
+      assert.equal(b.consecutiveErrors, 0, "a slow client is not the backend's error");
       assert.equal(b.ejections, 0);
     } finally {
       for (const c of slow) c.close();
@@ -278,7 +283,7 @@ describe('slow and greedy clients (issue 15 item 2)', () => {
     }
   });
 
-  it('a backend slow to read a body is not blamed on the client\'s rate', async () => {
+  it("a backend slow to read a body is not blamed on the client's rate", async () => {
     const backend = await startBackend('a');
     backend.handler = (req, res) => {
       let size = 0;
@@ -333,13 +338,17 @@ describe('slow and greedy clients (issue 15 item 2)', () => {
       held[0]!.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
       assert.equal((await held[0]!.read())?.status, 200, 'connections under the cap serve');
       held[0]!.close();
-      await waitFor(async () => {
-        const again = await RawClient.open(lb.balancer.address.port);
-        again.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-        const r = await again.read(1000);
-        again.close();
-        return r?.status === 200;
-      }, 3000, 'a closed connection to free its place');
+      await waitFor(
+        async () => {
+          const again = await RawClient.open(lb.balancer.address.port);
+          again.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+          const r = await again.read(1000);
+          again.close();
+          return r?.status === 200;
+        },
+        3000,
+        'a closed connection to free its place',
+      );
     } finally {
       for (const c of held) c.close();
       await lb.close();
@@ -525,7 +534,12 @@ describe('forwarded headers and the sticky cookie (issue 15 item 6)', () => {
       assert.equal(h['x-forwarded-for'], '2001:db8::7, 127.0.0.1', 'the spoofable left part is dropped');
       assert.equal(h['x-real-ip'], '2001:db8::7');
       assert.equal(h.forwarded, 'for="[2001:db8::7]", for=127.0.0.1;proto=http;host="app.example"');
-      for (const [xff, client] of [['6.6.6.6, 203.0.113.9:41234', '203.0.113.9'], ['[2001:db8::9]:443', '2001:db8::9'], ['6.6.6.6, unknown', '127.0.0.1'], ['', '127.0.0.1']]) {
+      for (const [xff, client] of [
+        ['6.6.6.6, 203.0.113.9:41234', '203.0.113.9'],
+        ['[2001:db8::9]:443', '2001:db8::9'],
+        ['6.6.6.6, unknown', '127.0.0.1'],
+        ['', '127.0.0.1'],
+      ]) {
         await request(`${lb.url}/`, { headers: { 'x-forwarded-for': xff! } });
         assert.equal(backend!.lastHeaders.at(-1)!['x-real-ip'], client, `X-Forwarded-For "${xff}"`);
       }

@@ -89,7 +89,17 @@ describe('l7 gRPC through the balancer', () => {
   before(async () => {
     a = await startGrpcBackend('a');
     b = await startGrpcBackend('b');
-    lb = await startBalancer({ ...H2C, pools: { default: { backends: [{ id: 'a', address: a.address }, { id: 'b', address: b.address }] } } });
+    lb = await startBalancer({
+      ...H2C,
+      pools: {
+        default: {
+          backends: [
+            { id: 'a', address: a.address },
+            { id: 'b', address: b.address },
+          ],
+        },
+      },
+    });
     c = client(lb);
   });
   after(async () => {
@@ -120,7 +130,10 @@ describe('l7 gRPC through the balancer', () => {
       call.on('status', resolve);
     });
     assert.equal(status.code, grpc.status.OK);
-    assert.deepEqual(got.map((m) => m.n), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      got.map((m) => m.n),
+      [1, 2, 3, 4, 5],
+    );
   });
 
   it('a streaming call outlives timeouts.headersMs within its deadline, and ends DEADLINE_EXCEEDED past it', async () => {
@@ -163,7 +176,10 @@ describe('l7 gRPC through the balancer', () => {
       assert.equal(r.err.code, grpc.status.NOT_FOUND);
       assert.equal(r.err.details, 'no such thing');
       assert.deepEqual(r.err.metadata.get('x-why'), ['because']);
-      assert.ok(lb.balancer.runtime.pools.get('default')!.backends.every((x) => x.ejectedUntil === 0), 'a gRPC error status is not a backend failure');
+      assert.ok(
+        lb.balancer.runtime.pools.get('default')!.backends.every((x) => x.ejectedUntil === 0),
+        'a gRPC error status is not a backend failure',
+      );
     } finally {
       a.say = b.say = (call, cb) => cb(null, { text: call.request.text, n: 1 });
     }
@@ -176,7 +192,11 @@ describe('l7 gRPC through the balancer', () => {
       const s = http2.connect(`http://127.0.0.1:${lb.balancer.h2cAddress!.port}`);
       s.on('error', () => undefined);
       const frameOf = (m: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, 0, 0, m.length]), m]);
-      const r = await h2request(s, { ':method': 'POST', ':path': '/meridian.test.Echo/Say', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '200m' }, frameOf(Buffer.from([0x0a, 1, 0x78])));
+      const r = await h2request(
+        s,
+        { ':method': 'POST', ':path': '/meridian.test.Echo/Say', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '200m' },
+        frameOf(Buffer.from([0x0a, 1, 0x78])),
+      );
       s.close();
       assert.equal(r.status, 200);
       assert.equal(r.headers['grpc-status'], '4');
@@ -259,7 +279,16 @@ describe('l7 backends with protocol: h2c', () => {
     const ok = await start('ok');
     const lb = await startBalancer({
       ...H2C,
-      pools: { default: { algorithm: 'round-robin', backends: [{ id: 'r', address: r, protocol: 'h2c' }, { id: 'ok', address: ok, protocol: 'h2c' }], retries: { attempts: 1, on: ['connect-failure', 'refused-stream'] } } },
+      pools: {
+        default: {
+          algorithm: 'round-robin',
+          backends: [
+            { id: 'r', address: r, protocol: 'h2c' },
+            { id: 'ok', address: ok, protocol: 'h2c' },
+          ],
+          retries: { attempts: 1, on: ['connect-failure', 'refused-stream'] },
+        },
+      },
     });
     const s = http2.connect(`http://127.0.0.1:${lb.balancer.h2cAddress!.port}`);
     s.on('error', () => undefined);
@@ -270,7 +299,10 @@ describe('l7 backends with protocol: h2c', () => {
       const viaH2 = await h2request(s, { ':path': '/two' });
       assert.equal(viaH2.status, 200);
       assert.deepEqual(viaH2.trailers?.['x-checksum'], 'abc', 'trailers pass through to an h2 client');
-      assert.ok(seen.some((x) => x.includes('GET /one host=shop.example xff=127.0.0.1')), seen.join('\n'));
+      assert.ok(
+        seen.some((x) => x.includes('GET /one host=shop.example xff=127.0.0.1')),
+        seen.join('\n'),
+      );
       refuseNext = 2;
       // the two next picks of r refuse: a request r never saw goes to ok instead
       for (let i = 0; i < 4; i++) {
@@ -290,7 +322,11 @@ describe('l7 backends with protocol: h2c', () => {
 describe('l7 gRPC: a stalled call', () => {
   it('a call whose client stops sending is cancelled after http2.idleMs, not held by the body rate or idle limits meant for HTTP bodies', async () => {
     const g = await startGrpcBackend('g');
-    const lb = await startBalancer({ http2: { cleartextListen: '127.0.0.1:0', idleMs: 400 }, client: { minBodyBytesPerSec: 1_000_000, bodyRateGraceMs: 100, bodyIdleMs: 100 }, pools: { default: { backends: [{ id: 'g', address: g.address }] } } });
+    const lb = await startBalancer({
+      http2: { cleartextListen: '127.0.0.1:0', idleMs: 400 },
+      client: { minBodyBytesPerSec: 1_000_000, bodyRateGraceMs: 100, bodyIdleMs: 100 },
+      pools: { default: { backends: [{ id: 'g', address: g.address }] } },
+    });
     const s = http2.connect(`http://127.0.0.1:${lb.balancer.h2cAddress!.port}`);
     s.on('error', () => undefined);
     try {
@@ -332,7 +368,9 @@ describe('l7 gRPC health checks (healthCheck.type: grpc)', () => {
       },
     });
     const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-    const lb = await startBalancer({ pools: { default: { backends: [{ id: 'h', address: `127.0.0.1:${port}` }], healthCheck: { type: 'grpc', service: 'meridian.test.Echo', intervalMs: 100, rise: 1, fall: 1 } } } });
+    const lb = await startBalancer({
+      pools: { default: { backends: [{ id: 'h', address: `127.0.0.1:${port}` }], healthCheck: { type: 'grpc', service: 'meridian.test.Echo', intervalMs: 100, rise: 1, fall: 1 } } },
+    });
     try {
       assert.equal(lb.balancer.health().healthy, 1, 'SERVING: healthy');
       assert.ok(asked.includes('meridian.test.Echo'), 'the configured service was asked about');

@@ -103,7 +103,10 @@ describe('l7 HTTP/2 to clients', () => {
       lb = await startBalancer({
         ...H2C,
         client: { maxHeaderBytes: 4096, bodyIdleMs: 300, minBodyBytesPerSec: 0 },
-        routes: [{ match: { methods: ['DELETE'] }, pool: 'other' }, { pathPrefix: '/', pool: 'default' }],
+        routes: [
+          { match: { methods: ['DELETE'] }, pool: 'other' },
+          { pathPrefix: '/', pool: 'default' },
+        ],
         pools: { default: pool([b]), other: pool([backends[1]!]) },
       });
       s = h2c(lb);
@@ -177,7 +180,14 @@ describe('l7 HTTP/2 to clients', () => {
       await rawRefused(requestBlock([['upgrade', 'websocket']]), 'upgrade');
       await rawRefused(requestBlock([['te', 'gzip']]), 'te');
     });
-    it('two Host headers: refused', () => rawRefused(requestBlock([['host', 'localhost'], ['host', 'localhost']]), 'two Host headers'));
+    it('two Host headers: refused', () =>
+      rawRefused(
+        requestBlock([
+          ['host', 'localhost'],
+          ['host', 'localhost'],
+        ]),
+        'two Host headers',
+      ));
     it('huge HPACK headers: a small block that decodes past client.maxHeaderBytes (one indexed field repeated) is refused', async () => {
       // 0x40: literal with incremental indexing; 0xbe: the dynamic table's first entry (index 62), 1 byte each.
       const big = Buffer.concat([Buffer.from([0x40, 5]), Buffer.from('x-big'), Buffer.from([0x7f, 0x81, 0x0f]), Buffer.alloc(2000, 'y')]);
@@ -187,8 +197,24 @@ describe('l7 HTTP/2 to clients', () => {
     });
     it('malformed pseudo-headers are refused: unknown, missing :path, after a regular header, upper-case names', async () => {
       await rawRefused(requestBlock([[':foo', 'x']]), 'unknown pseudo-header');
-      await rawRefused(hpack([[':method', 'GET'], [':scheme', 'http'], [':authority', 'localhost']]), 'no :path');
-      await rawRefused(hpack([[':method', 'GET'], ['x-a', '1'], [':scheme', 'http'], [':path', '/'], [':authority', 'localhost']]), 'pseudo after regular');
+      await rawRefused(
+        hpack([
+          [':method', 'GET'],
+          [':scheme', 'http'],
+          [':authority', 'localhost'],
+        ]),
+        'no :path',
+      );
+      await rawRefused(
+        hpack([
+          [':method', 'GET'],
+          ['x-a', '1'],
+          [':scheme', 'http'],
+          [':path', '/'],
+          [':authority', 'localhost'],
+        ]),
+        'pseudo after regular',
+      );
       await rawRefused(requestBlock([['X-Upper', '1']]), 'upper-case name');
       await rawRefused(requestBlock([], 'no-slash'), 'a :path that is not a path');
     });
@@ -302,7 +328,19 @@ describe('l7 HTTP/2 to clients', () => {
 
   it('retries over h2 follow retries.on: a backend gone since its check is retried elsewhere (connect-failure)', async () => {
     const gone = await startBackend('gone');
-    const lb = await startBalancer({ ...H2C, pools: { default: { algorithm: 'round-robin', backends: [{ id: 'gone', address: gone.address }, { id: 'a', address: backends[0]!.address }], outlierDetection: { consecutiveErrors: 0 } } } });
+    const lb = await startBalancer({
+      ...H2C,
+      pools: {
+        default: {
+          algorithm: 'round-robin',
+          backends: [
+            { id: 'gone', address: gone.address },
+            { id: 'a', address: backends[0]!.address },
+          ],
+          outlierDetection: { consecutiveErrors: 0 },
+        },
+      },
+    });
     await gone.close();
     const s = h2c(lb);
     try {
@@ -403,4 +441,3 @@ describe('l7 HTTP/2 to clients', () => {
     });
   });
 });
-

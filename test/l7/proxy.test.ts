@@ -36,7 +36,11 @@ describe('proxying', () => {
 
   it('spreads requests round robin over every backend', async () => {
     const counts = await tally(`${lb.url}/`, 30);
-    assert.deepEqual([...counts.entries()].sort(), [['a', 10], ['b', 10], ['c', 10]]);
+    assert.deepEqual([...counts.entries()].sort(), [
+      ['a', 10],
+      ['b', 10],
+      ['c', 10],
+    ]);
   });
 
   it('routes by host and path prefix, first match wins, else the default pool', async () => {
@@ -49,7 +53,9 @@ describe('proxying', () => {
   it('sets X-Forwarded-For (appending), -Proto, -Host and Via, and drops hop-by-hop headers', async () => {
     const b = backends[0]!;
     b.lastHeaders.length = 0;
-    await request(`${lb.url}/`, { headers: { host: 'img.static.example.com', 'x-forwarded-for': '198.51.100.7', via: '1.0 edge', connection: 'keep-alive, x-secret', 'x-secret': 'hop', te: 'trailers', 'keep-alive': 'timeout=5' } });
+    await request(`${lb.url}/`, {
+      headers: { host: 'img.static.example.com', 'x-forwarded-for': '198.51.100.7', via: '1.0 edge', connection: 'keep-alive, x-secret', 'x-secret': 'hop', te: 'trailers', 'keep-alive': 'timeout=5' },
+    });
     const h = b.lastHeaders.at(-1)!;
     assert.equal(h['x-forwarded-for'], '198.51.100.7, 127.0.0.1');
     assert.equal(h['x-forwarded-proto'], 'http');
@@ -61,7 +67,7 @@ describe('proxying', () => {
     assert.equal(h['keep-alive'], undefined);
   });
 
-  it('adds Via to responses and drops the backend\'s hop-by-hop response headers', async () => {
+  it("adds Via to responses and drops the backend's hop-by-hop response headers", async () => {
     backends[0]!.handler = (_req, res) => {
       res.setHeader('connection', 'x-internal');
       res.setHeader('x-internal', 'secret');
@@ -121,7 +127,12 @@ describe('proxying', () => {
       assert.equal(result.headers['x-size'], String(upload.length));
       assert.equal(result.headers['x-sha256'], createHash('sha256').update(upload).digest('hex'));
       assert.equal(result.size, 32 * 1024 * 1024);
-      assert.equal(result.sha, createHash('sha256').update(Buffer.alloc(32 * 1024 * 1024, 7)).digest('hex'));
+      assert.equal(
+        result.sha,
+        createHash('sha256')
+          .update(Buffer.alloc(32 * 1024 * 1024, 7))
+          .digest('hex'),
+      );
     } finally {
       b.handler = (_req, res) => res.end(b.id);
       await lbs.close();

@@ -30,7 +30,10 @@ describe('the DNS tier and a region whose backends are all dead', { timeout: 120
         fs.writeFileSync(file, JSON.stringify({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, pools: { default: { backends } } }));
         return { file };
       };
-      const dead = balancerFile('dead', deadPorts.map((p) => `127.0.0.1:${p}`));
+      const dead = balancerFile(
+        'dead',
+        deadPorts.map((p) => `127.0.0.1:${p}`),
+      );
       const alive = balancerFile('alive', [live.address]);
       const deadLb = await startBalanceCli(dead.file, ['--workers', '2']);
       stops.push(() => deadLb.stop());
@@ -131,14 +134,29 @@ describe('a backend counts as healthy only once a check passed', () => {
       lb.write({
         listen: '127.0.0.1:0',
         admin: { listen: '127.0.0.1:0' },
-        pools: { default: { backends: [{ id: 'a', address: a.address }, { id: 'b', address: `127.0.0.1:${deadPort}` }, { id: 'c', address: c.address }] } },
+        pools: {
+          default: {
+            backends: [
+              { id: 'a', address: a.address },
+              { id: 'b', address: `127.0.0.1:${deadPort}` },
+              { id: 'c', address: c.address },
+            ],
+          },
+        },
       });
       assert.deepEqual((await json(`${lb.adminUrl}/reload`, { method: 'POST' })).body, { reloaded: true });
       // Right after the reload: a kept its state, b (dead) and c (alive) were checked before the swap.
       const h = await json(`${lb.adminUrl}/healthz`);
       assert.deepEqual(h.body, { up: true, healthy: 2, total: 3, capacity: 0.667, draining: false, drained: false });
       const backends = (await json(`${lb.adminUrl}/status`)).body.pools[0].backends as { id: string; health: string }[];
-      assert.deepEqual(backends.map((x) => [x.id, x.health]), [['a', 'up'], ['b', 'down'], ['c', 'up']]);
+      assert.deepEqual(
+        backends.map((x) => [x.id, x.health]),
+        [
+          ['a', 'up'],
+          ['b', 'down'],
+          ['c', 'up'],
+        ],
+      );
       assert.equal(lb.balancer.runtime.pools.get('default')!.find('a')!.health.since, before.since, 'a never went back to unknown');
       const counts = await tally(`${lb.url}/`, 6);
       assert.deepEqual([...counts.keys()].sort(), ['a', 'c'], 'the dead added backend takes no request');

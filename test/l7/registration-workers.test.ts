@@ -45,7 +45,10 @@ describe('runtime registration with --workers 2', () => {
       assert.deepEqual([...(await tally(`${lb.url}/`, 12)).entries()], [['b', 12]], 'the new worker serves with the registrations, never with the file alone');
       const third = await json(at('c'), { method: 'PUT', body: { address: c.address } });
       assert.equal(third.status, 201, 'registration works with the replacement too');
-      assert.deepEqual([...(await tally(`${lb.url}/`, 12)).entries()].sort(), [['b', 6], ['c', 6]]);
+      assert.deepEqual([...(await tally(`${lb.url}/`, 12)).entries()].sort(), [
+        ['b', 6],
+        ['c', 6],
+      ]);
 
       assert.equal((await json(`${lb.adminUrl}/reload`, { method: 'POST' })).status, 200);
       assert.deepEqual([...(await tally(`${lb.url}/`, 6)).entries()], [['a', 6]], 'the file replaces what was registered');

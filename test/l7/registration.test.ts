@@ -28,12 +28,18 @@ describe('runtime registration', () => {
     const added = await json(at('default', 'b'), { method: 'PUT', body: { address: backends[1]!.address } });
     assert.equal(added.status, 201, JSON.stringify(added.body));
     assert.equal(added.body.backend.id, 'b');
-    assert.deepEqual([...(await tally(`${lb.url}/`, 4)).entries()].sort(), [['a', 2], ['b', 2]]);
+    assert.deepEqual([...(await tally(`${lb.url}/`, 4)).entries()].sort(), [
+      ['a', 2],
+      ['b', 2],
+    ]);
 
     const reweighted = await json(at('default', 'b'), { method: 'PUT', body: { address: backends[1]!.address, weight: 3 } });
     assert.equal(reweighted.status, 200);
     assert.equal(reweighted.body.backend.weight, 3);
-    assert.deepEqual([...(await tally(`${lb.url}/`, 8)).entries()].sort(), [['a', 2], ['b', 6]]);
+    assert.deepEqual([...(await tally(`${lb.url}/`, 8)).entries()].sort(), [
+      ['a', 2],
+      ['b', 6],
+    ]);
 
     assert.equal((await json(at('default', 'a'), { method: 'DELETE' })).status, 200);
     assert.deepEqual([...(await tally(`${lb.url}/`, 3)).entries()], [['b', 3]]);
@@ -83,7 +89,10 @@ describe('runtime registration', () => {
       assert.ok(r.status === 400 || r.status === 413, `${raw.slice(0, 60)}: ${r.status}`);
       await r.arrayBuffer();
     }
-    assert.deepEqual((await json(`${lb.adminUrl}/status`)).body.pools.map((p: { backends: { id: string }[] }) => p.backends.map((b) => b.id)), before.pools.map((p: { backends: { id: string }[] }) => p.backends.map((b) => b.id)));
+    assert.deepEqual(
+      (await json(`${lb.adminUrl}/status`)).body.pools.map((p: { backends: { id: string }[] }) => p.backends.map((b) => b.id)),
+      before.pools.map((p: { backends: { id: string }[] }) => p.backends.map((b) => b.id)),
+    );
   });
 
   it('needs the bearer token when one is set', async () => {
@@ -102,9 +111,16 @@ describe('runtime registration', () => {
   it('keeps every one of concurrent registrations (each builds on the one before)', async () => {
     const ids = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
     const answers = await Promise.all(ids.map((id, i) => json(at('default', id), { method: 'PUT', body: { address: backends[i % 3]!.address } })));
-    assert.deepEqual(answers.map((r) => r.status), ids.map(() => 201));
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      ids.map(() => 201),
+    );
     const pool = (await json(`${lb.adminUrl}/status`)).body.pools.find((p: { name: string }) => p.name === 'default');
-    for (const id of ids) assert.ok(pool.backends.some((b: { id: string }) => b.id === id), `${id} is registered: ${JSON.stringify(pool.backends.map((b: { id: string }) => b.id))}`);
+    for (const id of ids)
+      assert.ok(
+        pool.backends.some((b: { id: string }) => b.id === id),
+        `${id} is registered: ${JSON.stringify(pool.backends.map((b: { id: string }) => b.id))}`,
+      );
     await Promise.all(ids.map((id) => json(at('default', id), { method: 'DELETE' })));
   });
 

@@ -60,7 +60,15 @@ describe('routing by request attributes', () => {
         { match: { pathPrefix: '/first' }, pool: 'api' },
         { match: { pathPrefix: '/first' }, pool: 'admin' },
       ],
-      pools: { default: one(backends[0]!), admin: one(backends[1]!), writes: one(backends[2]!), tenant: one(backends[3]!), regex: one(backends[4]!), canary: one(backends[5]!), api: one(backends[6]!) },
+      pools: {
+        default: one(backends[0]!),
+        admin: one(backends[1]!),
+        writes: one(backends[2]!),
+        tenant: one(backends[3]!),
+        regex: one(backends[4]!),
+        canary: one(backends[5]!),
+        api: one(backends[6]!),
+      },
     });
     port = lb.balancer.address.port;
   });
@@ -147,7 +155,10 @@ describe('routing by request attributes', () => {
       assert.equal(r.status, 400, target);
       assert.equal(r.body, 'L7_BAD_REQUEST', target);
     }
-    assert.equal(backends.reduce((n, b) => n + b.hits, 0), before);
+    assert.equal(
+      backends.reduce((n, b) => n + b.hits, 0),
+      before,
+    );
   });
 
   it('compares paths with case unless the route says ignoreCase', async () => {
@@ -169,12 +180,17 @@ describe('route config', () => {
   const withRoute = (route: string): string => ['pools:', '  p: { backends: [{ id: a, address: 127.0.0.1:1 }] }', 'routes:', `  - ${route}`].join('\n');
 
   it('names the field and line of each problem', () => {
-    assert.deepEqual(parse(withRoute('{ match: { headers: [{ name: x, exact: a, prefix: b }] }, pool: p }')), ['b.yaml:4: routes.0.match.headers.0: needs exactly one of exact, prefix, regex, present (has exact, prefix)']);
+    assert.deepEqual(parse(withRoute('{ match: { headers: [{ name: x, exact: a, prefix: b }] }, pool: p }')), [
+      'b.yaml:4: routes.0.match.headers.0: needs exactly one of exact, prefix, regex, present (has exact, prefix)',
+    ]);
     assert.deepEqual(parse(withRoute('{ match: { headers: [{ name: x }] }, pool: p }')), ['b.yaml:4: routes.0.match.headers.0: needs exactly one of exact, prefix, regex, present (has none)']);
     assert.deepEqual(parse(withRoute('{ match: { query: [{ name: x }] }, pool: p }')), ['b.yaml:4: routes.0.match.query.0: needs exactly one of exact, present']);
     assert.deepEqual(parse(withRoute('{ rewrite: { stripPrefix: true, replacePrefix: /x }, pool: p }')), ['b.yaml:4: routes.0.rewrite: needs exactly one of stripPrefix, replacePrefix']);
     assert.deepEqual(parse(withRoute('{ pathPrefix: /a, match: { pathPrefix: /b }, pool: p }')), ['b.yaml:4: routes.0.pathPrefix: given twice, here and in match.pathPrefix; keep one']);
-    assert.match(parse(withRoute('{ match: { headers: [{ name: "bad name", present: true }] }, pool: p }'))[0]!, /^b\.yaml:4: .*routes\/0\/match\/headers\/0\/name|^b\.yaml:4: routes\.0\.match\.headers\.0\.name/);
+    assert.match(
+      parse(withRoute('{ match: { headers: [{ name: "bad name", present: true }] }, pool: p }'))[0]!,
+      /^b\.yaml:4: .*routes\/0\/match\/headers\/0\/name|^b\.yaml:4: routes\.0\.match\.headers\.0\.name/,
+    );
     assert.match(parse(withRoute('{ match: { methods: [] }, pool: p }'))[0]!, /^b\.yaml:4: /);
     assert.deepEqual(parse(withRoute('{ pool: constructor }')), ['b.yaml:4: routes.0.pool: no pool named "constructor"']);
   });

@@ -97,10 +97,14 @@ describe('TLS certificate reload', () => {
       lb.child.kill('SIGHUP');
       // Fresh connections go to either worker; six in a row with the new serial means both reloaded.
       let streak = 0;
-      await waitFor(async () => {
-        streak = (await get(port, caPem, false)).serial === second.serial ? streak + 1 : 0;
-        return streak >= 6;
-      }, 15_000, 'both workers serving the new certificate');
+      await waitFor(
+        async () => {
+          streak = (await get(port, caPem, false)).serial === second.serial ? streak + 1 : 0;
+          return streak >= 6;
+        },
+        15_000,
+        'both workers serving the new certificate',
+      );
       const again = await get(port, caPem, agent);
       assert.equal(again.socket, open.socket, 'the open connection was not dropped');
       assert.equal(again.serial, first.serial);

@@ -108,7 +108,10 @@ describe('metrics registry', () => {
       buckets.map((b) => b.labels.le),
       ['0.00001', '0.000025', '0.00005', '0.0001', '0.00025', '0.0005', '0.001', '0.0025', '0.005', '0.01', '+Inf'],
     );
-    assert.deepEqual(buckets.map((b) => b.value), [1, 1, 3, 3, 3, 4, 4, 4, 4, 4, 5]);
+    assert.deepEqual(
+      buckets.map((b) => b.value),
+      [1, 1, 3, 3, 3, 4, 4, 4, 4, 4, 5],
+    );
     assert.equal(value(e, 'meridian_dns_query_duration_seconds_count'), 5);
     assert.ok(Math.abs(value(e, 'meridian_dns_query_duration_seconds_sum') - (30 + 30 + 300 + 5 + 20000) / 1e6) < 1e-12);
 
@@ -156,8 +159,14 @@ describe('metrics registry', () => {
   it('leaves health metrics out without a monitor, and default metrics when asked', async () => {
     const registry = createMetricsRegistry({ queryStats: new QueryStats(), cache: new AnswerCache(0), health: null, snapshotVersion: () => 1 }, { defaultMetrics: false });
     const e = await scrape(registry);
-    assert.deepEqual([...e.types.keys()].filter((n) => n.includes('health')), []);
-    assert.deepEqual([...e.types.keys()].filter((n) => !n.startsWith('meridian_')), []);
+    assert.deepEqual(
+      [...e.types.keys()].filter((n) => n.includes('health')),
+      [],
+    );
+    assert.deepEqual(
+      [...e.types.keys()].filter((n) => !n.startsWith('meridian_')),
+      [],
+    );
     // Empty counters still show as 0 when unlabelled; labelled ones have no series yet.
     assert.equal(value(e, 'meridian_dns_dropped_total'), 0);
     assert.equal(value(e, 'meridian_dns_query_duration_seconds_count'), 0);

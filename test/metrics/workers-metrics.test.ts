@@ -24,7 +24,10 @@ const COOKIE_OPTION = { code: 10, data: Buffer.from('0123456789abcdef', 'hex') }
 
 /** The worker pids the primary logged at start. */
 function workerPids(m: Meridian): number[] {
-  const serving = m.output().split('\n').find((l) => l.includes('meridian is serving'))!;
+  const serving = m
+    .output()
+    .split('\n')
+    .find((l) => l.includes('meridian is serving'))!;
   return (JSON.parse(serving) as { workers: number[] }).workers;
 }
 
@@ -130,7 +133,9 @@ describe('serve --workers 2: /metrics sums the workers', () => {
   it('counts probe failures by target, probe type and reason', async () => {
     let e = await scrape();
     for (let i = 0; i < 100; i++) {
-      const seen = total(e, 'meridian_probe_failures_total', { target: 'adm.test/primary', probe: 'http', reason: 'http_status' }) >= 2 && total(e, 'meridian_probe_failures_total', { target: 'adm.test/secondary', probe: 'tcp', reason: 'refused' }) >= 2;
+      const seen =
+        total(e, 'meridian_probe_failures_total', { target: 'adm.test/primary', probe: 'http', reason: 'http_status' }) >= 2 &&
+        total(e, 'meridian_probe_failures_total', { target: 'adm.test/secondary', probe: 'tcp', reason: 'refused' }) >= 2;
       if (seen) break;
       await new Promise((r) => setTimeout(r, 100));
       e = await scrape();

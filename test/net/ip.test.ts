@@ -3,17 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isLocatable, nonGlobalReason, nonGlobalV4Reason } from '../../src/net/ip-class.js';
 import { formatAddress, formatIPv6, networkOf } from '../../src/net/ip-format.js';
-import {
-  ipv4Number,
-  parseAddress,
-  parseAddressAsWritten,
-  parseIPOctets,
-  parseIPv4Into,
-  parseIPv6,
-  parseIPv6Into,
-  unmapIPv4,
-  validAddress,
-} from '../../src/net/ip-parse.js';
+import { ipv4Number, parseAddress, parseAddressAsWritten, parseIPOctets, parseIPv4Into, parseIPv6, parseIPv6Into, unmapIPv4, validAddress } from '../../src/net/ip-parse.js';
 
 describe('validAddress', () => {
   it('keeps IPv4 and IPv6, turns ::ffff:a.b.c.d into IPv4', () => {
@@ -108,7 +98,7 @@ describe('nonGlobalReason', () => {
 });
 
 describe('one parser, one formatter (src/net)', () => {
-  it('parseIPv4Into reads from an offset into the caller\'s buffer, strict as node:net', () => {
+  it("parseIPv4Into reads from an offset into the caller's buffer, strict as node:net", () => {
     const out = new Uint8Array(4);
     assert.equal(parseIPv4Into('::ffff:81.2.69.142', 7, out), out);
     assert.deepEqual([...out], [81, 2, 69, 142]);

@@ -32,7 +32,13 @@ describe('SipHash-2-4', () => {
   ] as const) {
     it(`the paper's vector for a ${n}-octet message`, () => {
       const out = Buffer.alloc(8);
-      sipHash24(key, Uint8Array.from({ length: n }, (_, i) => i), n, out, 0);
+      sipHash24(
+        key,
+        Uint8Array.from({ length: n }, (_, i) => i),
+        n,
+        out,
+        0,
+      );
       assert.equal(out.toString('hex'), want);
     });
   }

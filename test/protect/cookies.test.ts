@@ -24,8 +24,7 @@ const run = promisify(execFile);
 const CLIENT = Buffer.from('0123456789abcdef', 'hex');
 const LOOPBACK = Uint8Array.from([127, 0, 0, 1]);
 
-const withCookie = (data: Buffer, extra: Array<{ code: number; data?: Buffer }> = []): Buffer =>
-  buildQuery('www.rules.test', 'A', { edns: true, options: [{ code: COOKIE, data }, ...extra] });
+const withCookie = (data: Buffer, extra: Array<{ code: number; data?: Buffer }> = []): Buffer => buildQuery('www.rules.test', 'A', { edns: true, options: [{ code: COOKIE, data }, ...extra] });
 
 /** The COOKIE option of an answer, which must have one. */
 function cookieOf(raw: Buffer): Buffer {
@@ -124,7 +123,13 @@ describe('DNS cookies, on', () => {
     assert.equal(fullRcode(longest), 0);
     assert.equal(verdictOf(cookieOf(longest)), CookieVerdict.VALID);
     // NSID sent with a payload (RFC 5001 says empty): ignored payload, our NSID back, once.
-    const nsid = await sendUdp(port, withCookie(CLIENT, [{ code: NSID, data: Buffer.alloc(300, 0x44) }, { code: NSID, data: Buffer.alloc(0) }]));
+    const nsid = await sendUdp(
+      port,
+      withCookie(CLIENT, [
+        { code: NSID, data: Buffer.alloc(300, 0x44) },
+        { code: NSID, data: Buffer.alloc(0) },
+      ]),
+    );
     assert.equal(fullRcode(nsid), 0);
     assert.equal(ednsOptions(nsid)!.get(NSID)!.toString(), 'meridian-1');
     optRdlen(nsid, 4 + 24 + 4 + 'meridian-1'.length);

@@ -65,7 +65,7 @@ export function ednsOptions(raw: Buffer): Map<number, Buffer> | null {
     const rdlen = raw.readUInt16BE(pos + 8);
     if (type === 41 && pos === start + 1) {
       const options = new Map<number, Buffer>();
-      for (let p = pos + 10; p < pos + 10 + rdlen; ) {
+      for (let p = pos + 10; p < pos + 10 + rdlen;) {
         const code = raw.readUInt16BE(p);
         const len = raw.readUInt16BE(p + 2);
         if (!options.has(code)) options.set(code, raw.subarray(p + 4, p + 4 + len));

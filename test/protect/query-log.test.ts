@@ -35,7 +35,13 @@ function fromPort(port: number, packet: Buffer): Promise<{ raw: Buffer; clientPo
 }
 
 const lines = (file: string): Array<Record<string, unknown>> =>
-  fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
 
 describe('query log', () => {
   it('logs every query with its fields when sample is 1', async () => {

@@ -37,7 +37,16 @@ describe('protection with --workers 2', () => {
 
   it('a cookie from one worker is valid at every worker; NSID from each', async () => {
     const ask = (cookie: Buffer): Promise<Buffer> =>
-      sendUdp(m.dns, buildQuery('txt.adm.test', 'TXT', { edns: true, options: [{ code: COOKIE, data: cookie }, { code: NSID, data: Buffer.alloc(0) }] }));
+      sendUdp(
+        m.dns,
+        buildQuery('txt.adm.test', 'TXT', {
+          edns: true,
+          options: [
+            { code: COOKIE, data: cookie },
+            { code: NSID, data: Buffer.alloc(0) },
+          ],
+        }),
+      );
     const learnt = Buffer.from(ednsOptions(await ask(CLIENT))!.get(COOKIE)!);
     assert.equal(learnt.length, 24);
     // Each query from a new socket; the kernel hands datagrams to either worker (and a valid cookie is never rate limited).
@@ -59,7 +68,11 @@ describe('protection with --workers 2', () => {
     socket.close();
     assert.ok(answers <= 60, `answered in full: ${answers} of 200 (5/s per worker)`);
     assert.equal(await m.stop(), 0);
-    const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { qname: string; rrl: string });
+    const lines = fs
+      .readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { qname: string; rrl: string });
     // 11 cookie queries and the flood, every line whole though two processes append to the file.
     assert.equal(lines.filter((l) => l.qname === 'txt.adm.test.').length, 11);
     assert.equal(lines.filter((l) => l.qname === 'www.adm.test.').length, 200);

@@ -154,7 +154,13 @@ const rows: Row[] = [
   {
     title: 'a chain into a delegation: the CNAME, then the referral, still AA',
     q: question('todel.t.', 'A'),
-    want: ['NOERROR aa glue-required', 'an: todel.t. 300 CNAME host.sub.t.', 'ns: sub.t. 300 NS ns.sub.t. | ns.elsewhere.org.', 'ad: ns.sub.t. 300 A 192.0.2.53', 'ad: ns.sub.t. 300 AAAA 2001:db8::53'],
+    want: [
+      'NOERROR aa glue-required',
+      'an: todel.t. 300 CNAME host.sub.t.',
+      'ns: sub.t. 300 NS ns.sub.t. | ns.elsewhere.org.',
+      'ad: ns.sub.t. 300 A 192.0.2.53',
+      'ad: ns.sub.t. 300 AAAA 2001:db8::53',
+    ],
   },
   // Wildcards (RFC 4592): the owner is QNAME; a name that exists, even empty, blocks the wildcard.
   { title: 'a wildcard answers a missing name, owned by QNAME', q: question('Host.wild.t.', 'A'), want: ['NOERROR aa', 'an: Host.wild.t. 300 A 192.0.2.99'] },
@@ -179,28 +185,53 @@ const rows: Row[] = [
     want: ['NOERROR -- glue-required', 'ns: sub.t. 300 NS ns.sub.t. | ns.elsewhere.org.', 'ad: ns.sub.t. 300 A 192.0.2.53', 'ad: ns.sub.t. 300 AAAA 2001:db8::53'],
   },
   { title: 'a referral whose server is in the parent: its address, not required', q: question('www.ext.t.', 'A'), want: ['NOERROR --', 'ns: ext.t. 3600 NS ns1.t.', 'ad: ns1.t. 300 A 192.0.2.1'] },
-  { title: 'the glue name itself is below the cut: a referral', q: question('ns.sub.t.', 'A'), want: ['NOERROR -- glue-required', 'ns: sub.t. 300 NS ns.sub.t. | ns.elsewhere.org.', 'ad: ns.sub.t. 300 A 192.0.2.53', 'ad: ns.sub.t. 300 AAAA 2001:db8::53'] },
+  {
+    title: 'the glue name itself is below the cut: a referral',
+    q: question('ns.sub.t.', 'A'),
+    want: ['NOERROR -- glue-required', 'ns: sub.t. 300 NS ns.sub.t. | ns.elsewhere.org.', 'ad: ns.sub.t. 300 A 192.0.2.53', 'ad: ns.sub.t. 300 AAAA 2001:db8::53'],
+  },
   // DS at a cut is the parent's (RFC 4035 §3.1.4.1).
   { title: 'DS at a cut: answered by the parent', q: question('sub.t.', 'DS'), want: ['NOERROR aa', `an: sub.t. 300 DS ${DS_RDATA.toUpperCase()}`] },
   { title: 'DS at a cut without one: NODATA from the parent', q: question('ext.t.', 'DS'), want: ['NOERROR aa', SOA_T] },
-  { title: 'DS below a cut: a referral', q: question('x.sub.t.', 'DS'), want: ['NOERROR -- glue-required', 'ns: sub.t. 300 NS ns.sub.t. | ns.elsewhere.org.', 'ad: ns.sub.t. 300 A 192.0.2.53', 'ad: ns.sub.t. 300 AAAA 2001:db8::53'] },
+  {
+    title: 'DS below a cut: a referral',
+    q: question('x.sub.t.', 'DS'),
+    want: ['NOERROR -- glue-required', 'ns: sub.t. 300 NS ns.sub.t. | ns.elsewhere.org.', 'ad: ns.sub.t. 300 A 192.0.2.53', 'ad: ns.sub.t. 300 AAAA 2001:db8::53'],
+  },
   { title: 'DS at the apex of a child we serve too: the parent answers', q: question('kid.t.', 'DS'), want: ['NOERROR aa', `an: kid.t. 300 DS ${DS_RDATA.toUpperCase()}`] },
   { title: 'other types at that apex: the child answers', q: question('kid.t.', 'SOA'), want: ['NOERROR aa', 'an: kid.t. 300 SOA ns1.t. hostmaster.kid.t. 3 7200 3600 1209600 60'] },
   { title: 'below it: the child, not a referral', q: question('www.kid.t.', 'A'), want: ['NOERROR aa', 'an: www.kid.t. 300 A 203.0.113.1'] },
   // ANY (RFC 8482 §4.1): one RRset over UDP (the smallest), all of them over TCP.
   { title: 'ANY over UDP: the smallest RRset', q: question('www.t.', 'ANY'), want: ['NOERROR aa', 'an: www.t. 300 A 192.0.2.10'] },
-  { title: 'ANY over TCP: every RRset', q: question('www.t.', 'ANY'), tcp: true, want: ['NOERROR aa', 'an: www.t. 300 A 192.0.2.10', 'an: www.t. 300 AAAA 2001:db8::10', 'an: www.t. 300 TXT "hello"'] },
+  {
+    title: 'ANY over TCP: every RRset',
+    q: question('www.t.', 'ANY'),
+    tcp: true,
+    want: ['NOERROR aa', 'an: www.t. 300 A 192.0.2.10', 'an: www.t. 300 AAAA 2001:db8::10', 'an: www.t. 300 TXT "hello"'],
+  },
   { title: 'ANY at a CNAME: the CNAME, not followed', q: question('alias.t.', 'ANY'), tcp: true, want: ['NOERROR aa', 'an: alias.t. 300 CNAME www.t.'] },
   { title: 'ANY at a missing name: NXDOMAIN', q: question('nothere.t.', 'ANY'), tcp: true, want: ['NXDOMAIN aa', SOA_T] },
   // Steered names: A/AAAA from the decision, other types from the zone.
-  { title: 'a steered A: the chosen targets\' addresses, the name\'s TTL', q: question('lb.t.', 'A'), steer: { targets: ['a', 'b'] }, steered: ['lb.t. A'], want: ['NOERROR aa', 'an: lb.t. 20 A 192.0.2.100 | 192.0.2.101'] },
+  {
+    title: "a steered A: the chosen targets' addresses, the name's TTL",
+    q: question('lb.t.', 'A'),
+    steer: { targets: ['a', 'b'] },
+    steered: ['lb.t. A'],
+    want: ['NOERROR aa', 'an: lb.t. 20 A 192.0.2.100 | 192.0.2.101'],
+  },
   { title: 'a steered AAAA: only targets with one', q: question('lb.t.', 'AAAA'), steer: { targets: ['a', 'b'] }, steered: ['lb.t. AAAA'], want: ['NOERROR aa', 'an: lb.t. 20 AAAA 2001:db8::100'] },
   { title: 'a target down: the downTtl', q: question('lb.t.', 'A'), steer: { targets: ['b'], anyDown: true }, steered: ['lb.t. A'], want: ['NOERROR aa', 'an: lb.t. 5 A 192.0.2.101'] },
   { title: 'a decision of NODATA', q: question('lb.t.', 'A'), steer: 'nodata', steered: ['lb.t. A'], want: ['NOERROR aa', SOA_T] },
   { title: 'chosen targets without the family: NODATA', q: question('lb.t.', 'AAAA'), steer: { targets: ['b'] }, steered: ['lb.t. AAAA'], want: ['NOERROR aa', SOA_T] },
   { title: 'a decision of SERVFAIL', q: question('lb.t.', 'A'), steer: 'servfail', steered: ['lb.t. A'], want: ['SERVFAIL --'] },
   { title: 'other types of a steered name come from the zone, undecided', q: question('lb.t.', 'TXT'), steer: 'servfail', want: ['NOERROR aa', 'an: lb.t. 300 TXT "steered"'] },
-  { title: 'a CNAME to a steered name: the chain, then the decision', q: question('tolb.t.', 'A'), steer: { targets: ['a'] }, steered: ['lb.t. A'], want: ['NOERROR aa', 'an: tolb.t. 300 CNAME lb.t.', 'an: lb.t. 20 A 192.0.2.100'] },
+  {
+    title: 'a CNAME to a steered name: the chain, then the decision',
+    q: question('tolb.t.', 'A'),
+    steer: { targets: ['a'] },
+    steered: ['lb.t. A'],
+    want: ['NOERROR aa', 'an: tolb.t. 300 CNAME lb.t.', 'an: lb.t. 20 A 192.0.2.100'],
+  },
   {
     title: 'ANY over TCP at a steered name: its records and both decisions',
     q: question('lb.t.', 'ANY'),

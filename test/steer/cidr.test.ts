@@ -1,14 +1,7 @@
 /** CIDR helpers: parsing, containment, truncation, IPv4-mapped normalisation. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  cidrContains,
-  clientNetworkPrefix,
-  commonPrefixLength,
-  coversNetwork,
-  parseCidr,
-  truncateAddress,
-} from '../../src/steer/cidr.js';
+import { cidrContains, clientNetworkPrefix, commonPrefixLength, coversNetwork, parseCidr, truncateAddress } from '../../src/steer/cidr.js';
 import { formatAddress } from '../../src/net/ip-format.js';
 import { parseAddress } from '../../src/net/ip-parse.js';
 

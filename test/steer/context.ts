@@ -58,9 +58,11 @@ export function context(opts: ContextOptions = {}): Harness {
     client: opts.client ?? client(),
     isUp: opts.isUp ?? ((t) => t.enabled),
     latency: opts.latency ?? (() => null),
-    rand: opts.rand ?? (() => {
-      throw new Error('rand() called but the test gave none');
-    }),
+    rand:
+      opts.rand ??
+      (() => {
+        throw new Error('rand() called but the test gave none');
+      }),
     capacity: opts.capacity ?? (() => 1),
     now: opts.now ?? 1_700_000_000_000,
     useScope: (p) => scopes.push(p),

@@ -191,7 +191,11 @@ describe('meridian explain agrees with the running server', { concurrency: 2 }, 
         assert.equal(e.scope, scope, `${what}: explain scope`);
         assert.equal(got.rcode, 0, what);
         assert.deepEqual(got.addrs, addresses, `${what}: server addresses`);
-        assert.deepEqual(got.ttl, addresses.map(() => 30), `${what}: server TTL`);
+        assert.deepEqual(
+          got.ttl,
+          addresses.map(() => 30),
+          `${what}: server TTL`,
+        );
         assert.equal(got.scope, scope, `${what}: server scope`);
       }),
     );
@@ -200,7 +204,21 @@ describe('meridian explain agrees with the running server', { concurrency: 2 }, 
   // The same explain() the CLI runs, in-process on the server's own snapshot, for a wider
   // matrix (a CLI run costs most of a second): it must match the server's answers exactly.
   const matrix: Array<[string, string, string]> = [];
-  const clients4 = ['81.2.69.142/32', '81.2.69.0/25', '89.160.20.128/32', '89.160.0.0/16', '216.160.83.56/29', '2.125.160.216/32', '214.78.120.0/22', '175.16.199.1/32', '67.43.156.0/24', '214.0.1.1/32', '2.3.3.0/24', '1.1.0.0/16', '11.22.33.0/24'];
+  const clients4 = [
+    '81.2.69.142/32',
+    '81.2.69.0/25',
+    '89.160.20.128/32',
+    '89.160.0.0/16',
+    '216.160.83.56/29',
+    '2.125.160.216/32',
+    '214.78.120.0/22',
+    '175.16.199.1/32',
+    '67.43.156.0/24',
+    '214.0.1.1/32',
+    '2.3.3.0/24',
+    '1.1.0.0/16',
+    '11.22.33.0/24',
+  ];
   const clients6 = ['2001:218::/32', '2a02:e700::/29', '2a02:d3c0::/29', '2001:480:10::/48'];
   for (const name of ['geo', 'near', 'fast', 'split', 'fo', 'single', 'many', 'v4only', 'down-open', 'down-nodata', 'down-servfail', 'down-fallback']) {
     for (const client of [...clients4, ...clients6]) for (const type of ['A', 'AAAA']) matrix.push([`${name}.geo.test`, type, client]);

@@ -46,7 +46,10 @@ names:
   fast: { policy: [{ latency: {} }] }
   wide: { policy: [{ latency: { toleranceMs: 1000 } }] }
 `;
-const [fast, wide] = compilePolicyText(POLICY, 'p.yaml', parseName('example.com.', null)).steered as [ReturnType<typeof compilePolicyText>['steered'][number], ReturnType<typeof compilePolicyText>['steered'][number]];
+const [fast, wide] = compilePolicyText(POLICY, 'p.yaml', parseName('example.com.', null)).steered as [
+  ReturnType<typeof compilePolicyText>['steered'][number],
+  ReturnType<typeof compilePolicyText>['steered'][number],
+];
 const na: ClientInfo = client({ address: '8.8.8.0', sourcePrefix: 24, fromEcs: true, geo: { continent: 'NA', country: 'US', geoPrefix: 15 } });
 
 function envWith(samples: LatencySamples): DecisionEnv {
@@ -63,7 +66,11 @@ describe('decide with pushed samples', () => {
   it('a /24 sample beats the continent row; explain names each source; it ages out at its TTL', () => {
     let now = 1_000_000;
     const samples = new LatencySamples(() => now);
-    assert.deepEqual(decide(fast, 4, na, envWith(samples)).targets.map((t) => t.id), ['us'], 'continent NA row: us 15 ms');
+    assert.deepEqual(
+      decide(fast, 4, na, envWith(samples)).targets.map((t) => t.id),
+      ['us'],
+      'continent NA row: us 15 ms',
+    );
     samples.add('8.8.8.0/24', 'us', 300, 60);
     const d = decide(fast, 4, na, envWith(samples), true);
     assert.deepEqual([d.targets.map((t) => t.id), d.scope], [['eu'], 24]);
@@ -71,7 +78,10 @@ describe('decide with pushed samples', () => {
     const why = decide(wide, 4, na, envWith(samples), true).trace!.find((t) => t.filter === 'latency')!.why;
     assert.match(why, /eu 90 ms \(continent NA\), us 300 ms \(sample 8\.8\.8\.0\/24, 59 s old\)/, 'explain names the source of each RTT');
     now += 1_000; // past its TTL: the sample never counts again
-    assert.deepEqual(decide(fast, 4, na, envWith(samples)).targets.map((t) => t.id), ['us']);
+    assert.deepEqual(
+      decide(fast, 4, na, envWith(samples)).targets.map((t) => t.id),
+      ['us'],
+    );
   });
 
   it('a continent answer keeps clear of a nested /24 sample (ECS scope) and of the nested table row', () => {

@@ -22,7 +22,10 @@ const GB = '81.2.69.0/24';
 async function ask(name: string, ecs: string, type = 'A'): Promise<{ addresses: string[]; scope: number | null; rcode: number }> {
   const { raw, msg } = await udp(m.dns, name, type, { edns: true, options: [ecsOption(ecs)] });
   return {
-    addresses: msg.answers.filter((a) => a.type === type).map((a) => String(a.data)).sort(),
+    addresses: msg.answers
+      .filter((a) => a.type === type)
+      .map((a) => String(a.data))
+      .sort(),
     scope: ecsOf(raw)?.scope ?? null,
     rcode: raw[3]! & 0x0f,
   };
@@ -68,7 +71,7 @@ describe('issue 20 over real sockets, example policy', () => {
       const after = await ask('www.example.com', GB);
       // The EU continent rule (90/10 stable per /24 between eu-west and eu-central): only eu-central
       // is left, so nothing is weighed and the answer holds for the continent's GeoIP record, /18.
-      assert.deepEqual([after.addresses, after.scope], [['192.0.2.20'], 18], 'fell through to continent EU: eu-central, the continent\'s scope');
+      assert.deepEqual([after.addresses, after.scope], [['192.0.2.20'], 18], "fell through to continent EU: eu-central, the continent's scope");
       const explained = await call(m, 'GET', `/v1/explain?name=www.example.com&type=A&client=${encodeURIComponent(GB)}`);
       assert.equal(explained.status, 200, explained.text);
       const why = (explained.json.trace as Array<{ why: string }>).map((t) => t.why).join(' | ');
@@ -93,7 +96,7 @@ describe('issue 20 over real sockets, example policy', () => {
     assert.equal(pushed.status, 200, pushed.text);
     const after = await ask('cdn.example.com', US);
     assert.ok(after.addresses.length === 1 && after.addresses[0] !== '198.51.100.10', `measured 300 ms to us-east: ${after.addresses.join(', ')}`);
-    assert.equal(after.scope, 24, 'the sample\'s network');
+    assert.equal(after.scope, 24, "the sample's network");
     const explained = await call(m, 'GET', `/v1/explain?name=cdn.example.com&type=A&client=${encodeURIComponent(US)}`);
     const latency = (explained.json.trace as Array<{ filter: string; why: string }>).find((t) => t.filter === 'latency')!;
     assert.match(latency.why, /\(continent NA\)/, latency.why);
@@ -116,7 +119,10 @@ describe('issue 20 over real sockets, example policy', () => {
     assert.equal(api.json.steeredName, 'www.example.com.');
     assert.deepEqual(api.json.addresses, served);
     assert.equal(api.json.scope, ecsOf(dns.raw)!.scope, 'the scope the server answered with');
-    assert.ok((api.json.trace as Array<{ filter: string }>).some((t) => t.filter === 'geo'), 'www\'s decision');
+    assert.ok(
+      (api.json.trace as Array<{ filter: string }>).some((t) => t.filter === 'geo'),
+      "www's decision",
+    );
 
     const cli = await runMeridian(['explain', 'app.example.com', '--client', GB, '--zones', ws.zones, '--config', ws.config]);
     assert.equal(cli.code, 0, cli.stderr);

@@ -24,7 +24,10 @@ describe('policy files', () => {
     const www = r.steered[0]!;
     assert.equal(www.key, 'www.example.com');
     assert.equal(www.ttl, 30);
-    assert.deepEqual(www.targets.map((t) => t.id), ['a', 'b']);
+    assert.deepEqual(
+      www.targets.map((t) => t.id),
+      ['a', 'b'],
+    );
     assert.deepEqual(www.whenAllDown, { action: 'fail-open' });
     assert.equal(www.rdata.get('b')!.aaaa[0]!.length, 16);
   });

@@ -41,7 +41,10 @@ names:
 
 const compile = (text: string): SteeredName[] => {
   const c = compilePolicyText(text, 'sim.policy.yaml', parseName('sim.test.', null));
-  assert.deepEqual(c.problems.filter((p) => p.severity === 'error'), []);
+  assert.deepEqual(
+    c.problems.filter((p) => p.severity === 'error'),
+    [],
+  );
   return c.steered;
 };
 
@@ -72,19 +75,78 @@ describe('weightedOutcomes: the exact distribution of a random weighted pick', (
   const b = target('b', { weight: 10 });
   const c = target('c', { weight: 0 });
   const table: { name: string; ts: Target[]; count: number; capacity?: (t: Target) => number; want: [string, number][] }[] = [
-    { name: '90/10, one', ts: [a, b], count: 1, want: [['a', 0.9], ['b', 0.1]] },
-    { name: 'weight 0 never while a positive one is left', ts: [a, b, c], count: 1, want: [['a', 0.9], ['b', 0.1]] },
-    { name: 'weights 0 only: equal', ts: [c, target('d', { weight: 0 })], count: 1, want: [['c', 0.5], ['d', 0.5]] },
-    { name: 'half capacity halves the weight', ts: [a, b], count: 1, capacity: (t) => (t.id === 'a' ? 1 / 9 : 1), want: [['a', 0.5], ['b', 0.5]] },
-    { name: 'two of three, in draw order', ts: [a, b, c], count: 2, want: [['a,b', 0.9], ['b,a', 0.1]] },
-    { name: 'two of 1/1/2', ts: [target('x'), target('y'), target('z', { weight: 2 })], count: 2, want: [['x,y', 0.25 / 3], ['x,z', 0.25 * 2 / 3], ['y,x', 0.25 / 3], ['y,z', 0.25 * 2 / 3], ['z,x', 0.25], ['z,y', 0.25]] },
+    {
+      name: '90/10, one',
+      ts: [a, b],
+      count: 1,
+      want: [
+        ['a', 0.9],
+        ['b', 0.1],
+      ],
+    },
+    {
+      name: 'weight 0 never while a positive one is left',
+      ts: [a, b, c],
+      count: 1,
+      want: [
+        ['a', 0.9],
+        ['b', 0.1],
+      ],
+    },
+    {
+      name: 'weights 0 only: equal',
+      ts: [c, target('d', { weight: 0 })],
+      count: 1,
+      want: [
+        ['c', 0.5],
+        ['d', 0.5],
+      ],
+    },
+    {
+      name: 'half capacity halves the weight',
+      ts: [a, b],
+      count: 1,
+      capacity: (t) => (t.id === 'a' ? 1 / 9 : 1),
+      want: [
+        ['a', 0.5],
+        ['b', 0.5],
+      ],
+    },
+    {
+      name: 'two of three, in draw order',
+      ts: [a, b, c],
+      count: 2,
+      want: [
+        ['a,b', 0.9],
+        ['b,a', 0.1],
+      ],
+    },
+    {
+      name: 'two of 1/1/2',
+      ts: [target('x'), target('y'), target('z', { weight: 2 })],
+      count: 2,
+      want: [
+        ['x,y', 0.25 / 3],
+        ['x,z', (0.25 * 2) / 3],
+        ['y,x', 0.25 / 3],
+        ['y,z', (0.25 * 2) / 3],
+        ['z,x', 0.25],
+        ['z,y', 0.25],
+      ],
+    },
   ];
   for (const row of table) {
     it(row.name, () => {
       const got = weightedOutcomes(row.ts, row.count, row.capacity ?? (() => 1));
-      assert.deepEqual(got.map((o) => o.targets.map((t) => t.id).join(',')), row.want.map(([k]) => k));
+      assert.deepEqual(
+        got.map((o) => o.targets.map((t) => t.id).join(',')),
+        row.want.map(([k]) => k),
+      );
       got.forEach((o, i) => close(o.p, row.want[i]![1]));
-      close(got.reduce((s, o) => s + o.p, 0), 1);
+      close(
+        got.reduce((s, o) => s + o.p, 0),
+        1,
+      );
     });
   }
 
@@ -94,7 +156,9 @@ describe('weightedOutcomes: the exact distribution of a random weighted pick', (
     const counts = new Map<string, number>();
     const n = 20_000;
     for (let i = 0; i < n; i++) {
-      const key = weightedFilter(ts, { count: 2 }, context({ rand }).ctx).map((t) => t.id).join(',');
+      const key = weightedFilter(ts, { count: 2 }, context({ rand }).ctx)
+        .map((t) => t.id)
+        .join(',');
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     for (const o of weightedOutcomes(ts, 2, () => 1)) {
@@ -112,7 +176,10 @@ describe('weightedOutcomes: the exact distribution of a random weighted pick', (
     const h = context(); // rand() throws
     const seen: number[] = [];
     const kept = weightedFilter([a, b], {}, { ...h.ctx, branch: (o) => (seen.push(...o.map((x) => x.p)), o[1]!.targets) });
-    assert.deepEqual(kept.map((t) => t.id), ['b']);
+    assert.deepEqual(
+      kept.map((t) => t.id),
+      ['b'],
+    );
     assert.deepEqual(seen, [0.9, 0.1]);
   });
 });
@@ -121,11 +188,27 @@ describe('decisionOutcomes: decide() along every branch', () => {
   const names = compile(POLICY);
   const env = { isUp: () => true, now: 0 };
   it('a European client of www: eu-west 0.9, eu-central 0.1', () => {
-    const out = decisionOutcomes(names.find((n) => n.owner[0] === 'www')!, 4, client({ geo: { continent: 'EU' } }), env);
-    assert.deepEqual(out.map((o) => [o.decision.targets.map((t) => t.id).join(','), o.p]), [['eu-central', 0.1], ['eu-west', 0.9]]);
+    const out = decisionOutcomes(
+      names.find((n) => n.owner[0] === 'www')!,
+      4,
+      client({ geo: { continent: 'EU' } }),
+      env,
+    );
+    assert.deepEqual(
+      out.map((o) => [o.decision.targets.map((t) => t.id).join(','), o.p]),
+      [
+        ['eu-central', 0.1],
+        ['eu-west', 0.9],
+      ],
+    );
   });
   it('a weighted pick followed by first: 1 keeps the first drawn', () => {
-    const out = decisionOutcomes(names.find((n) => n.owner[0] === 'pair')!, 4, client(), env);
+    const out = decisionOutcomes(
+      names.find((n) => n.owner[0] === 'pair')!,
+      4,
+      client(),
+      env,
+    );
     const byFirst = new Map<string, number>();
     for (const o of out) byFirst.set(o.decision.targets[0]!.id, (byFirst.get(o.decision.targets[0]!.id) ?? 0) + o.p);
     // weights 90, 10, 1 (us-east has the default weight 1)
@@ -133,7 +216,12 @@ describe('decisionOutcomes: decide() along every branch', () => {
     close(byFirst.get('us-east')!, 1 / 101);
   });
   it('a deterministic decision is one outcome of probability 1', () => {
-    const out = decisionOutcomes(names.find((n) => n.owner[0] === 'resident')!, 4, client({ geo: { continent: 'NA' } }), env);
+    const out = decisionOutcomes(
+      names.find((n) => n.owner[0] === 'resident')!,
+      4,
+      client({ geo: { continent: 'NA' } }),
+      env,
+    );
     assert.equal(out.length, 1);
     assert.equal(out[0]!.p, 1);
   });
@@ -156,7 +244,10 @@ describe('whatIf: before and after a change', () => {
 
   it('drain eu-west: Europe moves to eu-central, nobody loses answers', () => {
     const www = nameOf(whatIf(world(), { drain: ['eu-west'] }, POPULATION, locate), 'www');
-    assert.deepEqual(share(www.targets, 'eu-west').map((v) => Math.round(v * 1000)), [675, 0]);
+    assert.deepEqual(
+      share(www.targets, 'eu-west').map((v) => Math.round(v * 1000)),
+      [675, 0],
+    );
     close(share(www.targets, 'eu-central')[1], 0.75);
     assert.equal(www.noAnswer.after, 0);
     assert.equal(www.losingAnswersTotal, 0);
@@ -179,14 +270,17 @@ describe('whatIf: before and after a change', () => {
   });
 
   it('undrain and up undo a drain and a failure in effect', () => {
-    const w = world(undefined, [['eu-west', force(initialHealth(0), 'down', 0)], ['eu-central', { ...initialHealth(0), status: 'down' }]]);
+    const w = world(undefined, [
+      ['eu-west', force(initialHealth(0), 'down', 0)],
+      ['eu-central', { ...initialHealth(0), status: 'down' }],
+    ]);
     const www = nameOf(whatIf(w, { undrain: ['eu-west'], up: ['eu-central'] }, POPULATION, locate), 'www');
     // before: eu-west drained, eu-central down -> nothing live in EU, falls through to default us-east
     close(share(www.targets, 'us-east')[0], 1);
     close(share(www.targets, 'eu-west')[1], 0.675);
   });
 
-  it('a new policy replaces the zone\'s names: added and removed names are marked', () => {
+  it("a new policy replaces the zone's names: added and removed names are marked", () => {
     const next = compile(POLICY.replace('  pair:', '  other:'));
     const c = whatIf(world(), { policy: { zone: 'sim.test', names: next } }, POPULATION, locate);
     assert.equal(nameOf(c, 'pair').steeredAfter, false);
@@ -200,7 +294,11 @@ describe('whatIf: before and after a change', () => {
       [{ down: ['constructor'] }, 'down'],
       [{ drain: ['eu-west'], undrain: ['eu-west'] }, 'undrain'],
     ] as const) {
-      assert.throws(() => applyChange(world(), change), (err: unknown) => err instanceof SimulationError && err.field === field, JSON.stringify(change));
+      assert.throws(
+        () => applyChange(world(), change),
+        (err: unknown) => err instanceof SimulationError && err.field === field,
+        JSON.stringify(change),
+      );
     }
   });
 
@@ -238,7 +336,13 @@ describe('populations: hostile lines are file:line errors', () => {
       '{"time":"x","client":"8.8.4.4","ecs":"malformed"}',
     ].join('\n');
     const p = parsePopulation(log, 'q.log');
-    assert.deepEqual(p.entries.map((e) => [e.network, e.weight, e.fromEcs]), [['81.2.69.0/24', 2, true], ['8.8.4.4', 2, false]]);
+    assert.deepEqual(
+      p.entries.map((e) => [e.network, e.weight, e.fromEcs]),
+      [
+        ['81.2.69.0/24', 2, true],
+        ['8.8.4.4', 2, false],
+      ],
+    );
   });
 });
 

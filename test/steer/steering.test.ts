@@ -378,7 +378,10 @@ describe('steering over UDP and TCP', () => {
       // Binomial(200, 0.9): mean 180, σ ≈ 4.2; ±20 is about 4.7σ.
       assert.ok(Math.abs(heavy - 180) <= 20, `heavy ${heavy} of 200, expected 180 ± 20`);
       assert.ok(heavy < 200, 'light is picked for some networks');
-      const byTcp = await askTcpPipelined(port, clients.map((c) => ['split.geo.test', 'A', { ecs: c }]));
+      const byTcp = await askTcpPipelined(
+        port,
+        clients.map((c) => ['split.geo.test', 'A', { ecs: c }]),
+      );
       assert.deepEqual(
         byTcp.map((r) => r.addrs[0]),
         byUdp,
@@ -495,13 +498,12 @@ describe('steering over UDP and TCP', () => {
 
     it('alternating clients, concurrently over UDP and pipelined over TCP', async () => {
       const rounds = 10;
-      const udpAll = Promise.all(
-        Array.from({ length: rounds }, (_, round) => Promise.all(clients.map(async (c) => check(await ask(port, 'udp', c[0], c[1], { ecs: c[2] }), c, round)))),
-      );
+      const udpAll = Promise.all(Array.from({ length: rounds }, (_, round) => Promise.all(clients.map(async (c) => check(await ask(port, 'udp', c[0], c[1], { ecs: c[2] }), c, round)))));
       const queries = Array.from({ length: rounds }, () => clients).flat();
-      const tcpAll = askTcpPipelined(port, queries.map((c) => [c[0], c[1], { ecs: c[2] }])).then((rs) =>
-        rs.forEach((r, i) => check(r, queries[i]!, Math.floor(i / clients.length))),
-      );
+      const tcpAll = askTcpPipelined(
+        port,
+        queries.map((c) => [c[0], c[1], { ecs: c[2] }]),
+      ).then((rs) => rs.forEach((r, i) => check(r, queries[i]!, Math.floor(i / clients.length))));
       await Promise.all([udpAll, tcpAll]);
     });
   });

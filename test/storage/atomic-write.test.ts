@@ -21,7 +21,11 @@ test('two async writes of one file started together: both succeed, one whole con
     await Promise.all([writeFileAtomicAsync(file, chunks(long)), writeFileAtomicAsync(file, [short])]);
     const got = fs.readFileSync(file);
     assert.ok(got.equals(long) || got.equals(short), `mixed content, ${got.length} bytes`);
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temp file left',
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

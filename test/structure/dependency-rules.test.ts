@@ -15,7 +15,11 @@ import { projectRoot } from '../support/test-server.js';
 const config = path.join(projectRoot, '.dependency-cruiser.cjs');
 const depcruise = path.join(projectRoot, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
 
-interface Violation { readonly from: string; readonly to: string; readonly rule: { readonly name: string } }
+interface Violation {
+  readonly from: string;
+  readonly to: string;
+  readonly rule: { readonly name: string };
+}
 interface Cruise {
   readonly modules: readonly { readonly source: string; readonly dependencies: readonly { readonly resolved: string }[] }[];
   readonly summary: { readonly violations: readonly Violation[] };
@@ -71,7 +75,9 @@ describe('dependency rules', () => {
     copyFileSync(path.join(projectRoot, 'package.json'), path.join(tree, 'package.json'));
     symlinkSync(path.join(projectRoot, 'node_modules'), path.join(tree, 'node_modules'));
   });
-  after(() => { if (tree !== '') rmSync(tree, { recursive: true, force: true }); });
+  after(() => {
+    if (tree !== '') rmSync(tree, { recursive: true, force: true });
+  });
 
   it('reports each new violation and folder cycle, and nothing that is allowed', () => {
     const violations = cruise(tree, ['src', 'test', 'tools']).summary.violations;

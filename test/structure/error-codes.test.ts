@@ -35,10 +35,13 @@ describe('error codes: one table', () => {
   it('every code of the table is given somewhere in src (none unused)', () => {
     const named = new Set<string>();
     for (const text of files.values()) for (const m of text.matchAll(CODE)) named.add(m[0]);
-    assert.deepEqual(Object.keys(ERRORS).filter((c) => !named.has(c)), []);
+    assert.deepEqual(
+      Object.keys(ERRORS).filter((c) => !named.has(c)),
+      [],
+    );
   });
 
-  it('a status written beside a code is the table\'s', () => {
+  it("a status written beside a code is the table's", () => {
     // `reply(res, 503, ErrorCode.L7_…`, `{ status: 504, code: ErrorCode.L7_…`
     const pair = /\b([1-5]\d\d),\s*(?:code:\s*)?(?:ErrorCode\.|')((?:GSLB_ERR|L7)_[A-Z0-9_]+)/g;
     const wrong: string[] = [];
@@ -60,7 +63,10 @@ describe('error codes: one table', () => {
     assert.ok(start >= 0, 'README.md has an "Error codes" section');
     const section = readme.slice(start + 1, readme.indexOf('\n#', start + 2));
     const rows = [...section.matchAll(/^\| `([A-Z0-9_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
-    assert.deepEqual(rows, Object.entries(ERRORS).map(([code, info]) => [code, info.status]));
+    assert.deepEqual(
+      rows,
+      Object.entries(ERRORS).map(([code, info]) => [code, info.status]),
+    );
   });
 
   it('ErrorCode names each code of the table as itself', () => {

@@ -29,7 +29,9 @@ describe('folder READMEs', () => {
 
   it('no source file points at a DESIGN.md that does not exist', () => {
     if (fs.existsSync(path.join(projectRoot, 'DESIGN.md'))) return;
-    const pointing = files(SRC).filter((f) => f.endsWith('.ts') && fs.readFileSync(f, 'utf8').includes('DESIGN.md')).map((f) => path.relative(projectRoot, f));
+    const pointing = files(SRC)
+      .filter((f) => f.endsWith('.ts') && fs.readFileSync(f, 'utf8').includes('DESIGN.md'))
+      .map((f) => path.relative(projectRoot, f));
     assert.deepEqual(pointing, []);
   });
 });

@@ -53,7 +53,15 @@ describe('metrics README: every metric the code registers', () => {
   it('every row names a metric the code has, once', () => {
     const names = registeredNames();
     const rows = readmeNames();
-    assert.deepEqual(rows.filter((n) => !names.has(n)), [], 'no stale row');
-    assert.deepEqual(rows.filter((n, i) => rows.indexOf(n) !== i), [], 'no row twice');
+    assert.deepEqual(
+      rows.filter((n) => !names.has(n)),
+      [],
+      'no stale row',
+    );
+    assert.deepEqual(
+      rows.filter((n, i) => rows.indexOf(n) !== i),
+      [],
+      'no row twice',
+    );
   });
 });

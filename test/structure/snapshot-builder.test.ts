@@ -31,7 +31,7 @@ describe('snapshots are built in one place', () => {
     assert.deepEqual(callers, []);
   });
 
-  it('keeps the fixed parts and takes the changing ones with the caller\'s version', () => {
+  it("keeps the fixed parts and takes the changing ones with the caller's version", () => {
     const builder = new SnapshotBuilder({ version: 'v', identity: 'id' }, locate);
     const health = new Map([['a@x', { ...initialHealth(0), forced: 'down' as const }]]);
     const s = builder.build(7, { zones: new Map(), health, regionRtt: (r) => (r === 'eu' ? 12 : null) });

@@ -74,7 +74,12 @@ function connectTo(port: number): Promise<string> {
   });
 }
 
-function supervisor(mode: string, count: number, lines: { log: pino.Logger }, extra: { startTimeoutMs?: number; stopTimeoutMs?: number; restart?: RestartPolicy; forks?: { slot: number; pid: number; at: number }[] } = {}): Supervisor<number> {
+function supervisor(
+  mode: string,
+  count: number,
+  lines: { log: pino.Logger },
+  extra: { startTimeoutMs?: number; stopTimeoutMs?: number; restart?: RestartPolicy; forks?: { slot: number; pid: number; at: number }[] } = {},
+): Supervisor<number> {
   process.env.SUPERVISED_MODE = mode;
   return new Supervisor<number>({
     role: 'test worker',
@@ -107,7 +112,10 @@ describe('worker supervisor', () => {
     const pids = s.pids;
     assert.equal(pids.length, 3);
     assert.deepEqual((await Promise.all(ports.map(connectTo))).sort(), ['0', '1', '2']);
-    assert.deepEqual(s.status().map((x) => x.ready), [true, true, true]);
+    assert.deepEqual(
+      s.status().map((x) => x.ready),
+      [true, true, true],
+    );
     await s.stop();
     assert.deepEqual(workerProcesses(), [], 'no child left');
     for (const pid of pids) assert.equal(alive(pid), false);
@@ -126,7 +134,10 @@ describe('worker supervisor', () => {
     const [fork] = forks;
     assert.ok(fork);
     await eventually('killed', async () => !alive(fork.pid));
-    assert.ok(lines.some((l) => l.level === 50 && l.worker === 0 && l.pid === fork.pid && l.msg.includes('was not ready 600 ms')), 'reported with its worker id');
+    assert.ok(
+      lines.some((l) => l.level === 50 && l.worker === 0 && l.pid === fork.pid && l.msg.includes('was not ready 600 ms')),
+      'reported with its worker id',
+    );
     assert.deepEqual(workerProcesses(), []);
     assert.equal(forks.length, 1, 'a failed start is not retried');
   });
@@ -143,7 +154,13 @@ describe('worker supervisor', () => {
       const hung = forks.slice(1, 3);
       for (const f of hung) await eventually(`replacement ${f.pid} killed`, async () => !alive(f.pid));
       await eventually('the third restart', async () => lines.filter((l) => l.restartInMs !== undefined).length >= 3, 5000);
-      assert.deepEqual(lines.filter((l) => l.restartInMs !== undefined).slice(0, 3).map((l) => l.restartInMs), [200, 400, 400]);
+      assert.deepEqual(
+        lines
+          .filter((l) => l.restartInMs !== undefined)
+          .slice(0, 3)
+          .map((l) => l.restartInMs),
+        [200, 400, 400],
+      );
     } finally {
       await s.stop();
     }
@@ -161,8 +178,14 @@ describe('worker supervisor', () => {
       process.kill(s.pids[0]!, 'SIGKILL');
       await eventually('six restarts of slot 0', async () => lines.filter((l) => l.worker === 0 && l.restartInMs !== undefined).length >= 6, 20_000);
       const restarts = lines.filter((l) => l.worker === 0 && l.restartInMs !== undefined);
-      assert.deepEqual(restarts.slice(0, 6).map((l) => l.restartInMs), [100, 200, 400, 400, 400, 400]);
-      assert.deepEqual(restarts.slice(0, 6).map((l) => l.crashLoop === true), [false, false, false, true, true, true]);
+      assert.deepEqual(
+        restarts.slice(0, 6).map((l) => l.restartInMs),
+        [100, 200, 400, 400, 400, 400],
+      );
+      assert.deepEqual(
+        restarts.slice(0, 6).map((l) => l.crashLoop === true),
+        [false, false, false, true, true, true],
+      );
       assert.match(restarts[3]!.msg, /test worker 0 is crash-looping: 4 restarts in 60 s/);
       // Each fork of slot 0 came no sooner than the back-off after the one before died (lower bounds only).
       const slot0 = forks.filter((f) => f.slot === 0);
@@ -196,7 +219,10 @@ describe('worker supervisor', () => {
       assert.equal(worker.isConnected(), true);
       worker.send({ kind: 'anything' });
       await eventually('replaced', async () => s.pids.length === 1 && s.pids[0] !== pid, 10_000);
-      assert.ok(lines.some((l) => l.level === 40 && l.msg.includes('could not send to test worker 0')), JSON.stringify(lines.map((l) => l.msg)));
+      assert.ok(
+        lines.some((l) => l.level === 40 && l.msg.includes('could not send to test worker 0')),
+        JSON.stringify(lines.map((l) => l.msg)),
+      );
     } finally {
       await s.stop();
     }

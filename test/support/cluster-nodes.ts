@@ -125,7 +125,10 @@ export async function clusterStatus(node: { api: number }): Promise<any> {
 
 /** Sorted A addresses of `name` over UDP ([] for NXDOMAIN/NODATA). */
 export async function answerA(node: { dns: number }, name: string): Promise<string[]> {
-  return (await udp(node.dns, name, 'A')).msg.answers.filter((a) => a.type === 'A').map((a) => String(a.data)).sort();
+  return (await udp(node.dns, name, 'A')).msg.answers
+    .filter((a) => a.type === 'A')
+    .map((a) => String(a.data))
+    .sort();
 }
 
 /** Polls `probe` every 20 ms until it returns true; false after `ms`. */

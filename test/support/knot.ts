@@ -296,13 +296,7 @@ async function startKnotOnce(bin: string, list: readonly KnotZone[], opts: KnotO
 }
 
 /** Polls each zone's SOA over UDP until knotd answers it NOERROR with AA (the zone is loaded). */
-async function waitForZones(
-  port: number,
-  zones: readonly KnotZone[],
-  timeoutMs: number,
-  exited: () => boolean,
-  zoneError: () => string | null,
-): Promise<void> {
+async function waitForZones(port: number, zones: readonly KnotZone[], timeoutMs: number, exited: () => boolean, zoneError: () => string | null): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const pending = new Set(zones.map((z) => z.origin));
   const socket = dgram.createSocket('udp4');

@@ -67,16 +67,20 @@ export async function startNats(opts: { name?: string; cluster?: { routes: reado
       }
     }
   });
-  const ports = await waitFor(() => {
-    if (daemon.exited()) throw new Error(`nats-server ${name} exited:\n${daemon.output()}`);
-    const files = fs.existsSync(path.join(dir, 'ports')) ? fs.readdirSync(path.join(dir, 'ports')).filter((f) => f.endsWith('.ports')) : [];
-    if (files.length === 0) return null;
-    try {
-      return JSON.parse(fs.readFileSync(path.join(dir, 'ports', files[0]!), 'utf8')) as { nats: string[]; cluster?: string[] };
-    } catch {
-      return null; // being written
-    }
-  }, 10_000, `nats-server ${name} to write its ports file`).catch(async (err: unknown) => {
+  const ports = await waitFor(
+    () => {
+      if (daemon.exited()) throw new Error(`nats-server ${name} exited:\n${daemon.output()}`);
+      const files = fs.existsSync(path.join(dir, 'ports')) ? fs.readdirSync(path.join(dir, 'ports')).filter((f) => f.endsWith('.ports')) : [];
+      if (files.length === 0) return null;
+      try {
+        return JSON.parse(fs.readFileSync(path.join(dir, 'ports', files[0]!), 'utf8')) as { nats: string[]; cluster?: string[] };
+      } catch {
+        return null; // being written
+      }
+    },
+    10_000,
+    `nats-server ${name} to write its ports file`,
+  ).catch(async (err: unknown) => {
     await daemon.stop();
     throw err;
   });

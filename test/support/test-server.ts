@@ -13,7 +13,11 @@ export interface TestServer extends RunningServer {
   readonly port: number;
 }
 
-export async function startTestServer(zonesDir = fixtureZones, configFile: string | null = null, extra: { watch?: boolean; admin?: string; udpSocket?: 'native' | 'dgram'; listen?: string; clock?: () => number; log?: Logger } = {}): Promise<TestServer> {
+export async function startTestServer(
+  zonesDir = fixtureZones,
+  configFile: string | null = null,
+  extra: { watch?: boolean; admin?: string; udpSocket?: 'native' | 'dgram'; listen?: string; clock?: () => number; log?: Logger } = {},
+): Promise<TestServer> {
   const base = loadConfig(configFile, { listen: [extra.listen ?? '127.0.0.1:0'], zonesDir, logLevel: 'silent' }, {});
   // Health state stays in memory, no audit file is kept, and the admin API is off unless a
   // test asks for it: tests must not share state through a file or a fixed port.

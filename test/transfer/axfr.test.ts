@@ -149,14 +149,22 @@ describe('AXFR out', () => {
   });
 
   it('rejects a malformed allow entry with file:line and the field', () => {
-    for (const [bad, why] of [['10.0.0.1/8', /host bits/], ['10.0.0.0/33', /prefix length/], ['example.com', /not an IPv4 or IPv6/], ['__proto__', /not an IPv4/]] as const) {
+    for (const [bad, why] of [
+      ['10.0.0.1/8', /host bits/],
+      ['10.0.0.0/33', /prefix length/],
+      ['example.com', /not an IPv4 or IPv6/],
+      ['__proto__', /not an IPv4/],
+    ] as const) {
       const file = path.join(dir, 'bad.yaml');
       fs.writeFileSync(file, `dns:\n  transfer:\n    allow:\n      - 127.0.0.1\n      - ${JSON.stringify(bad)}\n`);
-      assert.throws(() => loadConfig(file, {}, {}), (err: Error) => {
-        assert.match(err.message, new RegExp(`bad\\.yaml:5: dns\\.transfer\\.allow\\[1\\]: `));
-        assert.match(err.message, why);
-        return true;
-      });
+      assert.throws(
+        () => loadConfig(file, {}, {}),
+        (err: Error) => {
+          assert.match(err.message, new RegExp(`bad\\.yaml:5: dns\\.transfer\\.allow\\[1\\]: `));
+          assert.match(err.message, why);
+          return true;
+        },
+      );
     }
   });
 });

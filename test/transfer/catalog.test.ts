@@ -23,12 +23,18 @@ import { startMeridian, workspace } from '../admin/helpers.js';
 const run = promisify(execFile);
 const skip = knotUnavailableReason();
 
-const zoneText = (origin: string, address: string): string =>
-  `$ORIGIN ${origin}.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 60\n@ IN NS ns1\nns1 IN A ${address}\n`;
+const zoneText = (origin: string, address: string): string => `$ORIGIN ${origin}.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 60\n@ IN NS ns1\nns1 IN A ${address}\n`;
 
 /** The id RFC 9432 §4.1 leaves to the producer: here the first 64 bits of SHA-256 of the lower-case wire name. */
 function idOf(origin: string): string {
-  const wire = Buffer.concat([...origin.toLowerCase().split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  const wire = Buffer.concat([
+    ...origin
+      .toLowerCase()
+      .split('.')
+      .filter(Boolean)
+      .map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+    Buffer.from([0]),
+  ]);
   return crypto.createHash('sha256').update(wire).digest('hex').slice(0, 16);
 }
 
@@ -63,7 +69,10 @@ describe('the catalog zone', () => {
 
   const catalog = async (): Promise<string[]> => {
     const { stdout } = await run('kdig', ['-p', String(server.port), '@127.0.0.1', '+nocomments', '+nostats', 'AXFR', 'catalog.invalid.']);
-    return stdout.split('\n').filter((l) => l !== '' && !l.startsWith(';')).map((l) => l.split(/\s+/).filter(Boolean).join(' '));
+    return stdout
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith(';'))
+      .map((l) => l.split(/\s+/).filter(Boolean).join(' '));
   };
   const serial = (records: string[]): number => Number(records[0]!.split(' ')[6]);
 
@@ -71,12 +80,15 @@ describe('the catalog zone', () => {
     const records = await catalog();
     assert.equal(records[0], records.at(-1), 'SOA first and last');
     assert.match(records[0]!, /^catalog\.invalid\. 0 IN SOA invalid\. invalid\. \d+ 3600 600 2147483646 0$/i);
-    assert.deepEqual(records.slice(1, -1).sort(), [
-      `${idOf('a.test')}.zones.catalog.invalid. 0 IN PTR a.test.`,
-      `${idOf('b.test')}.zones.catalog.invalid. 0 IN PTR B.test.`,
-      'catalog.invalid. 0 IN NS invalid.',
-      'version.catalog.invalid. 0 IN TXT "2"',
-    ].sort());
+    assert.deepEqual(
+      records.slice(1, -1).sort(),
+      [
+        `${idOf('a.test')}.zones.catalog.invalid. 0 IN PTR a.test.`,
+        `${idOf('b.test')}.zones.catalog.invalid. 0 IN PTR B.test.`,
+        'catalog.invalid. 0 IN NS invalid.',
+        'version.catalog.invalid. 0 IN TXT "2"',
+      ].sort(),
+    );
   });
 
   it('moves its serial when a zone is added, not when a member changes', async () => {
@@ -126,7 +138,7 @@ describe('the catalog zone', () => {
 });
 
 describe('the catalog zone with serve --workers 2', () => {
-  it('is the primary\'s in every worker: the same members and serial whichever takes the transfer', async () => {
+  it("is the primary's in every worker: the same members and serial whichever takes the transfer", async () => {
     const ws = workspace('health: { stateFile: null }\nzones: { watch: false }\ndns:\n  transfer:\n    allow: [127.0.0.1]\n    catalog: catalog.invalid.\n');
     fs.writeFileSync(path.join(ws.zones, 'w.test.zone'), zoneText('w.test', '192.0.2.5'));
     const m = await startMeridian(ws, { env: { MERIDIAN_WORKERS: '2' }, startTimeoutMs: 30_000 });
@@ -135,7 +147,14 @@ describe('the catalog zone with serve --workers 2', () => {
       const seen = new Set<string>();
       for (let i = 0; i < 10; i++) {
         const { stdout } = await run('kdig', ['-p', String(m.dns), '@127.0.0.1', '+nocomments', '+nostats', 'AXFR', 'catalog.invalid.']).catch((err: unknown) => err as { stdout: string });
-        seen.add(stdout.split('\n').filter((l) => l !== '' && !l.startsWith(';')).map((l) => l.split(/\s+/).filter(Boolean).join(' ')).sort().join('\n'));
+        seen.add(
+          stdout
+            .split('\n')
+            .filter((l) => l !== '' && !l.startsWith(';'))
+            .map((l) => l.split(/\s+/).filter(Boolean).join(' '))
+            .sort()
+            .join('\n'),
+        );
       }
       assert.equal(seen.size, 1, [...seen].join('\n---\n'));
       const records = [...seen][0]!.split('\n');

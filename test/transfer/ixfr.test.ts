@@ -59,10 +59,10 @@ describe('IXFR from the journal', () => {
     // Current, (before, middle), (middle, now), current.
     assert.deepEqual(soaSerials, [now, before, middle, middle, now, now]);
     const body = records.filter((l) => !/\sSOA\s/.test(l));
-    assert.deepEqual(body.map((l) => l.split(/\s+/).filter(Boolean).join(' ')), [
-      'fresh.rules.test. 60 IN A 198.51.100.7',
-      'ns1.rules.test. 300 IN A 192.0.2.99',
-    ]);
+    assert.deepEqual(
+      body.map((l) => l.split(/\s+/).filter(Boolean).join(' ')),
+      ['fresh.rules.test. 60 IN A 198.51.100.7', 'ns1.rules.test. 300 IN A 192.0.2.99'],
+    );
     // From the middle serial: the second write only.
     const later = await kdig(server.port, `IXFR=${middle}`, 'rules.test.');
     assert.equal(later.filter((l) => /\sSOA\s/.test(l)).length, 4);

@@ -64,16 +64,24 @@ describe('steered names in a transfer', () => {
 
   const www = async (): Promise<string[]> => {
     const { stdout } = await run('kdig', ['-p', String(server.port), '@127.0.0.1', '+nocomments', 'AXFR', 'st.test.']);
-    return stdout.split('\n').filter((l) => l.startsWith('www.')).map((l) => l.split(/\s+/).filter(Boolean).join(' ')).sort();
+    return stdout
+      .split('\n')
+      .filter((l) => l.startsWith('www.'))
+      .map((l) => l.split(/\s+/).filter(Boolean).join(' '))
+      .sort();
   };
   const drain = async (id: string): Promise<void> => {
     const res = await fetch(`http://127.0.0.1:${server.adminAddress!.port}/v1/targets/${encodeURIComponent(id)}/drain`, { method: 'POST' });
     assert.equal(res.status, 200, await res.text());
   };
 
-  it('sends a name\'s declared transferFallback with its TTL, whatever the health of its targets', async () => {
+  it("sends a name's declared transferFallback with its TTL, whatever the health of its targets", async () => {
     const { stdout } = await run('kdig', ['-p', String(server.port), '@127.0.0.1', '+nocomments', 'AXFR', 'st.test.']);
-    const api = stdout.split('\n').filter((l) => l.startsWith('api.')).map((l) => l.split(/\s+/).filter(Boolean).join(' ')).sort();
+    const api = stdout
+      .split('\n')
+      .filter((l) => l.startsWith('api.'))
+      .map((l) => l.split(/\s+/).filter(Boolean).join(' '))
+      .sort();
     assert.deepEqual(api, ['api.st.test. 600 IN A 192.0.2.80', 'api.st.test. 600 IN A 192.0.2.81', 'api.st.test. 600 IN AAAA 2001:db8::80']);
   });
 

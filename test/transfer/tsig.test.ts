@@ -50,15 +50,18 @@ describe('TSIG on zone transfers', () => {
     fs.writeFileSync(path.join(zones, 'many.test.zone'), lines.join('\n') + '\n');
     fs.writeFileSync(path.join(dir, 'k512.key'), `${secret512}\n`);
     const config = path.join(dir, 'config.yaml');
-    fs.writeFileSync(config, [
-      'dns:',
-      '  transfer:',
-      '    allow: [127.0.0.1]',
-      '    keys:',
-      `      - { name: Xfr.Example., secret: "${secret256}" }`,
-      '      - { name: k512, algorithm: hmac-sha512, secretFile: k512.key }',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      config,
+      [
+        'dns:',
+        '  transfer:',
+        '    allow: [127.0.0.1]',
+        '    keys:',
+        `      - { name: Xfr.Example., secret: "${secret256}" }`,
+        '      - { name: k512, algorithm: hmac-sha512, secretFile: k512.key }',
+        '',
+      ].join('\n'),
+    );
     server = await startTestServer(zones, config);
   });
 
@@ -135,11 +138,14 @@ describe('TSIG on zone transfers', () => {
     for (const [entry, expected] of cases) {
       const file = path.join(dir, 'bad.yaml');
       fs.writeFileSync(file, `dns:\n  transfer:\n    allow: [127.0.0.1]\n    keys:\n${entry}\n`);
-      assert.throws(() => loadConfig(file, {}, {}), (err: Error) => {
-        assert.match(err.message, expected);
-        assert.ok(!err.message.includes(secret256) && !err.message.includes(secret512), err.message);
-        return true;
-      });
+      assert.throws(
+        () => loadConfig(file, {}, {}),
+        (err: Error) => {
+          assert.match(err.message, expected);
+          assert.ok(!err.message.includes(secret256) && !err.message.includes(secret512), err.message);
+          return true;
+        },
+      );
     }
     fs.writeFileSync(path.join(dir, 'garbage.key'), 'this is not base64\n');
     const file = path.join(dir, 'bad.yaml');

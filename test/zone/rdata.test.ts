@@ -37,22 +37,27 @@ const ROUND_TRIPS: Array<[number, string, string, string?]> = [
   [RRType.CAA, '0 issue ""', '0 issue ""'],
   [RRType.NAPTR, '100 10 "S" "SIP+D2U" "" _sip._udp', '100 10 "S" "SIP+D2U" "" _sip._udp.example.com.'],
   [RRType.NAPTR, '100 10 "u" "E2U+sip" "!^.*$!sip:info@example.com!" .', '100 10 "u" "E2U+sip" "!^.*$!sip:info@example.com!" .'],
-  [RRType.DS, '12345 13 2 3c5b8a1f2e4d6c7b 9a0f1e2d3c4b5a69 788796a5b4c3d2e1 f0a9b8c7d6e5f4a3',
-    '12345 13 2 3C5B8A1F2E4D6C7B9A0F1E2D3C4B5A69788796A5B4C3D2E1F0A9B8C7D6E5F4A3'],
+  [RRType.DS, '12345 13 2 3c5b8a1f2e4d6c7b 9a0f1e2d3c4b5a69 788796a5b4c3d2e1 f0a9b8c7d6e5f4a3', '12345 13 2 3C5B8A1F2E4D6C7B9A0F1E2D3C4B5A69788796A5B4C3D2E1F0A9B8C7D6E5F4A3'],
   [RRType.CDS, '0 0 0 00', '0 0 0 00', '0000000000'],
   [RRType.DS, '1 ECDSAP256SHA256 1 abcd', '1 13 1 ABCD'],
   [RRType.SSHFP, '4 2 123456789abcdef6', '4 2 123456789ABCDEF6'],
   [RRType.TLSA, '3 1 1 8cb0fc6c5275 06a053f4', '3 1 1 8CB0FC6C527506A053F4'],
   [RRType.SMIMEA, '3 0 0 aabb', '3 0 0 AABB'],
-  [RRType.DNSKEY, '257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0d xCjjnopKl+GqJxpVXckHAeF+KkxLbxIL fDLUT0rAK9iUzy1L53eKGQ==',
-    '257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ=='],
+  [
+    RRType.DNSKEY,
+    '257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0d xCjjnopKl+GqJxpVXckHAeF+KkxLbxIL fDLUT0rAK9iUzy1L53eKGQ==',
+    '257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==',
+  ],
   [RRType.CDNSKEY, '0 3 0 AA==', '0 3 0 AA=='],
   [RRType.OPENPGPKEY, 'AQID BA==', 'AQIDBA=='],
   [RRType.URI, '10 1 "https://www.example.com/path"', '10 1 "https://www.example.com/path"'],
   [RRType.HTTPS, '0 svc.example.net.', '0 svc.example.net.'],
   [RRType.HTTPS, '1 . alpn="h2,h3"', '1 . alpn="h2,h3"', '00010000010006026832026833'],
-  [RRType.HTTPS, '1 . alpn=h3 port=8443 ipv4hint=192.0.2.1,192.0.2.2 ech=AQID ipv6hint=2001:db8::1 mandatory=port,alpn',
-    '1 . mandatory=alpn,port alpn="h3" port=8443 ipv4hint=192.0.2.1,192.0.2.2 ech=AQID ipv6hint=2001:db8::1'],
+  [
+    RRType.HTTPS,
+    '1 . alpn=h3 port=8443 ipv4hint=192.0.2.1,192.0.2.2 ech=AQID ipv6hint=2001:db8::1 mandatory=port,alpn',
+    '1 . mandatory=alpn,port alpn="h3" port=8443 ipv4hint=192.0.2.1,192.0.2.2 ech=AQID ipv6hint=2001:db8::1',
+  ],
   [RRType.SVCB, '16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"', '16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"'],
   [RRType.SVCB, '1 foo key667="hello\\210qoo"', '1 foo.example.com. key667="hello\\210qoo"'],
   [RRType.SVCB, '1 foo key65333', '1 foo.example.com. key65333'],
@@ -82,7 +87,8 @@ describe('rdata round trip', () => {
   });
 
   it('keeps a 300-octet TXT split in two strings', () => {
-    const a = 'a'.repeat(200), b = 'b'.repeat(100);
+    const a = 'a'.repeat(200),
+      b = 'b'.repeat(100);
     const wire = encodeRdataText(RRType.TXT, `"${a}" "${b}"`, origin);
     assert.equal(wire.length, 302);
     assert.equal(wire[0], 200);
@@ -97,7 +103,14 @@ describe('rdata round trip', () => {
   });
 
   it('takes tokens directly', () => {
-    const wire = encodeRdata(RRType.MX, [{ text: '10', quoted: false }, { text: 'mx', quoted: false }], origin);
+    const wire = encodeRdata(
+      RRType.MX,
+      [
+        { text: '10', quoted: false },
+        { text: 'mx', quoted: false },
+      ],
+      origin,
+    );
     assert.equal(rdataToText(RRType.MX, wire), '10 mx.example.com.');
   });
 });
@@ -144,11 +157,14 @@ describe('rdata errors', () => {
   ];
   for (const [type, input, message] of ERRORS) {
     it(`${type} ${input.slice(0, 40)}`, () => {
-      assert.throws(() => encodeRdataText(type, input, origin), (err: unknown) => {
-        assert.ok(err instanceof RdataError, `not an RdataError: ${String(err)}`);
-        assert.match(err.message, message);
-        return true;
-      });
+      assert.throws(
+        () => encodeRdataText(type, input, origin),
+        (err: unknown) => {
+          assert.ok(err instanceof RdataError, `not an RdataError: ${String(err)}`);
+          assert.match(err.message, message);
+          return true;
+        },
+      );
     });
   }
 

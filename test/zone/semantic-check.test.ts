@@ -54,7 +54,7 @@ const rows: Row[] = [
     problems: [`${ZONE_FILE}:6 error 2 CNAME records at alias.t.; a name has at most one`],
   },
   {
-    title: 'a CNAME beside other data (the other RRset\'s line)',
+    title: "a CNAME beside other data (the other RRset's line)",
     body: APEX + 'alias CNAME www\nalias TXT "x"\nwww A 192.0.2.10\n',
     problems: [`${ZONE_FILE}:7 error TXT record at alias.t. beside a CNAME (RFC 1034 §3.6.2)`],
   },
@@ -98,10 +98,7 @@ const rows: Row[] = [
     title: 'a steered name at, and one below, a delegation',
     body: APEX + 'sub NS ns.sub\nns.sub A 192.0.2.53\n',
     policy: policy('sub', 'www.sub'),
-    problems: [
-      `${POLICY_FILE}:${policyLine(0)} error steered name sub.t. is a delegation point`,
-      `${POLICY_FILE}:${policyLine(1)} error steered name www.sub.t. is below a delegation`,
-    ],
+    problems: [`${POLICY_FILE}:${policyLine(0)} error steered name sub.t. is a delegation point`, `${POLICY_FILE}:${policyLine(1)} error steered name www.sub.t. is below a delegation`],
   },
 ];
 

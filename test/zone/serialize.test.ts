@@ -52,7 +52,13 @@ describe('serialisation: records back to a master file, and back again', () => {
       const lines = text.split('\n');
       assert.deepEqual(lines.slice(0, 2), ['; s. a note', '$ORIGIN s.']);
       assert.deepEqual(lines.slice(2, 4), APEX_LINES.slice(0, 2), 'the apex first, SOA then NS');
-      assert.deepEqual(lines.slice(4).filter((l) => l !== '').sort(), [APEX_LINES[2]!, ...serialised.split('\n')].sort());
+      assert.deepEqual(
+        lines
+          .slice(4)
+          .filter((l) => l !== '')
+          .sort(),
+        [APEX_LINES[2]!, ...serialised.split('\n')].sort(),
+      );
       assert.deepEqual(dump(zoneFromText('s.', text)), dump(zone), 'loads back as the same zone');
       const sliced = Buffer.concat(await serializeZoneSliced(zone, 'a note', new TimeSlicer(0))).toString();
       assert.deepEqual(sliced.split('\n').sort(), lines.sort(), 'the sliced writer writes the same lines');

@@ -32,13 +32,23 @@ function show(n: ZoneNode | undefined): string {
 
 const NODES: Array<[string, ZoneNode]> = [
   node('example.'),
-  node('WWW.Example.', [[1, ['\x01\x02\x03\x04']], [28, ['x'.repeat(16)]]], { children: 2 }),
+  node(
+    'WWW.Example.',
+    [
+      [1, ['\x01\x02\x03\x04']],
+      [28, ['x'.repeat(16)]],
+    ],
+    { children: 2 },
+  ),
   node('a\\.b.example.', [[16, ['\x05hello']]]),
   node('\\128\\255x.example.', [[16, ['\x00']]]),
   node('sub.example.', [[2, ['\x02ns\x03sub\x07example\x00']]], { isCut: true }),
   node(`${'a'.repeat(63)}.example.`, [[99, ['y'.repeat(65535)]]]),
   node('.', [[6, ['soa']]]),
-  node('many.example.', Array.from({ length: 40 }, (_, i) => [1000 + i, [`v${i}`, `w${i}`]] as [number, string[]])),
+  node(
+    'many.example.',
+    Array.from({ length: 40 }, (_, i) => [1000 + i, [`v${i}`, `w${i}`]] as [number, string[]]),
+  ),
 ];
 
 describe('packed zone nodes', () => {
@@ -67,7 +77,14 @@ describe('packed zone nodes', () => {
     const v0 = ZoneNodes.pack(NODES);
     const [added, addedNode] = node('new.example.', [[1, ['abcd']]]);
     const [, replaced] = node('WWW.Example.', [[1, ['zzzz']]]);
-    const v1 = v0.with(new Map<string, ZoneNode | null>([[added, addedNode], ['www.example', replaced], ['a\\.b.example', null], ['absent.example', null]]));
+    const v1 = v0.with(
+      new Map<string, ZoneNode | null>([
+        [added, addedNode],
+        ['www.example', replaced],
+        ['a\\.b.example', null],
+        ['absent.example', null],
+      ]),
+    );
     assert.equal(v1.size, NODES.length); // +1 -1
     assert.equal(show(v1.get(added)), show(addedNode));
     assert.equal(show(v1.get('www.example')), show(replaced));
@@ -80,7 +97,12 @@ describe('packed zone nodes', () => {
     assert.ok(keys.includes(added) && !keys.includes('a\\.b.example'));
 
     // Removing a node only the delta had leaves no trace; re-adding a removed base node works.
-    const v2 = v1.with(new Map<string, ZoneNode | null>([[added, null], ['a\\.b.example', NODES[2]![1]]]));
+    const v2 = v1.with(
+      new Map<string, ZoneNode | null>([
+        [added, null],
+        ['a\\.b.example', NODES[2]![1]],
+      ]),
+    );
     assert.equal(v2.size, NODES.length);
     assert.equal(v2.get(added), undefined);
     assert.equal(show(v2.get('a\\.b.example')), show(NODES[2]![1]));
@@ -187,7 +209,14 @@ describe('PackedNodes.differingKeys: what a reload changed', () => {
     const changedTtl = node('a\\.b.example.', [[16, ['\x05hello']]]);
     (changedTtl[1].rrsets.get(16) as { ttl: number }).ttl = 1;
     const next = [
-      node('WWW.Example.', [[1, ['\x01\x02\x03\x05']], [28, ['x'.repeat(16)]]], { children: 2 }),
+      node(
+        'WWW.Example.',
+        [
+          [1, ['\x01\x02\x03\x05']],
+          [28, ['x'.repeat(16)]],
+        ],
+        { children: 2 },
+      ),
       ...rest.filter(([k]) => k !== changedTtl[0] && k !== nameKey(parseName('sub.example.', null))),
       changedTtl,
       node('new.example.', [[1, ['\x01\x01\x01\x01']]]),

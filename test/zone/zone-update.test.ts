@@ -37,7 +37,15 @@ const SOURCE = { file: '(test)', line: 0 };
 function dump(zone: Zone): string[] {
   const out: string[] = [];
   for (const [key, node] of zone.nodes) {
-    const sets = [...node.rrsets.values()].map((s) => `${s.type}/${s.ttl}/${s.rdatas.map((r) => r.toString('hex')).sort().join(',')}`).sort();
+    const sets = [...node.rrsets.values()]
+      .map(
+        (s) =>
+          `${s.type}/${s.ttl}/${s.rdatas
+            .map((r) => r.toString('hex'))
+            .sort()
+            .join(',')}`,
+      )
+      .sort();
     out.push(`${key} cut=${node.isCut} children=${node.children} ${sets.join(' ')}`);
   }
   return out.sort().concat(`records=${zone.recordCount} serial=${zone.serial} ttl-=${zone.negativeTtl}`);
@@ -128,7 +136,10 @@ describe('incremental zone update', () => {
     const cname = { owner: parseName('www', ORIGIN), type: RRType.CNAME, class: 1, ttl: 60, rdatas: [encodeRdataText(RRType.CNAME, 'x.up.test.', ORIGIN)], source: SOURCE };
     const result = updateZone(zone, [cname]);
     assert.equal(result.zone, null);
-    assert.deepEqual(result.problems.map((p) => p.message), ['A record at www.up.test. beside a CNAME (RFC 1034 §3.6.2)']);
+    assert.deepEqual(
+      result.problems.map((p) => p.message),
+      ['A record at www.up.test. beside a CNAME (RFC 1034 §3.6.2)'],
+    );
   });
 
   it('writes in time slices a master file that loads back as the same zone', async () => {

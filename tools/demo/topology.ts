@@ -198,9 +198,7 @@ export async function startDemo(ports: DemoPorts = DEFAULT_PORTS, options: { log
     token,
     backends,
     async killBackends(region) {
-      await Promise.all(
-        (backends.get(region) ?? []).filter((p) => p.exitCode === null && p.signalCode === null).map((p) => new Promise((r) => (p.once('exit', r), p.kill('SIGKILL')))),
-      );
+      await Promise.all((backends.get(region) ?? []).filter((p) => p.exitCode === null && p.signalCode === null).map((p) => new Promise((r) => (p.once('exit', r), p.kill('SIGKILL')))));
     },
     startBackends,
     stop: stopAll,

@@ -13,7 +13,12 @@ let last = process.threadCpuUsage();
 let gaps: number[] = [];
 /** The longest collection of the main thread's heap in the window (wall time), and its kind. */
 let longestGc = { ms: 0, kind: '' };
-const GC_KINDS: Record<number, string> = { [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks' };
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     const kind = (e as unknown as { detail: { kind: number } }).detail.kind;
@@ -32,6 +37,8 @@ process.on('SIGUSR2', () => {
   const sorted = gaps.sort((a, b) => a - b);
   gaps = [];
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  process.stderr.write(`busy-monitor ${JSON.stringify({ maxMs: Number(at(1).toFixed(2)), p99Ms: Number(at(0.99).toFixed(2)), ticks: sorted.length, gcMs: Number(longestGc.ms.toFixed(2)), gcKind: longestGc.kind })}\n`);
+  process.stderr.write(
+    `busy-monitor ${JSON.stringify({ maxMs: Number(at(1).toFixed(2)), p99Ms: Number(at(0.99).toFixed(2)), ticks: sorted.length, gcMs: Number(longestGc.ms.toFixed(2)), gcKind: longestGc.kind })}\n`,
+  );
   longestGc = { ms: 0, kind: '' };
 });

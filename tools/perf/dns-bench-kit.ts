@@ -74,7 +74,15 @@ export function dnsperfRunner(dir: string, loadCpu: string, seconds: number, cli
       const lat = [...out.matchAll(/^> \S+ .* ([\d.]+)$/gm)].map((m) => Number(m[1])).sort((a, b) => a - b);
       if (lat.length > 0) p99 = lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]! * 1000;
     }
-    return { qps: num(/Queries per second:\s+([\d.]+)/), avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000, lost: num(/Queries lost:\s+(\d+)/), sent: num(/Queries sent:\s+(\d+)/), p99Ms: p99, cpuUs: NaN, sysUs: NaN };
+    return {
+      qps: num(/Queries per second:\s+([\d.]+)/),
+      avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+      lost: num(/Queries lost:\s+(\d+)/),
+      sent: num(/Queries sent:\s+(\d+)/),
+      p99Ms: p99,
+      cpuUs: NaN,
+      sysUs: NaN,
+    };
   };
   // CPU per query does not depend on how much of the pinned core a neighbour (or a SIGSTOP of
   // the whole benchmark) took, so unlike queries/s it compares across a shared machine.
@@ -125,11 +133,20 @@ export function staticQueries(n: number): string[] {
   for (let i = 0; i < n; i++) {
     const k = (i * 7919) % n; // spread over the zone without a random generator
     switch (i % 5) {
-      case 0: out.push(`h${k}.${ORIGIN} A`); break;
-      case 1: out.push(`h${k - (k % 2)}.${ORIGIN} AAAA`); break;
-      case 2: out.push(`${ORIGIN} MX`); break;
-      case 3: out.push(`nx${k}.${ORIGIN} A`); break;
-      default: out.push(`h${k}.${ORIGIN} TXT`);
+      case 0:
+        out.push(`h${k}.${ORIGIN} A`);
+        break;
+      case 1:
+        out.push(`h${k - (k % 2)}.${ORIGIN} AAAA`);
+        break;
+      case 2:
+        out.push(`${ORIGIN} MX`);
+        break;
+      case 3:
+        out.push(`nx${k}.${ORIGIN} A`);
+        break;
+      default:
+        out.push(`h${k}.${ORIGIN} TXT`);
     }
   }
   return out;

@@ -64,7 +64,21 @@ export interface ServeOptions {
 export function startMeridian(o: ServeOptions): Promise<ChildProcess> {
   const cli = path.join(root, 'dist/src/cli/main.js');
   // The flags `meridian` itself starts node with, so the benchmark measures what users run.
-  const args = [...NODE_FLAGS, ...(o.nodeOptions ?? []), cli, 'serve', '--zones', path.join(root, 'zones'), '--listen', `127.0.0.1:${o.port}`, '--admin', 'off', '--log-level', 'warn', ...(o.serveArgs ?? [])];
+  const args = [
+    ...NODE_FLAGS,
+    ...(o.nodeOptions ?? []),
+    cli,
+    'serve',
+    '--zones',
+    path.join(root, 'zones'),
+    '--listen',
+    `127.0.0.1:${o.port}`,
+    '--admin',
+    'off',
+    '--log-level',
+    'warn',
+    ...(o.serveArgs ?? []),
+  ];
   const [cmd, full] = pinned(o.cpus, process.execPath, args);
   // From the project folder, so the health state file lands where `npm start` keeps it.
   const child = spawn(cmd, full, { stdio: ['ignore', 'inherit', 'inherit'], cwd: root });

@@ -87,8 +87,7 @@ export function writeGeoip2City(flatPath: string, out: string): number {
   const data: Buffer[] = [];
   let dataSize = 0;
   const addr = new Uint8Array(ipVersion === 6 ? 16 : 4);
-  const ipOf = (): string =>
-    addr.length === 4 ? addr.join('.') : Array.from({ length: 8 }, (_, i) => ((addr[2 * i]! << 8) | addr[2 * i + 1]!).toString(16)).join(':');
+  const ipOf = (): string => (addr.length === 4 ? addr.join('.') : Array.from({ length: 8 }, (_, i) => ((addr[2 * i]! << 8) | addr[2 * i + 1]!).toString(16)).join(':'));
   const newPointer = (oldValue: number): number => {
     let rec = records.get(oldValue);
     if (rec === undefined) {

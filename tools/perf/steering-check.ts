@@ -21,7 +21,13 @@ export async function sampleSteering(port: number, step = 10): Promise<SteeringS
       const batch = Array.from({ length: 50 }, (_, k) => i + k * step).filter((n) => n < ECS_NETWORKS);
       const replies = await Promise.all(batch.map((n) => udp(port, name, 'A', { edns: true, options: [ecsOption(`${ecsNetwork(n).join('.')}.0/24`)] })));
       for (const { msg } of replies) {
-        answers.push(msg.answers.filter((a) => a.type === 'A').map((a) => String(a.data)).sort().join(' '));
+        answers.push(
+          msg.answers
+            .filter((a) => a.type === 'A')
+            .map((a) => String(a.data))
+            .sort()
+            .join(' '),
+        );
         scopes.push(ecsOf(msg)?.scope ?? -1);
       }
     }

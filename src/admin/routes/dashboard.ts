@@ -15,7 +15,9 @@ const ClusterSchema = Type.Object(
   {
     node: Type.String(),
     servers: Type.Array(Type.String()),
-    link: Type.Union([Type.Literal('in-step'), Type.Literal('catching-up'), Type.Literal('cut-off')], { description: 'in-step: writes taken; catching-up: connected, reading the store again; cut-off: no NATS server (serving the last state)' }),
+    link: Type.Union([Type.Literal('in-step'), Type.Literal('catching-up'), Type.Literal('cut-off')], {
+      description: 'in-step: writes taken; catching-up: connected, reading the store again; cut-off: no NATS server (serving the last state)',
+    }),
     connected: Type.Boolean(),
     synced: Type.Boolean(),
     since: Type.String({ format: 'date-time', description: 'when synced last changed' }),
@@ -23,7 +25,12 @@ const ClusterSchema = Type.Object(
     revision: Type.Integer(),
     lastError: Nullable(Type.String()),
     peers: Type.Array(
-      Type.Object({ node: Type.String(), reportedAt: Type.String({ format: 'date-time' }), ageSec: Type.Integer(), counted: Type.Boolean({ description: 'young enough (2 × the report interval) to count towards quorum' }) }),
+      Type.Object({
+        node: Type.String(),
+        reportedAt: Type.String({ format: 'date-time' }),
+        ageSec: Type.Integer(),
+        counted: Type.Boolean({ description: 'young enough (2 × the report interval) to count towards quorum' }),
+      }),
       { description: 'the other nodes whose health reports this node holds' },
     ),
   },
@@ -56,8 +63,12 @@ export const dashboardRoutes =
     app.get('/dashboard.js', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => sendStatic(reply, 'text/javascript; charset=utf-8', DASHBOARD_JS));
     app.get('/dashboard.css', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => sendStatic(reply, 'text/css; charset=utf-8', DASHBOARD_CSS));
 
-    app.get('/v1/dashboard', { config: { access: 'read' }, schema: routeDoc({ summary: 'What the status page shows', operationId: 'dashboard', tags: ['operations'], ok: { 200: DashboardSchema } }) }, async (_req, reply) => {
-      reply.header('cache-control', 'no-store');
-      return buildDashboard(deps.store.current, deps.monitor, await answers.counts(), deps.geo.continentSamples(), deps.cluster ?? null);
-    });
+    app.get(
+      '/v1/dashboard',
+      { config: { access: 'read' }, schema: routeDoc({ summary: 'What the status page shows', operationId: 'dashboard', tags: ['operations'], ok: { 200: DashboardSchema } }) },
+      async (_req, reply) => {
+        reply.header('cache-control', 'no-store');
+        return buildDashboard(deps.store.current, deps.monitor, await answers.counts(), deps.geo.continentSamples(), deps.cluster ?? null);
+      },
+    );
   };

@@ -15,20 +15,14 @@ const IdParam = Type.Object({ id: Type.String({ minLength: 1 }) });
 const LatencyBody = Type.Object(
   {
     samples: Type.Array(
-      Type.Object(
-        { network: Type.String({ minLength: 3 }), region: Type.String({ minLength: 1 }), ms: Type.Number({ minimum: 0, maximum: 60_000 }) },
-        { additionalProperties: false },
-      ),
+      Type.Object({ network: Type.String({ minLength: 3 }), region: Type.String({ minLength: 1 }), ms: Type.Number({ minimum: 0, maximum: 60_000 }) }, { additionalProperties: false }),
       { minItems: 1, maxItems: 100_000 },
     ),
     ttlSec: Type.Integer({ minimum: 1, maximum: 86_400, default: 600 }),
   },
   { additionalProperties: false },
 );
-const ExplainQuery = Type.Object(
-  { name: Type.String({ minLength: 1 }), type: Type.String({ default: 'A' }), client: Type.String({ minLength: 2 }) },
-  { additionalProperties: false },
-);
+const ExplainQuery = Type.Object({ name: Type.String({ minLength: 1 }), type: Type.String({ default: 'A' }), client: Type.String({ minLength: 2 }) }, { additionalProperties: false });
 
 const Forced = Nullable(Type.Union([Type.Literal('up'), Type.Literal('down')]));
 const HealthTarget = Type.Object({
@@ -52,7 +46,14 @@ const HealthTarget = Type.Object({
   since: Type.String({ format: 'date-time' }),
   reason: Nullable(Type.String()),
   lastResult: Nullable(
-    Type.Object({ ok: Type.Boolean(), reason: Nullable(Type.String()), detail: Type.String(), rttMs: Nullable(Type.Number()), capacity: Nullable(Type.Number()), at: Type.Number({ description: 'ms since the epoch' }) }),
+    Type.Object({
+      ok: Type.Boolean(),
+      reason: Nullable(Type.String()),
+      detail: Type.String(),
+      rttMs: Nullable(Type.Number()),
+      capacity: Nullable(Type.Number()),
+      at: Type.Number({ description: 'ms since the epoch' }),
+    }),
   ),
   lastFailure: Nullable(Type.Object({ reason: Type.String(), detail: Type.String(), at: Type.Number() })),
   rttMs: Nullable(Type.Number()),
@@ -124,27 +125,37 @@ export const operationRoutes =
   async (app) => {
     const { monitor } = deps;
 
-    app.get('/health', { config: { access: 'read' }, schema: { querystring: PageQuery, ...routeDoc({ summary: 'Every target: state, reason, probe results', operationId: 'listHealth', tags: ['health'], ok: { 200: HealthList } }) } }, async (req) => {
-      const page = pageOf([...monitor.states()], ([key]) => key, req.query as { limit?: string; cursor?: string });
-      const answers = monitor.answerView();
-      return { targets: page.items.map(([key, { target, health }]) => ({
-        id: key,
-        region: target.region,
-        probe: target.probe ? { type: target.probe.type, address: target.address, port: target.probe.port } : null,
-        state: health.status,
-        forced: health.forced,
-        healthy: isHealthy(answers.get(key) ?? health),
-        quorum: quorumOf(monitor.verdict(key)),
-        since: new Date(health.since).toISOString(),
-        reason: health.lastFailure && !isHealthy(health) ? health.lastFailure.reason : null,
-        lastResult: health.lastResult,
-        lastFailure: health.lastFailure,
-        rttMs: health.rttMs,
-        capacity: health.capacity,
-        restoredAgeMs: health.restoredAgeMs,
-        history: health.history,
-      })), next: page.next };
-    });
+    app.get(
+      '/health',
+      {
+        config: { access: 'read' },
+        schema: { querystring: PageQuery, ...routeDoc({ summary: 'Every target: state, reason, probe results', operationId: 'listHealth', tags: ['health'], ok: { 200: HealthList } }) },
+      },
+      async (req) => {
+        const page = pageOf([...monitor.states()], ([key]) => key, req.query as { limit?: string; cursor?: string });
+        const answers = monitor.answerView();
+        return {
+          targets: page.items.map(([key, { target, health }]) => ({
+            id: key,
+            region: target.region,
+            probe: target.probe ? { type: target.probe.type, address: target.address, port: target.probe.port } : null,
+            state: health.status,
+            forced: health.forced,
+            healthy: isHealthy(answers.get(key) ?? health),
+            quorum: quorumOf(monitor.verdict(key)),
+            since: new Date(health.since).toISOString(),
+            reason: health.lastFailure && !isHealthy(health) ? health.lastFailure.reason : null,
+            lastResult: health.lastResult,
+            lastFailure: health.lastFailure,
+            rttMs: health.rttMs,
+            capacity: health.capacity,
+            restoredAgeMs: health.restoredAgeMs,
+            history: health.history,
+          })),
+          next: page.next,
+        };
+      },
+    );
 
     /** "eu-west" (when one zone has it), "example.com/eu-west" or "eu-west@example.com". */
     const resolveTarget = (id: string): string => {
@@ -152,7 +163,10 @@ export const operationRoutes =
       if (states.has(id)) return id;
       const at = id.indexOf('@');
       if (at > 0) {
-        const key = `${id.slice(at + 1).replace(/\.$/, '').toLowerCase()}/${id.slice(0, at)}`;
+        const key = `${id
+          .slice(at + 1)
+          .replace(/\.$/, '')
+          .toLowerCase()}/${id.slice(0, at)}`;
         if (states.has(key)) return key;
       }
       const matches = [...states.keys()].filter((k) => k.slice(k.lastIndexOf('/') + 1) === id);
@@ -170,9 +184,21 @@ export const operationRoutes =
       const h = monitor.states().get(key)!.health;
       return { id: key, state: h.status, forced: h.forced, healthy: isHealthy(h) };
     };
-    app.post('/targets/:id/drain', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: 'Drain a target', operationId: 'drainTarget', tags: ['health'], ok: { 200: TargetOverride } }) } }, override('down', 'drain'));
-    app.post('/targets/:id/undrain', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: 'Undo a drain or force-up', operationId: 'undrainTarget', tags: ['health'], ok: { 200: TargetOverride } }) } }, override(null, 'undrain'));
-    app.post('/targets/:id/force-up', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: 'Force a target up', operationId: 'forceUpTarget', tags: ['health'], ok: { 200: TargetOverride } }) } }, override('up', 'force up'));
+    app.post(
+      '/targets/:id/drain',
+      { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: 'Drain a target', operationId: 'drainTarget', tags: ['health'], ok: { 200: TargetOverride } }) } },
+      override('down', 'drain'),
+    );
+    app.post(
+      '/targets/:id/undrain',
+      { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: 'Undo a drain or force-up', operationId: 'undrainTarget', tags: ['health'], ok: { 200: TargetOverride } }) } },
+      override(null, 'undrain'),
+    );
+    app.post(
+      '/targets/:id/force-up',
+      { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: 'Force a target up', operationId: 'forceUpTarget', tags: ['health'], ok: { 200: TargetOverride } }) } },
+      override('up', 'force up'),
+    );
 
     const regionOverride = (forced: ForcedState, verb: string) => async (req: FastifyRequest) => {
       const region = (req.params as { id: string }).id;
@@ -183,43 +209,79 @@ export const operationRoutes =
       audit(deps, req, { change: `${verb} region ${region}`, targets: keys });
       return { region, targets: keys, forced };
     };
-    app.post('/regions/:id/drain', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: "Drain a region's targets", operationId: 'drainRegion', tags: ['health'], ok: { 200: RegionOverride } }) } }, regionOverride('down', 'drain'));
-    app.post('/regions/:id/undrain', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: "Undo a region's drain or force-up", operationId: 'undrainRegion', tags: ['health'], ok: { 200: RegionOverride } }) } }, regionOverride(null, 'undrain'));
-    app.post('/regions/:id/force-up', { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: "Force a region's targets up", operationId: 'forceUpRegion', tags: ['health'], ok: { 200: RegionOverride } }) } }, regionOverride('up', 'force up'));
+    app.post(
+      '/regions/:id/drain',
+      { config: { access: 'write' }, schema: { params: IdParam, ...routeDoc({ summary: "Drain a region's targets", operationId: 'drainRegion', tags: ['health'], ok: { 200: RegionOverride } }) } },
+      regionOverride('down', 'drain'),
+    );
+    app.post(
+      '/regions/:id/undrain',
+      {
+        config: { access: 'write' },
+        schema: { params: IdParam, ...routeDoc({ summary: "Undo a region's drain or force-up", operationId: 'undrainRegion', tags: ['health'], ok: { 200: RegionOverride } }) },
+      },
+      regionOverride(null, 'undrain'),
+    );
+    app.post(
+      '/regions/:id/force-up',
+      {
+        config: { access: 'write' },
+        schema: { params: IdParam, ...routeDoc({ summary: "Force a region's targets up", operationId: 'forceUpRegion', tags: ['health'], ok: { 200: RegionOverride } }) },
+      },
+      regionOverride('up', 'force up'),
+    );
 
-    app.get('/explain', { config: { access: 'read' }, schema: { querystring: ExplainQuery, ...routeDoc({ summary: 'Why a client gets the answer it gets', operationId: 'explain', tags: ['steering'], ok: { 200: Explanation } }) } }, async (req) => {
-      const q = req.query as { name: string; type: string; client: string };
-      try {
-        return explain(deps.store.current, q.name, q.type, q.client);
-      } catch (err) {
-        if (err instanceof ExplainInputError) {
-          const field = err.message.startsWith('name ') ? 'name' : /client|prefix|subnet/.test(err.message) ? 'client' : 'type';
-          throw badRequest(field, err.message);
-        }
-        throw err;
-      }
-    });
-
-    app.get('/latency', { config: { access: 'read' }, schema: { querystring: PageQuery, ...routeDoc({ summary: 'The RTT samples in force', operationId: 'listLatency', tags: ['steering'], ok: { 200: LatencyList } }) } }, async (req) => {
-      const page = pageOf(deps.samples.list(), (s) => `${s.region} ${s.network}`, req.query as { limit?: string; cursor?: string });
-      return { samples: page.items, next: page.next };
-    });
-    app.post('/latency', { config: { access: 'write' }, schema: { body: LatencyBody, ...routeDoc({ summary: 'Add RTT samples', operationId: 'addLatency', tags: ['steering'], ok: { 200: LatencyAccepted } }) } }, async (req) => {
-      const body = req.body as { samples: Array<{ network: string; region: string; ms: number }>; ttlSec: number };
-      // Check all before adding any: nothing is half-applied.
-      body.samples.forEach((s, i) => {
+    app.get(
+      '/explain',
+      {
+        config: { access: 'read' },
+        schema: { querystring: ExplainQuery, ...routeDoc({ summary: 'Why a client gets the answer it gets', operationId: 'explain', tags: ['steering'], ok: { 200: Explanation } }) },
+      },
+      async (req) => {
+        const q = req.query as { name: string; type: string; client: string };
         try {
-          parseCidr(s.network);
+          return explain(deps.store.current, q.name, q.type, q.client);
         } catch (err) {
-          throw badRequest(`body.samples.${i}.network`, (err as Error).message);
+          if (err instanceof ExplainInputError) {
+            const field = err.message.startsWith('name ') ? 'name' : /client|prefix|subnet/.test(err.message) ? 'client' : 'type';
+            throw badRequest(field, err.message);
+          }
+          throw err;
         }
-      });
-      // In a cluster the whole batch goes to the store first (503 when it cannot), then every node adds it.
-      await deps.cluster?.addLatency(body.samples, body.ttlSec);
-      for (const s of body.samples) deps.samples.add(s.network, s.region, s.ms, body.ttlSec);
-      audit(deps, req, { change: `add ${body.samples.length} latency samples` });
-      return { accepted: body.samples.length, ttlSec: body.ttlSec };
-    });
+      },
+    );
+
+    app.get(
+      '/latency',
+      {
+        config: { access: 'read' },
+        schema: { querystring: PageQuery, ...routeDoc({ summary: 'The RTT samples in force', operationId: 'listLatency', tags: ['steering'], ok: { 200: LatencyList } }) },
+      },
+      async (req) => {
+        const page = pageOf(deps.samples.list(), (s) => `${s.region} ${s.network}`, req.query as { limit?: string; cursor?: string });
+        return { samples: page.items, next: page.next };
+      },
+    );
+    app.post(
+      '/latency',
+      { config: { access: 'write' }, schema: { body: LatencyBody, ...routeDoc({ summary: 'Add RTT samples', operationId: 'addLatency', tags: ['steering'], ok: { 200: LatencyAccepted } }) } },
+      async (req) => {
+        const body = req.body as { samples: Array<{ network: string; region: string; ms: number }>; ttlSec: number };
+        // Check all before adding any: nothing is half-applied.
+        body.samples.forEach((s, i) => {
+          try {
+            parseCidr(s.network);
+          } catch (err) {
+            throw badRequest(`body.samples.${i}.network`, (err as Error).message);
+          }
+        });
+        // In a cluster the whole batch goes to the store first (503 when it cannot), then every node adds it.
+        await deps.cluster?.addLatency(body.samples, body.ttlSec);
+        for (const s of body.samples) deps.samples.add(s.network, s.region, s.ms, body.ttlSec);
+        audit(deps, req, { change: `add ${body.samples.length} latency samples` });
+        return { accepted: body.samples.length, ttlSec: body.ttlSec };
+      },
+    );
 
     app.post('/reload', { config: { access: 'write' }, schema: routeDoc({ summary: 'Re-read every file', operationId: 'reload', tags: ['operations'], ok: { 200: Reloaded } }) }, async (req) => {
       const changed = await deps.reload();
@@ -231,17 +293,21 @@ export const operationRoutes =
       };
     });
 
-    app.get('/status', { config: { access: 'read' }, schema: routeDoc({ summary: 'Version, uptime, snapshot, serials, GeoIP build dates', operationId: 'status', tags: ['operations'], ok: { 200: Status } }) }, async () => {
-      const snap = deps.store.current;
-      return {
-        version: deps.version,
-        startedAt: deps.startedAt.toISOString(),
-        uptimeSec: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
-        snapshot: snap.version,
-        zones: [...snap.zones.values()].map((z) => ({ zone: z.originKey + '.', serial: z.serial })),
-        geoip: deps.geo.databases.map((d) => ({ file: d.file, type: d.databaseType, built: d.buildEpoch.toISOString() })),
-        health: { targets: monitor.states().size, ...monitor.counters },
-        cluster: clusterStatus(deps),
-      };
-    });
+    app.get(
+      '/status',
+      { config: { access: 'read' }, schema: routeDoc({ summary: 'Version, uptime, snapshot, serials, GeoIP build dates', operationId: 'status', tags: ['operations'], ok: { 200: Status } }) },
+      async () => {
+        const snap = deps.store.current;
+        return {
+          version: deps.version,
+          startedAt: deps.startedAt.toISOString(),
+          uptimeSec: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+          snapshot: snap.version,
+          zones: [...snap.zones.values()].map((z) => ({ zone: z.originKey + '.', serial: z.serial })),
+          geoip: deps.geo.databases.map((d) => ({ file: d.file, type: d.databaseType, built: d.buildEpoch.toISOString() })),
+          health: { targets: monitor.states().size, ...monitor.counters },
+          cluster: clusterStatus(deps),
+        };
+      },
+    );
   };

@@ -64,27 +64,36 @@ export const simulateRoutes =
   async (app) => {
     // It changes nothing, but it is CPU in the process that answers DNS: a write token, like
     // every POST. Large populations are sliced (whatIfSliced) so DNS keeps answering.
-    app.post('/simulate', { config: { access: 'write' }, bodyLimit: BODY_LIMIT, schema: { body: SimulateBody, ...routeDoc({ summary: 'What a change would do to answers', operationId: 'simulate', tags: ['steering'], ok: { 200: Comparison } }) } }, async (req) => {
-      const body = req.body as Body;
-      const snapshot = deps.store.current;
-      try {
-        const population = body.clients === undefined ? samplePopulation() : await populationOfBody(body.clients, 'body.clients');
-        if (population.entries.length > MAX_API_NETWORKS) throw badRequest('body.clients', `${population.entries.length} networks; at most ${MAX_API_NETWORKS} per request (aggregate them, or use meridian simulate)`);
-        const change: Change = {
-          drain: body.drain,
-          undrain: body.undrain,
-          down: body.down,
-          up: body.up,
-          ...(body.policy ? { policy: policyChange(snapshot, body.policy.zone, body.policy.text, 'body.policy.text') } : {}),
-        };
-        return await whatIfSliced(worldOf(snapshot, Date.now()), change, population, snapshot.locate, body.type, SLICE);
-      } catch (err) {
-        if (err instanceof PopulationError) throw badRequest('body.clients', err.message);
-        if (err instanceof SimulationError) {
-          const [first, ...rest] = err.message.split('\n');
-          throw badRequest(`body.${err.field === 'zone' ? 'policy.zone' : err.field}`, first!.slice(err.field.length + 2), rest);
+    app.post(
+      '/simulate',
+      {
+        config: { access: 'write' },
+        bodyLimit: BODY_LIMIT,
+        schema: { body: SimulateBody, ...routeDoc({ summary: 'What a change would do to answers', operationId: 'simulate', tags: ['steering'], ok: { 200: Comparison } }) },
+      },
+      async (req) => {
+        const body = req.body as Body;
+        const snapshot = deps.store.current;
+        try {
+          const population = body.clients === undefined ? samplePopulation() : await populationOfBody(body.clients, 'body.clients');
+          if (population.entries.length > MAX_API_NETWORKS)
+            throw badRequest('body.clients', `${population.entries.length} networks; at most ${MAX_API_NETWORKS} per request (aggregate them, or use meridian simulate)`);
+          const change: Change = {
+            drain: body.drain,
+            undrain: body.undrain,
+            down: body.down,
+            up: body.up,
+            ...(body.policy ? { policy: policyChange(snapshot, body.policy.zone, body.policy.text, 'body.policy.text') } : {}),
+          };
+          return await whatIfSliced(worldOf(snapshot, Date.now()), change, population, snapshot.locate, body.type, SLICE);
+        } catch (err) {
+          if (err instanceof PopulationError) throw badRequest('body.clients', err.message);
+          if (err instanceof SimulationError) {
+            const [first, ...rest] = err.message.split('\n');
+            throw badRequest(`body.${err.field === 'zone' ? 'policy.zone' : err.field}`, first!.slice(err.field.length + 2), rest);
+          }
+          throw err;
         }
-        throw err;
-      }
-    });
+      },
+    );
   };

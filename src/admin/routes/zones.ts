@@ -36,10 +36,7 @@ const ZoneDetail = Type.Object({
 });
 const RecordsPage = Type.Object({ records: Type.Array(RRsetJson), next: NextCursor });
 const RecordParams = Type.Object({ zone: Type.String({ minLength: 1 }), name: Type.String({ minLength: 1 }), type: Type.String({ minLength: 1 }) });
-const RRsetBody = Type.Object(
-  { ttl: Type.Integer({ minimum: 0, maximum: 2147483647 }), rdata: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }) },
-  { additionalProperties: false },
-);
+const RRsetBody = Type.Object({ ttl: Type.Integer({ minimum: 0, maximum: 2147483647 }), rdata: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }) }, { additionalProperties: false });
 const BatchBody = Type.Object(
   {
     operations: Type.Array(
@@ -75,12 +72,18 @@ const CreateZoneBody = Type.Object(
     ),
     ns: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
     records: Type.Optional(
-      Type.Array(Type.Object({ name: Type.String(), type: Type.String(), ttl: Type.Optional(Type.Integer({ minimum: 0 })), rdata: Type.Array(Type.String(), { minItems: 1 }) }, { additionalProperties: false })),
+      Type.Array(
+        Type.Object({ name: Type.String(), type: Type.String(), ttl: Type.Optional(Type.Integer({ minimum: 0 })), rdata: Type.Array(Type.String(), { minItems: 1 }) }, { additionalProperties: false }),
+      ),
     ),
   },
   { additionalProperties: false },
 );
-const SectionParams = Type.Object({ zone: Type.String({ minLength: 1 }), section: Type.Union([Type.Literal('targets'), Type.Literal('names'), Type.Literal('probes')]), id: Type.String({ minLength: 1 }) });
+const SectionParams = Type.Object({
+  zone: Type.String({ minLength: 1 }),
+  section: Type.Union([Type.Literal('targets'), Type.Literal('names'), Type.Literal('probes')]),
+  id: Type.String({ minLength: 1 }),
+});
 
 const POLICY_ID = new RegExp(ID_PATTERN);
 
@@ -102,125 +105,213 @@ export const zoneRoutes =
     };
     const ifMatch = (h: string | string[] | undefined): string | undefined => (Array.isArray(h) ? h.join(',') : h);
 
-    app.get('/zones', { config: { access: 'read' }, schema: { querystring: PageQuery, ...routeDoc({ summary: 'List zones', operationId: 'listZones', tags: ['zones'], ok: { 200: ZoneList } }) } }, async (req) => {
-      const page = pageOf(deps.zones.statuses, (s) => nameToText(s.origin), req.query as { limit?: string; cursor?: string });
-      return { zones: page.items.map((s) => ({
-        zone: nameToText(s.origin),
-        file: s.file,
-        serial: s.zone?.serial ?? null,
-        records: s.zone?.recordCount ?? 0,
-        steeredNames: s.zone ? [...s.zone.steered.values()].map((n) => nameToText(n.owner)) : [],
-        loadedAt: s.loadedAt?.toISOString() ?? null,
-        errors: s.problems.filter((p) => p.severity === 'error').map(formatProblem),
-      })), next: page.next };
-    });
+    app.get(
+      '/zones',
+      { config: { access: 'read' }, schema: { querystring: PageQuery, ...routeDoc({ summary: 'List zones', operationId: 'listZones', tags: ['zones'], ok: { 200: ZoneList } }) } },
+      async (req) => {
+        const page = pageOf(deps.zones.statuses, (s) => nameToText(s.origin), req.query as { limit?: string; cursor?: string });
+        return {
+          zones: page.items.map((s) => ({
+            zone: nameToText(s.origin),
+            file: s.file,
+            serial: s.zone?.serial ?? null,
+            records: s.zone?.recordCount ?? 0,
+            steeredNames: s.zone ? [...s.zone.steered.values()].map((n) => nameToText(n.owner)) : [],
+            loadedAt: s.loadedAt?.toISOString() ?? null,
+            errors: s.problems.filter((p) => p.severity === 'error').map(formatProblem),
+          })),
+          next: page.next,
+        };
+      },
+    );
 
-    app.post('/zones', { config: { access: 'write' }, schema: { body: CreateZoneBody, ...routeDoc({ summary: 'Create a zone', operationId: 'createZone', tags: ['zones'], ok: { 201: WrittenSchema } }) } }, async (req, reply) => {
-      const r = await editor.createZone(req.body as never);
-      return written(reply, `create zone ${r.zone}`, r, req, 201);
-    });
+    app.post(
+      '/zones',
+      { config: { access: 'write' }, schema: { body: CreateZoneBody, ...routeDoc({ summary: 'Create a zone', operationId: 'createZone', tags: ['zones'], ok: { 201: WrittenSchema } }) } },
+      async (req, reply) => {
+        const r = await editor.createZone(req.body as never);
+        return written(reply, `create zone ${r.zone}`, r, req, 201);
+      },
+    );
 
-    app.get('/zones/:zone', { config: { access: 'read' }, schema: { params: ZoneParam, ...routeDoc({ summary: 'A zone: serial, load errors, policy and the first page of records', operationId: 'getZone', tags: ['zones'], ok: { 200: ZoneDetail } }) } }, async (req, reply) => {
-      const { zone } = req.params as { zone: string };
-      const s = editor.status(zone);
-      if (s.zone) reply.header('etag', editor.etag(zone));
-      // The first page only: GET /zones/{zone}/records?cursor=… has the rest.
-      const page = s.zone ? editor.recordsPage(zone, DEFAULT_PAGE_LIMIT, undefined) : { records: [], next: null };
-      return {
-        zone: nameToText(s.origin),
-        file: s.file,
-        serial: s.zone?.serial ?? null,
-        loadedAt: s.loadedAt?.toISOString() ?? null,
-        lastLoadErrors: s.problems.filter((p) => p.severity === 'error').map(formatProblem),
-        warnings: s.problems.filter((p) => p.severity === 'warning').map(formatProblem),
-        records: page.records,
-        recordsNext: page.next,
-        policy: editor.policy(zone),
-      };
-    });
+    app.get(
+      '/zones/:zone',
+      {
+        config: { access: 'read' },
+        schema: { params: ZoneParam, ...routeDoc({ summary: 'A zone: serial, load errors, policy and the first page of records', operationId: 'getZone', tags: ['zones'], ok: { 200: ZoneDetail } }) },
+      },
+      async (req, reply) => {
+        const { zone } = req.params as { zone: string };
+        const s = editor.status(zone);
+        if (s.zone) reply.header('etag', editor.etag(zone));
+        // The first page only: GET /zones/{zone}/records?cursor=… has the rest.
+        const page = s.zone ? editor.recordsPage(zone, DEFAULT_PAGE_LIMIT, undefined) : { records: [], next: null };
+        return {
+          zone: nameToText(s.origin),
+          file: s.file,
+          serial: s.zone?.serial ?? null,
+          loadedAt: s.loadedAt?.toISOString() ?? null,
+          lastLoadErrors: s.problems.filter((p) => p.severity === 'error').map(formatProblem),
+          warnings: s.problems.filter((p) => p.severity === 'warning').map(formatProblem),
+          records: page.records,
+          recordsNext: page.next,
+          policy: editor.policy(zone),
+        };
+      },
+    );
 
-    app.delete('/zones/:zone', { config: { access: 'write' }, schema: { params: ZoneParam, ...routeDoc({ summary: 'Delete a zone and its policy', operationId: 'deleteZone', tags: ['zones'], ok: { 204: null } }) } }, async (req, reply) => {
-      const r = await editor.deleteZone((req.params as { zone: string }).zone, ifMatch(req.headers['if-match']));
-      audit(deps, req, { change: `delete zone ${r.zone}`, zone: r.zone, oldSerial: r.previousSerial });
-      return reply.status(204).send();
-    });
+    app.delete(
+      '/zones/:zone',
+      { config: { access: 'write' }, schema: { params: ZoneParam, ...routeDoc({ summary: 'Delete a zone and its policy', operationId: 'deleteZone', tags: ['zones'], ok: { 204: null } }) } },
+      async (req, reply) => {
+        const r = await editor.deleteZone((req.params as { zone: string }).zone, ifMatch(req.headers['if-match']));
+        audit(deps, req, { change: `delete zone ${r.zone}`, zone: r.zone, oldSerial: r.previousSerial });
+        return reply.status(204).send();
+      },
+    );
 
-    app.get('/zones/:zone/records', { config: { access: 'read' }, schema: { params: ZoneParam, querystring: PageQuery, ...routeDoc({ summary: 'A page of RRsets', operationId: 'listRecords', tags: ['records'], ok: { 200: RecordsPage } }) } }, async (req, reply) => {
-      const { zone } = req.params as { zone: string };
-      const query = req.query as { limit?: string; cursor?: string };
-      const limit = pageLimit(query.limit);
-      reply.header('etag', editor.etag(zone));
-      const page = editor.recordsPage(zone, limit, query.cursor);
-      return { records: page.records, next: page.next };
-    });
+    app.get(
+      '/zones/:zone/records',
+      {
+        config: { access: 'read' },
+        schema: { params: ZoneParam, querystring: PageQuery, ...routeDoc({ summary: 'A page of RRsets', operationId: 'listRecords', tags: ['records'], ok: { 200: RecordsPage } }) },
+      },
+      async (req, reply) => {
+        const { zone } = req.params as { zone: string };
+        const query = req.query as { limit?: string; cursor?: string };
+        const limit = pageLimit(query.limit);
+        reply.header('etag', editor.etag(zone));
+        const page = editor.recordsPage(zone, limit, query.cursor);
+        return { records: page.records, next: page.next };
+      },
+    );
 
-    app.get('/zones/:zone/records/:name/:type', { config: { access: 'read' }, schema: { params: RecordParams, ...routeDoc({ summary: 'One RRset', operationId: 'getRRset', tags: ['records'], ok: { 200: RRsetJson } }) } }, async (req, reply) => {
-      const { zone, name, type } = req.params as { zone: string; name: string; type: string };
-      const found = editor.records(zone, name, type);
-      if (found.length === 0) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `no ${type} records at ${name} in ${zone}`);
-      reply.header('etag', editor.etag(zone));
-      return found[0];
-    });
+    app.get(
+      '/zones/:zone/records/:name/:type',
+      { config: { access: 'read' }, schema: { params: RecordParams, ...routeDoc({ summary: 'One RRset', operationId: 'getRRset', tags: ['records'], ok: { 200: RRsetJson } }) } },
+      async (req, reply) => {
+        const { zone, name, type } = req.params as { zone: string; name: string; type: string };
+        const found = editor.records(zone, name, type);
+        if (found.length === 0) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `no ${type} records at ${name} in ${zone}`);
+        reply.header('etag', editor.etag(zone));
+        return found[0];
+      },
+    );
 
-    app.put('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams, body: RRsetBody, ...routeDoc({ summary: 'Replace one RRset', operationId: 'putRRset', tags: ['records'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
-      const { zone, name, type } = req.params as { zone: string; name: string; type: string };
-      const r = await editor.putRRset(zone, name, type, req.body as { ttl: number; rdata: string[] }, ifMatch(req.headers['if-match']));
-      return written(reply, `put ${name} ${type}`, r, req);
-    });
+    app.put(
+      '/zones/:zone/records/:name/:type',
+      {
+        config: { access: 'write' },
+        schema: { params: RecordParams, body: RRsetBody, ...routeDoc({ summary: 'Replace one RRset', operationId: 'putRRset', tags: ['records'], ok: { 200: WrittenSchema } }) },
+      },
+      async (req, reply) => {
+        const { zone, name, type } = req.params as { zone: string; name: string; type: string };
+        const r = await editor.putRRset(zone, name, type, req.body as { ttl: number; rdata: string[] }, ifMatch(req.headers['if-match']));
+        return written(reply, `put ${name} ${type}`, r, req);
+      },
+    );
 
-    app.delete('/zones/:zone/records/:name/:type', { config: { access: 'write' }, schema: { params: RecordParams, ...routeDoc({ summary: 'Delete one RRset', operationId: 'deleteRRset', tags: ['records'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
-      const { zone, name, type } = req.params as { zone: string; name: string; type: string };
-      const r = await editor.deleteRRset(zone, name, type, ifMatch(req.headers['if-match']));
-      return written(reply, `delete ${name} ${type}`, r, req);
-    });
+    app.delete(
+      '/zones/:zone/records/:name/:type',
+      { config: { access: 'write' }, schema: { params: RecordParams, ...routeDoc({ summary: 'Delete one RRset', operationId: 'deleteRRset', tags: ['records'], ok: { 200: WrittenSchema } }) } },
+      async (req, reply) => {
+        const { zone, name, type } = req.params as { zone: string; name: string; type: string };
+        const r = await editor.deleteRRset(zone, name, type, ifMatch(req.headers['if-match']));
+        return written(reply, `delete ${name} ${type}`, r, req);
+      },
+    );
 
-    app.post('/zones/:zone/records/batch', { config: { access: 'write' }, schema: { params: ZoneParam, body: BatchBody, ...routeDoc({ summary: 'Put and delete RRsets, all or nothing', operationId: 'batchRecords', tags: ['records'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
-      const { zone } = req.params as { zone: string };
-      const { operations } = req.body as { operations: Array<{ op: 'put' | 'delete'; name: string; type: string; ttl?: number; rdata?: string[] }> };
-      const ops = operations.map((o, i) => {
-        if (o.op === 'delete') return { op: 'delete' as const, name: o.name, type: o.type };
-        if (o.ttl === undefined) throw badRequest(`operations[${i}].ttl`, 'a put needs ttl');
-        if (o.rdata === undefined) throw badRequest(`operations[${i}].rdata`, 'a put needs rdata');
-        return { op: 'put' as const, name: o.name, type: o.type, ttl: o.ttl, rdata: o.rdata };
-      });
-      const r = await editor.batch(zone, ops, ifMatch(req.headers['if-match']));
-      return written(reply, `batch of ${ops.length} operations`, r, req);
-    });
+    app.post(
+      '/zones/:zone/records/batch',
+      {
+        config: { access: 'write' },
+        schema: { params: ZoneParam, body: BatchBody, ...routeDoc({ summary: 'Put and delete RRsets, all or nothing', operationId: 'batchRecords', tags: ['records'], ok: { 200: WrittenSchema } }) },
+      },
+      async (req, reply) => {
+        const { zone } = req.params as { zone: string };
+        const { operations } = req.body as { operations: Array<{ op: 'put' | 'delete'; name: string; type: string; ttl?: number; rdata?: string[] }> };
+        const ops = operations.map((o, i) => {
+          if (o.op === 'delete') return { op: 'delete' as const, name: o.name, type: o.type };
+          if (o.ttl === undefined) throw badRequest(`operations[${i}].ttl`, 'a put needs ttl');
+          if (o.rdata === undefined) throw badRequest(`operations[${i}].rdata`, 'a put needs rdata');
+          return { op: 'put' as const, name: o.name, type: o.type, ttl: o.ttl, rdata: o.rdata };
+        });
+        const r = await editor.batch(zone, ops, ifMatch(req.headers['if-match']));
+        return written(reply, `batch of ${ops.length} operations`, r, req);
+      },
+    );
 
-    app.get('/zones/:zone/policy', { config: { access: 'read' }, schema: { params: ZoneParam, ...routeDoc({ summary: "The zone's steering policy", operationId: 'getPolicy', tags: ['policy'], ok: { 200: PolicyValue } }) } }, async (req, reply) => {
-      const { zone } = req.params as { zone: string };
-      reply.header('etag', editor.etag(zone));
-      const policy = editor.policy(zone);
-      if (policy === null) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `zone ${zone} has no policy`);
-      return policy;
-    });
+    app.get(
+      '/zones/:zone/policy',
+      { config: { access: 'read' }, schema: { params: ZoneParam, ...routeDoc({ summary: "The zone's steering policy", operationId: 'getPolicy', tags: ['policy'], ok: { 200: PolicyValue } }) } },
+      async (req, reply) => {
+        const { zone } = req.params as { zone: string };
+        reply.header('etag', editor.etag(zone));
+        const policy = editor.policy(zone);
+        if (policy === null) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `zone ${zone} has no policy`);
+        return policy;
+      },
+    );
 
-    app.put('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam, body: Type.Object({}, { additionalProperties: true }), ...routeDoc({ summary: "Replace the zone's policy", operationId: 'putPolicy', tags: ['policy'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
-      const { zone } = req.params as { zone: string };
-      const r = await editor.putPolicy(zone, req.body, ifMatch(req.headers['if-match']));
-      return written(reply, 'put policy', r, req);
-    });
+    app.put(
+      '/zones/:zone/policy',
+      {
+        config: { access: 'write' },
+        schema: {
+          params: ZoneParam,
+          body: Type.Object({}, { additionalProperties: true }),
+          ...routeDoc({ summary: "Replace the zone's policy", operationId: 'putPolicy', tags: ['policy'], ok: { 200: WrittenSchema } }),
+        },
+      },
+      async (req, reply) => {
+        const { zone } = req.params as { zone: string };
+        const r = await editor.putPolicy(zone, req.body, ifMatch(req.headers['if-match']));
+        return written(reply, 'put policy', r, req);
+      },
+    );
 
-    app.delete('/zones/:zone/policy', { config: { access: 'write' }, schema: { params: ZoneParam, ...routeDoc({ summary: "Delete the zone's policy", operationId: 'deletePolicy', tags: ['policy'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
-      const { zone } = req.params as { zone: string };
-      const r = await editor.putPolicy(zone, null, ifMatch(req.headers['if-match']));
-      return written(reply, 'delete policy', r, req);
-    });
+    app.delete(
+      '/zones/:zone/policy',
+      { config: { access: 'write' }, schema: { params: ZoneParam, ...routeDoc({ summary: "Delete the zone's policy", operationId: 'deletePolicy', tags: ['policy'], ok: { 200: WrittenSchema } }) } },
+      async (req, reply) => {
+        const { zone } = req.params as { zone: string };
+        const r = await editor.putPolicy(zone, null, ifMatch(req.headers['if-match']));
+        return written(reply, 'delete policy', r, req);
+      },
+    );
 
-    app.get('/zones/:zone/policy/:section/:id', { config: { access: 'read' }, schema: { params: SectionParams, ...routeDoc({ summary: 'One target, steered name or probe', operationId: 'getPolicyEntry', tags: ['policy'], ok: { 200: PolicyValue } }) } }, async (req, reply) => {
-      const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
-      const value = editor.policyEntry(zone, section, id);
-      if (value === undefined) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `${section}.${id} not found in the policy of ${zone}`);
-      reply.header('etag', editor.etag(zone));
-      return value;
-    });
+    app.get(
+      '/zones/:zone/policy/:section/:id',
+      {
+        config: { access: 'read' },
+        schema: { params: SectionParams, ...routeDoc({ summary: 'One target, steered name or probe', operationId: 'getPolicyEntry', tags: ['policy'], ok: { 200: PolicyValue } }) },
+      },
+      async (req, reply) => {
+        const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
+        const value = editor.policyEntry(zone, section, id);
+        if (value === undefined) throw controlError(ErrorCode.GSLB_ERR_API_NOT_FOUND, `${section}.${id} not found in the policy of ${zone}`);
+        reply.header('etag', editor.etag(zone));
+        return value;
+      },
+    );
 
-    app.put('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams, body: Type.Object({}, { additionalProperties: true }), ...routeDoc({ summary: 'Replace one target, steered name or probe', operationId: 'putPolicyEntry', tags: ['policy'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
-      const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
-      checkPolicyId(section, id);
-      const r = await editor.patchPolicy(zone, section, id, req.body, ifMatch(req.headers['if-match']));
-      return written(reply, `put policy ${section}.${id}`, r, req);
-    });
+    app.put(
+      '/zones/:zone/policy/:section/:id',
+      {
+        config: { access: 'write' },
+        schema: {
+          params: SectionParams,
+          body: Type.Object({}, { additionalProperties: true }),
+          ...routeDoc({ summary: 'Replace one target, steered name or probe', operationId: 'putPolicyEntry', tags: ['policy'], ok: { 200: WrittenSchema } }),
+        },
+      },
+      async (req, reply) => {
+        const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
+        checkPolicyId(section, id);
+        const r = await editor.patchPolicy(zone, section, id, req.body, ifMatch(req.headers['if-match']));
+        return written(reply, `put policy ${section}.${id}`, r, req);
+      },
+    );
 
     app.patch(
       '/zones/:zone/policy/:section/:id',
@@ -241,9 +332,16 @@ export const zoneRoutes =
       },
     );
 
-    app.delete('/zones/:zone/policy/:section/:id', { config: { access: 'write' }, schema: { params: SectionParams, ...routeDoc({ summary: 'Delete one target, steered name or probe', operationId: 'deletePolicyEntry', tags: ['policy'], ok: { 200: WrittenSchema } }) } }, async (req, reply) => {
-      const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
-      const r = await editor.patchPolicy(zone, section, id, null, ifMatch(req.headers['if-match']));
-      return written(reply, `delete policy ${section}.${id}`, r, req);
-    });
+    app.delete(
+      '/zones/:zone/policy/:section/:id',
+      {
+        config: { access: 'write' },
+        schema: { params: SectionParams, ...routeDoc({ summary: 'Delete one target, steered name or probe', operationId: 'deletePolicyEntry', tags: ['policy'], ok: { 200: WrittenSchema } }) },
+      },
+      async (req, reply) => {
+        const { zone, section, id } = req.params as { zone: string; section: PolicySection; id: string };
+        const r = await editor.patchPolicy(zone, section, id, null, ifMatch(req.headers['if-match']));
+        return written(reply, `delete policy ${section}.${id}`, r, req);
+      },
+    );
   };

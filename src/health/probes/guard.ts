@@ -49,11 +49,7 @@ export function failure(reason: FailureReason, detail: string, rttMs: number | n
  * the probe's own result, the deadline ("timeout"), or the caller's abort ("error"/"aborted").
  * Afterwards the internal signal is aborted so everything the probe `own`s is destroyed.
  */
-export async function guarded(
-  spec: ProbeSpec,
-  signal: AbortSignal,
-  probe: (ctx: ProbeContext) => Promise<ProbeResult>,
-): Promise<ProbeResult> {
+export async function guarded(spec: ProbeSpec, signal: AbortSignal, probe: (ctx: ProbeContext) => Promise<ProbeResult>): Promise<ProbeResult> {
   if (signal.aborted) return failure('error', 'aborted');
   const controller = new AbortController();
   const started = performance.now();

@@ -50,9 +50,7 @@ export function sendRequest(ctx: ProbeContext, opts: RequestOptions): Promise<Re
   // '' (rather than undefined) stops the agent from deriving an SNI from the Host header.
   const servername = name && net.isIP(name) === 0 ? name : '';
   const common = { host: opts.address, port: opts.port, method: opts.method, path: opts.path, headers, agent: false as const };
-  const req = opts.tls
-    ? https.request({ ...common, ...opts.tlsMaterial, servername, rejectUnauthorized: opts.verifyTls })
-    : http.request(common);
+  const req = opts.tls ? https.request({ ...common, ...opts.tlsMaterial, servername, rejectUnauthorized: opts.verifyTls }) : http.request(common);
   ctx.own(req);
 
   return new Promise((resolve, reject) => {

@@ -40,9 +40,7 @@ export const latencyFilter: Filter<LatencyConfig> = (candidates, config, ctx) =>
   }
   const slack = Math.max(config.toleranceMs ?? 0, (best.ms * (config.tolerancePercent ?? 0)) / 100);
   const limit = best.ms + slack;
-  const kept = known
-    .filter(({ est }) => est.ms <= limit)
-    .sort((a, b) => a.est.ms - b.est.ms || (a.t.id < b.t.id ? -1 : a.t.id > b.t.id ? 1 : 0));
+  const kept = known.filter(({ est }) => est.ms <= limit).sort((a, b) => a.est.ms - b.est.ms || (a.t.id < b.t.id ? -1 : a.t.id > b.t.id ? 1 : 0));
   if (scope > 0) ctx.useScope(scope);
   const unknown = candidates.length - known.length;
   ctx.trace(() => ({

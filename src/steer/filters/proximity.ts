@@ -38,9 +38,7 @@ export const proximityFilter: Filter<ProximityConfig> = (candidates, config, ctx
     ctx.trace(() => ({ filter: 'proximity', kept: candidates.map((t) => t.id), why }));
     return candidates;
   }
-  const ranked = candidates
-    .map((t) => ({ t, km: effectiveKm(here, t) }))
-    .sort((a, b) => (a.km === b.km ? compareIds(a.t, b.t) : a.km - b.km));
+  const ranked = candidates.map((t) => ({ t, km: effectiveKm(here, t) })).sort((a, b) => (a.km === b.km ? compareIds(a.t, b.t) : a.km - b.km));
   const kept = ranked.slice(0, count);
   const geo = ctx.client.geo;
   const scope = geo.geoPrefix ?? clientNetworkPrefix(ctx.client.family, ctx.client.sourcePrefix);

@@ -7,10 +7,7 @@ import type { Name } from '../../dns/name.js';
 import { tokenizeText } from '../tokenizer.js';
 import { A, AAAA } from './addresses.js';
 import { DNSKEY, DS, OPENPGPKEY, SSHFP, TLSA } from './dnssec.js';
-import {
-  RdataError, TokenCursor, WireFormatError, WireReader, WireWriter, bytesToHex, hexToBytes,
-  type RdataCodec, type RdataToken,
-} from './fields.js';
+import { RdataError, TokenCursor, WireFormatError, WireReader, WireWriter, bytesToHex, hexToBytes, type RdataCodec, type RdataToken } from './fields.js';
 import { NAPTR, RP, SOA, SRV, preferenceName, singleName } from './names.js';
 import { SVCB } from './svcb.js';
 import { CAA, HINFO, TXT, URI } from './txt.js';

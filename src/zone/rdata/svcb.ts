@@ -5,10 +5,7 @@
  */
 import { formatIPv4, formatIPv6 } from '../../net/ip-format.js';
 import { writeIPv4, writeIPv6 } from './addresses.js';
-import {
-  WireFormatError, WireReader, base64ToBytes, bytesToBase64, escapeBytes, nameText,
-  type RdataCodec, type TokenCursor, type WireWriter,
-} from './fields.js';
+import { WireFormatError, WireReader, base64ToBytes, bytesToBase64, escapeBytes, nameText, type RdataCodec, type TokenCursor, type WireWriter } from './fields.js';
 
 const KEY_NAMES = ['mandatory', 'alpn', 'no-default-alpn', 'port', 'ipv4hint', 'ech', 'ipv6hint', 'dohpath', 'ohttp'];
 const KEY = { mandatory: 0, alpn: 1, noDefaultAlpn: 2, port: 3, ipv4hint: 4, ech: 5, ipv6hint: 6, dohpath: 7, ohttp: 8 } as const;
@@ -183,7 +180,10 @@ export const SVCB: RdataCodec = {
       encodeValue(c, w, p);
       w.setU16(lengthAt, w.length - lengthAt - 2);
     }
-    const problem = consistencyProblem(params.map((p) => p.key), mandatoryKeys(params));
+    const problem = consistencyProblem(
+      params.map((p) => p.key),
+      mandatoryKeys(params),
+    );
     if (problem) c.fail(problem);
   },
   decode(r) {

@@ -88,8 +88,7 @@ export function selfSignedCert(): TestCert {
     const certPath = path.join(dir, 'cert.pem');
     execFileSync(
       '/usr/bin/openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath,
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '1'],
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '1'],
       { stdio: 'ignore' },
     );
     return { key: fs.readFileSync(keyPath), cert: fs.readFileSync(certPath) };

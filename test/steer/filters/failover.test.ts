@@ -12,7 +12,7 @@ describe('failover filter', () => {
   const cases: Array<[string, string[], string[]]> = [
     ['the primary group when it is up', [], ['p1', 'p2']],
     ['only the live members of the group', ['p1'], ['p2']],
-    ['the next group when the first is down, in the group\'s order', ['p1', 'p2'], ['s2', 's1']],
+    ["the next group when the first is down, in the group's order", ['p1', 'p2'], ['s2', 's1']],
     ['the last resort', ['p1', 'p2', 's1', 's2'], ['last']],
     ['none live gives []', ['p1', 'p2', 's1', 's2', 'last'], []],
   ];

@@ -61,7 +61,12 @@ describe('geo filter', () => {
   });
 
   it('the earlier rule wins a tie', () => {
-    const config: GeoConfig = { rules: [{ countries: ['GB'], targets: ['gb'] }, { countries: ['GB'], targets: ['eu'] }] };
+    const config: GeoConfig = {
+      rules: [
+        { countries: ['GB'], targets: ['gb'] },
+        { countries: ['GB'], targets: ['eu'] },
+      ],
+    };
     const h = context({ client: client({ geo: { country: 'GB', geoPrefix: 20 } }) });
     assert.deepEqual(ids(geoFilter(CANDIDATES, config, h.ctx)), ['gb']);
   });
@@ -135,7 +140,7 @@ describe('geo filter', () => {
   const chClient = client({ address: '192.0.2.1', geo: { continent: 'EU', country: 'CH', geoPrefix: 16 } });
   const fallCases: Array<[string, ReturnType<typeof client>, string[], string[], number, string[] | null, RegExp]> = [
     ['the most specific live rule', gbClient, [], ['c24'], 24, null, /cidr 81\.2\.69\.0\/24 matched rules\[2\] \(scope \/24\)/],
-    ['cidr rule down: country, with the country record\'s scope (not the /24)', gbClient, ['c24'], ['gb'], 20, null, /rules\[2\]: no live target, falls through; country GB matched rules\[1\]/],
+    ["cidr rule down: country, with the country record's scope (not the /24)", gbClient, ['c24'], ['gb'], 20, null, /rules\[2\]: no live target, falls through; country GB matched rules\[1\]/],
     ['cidr and country down: continent', gbClient, ['c24', 'gb'], ['eu'], 20, null, /falls through; country GB matched rules\[1\]: no live target, falls through; continent EU matched rules\[0\]/],
     ['every matching rule down: default', gbClient, ['c24', 'gb', 'eu'], ['def'], 20, null, /continent EU matched rules\[0\]: no live target, falls through; default/],
     ['everything down: nothing (whenAllDown), scoped by the rule the client matched', gbClient, ['c24', 'gb', 'eu', 'def'], [], 24, null, /default has no live target: whenAllDown decides/],

@@ -29,7 +29,10 @@ describe('filter registry', () => {
     // From Paris: London 342 km, Amsterdam 430 km; Frankfurt is drained, New York is outside the EU rule.
     const h = context({ client: client({ geo: { continent: 'EU', location: { lat: 48.86, lon: 2.35 }, geoPrefix: 20 } }) });
     assert.deepEqual(ids(runChain(chain, ts, h.ctx)), ['lon']);
-    assert.deepEqual(h.traces.map((t) => t.filter), ['health', 'geo', 'proximity', 'first']);
+    assert.deepEqual(
+      h.traces.map((t) => t.filter),
+      ['health', 'geo', 'proximity', 'first'],
+    );
     assert.equal(h.scope(), 20);
   });
 });

@@ -35,7 +35,11 @@ describe('weighted filter, random', () => {
   it('1/2/7 over 10,000 draws is 10/20/70% ± 2%', () => {
     const ts = [target('x', { weight: 1 }), target('y', { weight: 2 }), target('z', { weight: 7 })];
     const s = shares(ts, {}, 10_000, 7);
-    for (const [id, want] of [['x', 0.1], ['y', 0.2], ['z', 0.7]] as const) {
+    for (const [id, want] of [
+      ['x', 0.1],
+      ['y', 0.2],
+      ['z', 0.7],
+    ] as const) {
       assert.ok(Math.abs((s.get(id) ?? 0) - want) < 0.02, `${id} got ${s.get(id)}, want ${want}`);
     }
   });

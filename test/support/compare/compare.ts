@@ -14,11 +14,50 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 
 export const TYPE_NAMES: Readonly<Record<number, string>> = {
-  1: 'A', 2: 'NS', 3: 'MD', 4: 'MF', 5: 'CNAME', 6: 'SOA', 7: 'MB', 8: 'MG', 9: 'MR', 12: 'PTR', 13: 'HINFO',
-  14: 'MINFO', 15: 'MX', 16: 'TXT', 17: 'RP', 18: 'AFSDB', 21: 'RT', 26: 'PX', 28: 'AAAA', 33: 'SRV', 35: 'NAPTR',
-  10: 'NULL', 39: 'DNAME', 41: 'OPT', 43: 'DS', 44: 'SSHFP', 46: 'RRSIG', 47: 'NSEC', 48: 'DNSKEY', 50: 'NSEC3',
-  51: 'NSEC3PARAM', 52: 'TLSA', 59: 'CDS', 60: 'CDNSKEY', 64: 'SVCB', 65: 'HTTPS', 99: 'SPF', 251: 'IXFR', 252: 'AXFR',
-  253: 'MAILB', 254: 'MAILA', 255: 'ANY', 256: 'URI', 257: 'CAA',
+  1: 'A',
+  2: 'NS',
+  3: 'MD',
+  4: 'MF',
+  5: 'CNAME',
+  6: 'SOA',
+  7: 'MB',
+  8: 'MG',
+  9: 'MR',
+  12: 'PTR',
+  13: 'HINFO',
+  14: 'MINFO',
+  15: 'MX',
+  16: 'TXT',
+  17: 'RP',
+  18: 'AFSDB',
+  21: 'RT',
+  26: 'PX',
+  28: 'AAAA',
+  33: 'SRV',
+  35: 'NAPTR',
+  10: 'NULL',
+  39: 'DNAME',
+  41: 'OPT',
+  43: 'DS',
+  44: 'SSHFP',
+  46: 'RRSIG',
+  47: 'NSEC',
+  48: 'DNSKEY',
+  50: 'NSEC3',
+  51: 'NSEC3PARAM',
+  52: 'TLSA',
+  59: 'CDS',
+  60: 'CDNSKEY',
+  64: 'SVCB',
+  65: 'HTTPS',
+  99: 'SPF',
+  251: 'IXFR',
+  252: 'AXFR',
+  253: 'MAILB',
+  254: 'MAILA',
+  255: 'ANY',
+  256: 'URI',
+  257: 'CAA',
 };
 const TYPE_VALUES = new Map(Object.entries(TYPE_NAMES).map(([v, n]) => [n, Number(v)]));
 
@@ -26,7 +65,14 @@ export const CLASS_NAMES: Readonly<Record<number, string>> = { 1: 'IN', 3: 'CH',
 const CLASS_VALUES = new Map(Object.entries(CLASS_NAMES).map(([v, n]) => [n, Number(v)]));
 
 export const RCODE_NAMES: Readonly<Record<number, string>> = {
-  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 9: 'NOTAUTH', 16: 'BADVERS',
+  0: 'NOERROR',
+  1: 'FORMERR',
+  2: 'SERVFAIL',
+  3: 'NXDOMAIN',
+  4: 'NOTIMP',
+  5: 'REFUSED',
+  9: 'NOTAUTH',
+  16: 'BADVERS',
 };
 
 export const typeToText = (t: number): string => TYPE_NAMES[t] ?? `TYPE${t}`;
@@ -222,9 +268,22 @@ function labelText(label: Buffer): string {
  * (RFC 1035, RFC 3597 §4) or whose decoders expand them (RFC 2163, RFC 2782, RFC 3597 §4).
  */
 const RDATA_NAMES: Readonly<Record<number, ReadonlyArray<number | 'n'>>> = {
-  2: ['n'], 3: ['n'], 4: ['n'], 5: ['n'], 7: ['n'], 8: ['n'], 9: ['n'], 12: ['n'], 39: ['n'],
-  6: ['n', 'n'], 14: ['n', 'n'], 17: ['n', 'n'],
-  15: [2, 'n'], 18: [2, 'n'], 21: [2, 'n'], 26: [2, 'n', 'n'],
+  2: ['n'],
+  3: ['n'],
+  4: ['n'],
+  5: ['n'],
+  7: ['n'],
+  8: ['n'],
+  9: ['n'],
+  12: ['n'],
+  39: ['n'],
+  6: ['n', 'n'],
+  14: ['n', 'n'],
+  17: ['n', 'n'],
+  15: [2, 'n'],
+  18: [2, 'n'],
+  21: [2, 'n'],
+  26: [2, 'n', 'n'],
   33: [6, 'n'],
 };
 
@@ -277,7 +336,7 @@ export function parseMessage(buf: Buffer): ParsedMessage {
       if (type === 41 && s === 2) {
         if (opt !== null) throw new Error('two OPT records');
         const options: Array<{ code: number; data: Buffer }> = [];
-        for (let p = start; p < end; ) {
+        for (let p = start; p < end;) {
           if (p + 4 > end) throw new Error('truncated EDNS option');
           const code = buf.readUInt16BE(p);
           const len = buf.readUInt16BE(p + 2);
@@ -333,7 +392,7 @@ function rdataName(rdata: Buffer, pos: number): { text: string; next: number } {
 
 function characterStrings(rdata: Buffer, from = 0): string[] {
   const out: string[] = [];
-  for (let p = from; p < rdata.length; ) {
+  for (let p = from; p < rdata.length;) {
     const len = rdata[p]!;
     const bytes = rdata.subarray(p + 1, p + 1 + len);
     let s = '"';
@@ -367,7 +426,15 @@ export function rdataText(type: number, rdata: Buffer): string {
         if (rdata.length !== 16) return generic(rdata);
         return ipv6Text(rdata);
       }
-      case 2: case 3: case 4: case 5: case 7: case 8: case 9: case 12: case 39:
+      case 2:
+      case 3:
+      case 4:
+      case 5:
+      case 7:
+      case 8:
+      case 9:
+      case 12:
+      case 39:
         return rdataName(rdata, 0).text;
       case 6: {
         const m = rdataName(rdata, 0);
@@ -375,7 +442,9 @@ export function rdataText(type: number, rdata: Buffer): string {
         const nums = [0, 4, 8, 12, 16].map((o) => rdata.readUInt32BE(rn.next + o));
         return `${m.text} ${rn.text} ${nums.join(' ')}`;
       }
-      case 15: case 18: case 21:
+      case 15:
+      case 18:
+      case 21:
         return `${rdata.readUInt16BE(0)} ${rdataName(rdata, 2).text}`;
       case 33:
         return `${rdata.readUInt16BE(0)} ${rdata.readUInt16BE(2)} ${rdata.readUInt16BE(4)} ${rdataName(rdata, 6).text}`;
@@ -387,7 +456,8 @@ export function rdataText(type: number, rdata: Buffer): string {
         return `${rdata[0]} ${rdata[1]} ${hex(rdata.subarray(2))}`;
       case 52: // TLSA
         return `${rdata[0]} ${rdata[1]} ${rdata[2]} ${hex(rdata.subarray(3))}`;
-      case 257: { // CAA
+      case 257: {
+        // CAA
         const tagLen = rdata[1]!;
         const tag = rdata.subarray(2, 2 + tagLen).toString('latin1');
         return `${rdata[0]} ${tag} ${characterStrings(Buffer.concat([Buffer.from([rdata.length - 2 - tagLen]), rdata.subarray(2 + tagLen)]))[0]}`;
@@ -413,10 +483,12 @@ function rrKey(rr: WireRR): string {
 export function optText(opt: OptInfo | null): string {
   if (opt === null) return 'none';
   const opts = opt.options.map((o) => `${ednsOptionName(o.code)}=${o.data.toString('hex')}`);
-  return `udp=${opt.udpSize} version=${opt.version} do=${opt.dnssecOk ? 1 : 0}` +
+  return (
+    `udp=${opt.udpSize} version=${opt.version} do=${opt.dnssecOk ? 1 : 0}` +
     (opt.z !== 0 ? ` z=0x${opt.z.toString(16)}` : '') +
     (opt.ownerIsRoot ? '' : ' owner-not-root') +
-    ` options=[${opts.join(',')}]`;
+    ` options=[${opts.join(',')}]`
+  );
 }
 
 const EDNS_OPTION_NAMES: Readonly<Record<number, string>> = { 3: 'NSID', 8: 'ECS', 10: 'COOKIE', 12: 'PADDING', 15: 'EDE' };
@@ -427,7 +499,11 @@ export function messageText(m: ParsedMessage): string {
   const flags = (['qr', 'aa', 'tc', 'rd', 'ra', 'ad', 'cd'] as const).filter((f) => m[f]).join(' ');
   const lines = [`;; ${rcodeToText(m.rcode)} id=${m.id} opcode=${m.opcode} flags: ${flags}; OPT: ${optText(m.opt)}`];
   for (const q of m.question) lines.push(`;; QUESTION ${q.name} ${classToText(q.class)} ${typeToText(q.type)}`);
-  for (const [label, rrs] of [['ANSWER', m.answer], ['AUTHORITY', m.authority], ['ADDITIONAL', m.additional]] as const) {
+  for (const [label, rrs] of [
+    ['ANSWER', m.answer],
+    ['AUTHORITY', m.authority],
+    ['ADDITIONAL', m.additional],
+  ] as const) {
     for (const rr of rrs) lines.push(`${label.padEnd(10)} ${rrText(rr)}`);
   }
   return lines.join('\n');
@@ -550,7 +626,12 @@ export function compareParsed(pa: ParsedMessage, pb: ParsedMessage): Difference[
     scalar('opt.version', pa.opt.version, pb.opt.version);
     scalar('opt.DO', pa.opt.dnssecOk, pb.opt.dnssecOk);
     const oText = (o: OptInfo): string =>
-      o.options.map((x) => `${ednsOptionName(x.code)}=${x.data.toString('hex')}`).sort().join(',') + (o.z !== 0 ? ` z=0x${o.z.toString(16)}` : '') + (o.ownerIsRoot ? '' : ' owner-not-root');
+      o.options
+        .map((x) => `${ednsOptionName(x.code)}=${x.data.toString('hex')}`)
+        .sort()
+        .join(',') +
+      (o.z !== 0 ? ` z=0x${o.z.toString(16)}` : '') +
+      (o.ownerIsRoot ? '' : ' owner-not-root');
     scalar('opt.options', oText(pa.opt) || '-', oText(pb.opt) || '-');
   }
   scalar('trailing', pa.trailing, pb.trailing);
@@ -653,8 +734,7 @@ export function classify(
     const entry = ok ?? bug;
     return { ...d, reason: entry?.reason ?? null, summary: entry?.summary ?? null, bug: bug !== undefined };
   });
-  const status: Status =
-    out.length === 0 ? 'same' : out.some((d) => d.reason === null) ? 'DIFFERENT' : out.some((d) => d.bug) ? 'KNOWN BUG' : 'accepted';
+  const status: Status = out.length === 0 ? 'same' : out.some((d) => d.reason === null) ? 'DIFFERENT' : out.some((d) => d.bug) ? 'KNOWN BUG' : 'accepted';
   return { status, differences: out };
 }
 
@@ -745,14 +825,20 @@ export function safeMessageText(buf: Buffer): string {
   }
 }
 
-const indent = (text: string, n: number): string => text.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
+const indent = (text: string, n: number): string =>
+  text
+    .split('\n')
+    .map((l) => ' '.repeat(n) + l)
+    .join('\n');
 
 /** The accepted differences that occurred, with their full reasons, once each (the legend under the table). */
 export function formatReasons(outcomes: readonly Outcome[]): string {
   const seen = new Map<string, string>();
-  for (const o of outcomes) for (const d of o.differences) if (d.summary !== null && d.reason !== null) {
-    const key = (d.bug ? 'meridian bug: ' : '') + d.summary;
-    if (!seen.has(key)) seen.set(key, d.reason);
-  }
+  for (const o of outcomes)
+    for (const d of o.differences)
+      if (d.summary !== null && d.reason !== null) {
+        const key = (d.bug ? 'meridian bug: ' : '') + d.summary;
+        if (!seen.has(key)) seen.set(key, d.reason);
+      }
   return [...seen].map(([summary, reason]) => `* ${summary}:\n  ${reason}`).join('\n');
 }

@@ -257,7 +257,7 @@ const RFC8482_ANY =
   'RFC 8482 §4.1 lets an authoritative server answer ANY with one RRset (or a subset) of its choosing, and §4 lets it ' +
   'treat TCP and UDP differently. meridian answers UDP with the smallest RRset and TCP with every RRset; Knot ' +
   '(knot/nameserver/internet.c put_answer: "Put one RRSet, not all") answers both with the first RRset of the node, ' +
-  'plus that RRset\'s additional data.';
+  "plus that RRset's additional data.";
 
 const ANY_SUMMARY = 'RFC 8482: each server picks its own RRsets for ANY';
 
@@ -282,9 +282,7 @@ export const ACCEPTED: readonly AcceptedDifference[] = [
   {
     queries: ['F rules.test ANY tcp'],
     field: 'answer',
-    meridian:
-      'rules.test. 300 IN MX 10 mail.rules.test.; rules.test. 300 IN TXT "apex text"; ' +
-      'rules.test. 3600 IN SOA ns1.rules.test. hostmaster.rules.test. 2026010101 7200 3600 1209600 60',
+    meridian: 'rules.test. 300 IN MX 10 mail.rules.test.; rules.test. 300 IN TXT "apex text"; ' + 'rules.test. 3600 IN SOA ns1.rules.test. hostmaster.rules.test. 2026010101 7200 3600 1209600 60',
     knot: '-',
     summary: ANY_SUMMARY,
     reason: RFC8482_ANY,
@@ -321,9 +319,7 @@ export const ACCEPTED: readonly AcceptedDifference[] = [
   {
     queries: ['E example.com ANY tcp'],
     field: 'additional',
-    meridian:
-      'mail.example.com. 300 IN A 192.0.2.25; ns1.example.com. 300 IN A 192.0.2.53; ' +
-      'ns1.example.com. 300 IN AAAA 2001:db8::53; ns2.example.com. 300 IN A 198.51.100.53',
+    meridian: 'mail.example.com. 300 IN A 192.0.2.25; ns1.example.com. 300 IN A 192.0.2.53; ' + 'ns1.example.com. 300 IN AAAA 2001:db8::53; ns2.example.com. 300 IN A 198.51.100.53',
     knot: '-',
     summary: ANY_SUMMARY,
     reason: RFC8482_ANY,
@@ -338,7 +334,7 @@ export const ACCEPTED: readonly AcceptedDifference[] = [
     summary: 'RFC 1034 §4.3.2: meridian follows a CNAME into another zone it serves, Knot stops at the zone edge',
     reason:
       'RFC 1034 §4.3.2 step 3a restarts the lookup at step 1 with the CNAME target, and step 2 searches every zone ' +
-      'the server has, so meridian adds the target\'s A from other.test; Knot follows a CNAME chain only inside the ' +
+      "the server has, so meridian adds the target's A from other.test; Knot follows a CNAME chain only inside the " +
       'zone it started in. Either answer is complete for a resolver, which re-queries the target it has no ' +
       'authoritative answer for (RFC 1034 §5.3.3; RFC 2181 §5.4.1 ranks data from another zone low anyway).',
   },
@@ -351,7 +347,7 @@ export const ACCEPTED: readonly AcceptedDifference[] = [
     summary: 'RFC 1034 §4.3.2: meridian follows a CNAME into another zone it serves, Knot stops at the zone edge',
     reason:
       'The same cross-zone CNAME as above: meridian follows cother → www.other.test into other.test, finds no TXT ' +
-      'there and answers NODATA with other.test\'s SOA in authority (RFC 2308 §2.2: the SOA of the zone where the ' +
+      "there and answers NODATA with other.test's SOA in authority (RFC 2308 §2.2: the SOA of the zone where the " +
       'chain ended); Knot stops after the CNAME, so it has no negative answer to give. A resolver re-queries the ' +
       'target either way.',
   },
@@ -422,7 +418,7 @@ export const ACCEPTED: readonly AcceptedDifference[] = [
     meridian: 'true',
     knot: 'false',
     summary: 'octets after the last record: ignored (meridian) vs FORMERR (Knot)',
-    reason: 'Follows from the RCODE difference above: meridian\'s answer is authoritative, Knot\'s FORMERR is not.',
+    reason: "Follows from the RCODE difference above: meridian's answer is authoritative, Knot's FORMERR is not.",
   },
   {
     queries: ['F www.rules.test A trailing=3'],
@@ -430,7 +426,7 @@ export const ACCEPTED: readonly AcceptedDifference[] = [
     meridian: 'www.rules.test. 300 IN A 192.0.2.10',
     knot: '-',
     summary: 'octets after the last record: ignored (meridian) vs FORMERR (Knot)',
-    reason: 'Follows from the RCODE difference above: meridian answers the question, Knot\'s FORMERR has no answer.',
+    reason: "Follows from the RCODE difference above: meridian answers the question, Knot's FORMERR has no answer.",
   },
 ];
 
@@ -440,8 +436,7 @@ export const ACCEPTED: readonly AcceptedDifference[] = [
  * the tool reports them as KNOWN MERIDIAN BUG and exits non-zero. Remove an entry once the
  * bug is fixed: the query then joins the ordinary corpus check.
  */
-export const KNOWN_BUGS: readonly AcceptedDifference[] = [
-];
+export const KNOWN_BUGS: readonly AcceptedDifference[] = [];
 
 /**
  * The accepted differences that hold for any zone, matched by query id pattern, for the
@@ -456,14 +451,14 @@ export const GENERAL_ACCEPTED: readonly AcceptedDifference[] = [
     field: 'answer',
     knot: '-',
     summary: 'RFC 1034 §4.3.2: meridian follows a CNAME into another zone it serves, Knot stops at the zone edge',
-    reason: 'meridian adds the target\'s records from the other zone it serves, Knot stops at the CNAME; see ACCEPTED (F cother.rules.test A)',
+    reason: "meridian adds the target's records from the other zone it serves, Knot stops at the CNAME; see ACCEPTED (F cother.rules.test A)",
   },
   {
     queries: / \(CNAME into another zone\)$/,
     field: 'authority',
     knot: '-',
     summary: 'RFC 1034 §4.3.2: meridian follows a CNAME into another zone it serves, Knot stops at the zone edge',
-    reason: 'meridian answers the target\'s NODATA/NXDOMAIN with the other zone\'s SOA, Knot stops at the CNAME; see ACCEPTED (F cother.rules.test TXT)',
+    reason: "meridian answers the target's NODATA/NXDOMAIN with the other zone's SOA, Knot stops at the CNAME; see ACCEPTED (F cother.rules.test TXT)",
   },
   {
     queries: / \(CNAME into another zone\)$/,
