@@ -60,7 +60,7 @@ export class QuestionIndex<V extends AnswerTags> extends BoundedSnapshotMap<numb
     const hash = hashPlainQuestion(packet, transport, this.#byDnssecOk);
     if (hash < 0) return undefined;
     const e = this.entries.get(hash);
-    if (e === undefined || !sameQuestion(packet, e, transport) || !this.fresh(hash, e)) return undefined;
+    if (e === undefined || !sameQuestion(packet, e) || !this.fresh(hash, e)) return undefined;
     this.questionEnd = scannedQuestionEnd;
     return e.value;
   }
@@ -77,13 +77,14 @@ export class QuestionIndex<V extends AnswerTags> extends BoundedSnapshotMap<numb
       folded[i] = i < nameEnd && c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
     }
     const question = folded.toString('latin1', 0, length);
-    this.remember(hash, { question, flags: questionFlags(packet[HEADER + nameEnd] === 0 && packet[HEADER + nameEnd + 1] === QTYPE_ANY, transport), value });
+    this.remember(hash, { question, flags: scannedFlags, value });
   }
 }
 
-/** Offset just past the question hashPlainQuestion last read, and its DO bit (module state: no allocation per query). */
+/** Offset just past the question hashPlainQuestion last read (module state: no allocation per query). */
 let scannedQuestionEnd = 0;
-let scannedDnssecOk = false;
+/** And the Entry flags of that question (transport for ANY, DO bit), read once with the hash. */
+let scannedFlags = 0;
 
 /**
  * The DO bit of an OPT record right after the question (RFC 6891 §6.1.3): a signed zone
@@ -117,20 +118,17 @@ function hashPlainQuestion(p: Buffer, transport: Transport, byDnssecOk: boolean)
   pos++;
   if (pos + 4 > p.length) return -1;
   for (let i = pos; i < pos + 4; i++) h = Math.imul(h ^ p[i]!, FNV_PRIME);
-  if (p[pos] === 0 && p[pos + 1] === QTYPE_ANY) h = Math.imul(h ^ (transport === 'tcp' ? 1 : 2), FNV_PRIME);
+  const any = p[pos] === 0 && p[pos + 1] === QTYPE_ANY;
+  if (any) h = Math.imul(h ^ (transport === 'tcp' ? 1 : 2), FNV_PRIME);
   scannedQuestionEnd = pos + 4;
-  scannedDnssecOk = byDnssecOk && dnssecOkAt(p, pos + 4);
-  if (scannedDnssecOk) h = Math.imul(h ^ 4, FNV_PRIME);
+  const dnssecOk = byDnssecOk && dnssecOkAt(p, pos + 4);
+  if (dnssecOk) h = Math.imul(h ^ 4, FNV_PRIME);
+  scannedFlags = (any ? (transport === 'tcp' ? ANY_TCP : ANY_UDP) : 0) | (dnssecOk ? DNSSEC_OK : 0);
   return h & 0x3fffffff;
 }
 
-/** The flags of the question hashPlainQuestion just read. */
-function questionFlags(any: boolean, transport: Transport): number {
-  return (any ? (transport === 'tcp' ? ANY_TCP : ANY_UDP) : 0) | (scannedDnssecOk ? DNSSEC_OK : 0);
-}
-
 /** Whether the question hashPlainQuestion just read is `e`'s, byte for byte after folding. */
-function sameQuestion<V>(p: Buffer, e: Entry<V>, transport: Transport): boolean {
+function sameQuestion<V>(p: Buffer, e: Entry<V>): boolean {
   const q = e.question;
   if (scannedQuestionEnd - HEADER !== q.length) return false;
   const nameEnd = q.length - 4;
@@ -139,5 +137,5 @@ function sameQuestion<V>(p: Buffer, e: Entry<V>, transport: Transport): boolean 
     if (i < nameEnd && c >= 0x41 && c <= 0x5a) c |= 0x20;
     if (c !== q.charCodeAt(i)) return false;
   }
-  return e.flags === questionFlags(q.charCodeAt(nameEnd) === 0 && q.charCodeAt(nameEnd + 1) === QTYPE_ANY, transport);
+  return e.flags === scannedFlags;
 }
