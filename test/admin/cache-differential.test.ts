@@ -14,18 +14,10 @@ import { parseName } from '../../src/dns/name.js';
 import { ALGORITHMS, generateKey } from '../../src/dnssec/keys.js';
 import { MAX_CHANGES_KEPT } from '../../src/snapshot/per-snapshot-cache.js';
 import { ServerPair, type Question } from './differential.js';
-import { POLICY_TEXT } from './helpers.js';
+import { POLICY_TEXT, ZONE_TEXT } from './helpers.js';
 
-const ADM = `$ORIGIN adm.test.
-$TTL 300
-@       3600 IN SOA  ns1 hostmaster 100 7200 3600 1209600 300
-@       3600 IN NS   ns1
-ns1          IN A    192.0.2.53
-www          IN A    192.0.2.80
-old          IN A    192.0.2.81
-txt          IN TXT  "hello"
-alias        IN CNAME www
-ext          IN CNAME www.elsewhere.example.
+// The admin tests' zone, and names that reach other names, zones and cuts.
+const ADM = `${ZONE_TEXT}ext          IN CNAME www.elsewhere.example.
 cross        IN CNAME x.other.test.
 *.wild       IN A    192.0.2.90
 *.wild       IN TXT  "wild"
