@@ -67,14 +67,15 @@ export function startGuarded(guardian: string, args: readonly string[], dir: str
 }
 
 /**
- * The guardian for a daemon started as `"$1" -c "$2"` owning folder "$3": it prints
+ * The guardian for a daemon started as `"$1" [flags] -c "$2"` owning folder "$3": it prints
  * `meridian-<tag>-pid N` (daemonPid reads it), stops the daemon when our end of its stdin
- * closes, removes the folder, and exits with the daemon's status.
+ * closes, removes the folder, and exits with the daemon's status. `flags`: fixed options
+ * before -c (NSD's -d, to stay in the foreground).
  */
-export function configDaemonGuardian(tag: string): string {
+export function configDaemonGuardian(tag: string, flags = ''): string {
   return [
     'exec 3<&0',
-    '"$1" -c "$2" </dev/null & k=$!',
+    `"$1" ${flags ? `${flags} ` : ''}-c "$2" </dev/null & k=$!`,
     `echo "meridian-${tag}-pid $k" >&2`,
     '( read line <&3; kill $k 2>/dev/null ) & w=$!',
     'wait $k; status=$?',

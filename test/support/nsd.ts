@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startGuarded, type GuardedDaemon } from './guarded-daemon.js';
+import { configDaemonGuardian, daemonPid, startGuarded, type GuardedDaemon } from './guarded-daemon.js';
 
 export const NSD_PATH = '/usr/sbin/nsd';
 
@@ -47,21 +47,11 @@ export function startNsdSecondary(port: number, primaryPort: number, origins: re
   }
   const conf = path.join(dir, 'nsd.conf');
   fs.writeFileSync(conf, lines.join('\n') + '\n');
-  const guardian = [
-    'exec 3<&0',
-    '"$1" -d -c "$2" </dev/null & k=$!',
-    'echo "meridian-nsd-pid $k" >&2',
-    '( read line <&3; kill $k 2>/dev/null ) & w=$!',
-    'wait $k; status=$?',
-    'kill $w 2>/dev/null',
-    'rm -rf "$3"',
-    'exit $status',
-  ].join('\n');
-  const daemon: GuardedDaemon = startGuarded(guardian, ['nsd-guardian', NSD_PATH, conf, dir], dir, (out) => {
-    const m = /meridian-nsd-pid (\d+)/.exec(out);
-    if (m) {
+  const daemon: GuardedDaemon = startGuarded(configDaemonGuardian('nsd', '-d'), ['nsd-guardian', NSD_PATH, conf, dir], dir, (out) => {
+    const pid = daemonPid(out, 'nsd');
+    if (pid !== null) {
       try {
-        process.kill(Number(m[1]), 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         // already gone
       }
