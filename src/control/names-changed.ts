@@ -4,10 +4,9 @@
  * instead of every answer, so a stream of admin writes does not send every query down the
  * full path.
  */
-import { RRType } from '../dns/constants.js';
 import { MAX_CHANGES_KEPT, type NamesChange } from '../snapshot/per-snapshot-cache.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import type { Zone, ZoneNode } from '../zone/zone.js';
+import { reachesBelow, type Zone } from '../zone/zone.js';
 import type { TargetHealth } from '../health/state-machine.js';
 
 /** Above this many names a change empties the caches: forgetting name by name would cost more than refilling. */
@@ -66,11 +65,6 @@ function changedKeys(before: Zone, zone: Zone): string[] | null {
     for (const key of removed) keys.add(key);
   }
   return [...keys];
-}
-
-/** A zone cut or a DNAME: the node decides the answers for the names below it. */
-function reachesBelow(node: ZoneNode | null | undefined): boolean {
-  return node != null && (node.isCut || node.rrsets.has(RRType.DNAME));
 }
 
 /**

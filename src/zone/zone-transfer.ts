@@ -9,7 +9,7 @@ import type { FileProblem } from '../problems/types.js';
 import type { PackedImage } from './packed-nodes.js';
 import { ZoneNodes } from './zone-nodes.js';
 import { TypeMap } from './type-map.js';
-import { soaFields, type RRset, type Zone, type ZoneNode } from './zone.js';
+import { soaFields, writtenOver, type RRset, type Zone, type ZoneNode } from './zone.js';
 import { RRType } from '../dns/constants.js';
 import type { SteeredName } from '../steer/types.js';
 import type { MonitoredTarget } from '../health/types.js';
@@ -191,10 +191,7 @@ export function applyZoneDelta(zone: Zone, delta: ZoneDelta): Zone | null {
   const soa = nodes.get(zone.originKey)?.rrsets.get(RRType.SOA);
   if (!soa) return null;
   const { serial, minimum } = soaFields(soa.rdatas[0]!);
-  let reachesBelow = false;
-  for (const node of changes.values()) if (node !== null && (node.isCut || node.rrsets.has(RRType.DNAME))) reachesBelow = true;
-  const writtenOver = { nodes: zone.nodes, keys: [...changes.keys()], reachesBelow };
-  return { ...zone, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount: delta.recordCount, writtenOver };
+  return { ...zone, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount: delta.recordCount, writtenOver: writtenOver(zone.nodes, changes) };
 }
 
 /**

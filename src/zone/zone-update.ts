@@ -14,7 +14,7 @@ import { zoneRecords } from './serialize.js';
 import type { TimeSlicer } from './time-slice.js';
 import type { SteeredName } from '../steer/types.js';
 import type { MonitoredTarget } from '../health/types.js';
-import { buildZone, soaFields, TypeMap, type BuildResult, type RRset, type Zone, type ZoneNode } from './zone.js';
+import { buildZone, soaFields, TypeMap, writtenOver, type BuildResult, type RRset, type Zone, type ZoneNode } from './zone.js';
 import { checkApex, checkNode, checkSteered, type NodeCheck } from './semantic-check.js';
 
 /** A new RRset for an owner and type (replacing any there), or `rdatas: null` to delete it. */
@@ -175,11 +175,17 @@ function* updateSteps(zone: Zone, changes: readonly RRsetChange[], policy: Polic
 
   const { serial, minimum } = soaFields(soa.rdatas[0]!);
   const nodes = yield* zone.nodes.withSteps(overlay);
-  let reachesBelow = false;
-  for (const node of overlay.values()) if (node !== null && (node.isCut || node.rrsets.has(RRType.DNAME))) reachesBelow = true;
-  const writtenOver = { nodes: zone.nodes, keys: [...overlay.keys()], reachesBelow };
   return {
-    zone: { ...zone, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount, writtenOver, ...(policy === undefined ? {} : { steered, monitored: policy.monitored }) },
+    zone: {
+      ...zone,
+      nodes,
+      soa,
+      serial,
+      negativeTtl: Math.min(soa.ttl, minimum),
+      recordCount,
+      writtenOver: writtenOver(zone.nodes, overlay),
+      ...(policy === undefined ? {} : { steered, monitored: policy.monitored }),
+    },
     problems,
   };
 }

@@ -1,5 +1,5 @@
 import { type Name, nameKey, nameToText, readWireName } from '../dns/name.js';
-import { typeToText } from '../dns/constants.js';
+import { RRType, typeToText } from '../dns/constants.js';
 import { checkZone } from './semantic-check.js';
 import type { FileProblem, SourcePos } from '../problems/types.js';
 import type { ZoneRecord } from './record.js';
@@ -83,6 +83,18 @@ interface MutableRRset {
 export { TypeMap } from './type-map.js';
 
 /** Reads the serial and MINIMUM out of SOA RDATA (RFC 1035 §3.3.13). */
+/** A zone cut or a DNAME: the node decides the answers for the names below it. */
+export function reachesBelow(node: ZoneNode | null | undefined): boolean {
+  return node != null && (node.isCut || node.rrsets.has(RRType.DNAME));
+}
+
+/** Zone.writtenOver for a version built from `nodes` by setting or removing (null) these nodes. */
+export function writtenOver(nodes: ZoneNodes, changes: ReadonlyMap<string, ZoneNode | null>): NonNullable<Zone['writtenOver']> {
+  let below = false;
+  for (const node of changes.values()) below ||= reachesBelow(node);
+  return { nodes, keys: [...changes.keys()], reachesBelow: below };
+}
+
 export function soaFields(rdata: Buffer): { serial: number; minimum: number } {
   const mname = readWireName(rdata, 0);
   const rname = readWireName(rdata, mname.next);
