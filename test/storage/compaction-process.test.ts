@@ -1,0 +1,64 @@
+/**
+ * Journal compaction runs in a child process whose every thread is at nice 19
+ * (storage/journal-compaction.ts): a worker_thread's collector would run on the server's own
+ * V8 threads at the server's priority. The zone file here is a named pipe, so the child waits
+ * in its read while the test looks at its threads; then the pipe gets a zone and the
+ * compaction finishes.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { compactOffThread } from '../../src/storage/journal-compaction.js';
+import { eventually } from '../support/workers.js';
+
+/** Children of this process running the compaction entry, from /proc. */
+function compactionChildren(): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('compact-process')) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The nice value of every thread of `pid` (field 19 of each task's stat). */
+function threadNices(pid: number): number[] {
+  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+const linux = process.platform === 'linux' && spawnSync('mkfifo', ['--version']).status === 0;
+
+describe('journal compaction process', { skip: linux ? false : 'needs Linux /proc and mkfifo' }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-compact-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('runs in a child process with every thread at nice 19, and writes the zone it read', async () => {
+    const file = path.join(dir, 'example.test.zone');
+    assert.equal(spawnSync('mkfifo', [file]).status, 0);
+    const reply = compactOffThread({ file, origin: ['example', 'test'], journalBytes: 0, note: 'test' });
+    let child = 0;
+    await eventually('the compaction child', async () => (child = compactionChildren()[0] ?? 0) > 0, 10_000);
+    // V8 starts its threads before the entry runs; the entry lowers them all once it does.
+    await eventually('every thread at nice 19', async () => threadNices(child).every((n) => n === 19), 10_000);
+    const nices = threadNices(child);
+    assert.ok(nices.length >= 2, `threads: ${nices.join(' ')}`);
+    fs.writeFileSync(file, '$ORIGIN example.test.\n@ 300 IN SOA ns1 hostmaster 7 7200 3600 1209600 300\n@ 300 IN NS ns1\nns1 300 IN A 192.0.2.1\n');
+    const r = await reply;
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.serial, 7);
+    assert.match(fs.readFileSync(r.tmp, 'utf8'), /ns1\.example\.test\.\s+300\s+IN\s+A\s+192\.0\.2\.1/);
+    await eventually('the child gone', async () => compactionChildren().length === 0, 10_000);
+  });
+});
