@@ -44,16 +44,23 @@ describe('journal compaction process', { skip: linux ? false : 'needs Linux /pro
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-compact-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('runs in a child process with every thread at nice 19, and writes the zone it read', async () => {
+  it('runs in a child process with every thread at nice 19, and writes the zone it read', async (t) => {
+    // Started at nice 19, the child's threads are there already: nothing would tell them lowered.
+    if (os.getPriority() >= 19) return t.skip('this process runs at nice 19 itself');
     const file = path.join(dir, 'example.test.zone');
     assert.equal(spawnSync('mkfifo', [file]).status, 0);
     const reply = compactOffThread({ file, origin: ['example', 'test'], journalBytes: 0, note: 'test' });
     let child = 0;
     await eventually('the compaction child', async () => (child = compactionChildren()[0] ?? 0) > 0, 10_000);
-    // V8 starts its threads before the entry runs; the entry lowers them all once it does.
-    await eventually('every thread at nice 19', async () => threadNices(child).every((n) => n === 19), 10_000);
-    const nices = threadNices(child);
-    assert.ok(nices.length >= 2, `threads: ${nices.join(' ')}`);
+    // V8 starts its threads at this process's priority before the entry runs; the entry lowers them all.
+    await eventually(
+      'every thread at nice 19',
+      async () => {
+        const nices = threadNices(child);
+        return nices.length >= 4 && nices.every((n) => n === 19);
+      },
+      10_000,
+    );
     fs.writeFileSync(file, '$ORIGIN example.test.\n@ 300 IN SOA ns1 hostmaster 7 7200 3600 1209600 300\n@ 300 IN NS ns1\nns1 300 IN A 192.0.2.1\n');
     const r = await reply;
     assert.ok(r.ok, JSON.stringify(r));
