@@ -30,6 +30,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.js';
 import { makeToken, requireTokenOffLoopback } from './admin/auth.js';
 import { ZoneEditor } from './control/zone-editor.js';
+import { startCompactor } from './storage/journal-compaction.js';
 import { AuditLog, type AuditOptions } from './admin/audit-log.js';
 import { LatencySamples } from './steer/latency-samples.js';
 import { createMetricsRegistry } from './metrics/registry.js';
@@ -242,6 +243,8 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   }
   const stale = removeStaleTemps(config.zones.directory);
   if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');
+  // Forked before the zones load: a fork copies page tables, and those of a large zone stall the answering thread.
+  startCompactor();
   const zones = new ZoneDirectory(config.zones.directory);
   const first = await loadFirstZones(zones, log);
   const geo = openGeo(config, log);

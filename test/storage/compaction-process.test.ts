@@ -3,7 +3,9 @@
  * (storage/journal-compaction.ts): a worker_thread's collector would run on the server's own
  * V8 threads at the server's priority. The zone file here is a named pipe, so the child waits
  * in its read while the test looks at its threads; then the pipe gets a zone and the
- * compaction finishes.
+ * compaction finishes. The child is long-lived (a fork of a server holding a large zone
+ * stalls its answering thread): the next compaction runs in the same process, and one that
+ * dies is replaced.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { compactOffThread } from '../../src/storage/journal-compaction.js';
+import { compactOffThread, compactorPid } from '../../src/storage/journal-compaction.js';
 import { eventually } from '../support/workers.js';
 
 /** Children of this process running the compaction entry, from /proc. */
@@ -66,6 +68,31 @@ describe('journal compaction process', { skip: linux ? false : 'needs Linux /pro
     assert.ok(r.ok, JSON.stringify(r));
     assert.equal(r.serial, 7);
     assert.match(fs.readFileSync(r.tmp, 'utf8'), /ns1\.example\.test\.\s+300\s+IN\s+A\s+192\.0\.2\.1/);
-    await eventually('the child gone', async () => compactionChildren().length === 0, 10_000);
+
+    // The next compaction: the same process, no fork.
+    const second = path.join(dir, 'other.test.zone');
+    fs.writeFileSync(second, '$ORIGIN other.test.\n@ 300 IN SOA ns1 hostmaster 9 7200 3600 1209600 300\n@ 300 IN NS ns1\nns1 300 IN A 192.0.2.9\n');
+    const r2 = await compactOffThread({ file: second, origin: ['other', 'test'], journalBytes: 0, note: 'test' });
+    assert.ok(r2.ok, JSON.stringify(r2));
+    assert.equal(r2.serial, 9);
+    assert.deepEqual(compactionChildren(), [child]);
+    assert.equal(compactorPid(), child);
+  });
+
+  it('fails the compaction of a child that dies, and the next one runs in a new child', async () => {
+    const file = path.join(dir, 'stuck.test.zone');
+    assert.equal(spawnSync('mkfifo', [file]).status, 0);
+    const reply = compactOffThread({ file, origin: ['stuck', 'test'], journalBytes: 0, note: 'test' });
+    let child = 0;
+    await eventually('the compaction child', async () => (child = compactorPid() ?? 0) > 0, 10_000);
+    process.kill(child, 'SIGKILL');
+    const r = await reply;
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? '' : r.message, /exited \(SIGKILL\)/);
+    const ok = path.join(dir, 'after.test.zone');
+    fs.writeFileSync(ok, '$ORIGIN after.test.\n@ 300 IN SOA ns1 hostmaster 3 7200 3600 1209600 300\n@ 300 IN NS ns1\nns1 300 IN A 192.0.2.3\n');
+    const r2 = await compactOffThread({ file: ok, origin: ['after', 'test'], journalBytes: 0, note: 'test' });
+    assert.ok(r2.ok, JSON.stringify(r2));
+    assert.notEqual(compactorPid(), child);
   });
 });
