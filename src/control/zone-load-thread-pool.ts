@@ -1,11 +1,15 @@
 /**
  * Loads zone files on a worker_thread (zone-load-thread.ts) so that a full reload of a
  * large zone never holds the answering thread: parsing, checking, building and packing happen
- * there; the packed nodes arrive as one shared buffer, used as they are (zone/packed-nodes.ts).
+ * there, or, for a reload while serving, in the zone load process (zone-load-process.ts),
+ * whose image the thread reads in; the packed nodes arrive as one shared buffer, used as they
+ * are (zone/packed-nodes.ts).
  * The policy beside the zone is compiled here (its filters are functions, which cannot cross
  * threads); it is small.
  */
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker, type ResourceLimits, type Transferable } from 'node:worker_threads';
 import { nameKey, type Name } from '../dns/name.js';
 import { compilePolicyRead } from '../steer/policy-file.js';
 import type { FileProblem } from '../problems/types.js';
@@ -15,7 +19,9 @@ import type { MonitoredTarget } from '../health/types.js';
 import { chunkBuffers, encodeNodes, zoneFromImage, type NodeChunk } from '../zone/zone-transfer.js';
 import { PackedNodes } from '../zone/packed-nodes.js';
 import type { ZoneNodes } from '../zone/zone-nodes.js';
-import type { LoadReply, LoadRequest } from './zone-load-thread.js';
+import type { ImportRequest, LoadReply, LoadRequest, RepackRequest } from './zone-load-thread.js';
+import type { ProcessLoadReply, ProcessLoadRequest } from './zone-load-process.js';
+import { BackgroundProcess } from '../storage/background-process.js';
 
 export interface LoadedFile {
   zone: Zone | null;
@@ -38,6 +44,26 @@ const digests = new WeakMap<Zone, string>();
  * cached.
  */
 const policyDigests = new WeakMap<ReadonlyMap<string, unknown>, string>();
+
+/** Builds zones for reloads in a child process (zone-load-process.ts says why), once started. */
+const zoneLoadProcess = new BackgroundProcess<ProcessLoadRequest, ProcessLoadReply>('zone load', fileURLToPath(new URL('./zone-load-process.js', import.meta.url)), ['--expose-gc'], (message) => ({
+  kind: 'died',
+  message,
+}));
+
+/**
+ * Starts the zone load process now, before the zones load (a fork copies the page tables of
+ * a large zone on the answering thread): the reloads made while serving build there.
+ * Without it they build on the reload thread.
+ */
+export function startZoneLoadProcess(): void {
+  zoneLoadProcess.start();
+}
+
+/** The zone load process's pid, if one runs (tests). */
+export function zoneLoadProcessPid(): number | undefined {
+  return zoneLoadProcess.pid;
+}
 
 /**
  * One reload's thread: files load one after another; close() ends the thread. A thread that
@@ -81,56 +107,78 @@ export class ZoneLoadThread {
     this.#pending?.(err);
   }
 
-  /** Loads `file`; `previous`, the version served, when it reads the same as then, is not built again. */
-  load(file: string, origin: Name, previous: Zone | null = null): Promise<LoadedFile> {
+  /** Sends one request to the thread, started if needed; an Error when it dies or was closed. */
+  #ask(request: LoadRequest | ImportRequest | RepackRequest, transfer: Transferable[] = []): Promise<LoadReply | Error> {
     return new Promise((resolve) => {
-      const done = (r: LoadedFile): void => {
+      this.#pending = (m) => {
         this.#pending = null;
-        resolve(r);
+        resolve(m);
       };
-      const fail = (message: string): void => done({ zone: null, problems: [{ file, line: 0, message, severity: 'error' }] });
-      const handle = (m: LoadReply): void => {
-        if (m.kind === 'failed') return done({ zone: null, problems: m.problems });
-        if (m.kind !== 'zone') return fail(`the reload thread answered a load with ${m.kind}`);
-        if (previous !== null && digests.get(previous) === m.digest) return done({ zone: null, problems: m.problems, unchanged: true });
-        // The policy the thread read is the one compiled before: keep those steered names (the
-        // decisions cached for them stay), without compiling it again here.
-        const same = previous !== null && policyDigests.get(previous.steered) === m.policyDigest ? previous : null;
-        let policy: { steered: readonly SteeredName[]; monitored: readonly MonitoredTarget[] };
-        if (same !== null) policy = { steered: [...same.steered.values()], monitored: same.monitored };
-        else {
-          const compiled = m.policy === null ? { steered: [], monitored: [], problems: [] } : compilePolicyRead(m.policy.read, m.policy.file, origin);
-          // The bytes the thread hashed and checked; a change made since then waits for the next reload.
-          if (compiled.problems.some((p) => p.severity === 'error')) return done({ zone: null, problems: compiled.problems });
-          policy = compiled;
-        }
-        const built = zoneFromImage(m.image, m.recordCount, origin, nameKey(origin), file, policy.steered, policy.monitored);
-        let zone = built.zone;
-        if (zone !== null) {
-          if (same !== null) zone = { ...zone, steered: same.steered, monitored: same.monitored };
-          else policyDigests.set(zone.steered, m.policyDigest);
-          if (previous !== null && m.changed !== null) zone = { ...zone, reloadedOver: { base: previous.nodes.base, changed: m.changed } };
-          digests.set(zone, m.digest);
-        }
-        done({ zone, problems: [...m.problems, ...built.problems] });
-      };
-      const internal = (err: unknown): void => fail(`internal error while loading this zone or its policy (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); please report it`);
-      const pending = (m: LoadReply | Error): void => {
-        if (m instanceof Error) return fail(m.message);
-        // This runs in the worker's message event: a throw here (the zone from its image, the policy read
-        // on this thread) would be uncaught and end the process, so it fails this file only.
-        try {
-          handle(m);
-        } catch (err) {
-          internal(err);
-        }
-      };
-      this.#pending = pending;
-      if (this.#closed) return done({ zone: null, problems: [{ file, line: 0, message: 'the reload was stopped', severity: 'error' }] });
+      if (this.#closed) return this.#pending(new Error('the reload was stopped'));
       this.#worker ??= this.#start();
-      const request: LoadRequest = { kind: 'load', file, origin: [...origin], ...(previous === null ? {} : { previous: previous.nodes.base.image }) };
-      this.#worker.postMessage(request);
+      this.#worker.postMessage(request, transfer);
     });
+  }
+
+  /**
+   * Loads `file`; `previous`, the version served, when it reads the same as then, is not built again.
+   * While serving (a background thread) and where the zone load process runs
+   * (startZoneLoadProcess), the process builds the zone and this thread only reads its image in.
+   */
+  async load(file: string, origin: Name, previous: Zone | null = null): Promise<LoadedFile> {
+    const fail = (message: string): LoadedFile => ({ zone: null, problems: [{ file, line: 0, message, severity: 'error' }] });
+    try {
+      const prev = previous === null ? {} : { previous: previous.nodes.base.image };
+      let m: LoadReply | Error;
+      if (this.#background && zoneLoadProcess.started) {
+        const r = await zoneLoadProcess.run({ file, origin: [...origin] });
+        if (r.kind === 'died') return fail(r.message);
+        if (r.kind === 'failed') return { zone: null, problems: r.problems };
+        const { tmp, bytes, kind: _, ...built } = r;
+        if ((previous !== null && digests.get(previous) === built.digest) || this.#closed) {
+          await fs.promises.rm(tmp, { force: true });
+          return this.#closed ? fail('the reload was stopped') : { zone: null, problems: built.problems, unchanged: true };
+        }
+        const imported = await this.#ask({ kind: 'import', tmp, bytes, ...prev });
+        if (imported instanceof Error) return fail(imported.message);
+        if (imported.kind === 'failed') return { zone: null, problems: imported.problems };
+        if (imported.kind !== 'imported') return fail(`the reload thread answered an import with ${imported.kind}`);
+        m = { ...built, kind: 'zone', image: imported.image, changed: imported.changed };
+      } else {
+        m = await this.#ask({ kind: 'load', file, origin: [...origin], ...prev });
+      }
+      if (m instanceof Error) return fail(m.message);
+      return this.#built(m, file, origin, previous);
+    } catch (err) {
+      // A throw here (the zone from its image, the policy read on this thread) fails this file only.
+      return fail(`internal error while loading this zone or its policy (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); please report it`);
+    }
+  }
+
+  #built(m: LoadReply, file: string, origin: Name, previous: Zone | null): LoadedFile {
+    if (m.kind === 'failed') return { zone: null, problems: m.problems };
+    if (m.kind !== 'zone') return { zone: null, problems: [{ file, line: 0, message: `the reload thread answered a load with ${m.kind}`, severity: 'error' }] };
+    if (previous !== null && digests.get(previous) === m.digest) return { zone: null, problems: m.problems, unchanged: true };
+    // The policy the thread read is the one compiled before: keep those steered names (the
+    // decisions cached for them stay), without compiling it again here.
+    const same = previous !== null && policyDigests.get(previous.steered) === m.policyDigest ? previous : null;
+    let policy: { steered: readonly SteeredName[]; monitored: readonly MonitoredTarget[] };
+    if (same !== null) policy = { steered: [...same.steered.values()], monitored: same.monitored };
+    else {
+      const compiled = m.policy === null ? { steered: [], monitored: [], problems: [] } : compilePolicyRead(m.policy.read, m.policy.file, origin);
+      // The bytes the thread hashed and checked; a change made since then waits for the next reload.
+      if (compiled.problems.some((p) => p.severity === 'error')) return { zone: null, problems: compiled.problems };
+      policy = compiled;
+    }
+    const built = zoneFromImage(m.image, m.recordCount, origin, nameKey(origin), file, policy.steered, policy.monitored);
+    let zone = built.zone;
+    if (zone !== null) {
+      if (same !== null) zone = { ...zone, steered: same.steered, monitored: same.monitored };
+      else policyDigests.set(zone.steered, m.policyDigest);
+      if (previous !== null && m.changed !== null) zone = { ...zone, reloadedOver: { base: previous.nodes.base, changed: m.changed } };
+      digests.set(zone, m.digest);
+    }
+    return { zone, problems: [...m.problems, ...built.problems] };
   }
 
   /**
@@ -146,21 +194,10 @@ export class ZoneLoadThread {
       chunks.push(chunk);
       await new Promise((r) => setImmediate(r));
     }
-    return new Promise((resolve, reject) => {
-      this.#pending = (m) => {
-        this.#pending = null;
-        if (m instanceof Error) return reject(m);
-        if (m.kind !== 'repacked') return reject(new Error(m.kind === 'failed' ? m.problems.map((p) => p.message).join('; ') : `unexpected ${m.kind}`));
-        try {
-          resolve(new PackedNodes(m.image));
-        } catch (err) {
-          reject(err);
-        }
-      };
-      if (this.#closed) return reject(new Error('the thread was closed'));
-      this.#worker ??= this.#start();
-      this.#worker.postMessage({ kind: 'repack', image: nodes.base.image, set: chunks, removed }, chunks.flatMap(chunkBuffers));
-    });
+    const m = await this.#ask({ kind: 'repack', image: nodes.base.image, set: chunks, removed }, chunks.flatMap(chunkBuffers));
+    if (m instanceof Error) throw m;
+    if (m.kind !== 'repacked') throw new Error(m.kind === 'failed' ? m.problems.map((p) => p.message).join('; ') : `unexpected ${m.kind}`);
+    return new PackedNodes(m.image);
   }
 
   close(): Promise<number> {

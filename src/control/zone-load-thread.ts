@@ -4,12 +4,12 @@
  * as its packed image (zone/packed-nodes.ts), a shared buffer the main thread uses as it is.
  * Nothing here touches what the main thread serves.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
-import { loadZoneFile, readPolicyBeside, type ReadPolicy } from './zone-directory.js';
+import { loadAndPack } from './zone-load-work.js';
+import type { ReadPolicy } from './zone-directory.js';
 import { PackedNodes, type PackedImage } from '../zone/packed-nodes.js';
 import { ZoneNodes } from '../zone/zone-nodes.js';
 import { decodeNodes, type NodeChunk } from '../zone/zone-transfer.js';
@@ -21,6 +21,14 @@ export interface LoadRequest {
   readonly file: string;
   readonly origin: Name;
   /** The packed nodes served now (shared, not copied): the reply says which names differ from them. */
+  readonly previous?: PackedImage;
+}
+
+/** A zone the load process built and packed (zone-load-process.ts): its image, in `tmp`, read into shared memory here. */
+export interface ImportRequest {
+  readonly kind: 'import';
+  readonly tmp: string;
+  readonly bytes: number;
   readonly previous?: PackedImage;
 }
 
@@ -56,6 +64,7 @@ export type LoadReply =
       /** The keys whose nodes differ from the request's `previous`; null without one, or when more than MAX_LISTED_CHANGES do. */
       readonly changed: string[] | null;
     }
+  | { readonly kind: 'imported'; readonly image: PackedImage; readonly changed: string[] | null }
   | { readonly kind: 'repacked'; readonly image: PackedImage }
   | { readonly kind: 'failed'; readonly problems: FileProblem[] };
 
@@ -78,30 +87,6 @@ function failed(file: string, err: unknown): void {
   reply({ kind: 'failed', problems: [{ file, line: 0, message: `reload failed: ${(err as Error).message}`, severity: 'error' }] });
 }
 
-/**
- * A digest of what the load read: the policy file, then the zone file and each $INCLUDE'd
- * one as the parser read them. The main thread keeps it with the zone it built, and a
- * forced reload (SIGHUP) that reads the same skips sending and rebuilding the zone.
- */
-function digestingReader(policy: ReadPolicy): { read: (file: string) => string; digest: (serial: number) => string; policyDigest: string } {
-  const hash = createHash('sha256');
-  // The bytes this load compiles, here and on the answering thread: a digest of any other
-  // read could say "unchanged" of files whose policy was never compiled (an edit undone).
-  const text = policy === null ? 'no policy' : 'text' in policy.read ? policy.read.text : `unreadable policy: ${policy.read.problems.map((p) => p.message).join('; ')}`;
-  hash.update(text);
-  return {
-    /** The policy file's alone: a reload that reads the same keeps the steered names compiled before. */
-    policyDigest: createHash('sha256').update(text).digest('base64'),
-    read: (file) => {
-      const text = fs.readFileSync(file, 'utf8');
-      hash.update(`${file}\0${text.length}\0`).update(text);
-      return text;
-    },
-    /** `serial`: the zone's, which the journal (read apart from the files) moves with every entry it applied. */
-    digest: (serial: number) => hash.update(`\0serial ${serial}`).digest('base64'),
-  };
-}
-
 function repack(m: RepackRequest): PackedImage {
   const written = new Map<string, ZoneNode | null>();
   for (const chunk of m.set) decodeNodes(chunk, (key, node) => written.set(key, node));
@@ -110,7 +95,7 @@ function repack(m: RepackRequest): PackedImage {
   return ZoneNodes.pack(ZoneNodes.fromImage(m.image).with(written)).base.image;
 }
 
-parentPort!.on('message', (m: LoadRequest | RepackRequest) => {
+parentPort!.on('message', (m: LoadRequest | RepackRequest | ImportRequest) => {
   if (m.kind === 'repack') {
     try {
       reply({ kind: 'repacked', image: repack(m) });
@@ -119,26 +104,42 @@ parentPort!.on('message', (m: LoadRequest | RepackRequest) => {
     }
     return;
   }
-  if (m.kind !== 'load') return;
+  if (m.kind !== 'load' && m.kind !== 'import') return;
   try {
-    const policy = readPolicyBeside(m.file);
-    const reader = digestingReader(policy);
-    const result = loadZoneFile(m.file, m.origin, reader.read, policy);
-    if (result.zone === null) return reply({ kind: 'failed', problems: result.problems });
-    const { zone } = result;
-    // Found here, off the answering thread: the caches there then forget only these names.
-    const changed = m.previous === undefined ? null : new PackedNodes(m.previous).differingKeys(zone.nodes.base, MAX_LISTED_CHANGES);
-    reply({
-      kind: 'zone',
-      image: zone.nodes.base.image,
-      recordCount: zone.recordCount,
-      digest: reader.digest(zone.serial),
-      policyDigest: reader.policyDigest,
-      policy,
-      problems: result.problems,
-      changed,
-    });
+    if (m.kind === 'import') {
+      const image = readImage(m.tmp, m.bytes);
+      return reply({ kind: 'imported', image, changed: changedSince(m.previous, new PackedNodes(image)) });
+    }
+    const loaded = loadAndPack(m.file, m.origin);
+    if (loaded.kind === 'failed') return reply(loaded);
+    const { zone, ...rest } = loaded;
+    reply({ ...rest, kind: 'zone', image: zone.nodes.base.image, changed: changedSince(m.previous, zone.nodes.base) });
   } catch (err) {
-    failed(m.file, err);
+    failed(m.kind === 'import' ? m.tmp : m.file, err);
   }
 });
+
+/** Found here, off the answering thread: the caches there then forget only these names. */
+function changedSince(previous: PackedImage | undefined, now: PackedNodes): string[] | null {
+  return previous === undefined ? null : new PackedNodes(previous).differingKeys(now, MAX_LISTED_CHANGES);
+}
+
+/** The image the zone load process wrote (zone-load-process.ts), read into shared memory; the file is removed. */
+function readImage(tmp: string, bytes: number): PackedImage {
+  try {
+    const buffer = new SharedArrayBuffer(bytes);
+    const fd = fs.openSync(tmp, 'r');
+    try {
+      for (let at = 0; at < bytes;) {
+        const n = fs.readSync(fd, new Uint8Array(buffer, at, bytes - at), 0, bytes - at, at);
+        if (n === 0) throw new Error(`${tmp}: ${at} of ${bytes} bytes`);
+        at += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return { buffer };
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}

@@ -5,13 +5,13 @@
  * first checks that nobody edited the zone file meanwhile.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import type { Name } from '../dns/name.js';
 import { parseMasterFile } from '../zone/master-file.js';
 import { serializeZone } from '../zone/serialize.js';
 import { formatProblem } from '../problems/problem-list.js';
 import { applyJournal, readJournalForLoad } from './journal.js';
 import { writeTempSynced } from './atomic-write.js';
+import { lowerEveryThread } from '../zone/thread-priority.js';
 
 export interface CompactRequest {
   readonly file: string;
@@ -22,29 +22,11 @@ export interface CompactRequest {
 
 export type CompactReply = { readonly ok: true; readonly tmp: string; readonly serial: number | null } | { readonly ok: false; readonly message: string };
 
-/**
- * A compaction is never urgent: every thread of this process goes to nice 19, so the
- * server's answering thread wins a CPU they share. Every thread, not only this one: parsing a
- * 1,000,000-record zone makes hundreds of megabytes for V8's collector, whose helper threads
- * (in a worker_thread, the server's own) would otherwise compete at the server's priority.
- * On Linux nice is per thread, and V8 started its threads before this code ran.
- */
-function lowerEveryThread(): void {
-  let tasks: string[];
-  try {
-    tasks = fs.readdirSync('/proc/self/task');
-  } catch {
-    tasks = ['0']; // not Linux: the process, which its threads share
-  }
-  for (const tid of tasks) {
-    try {
-      os.setPriority(Number(tid), 19);
-    } catch {
-      // gone, or not permitted: it runs at the server's priority
-    }
-  }
-}
-lowerEveryThread();
+// A compaction is never urgent: every thread of this process goes to nice 19, so the
+// server's answering thread wins a CPU they share. Every thread, not only this one: parsing a
+// 1,000,000-record zone makes hundreds of megabytes for V8's collector, whose helper threads
+// (in a worker_thread, the server's own) would otherwise compete at the server's priority.
+lowerEveryThread({ to: 19 });
 // The server went away (or stopped waiting): the journal stays valid without this compaction.
 process.on('disconnect', () => process.exit(0));
 

@@ -10,92 +10,13 @@
  * a stall of every query 5 s after each burst of writes. A child that dies fails its own
  * compaction only; the next one starts a new child.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CompactReply, CompactRequest } from './compact-process.js';
+import { BackgroundProcess } from './background-process.js';
 
 const ENTRY = fileURLToPath(new URL('./compact-process.js', import.meta.url));
 
-interface Job {
-  readonly request: CompactRequest;
-  /** The compaction of a clean shutdown, which the process waits for. */
-  readonly keepAlive: boolean;
-  readonly resolve: (reply: CompactReply) => void;
-}
-
-class Compactor {
-  #child: ChildProcess | null = null;
-  readonly #queue: Job[] = [];
-  #running: Job | null = null;
-
-  /** The child, started now if there is none. */
-  start(): ChildProcess {
-    if (this.#child !== null) return this.#child;
-    // No inherited node options: a server run by a test runner or with --inspect passes its own.
-    const child = fork(ENTRY, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    this.#child = child;
-    this.#hold(false);
-    const gone = (message: string): void => {
-      if (this.#child !== child) return;
-      this.#child = null;
-      const job = this.#running;
-      this.#running = null;
-      job?.resolve({ ok: false, message });
-      this.#next();
-    };
-    child.on('message', (reply: CompactReply) => {
-      const job = this.#running;
-      this.#running = null;
-      job?.resolve(reply);
-      this.#next();
-    });
-    child.on('error', (err: Error) => {
-      gone(err.message);
-      if (child.exitCode === null) child.kill();
-    });
-    child.on('exit', (code, signal) => gone(`the compaction process exited (${signal ?? code})`));
-    return child;
-  }
-
-  run(request: CompactRequest, keepAlive: boolean): Promise<CompactReply> {
-    return new Promise((resolve) => {
-      this.#queue.push({ request, keepAlive, resolve });
-      if (this.#running === null) this.#next();
-    });
-  }
-
-  /** The child's pid (tests). */
-  get pid(): number | undefined {
-    return this.#child?.pid;
-  }
-
-  #next(): void {
-    const job = this.#queue.shift();
-    if (job === undefined) {
-      this.#hold(false);
-      return;
-    }
-    this.#running = job;
-    const child = this.start();
-    this.#hold(job.keepAlive || this.#queue.some((j) => j.keepAlive));
-    child.send({ ...job.request, origin: [...job.request.origin] });
-  }
-
-  /** A compaction in progress must not keep a stopping server alive (the journal stays valid), but a shutdown's own does. */
-  #hold(on: boolean): void {
-    const child = this.#child;
-    if (child === null) return;
-    if (on) {
-      child.ref();
-      child.channel?.ref();
-    } else {
-      child.unref();
-      child.channel?.unref();
-    }
-  }
-}
-
-const compactor = new Compactor();
+const compactor = new BackgroundProcess<CompactRequest, CompactReply>('compaction', ENTRY, ['--expose-gc'], (message) => ({ ok: false, message }));
 
 /** Starts the compaction process now, while this process is small (see above). */
 export function startCompactor(): void {
@@ -104,7 +25,7 @@ export function startCompactor(): void {
 
 /** Compacts one zone file's journal in the compaction process. `keepAlive`: the compaction of a clean shutdown, which the process waits for. */
 export function compactOffThread(request: CompactRequest, keepAlive = false): Promise<CompactReply> {
-  return compactor.run(request, keepAlive);
+  return compactor.run({ ...request, origin: [...request.origin] }, keepAlive);
 }
 
 /** The compaction process's pid, if one runs (tests). */

@@ -20,7 +20,7 @@ import { nameKey, type Name } from '../dns/name.js';
 import { catalogName, withCatalog } from '../transfer/catalog.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
 import { applyZoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';
-import { ZoneLoadThread } from '../control/zone-load-thread-pool.js';
+import { startZoneLoadProcess, ZoneLoadThread } from '../control/zone-load-thread-pool.js';
 import { namesChanged, nextChanges, sameHealth } from '../control/names-changed.js';
 import type { Registry } from 'prom-client';
 import { registryJson, workerMetricsRegistry } from './metrics.js';
@@ -228,6 +228,8 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
       switch (m.kind) {
         case 'init':
           init = m;
+          // Before the first zones load, as the primary does (see startZoneLoadProcess).
+          startZoneLoadProcess();
           log = createLog(m.config);
           state = new WorkerState(m.config, log);
           return;

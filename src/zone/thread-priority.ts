@@ -14,3 +14,25 @@ export function lowerThreadPriority(niceness: number): void {
     // not Linux, or not allowed
   }
 }
+
+/**
+ * Every thread of this process lowered: `to` a niceness, or `by` some levels. For a child
+ * process of background work: on Linux nice is per thread, and V8 started its threads (the
+ * collector's helpers among them) before any of our code ran.
+ */
+export function lowerEveryThread(how: { readonly to: number } | { readonly by: number }): void {
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync('/proc/self/task');
+  } catch {
+    tasks = ['0']; // not Linux: the process, which its threads share
+  }
+  for (const tid of tasks) {
+    try {
+      const now = os.getPriority(Number(tid));
+      os.setPriority(Number(tid), Math.max(now, Math.min(19, 'to' in how ? how.to : now + how.by)));
+    } catch {
+      // gone, or not permitted: it runs at the server's priority
+    }
+  }
+}

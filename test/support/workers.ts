@@ -2,13 +2,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 
-/** Process ids whose parent is `pid`. */
+/** The worker processes of `pid`: its children but the background processes every server forks. */
 export function childrenOf(pid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .map((s) => Number(s.trim()))
-      .filter((n) => n > 0);
+    return (
+      execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' })
+        .split('\n')
+        // not the background processes every server forks (journal compaction, zone loads)
+        .filter((line) => !/compact-process|zone-load-process/.test(line))
+        .map((s) => Number(s.trim().split(/\s+/)[0]))
+        .filter((n) => n > 0)
+    );
   } catch {
     return []; // ps exits 1 when there are none
   }
