@@ -5,10 +5,12 @@
  * NODATA, empty non-terminal, wildcard, wildcard NODATA, CNAME-to-nowhere and no-DS answers, and
  * refuse (SERVFAIL) an NXDOMAIN whose NSEC signature was altered on the way. Asked straight,
  * over real sockets, meridian's NSECs never name a real name but the one asked (or its
- * ancestors), never span one, and following their next names from the apex finds none. ANY at
- * the apex over TCP lists the DNSKEY RRset with its RRSIG, and Unbound validates it.
+ * ancestors), never span one, and following their next names from the apex finds none; delv
+ * validates the edge cases (labels ending in \000, 63-octet labels, the wrap at the apex). ANY
+ * at the apex over TCP lists the DNSKEY RRset with its RRSIG, and Unbound validates it.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,7 +43,9 @@ ns.insecure IN A 192.0.2.54
 `;
 const name = (text: string): Name => parseName(`${text}.`, null);
 /** The zone's names (with its empty non-terminals and the steered www); none may be spanned by an NSEC. */
-const AUTHORITATIVE = ['example.com', 'ns1', 'mail', 'info', 'dangling', '*.wild', 'wild', 'a.b.ent', 'b.ent', 'ent', 'insecure', 'www'].map((n) => (n === 'example.com' ? name(n) : name(`${n}.example.com`)));
+const AUTHORITATIVE = ['example.com', 'ns1', 'mail', 'info', 'dangling', '*.wild', 'wild', 'a.b.ent', 'b.ent', 'ent', 'insecure', 'www'].map((n) =>
+  n === 'example.com' ? name(n) : name(`${n}.example.com`),
+);
 /** And the glue below the cut: no NSEC may name it either. */
 const REAL = [...AUTHORITATIVE, name('ns.insecure.example.com')];
 
@@ -188,7 +192,8 @@ describe('NSEC white lies (denial: nsec), validated by Unbound and never walkabl
 
   it('never names or spans a real name but the one asked (or its ancestors), edge octets included', async () => {
     const asked: Name[] = [];
-    for (const text of ['a', 'm', 'mail0', 'mailz', 'n', 'nr1', 'ns0', 'ns2', 'zzz', 'zz.b.ent', 'a.ent', 'c.ent', 'x.wild', 'ENT2', 'insecurf']) asked.push(name(`${text}.example.com`));
+    for (const text of ['a', 'm', 'mail0', 'mailz', 'n', 'nr1', 'ns0', 'ns2', 'zzz', 'zz.b.ent', 'a.ent', 'c.ent', 'x.wild', 'ENT2', 'insecurf', 'x.insecure', 'ns.insecure'])
+      asked.push(name(`${text}.example.com`));
     // Labels that end in \0 or are 63 octets long take the other paths of the predecessor and successor.
     for (const label of ['\0', 'mail\0', 'ent\0', 'insecure\0', 'wild\0', 'b\0', 'z'.repeat(63), '\xff'.repeat(63), 'm'.repeat(62) + '\xff'])
       for (const under of [[], ['b', 'ent']]) asked.push([label, ...under, 'example', 'com']);
@@ -202,10 +207,7 @@ describe('NSEC white lies (denial: nsec), validated by Unbound and never walkabl
               // The owner may be the name asked less its trailing \0 octet (the asker named it, and it then carries its own
               // types), or the wildcard that answered it (a wildcard NODATA proof is the NSEC at the wildcard, RFC 4035 §3.1.3.4).
               const named =
-                same(n, qname) ||
-                isAncestor(n, qname) ||
-                (n[0] === '*' && isAncestor(n.slice(1), qname)) ||
-                (qname[0]!.endsWith('\0') && same(n, [qname[0]!.slice(0, -1), ...qname.slice(1)]));
+                same(n, qname) || isAncestor(n, qname) || (n[0] === '*' && isAncestor(n.slice(1), qname)) || (qname[0]!.endsWith('\0') && same(n, [qname[0]!.slice(0, -1), ...qname.slice(1)]));
               assert.ok(!same(n, real) || named, `${nameToText(qname)}: ${show(nsec)} names ${nameToText(real)}`);
             }
           }
@@ -238,6 +240,33 @@ describe('NSEC white lies (denial: nsec), validated by Unbound and never walkabl
     assert.equal(new Set(seen).size, seen.length, `each step is a new name: ${seen.join(' ')}`);
   });
 
+  const delvMissing = findBinary('delv') === null ? 'delv is not installed (Debian bind9-dnsutils)' : false;
+  it('delv validates the edge cases straight from meridian: labels ending in \\000, full labels, \\255 octets, the wrap at the apex', { skip: delvMissing }, async () => {
+    const anchor = path.join(dir, 'anchor.conf');
+    const [tag, alg, digestType, digest] = ds.split(' ');
+    fs.writeFileSync(anchor, `trust-anchors {\n  example.com. static-ds ${tag} ${alg} ${digestType} "${digest}";\n};\n`);
+    const full = '\\255'.repeat(63);
+    for (const [qname, type, expected] of [
+      [`${full}.example.com`, 'A', /negative response, fully validated/],
+      [`${full}.b.ent.example.com`, 'A', /negative response, fully validated/],
+      [`${'z'.repeat(63)}.example.com`, 'A', /negative response, fully validated/],
+      ['\\000.example.com', 'A', /negative response, fully validated/],
+      ['ent\\000.example.com', 'A', /negative response, fully validated/],
+      ['mail\\000.example.com', 'A', /negative response, fully validated/],
+      ['insecure\\000.example.com', 'A', /negative response, fully validated/],
+      ['\\000.wild.example.com', 'A', /; fully validated\n.*IN\s+A\s+192\.0\.2\.99/],
+      ['*\\000.wild.example.com', 'A', /; fully validated\n.*IN\s+A\s+192\.0\.2\.99/],
+      ['example.com', 'ANY', /; fully validated\n(.*\n)*example\.com\.\s+\d+\s+IN\s+DNSKEY\s+257 3 13/],
+    ] as const) {
+      const out = await new Promise<string>((resolve) =>
+        execFile(findBinary('delv')!, ['@127.0.0.1', '-p', String(server.port), '-a', anchor, '+root=example.com', '+tcp', qname, type], { timeout: 20_000 }, (_err, stdout, stderr) =>
+          resolve(`${stdout}${stderr}`),
+        ),
+      );
+      assert.match(out, expected, `${qname} ${type}`);
+    }
+  });
+
   it('lists the DNSKEY RRset with its RRSIG in ANY at the apex over TCP (UDP stays minimal), and Unbound validates it', async () => {
     const full = await tcp(server.port, 'example.com', 'ANY', { edns: true, dnssecOk: true });
     const types = full.msg.answers.map((a) => a.type);
@@ -245,11 +274,7 @@ describe('NSEC white lies (denial: nsec), validated by Unbound and never walkabl
     const covered = full.msg.answers.filter((a) => a.type === 'RRSIG').map((a) => (a.data as { typeCovered: string }).typeCovered);
     assert.deepEqual(covered.sort(), types.filter((t) => t !== 'RRSIG').sort(), 'every RRset of ANY signed, DNSKEY by the key');
     const plain = await tcp(server.port, 'example.com', 'ANY', { edns: true });
-    assert.deepEqual(
-      plain.msg.answers.map((a) => a.type).sort(),
-      types.filter((t) => t !== 'RRSIG').sort(),
-      'without DO: the same RRsets, unsigned',
-    );
+    assert.deepEqual(plain.msg.answers.map((a) => a.type).sort(), types.filter((t) => t !== 'RRSIG').sort(), 'without DO: the same RRsets, unsigned');
     const minimal = await udp(server.port, 'example.com', 'ANY', { edns: true, dnssecOk: true });
     assert.equal(minimal.msg.answers.filter((a) => a.type !== 'RRSIG').length, 1, 'RFC 8482 over UDP: one RRset');
 
