@@ -3,13 +3,13 @@
  * Every authoritative RRset gets its RRSIGs; denial of existence is compact (RFC 9824: the
  * name "exists" with only NSEC and RRSIG, plus NXNAME when it does not) or, per zone, white
  * lies (RFC 4470: NXDOMAIN with NSECs covering just the next closer name and the wildcard);
- * either way no NSEC chain is kept and none can be walked. A wildcard expansion carries an NSEC
- * covering just its next closer name (minimally covering, RFC 4470 §3); a referral carries the
- * DS, or the cut's NSEC proving there is none. DNSKEY, CDS and CDNSKEY (RFC 7344) are answered at the apex from
- * the keys. Signatures are cached by the canonical RRset they cover, so an RRset signed once
- * (a static answer, or a steered answer another decision already produced) is not signed
- * again until its signature is due for refresh. Runs on a cache miss only: the responder
- * caches the encoded result.
+ * either way no NSEC chain is kept and none can be walked. A wildcard expansion carries an
+ * NSEC covering just its next closer name (minimally covering, RFC 4470 §3); a referral
+ * carries the DS, or the cut's NSEC proving there is none. DNSKEY, CDS and CDNSKEY (RFC 7344)
+ * are answered at the apex from the keys, and listed by ANY there. Signatures are cached by
+ * the canonical RRset they cover, so an RRset signed once (a static answer, or a steered
+ * answer another decision already produced) is not signed again until its signature is due
+ * for refresh. Runs on a cache miss only: the responder caches the encoded result.
  */
 import { RRClass, Rcode, RRType } from '../dns/constants.js';
 import { type Name, labelKey, nameKey, readWireName, wireLength } from '../dns/name.js';
