@@ -337,6 +337,13 @@ export class Responder {
             if (d.scope > scope) scope = d.scope;
             return d;
           },
+          apexSets: this.#dnssec
+            ? (zone) => {
+                const keys = this.#dnssec!.apexKeySets(zone);
+                if (keys.refreshAt < staleAt) staleAt = Math.floor(keys.refreshAt);
+                return keys.sets;
+              }
+            : undefined,
         });
       if (signing) {
         const signed = this.#dnssec.sign(snapshot, q, res);

@@ -68,6 +68,14 @@ const Dnssec = Type.Object(
             default: false,
             description: 'KSK/ZSK split: keys with the SEP flag (257) sign only the DNSKEY, CDS and CDNSKEY RRsets, the others (256) the rest; false: every active key signs everything',
           }),
+          // An enum, not a union of literals: a wrong value reads "must be one of compact, nsec".
+          denial: Type.Unsafe<'compact' | 'nsec'>({
+            type: 'string',
+            enum: ['compact', 'nsec'],
+            default: 'compact',
+            description:
+              'denial of existence: compact (RFC 9824 black lies: NOERROR with an NSEC at the name, NXNAME for a name that does not exist) or nsec (RFC 4470 white lies: NXDOMAIN with NSECs covering only the name and the wildcard); neither lets the zone be walked',
+          }),
         },
         { additionalProperties: false },
       ),

@@ -121,7 +121,7 @@ export function checkZoneKeys(zoneText: string, z: ZoneConfig, now: number): { z
       );
     return { zone: null, problems };
   }
-  const zone: ZoneKeys = { origin, keys, split: z.split };
+  const zone: ZoneKeys = { origin, keys, split: z.split, denial: z.denial };
   timeline(zone, now, add);
   return { zone, problems };
 }

@@ -31,7 +31,7 @@ export function readZone(zoneText: string, z: ZoneConfig, nowSec: number): ZoneK
     const mode = fs.statSync(`${key.base}.private`).mode;
     if ((mode & 0o007) !== 0) throw new KeyFileError(`${key.base}.private`, `readable by every user (mode ${(mode & 0o777).toString(8)}); chmod 600 it`, 'mode');
   }
-  const zone = { origin, keys, split: z.split };
+  const zone = { origin, keys, split: z.split, denial: z.denial };
   if (keysAt(zone, nowSec).active.length === 0)
     throw new Error(`none of the ${keys.length} key(s) in ${z.keyDir} for ${nameToText(origin)} is active now (Activate/Inactive/Delete in the .private files)`);
   return zone;

@@ -19,7 +19,7 @@ const DEBOUNCE_MS = 250;
 
 /** What identifies a zone's keys as read: a reload that reads the same changes nothing. */
 function fingerprint(zone: ZoneKeys): string {
-  return zone.keys.map((k) => `${k.base}|${k.flags}|${k.dnskey.toString('base64')}|${Object.values(k.timing).join(',')}`).join('\n') + `|${zone.split}`;
+  return zone.keys.map((k) => `${k.base}|${k.flags}|${k.dnskey.toString('base64')}|${Object.values(k.timing).join(',')}`).join('\n') + `|${zone.split}|${zone.denial}`;
 }
 
 const tags = (keys: readonly SigningKey[]): number[] => keys.map((k) => k.tag);

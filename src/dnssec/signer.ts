@@ -1,20 +1,21 @@
 /**
  * Online signing (issue #16): turns the Resolution of one DO=1 query into a signed message.
  * Every authoritative RRset gets its RRSIGs; denial of existence is compact (RFC 9824: the
- * name "exists" with only NSEC and RRSIG, plus NXNAME when it does not), so no NSEC chain is
- * kept and none can be walked; a wildcard expansion carries an NSEC covering just its next
- * closer name (minimally covering, RFC 4470 §3); a referral carries the DS, or the cut's NSEC
- * proving there is none. DNSKEY, CDS and CDNSKEY (RFC 7344) are answered at the apex from
- * the keys. Signatures are cached by the canonical RRset they cover, so an RRset signed once
- * (a static answer, or a steered answer another decision already produced) is not signed
- * again until its signature is due for refresh. Runs on a cache miss only: the responder
- * caches the encoded result.
+ * name "exists" with only NSEC and RRSIG, plus NXNAME when it does not) or, per zone, white
+ * lies (RFC 4470: NXDOMAIN with NSECs covering just the next closer name and the wildcard);
+ * either way no NSEC chain is kept and none can be walked. A wildcard expansion carries an
+ * NSEC covering just its next closer name (minimally covering, RFC 4470 §3); a referral
+ * carries the DS, or the cut's NSEC proving there is none. DNSKEY, CDS and CDNSKEY (RFC 7344)
+ * are answered at the apex from the keys, and listed by ANY there. Signatures are cached by
+ * the canonical RRset they cover, so an RRset signed once (a static answer, or a steered
+ * answer another decision already produced) is not signed again until its signature is due
+ * for refresh. Runs on a cache miss only: the responder caches the encoded result.
  */
 import { RRClass, Rcode, RRType } from '../dns/constants.js';
-import { type Name, labelKey, nameKey, readWireName } from '../dns/name.js';
+import { type Name, labelKey, nameKey, readWireName, wireLength } from '../dns/name.js';
 import { findZone, type Snapshot } from '../snapshot/snapshot.js';
 import { lookupName, suffixKey } from '../zone/lookup.js';
-import type { RRset, Zone } from '../zone/zone.js';
+import type { RRset, Zone, ZoneNode } from '../zone/zone.js';
 import type { Resolution, SectionEntry } from '../resolve/resolution.js';
 import { dsRdata, FLAGS_SEP, isActive, isPublished, isSynced, nextKeyEvent, type SigningKey } from './keys.js';
 import { canonicalRRset, rrsigRdata } from './sign.js';
@@ -22,12 +23,17 @@ import { canonicalRRset, rrsigRdata } from './sign.js';
 /** RFC 9824 §2: the pseudo-type that marks a name that does not exist. */
 export const NXNAME = 128;
 
+/** How a zone denies existence: compact (RFC 9824, black lies) or nsec (RFC 4470, white lies). */
+export type Denial = 'compact' | 'nsec';
+
 /** A signed zone: every key read for it, each used as its timing fields say. */
 export interface ZoneKeys {
   readonly origin: Name;
   readonly keys: readonly SigningKey[];
   /** KSK/ZSK split: SEP keys sign the apex DNSKEY, CDS and CDNSKEY RRsets, the others the rest; false: every active key signs everything (CSK). */
   readonly split: boolean;
+  /** Absent: compact. */
+  readonly denial?: Denial;
 }
 
 /** What a zone's keys do at one instant, and until when (keysAt). */
@@ -227,6 +233,23 @@ export class DnssecSigner {
     };
   }
 
+  /**
+   * The key RRsets of a signed zone's apex as they are now (DNSKEY, and CDS and CDNSKEY while
+   * a key is offered), which ANY lists with the apex's other RRsets; none for an unsigned zone.
+   * refreshAt: the next timing event, when they change (Infinity: none).
+   */
+  apexKeySets(zone: Zone): { readonly sets: readonly RRset[]; readonly refreshAt: number } {
+    const held = this.#zones.get(zone.originKey);
+    if (held === undefined) return { sets: [], refreshAt: Infinity };
+    const state = this.#current(held, this.nowSec()).state;
+    const sets: RRset[] = [];
+    for (const t of [RRType.DNSKEY, RRType.CDS, RRType.CDNSKEY]) {
+      const set = apexSet(zone, state, t);
+      if (set !== null) sets.push(set);
+    }
+    return { sets, refreshAt: state.until };
+  }
+
   /** The answer to a DO=1 query with its RRSIGs and denial of existence; `res` unchanged when no signed zone is involved. */
   sign(snapshot: Snapshot, q: { readonly labels: readonly string[]; readonly labelKeys: readonly string[]; readonly qtype: number }, res: Resolution): SignedMessage {
     const now = this.nowSec();
@@ -246,9 +269,7 @@ export class DnssecSigner {
         const key = nameKey(nextCloser);
         if (!proved.has(key)) {
           proved.add(key);
-          const nsec = nsecSet(predecessor(nextCloser), successor(nextCloser), [RRType.RRSIG, RRType.NSEC], signed.zone.negativeTtl);
-          authority.push({ owner: nsec.owner, set: nsec, ttl: nsec.ttl });
-          this.#addRrsig(authority, signed.keys, authority[authority.length - 1]!, now, state);
+          this.#addNsec(authority, signed.keys, this.#cover(signed.zone, signed.keys.state, nextCloser), now, state);
         }
       }
     }
@@ -267,13 +288,13 @@ export class DnssecSigner {
     if (negative) {
       const denied = deniedName(q.labels, res);
       const signed = this.#signedZone(snapshot, denied.map(labelKey), q.qtype, now);
-      if (signed !== null) {
+      if (signed !== null && signed.keys.keys.denial === 'nsec') {
+        for (const nsec of this.#whiteLies(signed.zone, signed.keys.state, denied, q.qtype, rcode === Rcode.NXDOMAIN)) this.#addNsec(authority, signed.keys, nsec, now, state);
+      } else if (signed !== null) {
         const types = this.#typesAt(signed.zone, signed.keys.state, denied, q.qtype);
         // RFC 9824 §3: NXDOMAIN becomes NOERROR, with NXNAME in the bitmap saying why.
         if (rcode === Rcode.NXDOMAIN) rcode = Rcode.NOERROR;
-        const nsec = nsecSet(denied, ['\0', ...denied], types, signed.zone.negativeTtl);
-        authority.push({ owner: nsec.owner, set: nsec, ttl: nsec.ttl });
-        this.#addRrsig(authority, signed.keys, authority[authority.length - 1]!, now, state);
+        this.#addNsec(authority, signed.keys, nsecSet(denied, ['\0', ...denied], types, signed.zone.negativeTtl), now, state);
       }
     }
     const additional: SectionEntry[] = [];
@@ -305,13 +326,65 @@ export class DnssecSigner {
     this.#addRrsig(out, signed.keys, out[out.length - 1]!, now, state);
   }
 
+  /**
+   * RFC 4470 white lies for a negative answer at `denied`: NXDOMAIN gets an NSEC covering the
+   * next closer name and one covering the wildcard at the closest encloser (RFC 4035
+   * §3.1.3.2), each spanning no name but the one it denies; NODATA an NSEC at the name with
+   * its types, or at a wildcard that matched it plus one covering the next closer name
+   * (§3.1.3.4).
+   */
+  #whiteLies(zone: Zone, state: KeyState, denied: Name, qtype: number, nxdomain: boolean): RRset[] {
+    const keys = denied.map(labelKey);
+    const ttl = zone.negativeTtl;
+    if (nxdomain) {
+      const nextCloser = denied.slice(denied.length - closestEncloserLength(zone, keys) - 1);
+      const wildcard = ['*', ...nextCloser.slice(1)];
+      const covers = [this.#cover(zone, state, nextCloser)];
+      if (nameKey(wildcard) !== nameKey(nextCloser)) covers.push(this.#cover(zone, state, wildcard));
+      return covers;
+    }
+    const found = lookupName(zone, keys, qtype);
+    if (found.kind === 'node' && found.wildcard) {
+      const star = found.node.name;
+      const types = this.#nodeTypes(zone, state, found.node, star, false);
+      types.delete(qtype);
+      return [nsecSet(star, ['\0', ...star], [...types], ttl), this.#cover(zone, state, denied.slice(denied.length - star.length))];
+    }
+    return [nsecSet(denied, ['\0', ...denied], this.#typesAt(zone, state, denied, qtype), ttl)];
+  }
+
+  /**
+   * An NSEC covering `name` (which does not exist) and no other name of the zone: from just
+   * before it to just after it (RFC 4470 §3), owned by a name that does not exist either
+   * (unless the one just before is real: then with that name's own types).
+   */
+  #cover(zone: Zone, state: KeyState, name: Name): RRset {
+    const owner = coverStart(zone, name);
+    const found = lookupName(zone, owner.map(labelKey), RRType.DS);
+    const types = found.kind === 'node' && !found.wildcard ? [...this.#nodeTypes(zone, state, found.node, owner, true)] : [RRType.RRSIG, RRType.NSEC];
+    return nsecSet(owner, coverEnd(zone, name), types, zone.negativeTtl);
+  }
+
+  /** Appends an NSEC RRset and its RRSIGs. */
+  #addNsec(out: SectionEntry[], held: HeldZone, nsec: RRset, now: number, state: { refreshAt: number }): void {
+    out.push({ owner: nsec.owner, set: nsec, ttl: nsec.ttl });
+    this.#addRrsig(out, held, out[out.length - 1]!, now, state);
+  }
+
   /** The types that exist at `name` for a NODATA proof (never `qtype`, which is what is denied), or NXNAME's set when nothing is there. */
   #typesAt(zone: Zone, state: KeyState, name: Name, qtype: number): number[] {
-    const keys = name.map(labelKey);
-    const found = lookupName(zone, keys, qtype);
+    const found = lookupName(zone, name.map(labelKey), qtype);
     if (found.kind !== 'node') return [RRType.RRSIG, RRType.NSEC, NXNAME];
-    const types = new Set<number>(found.node.rrsets.keys());
-    if (!found.wildcard) {
+    const types = this.#nodeTypes(zone, state, found.node, name, !found.wildcard);
+    types.delete(qtype);
+    return [...types];
+  }
+
+  /** The types at a node: its RRsets, a steered name's addresses and the apex's keys when `own` (not a wildcard's), RRSIG and NSEC. */
+  #nodeTypes(zone: Zone, state: KeyState, node: ZoneNode, name: Name, own: boolean): Set<number> {
+    const keys = name.map(labelKey);
+    const types = new Set<number>(node.rrsets.keys());
+    if (own) {
       const steered = zone.steered.get(suffixKey(keys, 0));
       if (steered !== undefined) {
         // The name's own targets (the rdata map is shared by every name of the policy file).
@@ -331,8 +404,7 @@ export class DnssecSigner {
     }
     types.add(RRType.RRSIG);
     types.add(RRType.NSEC);
-    types.delete(qtype);
-    return [...types];
+    return types;
   }
 
   /** Appends the RRSIG RRset of `entry` (one per signing key) to `out`. */
@@ -420,32 +492,62 @@ function lowerLabel(label: string): string {
   return out;
 }
 
-/**
- * A name just before `name` in canonical order (RFC 4034 §6.1), among its siblings: the first
- * label's last octet one lower, then \255 appended while the label has room. Only names made
- * of \255 octets can fall between the two, so the NSEC that starts here denies nothing real.
- */
-export function predecessor(name: Name): Name {
-  const first = lowerLabel(name[0]!);
-  const last = first.charCodeAt(first.length - 1);
-  let label: string;
-  if (last === 0) label = first.slice(0, -1);
-  else {
-    let c = last - 1;
-    // Canonical order compares lower-cased names: a decremented octet must not become a capital.
-    if (c >= 0x41 && c <= 0x5a) c = 0x40;
-    label = first.slice(0, -1) + String.fromCharCode(c);
-    if (label.length < 63) label += '\xff';
-  }
-  return label.length === 0 ? name.slice(1) : [label, ...name.slice(1)];
+/** Labels of the closest encloser of `keys` (a name of `zone` that does not exist): the longest of its ancestors the zone holds. */
+function closestEncloserLength(zone: Zone, keys: readonly string[]): number {
+  for (let i = keys.length - zone.origin.length - 1; i >= 0; i--) if (!zone.nodes.has(suffixKey(keys, i))) return keys.length - i - 1;
+  return keys.length;
 }
 
-/** The first sibling after `name` in canonical order: its first label with a \0 octet appended (or its last octet raised when the label is full). */
-export function successor(name: Name): Name {
+/** An octet one up or down, lower-cased names being what canonical order compares: it never lands on a capital. */
+function stepOctet(c: number, by: 1 | -1): number {
+  const next = c + by;
+  if (next >= 0x41 && next <= 0x5a) return by === 1 ? 0x5b : 0x40;
+  return next;
+}
+
+/**
+ * Where an NSEC covering `name` (not in `zone`) starts: a name just before it in canonical
+ * order (RFC 4034 §6.1) with nothing of the zone in between. Mostly its first label's last
+ * octet one lower, \255 appended (only names made of \255 octets can fall between). A label
+ * ending in \0 comes right after the name without that octet and all below it: that name when
+ * it holds nothing below (or is a zone cut, whose NSEC spans its subtree as a chain's would),
+ * else the last name of its subtree (RFC 4471 §3.1.1).
+ */
+function coverStart(zone: Zone, name: Name): Name {
   const first = lowerLabel(name[0]!);
-  if (first.length < 63) return [first + '\0', ...name.slice(1)];
-  const last = first.charCodeAt(62);
-  let c = last + 1;
-  if (c >= 0x41 && c <= 0x5a) c = 0x5b;
-  return [first.slice(0, 62) + String.fromCharCode(Math.min(c, 0xff)), ...name.slice(1)];
+  const rest = name.slice(1);
+  const last = first.charCodeAt(first.length - 1);
+  if (last !== 0) {
+    const label = first.slice(0, -1) + String.fromCharCode(stepOctet(last, -1));
+    return [label.length < 63 ? label + '\xff' : label, ...rest];
+  }
+  const stem = first.slice(0, -1);
+  // "\0.<rest>" is the first name below <rest>.
+  if (stem.length === 0) return rest;
+  const sibling = [stem, ...rest];
+  const found = lookupName(zone, sibling.map(labelKey), RRType.DS);
+  if (found.kind === 'node' && !found.wildcard && (found.node.children === 0 || found.node.isCut)) return sibling;
+  const out = [...sibling];
+  let room = 255 - wireLength(sibling);
+  while (room >= 2) {
+    const n = Math.min(63, room - 1);
+    out.unshift('\xff'.repeat(n));
+    room -= n + 1;
+  }
+  return out;
+}
+
+/**
+ * Where an NSEC covering `name` ends: the first name after it and all below it, its first
+ * label with \0 appended; a full label's last octet raised instead (its trailing \255s
+ * dropped); a label of \255s only is the last below its parent, so the parent's end (at the
+ * apex, the apex: the chain wraps).
+ */
+function coverEnd(zone: Zone, name: Name): Name {
+  const first = lowerLabel(name[0]!);
+  const rest = name.slice(1);
+  if (first.length < 63) return [first + '\0', ...rest];
+  const stem = first.replace(/\xff+$/, '');
+  if (stem.length > 0) return [stem.slice(0, -1) + String.fromCharCode(stepOctet(stem.charCodeAt(stem.length - 1), 1)), ...rest];
+  return rest.length <= zone.origin.length ? zone.origin : coverEnd(zone, rest);
 }

@@ -25,6 +25,8 @@ export interface ResolveOptions {
   readonly minimalAny: boolean;
   /** Decides a steered name's A/AAAA answer for this query's client (issue #3). */
   readonly steer: (name: SteeredName, qtype: number) => Decision;
+  /** RRsets an apex holds beside its nodes' (a signed zone's DNSKEY, CDS, CDNSKEY), listed by ANY. */
+  readonly apexSets?: (zone: Zone) => readonly RRset[];
 }
 
 /** A CNAME chain is followed at most this far, which also bounds loops we fail to spot. */
@@ -102,6 +104,7 @@ function answerName(zone: Zone, labels: readonly string[], labelKeys: readonly s
         for (const e of steeredAnswer(zone, steered, t, options.steer(steered, t)).answer) sets.push(e.set);
       }
     }
+    if (!found.wildcard && options.apexSets !== undefined && suffixKey(labelKeys, 0) === zone.originKey) sets.push(...options.apexSets(zone));
     if (options.minimalAny && sets.length > 1) sets = [smallestRRset(sets)];
   } else {
     const set = node.rrsets.get(qtype);

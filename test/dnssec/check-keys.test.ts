@@ -32,7 +32,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const zoneConfig = (keyDir: string, extra: Partial<ZoneConfig> = {}): ZoneConfig => ({ enabled: true, algorithm: 'ECDSAP256SHA256', keyDir, split: false, ...extra });
+const zoneConfig = (keyDir: string, extra: Partial<ZoneConfig> = {}): ZoneConfig => ({ enabled: true, algorithm: 'ECDSAP256SHA256', keyDir, split: false, denial: 'compact', ...extra });
 const now = Math.floor(Date.now() / 1000);
 const key = (dir: string, timing: Partial<Omit<KeyTiming, 'created'>> = {}, created = now - 10 * DAY) => generateKey(origin, ALGORITHMS.ECDSAP256SHA256, dir, created, { timing });
 const found = (dir: string): string[] => checkZoneKeys('example.com', zoneConfig(dir), now).problems.map(formatKeyProblem);

@@ -153,6 +153,7 @@ describe('DNSSEC configuration', () => {
         ['    zones:\n      example.com: { keyDir: "" }\n', /dns\.dnssec\.zones\.example\.com\.keyDir: must NOT have fewer than 1 characters/],
         ['    validityDays: 7\n    refreshDays: 7\n', /dns\.dnssec\.refreshDays: 7 must be below validityDays \(7\)/],
         ['    zones:\n      example.com: { secret: x }\n', /dns\.dnssec\.zones\.example\.com\.secret: unknown field/],
+        ['    zones:\n      example.com:\n        keyDir: keys\n        denial: nsec3\n', /meridian\.yaml:6: dns\.dnssec\.zones\.example\.com\.denial: must be one of compact, nsec$/],
       ];
       for (const [yaml, expected] of cases) assert.throws(() => loadConfig(configWith(d, yaml), {}, {}), expected, yaml);
     } finally {
@@ -203,6 +204,9 @@ describe('DNSSEC configuration', () => {
       const readable = await runCli(['check', '--config', config]);
       assert.equal(readable.code, 1);
       assert.match(readable.stderr, /\.private:0: GSLB_ERR_DNSSEC_KEY_MODE: readable by every user \(mode 604\)/);
+      const walkable = await runCli(['check', '--config', writeWorld(path.join(d, 'walk'), '      example.com: { keyDir: keys, denial: walk }\n')]);
+      assert.equal(walkable.code, 1);
+      assert.match(walkable.stderr, /walk\/meridian\.yaml:6: dns\.dnssec\.zones\.example\.com\.denial: must be one of compact, nsec/);
     } finally {
       fs.rmSync(d, { recursive: true, force: true });
     }

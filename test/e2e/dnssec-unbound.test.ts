@@ -10,7 +10,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
@@ -19,6 +18,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildQuery, decode, rcodeOf, sendUdp, udp, type Decoded } from '../support/dns-client.js';
 import { ecsOption } from '../support/ecs.js';
+import { startUdpRelay } from '../support/dns-relay.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { servingPorts, startCli } from '../support/process.js';
 import { ADDRESSES, GEO_POLICY, SUBNETS, writeSignedServer } from '../support/signed-zone.js';
@@ -263,24 +263,17 @@ describe('Unbound validates the answers meridian signs online', { skip: missing 
 
   it('fails validation of an answer whose signature was altered on the way, and of that answer only', async () => {
     // A UDP relay between Unbound and meridian that flips one bit of the RRSIG over mail.example.com's A RRset.
-    const relay = dgram.createSocket('udp4');
-    relay.on('message', (query, client) => {
-      const upstream = dgram.createSocket('udp4');
-      upstream.once('message', (reply) => {
-        const msg = dnsPacket.decode(reply);
-        const rrsig = msg.answers?.find((a) => a.type === 'RRSIG' && a.name.toLowerCase() === 'mail.example.com');
-        if (rrsig !== undefined) {
-          const { signature } = (rrsig as unknown as { data: { signature: Buffer } }).data;
-          signature.writeUInt8(signature.readUInt8(10) ^ 0x01, 10);
-        }
-        relay.send(rrsig !== undefined ? dnsPacket.encode(msg) : reply, client.port, client.address, () => upstream.close());
-      });
-      upstream.send(query, parent.port, '127.0.0.1');
+    const relay = await startUdpRelay(parent.port, (reply) => {
+      const msg = dnsPacket.decode(reply);
+      const rrsig = msg.answers?.find((a) => a.type === 'RRSIG' && a.name.toLowerCase() === 'mail.example.com');
+      if (rrsig === undefined) return reply;
+      const { signature } = (rrsig as unknown as { data: { signature: Buffer } }).data;
+      signature.writeUInt8(signature.readUInt8(10) ^ 0x01, 10);
+      return dnsPacket.encode(msg);
     });
-    await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', resolve));
     let resolver: RunningUnbound | null = null;
     try {
-      resolver = await startUnbound({ zone: 'example.com', stubPort: relay.address().port, serverExtra: `  trust-anchor: "example.com. DS ${parentDs}"\n` });
+      resolver = await startUnbound({ zone: 'example.com', stubPort: relay.port, serverExtra: `  trust-anchor: "example.com. DS ${parentDs}"\n` });
       const tampered = await ask(resolver, 'mail.example.com', 'A');
       assert.equal(rcodeOf(tampered.raw), 2, `a flipped signature bit is bogus\n${resolver.output()}`);
       const intact = await ask(resolver, 'info.example.com', 'TXT');
