@@ -120,10 +120,10 @@ export interface KnotOptions {
     readonly mode: 'signing' | 'onlinesign';
     readonly algorithm: string;
     /**
-     * Sign with the keys imported into Knot's key store (`keymgr import-bind`, see
-     * importBindKeys) and make none (`manual: on`); `split`: a KSK and a ZSK, not one CSK.
+     * Sign with the keys imported into Knot's key store (`keymgr import-bind`: a CSK, or a
+     * KSK and a ZSK) and never make or roll any (`manual: on`).
      */
-    readonly manual?: { readonly split: boolean };
+    readonly manual?: boolean;
   };
   /**
    * Listen on these "address@port" endpoints instead of 127.0.0.1 at `port` (in a network
@@ -191,16 +191,7 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
       ? []
       : ['remote:', '  - id: primary', `    address: 127.0.0.1@${opts.primaryPort}`, '', 'acl:', '  - id: from-primary', '    address: 127.0.0.1', '    action: notify', '']),
     ...transferAclLines(opts.transferAcl),
-    ...(opts.dnssec === undefined
-      ? []
-      : [
-          'policy:',
-          '  - id: csk',
-          `    algorithm: ${opts.dnssec.algorithm}`,
-          `    single-type-signing: ${opts.dnssec.manual?.split ? 'off' : 'on'}`,
-          ...(opts.dnssec.manual === undefined ? [] : ['    manual: on']),
-          '',
-        ]),
+    ...(opts.dnssec === undefined ? [] : ['policy:', '  - id: csk', `    algorithm: ${opts.dnssec.algorithm}`, '    single-type-signing: on', ...(opts.dnssec.manual ? ['    manual: on'] : []), '']),
     ...(opts.dnssec?.mode === 'onlinesign' ? ['mod-onlinesign:', '  - id: online', '    policy: csk', ''] : []),
     'template:',
     '  - id: default',

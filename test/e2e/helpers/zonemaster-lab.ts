@@ -71,9 +71,8 @@ export async function labDig(ns: NetNs, server: string, name: string, type: stri
 /** Polls until `server` answers `name` `type` (+dnssec +short: an RRSIG shows as "<type> <alg> …") with something matching `ready`; throws with the daemon's output otherwise. */
 export async function waitForAnswer(ns: NetNs, server: string, name: string, type: string, ready: RegExp, daemon: Pick<LabDaemon, 'output' | 'exited'>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = '';
   for (;;) {
-    last = await labDig(ns, server, name, type, ['+dnssec']);
+    const last = await labDig(ns, server, name, type, ['+dnssec']);
     if (ready.test(last)) return;
     if (daemon.exited() || Date.now() > deadline) throw new Error(`${server} did not answer ${name} ${type} as ${ready} (last: ${JSON.stringify(last)})\n${daemon.output()}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -204,7 +203,13 @@ export const atLeast = (f: Finding, level: Finding['level']): boolean => LEVELS.
 export const findingKey = (f: Finding): string => `${f.level} ${f.module}/${f.testcase} ${f.tag}`;
 
 export const formatFinding = (f: Finding): string =>
-  `${findingKey(f)}${f.args && Object.keys(f.args).length > 0 ? ` (${Object.entries(f.args).map(([k, v]) => `${k}=${String(v)}`).join('; ')})` : ''}`;
+  `${findingKey(f)}${
+    f.args && Object.keys(f.args).length > 0
+      ? ` (${Object.entries(f.args)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join('; ')})`
+      : ''
+  }`;
 
 /**
  * Runs every Zonemaster test module on `zone` from inside the lab (IPv4 only: the lab has no
