@@ -223,6 +223,8 @@ export async function runZonemaster(lab: Lab, zone: string): Promise<Finding[]> 
   } catch {
     throw new Error(`zonemaster-cli ${zone} exited with ${r.code} and no JSON:\n${r.stdout.slice(0, 2000)}\n${r.stderr.slice(0, 2000)}`);
   }
-  if (!Array.isArray(parsed)) throw new Error(`zonemaster-cli ${zone}: not a JSON array: ${r.stdout.slice(0, 500)}`);
-  return parsed as Finding[];
+  const isFinding = (f: unknown): f is Finding =>
+    typeof f === 'object' && f !== null && ['level', 'module', 'testcase', 'tag'].every((k) => typeof (f as Record<string, unknown>)[k] === 'string') && LEVELS.includes((f as Finding).level);
+  if (!Array.isArray(parsed) || !parsed.every(isFinding)) throw new Error(`zonemaster-cli ${zone}: not a list of messages: ${r.stdout.slice(0, 500)}`);
+  return parsed;
 }
