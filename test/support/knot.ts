@@ -116,7 +116,20 @@ export interface KnotOptions {
    * NSEC chain), `onlinesign` with mod-onlinesign (each answer signed as it is sent). Knot
    * refuses the two together ("incompatible with automatic signing").
    */
-  readonly dnssec?: { readonly mode: 'signing' | 'onlinesign'; readonly algorithm: string };
+  readonly dnssec?: {
+    readonly mode: 'signing' | 'onlinesign';
+    readonly algorithm: string;
+    /**
+     * Sign with the keys imported into Knot's key store (`keymgr import-bind`: a CSK, or a
+     * KSK and a ZSK) and never make or roll any (`manual: on`).
+     */
+    readonly manual?: boolean;
+  };
+  /**
+   * Listen on these "address@port" endpoints instead of 127.0.0.1 at `port` (in a network
+   * namespace the test made; startKnot itself only waits on 127.0.0.1).
+   */
+  readonly listen?: readonly string[];
 }
 
 export interface RunningKnot {
@@ -153,7 +166,7 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
     'server:',
     `    rundir: ${yamlString(path.join(dir, 'run'))}`,
     `    pidfile: ${yamlString(path.join(dir, 'run', 'knot.pid'))}`,
-    `    listen: 127.0.0.1@${port}`,
+    `    listen: ${opts.listen === undefined ? `127.0.0.1@${port}` : `[${opts.listen.join(', ')}]`}`,
     `    udp-max-payload: ${opts.udpMaxPayload ?? 1232}`,
     // An empty value turns the CHAOS answers and NSID off (knot.conf(5)); meridian refuses them by default.
     `    version: ${yamlString(opts.version ?? '')}`,
@@ -178,7 +191,7 @@ export function knotConfig(dir: string, port: number, zones: readonly KnotZone[]
       ? []
       : ['remote:', '  - id: primary', `    address: 127.0.0.1@${opts.primaryPort}`, '', 'acl:', '  - id: from-primary', '    address: 127.0.0.1', '    action: notify', '']),
     ...transferAclLines(opts.transferAcl),
-    ...(opts.dnssec === undefined ? [] : ['policy:', '  - id: csk', `    algorithm: ${opts.dnssec.algorithm}`, '    single-type-signing: on', '']),
+    ...(opts.dnssec === undefined ? [] : ['policy:', '  - id: csk', `    algorithm: ${opts.dnssec.algorithm}`, '    single-type-signing: on', ...(opts.dnssec.manual ? ['    manual: on'] : []), '']),
     ...(opts.dnssec?.mode === 'onlinesign' ? ['mod-onlinesign:', '  - id: online', '    policy: csk', ''] : []),
     'template:',
     '  - id: default',
