@@ -14,9 +14,10 @@
  * under BIN (e.g. /usr/bin/node, an older Node) in one run, each held to the same budget: the
  * static mix, and steered names with ECS from 20,000 /24s, against Knot with one UDP worker on
  * the static mix; the servers all run at once and take turns round by round, so a neighbour's
- * load falls on each alike. Prints q/s and the ratios static / Knot and steered+ECS / static
- * per node. The native UDP layer (N-API, so one build loads in both) is used when both nodes
- * load it, else node:dgram for both, as the output says.
+ * load falls on each alike. Prints q/s, CPU time per query and the ratios static / Knot and
+ * steered+ECS / static per node, in q/s and per CPU second. The native UDP layer (N-API, so
+ * one build loads in both) is used when both nodes load it, else node:dgram for both, as the
+ * output says.
  * Needs root (to make the cgroups), /sys/fs/cgroup/cpu, and dnsperf (and knotd for --knot and --compare-node).
  */
 import fs from 'node:fs';
@@ -189,14 +190,9 @@ function nativeProblem(bin: string): string {
   const file = process.env.MERIDIAN_NATIVE_UDP || path.join(root, 'native/udp/build/Release/meridian_udp.node');
   if (!fs.existsSync(file)) return `${file} is not built`;
   const r = spawnSync(bin, ['-e', `require(${JSON.stringify(file)})`], { encoding: 'utf8' });
-  return r.status === 0
-    ? ''
-    : `${bin} does not load it: ${
-        r.stderr
-          .trim()
-          .split('\n')
-          .find((l) => l.includes('Error')) ?? `exit ${r.status}`
-      }`;
+  if (r.status === 0) return '';
+  const error = r.stderr.split('\n').find((l) => l.includes('Error'));
+  return `${bin} does not load it: ${error ?? `exit ${r.status}`}`;
 }
 
 /** --compare-node: the one-process fast path under this node and `other`, Knot beside them, all in one run. */
