@@ -5,7 +5,6 @@ import { parseWorkers } from '../config/load-config.js';
 import { runCheck } from './check.js';
 import { runServe } from './serve.js';
 import { runExplain } from './explain.js';
-import { runBalance } from './balance.js';
 import type { SimulateFlags } from './simulate.js';
 import type { KeygenFlags, TimingFlags } from './dnssec.js';
 import { VERSION } from '../version.js';
@@ -135,6 +134,9 @@ program
   .option('-w, --workers <n>', 'worker processes sharing the proxy port (node:cluster); the admin listener stays in the primary', '1')
   .addOption(new Option('--log-level <level>', 'log level; env MERIDIAN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .action(async (opts: { config: string; workers?: string; logLevel?: string }) => {
+    // Loaded on use: only the balancer needs undici, which does not load on Node before 22.15
+    // (zstd), so `serve` still starts on an older Node (tools/bench-workers.ts --compare-node).
+    const { runBalance } = await import('./balance.js');
     process.exitCode = await runBalance(opts);
   });
 

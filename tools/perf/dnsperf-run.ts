@@ -37,6 +37,8 @@ export interface Mix {
   readonly queries: readonly string[];
   /** dnsperf -E value: an EDNS option sent with every query. */
   readonly ecs?: string;
+  /** A file of ready-made query packets in dnsperf's -B framing, sent instead of `queries`. */
+  readonly packets?: string;
 }
 
 const STEERED = ['www.example.com A', 'api.example.com A', 'near.example.com A', 'pool.example.com A', 'www.example.com AAAA'];
@@ -58,6 +60,8 @@ export interface ServeOptions {
   readonly nodeOptions?: readonly string[];
   /** Extra `meridian serve` arguments, e.g. ['--workers', '2']. */
   readonly serveArgs?: readonly string[];
+  /** The node binary to run it with; this process's unless said (bench-workers --compare-node). */
+  readonly node?: string;
 }
 
 /** Starts `meridian serve` on 127.0.0.1:port and resolves once it answers. */
@@ -79,7 +83,7 @@ export function startMeridian(o: ServeOptions): Promise<ChildProcess> {
     'warn',
     ...(o.serveArgs ?? []),
   ];
-  const [cmd, full] = pinned(o.cpus, process.execPath, args);
+  const [cmd, full] = pinned(o.cpus, o.node ?? process.execPath, args);
   // From the project folder, so the health state file lands where `npm start` keeps it.
   const child = spawn(cmd, full, { stdio: ['ignore', 'inherit', 'inherit'], cwd: root });
   return new Promise((resolve, reject) => {
@@ -179,11 +183,12 @@ export interface DnsperfOptions {
 
 export function runDnsperf(mix: Mix, o: DnsperfOptions): DnsperfResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-perf-'));
-  const file = path.join(dir, 'queries.txt');
-  fs.writeFileSync(file, mix.queries.join('\n') + '\n');
+  const file = mix.packets ?? path.join(dir, 'queries.txt');
+  if (mix.packets === undefined) fs.writeFileSync(file, mix.queries.join('\n') + '\n');
   const args = ['-s', '127.0.0.1', '-p', String(o.port), '-d', file, '-l', String(o.seconds), '-c', String(o.clients), '-q', String(o.outstanding ?? 200)];
   if (o.threads !== undefined) args.push('-T', String(o.threads));
   if (mix.ecs) args.push('-E', mix.ecs);
+  if (mix.packets !== undefined) args.push('-B');
   const [cmd, full] = pinned(o.cpus, 'dnsperf', args);
   const out = spawnSync(cmd, full, { encoding: 'utf8' }).stdout;
   fs.rmSync(dir, { recursive: true, force: true });
