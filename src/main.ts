@@ -28,6 +28,7 @@ import { HealthStateWriter, loadHealthState } from './storage/health-state.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.js';
+import { warmWritePath } from './admin/warm-up.js';
 import { makeToken, requireTokenOffLoopback } from './admin/auth.js';
 import { ZoneEditor } from './control/zone-editor.js';
 import { startCompactor } from './storage/journal-compaction.js';
@@ -159,6 +160,10 @@ async function startAdmin(config: Config, p: AdminParts): Promise<FastifyInstanc
     audit?.close();
   });
   await app.listen({ host: address.host, port: address.port });
+  // With a token configured, a request of ours would need one; the editor's part is warmed anyway.
+  const listener = config.admin.tokens.length === 0 ? (app.server.address() as AddressInfo) : null;
+  const warmed = await warmWritePath(p.editor, p.zones, { listener });
+  p.log.debug({ dryRuns: warmed }, 'admin: write path warmed up with dry runs');
   return app;
 }
 

@@ -28,7 +28,11 @@ export const ProblemSchema = Type.Object(
 const problems = (description: string) => ({ description, content: { [PROBLEM_JSON]: { schema: ProblemSchema } } });
 
 /** A zone write's answer (with ETag: "<serial>"). */
-export const WrittenSchema = Type.Object({ zone: Type.String(), serial: Type.Integer() });
+export const WrittenSchema = Type.Object({
+  zone: Type.String(),
+  serial: Type.Integer({ description: 'the serial after the write; with dryRun, the serial it would give' }),
+  dryRun: Type.Optional(Type.Boolean({ description: 'present (true) when nothing was written: ?dryRun=true' })),
+});
 /** A policy document or one of its entries, as the policy schema has it (validated on write). */
 export const PolicyValue = Type.Object({}, { additionalProperties: true, description: 'as in the policy file (src/steer/policy-schema.ts)' });
 /** The `next` cursor of a page: pass it as `cursor`; null on the last page. */

@@ -45,6 +45,8 @@ export interface WriteResult {
   readonly previousSerial: number | null;
   /** The zone's ETag after the write: its serial, or in a cluster its revision in the store. */
   readonly etag: string;
+  /** A dry run: checked and built, nothing written; `serial` is the one the write would have given. */
+  readonly dryRun?: true;
 }
 
 /** A zone as the cluster store holds it: its file and its policy file (null: none), whole. */
@@ -186,16 +188,19 @@ export class ZoneEditor {
     return { records: out, next: null };
   }
 
-  putRRset(zoneName: string, name: string, type: string, body: RRsetBody, ifMatch: string | undefined): Promise<WriteResult> {
-    return this.batch(zoneName, [{ op: 'put', name, type, ttl: body.ttl, rdata: body.rdata }], ifMatch);
+  putRRset(zoneName: string, name: string, type: string, body: RRsetBody, ifMatch: string | undefined, dryRun = false): Promise<WriteResult> {
+    return this.batch(zoneName, [{ op: 'put', name, type, ttl: body.ttl, rdata: body.rdata }], ifMatch, dryRun);
   }
 
-  deleteRRset(zoneName: string, name: string, type: string, ifMatch: string | undefined): Promise<WriteResult> {
-    return this.batch(zoneName, [{ op: 'delete', name, type }], ifMatch);
+  deleteRRset(zoneName: string, name: string, type: string, ifMatch: string | undefined, dryRun = false): Promise<WriteResult> {
+    return this.batch(zoneName, [{ op: 'delete', name, type }], ifMatch, dryRun);
   }
 
-  /** Applies every operation or none. */
-  batch(zoneName: string, ops: readonly BatchOp[], ifMatch: string | undefined): Promise<WriteResult> {
+  /**
+   * Applies every operation or none. A dry run makes every check a write makes and builds the
+   * new zone and its journal entry, then drops them: nothing is written, published or shared.
+   */
+  batch(zoneName: string, ops: readonly BatchOp[], ifMatch: string | undefined, dryRun = false): Promise<WriteResult> {
     return this.#serial(async () => {
       const status = this.status(zoneName);
       const zone = this.zone(zoneName);
@@ -235,7 +240,7 @@ export class ZoneEditor {
         });
         changes.push({ owner, type, class: 1, ttl: op.ttl, rdatas, source: API_SOURCE });
       }
-      return this.#writeChanges(status, zone, changes, slicer);
+      return this.#writeChanges(status, zone, changes, slicer, undefined, dryRun);
     });
   }
 
@@ -247,7 +252,7 @@ export class ZoneEditor {
    * with no record changes: its file is written (atomically) before the journal entry of the
    * serial it bumps.
    */
-  async #writeChanges(status: ZoneFileStatus, zone: Zone, changes: RRsetChange[], slicer: TimeSlicer, policy?: PolicyWrite): Promise<WriteResult> {
+  async #writeChanges(status: ZoneFileStatus, zone: Zone, changes: RRsetChange[], slicer: TimeSlicer, policy?: PolicyWrite, dryRun = false): Promise<WriteResult> {
     const lastSoa = changes.filter((c) => c.type === RRType.SOA && nameKey(c.owner) === zone.originKey).pop();
     const soaRdata = lastSoa?.rdatas?.[0] ?? zone.soa.rdatas[0]!;
     const previous = zone.serial;
@@ -256,6 +261,10 @@ export class ZoneEditor {
     const built = await updateZoneSliced(zone, changes, slicer, policy?.compiled);
     rejectProblems(built.problems);
     const next = built.zone!;
+    if (dryRun) {
+      await encodeEntrySliced({ from: previous, to: next.serial, changes: await journalChanges(zone, next, changes, slicer) }, slicer);
+      return { zone: nameToText(zone.origin), serial: next.serial, previousSerial: previous, etag: this.#etagOf(zone), dryRun: true };
+    }
     // In a cluster the store takes the write first; refused there, nothing changes here.
     const revision = this.#shared === null ? 0 : await this.#commit(status, zone, next, slicer, policy);
     const result = (): WriteResult => {

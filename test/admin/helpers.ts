@@ -107,10 +107,22 @@ export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
  * Starts `meridian serve --config <ws.config> --zones <ws.zones> --listen 127.0.0.1:0
  * --admin 127.0.0.1:0` and resolves once it logs "meridian is serving", with the ports it bound.
  */
-export async function startMeridian(ws: Workspace, opts: { env?: Record<string, string>; config?: boolean; startTimeoutMs?: number } = {}): Promise<Meridian> {
+export async function startMeridian(ws: Workspace, opts: { env?: Record<string, string>; config?: boolean; startTimeoutMs?: number; logLevel?: string } = {}): Promise<Meridian> {
   // Port 0 for both: the server binds what the kernel gives and says so in its "serving" line.
   // (A port found free beforehand could be taken by another test's socket before the bind.)
-  const args = [cliPath, 'serve', ...(opts.config === false ? [] : ['--config', ws.config]), '--zones', ws.zones, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'];
+  const args = [
+    cliPath,
+    'serve',
+    ...(opts.config === false ? [] : ['--config', ws.config]),
+    '--zones',
+    ws.zones,
+    '--listen',
+    '127.0.0.1:0',
+    '--admin',
+    '127.0.0.1:0',
+    '--log-level',
+    opts.logLevel ?? 'info',
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env), cwd: ws.root });
   running.add(child);
   const exited = new Promise<number | null>((resolve) =>

@@ -87,6 +87,16 @@ const SectionParams = Type.Object({
 
 const POLICY_ID = new RegExp(ID_PATTERN);
 
+/**
+ * `?dryRun=true` on a record write: every check of the write, and the new zone built, but
+ * nothing written, journaled, published or audited. A string: query values are not coerced.
+ */
+const DryRunQuery = Type.Object(
+  { dryRun: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'true: check and build the change, write nothing' })) },
+  { additionalProperties: false },
+);
+const isDryRun = (req: FastifyRequest): boolean => (req.query as { dryRun?: string }).dryRun === 'true';
+
 /** Target and probe ids as the policy schema has them, checked here so the answer names the URL's id. */
 function checkPolicyId(section: PolicySection, id: string): void {
   if (section !== 'names' && !POLICY_ID.test(id)) {
@@ -99,6 +109,8 @@ export const zoneRoutes =
   async (app) => {
     const { editor } = deps;
     const written = async (reply: FastifyReply, what: string, r: WriteResult, req: FastifyRequest, status = 200) => {
+      // nothing changed: nothing for the audit trail
+      if (r.dryRun) return reply.header('etag', r.etag).status(200).send({ zone: r.zone, serial: r.serial, dryRun: true });
       await auditAsync(deps, req, { change: what, zone: r.zone, oldSerial: r.previousSerial, newSerial: r.serial });
       reply.header('etag', r.etag);
       return reply.status(status).send({ zone: r.zone, serial: r.serial });
@@ -202,21 +214,29 @@ export const zoneRoutes =
       '/zones/:zone/records/:name/:type',
       {
         config: { access: 'write' },
-        schema: { params: RecordParams, body: RRsetBody, ...routeDoc({ summary: 'Replace one RRset', operationId: 'putRRset', tags: ['records'], ok: { 200: WrittenSchema } }) },
+        schema: {
+          params: RecordParams,
+          querystring: DryRunQuery,
+          body: RRsetBody,
+          ...routeDoc({ summary: 'Replace one RRset', operationId: 'putRRset', tags: ['records'], ok: { 200: WrittenSchema } }),
+        },
       },
       async (req, reply) => {
         const { zone, name, type } = req.params as { zone: string; name: string; type: string };
-        const r = await editor.putRRset(zone, name, type, req.body as { ttl: number; rdata: string[] }, ifMatch(req.headers['if-match']));
+        const r = await editor.putRRset(zone, name, type, req.body as { ttl: number; rdata: string[] }, ifMatch(req.headers['if-match']), isDryRun(req));
         return written(reply, `put ${name} ${type}`, r, req);
       },
     );
 
     app.delete(
       '/zones/:zone/records/:name/:type',
-      { config: { access: 'write' }, schema: { params: RecordParams, ...routeDoc({ summary: 'Delete one RRset', operationId: 'deleteRRset', tags: ['records'], ok: { 200: WrittenSchema } }) } },
+      {
+        config: { access: 'write' },
+        schema: { params: RecordParams, querystring: DryRunQuery, ...routeDoc({ summary: 'Delete one RRset', operationId: 'deleteRRset', tags: ['records'], ok: { 200: WrittenSchema } }) },
+      },
       async (req, reply) => {
         const { zone, name, type } = req.params as { zone: string; name: string; type: string };
-        const r = await editor.deleteRRset(zone, name, type, ifMatch(req.headers['if-match']));
+        const r = await editor.deleteRRset(zone, name, type, ifMatch(req.headers['if-match']), isDryRun(req));
         return written(reply, `delete ${name} ${type}`, r, req);
       },
     );
@@ -225,7 +245,12 @@ export const zoneRoutes =
       '/zones/:zone/records/batch',
       {
         config: { access: 'write' },
-        schema: { params: ZoneParam, body: BatchBody, ...routeDoc({ summary: 'Put and delete RRsets, all or nothing', operationId: 'batchRecords', tags: ['records'], ok: { 200: WrittenSchema } }) },
+        schema: {
+          params: ZoneParam,
+          querystring: DryRunQuery,
+          body: BatchBody,
+          ...routeDoc({ summary: 'Put and delete RRsets, all or nothing', operationId: 'batchRecords', tags: ['records'], ok: { 200: WrittenSchema } }),
+        },
       },
       async (req, reply) => {
         const { zone } = req.params as { zone: string };
@@ -236,7 +261,7 @@ export const zoneRoutes =
           if (o.rdata === undefined) throw badRequest(`operations[${i}].rdata`, 'a put needs rdata');
           return { op: 'put' as const, name: o.name, type: o.type, ttl: o.ttl, rdata: o.rdata };
         });
-        const r = await editor.batch(zone, ops, ifMatch(req.headers['if-match']));
+        const r = await editor.batch(zone, ops, ifMatch(req.headers['if-match']), isDryRun(req));
         return written(reply, `batch of ${ops.length} operations`, r, req);
       },
     );
