@@ -5,14 +5,16 @@
  * A process, not only a thread: building a 1,000,000-record zone makes hundreds of megabytes
  * of garbage, and a worker_thread's collector runs on the server's own V8 threads at the
  * server's priority, where it held queries up to 26 ms on a server with one CPU. Here every
- * thread, the collector's too, runs 10 nice levels below the server.
+ * thread, the collector's too, runs in SCHED_IDLE (`--idle`, thread-priority.ts says why), or
+ * 10 nice levels below the server where that is not possible or the process got no CPU that
+ * way (its parent then starts it again without `--idle`).
+ * Arguments: the folder for the images (made and removed by the parent), then `--idle` or not.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
-import { lowerEveryThread } from '../zone/thread-priority.js';
+import { idleEveryThread, lowerEveryThread } from '../zone/thread-priority.js';
 import { loadAndPack, type LoadedWork } from './zone-load-work.js';
 
 export interface ProcessLoadRequest {
@@ -28,7 +30,8 @@ export type ProcessLoadReply =
 
 /** The same 10 levels as the reload thread (zone-load-thread.ts says why not 19). */
 lowerEveryThread({ by: 10 });
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-load-'));
+if (process.argv.includes('--idle')) idleEveryThread();
+const dir = process.argv[2]!;
 const removeDir = (): void => fs.rmSync(dir, { recursive: true, force: true });
 process.on('exit', removeDir);
 // The server went away: nothing waits for a load any more.

@@ -8,6 +8,8 @@
  * threads); it is small.
  */
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, type ResourceLimits, type Transferable } from 'node:worker_threads';
 import { nameKey, type Name } from '../dns/name.js';
@@ -45,18 +47,41 @@ const digests = new WeakMap<Zone, string>();
  */
 const policyDigests = new WeakMap<ReadonlyMap<string, unknown>, string>();
 
-/** Builds zones for reloads in a child process (zone-load-process.ts says why), once started. */
-const zoneLoadProcess = new BackgroundProcess<ProcessLoadRequest, ProcessLoadReply>('zone load', fileURLToPath(new URL('./zone-load-process.js', import.meta.url)), ['--expose-gc'], (message) => ({
-  kind: 'died',
-  message,
-}));
+/** A new folder for a zone load process's images, private to this user (mkdtemp: 0700, a name no one can guess). */
+const imageFolder = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-load-'));
+
+/** The warning logged when the zone load process had to leave SCHED_IDLE. */
+export const LOAD_PROCESS_STARVED =
+  'the zone load process got almost no CPU at the lowest priority (SCHED_IDLE; every CPU busy?); it is restarted 10 nice levels below the server and builds the reload again';
+
+/** Logs LOAD_PROCESS_STARVED (given to startZoneLoadProcess). */
+let starvedLog: ((cpuMs: number, windowMs: number) => void) | null = null;
+
+/**
+ * Builds zones for reloads in a child process (zone-load-process.ts says why), once started. In
+ * SCHED_IDLE first; one that gets under 2 % of a CPU over 5 s while it builds is replaced by
+ * one 10 nice levels down, which builds the same file again.
+ */
+const zoneLoadProcess = new BackgroundProcess<ProcessLoadRequest, ProcessLoadReply>(
+  'zone load',
+  fileURLToPath(new URL('./zone-load-process.js', import.meta.url)),
+  ['--expose-gc'],
+  (message) => ({ kind: 'died', message }),
+  {
+    args: () => [imageFolder(), '--idle'],
+    starvation: { windowMs: 5000, minShare: 0.02, fallbackArgs: () => [imageFolder()], onStarved: (cpuMs, windowMs) => starvedLog?.(cpuMs, windowMs) },
+    // the folder of one that was killed (it removes its own when it exits)
+    onExit: (args) => fs.rmSync(args[0]!, { recursive: true, force: true }),
+  },
+);
 
 /**
  * Starts the zone load process now, before the zones load (a fork copies the page tables of
  * a large zone on the answering thread): the reloads made while serving build there.
  * Without it they build on the reload thread.
  */
-export function startZoneLoadProcess(): void {
+export function startZoneLoadProcess(onStarved?: (cpuMs: number, windowMs: number) => void): void {
+  if (onStarved) starvedLog = onStarved;
   zoneLoadProcess.start();
 }
 

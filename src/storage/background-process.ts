@@ -9,12 +9,34 @@
  * thread in fork(). A child that dies fails its own job only; the next job starts a new one.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { cpuMsOf } from '../zone/thread-priority.js';
 
 interface Job<Req, Rep> {
   readonly request: Req;
   /** A job the process waits for (a clean shutdown's); others never keep it alive. */
   readonly keepAlive: boolean;
   readonly resolve: (reply: Rep) => void;
+}
+
+/**
+ * For a child that lowers itself to SCHED_IDLE: on a host with no idle CPU it would never get
+ * any, and its job (a reload) would wait for ever. While a job runs, the child's CPU time is
+ * read every `windowMs`; under `minShare` of that window, the child is killed, `onStarved`
+ * called, and the job (and every later one) runs in a child started with `fallbackArgs`.
+ */
+export interface Starvation {
+  readonly windowMs: number;
+  readonly minShare: number;
+  readonly fallbackArgs: () => string[];
+  readonly onStarved: (cpuMs: number, windowMs: number) => void;
+}
+
+export interface BackgroundOptions {
+  /** The child's arguments, made anew for each child started. */
+  readonly args?: () => string[];
+  readonly starvation?: Starvation;
+  /** After a child exits, with the arguments it was started with (to clean up after one that was killed). */
+  readonly onExit?: (args: readonly string[]) => void;
 }
 
 export class BackgroundProcess<Req, Rep> {
@@ -25,31 +47,43 @@ export class BackgroundProcess<Req, Rep> {
   #child: ChildProcess | null = null;
   readonly #queue: Job<Req, Rep>[] = [];
   #running: Job<Req, Rep> | null = null;
+  #args: () => string[];
+  #starvation: Starvation | null;
+  readonly #onExit: (args: readonly string[]) => void;
+  /** The running job's CPU watch (#watch). */
+  #watchTimer: NodeJS.Timeout | null = null;
 
   /** `name` says which in errors; `failure`: the reply of a job whose process died or could not be reached. */
-  constructor(name: string, entry: string, execArgv: readonly string[], failure: (message: string) => Rep) {
+  constructor(name: string, entry: string, execArgv: readonly string[], failure: (message: string) => Rep, opts: BackgroundOptions = {}) {
     this.#name = name;
     this.#entry = entry;
     this.#execArgv = execArgv;
     this.#failure = failure;
+    this.#args = opts.args ?? (() => []);
+    this.#starvation = opts.starvation ?? null;
+    this.#onExit = opts.onExit ?? (() => {});
   }
 
   /** The child, started now if there is none. */
   start(): ChildProcess {
     if (this.#child !== null) return this.#child;
     // No inherited node options: a server run by a test runner or with --inspect passes its own.
-    const child = fork(this.#entry, [], { execArgv: [...this.#execArgv], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const args = this.#args();
+    const child = fork(this.#entry, args, { execArgv: [...this.#execArgv], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     this.#child = child;
     this.#hold(false);
     const gone = (message: string): void => {
       if (this.#child !== child) return;
       this.#child = null;
+      this.#unwatch();
       const job = this.#running;
       this.#running = null;
       job?.resolve(this.#failure(message));
       this.#next();
     };
     child.on('message', (reply: Rep) => {
+      if (this.#child !== child) return; // one given up on (#starved): its job runs again elsewhere
+      this.#unwatch();
       const job = this.#running;
       this.#running = null;
       job?.resolve(reply);
@@ -59,8 +93,45 @@ export class BackgroundProcess<Req, Rep> {
       gone(err.message);
       if (child.exitCode === null) child.kill();
     });
-    child.on('exit', (code, signal) => gone(`the ${this.#name} process exited (${signal ?? code})`));
+    child.on('exit', (code, signal) => {
+      gone(`the ${this.#name} process exited (${signal ?? code})`);
+      this.#onExit(args);
+    });
     return child;
+  }
+
+  /** While a job runs: the child's share of a CPU over each window (Starvation). */
+  #watch(child: ChildProcess): void {
+    const s = this.#starvation;
+    if (s === null || child.pid === undefined) return;
+    let last = cpuMsOf(child.pid);
+    if (last === null) return;
+    this.#watchTimer = setInterval(() => {
+      const now = cpuMsOf(child.pid!);
+      if (now === null || this.#child !== child) return this.#unwatch();
+      const used = now - last!;
+      last = now;
+      if (used < s.windowMs * s.minShare) this.#starved(child, used, s);
+    }, s.windowMs);
+    this.#watchTimer.unref();
+  }
+
+  #unwatch(): void {
+    if (this.#watchTimer !== null) clearInterval(this.#watchTimer);
+    this.#watchTimer = null;
+  }
+
+  #starved(child: ChildProcess, usedMs: number, s: Starvation): void {
+    this.#unwatch();
+    this.#starvation = null;
+    this.#args = s.fallbackArgs;
+    s.onStarved(usedMs, s.windowMs);
+    this.#child = null;
+    child.kill('SIGKILL');
+    const job = this.#running;
+    this.#running = null;
+    if (job !== undefined && job !== null) this.#queue.unshift(job);
+    this.#next();
   }
 
   /** Whether a child runs now (one was started and has not died). */
@@ -90,6 +161,7 @@ export class BackgroundProcess<Req, Rep> {
     const child = this.start();
     this.#hold(job.keepAlive || this.#queue.some((j) => j.keepAlive));
     child.send(job.request as object);
+    this.#watch(child);
   }
 
   /** A job in progress must not keep a stopping server alive, but a shutdown's own does. */

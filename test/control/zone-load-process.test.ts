@@ -1,10 +1,11 @@
 /**
  * A reload while serving builds its zones in the zone load process (control/zone-load-process.ts),
- * a long-lived child whose every thread runs 10 nice levels below the server, its collector's
+ * a long-lived child whose every thread runs in SCHED_IDLE (and 10 nice levels below the server), its collector's
  * helpers too: a worker_thread's garbage is collected on the server's own V8 threads, at the
  * server's priority. The reload thread only reads the packed image in and finds what changed.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,23 @@ function threadNices(pid: number): number[] {
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
   });
 }
+
+/** The scheduling policy of every thread of `pid` (field 41 of each task's stat: 0 SCHED_OTHER, 5 SCHED_IDLE). */
+function threadPolicies(pid: number): number[] {
+  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+  });
+}
+
+const hasChrt = ((): boolean => {
+  try {
+    execFileSync('chrt', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /** The files the load process left in its temp folders (none once each image was read in). */
 function leftImages(pid: number): string[] {
@@ -47,12 +65,13 @@ describe('the zone load process', { skip: linux ? false : 'needs Linux /proc' },
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   startZoneLoadProcess();
 
-  it('builds a background reload with every thread 10 nice levels lower; the thread reads the image in and lists the changed names', async (t) => {
+  it('builds a background reload with every thread in SCHED_IDLE and 10 nice levels lower; the thread reads the image in and lists the changed names', async (t) => {
     const mine = os.getPriority();
     if (mine >= 19) return t.skip('this process runs at nice 19 itself');
     const pid = zoneLoadProcessPid()!;
     assert.ok(pid > 0);
     await eventually('every thread of the load process 10 levels lower', async () => threadNices(pid).every((n) => n === Math.min(19, mine + 10)), 10_000);
+    if (hasChrt) await eventually('every thread of the load process in SCHED_IDLE', async () => threadPolicies(pid).every((p) => p === 5), 10_000);
 
     const file = path.join(dir, 'p.test.zone');
     fs.writeFileSync(file, zoneText('www IN A 192.0.2.80\nold IN A 192.0.2.81\n'));

@@ -1,0 +1,25 @@
+/**
+ * A child for test/storage/background-process.test.ts: `--idle` puts it in SCHED_IDLE; each message {spinMs} burns that much CPU and replies with its pid and the
+ * scheduling policy of its main thread (0 SCHED_OTHER, 5 SCHED_IDLE).
+ */
+import fs from 'node:fs';
+import { idleEveryThread } from '../../src/zone/thread-priority.js';
+
+if (process.argv.includes('--idle')) idleEveryThread();
+process.on('disconnect', () => process.exit(0));
+
+/** Field 41 of /proc/self/stat: the scheduling policy. */
+function policy(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+}
+
+process.on('message', (m: { spinMs: number }) => {
+  let used = 0;
+  const start = process.cpuUsage();
+  while (used < m.spinMs * 1000) {
+    const u = process.cpuUsage(start);
+    used = u.user + u.system;
+  }
+  process.send!({ pid: process.pid, policy: policy() });
+});
