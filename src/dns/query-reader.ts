@@ -9,8 +9,12 @@ export interface EdnsInfo {
   udpSize: number;
   version: number;
   dnssecOk: boolean;
-  /** Raw OPTION-DATA of the EDNS Client Subnet option (RFC 7871), if present. */
-  clientSubnet: Buffer | null;
+  /**
+   * Where the OPTION-DATA of the EDNS Client Subnet option (RFC 7871) starts in the packet
+   * (-1: none) and its length; an offset, not a view, as for the cookie below.
+   */
+  clientSubnetAt: number;
+  clientSubnetLength: number;
   /**
    * Where the OPTION-DATA of the first COOKIE option (RFC 7873) starts in the packet (-1:
    * none) and its length, any: the responder judges it. An offset, not a view: Buffer#subarray
@@ -207,7 +211,8 @@ function readOpt(buf: Buffer, at: number): EdnsInfo | null {
   const rdlen = buf.readUInt16BE(at + 8);
   let p = at + 10;
   const end = p + rdlen;
-  let clientSubnet: Buffer | null = null;
+  let clientSubnetAt = -1;
+  let clientSubnetLength = 0;
   let cookieAt = -1;
   let cookieLength = 0;
   let nsid = false;
@@ -217,8 +222,9 @@ function readOpt(buf: Buffer, at: number): EdnsInfo | null {
     const len = buf.readUInt16BE(p + 2);
     if (p + 4 + len > end) return null;
     if (code === EdnsOption.CLIENT_SUBNET) {
-      if (clientSubnet !== null) return null;
-      clientSubnet = buf.subarray(p + 4, p + 4 + len);
+      if (clientSubnetAt >= 0) return null;
+      clientSubnetAt = p + 4;
+      clientSubnetLength = len;
     } else if (code === EdnsOption.COOKIE) {
       if (cookieAt < 0) {
         cookieAt = p + 4;
@@ -229,5 +235,5 @@ function readOpt(buf: Buffer, at: number): EdnsInfo | null {
     }
     p += 4 + len;
   }
-  return { udpSize, version, dnssecOk, clientSubnet, cookieAt, cookieLength, nsid };
+  return { udpSize, version, dnssecOk, clientSubnetAt, clientSubnetLength, cookieAt, cookieLength, nsid };
 }
