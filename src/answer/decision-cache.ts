@@ -12,9 +12,16 @@
  *
  * Layout: per name, a bucket per (QTYPE, family, source prefix) with the prefix lengths
  * stored in it and a map from masked address to decision. A lookup probes each stored
- * length, usually one to three. IPv4 keys are numbers (no string per query).
+ * length in the order first seen; with GeoIP networks of many sizes that is a dozen or more.
+ * So a decision found past the first probe is also kept under the client's own network (its
+ * source prefix, the /24 of most ECS queries) in the bucket's `seen` map, probed first: the
+ * next query from that network takes one probe. That narrower key is correct as any entry
+ * is: it holds for a subset of the addresses the decision was cached for. IPv4 keys are
+ * numbers (no string per query).
  * Bounded: when the entries reach the limit everything is dropped (a generation clear), so
- * a flood of distinct /24s costs recomputation, never memory.
+ * a flood of distinct /24s costs recomputation, never memory. The `seen` entries have a
+ * limit of their own (the same number) and are dropped alone when they reach it: they
+ * never push a decision out.
  */
 import type { Decision } from '../steer/decide.js';
 import type { ClientInfo, SteeredName } from '../steer/types.js';
@@ -36,6 +43,9 @@ interface Bucket {
   readonly prefixes: number[];
   readonly v4: Map<number, Decision>;
   readonly v6: Map<string, Decision>;
+  /** Decisions found past the first probe, by the client's own network (keyed at the bucket's source prefix). */
+  readonly seen4: Map<number, Decision>;
+  readonly seen6: Map<string, Decision>;
 }
 
 export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
@@ -47,6 +57,8 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
   #held = new WeakSet<Decision>();
   readonly #maxEntries: number;
   #size = 0;
+  /** Entries in the buckets' seen maps. */
+  #seen = 0;
   hits = 0;
   misses = 0;
 
@@ -70,6 +82,7 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
     this.#signedAnswers.clear();
     this.#held = new WeakSet();
     this.#size = 0;
+    this.#seen = 0;
   }
 
   get size(): number {
@@ -87,11 +100,53 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
   peek(name: SteeredName, qtype: number, client: ClientBits): Decision | undefined {
     const bucket = this.#byName.get(name)?.get(bucketIndex(qtype, client));
     if (bucket === undefined) return undefined;
-    for (const prefix of bucket.prefixes) {
-      const d = client.family === 4 ? bucket.v4.get(v4Key(client.v4, prefix)) : bucket.v6.get(v6Key(client.v6, prefix));
-      if (d !== undefined) return d;
+    const prefixes = bucket.prefixes;
+    if (client.family === 4) {
+      const own = v4Key(client.v4, client.sourcePrefix);
+      const seen = bucket.seen4.size === 0 ? undefined : bucket.seen4.get(own);
+      if (seen !== undefined) return seen;
+      for (let i = 0; i < prefixes.length; i++) {
+        const d = bucket.v4.get(v4Key(client.v4, prefixes[i]!));
+        if (d === undefined) continue;
+        if (i > 0 && this.#roomToSee()) {
+          bucket.seen4.set(own, d);
+          this.#seen++;
+        }
+        return d;
+      }
+      return undefined;
+    }
+    let own: string | null = null;
+    if (bucket.seen6.size > 0) {
+      own = v6Key(client.v6, client.sourcePrefix);
+      const seen = bucket.seen6.get(own);
+      if (seen !== undefined) return seen;
+    }
+    for (let i = 0; i < prefixes.length; i++) {
+      const d = bucket.v6.get(v6Key(client.v6, prefixes[i]!));
+      if (d === undefined) continue;
+      if (i > 0 && this.#roomToSee()) {
+        bucket.seen6.set(own ?? v6Key(client.v6, client.sourcePrefix), d);
+        this.#seen++;
+      }
+      return d;
     }
     return undefined;
+  }
+
+  /** Whether a seen entry may be added; at the limit every seen entry goes (the decisions stay), and then it may. */
+  #roomToSee(): boolean {
+    if (this.#maxEntries <= 0) return false;
+    if (this.#seen >= this.#maxEntries) {
+      for (const buckets of this.#byName.values()) {
+        for (const bucket of buckets.values()) {
+          bucket.seen4.clear();
+          bucket.seen6.clear();
+        }
+      }
+      this.#seen = 0;
+    }
+    return true;
   }
 
   /** The answer kept for a decision this cache holds, if any; `signed`: the one with RRSIGs. */
@@ -112,7 +167,7 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
     if (buckets === undefined) this.#byName.set(name, (buckets = new Map<number, Bucket>()));
     const index = bucketIndex(qtype, client);
     let bucket = buckets.get(index);
-    if (bucket === undefined) buckets.set(index, (bucket = { prefixes: [], v4: new Map(), v6: new Map() }));
+    if (bucket === undefined) buckets.set(index, (bucket = { prefixes: [], v4: new Map(), v6: new Map(), seen4: new Map(), seen6: new Map() }));
     if (!bucket.prefixes.includes(prefix)) bucket.prefixes.push(prefix);
     const before = bucket.v4.size + bucket.v6.size;
     this.#held.add(decision);

@@ -4,7 +4,7 @@
  * the ID, the RD/CD bits, the question's case and the OPT record.
  */
 import { Rcode, RRClass, RRType } from '../dns/constants.js';
-import { clientSubnetOptionLength, parseClientSubnet, writeClientSubnetOption, type ClientSubnet } from '../dns/client-subnet.js';
+import { clientSubnetOptionLength, readClientSubnet, writeClientSubnetOption, type ClientSubnet } from '../dns/client-subnet.js';
 import { decide, type Decision } from '../steer/decide.js';
 import type { ClientInfo, SteeredName } from '../steer/types.js';
 import { findZone, steeringEnv, type Snapshot, type SnapshotStore } from '../snapshot/snapshot.js';
@@ -238,10 +238,10 @@ export class Responder {
     if (packet[11] === 1) {
       edns = readSoleOpt(packet, questionEnd);
       if (edns === null || this.#malformedCookie(edns)) return null;
-      if (edns.clientSubnet !== null) {
-        const parsed = parseClientSubnet(edns.clientSubnet);
-        if (!parsed.ok) return null;
-        ecs = parsed.value;
+      if (edns.clientSubnetAt >= 0) {
+        const read = readClientSubnet(packet, edns.clientSubnetAt, edns.clientSubnetLength);
+        if (typeof read === 'string') return null;
+        ecs = read;
       }
     }
     ctx.ecs = ecs;
@@ -285,11 +285,11 @@ export class Responder {
     if (q.edns !== null && this.#malformedCookie(q.edns)) return this.#errorResponse(packet, Rcode.FORMERR, q.questionEnd, q.edns);
     if (!ctx.clientRead) {
       let parsedEcs: ClientSubnet | null = null;
-      if (q.edns?.clientSubnet) {
-        const parsed = parseClientSubnet(q.edns.clientSubnet);
+      if (q.edns !== null && q.edns.clientSubnetAt >= 0) {
+        const read = readClientSubnet(packet, q.edns.clientSubnetAt, q.edns.clientSubnetLength);
         // RFC 7871 §7.1.1: a malformed option is a malformed query.
-        if (!parsed.ok) return this.#errorResponse(packet, Rcode.FORMERR, q.questionEnd, q.edns);
-        parsedEcs = parsed.value;
+        if (typeof read === 'string') return this.#errorResponse(packet, Rcode.FORMERR, q.questionEnd, q.edns);
+        parsedEcs = read;
       }
       ctx.ecs = parsedEcs;
       ctx.bits = null;
@@ -532,12 +532,8 @@ function echoedScope(ecs: ClientSubnet | null, scope: number, clientSpecific: bo
 /** The decision cache's form of the client locateClient() would use; null for an address it cannot parse. */
 function clientBits(ecs: ClientSubnet | null, source: string): ClientBits | null {
   const usable = ecs !== null && ecs.usable;
-  if (usable && ecs.family === 1) {
-    // Straight from the option's octets (zero-padded past the source prefix, RFC 7871 §6).
-    const b = ecs.addressBytes;
-    const v4 = (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
-    return { family: 4, v4, v6: 0n, sourcePrefix: ecs.sourcePrefix };
-  }
+  // Straight from the option's octets (zero-padded past the source prefix, RFC 7871 §6).
+  if (usable && ecs.family === 1) return { family: 4, v4: ecs.v4, v6: 0n, sourcePrefix: ecs.sourcePrefix };
   const address = usable ? ecs.address : unmapIPv4(source);
   if (!address.includes(':')) {
     const v4 = ipv4Number(address);

@@ -62,8 +62,8 @@ export function formatLine(
   const q = read.kind === 'query' ? read.query : null;
   const edns = read.kind === 'query' ? read.query.edns : read.kind === 'error' ? read.edns : null;
   let ecs: string | null = null;
-  if (edns?.clientSubnet) {
-    const parsed = parseClientSubnet(edns.clientSubnet);
+  if (edns !== null && edns.clientSubnetAt >= 0) {
+    const parsed = parseClientSubnet(packet, edns.clientSubnetAt, edns.clientSubnetLength);
     ecs = parsed.ok ? `${parsed.value.address}/${parsed.value.sourcePrefix}` : 'malformed';
   }
   const flags: string[] = [];

@@ -86,6 +86,41 @@ describe('DecisionCache', () => {
     assert.equal(c.answerFor(held), undefined, 'not after a clear either');
   });
 
+  it('a decision found past the first probe is found again by the client network alone, without counting as an entry', () => {
+    const c = new DecisionCache(2);
+    c.useVersion(1);
+    // Two lengths in one bucket (source /24): the /8 is probed second.
+    c.set(NAME, A, v4('81.2.69.0', 24), 24, decision('gb'));
+    c.set(NAME, A, v4('9.9.9.0', 24), 8, decision('nine'));
+    assert.equal(c.size, 2);
+    for (let round = 0; round < 2; round++) {
+      // More networks than the limit: the seen entries are dropped alone, never a decision.
+      for (let i = 0; i < 5; i++) assert.equal(c.get(NAME, A, v4(`9.1.${i}.0`, 24))?.key, 'nine', `9.1.${i}.0/24, round ${round}`);
+      assert.equal(c.get(NAME, A, v4('81.2.69.0', 24))?.key, 'gb');
+      assert.equal(c.get(NAME, A, v4('81.2.70.0', 24)), undefined, "the next /24 is still no one's");
+      assert.equal(c.get(NAME, A, v4('9.1.0.0', 32)), undefined, 'another source prefix is another bucket');
+      assert.equal(c.size, 2);
+    }
+    assert.equal(c.hits, 12);
+    assert.equal(c.misses, 4);
+    c.useVersion(2);
+    assert.equal(c.get(NAME, A, v4('9.1.0.0', 24)), undefined, 'a new version empties the seen entries too');
+  });
+
+  it('the same for IPv6 networks', () => {
+    const c = new DecisionCache(2);
+    c.useVersion(1);
+    const six = (hi: bigint, sourcePrefix = 56): ClientBits => ({ family: 6, v4: 0, v6: hi << 64n, sourcePrefix });
+    c.set(NAME, AAAA, six(0x20010db800000000n), 56, decision('narrow'));
+    c.set(NAME, AAAA, six(0x2a00000000000000n), 16, decision('wide'));
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0n; i < 5n; i++) assert.equal(c.get(NAME, AAAA, six(0x2a00000000000000n + (i << 8n)))?.key, 'wide');
+      assert.equal(c.get(NAME, AAAA, six(0x20010db800000000n))?.key, 'narrow');
+      assert.equal(c.get(NAME, AAAA, six(0x2a01000000000000n)), undefined);
+    }
+    assert.equal(c.size, 2);
+  });
+
   it('size 0 keeps nothing', () => {
     const c = new DecisionCache(0);
     c.set(NAME, A, v4('1.0.0.0'), 24, decision('x'));

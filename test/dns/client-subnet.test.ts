@@ -1,7 +1,7 @@
 /** RFC 7871 option parsing, table-driven. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseClientSubnet } from '../../src/dns/client-subnet.js';
+import { clientSubnetOptionLength, parseClientSubnet, readClientSubnet, writeClientSubnetOption } from '../../src/dns/client-subnet.js';
 import { isLocatable } from '../../src/net/ip-class.js';
 
 const opt = (family: number, source: number, scope: number, bytes: number[]): Buffer => Buffer.from([family >> 8, family & 255, source, scope, ...bytes]);
@@ -45,6 +45,36 @@ describe('parseClientSubnet', () => {
       if (!r.ok) assert.match(r.reason, reason);
     });
   }
+
+  it('reads the option where it sits in a packet, and echoes its ADDRESS octets as received', () => {
+    const cases: Array<[number, number, number[], number]> = [
+      [1, 24, [81, 2, 69], 0x51024500],
+      [1, 32, [81, 2, 69, 142], 0x5102458e],
+      [1, 20, [81, 2, 64], 0x51024000],
+      [1, 0, [], 0],
+      [2, 56, [0x20, 0x01, 0x02, 0x18, 0, 0, 0], 0],
+    ];
+    for (const [family, source, bytes, v4] of cases) {
+      const option = opt(family, source, 0, bytes);
+      // Framed by other octets, as in a query: the reader must keep to `at` and `length`.
+      const packet = Buffer.concat([Buffer.from([0xee, 0xee, 0xee]), option, Buffer.from([0xee, 0xee])]);
+      const read = readClientSubnet(packet, 3, option.length);
+      assert.notEqual(typeof read, 'string', `${family}/${source}`);
+      if (typeof read === 'string') continue;
+      const parsed = parseClientSubnet(option);
+      assert.ok(parsed.ok);
+      assert.equal(read.address, parsed.value.address);
+      assert.equal(read.usable, parsed.value.usable);
+      assert.equal(read.v4, v4);
+      const out = Buffer.alloc(clientSubnetOptionLength(read) + 2, 0xaa);
+      assert.equal(writeClientSubnetOption(out, 1, read, 17), 1 + clientSubnetOptionLength(read));
+      // OPTION-CODE 8, OPTION-LENGTH, then the query's option with SCOPE PREFIX-LENGTH set (RFC 7871 §7.2.1); nothing written past it.
+      const expected = Buffer.from([0xaa, 0, 8, 0, option.length, ...option, 0xaa]);
+      expected[1 + 4 + 3] = 17;
+      assert.deepEqual(out, expected, `${family}/${source}`);
+    }
+    assert.match(readClientSubnet(Buffer.from([0, 1, 24, 0, 81, 2, 69]), 0, 6) as string, /length/, 'the length given, not the buffer, bounds it');
+  });
 
   it('treats IPv4-mapped IPv6 by its IPv4 address', () => {
     const mapped = Buffer.alloc(16);
