@@ -11,14 +11,14 @@ import type { LatencySamples } from '../steer/latency-samples.js';
 import type { GeoView } from '../geoip/geo-database.js';
 import type { ZoneDirectory } from '../control/zone-directory.js';
 import { AccessCheck, type ApiToken } from './auth.js';
-import { ControlError, controlError, problem, PROBLEM_JSON } from './errors.js';
+import { badRequest, ControlError, controlError, problem, PROBLEM_JSON } from './errors.js';
 import { ErrorCode, httpStatus } from '../errors.js';
 import type { AuditEntry, AuditLog } from './audit-log.js';
 import type { AnswerTotals } from './answer-window.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { operationRoutes } from './routes/operations.js';
 import { simulateRoutes } from './routes/simulate.js';
-import { zoneRoutes } from './routes/zones.js';
+import { DryRunQuery, zoneRoutes } from './routes/zones.js';
 import type { ClusterReplica } from './cluster-replica.js';
 import type { ZoneEditor } from '../control/zone-editor.js';
 
@@ -130,6 +130,13 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   app.get('/metrics', { config: { access: 'read' }, schema: { hide: true } }, async (_req, reply) => {
     const m = await deps.metrics();
     return reply.type(m.contentType).send(m.body);
+  });
+  // A write without a dry run (a drain, a policy, a zone) refuses ?dryRun, rather than make
+  // the change it was only asked to check.
+  app.addHook('preValidation', async (req) => {
+    if (req.method !== 'GET' && req.routeOptions.schema?.querystring !== DryRunQuery && (req.query as Record<string, unknown> | undefined)?.['dryRun'] !== undefined) {
+      throw badRequest('dryRun', 'this write has no dry run (record writes have one; POST /v1/simulate shows what a drain or a policy would answer)');
+    }
   });
   await app.register(zoneRoutes(deps), { prefix: '/v1' });
   await app.register(operationRoutes(deps), { prefix: '/v1' });

@@ -102,6 +102,21 @@ describe('admin API: dry runs', () => {
     assert.equal(await soaSerial(m), serial);
   });
 
+  it('a write that has no dry run refuses ?dryRun and changes nothing', async () => {
+    const serial = await soaSerial(m);
+    const target = await call(m, 'PUT', `/v1/zones/${ZONE}/policy/targets/dry?dryRun=true`, { region: 'x', ipv4: ['192.0.2.9'] });
+    assert.equal(target.status, 400, target.text);
+    assert.equal(target.json.field, 'dryRun');
+    const zone = await call(m, 'DELETE', `/v1/zones/${ZONE}?dryRun=true`);
+    assert.equal(zone.status, 400, zone.text);
+    const drain = await call(m, 'POST', '/v1/targets/primary/drain?dryRun=true');
+    assert.equal(drain.status, 400, drain.text);
+    assert.equal(drain.json.field, 'dryRun');
+    assert.doesNotMatch(m.output(), /drain target/, 'no drain was made');
+    assert.equal(await soaSerial(m), serial);
+    assert.equal((await call(m, 'GET', `/v1/zones/${ZONE}/policy/targets/dry`)).status, 404);
+  });
+
   it('dryRun takes true or false only, and the query takes nothing else', async () => {
     const yes = await call(m, 'PUT', `/v1/zones/${ZONE}/records/q/A?dryRun=yes`, { ttl: 60, rdata: ['192.0.2.1'] });
     assert.equal(yes.status, 400, yes.text);

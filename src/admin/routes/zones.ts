@@ -91,7 +91,7 @@ const POLICY_ID = new RegExp(ID_PATTERN);
  * `?dryRun=true` on a record write: every check of the write, and the new zone built, but
  * nothing written, journaled, published or audited. A string: query values are not coerced.
  */
-const DryRunQuery = Type.Object(
+export const DryRunQuery = Type.Object(
   { dryRun: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'true: check and build the change, write nothing' })) },
   { additionalProperties: false },
 );
