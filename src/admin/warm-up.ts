@@ -8,7 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { nameToText } from '../dns/name.js';
-import type { ZoneEditor } from '../control/zone-editor.js';
+import type { RRsetJson, ZoneEditor } from '../control/zone-editor.js';
 import type { ZoneDirectory } from '../control/zone-directory.js';
 
 /** Enough for V8 to have compiled, and given feedback to, every function on the way. */
@@ -26,7 +26,12 @@ export async function warmWritePath(editor: ZoneEditor, zones: ZoneDirectory, op
   const zone = zones.statuses.find((s) => s.zone)?.zone;
   if (!zone) return 0;
   const origin = nameToText(zone.origin);
-  const ns = editor.records(origin, origin, 'NS')[0];
+  let ns: RRsetJson | undefined;
+  try {
+    ns = editor.records(origin, origin, 'NS')[0];
+  } catch {
+    ns = undefined; // a warm-up never stops a start
+  }
   let done = 0;
   const attempt = async (write: () => Promise<unknown>): Promise<void> => {
     try {
