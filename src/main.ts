@@ -14,7 +14,7 @@ import type { GeoView } from './geoip/geo-database.js';
 import { GeoReloader } from './control/geo-reloader.js';
 import { clientLocator, openGeo } from './geoip/open-geo.js';
 import { formatProblem } from './problems/problem-list.js';
-import { LOAD_PROCESS_STARVED, startZoneLoadProcess, ZoneLoadThread } from './control/zone-load-thread-pool.js';
+import { startZoneLoadProcess, ZoneLoadThread } from './control/zone-load-thread-pool.js';
 import { ZoneDirectory, type LoadOutcome } from './control/zone-directory.js';
 import path from 'node:path';
 import { SnapshotPublisher } from './control/publisher.js';
@@ -250,7 +250,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');
   // Forked before the zones load: a fork copies page tables, and those of a large zone stall the answering thread.
   startCompactor();
-  startZoneLoadProcess((cpuMs, windowMs) => log.warn({ cpuMs, windowMs }, LOAD_PROCESS_STARVED));
+  startZoneLoadProcess(log);
   const zones = new ZoneDirectory(config.zones.directory);
   const first = await loadFirstZones(zones, log);
   const geo = openGeo(config, log);

@@ -24,6 +24,7 @@ import type { ZoneNodes } from '../zone/zone-nodes.js';
 import type { ImportRequest, LoadReply, LoadRequest, RepackRequest } from './zone-load-thread.js';
 import type { ProcessLoadReply, ProcessLoadRequest } from './zone-load-process.js';
 import { BackgroundProcess } from '../storage/background-process.js';
+import type { Logger } from 'pino';
 
 export interface LoadedFile {
   zone: Zone | null;
@@ -50,12 +51,8 @@ const policyDigests = new WeakMap<ReadonlyMap<string, unknown>, string>();
 /** A new folder for a zone load process's images, private to this user (mkdtemp: 0700, a name no one can guess). */
 const imageFolder = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-load-'));
 
-/** The warning logged when the zone load process had to leave SCHED_IDLE. */
-export const LOAD_PROCESS_STARVED =
-  'the zone load process got almost no CPU at the lowest priority (SCHED_IDLE; every CPU busy?); it is restarted 10 nice levels below the server and builds the reload again';
-
-/** Logs LOAD_PROCESS_STARVED (given to startZoneLoadProcess). */
-let starvedLog: ((cpuMs: number, windowMs: number) => void) | null = null;
+/** Where the zone load process's starvation is logged (given to startZoneLoadProcess). */
+let starvedLog: Pick<Logger, 'warn'> | null = null;
 
 /**
  * Builds zones for reloads in a child process (zone-load-process.ts says why), once started. In
@@ -69,7 +66,16 @@ const zoneLoadProcess = new BackgroundProcess<ProcessLoadRequest, ProcessLoadRep
   (message) => ({ kind: 'died', message }),
   {
     args: () => [imageFolder(), '--idle'],
-    starvation: { windowMs: 5000, minShare: 0.02, fallbackArgs: () => [imageFolder()], onStarved: (cpuMs, windowMs) => starvedLog?.(cpuMs, windowMs) },
+    starvation: {
+      windowMs: 5000,
+      minShare: 0.02,
+      fallbackArgs: () => [imageFolder()],
+      onStarved: (cpuMs, windowMs) =>
+        starvedLog?.warn(
+          { cpuMs, windowMs },
+          'the zone load process got almost no CPU at the lowest priority (SCHED_IDLE; every CPU busy?); it is restarted 10 nice levels below the server and builds the reload again',
+        ),
+    },
     // the folder of one that was killed (it removes its own when it exits)
     onExit: (args) => fs.rmSync(args[0]!, { recursive: true, force: true }),
   },
@@ -80,8 +86,8 @@ const zoneLoadProcess = new BackgroundProcess<ProcessLoadRequest, ProcessLoadRep
  * a large zone on the answering thread): the reloads made while serving build there.
  * Without it they build on the reload thread.
  */
-export function startZoneLoadProcess(onStarved?: (cpuMs: number, windowMs: number) => void): void {
-  if (onStarved) starvedLog = onStarved;
+export function startZoneLoadProcess(log: Pick<Logger, 'warn'>): void {
+  starvedLog = log;
   zoneLoadProcess.start();
 }
 
@@ -164,7 +170,8 @@ export class ZoneLoadThread {
           await fs.promises.rm(tmp, { force: true });
           return this.#closed ? fail('the reload was stopped') : { zone: null, problems: built.problems, unchanged: true };
         }
-        const imported = await this.#ask({ kind: 'import', tmp, bytes, ...prev });
+        // The thread removes the file once read; this covers a thread that died or was closed first.
+        const imported = await this.#ask({ kind: 'import', tmp, bytes, ...prev }).finally(() => fs.promises.rm(tmp, { force: true }));
         if (imported instanceof Error) return fail(imported.message);
         if (imported.kind === 'failed') return { zone: null, problems: imported.problems };
         if (imported.kind !== 'imported') return fail(`the reload thread answered an import with ${imported.kind}`);

@@ -130,7 +130,7 @@ export class BackgroundProcess<Req, Rep> {
     child.kill('SIGKILL');
     const job = this.#running;
     this.#running = null;
-    if (job !== undefined && job !== null) this.#queue.unshift(job);
+    if (job !== null) this.#queue.unshift(job);
     this.#next();
   }
 

@@ -20,7 +20,7 @@ import { nameKey, type Name } from '../dns/name.js';
 import { catalogName, withCatalog } from '../transfer/catalog.js';
 import type { FromWorker, LiveLatency, SnapshotState, ToWorker } from './messages.js';
 import { applyZoneDelta, type ZoneDelta } from '../zone/zone-transfer.js';
-import { LOAD_PROCESS_STARVED, startZoneLoadProcess, ZoneLoadThread } from '../control/zone-load-thread-pool.js';
+import { startZoneLoadProcess, ZoneLoadThread } from '../control/zone-load-thread-pool.js';
 import { namesChanged, nextChanges, sameHealth } from '../control/names-changed.js';
 import type { Registry } from 'prom-client';
 import { registryJson, workerMetricsRegistry } from './metrics.js';
@@ -230,7 +230,7 @@ export function runWorker(send: (m: FromWorker) => void, createLog: (config: Con
           init = m;
           // Before the first zones load, as the primary does (see startZoneLoadProcess).
           log = createLog(m.config);
-          startZoneLoadProcess((cpuMs, windowMs) => log?.warn({ cpuMs, windowMs }, LOAD_PROCESS_STARVED));
+          startZoneLoadProcess(log);
           state = new WorkerState(m.config, log);
           return;
         case 'snapshot': {

@@ -57,13 +57,22 @@ export function idleEveryThread(): boolean {
   }
 }
 
-/** The CPU time `pid` has used, in ms (Linux /proc; utime + stime at 100 ticks a second), or null. */
-export function cpuMsOf(pid: number): number | null {
+/**
+ * The fields of a /proc `stat` file (`/proc/PID/stat`, `/proc/PID/task/TID/stat`) from the
+ * third on (state), so field N of proc(5) is at N - 3; null when it cannot be read. Read past
+ * the last ')': the command name may hold spaces and parentheses.
+ */
+export function statFields(file: string): string[] | null {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    const stat = fs.readFileSync(file, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
+}
+
+/** The CPU time `pid` has used, in ms (Linux /proc; utime + stime at 100 ticks a second), or null. */
+export function cpuMsOf(pid: number): number | null {
+  const fields = statFields(`/proc/${pid}/stat`);
+  return fields === null ? null : (Number(fields[14 - 3]) + Number(fields[15 - 3])) * 10;
 }

@@ -121,8 +121,11 @@ describe('admin API: dry runs', () => {
     const yes = await call(m, 'PUT', `/v1/zones/${ZONE}/records/q/A?dryRun=yes`, { ttl: 60, rdata: ['192.0.2.1'] });
     assert.equal(yes.status, 400, yes.text);
     assert.match(yes.text, /dryRun/);
-    const other = await call(m, 'PUT', `/v1/zones/${ZONE}/records/q/A?dryrun=true`, { ttl: 60, rdata: ['192.0.2.1'] });
-    assert.equal(other.status, 400, other.text);
+    // another name, the flag twice, a reserved name: each refused, none taken for a write
+    for (const query of ['dryrun=true', 'dryRun=true&dryRun=true', 'dryRun=true&dryRun=false', '__proto__=1', 'dryRun[]=true', `dryRun=${'t'.repeat(5000)}`]) {
+      const other = await call(m, 'PUT', `/v1/zones/${ZONE}/records/q/A?${query}`, { ttl: 60, rdata: ['192.0.2.1'] });
+      assert.equal(other.status, 400, `${query}: ${other.text}`);
+    }
     assert.equal(await rcode(m, 'q.adm.test'), NXDOMAIN, 'neither was written');
     const no = await call(m, 'PUT', `/v1/zones/${ZONE}/records/q/A?dryRun=false`, { ttl: 60, rdata: ['192.0.2.1'] });
     assert.equal(no.status, 200, no.text);

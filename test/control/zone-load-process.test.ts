@@ -15,24 +15,20 @@ import { ZoneDirectory } from '../../src/control/zone-directory.js';
 import { RRType } from '../../src/dns/constants.js';
 import { nameKey, parseName } from '../../src/dns/name.js';
 import { eventually } from '../support/workers.js';
+import { statFields } from '../../src/zone/thread-priority.js';
 
 const zoneText = (extra = ''): string => '$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n' + extra;
 
-/** The nice value of every thread of `pid` (field 19 of each task's stat). */
-function threadNices(pid: number): number[] {
-  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  });
+/** Field `n` of proc(5)'s stat of every thread of `pid`. */
+function threadField(pid: number, n: number): number[] {
+  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => Number(statFields(`/proc/${pid}/task/${tid}/stat`)?.[n - 3]));
 }
 
-/** The scheduling policy of every thread of `pid` (field 41 of each task's stat: 0 SCHED_OTHER, 5 SCHED_IDLE). */
-function threadPolicies(pid: number): number[] {
-  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
-  });
-}
+/** The nice value of every thread of `pid` (field 19). */
+const threadNices = (pid: number): number[] => threadField(pid, 19);
+
+/** The scheduling policy of every thread of `pid` (field 41: 0 SCHED_OTHER, 5 SCHED_IDLE). */
+const threadPolicies = (pid: number): number[] => threadField(pid, 41);
 
 const hasChrt = ((): boolean => {
   try {
@@ -63,7 +59,7 @@ const linux = process.platform === 'linux';
 describe('the zone load process', { skip: linux ? false : 'needs Linux /proc' }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-load-process-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  startZoneLoadProcess();
+  startZoneLoadProcess({ warn: () => {} });
 
   it('builds a background reload with every thread in SCHED_IDLE and 10 nice levels lower; the thread reads the image in and lists the changed names', async (t) => {
     const mine = os.getPriority();

@@ -2,17 +2,13 @@
  * A child for test/storage/background-process.test.ts: `--idle` puts it in SCHED_IDLE; each message {spinMs} burns that much CPU and replies with its pid and the
  * scheduling policy of its main thread (0 SCHED_OTHER, 5 SCHED_IDLE).
  */
-import fs from 'node:fs';
-import { idleEveryThread } from '../../src/zone/thread-priority.js';
+import { idleEveryThread, statFields } from '../../src/zone/thread-priority.js';
 
 if (process.argv.includes('--idle')) idleEveryThread();
 process.on('disconnect', () => process.exit(0));
 
 /** Field 41 of /proc/self/stat: the scheduling policy. */
-function policy(): number {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
-}
+const policy = (): number => Number(statFields('/proc/self/stat')?.[41 - 3]);
 
 process.on('message', (m: { spinMs: number }) => {
   let used = 0;
