@@ -506,12 +506,13 @@ function stepOctet(c: number, by: 1 | -1): number {
 }
 
 /**
- * Where an NSEC covering `name` (not in `zone`) starts: a name just before it in canonical
- * order (RFC 4034 §6.1) with nothing of the zone in between. Mostly its first label's last
- * octet one lower, \255 appended (only names made of \255 octets can fall between). A label
- * ending in \0 comes right after the name without that octet and all below it: that name when
- * it holds nothing below (or is a zone cut, whose NSEC spans its subtree as a chain's would),
- * else the last name of its subtree (RFC 4471 §3.1.1).
+ * Where an NSEC covering `name` (not in `zone`) starts: the name just before it in canonical
+ * order (RFC 4034 §6.1), as RFC 4470 §2 makes it, so that nothing of the zone can lie in
+ * between: its first label's last octet one lower, that label filled with \255 to 63 octets,
+ * then the last name below that (\255 labels up to 255 octets). A label ending in \0 comes
+ * right after the name without that octet and all below it: that name when it holds nothing
+ * below (or is a zone cut, whose NSEC spans its subtree as a chain's would), else the last
+ * name of its subtree (RFC 4471 §3.1.1).
  */
 function coverStart(zone: Zone, name: Name): Name {
   const first = lowerLabel(name[0]!);
@@ -519,7 +520,8 @@ function coverStart(zone: Zone, name: Name): Name {
   const last = first.charCodeAt(first.length - 1);
   if (last !== 0) {
     const label = first.slice(0, -1) + String.fromCharCode(stepOctet(last, -1));
-    return [label.length < 63 ? label + '\xff' : label, ...rest];
+    const room = 255 - wireLength([label, ...rest]);
+    return lastBelow([label + '\xff'.repeat(Math.max(0, Math.min(63 - label.length, room))), ...rest]);
   }
   const stem = first.slice(0, -1);
   // "\0.<rest>" is the first name below <rest>.
@@ -527,8 +529,13 @@ function coverStart(zone: Zone, name: Name): Name {
   const sibling = [stem, ...rest];
   const found = lookupName(zone, sibling.map(labelKey), RRType.DS);
   if (found.kind === 'node' && !found.wildcard && (found.node.children === 0 || found.node.isCut)) return sibling;
-  const out = [...sibling];
-  let room = 255 - wireLength(sibling);
+  return lastBelow(sibling);
+}
+
+/** The last name below `name` in canonical order: \255 labels prepended up to 255 octets (`name` itself when there is no room). */
+function lastBelow(name: Name): Name {
+  const out = [...name];
+  let room = 255 - wireLength(name);
   while (room >= 2) {
     const n = Math.min(63, room - 1);
     out.unshift('\xff'.repeat(n));
@@ -539,14 +546,15 @@ function coverStart(zone: Zone, name: Name): Name {
 
 /**
  * Where an NSEC covering `name` ends: the first name after it and all below it, its first
- * label with \0 appended; a full label's last octet raised instead (its trailing \255s
+ * label with \0 appended; a full label's (or a 255-octet name's) last octet raised instead (its trailing \255s
  * dropped); a label of \255s only is the last below its parent, so the parent's end (at the
  * apex, the apex: the chain wraps).
  */
 function coverEnd(zone: Zone, name: Name): Name {
   const first = lowerLabel(name[0]!);
   const rest = name.slice(1);
-  if (first.length < 63) return [first + '\0', ...rest];
+  // \0 appended, where the label and the name have room for it (a name is at most 255 octets)
+  if (first.length < 63 && wireLength(name) < 255) return [first + '\0', ...rest];
   const stem = first.replace(/\xff+$/, '');
   if (stem.length > 0) return [stem.slice(0, -1) + String.fromCharCode(stepOctet(stem.charCodeAt(stem.length - 1), 1)), ...rest];
   return rest.length <= zone.origin.length ? zone.origin : coverEnd(zone, rest);

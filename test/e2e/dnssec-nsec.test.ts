@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildQuery, decode, rcodeOf, sendUdp, tcp, udp } from '../support/dns-client.js';
+import { buildQuery, decode, rcodeOf, sendTcp, sendUdp, tcp, udp } from '../support/dns-client.js';
 import { startUdpRelay } from '../support/dns-relay.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { GEO_POLICY, writeSignedServer } from '../support/signed-zone.js';
@@ -40,12 +40,28 @@ dangling IN CNAME gone
 a.b.ent  IN TXT "below an empty non-terminal"
 insecure IN NS  ns.insecure
 ns.insecure IN A 192.0.2.54
+a\\255\\001 IN TXT "an octet \\255 inside a label"
+c.yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy IN TXT "below a full label"
 `;
 const name = (text: string): Name => parseName(`${text}.`, null);
 /** The zone's names (with its empty non-terminals and the steered www); none may be spanned by an NSEC. */
-const AUTHORITATIVE = ['example.com', 'ns1', 'mail', 'info', 'dangling', '*.wild', 'wild', 'a.b.ent', 'b.ent', 'ent', 'insecure', 'www'].map((n) =>
-  n === 'example.com' ? name(n) : name(`${n}.example.com`),
-);
+const AUTHORITATIVE = [
+  'example.com',
+  'ns1',
+  'mail',
+  'info',
+  'dangling',
+  '*.wild',
+  'wild',
+  'a.b.ent',
+  'b.ent',
+  'ent',
+  'insecure',
+  'www',
+  'a\xff\x01',
+  'c.yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy',
+  'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy',
+].map((n) => (n === 'example.com' ? name(n) : name(`${n}.example.com`)));
 /** And the glue below the cut: no NSEC may name it either. */
 const REAL = [...AUTHORITATIVE, name('ns.insecure.example.com')];
 
@@ -72,7 +88,10 @@ async function nsecsFor(port: number, qname: Name, qtype: number): Promise<{ rco
   const header = Buffer.from([Math.random() * 256, Math.random() * 256, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
   const question = Buffer.concat([nameToWire(qname), Buffer.from([qtype >> 8, qtype & 0xff, 0, 1])]);
   const opt = Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]);
-  const raw = await sendUdp(port, Buffer.concat([header, question, opt]));
+  const query = Buffer.concat([header, question, opt]);
+  let raw = await sendUdp(port, query);
+  // Truncated (long names make long NSEC owners): over TCP, as a resolver would.
+  if ((raw[2]! & 0x02) !== 0) raw = (await sendTcp(port, [query]))[0]!;
   let at = readWireName(raw, 12).next + 4;
   const nsecs: Nsec[] = [];
   const records = raw.readUInt16BE(6) + raw.readUInt16BE(8) + raw.readUInt16BE(10);
@@ -195,8 +214,10 @@ describe('NSEC white lies (denial: nsec), validated by Unbound and never walkabl
     for (const text of ['a', 'm', 'mail0', 'mailz', 'n', 'nr1', 'ns0', 'ns2', 'zzz', 'zz.b.ent', 'a.ent', 'c.ent', 'x.wild', 'ENT2', 'insecurf', 'x.insecure', 'ns.insecure'])
       asked.push(name(`${text}.example.com`));
     // Labels that end in \0 or are 63 octets long take the other paths of the predecessor and successor.
-    for (const label of ['\0', 'mail\0', 'ent\0', 'insecure\0', 'wild\0', 'b\0', 'z'.repeat(63), '\xff'.repeat(63), 'm'.repeat(62) + '\xff'])
+    for (const label of ['\0', 'mail\0', 'ent\0', 'insecure\0', 'wild\0', 'b\0', 'z'.repeat(63), '\xff'.repeat(63), 'm'.repeat(62) + '\xff', 'b', 'a\xff\x02', 'y'.repeat(62) + 'z'])
       for (const under of [[], ['b', 'ent']]) asked.push([label, ...under, 'example', 'com']);
+    // 255-octet names: no room for a \0 or a \255 more (RFC 4470 §2 changes their last octet instead)
+    asked.push(['q'.repeat(63), 'q'.repeat(63), 'q'.repeat(63), 'q'.repeat(49), 'example', 'com'], ['q'.repeat(63), 'q'.repeat(63), 'q'.repeat(63), 'q'.repeat(48) + '\0', 'example', 'com']);
     for (const qname of asked) {
       for (const qtype of [RRType.A, RRType.TXT]) {
         const r = await nsecsFor(server.port, qname, qtype);
