@@ -46,6 +46,8 @@ interface Bucket {
   /** Decisions found past the first probe, by the client's own network (keyed at the bucket's source prefix). */
   readonly seen4: Map<number, Decision>;
   readonly seen6: Map<string, Decision>;
+  /** The seen generation these maps belong to: older, they are emptied when the bucket is next used. */
+  seenGeneration: number;
 }
 
 export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
@@ -57,8 +59,14 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
   #held = new WeakSet<Decision>();
   readonly #maxEntries: number;
   #size = 0;
-  /** Entries in the buckets' seen maps. */
+  /** Entries in the buckets' seen maps of this seen generation. */
   #seen = 0;
+  /**
+   * Moves when the seen entries reach the limit: each bucket empties its own seen maps when
+   * next used, where emptying every bucket at once walked every name on the query path (23 ms
+   * with 50,000 steered names).
+   */
+  #seenGeneration = 0;
   hits = 0;
   misses = 0;
 
@@ -100,6 +108,7 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
   peek(name: SteeredName, qtype: number, client: ClientBits): Decision | undefined {
     const bucket = this.#byName.get(name)?.get(bucketIndex(qtype, client));
     if (bucket === undefined) return undefined;
+    if (bucket.seenGeneration !== this.#seenGeneration) this.#renewSeen(bucket);
     const prefixes = bucket.prefixes;
     if (client.family === 4) {
       const own = v4Key(client.v4, client.sourcePrefix);
@@ -108,7 +117,7 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
       for (let i = 0; i < prefixes.length; i++) {
         const d = bucket.v4.get(v4Key(client.v4, prefixes[i]!));
         if (d === undefined) continue;
-        if (i > 0 && this.#roomToSee()) {
+        if (i > 0 && this.#roomToSee(bucket)) {
           bucket.seen4.set(own, d);
           this.#seen++;
         }
@@ -125,7 +134,7 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
     for (let i = 0; i < prefixes.length; i++) {
       const d = bucket.v6.get(v6Key(client.v6, prefixes[i]!));
       if (d === undefined) continue;
-      if (i > 0 && this.#roomToSee()) {
+      if (i > 0 && this.#roomToSee(bucket)) {
         bucket.seen6.set(own ?? v6Key(client.v6, client.sourcePrefix), d);
         this.#seen++;
       }
@@ -134,19 +143,26 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
     return undefined;
   }
 
-  /** Whether a seen entry may be added; at the limit every seen entry goes (the decisions stay), and then it may. */
-  #roomToSee(): boolean {
+  /** Whether a seen entry may be added to `bucket`; at the limit every seen entry goes (the decisions stay), and then it may. */
+  #roomToSee(bucket: Bucket): boolean {
     if (this.#maxEntries <= 0) return false;
     if (this.#seen >= this.#maxEntries) {
-      for (const buckets of this.#byName.values()) {
-        for (const bucket of buckets.values()) {
-          bucket.seen4.clear();
-          bucket.seen6.clear();
-        }
-      }
+      this.#seenGeneration++;
       this.#seen = 0;
+      this.#renewSeen(bucket);
     }
     return true;
+  }
+
+  #renewSeen(bucket: Bucket): void {
+    bucket.seen4.clear();
+    bucket.seen6.clear();
+    bucket.seenGeneration = this.#seenGeneration;
+  }
+
+  /** Entries in the seen maps of the current seen generation (tests). */
+  get seenSize(): number {
+    return this.#seen;
   }
 
   /** The answer kept for a decision this cache holds, if any; `signed`: the one with RRSIGs. */
@@ -167,7 +183,7 @@ export class DecisionCache<Answer = unknown> extends PerSnapshotCache {
     if (buckets === undefined) this.#byName.set(name, (buckets = new Map<number, Bucket>()));
     const index = bucketIndex(qtype, client);
     let bucket = buckets.get(index);
-    if (bucket === undefined) buckets.set(index, (bucket = { prefixes: [], v4: new Map(), v6: new Map(), seen4: new Map(), seen6: new Map() }));
+    if (bucket === undefined) buckets.set(index, (bucket = { prefixes: [], v4: new Map(), v6: new Map(), seen4: new Map(), seen6: new Map(), seenGeneration: this.#seenGeneration }));
     if (!bucket.prefixes.includes(prefix)) bucket.prefixes.push(prefix);
     const before = bucket.v4.size + bucket.v6.size;
     this.#held.add(decision);

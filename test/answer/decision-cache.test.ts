@@ -93,15 +93,23 @@ describe('DecisionCache', () => {
     c.set(NAME, A, v4('81.2.69.0', 24), 24, decision('gb'));
     c.set(NAME, A, v4('9.9.9.0', 24), 8, decision('nine'));
     assert.equal(c.size, 2);
+    let kept = 0;
     for (let round = 0; round < 2; round++) {
       // More networks than the limit: the seen entries are dropped alone, never a decision.
-      for (let i = 0; i < 5; i++) assert.equal(c.get(NAME, A, v4(`9.1.${i}.0`, 24))?.key, 'nine', `9.1.${i}.0/24, round ${round}`);
+      for (let i = 0; i < 5; i++) {
+        assert.equal(c.get(NAME, A, v4(`9.1.${i}.0`, 24))?.key, 'nine', `9.1.${i}.0/24, round ${round}`);
+        // kept (the second probe found it), up to the limit of 2, then emptied and kept anew
+        kept++;
+        assert.equal(c.seenSize, ((kept - 1) % 2) + 1, `seen entries after 9.1.${i}.0/24, round ${round}`);
+        assert.equal(c.get(NAME, A, v4(`9.1.${i}.0`, 24))?.key, 'nine', 'found again');
+        assert.equal(c.seenSize, ((kept - 1) % 2) + 1, 'found again among the seen, not added');
+      }
       assert.equal(c.get(NAME, A, v4('81.2.69.0', 24))?.key, 'gb');
       assert.equal(c.get(NAME, A, v4('81.2.70.0', 24)), undefined, "the next /24 is still no one's");
       assert.equal(c.get(NAME, A, v4('9.1.0.0', 32)), undefined, 'another source prefix is another bucket');
       assert.equal(c.size, 2);
     }
-    assert.equal(c.hits, 12);
+    assert.equal(c.hits, 22);
     assert.equal(c.misses, 4);
     c.useVersion(2);
     assert.equal(c.get(NAME, A, v4('9.1.0.0', 24)), undefined, 'a new version empties the seen entries too');

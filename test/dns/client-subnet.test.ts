@@ -47,14 +47,14 @@ describe('parseClientSubnet', () => {
   }
 
   it('reads the option where it sits in a packet, and echoes its ADDRESS octets as received', () => {
-    const cases: Array<[number, number, number[], number]> = [
-      [1, 24, [81, 2, 69], 0x51024500],
-      [1, 32, [81, 2, 69, 142], 0x5102458e],
-      [1, 20, [81, 2, 64], 0x51024000],
-      [1, 0, [], 0],
-      [2, 56, [0x20, 0x01, 0x02, 0x18, 0, 0, 0], 0],
+    const cases: Array<[number, number, number[], number, string]> = [
+      [1, 24, [81, 2, 69], 0x51024500, '81.2.69.0'],
+      [1, 32, [81, 2, 69, 142], 0x5102458e, '81.2.69.142'],
+      [1, 20, [81, 2, 64], 0x51024000, '81.2.64.0'],
+      [1, 0, [], 0, '0.0.0.0'],
+      [2, 56, [0x20, 0x01, 0x02, 0x18, 0, 0, 0], 0, '2001:218::'],
     ];
-    for (const [family, source, bytes, v4] of cases) {
+    for (const [family, source, bytes, v4, address] of cases) {
       const option = opt(family, source, 0, bytes);
       // Framed by other octets, as in a query: the reader must keep to `at` and `length`.
       const packet = Buffer.concat([Buffer.from([0xee, 0xee, 0xee]), option, Buffer.from([0xee, 0xee])]);
@@ -63,7 +63,8 @@ describe('parseClientSubnet', () => {
       if (typeof read === 'string') continue;
       const parsed = parseClientSubnet(option);
       assert.ok(parsed.ok);
-      assert.equal(read.address, parsed.value.address);
+      assert.equal(read.address, address);
+      assert.equal(parsed.value.address, address);
       assert.equal(read.usable, parsed.value.usable);
       assert.equal(read.v4, v4);
       const out = Buffer.alloc(clientSubnetOptionLength(read) + 2, 0xaa);
