@@ -56,11 +56,17 @@ interface Ask {
   ecs?: string | Buffer;
   /** Default true: the query has an OPT record. */
   edns?: boolean;
+  /** More EDNS options after the ECS one. */
+  more?: Array<{ code: number; data: Buffer }>;
+  /** The ECS OPTION-LENGTH claims this many octets more than it has (the last option in the query). */
+  overrun?: number;
 }
 
 function queryOf(name: string, type: string, a: Ask = {}): Buffer {
-  const options = a.ecs === undefined ? [] : [typeof a.ecs === 'string' ? ecsOption(a.ecs) : { code: 8, data: a.ecs }];
-  return buildQuery(name, type, { edns: a.edns ?? true, options, recursionDesired: false });
+  const options = [...(a.ecs === undefined ? [] : [typeof a.ecs === 'string' ? ecsOption(a.ecs) : { code: 8, data: a.ecs }]), ...(a.more ?? [])];
+  const q = buildQuery(name, type, { edns: a.edns ?? true, options, recursionDesired: false });
+  if (a.overrun !== undefined && Buffer.isBuffer(a.ecs)) q.writeUInt16BE(a.ecs.length + a.overrun, q.length - a.ecs.length - 2);
+  return q;
 }
 
 function replyOf(raw: Buffer): Reply {
@@ -263,19 +269,27 @@ describe('steering over UDP and TCP', () => {
       ['IPv6 address length mismatch', ecsRaw(2, 56, 0, [0x20, 0x01, 0x02, 0x18])],
       ['option shorter than its 4-octet header', Buffer.from([0, 1, 24])],
     ];
+    const good = ecsRaw(1, 24, 0, [81, 2, 69]);
+    const malformedQueries: Array<[string, Ask]> = [
+      ...malformed.map(([what, data]): [string, Ask] => [what, { ecs: data }]),
+      ['two ECS options', { ecs: good, more: [{ code: 8, data: good }] }],
+      ['an ECS option longer than the OPT record holds', { ecs: good, overrun: 4 }],
+      ['an ECS option one octet past the OPT record', { ecs: good, overrun: 1 }],
+    ];
     for (const transport of TRANSPORTS) {
       it(`FORMERR for a malformed ECS option, steered or static name (${transport})`, async () => {
-        for (const [what, data] of malformed) {
+        for (const [what, query] of malformedQueries) {
           for (const name of ['geo.geo.test', 'ns1.geo.test']) {
-            const r = await ask(port, transport, name, 'A', { ecs: data });
+            const r = await ask(port, transport, name, 'A', query);
             assert.equal(r.rcode, FORMERR, `${what} for ${name}: rcode`);
             assert.ok(flagsOf(r.raw).qr, `${what}: QR`);
             assert.equal(r.answers.length, 0, `${what}: no answer`);
             assert.equal(r.ecs, null, `${what}: a malformed option is not echoed`);
           }
         }
-        // The server still answers well-formed queries afterwards.
+        // The server still answers well-formed queries afterwards, an ECS option followed by another one too.
         assertSteered(await ask(port, transport, 'geo.geo.test', 'A', { ecs: '81.2.69.142/32' }), [SA], 'after FORMERRs');
+        assertSteered(await ask(port, transport, 'geo.geo.test', 'A', { ecs: '81.2.69.142/32', more: [{ code: 65001, data: Buffer.from([1, 2, 3]) }] }), [SA], 'an option after ECS');
       });
     }
 
