@@ -170,8 +170,13 @@ export class ZoneLoadThread {
           await fs.promises.rm(tmp, { force: true });
           return this.#closed ? fail('the reload was stopped') : { zone: null, problems: built.problems, unchanged: true };
         }
-        // The thread removes the file once read; this covers a thread that died or was closed first.
-        const imported = await this.#ask({ kind: 'import', tmp, bytes, ...prev }).finally(() => fs.promises.rm(tmp, { force: true }));
+        let imported: LoadReply | Error;
+        try {
+          imported = await this.#ask({ kind: 'import', tmp, bytes, ...prev });
+        } finally {
+          // The thread removes the file once read; this covers a thread that died or was closed first.
+          await fs.promises.rm(tmp, { force: true });
+        }
         if (imported instanceof Error) return fail(imported.message);
         if (imported.kind === 'failed') return { zone: null, problems: imported.problems };
         if (imported.kind !== 'imported') return fail(`the reload thread answered an import with ${imported.kind}`);
