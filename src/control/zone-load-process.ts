@@ -16,6 +16,7 @@ import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
 import { idleEveryThread, lowerEveryThread } from '../zone/thread-priority.js';
 import { loadAndPack, type LoadedWork } from './zone-load-work.js';
+import { writeFileChunked } from '../storage/chunked-io.js';
 
 export interface ProcessLoadRequest {
   readonly file: string;
@@ -47,7 +48,7 @@ process.on('message', (m: ProcessLoadRequest) => {
       const { zone, kind: _, ...rest } = loaded;
       const bytes = Buffer.from(zone.nodes.base.image.buffer);
       const tmp = path.join(dir, `${++sequence}.image`);
-      fs.writeFileSync(tmp, bytes);
+      writeFileChunked(tmp, bytes);
       reply = { ...rest, kind: 'packed', tmp, bytes: bytes.length };
     }
   } catch (err) {

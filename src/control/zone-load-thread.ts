@@ -15,6 +15,7 @@ import { ZoneNodes } from '../zone/zone-nodes.js';
 import { decodeNodes, type NodeChunk } from '../zone/zone-transfer.js';
 import type { ZoneNode } from '../zone/zone.js';
 import { lowerThreadPriority } from '../zone/thread-priority.js';
+import { readFully } from '../storage/chunked-io.js';
 
 export interface LoadRequest {
   readonly kind: 'load';
@@ -130,11 +131,7 @@ function readImage(tmp: string, bytes: number): PackedImage {
     const buffer = new SharedArrayBuffer(bytes);
     const fd = fs.openSync(tmp, 'r');
     try {
-      for (let at = 0; at < bytes;) {
-        const n = fs.readSync(fd, new Uint8Array(buffer, at, bytes - at), 0, bytes - at, at);
-        if (n === 0) throw new Error(`${tmp}: ${at} of ${bytes} bytes`);
-        at += n;
-      }
+      readFully(fd, new Uint8Array(buffer), 0, tmp);
     } finally {
       fs.closeSync(fd);
     }

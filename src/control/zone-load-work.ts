@@ -4,11 +4,11 @@
  * journal, read once each and digested as read, then checked and built (packed).
  */
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import type { Name } from '../dns/name.js';
 import type { FileProblem } from '../problems/types.js';
 import type { Zone } from '../zone/zone.js';
 import { loadZoneFile, readPolicyBeside, type ReadPolicy } from './zone-directory.js';
+import { readFileChunked } from '../storage/chunked-io.js';
 
 /** A zone built, with what the answering thread needs beside its nodes. */
 export interface LoadedWork {
@@ -38,7 +38,7 @@ function digestingReader(policy: ReadPolicy): { read: (file: string) => string; 
     /** The policy file's alone: a reload that reads the same keeps the steered names compiled before. */
     policyDigest: createHash('sha256').update(text).digest('base64'),
     read: (file) => {
-      const text = fs.readFileSync(file, 'utf8');
+      const text = readFileChunked(file).toString('utf8');
       hash.update(`${file}\0${text.length}\0`).update(text);
       return text;
     },

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFully } from './chunked-io.js';
 
 /**
  * Writes a file so that a crash at any point leaves either the old or the new content:
@@ -28,8 +29,7 @@ export function writeTempSynced(file: string, data: string | Uint8Array): string
   const fd = fs.openSync(tmp, 'w', 0o644);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    // A write may take less than asked (a full disk throws on the next one).
-    for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done);
+    writeFully(fd, bytes);
     fs.fsyncSync(fd);
   } catch (err) {
     fs.closeSync(fd);

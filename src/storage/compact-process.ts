@@ -4,13 +4,13 @@
  * the result to a temp file beside the zone file, fsync'd. The rename is the server's, which
  * first checks that nobody edited the zone file meanwhile.
  */
-import fs from 'node:fs';
 import type { Name } from '../dns/name.js';
 import { parseMasterFile } from '../zone/master-file.js';
 import { serializeZone } from '../zone/serialize.js';
 import { formatProblem } from '../problems/problem-list.js';
 import { applyJournal, readJournalForLoad } from './journal.js';
 import { writeTempSynced } from './atomic-write.js';
+import { readFileChunked } from './chunked-io.js';
 import { lowerEveryThread } from '../zone/thread-priority.js';
 
 export interface CompactRequest {
@@ -34,7 +34,7 @@ process.on('message', (m: CompactRequest) => {
   let reply: CompactReply;
   try {
     // The editor compacts one zone at a time and is the only writer of both files meanwhile.
-    const parsed = parseMasterFile(fs.readFileSync(m.file, 'utf8'), { file: m.file, origin: m.origin });
+    const parsed = parseMasterFile(readFileChunked(m.file).toString('utf8'), { file: m.file, origin: m.origin });
     const applied = applyJournal(m.file, m.origin, parsed.records, readJournalForLoad(m.file, m.journalBytes));
     const errors = [...parsed.problems, ...applied.problems].filter((p) => p.severity === 'error');
     if (errors.length > 0) {
