@@ -23,7 +23,7 @@ import { bumpSerial, serializeZone, serializeZoneSliced, zoneRecords } from '../
 import { buildZone, type RRset, type Zone } from '../zone/zone.js';
 import { ZoneLoadThread } from './zone-load-thread-pool.js';
 import { updateZoneSliced, type PolicyChange, type RRsetChange } from '../zone/zone-update.js';
-import { TimeSlicer } from '../zone/time-slice.js';
+import { drainSliced, TimeSlicer } from '../zone/time-slice.js';
 import { encodeEntrySliced, journalFileFor, JournalCorrupt, JournalWriter, type JournalChange, type JournalRRset } from '../storage/journal.js';
 import { compactOffThread } from '../storage/journal-compaction.js';
 import { originFromFileName, ZONE_FILE_SUFFIX, type ZoneDirectory, type ZoneFileStatus } from './zone-directory.js';
@@ -380,12 +380,13 @@ export class ZoneEditor {
     void thread
       .repack(zone.nodes)
       .then((base) =>
-        this.#dir.exclusive(() => {
+        this.#dir.exclusive(async () => {
           const now = this.#dir.statuses.find((s) => s.file === file);
           // Replaced by a load meanwhile (a new base anyway), or edited by hand and not reloaded yet.
           if (!now?.zone || !this.#dir.isCurrent(file)) return;
-          const nodes = now.zone.nodes.rebased(base, zone.nodes);
-          if (nodes === null) return;
+          const nodes = await drainSliced(now.zone.nodes.rebasedSteps(base, zone.nodes), new TimeSlicer());
+          // Writes and reloads wait for this turn; anything else that replaced the zone meanwhile wins.
+          if (nodes === null || this.#dir.statuses.find((s) => s.file === file)?.zone !== now.zone) return;
           this.#publish(this.#dir.adopt(file, { ...now.zone, nodes }));
           this.#log?.info({ file, nodes: base.size, written: zone.nodes.deltaSize, ms: Math.round(performance.now() - started) }, 'zone repacked with its written nodes');
         }),

@@ -6,6 +6,7 @@
  * zone copies one shard of about 16 entries and two arrays of 256 pointers, not the zone.
  */
 import type { ZoneNode } from './zone.js';
+import { drain } from './time-slice.js';
 
 /** Entries per shard aimed at when a map is built; lookups stay one hash and one Map.get. */
 const PER_SHARD = 16;
@@ -133,11 +134,17 @@ export class NodeMap implements ReadonlyMap<string, ZoneNode> {
    * the whole map tells.
    */
   changesSince(older: NodeMap): Map<string, ZoneNode | null> | null {
+    return drain(this.changesSinceSteps(older));
+  }
+
+  /** changesSince, yielding every few hundred entries compared (a repack's rebase may follow thousands of writes). */
+  *changesSinceSteps(older: NodeMap): Generator<void, Map<string, ZoneNode | null> | null> {
     const mine = this.#blocks;
     const theirs = older.#blocks;
     if (this.#mask !== older.#mask) return null;
     const out = new Map<string, ZoneNode | null>();
     let shared = 0;
+    let compared = 0;
     for (let bi = 0; bi < mine.length; bi++) {
       const ba = mine[bi]!;
       const bb = theirs[bi]!;
@@ -152,6 +159,7 @@ export class NodeMap implements ReadonlyMap<string, ZoneNode> {
           shared++;
           continue;
         }
+        if ((++compared & 63) === 0) yield;
         for (const [k, v] of a) if (b.get(k) !== v) out.set(k, v);
         for (const k of b.keys()) if (!a.has(k)) out.set(k, null);
       }

@@ -28,3 +28,21 @@ export class TimeSlicer {
     );
   }
 }
+
+/** Work written as a generator of steps (`yield` between items), run to its end at once. */
+export function drain<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** The same work in time slices of `slicer`: thousands of items do not hold the event loop. */
+export async function drainSliced<T>(steps: Generator<void, T>, slicer: TimeSlicer): Promise<T> {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    const pause = slicer.tick();
+    if (pause) await pause;
+  }
+}

@@ -11,7 +11,7 @@ import { nameKey, type Name } from '../dns/name.js';
 import type { FileProblem, SourcePos } from '../problems/types.js';
 import type { ZoneRecord } from './record.js';
 import { zoneRecords } from './serialize.js';
-import type { TimeSlicer } from './time-slice.js';
+import { drain, drainSliced, type TimeSlicer } from './time-slice.js';
 import type { SteeredName } from '../steer/types.js';
 import type { MonitoredTarget } from '../health/types.js';
 import { buildZone, soaFields, TypeMap, writtenOver, type BuildResult, type RRset, type Zone, type ZoneNode } from './zone.js';
@@ -42,22 +42,12 @@ export interface PolicyChange {
 
 /** `zone` with `changes` applied in order (and `policy`, when given); `zone` itself is not touched. */
 export function updateZone(zone: Zone, changes: readonly RRsetChange[], policy?: PolicyChange): BuildResult {
-  const steps = updateSteps(zone, changes, policy);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return drain(updateSteps(zone, changes, policy));
 }
 
 /** updateZone in time slices: a batch of thousands of changes does not hold the event loop. */
-export async function updateZoneSliced(zone: Zone, changes: readonly RRsetChange[], slicer: TimeSlicer, policy?: PolicyChange): Promise<BuildResult> {
-  const steps = updateSteps(zone, changes, policy);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    const pause = slicer.tick();
-    if (pause) await pause;
-  }
+export function updateZoneSliced(zone: Zone, changes: readonly RRsetChange[], slicer: TimeSlicer, policy?: PolicyChange): Promise<BuildResult> {
+  return drainSliced(updateSteps(zone, changes, policy), slicer);
 }
 
 /** The update, yielding after each change and each node checked (the base zone is immutable, so it may pause anywhere). */

@@ -171,6 +171,32 @@ describe('packed zone nodes', () => {
     }
   });
 
+  it('rebases in steps: thousands of writes made during a repack are applied a few hundred at a time, to the same nodes', async () => {
+    const many = Array.from({ length: 20_000 }, (_, i) => node(`r${i}.q.`, [[1, [String(i)]]]));
+    const v1 = ZoneNodes.pack(many).with(new Map([node('first.q.', [[1, ['1']]])]));
+    const thread = new ZoneLoadThread();
+    try {
+      const base = await thread.repack(v1);
+      // A batch of 10,000 writes landed while the thread packed.
+      const during = new Map<string, ZoneNode | null>();
+      for (let i = 0; i < 10_000; i++) during.set(...node(`r${i * 2}.q.`, [[1, [`new${i}`]]]));
+      for (let i = 0; i < 500; i++) during.set(`r${i * 2 + 1}.q`, null);
+      const v2 = v1.with(during);
+      const steps = v2.rebasedSteps(base, v1);
+      let yields = 0;
+      let step = steps.next();
+      for (; !step.done; step = steps.next()) yields++;
+      const rebased = step.value!;
+      assert.ok(yields >= 20, `${yields} yields`);
+      assert.equal(rebased.deltaSize, 10_500);
+      assert.equal(rebased.size, v2.size);
+      for (const key of ['first.q', 'r0.q', 'r1.q', 'r2.q', 'r1001.q', 'r19998.q', 'r19999.q']) assert.equal(show(rebased.get(key)), show(v2.get(key)), key);
+      assert.equal(show(v2.rebased(base, v1)!.get('r4.q')), show(rebased.get('r4.q')));
+    } finally {
+      await thread.close();
+    }
+  });
+
   it('crosses to another thread as one shared buffer, read there as it is here', async () => {
     const packed = ZoneNodes.pack(NODES);
     const code = `
