@@ -44,5 +44,5 @@ VOLUME ["/app/zones", "/app/geoip", "/app/.meridian-state"]
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 CMD ["node", "deploy/healthcheck.mjs"]
 # Node handles SIGTERM itself (finishes queries in flight, then exits 0); the default
 # 10 s stop timeout of `docker stop` is ample.
-ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--v8-pool-size=1", "dist/src/cli/main.js"]
 CMD ["serve", "--zones", "/app/zones"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --v8-pool-size=1
 /** The `meridian` command: serve, check, explain, simulate, balance, dnssec keygen. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseWorkers } from '../config/load-config.js';

@@ -9,8 +9,16 @@
  * means rare but long pauses (1.7 ms at 45,000 queries/s on the development machine), which
  * set the p99 latency. At 2 MB a scavenge takes 0.2-0.5 ms, and throughput is no lower
  * (tools/PROFILE.md).
+ *
+ * One V8 helper thread instead of Node's default four. They mark the heap concurrently while
+ * the answering thread runs, at its priority: where the server has one CPU (a container
+ * limited to one, a process pinned to one), four of them took turns with the answering
+ * thread during each major collection, and a 10,000-operation admin batch on a
+ * 1,000,000-record zone held answers up to 57-70 ms (p99.9) instead of 29-32 ms with one
+ * (tools/bench-stall.ts). Throughput was the same (216,000 against 212,000-218,000 q/s); each
+ * `--workers` process has its own.
  */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--v8-pool-size=1'];
 
 /** The flags of NODE_FLAGS this process was started without (by option name). */
 export function missingNodeFlags(execArgv: readonly string[] = process.execArgv): string[] {

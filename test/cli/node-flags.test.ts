@@ -26,8 +26,9 @@ describe('node flags', () => {
 
   it('missingNodeFlags reads them from execArgv, in either spelling', () => {
     assert.deepEqual(missingNodeFlags([]), [...NODE_FLAGS]);
-    assert.deepEqual(missingNodeFlags(['--max-semi-space-size=2']), []);
-    assert.deepEqual(missingNodeFlags(['--max_semi_space_size=8']), [], "another value is the operator's choice");
+    assert.deepEqual(missingNodeFlags(['--max-semi-space-size=2', '--v8-pool-size=1']), []);
+    assert.deepEqual(missingNodeFlags(['--max-semi-space-size=2']), ['--v8-pool-size=1']);
+    assert.deepEqual(missingNodeFlags(['--max_semi_space_size=8', '--v8_pool_size=4']), [], "another value is the operator's choice");
   });
 
   it('the bin, run as a program, starts node with them: serve logs nothing about missing flags', async () => {
@@ -56,7 +57,7 @@ describe('node flags', () => {
       assert.doesNotMatch(viaShebang, /started without these flags/);
       const plain = await run(process.execPath, [bin]);
       assert.match(plain, /started without these flags/);
-      assert.match(plain, /"missing":\["--max-semi-space-size=2"\]/);
+      assert.match(plain, /"missing":\["--max-semi-space-size=2","--v8-pool-size=1"\]/);
     } finally {
       fs.rmSync(cwd, { recursive: true, force: true });
     }
