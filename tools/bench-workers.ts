@@ -28,6 +28,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { cpuSeconds, MIXES, requireDnsperf, root, runDnsperf, startMeridian, stopMeridian, type DnsperfResult, type Mix } from './perf/dnsperf-run.js';
 import { knotVersion, startKnot } from '../test/support/knot.js';
 import { writeEcsManyFile } from './perf/dns-bench-kit.js';
+import { childrenOf } from '../test/support/workers.js';
 
 const { values } = parseArgs({
   options: {
@@ -83,20 +84,6 @@ class CpuBudget {
     }
     fs.rmdirSync(this.dir);
   }
-}
-
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 /** A server under test: started, then its processes put in CPU groups (one per process unless `together`). */
@@ -159,7 +146,8 @@ async function measure(setup: Setup, benchMix: Mix): Promise<Result> {
     else if (setup.workers === 1) budgets.push(new CpuBudget(group(0), server.pid));
     else {
       // With workers, the primary only feeds them and runs probes: it shares the first worker's budget.
-      const dataPlane = childPids(server.pid);
+      // the DNS workers, not the background processes every server forks (compaction, zone loads)
+      const dataPlane = childrenOf(server.pid);
       if (dataPlane.length !== setup.workers) throw new Error(`expected ${setup.workers} workers, found ${dataPlane.length}`);
       dataPlane.forEach((pid, i) => budgets.push(new CpuBudget(group(i), pid)));
       fs.writeFileSync(path.join(budgets[0]!.dir, 'cgroup.procs'), String(server.pid));
