@@ -1,11 +1,11 @@
 /**
  * Large file reads and writes in pieces of at most 1 MiB, for the threads and processes that
  * work beside the answering thread. One read() or write() of hundreds of megabytes stays in
- * the kernel from start to end, copying and faulting in pages; on a kernel built without
- * preemption (PREEMPT_NONE, usual for servers and VMs) nothing takes the CPU from it there,
- * whatever the thread's priority. A reload's 1,000,000-record image read in one call held the
- * answering thread off its CPU for 190-210 ms. Between two calls, the CPU goes to whoever
- * waits for it.
+ * the kernel from start to end, copying and faulting in pages; on a kernel that does not
+ * preempt kernel code (PREEMPT_NONE, as many servers and VMs run) nothing takes the CPU from
+ * it there, whatever the thread's priority. A reload's 1,000,000-record image read in one
+ * call held the answering thread off its CPU for 186-210 ms. Between two calls, the CPU goes
+ * to whoever waits for it.
  */
 import fs from 'node:fs';
 
