@@ -249,7 +249,7 @@ export async function startServer(given: Config, log: Logger, options: StartOpti
   const stale = removeStaleTemps(config.zones.directory);
   if (stale.length > 0) log.warn({ files: stale }, 'removed temp files left by an interrupted write');
   // Forked before the zones load: a fork copies page tables, and those of a large zone stall the answering thread.
-  startCompactor();
+  startCompactor(log);
   startZoneLoadProcess(log);
   const zones = new ZoneDirectory(config.zones.directory);
   const first = await loadFirstZones(zones, log);

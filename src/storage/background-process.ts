@@ -9,7 +9,7 @@
  * thread in fork(). A child that dies fails its own job only; the next job starts a new one.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { cpuMsOf } from '../zone/thread-priority.js';
+import { cpuMsOf, statFields } from '../zone/thread-priority.js';
 
 interface Job<Req, Rep> {
   readonly request: Req;
@@ -21,8 +21,9 @@ interface Job<Req, Rep> {
 /**
  * For a child that lowers itself to SCHED_IDLE: on a host with no idle CPU it would never get
  * any, and its job (a reload) would wait for ever. While a job runs, the child's CPU time is
- * read every `windowMs`; under `minShare` of that window, the child is killed, `onStarved`
- * called, and the job (and every later one) runs in a child started with `fallbackArgs`.
+ * read every `windowMs`; under `minShare` of that window, unless the child is asleep (waiting
+ * for a disk or a pipe, not for a CPU), the child is killed, `onStarved` called, and the job
+ * (and every later one) runs in a child started with `fallbackArgs`.
  */
 export interface Starvation {
   readonly windowMs: number;
@@ -111,7 +112,7 @@ export class BackgroundProcess<Req, Rep> {
       if (now === null || this.#child !== child) return this.#unwatch();
       const used = now - last!;
       last = now;
-      if (used < s.windowMs * s.minShare) this.#starved(child, used, s);
+      if (used < s.windowMs * s.minShare && !asleep(child.pid!)) this.#starved(child, used, s);
     }, s.windowMs);
     this.#watchTimer.unref();
   }
@@ -176,4 +177,10 @@ export class BackgroundProcess<Req, Rep> {
       child.channel?.unref();
     }
   }
+}
+
+/** Whether `pid`'s main thread sleeps (S) or waits for a disk (D): it does not want a CPU then. */
+function asleep(pid: number): boolean {
+  const state = statFields(`/proc/${pid}/stat`)?.[0];
+  return state === 'S' || state === 'D';
 }

@@ -11,7 +11,7 @@ import { formatProblem } from '../problems/problem-list.js';
 import { applyJournal, readJournalForLoad } from './journal.js';
 import { writeTempSynced } from './atomic-write.js';
 import { readFileChunked } from './chunked-io.js';
-import { lowerEveryThread } from '../zone/thread-priority.js';
+import { idleEveryThread, lowerEveryThread } from '../zone/thread-priority.js';
 
 export interface CompactRequest {
   readonly file: string;
@@ -27,6 +27,9 @@ export type CompactReply = { readonly ok: true; readonly tmp: string; readonly s
 // 1,000,000-record zone makes hundreds of megabytes for V8's collector, whose helper threads
 // (in a worker_thread, the server's own) would otherwise compete at the server's priority.
 lowerEveryThread({ to: 19 });
+// Lower still where it can (`--idle`, given by journal-compaction.ts): at nice 19 the
+// rewrite of a large zone still delayed answers on a shared CPU.
+if (process.argv.includes('--idle')) idleEveryThread();
 // The server went away (or stopped waiting): the journal stays valid without this compaction.
 process.on('disconnect', () => process.exit(0));
 

@@ -42,4 +42,22 @@ describe('background process starvation watch', { skip: process.platform === 'li
       if (pid !== undefined) process.kill(pid, 'SIGKILL');
     }
   });
+
+  it('a child that uses no CPU because it sleeps (waiting for a disk or a pipe) is not taken for starved', async () => {
+    const starved: number[] = [];
+    const bg = new BackgroundProcess<{ spinMs: number; sleepMs: number }, Reply>('test', ENTRY, [], (died) => ({ died }), {
+      args: () => ['--idle'],
+      starvation: { windowMs: 300, minShare: 0.05, fallbackArgs: () => [], onStarved: (cpuMs) => starved.push(cpuMs) },
+    });
+    try {
+      const first = bg.start().pid!;
+      const reply = await bg.run({ spinMs: 0, sleepMs: 1500 }, true);
+      assert.ok('pid' in reply, JSON.stringify(reply));
+      assert.deepEqual(starved, []);
+      assert.equal(reply.pid, first, 'the same child finished the job');
+    } finally {
+      const pid = bg.pid;
+      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    }
+  });
 });
