@@ -213,10 +213,13 @@ export class PackedNodes {
   #decode(o: number): ZoneNode {
     const buf = this.#buf;
     const labels = buf[o++]!;
-    const name = new Array<string>(labels);
+    // Arrays grown by push, as the parser and the write path build theirs: one preallocated
+    // (new Array(n)) is "holey" to V8, and the answer path, optimized for one kind, was
+    // deoptimized by the other kind at the first admin write.
+    const name: string[] = [];
     for (let i = 0; i < labels; i++) {
       const n = buf[o++]!;
-      name[i] = buf.toString('latin1', o, o + n);
+      name.push(buf.toString('latin1', o, o + n));
       o += n;
     }
     const isCut = buf[o++] === 1;
@@ -232,10 +235,10 @@ export class PackedNodes {
       const file = this.#files[buf.readUInt32LE(o + 12)]!;
       const count = buf.readUInt32LE(o + 16);
       o += 20;
-      const rdatas = new Array<Buffer>(count);
+      const rdatas: Buffer[] = [];
       for (let r = 0; r < count; r++) {
         const n = buf.readUInt16LE(o);
-        rdatas[r] = buf.subarray(o + 2, o + 2 + n);
+        rdatas.push(buf.subarray(o + 2, o + 2 + n));
         o += 2 + n;
       }
       rrsets.set(type, { owner: name, type, class: cls, ttl, rdatas, source: { file, line } });
