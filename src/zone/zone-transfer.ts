@@ -9,7 +9,7 @@ import type { FileProblem } from '../problems/types.js';
 import type { PackedImage } from './packed-nodes.js';
 import { ZoneNodes } from './zone-nodes.js';
 import { TypeMap } from './type-map.js';
-import { soaFields, writtenOver, type RRset, type Zone, type ZoneNode } from './zone.js';
+import { NO_HISTORY, soaFields, writtenOver, type RRset, type Zone, type ZoneNode } from './zone.js';
 import { RRType } from '../dns/constants.js';
 import type { SteeredName } from '../steer/types.js';
 import type { MonitoredTarget } from '../health/types.js';
@@ -211,6 +211,6 @@ export function zoneFromImage(
   const soa = nodes.get(originKey)?.rrsets.get(RRType.SOA);
   if (!soa) return { zone: null, problems: [{ file, line: 0, message: 'the reload thread sent a zone without its SOA', severity: 'error' }] };
   const { serial, minimum } = soaFields(soa.rdatas[0]!);
-  const zone: Zone = { origin, originKey, file, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount, steered: new Map(steered.map((s) => [s.key, s])), monitored };
+  const zone: Zone = { origin, originKey, file, nodes, soa, serial, negativeTtl: Math.min(soa.ttl, minimum), recordCount, steered: new Map(steered.map((s) => [s.key, s])), monitored, ...NO_HISTORY };
   return { zone, problems: [] };
 }

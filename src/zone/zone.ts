@@ -60,6 +60,13 @@ export interface Zone {
   readonly writtenOver?: { readonly nodes: ZoneNodes; readonly keys: readonly string[]; readonly reachesBelow: boolean };
 }
 
+/**
+ * The optional fields of Zone, present on every zone as built (undefined here), so that a zone
+ * loaded, reloaded over another or written has one shape for V8: the answer path, optimized on
+ * loaded zones, was deoptimized at the first admin write by the written zone's extra field.
+ */
+export const NO_HISTORY = { reloadedOver: undefined, writtenOver: undefined } as const satisfies Pick<Zone, 'reloadedOver' | 'writtenOver'>;
+
 export interface BuildResult {
   zone: Zone | null;
   problems: FileProblem[];
@@ -181,6 +188,7 @@ export function buildZone(origin: Name, file: string, records: readonly ZoneReco
       recordCount,
       steered: new Map(steered.map((s) => [s.key, s])),
       monitored,
+      ...NO_HISTORY,
     },
     problems,
   };

@@ -15,7 +15,7 @@ import { serializeZone, serializeZoneSliced, zoneRecords } from '../../src/zone/
 import { TimeSlicer } from '../../src/zone/time-slice.js';
 import { updateZone, type RRsetChange } from '../../src/zone/zone-update.js';
 import { buildZone, type Zone } from '../../src/zone/zone.js';
-import { applyZoneDelta, zoneDelta } from '../../src/zone/zone-transfer.js';
+import { applyZoneDelta, zoneDelta, zoneFromImage } from '../../src/zone/zone-transfer.js';
 
 const ORIGIN = parseName('up.test.', null);
 const FILE = 'up.test.zone';
@@ -129,6 +129,16 @@ describe('incremental zone update', () => {
     }
     assert.ok(accepted > 200 && refused > 200, `both outcomes exercised (${accepted} accepted, ${refused} refused)`);
     assert.ok(deltas > accepted / 2, `${deltas} of ${accepted} updates carried as deltas`);
+  });
+
+  it('gives a written zone the fields of a built one, in the same order (one shape for the answer path)', () => {
+    const { zone } = base();
+    const written = updateZone(zone, [{ owner: parseName('new.up.test.', null), type: RRType.A, class: 1, ttl: 60, rdatas: [Buffer.from([192, 0, 2, 7])], source: SOURCE }]).zone!;
+    const fromImage = zoneFromImage(zone.nodes.base.image, zone.recordCount, ORIGIN, zone.originKey, FILE, [], []).zone!;
+    assert.ok(written.writtenOver !== undefined);
+    assert.deepEqual(Object.keys(written), Object.keys(zone));
+    assert.deepEqual(Object.keys(fromImage), Object.keys(zone));
+    assert.deepEqual(Object.keys({ ...fromImage, reloadedOver: { base: zone.nodes.base, changed: [] } }), Object.keys(zone));
   });
 
   it('gives the same problems as a fresh build for a refused change', () => {
