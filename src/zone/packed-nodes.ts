@@ -142,6 +142,9 @@ export function packNodes(nodes: Iterable<readonly [string, ZoneNode]>): PackedN
   return new PackedNodes({ buffer: sab });
 }
 
+/** #decode's scratch array (one thread decodes at a time). */
+const scratch: Array<string | Buffer> = [];
+
 /** The read side: lookups by key, iteration in (hash, key) order. Immutable. */
 export class PackedNodes {
   readonly image: PackedImage;
@@ -213,15 +216,18 @@ export class PackedNodes {
   #decode(o: number): ZoneNode {
     const buf = this.#buf;
     const labels = buf[o++]!;
-    // Arrays grown by push, as the parser and the write path build theirs: one preallocated
-    // (new Array(n)) is "holey" to V8, and the answer path, optimized for one kind, was
-    // deoptimized by the other kind at the first admin write.
-    const name: string[] = [];
+    // Packed arrays of their exact length, as the parser (parseName) and the write path make
+    // theirs: a preallocated one (new Array(n)) is "holey" to V8, and the answer path,
+    // optimized for one kind, was deoptimized by the other kind at the first admin write. A
+    // scratch array grown by push, then sliced: one grown array would keep room for 17.
+    scratch.length = 0;
     for (let i = 0; i < labels; i++) {
       const n = buf[o++]!;
-      name.push(buf.toString('latin1', o, o + n));
+      scratch.push(buf.toString('latin1', o, o + n));
       o += n;
     }
+    const name = scratch.slice() as string[];
+    scratch.length = 0;
     const isCut = buf[o++] === 1;
     const children = buf.readUInt32LE(o);
     const setCount = buf.readUInt32LE(o + 4);
@@ -235,12 +241,15 @@ export class PackedNodes {
       const file = this.#files[buf.readUInt32LE(o + 12)]!;
       const count = buf.readUInt32LE(o + 16);
       o += 20;
-      const rdatas: Buffer[] = [];
+      scratch.length = 0;
       for (let r = 0; r < count; r++) {
         const n = buf.readUInt16LE(o);
-        rdatas.push(buf.subarray(o + 2, o + 2 + n));
+        scratch.push(buf.subarray(o + 2, o + 2 + n));
         o += 2 + n;
       }
+      const rdatas = scratch.slice() as Buffer[];
+      // Not kept here: a buffer of the image would keep the whole image alive after a reload.
+      scratch.length = 0;
       rrsets.set(type, { owner: name, type, class: cls, ttl, rdatas, source: { file, line } });
     }
     return { name, rrsets, isCut, children };
