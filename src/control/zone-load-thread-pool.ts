@@ -51,9 +51,6 @@ const policyDigests = new WeakMap<ReadonlyMap<string, unknown>, string>();
 /** A new folder for a zone load process's images, private to this user (mkdtemp: 0700, a name no one can guess). */
 const imageFolder = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-load-'));
 
-/** Where the zone load process's starvation is logged (given to startZoneLoadProcess). */
-let starvedLog: Pick<Logger, 'warn'> | null = null;
-
 /**
  * Builds zones for reloads in a child process (zone-load-process.ts says why), once started. In
  * SCHED_IDLE first; one that gets under 2 % of a CPU over 5 s while it builds is replaced by
@@ -67,14 +64,8 @@ const zoneLoadProcess = new BackgroundProcess<ProcessLoadRequest, ProcessLoadRep
   {
     args: () => [imageFolder(), '--idle'],
     starvation: {
-      windowMs: 5000,
-      minShare: 0.02,
       fallbackArgs: () => [imageFolder()],
-      onStarved: (cpuMs, windowMs) =>
-        starvedLog?.warn(
-          { cpuMs, windowMs },
-          'the zone load process got almost no CPU at the lowest priority (SCHED_IDLE; every CPU busy?); it is restarted 10 nice levels below the server and builds the reload again',
-        ),
+      warning: 'the zone load process got almost no CPU at the lowest priority (SCHED_IDLE; every CPU busy?); it is restarted 10 nice levels below the server and builds the reload again',
     },
     // the folder of one that was killed (it removes its own when it exits)
     onExit: (args) => fs.rmSync(args[0]!, { recursive: true, force: true }),
@@ -87,8 +78,7 @@ const zoneLoadProcess = new BackgroundProcess<ProcessLoadRequest, ProcessLoadRep
  * Without it they build on the reload thread.
  */
 export function startZoneLoadProcess(log: Pick<Logger, 'warn'>): void {
-  starvedLog = log;
-  zoneLoadProcess.start();
+  zoneLoadProcess.start(log);
 }
 
 /** The zone load process's pid, if one runs (tests). */

@@ -9,6 +9,7 @@
  * thread in fork(). A child that dies fails its own job only; the next job starts a new one.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Logger } from 'pino';
 import { cpuMsOf, statFields } from '../zone/thread-priority.js';
 
 interface Job<Req, Rep> {
@@ -23,13 +24,18 @@ interface Job<Req, Rep> {
  * any, and its job (a reload) would wait for ever. While a job runs, the child's CPU time is
  * read every `windowMs`; under `minShare` of that window, unless the child is asleep (waiting
  * for a disk or a pipe, not for a CPU), the child is killed, `onStarved` called, and the job
- * (and every later one) runs in a child started with `fallbackArgs`.
+ * (and every later one) runs in a child started with `fallbackArgs`; `warning` goes to the log
+ * given to start(), with the CPU time the child had.
  */
 export interface Starvation {
-  readonly windowMs: number;
-  readonly minShare: number;
+  /** 5 s unless given (tests give less). */
+  readonly windowMs?: number;
+  /** 2 % of a CPU unless given. */
+  readonly minShare?: number;
   readonly fallbackArgs: () => string[];
-  readonly onStarved: (cpuMs: number, windowMs: number) => void;
+  readonly warning: string;
+  /** Also called when a child is found starved (tests). */
+  readonly onStarved?: (cpuMs: number, windowMs: number) => void;
 }
 
 export interface BackgroundOptions {
@@ -53,6 +59,8 @@ export class BackgroundProcess<Req, Rep> {
   readonly #onExit: (args: readonly string[]) => void;
   /** The running job's CPU watch (#watch). */
   #watchTimer: NodeJS.Timeout | null = null;
+  /** Where a starved child is reported (start()). */
+  #log: Pick<Logger, 'warn'> | null = null;
 
   /** `name` says which in errors; `failure`: the reply of a job whose process died or could not be reached. */
   constructor(name: string, entry: string, execArgv: readonly string[], failure: (message: string) => Rep, opts: BackgroundOptions = {}) {
@@ -65,8 +73,9 @@ export class BackgroundProcess<Req, Rep> {
     this.#onExit = opts.onExit ?? (() => {});
   }
 
-  /** The child, started now if there is none. */
-  start(): ChildProcess {
+  /** The child, started now if there is none; `log` is where a starved child is reported. */
+  start(log?: Pick<Logger, 'warn'>): ChildProcess {
+    if (log !== undefined) this.#log = log;
     if (this.#child !== null) return this.#child;
     // No inherited node options: a server run by a test runner or with --inspect passes its own.
     const args = this.#args();
@@ -107,13 +116,14 @@ export class BackgroundProcess<Req, Rep> {
     if (s === null || child.pid === undefined) return;
     let last = cpuMsOf(child.pid);
     if (last === null) return;
+    const windowMs = s.windowMs ?? 5000;
     this.#watchTimer = setInterval(() => {
       const now = cpuMsOf(child.pid!);
       if (now === null || this.#child !== child) return this.#unwatch();
       const used = now - last!;
       last = now;
-      if (used < s.windowMs * s.minShare && !asleep(child.pid!)) this.#starved(child, used, s);
-    }, s.windowMs);
+      if (used < windowMs * (s.minShare ?? 0.02) && !asleep(child.pid!)) this.#starved(child, used, windowMs, s);
+    }, windowMs);
     this.#watchTimer.unref();
   }
 
@@ -122,11 +132,12 @@ export class BackgroundProcess<Req, Rep> {
     this.#watchTimer = null;
   }
 
-  #starved(child: ChildProcess, usedMs: number, s: Starvation): void {
+  #starved(child: ChildProcess, usedMs: number, windowMs: number, s: Starvation): void {
     this.#unwatch();
     this.#starvation = null;
     this.#args = s.fallbackArgs;
-    s.onStarved(usedMs, s.windowMs);
+    this.#log?.warn({ cpuMs: usedMs, windowMs }, s.warning);
+    s.onStarved?.(usedMs, windowMs);
     this.#child = null;
     child.kill('SIGKILL');
     const job = this.#running;

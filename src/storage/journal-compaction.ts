@@ -19,24 +19,17 @@ import { BackgroundProcess } from './background-process.js';
 
 const ENTRY = fileURLToPath(new URL('./compact-process.js', import.meta.url));
 
-/** Where the compaction process's starvation is logged (given to startCompactor). */
-let starvedLog: Pick<Logger, 'warn'> | null = null;
-
 const compactor = new BackgroundProcess<CompactRequest, CompactReply>('compaction', ENTRY, ['--expose-gc'], (message) => ({ ok: false, message }), {
   args: () => ['--idle'],
   starvation: {
-    windowMs: 5000,
-    minShare: 0.02,
     fallbackArgs: () => [],
-    onStarved: (cpuMs, windowMs) =>
-      starvedLog?.warn({ cpuMs, windowMs }, 'the compaction process got almost no CPU at the lowest priority (SCHED_IDLE; every CPU busy?); it is restarted at nice 19 and compacts again'),
+    warning: 'the compaction process got almost no CPU at the lowest priority (SCHED_IDLE; every CPU busy?); it is restarted at nice 19 and compacts again',
   },
 });
 
-/** Starts the compaction process now, while this process is small (see above). */
+/** Starts the compaction process now, while this process is small (see above); `log` hears of a starved one. */
 export function startCompactor(log?: Pick<Logger, 'warn'>): void {
-  starvedLog = log ?? null;
-  compactor.start();
+  compactor.start(log);
 }
 
 /** Compacts one zone file's journal in the compaction process. `keepAlive`: the compaction of a clean shutdown, which the process waits for. */

@@ -19,16 +19,18 @@ describe('background process starvation watch', { skip: process.platform === 'li
     const exited: string[][] = [];
     const bg = new BackgroundProcess<{ spinMs: number }, Reply>('test', ENTRY, [], (died) => ({ died }), {
       args: () => ['--idle'],
-      starvation: { windowMs: 500, minShare: 0.05, fallbackArgs: () => [], onStarved: (cpuMs, windowMs) => starved.push([cpuMs, windowMs]) },
+      starvation: { windowMs: 500, minShare: 0.05, fallbackArgs: () => [], warning: 'starved', onStarved: (cpuMs, windowMs) => starved.push([cpuMs, windowMs]) },
       onExit: (args) => exited.push([...args]),
     });
     try {
-      const first = bg.start().pid!;
+      const warned: string[] = [];
+      const first = bg.start({ warn: (_: unknown, msg?: string) => void warned.push(msg ?? '') }).pid!;
       const job = bg.run({ spinMs: 100 }, true);
       process.kill(first, 'SIGSTOP');
       const reply = await job;
       assert.ok('pid' in reply, JSON.stringify(reply));
       assert.equal(starved.length, 1, 'the watch saw the starved child once');
+      assert.deepEqual(warned, ['starved'], 'and said so in the log given to start()');
       assert.ok(starved[0]![0] < 25, `it had used ${starved[0]![0]} ms of CPU`);
       assert.notEqual(reply.pid, first, 'the job ran in a new child');
       assert.equal(reply.policy, 0, 'started without --idle: SCHED_OTHER');
@@ -47,7 +49,7 @@ describe('background process starvation watch', { skip: process.platform === 'li
     const starved: number[] = [];
     const bg = new BackgroundProcess<{ spinMs: number; sleepMs: number }, Reply>('test', ENTRY, [], (died) => ({ died }), {
       args: () => ['--idle'],
-      starvation: { windowMs: 300, minShare: 0.05, fallbackArgs: () => [], onStarved: (cpuMs) => starved.push(cpuMs) },
+      starvation: { windowMs: 300, minShare: 0.05, fallbackArgs: () => [], warning: 'starved', onStarved: (cpuMs) => starved.push(cpuMs) },
     });
     try {
       const first = bg.start().pid!;
