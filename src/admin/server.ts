@@ -131,10 +131,10 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
     const m = await deps.metrics();
     return reply.type(m.contentType).send(m.body);
   });
-  // A write without a dry run (a drain, a policy, a zone) refuses ?dryRun, rather than make
-  // the change it was only asked to check.
+  // A write without a dry run (a drain, a policy, a zone) refuses ?dryRun, in any spelling
+  // (dryrun, dry_run, ...), rather than make the change it was only asked to check.
   app.addHook('preValidation', async (req) => {
-    if (req.method !== 'GET' && req.routeOptions.schema?.querystring !== DryRunQuery && (req.query as Record<string, unknown> | undefined)?.['dryRun'] !== undefined) {
+    if (req.method !== 'GET' && req.routeOptions.schema?.querystring !== DryRunQuery && Object.keys((req.query as object | undefined) ?? {}).some((k) => /^dry[-_]?run$/i.test(k))) {
       throw badRequest('dryRun', 'this write has no dry run (record writes have one; POST /v1/simulate shows what a drain or a policy would answer)');
     }
   });

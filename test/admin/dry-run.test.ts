@@ -112,6 +112,11 @@ describe('admin API: dry runs', () => {
     const drain = await call(m, 'POST', '/v1/targets/primary/drain?dryRun=true');
     assert.equal(drain.status, 400, drain.text);
     assert.equal(drain.json.field, 'dryRun');
+    // A careless spelling is refused too, rather than ignored and the drain made.
+    for (const query of ['dryrun=true', 'dry_run=1', 'DRY-RUN=yes', 'dryRun=', 'dryRun=false']) {
+      const spelt = await call(m, 'POST', `/v1/targets/primary/drain?${query}`);
+      assert.equal(spelt.status, 400, `${query}: ${spelt.text}`);
+    }
     assert.doesNotMatch(m.output(), /drain target/, 'no drain was made');
     assert.equal(await soaSerial(m), serial);
     assert.equal((await call(m, 'GET', `/v1/zones/${ZONE}/policy/targets/dry`)).status, 404);
