@@ -5,7 +5,6 @@
  * server's priority. The reload thread only reads the packed image in and finds what changed.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,29 +14,9 @@ import { ZoneDirectory } from '../../src/control/zone-directory.js';
 import { RRType } from '../../src/dns/constants.js';
 import { nameKey, parseName } from '../../src/dns/name.js';
 import { eventually } from '../support/workers.js';
-import { statFields } from '../../src/zone/thread-priority.js';
+import { hasChrt, threadNices, threadPolicies } from '../support/threads.js';
 
 const zoneText = (extra = ''): string => '$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n' + extra;
-
-/** Field `n` of proc(5)'s stat of every thread of `pid`. */
-function threadField(pid: number, n: number): number[] {
-  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => Number(statFields(`/proc/${pid}/task/${tid}/stat`)?.[n - 3]));
-}
-
-/** The nice value of every thread of `pid` (field 19). */
-const threadNices = (pid: number): number[] => threadField(pid, 19);
-
-/** The scheduling policy of every thread of `pid` (field 41: 0 SCHED_OTHER, 5 SCHED_IDLE). */
-const threadPolicies = (pid: number): number[] => threadField(pid, 41);
-
-const hasChrt = ((): boolean => {
-  try {
-    execFileSync('chrt', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** The files the load process left in its temp folders (none once each image was read in). */
 function leftImages(pid: number): string[] {

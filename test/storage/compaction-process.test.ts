@@ -16,6 +16,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { compactOffThread, compactorPid } from '../../src/storage/journal-compaction.js';
 import { eventually } from '../support/workers.js';
+import { hasChrt, threadNices, threadPolicies } from '../support/threads.js';
 
 /** Children of this process running the compaction entry, from /proc. */
 function compactionChildren(): number[] {
@@ -32,22 +33,6 @@ function compactionChildren(): number[] {
   }
   return out;
 }
-
-/** Field `n` of proc(5) of every thread of `pid`. */
-function threadField(pid: number, n: number): number[] {
-  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n - 3]);
-  });
-}
-
-/** The nice value of every thread of `pid` (field 19). */
-const threadNices = (pid: number): number[] => threadField(pid, 19);
-
-/** The scheduling policy of every thread of `pid` (field 41: 0 SCHED_OTHER, 5 SCHED_IDLE). */
-const threadPolicies = (pid: number): number[] => threadField(pid, 41);
-
-const hasChrt = spawnSync('chrt', ['--version']).status === 0;
 
 const linux = process.platform === 'linux' && spawnSync('mkfifo', ['--version']).status === 0;
 
