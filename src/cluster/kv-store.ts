@@ -4,11 +4,18 @@
  * every (re)connect the node reads the whole bucket again and hands it to the replica before
  * it takes writes (`synced`), then follows the changes from the revision it read at. While
  * not synced every write is refused (never a silent local write); the node serves what it has.
+ *
+ * Reading the bucket asks only the stream's leader, as a write does: its keys from the stream
+ * info, each value by a direct get. A watch (a JetStream consumer) also needs the NATS
+ * cluster's metadata leader, which is re-elected for seconds to minutes after a NATS server
+ * dies; until one can be made the node follows by reading the stream message by message
+ * (`follows: 'reads'`), so a node that can write can also catch up.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import { jetstreamManager, type JetStreamManager, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import { SharedWriteError, type SharedEntry, type SharedReplica, type SharedStore, type SharedStoreState } from './types.js';
 
 export interface KvStoreOptions {
@@ -85,6 +92,9 @@ export async function openBucket(opts: KvStoreOptions): Promise<{ kv: KV; close(
 
 /** How often the watch is checked against the bucket (#checkWatch). */
 const WATCH_CHECK_MS = 1_000;
+/** While there is no watch: how often the stream is read for changes (#poll), and a watch tried again. */
+const POLL_MS = 250;
+const WATCH_RETRY_MS = 5_000;
 
 export class KvStore implements SharedStore {
   readonly #opts: KvStoreOptions;
@@ -92,6 +102,7 @@ export class KvStore implements SharedStore {
   readonly #log: StoreLog;
   #nc: NatsConnection | null = null;
   #kv: KV | null = null;
+  #jsm: JetStreamManager | null = null;
   #connected = false;
   #synced = false;
   #since = Date.now();
@@ -102,6 +113,15 @@ export class KvStore implements SharedStore {
   #resyncing = false;
   /** The running watch, stopped on reconnect (a new sync starts its own). */
   #watch: { stop(): void } | null = null;
+  /** How changes reach this node since the last sync: a watch, reads by sequence, or nothing yet. */
+  #follows: 'watch' | 'reads' | null = null;
+  /** Reads the stream for changes while there is no watch (#poll), and tries for one. */
+  #pollTimer: NodeJS.Timeout | null = null;
+  /** The running #poll: the watch takes over only after it ended. */
+  #pollRun: Promise<void> | null = null;
+  #watchTry: Promise<void> | null = null;
+  #pollFailed = false;
+  #watchTriedAt = 0;
   /** Syncs run one at a time; a reconnect during one asks for another. */
   #syncing: Promise<void> = Promise.resolve();
   #generation = 0;
@@ -110,10 +130,11 @@ export class KvStore implements SharedStore {
   /** The bucket's last revision at the previous check, when the watch had not reached it. */
   #behind: number | null = null;
   /**
-   * The highest revision the last sync read or the watch delivered. Unlike #revision, this
-   * node's own writes do not move it: they must not hide a watch that stopped delivering.
+   * The stream sequence up to which every change has been handed to the replica in order
+   * (the sync's read, then the watch or #poll). Unlike #revision, this node's own writes do not
+   * move it: they must not hide a watch that stopped delivering.
    */
-  #watched = 0;
+  #cursor = 0;
   readonly #started: Promise<void>;
 
   constructor(opts: KvStoreOptions, replica: SharedReplica, log: StoreLog) {
@@ -132,6 +153,7 @@ export class KvStore implements SharedStore {
       synced: this.#synced,
       since: this.#since,
       revision: this.#revision,
+      follows: this.#synced ? this.#follows : null,
       lastError: this.#lastError,
     };
   }
@@ -210,30 +232,31 @@ export class KvStore implements SharedStore {
 
   /**
    * Reads every key (from the revision the bucket was at before the read), hands them to the
-   * replica, then watches from that revision on: a write made during the read comes through
-   * the watch, at worst twice (the replica skips what it has).
+   * replica, then follows from that revision on: a write made during the read comes again,
+   * at worst twice (the replica skips what it has). Deleted keys come as deletions, so a
+   * delete missed while cut off is not kept here.
    */
   async #sync(generation: number): Promise<void> {
     this.#setSynced(false);
-    this.#watch?.stop();
-    this.#watch = null;
+    this.#stopFollowing();
     const nc = this.#nc!;
     const kv = this.#kv ?? (await this.#bucket(nc));
     this.#kv = kv;
-    const status = await kv.status();
-    const from = status.streamInfo.state.last_seq;
+    // No account info request (checkAPI): the metadata leader answers it.
+    const jsm = this.#jsm ?? (await jetstreamManager(nc, { checkAPI: false }));
+    this.#jsm = jsm;
+    const prefix = this.#keyPrefix();
+    const info = await jsm.streams.info(this.#stream(), { subjects_filter: `${prefix}>` });
+    const from = info.state.last_seq;
     const entries: SharedEntry[] = [];
-    const keys = await kv.keys();
-    const names: string[] = [];
-    for await (const k of keys) names.push(k);
-    for (const key of names) {
-      const e = await kv.get(key);
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      const e = await kv.get(subject.slice(prefix.length));
       if (e !== null) entries.push(entryOf(e));
     }
     if (generation !== this.#generation) return;
     for (const e of entries) this.#revision = Math.max(this.#revision, e.revision);
     this.#revision = Math.max(this.#revision, from);
-    this.#watched = entries.reduce((max, e) => Math.max(max, e.revision), from);
+    this.#cursor = from;
     this.#resyncing = true;
     try {
       await this.#replica.resync(entries);
@@ -241,8 +264,6 @@ export class KvStore implements SharedStore {
       this.#resyncing = false;
     }
     if (generation !== this.#generation || this.#closed) return;
-    const watch = await kv.watch({ resumeFromRevision: from + 1 });
-    this.#watch = watch;
     this.#lastError = null;
     this.#setSynced(true);
     this.#behind = null;
@@ -251,22 +272,117 @@ export class KvStore implements SharedStore {
       this.#liveness.unref();
     }
     this.#log.info({ revision: this.#revision, keys: entries.length }, 'cluster: in step with the shared state');
-    void (async () => {
-      try {
-        for await (const e of watch) {
-          this.#revision = Math.max(this.#revision, e.revision);
-          this.#watched = Math.max(this.#watched, e.revision);
-          await this.#replica.apply(entryOf(e));
+    // Reads until the watch is made (at once, normally); a watch that cannot be made leaves
+    // the reads going, and is tried again every WATCH_RETRY_MS.
+    this.#follows = 'reads';
+    this.#pollTimer = setInterval(() => this.#pollTick(generation), POLL_MS);
+    this.#pollTimer.unref();
+    this.#tryWatch(generation);
+  }
+
+  #stopFollowing(): void {
+    this.#watch?.stop();
+    this.#watch = null;
+    this.#follows = null;
+    if (this.#pollTimer !== null) clearInterval(this.#pollTimer);
+    this.#pollTimer = null;
+  }
+
+  #stream(): string {
+    return `KV_${this.#opts.bucket}`;
+  }
+
+  #keyPrefix(): string {
+    return `$KV.${this.#opts.bucket}.`;
+  }
+
+  #pollTick(generation: number): void {
+    if (this.#pollRun === null) {
+      this.#pollRun = this.#poll(generation).finally(() => {
+        this.#pollRun = null;
+      });
+    }
+    if (Date.now() - this.#watchTriedAt >= WATCH_RETRY_MS) this.#tryWatch(generation);
+  }
+
+  /** Hands the replica every change after #cursor, read one message at a time from the stream's leader. */
+  async #poll(generation: number): Promise<void> {
+    const jsm = this.#jsm!;
+    const prefix = this.#keyPrefix();
+    try {
+      while (generation === this.#generation && this.#pollTimer !== null) {
+        // The first message at or after the sequence: revisions superseded in the key's history are gone.
+        const m = await jsm.streams.getMessage(this.#stream(), { seq: this.#cursor + 1, next_by_subj: `${prefix}>` } as MsgRequest);
+        if (this.#pollFailed) {
+          this.#pollFailed = false;
+          this.#lastError = null;
         }
+        if (m === null || generation !== this.#generation || this.#pollTimer === null) return;
+        const e = storedEntry(m, prefix);
+        this.#revision = Math.max(this.#revision, e.revision);
+        await this.#replica.apply(e);
+        this.#cursor = e.revision;
+      }
+    } catch (err) {
+      // Tried again on the next tick (said once); a lost server is the connection's to handle.
+      if (!this.#pollFailed && this.#connected) this.#fail(err, 'cannot read the changes from the store');
+      this.#pollFailed = true;
+    }
+  }
+
+  /**
+   * Makes a watch from #cursor on. It takes over from #poll once the running read ended, and
+   * skips what that read handed on meanwhile (both go in stream order, so nothing is missed).
+   */
+  #tryWatch(generation: number): void {
+    if (this.#watchTry !== null) return;
+    this.#watchTriedAt = Date.now();
+    const kv = this.#kv!;
+    this.#watchTry = (async () => {
+      let watch: Awaited<ReturnType<KV['watch']>>;
+      try {
+        watch = await kv.watch({ resumeFromRevision: this.#cursor + 1 });
       } catch (err) {
-        this.#fail(err, 'applying a shared change failed');
+        if (generation === this.#generation)
+          this.#log.warn({ err: (err as Error).message }, 'cluster: cannot watch the store (no JetStream metadata leader?); reading its changes every 250 ms meanwhile');
+        return;
       }
-      // A watch that ends by itself (its consumer gone): read everything again.
-      if (this.#watch === watch && !this.#closed) {
-        this.#watch = null;
-        this.#scheduleSync();
+      if (generation !== this.#generation || this.#closed || this.#pollTimer === null) {
+        watch.stop();
+        return;
       }
-    })();
+      clearInterval(this.#pollTimer);
+      this.#pollTimer = null;
+      await this.#pollRun;
+      if (generation !== this.#generation || this.#closed) {
+        watch.stop();
+        return;
+      }
+      this.#watch = watch;
+      this.#follows = 'watch';
+      this.#behind = null;
+      void this.#consume(watch);
+    })().finally(() => {
+      this.#watchTry = null;
+    });
+  }
+
+  async #consume(watch: Awaited<ReturnType<KV['watch']>>): Promise<void> {
+    try {
+      for await (const e of watch) {
+        if (e.revision <= this.#cursor) continue; // read by #poll before the watch took over
+        this.#revision = Math.max(this.#revision, e.revision);
+        this.#cursor = e.revision;
+        await this.#replica.apply(entryOf(e));
+      }
+    } catch (err) {
+      this.#fail(err, 'applying a shared change failed');
+    }
+    // A watch that ends by itself (its consumer gone): read everything again.
+    if (this.#watch === watch && !this.#closed) {
+      this.#watch = null;
+      this.#scheduleSync();
+    }
   }
 
   /**
@@ -295,20 +411,20 @@ export class KvStore implements SharedStore {
    */
   async #checkWatch(): Promise<void> {
     const kv = this.#kv;
-    if (kv === null || !this.#synced || this.#closed) return;
+    if (kv === null || !this.#synced || this.#closed || this.#follows !== 'watch') return;
     let last: number;
     try {
       last = (await kv.status()).streamInfo.state.last_seq;
     } catch {
       return; // the connection's own handling (disconnect, reconnect) takes over
     }
-    if (this.#behind !== null && this.#watched < this.#behind) {
-      this.#log.warn({ revision: this.#watched, bucket: this.#behind }, 'cluster: the watch fell behind the store; reading it again');
+    if (this.#behind !== null && this.#cursor < this.#behind) {
+      this.#log.warn({ revision: this.#cursor, bucket: this.#behind }, 'cluster: the watch fell behind the store; reading it again');
       this.#behind = null;
       this.#scheduleSync();
       return;
     }
-    this.#behind = last > this.#watched ? last : null;
+    this.#behind = last > this.#cursor ? last : null;
   }
 
   async write(key: string, value: Uint8Array | null, expected: number | null): Promise<number> {
@@ -348,14 +464,19 @@ export class KvStore implements SharedStore {
     this.#closed = true;
     this.#generation++;
     if (this.#liveness !== null) clearInterval(this.#liveness);
-    this.#watch?.stop();
-    this.#watch = null;
+    this.#stopFollowing();
     const nc = this.#nc;
     this.#nc = null;
     this.#kv = null;
     if (nc !== null) await nc.close().catch(() => {});
     await this.#started;
   }
+}
+
+/** A message read from the bucket's stream, as the watch would have given it. */
+function storedEntry(m: StoredMsg, prefix: string): SharedEntry {
+  const operation = m.header?.get('KV-Operation') || 'PUT';
+  return { key: m.subject.slice(prefix.length), value: operation === 'PUT' ? m.data : null, revision: m.seq, created: m.time.getTime() };
 }
 
 function entryOf(e: KvWatchEntry | { key: string; value: Uint8Array; revision: number; operation: string; created: Date }): SharedEntry {

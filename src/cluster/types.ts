@@ -24,6 +24,12 @@ export interface SharedStoreState {
   readonly since: number;
   /** The highest revision this node has seen. */
   readonly revision: number;
+  /**
+   * How changes reach this node while in step: 'watch' (a JetStream consumer pushes them),
+   * 'reads' (read from the stream every 250 ms, while no consumer can be made: the NATS
+   * cluster has no metadata leader, or the account may not create consumers); null otherwise.
+   */
+  readonly follows: 'watch' | 'reads' | null;
   readonly lastError: string | null;
 }
 

@@ -176,6 +176,8 @@ test('a node cut off NATS keeps answering, refuses writes with 503 and says so, 
   relay.restore();
   assert.ok(await eventually(async () => (await answerA(c, `meanwhile.${CLUSTER_ZONE}`)).join() === '192.0.2.77', 20_000), `C did not catch up:\n${c.output()}`);
   assert.ok(await eventually(async () => (await clusterStatus(c)).synced === true, 10_000));
+  // Following by a watch again (reads only while no consumer can be made: no-consumers.test.ts).
+  assert.ok(await eventually(async () => (await clusterStatus(c)).follows === 'watch', 10_000), c.output());
   assert.ok(await eventually(async () => (await api(c, 'GET', '/v1/health')).json.targets.find((t: { id: string }) => t.id.endsWith('/secondary')).forced === 'down', 10_000));
   assert.match((await api(c, 'GET', '/metrics')).text, /^meridian_cluster_synced 1$/m);
   const back = await dashboardCluster(c);

@@ -18,6 +18,9 @@ after(async () => {
   await nats?.stop();
 });
 
+/** The last lines of each NATS server's log: elections and routes, for a failure's message. */
+const natsLogs = (cluster: NatsCluster): string => cluster.servers.map((s) => `--- ${s.name}\n${s.output().split('\n').slice(-40).join('\n')}`).join('\n');
+
 const inStep = async (list: readonly ClusterNode[]): Promise<boolean> => {
   for (const n of list) if ((await clusterStatus(n))?.synced !== true) return false;
   const tags = await Promise.all(list.map(async (n) => (await api(n, 'GET', `/v1/zones/${CLUSTER_ZONE}`)).etag));
@@ -62,7 +65,7 @@ test('a NATS server killed mid-stream of writes loses no acknowledged write', { 
     for (const i of acknowledged) {
       assert.ok(
         await eventually(async () => (await answerA(n, `w${i}.${CLUSTER_ZONE}`)).join() === `192.0.2.${(i % 250) + 1}`, 20_000),
-        `node ${n.name} lost the acknowledged write w${i}:\n${n.output()}`,
+        `node ${n.name} lost the acknowledged write w${i}:\n${n.output()}\n${natsLogs(nats)}`,
       );
     }
   }

@@ -29,6 +29,8 @@ export interface NatsServer {
   readonly output: () => string;
   /** SIGKILLs nats-server itself (a crash: no clean shutdown); stop() still cleans up. */
   kill(): void;
+  /** Rewrites the config with these extra lines instead of the first ones and has nats-server reload it (SIGHUP). */
+  reload(extra: readonly string[]): void;
   stop(): Promise<void>;
 }
 
@@ -40,23 +42,28 @@ const natsPid = (out: string): number | null => daemonPid(out, 'nats');
  * to solicit; JetStream in cluster mode refuses to start without a configured route, so the
  * first server of a cluster is given one nobody answers (port 1) and the others solicit it.
  */
-export async function startNats(opts: { name?: string; cluster?: { routes: readonly string[] }; maxPayload?: number } = {}): Promise<NatsServer> {
+export async function startNats(
+  opts: { name?: string; cluster?: { routes: readonly string[] }; maxPayload?: number; /** More config lines (authorization, say). */ extra?: readonly string[] } = {},
+): Promise<NatsServer> {
   const bin = natsServerPath();
   if (bin === null) throw new Error('nats-server is not installed (apt-get install nats-server)');
   const name = opts.name ?? 'n1';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `meridian-nats-${name}-`));
-  const conf = [
-    `server_name: ${JSON.stringify(name)}`,
-    'listen: "127.0.0.1:-1"',
-    ...(opts.maxPayload !== undefined ? [`max_payload: ${opts.maxPayload}`] : []),
-    `jetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))} }`,
-    ...(opts.cluster ? [`cluster { name: "c", listen: "127.0.0.1:-1", routes: [${opts.cluster.routes.map((r) => JSON.stringify(r)).join(', ')}] }`] : []),
-  ].join('\n');
+  const confOf = (extra: readonly string[]): string =>
+    [
+      `server_name: ${JSON.stringify(name)}`,
+      'listen: "127.0.0.1:-1"',
+      ...(opts.maxPayload !== undefined ? [`max_payload: ${opts.maxPayload}`] : []),
+      `jetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))} }`,
+      ...(opts.cluster ? [`cluster { name: "c", listen: "127.0.0.1:-1", routes: [${opts.cluster.routes.map((r) => JSON.stringify(r)).join(', ')}] }`] : []),
+      ...extra,
+      // --ports_file_dir is given through the config: the guardian passes -c only.
+      `ports_file_dir: ${JSON.stringify(path.join(dir, 'ports'))}`,
+      '',
+    ].join('\n');
   const confFile = path.join(dir, 'nats.conf');
-  fs.writeFileSync(confFile, conf + '\n');
+  fs.writeFileSync(confFile, confOf(opts.extra ?? []));
   fs.mkdirSync(path.join(dir, 'ports'));
-  // --ports_file_dir is given through the config's directory: the guardian passes -c only.
-  fs.appendFileSync(confFile, `ports_file_dir: ${JSON.stringify(path.join(dir, 'ports'))}\n`);
   const daemon: GuardedDaemon = startGuarded(GUARDIAN, ['nats-guardian', bin, confFile, dir], dir, (out) => {
     const pid = natsPid(out);
     if (pid !== null) {
@@ -92,6 +99,11 @@ export async function startNats(opts: { name?: string; cluster?: { routes: reado
     kill() {
       const pid = natsPid(daemon.output());
       if (pid !== null) process.kill(pid, 'SIGKILL');
+    },
+    reload(extra) {
+      fs.writeFileSync(confFile, confOf(extra));
+      const pid = natsPid(daemon.output());
+      if (pid !== null) process.kill(pid, 'SIGHUP');
     },
     stop: () => daemon.stop(),
   };

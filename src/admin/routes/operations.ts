@@ -103,6 +103,11 @@ const Status = Type.Object({
         synced: Type.Boolean({ description: 'caught up with the store since the last (re)connect: writes are taken; false: this node serves its last state and refuses writes (503)' }),
         since: Type.String({ format: 'date-time', description: 'when synced last changed' }),
         revision: Type.Integer({ description: 'the highest store revision this node has seen' }),
+        follows: Nullable(
+          Type.Union([Type.Literal('watch'), Type.Literal('reads')], {
+            description: 'how changes reach this node while in step: watch (pushed by a JetStream consumer) or reads (read every 250 ms while no consumer can be made); null while not in step',
+          }),
+        ),
         lastError: Nullable(Type.String()),
       },
       { description: 'cluster mode (cluster.servers); null: one node, files only' },
