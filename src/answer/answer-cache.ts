@@ -2,6 +2,8 @@ import type { EncodedResponse } from '../dns/message-writer.js';
 import { RRType, Rcode } from '../dns/constants.js';
 import { nameKey } from '../dns/name.js';
 import type { Resolution } from '../resolve/resolution.js';
+import { suffixKey } from '../zone/lookup.js';
+import type { Zone } from '../zone/zone.js';
 import { BoundedSnapshotMap, type AnswerTags } from '../snapshot/per-snapshot-cache.js';
 
 /** An encoded answer with what it depends on, so an admin write forgets only the answers it changes. */
@@ -32,6 +34,22 @@ export class AnswerCache extends BoundedSnapshotMap<string, CachedAnswer> {
   set(key: string, value: CachedAnswer): void {
     this.remember(key, value);
   }
+}
+
+/**
+ * Whether a negative answer (NXDOMAIN or NODATA, `zone`'s SOA alone in authority) depends on
+ * nothing but the records at the question's name and below it (AnswerTags.negative). Not when
+ * a wildcard sits one label below any name above it in the zone: removing a name between them
+ * could let the wildcard answer (RFC 4592 §3.3.1), and so may synthesised NODATA.
+ */
+export function plainNegative(res: Resolution, zone: Zone | null, labelKeys: readonly string[]): boolean {
+  if (zone === null || !res.authoritative || res.answer.length > 0 || res.additional.length > 0 || res.authority.length !== 1) return false;
+  if ((res.rcode !== Rcode.NXDOMAIN && res.rcode !== Rcode.NOERROR) || res.authority[0]!.set !== zone.soa) return false;
+  for (let i = labelKeys.length - zone.origin.length; i >= 1; i--) {
+    const above = suffixKey(labelKeys, i);
+    if (zone.nodes.has(above.length === 0 ? '*' : `*.${above}`)) return false;
+  }
+  return true;
 }
 
 /** Types whose answers bring other names' addresses into the additional section (resolve/resolver.ts). */

@@ -9,7 +9,7 @@ import { decide, type Decision } from '../steer/decide.js';
 import type { ClientInfo, SteeredName } from '../steer/types.js';
 import { findZone, steeringEnv, type Snapshot, type SnapshotStore } from '../snapshot/snapshot.js';
 import { QueryStats } from '../metrics/query-stats.js';
-import { AnswerCache, ownAnswer, type CachedAnswer } from './answer-cache.js';
+import { AnswerCache, ownAnswer, plainNegative, type CachedAnswer } from './answer-cache.js';
 import { QuestionIndex, type Transport } from './question-index.js';
 import { cacheablePrefix, DecisionCache, type ClientBits } from './decision-cache.js';
 import { QueryContext } from './query-context.js';
@@ -44,6 +44,7 @@ export interface ResponderOptions {
 class SteeredQuestion {
   /** Depends on its own name only (AnswerTags): a decision cache entry holds the rest. */
   readonly own = true;
+  readonly negative = false;
   constructor(
     readonly steered: SteeredName,
     readonly qtype: number,
@@ -351,16 +352,20 @@ export class Responder {
         if (signed.refreshAt < staleAt) staleAt = Math.floor(signed.refreshAt);
       }
       const e = this.#writer.encode(packet, q, res);
+      const zone = findZone(snapshot, q.labelKeys, q.qtype);
+      const negative = e.soaSerialAt >= 0 && direct === null && !dependsOnClient && plainNegative(res, zone, q.labelKeys);
       // Every field in one literal: kept in the object itself, no property array beside it.
       encoded = {
         bytes: e.bytes,
         additionalCuts: e.additionalCuts,
         glueRequired: e.glueRequired,
         rcode: e.rcode,
-        zone: findZone(snapshot, q.labelKeys, q.qtype)?.originKey ?? '',
+        zone: zone?.originKey ?? '',
         staleAt,
+        soaSerialAt: negative ? e.soaSerialAt : -1,
         name: q.key,
         own: ownAnswer(res, q.key),
+        negative,
       };
       if (!dependsOnClient) {
         this.cache.set(key, encoded);
@@ -375,6 +380,17 @@ export class Responder {
     }
     ctx.zone = encoded.zone;
     return this.#finish(ctx, q.questionEnd, q.edns, encoded, echoedScope(ecs, scope, clientSpecific));
+  }
+
+  #writeSerial(out: Buffer, encoded: EncodedResponse): void {
+    const zone = this.#store.current.zones.get(encoded.zone);
+    if (zone === undefined) return;
+    const at = encoded.soaSerialAt;
+    const serial = zone.serial;
+    out[at] = serial >>> 24;
+    out[at + 1] = (serial >>> 16) & 0xff;
+    out[at + 2] = (serial >>> 8) & 0xff;
+    out[at + 3] = serial & 0xff;
   }
 
   /** Whether a cached answer's signatures are due for refresh (by the signer's clock; an unsigned answer never is). */
@@ -452,6 +468,8 @@ export class Responder {
     out[2] = (out[2]! & 0xfe) | (packet[2]! & 0x01) | (truncated ? 0x02 : 0);
     out[3] = (out[3]! & 0xef) | (packet[3]! & 0x10);
     for (let i = HEADER; i < questionEnd; i++) out[i] = packet[i]!;
+    // A cached negative answer outlives writes elsewhere in its zone: the serial is today's.
+    if (encoded.soaSerialAt >= 0 && !truncated) this.#writeSerial(out, encoded);
     if (truncated) out.fill(0, 6, 12);
     if (additionalCount >= 0) writeUint16(out, 10, additionalCount);
     if (edns) {

@@ -26,6 +26,8 @@ export function namesChanged(prev: ReadonlyMap<string, Zone>, next: ReadonlyMap<
     if (before === undefined) return null;
     if (before === zone) continue;
     if (before.steered !== zone.steered || before.monitored !== zone.monitored) return null;
+    // Cached negative answers carry the SOA: they keep only through a change of its serial.
+    if (!sameSoaButSerial(before, zone)) return null;
     // Names new to the delta: at least that many changed, without listing them (a large batch).
     if (names.length + zone.nodes.deltaSize - before.nodes.deltaSize > MAX_NAMES) return null;
     // Only the new nodes: answers below a cut or DNAME that went were referrals or DNAME
@@ -45,6 +47,17 @@ export function namesChanged(prev: ReadonlyMap<string, Zone>, next: ReadonlyMap<
     }
   }
   return names;
+}
+
+/** Whether two versions of a zone have the same SOA but for its serial, and the same negative TTL. */
+function sameSoaButSerial(a: Zone, b: Zone): boolean {
+  if (a.soa === b.soa) return true;
+  if (a.negativeTtl !== b.negativeTtl || a.soa.ttl !== b.soa.ttl) return false;
+  const x = a.soa.rdatas[0]!;
+  const y = b.soa.rdatas[0]!;
+  // SERIAL is the 20 octets from the end's first 4 (RFC 1035 §3.3.13).
+  const at = x.length - 20;
+  return x.length === y.length && x.subarray(0, at).equals(y.subarray(0, at)) && x.subarray(at + 4).equals(y.subarray(at + 4));
 }
 
 /**

@@ -59,12 +59,20 @@ export interface EncodedResponse {
   readonly zone: string;
   /** Seconds since the epoch from which the answer is built afresh: its DNSSEC signatures are due for refresh (NEVER_STALE: never). */
   readonly staleAt: number;
+  /**
+   * Where the SERIAL of the message's one SOA record is, when the SOA is all there is past the
+   * question (a negative answer): a cached negative answer gets the zone's serial of the moment
+   * written there (answer/responder.ts). -1 otherwise.
+   */
+  readonly soaSerialAt: number;
 }
 
 export class MessageWriter {
   readonly #buf = Buffer.allocUnsafe(MAX_MESSAGE);
   #pos = 0;
   readonly #names = new Map<string, number>();
+  /** Where the last SOA written has its SERIAL. */
+  #soaSerialAt = -1;
 
   /**
    * Encodes `res` as the answer to `q`, copying the question as it was asked (bytes
@@ -80,6 +88,7 @@ export class MessageWriter {
     packet.copy(buf, 12, 12, q.questionEnd);
     buf.writeUInt16BE(1, 4);
     this.#pos = q.questionEnd;
+    this.#soaSerialAt = -1;
     this.#rememberQuestion(q.labels, q.labelKeys);
 
     let overflow = false;
@@ -108,6 +117,7 @@ export class MessageWriter {
       rcode: res.rcode,
       zone: '',
       staleAt: NEVER_STALE,
+      soaSerialAt: !overflow && counts[0] === 0 && counts[1] === 1 && counts[2] === 0 && res.authority[0]!.set.type === RRType.SOA ? this.#soaSerialAt : -1,
     };
   }
 
@@ -166,6 +176,7 @@ export class MessageWriter {
         const rname = readWireName(rdata, mname.next);
         this.#writeName(mname.name);
         this.#writeName(rname.name);
+        this.#soaSerialAt = this.#pos;
         this.#writeBytes(rdata.subarray(rname.next));
         return;
       }

@@ -12,7 +12,7 @@
  * wildcards, additional addresses).
  */
 
-/** Snapshot `version` differs from `version - 1` only in the records of these names (and the SOA serial): no zone added or dropped, no policy, health or GeoIP change, no zone cut or DNAME touched. */
+/** Snapshot `version` differs from `version - 1` only in the records of these names (and the SOA serial, no other SOA field): no zone added or dropped, no policy, health or GeoIP change, no zone cut or DNAME touched. */
 export interface NamesChange {
   readonly version: number;
   /** Name keys (src/dns/name.ts nameKey) of the nodes set or removed, across zones. */
@@ -25,6 +25,13 @@ export interface AnswerTags {
   readonly name: string;
   /** True when the answer depends on nothing but the records at its own name: a positive answer of the name's own RRsets, no CNAME target, wildcard, SOA or additional address. */
   readonly own: boolean;
+  /**
+   * True for a negative answer (NXDOMAIN, NODATA: the SOA alone in authority) that depends on
+   * nothing but the records at its own name and below it, and on no wildcard: it holds until a
+   * change at its name, at a name below it, or at a wildcard. Its SOA serial is written afresh
+   * for each query (answer/responder.ts), so the serial every write moves does not outdate it.
+   */
+  readonly negative: boolean;
 }
 
 /** Consecutive changes a snapshot carries: a cache that missed more versions than this empties. */
@@ -85,6 +92,11 @@ export class BoundedSnapshotMap<K, V> extends PerSnapshotCache {
    */
   readonly #broad = new Map<K, number>();
   #forgets = 0;
+  /** Keys of the negative entries, by their name (as #byName). */
+  readonly #negativeByName = new Map<string, K | K[]>();
+  /** The negative entries, with the count of wildcard changes when they were made: a wildcard change outdates them all (as #broad). */
+  readonly #negative = new Map<K, number>();
+  #wildcardChanges = 0;
 
   constructor(maxEntries: number, tagsOf: ((value: V) => AnswerTags) | null = null) {
     super();
@@ -96,6 +108,8 @@ export class BoundedSnapshotMap<K, V> extends PerSnapshotCache {
     this.entries.clear();
     this.#byName.clear();
     this.#broad.clear();
+    this.#negativeByName.clear();
+    this.#negative.clear();
   }
 
   get size(): number {
@@ -105,20 +119,43 @@ export class BoundedSnapshotMap<K, V> extends PerSnapshotCache {
   protected override forget(names: Iterable<string>): void {
     if (this.#tagsOf === null) return this.clear();
     this.#forgets++;
+    let count = 0;
     for (const name of names) {
+      count++;
       const keys = this.#byName.get(name);
       if (keys === undefined) continue;
       if (Array.isArray(keys)) for (const key of keys) this.entries.delete(key);
       else this.entries.delete(keys);
       this.#byName.delete(name);
     }
+    if (this.#negative.size === 0) return;
+    // Walking up from every name of a large batch would cost more than answering those again.
+    if (count > MAX_NAMES_WALKED) {
+      this.#wildcardChanges++;
+      return;
+    }
+    for (const name of names) {
+      if (name === '*' || name.startsWith('*.')) this.#wildcardChanges++;
+      // The name and each name above it: a name below a negative answer's makes it an empty non-terminal, or no longer one.
+      for (let k: string | null = name; k !== null; k = parentKey(k)) {
+        const keys = this.#negativeByName.get(k);
+        if (keys === undefined) continue;
+        for (const key of Array.isArray(keys) ? keys : [keys]) {
+          this.entries.delete(key);
+          this.#negative.delete(key);
+        }
+        this.#negativeByName.delete(k);
+      }
+    }
   }
 
   /** Whether an entry found under `key` still holds; an outdated one is dropped. */
   protected fresh(key: K, value: V): boolean {
-    if (this.#tagsOf === null || this.#tagsOf(value).own || this.#broad.get(key) === this.#forgets) return true;
+    if (this.#tagsOf === null) return true;
+    const tags = this.#tagsOf(value);
+    if (tags.own || (tags.negative ? this.#negative.get(key) === this.#wildcardChanges : this.#broad.get(key) === this.#forgets)) return true;
     this.entries.delete(key);
-    this.#broad.delete(key);
+    this.#untag(key, value);
     return false;
   }
 
@@ -140,31 +177,63 @@ export class BoundedSnapshotMap<K, V> extends PerSnapshotCache {
   #tag(key: K, value: V): void {
     if (this.#tagsOf === null) return;
     const tags = this.#tagsOf(value);
+    if (tags.negative) {
+      this.#negative.set(key, this.#wildcardChanges);
+      addKey(this.#negativeByName, tags.name, key);
+      return;
+    }
     if (!tags.own) {
       this.#broad.set(key, this.#forgets);
       return;
     }
-    const keys = this.#byName.get(tags.name);
-    if (keys === undefined) this.#byName.set(tags.name, key);
-    else if (Array.isArray(keys)) keys.push(key);
-    else this.#byName.set(tags.name, [keys, key]);
+    addKey(this.#byName, tags.name, key);
   }
 
   #untag(key: K, value: V): void {
     if (this.#tagsOf === null) return;
     const tags = this.#tagsOf(value);
+    if (tags.negative) {
+      this.#negative.delete(key);
+      removeKey(this.#negativeByName, tags.name, key);
+      return;
+    }
     if (!tags.own) {
       this.#broad.delete(key);
       return;
     }
-    const keys = this.#byName.get(tags.name);
-    if (keys === undefined) return;
-    if (!Array.isArray(keys)) {
-      if (keys === key) this.#byName.delete(tags.name);
-      return;
-    }
-    const i = keys.indexOf(key);
-    if (i >= 0) keys.splice(i, 1);
-    if (keys.length === 1) this.#byName.set(tags.name, keys[0]!);
+    removeKey(this.#byName, tags.name, key);
   }
+}
+
+/** Above this many names in one change, negative entries are all outdated rather than looked for name by name and up. */
+const MAX_NAMES_WALKED = 1_000;
+
+/** The key of the name one label up ("" for a top-level name, null for the root); labels escape "." and "\\" (dns/name.ts). */
+export function parentKey(key: string): string | null {
+  if (key === '') return null;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x2e) return key.slice(i + 1);
+  }
+  return '';
+}
+
+function addKey<K>(byName: Map<string, K | K[]>, name: string, key: K): void {
+  const keys = byName.get(name);
+  if (keys === undefined) byName.set(name, key);
+  else if (Array.isArray(keys)) keys.push(key);
+  else byName.set(name, [keys, key]);
+}
+
+function removeKey<K>(byName: Map<string, K | K[]>, name: string, key: K): void {
+  const keys = byName.get(name);
+  if (keys === undefined) return;
+  if (!Array.isArray(keys)) {
+    if (keys === key) byName.delete(name);
+    return;
+  }
+  const i = keys.indexOf(key);
+  if (i >= 0) keys.splice(i, 1);
+  if (keys.length === 1) byName.set(name, keys[0]!);
 }

@@ -116,6 +116,26 @@ describe('the answer caches after an admin write', () => {
     assert.deepEqual(await addresses(m, `old.${ZONE}`), []);
   });
 
+  it('keep negative answers through writes to other names, each with the serial of the moment', async () => {
+    await udp(m.dns, `nx-kept.${ZONE}`, 'A');
+    await udp(m.dns, `txt.${ZONE}`, 'MX');
+    const serial = await negativeSerial('nx-kept');
+    await put('www', 'A', ['192.0.2.183']);
+    assert.ok(await cached('nx-kept'), 'an NXDOMAIN is still answered from the cache');
+    assert.equal(await negativeSerial('nx-kept'), serial + 1, 'with the serial the write moved');
+    assert.ok(await cached('txt', 'MX'), 'and so is a NODATA');
+    const nodata = await udp(m.dns, `txt.${ZONE}`, 'MX');
+    assert.equal(nodata.msg.authorities.find((a) => a.type === 'SOA')?.data.serial, serial + 1);
+    // A name written below it: the NXDOMAIN becomes an empty non-terminal's NODATA.
+    await put('a.nx-kept', 'A', ['192.0.2.184']);
+    const ent = await udp(m.dns, `nx-kept.${ZONE}`, 'A');
+    assert.equal(ent.raw[3]! & 0x0f, 0, 'NOERROR');
+    assert.deepEqual(ent.msg.answers, []);
+    // The name itself written: its NODATA goes.
+    await put('txt', 'MX', ['10 mail']);
+    assert.equal((await udp(m.dns, `txt.${ZONE}`, 'MX')).msg.answers.length, 1);
+  });
+
   it('after a reload that changed one name, keep the answers of the others (the reload thread lists what differs)', async () => {
     await ask();
     await udp(m.dns, `ns1.${ZONE}`, 'A');

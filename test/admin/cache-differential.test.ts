@@ -83,6 +83,13 @@ const QUESTIONS: readonly Question[] = [
   q('fo', 'A', { ecs: '203.0.113.0/24' }),
   q('tofo'),
   q('nothing'),
+  q('nothing', 'TXT'),
+  q('nx1'),
+  q('b.nx2'),
+  q('nx3'),
+  q('q.far'),
+  q('www', 'MX'),
+  q('ent.x', 'TXT'),
   q('@', 'SOA'),
   q('@', 'NS'),
   q('@', 'ANY'),
@@ -125,6 +132,11 @@ function changes(pair: () => ServerPair, settleMs: number, questions = QUESTIONS
   run('the apex NS', (p) => put(p, 'adm.test', '@', 'NS', ['ns1', 'mail'], 3600));
   run('the SOA (negative TTL)', (p) => put(p, 'adm.test', '@', 'SOA', ['ns1 hostmaster 500 7200 3600 1209600 60'], 3600));
   run('a DNAME', (p) => put(p, 'adm.test', 'dn', 'DNAME', ['elsewhere.example.']));
+  run('a name that had an NXDOMAIN', (p) => put(p, 'adm.test', 'nx1', 'A', ['192.0.2.94']));
+  run('a name above a name that has an NXDOMAIN', (p) => put(p, 'adm.test', 'nx2', 'A', ['192.0.2.95']));
+  run('a name below a name that has an NXDOMAIN (it becomes an empty non-terminal)', (p) => put(p, 'adm.test', 'c.nx3', 'A', ['192.0.2.96']));
+  run('a wildcard above a name that has an NXDOMAIN', (p) => put(p, 'adm.test', '*.far', 'A', ['192.0.2.97']));
+  run('a type at a name that had a NODATA for it', (p) => put(p, 'adm.test', 'www', 'MX', ['10 mail']));
   run('a name by another case', (p) => put(p, 'adm.test', 'mIxEd', 'TXT', ['case']));
   run('the only name below an empty non-terminal removed', (p) => del(p, 'adm.test', 'deep.ent.x', 'A'));
   run('records at a steered name', (p) => put(p, 'adm.test', 'fo', 'TXT', ['other']));

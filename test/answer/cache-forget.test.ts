@@ -1,7 +1,7 @@
 /** Per-snapshot caches forgetting only the names a write changed (issue #14 item 3), in process. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BoundedSnapshotMap, MAX_CHANGES_KEPT, namesSince, type AnswerTags, type NamesChange } from '../../src/snapshot/per-snapshot-cache.js';
+import { BoundedSnapshotMap, MAX_CHANGES_KEPT, namesSince, parentKey, type AnswerTags, type NamesChange } from '../../src/snapshot/per-snapshot-cache.js';
 
 class Tagged extends BoundedSnapshotMap<string, AnswerTags> {
   constructor(max: number) {
@@ -17,8 +17,9 @@ class Tagged extends BoundedSnapshotMap<string, AnswerTags> {
   }
 }
 
-const own = (name: string): AnswerTags => ({ name, own: true });
-const broad = (name: string): AnswerTags => ({ name, own: false });
+const own = (name: string): AnswerTags => ({ name, own: true, negative: false });
+const broad = (name: string): AnswerTags => ({ name, own: false, negative: false });
+const negative = (name: string): AnswerTags => ({ name, own: false, negative: true });
 const change = (version: number, ...names: string[]): NamesChange => ({ version, names });
 
 describe('namesSince', () => {
@@ -66,6 +67,40 @@ describe('BoundedSnapshotMap with tags', () => {
     c.set('a|1', own('a'));
     c.useVersion(3, [change(3, 'c')]);
     assert.deepEqual([c.has('a|1'), c.has('c|1')], [true, false]);
+  });
+
+  it('keeps a negative entry through changes elsewhere and above it; drops it for its name, a name below it, a wildcard, or a change too large to walk', () => {
+    const c = new Tagged(2000);
+    c.useVersion(1);
+    const fill = (): void => {
+      c.set('a.example|1', negative('a.example'));
+      c.set('b.example|1', negative('b.example'));
+    };
+    fill();
+    c.useVersion(2, [change(2, 'example', 'c.example', 'x.b.example\\.z')]);
+    assert.deepEqual([c.has('a.example|1'), c.has('b.example|1')], [true, true], 'the apex, a sibling, and a name whose label has an escaped dot');
+    c.useVersion(3, [change(3, 'a.example')]);
+    assert.deepEqual([c.has('a.example|1'), c.has('b.example|1')], [false, true]);
+    c.useVersion(4, [change(4, 'y.x.b.example')]);
+    assert.equal(c.has('b.example|1'), false, 'a name two labels below');
+    fill();
+    c.useVersion(5, [change(5, '*.other')]);
+    assert.deepEqual([c.has('a.example|1'), c.has('b.example|1')], [false, false], 'any wildcard');
+    fill();
+    c.useVersion(6, [change(6, ...Array.from({ length: 1001 }, (_, i) => `n${i}.elsewhere`))]);
+    assert.deepEqual([c.has('a.example|1'), c.has('b.example|1')], [false, false]);
+    c.set('a.example|1', negative('a.example'));
+    c.set('a.example|1', own('a.example'));
+    c.useVersion(7, [change(7, 'z.a.example')]);
+    assert.equal(c.has('a.example|1'), true, 'replaced by a positive answer, it is no longer negative');
+  });
+
+  it('walks name keys up a label at a time, escaped dots kept inside their label', () => {
+    assert.equal(parentKey('www.example.com'), 'example.com');
+    assert.equal(parentKey('a\\.b.example'), 'example');
+    assert.equal(parentKey('a\\\\.b'), 'b');
+    assert.equal(parentKey('com'), '');
+    assert.equal(parentKey(''), null);
   });
 
   it('without tags, forgets everything', () => {

@@ -38,7 +38,7 @@ function withQtype(packet: Buffer, qtype: number): Buffer {
 
 /** The index keeps values that say what they depend on (AnswerTags); these tests keep plain values in them. */
 class Index<X> {
-  readonly inner: QuestionIndex<{ name: string; own: boolean; x: X }>;
+  readonly inner: QuestionIndex<{ name: string; own: boolean; negative: boolean; x: X }>;
   constructor(maxEntries: number) {
     this.inner = new QuestionIndex(maxEntries);
   }
@@ -46,7 +46,7 @@ class Index<X> {
     this.inner.useVersion(version);
   }
   set(packet: Buffer, transport: 'udp' | 'tcp', x: X): void {
-    this.inner.set(packet, transport, { name: 'n', own: true, x });
+    this.inner.set(packet, transport, { name: 'n', own: true, negative: false, x });
   }
   get(packet: Buffer, transport: 'udp' | 'tcp'): X | undefined {
     return this.inner.get(packet, transport)?.x;

@@ -30,7 +30,18 @@ const prober: Prober = async (_spec, address) => {
   return r;
 };
 
-const encoded = { bytes: Buffer.alloc(12), additionalCuts: [], glueRequired: false, rcode: 0, zone: 'example.com', staleAt: Infinity, name: 'www.example.com', own: true } satisfies CachedAnswer;
+const encoded = {
+  bytes: Buffer.alloc(12),
+  additionalCuts: [],
+  glueRequired: false,
+  rcode: 0,
+  zone: 'example.com',
+  staleAt: Infinity,
+  soaSerialAt: -1,
+  name: 'www.example.com',
+  own: true,
+  negative: false,
+} satisfies CachedAnswer;
 
 async function scrape(registry: { metrics(): Promise<string> }): Promise<Exposition> {
   return parseExposition(await registry.metrics());
