@@ -122,6 +122,8 @@ export class KvStore implements SharedStore {
   #watchTry: Promise<void> | null = null;
   #pollFailed = false;
   #watchTriedAt = 0;
+  /** A failed watch was logged since the last one made: said once, not every WATCH_RETRY_MS. */
+  #watchFailed = false;
   /** Syncs run one at a time; a reconnect during one asks for another. */
   #syncing: Promise<void> = Promise.resolve();
   #generation = 0;
@@ -343,8 +345,10 @@ export class KvStore implements SharedStore {
       try {
         watch = await kv.watch({ resumeFromRevision: this.#cursor + 1 });
       } catch (err) {
-        if (generation === this.#generation)
+        if (generation === this.#generation && !this.#watchFailed) {
+          this.#watchFailed = true;
           this.#log.warn({ err: (err as Error).message }, 'cluster: cannot watch the store (no JetStream metadata leader?); reading its changes every 250 ms meanwhile');
+        }
         return;
       }
       if (generation !== this.#generation || this.#closed || this.#pollTimer === null) {
@@ -361,6 +365,10 @@ export class KvStore implements SharedStore {
       this.#watch = watch;
       this.#follows = 'watch';
       this.#behind = null;
+      if (this.#watchFailed) {
+        this.#watchFailed = false;
+        this.#log.info({ revision: this.#cursor }, 'cluster: watching the store again');
+      }
       void this.#consume(watch);
     })().finally(() => {
       this.#watchTry = null;

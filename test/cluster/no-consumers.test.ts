@@ -50,6 +50,10 @@ test('with no consumer to be had, nodes follow the store by reading it, then tak
   assert.equal(deleted.status, 200, deleted.text);
   assert.ok(await eventually(async () => (await answerA(b, `r0.${CLUSTER_ZONE}`)).length === 0, 10_000), 'B kept a deleted record');
 
+  // A watch is tried again every 5 s; the failure is logged once, not at each try.
+  await new Promise((res) => setTimeout(res, 5_500));
+  assert.equal(b.output().split('cannot watch the store').length - 1, 1, b.output());
+
   // Consumers allowed again: each node takes a watch within its retry interval while writes go on.
   nats.reload(user(false));
   let i = 5;
@@ -62,6 +66,7 @@ test('with no consumer to be had, nodes follow the store by reading it, then tak
   }
   assert.equal(await follows(b), 'watch', `B never took a watch:\n${b.output()}`);
   assert.equal(await follows(a), 'watch', `A never took a watch:\n${a.output()}`);
+  assert.ok(await eventually(async () => b.output().includes('watching the store again'), 10_000), b.output());
   for (let k = 0; k < 5; k++, i++) assert.equal((await api(a, 'PUT', `/v1/zones/${CLUSTER_ZONE}/records/r${i}/A`, { ttl: 60, rdata: [address(i)] })).status, 200);
   for (let k = 1; k < i; k++) assert.ok(await eventually(async () => (await answerA(b, `r${k}.${CLUSTER_ZONE}`)).join() === address(k), 10_000), `B missed r${k} of ${i}:\n${b.output()}`);
 });
