@@ -5,7 +5,8 @@
  * idle, during `--writes` single-record admin PUTs, during a SIGHUP full reload, during
  * one batch of `--batch` operations. Knot gets the same zone, the same load, `knotc
  * zone-reload` for the reload and `zone-begin / zone-set / zone-commit` transactions for
- * the writes (the 10,000-change one only with --knot-batch). Prints p50/p99/p99.9/max and lost queries per window against the goals.
+ * the writes (the 10,000-change one only with --knot-batch). Prints p50/p99/p99.9/max and lost queries per window against the goals,
+ * and each window's p99.9 over the idle window's (the machine's floor at that load).
  *   node dist/tools/bench-stall.js [--records 1000000] [--writes 100] [--batch 10000] [--rate Q] [--skip-knot] [--skip-meridian] [--knot-batch] [--workers N] [--only write|reload|batch] [--compact-delay-ms MS] [--udp-socket native|dgram] [--node-flag F]...
  * The server runs on CPU 0 (every thread, the reload worker too), dnsperf and this process on
  * the last CPU. Needs dnsperf and knot (Debian packages dnsperf, knot).
@@ -372,12 +373,16 @@ function table(title: string, rate: number, saturation: number, windows: readonl
   // The issue's goals are at half of saturation (the default rate); --rate may ask for another share.
   console.log(`\n${title} at ${fmt(rate)} q/s (${fmt((100 * rate) / saturation)} % of its saturation, ${fmt(saturation)} q/s); latency in ms`);
   console.log(
-    `  ${'window'.padEnd(34)} ${'queries'.padStart(9)} ${'lost'.padStart(6)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'p99.9'.padStart(8)} ${'max'.padStart(8)} ${'goal'.padStart(6)} ${'op ms'.padStart(8)} ${'load'.padStart(5)}  verdict`,
+    `  ${'window'.padEnd(34)} ${'queries'.padStart(9)} ${'lost'.padStart(6)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'p99.9'.padStart(8)} ${'over idle'.padStart(9)} ${'max'.padStart(8)} ${'goal'.padStart(6)} ${'op ms'.padStart(8)} ${'load'.padStart(5)}  verdict`,
   );
+  // The idle window's p99.9 is the machine's floor at this load: on a noisy machine a window's
+  // figure less the floor tells what the operation added (the issue's "delays no answer by").
+  const idle = windows.find((w) => w.goal === null);
   for (const w of windows) {
     const verdict = w.goal === null ? '' : w.p999 <= w.goal && w.lost === 0 ? 'meets the goal' : 'MISSES the goal';
+    const over = idle === undefined || w === idle ? '' : `${w.p999 >= idle.p999 ? '+' : ''}${fmt(w.p999 - idle.p999, 2)}`;
     console.log(
-      `  ${w.label.padEnd(34)} ${fmt(w.count).padStart(9)} ${fmt(w.lost).padStart(6)} ${fmt(w.p50, 2).padStart(7)} ${fmt(w.p99, 2).padStart(7)} ${fmt(w.p999, 2).padStart(8)} ${fmt(w.max, 1).padStart(8)} ${(w.goal === null ? '' : `≤${w.goal}`).padStart(6)} ${fmt(w.opMs).padStart(8)} ${fmt(w.load, 1).padStart(5)}  ${verdict}`,
+      `  ${w.label.padEnd(34)} ${fmt(w.count).padStart(9)} ${fmt(w.lost).padStart(6)} ${fmt(w.p50, 2).padStart(7)} ${fmt(w.p99, 2).padStart(7)} ${fmt(w.p999, 2).padStart(8)} ${over.padStart(9)} ${fmt(w.max, 1).padStart(8)} ${(w.goal === null ? '' : `≤${w.goal}`).padStart(6)} ${fmt(w.opMs).padStart(8)} ${fmt(w.load, 1).padStart(5)}  ${verdict}`,
     );
   }
 }
