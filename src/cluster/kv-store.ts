@@ -6,7 +6,7 @@
  * not synced every write is refused (never a silent local write); the node serves what it has.
  *
  * Reading the bucket asks only the stream's leader, as a write does: its keys from the stream
- * info, each value by a direct get. A watch (a JetStream consumer) also needs the NATS
+ * info, each key's last message by subject. A watch (a JetStream consumer) also needs the NATS
  * cluster's metadata leader, which is re-elected for seconds to minutes after a NATS server
  * dies; until one can be made the node follows by reading the stream message by message
  * (`follows: 'reads'`), so a node that can write can also catch up.
@@ -113,8 +113,6 @@ export class KvStore implements SharedStore {
   #resyncing = false;
   /** The running watch, stopped on reconnect (a new sync starts its own). */
   #watch: { stop(): void } | null = null;
-  /** How changes reach this node since the last sync: a watch, reads by sequence, or nothing yet. */
-  #follows: 'watch' | 'reads' | null = null;
   /** Reads the stream for changes while there is no watch (#poll), and tries for one. */
   #pollTimer: NodeJS.Timeout | null = null;
   /** The running #poll: the watch takes over only after it ended. */
@@ -155,7 +153,7 @@ export class KvStore implements SharedStore {
       synced: this.#synced,
       since: this.#since,
       revision: this.#revision,
-      follows: this.#synced ? this.#follows : null,
+      follows: this.#synced ? this.#follows() : null,
       lastError: this.#lastError,
     };
   }
@@ -242,8 +240,7 @@ export class KvStore implements SharedStore {
     this.#setSynced(false);
     this.#stopFollowing();
     const nc = this.#nc!;
-    const kv = this.#kv ?? (await this.#bucket(nc));
-    this.#kv = kv;
+    this.#kv ??= await this.#bucket(nc);
     // No account info request (checkAPI): the metadata leader answers it.
     const jsm = this.#jsm ?? (await jetstreamManager(nc, { checkAPI: false }));
     this.#jsm = jsm;
@@ -251,9 +248,11 @@ export class KvStore implements SharedStore {
     const info = await jsm.streams.info(this.#stream(), { subjects_filter: `${prefix}>` });
     const from = info.state.last_seq;
     const entries: SharedEntry[] = [];
+    // By subject, as #poll reads: the KV client's get refuses keys with characters it does not
+    // allow, and one such key (put there by another client) would stop every sync here.
     for (const subject of Object.keys(info.state.subjects ?? {})) {
-      const e = await kv.get(subject.slice(prefix.length));
-      if (e !== null) entries.push(entryOf(e));
+      const m = await jsm.streams.getMessage(this.#stream(), { last_by_subj: subject });
+      if (m !== null) entries.push(storedEntry(m, prefix));
     }
     if (generation !== this.#generation) return;
     for (const e of entries) this.#revision = Math.max(this.#revision, e.revision);
@@ -276,7 +275,6 @@ export class KvStore implements SharedStore {
     this.#log.info({ revision: this.#revision, keys: entries.length }, 'cluster: in step with the shared state');
     // Reads until the watch is made (at once, normally); a watch that cannot be made leaves
     // the reads going, and is tried again every WATCH_RETRY_MS.
-    this.#follows = 'reads';
     this.#pollTimer = setInterval(() => this.#pollTick(generation), POLL_MS);
     this.#pollTimer.unref();
     this.#tryWatch(generation);
@@ -285,9 +283,13 @@ export class KvStore implements SharedStore {
   #stopFollowing(): void {
     this.#watch?.stop();
     this.#watch = null;
-    this.#follows = null;
     if (this.#pollTimer !== null) clearInterval(this.#pollTimer);
     this.#pollTimer = null;
+  }
+
+  /** How changes reach this node since the last sync: a watch, reads by sequence (#poll), or nothing yet. */
+  #follows(): 'watch' | 'reads' | null {
+    return this.#watch !== null ? 'watch' : this.#pollTimer !== null ? 'reads' : null;
   }
 
   #stream(): string {
@@ -355,15 +357,12 @@ export class KvStore implements SharedStore {
         watch.stop();
         return;
       }
+      this.#watch = watch;
       clearInterval(this.#pollTimer);
       this.#pollTimer = null;
       await this.#pollRun;
-      if (generation !== this.#generation || this.#closed) {
-        watch.stop();
-        return;
-      }
-      this.#watch = watch;
-      this.#follows = 'watch';
+      // A new sync meanwhile stopped this watch (#stopFollowing) and follows on its own.
+      if (generation !== this.#generation || this.#closed) return;
       this.#behind = null;
       if (this.#watchFailed) {
         this.#watchFailed = false;
@@ -419,7 +418,7 @@ export class KvStore implements SharedStore {
    */
   async #checkWatch(): Promise<void> {
     const kv = this.#kv;
-    if (kv === null || !this.#synced || this.#closed || this.#follows !== 'watch') return;
+    if (kv === null || !this.#synced || this.#closed || this.#watch === null) return;
     let last: number;
     try {
       last = (await kv.status()).streamInfo.state.last_seq;

@@ -3,12 +3,15 @@
  * refused with 413 and changes nothing anywhere; a value in the bucket that is not a zone (a
  * hand-written one, say) is logged, the old zone keeps serving on every node, and the next
  * write replaces it; odd names (`__proto__`) are plain names; a node whose zone file is too
- * large to share still gets in step (it used to retry the seeding forever, refusing every write).
+ * large to share still gets in step (it used to retry the seeding forever, refusing every write);
+ * keys that another NATS client put straight into the bucket, with characters the KV client
+ * refuses or a reserved name, are skipped by the nodes following it and by a node starting after.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
 import { natsServerPath, startNats, type NatsServer } from '../support/nats.js';
 import { answerA, api, CLUSTER_POLICY_TEXT, CLUSTER_ZONE, CLUSTER_ZONE_TEXT, clusterStatus, eventually, startClusterNode, type ClusterNode } from '../support/cluster-nodes.js';
 
@@ -106,3 +109,26 @@ test('a node with a zone file over the NATS message limit still gets in step: th
   assert.equal(w.status, 200, w.text);
   assert.ok(await eventually(async () => (await answerA(a, `from-late.${CLUSTER_ZONE}`)).join() === '192.0.2.211', 10_000));
 });
+
+test(
+  'keys put straight into the bucket by another client (characters the KV client refuses, __proto__) are skipped: running nodes follow on, a node started after gets in step',
+  { skip, timeout: 60_000 },
+  async () => {
+    const [a, b] = nodes as [ClusterNode, ClusterNode];
+    const js = jetstream(nc);
+    for (const key of ['odd!key', 'zone.__proto__', '__proto__', 'zone.#$%']) await js.publish(`$KV.meridian.${key}`, 'not a value of ours');
+    // The running nodes still take and pass on writes.
+    const w = await api(a, 'PUT', `/v1/zones/${CLUSTER_ZONE}/records/after-odd/A`, { ttl: 60, rdata: ['192.0.2.212'] });
+    assert.equal(w.status, 200, w.text);
+    assert.ok(await eventually(async () => (await answerA(b, `after-odd.${CLUSTER_ZONE}`)).join() === '192.0.2.212', 10_000), b.output());
+    // A node started now reads every key of the bucket, these among them.
+    const files = { [`${CLUSTER_ZONE}.zone`]: CLUSTER_ZONE_TEXT, [`${CLUSTER_ZONE}.policy.yaml`]: CLUSTER_POLICY_TEXT };
+    const fresh = await startClusterNode({ name: 'fresh', servers: nats.url, zones: files });
+    nodes.push(fresh);
+    assert.ok(await eventually(async () => (await clusterStatus(fresh))?.synced === true, 20_000), `the node never got in step:\n${fresh.output()}`);
+    assert.deepEqual(await answerA(fresh, `after-odd.${CLUSTER_ZONE}`), ['192.0.2.212']);
+    const w2 = await api(fresh, 'PUT', `/v1/zones/${CLUSTER_ZONE}/records/from-fresh/A`, { ttl: 60, rdata: ['192.0.2.213'] });
+    assert.equal(w2.status, 200, w2.text);
+    assert.ok(await eventually(async () => (await answerA(a, `from-fresh.${CLUSTER_ZONE}`)).join() === '192.0.2.213', 10_000));
+  },
+);
