@@ -385,12 +385,8 @@ export class Responder {
   #writeSerial(out: Buffer, encoded: EncodedResponse): void {
     const zone = this.#store.current.zones.get(encoded.zone);
     if (zone === undefined) return;
-    const at = encoded.soaSerialAt;
-    const serial = zone.serial;
-    out[at] = serial >>> 24;
-    out[at + 1] = (serial >>> 16) & 0xff;
-    out[at + 2] = (serial >>> 8) & 0xff;
-    out[at + 3] = serial & 0xff;
+    writeUint16(out, encoded.soaSerialAt, zone.serial >>> 16);
+    writeUint16(out, encoded.soaSerialAt + 2, zone.serial & 0xffff);
   }
 
   /** Whether a cached answer's signatures are due for refresh (by the signer's clock; an unsigned answer never is). */

@@ -64,15 +64,9 @@ export class ZoneNodes implements ReadonlyMap<string, ZoneNode> {
   /**
    * These nodes over `base`, a packing of `packed` (an earlier version of this one, over the
    * same base as this): what was written since `packed` is kept as the new delta. Null when
-   * `packed` is not an earlier version of this one.
-   */
-  rebased(base: PackedNodes, packed: ZoneNodes): ZoneNodes | null {
-    return drain(this.rebasedSteps(base, packed));
-  }
-
-  /**
-   * `rebased`, yielding as it goes: the writes made while the repack ran (thousands, with a
-   * batch among them) held the answering thread 40-50 ms when applied in one go.
+   * `packed` is not an earlier version of this one. In steps (drainSliced): the writes made
+   * while the repack ran (thousands, with a batch among them) held the answering thread
+   * 40-50 ms when applied in one go.
    */
   *rebasedSteps(base: PackedNodes, packed: ZoneNodes): Generator<void, ZoneNodes | null> {
     if (base.size !== packed.size) return null;
