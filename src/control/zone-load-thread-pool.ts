@@ -210,7 +210,7 @@ export class ZoneLoadThread {
 
   /**
    * `nodes` packed anew, base and delta together, on the thread: the new base for
-   * ZoneNodes.rebased. Rejects when the thread fails or dies.
+   * ZoneNodes.rebasedSteps. Rejects when the thread fails or dies.
    */
   async repack(nodes: ZoneNodes): Promise<PackedNodes> {
     const { set, removed } = nodes.deltaEntries();

@@ -41,7 +41,7 @@ export const MAX_LISTED_CHANGES = 20_000;
 
 /**
  * Packs a zone's nodes anew: its base (shared, not copied) with the delta of written nodes
- * applied, so the answering thread's heap sheds the written nodes (ZoneNodes.rebased).
+ * applied, so the answering thread's heap sheds the written nodes (ZoneNodes.rebasedSteps).
  */
 export interface RepackRequest {
   readonly kind: 'repack';
