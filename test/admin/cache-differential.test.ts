@@ -84,6 +84,8 @@ const QUESTIONS: readonly Question[] = [
   q('tofo'),
   q('nothing'),
   q('nothing', 'TXT'),
+  q('NoThInG'),
+  q('B.nX2'),
   q('nx1'),
   q('b.nx2'),
   q('nx3'),
